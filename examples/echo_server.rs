@@ -1,0 +1,42 @@
+//! The smallest useful MCP server: one tool, `echo`, that returns its text.
+//! Used by the benches.
+//!
+//! ```text
+//! cargo run --release --example echo_server -- --stdio
+//! cargo run --release --example echo_server -- --http 127.0.0.1:3000   # http://127.0.0.1:3000/mcp
+//! ```
+
+use clap::Parser;
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+struct Args {
+    /// Serve one session on stdin/stdout.
+    #[arg(long, conflicts_with = "http")]
+    stdio: bool,
+    /// Serve Streamable HTTP at http://ADDR/mcp.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Answer every request with SSE instead of choosing JSON when possible.
+    #[arg(long)]
+    sse: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    mcp_reference::init_tracing();
+    let args = Args::parse();
+    let router = mcp_reference::echo::router();
+    match args.http {
+        Some(addr) => {
+            let mut config = mcp_sdk_server::http::HttpConfig::default();
+            if args.sse {
+                config.response_mode = mcp_sdk_server::http::ResponseMode::Sse;
+            }
+            let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
+            eprintln!("echo_server: serving MCP at http://{addr}/mcp");
+            mcp_sdk_server::http::serve(addr, "/mcp", service).await
+        }
+        None => mcp_sdk_server::stdio::serve(router).await,
+    }
+}

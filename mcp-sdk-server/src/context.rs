@@ -1,0 +1,109 @@
+//! [`RequestContext`]: what a handler gets besides its params.
+
+use crate::peer::Peer;
+use crate::session::ClientInfo;
+use mcp_sdk::{
+    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
+    ListRootsResult, LoggingLevel, ProgressNotificationParams, ProgressToken, RequestId,
+};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// The context of one request: its id, its cancellation, its progress token,
+/// and the [`Peer`] for calls back to the client.
+///
+/// Cloning is cheap; clones share the cancellation.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    id: RequestId,
+    progress_token: Option<ProgressToken>,
+    cancel: CancellationToken,
+    peer: Peer,
+}
+
+impl RequestContext {
+    pub(crate) fn new(
+        id: RequestId,
+        progress_token: Option<ProgressToken>,
+        cancel: CancellationToken,
+        peer: Peer,
+    ) -> Self {
+        RequestContext {
+            id,
+            progress_token,
+            cancel,
+            peer,
+        }
+    }
+
+    /// The id of the request being handled.
+    pub fn request_id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// The client's handle: requests and notifications sent through it travel
+    /// with this request's response.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// What the client said about itself in `initialize`.
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.peer.client()
+    }
+
+    /// Whether the client cancelled this request (or the session ended).
+    /// A cancelled handler is dropped at its next `.await`; long synchronous
+    /// work can check this between steps.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Completes when the request is cancelled.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// The token that fires on cancellation, to hand to other tasks.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The progress token the client sent, if it asked for progress.
+    pub fn progress_token(&self) -> Option<&ProgressToken> {
+        self.progress_token.as_ref()
+    }
+
+    /// Reports progress, if the client asked for it (sends nothing otherwise).
+    /// `progress` must grow from one call to the next.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> Result<(), Error> {
+        let Some(token) = &self.progress_token else {
+            return Ok(());
+        };
+        let mut p = ProgressNotificationParams::new(token.clone(), progress);
+        p.total = total;
+        p.message = message.map(str::to_owned);
+        self.peer.notify(p).await
+    }
+
+    /// Sends an MCP log message (`notifications/message`) if the client's
+    /// logging level lets it through.
+    pub async fn log(&self, level: LoggingLevel, data: impl Into<Value>) -> Result<(), Error> {
+        self.peer.log(level, None, data.into()).await
+    }
+
+    /// Asks the client's LLM for a message (`sampling/createMessage`).
+    pub async fn sample(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
+        self.peer.create_message(params).await
+    }
+
+    /// Asks the client for its roots (`roots/list`).
+    pub async fn list_roots(&self) -> Result<ListRootsResult, Error> {
+        self.peer.list_roots().await
+    }
+
+    /// Asks the user for input through the client (`elicitation/create`).
+    pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, Error> {
+        self.peer.elicit(params).await
+    }
+}

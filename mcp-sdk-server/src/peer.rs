@@ -1,0 +1,183 @@
+//! [`Peer`]: the server's handle on the client, for requests and
+//! notifications the server starts (sampling, roots, elicitation, list
+//! changes, resource updates, log messages).
+
+use crate::session::{ClientInfo, Session};
+use crate::sink::Outbound;
+use mcp_sdk::{
+    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, EmptyResult,
+    Error, ErrorCode, ListRootsParams, ListRootsResult, LoggingLevel,
+    LoggingMessageNotificationParams, Message, NotificationParams, PingParams,
+    PromptListChangedNotificationParams, RequestParams, ResourceListChangedNotificationParams,
+    ResourceUpdatedNotificationParams, ToolListChangedNotificationParams,
+};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A handle on the client of one session.
+///
+/// Inside a request handler, take it from
+/// [`RequestContext::peer`](crate::RequestContext::peer): what it sends then
+/// travels with that request's response (on the same SSE stream over HTTP).
+/// Kept beyond the request, it still works and falls back to the session's
+/// standalone stream.
+#[derive(Clone)]
+pub struct Peer {
+    session: Arc<Session>,
+    route: Outbound,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("client", &self.session.client().map(|c| &c.implementation.name))
+            .finish()
+    }
+}
+
+impl Peer {
+    pub(crate) fn new(session: Arc<Session>, route: Outbound) -> Self {
+        Peer { session, route }
+    }
+
+    /// What the client said about itself in `initialize`.
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.session.client()
+    }
+
+    /// Whether two peers talk to the same session.
+    pub fn same_session(&self, other: &Peer) -> bool {
+        Arc::ptr_eq(&self.session, &other.session)
+    }
+
+    /// Whether the session has ended; a closed peer can be dropped.
+    pub fn is_closed(&self) -> bool {
+        self.session.is_closed()
+    }
+
+    /// Sends a typed request to the client and waits for its answer, at most
+    /// the session's peer-request timeout.
+    pub async fn request<P: RequestParams>(&self, params: P) -> Result<P::Result, Error> {
+        if self.session.is_closed() {
+            return Err(closed());
+        }
+        let params = serde_json::to_value(params).map_err(Error::internal)?;
+        let id = self.session.next_request_id();
+        let answer = self.session.register_pending(id.clone());
+        self.send(Message::request(id.clone(), P::METHOD, Some(params)))
+            .await
+            .inspect_err(|_| self.session.forget_pending(&id))?;
+        let timeout = self.session.shared.config.peer_request_timeout;
+        let result = match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(answer)) => answer?,
+            Ok(Err(_)) => return Err(closed()),
+            Err(_) => {
+                self.session.forget_pending(&id);
+                let cancel = serde_json::json!({
+                    "requestId": id,
+                    "reason": "timed out waiting for the client",
+                });
+                let _ = self
+                    .send(Message::notification("notifications/cancelled", Some(cancel)))
+                    .await;
+                return Err(Error::new(
+                    ErrorCode::REQUEST_TIMEOUT,
+                    format!("the client did not answer {} within {timeout:?}", P::METHOD),
+                ));
+            }
+        };
+        serde_json::from_value(result).map_err(|e| {
+            Error::internal(format_args!(
+                "the client answered {} with a result of the wrong shape: {e}",
+                P::METHOD
+            ))
+        })
+    }
+
+    /// Sends a typed notification to the client.
+    pub async fn notify<P: NotificationParams>(&self, params: P) -> Result<(), Error> {
+        let params = serde_json::to_value(params).map_err(Error::internal)?;
+        self.send(Message::notification(P::METHOD, Some(params))).await
+    }
+
+    /// Sends a raw message on this peer's route, falling back to the
+    /// session's standalone stream when the request's own stream has ended.
+    pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
+        match self.route.send(msg).await {
+            Ok(()) => Ok(()),
+            Err(msg) => self.session.standalone.send(msg).await.map_err(|_| closed()),
+        }
+    }
+
+    /// `ping`: checks that the client is there.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.request(PingParams::default()).await.map(|_: EmptyResult| ())
+    }
+
+    /// `sampling/createMessage`: asks the client's LLM for a completion.
+    /// Fails with -32601 when the client did not offer sampling.
+    pub async fn create_message(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
+        self.require(|c| c.capabilities.sampling.is_some(), "sampling")?;
+        self.request(params).await
+    }
+
+    /// `roots/list`: the directories or files the client exposes.
+    pub async fn list_roots(&self) -> Result<ListRootsResult, Error> {
+        self.require(|c| c.capabilities.roots.is_some(), "roots")?;
+        self.request(ListRootsParams::default()).await
+    }
+
+    /// `elicitation/create`: asks the user for input through the client.
+    pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, Error> {
+        self.require(|c| c.capabilities.elicitation.is_some(), "elicitation")?;
+        self.request(params).await
+    }
+
+    /// `notifications/tools/list_changed`.
+    pub async fn notify_tool_list_changed(&self) -> Result<(), Error> {
+        self.notify(ToolListChangedNotificationParams::default()).await
+    }
+
+    /// `notifications/resources/list_changed`.
+    pub async fn notify_resource_list_changed(&self) -> Result<(), Error> {
+        self.notify(ResourceListChangedNotificationParams::default()).await
+    }
+
+    /// `notifications/prompts/list_changed`.
+    pub async fn notify_prompt_list_changed(&self) -> Result<(), Error> {
+        self.notify(PromptListChangedNotificationParams::default()).await
+    }
+
+    /// `notifications/resources/updated` for a subscribed URI.
+    pub async fn notify_resource_updated(&self, uri: impl Into<String>) -> Result<(), Error> {
+        let mut p = ResourceUpdatedNotificationParams::default();
+        p.uri = uri.into();
+        self.notify(p).await
+    }
+
+    /// `notifications/message`: a log message, sent only if `level` is at or
+    /// above the level the client set with `logging/setLevel`.
+    pub async fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) -> Result<(), Error> {
+        if (level as u8) < self.session.min_log_level() || self.session.shared.capabilities.logging.is_none() {
+            return Ok(());
+        }
+        let mut p = LoggingMessageNotificationParams::default();
+        p.level = level;
+        p.logger = logger.map(str::to_owned);
+        p.data = data;
+        self.notify(p).await
+    }
+
+    fn require(&self, has: impl Fn(&ClientInfo) -> bool, what: &str) -> Result<(), Error> {
+        match self.client() {
+            Some(c) if has(c) => Ok(()),
+            _ => Err(Error::method_not_found(what).with_data(serde_json::json!({
+                "reason": format!("the client did not declare the {what} capability"),
+            }))),
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorCode::CONNECTION_CLOSED, "the session is closed")
+}

@@ -1,0 +1,451 @@
+//! One client's session: the lifecycle (`initialize`, `initialized`, `ping`),
+//! dispatch of requests to the [`Server`], cancellation, logging level, and
+//! the bookkeeping of requests the server sends to the client.
+//!
+//! A session knows nothing of its transport: messages come in through
+//! [`Session::handle`] together with the [`Outbound`] where everything caused
+//! by that message goes (the response, its progress, server-to-client
+//! requests made while handling it).
+
+use crate::context::RequestContext;
+use crate::peer::Peer;
+use crate::server::Server;
+use crate::sink::Outbound;
+use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
+use mcp_sdk::{
+    CancelledNotificationParams, ClientCapabilities, Error, Implementation, InitializeParams,
+    InitializeResult, LoggingLevel, Message, ProgressToken, ProtocolVersion, RequestId,
+    ServerCapabilities, SetLevelParams,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::{oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Limits and timeouts of a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// How many requests of one session may run at once; more wait their turn.
+    pub max_concurrent_requests: usize,
+    /// How long a server-to-client request (sampling, roots, elicitation) may
+    /// wait for the client's answer.
+    pub peer_request_timeout: Duration,
+    /// The revisions this server accepts in `initialize`.
+    pub protocol_versions: Vec<ProtocolVersion>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_concurrent_requests: 64,
+            peer_request_timeout: Duration::from_secs(300),
+            protocol_versions: ProtocolVersion::SESSION_ERA.to_vec(),
+        }
+    }
+}
+
+/// What every session of one server shares: the server and what it offers,
+/// computed once.
+pub(crate) struct ServerShared {
+    pub server: Arc<dyn Server>,
+    pub capabilities: ServerCapabilities,
+    pub info: Implementation,
+    pub instructions: Option<String>,
+    pub config: SessionConfig,
+}
+
+impl ServerShared {
+    pub fn new(server: Arc<dyn Server>, config: SessionConfig) -> Arc<Self> {
+        Arc::new(ServerShared {
+            capabilities: server.capabilities(),
+            info: server.info(),
+            instructions: server.instructions(),
+            server,
+            config,
+        })
+    }
+}
+
+/// What the client told us in `initialize`.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// The revision both sides speak.
+    pub protocol_version: ProtocolVersion,
+    /// What the client can do (sampling, roots, elicitation...).
+    pub capabilities: ClientCapabilities,
+    /// The client's name and version.
+    pub implementation: Implementation,
+}
+
+type PendingMap = HashMap<RequestId, oneshot::Sender<Result<Value, Error>>>;
+
+/// One client's session.
+pub(crate) struct Session {
+    pub(crate) shared: Arc<ServerShared>,
+    client: OnceLock<ClientInfo>,
+    initialized: AtomicBool,
+    /// Minimum level of `notifications/message` to send, as a [`LoggingLevel`] index.
+    log_level: AtomicU8,
+    in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
+    pending: Mutex<PendingMap>,
+    next_id: AtomicI64,
+    permits: Semaphore,
+    /// Wakes [`Session::drain`] when the last running request finishes.
+    idle: tokio::sync::Notify,
+    /// Where messages unrelated to any client request go.
+    pub(crate) standalone: Outbound,
+    closed: CancellationToken,
+}
+
+impl Session {
+    pub fn new(shared: Arc<ServerShared>, standalone: Outbound) -> Arc<Self> {
+        let permits = Semaphore::new(shared.config.max_concurrent_requests.max(1));
+        Arc::new(Session {
+            shared,
+            client: OnceLock::new(),
+            initialized: AtomicBool::new(false),
+            log_level: AtomicU8::new(LoggingLevel::Debug as u8),
+            in_flight: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicI64::new(0),
+            permits,
+            idle: tokio::sync::Notify::new(),
+            standalone,
+            closed: CancellationToken::new(),
+        })
+    }
+
+    /// The client's side of the handshake, once `initialize` succeeded.
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.client.get()
+    }
+
+    /// Whether `initialize` has been answered.
+    pub fn is_initialized(&self) -> bool {
+        self.client.get().is_some()
+    }
+
+    /// A peer whose messages go to the standalone destination.
+    pub fn peer(self: &Arc<Self>) -> Peer {
+        Peer::new(self.clone(), self.standalone.clone())
+    }
+
+    /// Ends the session: running requests are cancelled, waiting
+    /// server-to-client requests fail.
+    pub fn close(&self) {
+        self.closed.cancel();
+        for (_, token) in lock(&self.in_flight).drain() {
+            token.cancel();
+        }
+        for (_, tx) in lock(&self.pending).drain() {
+            let _ = tx.send(Err(Error::new(
+                mcp_sdk::ErrorCode::CONNECTION_CLOSED,
+                "the session was closed",
+            )));
+        }
+    }
+
+    /// Waits until no request is running, or `timeout` passes.
+    pub async fn drain(&self, timeout: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                if lock(&self.in_flight).is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    pub(crate) fn min_log_level(&self) -> u8 {
+        self.log_level.load(Ordering::Relaxed)
+    }
+
+    /// Takes one incoming message. Requests run on their own task (their
+    /// response and everything they cause go to `reply`); notifications and
+    /// responses are handled before this returns.
+    pub async fn handle(self: &Arc<Self>, msg: Message, reply: Outbound) {
+        match msg {
+            Message::Request(req) => self.handle_request(req, reply).await,
+            Message::Notification(n) => self.handle_notification(n, reply).await,
+            Message::Response(Response { id, result }) => self.resolve(id, Ok(result)),
+            Message::Error(ErrorResponse { id: Some(id), error }) => self.resolve(id, Err(error)),
+            Message::Error(ErrorResponse { id: None, error }) => {
+                tracing::warn!(%error, "the client reported an error without an id");
+            }
+        }
+    }
+
+    async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound) {
+        // The handshake and ping are answered inline: they are cheap, and
+        // `initialize` must be settled before anything else runs.
+        let mut req = req;
+        let answer = match req.method.as_str() {
+            "initialize" => Some(self.initialize(req.params.take())),
+            "ping" => Some(Ok(Value::Object(Default::default()))),
+            _ if !self.is_initialized() => Some(Err(Error::invalid_request(
+                "the session is not initialized: send \"initialize\" first",
+            ))),
+            "logging/setLevel" => Some(self.set_level(req.params.take())),
+            _ => None,
+        };
+        if let Some(answer) = answer {
+            let _ = reply.send(response(req.id, answer)).await;
+            return;
+        }
+
+        let token = self.closed.child_token();
+        let duplicate = {
+            let mut in_flight = lock(&self.in_flight);
+            let duplicate = in_flight.contains_key(&req.id);
+            if !duplicate {
+                in_flight.insert(req.id.clone(), token.clone());
+            }
+            duplicate
+        };
+        if duplicate {
+            let err = Error::invalid_request(format_args!(
+                "request id {} is already in use by a running request",
+                req.id
+            ));
+            let _ = reply.send(Message::error(Some(req.id), err)).await;
+            return;
+        }
+        let session = self.clone();
+        tokio::spawn(async move {
+            let id = req.id.clone();
+            let outcome = {
+                let _permit = tokio::select! {
+                    p = session.permits.acquire() => p.ok(),
+                    _ = token.cancelled() => None,
+                };
+                if token.is_cancelled() {
+                    None
+                } else {
+                    let ctx = RequestContext::new(
+                        id.clone(),
+                        progress_token(req.params.as_ref()),
+                        token.clone(),
+                        Peer::new(session.clone(), reply.clone()),
+                    );
+                    // A panicking handler must not leave its client waiting.
+                    let work = AssertUnwindSafe(dispatch(&session.shared, req.method, req.params, ctx)).catch_unwind();
+                    tokio::select! {
+                        answer = work => Some(answer.unwrap_or_else(|_| {
+                            tracing::error!(%id, "a request handler panicked");
+                            Err(Error::internal("the handler failed unexpectedly"))
+                        })),
+                        _ = token.cancelled() => None,
+                    }
+                }
+            };
+            let now_idle = {
+                let mut in_flight = lock(&session.in_flight);
+                in_flight.remove(&id);
+                in_flight.is_empty()
+            };
+            // A cancelled request gets no response, as the spec says.
+            if let Some(answer) = outcome {
+                let _ = reply.send(response(id, answer)).await;
+            }
+            if now_idle {
+                session.idle.notify_waiters();
+            }
+        });
+    }
+
+    async fn handle_notification(self: &Arc<Self>, n: Notification, reply: Outbound) {
+        let server = &self.shared.server;
+        match n.method.as_str() {
+            "notifications/initialized" => {
+                if !self.initialized.swap(true, Ordering::AcqRel) {
+                    server.on_initialized(self.peer()).await;
+                }
+            }
+            "notifications/cancelled" => {
+                match parse::<CancelledNotificationParams>(n.params) {
+                    Ok(p) => {
+                        if let Some(token) = lock(&self.in_flight).get(&p.request_id) {
+                            tracing::debug!(id = %p.request_id, reason = ?p.reason, "request cancelled by the client");
+                            token.cancel();
+                        }
+                    }
+                    Err(e) => tracing::debug!(%e, "ignoring a malformed cancellation"),
+                }
+            }
+            "notifications/roots/list_changed" => server.on_roots_list_changed(self.peer()).await,
+            // Progress for our own requests to the client: nothing waits on it yet.
+            "notifications/progress" => {}
+            method => {
+                let peer = Peer::new(self.clone(), reply);
+                server.on_notification(method, n.params, peer).await
+            }
+        }
+    }
+
+    fn initialize(&self, params: Option<Value>) -> Result<Value, Error> {
+        let params: InitializeParams = parse(params)?;
+        let version = ProtocolVersion::negotiate(
+            &params.protocol_version,
+            &self.shared.config.protocol_versions,
+        );
+        let info = ClientInfo {
+            protocol_version: version,
+            capabilities: params.capabilities,
+            implementation: params.client_info,
+        };
+        if self.client.set(info).is_err() {
+            return Err(Error::invalid_request(
+                "the session is already initialized; \"initialize\" may be sent only once",
+            ));
+        }
+        let shared = &self.shared;
+        to_value(InitializeResult {
+            protocol_version: version.as_str().to_owned(),
+            capabilities: shared.capabilities.clone(),
+            server_info: shared.info.clone(),
+            instructions: shared.instructions.clone(),
+            ..Default::default()
+        })
+    }
+
+    fn set_level(&self, params: Option<Value>) -> Result<Value, Error> {
+        if self.shared.capabilities.logging.is_none() {
+            return Err(Error::method_not_found("logging/setLevel"));
+        }
+        let p: SetLevelParams = parse(params)?;
+        self.log_level.store(p.level as u8, Ordering::Relaxed);
+        Ok(Value::Object(Default::default()))
+    }
+
+    /// The id for our next request to the client; our ids are numbers, so
+    /// they never collide with the client's own.
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn register_pending(&self, id: RequestId) -> oneshot::Receiver<Result<Value, Error>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        rx
+    }
+
+    pub(crate) fn forget_pending(&self, id: &RequestId) {
+        lock(&self.pending).remove(id);
+    }
+
+    fn resolve(&self, id: RequestId, answer: Result<Value, Error>) {
+        match lock(&self.pending).remove(&id) {
+            Some(tx) => {
+                let _ = tx.send(answer);
+            }
+            None => tracing::debug!(%id, "a response for no request we are waiting on"),
+        }
+    }
+}
+
+/// Routes one request to the server, refusing what is not advertised.
+async fn dispatch(
+    shared: &ServerShared,
+    method: String,
+    params: Option<Value>,
+    ctx: RequestContext,
+) -> Result<Value, Error> {
+    let s = &*shared.server;
+    let caps = &shared.capabilities;
+    let tools = caps.tools.is_some();
+    let resources = caps.resources.is_some();
+    let subscribe = caps
+        .resources
+        .as_ref()
+        .is_some_and(|r| r.subscribe == Some(true));
+    let prompts = caps.prompts.is_some();
+    let completions = caps.completions.is_some();
+    match method.as_str() {
+        "tools/list" if tools => call(params, |p| s.list_tools(p, ctx)).await,
+        "tools/call" if tools => call(params, |p| s.call_tool(p, ctx)).await,
+        "resources/list" if resources => call(params, |p| s.list_resources(p, ctx)).await,
+        "resources/templates/list" if resources => {
+            call(params, |p| s.list_resource_templates(p, ctx)).await
+        }
+        "resources/read" if resources => call(params, |p| s.read_resource(p, ctx)).await,
+        "resources/subscribe" if subscribe => {
+            call(params, |p| empty(s.subscribe(p, ctx))).await
+        }
+        "resources/unsubscribe" if subscribe => {
+            call(params, |p| empty(s.unsubscribe(p, ctx))).await
+        }
+        "prompts/list" if prompts => call(params, |p| s.list_prompts(p, ctx)).await,
+        "prompts/get" if prompts => call(params, |p| s.get_prompt(p, ctx)).await,
+        "completion/complete" if completions => call(params, |p| s.complete(p, ctx)).await,
+        m if is_mcp_method(m) => Err(Error::method_not_found(m)),
+        m => s.custom_request(m, params, ctx).await,
+    }
+}
+
+/// Methods MCP defines: these never reach [`Server::custom_request`].
+fn is_mcp_method(m: &str) -> bool {
+    const PREFIXES: [&str; 9] = [
+        "tools/", "resources/", "prompts/", "completion/", "logging/", "sampling/", "roots/",
+        "elicitation/", "tasks/",
+    ];
+    PREFIXES.iter().any(|p| m.starts_with(p)) || m == "initialize" || m == "ping"
+}
+
+async fn call<P, R, F, Fut>(params: Option<Value>, handler: F) -> Result<Value, Error>
+where
+    P: DeserializeOwned,
+    R: Serialize,
+    F: FnOnce(P) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    let params = parse(params)?;
+    to_value(handler(params).await?)
+}
+
+async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {
+    f.await.map(|()| Value::Object(Default::default()))
+}
+
+/// Decodes params, treating absent params as `{}`; a mismatch is -32602.
+pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Error> {
+    let value = params.unwrap_or_else(|| Value::Object(Default::default()));
+    serde_json::from_value(value).map_err(Error::invalid_params)
+}
+
+pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
+}
+
+fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
+    match answer {
+        Ok(result) => Message::response(id, result),
+        Err(error) => Message::error(Some(id), error),
+    }
+}
+
+fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
+    let token = params?.get("_meta")?.get("progressToken")?;
+    serde_json::from_value(token.clone()).ok()
+}
+
+/// Locks a mutex, going on if a panicking thread poisoned it: the maps it
+/// guards stay consistent because every critical section is a single call.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,25 @@
+//! Where outgoing messages go. A session writes every message it sends into
+//! an [`Outbound`]: the stdio writer, the stream of one HTTP request, or the
+//! standalone stream of an HTTP session. Dispatch never knows which.
+
+use async_trait::async_trait;
+use mcp_sdk::Message;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A destination for outgoing messages.
+#[async_trait]
+pub(crate) trait MessageSink: Send + Sync + 'static {
+    /// Sends one message; gives it back if the destination is gone.
+    async fn send(&self, msg: Message) -> Result<(), Message>;
+}
+
+/// A shared handle on a [`MessageSink`].
+pub(crate) type Outbound = Arc<dyn MessageSink>;
+
+#[async_trait]
+impl MessageSink for mpsc::Sender<Message> {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        mpsc::Sender::send(self, msg).await.map_err(|e| e.0)
+    }
+}

@@ -1,0 +1,634 @@
+//! The Streamable HTTP transport (MCP 2025-03-26 and later) as a service
+//! that mounts at any path of a hyper or axum app, plus [`serve`] to run it
+//! on its own listener.
+//!
+//! - `POST` carries one JSON-RPC message. Notifications and responses get
+//!   `202 Accepted`; a request gets `application/json` or, when the handler
+//!   sends something before its result (progress, logs, requests to the
+//!   client) and the client accepts it, a `text/event-stream`.
+//! - `GET` opens the standalone SSE stream for server-initiated messages, or
+//!   resumes any stream after `Last-Event-ID`.
+//! - `DELETE` ends the session.
+//!
+//! Secure by default: `Origin` and `Host` must be loopback unless allowed
+//! (403 otherwise), bodies are capped (413), session ids come from the
+//! operating system's CSPRNG, idle sessions expire.
+
+mod body;
+mod guard;
+mod serve;
+mod streams;
+
+pub use body::McpBody;
+pub use guard::OriginPolicy;
+pub use serve::{serve, serve_listener, serve_with_shutdown};
+
+use crate::server::Server;
+use crate::session::{lock, ServerShared, Session, SessionConfig};
+use crate::sink::{MessageSink, Outbound};
+use async_trait::async_trait;
+use bytes::Bytes;
+use guard::{accepts, is_json, Accepts};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::BodyExt;
+use mcp_sdk::jsonrpc::decode;
+use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+use streams::{ResumeError, Streams, STANDALONE};
+use tokio::sync::{mpsc, Notify};
+
+/// Any error a request body may fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The session header.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The protocol version header.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+const LAST_EVENT_ID: &str = "last-event-id";
+
+/// How a POSTed request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    /// JSON when the handler sends nothing before its result, SSE as soon as
+    /// it does (and the client accepts SSE). Fast for simple calls, streaming
+    /// when needed.
+    #[default]
+    Auto,
+    /// Always SSE (when the client accepts it), with a priming event first.
+    Sse,
+    /// Always JSON; messages sent while handling go to the GET stream.
+    Json,
+}
+
+/// Settings of the Streamable HTTP service.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Limits and timeouts of each session.
+    pub session: SessionConfig,
+    /// Allowed `Origin` and `Host` values (loopback only by default).
+    pub origins: OriginPolicy,
+    /// The largest accepted request body, in bytes (default 4 MiB); larger
+    /// bodies get 413.
+    pub max_body_bytes: usize,
+    /// A session unused for this long is closed (default 30 minutes).
+    pub session_idle_timeout: Duration,
+    /// At most this many sessions at once (default 100,000); beyond, new
+    /// sessions get 503.
+    pub max_sessions: usize,
+    /// Events kept per SSE stream for replay after `Last-Event-ID` (default 256).
+    pub replay_buffer_events: usize,
+    /// How requests are answered.
+    pub response_mode: ResponseMode,
+    /// The `retry` hint, in the priming event and when the server closes a
+    /// stream early.
+    pub sse_retry: Duration,
+    /// Close a request's SSE connection this long after it opened, leaving the
+    /// stream resumable: the client reconnects with `Last-Event-ID` (SEP-1699
+    /// polling). `None` (the default) keeps connections open.
+    pub sse_poll_after: Option<Duration>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            session: SessionConfig::default(),
+            origins: OriginPolicy::default(),
+            max_body_bytes: 4 * 1024 * 1024,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 100_000,
+            replay_buffer_events: 256,
+            response_mode: ResponseMode::Auto,
+            sse_retry: Duration::from_millis(1000),
+            sse_poll_after: None,
+        }
+    }
+}
+
+/// One HTTP session: the MCP session and its SSE streams.
+struct HttpSession {
+    session: Arc<Session>,
+    streams: Mutex<Streams>,
+    /// Milliseconds since the service started, at the last request.
+    last_seen: AtomicU64,
+}
+
+/// The standalone stream as a message destination.
+struct StandaloneSink(Weak<HttpSession>);
+
+#[async_trait]
+impl MessageSink for StandaloneSink {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        let Some(hs) = self.0.upgrade() else { return Err(msg) };
+        let mut streams = lock(&hs.streams);
+        streams.ensure_standalone();
+        streams.push(STANDALONE, &msg, false);
+        Ok(())
+    }
+}
+
+struct Inner {
+    shared: Arc<ServerShared>,
+    config: HttpConfig,
+    sessions: RwLock<HashMap<Arc<str>, Arc<HttpSession>>>,
+    epoch: Instant,
+    sweeper: AtomicBool,
+    /// Requests being handled, for graceful shutdown.
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// The Streamable HTTP endpoint of one MCP server, as a hyper service.
+/// Cloning is cheap: clones share the sessions.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use mcp_sdk_server::http::{HttpConfig, StreamableHttpService};
+/// let service = StreamableHttpService::new(mcp_sdk_server::Router::new(), HttpConfig::default());
+/// // Serve it at http://127.0.0.1:3000/mcp ...
+/// mcp_sdk_server::http::serve("127.0.0.1:3000".parse().unwrap(), "/mcp", service).await
+/// // ... or call `service.handle(request)` from any router, at any path.
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct StreamableHttpService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StreamableHttpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamableHttpService")
+            .field("sessions", &self.session_count())
+            .finish()
+    }
+}
+
+type HttpResponse = Response<McpBody>;
+
+impl StreamableHttpService {
+    /// A service for `server` with `config`.
+    pub fn new(server: impl Server, config: HttpConfig) -> Self {
+        let shared = ServerShared::new(Arc::new(server), config.session.clone());
+        StreamableHttpService {
+            inner: Arc::new(Inner {
+                shared,
+                config,
+                sessions: RwLock::new(HashMap::new()),
+                epoch: Instant::now(),
+                sweeper: AtomicBool::new(false),
+                active: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Closes every session: running requests are cancelled and SSE streams
+    /// end. Used by graceful shutdown once in-flight requests drained.
+    pub fn close_all_sessions(&self) {
+        let sessions: Vec<_> = write(&self.inner.sessions).drain().map(|(_, s)| s).collect();
+        for hs in sessions {
+            close(&hs);
+        }
+    }
+
+    /// Waits until no request is being handled, or `timeout` passes.
+    pub async fn drain(&self, timeout: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.inner.idle.notified();
+                if self.inner.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+    }
+
+    /// Answers one HTTP request. Works with any request body type, so the
+    /// service can sit behind hyper directly or inside an axum router.
+    pub async fn handle<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        let _active = ActiveGuard::new(&self.inner);
+        if let Err(why) = self.inner.config.origins.check(req.headers()) {
+            return error_response(StatusCode::FORBIDDEN, &why);
+        }
+        match *req.method() {
+            Method::POST => self.post(req).await,
+            Method::GET => self.get(req),
+            Method::DELETE => self.delete(req),
+            _ => {
+                let mut r = error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed: use POST, GET or DELETE");
+                r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                r
+            }
+        }
+    }
+
+    async fn post<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        let config = &self.inner.config;
+        let headers = req.headers();
+        if !is_json(headers) {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type: the body must be application/json",
+            );
+        }
+        let accept = accepts(headers);
+        if !accept.json || !accept.sse {
+            return error_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "Not Acceptable: the client must accept both application/json and text/event-stream",
+            );
+        }
+        if let Err(resp) = check_protocol_version(headers) {
+            return resp;
+        }
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
+            return too_large(config.max_body_bytes);
+        }
+        let session_id = header_str(headers, SESSION_HEADER).map(str::to_owned);
+        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(config.max_body_bytes),
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("Bad Request: could not read the body: {e}")),
+        };
+        let msg = match decode(&body) {
+            Ok(msg) => msg,
+            Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
+        };
+
+        if let Message::Request(r) = &msg {
+            if r.method == "initialize" {
+                return self.initialize(msg, accept);
+            }
+        }
+        let hs = match self.find_session(session_id.as_deref()) {
+            Ok(hs) => hs,
+            Err(resp) => return resp,
+        };
+        match msg {
+            Message::Request(req) => self.request(hs, req, accept).await,
+            other => {
+                let standalone = hs.session.standalone.clone();
+                hs.session.handle(other, standalone).await;
+                empty_response(StatusCode::ACCEPTED)
+            }
+        }
+    }
+
+    fn initialize(&self, msg: Message, _accept: Accepts) -> HttpResponse {
+        if self.session_count() >= self.inner.config.max_sessions {
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: too many sessions");
+        }
+        let shared = self.inner.shared.clone();
+        let hs = Arc::new_cyclic(|weak: &Weak<HttpSession>| HttpSession {
+            session: Session::new(shared, Arc::new(StandaloneSink(weak.clone()))),
+            streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
+            last_seen: AtomicU64::new(self.now_ms()),
+        });
+        let (tx, mut rx) = mpsc::channel(1);
+        let reply: Outbound = Arc::new(tx);
+        // `initialize` is answered inline, so the answer is already queued.
+        let handled = hs.session.handle(msg, reply);
+        let answer = match futures_util::FutureExt::now_or_never(handled) {
+            Some(()) => rx.try_recv().ok(),
+            None => None,
+        };
+        let Some(answer) = answer else {
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "initialize did not answer");
+        };
+        if matches!(answer, Message::Error(_)) {
+            return json_response(StatusCode::OK, &answer, None);
+        }
+        let id = new_session_id();
+        write(&self.inner.sessions).insert(id.clone(), hs);
+        self.start_sweeper();
+        json_response(StatusCode::OK, &answer, Some(&id))
+    }
+
+    async fn request(&self, hs: Arc<HttpSession>, req: mcp_sdk::jsonrpc::Request, accept: Accepts) -> HttpResponse {
+        let id = req.id.clone();
+        let (tx, mut rx) = mpsc::channel::<Message>(64);
+        hs.session.handle(Message::Request(req), Arc::new(tx)).await;
+        let mode = self.inner.config.response_mode;
+        let mut first = None;
+        if mode != ResponseMode::Sse || !accept.sse {
+            loop {
+                match rx.recv().await {
+                    Some(m) if is_final(&m, &id) => return json_response(StatusCode::OK, &m, None),
+                    Some(m) if mode == ResponseMode::Auto && accept.sse => {
+                        first = Some(m);
+                        break;
+                    }
+                    Some(m) => {
+                        // JSON only: what the handler sends on the way goes
+                        // to the standalone stream.
+                        let _ = hs.session.standalone.send(m).await;
+                    }
+                    // Cancelled: there is no response to give.
+                    None => return empty_response(StatusCode::ACCEPTED),
+                }
+            }
+        }
+        self.stream_response(hs, id, rx, first)
+    }
+
+    /// Answers with an SSE stream fed by a request's messages.
+    fn stream_response(&self, hs: Arc<HttpSession>, id: RequestId, mut rx: mpsc::Receiver<Message>, first: Option<Message>) -> HttpResponse {
+        let config = &self.inner.config;
+        let primes = hs
+            .session
+            .client()
+            .is_some_and(|c| c.protocol_version >= ProtocolVersion::V2025_11_25);
+        let (stream, conn) = {
+            let mut streams = lock(&hs.streams);
+            let (stream, conn) = streams.open();
+            if primes {
+                streams.prime(stream, Some(config.sse_retry));
+            }
+            if let Some(m) = &first {
+                let fin = is_final(m, &id);
+                streams.push(stream, m, fin);
+            }
+            (stream, conn)
+        };
+        let done = first.as_ref().is_some_and(|m| is_final(m, &id));
+        if !done {
+            let poll_after = config.sse_poll_after.filter(|_| primes);
+            let retry = config.sse_retry;
+            let hs = hs.clone();
+            tokio::spawn(async move {
+                let deadline = poll_after.map(|d| tokio::time::Instant::now() + d);
+                loop {
+                    let next = match deadline {
+                        Some(at) => match tokio::time::timeout_at(at, rx.recv()).await {
+                            Ok(m) => m,
+                            Err(_) => {
+                                lock(&hs.streams).disconnect(stream, Some(retry));
+                                rx.recv().await
+                            }
+                        },
+                        None => rx.recv().await,
+                    };
+                    let Some(m) = next else {
+                        lock(&hs.streams).end(stream);
+                        return;
+                    };
+                    let fin = is_final(&m, &id);
+                    lock(&hs.streams).push(stream, &m, fin);
+                    if fin {
+                        return;
+                    }
+                }
+            });
+        }
+        sse_response(conn)
+    }
+
+    fn get<B>(&self, req: Request<B>) -> HttpResponse {
+        let headers = req.headers();
+        if !accepts(headers).sse {
+            return error_response(StatusCode::NOT_ACCEPTABLE, "Not Acceptable: GET needs Accept: text/event-stream");
+        }
+        if let Err(resp) = check_protocol_version(headers) {
+            return resp;
+        }
+        let hs = match self.find_session(header_str(headers, SESSION_HEADER)) {
+            Ok(hs) => hs,
+            Err(resp) => return resp,
+        };
+        let conn = {
+            let mut streams = lock(&hs.streams);
+            match header_str(headers, LAST_EVENT_ID) {
+                Some(last) => match streams.resume(last) {
+                    Ok(conn) => conn,
+                    Err(ResumeError::Malformed) => {
+                        return error_response(StatusCode::BAD_REQUEST, &format!("Bad Request: Last-Event-ID {last:?} is not an event id of this server"))
+                    }
+                    Err(ResumeError::Gone) => {
+                        return error_response(StatusCode::NOT_FOUND, &format!("Not Found: the events after {last:?} are no longer available"))
+                    }
+                },
+                None => {
+                    streams.ensure_standalone();
+                    streams.attach_standalone()
+                }
+            }
+        };
+        sse_response(conn)
+    }
+
+    fn delete<B>(&self, req: Request<B>) -> HttpResponse {
+        let Some(id) = header_str(req.headers(), SESSION_HEADER) else {
+            return error_response(StatusCode::BAD_REQUEST, "Bad Request: the Mcp-Session-Id header is required");
+        };
+        match write(&self.inner.sessions).remove(id) {
+            Some(hs) => {
+                close(&hs);
+                empty_response(StatusCode::OK)
+            }
+            None => error_response(StatusCode::NOT_FOUND, "Not Found: no such session (expired or closed)"),
+        }
+    }
+
+    fn find_session(&self, id: Option<&str>) -> Result<Arc<HttpSession>, HttpResponse> {
+        let Some(id) = id else {
+            return Err(error_response(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the Mcp-Session-Id header is required (send initialize first)",
+            ));
+        };
+        let sessions = self.inner.sessions.read().unwrap_or_else(|e| e.into_inner());
+        match sessions.get(id) {
+            Some(hs) => {
+                hs.last_seen.store(self.now_ms(), Ordering::Relaxed);
+                Ok(hs.clone())
+            }
+            None => Err(error_response(StatusCode::NOT_FOUND, "Not Found: no such session (expired or closed)")),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Starts the task that closes idle sessions, once.
+    fn start_sweeper(&self) {
+        if self.inner.sweeper.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let idle = self.inner.config.session_idle_timeout;
+        let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let now = inner.epoch.elapsed().as_millis() as u64;
+                let limit = idle.as_millis() as u64;
+                let expired: Vec<Arc<HttpSession>> = {
+                    let mut sessions = write(&inner.sessions);
+                    let ids: Vec<Arc<str>> = sessions
+                        .iter()
+                        .filter(|(_, hs)| {
+                            now.saturating_sub(hs.last_seen.load(Ordering::Relaxed)) > limit
+                                && !lock(&hs.streams).has_connections()
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    ids.iter().filter_map(|id| sessions.remove(id)).collect()
+                };
+                for hs in expired {
+                    tracing::debug!("closing an idle session");
+                    close(&hs);
+                }
+            }
+        });
+    }
+}
+
+fn close(hs: &HttpSession) {
+    hs.session.close();
+    lock(&hs.streams).close_all();
+}
+
+struct ActiveGuard<'a>(&'a Inner);
+
+impl<'a> ActiveGuard<'a> {
+    fn new(inner: &'a Inner) -> Self {
+        inner.active.fetch_add(1, Ordering::AcqRel);
+        ActiveGuard(inner)
+    }
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn is_final(m: &Message, id: &RequestId) -> bool {
+    match m {
+        Message::Response(r) => &r.id == id,
+        Message::Error(e) => e.id.as_ref() == Some(id),
+        _ => false,
+    }
+}
+
+fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A supported `MCP-Protocol-Version` header, or none (then 2025-03-26 is
+/// assumed, as the spec says); anything else is 400.
+fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), HttpResponse> {
+    let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
+        return Ok(());
+    };
+    match value.to_str().ok().map(str::parse::<ProtocolVersion>) {
+        Some(Ok(_)) => Ok(()),
+        _ => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Bad Request: unsupported MCP-Protocol-Version {:?} (supported: {})",
+                String::from_utf8_lossy(value.as_bytes()),
+                ProtocolVersion::ALL.map(|v| v.as_str()).join(", ")
+            ),
+        )),
+    }
+}
+
+/// 32 hex digits from the operating system's CSPRNG (UUID v4 draws its 122
+/// random bits from `getrandom`).
+fn new_session_id() -> Arc<str> {
+    Arc::from(uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn too_large(limit: usize) -> HttpResponse {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("Payload Too Large: the body may be at most {limit} bytes"),
+    )
+}
+
+/// An HTTP-level refusal, with a JSON-RPC error body a person can read.
+fn error_response(status: StatusCode, message: &str) -> HttpResponse {
+    let code = match status {
+        StatusCode::BAD_REQUEST => ErrorCode::INVALID_REQUEST,
+        _ => ErrorCode::CONNECTION_CLOSED,
+    };
+    let msg = Message::error(None, Error::new(code, message));
+    json_response(status, &msg, None)
+}
+
+fn json_response(status: StatusCode, msg: &Message, session: Option<&str>) -> HttpResponse {
+    let mut resp = Response::new(McpBody::full(msg.to_vec()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(id) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
+        resp.headers_mut().insert(SESSION_HEADER, id);
+    }
+    resp
+}
+
+fn sse_response(conn: mpsc::Receiver<Bytes>) -> HttpResponse {
+    let mut resp = Response::new(McpBody::stream(conn));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn empty_response(status: StatusCode) -> HttpResponse {
+    let mut resp = Response::new(McpBody::empty());
+    *resp.status_mut() = status;
+    resp
+}
+
+impl<B> hyper::service::Service<Request<B>> for StreamableHttpService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = HttpResponse;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}

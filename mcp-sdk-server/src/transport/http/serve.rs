@@ -1,0 +1,112 @@
+//! Running the HTTP service on its own listener, with graceful shutdown.
+
+use super::{error_response, StreamableHttpService};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long shutdown waits for in-flight requests before closing sessions.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds `addr` and serves `service` at `path` (such as `/mcp`) until
+/// Ctrl-C. `GET /health` answers 200 `ok`; other paths 404.
+///
+/// Bind a loopback address unless the server must be reachable from other
+/// machines; then also allow the hosts and origins in the [`HttpConfig`](super::HttpConfig).
+pub async fn serve(addr: SocketAddr, path: &str, service: StreamableHttpService) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    serve_listener(listener, path, service).await
+}
+
+/// Serves on a bound listener until Ctrl-C.
+pub async fn serve_listener(listener: TcpListener, path: &str, service: StreamableHttpService) -> io::Result<()> {
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    serve_with_shutdown(listener, path, service, shutdown).await
+}
+
+/// Serves on a bound listener until `shutdown` completes, then drains:
+/// stops accepting, lets in-flight requests finish (up to 10 s), closes every
+/// session (ending SSE streams) and waits for connections to close.
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    path: &str,
+    service: StreamableHttpService,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let path: Arc<str> = Arc::from(path);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!(%e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Without TCP_NODELAY an SSE event written in pieces waits ~40 ms
+        // for the delayed ACK of the previous piece.
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let path = path.clone();
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let service = service.clone();
+                let path = path.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(&service, &path, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!(%e, "connection ended with an error");
+                    }
+                }
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Reap finished connection tasks so the set stays small.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    service.drain(DRAIN_TIMEOUT).await;
+    service.close_all_sessions();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
+    Ok(())
+}
+
+async fn route(service: &StreamableHttpService, path: &str, req: Request<Incoming>) -> http::Response<super::McpBody> {
+    let p = req.uri().path();
+    if p == path {
+        service.handle(req).await
+    } else if p == "/health" {
+        http::Response::new(super::McpBody::full("ok"))
+    } else {
+        error_response(StatusCode::NOT_FOUND, &format!("Not Found: MCP is served at {path}"))
+    }
+}

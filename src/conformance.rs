@@ -1,0 +1,1 @@
+//! The server the official MCP conformance suite tests.
