@@ -17,5 +17,5 @@ pub struct EchoArgs {
 pub fn router() -> Router {
     Router::new()
         .with_info(Implementation::new("echo-server", env!("CARGO_PKG_VERSION")))
-        .tool(Tool::new("echo", "Returns the given text unchanged", Default::default()), |args: EchoArgs| async move { args.text })
+        .tool(Tool::named("echo", "Returns the given text unchanged"), |args: EchoArgs| async move { args.text })
 }

@@ -43,3 +43,8 @@ pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -27,3 +27,8 @@ pub use error::{Error, ErrorCode};
 pub use jsonrpc::{Message, RequestId};
 pub use types::*;
 pub use version::ProtocolVersion;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -111,7 +111,11 @@ pub struct CompleteParams {
 
 impl CompleteParams {
     /// Completes `argument`, whose partial value is `value`, of `reference`.
-    pub fn new(reference: CompletionReference, argument: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(
+        reference: CompletionReference,
+        argument: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
         CompleteParams {
             reference,
             argument: CompletionArgument {

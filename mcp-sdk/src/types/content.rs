@@ -23,7 +23,11 @@ pub struct Annotations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<Vec<Role>>,
     /// How important the object is, from 0 (optional) to 1 (required).
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub priority: Option<f64>,
     /// When the object was last modified, as an ISO 8601 timestamp (2025-06-18+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +194,11 @@ pub enum ResourceContents {
 
 impl ResourceContents {
     /// Text contents.
-    pub fn text(uri: impl Into<String>, mime_type: Option<String>, text: impl Into<String>) -> Self {
+    pub fn text(
+        uri: impl Into<String>,
+        mime_type: Option<String>,
+        text: impl Into<String>,
+    ) -> Self {
         ResourceContents::Text(TextResourceContents {
             uri: uri.into(),
             mime_type,
@@ -200,7 +208,11 @@ impl ResourceContents {
     }
 
     /// Binary contents, already base64-encoded.
-    pub fn blob(uri: impl Into<String>, mime_type: Option<String>, blob: impl Into<String>) -> Self {
+    pub fn blob(
+        uri: impl Into<String>,
+        mime_type: Option<String>,
+        blob: impl Into<String>,
+    ) -> Self {
         ResourceContents::Blob(BlobResourceContents {
             uri: uri.into(),
             mime_type,
@@ -321,12 +333,20 @@ impl ContentBlock {
     }
 
     /// An embedded text resource.
-    pub fn embedded_text(uri: impl Into<String>, mime_type: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn embedded_text(
+        uri: impl Into<String>,
+        mime_type: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
         Self::embedded(ResourceContents::text(uri, Some(mime_type.into()), text))
     }
 
     /// An embedded binary resource from base64 data.
-    pub fn embedded_blob(uri: impl Into<String>, mime_type: impl Into<String>, blob: impl Into<String>) -> Self {
+    pub fn embedded_blob(
+        uri: impl Into<String>,
+        mime_type: impl Into<String>,
+        blob: impl Into<String>,
+    ) -> Self {
         Self::embedded(ResourceContents::blob(uri, Some(mime_type.into()), blob))
     }
 

@@ -1,7 +1,9 @@
 //! Elicitation: the server asks the user for input through the client
 //! (`elicitation/create`, 2025-06-18+), with a form or (2025-11-25) a URL.
 
-use super::{const_str, impl_has_meta, impl_notification, impl_request, num, JsonObject, Meta, TaskMetadata};
+use super::{
+    const_str, impl_has_meta, impl_notification, impl_request, num, JsonObject, Meta, TaskMetadata,
+};
 use crate::error::{Error, ErrorCode};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -85,13 +87,25 @@ pub struct NumberSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The smallest value allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub minimum: Option<f64>,
     /// The largest value allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub maximum: Option<f64>,
     /// The initial value (2025-11-25).
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub default: Option<f64>,
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
@@ -334,9 +348,15 @@ impl<'de> Deserialize<'de> for PrimitiveSchemaDefinition {
         use PrimitiveSchemaDefinition as P;
         let obj = JsonObject::deserialize(d)?;
         let has = |k: &str| obj.contains_key(k);
-        let items_have = |k: &str| obj.get("items").and_then(Value::as_object).is_some_and(|i| i.contains_key(k));
+        let items_have = |k: &str| {
+            obj.get("items")
+                .and_then(Value::as_object)
+                .is_some_and(|i| i.contains_key(k))
+        };
         let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
-        fn parse<T: serde::de::DeserializeOwned, E: serde::de::Error>(obj: JsonObject) -> Result<T, E> {
+        fn parse<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+            obj: JsonObject,
+        ) -> Result<T, E> {
             serde_json::from_value(Value::Object(obj)).map_err(E::custom)
         }
         match kind {
@@ -426,10 +446,17 @@ pub struct ElicitationSchema {
 
 impl ElicitationSchema {
     /// Adds a field; `required` says whether it must be filled in.
-    pub fn with_property(mut self, name: impl Into<String>, schema: impl Into<PrimitiveSchemaDefinition>, required: bool) -> Self {
+    pub fn with_property(
+        mut self,
+        name: impl Into<String>,
+        schema: impl Into<PrimitiveSchemaDefinition>,
+        required: bool,
+    ) -> Self {
         let name = name.into();
         if required {
-            self.required.get_or_insert_with(Vec::new).push(name.clone());
+            self.required
+                .get_or_insert_with(Vec::new)
+                .push(name.clone());
         }
         self.properties.insert(name, schema.into());
         self
@@ -485,7 +512,11 @@ pub struct ElicitRequestUrlParams {
 
 impl ElicitRequestUrlParams {
     /// Asks the user to open `url`.
-    pub fn new(message: impl Into<String>, url: impl Into<String>, elicitation_id: impl Into<String>) -> Self {
+    pub fn new(
+        message: impl Into<String>,
+        url: impl Into<String>,
+        elicitation_id: impl Into<String>,
+    ) -> Self {
         ElicitRequestUrlParams {
             mode: ElicitMode::Url,
             message: message.into(),
@@ -513,9 +544,15 @@ impl<'de> Deserialize<'de> for ElicitRequestParams {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
         match value.get("mode") {
-            None | Some(Value::Null) => serde_json::from_value(value).map(ElicitRequestParams::Form),
-            Some(Value::String(m)) if m == "form" => serde_json::from_value(value).map(ElicitRequestParams::Form),
-            Some(Value::String(m)) if m == "url" => serde_json::from_value(value).map(ElicitRequestParams::Url),
+            None | Some(Value::Null) => {
+                serde_json::from_value(value).map(ElicitRequestParams::Form)
+            }
+            Some(Value::String(m)) if m == "form" => {
+                serde_json::from_value(value).map(ElicitRequestParams::Form)
+            }
+            Some(Value::String(m)) if m == "url" => {
+                serde_json::from_value(value).map(ElicitRequestParams::Url)
+            }
             Some(other) => {
                 return Err(D::Error::custom(format_args!(
                     "unknown elicitation mode {other} (expected \"form\" or \"url\")"
@@ -538,7 +575,11 @@ impl ElicitRequestParams {
     }
 
     /// A URL-mode elicitation (2025-11-25).
-    pub fn url(message: impl Into<String>, url: impl Into<String>, elicitation_id: impl Into<String>) -> Self {
+    pub fn url(
+        message: impl Into<String>,
+        url: impl Into<String>,
+        elicitation_id: impl Into<String>,
+    ) -> Self {
         ElicitRequestParams::Url(ElicitRequestUrlParams::new(message, url, elicitation_id))
     }
 
@@ -671,7 +712,12 @@ impl UrlElicitationRequiredData {
     }
 }
 
-impl_has_meta!(ElicitRequestFormParams, ElicitRequestUrlParams, ElicitResult, ElicitationCompleteNotificationParams);
+impl_has_meta!(
+    ElicitRequestFormParams,
+    ElicitRequestUrlParams,
+    ElicitResult,
+    ElicitationCompleteNotificationParams
+);
 
 impl_request! {
     ElicitRequestParams => ElicitResult, "elicitation/create";

@@ -1,7 +1,9 @@
 //! The lifecycle: `initialize`, capabilities, `notifications/initialized`
 //! and `ping`.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, EmptyResult, Icon, JsonObject, Meta};
+use super::{
+    impl_has_meta, impl_notification, impl_request, meta_only, EmptyResult, Icon, JsonObject, Meta,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -322,7 +324,11 @@ pub struct InitializeParams {
 
 impl InitializeParams {
     /// Params for a client that speaks `protocol_version`.
-    pub fn new(protocol_version: impl Into<String>, capabilities: ClientCapabilities, client_info: Implementation) -> Self {
+    pub fn new(
+        protocol_version: impl Into<String>,
+        capabilities: ClientCapabilities,
+        client_info: Implementation,
+    ) -> Self {
         InitializeParams {
             protocol_version: protocol_version.into(),
             capabilities,

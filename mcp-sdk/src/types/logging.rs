@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 /// The severity of a log message, as in syslog (RFC 5424). Levels are
 /// ordered from least to most severe: `Debug < Info < … < Emergency`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LoggingLevel {
     /// Detailed information for debugging.

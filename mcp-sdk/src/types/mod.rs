@@ -1,7 +1,9 @@
 //! Typed params and results of every MCP method and notification.
 //!
 //! The types cover the session-era revisions 2024-11-05, 2025-03-26,
-//! 2025-06-18 and 2025-11-25 (the union of their fields; 2025-11-25 names).
+//! 2025-06-18 and 2025-11-25: the union of their fields, named as in
+//! 2025-11-25 (with `XxxRequestParams` shortened to `XxxParams`). Fields
+//! newer than 2024-11-05 are optional and say in their docs when they came.
 //! Every object keeps the fields it does not know in an `extra` map, so a
 //! message from a newer peer survives a round trip through this crate.
 //!

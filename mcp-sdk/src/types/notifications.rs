@@ -56,7 +56,11 @@ pub struct ProgressNotificationParams {
     #[serde(serialize_with = "num::f64")]
     pub progress: f64,
     /// The total, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub total: Option<f64>,
     /// A message for people about the current step (2025-03-26+).
     #[serde(default, skip_serializing_if = "Option::is_none")]

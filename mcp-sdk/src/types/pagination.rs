@@ -2,7 +2,10 @@
 //! method.
 
 use super::{impl_has_meta, impl_request, Meta};
-use super::{ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListTasksResult, ListToolsResult};
+use super::{
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListTasksResult,
+    ListToolsResult,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

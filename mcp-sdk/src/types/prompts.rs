@@ -1,6 +1,8 @@
 //! Prompts: templates the user can pick, listing and getting them.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, Meta, Role};
+use super::{
+    impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, Meta, Role,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,7 +1,10 @@
 //! Resources: listing, templates, reading, subscriptions and their
 //! notifications.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, Annotations, EmptyResult, Icon, Meta, ResourceContents};
+use super::{
+    impl_has_meta, impl_notification, impl_request, meta_only, Annotations, EmptyResult, Icon,
+    Meta, ResourceContents,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -193,13 +196,29 @@ impl ReadResourceResult {
     }
 
     /// One text resource.
-    pub fn text(uri: impl Into<String>, mime_type: impl Into<String>, text: impl Into<String>) -> Self {
-        Self::new(vec![ResourceContents::text(uri, Some(mime_type.into()), text)])
+    pub fn text(
+        uri: impl Into<String>,
+        mime_type: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self::new(vec![ResourceContents::text(
+            uri,
+            Some(mime_type.into()),
+            text,
+        )])
     }
 
     /// One binary resource from base64 data.
-    pub fn blob(uri: impl Into<String>, mime_type: impl Into<String>, blob: impl Into<String>) -> Self {
-        Self::new(vec![ResourceContents::blob(uri, Some(mime_type.into()), blob)])
+    pub fn blob(
+        uri: impl Into<String>,
+        mime_type: impl Into<String>,
+        blob: impl Into<String>,
+    ) -> Self {
+        Self::new(vec![ResourceContents::blob(
+            uri,
+            Some(mime_type.into()),
+            blob,
+        )])
     }
 }
 

@@ -2,8 +2,8 @@
 //! (`sampling/createMessage`), possibly with tools (2025-11-25).
 
 use super::{
-    impl_has_meta, impl_request, num, AudioContent, ContentBlock, ImageContent, JsonObject, Meta, Role, TaskMetadata,
-    TextContent, Tool,
+    impl_has_meta, impl_request, num, AudioContent, ContentBlock, ImageContent, JsonObject, Meta,
+    Role, TaskMetadata, TextContent, Tool,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -175,13 +175,25 @@ pub struct ModelPreferences {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hints: Option<Vec<ModelHint>>,
     /// How much low cost matters, from 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub cost_priority: Option<f64>,
     /// How much speed matters, from 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub speed_priority: Option<f64>,
     /// How much capability matters, from 0 to 1.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub intelligence_priority: Option<f64>,
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
@@ -240,7 +252,11 @@ pub struct CreateMessageParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_context: Option<IncludeContext>,
     /// The sampling temperature.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "num::opt_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "num::opt_f64"
+    )]
     pub temperature: Option<f64>,
     /// The most tokens to sample.
     pub max_tokens: u64,
@@ -324,7 +340,13 @@ impl CreateMessageResult {
     }
 }
 
-impl_has_meta!(ToolUseContent, ToolResultContent, SamplingMessage, CreateMessageParams, CreateMessageResult);
+impl_has_meta!(
+    ToolUseContent,
+    ToolResultContent,
+    SamplingMessage,
+    CreateMessageParams,
+    CreateMessageResult
+);
 
 impl_request! {
     CreateMessageParams => CreateMessageResult, "sampling/createMessage";

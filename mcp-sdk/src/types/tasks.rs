@@ -68,7 +68,10 @@ pub enum TaskStatus {
 impl TaskStatus {
     /// Whether the task can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
     }
 }
 
@@ -102,7 +105,11 @@ pub struct Task {
 impl Task {
     /// A task with an id, a status and its creation time (also its last
     /// change), kept for ever.
-    pub fn new(task_id: impl Into<String>, status: TaskStatus, created_at: impl Into<String>) -> Self {
+    pub fn new(
+        task_id: impl Into<String>,
+        status: TaskStatus,
+        created_at: impl Into<String>,
+    ) -> Self {
         let created_at = created_at.into();
         Task {
             task_id: task_id.into(),

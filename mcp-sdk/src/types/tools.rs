@@ -1,6 +1,9 @@
 //! Tools: definitions, annotations, listing and calling.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, JsonObject, Meta, TaskMetadata};
+use super::{
+    impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, JsonObject,
+    Meta, TaskMetadata,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -39,8 +42,18 @@ pub struct Tool {
 }
 
 impl Tool {
+    /// A tool with a name and a description, whose input schema is left for
+    /// the server SDK's router to derive from the handler's argument type.
+    pub fn named(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Tool::new(name, description, JsonObject::new())
+    }
+
     /// A tool with a name, a description and the JSON Schema of its arguments.
-    pub fn new(name: impl Into<String>, description: impl Into<String>, input_schema: JsonObject) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: JsonObject,
+    ) -> Self {
         Tool {
             name: name.into(),
             description: Some(description.into()),

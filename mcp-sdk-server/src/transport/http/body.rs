@@ -15,7 +15,9 @@ pub struct McpBody {
 
 enum Kind {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Bytes>),
+    /// Chunks from a channel; the guard lives as long as the body, so
+    /// dropping the body (the client went away) runs the guard's `Drop`.
+    Stream(mpsc::Receiver<Bytes>, #[allow(dead_code)] Option<Box<dyn Send + Sync>>),
 }
 
 impl McpBody {
@@ -37,7 +39,14 @@ impl McpBody {
     /// every sender is dropped.
     pub(crate) fn stream(rx: mpsc::Receiver<Bytes>) -> Self {
         McpBody {
-            kind: Kind::Stream(rx),
+            kind: Kind::Stream(rx, None),
+        }
+    }
+
+    /// A streaming body that keeps `guard` alive until the body is dropped.
+    pub(crate) fn stream_with_guard(rx: mpsc::Receiver<Bytes>, guard: Box<dyn Send + Sync>) -> Self {
+        McpBody {
+            kind: Kind::Stream(rx, Some(guard)),
         }
     }
 }
@@ -46,7 +55,7 @@ impl std::fmt::Debug for McpBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.kind {
             Kind::Full(_) => "McpBody::Full",
-            Kind::Stream(_) => "McpBody::Stream",
+            Kind::Stream(..) => "McpBody::Stream",
         })
     }
 }
@@ -58,7 +67,7 @@ impl Body for McpBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match &mut self.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(rx) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(rx, _) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -70,7 +79,7 @@ impl Body for McpBody {
         match &self.kind {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream(..) => SizeHint::default(),
         }
     }
 }

@@ -16,12 +16,13 @@
 
 mod body;
 mod guard;
+mod legacy;
 mod serve;
 mod streams;
 
 pub use body::McpBody;
 pub use guard::OriginPolicy;
-pub use serve::{serve, serve_listener, serve_with_shutdown};
+pub use serve::{serve, serve_listener, serve_with_shutdown, LEGACY_MESSAGE_PATH, LEGACY_SSE_PATH};
 
 use crate::server::Server;
 use crate::session::{lock, ServerShared, Session, SessionConfig};
@@ -135,6 +136,7 @@ impl MessageSink for StandaloneSink {
 
 struct Inner {
     shared: Arc<ServerShared>,
+    legacy: legacy::Legacy,
     config: HttpConfig,
     sessions: RwLock<HashMap<Arc<str>, Arc<HttpSession>>>,
     epoch: Instant,
@@ -177,6 +179,7 @@ impl StreamableHttpService {
         let shared = ServerShared::new(Arc::new(server), config.session.clone());
         StreamableHttpService {
             inner: Arc::new(Inner {
+                legacy: legacy::Legacy::new(shared.clone()),
                 shared,
                 config,
                 sessions: RwLock::new(HashMap::new()),
@@ -237,6 +240,23 @@ impl StreamableHttpService {
                 r
             }
         }
+    }
+
+    /// The 2024-11-05 HTTP+SSE transport, `GET` side: opens a session whose
+    /// messages the client posts to `message_path` (where
+    /// [`handle_legacy_message`](Self::handle_legacy_message) must answer).
+    pub fn handle_legacy_sse<B>(&self, req: Request<B>, message_path: &str) -> HttpResponse {
+        self.inner.legacy.open(&req, &self.inner.config, message_path)
+    }
+
+    /// The 2024-11-05 HTTP+SSE transport, `POST` side.
+    pub async fn handle_legacy_message<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        let _active = ActiveGuard::new(&self.inner);
+        self.inner.legacy.message(req, &self.inner.config).await
     }
 
     async fn post<B>(&self, req: Request<B>) -> HttpResponse

@@ -13,11 +13,17 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// Where [`serve`] offers the 2024-11-05 HTTP+SSE transport.
+pub const LEGACY_SSE_PATH: &str = "/sse";
+/// Where clients of the 2024-11-05 transport post their messages.
+pub const LEGACY_MESSAGE_PATH: &str = "/message";
+
 /// How long shutdown waits for in-flight requests before closing sessions.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds `addr` and serves `service` at `path` (such as `/mcp`) until
-/// Ctrl-C. `GET /health` answers 200 `ok`; other paths 404.
+/// Ctrl-C. The 2024-11-05 HTTP+SSE transport answers at `/sse` and
+/// `/message` for old clients; `GET /health` answers 200 `ok`; other paths 404.
 ///
 /// Bind a loopback address unless the server must be reachable from other
 /// machines; then also allow the hosts and origins in the [`HttpConfig`](super::HttpConfig).
@@ -104,6 +110,10 @@ async fn route(service: &StreamableHttpService, path: &str, req: Request<Incomin
     let p = req.uri().path();
     if p == path {
         service.handle(req).await
+    } else if p == LEGACY_SSE_PATH {
+        service.handle_legacy_sse(req, LEGACY_MESSAGE_PATH)
+    } else if p == LEGACY_MESSAGE_PATH {
+        service.handle_legacy_message(req).await
     } else if p == "/health" {
         http::Response::new(super::McpBody::full("ok"))
     } else {
