@@ -34,8 +34,9 @@ async fn main() -> std::io::Result<()> {
                 config.response_mode = mcp_sdk_server::http::ResponseMode::Sse;
             }
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
-            eprintln!("echo_server: serving MCP at http://{addr}/mcp");
-            mcp_sdk_server::http::serve(addr, "/mcp", service).await
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!("echo_server: serving MCP at http://{}/mcp", listener.local_addr()?);
+            mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
         }
         None => mcp_sdk_server::stdio::serve(router).await,
     }
