@@ -1,1 +1,283 @@
-//! The server the official MCP conformance suite tests.
+//! The server the official MCP conformance suite tests: the tools,
+//! resources and prompts its server scenarios call, with the exact contents
+//! they check.
+
+use mcp_sdk::{
+    CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult, Implementation,
+    JsonObject, LoggingLevel, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
+    ResourceTemplate, Role, Tool,
+};
+use mcp_sdk_server::{NoArguments, RequestContext, Router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// A 1x1 red PNG.
+pub const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+/// A WAV file with a header and no samples.
+pub const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA=";
+
+#[derive(Deserialize, JsonSchema)]
+struct PromptArg {
+    /// The prompt to send to the LLM.
+    prompt: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct MessageArg {
+    /// The message to show the user.
+    message: String,
+}
+
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn elicit(params: serde_json::Value) -> Result<ElicitRequestParams, Error> {
+    serde_json::from_value(params).map_err(Error::internal)
+}
+
+/// The conformance router.
+pub fn router() -> Router {
+    let no_args = |name: &str, description: &str| Tool::named(name, description);
+    Router::new()
+        .with_info(Implementation::new("mcp-sdk-conformance-server", env!("CARGO_PKG_VERSION")))
+        .tool(no_args("test_simple_text", "Returns simple text"), |_: NoArguments| async {
+            "This is a simple text response for testing."
+        })
+        .tool(no_args("test_image_content", "Returns an image"), |_: NoArguments| async {
+            ContentBlock::image(PNG, "image/png")
+        })
+        .tool(no_args("test_audio_content", "Returns audio"), |_: NoArguments| async {
+            ContentBlock::audio(WAV, "audio/wav")
+        })
+        .tool(no_args("test_embedded_resource", "Returns an embedded resource"), |_: NoArguments| async {
+            ContentBlock::embedded_text("test://embedded-resource", "text/plain", "This is an embedded resource content.")
+        })
+        .tool(no_args("test_multiple_content_types", "Returns text, image and resource"), |_: NoArguments| async {
+            vec![
+                ContentBlock::text("Multiple content types test:"),
+                ContentBlock::image(PNG, "image/png"),
+                ContentBlock::embedded_text(
+                    "test://mixed-content-resource",
+                    "application/json",
+                    r#"{"test":"data","value":123}"#,
+                ),
+            ]
+        })
+        .tool(
+            no_args("test_tool_with_logging", "Logs while it runs"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.log(LoggingLevel::Info, "Tool execution started").await?;
+                pause().await;
+                ctx.log(LoggingLevel::Info, "Tool processing data").await?;
+                pause().await;
+                ctx.log(LoggingLevel::Info, "Tool execution completed").await?;
+                Ok::<_, Error>("Tool with logging executed successfully")
+            },
+        )
+        .tool(no_args("test_error_handling", "Always fails"), |_: NoArguments| async {
+            Err::<String, _>("This tool intentionally returns an error for testing")
+        })
+        .tool(
+            no_args("test_tool_with_progress", "Reports progress"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                for (i, p) in [0.0, 50.0, 100.0].into_iter().enumerate() {
+                    if i > 0 {
+                        pause().await;
+                    }
+                    ctx.progress(p, Some(100.0), None).await?;
+                }
+                Ok::<_, Error>("Tool with progress executed successfully")
+            },
+        )
+        .tool(
+            Tool::named("test_sampling", "Asks the client's LLM"),
+            |args: PromptArg, ctx: RequestContext| async move {
+                let params = serde_json::from_value(json!({
+                    "messages": [{"role": "user", "content": {"type": "text", "text": args.prompt}}],
+                    "maxTokens": 100,
+                }))
+                .map_err(Error::internal)?;
+                let answer = ctx.sample(params).await?;
+                let text = serde_json::to_value(&answer.content)
+                    .ok()
+                    .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+                    .unwrap_or_default();
+                Ok::<_, Error>(format!("LLM response: {text}"))
+            },
+        )
+        .tool(
+            Tool::named("test_elicitation", "Asks the user"),
+            |args: MessageArg, ctx: RequestContext| async move {
+                let params = elicit(json!({
+                    "message": args.message,
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {
+                            "username": {"type": "string", "description": "User's response"},
+                            "email": {"type": "string", "description": "User's email address"},
+                        },
+                        "required": ["username", "email"],
+                    },
+                }))?;
+                let answer = ctx.elicit(params).await?;
+                Ok::<_, Error>(format!("User response: {}", serde_json::to_string(&answer).unwrap_or_default()))
+            },
+        )
+        .tool(
+            no_args("test_elicitation_sep1034_defaults", "Elicitation with defaults"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let params = elicit(json!({
+                    "message": "Please review and update the form fields with defaults",
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                            "age": {"type": "integer", "description": "User age", "default": 30},
+                            "score": {"type": "number", "description": "User score", "default": 95.5},
+                            "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
+                            "verified": {"type": "boolean", "description": "Verification status", "default": true},
+                        },
+                    },
+                }))?;
+                elicitation_summary(ctx.elicit(params).await?)
+            },
+        )
+        .tool(
+            no_args("test_elicitation_sep1330_enums", "Elicitation with every enum form"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let params = elicit(json!({
+                    "message": "Please select options from the enum fields",
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {
+                            "untitledSingle": {"type": "string", "description": "Select one option", "enum": ["option1", "option2", "option3"]},
+                            "titledSingle": {"type": "string", "description": "Select one option with titles", "oneOf": [
+                                {"const": "value1", "title": "First Option"},
+                                {"const": "value2", "title": "Second Option"},
+                                {"const": "value3", "title": "Third Option"}]},
+                            "legacyEnum": {"type": "string", "description": "Select one option (legacy)", "enum": ["opt1", "opt2", "opt3"],
+                                "enumNames": ["Option One", "Option Two", "Option Three"]},
+                            "untitledMulti": {"type": "array", "description": "Select multiple options",
+                                "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                            "titledMulti": {"type": "array", "description": "Select multiple options with titles",
+                                "items": {"anyOf": [
+                                    {"const": "value1", "title": "First Choice"},
+                                    {"const": "value2", "title": "Second Choice"},
+                                    {"const": "value3", "title": "Third Choice"}]}},
+                        },
+                    },
+                }))?;
+                elicitation_summary(ctx.elicit(params).await?)
+            },
+        )
+        .tool(json_schema_2020_12_tool(), |args: JsonObject| async move {
+            format!("Received: {}", serde_json::Value::Object(args))
+        })
+        .tool(
+            no_args("test_reconnection", "Closes its SSE stream mid-call; the client resumes"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.close_sse_stream().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                "Reconnection test completed"
+            },
+        )
+        .resource(
+            Resource::new("test://static-text", "Static text").with_description("A static text resource").with_mime_type("text/plain"),
+            |r, _| async move {
+                Ok(ReadResourceResult::text(r.uri, "text/plain", "This is the content of the static text resource."))
+            },
+        )
+        .resource(
+            Resource::new("test://static-binary", "Static binary").with_description("A static PNG").with_mime_type("image/png"),
+            |r, _| async move { Ok(ReadResourceResult::blob(r.uri, "image/png", PNG)) },
+        )
+        .resource(
+            Resource::new("test://watched-resource", "Watched").with_description("A resource to subscribe to").with_mime_type("text/plain"),
+            |r, _| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "Watched resource content.")) },
+        )
+        .resource_template(
+            ResourceTemplate {
+                mime_type: Some("application/json".into()),
+                description: Some("Data for any id".into()),
+                ..ResourceTemplate::new("test://template/{id}/data", "Template data")
+            },
+            |r, _| async move {
+                let id = r.variables.get("id").cloned().unwrap_or_default();
+                let text = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string();
+                Ok(ReadResourceResult::text(r.uri, "application/json", text))
+            },
+        )
+        .prompt(Prompt::new("test_simple_prompt", "A simple prompt"), |_, _| async {
+            Ok(GetPromptResult::new(vec![PromptMessage::user_text("This is a simple prompt for testing.")]))
+        })
+        .prompt(
+            Prompt::new("test_prompt_with_arguments", "A prompt with arguments")
+                .with_argument(PromptArgument::new("arg1", "First test argument", true))
+                .with_argument(PromptArgument::new("arg2", "Second test argument", true)),
+            |args, _| async move {
+                let (a, b) = (args.get("arg1").cloned().unwrap_or_default(), args.get("arg2").cloned().unwrap_or_default());
+                Ok(GetPromptResult::new(vec![PromptMessage::user_text(format!(
+                    "Prompt with arguments: arg1='{a}', arg2='{b}'"
+                ))]))
+            },
+        )
+        .prompt(
+            Prompt::new("test_prompt_with_embedded_resource", "A prompt with an embedded resource")
+                .with_argument(PromptArgument::new("resourceUri", "URI of the resource to embed", true)),
+            |args, _| async move {
+                let uri = args.get("resourceUri").cloned().unwrap_or_default();
+                Ok(GetPromptResult::new(vec![
+                    PromptMessage::new(Role::User, ContentBlock::embedded_text(uri, "text/plain", "Embedded resource content for testing.")),
+                    PromptMessage::user_text("Please process the embedded resource above."),
+                ]))
+            },
+        )
+        .prompt(Prompt::new("test_prompt_with_image", "A prompt with an image"), |_, _| async {
+            Ok(GetPromptResult::new(vec![
+                PromptMessage::new(Role::User, ContentBlock::image(PNG, "image/png")),
+                PromptMessage::user_text("Please analyze the image above."),
+            ]))
+        })
+        .completion(|params, _| async move {
+            const WORDS: [&str; 6] = ["paris", "park", "party", "test", "testing", "value"];
+            let prefix = params.argument.value.to_lowercase();
+            let values: Vec<String> = WORDS.iter().filter(|w| w.starts_with(&prefix)).map(|w| w.to_string()).collect();
+            let mut completion = Completion::default();
+            completion.total = Some(values.len() as _);
+            completion.has_more = Some(false);
+            completion.values = values;
+            Ok(CompleteResult { completion, ..Default::default() })
+        })
+}
+
+fn elicitation_summary(answer: mcp_sdk::ElicitResult) -> Result<String, Error> {
+    let action = serde_json::to_value(&answer.action).map_err(Error::internal)?;
+    let content = serde_json::to_string(&answer.content).map_err(Error::internal)?;
+    Ok(format!("Elicitation completed: action={}, content={content}", action.as_str().unwrap_or_default()))
+}
+
+fn json_schema_2020_12_tool() -> Tool {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
+        "additionalProperties": false,
+    });
+    let serde_json::Value::Object(schema) = schema else { unreachable!("a JSON object literal") };
+    Tool::new("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", schema)
+}

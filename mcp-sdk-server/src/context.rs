@@ -92,6 +92,14 @@ impl RequestContext {
         self.peer.log(level, None, data.into()).await
     }
 
+    /// Over Streamable HTTP, closes this request's SSE connection now; the
+    /// client reconnects with `Last-Event-ID` and receives the rest,
+    /// including the result (SEP-1699 polling). Lets a long-running handler
+    /// free the connection. Does nothing on other transports.
+    pub async fn close_sse_stream(&self) {
+        self.peer.send_control(crate::sink::CLOSE_SSE_STREAM).await
+    }
+
     /// Asks the client's LLM for a message (`sampling/createMessage`).
     pub async fn sample(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
         self.peer.create_message(params).await

@@ -109,6 +109,11 @@ impl Peer {
         }
     }
 
+    /// Sends a transport control on this peer's route only.
+    pub(crate) async fn send_control(&self, method: &'static str) {
+        let _ = self.route.send(Message::notification(method, None)).await;
+    }
+
     /// `ping`: checks that the client is there.
     pub async fn ping(&self) -> Result<(), Error> {
         self.request(PingParams::default()).await.map(|_: EmptyResult| ())

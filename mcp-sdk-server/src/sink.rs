@@ -14,6 +14,16 @@ pub(crate) trait MessageSink: Send + Sync + 'static {
     async fn send(&self, msg: Message) -> Result<(), Message>;
 }
 
+/// A control message, never sent on the wire: asks the HTTP transport to
+/// close the SSE connection of the request that sends it, leaving the stream
+/// resumable (SEP-1699). Other transports drop it.
+pub(crate) const CLOSE_SSE_STREAM: &str = "$/mcp-sdk/close-sse-stream";
+
+/// Whether a message is the [`CLOSE_SSE_STREAM`] control.
+pub(crate) fn is_close_control(msg: &Message) -> bool {
+    msg.method() == Some(CLOSE_SSE_STREAM)
+}
+
 /// A shared handle on a [`MessageSink`].
 pub(crate) type Outbound = Arc<dyn MessageSink>;
 

@@ -134,6 +134,10 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Message>, wri
         let mut next = Some(msg);
         while let Some(msg) = next {
             buf.clear();
+            if crate::sink::is_close_control(&msg) {
+                next = rx.try_recv().ok();
+                continue;
+            }
             if serde_json::to_writer(&mut buf, &msg).is_err() {
                 tracing::error!("a message did not serialize; dropped");
             } else {

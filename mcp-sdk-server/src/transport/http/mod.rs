@@ -26,7 +26,7 @@ pub use serve::{serve, serve_listener, serve_with_shutdown, LEGACY_MESSAGE_PATH,
 
 use crate::server::Server;
 use crate::session::{lock, ServerShared, Session, SessionConfig};
-use crate::sink::{MessageSink, Outbound};
+use crate::sink::{is_close_control, MessageSink, Outbound};
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -126,6 +126,9 @@ struct StandaloneSink(Weak<HttpSession>);
 #[async_trait]
 impl MessageSink for StandaloneSink {
     async fn send(&self, msg: Message) -> Result<(), Message> {
+        if is_close_control(&msg) {
+            return Ok(());
+        }
         let Some(hs) = self.0.upgrade() else { return Err(msg) };
         let mut streams = lock(&hs.streams);
         streams.ensure_standalone();
@@ -392,9 +395,13 @@ impl StreamableHttpService {
             if primes {
                 streams.prime(stream, Some(config.sse_retry));
             }
-            if let Some(m) = &first {
-                let fin = is_final(m, &id);
-                streams.push(stream, m, fin);
+            match &first {
+                Some(m) if is_close_control(m) => streams.disconnect(stream, Some(config.sse_retry)),
+                Some(m) => {
+                    let fin = is_final(m, &id);
+                    streams.push(stream, m, fin);
+                }
+                None => {}
             }
             (stream, conn)
         };
@@ -420,6 +427,10 @@ impl StreamableHttpService {
                         lock(&hs.streams).end(stream);
                         return;
                     };
+                    if is_close_control(&m) {
+                        lock(&hs.streams).disconnect(stream, Some(retry));
+                        continue;
+                    }
                     let fin = is_final(&m, &id);
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {

@@ -1,0 +1,35 @@
+//! The server the official MCP conformance suite runs against.
+//!
+//! ```text
+//! cargo run --release --example conformance_server -- --http 127.0.0.1:3000   # http://127.0.0.1:3000/mcp
+//! cargo run --release --example conformance_server -- --stdio
+//! ```
+
+use clap::Parser;
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+struct Args {
+    /// Serve one session on stdin/stdout.
+    #[arg(long, conflicts_with = "http")]
+    stdio: bool,
+    /// Serve Streamable HTTP at http://ADDR/mcp.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    mcp_reference::init_tracing();
+    let args = Args::parse();
+    let router = mcp_reference::conformance::router();
+    match args.http {
+        Some(addr) => {
+            let service = mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!("conformance_server: serving MCP at http://{}/mcp", listener.local_addr()?);
+            mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
+        }
+        None => mcp_sdk_server::stdio::serve(router).await,
+    }
+}
