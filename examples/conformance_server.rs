@@ -25,9 +25,13 @@ async fn main() -> std::io::Result<()> {
     let router = mcp_reference::conformance::router();
     match args.http {
         Some(addr) => {
-            let service = mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
+            let service =
+                mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            eprintln!("conformance_server: serving MCP at http://{}/mcp", listener.local_addr()?);
+            eprintln!(
+                "conformance_server: serving MCP at http://{}/mcp",
+                listener.local_addr()?
+            );
             mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
         }
         None => mcp_sdk_server::stdio::serve(router).await,

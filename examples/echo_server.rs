@@ -35,7 +35,10 @@ async fn main() -> std::io::Result<()> {
             }
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            eprintln!("echo_server: serving MCP at http://{}/mcp", listener.local_addr()?);
+            eprintln!(
+                "echo_server: serving MCP at http://{}/mcp",
+                listener.local_addr()?
+            );
             mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
         }
         None => mcp_sdk_server::stdio::serve(router).await,

@@ -3,9 +3,9 @@
 //! they check.
 
 use mcp_sdk::{
-    CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult, Implementation,
-    JsonObject, LoggingLevel, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
-    ResourceTemplate, Role, Tool,
+    CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult,
+    Implementation, JsonObject, LoggingLevel, Prompt, PromptArgument, PromptMessage,
+    ReadResourceResult, Resource, ResourceTemplate, Role, Tool,
 };
 use mcp_sdk_server::{NoArguments, RequestContext, Router};
 use schemars::JsonSchema;
@@ -245,18 +245,23 @@ pub fn router() -> Router {
             const WORDS: [&str; 6] = ["paris", "park", "party", "test", "testing", "value"];
             let prefix = params.argument.value.to_lowercase();
             let values: Vec<String> = WORDS.iter().filter(|w| w.starts_with(&prefix)).map(|w| w.to_string()).collect();
-            let mut completion = Completion::default();
-            completion.total = Some(values.len() as _);
-            completion.has_more = Some(false);
-            completion.values = values;
+            let completion = Completion {
+                total: Some(values.len() as _),
+                has_more: Some(false),
+                values,
+                ..Default::default()
+            };
             Ok(CompleteResult { completion, ..Default::default() })
         })
 }
 
 fn elicitation_summary(answer: mcp_sdk::ElicitResult) -> Result<String, Error> {
-    let action = serde_json::to_value(&answer.action).map_err(Error::internal)?;
+    let action = serde_json::to_value(answer.action).map_err(Error::internal)?;
     let content = serde_json::to_string(&answer.content).map_err(Error::internal)?;
-    Ok(format!("Elicitation completed: action={}, content={content}", action.as_str().unwrap_or_default()))
+    Ok(format!(
+        "Elicitation completed: action={}, content={content}",
+        action.as_str().unwrap_or_default()
+    ))
 }
 
 fn json_schema_2020_12_tool() -> Tool {
@@ -278,6 +283,12 @@ fn json_schema_2020_12_tool() -> Tool {
         "else": {"required": ["email"]},
         "additionalProperties": false,
     });
-    let serde_json::Value::Object(schema) = schema else { unreachable!("a JSON object literal") };
-    Tool::new("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", schema)
+    let serde_json::Value::Object(schema) = schema else {
+        unreachable!("a JSON object literal")
+    };
+    Tool::new(
+        "json_schema_2020_12_tool",
+        "Tool with JSON Schema 2020-12 features",
+        schema,
+    )
 }

@@ -16,6 +16,12 @@ pub struct EchoArgs {
 /// A router with the `echo` tool.
 pub fn router() -> Router {
     Router::new()
-        .with_info(Implementation::new("echo-server", env!("CARGO_PKG_VERSION")))
-        .tool(Tool::named("echo", "Returns the given text unchanged"), |args: EchoArgs| async move { args.text })
+        .with_info(Implementation::new(
+            "echo-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .tool(
+            Tool::named("echo", "Returns the given text unchanged"),
+            |args: EchoArgs| async move { args.text },
+        )
 }

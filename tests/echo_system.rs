@@ -17,7 +17,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 fn echo_server() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("examples").join(format!("echo_server{}", std::env::consts::EXE_SUFFIX))
+    profile_dir
+        .join("examples")
+        .join(format!("echo_server{}", std::env::consts::EXE_SUFFIX))
 }
 
 fn initialize(id: i64, version: &str) -> Value {
@@ -53,7 +55,11 @@ async fn stdio_child_process_answers_and_survives_bad_lines() {
     stdin.write_all(&input).await.unwrap();
     let mut answers = Vec::new();
     for _ in 0..4 {
-        let line = timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+        let line = timeout(LIMIT, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         answers.push(serde_json::from_str::<Value>(&line).unwrap());
     }
     assert_eq!(answers[0]["result"]["protocolVersion"], "2025-06-18");
@@ -93,9 +99,18 @@ async fn http_child() -> (Child, String) {
 }
 
 /// One HTTP/1.1 exchange on a fresh connection: status, headers, body.
-async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -103,11 +118,21 @@ async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], bo
     req.push_str(body);
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    timeout(LIMIT, stream.read_to_end(&mut raw)).await.unwrap().unwrap();
+    timeout(LIMIT, stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut head = head.lines();
-    let status = head.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = head
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = head
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -116,7 +141,10 @@ async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], bo
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 const JSON_AND_SSE: (&str, &str) = ("Accept", "application/json, text/event-stream");
@@ -125,12 +153,33 @@ const JSON: (&str, &str) = ("Content-Type", "application/json");
 #[tokio::test]
 async fn streamable_http_child_process_round_trip_and_refusals() {
     let (_child, addr) = http_child().await;
-    let (status, headers, body) = http(&addr, "POST", "/mcp", &[JSON, JSON_AND_SSE], &initialize(1, "2025-11-25").to_string()).await;
+    let (status, headers, body) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[JSON, JSON_AND_SSE],
+        &initialize(1, "2025-11-25").to_string(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let session = header(&headers, "mcp-session-id").expect("a session id").to_owned();
+    let session = header(&headers, "mcp-session-id")
+        .expect("a session id")
+        .to_owned();
     assert_eq!(session.len(), 32);
-    let with_session = [JSON, JSON_AND_SSE, ("Mcp-Session-Id", session.as_str()), ("MCP-Protocol-Version", "2025-11-25")];
-    let (status, _, _) = http(&addr, "POST", "/mcp", &with_session, r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await;
+    let with_session = [
+        JSON,
+        JSON_AND_SSE,
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &with_session,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .await;
     assert_eq!(status, 202);
     let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"over http"}}}"#;
     let (status, _, body) = http(&addr, "POST", "/mcp", &with_session, call).await;
@@ -139,13 +188,30 @@ async fn streamable_http_child_process_round_trip_and_refusals() {
     assert_eq!(answer["result"]["content"][0]["text"], "over http");
 
     // Refusals: each with a status and a readable message.
-    let (status, _, body) = http(&addr, "POST", "/mcp", &[JSON, JSON_AND_SSE, ("Mcp-Session-Id", "nope")], call).await;
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[JSON, JSON_AND_SSE, ("Mcp-Session-Id", "nope")],
+        call,
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
-    let (status, _, _) = http(&addr, "POST", "/mcp", &[JSON, JSON_AND_SSE, ("Origin", "http://evil.example")], call).await;
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[JSON, JSON_AND_SSE, ("Origin", "http://evil.example")],
+        call,
+    )
+    .await;
     assert_eq!(status, 403);
     let (status, _, body) = http(&addr, "POST", "/mcp", &with_session, "{not json").await;
     assert_eq!(status, 400);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], -32700);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32700
+    );
     let (status, _, _) = http(&addr, "GET", "/elsewhere", &[], "").await;
     assert_eq!(status, 404);
     let (status, _, body) = http(&addr, "GET", "/health", &[], "").await;
@@ -162,9 +228,12 @@ async fn streamable_http_child_process_round_trip_and_refusals() {
 async fn legacy_http_sse_child_process_round_trip() {
     let (_child, addr) = http_child().await;
     let mut sse = TcpStream::connect(&addr).await.unwrap();
-    sse.write_all(format!("GET /sse HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    sse.write_all(
+        format!("GET /sse HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut events = BufReader::new(sse).lines();
     let endpoint = timeout(LIMIT, async {
         while let Some(line) = events.next_line().await.unwrap() {
@@ -177,7 +246,14 @@ async fn legacy_http_sse_child_process_round_trip() {
     .await
     .unwrap();
     assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
-    let (status, _, _) = http(&addr, "POST", &endpoint, &[JSON], &initialize(1, "2024-11-05").to_string()).await;
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        &endpoint,
+        &[JSON],
+        &initialize(1, "2024-11-05").to_string(),
+    )
+    .await;
     assert_eq!(status, 202);
     let answer = timeout(LIMIT, async {
         while let Some(line) = events.next_line().await.unwrap() {

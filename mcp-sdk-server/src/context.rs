@@ -76,7 +76,12 @@ impl RequestContext {
 
     /// Reports progress, if the client asked for it (sends nothing otherwise).
     /// `progress` must grow from one call to the next.
-    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> Result<(), Error> {
+    pub async fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<&str>,
+    ) -> Result<(), Error> {
         let Some(token) = &self.progress_token else {
             return Ok(());
         };

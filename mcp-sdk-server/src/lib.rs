@@ -36,7 +36,9 @@ mod transport;
 
 pub use context::RequestContext;
 pub use peer::Peer;
-pub use router::{IntoToolResult, NoArguments, PromptArguments, ResourceRequest, Router, Structured, ToolHandler};
+pub use router::{
+    IntoToolResult, NoArguments, PromptArguments, ResourceRequest, Router, Structured, ToolHandler,
+};
 pub use server::Server;
 pub use session::{ClientInfo, SessionConfig};
 pub use transport::{http, stdio};

@@ -30,7 +30,10 @@ pub struct Peer {
 impl std::fmt::Debug for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Peer")
-            .field("client", &self.session.client().map(|c| &c.implementation.name))
+            .field(
+                "client",
+                &self.session.client().map(|c| &c.implementation.name),
+            )
             .finish()
     }
 }
@@ -78,7 +81,10 @@ impl Peer {
                     "reason": "timed out waiting for the client",
                 });
                 let _ = self
-                    .send(Message::notification("notifications/cancelled", Some(cancel)))
+                    .send(Message::notification(
+                        "notifications/cancelled",
+                        Some(cancel),
+                    ))
                     .await;
                 return Err(Error::new(
                     ErrorCode::REQUEST_TIMEOUT,
@@ -97,7 +103,8 @@ impl Peer {
     /// Sends a typed notification to the client.
     pub async fn notify<P: NotificationParams>(&self, params: P) -> Result<(), Error> {
         let params = serde_json::to_value(params).map_err(Error::internal)?;
-        self.send(Message::notification(P::METHOD, Some(params))).await
+        self.send(Message::notification(P::METHOD, Some(params)))
+            .await
     }
 
     /// Sends a raw message on this peer's route, falling back to the
@@ -105,7 +112,12 @@ impl Peer {
     pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
         match self.route.send(msg).await {
             Ok(()) => Ok(()),
-            Err(msg) => self.session.standalone.send(msg).await.map_err(|_| closed()),
+            Err(msg) => self
+                .session
+                .standalone
+                .send(msg)
+                .await
+                .map_err(|_| closed()),
         }
     }
 
@@ -116,12 +128,17 @@ impl Peer {
 
     /// `ping`: checks that the client is there.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.request(PingParams::default()).await.map(|_: EmptyResult| ())
+        self.request(PingParams::default())
+            .await
+            .map(|_: EmptyResult| ())
     }
 
     /// `sampling/createMessage`: asks the client's LLM for a completion.
     /// Fails with -32601 when the client did not offer sampling.
-    pub async fn create_message(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
+    pub async fn create_message(
+        &self,
+        params: CreateMessageParams,
+    ) -> Result<CreateMessageResult, Error> {
         self.require(|c| c.capabilities.sampling.is_some(), "sampling")?;
         self.request(params).await
     }
@@ -140,37 +157,51 @@ impl Peer {
 
     /// `notifications/tools/list_changed`.
     pub async fn notify_tool_list_changed(&self) -> Result<(), Error> {
-        self.notify(ToolListChangedNotificationParams::default()).await
+        self.notify(ToolListChangedNotificationParams::default())
+            .await
     }
 
     /// `notifications/resources/list_changed`.
     pub async fn notify_resource_list_changed(&self) -> Result<(), Error> {
-        self.notify(ResourceListChangedNotificationParams::default()).await
+        self.notify(ResourceListChangedNotificationParams::default())
+            .await
     }
 
     /// `notifications/prompts/list_changed`.
     pub async fn notify_prompt_list_changed(&self) -> Result<(), Error> {
-        self.notify(PromptListChangedNotificationParams::default()).await
+        self.notify(PromptListChangedNotificationParams::default())
+            .await
     }
 
     /// `notifications/resources/updated` for a subscribed URI.
     pub async fn notify_resource_updated(&self, uri: impl Into<String>) -> Result<(), Error> {
-        let mut p = ResourceUpdatedNotificationParams::default();
-        p.uri = uri.into();
-        self.notify(p).await
+        self.notify(ResourceUpdatedNotificationParams {
+            uri: uri.into(),
+            ..Default::default()
+        })
+        .await
     }
 
     /// `notifications/message`: a log message, sent only if `level` is at or
     /// above the level the client set with `logging/setLevel`.
-    pub async fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) -> Result<(), Error> {
-        if (level as u8) < self.session.min_log_level() || self.session.shared.capabilities.logging.is_none() {
+    pub async fn log(
+        &self,
+        level: LoggingLevel,
+        logger: Option<&str>,
+        data: Value,
+    ) -> Result<(), Error> {
+        if (level as u8) < self.session.min_log_level()
+            || self.session.shared.capabilities.logging.is_none()
+        {
             return Ok(());
         }
-        let mut p = LoggingMessageNotificationParams::default();
-        p.level = level;
-        p.logger = logger.map(str::to_owned);
-        p.data = data;
-        self.notify(p).await
+        self.notify(LoggingMessageNotificationParams {
+            level,
+            logger: logger.map(str::to_owned),
+            data,
+            ..Default::default()
+        })
+        .await
     }
 
     fn require(&self, has: impl Fn(&ClientInfo) -> bool, what: &str) -> Result<(), Error> {

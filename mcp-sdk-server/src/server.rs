@@ -166,10 +166,18 @@ impl<S: Server + ?Sized> Server for std::sync::Arc<S> {
     fn instructions(&self) -> Option<String> {
         (**self).instructions()
     }
-    async fn list_tools(&self, p: ListToolsParams, c: RequestContext) -> Result<ListToolsResult, Error> {
+    async fn list_tools(
+        &self,
+        p: ListToolsParams,
+        c: RequestContext,
+    ) -> Result<ListToolsResult, Error> {
         (**self).list_tools(p, c).await
     }
-    async fn call_tool(&self, p: CallToolParams, c: RequestContext) -> Result<CallToolResult, Error> {
+    async fn call_tool(
+        &self,
+        p: CallToolParams,
+        c: RequestContext,
+    ) -> Result<CallToolResult, Error> {
         (**self).call_tool(p, c).await
     }
     async fn list_resources(
@@ -199,16 +207,33 @@ impl<S: Server + ?Sized> Server for std::sync::Arc<S> {
     async fn unsubscribe(&self, p: UnsubscribeParams, c: RequestContext) -> Result<(), Error> {
         (**self).unsubscribe(p, c).await
     }
-    async fn list_prompts(&self, p: ListPromptsParams, c: RequestContext) -> Result<ListPromptsResult, Error> {
+    async fn list_prompts(
+        &self,
+        p: ListPromptsParams,
+        c: RequestContext,
+    ) -> Result<ListPromptsResult, Error> {
         (**self).list_prompts(p, c).await
     }
-    async fn get_prompt(&self, p: GetPromptParams, c: RequestContext) -> Result<GetPromptResult, Error> {
+    async fn get_prompt(
+        &self,
+        p: GetPromptParams,
+        c: RequestContext,
+    ) -> Result<GetPromptResult, Error> {
         (**self).get_prompt(p, c).await
     }
-    async fn complete(&self, p: CompleteParams, c: RequestContext) -> Result<CompleteResult, Error> {
+    async fn complete(
+        &self,
+        p: CompleteParams,
+        c: RequestContext,
+    ) -> Result<CompleteResult, Error> {
         (**self).complete(p, c).await
     }
-    async fn custom_request(&self, m: &str, p: Option<Value>, c: RequestContext) -> Result<Value, Error> {
+    async fn custom_request(
+        &self,
+        m: &str,
+        p: Option<Value>,
+        c: RequestContext,
+    ) -> Result<Value, Error> {
         (**self).custom_request(m, p, c).await
     }
     async fn on_initialized(&self, peer: Peer) {

@@ -11,6 +11,7 @@ use crate::context::RequestContext;
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::sink::Outbound;
+use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CancelledNotificationParams, ClientCapabilities, Error, Implementation, InitializeParams,
@@ -21,7 +22,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
@@ -184,7 +184,10 @@ impl Session {
             Message::Request(req) => self.handle_request(req, reply).await,
             Message::Notification(n) => self.handle_notification(n, reply).await,
             Message::Response(Response { id, result }) => self.resolve(id, Ok(result)),
-            Message::Error(ErrorResponse { id: Some(id), error }) => self.resolve(id, Err(error)),
+            Message::Error(ErrorResponse {
+                id: Some(id),
+                error,
+            }) => self.resolve(id, Err(error)),
             Message::Error(ErrorResponse { id: None, error }) => {
                 tracing::warn!(%error, "the client reported an error without an id");
             }
@@ -244,7 +247,9 @@ impl Session {
                         Peer::new(session.clone(), reply.clone()),
                     );
                     // A panicking handler must not leave its client waiting.
-                    let work = AssertUnwindSafe(dispatch(&session.shared, req.method, req.params, ctx)).catch_unwind();
+                    let work =
+                        AssertUnwindSafe(dispatch(&session.shared, req.method, req.params, ctx))
+                            .catch_unwind();
                     tokio::select! {
                         answer = work => Some(answer.unwrap_or_else(|_| {
                             tracing::error!(%id, "a request handler panicked");
@@ -277,17 +282,15 @@ impl Session {
                     server.on_initialized(self.peer()).await;
                 }
             }
-            "notifications/cancelled" => {
-                match parse::<CancelledNotificationParams>(n.params) {
-                    Ok(p) => {
-                        if let Some(token) = lock(&self.in_flight).get(&p.request_id) {
-                            tracing::debug!(id = %p.request_id, reason = ?p.reason, "request cancelled by the client");
-                            token.cancel();
-                        }
+            "notifications/cancelled" => match parse::<CancelledNotificationParams>(n.params) {
+                Ok(p) => {
+                    if let Some(token) = lock(&self.in_flight).get(&p.request_id) {
+                        tracing::debug!(id = %p.request_id, reason = ?p.reason, "request cancelled by the client");
+                        token.cancel();
                     }
-                    Err(e) => tracing::debug!(%e, "ignoring a malformed cancellation"),
                 }
-            }
+                Err(e) => tracing::debug!(%e, "ignoring a malformed cancellation"),
+            },
             "notifications/roots/list_changed" => server.on_roots_list_changed(self.peer()).await,
             // Progress for our own requests to the client: nothing waits on it yet.
             "notifications/progress" => {}
@@ -339,7 +342,10 @@ impl Session {
         RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub(crate) fn register_pending(&self, id: RequestId) -> oneshot::Receiver<Result<Value, Error>> {
+    pub(crate) fn register_pending(
+        &self,
+        id: RequestId,
+    ) -> oneshot::Receiver<Result<Value, Error>> {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
         rx
@@ -384,9 +390,7 @@ async fn dispatch(
             call(params, |p| s.list_resource_templates(p, ctx)).await
         }
         "resources/read" if resources => call(params, |p| s.read_resource(p, ctx)).await,
-        "resources/subscribe" if subscribe => {
-            call(params, |p| empty(s.subscribe(p, ctx))).await
-        }
+        "resources/subscribe" if subscribe => call(params, |p| empty(s.subscribe(p, ctx))).await,
         "resources/unsubscribe" if subscribe => {
             call(params, |p| empty(s.unsubscribe(p, ctx))).await
         }
@@ -401,8 +405,15 @@ async fn dispatch(
 /// Methods MCP defines: these never reach [`Server::custom_request`].
 fn is_mcp_method(m: &str) -> bool {
     const PREFIXES: [&str; 9] = [
-        "tools/", "resources/", "prompts/", "completion/", "logging/", "sampling/", "roots/",
-        "elicitation/", "tasks/",
+        "tools/",
+        "resources/",
+        "prompts/",
+        "completion/",
+        "logging/",
+        "sampling/",
+        "roots/",
+        "elicitation/",
+        "tasks/",
     ];
     PREFIXES.iter().any(|p| m.starts_with(p)) || m == "initialize" || m == "ping"
 }
@@ -429,7 +440,8 @@ pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Err
 }
 
 pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
+    serde_json::to_value(value)
+        .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
 }
 
 fn response(id: RequestId, answer: Result<Value, Error>) -> Message {

@@ -115,7 +115,11 @@ pub enum Message {
 
 impl Message {
     /// A request with typed params.
-    pub fn request(id: impl Into<RequestId>, method: impl Into<String>, params: Option<Value>) -> Self {
+    pub fn request(
+        id: impl Into<RequestId>,
+        method: impl Into<String>,
+        params: Option<Value>,
+    ) -> Self {
         Message::Request(Request {
             id: id.into(),
             method: method.into(),
@@ -205,21 +209,20 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
 
 /// Decodes one JSON-RPC message from an already-parsed JSON value.
 pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
-    let mut obj = match value {
-        Value::Object(obj) => obj,
-        Value::Array(_) => {
-            return Err(DecodeError::invalid(
+    let mut obj =
+        match value {
+            Value::Object(obj) => obj,
+            Value::Array(_) => return Err(DecodeError::invalid(
                 None,
                 "expected one JSON-RPC message object, got an array (batches are not supported)",
-            ))
-        }
-        other => {
-            return Err(DecodeError::invalid(
-                None,
-                format_args!("expected a JSON-RPC message object, got {}", kind(&other)),
-            ))
-        }
-    };
+            )),
+            other => {
+                return Err(DecodeError::invalid(
+                    None,
+                    format_args!("expected a JSON-RPC message object, got {}", kind(&other)),
+                ))
+            }
+        };
 
     // Read the id first, so every later error can echo it.
     let id = match obj.remove("id") {
@@ -257,7 +260,10 @@ pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
             Some(other) => {
                 return Err(DecodeError::invalid(
                     id,
-                    format_args!("\"params\" must be an object or an array, got {}", kind(&other)),
+                    format_args!(
+                        "\"params\" must be an object or an array, got {}",
+                        kind(&other)
+                    ),
                 ))
             }
         };
@@ -275,8 +281,9 @@ pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
     }
 
     if let Some(error) = obj.remove("error") {
-        let error: Error = serde_json::from_value(error)
-            .map_err(|e| DecodeError::invalid(id.clone(), format_args!("malformed \"error\": {e}")))?;
+        let error: Error = serde_json::from_value(error).map_err(|e| {
+            DecodeError::invalid(id.clone(), format_args!("malformed \"error\": {e}"))
+        })?;
         return Ok(Message::Error(ErrorResponse { id, error }));
     }
 
@@ -360,10 +367,16 @@ mod tests {
         ));
         assert!(matches!(
             decode(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#).unwrap(),
-            Message::Response(Response { id: RequestId::Number(3), .. })
+            Message::Response(Response {
+                id: RequestId::Number(3),
+                ..
+            })
         ));
-        let m = decode(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#).unwrap();
-        assert!(matches!(m, Message::Error(ErrorResponse { id: None, ref error }) if error.code == ErrorCode::PARSE_ERROR));
+        let m = decode(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#)
+            .unwrap();
+        assert!(
+            matches!(m, Message::Error(ErrorResponse { id: None, ref error }) if error.code == ErrorCode::PARSE_ERROR)
+        );
     }
 
     #[test]
@@ -382,7 +395,12 @@ mod tests {
 
     #[test]
     fn garbage_truncated_and_bad_utf8_are_parse_errors() {
-        for bad in [&b"\x00\x01garbage"[..], br#"{"jsonrpc":"2.0","id":1,"#, b"\xff\xfe{}", b""] {
+        for bad in [
+            &b"\x00\x01garbage"[..],
+            br#"{"jsonrpc":"2.0","id":1,"#,
+            b"\xff\xfe{}",
+            b"",
+        ] {
             let e = err(bad);
             assert_eq!(e.error.code, ErrorCode::PARSE_ERROR, "{bad:?}");
             assert_eq!(e.id, None);
@@ -391,7 +409,14 @@ mod tests {
 
     #[test]
     fn non_objects_are_invalid_requests() {
-        for bad in [&b"[]"[..], b"[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]", b"42", b"\"s\"", b"null", b"true"] {
+        for bad in [
+            &b"[]"[..],
+            b"[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]",
+            b"42",
+            b"\"s\"",
+            b"null",
+            b"true",
+        ] {
             assert_eq!(err(bad).error.code, ErrorCode::INVALID_REQUEST, "{bad:?}");
         }
     }
@@ -399,15 +424,27 @@ mod tests {
     #[test]
     fn invalid_requests_echo_the_id() {
         let e = err(br#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#);
-        assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(9))));
+        assert_eq!(
+            (e.error.code, e.id),
+            (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(9)))
+        );
         let e = err(br#"{"id":"q","method":"ping"}"#);
-        assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, Some(RequestId::from("q"))));
+        assert_eq!(
+            (e.error.code, e.id),
+            (ErrorCode::INVALID_REQUEST, Some(RequestId::from("q")))
+        );
         let e = err(br#"{"jsonrpc":"2.0","id":4}"#);
-        assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(4))));
+        assert_eq!(
+            (e.error.code, e.id),
+            (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(4)))
+        );
         let e = err(br#"{"jsonrpc":"2.0","id":4,"method":17}"#);
         assert_eq!(e.error.code, ErrorCode::INVALID_REQUEST);
         let e = err(br#"{"jsonrpc":"2.0","id":4,"method":"x","params":3}"#);
-        assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(4))));
+        assert_eq!(
+            (e.error.code, e.id),
+            (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(4)))
+        );
     }
 
     #[test]
@@ -419,7 +456,11 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#,
         ] {
             let e = err(bad);
-            assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, None), "{bad:?}");
+            assert_eq!(
+                (e.error.code, e.id),
+                (ErrorCode::INVALID_REQUEST, None),
+                "{bad:?}"
+            );
         }
         // The error response for an unreadable id carries `"id": null`.
         let m = err(br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#).into_message();

@@ -22,7 +22,9 @@
 mod tool;
 pub mod uri_template;
 
-pub use tool::{schema_for, ArgsAndContext, ArgsOnly, IntoToolResult, NoArguments, Structured, ToolHandler};
+pub use tool::{
+    schema_for, ArgsAndContext, ArgsOnly, IntoToolResult, NoArguments, Structured, ToolHandler,
+};
 pub use uri_template::UriTemplate;
 
 use crate::context::RequestContext;
@@ -32,23 +34,38 @@ use crate::session::lock;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use mcp_sdk::{
-    CallToolParams, CallToolResult, CompleteParams, CompleteResult, Error,
-    GetPromptParams, GetPromptResult, Implementation, ListPromptsParams, ListPromptsResult,
+    CallToolParams, CallToolResult, CompleteParams, CompleteResult, Error, GetPromptParams,
+    GetPromptResult, Implementation, JsonObject, ListPromptsParams, ListPromptsResult,
     ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
-    ListResourcesResult, ListToolsParams, ListToolsResult, JsonObject, Prompt,
-    PromptsCapability, ReadResourceParams, ReadResourceResult, Resource, ResourceTemplate,
-    ResourcesCapability, ServerCapabilities, SubscribeParams, Tool, ToolsCapability,
-    UnsubscribeParams,
+    ListResourcesResult, ListToolsParams, ListToolsResult, Prompt, PromptsCapability,
+    ReadResourceParams, ReadResourceResult, Resource, ResourceTemplate, ResourcesCapability,
+    ServerCapabilities, SubscribeParams, Tool, ToolsCapability, UnsubscribeParams,
 };
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-type BoxedTool = Arc<dyn Fn(Value, RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>> + Send + Sync>;
-type BoxedRead = Arc<dyn Fn(ResourceRequest, RequestContext) -> BoxFuture<'static, Result<ReadResourceResult, Error>> + Send + Sync>;
-type BoxedPrompt = Arc<dyn Fn(PromptArguments, RequestContext) -> BoxFuture<'static, Result<GetPromptResult, Error>> + Send + Sync>;
-type BoxedComplete = Arc<dyn Fn(CompleteParams, RequestContext) -> BoxFuture<'static, Result<CompleteResult, Error>> + Send + Sync>;
+type BoxedTool = Arc<
+    dyn Fn(Value, RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>>
+        + Send
+        + Sync,
+>;
+type BoxedRead = Arc<
+    dyn Fn(ResourceRequest, RequestContext) -> BoxFuture<'static, Result<ReadResourceResult, Error>>
+        + Send
+        + Sync,
+>;
+type BoxedPrompt = Arc<
+    dyn Fn(PromptArguments, RequestContext) -> BoxFuture<'static, Result<GetPromptResult, Error>>
+        + Send
+        + Sync,
+>;
+type BoxedComplete = Arc<
+    dyn Fn(CompleteParams, RequestContext) -> BoxFuture<'static, Result<CompleteResult, Error>>
+        + Send
+        + Sync,
+>;
 
 /// The arguments of a `prompts/get`, by name.
 pub type PromptArguments = std::collections::BTreeMap<String, String>;
@@ -139,7 +156,11 @@ impl Router {
         if self.tool_index.insert(tool.name.clone(), index).is_some() {
             panic!("tool {:?} is registered twice", tool.name);
         }
-        self.tools.push(Arc::new(ToolEntry { tool, validator, call }));
+        self.tools.push(Arc::new(ToolEntry {
+            tool,
+            validator,
+            call,
+        }));
         self
     }
 
@@ -149,7 +170,8 @@ impl Router {
         F: Fn(ResourceRequest, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<ReadResourceResult, Error>> + Send + 'static,
     {
-        self.resources.push((resource, Arc::new(move |r, c| Box::pin(read(r, c)))));
+        self.resources
+            .push((resource, Arc::new(move |r, c| Box::pin(read(r, c)))));
         self
     }
 
@@ -165,7 +187,11 @@ impl Router {
     {
         let matcher = UriTemplate::parse(&template.uri_template).unwrap_or_else(|e| panic!("{e}"));
         let read: BoxedRead = Arc::new(move |r, c| Box::pin(read(r, c)));
-        self.templates.push(Arc::new(TemplateEntry { template, matcher, read }));
+        self.templates.push(Arc::new(TemplateEntry {
+            template,
+            matcher,
+            read,
+        }));
         self
     }
 
@@ -176,7 +202,8 @@ impl Router {
         F: Fn(PromptArguments, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<GetPromptResult, Error>> + Send + 'static,
     {
-        self.prompts.push((prompt, Arc::new(move |a, c| Box::pin(get(a, c)))));
+        self.prompts
+            .push((prompt, Arc::new(move |a, c| Box::pin(get(a, c)))));
         self
     }
 
@@ -197,7 +224,9 @@ impl Router {
     pub async fn notify_resource_updated(&self, uri: &str) {
         let peers: Vec<Peer> = {
             let mut subs = lock(&self.subscriptions);
-            let Some(peers) = subs.get_mut(uri) else { return };
+            let Some(peers) = subs.get_mut(uri) else {
+                return;
+            };
             peers.retain(|p| !p.is_closed());
             peers.clone()
         };
@@ -208,7 +237,11 @@ impl Router {
         }
     }
 
-    fn page<T: Clone>(&self, items: impl Iterator<Item = T>, cursor: Option<&str>) -> Result<(Vec<T>, Option<String>), Error> {
+    fn page<T: Clone>(
+        &self,
+        items: impl Iterator<Item = T>,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<T>, Option<String>), Error> {
         let start = match cursor {
             None => 0,
             Some(c) => c
@@ -236,40 +269,46 @@ impl Server for Router {
     }
 
     fn capabilities(&self) -> ServerCapabilities {
-        let mut caps = ServerCapabilities::default();
-        // Logging works for every router: handlers log through their context.
-        caps.logging = Some(JsonObject::new());
-        if !self.tools.is_empty() {
-            caps.tools = Some(ToolsCapability::default());
+        let has_resources = !self.resources.is_empty() || !self.templates.is_empty();
+        ServerCapabilities {
+            // Logging works for every router: handlers log through their context.
+            logging: Some(JsonObject::new()),
+            tools: (!self.tools.is_empty()).then(ToolsCapability::default),
+            resources: has_resources.then(|| ResourcesCapability {
+                subscribe: Some(true),
+                ..Default::default()
+            }),
+            prompts: (!self.prompts.is_empty()).then(PromptsCapability::default),
+            completions: self.completion.as_ref().map(|_| JsonObject::new()),
+            ..Default::default()
         }
-        if !self.resources.is_empty() || !self.templates.is_empty() {
-            let mut r = ResourcesCapability::default();
-            r.subscribe = Some(true);
-            caps.resources = Some(r);
-        }
-        if !self.prompts.is_empty() {
-            caps.prompts = Some(PromptsCapability::default());
-        }
-        if self.completion.is_some() {
-            caps.completions = Some(JsonObject::new());
-        }
-        caps
     }
 
     fn instructions(&self) -> Option<String> {
         self.instructions.clone()
     }
 
-    async fn list_tools(&self, params: ListToolsParams, _ctx: RequestContext) -> Result<ListToolsResult, Error> {
-        let (tools, next) = self.page(self.tools.iter().map(|t| t.tool.clone()), params.cursor.as_deref())?;
+    async fn list_tools(
+        &self,
+        params: ListToolsParams,
+        _ctx: RequestContext,
+    ) -> Result<ListToolsResult, Error> {
+        let (tools, next) = self.page(
+            self.tools.iter().map(|t| t.tool.clone()),
+            params.cursor.as_deref(),
+        )?;
         Ok(ListToolsResult {
-            tools: tools,
+            tools,
             next_cursor: next,
             ..Default::default()
         })
     }
 
-    async fn call_tool(&self, params: CallToolParams, ctx: RequestContext) -> Result<CallToolResult, Error> {
+    async fn call_tool(
+        &self,
+        params: CallToolParams,
+        ctx: RequestContext,
+    ) -> Result<CallToolResult, Error> {
         let entry = self
             .tool_index
             .get(&params.name)
@@ -282,7 +321,11 @@ impl Server for Router {
             .take(5)
             .map(|e| {
                 let at = e.instance_path().to_string();
-                if at.is_empty() { e.to_string() } else { format!("{at}: {e}") }
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{at}: {e}")
+                }
             })
             .collect();
         if !problems.is_empty() {
@@ -295,10 +338,17 @@ impl Server for Router {
         (entry.call)(args, ctx).await
     }
 
-    async fn list_resources(&self, params: ListResourcesParams, _ctx: RequestContext) -> Result<ListResourcesResult, Error> {
-        let (resources, next) = self.page(self.resources.iter().map(|r| r.0.clone()), params.cursor.as_deref())?;
+    async fn list_resources(
+        &self,
+        params: ListResourcesParams,
+        _ctx: RequestContext,
+    ) -> Result<ListResourcesResult, Error> {
+        let (resources, next) = self.page(
+            self.resources.iter().map(|r| r.0.clone()),
+            params.cursor.as_deref(),
+        )?;
         Ok(ListResourcesResult {
-            resources: resources,
+            resources,
             next_cursor: next,
             ..Default::default()
         })
@@ -309,7 +359,10 @@ impl Server for Router {
         params: ListResourceTemplatesParams,
         _ctx: RequestContext,
     ) -> Result<ListResourceTemplatesResult, Error> {
-        let (templates, next) = self.page(self.templates.iter().map(|t| t.template.clone()), params.cursor.as_deref())?;
+        let (templates, next) = self.page(
+            self.templates.iter().map(|t| t.template.clone()),
+            params.cursor.as_deref(),
+        )?;
         Ok(ListResourceTemplatesResult {
             resource_templates: templates,
             next_cursor: next,
@@ -317,11 +370,22 @@ impl Server for Router {
         })
     }
 
-    async fn read_resource(&self, params: ReadResourceParams, ctx: RequestContext) -> Result<ReadResourceResult, Error> {
+    async fn read_resource(
+        &self,
+        params: ReadResourceParams,
+        ctx: RequestContext,
+    ) -> Result<ReadResourceResult, Error> {
         let uri = params.uri;
         if let Some((_, read)) = self.resources.iter().find(|(r, _)| r.uri == uri) {
             let read = read.clone();
-            return read(ResourceRequest { uri, variables: HashMap::new() }, ctx).await;
+            return read(
+                ResourceRequest {
+                    uri,
+                    variables: HashMap::new(),
+                },
+                ctx,
+            )
+            .await;
         }
         for t in &self.templates {
             if let Some(variables) = t.matcher.matches(&uri) {
@@ -341,7 +405,11 @@ impl Server for Router {
         Ok(())
     }
 
-    async fn unsubscribe(&self, params: UnsubscribeParams, ctx: RequestContext) -> Result<(), Error> {
+    async fn unsubscribe(
+        &self,
+        params: UnsubscribeParams,
+        ctx: RequestContext,
+    ) -> Result<(), Error> {
         let mut subs = lock(&self.subscriptions);
         if let Some(peers) = subs.get_mut(&params.uri) {
             peers.retain(|p| !p.same_session(ctx.peer()));
@@ -352,21 +420,34 @@ impl Server for Router {
         Ok(())
     }
 
-    async fn list_prompts(&self, params: ListPromptsParams, _ctx: RequestContext) -> Result<ListPromptsResult, Error> {
-        let (prompts, next) = self.page(self.prompts.iter().map(|p| p.0.clone()), params.cursor.as_deref())?;
+    async fn list_prompts(
+        &self,
+        params: ListPromptsParams,
+        _ctx: RequestContext,
+    ) -> Result<ListPromptsResult, Error> {
+        let (prompts, next) = self.page(
+            self.prompts.iter().map(|p| p.0.clone()),
+            params.cursor.as_deref(),
+        )?;
         Ok(ListPromptsResult {
-            prompts: prompts,
+            prompts,
             next_cursor: next,
             ..Default::default()
         })
     }
 
-    async fn get_prompt(&self, params: GetPromptParams, ctx: RequestContext) -> Result<GetPromptResult, Error> {
+    async fn get_prompt(
+        &self,
+        params: GetPromptParams,
+        ctx: RequestContext,
+    ) -> Result<GetPromptResult, Error> {
         let (prompt, get) = self
             .prompts
             .iter()
             .find(|(p, _)| p.name == params.name)
-            .ok_or_else(|| Error::invalid_params(format_args!("Unknown prompt: {}", params.name)))?;
+            .ok_or_else(|| {
+                Error::invalid_params(format_args!("Unknown prompt: {}", params.name))
+            })?;
         let args = params.arguments.unwrap_or_default();
         let missing: Vec<&str> = prompt
             .arguments
@@ -385,7 +466,11 @@ impl Server for Router {
         get(args, ctx).await
     }
 
-    async fn complete(&self, params: CompleteParams, ctx: RequestContext) -> Result<CompleteResult, Error> {
+    async fn complete(
+        &self,
+        params: CompleteParams,
+        ctx: RequestContext,
+    ) -> Result<CompleteResult, Error> {
         match &self.completion {
             Some(complete) => complete(params, ctx).await,
             None => Err(Error::method_not_found("completion/complete")),

@@ -13,7 +13,6 @@ use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
 
-
 /// The JSON Schema (draft 2020-12) of `T`, as MCP tool schemas want it.
 pub fn schema_for<T: JsonSchema>() -> JsonObject {
     let schema = schemars::generate::SchemaSettings::draft2020_12()
@@ -118,7 +117,11 @@ pub trait ToolHandler<Marker>: Send + Sync + 'static {
     /// The schema of the structured output, if any.
     fn output_schema(&self) -> Option<JsonObject>;
     /// Runs the tool on arguments that already passed schema validation.
-    fn call(&self, args: Value, ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>>;
+    fn call(
+        &self,
+        args: Value,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, Error>>;
 }
 
 /// Marks handlers that take only the arguments.
@@ -144,7 +147,11 @@ where
     fn output_schema(&self) -> Option<JsonObject> {
         R::output_schema()
     }
-    fn call(&self, args: Value, _ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>> {
+    fn call(
+        &self,
+        args: Value,
+        _ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
         match decode::<A>(args) {
             Ok(a) => {
                 let fut = self(a);
@@ -168,7 +175,11 @@ where
     fn output_schema(&self) -> Option<JsonObject> {
         R::output_schema()
     }
-    fn call(&self, args: Value, ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>> {
+    fn call(
+        &self,
+        args: Value,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
         match decode::<A>(args) {
             Ok(a) => {
                 let fut = self(a, ctx);

@@ -110,7 +110,9 @@ fn match_parts(parts: &[Part], uri: &str, vars: &mut HashMap<String, String>) ->
             ends.reverse();
             for end in ends {
                 let mut trial = vars.clone();
-                if bind(op, sep, names, &body[..end], &mut trial) && match_parts(rest, &body[end..], &mut trial) {
+                if bind(op, sep, names, &body[..end], &mut trial)
+                    && match_parts(rest, &body[end..], &mut trial)
+                {
                     *vars = trial;
                     return true;
                 }
@@ -120,7 +122,13 @@ fn match_parts(parts: &[Part], uri: &str, vars: &mut HashMap<String, String>) ->
     }
 }
 
-fn bind(op: &Option<char>, sep: char, names: &[String], text: &str, vars: &mut HashMap<String, String>) -> bool {
+fn bind(
+    op: &Option<char>,
+    sep: char,
+    names: &[String],
+    text: &str,
+    vars: &mut HashMap<String, String>,
+) -> bool {
     let keyed = matches!(op, Some('?' | '&' | ';'));
     let values: Vec<&str> = if names.len() == 1 && !keyed {
         vec![text]

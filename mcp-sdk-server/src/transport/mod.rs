@@ -1,5 +1,5 @@
 //! Transports: each moves bytes and hands messages to a session; none knows
 //! about dispatch.
 
-pub mod stdio;
 pub mod http;
+pub mod stdio;

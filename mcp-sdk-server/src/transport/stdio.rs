@@ -27,12 +27,23 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// # }
 /// ```
 pub async fn serve(server: impl Server) -> io::Result<()> {
-    serve_io(server, SessionConfig::default(), tokio::io::stdin(), tokio::io::stdout()).await
+    serve_io(
+        server,
+        SessionConfig::default(),
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )
+    .await
 }
 
 /// Serves one session over any byte streams: a pipe, a socket, or an
 /// in-process `tokio::io::duplex` pair in tests.
-pub async fn serve_io<R, W>(server: impl Server, config: SessionConfig, reader: R, writer: W) -> io::Result<()>
+pub async fn serve_io<R, W>(
+    server: impl Server,
+    config: SessionConfig,
+    reader: R,
+    writer: W,
+) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -51,7 +62,9 @@ where
             Ok(0) => break Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let err = Error::invalid_request(format_args!("message longer than {MAX_LINE_BYTES} bytes"));
+                let err = Error::invalid_request(format_args!(
+                    "message longer than {MAX_LINE_BYTES} bytes"
+                ));
                 let _ = out.send(Message::error(None, err)).await;
                 continue;
             }
@@ -82,7 +95,10 @@ where
 
 /// Reads one line into `buf`, up to [`MAX_LINE_BYTES`]; a longer line is
 /// consumed to its end and reported as `InvalidData`.
-async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>, buf: &mut Vec<u8>) -> io::Result<usize> {
+async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    buf: &mut Vec<u8>,
+) -> io::Result<usize> {
     let mut total = 0;
     let mut too_long = false;
     loop {

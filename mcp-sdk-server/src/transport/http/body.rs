@@ -17,7 +17,10 @@ enum Kind {
     Full(Option<Bytes>),
     /// Chunks from a channel; the guard lives as long as the body, so
     /// dropping the body (the client went away) runs the guard's `Drop`.
-    Stream(mpsc::Receiver<Bytes>, #[allow(dead_code)] Option<Box<dyn Send + Sync>>),
+    Stream(
+        mpsc::Receiver<Bytes>,
+        #[allow(dead_code)] Option<Box<dyn Send + Sync>>,
+    ),
 }
 
 impl McpBody {
@@ -44,7 +47,10 @@ impl McpBody {
     }
 
     /// A streaming body that keeps `guard` alive until the body is dropped.
-    pub(crate) fn stream_with_guard(rx: mpsc::Receiver<Bytes>, guard: Box<dyn Send + Sync>) -> Self {
+    pub(crate) fn stream_with_guard(
+        rx: mpsc::Receiver<Bytes>,
+        guard: Box<dyn Send + Sync>,
+    ) -> Self {
         McpBody {
             kind: Kind::Stream(rx, Some(guard)),
         }
@@ -64,10 +70,15 @@ impl Body for McpBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match &mut self.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(rx, _) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(rx, _) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 

@@ -21,13 +21,17 @@ impl OriginPolicy {
     /// Why a request is refused (403), if it is.
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), String> {
         if let Some(origin) = headers.get(ORIGIN) {
-            let origin = origin.to_str().map_err(|_| "the Origin header is not text".to_owned())?;
+            let origin = origin
+                .to_str()
+                .map_err(|_| "the Origin header is not text".to_owned())?;
             if !self.origin_allowed(origin) {
                 return Err(format!("Forbidden: origin {origin:?} is not allowed"));
             }
         }
         if let Some(host) = headers.get(HOST) {
-            let host = host.to_str().map_err(|_| "the Host header is not text".to_owned())?;
+            let host = host
+                .to_str()
+                .map_err(|_| "the Host header is not text".to_owned())?;
             if !self.host_allowed(host) {
                 return Err(format!("Forbidden: host {host:?} is not allowed"));
             }
@@ -36,7 +40,11 @@ impl OriginPolicy {
     }
 
     fn origin_allowed(&self, origin: &str) -> bool {
-        if self.allowed_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) {
+        if self
+            .allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        {
             return true;
         }
         // "null" (sandboxed documents, file://) is never a loopback page of ours.
@@ -47,8 +55,9 @@ impl OriginPolicy {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        self.allowed_hosts.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(strip_port(host)) || h.eq_ignore_ascii_case(host))
-            || is_loopback(host)
+        self.allowed_hosts.iter().any(|h| {
+            h == "*" || h.eq_ignore_ascii_case(strip_port(host)) || h.eq_ignore_ascii_case(host)
+        }) || is_loopback(host)
     }
 }
 
@@ -78,15 +87,31 @@ pub(crate) struct Accepts {
 }
 
 pub(crate) fn accepts(headers: &HeaderMap) -> Accepts {
-    let mut a = Accepts { json: false, sse: false };
+    let mut a = Accepts {
+        json: false,
+        sse: false,
+    };
     let Some(value) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
         // No Accept header means anything goes (RFC 9110).
-        return Accepts { json: true, sse: true };
+        return Accepts {
+            json: true,
+            sse: true,
+        };
     };
     for item in value.split(',') {
-        let media = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
-            "*/*" => return Accepts { json: true, sse: true },
+            "*/*" => {
+                return Accepts {
+                    json: true,
+                    sse: true,
+                }
+            }
             "application/*" | "application/json" => a.json = true,
             "text/*" | "text/event-stream" => a.sse = true,
             _ => {}
@@ -120,22 +145,63 @@ mod tests {
     #[test]
     fn loopback_origins_and_hosts_pass_others_do_not() {
         let p = OriginPolicy::default();
-        assert!(p.check(&headers(&[(ORIGIN, "http://localhost:3000"), (HOST, "127.0.0.1:8080")])).is_ok());
+        assert!(p
+            .check(&headers(&[
+                (ORIGIN, "http://localhost:3000"),
+                (HOST, "127.0.0.1:8080")
+            ]))
+            .is_ok());
         assert!(p.check(&headers(&[(ORIGIN, "http://[::1]:1")])).is_ok());
         assert!(p.check(&headers(&[])).is_ok());
-        assert!(p.check(&headers(&[(ORIGIN, "http://evil.example")])).is_err());
+        assert!(p
+            .check(&headers(&[(ORIGIN, "http://evil.example")]))
+            .is_err());
         assert!(p.check(&headers(&[(ORIGIN, "null")])).is_err());
-        assert!(p.check(&headers(&[(ORIGIN, "http://localhost.evil.example")])).is_err());
+        assert!(p
+            .check(&headers(&[(ORIGIN, "http://localhost.evil.example")]))
+            .is_err());
         assert!(p.check(&headers(&[(HOST, "evil.example:80")])).is_err());
-        let open = OriginPolicy { allowed_origins: vec!["https://app.example".into()], allowed_hosts: vec!["app.example".into()] };
-        assert!(open.check(&headers(&[(ORIGIN, "https://app.example"), (HOST, "app.example:443")])).is_ok());
+        let open = OriginPolicy {
+            allowed_origins: vec!["https://app.example".into()],
+            allowed_hosts: vec!["app.example".into()],
+        };
+        assert!(open
+            .check(&headers(&[
+                (ORIGIN, "https://app.example"),
+                (HOST, "app.example:443")
+            ]))
+            .is_ok());
     }
 
     #[test]
     fn accept_parsing() {
-        assert_eq!(accepts(&headers(&[(ACCEPT, "application/json, text/event-stream")])), Accepts { json: true, sse: true });
-        assert_eq!(accepts(&headers(&[(ACCEPT, "text/event-stream")])), Accepts { json: false, sse: true });
-        assert_eq!(accepts(&headers(&[(ACCEPT, "text/html")])), Accepts { json: false, sse: false });
-        assert_eq!(accepts(&headers(&[])), Accepts { json: true, sse: true });
+        assert_eq!(
+            accepts(&headers(&[(ACCEPT, "application/json, text/event-stream")])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[(ACCEPT, "text/event-stream")])),
+            Accepts {
+                json: false,
+                sse: true
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[(ACCEPT, "text/html")])),
+            Accepts {
+                json: false,
+                sse: false
+            }
+        );
+        assert_eq!(
+            accepts(&headers(&[])),
+            Accepts {
+                json: true,
+                sse: true
+            }
+        );
     }
 }

@@ -63,7 +63,11 @@ struct SessionGuard {
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        let removed = self.sessions.write().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        let removed = self
+            .sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
         if let Some(s) = removed {
             s.session.close();
         }
@@ -80,15 +84,26 @@ impl Legacy {
 
     /// `GET` on the SSE path: opens a session and tells the client where to
     /// post (`message_path`, relative to this server).
-    pub fn open<B>(&self, req: &Request<B>, config: &HttpConfig, message_path: &str) -> HttpResponse {
+    pub fn open<B>(
+        &self,
+        req: &Request<B>,
+        config: &HttpConfig,
+        message_path: &str,
+    ) -> HttpResponse {
         if *req.method() != Method::GET {
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed: open the stream with GET");
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed: open the stream with GET",
+            );
         }
         if let Err(why) = config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
         if !accepts(req.headers()).sse {
-            return error_response(StatusCode::NOT_ACCEPTABLE, "Not Acceptable: the stream needs Accept: text/event-stream");
+            return error_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "Not Acceptable: the stream needs Accept: text/event-stream",
+            );
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -104,8 +119,10 @@ impl Legacy {
             sessions: self.sessions.clone(),
         };
         let mut resp = Response::new(McpBody::stream_with_guard(rx, Box::new(guard)));
-        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         resp
     }
 
@@ -116,13 +133,19 @@ impl Legacy {
         B::Error: Into<BoxError>,
     {
         if *req.method() != Method::POST {
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed: post messages with POST");
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed: post messages with POST",
+            );
         }
         if let Err(why) = config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
         if !is_json(req.headers()) {
-            return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type: the body must be application/json");
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type: the body must be application/json",
+            );
         }
         let id = req
             .uri()
@@ -130,19 +153,40 @@ impl Legacy {
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("sessionId=")))
             .map(str::to_owned);
         let Some(id) = id else {
-            return error_response(StatusCode::BAD_REQUEST, "Bad Request: the sessionId query parameter is required");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the sessionId query parameter is required",
+            );
         };
         let session = {
             let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
             match sessions.get(&id) {
                 Some(s) => s.session.clone(),
-                None => return error_response(StatusCode::NOT_FOUND, "Not Found: no such session (its stream closed)"),
+                None => {
+                    return error_response(
+                        StatusCode::NOT_FOUND,
+                        "Not Found: no such session (its stream closed)",
+                    )
+                }
             }
         };
-        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes).collect().await {
+        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(config.max_body_bytes),
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("Bad Request: could not read the body: {e}")),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return too_large(config.max_body_bytes)
+            }
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Bad Request: could not read the body: {e}"),
+                )
+            }
         };
         let out = session.standalone.clone();
         match decode(&body) {

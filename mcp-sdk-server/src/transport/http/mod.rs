@@ -129,7 +129,9 @@ impl MessageSink for StandaloneSink {
         if is_close_control(&msg) {
             return Ok(());
         }
-        let Some(hs) = self.0.upgrade() else { return Err(msg) };
+        let Some(hs) = self.0.upgrade() else {
+            return Err(msg);
+        };
         let mut streams = lock(&hs.streams);
         streams.ensure_standalone();
         streams.push(STANDALONE, &msg, false);
@@ -176,6 +178,10 @@ impl std::fmt::Debug for StreamableHttpService {
 
 type HttpResponse = Response<McpBody>;
 
+/// A refusal computed before the request is handled. Boxed: a response is
+/// large and this travels in `Result::Err`.
+type Refusal = Box<HttpResponse>;
+
 impl StreamableHttpService {
     /// A service for `server` with `config`.
     pub fn new(server: impl Server, config: HttpConfig) -> Self {
@@ -196,13 +202,20 @@ impl StreamableHttpService {
 
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Closes every session: running requests are cancelled and SSE streams
     /// end. Used by graceful shutdown once in-flight requests drained.
     pub fn close_all_sessions(&self) {
-        let sessions: Vec<_> = write(&self.inner.sessions).drain().map(|(_, s)| s).collect();
+        let sessions: Vec<_> = write(&self.inner.sessions)
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for hs in sessions {
             close(&hs);
         }
@@ -238,8 +251,14 @@ impl StreamableHttpService {
             Method::GET => self.get(req),
             Method::DELETE => self.delete(req),
             _ => {
-                let mut r = error_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed: use POST, GET or DELETE");
-                r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                let mut r = error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Method not allowed: use POST, GET or DELETE",
+                );
+                r.headers_mut().insert(
+                    http::header::ALLOW,
+                    HeaderValue::from_static("GET, POST, DELETE"),
+                );
                 r
             }
         }
@@ -249,7 +268,9 @@ impl StreamableHttpService {
     /// messages the client posts to `message_path` (where
     /// [`handle_legacy_message`](Self::handle_legacy_message) must answer).
     pub fn handle_legacy_sse<B>(&self, req: Request<B>, message_path: &str) -> HttpResponse {
-        self.inner.legacy.open(&req, &self.inner.config, message_path)
+        self.inner
+            .legacy
+            .open(&req, &self.inner.config, message_path)
     }
 
     /// The 2024-11-05 HTTP+SSE transport, `POST` side.
@@ -283,7 +304,7 @@ impl StreamableHttpService {
             );
         }
         if let Err(resp) = check_protocol_version(headers) {
-            return resp;
+            return *resp;
         }
         let declared = headers
             .get(CONTENT_LENGTH)
@@ -298,8 +319,18 @@ impl StreamableHttpService {
             .await
         {
             Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(config.max_body_bytes),
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("Bad Request: could not read the body: {e}")),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return too_large(config.max_body_bytes)
+            }
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Bad Request: could not read the body: {e}"),
+                )
+            }
         };
         let msg = match decode(&body) {
             Ok(msg) => msg,
@@ -313,7 +344,7 @@ impl StreamableHttpService {
         }
         let hs = match self.find_session(session_id.as_deref()) {
             Ok(hs) => hs,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         };
         match msg {
             Message::Request(req) => self.request(hs, req, accept).await,
@@ -327,7 +358,10 @@ impl StreamableHttpService {
 
     fn initialize(&self, msg: Message, _accept: Accepts) -> HttpResponse {
         if self.session_count() >= self.inner.config.max_sessions {
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: too many sessions");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: too many sessions",
+            );
         }
         let shared = self.inner.shared.clone();
         let hs = Arc::new_cyclic(|weak: &Weak<HttpSession>| HttpSession {
@@ -344,7 +378,10 @@ impl StreamableHttpService {
             None => None,
         };
         let Some(answer) = answer else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "initialize did not answer");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "initialize did not answer",
+            );
         };
         if matches!(answer, Message::Error(_)) {
             return json_response(StatusCode::OK, &answer, None);
@@ -355,7 +392,12 @@ impl StreamableHttpService {
         json_response(StatusCode::OK, &answer, Some(&id))
     }
 
-    async fn request(&self, hs: Arc<HttpSession>, req: mcp_sdk::jsonrpc::Request, accept: Accepts) -> HttpResponse {
+    async fn request(
+        &self,
+        hs: Arc<HttpSession>,
+        req: mcp_sdk::jsonrpc::Request,
+        accept: Accepts,
+    ) -> HttpResponse {
         let id = req.id.clone();
         let (tx, mut rx) = mpsc::channel::<Message>(64);
         hs.session.handle(Message::Request(req), Arc::new(tx)).await;
@@ -383,7 +425,13 @@ impl StreamableHttpService {
     }
 
     /// Answers with an SSE stream fed by a request's messages.
-    fn stream_response(&self, hs: Arc<HttpSession>, id: RequestId, mut rx: mpsc::Receiver<Message>, first: Option<Message>) -> HttpResponse {
+    fn stream_response(
+        &self,
+        hs: Arc<HttpSession>,
+        id: RequestId,
+        mut rx: mpsc::Receiver<Message>,
+        first: Option<Message>,
+    ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
             .session
@@ -396,7 +444,9 @@ impl StreamableHttpService {
                 streams.prime(stream, Some(config.sse_retry));
             }
             match &first {
-                Some(m) if is_close_control(m) => streams.disconnect(stream, Some(config.sse_retry)),
+                Some(m) if is_close_control(m) => {
+                    streams.disconnect(stream, Some(config.sse_retry))
+                }
                 Some(m) => {
                     let fin = is_final(m, &id);
                     streams.push(stream, m, fin);
@@ -445,14 +495,17 @@ impl StreamableHttpService {
     fn get<B>(&self, req: Request<B>) -> HttpResponse {
         let headers = req.headers();
         if !accepts(headers).sse {
-            return error_response(StatusCode::NOT_ACCEPTABLE, "Not Acceptable: GET needs Accept: text/event-stream");
+            return error_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "Not Acceptable: GET needs Accept: text/event-stream",
+            );
         }
         if let Err(resp) = check_protocol_version(headers) {
-            return resp;
+            return *resp;
         }
         let hs = match self.find_session(header_str(headers, SESSION_HEADER)) {
             Ok(hs) => hs,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         };
         let conn = {
             let mut streams = lock(&hs.streams);
@@ -460,10 +513,20 @@ impl StreamableHttpService {
                 Some(last) => match streams.resume(last) {
                     Ok(conn) => conn,
                     Err(ResumeError::Malformed) => {
-                        return error_response(StatusCode::BAD_REQUEST, &format!("Bad Request: Last-Event-ID {last:?} is not an event id of this server"))
+                        return error_response(
+                            StatusCode::BAD_REQUEST,
+                            &format!(
+                            "Bad Request: Last-Event-ID {last:?} is not an event id of this server"
+                        ),
+                        )
                     }
                     Err(ResumeError::Gone) => {
-                        return error_response(StatusCode::NOT_FOUND, &format!("Not Found: the events after {last:?} are no longer available"))
+                        return error_response(
+                            StatusCode::NOT_FOUND,
+                            &format!(
+                                "Not Found: the events after {last:?} are no longer available"
+                            ),
+                        )
                     }
                 },
                 None => {
@@ -477,31 +540,44 @@ impl StreamableHttpService {
 
     fn delete<B>(&self, req: Request<B>) -> HttpResponse {
         let Some(id) = header_str(req.headers(), SESSION_HEADER) else {
-            return error_response(StatusCode::BAD_REQUEST, "Bad Request: the Mcp-Session-Id header is required");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the Mcp-Session-Id header is required",
+            );
         };
         match write(&self.inner.sessions).remove(id) {
             Some(hs) => {
                 close(&hs);
                 empty_response(StatusCode::OK)
             }
-            None => error_response(StatusCode::NOT_FOUND, "Not Found: no such session (expired or closed)"),
+            None => error_response(
+                StatusCode::NOT_FOUND,
+                "Not Found: no such session (expired or closed)",
+            ),
         }
     }
 
-    fn find_session(&self, id: Option<&str>) -> Result<Arc<HttpSession>, HttpResponse> {
+    fn find_session(&self, id: Option<&str>) -> Result<Arc<HttpSession>, Refusal> {
         let Some(id) = id else {
-            return Err(error_response(
+            return Err(Box::new(error_response(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: the Mcp-Session-Id header is required (send initialize first)",
-            ));
+            )));
         };
-        let sessions = self.inner.sessions.read().unwrap_or_else(|e| e.into_inner());
+        let sessions = self
+            .inner
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         match sessions.get(id) {
             Some(hs) => {
                 hs.last_seen.store(self.now_ms(), Ordering::Relaxed);
                 Ok(hs.clone())
             }
-            None => Err(error_response(StatusCode::NOT_FOUND, "Not Found: no such session (expired or closed)")),
+            None => Err(Box::new(error_response(
+                StatusCode::NOT_FOUND,
+                "Not Found: no such session (expired or closed)",
+            ))),
         }
     }
 
@@ -585,20 +661,20 @@ fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A supported `MCP-Protocol-Version` header, or none (then 2025-03-26 is
 /// assumed, as the spec says); anything else is 400.
-fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), HttpResponse> {
+fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
     let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
         return Ok(());
     };
     match value.to_str().ok().map(str::parse::<ProtocolVersion>) {
         Some(Ok(_)) => Ok(()),
-        _ => Err(error_response(
+        _ => Err(Box::new(error_response(
             StatusCode::BAD_REQUEST,
             &format!(
                 "Bad Request: unsupported MCP-Protocol-Version {:?} (supported: {})",
                 String::from_utf8_lossy(value.as_bytes()),
                 ProtocolVersion::ALL.map(|v| v.as_str()).join(", ")
             ),
-        )),
+        ))),
     }
 }
 
@@ -628,7 +704,8 @@ fn error_response(status: StatusCode, message: &str) -> HttpResponse {
 fn json_response(status: StatusCode, msg: &Message, session: Option<&str>) -> HttpResponse {
     let mut resp = Response::new(McpBody::full(msg.to_vec()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(id) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
         resp.headers_mut().insert(SESSION_HEADER, id);
     }
@@ -656,7 +733,8 @@ where
 {
     type Response = HttpResponse;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>>;
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let this = self.clone();

@@ -33,7 +33,11 @@ pub async fn serve(addr: SocketAddr, path: &str, service: StreamableHttpService)
 }
 
 /// Serves on a bound listener until Ctrl-C.
-pub async fn serve_listener(listener: TcpListener, path: &str, service: StreamableHttpService) -> io::Result<()> {
+pub async fn serve_listener(
+    listener: TcpListener,
+    path: &str,
+    service: StreamableHttpService,
+) -> io::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -102,11 +106,18 @@ pub async fn serve_with_shutdown(
     let _ = stop_tx.send(true);
     service.drain(DRAIN_TIMEOUT).await;
     service.close_all_sessions();
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
 }
 
-async fn route(service: &StreamableHttpService, path: &str, req: Request<Incoming>) -> http::Response<super::McpBody> {
+async fn route(
+    service: &StreamableHttpService,
+    path: &str,
+    req: Request<Incoming>,
+) -> http::Response<super::McpBody> {
     let p = req.uri().path();
     if p == path {
         service.handle(req).await
@@ -117,6 +128,9 @@ async fn route(service: &StreamableHttpService, path: &str, req: Request<Incomin
     } else if p == "/health" {
         http::Response::new(super::McpBody::full("ok"))
     } else {
-        error_response(StatusCode::NOT_FOUND, &format!("Not Found: MCP is served at {path}"))
+        error_response(
+            StatusCode::NOT_FOUND,
+            &format!("Not Found: MCP is served at {path}"),
+        )
     }
 }

@@ -65,7 +65,13 @@ impl Streams {
         let id = self.next_id;
         self.next_id += 1;
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
-        self.streams.insert(id, Stream { conn: Some(tx), ..Stream::default() });
+        self.streams.insert(
+            id,
+            Stream {
+                conn: Some(tx),
+                ..Stream::default()
+            },
+        );
         (id, rx)
     }
 
@@ -125,7 +131,9 @@ impl Streams {
     /// Writes an event with an id and no data (the priming event of
     /// SEP-1699), with an optional `retry` hint.
     pub fn prime(&mut self, stream: u64, retry: Option<Duration>) {
-        let Some(s) = self.streams.get_mut(&stream) else { return };
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
         let seq = s.next_seq;
         let event = encode_event(stream, seq, b"", retry);
         self.push_event(stream, seq, event);
@@ -144,7 +152,9 @@ impl Streams {
 
     fn push_event(&mut self, stream: u64, seq: u64, event: Bytes) {
         let capacity = self.capacity;
-        let Some(s) = self.streams.get_mut(&stream) else { return };
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
         s.next_seq = seq + 1;
         if let Some(conn) = &s.conn {
             if conn.try_send(event.clone()).is_ok() {
@@ -186,7 +196,9 @@ impl Streams {
 
     /// Whether any connection is attached (the session is in use).
     pub fn has_connections(&self) -> bool {
-        self.streams.values().any(|s| s.conn.as_ref().is_some_and(|c| !c.is_closed()))
+        self.streams
+            .values()
+            .any(|s| s.conn.as_ref().is_some_and(|c| !c.is_closed()))
     }
 
     /// Drops every connection (their bodies end).
@@ -266,7 +278,10 @@ mod tests {
         for n in 0..5 {
             s.push(a, &note(n), false);
         }
-        assert!(matches!(s.resume(&format!("{a}:0")), Err(ResumeError::Gone)));
+        assert!(matches!(
+            s.resume(&format!("{a}:0")),
+            Err(ResumeError::Gone)
+        ));
         assert!(s.resume(&format!("{a}:3")).is_ok());
         assert!(matches!(s.resume("99:1"), Err(ResumeError::Gone)));
         assert!(matches!(s.resume("garbage"), Err(ResumeError::Malformed)));
