@@ -1,0 +1,218 @@
+//! tools/call round trips of the echo tool over Streamable HTTP, beside the
+//! physical limit on the same run: a bare hyper server returning the same
+//! response bytes.
+//!
+//! `cargo bench --bench round_trip`. The servers run on a one-worker tokio
+//! runtime on their own thread; the load generator runs on one thread, one
+//! keep-alive connection (and, for MCP, one session) per client.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+
+const CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello, bench"}}}"#;
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
+const RUN: Duration = Duration::from_secs(2);
+
+/// Starts a server on its own thread with a one-worker runtime.
+fn spawn_server<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            serve(listener).await
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn mcp_server(mode: mcp_sdk_server::http::ResponseMode) -> SocketAddr {
+    spawn_server(move |listener| async move {
+        let config = mcp_sdk_server::http::HttpConfig {
+            response_mode: mode,
+            ..Default::default()
+        };
+        let service =
+            mcp_sdk_server::http::StreamableHttpService::new(mcp_reference::echo::router(), config);
+        let _ = mcp_sdk_server::http::serve_with_shutdown(
+            listener,
+            "/mcp",
+            service,
+            std::future::pending(),
+        )
+        .await;
+    })
+}
+
+fn baseline_server(content_type: &'static str, body: Bytes) -> SocketAddr {
+    spawn_server(move |listener| async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let body = body.clone();
+                    async move {
+                        let _ = req.into_body().collect().await;
+                        let mut resp = Response::new(Full::new(body));
+                        resp.headers_mut()
+                            .insert("content-type", content_type.parse().unwrap());
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Sender {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn post(
+    sender: &mut Sender,
+    session: Option<&str>,
+    body: &'static str,
+) -> (Option<String>, Bytes) {
+    let mut req = Request::post("/mcp")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(s) = session {
+        req = req
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    let resp = sender
+        .send_request(
+            req.body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let session = resp
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        session,
+        resp.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
+
+struct Stats {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// `clients` connections calling in a loop for [`RUN`], each with its own
+/// session when `mcp` is true.
+async fn load(addr: SocketAddr, clients: usize, mcp: bool) -> Stats {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await;
+            let session = if mcp {
+                let (s, _) = post(&mut sender, None, INIT).await;
+                let s = s.expect("a session id");
+                post(
+                    &mut sender,
+                    Some(&s),
+                    r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                )
+                .await;
+                Some(s)
+            } else {
+                None
+            };
+            for _ in 0..200 {
+                post(&mut sender, session.as_deref(), CALL).await;
+            }
+            let mut latencies = Vec::new();
+            let end = Instant::now() + RUN;
+            while Instant::now() < end {
+                let t = Instant::now();
+                post(&mut sender, session.as_deref(), CALL).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    Stats {
+        rps: all.len() as f64 / RUN.as_secs_f64(),
+        p50: all[all.len() / 2],
+        p99: all[all.len() * 99 / 100],
+    }
+}
+
+fn main() {
+    // `cargo test --benches` passes flags; run only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!("| scenario | req/s | p50 µs | p99 µs | baseline req/s | baseline p50 µs | ratio req/s | ratio p50 |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for (name, mode) in [("json", mcp_sdk_server::http::ResponseMode::Json), ("sse", mcp_sdk_server::http::ResponseMode::Sse)] {
+            let ours = mcp_server(mode);
+            // The baseline returns exactly the bytes our server sends.
+            let mut sender = connect(ours).await;
+            let (session, _) = post(&mut sender, None, INIT).await;
+            let (_, body) = post(&mut sender, session.as_deref(), CALL).await;
+            let content_type = if name == "json" { "application/json" } else { "text/event-stream" };
+            let base = baseline_server(content_type, body);
+            for clients in [1, 16, 64] {
+                let b = load(base, clients, false).await;
+                let o = load(ours, clients, true).await;
+                println!(
+                    "| http {name}, {clients} session(s) | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} |",
+                    o.rps,
+                    o.p50.as_micros(),
+                    o.p99.as_micros(),
+                    b.rps,
+                    b.p50.as_micros(),
+                    o.rps / b.rps,
+                    o.p50.as_secs_f64() / b.p50.as_secs_f64()
+                );
+            }
+        }
+    });
+}
