@@ -108,20 +108,32 @@ async fn http(
 ) -> (u16, Vec<(String, String)>, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     req.push_str(body);
-    stream.write_all(req.as_bytes()).await.unwrap();
+    // A server may answer (413) and close before it read the whole body, so
+    // a failed write is not a failure: the answer is what counts.
+    let _ = stream.write_all(req.as_bytes()).await;
     let mut raw = Vec::new();
-    timeout(LIMIT, stream.read_to_end(&mut raw))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut chunk = [0u8; 8192];
+    timeout(LIMIT, async {
+        while let Ok(n) = stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut head = head.lines();
@@ -212,6 +224,75 @@ async fn streamable_http_child_process_round_trip_and_refusals() {
         serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
         -32700
     );
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[
+            ("Content-Type", "text/plain"),
+            JSON_AND_SSE,
+            ("Mcp-Session-Id", session.as_str()),
+        ],
+        call,
+    )
+    .await;
+    assert_eq!(status, 415);
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[
+            JSON,
+            ("Accept", "text/html"),
+            ("Mcp-Session-Id", session.as_str()),
+        ],
+        call,
+    )
+    .await;
+    assert_eq!(status, 406);
+    let (status, _, body) = http(&addr, "POST", "/mcp", &[JSON, JSON_AND_SSE], call).await;
+    assert_eq!(status, 400, "a request without a session: {body}");
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[
+            JSON,
+            JSON_AND_SSE,
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+        call,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("1999-01-01"), "{body}");
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":9,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let (status, _, _) = http(&addr, "POST", "/mcp", &with_session, &huge).await;
+    assert_eq!(status, 413);
+    let (status, _, _) = http(&addr, "PUT", "/mcp", &with_session, call).await;
+    assert_eq!(status, 405);
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        &[JSON, JSON_AND_SSE, ("Host", "evil.example")],
+        call,
+    )
+    .await;
+    assert_eq!(status, 403, "DNS rebinding: a foreign Host is refused");
+    let (status, _, body) = http(&addr, "POST", "/mcp", &with_session, "[]").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32600
+    );
+    // The session survived every refusal.
+    let (status, _, body) = http(&addr, "POST", "/mcp", &with_session, call).await;
+    assert_eq!(status, 200, "{body}");
     let (status, _, _) = http(&addr, "GET", "/elsewhere", &[], "").await;
     assert_eq!(status, 404);
     let (status, _, body) = http(&addr, "GET", "/health", &[], "").await;
