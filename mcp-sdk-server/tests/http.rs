@@ -1,0 +1,550 @@
+//! Streamable HTTP over a real TCP socket (`serve_with_shutdown` on
+//! 127.0.0.1:0) with a raw hyper client: clients that vanish mid-stream,
+//! `Last-Event-ID` resumption, idle expiry, graceful shutdown.
+//!
+//! The tools of the test router report what they do on a channel and wait
+//! for the test to release them, so every step is awaited, never timed.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use mcp_sdk::{LoggingLevel, Tool};
+use mcp_sdk_server::http::{serve_with_shutdown, HttpConfig, StreamableHttpService};
+use mcp_sdk_server::{NoArguments, RequestContext, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// The longest any awaited step may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// What the tools tell the test, and the gate they wait at.
+struct Probe {
+    events: mpsc::UnboundedSender<&'static str>,
+    release: Notify,
+}
+
+/// Sends `what` on the probe when dropped: a handler future that is
+/// dropped (cancelled) reports it.
+struct OnDrop(Arc<Probe>, &'static str);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.events.send(self.1);
+    }
+}
+
+fn router(probe: Arc<Probe>) -> Router {
+    let p1 = probe.clone();
+    let p2 = probe.clone();
+    let p3 = probe.clone();
+    let p4 = probe;
+    Router::new()
+        .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
+            "hi"
+        })
+        // Progress, then waits for the test, then more progress and a result.
+        .tool(
+            Tool::named("stream", "Streams progress"),
+            move |_: NoArguments, ctx: RequestContext| {
+                let p = p1.clone();
+                async move {
+                    ctx.progress(1.0, Some(3.0), None).await?;
+                    let _ = p.events.send("started");
+                    p.release.notified().await;
+                    ctx.progress(2.0, Some(3.0), None).await?;
+                    ctx.progress(3.0, Some(3.0), None).await?;
+                    let _ = p.events.send("finished");
+                    Ok::<_, mcp_sdk::Error>("streamed")
+                }
+            },
+        )
+        // SEP-1699 polling: events, the connection closed, more events.
+        .tool(
+            Tool::named("poll", "Closes its SSE stream midway"),
+            move |_: NoArguments, ctx: RequestContext| {
+                let p = p2.clone();
+                async move {
+                    ctx.progress(1.0, None, Some("one")).await?;
+                    ctx.log(LoggingLevel::Info, "log one").await?;
+                    ctx.close_sse_stream().await;
+                    p.release.notified().await;
+                    ctx.progress(2.0, None, Some("two")).await?;
+                    ctx.log(LoggingLevel::Info, "log two").await?;
+                    Ok::<_, mcp_sdk::Error>("polled")
+                }
+            },
+        )
+        // Frees its connection, then runs until the session ends.
+        .tool(
+            Tool::named("linger", "Runs until cancelled"),
+            move |_: NoArguments, ctx: RequestContext| {
+                let guard = OnDrop(p3.clone(), "linger dropped");
+                async move {
+                    let _guard = guard;
+                    ctx.close_sse_stream().await;
+                    std::future::pending::<()>().await;
+                    "unreachable"
+                }
+            },
+        )
+        .tool(
+            Tool::named("slow", "Answers when released"),
+            move |_: NoArguments| {
+                let p = p4.clone();
+                async move {
+                    let _ = p.events.send("started");
+                    p.release.notified().await;
+                    "slow done"
+                }
+            },
+        )
+}
+
+struct TestServer {
+    addr: SocketAddr,
+    service: StreamableHttpService,
+    probe: Arc<Probe>,
+    events: mpsc::UnboundedReceiver<&'static str>,
+    /// Completing it starts the graceful shutdown.
+    stop: Option<oneshot::Sender<()>>,
+    /// Answers once the server has seen the shutdown signal.
+    stopping: Option<oneshot::Receiver<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(config: HttpConfig) -> TestServer {
+        let (tx, events) = mpsc::unbounded_channel();
+        let probe = Arc::new(Probe {
+            events: tx,
+            release: Notify::new(),
+        });
+        let service = StreamableHttpService::new(router(probe.clone()), config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let (ack, stopping) = oneshot::channel();
+        let shutdown = async move {
+            let _ = stop_rx.await;
+            let _ = ack.send(());
+        };
+        let task = tokio::spawn(serve_with_shutdown(
+            listener,
+            "/mcp",
+            service.clone(),
+            shutdown,
+        ));
+        TestServer {
+            addr,
+            service,
+            probe,
+            events,
+            stop: Some(stop),
+            stopping: Some(stopping),
+            task,
+        }
+    }
+
+    async fn next_event(&mut self) -> &'static str {
+        timeout(LIMIT, self.events.recv())
+            .await
+            .expect("a tool event in time")
+            .unwrap()
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (Response<Incoming>, JoinHandle<()>) {
+        request(self.addr, method, headers, body).await
+    }
+
+    async fn post(&self, session: Option<&str>, body: &Value) -> Response<Incoming> {
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+        ];
+        if let Some(s) = session {
+            headers.push(("mcp-session-id", s));
+        }
+        self.send("POST", &headers, &body.to_string()).await.0
+    }
+
+    async fn get(&self, session: &str, last_event_id: Option<&str>) -> Response<Incoming> {
+        let mut headers = vec![("accept", "text/event-stream"), ("mcp-session-id", session)];
+        if let Some(id) = last_event_id {
+            headers.push(("last-event-id", id));
+        }
+        self.send("GET", &headers, "").await.0
+    }
+
+    /// Initializes a session at `version` and returns its id.
+    async fn session(&self, version: &str) -> String {
+        let resp = self
+            .post(
+                None,
+                &json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                    "protocolVersion":version,"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let id = resp.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let answer = json_body(resp).await;
+        assert_eq!(answer["result"]["protocolVersion"], version);
+        let resp = self
+            .post(
+                Some(&id),
+                &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 202);
+        id
+    }
+
+    /// Calls `hello` in `session` and checks the answer.
+    async fn hello(&self, session: &str) {
+        let resp = self.post(Some(session), &call(7, "hello", json!({}))).await;
+        assert_eq!(resp.status(), 200);
+        let answer = json_body(resp).await;
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["result"]["content"][0]["text"], "hi", "{answer}");
+    }
+}
+
+/// One request on a fresh connection; the connection's task comes back too,
+/// so a test can cut the connection.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (Response<Incoming>, JoinHandle<()>) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::builder()
+        .method(method)
+        .uri("/mcp")
+        .header("host", addr.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+    let resp = timeout(LIMIT, sender.send_request(req))
+        .await
+        .expect("response headers in time")
+        .unwrap();
+    (resp, task)
+}
+
+fn call(id: i64, tool: &str, meta: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+        "params":{"name":tool,"arguments":{},"_meta":meta}})
+}
+
+async fn body_text(resp: Response<Incoming>) -> String {
+    let bytes = timeout(LIMIT, resp.into_body().collect())
+        .await
+        .expect("the whole body in time")
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+async fn json_body(resp: Response<Incoming>) -> Value {
+    let text = body_text(resp).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// One server-sent event.
+#[derive(Debug)]
+struct Event {
+    id: Option<String>,
+    data: Option<Value>,
+}
+
+/// Reads the events of an SSE response one at a time.
+struct Sse {
+    body: Incoming,
+    buf: String,
+}
+
+impl Sse {
+    fn new(resp: Response<Incoming>) -> Sse {
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Sse {
+            body: resp.into_body(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event, or `None` when the server ended the body.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let raw: String = self.buf.drain(..end + 2).collect();
+                let mut event = Event {
+                    id: None,
+                    data: None,
+                };
+                for line in raw.lines() {
+                    if let Some(id) = line.strip_prefix("id: ") {
+                        event.id = Some(id.to_owned());
+                    } else if let Some(data) = line.strip_prefix("data: ") {
+                        if !data.is_empty() {
+                            event.data = Some(serde_json::from_str(data).unwrap());
+                        }
+                    }
+                }
+                return Some(event);
+            }
+            let frame = timeout(LIMIT, self.body.frame())
+                .await
+                .expect("an SSE event or the end of the body in time");
+            match frame {
+                None => {
+                    assert!(self.buf.trim().is_empty(), "a cut event: {:?}", self.buf);
+                    return None;
+                }
+                Some(frame) => {
+                    if let Ok(data) = frame.expect("a clean body").into_data() {
+                        self.buf.push_str(std::str::from_utf8(&data).unwrap());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every remaining event carrying a message, until the body ends.
+    async fn rest(&mut self) -> Vec<(String, Value)> {
+        let mut out = vec![];
+        while let Some(e) = self.next().await {
+            if let (Some(id), Some(data)) = (e.id, e.data) {
+                out.push((id, data));
+            }
+        }
+        out
+    }
+}
+
+/// `S:N` -> (S, N).
+fn event_id(id: &str) -> (u64, u64) {
+    let (s, n) = id.split_once(':').unwrap();
+    (s.parse().unwrap(), n.parse().unwrap())
+}
+
+/// Counts panics on any thread of this test binary, on top of the default
+/// report.
+fn panics() -> &'static AtomicUsize {
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info)
+        }));
+    });
+    &PANICS
+}
+
+#[tokio::test]
+async fn a_client_gone_mid_stream_leaves_the_request_resumable_and_other_sessions_working() {
+    let panics = panics();
+    let mut server = TestServer::start(HttpConfig::default()).await;
+    let a = server.session("2025-11-25").await;
+    let b = server.session("2025-11-25").await;
+
+    let (resp, conn) = server
+        .send(
+            "POST",
+            &[
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", &a),
+            ],
+            &call(1, "stream", json!({"progressToken": "p"})).to_string(),
+        )
+        .await;
+    let mut sse = Sse::new(resp);
+    let priming = sse.next().await.unwrap();
+    assert!(priming.data.is_none(), "{priming:?}");
+    let first = sse.next().await.unwrap();
+    assert_eq!(first.data.as_ref().unwrap()["params"]["progress"], 1.0);
+    assert_eq!(server.next_event().await, "started");
+    // The client vanishes: its socket closes mid-response.
+    conn.abort();
+    let _ = conn.await;
+    drop(sse);
+
+    // The handler is not stuck on the dead connection: it runs to its end.
+    server.probe.release.notify_one();
+    assert_eq!(server.next_event().await, "finished");
+    // Both sessions go on.
+    server.hello(&b).await;
+    server.hello(&a).await;
+
+    // What the client missed is still there, exactly once, and the
+    // finished stream ends its connection after the result.
+    let last = first.id.unwrap();
+    let mut resumed = Sse::new(server.get(&a, Some(&last)).await);
+    let rest = resumed.rest().await;
+    let messages: Vec<&Value> = rest.iter().map(|(_, m)| m).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages[0]["params"]["progress"], 2.0);
+    assert_eq!(messages[1]["params"]["progress"], 3.0);
+    assert_eq!(messages[2]["id"], 1);
+    assert_eq!(messages[2]["result"]["content"][0]["text"], "streamed");
+    let (stream, seq) = event_id(&last);
+    for (i, (id, _)) in rest.iter().enumerate() {
+        assert_eq!(event_id(id), (stream, seq + 1 + i as u64));
+    }
+    assert_eq!(server.service.session_count(), 2);
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "something panicked");
+}
+
+#[tokio::test]
+async fn close_sse_stream_then_last_event_id_delivers_the_rest_once() {
+    let mut server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let resp = server
+        .post(Some(&s), &call(3, "poll", json!({"progressToken": 9})))
+        .await;
+    let mut sse = Sse::new(resp);
+    // Before the close: the priming event, progress, a log; then the
+    // server ends the body (with a retry hint).
+    let mut before = vec![];
+    let mut ids = vec![];
+    while let Some(e) = sse.next().await {
+        if let Some(id) = &e.id {
+            ids.push(id.clone());
+        }
+        if let Some(m) = e.data {
+            before.push(m);
+        }
+    }
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[0]["method"], "notifications/progress");
+    assert_eq!(before[0]["params"]["message"], "one");
+    assert_eq!(before[1]["method"], "notifications/message");
+    assert_eq!(before[1]["params"]["data"], "log one");
+    let last = ids.last().unwrap().clone();
+
+    // Reconnect while the handler still runs, then let it go on.
+    let mut resumed = Sse::new(server.get(&s, Some(&last)).await);
+    server.probe.release.notify_one();
+    let after = resumed.rest().await;
+    let messages: Vec<&Value> = after.iter().map(|(_, m)| m).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages[0]["params"]["message"], "two");
+    assert_eq!(messages[0]["params"]["progressToken"], 9);
+    assert_eq!(messages[1]["params"]["data"], "log two");
+    assert_eq!(messages[2]["id"], 3);
+    assert_eq!(messages[2]["result"]["content"][0]["text"], "polled");
+    // One stream, numbered without gaps or repeats across both connections.
+    ids.extend(after.iter().map(|(id, _)| id.clone()));
+    let numbered: Vec<(u64, u64)> = ids.iter().map(|id| event_id(id)).collect();
+    for (i, (stream, seq)) in numbered.iter().enumerate() {
+        assert_eq!((*stream, *seq), (numbered[0].0, i as u64), "{ids:?}");
+    }
+    assert!(server.events.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_cancels_its_requests_and_then_answers_404() {
+    let config = HttpConfig {
+        session_idle_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let mut server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    let other = server.session("2025-11-25").await;
+    // A request that gives up its connection and runs on: the session has
+    // no connection left and goes idle.
+    let mut sse = Sse::new(server.post(Some(&s), &call(1, "linger", json!({}))).await);
+    while sse.next().await.is_some() {}
+    // An open standalone stream keeps the other session alive.
+    let _standalone = Sse::new(server.get(&other, None).await);
+
+    assert_eq!(server.next_event().await, "linger dropped");
+    let resp = server.post(Some(&s), &call(2, "hello", json!({}))).await;
+    assert_eq!(resp.status(), 404);
+    let answer = json_body(resp).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such session"),
+        "{answer}"
+    );
+    assert_eq!(server.get(&s, None).await.status(), 404);
+    server.hello(&other).await;
+    assert_eq!(server.service.session_count(), 1);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_answers_the_call_in_flight_and_refuses_new_connections() {
+    let mut server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let mut standalone = Sse::new(server.get(&s, None).await);
+
+    // The call's answer comes as JSON, so its headers come with its result:
+    // it runs apart while the server shuts down.
+    let addr = server.addr;
+    let in_flight = tokio::spawn(async move {
+        let headers = [
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-session-id", s.as_str()),
+        ];
+        let body = call(5, "slow", json!({})).to_string();
+        let (resp, _conn) = request(addr, "POST", &headers, &body).await;
+        (resp.status(), json_body(resp).await)
+    });
+    assert_eq!(server.next_event().await, "started");
+
+    server.stop.take().unwrap().send(()).unwrap();
+    timeout(LIMIT, server.stopping.take().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // The listener is closed as soon as the shutdown begins.
+    let refused = TcpStream::connect(addr).await;
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+
+    server.probe.release.notify_one();
+    let (status, answer) = timeout(LIMIT, in_flight).await.unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(answer["id"], 5);
+    assert_eq!(answer["result"]["content"][0]["text"], "slow done");
+    // Then every session is closed (its streams end) and the server returns.
+    assert!(standalone.rest().await.is_empty());
+    timeout(LIMIT, &mut server.task)
+        .await
+        .expect("the server stops in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.service.session_count(), 0);
+}
