@@ -1,3 +1,37 @@
-//! Model Context Protocol client SDK. The typed `Client` lands with issue 3; for now this crate re-exports the protocol core.
+//! # mcp-sdk-client: Model Context Protocol clients
+//!
+//! [`Client::connect`] performs the `initialize` handshake over a
+//! [`transport`] and then offers a typed method per server operation: tools,
+//! resources, prompts, completion, logging. A [`ClientHandler`] answers what
+//! the server asks of the client (sampling, roots, elicitation) and hears its
+//! notifications.
+//!
+//! ```no_run
+//! use mcp_sdk_client::{transport::ChildProcess, Client};
+//! use tokio::process::Command;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), mcp_sdk_client::ClientError> {
+//!     let server = ChildProcess::spawn(Command::new("my-mcp-server").arg("--stdio"))?;
+//!     let client = Client::connect(server).await?;
+//!     let answer = client.call_tool("echo", serde_json::json!({"text": "hello"})).await?;
+//!     println!("{answer:?}");
+//!     client.close().await;
+//!     Ok(())
+//! }
+//! ```
+#![warn(missing_docs)]
 
+mod client;
+mod error;
+mod handler;
+mod request;
+pub mod transport;
+
+pub use client::{Client, ClientBuilder, DEFAULT_TIMEOUT};
+pub use error::ClientError;
+pub use handler::{ClientHandler, RequestContext};
+pub use request::{ProgressCallback, RequestOptions};
+
+pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;

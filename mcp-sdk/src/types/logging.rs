@@ -96,6 +96,16 @@ pub struct SetLevelParams {
     pub extra: Map<String, Value>,
 }
 
+impl SetLevelParams {
+    /// Asks for messages of `level` and above.
+    pub fn new(level: LoggingLevel) -> Self {
+        SetLevelParams {
+            level,
+            ..Default::default()
+        }
+    }
+}
+
 /// Params of `notifications/message`: one log message from the server.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

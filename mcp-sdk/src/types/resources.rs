@@ -250,6 +250,26 @@ pub struct UnsubscribeParams {
     pub extra: Map<String, Value>,
 }
 
+impl SubscribeParams {
+    /// Subscribes to the resource at `uri`.
+    pub fn new(uri: impl Into<String>) -> Self {
+        SubscribeParams {
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl UnsubscribeParams {
+    /// Unsubscribes from the resource at `uri`.
+    pub fn new(uri: impl Into<String>) -> Self {
+        UnsubscribeParams {
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Params of `notifications/resources/updated`: a subscribed resource changed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

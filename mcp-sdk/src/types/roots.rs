@@ -58,6 +58,16 @@ pub struct ListRootsResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListRootsResult {
+    /// A result listing these roots.
+    pub fn new(roots: Vec<Root>) -> Self {
+        ListRootsResult {
+            roots,
+            ..Default::default()
+        }
+    }
+}
+
 impl_has_meta!(Root, ListRootsResult);
 
 impl_request! {

@@ -1,0 +1,109 @@
+//! [`ClientError`]: everything a call through the client can fail with.
+
+use mcp_sdk::{Error, ErrorCode};
+use std::time::Duration;
+
+/// Why a call failed: the server answered with a JSON-RPC error, or the
+/// answer never came (timeout, cancellation, a closed connection, an expired
+/// session, an HTTP failure, a server that broke the protocol).
+///
+/// It is `Clone` so that one failure (say, the server process exiting) can be
+/// given to every call that was waiting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server answered with a JSON-RPC error.
+    #[error("the server answered: {0}")]
+    Server(Error),
+    /// No answer came within the call's timeout; the request was cancelled.
+    #[error("{method} got no answer within {after:?}; the request was cancelled")]
+    Timeout {
+        /// The method that timed out.
+        method: String,
+        /// The timeout that passed.
+        after: Duration,
+    },
+    /// The caller cancelled the request.
+    #[error("{method} was cancelled")]
+    Cancelled {
+        /// The method that was cancelled.
+        method: String,
+    },
+    /// The connection ended: the process exited, the stream closed, or
+    /// [`Client::close`](crate::Client::close) was called.
+    #[error("the connection is closed: {0}")]
+    Closed(String),
+    /// The server no longer knows the HTTP session (it answered 404 to its
+    /// `Mcp-Session-Id`). Connect again to start a new session.
+    #[error("the session {0} expired (the server answered 404); connect again to start a new one")]
+    SessionExpired(String),
+    /// The server answered an HTTP request with an error status.
+    #[error("the server answered HTTP {status}: {message}")]
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// What the body said, shortened.
+        message: String,
+    },
+    /// The connection failed below MCP: I/O, DNS, TLS, a refused connection.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The server sent something MCP does not allow: invalid JSON, a result
+    /// of the wrong shape, an answer where none was due.
+    #[error("the server broke the protocol: {0}")]
+    Protocol(String),
+    /// The server chose a protocol revision this client does not speak.
+    #[error("no protocol revision in common: this client speaks {ours}, the server answered {theirs}")]
+    UnsupportedVersion {
+        /// The revisions this client speaks, comma-separated.
+        ours: String,
+        /// The revision the server answered with.
+        theirs: String,
+    },
+}
+
+impl ClientError {
+    /// The JSON-RPC error code, when the server answered with an error, or
+    /// the code MCP uses for a timeout (-32001) or a closed connection
+    /// (-32000).
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server(e) => Some(e.code),
+            ClientError::Timeout { .. } => Some(ErrorCode::REQUEST_TIMEOUT),
+            ClientError::Closed(_) => Some(ErrorCode::CONNECTION_CLOSED),
+            _ => None,
+        }
+    }
+
+    /// The server's JSON-RPC error, if that is what this is.
+    pub fn server_error(&self) -> Option<&Error> {
+        match self {
+            ClientError::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// This failure as a JSON-RPC error, to pass on (a gateway answering its
+    /// own client, say).
+    pub fn into_jsonrpc(self) -> Error {
+        match self {
+            ClientError::Server(e) => e,
+            other => {
+                let code = other.code().unwrap_or(ErrorCode::INTERNAL_ERROR);
+                Error::new(code, other.to_string())
+            }
+        }
+    }
+}
+
+impl From<Error> for ClientError {
+    fn from(e: Error) -> Self {
+        ClientError::Server(e)
+    }
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> Self {
+        ClientError::Transport(e.to_string())
+    }
+}

@@ -1,0 +1,77 @@
+//! Transports: how messages travel between the client and a server.
+//!
+//! - [`IoTransport`]: newline-delimited JSON over any byte streams, such as an
+//!   in-process `tokio::io::duplex` pair.
+//! - [`ChildProcess`]: a server started as a child process, over its stdin and
+//!   stdout.
+//! - [`HttpTransport`] (feature `http`): Streamable HTTP, with the legacy
+//!   HTTP+SSE transport of `2024-11-05` as a fallback.
+//!
+//! A transport only moves messages; the [`Client`](crate::Client) matches
+//! answers to requests and runs the handler.
+
+use crate::ClientError;
+use async_trait::async_trait;
+use mcp_sdk::{Message, ProtocolVersion, RequestId};
+use tokio::sync::{mpsc, Mutex};
+
+mod child;
+mod io;
+
+pub use child::ChildProcess;
+pub use io::IoTransport;
+
+/// What a transport hands to the client.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A message from the server.
+    Message(Message),
+    /// The answer to this request will never come: its response stream broke
+    /// and could not be resumed, or the server answered it with garbage.
+    Failed {
+        /// The request that failed.
+        id: RequestId,
+        /// Why.
+        error: ClientError,
+    },
+    /// The connection ended; nothing more will arrive.
+    Closed(ClientError),
+}
+
+/// A way to exchange JSON-RPC messages with one server.
+///
+/// Implement it to carry MCP over something new; the client calls `receive`
+/// from one task only, and `send` from many.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one message. An error means it did not reach the server; for a
+    /// request, that error is the caller's answer.
+    async fn send(&self, msg: Message) -> Result<(), ClientError>;
+
+    /// The next thing from the server; `None` once the transport has ended.
+    async fn receive(&self) -> Option<Incoming>;
+
+    /// Tells the transport which revision the handshake settled on (HTTP
+    /// sends it in the `MCP-Protocol-Version` header).
+    fn set_protocol_version(&self, _version: ProtocolVersion) {}
+
+    /// Ends the connection: closes the session or stops the process.
+    async fn close(&self) {}
+}
+
+/// The receiving half most transports share: a channel that their reader
+/// tasks fill.
+#[derive(Debug)]
+pub(crate) struct Inbox(Mutex<mpsc::Receiver<Incoming>>);
+
+impl Inbox {
+    /// A new inbox and the sender its reader tasks use.
+    pub(crate) fn new() -> (mpsc::Sender<Incoming>, Inbox) {
+        let (tx, rx) = mpsc::channel(256);
+        (tx, Inbox(Mutex::new(rx)))
+    }
+
+    pub(crate) async fn receive(&self) -> Option<Incoming> {
+        self.0.lock().await.recv().await
+    }
+}
