@@ -27,6 +27,13 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// # }
 /// ```
 pub async fn serve(server: impl Server) -> io::Result<()> {
+    // Pipes (how MCP hosts start servers) are read and written through the
+    // reactor; tokio's `stdin()`/`stdout()` hand every read and write to a
+    // blocking thread, which costs a thread hand-off per message.
+    #[cfg(unix)]
+    if let (Some(reader), Some(writer)) = (pipes::stdin(), pipes::stdout()) {
+        return serve_io(server, SessionConfig::default(), reader, writer).await;
+    }
     serve_io(
         server,
         SessionConfig::default(),
@@ -34,6 +41,101 @@ pub async fn serve(server: impl Server) -> io::Result<()> {
         tokio::io::stdout(),
     )
     .await
+}
+
+/// Stdin and stdout as non-blocking pipes, when they are pipes. The
+/// non-blocking flag is on the open file description, which the process
+/// that started us does not use (it holds the other ends), and it is
+/// cleared again when the pipe is dropped.
+#[cfg(unix)]
+mod pipes {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::fs::FileTypeExt;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::net::unix::pipe;
+
+    fn fifo(fd: BorrowedFd<'_>) -> Option<File> {
+        let file = File::from(fd.try_clone_to_owned().ok()?);
+        file.metadata().ok()?.file_type().is_fifo().then_some(file)
+    }
+
+    /// Stdin, if it is a pipe.
+    pub fn stdin() -> Option<Stdin> {
+        let file = fifo(io::stdin().as_fd())?;
+        pipe::Receiver::from_file(file).ok().map(|r| Stdin(Some(r)))
+    }
+
+    /// Stdout, if it is a pipe.
+    pub fn stdout() -> Option<Stdout> {
+        let file = fifo(io::stdout().as_fd())?;
+        pipe::Sender::from_file(file).ok().map(|w| Stdout(Some(w)))
+    }
+
+    /// The read end of the stdin pipe; blocking again once dropped.
+    pub struct Stdin(Option<pipe::Receiver>);
+
+    /// The write end of the stdout pipe; blocking again once dropped.
+    pub struct Stdout(Option<pipe::Sender>);
+
+    impl Drop for Stdin {
+        fn drop(&mut self) {
+            if let Some(r) = self.0.take() {
+                let _ = r.into_blocking_fd();
+            }
+        }
+    }
+
+    impl Drop for Stdout {
+        fn drop(&mut self) {
+            if let Some(w) = self.0.take() {
+                let _ = w.into_blocking_fd();
+            }
+        }
+    }
+
+    impl AsyncRead for Stdin {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            match self.0.as_mut() {
+                Some(r) => Pin::new(r).poll_read(cx, buf),
+                None => Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    impl AsyncWrite for Stdout {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.0.as_mut() {
+                Some(w) => Pin::new(w).poll_write(cx, buf),
+                None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            }
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.0.as_mut() {
+                Some(w) => Pin::new(w).poll_flush(cx),
+                None => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.0.as_mut() {
+                Some(w) => Pin::new(w).poll_shutdown(cx),
+                None => Poll::Ready(Ok(())),
+            }
+        }
+    }
 }
 
 /// Serves one session over any byte streams: a pipe, a socket, or an
@@ -141,31 +243,51 @@ fn trim_line(line: &[u8]) -> &[u8] {
     s
 }
 
-/// Writes each message as one line, flushing whenever the queue runs dry so
-/// that bursts go out in few writes.
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Message>, writer: W) {
-    let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, writer);
-    let mut buf = Vec::with_capacity(4096);
+/// Writes each message as one line. Whatever is queued goes out in one
+/// write, so bursts cost few system calls and few wake-ups of the client.
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Message>, mut writer: W) {
+    const CHUNK: usize = 64 * 1024;
+    let mut out = Vec::with_capacity(CHUNK);
     while let Some(msg) = rx.recv().await {
         let mut next = Some(msg);
+        let mut yielded = false;
         while let Some(msg) = next {
-            buf.clear();
-            if crate::sink::is_close_control(&msg) {
-                next = rx.try_recv().ok();
-                continue;
-            }
-            if serde_json::to_writer(&mut buf, &msg).is_err() {
-                tracing::error!("a message did not serialize; dropped");
-            } else {
-                buf.push(b'\n');
-                if writer.write_all(&buf).await.is_err() {
-                    return;
+            if !crate::sink::is_close_control(&msg) {
+                let start = out.len();
+                if serde_json::to_writer(&mut out, &msg).is_ok() {
+                    out.push(b'\n');
+                } else {
+                    out.truncate(start);
+                    tracing::error!("a message did not serialize; dropped");
                 }
             }
+            if out.len() >= CHUNK {
+                if writer.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
             next = rx.try_recv().ok();
+            if next.is_none() && !yielded {
+                // Let the requests that are ready run first: their answers
+                // then go out in the same write. Without this, the task
+                // that wakes us runs at once, and every answer costs a
+                // write and a wake-up of the client.
+                yielded = true;
+                tokio::task::yield_now().await;
+                next = rx.try_recv().ok();
+            }
+        }
+        if !out.is_empty() && writer.write_all(&out).await.is_err() {
+            return;
         }
         if writer.flush().await.is_err() {
             return;
+        }
+        out.clear();
+        if out.capacity() > 16 * CHUNK {
+            // One huge message must not pin its buffer for good.
+            out = Vec::with_capacity(CHUNK);
         }
     }
 }
