@@ -8,12 +8,11 @@ use crate::ClientError;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CallToolParams, CallToolResult, CancelledNotificationParams, CompleteParams, CompleteResult,
-    CreateMessageParams, ElicitRequestParams, EmptyResult, Error, GetPromptParams,
-    GetPromptResult, Implementation, InitializeParams, InitializeResult,
-    InitializedNotificationParams, JsonObject, ListPromptsParams, ListPromptsResult,
-    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
-    ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel, Message,
-    NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
+    CreateMessageParams, ElicitRequestParams, EmptyResult, Error, GetPromptParams, GetPromptResult,
+    Implementation, InitializeParams, InitializeResult, InitializedNotificationParams, JsonObject,
+    ListPromptsParams, ListPromptsResult, ListResourceTemplatesParams, ListResourceTemplatesResult,
+    ListResourcesParams, ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel,
+    Message, NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
     ProtocolVersion, ReadResourceParams, ReadResourceResult, RequestId, RequestParams, Resource,
     ResourceTemplate, RootsListChangedNotificationParams, ServerCapabilities, SetLevelParams,
     SubscribeParams, Tool, UnsubscribeParams,
@@ -409,7 +408,9 @@ impl Client {
     {
         let params = arguments
             .into_iter()
-            .fold(GetPromptParams::new(name), |p, (k, v)| p.with_argument(k, v));
+            .fold(GetPromptParams::new(name), |p, (k, v)| {
+                p.with_argument(k, v)
+            });
         self.request(params).await
     }
 
@@ -434,9 +435,9 @@ impl Client {
     /// [`ClientError::Closed`], an HTTP session is deleted, a child process
     /// gets its stdin closed and then is stopped.
     pub async fn close(&self) {
-        self.inner
-            .core
-            .shut(ClientError::Closed("the client closed the connection".into()));
+        self.inner.core.shut(ClientError::Closed(
+            "the client closed the connection".into(),
+        ));
         self.inner.core.transport.close().await;
     }
 
@@ -512,7 +513,8 @@ impl Core {
         if let Some(reason) = self.closed_reason() {
             return Err(reason);
         }
-        let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let params =
+            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.transport
             .send(Message::notification(P::METHOD, Some(params)))
             .await
@@ -560,20 +562,23 @@ impl Core {
             Value::Null => None,
             other => Some(other),
         };
-        if let Err(e) = self
-            .transport
-            .send(Message::request(id, method, params))
-            .await
-        {
-            guard.armed = false;
-            return Err(e);
-        }
-
+        // Sending may take as long as the answer (an HTTP POST answered
+        // with JSON), so it runs under the same timeout and cancellation.
+        let send = self.transport.send(Message::request(id, method, params));
+        tokio::pin!(send);
+        let mut sent = false;
         let timeout = options.timeout.unwrap_or(self.timeout);
         let cancel = options.cancellation.unwrap_or_default();
         let mut deadline = tokio::time::Instant::now() + timeout;
         let answer = loop {
             tokio::select! {
+                result = &mut send, if !sent => {
+                    sent = true;
+                    if let Err(e) = result {
+                        guard.armed = false;
+                        return Err(e);
+                    }
+                }
                 answer = &mut rx => break answer,
                 _ = tokio::time::sleep_until(deadline) => {
                     guard.cancel("timed out").await;
@@ -605,7 +610,9 @@ impl Core {
             Some(tx) => {
                 let _ = tx.send(answer);
             }
-            None => tracing::warn!(%id, "the server answered a request that is not waiting (unknown, timed out or cancelled); ignored"),
+            None => {
+                tracing::warn!(%id, "the server answered a request that is not waiting (unknown, timed out or cancelled); ignored")
+            }
         }
     }
 }
@@ -685,9 +692,10 @@ async fn read_loop(core: Arc<Core>, notifications: mpsc::Sender<Notification>) {
             Incoming::Message(Message::Response(Response { id, result })) => {
                 core.resolve(id, Ok(result))
             }
-            Incoming::Message(Message::Error(ErrorResponse { id: Some(id), error })) => {
-                core.resolve(id, Err(ClientError::Server(error)))
-            }
+            Incoming::Message(Message::Error(ErrorResponse {
+                id: Some(id),
+                error,
+            })) => core.resolve(id, Err(ClientError::Server(error))),
             Incoming::Message(Message::Error(ErrorResponse { id: None, error })) => {
                 tracing::warn!("the server sent an error without an id: {error}");
             }
@@ -810,9 +818,11 @@ fn require(declared: bool, capability: &str, method: &str) -> Result<(), Error> 
     if declared {
         Ok(())
     } else {
-        Err(Error::method_not_found(method).with_data(serde_json::json!({
-            "reason": format!("the client did not declare the {capability} capability"),
-        })))
+        Err(
+            Error::method_not_found(method).with_data(serde_json::json!({
+                "reason": format!("the client did not declare the {capability} capability"),
+            })),
+        )
     }
 }
 
@@ -841,8 +851,7 @@ async fn deliver(
     params: Option<Value>,
 ) -> Result<(), Error> {
     use mcp_sdk::{
-        ElicitationCompleteNotificationParams as Complete,
-        LoggingMessageNotificationParams as Log,
+        ElicitationCompleteNotificationParams as Complete, LoggingMessageNotificationParams as Log,
         PromptListChangedNotificationParams as Prompts,
         ResourceListChangedNotificationParams as Resources,
         ResourceUpdatedNotificationParams as Updated, ToolListChangedNotificationParams as Tools,

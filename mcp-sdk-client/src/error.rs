@@ -53,7 +53,9 @@ pub enum ClientError {
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
     /// The server chose a protocol revision this client does not speak.
-    #[error("no protocol revision in common: this client speaks {ours}, the server answered {theirs}")]
+    #[error(
+        "no protocol revision in common: this client speaks {ours}, the server answered {theirs}"
+    )]
     UnsupportedVersion {
         /// The revisions this client speaks, comma-separated.
         ours: String,

@@ -4,13 +4,15 @@
 
 use mcp_sdk::{
     ClientCapabilities, CompleteResult, Completion, CreateMessageParams, CreateMessageResult,
-    ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode,
-    GetPromptResult, ListRootsResult, LoggingLevel, LoggingMessageNotificationParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceTemplate,
+    ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, GetPromptResult,
+    ListRootsResult, LoggingLevel, LoggingMessageNotificationParams, Prompt, PromptArgument,
+    PromptMessage, ReadResourceResult, Resource, ResourceTemplate,
     ResourceUpdatedNotificationParams, Root, RootsCapability, SamplingCapability, Tool,
 };
 use mcp_sdk_client::transport::IoTransport;
-use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions};
+use mcp_sdk_client::{
+    async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions,
+};
 use mcp_sdk_server::{NoArguments, RequestContext as ServerContext, Router, SessionConfig};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -77,8 +79,14 @@ async fn handshake_tools_pagination_and_errors() {
     let names: Vec<_> = all.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["t0", "t1", "t2", "t3", "t4", "add", "sleep"]);
 
-    let sum = client.call_tool("add", json!({"a": 2, "b": 40})).await.unwrap();
-    assert_eq!(serde_json::to_value(&sum.content).unwrap(), json!([{"type": "text", "text": "42"}]));
+    let sum = client
+        .call_tool("add", json!({"a": 2, "b": 40}))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&sum.content).unwrap(),
+        json!([{"type": "text", "text": "42"}])
+    );
 
     // Arguments that fail the tool's schema give a result with isError.
     let bad = client.call_tool("add", json!({"a": "two"})).await.unwrap();
@@ -104,7 +112,11 @@ async fn timeouts_and_cancellation_reach_the_server() {
     let client = connect(tools_router(50), ()).await;
 
     let err = client
-        .call_tool_with("sleep", json!({}), RequestOptions::new().timeout(Duration::from_millis(50)))
+        .call_tool_with(
+            "sleep",
+            json!({}),
+            RequestOptions::new().timeout(Duration::from_millis(50)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
@@ -116,7 +128,11 @@ async fn timeouts_and_cancellation_reach_the_server() {
         let token = token.clone();
         async move {
             client
-                .call_tool_with("sleep", json!({}), RequestOptions::new().cancellation(token))
+                .call_tool_with(
+                    "sleep",
+                    json!({}),
+                    RequestOptions::new().cancellation(token),
+                )
                 .await
         }
     });
@@ -126,9 +142,21 @@ async fn timeouts_and_cancellation_reach_the_server() {
     assert!(matches!(err, ClientError::Cancelled { .. }), "{err}");
 
     // A dropped call is cancelled too; the connection keeps working.
-    let dropped = tokio::time::timeout(Duration::from_millis(20), client.call_tool("sleep", json!({}))).await;
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(20),
+        client.call_tool("sleep", json!({})),
+    )
+    .await;
     assert!(dropped.is_err());
-    assert_eq!(client.call_tool("add", json!({"a": 1, "b": 1})).await.unwrap().content.len(), 1);
+    assert_eq!(
+        client
+            .call_tool("add", json!({"a": 1, "b": 1}))
+            .await
+            .unwrap()
+            .content
+            .len(),
+        1
+    );
 }
 
 /// Server tools that call back into the client.
@@ -138,7 +166,8 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
             Tool::named("progress", "Reports progress"),
             |_: NoArguments, cx: ServerContext| async move {
                 for i in 1..=3 {
-                    cx.progress(i as f64, Some(3.0), Some(&format!("step {i}"))).await?;
+                    cx.progress(i as f64, Some(3.0), Some(&format!("step {i}")))
+                        .await?;
                 }
                 cx.log(LoggingLevel::Warning, "careful").await?;
                 cx.log(LoggingLevel::Debug, "chatter").await?;
@@ -156,13 +185,16 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
                     .await?;
                 let roots = cx.list_roots().await?;
                 let elicited = cx
-                    .elicit(serde_json::from_value::<ElicitRequestParams>(json!({
-                        "message": "Who are you?",
-                        "requestedSchema": {"type": "object", "properties": {
-                            "name": {"type": "string", "default": "Ada"},
-                            "age": {"type": "integer"},
-                        }},
-                    })).unwrap())
+                    .elicit(
+                        serde_json::from_value::<ElicitRequestParams>(json!({
+                            "message": "Who are you?",
+                            "requestedSchema": {"type": "object", "properties": {
+                                "name": {"type": "string", "default": "Ada"},
+                                "age": {"type": "integer"},
+                            }},
+                        }))
+                        .unwrap(),
+                    )
                     .await?;
                 Ok::<_, Error>(mcp_sdk::CallToolResult::structured(json!({
                     "sampled": sampled.model,
@@ -193,7 +225,9 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
             Prompt::new("greet", "Greets").with_argument(PromptArgument::new("name", "Who", true)),
             |args, _| async move {
                 let name = args.get("name").cloned().unwrap_or_default();
-                Ok(GetPromptResult::new(vec![PromptMessage::user_text(format!("Hello, {name}"))]))
+                Ok(GetPromptResult::new(vec![PromptMessage::user_text(
+                    format!("Hello, {name}"),
+                )]))
             },
         )
         .completion(|_, _| async {
@@ -245,9 +279,15 @@ impl ClientHandler for Recorder {
         })
     }
 
-    async fn elicit(&self, params: ElicitRequestParams, _cx: RequestContext) -> Result<ElicitResult, Error> {
+    async fn elicit(
+        &self,
+        params: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, Error> {
         assert_eq!(params.message(), "Who are you?");
-        Ok(ElicitResult::accept(json!({"age": 36}).as_object().unwrap().clone()))
+        Ok(ElicitResult::accept(
+            json!({"age": 36}).as_object().unwrap().clone(),
+        ))
     }
 
     async fn on_log(&self, params: LoggingMessageNotificationParams) {
@@ -270,7 +310,9 @@ async fn server_requests_notifications_and_progress() {
     let asked = client.call_tool("ask", json!({})).await.unwrap();
     assert_eq!(
         asked.structured_content,
-        Some(json!({"sampled": "fake-model", "roots": ["file:///work"], "elicited": {"name": "Ada", "age": 36}}))
+        Some(
+            json!({"sampled": "fake-model", "roots": ["file:///work"], "elicited": {"name": "Ada", "age": 36}})
+        )
     );
 
     // Progress reaches the call's callback; logs at or above the level set
@@ -281,15 +323,28 @@ async fn server_requests_notifications_and_progress() {
         let seen = seen.clone();
         move |p| seen.lock().unwrap().push((p.progress, p.message))
     });
-    client.call_tool_with("progress", json!({}), options).await.unwrap();
+    client
+        .call_tool_with("progress", json!({}), options)
+        .await
+        .unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
-        [(1.0, Some("step 1".into())), (2.0, Some("step 2".into())), (3.0, Some("step 3".into()))]
+        [
+            (1.0, Some("step 1".into())),
+            (2.0, Some("step 2".into())),
+            (3.0, Some("step 3".into()))
+        ]
     );
     // The log notification was sent before the result; the handler runs in
     // its own task, so wait for it with a ping round trip.
     client.ping().await.unwrap();
-    let logs: Vec<_> = recorder.logs.lock().unwrap().iter().map(|l| (l.level, l.data.clone())).collect();
+    let logs: Vec<_> = recorder
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| (l.level, l.data.clone()))
+        .collect();
     assert_eq!(logs, [(LoggingLevel::Warning, json!("careful"))]);
 
     // Subscriptions and updates.
@@ -301,21 +356,39 @@ async fn server_requests_notifications_and_progress() {
     client.unsubscribe("test://watched").await.unwrap();
 
     // Resources, templates, prompts, completion.
-    assert_eq!(client.list_all_resources().await.unwrap()[0].uri, "test://watched");
-    assert_eq!(client.list_all_resource_templates().await.unwrap()[0].uri_template, "test://item/{id}");
+    assert_eq!(
+        client.list_all_resources().await.unwrap()[0].uri,
+        "test://watched"
+    );
+    assert_eq!(
+        client.list_all_resource_templates().await.unwrap()[0].uri_template,
+        "test://item/{id}"
+    );
     let read = client.read_resource("test://item/7").await.unwrap();
-    assert_eq!(serde_json::to_value(&read.contents).unwrap()[0]["text"], "test://item/7");
+    assert_eq!(
+        serde_json::to_value(&read.contents).unwrap()[0]["text"],
+        "test://item/7"
+    );
     let err = client.read_resource("test://missing").await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RESOURCE_NOT_FOUND), "{err}");
     let prompt = client.get_prompt("greet", [("name", "Ada")]).await.unwrap();
-    assert_eq!(serde_json::to_value(&prompt.messages).unwrap()[0]["content"]["text"], "Hello, Ada");
-    let err = client.get_prompt("greet", Vec::<(String, String)>::new()).await.unwrap_err();
+    assert_eq!(
+        serde_json::to_value(&prompt.messages).unwrap()[0]["content"]["text"],
+        "Hello, Ada"
+    );
+    let err = client
+        .get_prompt("greet", Vec::<(String, String)>::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::INVALID_PARAMS), "{err}");
     let completion = client
-        .complete(serde_json::from_value(json!({
-            "ref": {"type": "ref/prompt", "name": "greet"},
-            "argument": {"name": "name", "value": "A"},
-        })).unwrap())
+        .complete(
+            serde_json::from_value(json!({
+                "ref": {"type": "ref/prompt", "name": "greet"},
+                "argument": {"name": "name", "value": "A"},
+            }))
+            .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(completion.completion.values, ["Ada", "Alan"]);
@@ -354,7 +427,9 @@ async fn a_server_that_goes_away_fails_waiting_calls() {
                         "serverInfo": {"name": "fragile", "version": "0"}}});
                     w.write_all(format!("{answer}\n").as_bytes()).await.unwrap();
                     // Garbage and an answer to nobody: skipped, not fatal.
-                    w.write_all(b"not json\n{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{}}\n").await.unwrap();
+                    w.write_all(b"not json\n{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{}}\n")
+                        .await
+                        .unwrap();
                 }
                 Some("tools/call") => {
                     let _ = ready_tx.send(());
@@ -364,7 +439,9 @@ async fn a_server_that_goes_away_fails_waiting_calls() {
             }
         }
     });
-    let client = Client::connect(IoTransport::new(read, write)).await.unwrap();
+    let client = Client::connect(IoTransport::new(read, write))
+        .await
+        .unwrap();
     assert_eq!(client.protocol_version().as_str(), "2025-06-18");
     let err = client.call_tool("anything", json!({})).await.unwrap_err();
     ready.await.unwrap();
@@ -391,8 +468,16 @@ async fn a_server_with_no_common_version_is_refused_clearly() {
             let _ = lines.next_line().await;
         }
     });
-    let err = Client::connect(IoTransport::new(read, write)).await.unwrap_err();
+    let err = Client::connect(IoTransport::new(read, write))
+        .await
+        .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, ClientError::UnsupportedVersion { .. }), "{text}");
-    assert!(text.contains("1999-01-01") && text.contains("2025-11-25"), "{text}");
+    assert!(
+        matches!(err, ClientError::UnsupportedVersion { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("1999-01-01") && text.contains("2025-11-25"),
+        "{text}"
+    );
 }

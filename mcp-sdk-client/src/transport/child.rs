@@ -112,7 +112,10 @@ impl Transport for ChildProcess {
     async fn close(&self) {
         self.io.shutdown_writer().await;
         let mut child = self.child.lock().await;
-        if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
+        if tokio::time::timeout(EXIT_GRACE, child.wait())
+            .await
+            .is_err()
+        {
             let _ = child.kill().await;
         }
     }

@@ -16,9 +16,13 @@ use mcp_sdk::{Message, ProtocolVersion, RequestId};
 use tokio::sync::{mpsc, Mutex};
 
 mod child;
+#[cfg(feature = "http")]
+pub mod http;
 mod io;
 
 pub use child::ChildProcess;
+#[cfg(feature = "http")]
+pub use http::{HttpTransport, HttpTransportBuilder};
 pub use io::IoTransport;
 
 /// What a transport hands to the client.
