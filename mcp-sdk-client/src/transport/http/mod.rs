@@ -261,11 +261,15 @@ impl Transport for HttpTransport {
                 return Err(expired);
             }
         }
-        if status.is_success() && msg.method() == Some("notifications/initialized") {
-            // Initialized: open the stream for what the server sends unasked.
-            if shared.standalone_stream {
-                tokio::spawn(read_standalone_stream(self.shared.clone()));
-            }
+        if status.is_success()
+            && msg.method() == Some("notifications/initialized")
+            && shared.standalone_stream
+        {
+            // Initialized: open the stream for what the server sends unasked
+            // before going on, so that nothing it sends is missed and later
+            // requests find it open.
+            let first = resume(shared, None).await;
+            tokio::spawn(read_standalone_stream(self.shared.clone(), first));
         }
         if status == StatusCode::ACCEPTED {
             return match awaiting {
@@ -569,11 +573,19 @@ async fn read_response_stream(
 
 /// The GET stream for messages the server sends on its own, reopened
 /// (after the server's `retry` hint) whenever it ends.
-async fn read_standalone_stream(shared: Arc<Shared>) {
+async fn read_standalone_stream(
+    shared: Arc<Shared>,
+    first: Result<reqwest::Response, ClientError>,
+) {
     let mut parser = SseParser::default();
     let mut failures = 0u32;
+    let mut next = Some(first);
     loop {
-        let response = match resume(&shared, parser.last_event_id.as_deref()).await {
+        let opened = match next.take() {
+            Some(first) => first,
+            None => resume(&shared, parser.last_event_id.as_deref()).await,
+        };
+        let response = match opened {
             Ok(r) => r,
             Err(ClientError::Http { status: 405, .. }) => {
                 tracing::debug!("the server offers no standalone SSE stream (405)");

@@ -1,0 +1,90 @@
+//! The client the official conformance suite drives: it runs with the
+//! server's URL as its last argument and the scenario's name in
+//! `MCP_CONFORMANCE_SCENARIO`, and does what that scenario expects.
+//!
+//! ```text
+//! npx @modelcontextprotocol/conformance client \
+//!     --command "target/release/examples/conformance_client" --scenario tools_call
+//! ```
+
+use mcp_sdk::{
+    ClientCapabilities, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
+    Implementation, JsonObject,
+};
+use mcp_sdk_client::transport::HttpTransport;
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Accepts every elicitation with no fields of its own, so the SDK's
+/// defaults (SEP-1034) are all the server sees.
+struct AcceptDefaults;
+
+#[async_trait]
+impl ClientHandler for AcceptDefaults {
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities {
+            elicitation: Some(ElicitationCapability::default()),
+            ..Default::default()
+        }
+    }
+
+    async fn elicit(
+        &self,
+        _params: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, Error> {
+        Ok(ElicitResult::accept(JsonObject::new()))
+    }
+}
+
+async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
+    let transport = HttpTransport::new(url)?;
+    let client = Client::builder()
+        .info(Implementation::new("mcp-sdk-conformance-client", env!("CARGO_PKG_VERSION")))
+        .handler(AcceptDefaults)
+        .connect(transport)
+        .await?;
+    let tools = client.list_all_tools().await?;
+    tracing::info!(scenario, tools = tools.len(), "connected");
+    match scenario {
+        "initialize" => {}
+        "tools_call" => {
+            let sum = client.call_tool("add_numbers", json!({"a": 5, "b": 3})).await?;
+            tracing::info!("add_numbers: {:?}", sum.content);
+        }
+        "elicitation-sep1034-client-defaults" => {
+            client.call_tool("test_client_elicitation_defaults", json!({})).await?;
+        }
+        "sse-retry" => {
+            client.call_tool("test_reconnection", json!({})).await?;
+        }
+        other => {
+            // An unknown scenario: call each tool without arguments, which
+            // is what most client scenarios look for.
+            tracing::warn!("unknown scenario {other}; calling every tool");
+            for tool in &tools {
+                let _ = client.call_tool(&tool.name, json!({})).await;
+            }
+        }
+    }
+    client.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    mcp_reference::init_tracing();
+    let Some(url) = std::env::args().skip(1).last() else {
+        eprintln!("usage: conformance_client <server-url> (scenario in MCP_CONFORMANCE_SCENARIO)");
+        return ExitCode::from(2);
+    };
+    let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
+    match run(&scenario, &url).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conformance_client: {scenario}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
