@@ -41,7 +41,10 @@ impl ClientHandler for AcceptDefaults {
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
     let transport = HttpTransport::new(url)?;
     let client = Client::builder()
-        .info(Implementation::new("mcp-sdk-conformance-client", env!("CARGO_PKG_VERSION")))
+        .info(Implementation::new(
+            "mcp-sdk-conformance-client",
+            env!("CARGO_PKG_VERSION"),
+        ))
         .handler(AcceptDefaults)
         .connect(transport)
         .await?;
@@ -50,11 +53,15 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
     match scenario {
         "initialize" => {}
         "tools_call" => {
-            let sum = client.call_tool("add_numbers", json!({"a": 5, "b": 3})).await?;
+            let sum = client
+                .call_tool("add_numbers", json!({"a": 5, "b": 3}))
+                .await?;
             tracing::info!("add_numbers: {:?}", sum.content);
         }
         "elicitation-sep1034-client-defaults" => {
-            client.call_tool("test_client_elicitation_defaults", json!({})).await?;
+            client
+                .call_tool("test_client_elicitation_defaults", json!({}))
+                .await?;
         }
         "sse-retry" => {
             client.call_tool("test_reconnection", json!({})).await?;
