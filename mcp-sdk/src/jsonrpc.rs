@@ -3,8 +3,11 @@
 //! [`decode`] turns one line (stdio) or one body (HTTP) into a [`Message`], or
 //! into a [`DecodeError`] that says precisely what was wrong and carries the
 //! request id whenever it could be read, so the answer can echo it.
+//! [`decode_batch`] also accepts the JSON-RPC batches (arrays) of revision
+//! 2025-03-26.
 
 use crate::error::Error;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -198,99 +201,307 @@ impl DecodeError {
 ///
 /// Invalid UTF-8 and malformed JSON give -32700; JSON that is not a single
 /// JSON-RPC message object (an array, a scalar, a wrong `jsonrpc`, a missing
-/// method, an id that is neither integer nor string) gives -32600.
+/// method, an id that is neither integer nor string) gives -32600. For the
+/// batches of revision 2025-03-26, see [`decode_batch`].
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError {
+    match parse(bytes)? {
+        Payload::Object(envelope) => envelope.into_message(),
+        Payload::Array(_) => Err(DecodeError::invalid(None, NO_BATCHES)),
+        Payload::Other(kind) => Err(not_an_object(kind)),
+    }
+}
+
+/// One JSON-RPC payload: a single message, or a batch of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A single message object.
+    Single(Message),
+    /// A non-empty array of messages (JSON-RPC batching, which MCP allows
+    /// only in revision 2025-03-26). Each element decodes on its own: an
+    /// invalid one is answered with its own error, the others still count.
+    Batch(Vec<Result<Message, DecodeError>>),
+}
+
+/// Decodes one message or a batch of them (a JSON array, as revision
+/// 2025-03-26 allows).
+///
+/// Malformed JSON gives -32700; an empty array or a top-level scalar gives
+/// -32600 for the whole payload.
+///
+/// ```
+/// use mcp_sdk::jsonrpc::{decode_batch, Incoming};
+/// let batch = decode_batch(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"}]"#).unwrap();
+/// assert!(matches!(batch, Incoming::Batch(ref items) if items.len() == 2));
+/// assert_eq!(decode_batch(b"[]").unwrap_err().error.code, mcp_sdk::ErrorCode::INVALID_REQUEST);
+/// ```
+pub fn decode_batch(bytes: &[u8]) -> Result<Incoming, DecodeError> {
+    match parse(bytes)? {
+        Payload::Object(envelope) => envelope.into_message().map(Incoming::Single),
+        Payload::Array(items) if items.is_empty() => Err(DecodeError::invalid(
+            None,
+            "an empty batch (a batch needs at least one message)",
+        )),
+        Payload::Array(items) => Ok(Incoming::Batch(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Payload::Object(envelope) => envelope.into_message(),
+                    Payload::Array(_) => Err(DecodeError::invalid(
+                        None,
+                        "a batch element must be a JSON-RPC message object, got an array",
+                    )),
+                    Payload::Other(kind) => Err(DecodeError::invalid(
+                        None,
+                        format_args!(
+                            "a batch element must be a JSON-RPC message object, got {kind}"
+                        ),
+                    )),
+                })
+                .collect(),
+        )),
+        Payload::Other(kind) => Err(not_an_object(kind)),
+    }
+}
+
+/// Whether `bytes` hold a JSON array (a batch) rather than an object: the
+/// first byte that is not JSON whitespace is `[`. A cheap test for
+/// transports, made before decoding.
+pub fn is_batch(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        == Some(&b'[')
+}
+
+/// Encodes messages as one JSON array: the answer to a batch.
+pub fn encode_batch(messages: &[Message]) -> Vec<u8> {
+    // As for `Message::to_vec`: our own envelopes always serialize.
+    serde_json::to_vec(messages).expect("JSON-RPC messages always serialize")
+}
+
+const NO_BATCHES: &str =
+    "expected one JSON-RPC message object, got an array (batches are not supported)";
+
+fn not_an_object(kind: &str) -> DecodeError {
+    DecodeError::invalid(
+        None,
+        format_args!("expected a JSON-RPC message object, got {kind}"),
+    )
+}
+
+fn parse(bytes: &[u8]) -> Result<Payload, DecodeError> {
+    serde_json::from_slice(bytes).map_err(|e| DecodeError {
         id: None,
         error: Error::parse_error(e),
-    })?;
-    decode_value(value)
+    })
 }
 
 /// Decodes one JSON-RPC message from an already-parsed JSON value.
 pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
-    let mut obj =
-        match value {
-            Value::Object(obj) => obj,
-            Value::Array(_) => return Err(DecodeError::invalid(
-                None,
-                "expected one JSON-RPC message object, got an array (batches are not supported)",
-            )),
-            other => {
-                return Err(DecodeError::invalid(
-                    None,
-                    format_args!("expected a JSON-RPC message object, got {}", kind(&other)),
-                ))
-            }
-        };
+    match value {
+        Value::Object(obj) => Envelope::from_map(obj).into_message(),
+        Value::Array(_) => Err(DecodeError::invalid(None, NO_BATCHES)),
+        other => Err(not_an_object(kind(&other))),
+    }
+}
 
-    // Read the id first, so every later error can echo it.
-    let id = match obj.remove("id") {
-        None => None,
-        Some(Value::Null) => None,
-        Some(v) => match RequestId::from_value(&v) {
-            Some(id) => Some(id),
-            None => {
-                return Err(DecodeError::invalid(
-                    None,
-                    format_args!("\"id\" must be an integer or a string, got {}", kind(&v)),
-                ))
-            }
-        },
-    };
+/// A top-level JSON value as decoding sees it. Objects are read straight
+/// into an [`Envelope`]: no map of the whole message is built, and member
+/// names are matched without allocating.
+enum Payload {
+    Object(Envelope),
+    Array(Vec<Payload>),
+    /// Anything else, by kind ("a number", "null"...).
+    Other(&'static str),
+}
 
-    match obj.get("jsonrpc") {
-        Some(Value::String(s)) if s == JSONRPC_VERSION => {}
-        Some(other) => {
-            return Err(DecodeError::invalid(
-                id,
-                format_args!("\"jsonrpc\" must be \"2.0\", got {other}"),
-            ))
+/// The members of a message object that JSON-RPC defines; others are
+/// ignored. A member given twice counts with its last value.
+#[derive(Default)]
+struct Envelope {
+    jsonrpc: Option<Value>,
+    id: Option<Value>,
+    method: Option<Value>,
+    params: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+impl Envelope {
+    fn from_map(mut obj: Map<String, Value>) -> Envelope {
+        Envelope {
+            jsonrpc: obj.remove("jsonrpc"),
+            id: obj.remove("id"),
+            method: obj.remove("method"),
+            params: obj.remove("params"),
+            result: obj.remove("result"),
+            error: obj.remove("error"),
         }
-        None => return Err(DecodeError::invalid(id, "missing \"jsonrpc\": \"2.0\"")),
     }
 
-    if let Some(method) = obj.remove("method") {
-        let Value::String(method) = method else {
-            return Err(DecodeError::invalid(id, "\"method\" must be a string"));
-        };
-        let params = match obj.remove("params") {
+    fn into_message(self) -> Result<Message, DecodeError> {
+        // Read the id first, so every later error can echo it.
+        let id = match self.id {
             None | Some(Value::Null) => None,
-            Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
+            Some(v) => match RequestId::from_value(&v) {
+                Some(id) => Some(id),
+                None => {
+                    return Err(DecodeError::invalid(
+                        None,
+                        format_args!("\"id\" must be an integer or a string, got {}", kind(&v)),
+                    ))
+                }
+            },
+        };
+
+        match &self.jsonrpc {
+            Some(Value::String(s)) if s == JSONRPC_VERSION => {}
             Some(other) => {
                 return Err(DecodeError::invalid(
                     id,
-                    format_args!(
-                        "\"params\" must be an object or an array, got {}",
-                        kind(&other)
-                    ),
+                    format_args!("\"jsonrpc\" must be \"2.0\", got {other}"),
                 ))
             }
-        };
-        return Ok(match id {
-            Some(id) => Message::Request(Request { id, method, params }),
-            None => Message::Notification(Notification { method, params }),
-        });
-    }
+            None => return Err(DecodeError::invalid(id, "missing \"jsonrpc\": \"2.0\"")),
+        }
 
-    if let Some(result) = obj.remove("result") {
-        let Some(id) = id else {
-            return Err(DecodeError::invalid(None, "a response needs an \"id\""));
-        };
-        return Ok(Message::Response(Response { id, result }));
-    }
+        if let Some(method) = self.method {
+            let Value::String(method) = method else {
+                return Err(DecodeError::invalid(id, "\"method\" must be a string"));
+            };
+            let params = match self.params {
+                None | Some(Value::Null) => None,
+                Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
+                Some(other) => {
+                    return Err(DecodeError::invalid(
+                        id,
+                        format_args!(
+                            "\"params\" must be an object or an array, got {}",
+                            kind(&other)
+                        ),
+                    ))
+                }
+            };
+            return Ok(match id {
+                Some(id) => Message::Request(Request { id, method, params }),
+                None => Message::Notification(Notification { method, params }),
+            });
+        }
 
-    if let Some(error) = obj.remove("error") {
-        let error: Error = serde_json::from_value(error).map_err(|e| {
-            DecodeError::invalid(id.clone(), format_args!("malformed \"error\": {e}"))
-        })?;
-        return Ok(Message::Error(ErrorResponse { id, error }));
-    }
+        if let Some(result) = self.result {
+            let Some(id) = id else {
+                return Err(DecodeError::invalid(None, "a response needs an \"id\""));
+            };
+            return Ok(Message::Response(Response { id, result }));
+        }
 
-    Err(DecodeError::invalid(
-        id,
-        "a message needs \"method\" (request or notification) or \"result\"/\"error\" (response)",
-    ))
+        if let Some(error) = self.error {
+            let error: Error = serde_json::from_value(error).map_err(|e| {
+                DecodeError::invalid(id.clone(), format_args!("malformed \"error\": {e}"))
+            })?;
+            return Ok(Message::Error(ErrorResponse { id, error }));
+        }
+
+        Err(DecodeError::invalid(
+            id,
+            "a message needs \"method\" (request or notification) or \"result\"/\"error\" (response)",
+        ))
+    }
+}
+
+/// The name of a member of a message object.
+enum Member {
+    Jsonrpc,
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Member;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Member, E> {
+                Ok(match name {
+                    "jsonrpc" => Member::Jsonrpc,
+                    "id" => Member::Id,
+                    "method" => Member::Method,
+                    "params" => Member::Params,
+                    "result" => Member::Result,
+                    "error" => Member::Error,
+                    _ => Member::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Payload;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
+                let mut e = Envelope::default();
+                while let Some(member) = map.next_key::<Member>()? {
+                    let slot = match member {
+                        Member::Jsonrpc => &mut e.jsonrpc,
+                        Member::Id => &mut e.id,
+                        Member::Method => &mut e.method,
+                        Member::Params => &mut e.params,
+                        Member::Result => &mut e.result,
+                        Member::Error => &mut e.error,
+                        Member::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(Payload::Object(e))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Payload::Array(items))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Payload, E> {
+                Ok(Payload::Other("a boolean"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Payload, E> {
+                Ok(Payload::Other("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Payload, E> {
+                Ok(Payload::Other("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Payload, E> {
+                Ok(Payload::Other("a number"))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Payload, E> {
+                Ok(Payload::Other("a string"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Payload, E> {
+                Ok(Payload::Other("null"))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Payload, E> {
+                Ok(Payload::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -465,5 +676,100 @@ mod tests {
         // The error response for an unreadable id carries `"id": null`.
         let m = err(br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#).into_message();
         assert_eq!(serde_json::to_value(&m).unwrap()["id"], json!(null));
+    }
+
+    #[test]
+    fn reading_bytes_and_reading_a_value_agree() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"method":"x","jsonrpc":"2.0","extra":{"deep":[1,{"a":null}]},"params":[1]}"#,
+            r#"{"jsonrpc":"2.0","id":"s","result":null}"#,
+            r#"{"jsonrpc":"2.0","id":"s","result":1,"result":2}"#,
+            r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"nope"}}"#,
+            r#"{"jsonrpc":"2.0","id":5,"error":{"code":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"n","params":null}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","result":{}}"#,
+            r#"{"jsonrpc":2,"id":7,"method":"m"}"#,
+            r#"{"jsonrpc":"2.0","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":["x"]}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"p"}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#,
+            r#"{"jsonrp\u0063":"2.0","id":1,"method":"escaped member name"}"#,
+            r#"[]"#,
+            r#"[{"jsonrpc":"2.0","method":"x"}]"#,
+            r#"3"#,
+            r#""s""#,
+            r#"null"#,
+            r#"false"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(decode(text.as_bytes()), decode_value(value), "{text}");
+        }
+    }
+
+    #[test]
+    fn batches_decode_element_by_element() {
+        let text = br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},
+            {"jsonrpc":"2.0","method":"notifications/x"},
+            {"jsonrpc":"2.0","id":2,"result":{}},
+            {"jsonrpc":"1.0","id":3,"method":"ping"},
+            42, [1]] "#;
+        assert!(is_batch(text));
+        let Incoming::Batch(items) = decode_batch(text).unwrap() else {
+            panic!("a batch");
+        };
+        assert_eq!(items.len(), 6);
+        assert!(matches!(&items[0], Ok(Message::Request(r)) if r.method == "ping"));
+        assert!(matches!(&items[1], Ok(Message::Notification(_))));
+        assert!(matches!(&items[2], Ok(Message::Response(_))));
+        let bad = items[3].as_ref().unwrap_err();
+        assert_eq!(
+            (bad.error.code, bad.id.clone()),
+            (ErrorCode::INVALID_REQUEST, Some(RequestId::Number(3)))
+        );
+        for item in &items[4..] {
+            let e = item.as_ref().unwrap_err();
+            assert_eq!(
+                (e.error.code, e.id.clone()),
+                (ErrorCode::INVALID_REQUEST, None)
+            );
+        }
+        // A single object is not a batch; `decode` still refuses arrays.
+        let one = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        assert!(!is_batch(one));
+        assert!(matches!(decode_batch(one).unwrap(), Incoming::Single(_)));
+        assert_eq!(err(text).error.code, ErrorCode::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn an_empty_batch_scalars_and_broken_json_are_refused_whole() {
+        let e = decode_batch(b" [ ] ").unwrap_err();
+        assert_eq!((e.error.code, e.id), (ErrorCode::INVALID_REQUEST, None));
+        assert!(
+            e.error.message.contains("empty batch"),
+            "{}",
+            e.error.message
+        );
+        assert_eq!(
+            decode_batch(b"17").unwrap_err().error.code,
+            ErrorCode::INVALID_REQUEST
+        );
+        assert_eq!(
+            decode_batch(b"[{\"jsonrpc\"").unwrap_err().error.code,
+            ErrorCode::PARSE_ERROR
+        );
+    }
+
+    #[test]
+    fn batch_answers_encode_as_one_array() {
+        let answers = [
+            Message::response(RequestId::Number(1), json!({})),
+            Message::error(Some(RequestId::from("b")), Error::method_not_found("m")),
+        ];
+        let back: Value = serde_json::from_slice(&encode_batch(&answers)).unwrap();
+        assert_eq!(back[0], json!({"jsonrpc":"2.0","id":1,"result":{}}));
+        assert_eq!(back[1]["id"], "b");
+        assert_eq!(back[1]["error"]["code"], -32601);
     }
 }
