@@ -212,12 +212,19 @@ impl Session {
             return;
         }
 
-        let token = self.closed.child_token();
+        // A token of its own, not a child of `closed`: children share their
+        // parent's lock, which every request would then take twice.
+        // `close` cancels what is in `in_flight`, and one registered after
+        // `close` emptied it sees `closed` already set.
+        let token = CancellationToken::new();
         let duplicate = {
             let mut in_flight = lock(&self.in_flight);
             let duplicate = in_flight.contains_key(&req.id);
             if !duplicate {
                 in_flight.insert(req.id.clone(), token.clone());
+                if self.closed.is_cancelled() {
+                    token.cancel();
+                }
             }
             duplicate
         };
@@ -234,8 +241,9 @@ impl Session {
             let id = req.id.clone();
             let outcome = {
                 let _permit = tokio::select! {
-                    p = session.permits.acquire() => p.ok(),
+                    biased;
                     _ = token.cancelled() => None,
+                    p = session.permits.acquire() => p.ok(),
                 };
                 if token.is_cancelled() {
                     None
@@ -251,11 +259,12 @@ impl Session {
                         AssertUnwindSafe(dispatch(&session.shared, req.method, req.params, ctx))
                             .catch_unwind();
                     tokio::select! {
+                        biased;
+                        _ = token.cancelled() => None,
                         answer = work => Some(answer.unwrap_or_else(|_| {
                             tracing::error!(%id, "a request handler panicked");
                             Err(Error::internal("the handler failed unexpectedly"))
                         })),
-                        _ = token.cancelled() => None,
                     }
                 }
             };

@@ -47,6 +47,26 @@ pub async fn serve(server: impl Server) -> io::Result<()> {
 /// non-blocking flag is on the open file description, which the process
 /// that started us does not use (it holds the other ends), and it is
 /// cleared again when the pipe is dropped.
+#[cfg(test)]
+mod tests {
+    use super::memchr;
+
+    #[test]
+    fn memchr_finds_the_first_newline_anywhere() {
+        for len in 0..40 {
+            for nl in 0..len {
+                let mut bytes = vec![b'x'; len];
+                bytes[nl] = b'\n';
+                if nl + 3 < len {
+                    bytes[nl + 3] = b'\n';
+                }
+                assert_eq!(memchr(&bytes), Some(nl), "{len} {nl}");
+            }
+            assert_eq!(memchr(&vec![0x8a; len]), None);
+        }
+    }
+}
+
 #[cfg(unix)]
 mod pipes {
     use std::fs::File;
@@ -231,8 +251,22 @@ async fn read_line<R: AsyncRead + Unpin>(
     Ok(total)
 }
 
+/// The index of the first newline, eight bytes at a time.
 fn memchr(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes")) ^ NEWLINES;
+        // Some byte of `word` is zero, i.e. some byte of the chunk is '\n'.
+        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {
