@@ -12,7 +12,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, ReadHal
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-const RUN: Duration = Duration::from_secs(2);
+const RUN: Duration = Duration::from_secs(1);
+/// Rounds per scenario, alternating with the baseline's, so that both see
+/// the same machine (other load comes and goes); req/s is the median round.
+const ROUNDS: usize = 3;
 const WARMUP: usize = 500;
 const PIPE_BYTES: usize = 64 * 1024;
 
@@ -68,15 +71,34 @@ fn response_id(line: &[u8]) -> usize {
         .fold(0, |n, b| n * 10 + (b - b'0') as usize)
 }
 
+/// One round: its rate and every latency.
+struct Round {
+    rps: f64,
+    latencies: Vec<Duration>,
+}
+
 struct Stats {
     rps: f64,
     p50: Duration,
     p99: Duration,
 }
 
-/// Keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
+/// The median round's rate and the percentiles of all rounds' latencies.
+fn summarize(rounds: Vec<Round>) -> Stats {
+    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
+    rates.sort_by(f64::total_cmp);
+    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
+    all.sort_unstable();
+    Stats {
+        rps: rates[rates.len() / 2],
+        p50: all[all.len() / 2],
+        p99: all[all.len() * 99 / 100],
+    }
+}
+
+/// One round: keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
 /// `message(i)` is the line sent for slot `i` (its id is `i`).
-async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Stats {
+async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round {
     let lines: Vec<Vec<u8>> = (0..in_flight).map(&message).collect();
     let mut sent_at = vec![Instant::now(); in_flight];
     for (slot, line) in lines.iter().enumerate() {
@@ -107,11 +129,9 @@ async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<
     for _ in 1..in_flight {
         pipe.recv().await;
     }
-    latencies.sort();
-    Stats {
+    Round {
         rps: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: latencies[latencies.len() / 2],
-        p99: latencies[latencies.len() * 99 / 100],
+        latencies,
     }
 }
 
@@ -168,8 +188,12 @@ fn main() {
         println!("| scenario | req/s | p50 µs | p99 µs | baseline req/s | baseline p50 µs | baseline p99 µs | ratio req/s | ratio p50 |");
         println!("|---|---|---|---|---|---|---|---|---|");
         for in_flight in [1, 16] {
-            let b = load(&mut baseline, in_flight, echoed).await;
-            let o = load(&mut server, in_flight, call).await;
+            let (mut base, mut ours) = (vec![], vec![]);
+            for _ in 0..ROUNDS {
+                base.push(load(&mut baseline, in_flight, echoed).await);
+                ours.push(load(&mut server, in_flight, call).await);
+            }
+            let (b, o) = (summarize(base), summarize(ours));
             println!(
                 "| in-process duplex, {in_flight} in flight | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} | {:.2} |",
                 o.rps,

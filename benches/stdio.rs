@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-const RUN: Duration = Duration::from_secs(2);
+const RUN: Duration = Duration::from_secs(1);
+/// Rounds per scenario, alternating with the baseline's, so that both see
+/// the same machine (other load comes and goes); req/s is the median round.
+const ROUNDS: usize = 3;
 const WARMUP: usize = 500;
 
 /// A tools/call of `echo` with request id `id`, as one line.
@@ -112,15 +115,34 @@ fn response_id(line: &[u8]) -> usize {
         .fold(0, |n, b| n * 10 + (b - b'0') as usize)
 }
 
+/// One round: its rate and every latency.
+struct Round {
+    rps: f64,
+    latencies: Vec<Duration>,
+}
+
 struct Stats {
     rps: f64,
     p50: Duration,
     p99: Duration,
 }
 
-/// Keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
+/// The median round's rate and the percentiles of all rounds' latencies.
+fn summarize(rounds: Vec<Round>) -> Stats {
+    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
+    rates.sort_by(f64::total_cmp);
+    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
+    all.sort_unstable();
+    Stats {
+        rps: rates[rates.len() / 2],
+        p50: all[all.len() / 2],
+        p99: all[all.len() * 99 / 100],
+    }
+}
+
+/// One round: keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
 /// `message(i)` is the line sent for slot `i` (its id is `i`).
-fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Stats {
+fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round {
     let lines: Vec<Vec<u8>> = (0..in_flight).map(&message).collect();
     let mut sent_at = vec![Instant::now(); in_flight];
     for (slot, line) in lines.iter().enumerate() {
@@ -152,11 +174,9 @@ fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -
     for _ in 1..in_flight {
         pipe.recv();
     }
-    latencies.sort();
-    Stats {
+    Round {
         rps: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: latencies[latencies.len() / 2],
-        p99: latencies[latencies.len() * 99 / 100],
+        latencies,
     }
 }
 
@@ -181,8 +201,12 @@ fn main() {
     println!("| scenario | req/s | p50 µs | p99 µs | baseline req/s | baseline p50 µs | baseline p99 µs | ratio req/s | ratio p50 |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for in_flight in [1, 16] {
-        let b = load(&mut cat, in_flight, echoed);
-        let o = load(&mut server, in_flight, call);
+        let (mut base, mut ours) = (vec![], vec![]);
+        for _ in 0..ROUNDS {
+            base.push(load(&mut cat, in_flight, echoed));
+            ours.push(load(&mut server, in_flight, call));
+        }
+        let (b, o) = (summarize(base), summarize(ours));
         println!(
             "| stdio child process, {in_flight} in flight | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} | {:.2} |",
             o.rps,
