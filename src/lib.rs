@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod echo;
+pub mod servers;
 
 /// Logs to stderr (never stdout, which stdio servers use for protocol
 /// messages), at the level given by `RUST_LOG` or `LOG_LEVEL` (default

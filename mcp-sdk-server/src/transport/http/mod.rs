@@ -22,7 +22,10 @@ mod streams;
 
 pub use body::McpBody;
 pub use guard::OriginPolicy;
-pub use serve::{serve, serve_listener, serve_with_shutdown, LEGACY_MESSAGE_PATH, LEGACY_SSE_PATH};
+pub use serve::{
+    serve, serve_app, serve_listener, serve_with_shutdown, ExtraRoutes, LEGACY_MESSAGE_PATH,
+    LEGACY_SSE_PATH,
+};
 
 use crate::server::Server;
 use crate::session::{lock, ServerShared, Session, SessionConfig};

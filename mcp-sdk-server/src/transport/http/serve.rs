@@ -53,6 +53,40 @@ pub async fn serve_with_shutdown(
     service: StreamableHttpService,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    serve_app(listener, path, service, None, shutdown).await
+}
+
+/// Answers for paths beside MCP's (a detailed health check, a status page):
+/// given a request, its answer, or `None` to fall through to MCP's routes.
+pub type ExtraRoutes =
+    Arc<dyn Fn(&Request<Incoming>) -> Option<http::Response<super::McpBody>> + Send + Sync>;
+
+/// Like [`serve_with_shutdown`], with `extra` routes tried first.
+///
+/// ```no_run
+/// # async fn run(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// use mcp_sdk_server::http::{serve_app, ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
+/// use std::sync::Arc;
+///
+/// let service = StreamableHttpService::new(mcp_sdk_server::Router::new(), HttpConfig::default());
+/// let health: ExtraRoutes = Arc::new(|req| {
+///     (req.uri().path() == "/health").then(|| {
+///         http::Response::builder()
+///             .header("content-type", "application/json")
+///             .body(McpBody::full(r#"{"status":"healthy"}"#))
+///             .unwrap()
+///     })
+/// });
+/// serve_app(listener, "/mcp", service, Some(health), std::future::pending()).await
+/// # }
+/// ```
+pub async fn serve_app(
+    listener: TcpListener,
+    path: &str,
+    service: StreamableHttpService,
+    extra: Option<ExtraRoutes>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let path: Arc<str> = Arc::from(path);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -75,12 +109,19 @@ pub async fn serve_with_shutdown(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let path = path.clone();
+        let extra = extra.clone();
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let service = service.clone();
                 let path = path.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(&service, &path, req).await) }
+                let answer = extra.as_ref().and_then(|extra| extra(&req));
+                async move {
+                    Ok::<_, std::convert::Infallible>(match answer {
+                        Some(answer) => answer,
+                        None => route(&service, &path, req).await,
+                    })
+                }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())

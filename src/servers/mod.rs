@@ -1,0 +1,144 @@
+//! The seven reference servers of the seed, rebuilt as MCP servers, and
+//! what they share: the `--stdio` / `--http ADDR` flags, `PORT` and
+//! `LOG_LEVEL` from the environment, and the seed's `GET /health` answer.
+//!
+//! Each server's logic lives in its module here (so tests can drive it
+//! in-process); `examples/<name>_server.rs` parses flags and calls [`run`].
+
+use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
+use mcp_sdk_server::Server;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Who a reference server is, for its health answer and its messages.
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// The seed's server id: `"1"` for resources up to `"7"` for prompts.
+    pub id: &'static str,
+    /// The short name, such as `tools`.
+    pub name: &'static str,
+    /// The port served when neither `--http` nor `PORT` says otherwise
+    /// (5001 to 5007).
+    pub default_port: u16,
+    /// What the health answer lists as the server's capabilities.
+    pub capabilities: &'static [&'static str],
+}
+
+/// The transport flags every reference server takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TransportArgs {
+    /// Serve one session on stdin/stdout (for desktop MCP hosts).
+    #[arg(long, conflicts_with = "http")]
+    pub stdio: bool,
+    /// Serve Streamable HTTP at http://ADDR/mcp [default: 127.0.0.1:$PORT,
+    /// or the server's own port].
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+}
+
+impl TransportArgs {
+    /// The address to serve HTTP on: `--http`, else 127.0.0.1 with `PORT`
+    /// from the environment, else the server's default port.
+    pub fn http_addr(&self, spec: &ServerSpec) -> SocketAddr {
+        self.http.unwrap_or_else(|| {
+            let port = std::env::var("PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(spec.default_port);
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        })
+    }
+}
+
+/// Serves `server` as the flags say: one stdio session, or Streamable HTTP
+/// (with the legacy HTTP+SSE endpoints and `GET /health`) until Ctrl-C.
+pub async fn run(server: impl Server, spec: &ServerSpec, args: &TransportArgs) -> std::io::Result<()> {
+    if args.stdio {
+        return mcp_sdk_server::stdio::serve(server).await;
+    }
+    let addr = args.http_addr(spec);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!(
+        "{}_server: serving MCP at http://{}/mcp",
+        spec.name,
+        listener.local_addr()?
+    );
+    let service = StreamableHttpService::new(server, HttpConfig::default());
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health_route(spec)), shutdown)
+        .await
+}
+
+/// `GET /health`, answered as the seed's servers did.
+pub fn health_route(spec: &ServerSpec) -> ExtraRoutes {
+    let spec = spec.clone();
+    Arc::new(move |req| {
+        (req.uri().path() == "/health").then(|| {
+            let body = health(&spec).to_string();
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(McpBody::full(body))
+                .expect("a static response is valid")
+        })
+    })
+}
+
+/// The seed's health JSON: status, server id, capabilities, timestamp.
+pub fn health(spec: &ServerSpec) -> serde_json::Value {
+    serde_json::json!({
+        "status": "healthy",
+        "serverId": spec.id,
+        "server": spec.name,
+        "capabilities": spec.capabilities,
+        "timestamp": utc_timestamp(SystemTime::now()),
+    })
+}
+
+/// An RFC 3339 UTC timestamp, to the second.
+pub fn utc_timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_619_946);
+        assert_eq!(utc_timestamp(t), "2026-11-25T15:19:06Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn health_names_the_server() {
+        let spec = ServerSpec { id: "3", name: "tools", default_port: 5003, capabilities: &["tools"] };
+        let h = health(&spec);
+        assert_eq!(h["status"], "healthy");
+        assert_eq!(h["serverId"], "3");
+        assert_eq!(h["capabilities"], serde_json::json!(["tools"]));
+    }
+}
