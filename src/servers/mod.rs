@@ -5,6 +5,14 @@
 //! Each server's logic lives in its module here (so tests can drive it
 //! in-process); `examples/<name>_server.rs` parses flags and calls [`run`].
 
+pub mod database;
+pub mod internet;
+pub mod prompts;
+pub mod resources;
+pub mod roots;
+pub mod sampling;
+pub mod tools;
+
 use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
 use mcp_sdk_server::Server;
 use std::net::{Ipv4Addr, SocketAddr};

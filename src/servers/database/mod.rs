@@ -1,0 +1,1 @@
+//! The database reference server (being written).

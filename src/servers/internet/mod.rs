@@ -1,0 +1,1 @@
+//! The internet reference server (being written).

@@ -1,0 +1,1 @@
+//! The prompts reference server (being written).

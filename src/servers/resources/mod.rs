@@ -1,0 +1,1 @@
+//! The resources reference server (being written).

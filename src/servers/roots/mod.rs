@@ -1,0 +1,1 @@
+//! The roots reference server (being written).

@@ -1,0 +1,1 @@
+//! The sampling reference server (being written).

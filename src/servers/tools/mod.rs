@@ -1,0 +1,1 @@
+//! The tools reference server (being written).

@@ -1,0 +1,81 @@
+//! Shared by the system tests: start an example server as a child process
+//! and connect our client to it, over stdio or Streamable HTTP.
+#![allow(dead_code)] // each test file uses its own part
+
+use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
+use mcp_sdk_client::{Client, ClientHandler};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A guard against hangs, not a performance assertion.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `target/<profile>/examples/<name>`, which `cargo test` builds.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs the example `name` with `args` and `--stdio`, and connects to it.
+pub async fn stdio_client(name: &str, args: &[&str], handler: impl ClientHandler) -> Client {
+    let mut command = Command::new(example(name));
+    command.args(args).arg("--stdio");
+    let transport = ChildProcess::spawn(&mut command).expect("the example starts");
+    tokio::time::timeout(PATIENCE, Client::builder().handler(handler).connect(transport))
+        .await
+        .expect("the handshake in time")
+        .expect("the handshake succeeds")
+}
+
+/// A server example running over HTTP; killed when dropped.
+pub struct HttpServer {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+/// Runs the example `name` with `args` and `--http 127.0.0.1:0`, and waits
+/// for the address it prints on stderr ("serving MCP at http://ADDR/mcp").
+pub async fn http_server(name: &str, args: &[&str]) -> HttpServer {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the example starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(i) = line.find("http://") {
+                return line[i..].split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("{name} exited without printing its address");
+    })
+    .await
+    .expect("the address in time");
+    // Keep draining stderr so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let base = url.trim_end_matches("/mcp").to_owned();
+    HttpServer { child, url, base }
+}
+
+/// Connects our client to `url` over Streamable HTTP.
+pub async fn http_client(url: &str, handler: impl ClientHandler) -> Client {
+    let transport = HttpTransport::new(url).unwrap();
+    tokio::time::timeout(PATIENCE, Client::builder().handler(handler).connect(transport))
+        .await
+        .expect("the handshake in time")
+        .expect("the handshake succeeds")
+}
