@@ -35,3 +35,8 @@ pub use request::{ProgressCallback, RequestOptions};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

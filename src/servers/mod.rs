@@ -61,7 +61,11 @@ impl TransportArgs {
 
 /// Serves `server` as the flags say: one stdio session, or Streamable HTTP
 /// (with the legacy HTTP+SSE endpoints and `GET /health`) until Ctrl-C.
-pub async fn run(server: impl Server, spec: &ServerSpec, args: &TransportArgs) -> std::io::Result<()> {
+pub async fn run(
+    server: impl Server,
+    spec: &ServerSpec,
+    args: &TransportArgs,
+) -> std::io::Result<()> {
     if args.stdio {
         return mcp_sdk_server::stdio::serve(server).await;
     }
@@ -76,8 +80,14 @@ pub async fn run(server: impl Server, spec: &ServerSpec, args: &TransportArgs) -
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health_route(spec)), shutdown)
-        .await
+    mcp_sdk_server::http::serve_app(
+        listener,
+        "/mcp",
+        service,
+        Some(health_route(spec)),
+        shutdown,
+    )
+    .await
 }
 
 /// `GET /health`, answered as the seed's servers did.
@@ -107,7 +117,10 @@ pub fn health(spec: &ServerSpec) -> serde_json::Value {
 
 /// An RFC 3339 UTC timestamp, to the second.
 pub fn utc_timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -143,7 +156,12 @@ mod tests {
 
     #[test]
     fn health_names_the_server() {
-        let spec = ServerSpec { id: "3", name: "tools", default_port: 5003, capabilities: &["tools"] };
+        let spec = ServerSpec {
+            id: "3",
+            name: "tools",
+            default_port: 5003,
+            capabilities: &["tools"],
+        };
         let h = health(&spec);
         assert_eq!(h["status"], "healthy");
         assert_eq!(h["serverId"], "3");

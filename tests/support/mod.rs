@@ -27,10 +27,13 @@ pub async fn stdio_client(name: &str, args: &[&str], handler: impl ClientHandler
     let mut command = Command::new(example(name));
     command.args(args).arg("--stdio");
     let transport = ChildProcess::spawn(&mut command).expect("the example starts");
-    tokio::time::timeout(PATIENCE, Client::builder().handler(handler).connect(transport))
-        .await
-        .expect("the handshake in time")
-        .expect("the handshake succeeds")
+    tokio::time::timeout(
+        PATIENCE,
+        Client::builder().handler(handler).connect(transport),
+    )
+    .await
+    .expect("the handshake in time")
+    .expect("the handshake succeeds")
 }
 
 /// A server example running over HTTP; killed when dropped.
@@ -74,8 +77,11 @@ pub async fn http_server(name: &str, args: &[&str]) -> HttpServer {
 /// Connects our client to `url` over Streamable HTTP.
 pub async fn http_client(url: &str, handler: impl ClientHandler) -> Client {
     let transport = HttpTransport::new(url).unwrap();
-    tokio::time::timeout(PATIENCE, Client::builder().handler(handler).connect(transport))
-        .await
-        .expect("the handshake in time")
-        .expect("the handshake succeeds")
+    tokio::time::timeout(
+        PATIENCE,
+        Client::builder().handler(handler).connect(transport),
+    )
+    .await
+    .expect("the handshake in time")
+    .expect("the handshake succeeds")
 }
