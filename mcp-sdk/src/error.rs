@@ -32,6 +32,15 @@ impl ErrorCode {
     pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
     /// SDK-local: the connection closed before the answer came (never sent by a server).
     pub const CONNECTION_CLOSED: ErrorCode = ErrorCode(-32000);
+    /// -32020 (2026-07-28): an HTTP header disagrees with the body it
+    /// travels with (`Mcp-Method`, `Mcp-Name`, `MCP-Protocol-Version`).
+    pub const HEADER_MISMATCH: ErrorCode = ErrorCode(-32020);
+    /// -32021 (2026-07-28): the request needs a client capability the
+    /// request's `_meta` did not declare.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: ErrorCode = ErrorCode(-32021);
+    /// -32022 (2026-07-28): the request names a protocol revision the server
+    /// does not speak.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: ErrorCode = ErrorCode(-32022);
 }
 
 impl fmt::Display for ErrorCode {
@@ -113,6 +122,38 @@ impl Error {
             format!("Resource not found: {uri}"),
         )
         .with_data(serde_json::json!({ "uri": uri }))
+    }
+
+    /// -32020: a header disagrees with the body.
+    pub fn header_mismatch(detail: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::HEADER_MISMATCH,
+            format!("Header mismatch: {detail}"),
+        )
+    }
+
+    /// -32021: the request needs capabilities the client did not declare.
+    pub fn missing_required_client_capability(
+        what: &str,
+        required: &crate::ClientCapabilities,
+    ) -> Self {
+        Self::new(
+            ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            format!("Server requires the {what} capability for this request"),
+        )
+        .with_data(crate::missing_capability_data(required))
+    }
+
+    /// -32022: the requested revision is not one of `supported`.
+    pub fn unsupported_protocol_version(requested: &str, supported: &[&str]) -> Self {
+        Self::new(
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
+            format!(
+                "Unsupported protocol version {requested:?}; supported: {}",
+                supported.join(", ")
+            ),
+        )
+        .with_data(serde_json::json!({ "requested": requested, "supported": supported }))
     }
 
     /// The HTTP status to use when this error is the whole answer to an HTTP

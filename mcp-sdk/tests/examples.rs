@@ -1,7 +1,8 @@
-//! Every official example (2026-07-28/examples/TYPE/NAME.json) whose type
-//! exists in the session era deserializes into our type and serializes back
-//! to the same JSON. Fields of the stateless era (`resultType`, `ttlMs`,
-//! `io.modelcontextprotocol/*` in `_meta`...) survive in `extra` and `_meta`.
+//! Every official example (2026-07-28/examples/TYPE/NAME.json) deserializes
+//! into our type and serializes back to the same JSON, those of the
+//! stateless era's own types included. Fields the session-era types do not
+//! name (`resultType`, `ttlMs`, `io.modelcontextprotocol/*` in `_meta`...)
+//! survive in `extra` and `_meta`.
 
 mod common;
 
@@ -189,6 +190,38 @@ fn mapping() -> Vec<(&'static str, Vec<Check>)> {
         // Adapted: see `url_params_with_session_id`.
         ("ElicitRequestURLParams", vec![url_params_with_session_id]),
         ("ElicitResult", vec![data::<ElicitResult>]),
+        // The stateless era (2026-07-28).
+        ("DiscoverRequest", vec![request::<DiscoverParams>]),
+        ("DiscoverResult", vec![data::<DiscoverResult>]),
+        ("DiscoverResultResponse", vec![response::<DiscoverResult>]),
+        ("InputRequests", vec![data::<InputRequests>]),
+        ("InputRequiredResult", vec![data::<InputRequiredResult>]),
+        ("InputResponses", vec![data::<InputResponses>]),
+        (
+            "SubscriptionsAcknowledgedNotification",
+            vec![notification::<SubscriptionsAcknowledgedNotificationParams>],
+        ),
+        (
+            "SubscriptionsListenRequest",
+            vec![request::<SubscriptionsListenParams>],
+        ),
+        (
+            "SubscriptionsListenResult",
+            vec![data::<SubscriptionsListenResult>],
+        ),
+        (
+            "SubscriptionsListenResultResponse",
+            vec![response::<SubscriptionsListenResult>],
+        ),
+        ("HeaderMismatchError", vec![|v| error_response(-32020, v)]),
+        (
+            "MissingRequiredClientCapabilityError",
+            vec![|v| error_response(-32021, v)],
+        ),
+        (
+            "UnsupportedProtocolVersionError",
+            vec![|v| error_response(-32022, v)],
+        ),
         ("EmbeddedResource", vec![data::<ContentBlock>]),
         ("GetPromptRequest", vec![request::<GetPromptParams>]),
         ("GetPromptRequestParams", vec![data::<GetPromptParams>]),
@@ -337,38 +370,16 @@ fn mapping() -> Vec<(&'static str, Vec<Check>)> {
     ]
 }
 
-/// Example types of the stateless era (2026-07-28) that have no session-era
-/// counterpart, with why.
-const STATELESS_ONLY: &[(&str, &str)] = &[
-    ("DiscoverRequest", "server/discover replaces initialize"),
-    ("DiscoverResult", "server/discover replaces initialize"),
-    (
-        "DiscoverResultResponse",
-        "server/discover replaces initialize",
-    ),
-    ("InputRequests", "multi round-trip requests"),
-    ("InputRequiredResult", "multi round-trip requests"),
-    ("InputResponses", "multi round-trip requests"),
-    (
-        "SubscriptionsAcknowledgedNotification",
-        "subscriptions/listen",
-    ),
-    ("SubscriptionsListenRequest", "subscriptions/listen"),
-    ("SubscriptionsListenResult", "subscriptions/listen"),
-    ("SubscriptionsListenResultResponse", "subscriptions/listen"),
-    (
-        "HeaderMismatchError",
-        "error code -32020 of the stateless HTTP transport",
-    ),
-    (
-        "MissingRequiredClientCapabilityError",
-        "error code -32021 (per-request capabilities)",
-    ),
-    (
-        "UnsupportedProtocolVersionError",
-        "error code -32022 (per-request versions)",
-    ),
-];
+/// A full JSON-RPC error response with this code.
+fn error_response(code: i32, v: &Value) -> Result<(), String> {
+    let Message::Error(e) = decode(v)? else {
+        return Err("not an error response".into());
+    };
+    if e.error.code.0 != code {
+        return Err(format!("code {}, expected {code}", e.error.code));
+    }
+    same(v, &encode(&Message::Error(e)))
+}
 
 fn example_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -397,17 +408,9 @@ fn official_examples_round_trip() {
     let mut files_checked = 0;
     let mut round_trips = 0;
     let mut types_checked = BTreeSet::new();
-    let mut skipped = Vec::new();
     for name in &dirs {
-        if let Some((_, why)) = STATELESS_ONLY.iter().find(|(n, _)| n == name) {
-            let n = example_files(&examples.join(name)).len();
-            skipped.push(format!("{name} ({n}): {why}"));
-            continue;
-        }
         let Some((_, checks)) = mapping.iter().find(|(n, _)| n == name) else {
-            failures.push(format!(
-                "{name}: example type neither mapped nor listed as stateless-only"
-            ));
+            failures.push(format!("{name}: example type not mapped to an SDK type"));
             continue;
         };
         types_checked.insert(name.clone());
@@ -433,13 +436,9 @@ fn official_examples_round_trip() {
     }
 
     eprintln!(
-        "examples: {files_checked} files of {} types round-tripped ({round_trips} round trips); skipped {} stateless-era types:",
+        "examples: {files_checked} files of {} types round-tripped ({round_trips} round trips)",
         types_checked.len(),
-        skipped.len()
     );
-    for s in &skipped {
-        eprintln!("  skipped {s}");
-    }
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

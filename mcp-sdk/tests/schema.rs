@@ -1599,6 +1599,146 @@ fn pagination(c: &mut Checker) {
     c.result("PaginatedResult", &page, R2024_11);
 }
 
+/// The stateless era's own types (2026-07-28 only).
+fn stateless(c: &mut Checker) {
+    let request_meta = RequestMeta {
+        protocol_version: Some("2026-07-28".into()),
+        client_capabilities: Some(client_caps_full()),
+        client_info: Some(implementation_full()),
+        log_level: Some(LoggingLevel::Warning),
+        progress_token: Some(ProgressToken::from("p-1")),
+        ..Default::default()
+    };
+    c.data(&["RequestMetaObject"], &request_meta, LAST);
+    let meta = Some(request_meta.into_meta());
+
+    let discover = DiscoverParams {
+        meta: meta.clone(),
+        ..Default::default()
+    };
+    let envelope =
+        json!({"jsonrpc": "2.0", "id": 1, "method": DiscoverParams::METHOD, "params": discover});
+    c.check_method("DiscoverRequest", DiscoverParams::METHOD);
+    let checked = c.check("DiscoverRequest", &envelope, LAST, LAST);
+    c.require("DiscoverRequest", checked);
+    let mut server_meta = Meta::new();
+    server_meta.insert(
+        SERVER_INFO_META_KEY.into(),
+        serde_json::to_value(implementation_full()).unwrap(),
+    );
+    let result = DiscoverResult {
+        result_type: ResultType::Complete,
+        supported_versions: vec!["2026-07-28".into(), "2025-11-25".into()],
+        capabilities: serde_json::from_value(
+            json!({"tools": {"listChanged": true}, "logging": {}}),
+        )
+        .unwrap(),
+        instructions: Some("Use the tools.".into()),
+        ttl_ms: 60_000,
+        cache_scope: CacheScope::Public,
+        meta: Some(server_meta),
+        extra: Default::default(),
+    };
+    c.data(&["DiscoverResult"], &result, LAST);
+
+    let mut requests = InputRequests::new();
+    requests.insert(
+        "name".into(),
+        InputRequest::Elicit(ElicitRequestParams::form(
+            "Your name?",
+            serde_json::from_value(
+                json!({"type": "object", "properties": {"name": {"type": "string"}}}),
+            )
+            .unwrap(),
+        )),
+    );
+    requests.insert(
+        "roots".into(),
+        InputRequest::ListRoots(ListRootsParams::default()),
+    );
+    requests.insert(
+        "sample".into(),
+        InputRequest::CreateMessage(
+            serde_json::from_value(json!({"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5})).unwrap(),
+        ),
+    );
+    c.data(&["InputRequests"], &requests, LAST);
+    let required = InputRequiredResult::new(requests, Some("c3RhdGU".into()));
+    c.data(&["InputRequiredResult"], &required, LAST);
+
+    let mut responses = InputResponses::new();
+    responses.insert(
+        "name".into(),
+        InputResponse::Elicit(ElicitResult::accept(obj(json!({"name": "Ada"})))),
+    );
+    responses.insert(
+        "roots".into(),
+        InputResponse::ListRoots(ListRootsResult::new(vec![Root::new("file:///w")])),
+    );
+    responses.insert(
+        "sample".into(),
+        InputResponse::CreateMessage(Box::new(
+            serde_json::from_value(json!({"role": "assistant", "content": {"type": "text", "text": "yo"}, "model": "m"})).unwrap(),
+        )),
+    );
+    c.data(&["InputResponses"], &responses, LAST);
+    let retry = InputResponseRequestParams {
+        input_responses: Some(responses),
+        request_state: Some("c3RhdGU".into()),
+        meta: meta.clone(),
+        ..Default::default()
+    };
+    c.data(&["InputResponseRequestParams"], &retry, LAST);
+
+    let filter = SubscriptionFilter {
+        tools_list_changed: Some(true),
+        prompts_list_changed: Some(false),
+        resources_list_changed: Some(true),
+        resource_subscriptions: Some(vec!["file:///a".into()]),
+        ..Default::default()
+    };
+    c.data(&["SubscriptionFilter"], &filter, LAST);
+    let listen = SubscriptionsListenParams {
+        notifications: filter.clone(),
+        meta,
+        ..Default::default()
+    };
+    c.data(&["SubscriptionsListenRequestParams"], &listen, LAST);
+    let mut sub_meta = Meta::new();
+    sub_meta.insert(SUBSCRIPTION_ID_META_KEY.into(), json!("listen-1"));
+    let listened = SubscriptionsListenResult {
+        result_type: ResultType::Complete,
+        meta: Some(sub_meta.clone()),
+        ..Default::default()
+    };
+    c.data(&["SubscriptionsListenResult"], &listened, LAST);
+    let ack = SubscriptionsAcknowledgedNotificationParams {
+        notifications: filter,
+        meta: Some(sub_meta),
+        ..Default::default()
+    };
+    c.data(&["SubscriptionsAcknowledgedNotificationParams"], &ack, LAST);
+
+    for (def, error) in [
+        (
+            "HeaderMismatchError",
+            Error::header_mismatch("Mcp-Name 'a' is not 'b'"),
+        ),
+        (
+            "MissingRequiredClientCapabilityError",
+            Error::missing_required_client_capability("elicitation", &client_caps_full()),
+        ),
+        (
+            "UnsupportedProtocolVersionError",
+            Error::unsupported_protocol_version("1900-01-01", &["2026-07-28", "2025-11-25"]),
+        ),
+    ] {
+        let envelope = json!({"jsonrpc": "2.0", "id": 1, "error": error});
+        let checked = c.check(def, &envelope, LAST, LAST);
+        c.require(def, checked);
+    }
+}
+
 #[test]
 fn every_type_validates_against_the_official_schemas() {
     let Some(dir) = common::schema_dir() else {
@@ -1618,6 +1758,7 @@ fn every_type_validates_against_the_official_schemas() {
     notifications(&mut c);
     tasks(&mut c);
     pagination(&mut c);
+    stateless(&mut c);
 
     eprintln!("schema validation (values checked, distinct definitions):");
     for (rev, (values, defs)) in &c.stats {
@@ -1656,7 +1797,7 @@ fn every_type_validates_against_the_official_schemas() {
         defs(R2025_11)
     );
     assert!(
-        defs(LAST) >= 25,
+        defs(LAST) >= 50,
         "2026-07-28: only {} definitions",
         defs(LAST)
     );

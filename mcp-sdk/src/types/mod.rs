@@ -50,6 +50,7 @@ mod prompts;
 mod resources;
 mod roots;
 mod sampling;
+mod stateless;
 mod tasks;
 mod tools;
 
@@ -64,6 +65,7 @@ pub use prompts::*;
 pub use resources::*;
 pub use roots::*;
 pub use sampling::*;
+pub use stateless::*;
 pub use tasks::*;
 pub use tools::*;
 
