@@ -12,7 +12,7 @@ use crate::peer::Peer;
 use crate::server::Server;
 use crate::sink::Outbound;
 use futures_util::FutureExt;
-use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
+use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CancelledNotificationParams, ClientCapabilities, Error, Implementation, InitializeParams,
     InitializeResult, LoggingLevel, Message, ProgressToken, ProtocolVersion, RequestId,
@@ -194,6 +194,60 @@ impl Session {
         }
     }
 
+    /// Why this session refuses a JSON-RPC batch, if it does: only
+    /// revision 2025-03-26 has batches (2025-06-18 removed them), and a
+    /// batch before `initialize` has no revision yet.
+    pub fn batch_refusal(&self) -> Option<Error> {
+        match self.client().map(|c| c.protocol_version) {
+            Some(ProtocolVersion::V2025_03_26) => None,
+            Some(v) => Some(Error::invalid_request(format_args!(
+                "JSON-RPC batches are not supported in protocol revision {v} \
+                 (only 2025-03-26 has them); send one message at a time"
+            ))),
+            None => Some(Error::invalid_request(
+                "JSON-RPC batches are not supported before initialization: \
+                 \"initialize\" must be sent on its own, and only protocol revision 2025-03-26 has batches",
+            )),
+        }
+    }
+
+    /// Takes the messages of a batch in order, as [`handle`](Self::handle)
+    /// takes single ones: requests start (their answers and everything
+    /// they cause go to `reply`), notifications and responses are handled
+    /// with `elsewhere` as their destination. Elements that did not decode,
+    /// and `initialize` (which must not be part of a batch), are answered at
+    /// once in [`Batch::immediate`].
+    pub async fn handle_batch(
+        self: &Arc<Self>,
+        items: Vec<Result<Message, DecodeError>>,
+        reply: Outbound,
+        elsewhere: Outbound,
+    ) -> Batch {
+        let mut batch = Batch {
+            pending: Pending::default(),
+            immediate: Vec::new(),
+        };
+        for item in items {
+            match item {
+                Err(e) => batch.immediate.push(e.into_message()),
+                Ok(Message::Request(req)) if req.method == "initialize" => {
+                    batch.immediate.push(Message::error(
+                        Some(req.id),
+                        Error::invalid_request(
+                            "\"initialize\" must not be part of a JSON-RPC batch",
+                        ),
+                    ));
+                }
+                Ok(Message::Request(req)) => {
+                    batch.pending.ids.push(req.id.clone());
+                    self.handle_request(req, reply.clone()).await;
+                }
+                Ok(other) => self.handle(other, elsewhere.clone()).await,
+            }
+        }
+        batch
+    }
+
     async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound) {
         // The handshake and ping are answered inline: they are cheap, and
         // `initialize` must be settled before anything else runs.
@@ -371,6 +425,49 @@ impl Session {
             }
             None => tracing::debug!(%id, "a response for no request we are waiting on"),
         }
+    }
+}
+
+/// A batch once its messages were handed to the session.
+pub(crate) struct Batch {
+    /// The answers still to come, one per request.
+    pub pending: Pending,
+    /// Answers known at once: errors for elements that were not valid.
+    pub immediate: Vec<Message>,
+}
+
+/// The requests whose answers a response still waits for (a batch may
+/// repeat an id: then each occurrence waits for an answer of its own).
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    ids: Vec<RequestId>,
+}
+
+impl Pending {
+    /// Waiting for the answer to one request.
+    pub fn one(id: RequestId) -> Pending {
+        Pending { ids: vec![id] }
+    }
+
+    /// Whether `msg` is one of the awaited answers; if so it no longer is.
+    pub fn take(&mut self, msg: &Message) -> bool {
+        let id = match msg {
+            Message::Response(r) => &r.id,
+            Message::Error(ErrorResponse { id: Some(id), .. }) => id,
+            _ => return false,
+        };
+        match self.ids.iter().position(|p| p == id) {
+            Some(i) => {
+                self.ids.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether every answer came.
+    pub fn is_done(&self) -> bool {
+        self.ids.is_empty()
     }
 }
 

@@ -97,6 +97,14 @@ fn router(probe: Arc<Probe>) -> Router {
             },
         )
         .tool(
+            Tool::named("progress", "Reports progress, then answers"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.progress(1.0, Some(2.0), None).await?;
+                ctx.progress(2.0, Some(2.0), None).await?;
+                Ok::<_, mcp_sdk::Error>("progressed")
+            },
+        )
+        .tool(
             Tool::named("slow", "Answers when released"),
             move |_: NoArguments| {
                 let p = p4.clone();
@@ -547,4 +555,132 @@ async fn graceful_shutdown_answers_the_call_in_flight_and_refuses_new_connection
         .unwrap()
         .unwrap();
     assert_eq!(server.service.session_count(), 0);
+}
+
+fn ping(id: i64) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":"ping"})
+}
+
+/// A batch's answers sorted by id.
+fn by_id(answers: Vec<Value>) -> Vec<Value> {
+    let mut answers = answers;
+    answers.sort_by_key(|a| a["id"].to_string());
+    answers
+}
+
+#[tokio::test]
+async fn a_2025_03_26_batch_is_answered_with_a_json_array() {
+    let config = HttpConfig {
+        response_mode: mcp_sdk_server::http::ResponseMode::Json,
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    let s = server.session("2025-03-26").await;
+    let batch = json!([
+        ping(1),
+        call(2, "progress", json!({"progressToken": "t"})),
+        {"jsonrpc":"2.0","method":"notifications/roots/list_changed"},
+        "not a message",
+    ]);
+    let resp = server.post(Some(&s), &batch).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let answers = by_id(json_body(resp).await.as_array().unwrap().clone());
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[0]["result"], json!({}));
+    assert_eq!(answers[1]["id"], 2);
+    assert_eq!(answers[1]["result"]["content"][0]["text"], "progressed");
+    assert_eq!(answers[2]["id"], Value::Null);
+    assert_eq!(answers[2]["error"]["code"], -32600);
+
+    // Only notifications and responses: 202 and no body.
+    let resp = server
+        .post(
+            Some(&s),
+            &json!([{"jsonrpc":"2.0","method":"notifications/roots/list_changed"},
+                    {"jsonrpc":"2.0","id":"x","result":{}}]),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(body_text(resp).await, "");
+
+    // An empty batch is an invalid request.
+    let resp = server.post(Some(&s), &json!([])).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert_eq!(answer["error"]["code"], -32600);
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("empty batch"));
+}
+
+#[tokio::test]
+async fn a_batch_whose_calls_stream_is_answered_on_one_sse_stream() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-03-26").await;
+    let batch = json!([
+        call(1, "progress", json!({"progressToken": "a"})),
+        call(2, "hello", json!({})),
+        ping(3),
+    ]);
+    let mut sse = Sse::new(server.post(Some(&s), &batch).await);
+    let events = sse.rest().await;
+    let seqs: Vec<(u64, u64)> = events.iter().map(|(id, _)| event_id(id)).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1),
+        "one stream, no event twice: {seqs:?}"
+    );
+    let progress = events
+        .iter()
+        .filter(|(_, m)| m["method"] == "notifications/progress")
+        .count();
+    assert_eq!(progress, 2);
+    let answers = by_id(
+        events
+            .into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.get("id").is_some())
+            .collect(),
+    );
+    assert_eq!(
+        answers.len(),
+        3,
+        "every answer, then the stream ends: {answers:?}"
+    );
+    assert_eq!(answers[0]["result"]["content"][0]["text"], "progressed");
+    assert_eq!(answers[1]["result"]["content"][0]["text"], "hi");
+    assert_eq!(answers[2]["result"], json!({}));
+}
+
+#[tokio::test]
+async fn batches_are_refused_in_other_revisions_and_initialize_may_not_be_batched() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    for version in ["2025-06-18", "2025-11-25"] {
+        let s = server.session(version).await;
+        let resp = server.post(Some(&s), &json!([ping(1)])).await;
+        assert_eq!(resp.status(), 400);
+        let answer = json_body(resp).await;
+        assert_eq!(answer["error"]["code"], -32600);
+        let text = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            text.contains("not supported") && text.contains(version),
+            "{text}"
+        );
+        server.hello(&s).await;
+    }
+    let init = json!([{"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}]);
+    let resp = server.post(None, &init).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must not be part of a JSON-RPC batch"),
+        "{answer}"
+    );
+    assert_eq!(server.service.session_count(), 2, "no session was made");
 }

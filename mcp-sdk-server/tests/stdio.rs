@@ -20,6 +20,11 @@ struct Client {
 impl Client {
     /// Serves `router` in a task and initializes with `capabilities`.
     async fn start(router: Router, capabilities: Value) -> Client {
+        Client::start_at(router, capabilities, "2025-11-25").await
+    }
+
+    /// Like [`start`](Self::start), at protocol revision `version`.
+    async fn start_at(router: Router, capabilities: Value, version: &str) -> Client {
         let (client_end, server_end) = tokio::io::duplex(1 << 16);
         let (server_read, server_write) = tokio::io::split(server_end);
         tokio::spawn(serve_io(
@@ -35,12 +40,9 @@ impl Client {
         };
         client
             .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-                "protocolVersion":"2025-11-25","capabilities":capabilities,"clientInfo":{"name":"t","version":"0"}}}))
+                "protocolVersion":version,"capabilities":capabilities,"clientInfo":{"name":"t","version":"0"}}}))
             .await;
-        assert_eq!(
-            client.recv().await["result"]["protocolVersion"],
-            "2025-11-25"
-        );
+        assert_eq!(client.recv().await["result"]["protocolVersion"], version);
         client
             .send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
             .await;
@@ -240,4 +242,165 @@ async fn requests_before_initialize_are_refused_but_ping_works() {
     c.send(json!({"jsonrpc":"2.0","id":2,"method":"ping"}))
         .await;
     assert_eq!(c.recv().await["result"], json!({}));
+}
+
+/// The ids of the answers in a batch's answer, in order of id.
+fn answers_by_id(answers: &Value) -> Vec<(Value, Value)> {
+    let mut all: Vec<(Value, Value)> = answers
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {answers}"))
+        .iter()
+        .map(|a| (a["id"].clone(), a.clone()))
+        .collect();
+    all.sort_by_key(|(id, _)| id.to_string());
+    all
+}
+
+#[tokio::test]
+async fn a_2025_03_26_batch_is_answered_with_one_array_line() {
+    let mut c = Client::start_at(router(), json!({}), "2025-03-26").await;
+    c.send(json!([
+        {"jsonrpc":"2.0","id":1,"method":"ping"},
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"work","arguments":{},"_meta":{"progressToken":"b"}}},
+        {"jsonrpc":"2.0","method":"notifications/roots/list_changed"},
+        42,
+        {"jsonrpc":"1.0","id":3,"method":"ping"}
+    ]))
+    .await;
+    // What the call sends on the way comes first, each on its own line;
+    // then all answers together, as one array.
+    let mut progress = 0;
+    let answers = loop {
+        let m = c.recv().await;
+        if m.is_array() {
+            break m;
+        }
+        assert!(
+            m["method"].is_string(),
+            "only notifications before the answers: {m}"
+        );
+        if m["method"] == "notifications/progress" {
+            progress += 1;
+        }
+    };
+    assert_eq!(progress, 2);
+    let answers = answers_by_id(&answers);
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    assert_eq!(answers[0].0, 1);
+    assert_eq!(answers[0].1["result"], json!({}));
+    assert_eq!(answers[1].0, 2);
+    assert_eq!(answers[1].1["result"]["content"][0]["text"], "done");
+    assert_eq!(answers[2].0, 3);
+    assert_eq!(answers[2].1["error"]["code"], -32600);
+    // The element that is not an object: an error without an id.
+    assert_eq!(answers[3].0, Value::Null);
+    assert_eq!(answers[3].1["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn a_batch_of_notifications_gets_no_answer_and_an_empty_one_is_invalid() {
+    let mut c = Client::start_at(router(), json!({}), "2025-03-26").await;
+    c.send(json!([
+        {"jsonrpc":"2.0","method":"notifications/roots/list_changed"},
+        {"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":99}}
+    ]))
+    .await;
+    c.send(json!({"jsonrpc":"2.0","id":7,"method":"ping"}))
+        .await;
+    assert_eq!(c.recv().await["id"], 7, "nothing was written for the batch");
+
+    c.send(json!([])).await;
+    let m = c.recv().await;
+    assert_eq!(
+        (m["id"].clone(), m["error"]["code"].clone()),
+        (Value::Null, json!(-32600)),
+        "{m}"
+    );
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty batch"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn initialize_may_not_be_part_of_a_batch() {
+    // Before initialization there is no revision yet: the batch is refused whole.
+    let (client_end, server_end) = tokio::io::duplex(1 << 16);
+    let (r, w) = tokio::io::split(server_end);
+    tokio::spawn(serve_io(router(), SessionConfig::default(), r, w));
+    let (read, write) = tokio::io::split(client_end);
+    let mut c = Client {
+        to_server: write,
+        from_server: BufReader::new(read).lines(),
+    };
+    c.send(json!([{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}]))
+        .await;
+    let m = c.recv().await;
+    assert_eq!(m["error"]["code"], -32600, "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("initialize"),
+        "{m}"
+    );
+
+    // In a 2025-03-26 session, the initialize element alone is refused.
+    let mut c = Client::start_at(router(), json!({}), "2025-03-26").await;
+    c.send(json!([
+        {"jsonrpc":"2.0","id":5,"method":"initialize","params":{
+            "protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"0"}}},
+        {"jsonrpc":"2.0","id":6,"method":"ping"}
+    ]))
+    .await;
+    let answers = answers_by_id(&c.recv().await);
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0].1["error"]["code"], -32600);
+    assert!(answers[0].1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("must not be part of a JSON-RPC batch"));
+    assert_eq!(answers[1].1["result"], json!({}));
+}
+
+#[tokio::test]
+async fn other_revisions_refuse_batches_and_go_on() {
+    for version in ["2024-11-05", "2025-06-18", "2025-11-25"] {
+        let mut c = Client::start_at(router(), json!({}), version).await;
+        c.send(json!([{"jsonrpc":"2.0","id":1,"method":"ping"}]))
+            .await;
+        let m = c.recv().await;
+        assert!(m.is_object(), "{m}");
+        assert_eq!(
+            (m["id"].clone(), m["error"]["code"].clone()),
+            (Value::Null, json!(-32600))
+        );
+        let text = m["error"]["message"].as_str().unwrap();
+        assert!(
+            text.contains("not supported") && text.contains(version),
+            "{text}"
+        );
+        c.send(json!({"jsonrpc":"2.0","id":2,"method":"ping"}))
+            .await;
+        assert_eq!(c.recv().await["id"], 2);
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_request_of_a_batch_leaves_the_others_answered() {
+    let mut c = Client::start_at(router(), json!({}), "2025-03-26").await;
+    c.send(json!([
+        {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sleep","arguments":{}}},
+        {"jsonrpc":"2.0","id":2,"method":"ping"}
+    ]))
+    .await;
+    c.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}))
+        .await;
+    let answers = answers_by_id(&c.recv().await);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].0, 2);
 }

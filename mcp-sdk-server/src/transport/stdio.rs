@@ -3,8 +3,9 @@
 
 use crate::server::Server;
 use crate::session::{ServerShared, Session, SessionConfig};
-use crate::sink::Outbound;
-use mcp_sdk::jsonrpc::decode;
+use crate::sink::{MessageSink, Outbound};
+use async_trait::async_trait;
+use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, Message};
 use std::io;
 use std::sync::Arc;
@@ -47,26 +48,6 @@ pub async fn serve(server: impl Server) -> io::Result<()> {
 /// non-blocking flag is on the open file description, which the process
 /// that started us does not use (it holds the other ends), and it is
 /// cleared again when the pipe is dropped.
-#[cfg(test)]
-mod tests {
-    use super::memchr;
-
-    #[test]
-    fn memchr_finds_the_first_newline_anywhere() {
-        for len in 0..40 {
-            for nl in 0..len {
-                let mut bytes = vec![b'x'; len];
-                bytes[nl] = b'\n';
-                if nl + 3 < len {
-                    bytes[nl + 3] = b'\n';
-                }
-                assert_eq!(memchr(&bytes), Some(nl), "{len} {nl}");
-            }
-            assert_eq!(memchr(&vec![0x8a; len]), None);
-        }
-    }
-}
-
 #[cfg(unix)]
 mod pipes {
     use std::fs::File;
@@ -171,8 +152,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let shared = ServerShared::new(Arc::new(server), config);
-    let (tx, rx) = mpsc::channel::<Message>(256);
-    let out: Outbound = Arc::new(tx);
+    let (tx, rx) = mpsc::channel::<Line>(256);
+    let out: Outbound = Arc::new(Lines(tx.clone()));
     let session = Session::new(shared, out.clone());
     let writer = tokio::spawn(write_lines(rx, writer));
 
@@ -196,6 +177,10 @@ where
         if text.is_empty() {
             continue;
         }
+        if is_batch(text) {
+            batch(&session, text, &out, &tx).await;
+            continue;
+        }
         match decode(text) {
             Ok(msg) => session.handle(msg, out.clone()).await,
             Err(e) => {
@@ -211,8 +196,69 @@ where
     session.close();
     drop(session);
     drop(out);
+    drop(tx);
     let _ = writer.await;
     result
+}
+
+/// What the writer writes: a message on its line, or the answers to a
+/// batch as one array on one line.
+enum Line {
+    One(Message),
+    Batch(Vec<Message>),
+}
+
+/// The writer's queue as a message destination.
+struct Lines(mpsc::Sender<Line>);
+
+#[async_trait]
+impl MessageSink for Lines {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        self.0.send(Line::One(msg)).await.map_err(|e| match e.0 {
+            Line::One(msg) => msg,
+            Line::Batch(_) => unreachable!("only single messages are sent here"),
+        })
+    }
+}
+
+/// A JSON-RPC batch (revision 2025-03-26 only): its answers go out as one
+/// array once all came; what its requests send on the way (progress, logs,
+/// requests to the client) goes out as it comes. A batch of notifications
+/// and responses only gets no answer.
+async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc::Sender<Line>) {
+    if let Some(refusal) = session.batch_refusal() {
+        let _ = out.send(Message::error(None, refusal)).await;
+        return;
+    }
+    let items = match decode_batch(text) {
+        Ok(Incoming::Batch(items)) => items,
+        Ok(Incoming::Single(msg)) => return session.handle(msg, out.clone()).await,
+        Err(e) => {
+            let _ = out.send(e.into_message()).await;
+            return;
+        }
+    };
+    // Room for every answer given inline while the batch is dispatched.
+    let (tx, mut rx) = mpsc::channel(items.len() + 64);
+    let batch = session.handle_batch(items, Arc::new(tx), out.clone()).await;
+    let (mut pending, mut answers) = (batch.pending, batch.immediate);
+    let out = out.clone();
+    let lines = lines.clone();
+    tokio::spawn(async move {
+        while !pending.is_done() {
+            match rx.recv().await {
+                Some(m) if pending.take(&m) => answers.push(m),
+                Some(m) => {
+                    let _ = out.send(m).await;
+                }
+                // The rest were cancelled: they get no answer.
+                None => break,
+            }
+        }
+        if !answers.is_empty() {
+            let _ = lines.send(Line::Batch(answers)).await;
+        }
+    });
 }
 
 /// Reads one line into `buf`, up to [`MAX_LINE_BYTES`]; a longer line is
@@ -279,21 +325,27 @@ fn trim_line(line: &[u8]) -> &[u8] {
 
 /// Writes each message as one line. Whatever is queued goes out in one
 /// write, so bursts cost few system calls and few wake-ups of the client.
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Message>, mut writer: W) {
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut writer: W) {
     const CHUNK: usize = 64 * 1024;
     let mut out = Vec::with_capacity(CHUNK);
-    while let Some(msg) = rx.recv().await {
-        let mut next = Some(msg);
+    while let Some(line) = rx.recv().await {
+        let mut next = Some(line);
         let mut yielded = false;
-        while let Some(msg) = next {
-            if !crate::sink::is_close_control(&msg) {
-                let start = out.len();
-                if serde_json::to_writer(&mut out, &msg).is_ok() {
-                    out.push(b'\n');
-                } else {
-                    out.truncate(start);
-                    tracing::error!("a message did not serialize; dropped");
+        while let Some(line) = next {
+            let start = out.len();
+            let written = match &line {
+                Line::One(msg) if crate::sink::is_close_control(msg) => Ok(()),
+                Line::One(msg) => serde_json::to_writer(&mut out, msg),
+                Line::Batch(msgs) => {
+                    out.extend_from_slice(&encode_batch(msgs));
+                    Ok(())
                 }
+            };
+            if written.is_err() {
+                out.truncate(start);
+                tracing::error!("a message did not serialize; dropped");
+            } else if out.len() > start {
+                out.push(b'\n');
             }
             if out.len() >= CHUNK {
                 if writer.write_all(&out).await.is_err() {
@@ -322,6 +374,26 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Message>, mut
         if out.capacity() > 16 * CHUNK {
             // One huge message must not pin its buffer for good.
             out = Vec::with_capacity(CHUNK);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memchr;
+
+    #[test]
+    fn memchr_finds_the_first_newline_anywhere() {
+        for len in 0..40 {
+            for nl in 0..len {
+                let mut bytes = vec![b'x'; len];
+                bytes[nl] = b'\n';
+                if nl + 3 < len {
+                    bytes[nl + 3] = b'\n';
+                }
+                assert_eq!(memchr(&bytes), Some(nl), "{len} {nl}");
+            }
+            assert_eq!(memchr(&vec![0x8a; len]), None);
         }
     }
 }

@@ -28,7 +28,7 @@ pub use serve::{
 };
 
 use crate::server::Server;
-use crate::session::{lock, ServerShared, Session, SessionConfig};
+use crate::session::{lock, Pending, ServerShared, Session, SessionConfig};
 use crate::sink::{is_close_control, MessageSink, Outbound};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -37,8 +37,8 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
-use mcp_sdk::jsonrpc::decode;
-use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
+use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
+use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -335,6 +335,9 @@ impl StreamableHttpService {
                 )
             }
         };
+        if is_batch(&body) {
+            return self.batch(session_id.as_deref(), &body, accept).await;
+        }
         let msg = match decode(&body) {
             Ok(msg) => msg,
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
@@ -401,39 +404,108 @@ impl StreamableHttpService {
         req: mcp_sdk::jsonrpc::Request,
         accept: Accepts,
     ) -> HttpResponse {
-        let id = req.id.clone();
-        let (tx, mut rx) = mpsc::channel::<Message>(64);
+        let pending = Pending::one(req.id.clone());
+        let (tx, rx) = mpsc::channel::<Message>(64);
         hs.session.handle(Message::Request(req), Arc::new(tx)).await;
-        let mode = self.inner.config.response_mode;
-        let mut first = None;
-        if mode != ResponseMode::Sse || !accept.sse {
-            loop {
-                match rx.recv().await {
-                    Some(m) if is_final(&m, &id) => return json_response(StatusCode::OK, &m, None),
-                    Some(m) if mode == ResponseMode::Auto && accept.sse => {
-                        first = Some(m);
-                        break;
-                    }
-                    Some(m) => {
-                        // JSON only: what the handler sends on the way goes
-                        // to the standalone stream.
-                        let _ = hs.session.standalone.send(m).await;
-                    }
-                    // Cancelled: there is no response to give.
-                    None => return empty_response(StatusCode::ACCEPTED),
-                }
-            }
-        }
-        self.stream_response(hs, id, rx, first)
+        self.answer(hs, pending, Vec::new(), rx, accept, false)
+            .await
     }
 
-    /// Answers with an SSE stream fed by a request's messages.
+    /// A JSON-RPC batch, for sessions of revision 2025-03-26 only. Answered
+    /// like a single request, with a JSON array of the answers in JSON; a
+    /// batch of only notifications and responses gets 202.
+    async fn batch(&self, session_id: Option<&str>, body: &[u8], accept: Accepts) -> HttpResponse {
+        let items = match decode_batch(body) {
+            Ok(Incoming::Batch(items)) => items,
+            Ok(Incoming::Single(_)) => unreachable!("the body is an array"),
+            Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
+        };
+        let initialize = items
+            .iter()
+            .any(|m| matches!(m, Ok(Message::Request(r)) if r.method == "initialize"));
+        if initialize && session_id.is_none() {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: \"initialize\" must not be part of a JSON-RPC batch",
+            );
+        }
+        let hs = match self.find_session(session_id) {
+            Ok(hs) => hs,
+            Err(resp) => return *resp,
+        };
+        if let Some(refusal) = hs.session.batch_refusal() {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &Message::error(None, refusal),
+                None,
+            );
+        }
+        // Room for every answer given inline while the batch is dispatched.
+        let (tx, rx) = mpsc::channel::<Message>(items.len() + 64);
+        let standalone = hs.session.standalone.clone();
+        let batch = hs
+            .session
+            .handle_batch(items, Arc::new(tx), standalone)
+            .await;
+        if batch.pending.is_done() && batch.immediate.is_empty() {
+            return empty_response(StatusCode::ACCEPTED);
+        }
+        self.answer(hs, batch.pending, batch.immediate, rx, accept, true)
+            .await
+    }
+
+    /// Answers a POST whose requests run: with JSON once every answer came
+    /// (the answer, or for a batch an array of them), or with an SSE stream
+    /// as the mode and the handlers' messages decide.
+    async fn answer(
+        &self,
+        hs: Arc<HttpSession>,
+        mut pending: Pending,
+        mut answers: Vec<Message>,
+        mut rx: mpsc::Receiver<Message>,
+        accept: Accepts,
+        array: bool,
+    ) -> HttpResponse {
+        let mode = self.inner.config.response_mode;
+        if mode == ResponseMode::Sse && accept.sse {
+            return self.stream_response(hs, pending, rx, answers);
+        }
+        let json = |answers: Vec<Message>| {
+            let body = if array {
+                encode_batch(&answers)
+            } else {
+                answers[0].to_vec()
+            };
+            json_bytes_response(StatusCode::OK, body, None)
+        };
+        while !pending.is_done() {
+            match rx.recv().await {
+                Some(m) if pending.take(&m) => answers.push(m),
+                Some(m) if mode == ResponseMode::Auto && accept.sse => {
+                    answers.push(m);
+                    return self.stream_response(hs, pending, rx, answers);
+                }
+                Some(m) => {
+                    // JSON only: what the handler sends on the way goes
+                    // to the standalone stream.
+                    let _ = hs.session.standalone.send(m).await;
+                }
+                // Cancelled: there is no response to give.
+                None if answers.is_empty() => return empty_response(StatusCode::ACCEPTED),
+                None => return json(answers),
+            }
+        }
+        json(answers)
+    }
+
+    /// Answers with an SSE stream: first `sent` (messages already received),
+    /// then the requests' messages until every answer was sent.
     fn stream_response(
         &self,
         hs: Arc<HttpSession>,
-        id: RequestId,
+        mut pending: Pending,
         mut rx: mpsc::Receiver<Message>,
-        first: Option<Message>,
+        sent: Vec<Message>,
     ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
@@ -446,20 +518,20 @@ impl StreamableHttpService {
             if primes {
                 streams.prime(stream, Some(config.sse_retry));
             }
-            match &first {
-                Some(m) if is_close_control(m) => {
-                    streams.disconnect(stream, Some(config.sse_retry))
+            for m in &sent {
+                if is_close_control(m) {
+                    streams.disconnect(stream, Some(config.sse_retry));
+                } else {
+                    // Answers in `sent` were taken from `pending` already.
+                    streams.push(stream, m, false);
                 }
-                Some(m) => {
-                    let fin = is_final(m, &id);
-                    streams.push(stream, m, fin);
-                }
-                None => {}
+            }
+            if pending.is_done() {
+                streams.end(stream);
             }
             (stream, conn)
         };
-        let done = first.as_ref().is_some_and(|m| is_final(m, &id));
-        if !done {
+        if !pending.is_done() {
             let poll_after = config.sse_poll_after.filter(|_| primes);
             let retry = config.sse_retry;
             let hs = hs.clone();
@@ -484,7 +556,7 @@ impl StreamableHttpService {
                         lock(&hs.streams).disconnect(stream, Some(retry));
                         continue;
                     }
-                    let fin = is_final(&m, &id);
+                    let fin = pending.take(&m) && pending.is_done();
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {
                         return;
@@ -650,14 +722,6 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn is_final(m: &Message, id: &RequestId) -> bool {
-    match m {
-        Message::Response(r) => &r.id == id,
-        Message::Error(e) => e.id.as_ref() == Some(id),
-        _ => false,
-    }
-}
-
 fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -705,7 +769,11 @@ fn error_response(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 fn json_response(status: StatusCode, msg: &Message, session: Option<&str>) -> HttpResponse {
-    let mut resp = Response::new(McpBody::full(msg.to_vec()));
+    json_bytes_response(status, msg.to_vec(), session)
+}
+
+fn json_bytes_response(status: StatusCode, body: Vec<u8>, session: Option<&str>) -> HttpResponse {
+    let mut resp = Response::new(McpBody::full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
