@@ -1,5 +1,7 @@
 //! The stdio transport: newline-delimited JSON-RPC on stdin and stdout.
-//! Nothing else may be written to stdout; logs go to stderr.
+//! Nothing else may be written to stdout; logs go to stderr. In sessions of
+//! revision 2025-03-26 a line may hold a JSON-RPC batch; its answers go out
+//! as one array on one line.
 
 use crate::server::Server;
 use crate::session::{ServerShared, Session, SessionConfig};

@@ -5,7 +5,10 @@
 //! - `POST` carries one JSON-RPC message. Notifications and responses get
 //!   `202 Accepted`; a request gets `application/json` or, when the handler
 //!   sends something before its result (progress, logs, requests to the
-//!   client) and the client accepts it, a `text/event-stream`.
+//!   client) and the client accepts it, a `text/event-stream`. Sessions of
+//!   revision 2025-03-26 may also POST a JSON-RPC batch (an array), answered
+//!   with an array of the answers (or 202 when it holds no request); other
+//!   revisions refuse arrays with 400.
 //! - `GET` opens the standalone SSE stream for server-initiated messages, or
 //!   resumes any stream after `Last-Event-ID`.
 //! - `DELETE` ends the session.
