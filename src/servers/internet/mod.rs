@@ -1,1 +1,443 @@
-//! The internet reference server (being written).
+//! The internet server (the seed's server 5, and its tools server's
+//! `api-call`): `fetch` reads a web page as Markdown (or raw text) in
+//! chunks, as the popular Python fetch server does, and `http_request` calls
+//! an HTTP API with a method, headers and a JSON body.
+//!
+//! Both refuse internal destinations (loopback, private, link-local, cloud
+//! metadata...) after DNS resolution and on every redirect, unless the host
+//! is on the operator's allow-list; see [`guard`].
+
+pub mod guard;
+pub mod html;
+pub mod net;
+
+use super::ServerSpec;
+use guard::AllowList;
+use mcp_sdk::{Implementation, Tool, ToolAnnotations};
+use mcp_sdk_server::{Router, Structured};
+use net::{FetchError, Fetcher, Outgoing};
+use reqwest::header::{HeaderMap, HeaderName, CONTENT_TYPE};
+use reqwest::Method;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The internet server's identity: id 5, port 5005.
+pub fn spec() -> ServerSpec {
+    ServerSpec {
+        id: "5",
+        name: "internet",
+        default_port: 5005,
+        capabilities: &["internet"],
+    }
+}
+
+/// The environment variable with more allowed hosts, comma-separated.
+pub const ALLOW_HOSTS_ENV: &str = "INTERNET_ALLOW_HOSTS";
+
+/// How the server is set up.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Hosts reachable even though their addresses are internal.
+    pub allow: AllowList,
+}
+
+impl Config {
+    /// A configuration allowing `hosts` plus those in [`ALLOW_HOSTS_ENV`].
+    pub fn from_flags_and_env(hosts: &[String]) -> Self {
+        let env = std::env::var(ALLOW_HOSTS_ENV).unwrap_or_default();
+        let all = hosts
+            .iter()
+            .map(String::as_str)
+            .chain(env.split(',').map(str::trim).filter(|h| !h.is_empty()));
+        Config {
+            allow: AllowList::new(all),
+        }
+    }
+}
+
+fn default_max_length() -> usize {
+    5000
+}
+
+fn default_body_length() -> usize {
+    20_000
+}
+
+/// Arguments of `fetch`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FetchArgs {
+    /// URL to fetch (http or https).
+    pub url: String,
+    /// Maximum number of characters to return.
+    #[serde(default = "default_max_length")]
+    #[schemars(range(min = 1, max = 999_999))]
+    pub max_length: usize,
+    /// Start the content at this character index; use it when a previous
+    /// fetch was truncated and more is needed.
+    #[serde(default)]
+    pub start_index: usize,
+    /// Return the page as it came (HTML included) instead of simplified to
+    /// Markdown.
+    #[serde(default)]
+    pub raw: bool,
+}
+
+/// HTTP methods `http_request` sends.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `GET` (the default).
+    #[default]
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+    /// `HEAD`.
+    Head,
+    /// `OPTIONS`.
+    Options,
+}
+
+impl From<HttpMethod> for Method {
+    fn from(m: HttpMethod) -> Method {
+        match m {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Post => Method::POST,
+            HttpMethod::Put => Method::PUT,
+            HttpMethod::Patch => Method::PATCH,
+            HttpMethod::Delete => Method::DELETE,
+            HttpMethod::Head => Method::HEAD,
+            HttpMethod::Options => Method::OPTIONS,
+        }
+    }
+}
+
+/// Arguments of `http_request`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HttpRequestArgs {
+    /// The URL (http or https).
+    pub url: String,
+    /// The HTTP method.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Request headers, name to value.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The body: any JSON value, sent as `application/json`. A string is
+    /// sent as it is when a `Content-Type` header names something else.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Maximum number of characters of the response body to return.
+    #[serde(default = "default_body_length")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_length: usize,
+}
+
+/// What `http_request` returns.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The URL that answered, after redirects.
+    pub url: String,
+    /// The response headers (repeated ones joined with `, `).
+    pub headers: BTreeMap<String, String>,
+    /// The body: parsed JSON when it is JSON, else text; `null` when empty.
+    pub body: Value,
+    /// Whether the body was longer than returned.
+    pub truncated: bool,
+}
+
+/// Headers that the transport sets, which a caller may not.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// The most headers a request may carry.
+const MAX_HEADERS: usize = 64;
+
+/// The internet server's tools, with `config`'s allow-list.
+pub fn router(config: Config) -> Router {
+    let fetcher = Fetcher::new(config.allow);
+    let for_fetch = fetcher.clone();
+    Router::new()
+        .with_info(Implementation::new(
+            "mcp-reference-internet",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(
+            "Reads the web. `fetch` returns a page as Markdown in chunks of max_length \
+             characters (continue with start_index); `http_request` calls an HTTP API. \
+             Internal network addresses are refused.",
+        )
+        .tool(
+            Tool::named(
+                "fetch",
+                "Fetches a URL from the internet and returns its contents as Markdown \
+                 (or raw text). Long pages come in chunks: when the answer says the content \
+                 was truncated, call again with the start_index it gives.",
+            )
+            .with_title("Fetch a web page")
+            .with_annotations(ToolAnnotations {
+                read_only_hint: Some(true),
+                open_world_hint: Some(true),
+                ..Default::default()
+            }),
+            move |args: FetchArgs| {
+                let fetcher = for_fetch.clone();
+                async move { fetch(&fetcher, args).await }
+            },
+        )
+        .tool(
+            Tool::named(
+                "http_request",
+                "Sends an HTTP request (method, headers, JSON body) to an API and returns the \
+                 status, headers and body (parsed when JSON).",
+            )
+            .with_title("Call an HTTP API")
+            .with_annotations(ToolAnnotations {
+                read_only_hint: Some(false),
+                destructive_hint: Some(true),
+                open_world_hint: Some(true),
+                ..Default::default()
+            }),
+            move |args: HttpRequestArgs| {
+                let fetcher = fetcher.clone();
+                async move { http_request(&fetcher, args).await.map(Structured) }
+            },
+        )
+}
+
+/// Content types that are not text.
+fn is_binary(content_type: &str, body: &[u8]) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    let binary_type = ["image/", "audio/", "video/", "font/"]
+        .iter()
+        .any(|p| ct.starts_with(p))
+        || [
+            "application/octet-stream",
+            "application/pdf",
+            "application/zip",
+            "application/gzip",
+            "application/x-",
+            "application/vnd.",
+            "application/wasm",
+        ]
+        .iter()
+        .any(|p| {
+            ct.starts_with(p)
+                && !ct.contains("json")
+                && !ct.contains("xml")
+                && !ct.contains("javascript")
+        });
+    binary_type || body.iter().take(4096).any(|&b| b == 0)
+}
+
+/// `fetch`, as the Python fetch server does it.
+pub async fn fetch(fetcher: &Fetcher, args: FetchArgs) -> Result<String, String> {
+    let url = net::parse_url(&args.url).map_err(|e| e.to_string())?;
+    let shown = url.to_string();
+    let page = fetcher
+        .send(Outgoing::get(url))
+        .await
+        .map_err(|e: FetchError| e.to_string())?;
+    if page.status.as_u16() >= 400 {
+        return Err(format!(
+            "Failed to fetch {shown} - status code {}",
+            page.status.as_u16()
+        ));
+    }
+    let content_type = page.content_type().to_owned();
+    if is_binary(&content_type, &page.body) {
+        let what = if content_type.is_empty() {
+            "binary data"
+        } else {
+            content_type.as_str()
+        };
+        return Err(format!(
+            "{shown} is not text ({what}); fetch returns text and HTML only"
+        ));
+    }
+    let text = String::from_utf8_lossy(&page.body);
+    let is_html = content_type.to_ascii_lowercase().contains("text/html")
+        || content_type.is_empty()
+        || html::looks_like_html(&text);
+    let mut prefix = String::new();
+    if page.truncated {
+        prefix.push_str(&format!(
+            "Note: the response was larger than {} MiB; only its beginning was read.\n",
+            fetcher.max_bytes() / (1024 * 1024)
+        ));
+    }
+    let content = if is_html && !args.raw {
+        let md = html::to_markdown(&text, Some(&page.url));
+        if md.is_empty() {
+            "<error>Page failed to be simplified from HTML</error>".to_owned()
+        } else {
+            md
+        }
+    } else {
+        if !is_html {
+            prefix.push_str(&format!(
+                "Content type {content_type} cannot be simplified to markdown, but here is the raw content:\n"
+            ));
+        }
+        text.into_owned()
+    };
+    let body = page_chunk(&content, args.start_index, args.max_length);
+    Ok(format!("{prefix}Contents of {shown}:\n{body}"))
+}
+
+/// Characters `start..start+max` of `content`, with the hint for the next
+/// chunk when more remains.
+fn page_chunk(content: &str, start: usize, max: usize) -> String {
+    let total = content.chars().count();
+    if start >= total {
+        return "<error>No more content available.</error>".to_owned();
+    }
+    let chunk: String = content.chars().skip(start).take(max).collect();
+    let taken = chunk.chars().count();
+    if taken == max && total > start + taken {
+        let next = start + taken;
+        format!(
+            "{chunk}\n\n<error>Content truncated. Call the fetch tool with a start_index of {next} to get more content.</error>"
+        )
+    } else {
+        chunk
+    }
+}
+
+/// `http_request`: the seed's `api-call`, guarded.
+pub async fn http_request(
+    fetcher: &Fetcher,
+    args: HttpRequestArgs,
+) -> Result<HttpResponse, String> {
+    let url = net::parse_url(&args.url).map_err(|e| e.to_string())?;
+    if args.headers.len() > MAX_HEADERS {
+        return Err(format!("too many headers (at most {MAX_HEADERS})"));
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in &args.headers {
+        let header = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("{name:?} is not a valid header name"))?;
+        if RESERVED_HEADERS.contains(&header.as_str()) {
+            return Err(format!(
+                "header {name} is set by the HTTP client and cannot be given"
+            ));
+        }
+        headers.append(header, net::header_value(name, value)?);
+    }
+    let body = match args.body {
+        None => None,
+        Some(Value::String(text))
+            if headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| !ct.to_ascii_lowercase().contains("json")) =>
+        {
+            Some(text.into_bytes())
+        }
+        Some(value) => {
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, "application/json".parse().expect("valid"));
+            }
+            Some(serde_json::to_vec(&value).map_err(|e| e.to_string())?)
+        }
+    };
+    let response = fetcher
+        .send(Outgoing {
+            method: args.method.into(),
+            url,
+            headers,
+            body,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out_headers = BTreeMap::new();
+    for (name, value) in &response.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out_headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let is_json = response
+        .content_type()
+        .to_ascii_lowercase()
+        .contains("json");
+    let text = String::from_utf8_lossy(&response.body);
+    let total = text.chars().count();
+    let mut truncated = response.truncated;
+    let body = if response.body.is_empty() {
+        Value::Null
+    } else if is_binary(response.content_type(), &response.body) {
+        Value::String(format!(
+            "<{} bytes of binary content ({}) not shown>",
+            response.body.len(),
+            response.content_type()
+        ))
+    } else if total <= args.max_length && !truncated && is_json {
+        serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
+    } else if total <= args.max_length {
+        Value::String(text.into_owned())
+    } else {
+        truncated = true;
+        Value::String(text.chars().take(args.max_length).collect())
+    };
+    Ok(HttpResponse {
+        status: response.status.as_u16(),
+        url: response.url.to_string(),
+        headers: out_headers,
+        body,
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_carry_the_next_start_index() {
+        let text = "abcdefghij";
+        assert_eq!(
+            page_chunk(text, 0, 4),
+            "abcd\n\n<error>Content truncated. Call the fetch tool with a start_index of 4 to get more content.</error>"
+        );
+        assert_eq!(page_chunk(text, 8, 4), "ij");
+        assert_eq!(page_chunk(text, 6, 4), "ghij");
+        assert_eq!(
+            page_chunk(text, 10, 4),
+            "<error>No more content available.</error>"
+        );
+        assert_eq!(page_chunk("héllo", 1, 2).lines().next(), Some("él"));
+    }
+
+    #[test]
+    fn binary_is_told_apart_from_text() {
+        assert!(is_binary("image/png", b"\x89PNG"));
+        assert!(is_binary("", b"abc\0def"));
+        assert!(!is_binary("application/json", b"{}"));
+        assert!(!is_binary("application/vnd.api+json", b"{}"));
+        assert!(!is_binary("text/plain; charset=utf-8", b"hello"));
+    }
+}
