@@ -1,0 +1,416 @@
+//! System tests of the tools server: the `tools_server` example as a child
+//! process, driven by our client over stdio and over Streamable HTTP.
+
+mod support;
+
+use mcp_sdk::{CallToolResult, ErrorCode, Tool};
+use mcp_sdk_client::{Client, RequestOptions};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use support::{http_client, http_server, stdio_client, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+const NAME: &str = "tools_server";
+
+const TOOLS: [&str; 12] = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "power",
+    "word_count",
+    "character_count",
+    "sentence_count",
+    "to_upper_case",
+    "to_lower_case",
+    "json_to_csv",
+    "csv_to_json",
+];
+
+/// The tools by name, each checked for honest annotations and schemas.
+async fn tools(client: &Client) -> HashMap<String, Tool> {
+    let list = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, TOOLS);
+    for tool in &list {
+        let a = tool.annotations.as_ref().expect("annotated");
+        assert_eq!(a.read_only_hint, Some(true), "{}", tool.name);
+        assert_eq!(a.destructive_hint, Some(false), "{}", tool.name);
+        assert_eq!(a.idempotent_hint, Some(true), "{}", tool.name);
+        assert_eq!(a.open_world_hint, Some(false), "{}", tool.name);
+        assert!(
+            tool.output_schema.is_some(),
+            "{} has an output schema",
+            tool.name
+        );
+        assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+    }
+    list.into_iter().map(|t| (t.name.clone(), t)).collect()
+}
+
+/// Calls a tool that must succeed; checks its structured content against
+/// the tool's output schema and returns it.
+async fn ok(client: &Client, tools: &HashMap<String, Tool>, name: &str, args: Value) -> Value {
+    let result = timeout(PATIENCE, client.call_tool(name, args.clone()))
+        .await
+        .expect("an answer in time")
+        .expect("a result");
+    assert!(
+        !result.is_error(),
+        "{name}({args}) failed: {:?}",
+        result.content
+    );
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structured content");
+    let schema = Value::Object(tools[name].output_schema.clone().unwrap());
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&structured)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{name}: {structured} does not match its schema: {problems:?}"
+    );
+    // The text copy is the same JSON value.
+    let text: Value = serde_json::from_str(result.content[0].as_text().unwrap()).unwrap();
+    assert_eq!(text, structured);
+    structured
+}
+
+/// Calls a tool that must fail as a tool (`isError`); returns its message.
+async fn tool_error(client: &Client, name: &str, args: Value) -> String {
+    let result: CallToolResult = timeout(PATIENCE, client.call_tool(name, args))
+        .await
+        .expect("an answer in time")
+        .expect("a tool result, not a protocol error");
+    assert!(result.is_error(), "{name} should have failed: {result:?}");
+    result.content[0].as_text().unwrap().to_owned()
+}
+
+/// What every transport must show: each tool, and each bad input.
+async fn exercise(client: &Client) {
+    let tools = tools(client).await;
+
+    // Calculator, with Python's number rules.
+    assert_eq!(
+        ok(client, &tools, "add", json!({"a": 2, "b": 3})).await,
+        json!({"result": 5})
+    );
+    assert_eq!(
+        ok(client, &tools, "add", json!({"a": 0.5, "b": 2})).await,
+        json!({"result": 2.5})
+    );
+    assert_eq!(
+        ok(client, &tools, "subtract", json!({"a": 2, "b": 5})).await,
+        json!({"result": -3})
+    );
+    assert_eq!(
+        ok(client, &tools, "multiply", json!({"a": 4, "b": 2.5})).await,
+        json!({"result": 10.0})
+    );
+    let six_by_three = ok(client, &tools, "divide", json!({"a": 6, "b": 3})).await;
+    assert_eq!(six_by_three, json!({"result": 2.0}));
+    assert!(
+        six_by_three["result"].is_f64(),
+        "true division gives a float"
+    );
+    assert_eq!(
+        ok(client, &tools, "power", json!({"a": 2, "b": 10})).await,
+        json!({"result": 1024})
+    );
+    assert_eq!(
+        ok(client, &tools, "power", json!({"a": 2, "b": -2})).await,
+        json!({"result": 0.25})
+    );
+
+    // Failures the model can read.
+    assert_eq!(
+        tool_error(client, "divide", json!({"a": 1, "b": 0})).await,
+        "Division by zero"
+    );
+    assert!(tool_error(client, "power", json!({"a": 0, "b": -1}))
+        .await
+        .contains("negative power"));
+    let wrong_type = tool_error(client, "add", json!({"a": "two", "b": 3})).await;
+    assert!(
+        wrong_type.contains("Invalid arguments") && wrong_type.contains("/a"),
+        "{wrong_type}"
+    );
+    let missing = tool_error(client, "multiply", json!({"a": 1})).await;
+    assert!(
+        missing.contains("\"b\" is a required property"),
+        "{missing}"
+    );
+    let missing_text = tool_error(client, "word_count", json!({})).await;
+    assert!(missing_text.contains("\"text\""), "{missing_text}");
+    let unknown = client
+        .call_tool("modulo", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Some(ErrorCode::INVALID_PARAMS), "{unknown}");
+
+    // Text processor.
+    let text = json!({"text": "Hello, world! How are you? Fine.  Straße"});
+    assert_eq!(
+        ok(client, &tools, "word_count", text.clone()).await,
+        json!({"result": 7})
+    );
+    assert_eq!(
+        ok(client, &tools, "character_count", text.clone()).await,
+        json!({"result": 40})
+    );
+    assert_eq!(
+        ok(client, &tools, "sentence_count", text.clone()).await,
+        json!({"result": 4})
+    );
+    assert_eq!(
+        ok(client, &tools, "to_upper_case", text.clone()).await,
+        json!({"result": "HELLO, WORLD! HOW ARE YOU? FINE.  STRASSE"})
+    );
+    assert_eq!(
+        ok(client, &tools, "to_lower_case", text).await,
+        json!({"result": "hello, world! how are you? fine.  straße"})
+    );
+    let not_text = tool_error(client, "to_upper_case", json!({"text": 42})).await;
+    assert!(not_text.contains("Invalid arguments"), "{not_text}");
+
+    // Data transformer, both ways.
+    let csv = "name,age,score\r\nAda,36,9.5\r\n\"Lovelace, A.\",-1,007\r\n";
+    let rows = ok(client, &tools, "csv_to_json", json!({"csv_data": csv})).await;
+    assert_eq!(
+        rows,
+        json!({"result": [
+            {"name": "Ada", "age": 36, "score": 9.5},
+            {"name": "Lovelace, A.", "age": "-1", "score": 7},
+        ]})
+    );
+    // The text copy keeps the header's column order.
+    let raw = client
+        .call_tool("csv_to_json", json!({"csv_data": csv}))
+        .await
+        .unwrap();
+    assert!(raw.content[0]
+        .as_text()
+        .unwrap()
+        .starts_with(r#"{"result":[{"name":"Ada","age":36"#));
+    let back = ok(
+        client,
+        &tools,
+        "json_to_csv",
+        json!({"json_data": rows["result"], "columns": ["name", "age", "score"]}),
+    )
+    .await;
+    assert_eq!(
+        back["result"],
+        "name,age,score\r\nAda,36,9.5\r\n\"Lovelace, A.\",-1,7\r\n"
+    );
+    // JSON given as text keeps the first object's key order.
+    let from_text = ok(
+        client,
+        &tools,
+        "json_to_csv",
+        json!({"json_data": r#"[{"z": 1, "a": true}, {"a": null, "z": 2.0}]"#}),
+    )
+    .await;
+    assert_eq!(from_text["result"], "z,a\r\n1,True\r\n2.0,\r\n");
+    assert_eq!(
+        ok(client, &tools, "json_to_csv", json!({"json_data": []})).await,
+        json!({"result": ""})
+    );
+
+    // Bad CSV and bad JSON.
+    let ragged = tool_error(client, "csv_to_json", json!({"csv_data": "a,b\n1,2\n3\n"})).await;
+    assert!(
+        ragged.contains("row 2 (line 3) has 1 field but the header has 2"),
+        "{ragged}"
+    );
+    let open_quote = tool_error(client, "csv_to_json", json!({"csv_data": "a\n\"oops\n"})).await;
+    assert!(open_quote.contains("never closed"), "{open_quote}");
+    let bad_json = tool_error(client, "json_to_csv", json!({"json_data": "[{\"a\": 1,]"})).await;
+    assert!(bad_json.contains("not valid JSON"), "{bad_json}");
+    let not_objects = tool_error(client, "json_to_csv", json!({"json_data": [1, 2]})).await;
+    assert!(
+        not_objects.contains("json_data[0] is a number, not an object"),
+        "{not_objects}"
+    );
+    let extra = tool_error(
+        client,
+        "json_to_csv",
+        json!({"json_data": [{"a": 1}, {"b": 2}]}),
+    )
+    .await;
+    assert!(
+        extra.contains("json_data[1] has fields not in the header: 'b'"),
+        "{extra}"
+    );
+    let no_csv = tool_error(client, "csv_to_json", json!({"csv_data": ["a", "b"]})).await;
+    assert!(no_csv.contains("Invalid arguments"), "{no_csv}");
+}
+
+/// A CSV of `rows` rows.
+fn big_csv(rows: usize) -> String {
+    let mut csv = String::from("id,name,value\n");
+    for i in 0..rows {
+        csv.push_str(&format!("{i},name {i},{}.5\n", i * 7));
+    }
+    csv
+}
+
+/// A long transform reports growing progress up to its total.
+async fn reports_progress(client: &Client) {
+    let csv = big_csv(20_000);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = RequestOptions::new().on_progress(move |p| {
+        sink.lock().unwrap().push((p.progress, p.total));
+    });
+    let result = timeout(
+        PATIENCE,
+        client.call_tool_with("csv_to_json", json!({"csv_data": csv}), options),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!result.is_error());
+    assert_eq!(
+        result.structured_content.unwrap()["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20_000
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 5, "progress reports: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "growing: {seen:?}"
+    );
+    let total = csv.len() as f64;
+    assert!(seen.iter().all(|p| p.1 == Some(total)), "{seen:?}");
+    assert_eq!(seen.last().unwrap().0, total);
+}
+
+/// Dropping a long call at its first progress report cancels it; the
+/// server goes on serving.
+async fn cancels(client: &Client) {
+    let csv = big_csv(100_000);
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let first_tx = Mutex::new(Some(first_tx));
+    let options = RequestOptions::new().on_progress(move |_| {
+        if let Some(tx) = first_tx.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+    });
+    let call = client.call_tool_with("csv_to_json", json!({"csv_data": csv}), options);
+    let finished = timeout(PATIENCE, async {
+        tokio::select! {
+            biased;
+            _ = first_rx => false,
+            _ = call => true,
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        !finished,
+        "the call was cancelled at its first progress report"
+    );
+    let after = client
+        .call_tool("add", json!({"a": 1, "b": 1}))
+        .await
+        .unwrap();
+    assert_eq!(after.structured_content, Some(json!({"result": 2})));
+}
+
+#[tokio::test]
+async fn stdio_every_tool_and_every_bad_input() {
+    let client = stdio_client(NAME, &[], ()).await;
+    assert_eq!(client.server().server_info.name, "mcp-reference-tools");
+    exercise(&client).await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn stdio_long_transform_reports_progress_and_cancels() {
+    let client = stdio_client(NAME, &[], ()).await;
+    reports_progress(&client).await;
+    cancels(&client).await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn stdio_refuses_a_huge_csv() {
+    let client = stdio_client(NAME, &[], ()).await;
+    let huge = "x,y\n".repeat(11 * 1024 * 1024 / 4);
+    let e = tool_error(&client, "csv_to_json", json!({"csv_data": huge})).await;
+    assert!(e.starts_with("csv_data is 11.0 MiB"), "{e}");
+    assert!(e.contains("at most 10.0 MiB"), "{e}");
+    let e = tool_error(&client, "word_count", json!({"text": huge})).await;
+    assert!(e.starts_with("text is 11.0 MiB"), "{e}");
+    // Still serving.
+    let r = client
+        .call_tool("add", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content, Some(json!({"result": 3})));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn http_every_tool_and_every_bad_input() {
+    let server = http_server(NAME, &[]).await;
+    let client = http_client(&server.url, ()).await;
+    exercise(&client).await;
+    reports_progress(&client).await;
+    cancels(&client).await;
+    client.close().await;
+}
+
+#[tokio::test]
+async fn http_refuses_inputs_over_the_limit() {
+    let server = http_server(NAME, &["--max-input-bytes", "1048576"]).await;
+    let client = http_client(&server.url, ()).await;
+    let csv = big_csv(100_000);
+    assert!(csv.len() > 1024 * 1024 && csv.len() < 3 * 1024 * 1024);
+    let e = tool_error(&client, "csv_to_json", json!({"csv_data": csv})).await;
+    assert!(e.contains("at most 1.0 MiB (1048576 bytes)"), "{e}");
+    let rows: Vec<Value> = (0..40_000)
+        .map(|i| json!({"id": i, "name": "some name"}))
+        .collect();
+    let e = tool_error(&client, "json_to_csv", json!({"json_data": rows})).await;
+    assert!(e.contains("json_data is more than 1.0 MiB"), "{e}");
+    // The session survives both.
+    let r = client
+        .call_tool("subtract", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content, Some(json!({"result": -1})));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn http_health_answers_as_the_seed() {
+    let server = http_server(NAME, &[]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let health: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["serverId"], "3");
+    assert_eq!(health["server"], "tools");
+    assert_eq!(health["capabilities"], json!(["tools"]));
+    assert!(health["timestamp"].as_str().unwrap().ends_with('Z'));
+}
