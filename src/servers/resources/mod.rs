@@ -1,1 +1,699 @@
-//! The resources reference server (being written).
+//! Server 1, **resources**: a directory served as `file://` resources, and
+//! in-memory notes (`notes://{name}`) written with the `write_note` tool.
+//!
+//! - `resources/list` pages through the directory's files (hidden
+//!   dot-files left out) and the notes, sorted by URI, with MIME types from
+//!   the file extension, sizes and last-modified times.
+//! - `resources/read` answers text files as text and everything else as a
+//!   base64 blob; files above the size cap (10 MiB by default) are refused
+//!   with a message saying so. A URI that names nothing served answers
+//!   -32002 (resource not found); nothing outside the directory is ever
+//!   read: paths are canonicalized and symbolic links that lead out are
+//!   refused.
+//! - `resources/subscribe`: `notifications/resources/updated` when a
+//!   subscribed file or note changes; every session hears
+//!   `notifications/resources/list_changed` when files appear or vanish (the
+//!   directory is polled, by default every second) or a new note is written.
+//!
+//! The routing [`Router`] cannot do this (it registers resources when it is
+//! built), so [`ResourcesServer`] implements [`Server`] itself and keeps a
+//! `Router` only for its tool.
+
+mod files;
+pub mod uri;
+
+use super::ServerSpec;
+use files::{FileEntry, NotServed, ReadError};
+use mcp_sdk::{
+    Annotations, CallToolParams, CallToolResult, Error, ErrorCode, Implementation,
+    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
+    ListResourcesResult, ListToolsParams, ListToolsResult, ReadResourceParams, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, ServerCapabilities,
+    SubscribeParams, Tool, ToolAnnotations, ToolsCapability, UnsubscribeParams,
+};
+use mcp_sdk_server::{async_trait, Peer, RequestContext, Router, Server, Structured};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
+
+/// Who this server is: id `"1"`, port 5001.
+pub fn spec() -> ServerSpec {
+    ServerSpec {
+        id: "1",
+        name: "resources",
+        default_port: 5001,
+        capabilities: &["resources"],
+    }
+}
+
+/// The largest file `resources/read` sends by default: 10 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// The default number of resources per `resources/list` page.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// The longest note, in bytes.
+pub const MAX_NOTE_BYTES: usize = 64 * 1024;
+/// How many notes the server keeps at most.
+pub const MAX_NOTES: usize = 256;
+
+const NOTES_SCHEME: &str = "notes://";
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ResourcesConfig {
+    /// The directory to serve.
+    pub dir: PathBuf,
+    /// Resources per `resources/list` page.
+    pub page_size: usize,
+    /// The largest file `resources/read` sends, in bytes.
+    pub max_file_bytes: u64,
+    /// How often the directory is checked for changes.
+    pub poll_interval: Duration,
+}
+
+impl ResourcesConfig {
+    /// Serves `dir` with the defaults: 50 per page, 10 MiB files, polled
+    /// every second.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ResourcesConfig {
+            dir: dir.into(),
+            page_size: DEFAULT_PAGE_SIZE,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The resources server; see the [module documentation](self).
+#[derive(Clone)]
+pub struct ResourcesServer {
+    state: Arc<State>,
+    tools: Router,
+}
+
+/// What the server, its tool and its watcher share.
+struct State {
+    root: PathBuf,
+    config: ResourcesConfig,
+    notes: Mutex<BTreeMap<String, String>>,
+    /// Listing URI → the sessions subscribed, each with the URI as it wrote it.
+    subscriptions: Mutex<HashMap<String, Vec<(Peer, String)>>>,
+    /// Every initialized session, to hear about list changes.
+    sessions: Mutex<Vec<Peer>>,
+    /// The directory as last seen: URI → (size, modified).
+    snapshot: Mutex<HashMap<String, (u64, Option<SystemTime>)>>,
+    watching: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Arguments of `write_note`.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct WriteNoteArgs {
+    /// The note's name: 1 to 64 letters, digits, '.', '_' or '-', starting
+    /// with a letter or digit. The note is then the resource notes://NAME.
+    #[schemars(length(min = 1, max = 64), pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"))]
+    name: String,
+    /// The note's text (at most 64 KiB); replaces the note if it exists.
+    text: String,
+}
+
+/// What `write_note` answers.
+#[derive(Debug, Serialize, JsonSchema)]
+struct WriteNoteResult {
+    /// The note's URI.
+    uri: String,
+    /// Whether the note is new (false: it replaced one).
+    created: bool,
+    /// The note's size in bytes.
+    bytes: usize,
+}
+
+/// Whether `name` is a valid note name.
+fn valid_note_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl ResourcesServer {
+    /// Serves `config.dir`, which must exist and be a directory.
+    pub fn new(config: ResourcesConfig) -> std::io::Result<Self> {
+        let root = std::fs::canonicalize(&config.dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot serve {}: {e}", config.dir.display()),
+            )
+        })?;
+        if !root.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("cannot serve {}: not a directory", root.display()),
+            ));
+        }
+        let snapshot = snapshot_of(&files::scan(&root));
+        let mut notes = BTreeMap::new();
+        notes.insert(
+            "welcome".to_owned(),
+            "Notes live in memory while the server runs. Write one with the \
+             write_note tool; read it as notes://NAME."
+                .to_owned(),
+        );
+        let state = Arc::new(State {
+            root,
+            config,
+            notes: Mutex::new(notes),
+            subscriptions: Mutex::default(),
+            sessions: Mutex::default(),
+            snapshot: Mutex::new(snapshot),
+            watching: AtomicBool::new(false),
+        });
+        let tools = Router::new().tool(
+            Tool::named(
+                "write_note",
+                "Creates or replaces an in-memory note, readable as the resource notes://NAME. \
+                 Subscribers of the note are told it changed.",
+            )
+            .with_annotations(ToolAnnotations {
+                read_only_hint: Some(false),
+                destructive_hint: Some(true),
+                idempotent_hint: Some(true),
+                open_world_hint: Some(false),
+                ..Default::default()
+            }),
+            {
+                let state = state.clone();
+                move |args: WriteNoteArgs| {
+                    let state = state.clone();
+                    async move { state.write_note(args).await }
+                }
+            },
+        );
+        Ok(ResourcesServer { state, tools })
+    }
+
+    /// The canonical path of the served directory.
+    pub fn root(&self) -> &Path {
+        &self.state.root
+    }
+}
+
+fn snapshot_of(files: &[FileEntry]) -> HashMap<String, (u64, Option<SystemTime>)> {
+    files
+        .iter()
+        .map(|f| (f.uri.clone(), (f.size, f.modified)))
+        .collect()
+}
+
+impl State {
+    async fn scan(&self) -> Vec<FileEntry> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || files::scan(&root))
+            .await
+            .unwrap_or_default()
+    }
+
+    async fn write_note(&self, args: WriteNoteArgs) -> Result<Structured<WriteNoteResult>, String> {
+        if !valid_note_name(&args.name) {
+            return Err(format!(
+                "{:?} is not a valid note name: use 1 to 64 letters, digits, '.', '_' or '-', \
+                 starting with a letter or digit",
+                args.name
+            ));
+        }
+        if args.text.len() > MAX_NOTE_BYTES {
+            return Err(format!(
+                "the note is {} bytes; notes hold at most {MAX_NOTE_BYTES} bytes",
+                args.text.len()
+            ));
+        }
+        let bytes = args.text.len();
+        let created = {
+            let mut notes = lock(&self.notes);
+            if !notes.contains_key(&args.name) && notes.len() >= MAX_NOTES {
+                return Err(format!(
+                    "there are already {MAX_NOTES} notes, the most this server keeps; \
+                     replace an existing one instead"
+                ));
+            }
+            notes.insert(args.name.clone(), args.text).is_none()
+        };
+        let uri = format!("{NOTES_SCHEME}{}", args.name);
+        if created {
+            self.notify_list_changed().await;
+        }
+        self.notify_updated(&uri).await;
+        Ok(Structured(WriteNoteResult {
+            uri,
+            created,
+            bytes,
+        }))
+    }
+
+    /// Tells the sessions subscribed to `key` (a listing URI) that it changed.
+    async fn notify_updated(&self, key: &str) {
+        let targets: Vec<(Peer, String)> = {
+            let mut subs = lock(&self.subscriptions);
+            let Some(list) = subs.get_mut(key) else {
+                return;
+            };
+            list.retain(|(p, _)| !p.is_closed());
+            let targets = list.clone();
+            if list.is_empty() {
+                subs.remove(key);
+            }
+            targets
+        };
+        for (peer, uri) in targets {
+            if let Err(e) = peer.notify_resource_updated(uri).await {
+                tracing::debug!(%e, key, "could not deliver a resource update");
+            }
+        }
+    }
+
+    /// Tells every session that the list of resources changed.
+    async fn notify_list_changed(&self) {
+        let peers: Vec<Peer> = {
+            let mut sessions = lock(&self.sessions);
+            sessions.retain(|p| !p.is_closed());
+            sessions.clone()
+        };
+        for peer in peers {
+            if let Err(e) = peer.notify_resource_list_changed().await {
+                tracing::debug!(%e, "could not deliver a list change");
+            }
+        }
+    }
+
+    /// Starts polling the directory, once.
+    fn start_watching(self: &Arc<Self>) {
+        if self.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let interval = self.config.poll_interval.max(Duration::from_millis(50));
+        tokio::spawn(watch(weak, interval));
+    }
+
+    /// Compares the directory with the last snapshot and notifies.
+    async fn poll_once(&self) {
+        let now = snapshot_of(&self.scan().await);
+        let (changed, list_changed) = {
+            let mut before = lock(&self.snapshot);
+            let mut changed: Vec<String> = now
+                .iter()
+                .filter(|(uri, v)| before.get(*uri).is_some_and(|old| old != *v))
+                .map(|(uri, _)| uri.clone())
+                .collect();
+            let vanished = before.keys().filter(|uri| !now.contains_key(*uri));
+            changed.extend(vanished.cloned());
+            let list_changed =
+                now.len() != before.len() || now.keys().any(|uri| !before.contains_key(uri));
+            *before = now;
+            (changed, list_changed)
+        };
+        if list_changed {
+            self.notify_list_changed().await;
+        }
+        for uri in changed {
+            self.notify_updated(&uri).await;
+        }
+    }
+
+    fn file_resource(&self, f: &FileEntry) -> Resource {
+        let mut r = Resource::new(&f.uri, &f.rel);
+        r.mime_type = files::mime_type(&f.rel).map(str::to_owned);
+        r.size = Some(f.size);
+        r.annotations = f.modified.map(|t| Annotations {
+            last_modified: Some(super::utc_timestamp(t)),
+            ..Default::default()
+        });
+        r
+    }
+
+    fn read_note(&self, uri: &str) -> Result<ReadResourceResult, Error> {
+        let name = &uri[NOTES_SCHEME.len()..];
+        let text = lock(&self.notes)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found(uri, "no note has this name"))?;
+        Ok(ReadResourceResult::text(uri, "text/markdown", text))
+    }
+
+    async fn read_file(&self, uri: &str) -> Result<ReadResourceResult, Error> {
+        let root = self.root.clone();
+        let limit = self.config.max_file_bytes;
+        let owned = uri.to_owned();
+        let read = tokio::task::spawn_blocking(move || {
+            let resolved = files::resolve(&root, &owned).map_err(Err)?;
+            let data = files::read_capped(&resolved.canonical, limit).map_err(Ok)?;
+            Ok::<_, Result<ReadError, NotServed>>((resolved, data))
+        })
+        .await
+        .map_err(|e| Error::internal(format_args!("the read failed: {e}")))?;
+        let (resolved, data) = match read {
+            Ok(v) => v,
+            Err(Err(NotServed(reason))) => return Err(not_found(uri, &reason)),
+            Err(Ok(ReadError::TooLarge { size })) => {
+                return Err(Error::new(
+                    ErrorCode::INVALID_PARAMS,
+                    format!(
+                        "{uri} is {size} bytes, more than the {limit} bytes this server sends \
+                         (start it with a larger --max-file-size to serve it)"
+                    ),
+                )
+                .with_data(serde_json::json!({"uri": uri, "size": size, "limit": limit})))
+            }
+            Err(Ok(ReadError::Io(e))) => {
+                return Err(Error::internal(format_args!("cannot read {uri}: {e}")))
+            }
+        };
+        let mime = files::mime_type(&resolved.uri).unwrap_or_else(|| files::sniff(&data));
+        let contents = if files::is_textual(mime) {
+            match String::from_utf8(data) {
+                Ok(text) => ResourceContents::text(uri, Some(mime.to_owned()), text),
+                Err(e) => ResourceContents::blob(
+                    uri,
+                    Some(mime.to_owned()),
+                    uri::base64_encode(e.as_bytes()),
+                ),
+            }
+        } else {
+            ResourceContents::blob(uri, Some(mime.to_owned()), uri::base64_encode(&data))
+        };
+        Ok(ReadResourceResult::new(vec![contents]))
+    }
+
+    /// The key a subscription to `uri` is kept under: the URI as listings
+    /// write it. The resource must exist (a note name need only be valid,
+    /// so a note can be watched before it is written).
+    async fn subscription_key(&self, uri: &str) -> Result<String, Error> {
+        if let Some(name) = uri.strip_prefix(NOTES_SCHEME) {
+            return if valid_note_name(name) {
+                Ok(uri.to_owned())
+            } else {
+                Err(not_found(uri, "not a valid note name"))
+            };
+        }
+        let root = self.root.clone();
+        let owned = uri.to_owned();
+        tokio::task::spawn_blocking(move || files::resolve(&root, &owned))
+            .await
+            .map_err(|e| Error::internal(format_args!("the lookup failed: {e}")))?
+            .map(|r| r.uri)
+            .map_err(|NotServed(reason)| not_found(uri, &reason))
+    }
+}
+
+async fn watch(state: Weak<State>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        state.poll_once().await;
+    }
+}
+
+fn not_found(uri: &str, reason: &str) -> Error {
+    let mut e = Error::resource_not_found(uri);
+    e.message = format!("Resource not found: {uri} ({reason})");
+    e.with_data(serde_json::json!({"uri": uri, "reason": reason}))
+}
+
+/// Where a cursor points: after this URI.
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, Error> {
+    cursor
+        .map(|c| {
+            uri::hex_decode(c)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| Error::invalid_params(format_args!("invalid cursor {c:?}")))
+        })
+        .transpose()
+}
+
+#[async_trait]
+impl Server for ResourcesServer {
+    fn info(&self) -> Implementation {
+        Implementation::new("mcp-reference-resources", env!("CARGO_PKG_VERSION"))
+            .with_title("Resources reference server")
+    }
+
+    fn capabilities(&self) -> ServerCapabilities {
+        ServerCapabilities {
+            resources: Some(ResourcesCapability {
+                subscribe: Some(true),
+                list_changed: Some(true),
+                ..Default::default()
+            }),
+            tools: Some(ToolsCapability::default()),
+            ..Default::default()
+        }
+    }
+
+    fn instructions(&self) -> Option<String> {
+        Some(format!(
+            "The files of {} are resources (file:// URIs); notes are resources notes://NAME, \
+             written with the write_note tool. Subscribe to a resource to hear when it changes.",
+            self.state.root.display()
+        ))
+    }
+
+    async fn on_initialized(&self, peer: Peer) {
+        lock(&self.state.sessions).push(peer);
+        self.state.start_watching();
+    }
+
+    async fn list_tools(
+        &self,
+        params: ListToolsParams,
+        ctx: RequestContext,
+    ) -> Result<ListToolsResult, Error> {
+        self.tools.list_tools(params, ctx).await
+    }
+
+    async fn call_tool(
+        &self,
+        params: CallToolParams,
+        ctx: RequestContext,
+    ) -> Result<CallToolResult, Error> {
+        self.tools.call_tool(params, ctx).await
+    }
+
+    async fn list_resources(
+        &self,
+        params: ListResourcesParams,
+        _ctx: RequestContext,
+    ) -> Result<ListResourcesResult, Error> {
+        let after = decode_cursor(params.cursor.as_deref())?;
+        let state = &self.state;
+        let mut all: Vec<Resource> = state
+            .scan()
+            .await
+            .iter()
+            .map(|f| state.file_resource(f))
+            .collect();
+        all.extend(lock(&state.notes).iter().map(|(name, text)| {
+            let mut r = Resource::new(format!("{NOTES_SCHEME}{name}"), name)
+                .with_title(format!("Note: {name}"))
+                .with_mime_type("text/markdown");
+            r.size = Some(text.len() as u64);
+            r
+        }));
+        all.sort_by(|a, b| a.uri.cmp(&b.uri));
+        let size = state.config.page_size.max(1);
+        let mut page: Vec<Resource> = all
+            .into_iter()
+            .filter(|r| after.as_ref().is_none_or(|a| r.uri > *a))
+            .take(size + 1)
+            .collect();
+        let next_cursor = (page.len() > size).then(|| {
+            page.truncate(size);
+            uri::hex_encode(page[size - 1].uri.as_bytes())
+        });
+        Ok(ListResourcesResult {
+            resources: page,
+            next_cursor,
+            ..Default::default()
+        })
+    }
+
+    async fn list_resource_templates(
+        &self,
+        params: ListResourceTemplatesParams,
+        _ctx: RequestContext,
+    ) -> Result<ListResourceTemplatesResult, Error> {
+        if let Some(c) = params.cursor {
+            return Err(Error::invalid_params(format_args!("invalid cursor {c:?}")));
+        }
+        let notes = ResourceTemplate {
+            title: Some("Notes".to_owned()),
+            description: Some(
+                "In-memory notes by name; create or replace one with the write_note tool."
+                    .to_owned(),
+            ),
+            mime_type: Some("text/markdown".to_owned()),
+            ..ResourceTemplate::new("notes://{name}", "note")
+        };
+        Ok(ListResourceTemplatesResult {
+            resource_templates: vec![notes],
+            ..Default::default()
+        })
+    }
+
+    async fn read_resource(
+        &self,
+        params: ReadResourceParams,
+        _ctx: RequestContext,
+    ) -> Result<ReadResourceResult, Error> {
+        if params.uri.starts_with(NOTES_SCHEME) {
+            self.state.read_note(&params.uri)
+        } else {
+            self.state.read_file(&params.uri).await
+        }
+    }
+
+    async fn subscribe(&self, params: SubscribeParams, ctx: RequestContext) -> Result<(), Error> {
+        let key = self.state.subscription_key(&params.uri).await?;
+        {
+            let mut subs = lock(&self.state.subscriptions);
+            let list = subs.entry(key).or_default();
+            list.retain(|(p, _)| !p.is_closed() && !p.same_session(ctx.peer()));
+            list.push((ctx.peer().clone(), params.uri));
+        }
+        self.state.start_watching();
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        params: UnsubscribeParams,
+        ctx: RequestContext,
+    ) -> Result<(), Error> {
+        let uri = &params.uri;
+        let key = if uri.starts_with(NOTES_SCHEME) {
+            Some(uri.clone())
+        } else {
+            files::normalize(&self.state.root, uri)
+        };
+        let mut subs = lock(&self.state.subscriptions);
+        if let Some(list) = key.as_ref().and_then(|k| subs.get_mut(k)) {
+            list.retain(|(p, _)| !p.same_session(ctx.peer()));
+            if list.is_empty() {
+                subs.remove(key.as_deref().unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the sample folder goes when no `--dir` is given: the user's data
+/// directory (`$XDG_DATA_HOME` or `~/.local/share` on Linux,
+/// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows) under
+/// `mcp-reference/resources-sample`, else `./mcp-resources-sample`.
+pub fn default_sample_dir() -> PathBuf {
+    data_dir()
+        .map(|d| d.join("mcp-reference").join("resources-sample"))
+        .unwrap_or_else(|| PathBuf::from("mcp-resources-sample"))
+}
+
+fn data_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        env("APPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library").join("Application Support"))
+    } else {
+        env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local").join("share")))
+    }
+}
+
+/// A 1×1 transparent PNG, the sample's binary file.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// The files of the sample folder, by relative path.
+pub const SAMPLE_FILES: &[(&str, &[u8])] = &[
+    (
+        "README.md",
+        b"# Sample resources\n\nThis folder was created by the MCP resources reference server \
+          because it was started without --dir. Every file here is a resource; edit one while \
+          a client is subscribed to it and the client hears about it.\n",
+    ),
+    (
+        "docs/getting-started.txt",
+        b"Start the server with --dir PATH to serve a folder of your own.\n",
+    ),
+    (
+        "data/cities.csv",
+        b"city,country,population\nLagos,Nigeria,15388000\nLima,Peru,10719000\nOsaka,Japan,19059000\n",
+    ),
+    (
+        "data/config.json",
+        b"{\n  \"name\": \"sample\",\n  \"version\": 1,\n  \"features\": [\"resources\", \"subscriptions\"]\n}\n",
+    ),
+    ("images/pixel.png", PIXEL_PNG),
+];
+
+/// Creates the sample folder at `dir` if nothing is there yet; says whether
+/// it did. An existing folder is left as it is.
+pub fn ensure_sample_dir(dir: &Path) -> std::io::Result<bool> {
+    if dir.exists() {
+        return Ok(false);
+    }
+    for (rel, contents) in SAMPLE_FILES {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, contents)?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn note_names_are_checked() {
+        assert!(valid_note_name("todo"));
+        assert!(valid_note_name("a.b_c-9"));
+        for bad in ["", ".hidden", "-x", "a/b", "a b", "ü", &"x".repeat(65)] {
+            assert!(!valid_note_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_are_opaque_and_checked() {
+        let c = uri::hex_encode(b"file:///x");
+        assert_eq!(
+            decode_cursor(Some(&c)).unwrap().as_deref(),
+            Some("file:///x")
+        );
+        assert_eq!(
+            decode_cursor(Some("not-a-cursor")).unwrap_err().code,
+            ErrorCode::INVALID_PARAMS
+        );
+        assert_eq!(decode_cursor(None).unwrap(), None);
+    }
+}

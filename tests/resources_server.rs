@@ -1,0 +1,598 @@
+//! The resources server as a child process, over stdio and Streamable HTTP,
+//! serving a temporary directory: listing with MIME types and pages, text
+//! and binary reads, notes, subscriptions and list changes (the client's
+//! notifications arrive on channels, awaited with a hang guard), and every
+//! way out of the directory refused.
+
+mod support;
+
+use mcp_reference::servers::resources::uri::{base64_encode, path_to_file_uri};
+use mcp_sdk::{ErrorCode, Resource, ResourceContents, ResourceUpdatedNotificationParams};
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::{http_client, http_server, stdio_client, HttpServer, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const EXAMPLE: &str = "resources_server";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xfe";
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mcp-res-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(std::fs::canonicalize(&path).unwrap())
+    }
+
+    fn write(&self, rel: &str, contents: &[u8]) -> PathBuf {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn uri(&self, rel: &str) -> String {
+        path_to_file_uri(&self.0.join(rel)).unwrap()
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the server told the client, as it arrives.
+struct Events {
+    updated: mpsc::UnboundedSender<String>,
+    list_changed: mpsc::UnboundedSender<()>,
+}
+
+#[async_trait]
+impl ClientHandler for Events {
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
+        let _ = self.updated.send(params.uri);
+    }
+
+    async fn on_resource_list_changed(&self) {
+        let _ = self.list_changed.send(());
+    }
+}
+
+/// A connected client, the HTTP server it talks to (if any), and the
+/// notifications it hears.
+struct Session {
+    client: Client,
+    _server: Option<HttpServer>,
+    updated: mpsc::UnboundedReceiver<String>,
+    list_changed: mpsc::UnboundedReceiver<()>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Stdio,
+    Http,
+}
+
+const BOTH: [Via; 2] = [Via::Stdio, Via::Http];
+
+async fn start(via: Via, args: &[&str]) -> Session {
+    let (updated_tx, updated) = mpsc::unbounded_channel();
+    let (list_tx, list_changed) = mpsc::unbounded_channel();
+    let events = Events {
+        updated: updated_tx,
+        list_changed: list_tx,
+    };
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend(["--poll-ms", "100"]);
+    let (client, server) = match via {
+        Via::Stdio => (stdio_client(EXAMPLE, &args, events).await, None),
+        Via::Http => {
+            let server = http_server(EXAMPLE, &args).await;
+            (http_client(&server.url, events).await, Some(server))
+        }
+    };
+    Session {
+        client,
+        _server: server,
+        updated,
+        list_changed,
+    }
+}
+
+/// Waits (with a hang guard) for an update of `uri`, skipping others.
+async fn updated(session: &mut Session, uri: &str) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let got = session.updated.recv().await.expect("the client is alive");
+            if got == uri {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no notifications/resources/updated for {uri}"));
+}
+
+async fn list_changed(session: &mut Session) {
+    tokio::time::timeout(PATIENCE, session.list_changed.recv())
+        .await
+        .expect("a notifications/resources/list_changed in time")
+        .expect("the client is alive");
+}
+
+fn code(err: ClientError) -> ErrorCode {
+    err.code()
+        .unwrap_or_else(|| panic!("not a JSON-RPC error: {err}"))
+}
+
+fn find<'a>(list: &'a [Resource], uri: &str) -> &'a Resource {
+    list.iter()
+        .find(|r| r.uri == uri)
+        .unwrap_or_else(|| panic!("{uri} is not listed in {list:#?}"))
+}
+
+fn text_of(c: &ResourceContents) -> &str {
+    match c {
+        ResourceContents::Text(t) => &t.text,
+        other => panic!("expected text contents, got {other:?}"),
+    }
+}
+
+fn sample_dir() -> TempDir {
+    let dir = TempDir::new("sample");
+    dir.write("README.md", b"# Hello\n");
+    dir.write("data/config.json", b"{\"a\": 1}\n");
+    dir.write("images/logo.png", PNG);
+    dir.write("Makefile", b"all:\n\techo hi\n");
+    dir.write("blob.dat", b"\0\x01\x02binary");
+    dir.write(".secret", b"password=hunter2\n");
+    dir.write(".git/config", b"[core]\n");
+    dir
+}
+
+#[tokio::test]
+async fn lists_files_with_mime_types_and_reads_text_and_blobs() {
+    for via in BOTH {
+        let dir = sample_dir();
+        let s = start(via, &["--dir", dir.arg()]).await;
+        let caps = s.client.server_capabilities().resources.clone().unwrap();
+        assert_eq!(caps.subscribe, Some(true), "{via:?}");
+        assert_eq!(caps.list_changed, Some(true), "{via:?}");
+
+        let all = s.client.list_all_resources().await.unwrap();
+        let readme = find(&all, &dir.uri("README.md"));
+        assert_eq!(readme.mime_type.as_deref(), Some("text/markdown"));
+        assert_eq!(readme.size, Some(8));
+        assert_eq!(readme.name, "README.md");
+        assert!(readme.annotations.as_ref().unwrap().last_modified.is_some());
+        assert_eq!(
+            find(&all, &dir.uri("data/config.json"))
+                .mime_type
+                .as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            find(&all, &dir.uri("images/logo.png")).mime_type.as_deref(),
+            Some("image/png")
+        );
+        find(&all, "notes://welcome");
+        assert!(
+            all.iter()
+                .all(|r| !r.uri.contains("secret") && !r.uri.contains(".git")),
+            "hidden files are listed: {all:#?}"
+        );
+        assert_eq!(all.len(), 6, "{via:?}: {all:#?}");
+
+        let read = s.client.read_resource(&dir.uri("README.md")).await.unwrap();
+        assert_eq!(read.contents.len(), 1);
+        assert_eq!(text_of(&read.contents[0]), "# Hello\n");
+        assert_eq!(read.contents[0].uri(), dir.uri("README.md"));
+
+        let png = s
+            .client
+            .read_resource(&dir.uri("images/logo.png"))
+            .await
+            .unwrap();
+        match &png.contents[0] {
+            ResourceContents::Blob(b) => {
+                assert_eq!(b.blob, base64_encode(PNG));
+                assert_eq!(b.mime_type.as_deref(), Some("image/png"));
+            }
+            other => panic!("a PNG is a blob, got {other:?}"),
+        }
+        // No extension: sniffed.
+        let make = s.client.read_resource(&dir.uri("Makefile")).await.unwrap();
+        assert_eq!(text_of(&make.contents[0]), "all:\n\techo hi\n");
+        let dat = s.client.read_resource(&dir.uri("blob.dat")).await.unwrap();
+        match &dat.contents[0] {
+            ResourceContents::Blob(b) => {
+                assert_eq!(b.mime_type.as_deref(), Some("application/octet-stream"))
+            }
+            other => panic!("binary data is a blob, got {other:?}"),
+        }
+        let note = s.client.read_resource("notes://welcome").await.unwrap();
+        assert!(text_of(&note.contents[0]).contains("write_note"));
+    }
+}
+
+#[tokio::test]
+async fn lists_in_pages_and_refuses_bad_cursors() {
+    for via in BOTH {
+        let dir = TempDir::new("pages");
+        for i in 0..7 {
+            dir.write(&format!("f{i}.txt"), b"x");
+        }
+        let s = start(via, &["--dir", dir.arg(), "--page-size", "3"]).await;
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = s.client.list_resources(cursor).await.unwrap();
+            assert!(page.resources.len() <= 3);
+            seen.extend(page.resources.into_iter().map(|r| r.uri));
+            pages += 1;
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        // 7 files and the welcome note, in pages of 3.
+        assert_eq!(pages, 3, "{via:?}");
+        assert_eq!(seen.len(), 8);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, seen, "pages are sorted and do not repeat");
+
+        let err = s
+            .client
+            .list_resources(Some("not a cursor!".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), ErrorCode::INVALID_PARAMS);
+    }
+}
+
+#[tokio::test]
+async fn nothing_outside_the_directory_is_served() {
+    for via in BOTH {
+        let outside = TempDir::new("outside");
+        let secret = outside.write("secret.txt", b"top secret");
+        let dir = sample_dir();
+        dir.write("sub/inner.txt", b"inner");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&secret, dir.0.join("leak.txt")).unwrap();
+            std::os::unix::fs::symlink(&outside.0, dir.0.join("leakdir")).unwrap();
+            std::os::unix::fs::symlink(dir.0.join("README.md"), dir.0.join("alias.md")).unwrap();
+        }
+        let s = start(via, &["--dir", dir.arg()]).await;
+
+        let root = path_to_file_uri(&dir.0).unwrap();
+        let bad = [
+            format!("{root}/missing.txt"),
+            format!(
+                "{root}/../{}/secret.txt",
+                outside.0.file_name().unwrap().to_str().unwrap()
+            ),
+            format!("{root}/sub/../../etc/passwd"),
+            path_to_file_uri(&secret).unwrap(),
+            "file:///etc/passwd".to_owned(),
+            format!("{root}/.secret"),
+            format!("{root}/.git/config"),
+            format!("{root}/sub"),
+            root.clone(),
+            format!("{root}/leak.txt"),
+            format!("{root}/leakdir/secret.txt"),
+            "file://evil.example/etc/passwd".to_owned(),
+            "http://example.com/x".to_owned(),
+            "notes://nobody".to_owned(),
+            "notes://../x".to_owned(),
+        ];
+        for uri in &bad {
+            let err = s.client.read_resource(uri).await.unwrap_err();
+            let e = err.server_error().unwrap_or_else(|| panic!("{uri}: {err}"));
+            assert_eq!(
+                e.code,
+                ErrorCode::RESOURCE_NOT_FOUND,
+                "{via:?} {uri}: {e:?}"
+            );
+            assert!(e.message.contains(uri.as_str()), "{e:?}");
+            assert!(!e.message.contains("top secret"));
+        }
+
+        let all = s.client.list_all_resources().await.unwrap();
+        assert!(
+            all.iter().all(|r| !r.uri.contains("leak")),
+            "links out are not listed: {all:#?}"
+        );
+        // A link that stays inside is served.
+        #[cfg(unix)]
+        {
+            find(&all, &dir.uri("alias.md"));
+            let alias = s.client.read_resource(&dir.uri("alias.md")).await.unwrap();
+            assert_eq!(text_of(&alias.contents[0]), "# Hello\n");
+        }
+        // `.` segments and percent-escapes that stay inside are fine.
+        let dotted = format!("{root}/./sub/%69nner.txt");
+        let inner = s.client.read_resource(&dotted).await.unwrap();
+        assert_eq!(text_of(&inner.contents[0]), "inner");
+    }
+}
+
+#[tokio::test]
+async fn big_files_are_refused_with_a_clear_error() {
+    for via in BOTH {
+        let dir = TempDir::new("big");
+        dir.write("big.txt", &[b'a'; 200]);
+        dir.write("small.txt", &[b'a'; 100]);
+        let s = start(via, &["--dir", dir.arg(), "--max-file-size", "100"]).await;
+        let small = s.client.read_resource(&dir.uri("small.txt")).await.unwrap();
+        assert_eq!(text_of(&small.contents[0]).len(), 100);
+        let err = s
+            .client
+            .read_resource(&dir.uri("big.txt"))
+            .await
+            .unwrap_err();
+        let e = err.server_error().unwrap();
+        assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{via:?}");
+        assert!(e.message.contains("200 bytes"), "{e:?}");
+        assert!(e.message.contains("--max-file-size"), "{e:?}");
+        // It is still listed, with its size.
+        let all = s.client.list_all_resources().await.unwrap();
+        assert_eq!(find(&all, &dir.uri("big.txt")).size, Some(200));
+    }
+}
+
+#[tokio::test]
+async fn notes_template_and_write_note() {
+    for via in BOTH {
+        let dir = TempDir::new("notes");
+        let mut s = start(via, &["--dir", dir.arg()]).await;
+        let templates = s.client.list_all_resource_templates().await.unwrap();
+        assert_eq!(templates.len(), 1);
+        assert_eq!(templates[0].uri_template, "notes://{name}");
+
+        let tools = s.client.list_all_tools().await.unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0].name, "write_note");
+
+        let r = s
+            .client
+            .call_tool("write_note", json!({"name": "todo", "text": "buy milk"}))
+            .await
+            .unwrap();
+        assert!(!r.is_error(), "{r:?}");
+        let out = r.structured_content.unwrap();
+        assert_eq!(out["uri"], "notes://todo");
+        assert_eq!(out["created"], true);
+        assert_eq!(out["bytes"], 8);
+        list_changed(&mut s).await;
+        let read = s.client.read_resource("notes://todo").await.unwrap();
+        assert_eq!(text_of(&read.contents[0]), "buy milk");
+        let all = s.client.list_all_resources().await.unwrap();
+        find(&all, "notes://todo");
+
+        // Replacing keeps the list and says so.
+        let r = s
+            .client
+            .call_tool("write_note", json!({"name": "todo", "text": "buy bread"}))
+            .await
+            .unwrap();
+        assert_eq!(r.structured_content.unwrap()["created"], false);
+        let read = s.client.read_resource("notes://todo").await.unwrap();
+        assert_eq!(text_of(&read.contents[0]), "buy bread");
+
+        let bad_args: [Value; 5] = [
+            json!({"name": 5, "text": "x"}),
+            json!({"name": "x"}),
+            json!({"name": "../etc", "text": "x"}),
+            json!({"name": "", "text": "x"}),
+            json!({"name": "big", "text": "x".repeat(64 * 1024 + 1)}),
+        ];
+        for args in bad_args {
+            let r = s.client.call_tool("write_note", &args).await.unwrap();
+            assert!(r.is_error(), "{via:?} {args}: {r:?}");
+        }
+        let err = s.client.read_resource("notes://big").await.unwrap_err();
+        assert_eq!(code(err), ErrorCode::RESOURCE_NOT_FOUND);
+
+        let err = s
+            .client
+            .call_tool("delete_everything", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), ErrorCode::INVALID_PARAMS);
+    }
+}
+
+#[tokio::test]
+async fn subscribers_hear_about_changes() {
+    for via in BOTH {
+        let dir = TempDir::new("watch");
+        let file = dir.write("watched.txt", b"one");
+        dir.write("other.txt", b"other");
+        let mut s = start(via, &["--dir", dir.arg()]).await;
+        let uri = dir.uri("watched.txt");
+
+        s.client.subscribe(&uri).await.unwrap();
+        std::fs::write(&file, b"two, longer").unwrap();
+        updated(&mut s, &uri).await;
+        let read = s.client.read_resource(&uri).await.unwrap();
+        assert_eq!(text_of(&read.contents[0]), "two, longer");
+
+        // A new file changes the list.
+        dir.write("new.txt", b"new");
+        list_changed(&mut s).await;
+        let all = s.client.list_all_resources().await.unwrap();
+        find(&all, &dir.uri("new.txt"));
+
+        // A note can be watched before it exists.
+        s.client.subscribe("notes://later").await.unwrap();
+        let r = s
+            .client
+            .call_tool("write_note", json!({"name": "later", "text": "now"}))
+            .await
+            .unwrap();
+        assert!(!r.is_error());
+        updated(&mut s, "notes://later").await;
+
+        // A deleted file is an update for its subscribers and a list change.
+        std::fs::remove_file(&file).unwrap();
+        updated(&mut s, &uri).await;
+        list_changed(&mut s).await;
+        let err = s.client.read_resource(&uri).await.unwrap_err();
+        assert_eq!(code(err), ErrorCode::RESOURCE_NOT_FOUND);
+
+        // Only what exists (or could, for notes) can be subscribed to.
+        for bad in [
+            dir.uri("missing.txt"),
+            "file:///etc/passwd".to_owned(),
+            "notes://../x".to_owned(),
+        ] {
+            let err = s.client.subscribe(&bad).await.unwrap_err();
+            assert_eq!(code(err), ErrorCode::RESOURCE_NOT_FOUND, "{via:?} {bad}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unsubscribed_files_stay_quiet() {
+    let dir = TempDir::new("quiet");
+    let a = dir.write("a.txt", b"a");
+    let b = dir.write("b.txt", b"b");
+    let mut s = start(Via::Stdio, &["--dir", dir.arg()]).await;
+    s.client.subscribe(&dir.uri("a.txt")).await.unwrap();
+    s.client.subscribe(&dir.uri("b.txt")).await.unwrap();
+    s.client.unsubscribe(&dir.uri("a.txt")).await.unwrap();
+    std::fs::write(&a, b"a changed").unwrap();
+    std::fs::write(&b, b"b changed").unwrap();
+    // b's update arrives; a's, which would come in the same poll, must not.
+    // A note update afterwards marks the end: notifications arrive in order.
+    s.client.subscribe("notes://sync").await.unwrap();
+    let mut heard = Vec::new();
+    let wait = async {
+        let mut wrote = false;
+        loop {
+            let uri = s.updated.recv().await.unwrap();
+            if uri == dir.uri("b.txt") && !wrote {
+                wrote = true;
+                let args = json!({"name": "sync", "text": "x"});
+                assert!(!s
+                    .client
+                    .call_tool("write_note", args)
+                    .await
+                    .unwrap()
+                    .is_error());
+            }
+            if uri == "notes://sync" {
+                return;
+            }
+            heard.push(uri);
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .expect("the updates in time");
+    assert!(!heard.contains(&dir.uri("a.txt")), "{heard:?}");
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_refused_at_start() {
+    let dir = TempDir::new("gone");
+    let missing = dir.0.join("nope");
+    let out = tokio::process::Command::new(support::example(EXAMPLE))
+        .args(["--stdio", "--dir", missing.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = tokio::time::timeout(PATIENCE, out).await.unwrap().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot serve"), "{stderr}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn without_dir_a_sample_folder_is_created_in_the_data_dir() {
+    use mcp_sdk_client::transport::ChildProcess;
+    let home = TempDir::new("home");
+    let mut command = tokio::process::Command::new(support::example(EXAMPLE));
+    command
+        .arg("--stdio")
+        .env("XDG_DATA_HOME", home.0.join("data"))
+        .env("HOME", &home.0);
+    let transport = ChildProcess::spawn(&mut command).unwrap();
+    let client = tokio::time::timeout(PATIENCE, Client::connect(transport))
+        .await
+        .unwrap()
+        .unwrap();
+    let sample = home.0.join("data/mcp-reference/resources-sample");
+    assert!(sample.join("README.md").is_file());
+    let all = client.list_all_resources().await.unwrap();
+    let png = path_to_file_uri(&sample.join("images/pixel.png")).unwrap();
+    assert_eq!(find(&all, &png).mime_type.as_deref(), Some("image/png"));
+    let read = client.read_resource(&png).await.unwrap();
+    assert!(
+        matches!(&read.contents[0], ResourceContents::Blob(b) if b.blob.starts_with("iVBORw0KGgo"))
+    );
+    client.close().await;
+    // A second start leaves an edited sample alone.
+    std::fs::write(sample.join("README.md"), b"mine").unwrap();
+    let transport = ChildProcess::spawn(&mut command).unwrap();
+    let client = tokio::time::timeout(PATIENCE, Client::connect(transport))
+        .await
+        .unwrap()
+        .unwrap();
+    let readme = path_to_file_uri(&sample.join("README.md")).unwrap();
+    let read = client.read_resource(&readme).await.unwrap();
+    assert_eq!(text_of(&read.contents[0]), "mine");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn health_answers_with_the_seed_json() {
+    let dir = TempDir::new("health");
+    let server = http_server(EXAMPLE, &["--dir", dir.arg()]).await;
+    let body = http_get(&server.base, "/health").await;
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["serverId"], "1");
+    assert_eq!(health["capabilities"], json!(["resources"]));
+    assert!(health["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+/// A plain HTTP/1.1 GET; the body of the answer.
+async fn http_get(base: &str, path: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split_once("\r\n\r\n").unwrap().1;
+    // A chunked body: take the JSON between the chunk sizes.
+    match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) => body[a..=b].to_owned(),
+        _ => panic!("no JSON in {answer}"),
+    }
+}
