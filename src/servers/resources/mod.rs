@@ -303,6 +303,12 @@ impl State {
 
     /// Compares the directory with the last snapshot and notifies.
     async fn poll_once(&self) {
+        // Forget the sessions that ended.
+        lock(&self.sessions).retain(|p| !p.is_closed());
+        lock(&self.subscriptions).retain(|_, list| {
+            list.retain(|(p, _)| !p.is_closed());
+            !list.is_empty()
+        });
         let now = snapshot_of(&self.scan().await);
         let (changed, list_changed) = {
             let mut before = lock(&self.snapshot);
@@ -469,7 +475,11 @@ impl Server for ResourcesServer {
     }
 
     async fn on_initialized(&self, peer: Peer) {
-        lock(&self.state.sessions).push(peer);
+        {
+            let mut sessions = lock(&self.state.sessions);
+            sessions.retain(|p| !p.is_closed());
+            sessions.push(peer);
+        }
         self.state.start_watching();
     }
 
