@@ -23,7 +23,9 @@ use mcp_reference::servers::{internet, TransportArgs};
         method, headers and a JSON body and returns the status, headers and body.\n\n\
         Loopback, private, link-local and cloud-metadata addresses are refused after DNS \
         resolution and on every redirect (at most 5), unless the host is allowed with \
-        --allow-host or INTERNET_ALLOW_HOSTS (comma-separated).\n\n\
+        --allow-host or INTERNET_ALLOW_HOSTS (comma-separated). The `fetch` tool honours \
+        the site's robots.txt (--ignore-robots-txt to skip); the `fetch` prompt, asked for by \
+        the user, does not.\n\n\
         In a desktop MCP host (e.g. Claude Desktop's claude_desktop_config.json):\n  \
         {\"mcpServers\": {\"internet\": {\"command\": \"cargo\", \"args\": [\"run\", \"--release\", \
         \"--example\", \"internet_server\", \"--\", \"--stdio\"]}}}\n\n\
@@ -36,6 +38,10 @@ struct Args {
     /// even if its addresses are internal. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_host: Vec<String>,
+    /// Fetch pages even where the site's robots.txt forbids it (it is
+    /// honoured by default for the `fetch` tool, not the `fetch` prompt).
+    #[arg(long)]
+    ignore_robots_txt: bool,
 }
 
 #[tokio::main]
@@ -43,6 +49,8 @@ async fn main() -> std::io::Result<()> {
     mcp_reference::init_tracing();
     let args = Args::parse();
     let spec = internet::spec();
-    let router = internet::router(internet::Config::from_flags_and_env(&args.allow_host));
+    let mut config = internet::Config::from_flags_and_env(&args.allow_host);
+    config.ignore_robots_txt = args.ignore_robots_txt;
+    let router = internet::router(config);
     mcp_reference::servers::run(router, &spec, &args.transport).await
 }

@@ -32,6 +32,9 @@ const PAGE: &str = r#"<!DOCTYPE html>
 <ul><li>first</li><li>second</li></ul>
 <footer>Copyright</footer></body></html>"#;
 
+const ROBOTS: &str =
+    "User-agent: *\nDisallow: /\n\nUser-agent: mcp-reference-internet\nDisallow: /no-bots\n";
+
 /// A website on loopback: a page, text, JSON, an echo, redirects.
 struct Site {
     addr: SocketAddr,
@@ -39,7 +42,13 @@ struct Site {
 }
 
 impl Site {
+    /// A site whose robots.txt keeps us out of `/no-bots` only.
     async fn start(other: Option<SocketAddr>) -> Site {
+        Site::start_with(other, 200).await
+    }
+
+    /// A site whose robots.txt answers `robots` (200: [`ROBOTS`]).
+    async fn start_with(other: Option<SocketAddr>, robots: u16) -> Site {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -49,8 +58,10 @@ impl Site {
                 let counter = counter.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        serve(req, addr, other)
+                        if req.uri().path() != "/robots.txt" {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        serve(req, addr, other, robots)
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -95,10 +106,13 @@ async fn serve(
     req: Request<Incoming>,
     me: SocketAddr,
     other: Option<SocketAddr>,
+    robots: u16,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     Ok(match path.as_str() {
+        "/robots.txt" => respond(robots, "text/plain", ROBOTS),
+        p if p.starts_with("/no-bots") => respond(200, "text/html", PAGE),
         "/page.html" => respond(200, "text/html; charset=utf-8", PAGE),
         "/long.txt" => respond(200, "text/plain", long_text()),
         "/data.json" => respond(200, "application/json", r#"{"ok":true,"items":[1,2]}"#),
@@ -208,6 +222,7 @@ over_both!(
     http_request_refuses_bad_headers,
     internal_addresses_are_refused_without_the_allow_list,
     redirects_to_internal_addresses_are_refused,
+    fetch_honours_robots_txt_and_the_prompt_does_not,
 );
 
 async fn lists_the_tools(via: Via) {
@@ -215,6 +230,13 @@ async fn lists_the_tools(via: Via) {
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["fetch", "http_request"]);
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0].name, "fetch");
+    assert_eq!(
+        prompts[0].arguments.as_ref().unwrap()[0].required,
+        Some(true)
+    );
     let fetch = &tools[0].input_schema;
     assert_eq!(fetch["required"], json!(["url"]));
     assert_eq!(fetch["properties"]["max_length"]["default"], 5000);
@@ -681,9 +703,71 @@ async fn help_says_how_to_plug_it_in() {
         "fetch",
         "http_request",
         "--allow-host",
+        "--ignore-robots-txt",
         "--stdio",
         "mcpServers",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}: {help}");
     }
+}
+
+async fn fetch_honours_robots_txt_and_the_prompt_does_not(via: Via) {
+    let site = Site::start(None).await;
+    let (client, _server) = connect(via, ALLOW_LOOPBACK).await;
+    let url = site.url("/no-bots/page.html");
+    let message = error_text(&call(&client, "fetch", json!({"url": url})).await);
+    assert!(
+        message.contains("robots.txt") && message.contains("does not allow autonomous fetching"),
+        "{message}"
+    );
+    assert_eq!(site.hits(), 0);
+    // Our own group applies, not the `*` one that disallows everything.
+    let page = text(&call(&client, "fetch", json!({"url": site.url("/page.html")})).await);
+    assert!(page.contains("# Welcome"), "{page}");
+
+    // The prompt is the user's own request: robots.txt is not consulted.
+    let prompt = client
+        .get_prompt("fetch", [("url", url.as_str())])
+        .await
+        .unwrap();
+    assert_eq!(
+        prompt.description.as_deref(),
+        Some(format!("Contents of {url}").as_str())
+    );
+    let body = prompt.messages[0].content.as_text().unwrap();
+    assert!(
+        body.starts_with(&format!("Contents of {url}:\n# Welcome & hello")),
+        "{body}"
+    );
+    let failed = client
+        .get_prompt("fetch", [("url", "http://10.0.0.1/")])
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.description.as_deref(),
+        Some("Failed to fetch http://10.0.0.1/")
+    );
+    assert!(failed.messages[0]
+        .content
+        .as_text()
+        .unwrap()
+        .contains("a private address"));
+    let missing = client
+        .get_prompt("fetch", Vec::<(String, String)>::new())
+        .await;
+    assert!(missing.is_err(), "{missing:?}");
+    client.close().await;
+
+    // A robots.txt answering 403 keeps the tool out, unless told to ignore it.
+    let closed = Site::start_with(None, 403).await;
+    let (client, _server) = connect(via, ALLOW_LOOPBACK).await;
+    let message =
+        error_text(&call(&client, "fetch", json!({"url": closed.url("/page.html")})).await);
+    assert!(message.contains("received status 403"), "{message}");
+    client.close().await;
+    let (client, _server) =
+        connect(via, &["--allow-host", "127.0.0.1", "--ignore-robots-txt"]).await;
+    let page = text(&call(&client, "fetch", json!({"url": closed.url("/no-bots/x")})).await);
+    assert!(page.contains("# Welcome"), "{page}");
+    client.close().await;
 }

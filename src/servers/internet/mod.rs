@@ -10,14 +10,17 @@
 pub mod guard;
 pub mod html;
 pub mod net;
+pub mod robots;
 
 use super::ServerSpec;
 use guard::AllowList;
-use mcp_sdk::{Implementation, Tool, ToolAnnotations};
-use mcp_sdk_server::{Router, Structured};
+use mcp_sdk::{
+    GetPromptResult, Implementation, Prompt, PromptArgument, PromptMessage, Tool, ToolAnnotations,
+};
+use mcp_sdk_server::{PromptArguments, RequestContext, Router, Structured};
 use net::{FetchError, Fetcher, Outgoing};
 use reqwest::header::{HeaderMap, HeaderName, CONTENT_TYPE};
-use reqwest::Method;
+use reqwest::{Method, Url};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -41,6 +44,8 @@ pub const ALLOW_HOSTS_ENV: &str = "INTERNET_ALLOW_HOSTS";
 pub struct Config {
     /// Hosts reachable even though their addresses are internal.
     pub allow: AllowList,
+    /// Fetch pages even where the site's `robots.txt` forbids it.
+    pub ignore_robots_txt: bool,
 }
 
 impl Config {
@@ -53,6 +58,7 @@ impl Config {
             .chain(env.split(',').map(str::trim).filter(|h| !h.is_empty()));
         Config {
             allow: AllowList::new(all),
+            ignore_robots_txt: false,
         }
     }
 }
@@ -176,6 +182,8 @@ const MAX_HEADERS: usize = 64;
 pub fn router(config: Config) -> Router {
     let fetcher = Fetcher::new(config.allow);
     let for_fetch = fetcher.clone();
+    let for_prompt = fetcher.clone();
+    let check_robots = !config.ignore_robots_txt;
     Router::new()
         .with_info(Implementation::new(
             "mcp-reference-internet",
@@ -201,7 +209,7 @@ pub fn router(config: Config) -> Router {
             }),
             move |args: FetchArgs| {
                 let fetcher = for_fetch.clone();
-                async move { fetch(&fetcher, args).await }
+                async move { fetch(&fetcher, args, check_robots).await }
             },
         )
         .tool(
@@ -222,6 +230,80 @@ pub fn router(config: Config) -> Router {
                 async move { http_request(&fetcher, args).await.map(Structured) }
             },
         )
+        .prompt(
+            Prompt::new("fetch", "Fetch a URL and extract its contents as markdown")
+                .with_argument(PromptArgument::new("url", "URL to fetch", true)),
+            move |args: PromptArguments, _ctx: RequestContext| {
+                let fetcher = for_prompt.clone();
+                async move { Ok(fetch_prompt(&fetcher, args).await) }
+            },
+        )
+}
+
+/// The most characters the `fetch` prompt puts into the conversation.
+const PROMPT_MAX_LENGTH: usize = 100_000;
+
+/// The `fetch` prompt: the user asked for the page, so `robots.txt` is not
+/// consulted (as in the Python server); failures become the message.
+async fn fetch_prompt(fetcher: &Fetcher, args: PromptArguments) -> GetPromptResult {
+    let url = args.get("url").cloned().unwrap_or_default();
+    let fetch_args = FetchArgs {
+        url: url.clone(),
+        max_length: PROMPT_MAX_LENGTH,
+        start_index: 0,
+        raw: false,
+    };
+    match fetch(fetcher, fetch_args, false).await {
+        Ok(text) => GetPromptResult::new(vec![PromptMessage::user_text(text)])
+            .with_description(format!("Contents of {url}")),
+        Err(error) => GetPromptResult::new(vec![PromptMessage::user_text(error)])
+            .with_description(format!("Failed to fetch {url}")),
+    }
+}
+
+/// Whether the site's `robots.txt` lets us fetch `url` on the model's
+/// behalf: 401 and 403 mean no, other 4xx mean yes, else its rules decide.
+async fn check_robots(fetcher: &Fetcher, url: &Url) -> Result<(), String> {
+    let mut robots_url = url.clone();
+    robots_url.set_path("/robots.txt");
+    robots_url.set_query(None);
+    robots_url.set_fragment(None);
+    let shown = robots_url.to_string();
+    let answer = match fetcher.send(Outgoing::get(robots_url)).await {
+        Ok(answer) => answer,
+        Err(e @ (FetchError::Refused(_) | FetchError::BadUrl(_))) => return Err(e.to_string()),
+        Err(e) => {
+            return Err(format!(
+                "Failed to fetch robots.txt {shown} due to a connection issue: {e}"
+            ))
+        }
+    };
+    match answer.status.as_u16() {
+        status @ (401 | 403) => Err(format!(
+            "When fetching robots.txt ({shown}), received status {status} so assuming that \
+             autonomous fetching is not allowed; the user can try fetching the page manually \
+             with the fetch prompt"
+        )),
+        400..=499 => Ok(()),
+        _ => {
+            let body = &answer.body[..answer.body.len().min(robots::MAX_ROBOTS_BYTES)];
+            let rules = String::from_utf8_lossy(body);
+            let path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_owned(),
+            };
+            if robots::allows(&rules, robots::PRODUCT_TOKEN, &path) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "The site's robots.txt ({shown}) does not allow autonomous fetching of {url} \
+                     by {}. Let the user know the page could not be read; they can fetch it \
+                     manually with the fetch prompt.",
+                    robots::PRODUCT_TOKEN
+                ))
+            }
+        }
+    }
 }
 
 /// Content types that are not text.
@@ -250,8 +332,16 @@ fn is_binary(content_type: &str, body: &[u8]) -> bool {
 }
 
 /// `fetch`, as the Python fetch server does it.
-pub async fn fetch(fetcher: &Fetcher, args: FetchArgs) -> Result<String, String> {
+/// With `check_robots`, the site's `robots.txt` is honoured first.
+pub async fn fetch(
+    fetcher: &Fetcher,
+    args: FetchArgs,
+    check_robots: bool,
+) -> Result<String, String> {
     let url = net::parse_url(&args.url).map_err(|e| e.to_string())?;
+    if check_robots {
+        self::check_robots(fetcher, &url).await?;
+    }
     let shown = url.to_string();
     let page = fetcher
         .send(Outgoing::get(url))
