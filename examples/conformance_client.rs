@@ -66,6 +66,23 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
         "sse-retry" => {
             client.call_tool("test_reconnection", json!({})).await?;
         }
+        "json-schema-2020-12-preservation" => {
+            // Echo the rich tool's inputSchema back through the echo tool,
+            // verbatim: unknown keywords must survive our types.
+            let takes_schema = |t: &&mcp_sdk::Tool| {
+                serde_json::to_value(&t.input_schema)
+                    .ok()
+                    .and_then(|s| s.pointer("/properties/schema").cloned())
+                    .is_some()
+            };
+            let echo = tools.iter().find(takes_schema);
+            let focal = tools.iter().find(|t| !takes_schema(t));
+            if let (Some(echo), Some(focal)) = (echo, focal) {
+                client
+                    .call_tool(&echo.name, json!({ "schema": focal.input_schema }))
+                    .await?;
+            }
+        }
         other => {
             // An unknown scenario: call each tool without arguments, which
             // is what most client scenarios look for.
