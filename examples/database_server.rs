@@ -7,7 +7,7 @@
 //! ```
 
 use clap::Parser;
-use mcp_reference::servers::database::{self, DatabaseConfig, DEFAULT_URL};
+use mcp_reference::servers::database::{self, default_sqlite_path, DatabaseConfig};
 use mcp_reference::servers::TransportArgs;
 use std::time::Duration;
 
@@ -25,9 +25,12 @@ use std::time::Duration;
         --allow-writes. Resources: each table's schema at db://table/{name}/schema.\n\n\
         Reads cannot write: a statement check, plus a read-only SQLite connection or a PostgreSQL \
         READ ONLY transaction. Connect with the least-privileged database role that will do.\n\n\
-        The database comes from --database-url or DATABASE_URL: a SQLite file (default \
-        ./mcp-database-sample.db, created with sample customers, products and orders tables when \
-        it has no tables) or postgres://USER@HOST:PORT/DB.\n\n\
+        The database comes from --database-url or DATABASE_URL: a SQLite file path or \
+        sqlite://PATH, or postgres://USER@HOST:PORT/DB. Without either, a sample SQLite database \
+        (customers, products and orders tables) is created on first run in the user's data \
+        directory (such as ~/.local/share/mcp-reference/database-sample.db), else at \
+        ./mcp-database-sample.db. An SQLite database with no tables gets the sample tables too \
+        (unless --no-seed).\n\n\
         In a desktop MCP host (such as Claude Desktop's claude_desktop_config.json):\n\n  \
         {\"mcpServers\": {\"database\": {\"command\": \"/path/to/database_server\", \
         \"args\": [\"--stdio\", \"--database-url\", \"sqlite:///path/to/data.db\"]}}}\n\n\
@@ -37,7 +40,8 @@ struct Args {
     #[command(flatten)]
     transport: TransportArgs,
     /// The database: sqlite://PATH, a file path, or postgres://USER@HOST:PORT/DB
-    /// [default: $DATABASE_URL, else sqlite://mcp-database-sample.db].
+    /// [default: $DATABASE_URL, else the sample database in the user's data
+    /// directory].
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     /// Offer the execute tool (INSERT, UPDATE, DELETE, DDL). Without it the
@@ -64,7 +68,13 @@ async fn main() -> std::io::Result<()> {
                 .ok()
                 .filter(|u| !u.trim().is_empty())
         })
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        .unwrap_or_else(|| {
+            let path = default_sqlite_path();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            path.to_string_lossy().into_owned()
+        });
     let config = DatabaseConfig {
         allow_writes: args.allow_writes,
         statement_timeout: Duration::from_millis(args.statement_timeout_ms),

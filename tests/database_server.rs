@@ -596,6 +596,32 @@ async fn sqlite_existing_database_is_not_seeded_and_types_map() {
 }
 
 #[tokio::test]
+async fn without_a_url_the_sample_goes_to_the_user_data_directory() {
+    if cfg!(windows) || cfg!(target_os = "macos") {
+        return; // the data directory is elsewhere there
+    }
+    let dir = TempDir::new();
+    let mut command = tokio::process::Command::new(support::example(SERVER));
+    command
+        .arg("--stdio")
+        .env_remove("DATABASE_URL")
+        .env("XDG_DATA_HOME", &dir.0)
+        .env("HOME", &dir.0);
+    let transport = mcp_sdk_client::transport::ChildProcess::spawn(&mut command).unwrap();
+    let client = tokio::time::timeout(PATIENCE, Client::connect(transport))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(&client, "orders").await, 8);
+    assert!(dir
+        .0
+        .join("mcp-reference")
+        .join("database-sample.db")
+        .is_file());
+    client.close().await;
+}
+
+#[tokio::test]
 async fn bad_database_urls_stop_the_server_with_a_message() {
     let dir = TempDir::new();
     let missing = dir.0.join("missing.db").to_string_lossy().into_owned();
@@ -857,6 +883,15 @@ async fn postgres_reads_types_and_resources_over_stdio() {
     )
     .await;
     assert_eq!(out["columns"], json!(["id", "title"]));
+    assert_eq!(out["rowCount"], 0);
+    // Typed by its JSON value the parameter runs; untyped, PostgreSQL cannot
+    // describe it, so the (empty) result has no column names, but no error.
+    let out = ok(
+        &client,
+        "query",
+        json!({"sql": "SELECT id FROM books WHERE $1 IS NULL", "params": ["x"]}),
+    )
+    .await;
     assert_eq!(out["rowCount"], 0);
     let out = ok(
         &client,

@@ -14,6 +14,7 @@ use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Column, Executor, Row, Sqlite, Statement, TypeInfo};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -44,8 +45,8 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// The default database: `./mcp-database-sample.db`, seeded, read-only,
-    /// 10 s per statement.
+    /// The database at `url`, seeded when empty, read-only, 10 s per
+    /// statement.
     pub fn new(url: impl Into<String>) -> Self {
         DatabaseConfig {
             url: url.into(),
@@ -56,8 +57,28 @@ impl DatabaseConfig {
     }
 }
 
-/// The default `DATABASE_URL`.
-pub const DEFAULT_URL: &str = "sqlite://mcp-database-sample.db";
+/// Where the sample database goes when no URL is given: the user's data
+/// directory (`$XDG_DATA_HOME` or `~/.local/share` on Linux,
+/// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows) under
+/// `mcp-reference/database-sample.db`, else `./mcp-database-sample.db`.
+/// (Desktop hosts often start servers in a directory they cannot write.)
+pub fn default_sqlite_path() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let data = if cfg!(windows) {
+        env("APPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library").join("Application Support"))
+    } else {
+        env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local").join("share")))
+    };
+    data.map(|d| d.join("mcp-reference").join("database-sample.db"))
+        .unwrap_or_else(|| PathBuf::from("mcp-database-sample.db"))
+}
 
 /// A table or view.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -561,13 +582,14 @@ impl Database {
             Some(c) => c,
             None => {
                 // No rows to read the columns from: describe the statement,
-                // cached under a key no query runs with.
+                // cached under a key no query runs with. PostgreSQL infers
+                // the parameter types here, which can fail where the typed
+                // run did not (`$1 IS NULL`); then the columns stay unnamed.
                 let key = format!("{sql_text}\n/* mcp-database: columns */");
-                let stmt = (&mut *tx)
-                    .prepare(&key)
-                    .await
-                    .map_err(|e| self.message(e))?;
-                column_list(stmt.columns())
+                match (&mut *tx).prepare(&key).await {
+                    Ok(stmt) => column_list(stmt.columns()),
+                    Err(_) => (Vec::new(), Vec::new()),
+                }
             }
         };
         let _ = tx.rollback().await;

@@ -17,9 +17,9 @@ pub mod sql;
 mod values;
 
 pub use backend::{
-    table_uri, ColumnInfo, Database, DatabaseConfig, ExecuteOutput, ForeignKey, QueryOutput,
-    TableDescription, TableInfo, DEFAULT_LIMIT, DEFAULT_URL, MAX_LIMIT, MAX_RESULT_BYTES,
-    MAX_TABLES, SAMPLE_SCHEMA, WRITES_DISABLED,
+    default_sqlite_path, table_uri, ColumnInfo, Database, DatabaseConfig, ExecuteOutput,
+    ForeignKey, QueryOutput, TableDescription, TableInfo, DEFAULT_LIMIT, MAX_LIMIT,
+    MAX_RESULT_BYTES, MAX_TABLES, SAMPLE_SCHEMA, WRITES_DISABLED,
 };
 
 use super::ServerSpec;
