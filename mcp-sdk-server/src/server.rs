@@ -146,9 +146,13 @@ pub trait Server: Send + Sync + 'static {
 
     /// The client finished the handshake (`notifications/initialized`). The
     /// peer stays valid for the whole session: keep it to notify later.
+    /// Like every notification callback, it runs in a task of its own, so
+    /// it may await requests to the client.
     async fn on_initialized(&self, _peer: Peer) {}
 
-    /// The client's roots changed (`notifications/roots/list_changed`).
+    /// The client's roots changed (`notifications/roots/list_changed`); a
+    /// server that cares asks again with
+    /// [`Peer::list_roots`](crate::Peer::list_roots).
     async fn on_roots_list_changed(&self, _peer: Peer) {}
 
     /// Any other notification from the client.

@@ -337,12 +337,17 @@ impl Session {
         });
     }
 
+    /// Notifications from the client. The server's callbacks run in tasks
+    /// of their own, so that one may await a request to the client (say,
+    /// `roots/list` when the roots changed) while the session goes on
+    /// reading: inline, over stdio, that answer could never be read.
     async fn handle_notification(self: &Arc<Self>, n: Notification, reply: Outbound) {
-        let server = &self.shared.server;
+        let server = self.shared.server.clone();
         match n.method.as_str() {
             "notifications/initialized" => {
                 if !self.initialized.swap(true, Ordering::AcqRel) {
-                    server.on_initialized(self.peer()).await;
+                    let peer = self.peer();
+                    tokio::spawn(async move { server.on_initialized(peer).await });
                 }
             }
             "notifications/cancelled" => match parse::<CancelledNotificationParams>(n.params) {
@@ -354,12 +359,16 @@ impl Session {
                 }
                 Err(e) => tracing::debug!(%e, "ignoring a malformed cancellation"),
             },
-            "notifications/roots/list_changed" => server.on_roots_list_changed(self.peer()).await,
+            "notifications/roots/list_changed" => {
+                let peer = self.peer();
+                tokio::spawn(async move { server.on_roots_list_changed(peer).await });
+            }
             // Progress for our own requests to the client: nothing waits on it yet.
             "notifications/progress" => {}
             method => {
                 let peer = Peer::new(self.clone(), reply);
-                server.on_notification(method, n.params, peer).await
+                let method = method.to_owned();
+                tokio::spawn(async move { server.on_notification(&method, n.params, peer).await });
             }
         }
     }
