@@ -4,7 +4,6 @@
 
 use super::sql::{self, Dialect};
 use super::values::{pg_arguments, pg_cell, sqlite_arguments, sqlite_cell};
-use futures_util::future::BoxFuture;
 use futures_util::TryStreamExt;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -476,18 +475,7 @@ impl Database {
     /// # Errors
     /// A refusal by the statement check, the database's error, or the time
     /// limit, as a message for the model.
-    pub fn query<'a>(
-        &'a self,
-        sql_text: &'a str,
-        params: &'a [Value],
-        limit: usize,
-    ) -> BoxFuture<'a, Result<QueryOutput, String>> {
-        // Boxed as Send here, where the connection lifetimes are concrete
-        // (rustc cannot prove it through the generic tool handler).
-        Box::pin(self.query_inner(sql_text, params, limit))
-    }
-
-    async fn query_inner(
+    pub async fn query(
         &self,
         sql_text: &str,
         params: &[Value],
@@ -602,19 +590,7 @@ impl Database {
     /// # Errors
     /// Writes not allowed, a refusal by the statement check, the database's
     /// error, or the time limit, as a message for the model.
-    pub fn execute<'a>(
-        &'a self,
-        sql_text: &'a str,
-        params: &'a [Value],
-    ) -> BoxFuture<'a, Result<ExecuteOutput, String>> {
-        Box::pin(self.execute_inner(sql_text, params))
-    }
-
-    async fn execute_inner(
-        &self,
-        sql_text: &str,
-        params: &[Value],
-    ) -> Result<ExecuteOutput, String> {
+    pub async fn execute(&self, sql_text: &str, params: &[Value]) -> Result<ExecuteOutput, String> {
         sql::check(sql_text, self.dialect(), sql::WRITE_KEYWORDS, "execute")?;
         let grace = self.timeout + Duration::from_secs(2);
         let work = async {
