@@ -44,32 +44,18 @@ pub struct CalculatorInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ClockInput {}
 
-/// The JSON Schema (draft 2020-12) of `T`, as a tool's `inputSchema`.
-fn schema_for<T: JsonSchema>() -> mcp_sdk::JsonObject {
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<T>();
-    match schema.to_value() {
-        Value::Object(map) => map,
-        _ => json!({"type": "object"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    }
-}
-
 /// The tools offered to the model.
 pub fn definitions() -> Vec<Tool> {
     vec![
         Tool::new(
             "calculator",
             "Computes a + b, a - b, a * b, a / b or a to the power b.",
-            schema_for::<CalculatorInput>(),
+            mcp_sdk_server::schema_for::<CalculatorInput>(),
         ),
         Tool::new(
             "clock",
             "Tells the current date and time in UTC (RFC 3339).",
-            schema_for::<ClockInput>(),
+            mcp_sdk_server::schema_for::<ClockInput>(),
         ),
     ]
 }
