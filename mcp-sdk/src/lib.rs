@@ -19,6 +19,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "tokio")]
+pub mod framing;
 pub mod jsonrpc;
 pub mod types;
 pub mod version;

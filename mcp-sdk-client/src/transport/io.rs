@@ -3,18 +3,19 @@
 use super::{Inbox, Incoming, Transport};
 use crate::ClientError;
 use async_trait::async_trait;
+use mcp_sdk::framing::read_line;
 use mcp_sdk::jsonrpc::decode;
 use mcp_sdk::Message;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
 /// The longest line accepted from a server (16 MiB). A longer one is skipped
 /// with a warning, so a runaway server cannot exhaust the client's memory.
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_LINE_BYTES: usize = mcp_sdk::framing::MAX_LINE_BYTES;
 
 /// Says why the stream ended, once it has.
 pub(crate) type EndReason = Pin<Box<dyn Future<Output = ClientError> + Send>>;
@@ -140,7 +141,7 @@ async fn read_messages<R: AsyncRead + Unpin>(
     let mut line = Vec::with_capacity(4096);
     loop {
         line.clear();
-        match read_line(&mut reader, &mut line).await {
+        match read_line(&mut reader, &mut line, MAX_LINE_BYTES).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -191,40 +192,4 @@ fn has_method(text: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(text)
         .map(|v| v.get("method").is_some())
         .unwrap_or(false)
-}
-
-/// Reads one line into `buf`, up to [`MAX_LINE_BYTES`]; a longer line is
-/// consumed to its end and reported as `InvalidData`.
-async fn read_line<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    buf: &mut Vec<u8>,
-) -> io::Result<usize> {
-    let mut total = 0;
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            break;
-        }
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..=i], true),
-            None => (available, false),
-        };
-        let n = chunk.len();
-        total += n;
-        if !too_long && buf.len() + n <= MAX_LINE_BYTES {
-            buf.extend_from_slice(chunk);
-        } else {
-            too_long = true;
-            buf.clear();
-        }
-        reader.consume(n);
-        if done {
-            break;
-        }
-    }
-    if too_long {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-    }
-    Ok(total)
 }

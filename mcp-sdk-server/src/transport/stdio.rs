@@ -7,16 +7,17 @@ use crate::server::Server;
 use crate::session::{ServerShared, Session, SessionConfig};
 use crate::sink::{MessageSink, Outbound};
 use async_trait::async_trait;
+use mcp_sdk::framing::{read_line, trim_line};
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, Message};
 use std::io;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 /// The longest line we accept (16 MiB); longer ones are answered with an
 /// error and skipped, so a runaway client cannot exhaust memory.
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_LINE_BYTES: usize = mcp_sdk::framing::MAX_LINE_BYTES;
 
 /// How long requests still running when stdin closes may take to answer.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -163,7 +164,7 @@ where
     let mut line = Vec::with_capacity(4096);
     let result = loop {
         line.clear();
-        match read_line(&mut reader, &mut line).await {
+        match read_line(&mut reader, &mut line, MAX_LINE_BYTES).await {
             Ok(0) => break Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -263,68 +264,6 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
     });
 }
 
-/// Reads one line into `buf`, up to [`MAX_LINE_BYTES`]; a longer line is
-/// consumed to its end and reported as `InvalidData`.
-async fn read_line<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    buf: &mut Vec<u8>,
-) -> io::Result<usize> {
-    let mut total = 0;
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            break;
-        }
-        let (chunk, done) = match memchr(available) {
-            Some(i) => (&available[..=i], true),
-            None => (available, false),
-        };
-        let n = chunk.len();
-        total += n;
-        if !too_long && buf.len() + n <= MAX_LINE_BYTES {
-            buf.extend_from_slice(chunk);
-        } else {
-            too_long = true;
-            buf.clear();
-        }
-        reader.consume(n);
-        if done {
-            break;
-        }
-    }
-    if too_long {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-    }
-    Ok(total)
-}
-
-/// The index of the first newline, eight bytes at a time.
-fn memchr(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes")) ^ NEWLINES;
-        // Some byte of `word` is zero, i.e. some byte of the chunk is '\n'.
-        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
-            break;
-        }
-        at += 8;
-    }
-    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
-}
-
-fn trim_line(line: &[u8]) -> &[u8] {
-    let mut s = line;
-    while let [rest @ .., b'\n' | b'\r' | b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 /// Writes each message as one line. Whatever is queued goes out in one
 /// write, so bursts cost few system calls and few wake-ups of the client.
 async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut writer: W) {
@@ -376,26 +315,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
         if out.capacity() > 16 * CHUNK {
             // One huge message must not pin its buffer for good.
             out = Vec::with_capacity(CHUNK);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::memchr;
-
-    #[test]
-    fn memchr_finds_the_first_newline_anywhere() {
-        for len in 0..40 {
-            for nl in 0..len {
-                let mut bytes = vec![b'x'; len];
-                bytes[nl] = b'\n';
-                if nl + 3 < len {
-                    bytes[nl + 3] = b'\n';
-                }
-                assert_eq!(memchr(&bytes), Some(nl), "{len} {nl}");
-            }
-            assert_eq!(memchr(&vec![0x8a; len]), None);
         }
     }
 }
