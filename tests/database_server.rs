@@ -8,42 +8,17 @@ mod support;
 use mcp_sdk::{CallToolResult, ErrorCode};
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{http_client, http_server, stdio_client, PATIENCE};
+use support::{http_client, http_server, stdio_client, TempDir, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 const SERVER: &str = "database_server";
 
-/// A directory of its own for one test's SQLite file; removed on drop.
-struct TempDir(PathBuf);
-
 impl TempDir {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "mcp-database-test-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
     fn db(&self) -> String {
         self.0.join("sample.db").to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -118,7 +93,7 @@ impl ClientHandler for ListChanges {
 
 #[tokio::test]
 async fn sqlite_sample_database_over_stdio() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let client = stdio_client(SERVER, &["--database-url", &db], ()).await;
 
@@ -235,7 +210,7 @@ async fn sqlite_sample_database_over_stdio() {
 
 #[tokio::test]
 async fn sqlite_read_only_server_refuses_writes_over_http() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let server = http_server(SERVER, &["--database-url", &db]).await;
     let client = http_client(&server.url, ()).await;
@@ -308,7 +283,7 @@ async fn sqlite_read_only_server_refuses_writes_over_http() {
 
 #[tokio::test]
 async fn sqlite_parameters_are_bound_not_spliced() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let client = stdio_client(SERVER, &["--database-url", &db], ()).await;
     let evil = "'; DROP TABLE customers; --";
@@ -350,7 +325,7 @@ async fn sqlite_parameters_are_bound_not_spliced() {
 
 #[tokio::test]
 async fn sqlite_bad_arguments_are_tool_errors() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let client = stdio_client(SERVER, &["--database-url", &db], ()).await;
     for (tool, args) in [
@@ -396,7 +371,7 @@ async fn sqlite_bad_arguments_are_tool_errors() {
 
 #[tokio::test]
 async fn sqlite_row_limit_and_truncation() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let client = stdio_client(SERVER, &["--database-url", &db], ()).await;
     let series = "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 500) SELECT i FROM s";
@@ -429,7 +404,7 @@ async fn sqlite_row_limit_and_truncation() {
 
 #[tokio::test]
 async fn sqlite_runaway_query_is_stopped_at_the_time_limit() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let client = stdio_client(
         SERVER,
@@ -448,7 +423,7 @@ async fn sqlite_runaway_query_is_stopped_at_the_time_limit() {
 
 #[tokio::test]
 async fn sqlite_writes_when_allowed_over_http() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     let server = http_server(SERVER, &["--database-url", &db, "--allow-writes"]).await;
     let changes = Arc::new(ListChanges::default());
@@ -542,7 +517,7 @@ async fn sqlite_writes_when_allowed_over_http() {
 
 #[tokio::test]
 async fn sqlite_existing_database_is_not_seeded_and_types_map() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let db = dir.db();
     {
         use sqlx::sqlite::SqliteConnectOptions;
@@ -600,7 +575,7 @@ async fn without_a_url_the_sample_goes_to_the_user_data_directory() {
     if cfg!(windows) || cfg!(target_os = "macos") {
         return; // the data directory is elsewhere there
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let mut command = tokio::process::Command::new(support::example(SERVER));
     command
         .arg("--stdio")
@@ -623,7 +598,7 @@ async fn without_a_url_the_sample_goes_to_the_user_data_directory() {
 
 #[tokio::test]
 async fn bad_database_urls_stop_the_server_with_a_message() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("database-test");
     let missing = dir.0.join("missing.db").to_string_lossy().into_owned();
     let no_dir = dir
         .0

@@ -10,50 +10,20 @@ use mcp_reference::servers::resources::uri::{base64_encode, path_to_file_uri};
 use mcp_sdk::{ErrorCode, Resource, ResourceContents, ResourceUpdatedNotificationParams};
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{http_client, http_server, stdio_client, HttpServer, PATIENCE};
+use support::{http_client, http_server, stdio_client, HttpServer, TempDir, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const EXAMPLE: &str = "resources_server";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xfe";
 
-/// A directory of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
 impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "mcp-res-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(std::fs::canonicalize(&path).unwrap())
-    }
-
-    fn write(&self, rel: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
     fn uri(&self, rel: &str) -> String {
         path_to_file_uri(&self.0.join(rel)).unwrap()
     }
 
     fn arg(&self) -> &str {
         self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -155,7 +125,7 @@ fn text_of(c: &ResourceContents) -> &str {
 }
 
 fn sample_dir() -> TempDir {
-    let dir = TempDir::new("sample");
+    let dir = TempDir::new("res-sample");
     dir.write("README.md", b"# Hello\n");
     dir.write("data/config.json", b"{\"a\": 1}\n");
     dir.write("images/logo.png", PNG);
@@ -234,7 +204,7 @@ async fn lists_files_with_mime_types_and_reads_text_and_blobs() {
 #[tokio::test]
 async fn lists_in_pages_and_refuses_bad_cursors() {
     for via in BOTH {
-        let dir = TempDir::new("pages");
+        let dir = TempDir::new("res-pages");
         for i in 0..7 {
             dir.write(&format!("f{i}.txt"), b"x");
         }
@@ -272,7 +242,7 @@ async fn lists_in_pages_and_refuses_bad_cursors() {
 #[tokio::test]
 async fn nothing_outside_the_directory_is_served() {
     for via in BOTH {
-        let outside = TempDir::new("outside");
+        let outside = TempDir::new("res-outside");
         let secret = outside.write("secret.txt", b"top secret");
         let dir = sample_dir();
         dir.write("sub/inner.txt", b"inner");
@@ -339,7 +309,7 @@ async fn nothing_outside_the_directory_is_served() {
 #[tokio::test]
 async fn big_files_are_refused_with_a_clear_error() {
     for via in BOTH {
-        let dir = TempDir::new("big");
+        let dir = TempDir::new("res-big");
         dir.write("big.txt", &[b'a'; 200]);
         dir.write("small.txt", &[b'a'; 100]);
         let s = start(via, &["--dir", dir.arg(), "--max-file-size", "100"]).await;
@@ -363,7 +333,7 @@ async fn big_files_are_refused_with_a_clear_error() {
 #[tokio::test]
 async fn notes_template_and_write_note() {
     for via in BOTH {
-        let dir = TempDir::new("notes");
+        let dir = TempDir::new("res-notes");
         let mut s = start(via, &["--dir", dir.arg()]).await;
         let templates = s.client.list_all_resource_templates().await.unwrap();
         assert_eq!(templates.len(), 1);
@@ -425,7 +395,7 @@ async fn notes_template_and_write_note() {
 #[tokio::test]
 async fn subscribers_hear_about_changes() {
     for via in BOTH {
-        let dir = TempDir::new("watch");
+        let dir = TempDir::new("res-watch");
         let file = dir.write("watched.txt", b"one");
         dir.write("other.txt", b"other");
         let mut s = start(via, &["--dir", dir.arg()]).await;
@@ -474,7 +444,7 @@ async fn subscribers_hear_about_changes() {
 
 #[tokio::test]
 async fn unsubscribed_files_stay_quiet() {
-    let dir = TempDir::new("quiet");
+    let dir = TempDir::new("res-quiet");
     let a = dir.write("a.txt", b"a");
     let b = dir.write("b.txt", b"b");
     let mut s = start(Via::Stdio, &["--dir", dir.arg()]).await;
@@ -515,7 +485,7 @@ async fn unsubscribed_files_stay_quiet() {
 
 #[tokio::test]
 async fn a_missing_directory_is_refused_at_start() {
-    let dir = TempDir::new("gone");
+    let dir = TempDir::new("res-gone");
     let missing = dir.0.join("nope");
     let out = tokio::process::Command::new(support::example(EXAMPLE))
         .args(["--stdio", "--dir", missing.to_str().unwrap()])
@@ -531,7 +501,7 @@ async fn a_missing_directory_is_refused_at_start() {
 #[tokio::test]
 async fn without_dir_a_sample_folder_is_created_in_the_data_dir() {
     use mcp_sdk_client::transport::ChildProcess;
-    let home = TempDir::new("home");
+    let home = TempDir::new("res-home");
     let mut command = tokio::process::Command::new(support::example(EXAMPLE));
     command
         .arg("--stdio")
@@ -567,7 +537,7 @@ async fn without_dir_a_sample_folder_is_created_in_the_data_dir() {
 
 #[tokio::test]
 async fn health_answers_with_the_seed_json() {
-    let dir = TempDir::new("health");
+    let dir = TempDir::new("res-health");
     let server = http_server(EXAMPLE, &["--dir", dir.arg()]).await;
     let body = http_get(&server.base, "/health").await;
     let health: Value = serde_json::from_str(&body).unwrap();

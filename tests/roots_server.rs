@@ -12,49 +12,20 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::{async_trait, Client, ClientHandler, RequestContext};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{http_client, http_server, stdio_client, HttpServer, PATIENCE};
+use support::{http_client, http_server, stdio_client, HttpServer, TempDir, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const EXAMPLE: &str = "roots_server";
 
-/// A directory of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
 impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "mcp-roots-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(std::fs::canonicalize(&path).unwrap())
-    }
-
-    fn write(&self, rel: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
     fn root(&self, name: &str) -> Root {
         Root::new(path_to_file_uri(&self.0).unwrap()).with_name(name)
     }
 
     fn path(&self, rel: &str) -> String {
         self.0.join(rel).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -166,7 +137,7 @@ fn text(r: &CallToolResult) -> String {
 }
 
 fn project() -> TempDir {
-    let dir = TempDir::new("project");
+    let dir = TempDir::new("roots-project");
     dir.write("README.md", b"# Project\n");
     dir.write("notes.txt", b"one\ntwo\nthree\nfour\nfive\n");
     dir.write("src/main.rs", b"fn main() {}\n");
@@ -180,7 +151,7 @@ fn project() -> TempDir {
 async fn asks_for_roots_and_follows_changes() {
     for via in BOTH {
         let a = project();
-        let b = TempDir::new("other");
+        let b = TempDir::new("roots-other");
         b.write("b-only.txt", b"b");
         let ws = Workspace::with(vec![
             a.root("alpha"),
@@ -320,7 +291,7 @@ async fn reads_lists_searches_and_describes() {
 async fn every_way_out_of_the_roots_is_refused() {
     for via in BOTH {
         let dir = project();
-        let outside = TempDir::new("outside");
+        let outside = TempDir::new("roots-outside");
         let secret = outside.write("secret.md", b"top secret");
         #[cfg(unix)]
         {
@@ -507,7 +478,7 @@ async fn writes_need_allow_writes() {
 async fn writes_stay_inside_the_roots() {
     for via in BOTH {
         let dir = project();
-        let outside = TempDir::new("outside-w");
+        let outside = TempDir::new("roots-outside-w");
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(&outside.0, dir.0.join("leakdir")).unwrap();

@@ -6,6 +6,7 @@ use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientHandler};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -84,4 +85,36 @@ pub async fn http_client(url: &str, handler: impl ClientHandler) -> Client {
     .await
     .expect("the handshake in time")
     .expect("the handshake succeeds")
+}
+
+/// A directory of its own under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory whose name starts with `mcp-{tag}`.
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mcp-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(std::fs::canonicalize(&path).unwrap())
+    }
+
+    /// Writes `contents` to `rel` inside, creating directories; gives the path.
+    pub fn write(&self, rel: &str, contents: &[u8]) -> PathBuf {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
