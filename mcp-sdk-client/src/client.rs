@@ -2,20 +2,30 @@
 //! server operation.
 
 use crate::handler::{apply_elicitation_defaults, ClientHandler, RequestContext};
+use crate::headers::{header_params, HeaderParam};
 use crate::request::{Progress, RequestOptions};
+use crate::stateless::{
+    as_initialize_result, is_stateless_error, newest_common, parse_discover, result_type,
+    supported_versions, Cache, Era, Subscription, INPUT_METHODS, MAX_INPUT_ROUNDS,
+};
 use crate::transport::{Incoming, Transport};
 use crate::ClientError;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CallToolParams, CallToolResult, CancelledNotificationParams, CompleteParams, CompleteResult,
-    CreateMessageParams, ElicitRequestParams, EmptyResult, Error, GetPromptParams, GetPromptResult,
-    Implementation, InitializeParams, InitializeResult, InitializedNotificationParams, JsonObject,
-    ListPromptsParams, ListPromptsResult, ListResourceTemplatesParams, ListResourceTemplatesResult,
-    ListResourcesParams, ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel,
-    Message, NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
+    CreateMessageParams, DiscoverParams, DiscoverResult, ElicitRequestParams, EmptyResult, Error,
+    ErrorCode, GetPromptParams, GetPromptResult, Implementation, InitializeParams,
+    InitializeResult, InitializedNotificationParams, InputRequest, InputRequiredResult,
+    InputResponse, InputResponses, JsonObject, ListPromptsParams, ListPromptsResult,
+    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
+    ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel, Message,
+    NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
     ProtocolVersion, ReadResourceParams, ReadResourceResult, RequestId, RequestParams, Resource,
-    ResourceTemplate, RootsListChangedNotificationParams, ServerCapabilities, SetLevelParams,
-    SubscribeParams, Tool, UnsubscribeParams,
+    ResourceTemplate, ResultType, RootsListChangedNotificationParams, ServerCapabilities,
+    SetLevelParams, SubscribeParams, SubscriptionFilter,
+    SubscriptionsAcknowledgedNotificationParams, SubscriptionsListenParams, Tool,
+    UnsubscribeParams, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY,
+    PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,11 +40,17 @@ use tokio_util::sync::CancellationToken;
 /// How long a call waits for its answer unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long [`Era::Auto`] waits for the answer to its `server/discover`
+/// probe before taking the server for a session-era one.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The most pages a `list_all_*` helper follows, so that a server whose
 /// cursors loop cannot keep the client busy forever.
 const MAX_PAGES: usize = 10_000;
 
-/// A connection to one MCP server, after the `initialize` handshake.
+/// A connection to one MCP server: after the `initialize` handshake (the
+/// session era), or after `server/discover` chose revision `2026-07-28` (the
+/// stateless era, see [`Era`]).
 ///
 /// Cheap to clone; every clone talks to the same server. Calls may run
 /// concurrently. Dropping the last clone stops the connection (a child
@@ -73,6 +89,9 @@ pub struct ClientBuilder {
     handler: Arc<dyn ClientHandler>,
     timeout: Duration,
     versions: Vec<ProtocolVersion>,
+    era: Era,
+    probe_timeout: Duration,
+    caching: bool,
 }
 
 impl Default for ClientBuilder {
@@ -81,7 +100,10 @@ impl Default for ClientBuilder {
             info: Implementation::new("mcp-sdk-client", env!("CARGO_PKG_VERSION")),
             handler: Arc::new(()),
             timeout: DEFAULT_TIMEOUT,
-            versions: ProtocolVersion::SESSION_ERA.to_vec(),
+            versions: ProtocolVersion::ALL.to_vec(),
+            era: Era::Auto,
+            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            caching: true,
         }
     }
 }
@@ -106,22 +128,65 @@ impl ClientBuilder {
         self
     }
 
-    /// The protocol revisions the client accepts; the newest is offered.
-    /// All session-era revisions by default.
+    /// The protocol revisions the client accepts; the newest of each era
+    /// is offered. All of them by default, `2026-07-28` included.
     pub fn protocol_versions(mut self, versions: &[ProtocolVersion]) -> Self {
         self.versions = versions.to_vec();
         self
     }
 
-    /// Connects over `transport`: sends `initialize`, checks the revision
-    /// the server chose, and sends `notifications/initialized`.
+    /// Which era to speak: [`Era::Auto`] (the default) probes for the
+    /// stateless era and falls back to `initialize`.
+    pub fn era(mut self, era: Era) -> Self {
+        self.era = era;
+        self
+    }
+
+    /// How long the `server/discover` probe waits for an answer before the
+    /// server is taken for a session-era one (over stdio, such a server may
+    /// not answer at all); [`DEFAULT_PROBE_TIMEOUT`] by default.
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
+    /// Whether to keep the results of `tools/list`, `prompts/list`,
+    /// `resources/list`, `resources/templates/list` and `resources/read`
+    /// for the `ttlMs` the server gives them (stateless era only); on by
+    /// default. The matching list-changed or updated notification forgets
+    /// them sooner.
+    pub fn cache_results(mut self, enabled: bool) -> Self {
+        self.caching = enabled;
+        self
+    }
+
+    /// Connects over `transport`.
+    ///
+    /// Unless the era is [`Era::SessionOnly`], it first probes with
+    /// `server/discover` (carrying `_meta` and, over HTTP, the headers of
+    /// `2026-07-28`); a stateless server is then spoken to without a
+    /// handshake, every request carrying `_meta`. Otherwise it sends
+    /// `initialize`, checks the revision the server chose, and sends
+    /// `notifications/initialized`.
     pub async fn connect(self, transport: impl Transport) -> Result<Client, ClientError> {
         let transport: Arc<dyn Transport> = Arc::new(transport);
-        let offered = self
+        let session: Vec<ProtocolVersion> = self
             .versions
             .iter()
             .copied()
             .filter(|v| v.is_session_era())
+            .collect();
+        let stateless: Vec<ProtocolVersion> = self
+            .versions
+            .iter()
+            .copied()
+            .filter(|v| !v.is_session_era())
+            .collect();
+        let try_stateless = self.era != Era::SessionOnly && !stateless.is_empty();
+        let allow_session = self.era != Era::StatelessOnly && !session.is_empty();
+        let offered = session
+            .iter()
+            .copied()
             .max()
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
         let core = Arc::new(Core {
@@ -134,11 +199,59 @@ impl ClientBuilder {
             timeout: self.timeout,
             closed: Mutex::new(None),
             capabilities: self.handler.capabilities(),
+            info: self.info.clone(),
+            stateless: Mutex::new(None),
+            log_level: Mutex::new(None),
+            subscriptions: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
+            caching: self.caching,
+            tool_headers: Mutex::new(HashMap::new()),
         });
         let (notify_tx, notify_rx) = mpsc::channel(1024);
         let reader = tokio::spawn(read_loop(core.clone(), notify_tx));
         let notifier = tokio::spawn(notify_loop(core.handler.clone(), notify_rx));
         let tasks = Tasks([reader, notifier]);
+
+        if !try_stateless && !allow_session {
+            transport.close().await;
+            return Err(ClientError::Unsupported(format!(
+                "the era {:?} leaves none of the revisions {} to offer",
+                self.era,
+                list(&self.versions)
+            )));
+        }
+        if try_stateless {
+            let timeout = self.probe_timeout.min(self.timeout);
+            match probe(&core, &stateless, &session, timeout).await {
+                Ok(Probe::Stateless { version, discover }) => {
+                    return Ok(Client {
+                        inner: Arc::new(Inner {
+                            server: as_initialize_result(version, discover.as_deref()),
+                            core,
+                            version,
+                            stateless: true,
+                            discover: discover.map(|d| *d),
+                            _tasks: tasks,
+                        }),
+                    });
+                }
+                Ok(Probe::Session(why)) if allow_session => {
+                    tracing::debug!("a session-era server ({why}); sending initialize");
+                    *lock(&core.stateless) = None;
+                    transport.clear_protocol_version();
+                }
+                Ok(Probe::Session(why)) => {
+                    transport.close().await;
+                    return Err(ClientError::Unsupported(format!(
+                        "the server does not speak the stateless era ({why}), and this client speaks nothing else"
+                    )));
+                }
+                Err(e) => {
+                    transport.close().await;
+                    return Err(e);
+                }
+            }
+        }
 
         let params = InitializeParams::new(
             offered.as_str(),
@@ -146,21 +259,21 @@ impl ClientBuilder {
             self.info.clone(),
         );
         let answer = core
-            .call(InitializeParams::METHOD, params, RequestOptions::default())
+            .call(
+                InitializeParams::METHOD,
+                params,
+                RequestOptions::default(),
+                Vec::new(),
+            )
             .await;
         let server: InitializeResult = decode_result(InitializeParams::METHOD, answer?)?;
         let version = server
             .protocol_version
             .parse::<ProtocolVersion>()
             .ok()
-            .filter(|v| self.versions.contains(v))
+            .filter(|v| session.contains(v))
             .ok_or_else(|| ClientError::UnsupportedVersion {
-                ours: self
-                    .versions
-                    .iter()
-                    .map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                ours: list(&session),
                 theirs: server.protocol_version.clone(),
             });
         let version = match version {
@@ -178,16 +291,138 @@ impl ClientBuilder {
                 core,
                 server,
                 version,
+                stateless: false,
+                discover: None,
                 _tasks: tasks,
             }),
         })
     }
 }
 
+/// The revisions, comma-separated.
+fn list(versions: &[ProtocolVersion]) -> String {
+    versions
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the `server/discover` probe found.
+enum Probe {
+    /// A stateless server, spoken to in `version`.
+    Stateless {
+        version: ProtocolVersion,
+        discover: Option<Box<DiscoverResult>>,
+    },
+    /// A session-era server, for this reason.
+    Session(String),
+}
+
+/// Sends `server/discover` in the newest of `ours` (stateless revisions),
+/// retrying in a revision the server names when it refuses that one.
+async fn probe(
+    core: &Arc<Core>,
+    ours: &[ProtocolVersion],
+    session: &[ProtocolVersion],
+    timeout: Duration,
+) -> Result<Probe, ClientError> {
+    let Some(mut version) = ours.iter().copied().max() else {
+        return Ok(Probe::Session("no stateless revision to offer".into()));
+    };
+    let no_common = |theirs: &[String]| -> Result<Probe, ClientError> {
+        if newest_common(session, theirs).is_some() {
+            Ok(Probe::Session(format!(
+                "it speaks only {} of this client's revisions",
+                theirs.join(", ")
+            )))
+        } else {
+            Err(ClientError::UnsupportedVersion {
+                ours: list(&[ours, session].concat()),
+                theirs: theirs.join(", "),
+            })
+        }
+    };
+    // The server may refuse the revision it names (a server behind a
+    // balancer, say): try a few times, not forever.
+    for _ in 0..3 {
+        *lock(&core.stateless) = Some(version);
+        core.transport.set_protocol_version(version);
+        let options = RequestOptions::new().timeout(timeout);
+        let answer = core
+            .call(DiscoverParams::METHOD, Value::Null, options, Vec::new())
+            .await;
+        match answer {
+            Ok(value) => {
+                let discover = match parse_discover(value) {
+                    Ok(d) => d,
+                    Err(why) => return Ok(Probe::Session(why)),
+                };
+                return match newest_common(ours, &discover.supported_versions) {
+                    Some(version) => Ok(Probe::Stateless {
+                        version,
+                        discover: Some(Box::new(discover)),
+                    }),
+                    None => no_common(&discover.supported_versions),
+                };
+            }
+            Err(ClientError::Server(e)) if is_stateless_error(&e) => {
+                if e.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION {
+                    let theirs = supported_versions(&e).unwrap_or_default();
+                    match newest_common(ours, &theirs) {
+                        Some(v) => {
+                            tracing::debug!(from = %version, to = %v, "the server refused the revision; trying one it names");
+                            version = v;
+                            continue;
+                        }
+                        None => return no_common(&theirs),
+                    }
+                }
+                // A stateless server that refused discovery itself: go on
+                // without its description.
+                tracing::warn!("the server refused server/discover: {e}");
+                return Ok(Probe::Stateless {
+                    version,
+                    discover: None,
+                });
+            }
+            Err(
+                e @ ClientError::Http {
+                    status: 401 | 403, ..
+                },
+            ) => return Err(e),
+            Err(ClientError::Server(e)) => {
+                return Ok(Probe::Session(format!("server/discover was answered: {e}")))
+            }
+            Err(ClientError::Http { status, message }) => {
+                return Ok(Probe::Session(format!(
+                    "server/discover was answered with HTTP {status}: {message}"
+                )))
+            }
+            Err(ClientError::Timeout { .. }) => {
+                return Ok(Probe::Session(format!(
+                    "no answer to server/discover within {timeout:?}"
+                )))
+            }
+            Err(ClientError::Protocol(why) | ClientError::StreamLost(why)) => {
+                return Ok(Probe::Session(why))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ClientError::Protocol(format!(
+        "the server kept refusing revision {version}, which it says it speaks"
+    )))
+}
+
 struct Inner {
     core: Arc<Core>,
     server: InitializeResult,
     version: ProtocolVersion,
+    /// Whether the connection speaks the stateless era.
+    stateless: bool,
+    /// The answer to `server/discover`, in the stateless era.
+    discover: Option<DiscoverResult>,
     _tasks: Tasks,
 }
 
@@ -216,8 +451,26 @@ impl Client {
 
     /// The server's answer to `initialize`: its name, version, capabilities
     /// and instructions.
+    ///
+    /// In the stateless era there is no `initialize`; this is then made from
+    /// the answer to `server/discover`: the chosen revision, the
+    /// capabilities, the instructions, and the server's identity from
+    /// `io.modelcontextprotocol/serverInfo` (`"unknown"` when it gave none).
+    /// [`discovery`](Self::discovery) has the answer itself.
     pub fn server(&self) -> &InitializeResult {
         &self.inner.server
+    }
+
+    /// The answer to `server/discover`, when the connection speaks the
+    /// stateless era (and the server answered it).
+    pub fn discovery(&self) -> Option<&DiscoverResult> {
+        self.inner.discover.as_ref()
+    }
+
+    /// Whether the connection speaks the stateless era (`2026-07-28`): no
+    /// session, `_meta` on every request.
+    pub fn is_stateless(&self) -> bool {
+        self.inner.stateless
     }
 
     /// What the server offers.
@@ -225,7 +478,7 @@ impl Client {
         &self.inner.server.capabilities
     }
 
-    /// The revision the handshake settled on.
+    /// The revision the handshake (or the discovery) settled on.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.inner.version
     }
@@ -247,20 +500,23 @@ impl Client {
         params: P,
         options: RequestOptions,
     ) -> Result<P::Result, ClientError> {
-        let answer = self.inner.core.call(P::METHOD, params, options).await?;
+        let params = serde_json::to_value(params)
+            .map_err(|e| ClientError::Protocol(format!("params of {}: {e}", P::METHOD)))?;
+        let answer = self.exchange(P::METHOD, params, options).await?;
         decode_result(P::METHOD, answer)
     }
 
     /// Sends a request by method name, for methods this SDK has no type for.
+    ///
+    /// In the stateless era it gets what typed requests get: `_meta`, the
+    /// HTTP headers, the answers to input requests and the cache.
     pub async fn request_raw(
         &self,
         method: &str,
         params: Option<Value>,
         options: RequestOptions,
     ) -> Result<Value, ClientError> {
-        self.inner
-            .core
-            .call(method, params.unwrap_or(Value::Null), options)
+        self.exchange(method, params.unwrap_or(Value::Null), options)
             .await
     }
 
@@ -270,7 +526,20 @@ impl Client {
     }
 
     /// `ping`: checks that the server is there.
+    ///
+    /// Revision `2026-07-28` has no `ping`; a stateless connection sends
+    /// `server/discover` instead, which every stateless server answers.
     pub async fn ping(&self) -> Result<(), ClientError> {
+        if self.inner.stateless {
+            return self
+                .exchange(
+                    DiscoverParams::METHOD,
+                    Value::Null,
+                    RequestOptions::default(),
+                )
+                .await
+                .map(drop);
+        }
         self.request(PingParams::default()).await.map(drop)
     }
 
@@ -369,13 +638,98 @@ impl Client {
 
     /// `resources/subscribe`: updates then arrive at
     /// [`ClientHandler::on_resource_updated`].
+    ///
+    /// Revision `2026-07-28` has no `resources/subscribe`: on a stateless
+    /// connection this fails with [`ClientError::Unsupported`]; use
+    /// [`listen`](Self::listen) with `resource_subscriptions`.
     pub async fn subscribe(&self, uri: &str) -> Result<(), ClientError> {
+        self.session_only(
+            SubscribeParams::METHOD,
+            "Client::listen with resource_subscriptions",
+        )?;
         self.request(SubscribeParams::new(uri)).await.map(drop)
     }
 
-    /// `resources/unsubscribe`.
+    /// `resources/unsubscribe` (session era only, as
+    /// [`subscribe`](Self::subscribe)).
     pub async fn unsubscribe(&self, uri: &str) -> Result<(), ClientError> {
+        self.session_only(UnsubscribeParams::METHOD, "dropping the Subscription")?;
         self.request(UnsubscribeParams::new(uri)).await.map(drop)
+    }
+
+    /// `subscriptions/listen` (revision `2026-07-28`): opens a stream of the
+    /// notifications `filter` names, and waits for the server to
+    /// acknowledge it (within the client's timeout).
+    ///
+    /// Fails with [`ClientError::Unsupported`] on a session-era connection,
+    /// where [`subscribe`](Self::subscribe) and the handler's callbacks do
+    /// this.
+    pub async fn listen(&self, filter: SubscriptionFilter) -> Result<Subscription, ClientError> {
+        if !self.inner.stateless {
+            return Err(ClientError::Unsupported(format!(
+                "subscriptions/listen is part of revision 2026-07-28; this connection speaks {}: use Client::subscribe and the handler's callbacks",
+                self.inner.version
+            )));
+        }
+        let core = &self.inner.core;
+        if let Some(reason) = core.closed_reason() {
+            return Err(reason);
+        }
+        let id = core.next_request_id();
+        let (tx, notifications) = mpsc::channel(256);
+        let (answer, end) = oneshot::channel();
+        lock(&core.subscriptions).insert(id.clone(), tx);
+        lock(&core.pending).insert(id.clone(), answer);
+        // From here on, dropping `subscription` cancels the request.
+        let mut subscription = Subscription {
+            id: id.clone(),
+            acknowledged: SubscriptionFilter::default(),
+            notifications,
+            end,
+            ended: None,
+            core: core.clone(),
+        };
+        let mut params = serde_json::to_value(SubscriptionsListenParams {
+            notifications: filter,
+            ..Default::default()
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        core.add_stateless_meta(&mut params);
+        let method = SubscriptionsListenParams::METHOD;
+        let request = Message::request(id, method, Some(params));
+        let acknowledged = tokio::time::timeout(core.timeout, async {
+            core.transport.send(request).await?;
+            let first = subscription.notifications.recv().await;
+            match first {
+                Some(n) if n.method == SubscriptionsAcknowledgedNotificationParams::METHOD => {
+                    let ack: SubscriptionsAcknowledgedNotificationParams = parse(n.params)
+                        .map_err(|e| {
+                            ClientError::Protocol(format!("a malformed acknowledgement: {e}"))
+                        })?;
+                    Ok(ack.notifications)
+                }
+                Some(n) => Err(ClientError::Protocol(format!(
+                    "the server sent {} on a subscription before acknowledging it",
+                    n.method
+                ))),
+                None => match (&mut subscription.end).await {
+                    Ok(Ok(_)) => Err(ClientError::Protocol(
+                        "the server ended the subscription before acknowledging it".into(),
+                    )),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(core
+                        .closed_reason()
+                        .unwrap_or_else(|| ClientError::Closed("the connection ended".into()))),
+                },
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout {
+            method: method.to_owned(),
+            after: core.timeout,
+        })??;
+        subscription.acknowledged = acknowledged;
+        Ok(subscription)
     }
 
     /// `prompts/list`: one page of prompts.
@@ -420,15 +774,36 @@ impl Client {
     }
 
     /// `logging/setLevel`: the least severe log level the server should send.
+    ///
+    /// Revision `2026-07-28` has no `logging/setLevel`: on a stateless
+    /// connection the level is kept and sent with every later request, as
+    /// `io.modelcontextprotocol/logLevel` in `_meta` (without it, a
+    /// stateless server sends no log messages).
     pub async fn set_logging_level(&self, level: LoggingLevel) -> Result<(), ClientError> {
+        if self.inner.stateless {
+            *lock(&self.inner.core.log_level) = Some(level);
+            return Ok(());
+        }
         self.request(SetLevelParams::new(level)).await.map(drop)
     }
 
     /// `notifications/roots/list_changed`: tells the server the roots
     /// changed, so it asks again.
+    ///
+    /// Revision `2026-07-28` has no such notification (a stateless server
+    /// asks for the roots each time it needs them), so on a stateless
+    /// connection this does nothing.
     pub async fn notify_roots_list_changed(&self) -> Result<(), ClientError> {
+        if self.inner.stateless {
+            return Ok(());
+        }
         self.notify(RootsListChangedNotificationParams::default())
             .await
+    }
+
+    /// Forgets every cached result (stateless era).
+    pub fn clear_cache(&self) {
+        lock(&self.inner.core.cache).clear();
     }
 
     /// Ends the connection: waiting calls fail with
@@ -439,6 +814,292 @@ impl Client {
             "the client closed the connection".into(),
         ));
         self.inner.core.transport.close().await;
+    }
+
+    /// Fails, on a stateless connection, with what to use instead.
+    fn session_only(&self, method: &str, instead: &str) -> Result<(), ClientError> {
+        if self.inner.stateless {
+            return Err(ClientError::Unsupported(format!(
+                "{method} does not exist in revision {}; use {instead}",
+                self.inner.version
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends a request and gives its final result. In the stateless era,
+    /// that is: a fresh cached result if there is one; otherwise the request
+    /// with `_meta` and its headers, answering input requests and retrying
+    /// while the server needs input, and, when the server says the
+    /// `Mcp-Param` headers of a `tools/call` do not match, once more after
+    /// reading `tools/list` again.
+    async fn exchange(
+        &self,
+        method: &str,
+        params: Value,
+        options: RequestOptions,
+    ) -> Result<Value, ClientError> {
+        let core = &self.inner.core;
+        if !self.inner.stateless {
+            return core.call(method, params, options, Vec::new()).await;
+        }
+        let key = if core.caching {
+            Cache::key(method, &params)
+        } else {
+            None
+        };
+        if let Some(key) = &key {
+            if let Some(hit) = lock(&core.cache).get(key) {
+                return Ok(hit);
+            }
+        }
+        let mut refreshed = false;
+        let (mut value, retried) = loop {
+            match self.rounds(method, &params, &options).await {
+                Err(ClientError::Server(e))
+                    if e.code == ErrorCode::HEADER_MISMATCH
+                        && method == CallToolParams::METHOD
+                        && core.transport.mirrors_headers()
+                        && !refreshed =>
+                {
+                    tracing::debug!(
+                        "the server says the headers do not match: {e}; reading tools/list again"
+                    );
+                    refreshed = true;
+                    lock(&core.cache).forget_method(ListToolsParams::METHOD);
+                    self.refresh_tool_headers().await?;
+                }
+                other => break other?,
+            }
+        };
+        if method == ListToolsParams::METHOD {
+            self.screen_tools(&mut value);
+        }
+        if let (Some(key), false) = (key, retried) {
+            lock(&core.cache).put(key, &value);
+        }
+        Ok(value)
+    }
+
+    /// One request, retried with `inputResponses` and `requestState` while
+    /// the server answers with an `InputRequiredResult` (at most
+    /// [`MAX_INPUT_ROUNDS`] times), and once when its response stream broke.
+    /// Also says whether the result came from a retry.
+    async fn rounds(
+        &self,
+        method: &str,
+        params: &Value,
+        options: &RequestOptions,
+    ) -> Result<(Value, bool), ClientError> {
+        let core = &self.inner.core;
+        let mut input: Option<(Option<InputResponses>, Option<String>)> = None;
+        let mut rounds = 0;
+        let mut reissued = false;
+        loop {
+            let mut params = params.clone();
+            if let Some((responses, state)) = &input {
+                if params.is_null() {
+                    params = Value::Object(JsonObject::new());
+                }
+                if let Value::Object(map) = &mut params {
+                    if let Some(responses) = responses {
+                        let responses = serde_json::to_value(responses)
+                            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                        map.insert("inputResponses".into(), responses);
+                    }
+                    if let Some(state) = state {
+                        map.insert("requestState".into(), Value::String(state.clone()));
+                    }
+                }
+            }
+            let headers = self.param_headers(method, &params);
+            let value = match core.call(method, params, options.clone(), headers).await {
+                Err(ClientError::StreamLost(why)) if !reissued => {
+                    // The request is lost with its stream; send it again,
+                    // under a new id, as 2026-07-28 asks.
+                    tracing::debug!(%method, "the response stream broke ({why}); sending the request again");
+                    reissued = true;
+                    continue;
+                }
+                other => other?,
+            };
+            match result_type(method, &value)? {
+                ResultType::Complete => return Ok((value, input.is_some())),
+                ResultType::InputRequired if INPUT_METHODS.contains(&method) => {}
+                ResultType::InputRequired => {
+                    return Err(ClientError::Protocol(format!(
+                        "the server answered {method} with an InputRequiredResult, which only {} may have",
+                        INPUT_METHODS.join(", ")
+                    )))
+                }
+                ResultType::Other(other) => {
+                    return Err(ClientError::Protocol(format!(
+                        "the server answered {method} with resultType {other:?}, which this client does not know"
+                    )))
+                }
+            }
+            rounds += 1;
+            if rounds > MAX_INPUT_ROUNDS {
+                return Err(ClientError::Protocol(format!(
+                    "the server still needed input after {MAX_INPUT_ROUNDS} rounds of {method}; giving up"
+                )));
+            }
+            let asked: InputRequiredResult = decode_result(method, value)?;
+            if asked.input_requests.is_none() && asked.request_state.is_none() {
+                return Err(ClientError::Protocol(format!(
+                    "the server answered {method} with an InputRequiredResult that has neither inputRequests nor requestState"
+                )));
+            }
+            let responses = match asked.input_requests {
+                Some(requests) => {
+                    let mut responses = InputResponses::new();
+                    for (key, request) in requests {
+                        let response = self.answer_input(method, &key, request, options).await?;
+                        responses.insert(key, response);
+                    }
+                    Some(responses)
+                }
+                None => None,
+            };
+            input = Some((responses, asked.request_state));
+        }
+    }
+
+    /// Answers one input request with the handler, as a request from a
+    /// session-era server would be: refused when the capability is not
+    /// declared, elicitation defaults filled in.
+    async fn answer_input(
+        &self,
+        method: &str,
+        key: &str,
+        request: InputRequest,
+        options: &RequestOptions,
+    ) -> Result<InputResponse, ClientError> {
+        let core = &self.inner.core;
+        let caps = &core.capabilities;
+        let handler = &core.handler;
+        let cancel = options.cancellation.clone().unwrap_or_default();
+        let cx = RequestContext {
+            id: RequestId::String(key.to_owned()),
+            cancellation: cancel.child_token(),
+        };
+        let asked = request.method();
+        let answer = async {
+            match request {
+                InputRequest::CreateMessage(params) => {
+                    require(caps.sampling.is_some(), "sampling", asked)?;
+                    let result = handler.create_message(params, cx).await?;
+                    Ok(InputResponse::CreateMessage(Box::new(result)))
+                }
+                InputRequest::ListRoots(_) => {
+                    require(caps.roots.is_some(), "roots", asked)?;
+                    Ok(InputResponse::ListRoots(handler.list_roots(cx).await?))
+                }
+                InputRequest::Elicit(params) => {
+                    require(caps.elicitation.is_some(), "elicitation", asked)?;
+                    let mut result = handler.elicit(params.clone(), cx).await?;
+                    apply_elicitation_defaults(&params, &mut result);
+                    Ok(InputResponse::Elicit(result))
+                }
+            }
+        };
+        tokio::select! {
+            answer = answer => answer.map_err(|error: Error| ClientError::InputRequest {
+                key: key.to_owned(),
+                method: asked.to_owned(),
+                error,
+            }),
+            _ = cancel.cancelled() => Err(ClientError::Cancelled { method: method.to_owned() }),
+        }
+    }
+
+    /// The `Mcp-Param-{Name}` headers of a `tools/call`, from the
+    /// `x-mcp-header` annotations of the tool as `tools/list` described it.
+    fn param_headers(&self, method: &str, params: &Value) -> Vec<(String, String)> {
+        let core = &self.inner.core;
+        if method != CallToolParams::METHOD || !core.transport.mirrors_headers() {
+            return Vec::new();
+        }
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        let empty = JsonObject::new();
+        let arguments = params
+            .get("arguments")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let tool_headers = lock(&core.tool_headers);
+        let Some(annotated) = tool_headers.get(name) else {
+            return Vec::new();
+        };
+        annotated
+            .iter()
+            .filter_map(|p| Some((p.header_name(), p.value(arguments)?)))
+            .collect()
+    }
+
+    /// Drops, from a `tools/list` result, the tools whose `x-mcp-header`
+    /// annotations are invalid (with a warning), and remembers the
+    /// annotations of the rest (Streamable HTTP only).
+    fn screen_tools(&self, value: &mut Value) {
+        let core = &self.inner.core;
+        if !core.transport.mirrors_headers() {
+            return;
+        }
+        let Some(tools) = value.get_mut("tools").and_then(Value::as_array_mut) else {
+            return;
+        };
+        let mut tool_headers = lock(&core.tool_headers);
+        tools.retain(|tool| {
+            let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+            let annotated = match tool.get("inputSchema").and_then(Value::as_object) {
+                Some(schema) => header_params(schema),
+                None => Ok(Vec::new()),
+            };
+            match annotated {
+                Ok(annotated) if annotated.is_empty() => {
+                    tool_headers.remove(name);
+                    true
+                }
+                Ok(annotated) => {
+                    tool_headers.insert(name.to_owned(), annotated);
+                    true
+                }
+                Err(why) => {
+                    tracing::warn!(
+                        tool = name,
+                        "dropped a tool whose x-mcp-header annotations are invalid: {why}"
+                    );
+                    tool_headers.remove(name);
+                    false
+                }
+            }
+        });
+    }
+
+    /// Reads every page of `tools/list` again, for the `x-mcp-header`
+    /// annotations.
+    async fn refresh_tool_headers(&self) -> Result<(), ClientError> {
+        let mut cursor = None;
+        for _ in 0..MAX_PAGES {
+            let params = serde_json::to_value(ListToolsParams {
+                cursor,
+                ..Default::default()
+            })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let (mut page, _) = self
+                .rounds(ListToolsParams::METHOD, &params, &RequestOptions::default())
+                .await?;
+            self.screen_tools(&mut page);
+            cursor = page
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if cursor.is_none() {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     async fn all_pages<T, Page, F, Fut>(
@@ -490,11 +1151,82 @@ pub(crate) struct Core {
     next_id: AtomicI64,
     timeout: Duration,
     closed: Mutex<Option<ClientError>>,
+    /// Who the client is, for `_meta` in the stateless era.
+    info: Implementation,
+    /// The stateless revision requests speak (also while probing).
+    stateless: Mutex<Option<ProtocolVersion>>,
+    /// The log level set with `set_logging_level`, sent in `_meta`.
+    log_level: Mutex<Option<LoggingLevel>>,
+    /// Open subscriptions, by the id of their `subscriptions/listen`.
+    subscriptions: Mutex<HashMap<RequestId, mpsc::Sender<Notification>>>,
+    cache: Mutex<Cache>,
+    caching: bool,
+    /// The `x-mcp-header` annotations of each tool, from `tools/list`.
+    tool_headers: Mutex<HashMap<String, Vec<HeaderParam>>>,
 }
 
 impl Core {
-    fn closed_reason(&self) -> Option<ClientError> {
+    pub(crate) fn closed_reason(&self) -> Option<ClientError> {
         lock(&self.closed).clone()
+    }
+
+    fn next_request_id(&self) -> RequestId {
+        RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Adds what a stateless request carries in `_meta`: the revision, the
+    /// client's capabilities and identity, and the log level if one was set.
+    fn add_stateless_meta(&self, params: &mut Value) {
+        let Some(version) = *lock(&self.stateless) else {
+            return;
+        };
+        if params.is_null() {
+            *params = Value::Object(JsonObject::new());
+        }
+        let Value::Object(map) = params else {
+            return;
+        };
+        let meta = map
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(JsonObject::new()));
+        if !meta.is_object() {
+            *meta = Value::Object(JsonObject::new());
+        }
+        let Value::Object(meta) = meta else {
+            return;
+        };
+        meta.insert(PROTOCOL_VERSION_META_KEY.into(), version.as_str().into());
+        if !meta.contains_key(CLIENT_CAPABILITIES_META_KEY) {
+            let capabilities = serde_json::to_value(&self.capabilities).unwrap_or_default();
+            meta.insert(CLIENT_CAPABILITIES_META_KEY.into(), capabilities);
+        }
+        if !meta.contains_key(CLIENT_INFO_META_KEY) {
+            let info = serde_json::to_value(&self.info).unwrap_or_default();
+            meta.insert(CLIENT_INFO_META_KEY.into(), info);
+        }
+        if let Some(level) = *lock(&self.log_level) {
+            if !meta.contains_key(LOG_LEVEL_META_KEY) {
+                let level = serde_json::to_value(level).unwrap_or_default();
+                meta.insert(LOG_LEVEL_META_KEY.into(), level);
+            }
+        }
+    }
+
+    /// Ends a subscription the client no longer wants: forgets it and
+    /// cancels its `subscriptions/listen` request, unless it already ended.
+    pub(crate) fn end_subscription(self: &Arc<Self>, id: &RequestId) {
+        lock(&self.subscriptions).remove(id);
+        let waiting = lock(&self.pending).remove(id).is_some();
+        if !waiting || self.closed_reason().is_some() || self.transport.cancel(id) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let core = self.clone();
+            let notice = cancelled(id, "the client closed the subscription");
+            runtime.spawn(async move {
+                let _ = core.notify(notice).await;
+            });
+        }
     }
 
     /// Marks the connection ended and fails every waiting call.
@@ -522,18 +1254,21 @@ impl Core {
 
     /// Sends a request and waits for its answer, its timeout, or its
     /// cancellation. Dropping the future cancels the request too.
+    /// `headers` go with the request over HTTP (the `Mcp-Param` headers).
     async fn call(
         self: &Arc<Self>,
         method: &str,
         params: impl serde::Serialize,
         options: RequestOptions,
+        headers: Vec<(String, String)>,
     ) -> Result<Value, ClientError> {
         if let Some(reason) = self.closed_reason() {
             return Err(reason);
         }
         let mut params = serde_json::to_value(params)
             .map_err(|e| ClientError::Protocol(format!("params of {method}: {e}")))?;
-        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.add_stateless_meta(&mut params);
+        let id = self.next_request_id();
         let (tx, mut rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         let mut guard = InFlight {
@@ -564,7 +1299,9 @@ impl Core {
         };
         // Sending may take as long as the answer (an HTTP POST answered
         // with JSON), so it runs under the same timeout and cancellation.
-        let send = self.transport.send(Message::request(id, method, params));
+        let send = self
+            .transport
+            .send_with_headers(Message::request(id, method, params), headers);
         tokio::pin!(send);
         let mut sent = false;
         let timeout = options.timeout.unwrap_or(self.timeout);
@@ -604,8 +1341,10 @@ impl Core {
         }
     }
 
-    /// Delivers an answer to the call waiting for it.
+    /// Delivers an answer to the call waiting for it (which, for a
+    /// subscription, ends it).
     fn resolve(&self, id: RequestId, answer: Result<Value, ClientError>) {
+        lock(&self.subscriptions).remove(&id);
         match lock(&self.pending).remove(&id) {
             Some(tx) => {
                 let _ = tx.send(answer);
@@ -652,6 +1391,9 @@ impl InFlight {
     async fn cancel(&mut self, reason: &str) {
         self.armed = false;
         lock(&self.core.pending).remove(&self.id);
+        if self.core.transport.cancel(&self.id) {
+            return; // closing the response stream said it
+        }
         let _ = self.core.notify(cancelled(&self.id, reason)).await;
     }
 }
@@ -666,7 +1408,10 @@ impl Drop for InFlight {
         if let Some(token) = &self.token {
             lock(&self.core.progress).remove(token);
         }
-        if !self.armed || self.core.closed_reason().is_some() {
+        if !self.armed
+            || self.core.closed_reason().is_some()
+            || self.core.transport.cancel(&self.id)
+        {
             return;
         }
         // The caller dropped the call before its answer came.
@@ -723,7 +1468,19 @@ impl Core {
     /// its calls, cancellation of the server's requests); gives back the
     /// rest for the handler.
     fn intercept(&self, n: Notification) -> Option<Notification> {
+        if self.caching {
+            lock(&self.cache).invalidate(&n);
+        }
+        if let Some(id) = subscription_of(&n) {
+            let subscription = lock(&self.subscriptions).get(&id).cloned();
+            if let Some(tx) = subscription {
+                if tx.try_send(n.clone()).is_err() {
+                    tracing::warn!(%id, method = %n.method, "a subscription is not being read; dropped a notification");
+                }
+            }
+        }
         match n.method.as_str() {
+            SubscriptionsAcknowledgedNotificationParams::METHOD => None,
             ProgressNotificationParams::METHOD => {
                 let params: ProgressNotificationParams =
                     match serde_json::from_value(n.params.clone().unwrap_or_default()) {
@@ -756,6 +1513,16 @@ impl Core {
             _ => Some(n),
         }
     }
+}
+
+/// The subscription a notification belongs to, from its `_meta`.
+fn subscription_of(n: &Notification) -> Option<RequestId> {
+    let id = n
+        .params
+        .as_ref()?
+        .get("_meta")?
+        .get(SUBSCRIPTION_ID_META_KEY)?;
+    serde_json::from_value(id.clone()).ok()
 }
 
 /// Answers one request from the server with the handler, unless the server

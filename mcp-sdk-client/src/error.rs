@@ -52,6 +52,29 @@ pub enum ClientError {
     /// of the wrong shape, an answer where none was due.
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
+    /// The response stream of a request broke before its answer (Streamable
+    /// HTTP, revision `2026-07-28`, where streams cannot be resumed). The
+    /// client sends the request again once, with a new id, before it fails
+    /// with this.
+    #[error("the response stream broke: {0}")]
+    StreamLost(String),
+    /// The operation does not exist in the revision the connection speaks
+    /// (`resources/subscribe` in `2026-07-28`, say); the message says what to
+    /// use instead.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The handler could not answer an input request the server made in an
+    /// `InputRequiredResult` (revision `2026-07-28`), so the request it
+    /// belongs to cannot go on.
+    #[error("the handler could not answer the server's {method} input request {key:?}: {error}")]
+    InputRequest {
+        /// The key the server gave the input request.
+        key: String,
+        /// Its method, such as `elicitation/create`.
+        method: String,
+        /// What the handler answered.
+        error: Error,
+    },
     /// The server chose a protocol revision this client does not speak.
     #[error(
         "no protocol revision in common: this client speaks {ours}, the server answered {theirs}"

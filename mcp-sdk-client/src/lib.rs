@@ -25,13 +25,16 @@
 mod client;
 mod error;
 mod handler;
+pub mod headers;
 mod request;
+mod stateless;
 pub mod transport;
 
-pub use client::{Client, ClientBuilder, DEFAULT_TIMEOUT};
+pub use client::{Client, ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};
 pub use error::ClientError;
 pub use handler::{ClientHandler, RequestContext};
 pub use request::{ProgressCallback, RequestOptions};
+pub use stateless::{Era, Subscription, MAX_INPUT_ROUNDS};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;

@@ -11,7 +11,7 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::transport::IoTransport;
 use mcp_sdk_client::{
-    async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions,
+    async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
 };
 use mcp_sdk_server::{NoArguments, RequestContext as ServerContext, Router, SessionConfig};
 use schemars::JsonSchema;
@@ -439,7 +439,10 @@ async fn a_server_that_goes_away_fails_waiting_calls() {
             }
         }
     });
-    let client = Client::connect(IoTransport::new(read, write))
+    // A session-era server that ignores what it does not know: no probe.
+    let client = Client::builder()
+        .era(Era::SessionOnly)
+        .connect(IoTransport::new(read, write))
         .await
         .unwrap();
     assert_eq!(client.protocol_version().as_str(), "2025-06-18");
@@ -468,7 +471,10 @@ async fn a_server_with_no_common_version_is_refused_clearly() {
             let _ = lines.next_line().await;
         }
     });
-    let err = Client::connect(IoTransport::new(read, write))
+    // It answers its first line, whatever it is, as `initialize`.
+    let err = Client::builder()
+        .era(Era::SessionOnly)
+        .connect(IoTransport::new(read, write))
         .await
         .unwrap_err();
     let text = err.to_string();

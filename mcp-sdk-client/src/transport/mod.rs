@@ -52,12 +52,44 @@ pub trait Transport: Send + Sync + 'static {
     /// request, that error is the caller's answer.
     async fn send(&self, msg: Message) -> Result<(), ClientError>;
 
+    /// Sends one message with extra HTTP headers: the `Mcp-Param-{Name}`
+    /// headers a `tools/call` carries in revision `2026-07-28`. Transports
+    /// without headers send the message alone.
+    async fn send_with_headers(
+        &self,
+        msg: Message,
+        _headers: Vec<(String, String)>,
+    ) -> Result<(), ClientError> {
+        self.send(msg).await
+    }
+
     /// The next thing from the server; `None` once the transport has ended.
     async fn receive(&self) -> Option<Incoming>;
 
     /// Tells the transport which revision the handshake settled on (HTTP
     /// sends it in the `MCP-Protocol-Version` header).
     fn set_protocol_version(&self, _version: ProtocolVersion) {}
+
+    /// Forgets the revision set before: the client probed for the stateless
+    /// era (`2026-07-28`), found a session-era server, and is about to send
+    /// `initialize`.
+    fn clear_protocol_version(&self) {}
+
+    /// Whether requests mirror their body into HTTP headers (Streamable
+    /// HTTP): then, in revision `2026-07-28`, the client sends the
+    /// `Mcp-Param-{Name}` headers that tools ask for with `x-mcp-header`, and
+    /// drops tools whose annotations are invalid.
+    fn mirrors_headers(&self) -> bool {
+        false
+    }
+
+    /// Cancels request `id` below JSON-RPC, if this transport does so:
+    /// Streamable HTTP in revision `2026-07-28` closes the request's
+    /// response stream. `false` (the default) means the client has to send
+    /// `notifications/cancelled`.
+    fn cancel(&self, _id: &RequestId) -> bool {
+        false
+    }
 
     /// Ends the connection: closes the session or stops the process.
     async fn close(&self) {}

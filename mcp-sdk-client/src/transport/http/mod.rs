@@ -6,19 +6,30 @@
 //! stream drops before the answer, the transport waits the server's `retry`
 //! hint and resumes it with a GET carrying `Last-Event-ID`, losing nothing.
 //! Once initialized, a GET stream carries what the server sends on its own.
+//!
+//! In revision `2026-07-28` (set with
+//! [`Transport::set_protocol_version`]) there are no sessions, no GET
+//! stream and no resumption: every POST carries `MCP-Protocol-Version`,
+//! `Mcp-Method` and, for `tools/call`, `prompts/get` and `resources/read`,
+//! `Mcp-Name`; a JSON-RPC error in the body of a 4xx answers its request;
+//! a broken response stream fails its request with
+//! [`ClientError::StreamLost`]; and cancelling a request closes its response
+//! stream instead of sending `notifications/cancelled`.
 
 mod legacy;
 mod sse;
 
 use super::{Inbox, Incoming, Transport};
+use crate::headers::encode_value;
 use crate::ClientError;
 use async_trait::async_trait;
-use mcp_sdk::jsonrpc::decode;
+use mcp_sdk::jsonrpc::{decode, ErrorResponse};
 use mcp_sdk::{Message, ProtocolVersion, RequestId};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 use sse::{SseEvent, SseParser};
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -28,6 +39,10 @@ use tokio_util::sync::CancellationToken;
 const SESSION_ID: &str = "mcp-session-id";
 /// The header naming the negotiated revision.
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+/// The header naming the method (2026-07-28).
+const MCP_METHOD: &str = "mcp-method";
+/// The header naming the tool, prompt or resource (2026-07-28).
+const MCP_NAME: &str = "mcp-name";
 /// The largest JSON body accepted: 64 MiB.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// How long to wait before resuming a stream when the server gave no
@@ -140,6 +155,7 @@ impl HttpTransportBuilder {
                 session: Mutex::new(None),
                 version: Mutex::new(None),
                 legacy: Mutex::new(None),
+                streams: Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
                 max_resume_attempts: self.max_resume_attempts,
                 legacy_fallback: self.legacy_fallback,
@@ -184,6 +200,9 @@ struct Shared {
     version: Mutex<Option<ProtocolVersion>>,
     /// The message URL, once fallen back to the legacy transport.
     legacy: Mutex<Option<Url>>,
+    /// The response streams being read, by request, to close them when the
+    /// request is cancelled (2026-07-28).
+    streams: Mutex<HashMap<RequestId, CancellationToken>>,
     /// Stops every stream task.
     stop: CancellationToken,
     max_resume_attempts: u32,
@@ -207,6 +226,11 @@ impl Shared {
         req
     }
 
+    /// Whether the revision is of the stateless era (`2026-07-28` on).
+    fn stateless(&self) -> bool {
+        lock(&self.version).is_some_and(|v| !v.is_session_era())
+    }
+
     async fn deliver(&self, incoming: Incoming) {
         let _ = self.tx.send(incoming).await;
     }
@@ -220,6 +244,14 @@ impl Shared {
 #[async_trait]
 impl Transport for HttpTransport {
     async fn send(&self, msg: Message) -> Result<(), ClientError> {
+        self.send_with_headers(msg, Vec::new()).await
+    }
+
+    async fn send_with_headers(
+        &self,
+        msg: Message,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), ClientError> {
         let shared = &self.shared;
         let legacy_endpoint = lock(&shared.legacy).clone();
         if let Some(endpoint) = legacy_endpoint {
@@ -230,15 +262,40 @@ impl Transport for HttpTransport {
             _ => None,
         };
         let is_initialize = msg.method() == Some("initialize");
-        let response = shared
+        let stateless = shared.stateless();
+        let mut request = shared
             .request(reqwest::Method::POST)
             .header(ACCEPT, "application/json, text/event-stream")
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, "application/json");
+        if stateless {
+            request = request.headers(request_metadata(&msg, headers)?);
+        }
+        let response = request
             .body(msg.to_vec())
             .send()
             .await
             .map_err(transport_error)?;
         let status = response.status();
+
+        if stateless && !status.is_success() {
+            // A stateless server answers with 4xx and a JSON-RPC error in
+            // the body (an unsupported revision, a header mismatch, a
+            // missing capability, an unknown method): that is the answer.
+            let body = read_body(response).await.unwrap_or_default();
+            if let (Some(id), Ok(Message::Error(e))) = (&awaiting, decode(&body)) {
+                if e.id.is_none() || e.id.as_ref() == Some(id) {
+                    let answer = ErrorResponse {
+                        id: Some(id.clone()),
+                        error: e.error,
+                    };
+                    shared
+                        .deliver(Incoming::Message(Message::Error(answer)))
+                        .await;
+                    return Ok(());
+                }
+            }
+            return Err(http_error(status, &body));
+        }
 
         if is_initialize
             && status.is_client_error()
@@ -299,8 +356,15 @@ impl Transport for HttpTransport {
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
             let shared = self.shared.clone();
+            let stop = shared.stop.child_token();
+            if let (true, Some(id)) = (stateless, &awaiting) {
+                lock(&shared.streams).insert(id.clone(), stop.clone());
+            }
             tokio::spawn(async move {
-                read_response_stream(shared, response, awaiting).await;
+                read_response_stream(&shared, response, awaiting.clone(), &stop).await;
+                if let Some(id) = awaiting {
+                    lock(&shared.streams).remove(&id);
+                }
             });
             Ok(())
         } else if content_type.starts_with("application/json") {
@@ -335,6 +399,26 @@ impl Transport for HttpTransport {
         *lock(&self.shared.version) = Some(version);
     }
 
+    fn clear_protocol_version(&self) {
+        *lock(&self.shared.version) = None;
+    }
+
+    fn mirrors_headers(&self) -> bool {
+        lock(&self.shared.legacy).is_none()
+    }
+
+    /// In revision `2026-07-28`, closes the request's response stream (a
+    /// JSON answer's connection closes when the caller drops the send).
+    fn cancel(&self, id: &RequestId) -> bool {
+        if !self.shared.stateless() {
+            return false;
+        }
+        if let Some(stop) = lock(&self.shared.streams).remove(id) {
+            stop.cancel();
+        }
+        true
+    }
+
     /// Stops the streams and deletes the session.
     async fn close(&self) {
         self.shared.stop.cancel();
@@ -367,14 +451,52 @@ impl Drop for HttpTransport {
     }
 }
 
+/// The headers a stateless request carries besides `MCP-Protocol-Version`:
+/// `Mcp-Method`, `Mcp-Name` where the method has one, and `extra` (the
+/// `Mcp-Param-{Name}` headers).
+fn request_metadata(msg: &Message, extra: Vec<(String, String)>) -> Result<HeaderMap, ClientError> {
+    let mut headers = HeaderMap::new();
+    let invalid =
+        |e: &dyn std::fmt::Display| ClientError::Transport(format!("invalid header: {e}"));
+    if let Message::Request(request) = msg {
+        headers.insert(
+            MCP_METHOD,
+            HeaderValue::try_from(request.method.as_str()).map_err(|e| invalid(&e))?,
+        );
+        let key = match request.method.as_str() {
+            "tools/call" | "prompts/get" => Some("name"),
+            "resources/read" => Some("uri"),
+            _ => None,
+        };
+        let name = key.and_then(|k| request.params.as_ref()?.get(k)?.as_str());
+        if let Some(name) = name {
+            headers.insert(
+                MCP_NAME,
+                HeaderValue::try_from(encode_value(name)).map_err(|e| invalid(&e))?,
+            );
+        }
+    }
+    for (name, value) in extra {
+        let name = HeaderName::try_from(name.as_str()).map_err(|e| invalid(&e))?;
+        headers.insert(name, HeaderValue::try_from(value).map_err(|e| invalid(&e))?);
+    }
+    Ok(headers)
+}
+
 /// An error status becomes [`ClientError::Http`], with the message of the
 /// JSON-RPC error in the body if there is one, or else the body's text.
 async fn refusal(response: reqwest::Response) -> Result<(), ClientError> {
-    let status = response.status().as_u16();
+    let status = response.status();
     let body = read_body(response).await.unwrap_or_default();
-    let mut message: String = match decode(&body) {
+    Err(http_error(status, &body))
+}
+
+/// [`ClientError::Http`] for an error status and its body.
+fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
+    let status = status.as_u16();
+    let mut message: String = match decode(body) {
         Ok(Message::Error(e)) => e.error.message,
-        _ => String::from_utf8_lossy(&body)
+        _ => String::from_utf8_lossy(body)
             .trim()
             .chars()
             .take(300)
@@ -387,7 +509,7 @@ async fn refusal(response: reqwest::Response) -> Result<(), ClientError> {
             .unwrap_or("no reason given")
             .to_owned();
     }
-    Err(ClientError::Http { status, message })
+    ClientError::Http { status, message }
 }
 
 /// Reads a whole body, up to [`MAX_BODY_BYTES`].
@@ -433,12 +555,13 @@ async fn read_events(
     parser: &mut SseParser,
     awaiting: Option<&RequestId>,
     saw_event: &mut bool,
+    stop: &CancellationToken,
 ) -> StreamEnd {
     let mut events: Vec<SseEvent> = Vec::new();
     loop {
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk,
-            _ = shared.stop.cancelled() => return StreamEnd::Stopped,
+            _ = stop.cancelled() => return StreamEnd::Stopped,
         };
         let chunk = match chunk {
             Ok(Some(chunk)) => chunk,
@@ -509,20 +632,22 @@ async fn resume(
 /// Reads the SSE answer to one POSTed request, resuming it after drops
 /// until the answer arrives; fails the request when it cannot.
 async fn read_response_stream(
-    shared: Arc<Shared>,
+    shared: &Shared,
     mut response: reqwest::Response,
     awaiting: Option<RequestId>,
+    stop: &CancellationToken,
 ) {
     let mut parser = SseParser::default();
     let mut attempts = 0;
     loop {
         let mut saw_event = false;
         let why = match read_events(
-            &shared,
+            shared,
             &mut response,
             &mut parser,
             awaiting.as_ref(),
             &mut saw_event,
+            stop,
         )
         .await
         {
@@ -532,6 +657,12 @@ async fn read_response_stream(
         let Some(id) = awaiting.clone() else {
             return; // nothing to wait for on a notification's stream
         };
+        if shared.stateless() {
+            // No resumption in 2026-07-28: the request is lost.
+            let error = ClientError::StreamLost(format!("{why} before the answer"));
+            shared.deliver(Incoming::Failed { id, error }).await;
+            return;
+        }
         if saw_event {
             attempts = 0;
         }
@@ -553,10 +684,10 @@ async fn read_response_stream(
         }
         tokio::select! {
             _ = tokio::time::sleep(parser.retry.unwrap_or(DEFAULT_RETRY)) => {}
-            _ = shared.stop.cancelled() => return,
+            _ = stop.cancelled() => return,
         }
         tracing::debug!(%id, last_event_id = %last, "resuming a dropped response stream: {why}");
-        match resume(&shared, Some(&last)).await {
+        match resume(shared, Some(&last)).await {
             Ok(r) => response = r,
             Err(e @ ClientError::SessionExpired(_)) => {
                 shared.deliver(Incoming::Failed { id, error: e }).await;
@@ -606,7 +737,16 @@ async fn read_standalone_stream(
         };
         let mut response = response;
         let mut saw_event = false;
-        match read_events(&shared, &mut response, &mut parser, None, &mut saw_event).await {
+        match read_events(
+            &shared,
+            &mut response,
+            &mut parser,
+            None,
+            &mut saw_event,
+            &shared.stop,
+        )
+        .await
+        {
             StreamEnd::Stopped => return,
             StreamEnd::Answered | StreamEnd::Dropped(_) => {}
         }
