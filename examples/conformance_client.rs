@@ -5,7 +5,14 @@
 //! ```text
 //! npx @modelcontextprotocol/conformance client \
 //!     --command "target/release/examples/conformance_client" --scenario tools_call
+//! npx @modelcontextprotocol/conformance client --spec-version 2026-07-28 \
+//!     --command "target/release/examples/conformance_client" --scenario tools_call
 //! ```
+//!
+//! The client connects with `Era::Auto`: it probes with `server/discover`
+//! and speaks `2026-07-28` to a stateless server, or falls back to
+//! `initialize` for a session-era one, so the same binary serves the
+//! scenarios of every revision.
 
 use mcp_sdk::{
     ClientCapabilities, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
@@ -13,7 +20,7 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::process::ExitCode;
 
 /// Accepts every elicitation with no fields of its own, so the SDK's
@@ -38,8 +45,33 @@ impl ClientHandler for AcceptDefaults {
     }
 }
 
+/// The arguments the scenario asks for, by tool, from
+/// `MCP_CONFORMANCE_CONTEXT` (`{"toolCalls": [{"name", "arguments"}]}`).
+fn context_tool_calls() -> Vec<(String, Value)> {
+    let Ok(context) = std::env::var("MCP_CONFORMANCE_CONTEXT") else {
+        return Vec::new();
+    };
+    let Ok(context) = serde_json::from_str::<Value>(&context) else {
+        return Vec::new();
+    };
+    context["toolCalls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .filter_map(|c| {
+                    let name = c["name"].as_str()?.to_owned();
+                    Some((name, c.get("arguments").cloned().unwrap_or(json!({}))))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
     let transport = HttpTransport::new(url)?;
+    // Era::Auto: server/discover first, `initialize` for a session-era
+    // server; the scenario's revision decides which one it meets.
     let client = Client::builder()
         .info(Implementation::new(
             "mcp-sdk-conformance-client",
@@ -48,10 +80,16 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
         .handler(AcceptDefaults)
         .connect(transport)
         .await?;
+    tracing::info!(
+        scenario,
+        version = %client.protocol_version(),
+        stateless = client.is_stateless(),
+        "connected"
+    );
     let tools = client.list_all_tools().await?;
-    tracing::info!(scenario, tools = tools.len(), "connected");
+    tracing::info!(scenario, tools = tools.len(), "listed tools");
     match scenario {
-        "initialize" => {}
+        "initialize" | "request-metadata" | "json-schema-ref-no-deref" => {}
         "tools_call" => {
             let sum = client
                 .call_tool("add_numbers", json!({"a": 5, "b": 3}))
@@ -65,6 +103,47 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
         }
         "sse-retry" => {
             client.call_tool("test_reconnection", json!({})).await?;
+        }
+        "sep-2322-client-request-state" => {
+            // Each input_required round is answered by the handler and
+            // retried under a new id; the unrelated call in between must
+            // carry nothing of it.
+            for name in [
+                "test_mrtr_echo_state",
+                "test_mrtr_unrelated",
+                "test_mrtr_no_state",
+                "test_mrtr_no_result_type",
+            ] {
+                let result = client.call_tool(name, json!({})).await?;
+                tracing::info!("{name}: {:?}", result.content);
+            }
+        }
+        "http-standard-headers" => {
+            for tool in &tools {
+                client.call_tool(&tool.name, json!({})).await?;
+            }
+            for resource in client.list_all_resources().await? {
+                client.read_resource(&resource.uri).await?;
+            }
+            for prompt in client.list_all_prompts().await? {
+                client
+                    .get_prompt(&prompt.name, Vec::<(String, String)>::new())
+                    .await?;
+            }
+        }
+        "http-custom-headers" => {
+            for (name, arguments) in context_tool_calls() {
+                client.call_tool(&name, arguments).await?;
+            }
+        }
+        "http-invalid-tool-headers" => {
+            // The tools with invalid x-mcp-header annotations are gone from
+            // the list; call what is left.
+            for tool in &tools {
+                client
+                    .call_tool(&tool.name, json!({"region": "us-west1"}))
+                    .await?;
+            }
         }
         "json-schema-2020-12-preservation" => {
             // Echo the rich tool's inputSchema back through the echo tool,
