@@ -9,7 +9,7 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{
-    async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions,
+    async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
 };
 use mcp_sdk_server::http::{HttpConfig, ResponseMode, StreamableHttpService};
 use mcp_sdk_server::{NoArguments, RequestContext as ServerContext, Router};
@@ -109,12 +109,23 @@ fn text(result: &mcp_sdk::CallToolResult) -> String {
         .to_owned()
 }
 
+/// These tests are about sessions (Mcp-Session-Id, the GET stream,
+/// resumption, DELETE, server-to-client requests): the session era, chosen
+/// explicitly, whatever else the server speaks.
+async fn session(transport: HttpTransport) -> Result<Client, ClientError> {
+    Client::builder()
+        .era(Era::SessionOnly)
+        .connect(transport)
+        .await
+}
+
 #[tokio::test]
 async fn json_and_sse_answers_and_server_requests() {
     for mode in [ResponseMode::Json, ResponseMode::Sse, ResponseMode::Auto] {
         let (addr, service) = serve(config(mode)).await;
         let transport = HttpTransport::new(format!("http://{addr}/mcp")).unwrap();
         let client = Client::builder()
+            .era(Era::SessionOnly)
             .handler(Model)
             .connect(transport)
             .await
@@ -146,7 +157,7 @@ async fn json_and_sse_answers_and_server_requests() {
 #[tokio::test]
 async fn a_dropped_stream_is_resumed_without_losing_a_message() {
     let (addr, _service) = serve(config(ResponseMode::Sse)).await;
-    let client = Client::connect(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
+    let client = session(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
         .await
         .unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -173,7 +184,7 @@ async fn an_expired_session_is_reported_as_such() {
         .standalone_stream(false)
         .build()
         .unwrap();
-    let client = Client::connect(transport).await.unwrap();
+    let client = session(transport).await.unwrap();
     client.ping().await.unwrap();
     // Wait (without a timed assertion) until the server has expired it.
     while service.session_count() > 0 {
@@ -184,7 +195,7 @@ async fn an_expired_session_is_reported_as_such() {
     assert!(err.to_string().contains("connect again"), "{err}");
 
     // A new client on a new transport starts a new session.
-    let again = Client::connect(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
+    let again = session(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
         .await
         .unwrap();
     again.ping().await.unwrap();
@@ -347,6 +358,7 @@ async fn a_refused_connection_is_a_transport_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
+    // The probe fails below HTTP: that is the error, no fallback.
     let err = Client::connect(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
         .await
         .unwrap_err();

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Serves `router` on one end of a duplex pipe and connects to the other.
+/// Serves `router` on one end of a duplex pipe and connects to the other,
+/// in the session era (these tests are about sessions: server-to-client
+/// requests, `resources/subscribe`, `logging/setLevel`, `ping`).
 async fn connect(router: Router, handler: impl ClientHandler) -> Client {
     let (client_end, server_end) = tokio::io::duplex(1 << 16);
     let (read, write) = tokio::io::split(server_end);
@@ -33,6 +35,7 @@ async fn connect(router: Router, handler: impl ClientHandler) -> Client {
     ));
     let (read, write) = tokio::io::split(client_end);
     Client::builder()
+        .era(Era::SessionOnly)
         .handler(handler)
         .connect(IoTransport::new(read, write))
         .await
