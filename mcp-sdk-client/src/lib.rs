@@ -1,10 +1,14 @@
 //! # mcp-sdk-client: Model Context Protocol clients
 //!
-//! [`Client::connect`] performs the `initialize` handshake over a
-//! [`transport`] and then offers a typed method per server operation: tools,
-//! resources, prompts, completion, logging. A [`ClientHandler`] answers what
-//! the server asks of the client (sampling, roots, elicitation) and hears its
-//! notifications.
+//! [`Client::connect`] finds out which era of MCP the server speaks over a
+//! [`transport`] (see [`Era`]): the session era, with the `initialize`
+//! handshake, or the stateless era of revision `2026-07-28`, where every
+//! request carries `_meta`. It then offers a typed method per server
+//! operation: tools, resources, prompts, completion, logging,
+//! [subscriptions](Client::listen). A [`ClientHandler`] answers what the
+//! server asks of the client (sampling, roots, elicitation: as requests in
+//! the session era, as input requests of an `InputRequiredResult` in the
+//! stateless era) and hears its notifications.
 //!
 //! ```no_run
 //! use mcp_sdk_client::{transport::ChildProcess, Client};

@@ -45,8 +45,9 @@ impl RequestOptions {
         Self::default()
     }
 
-    /// Waits at most this long for the answer; then the request is
-    /// cancelled and the call fails with
+    /// Waits at most this long for the answer (each round, when a stateless
+    /// server asks for input); then the request is cancelled and the call
+    /// fails with
     /// [`ClientError::Timeout`](crate::ClientError::Timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -70,8 +71,9 @@ impl RequestOptions {
         self
     }
 
-    /// Cancels the request (sending `notifications/cancelled`) when `token`
-    /// is cancelled; the call then fails with
+    /// Cancels the request (sending `notifications/cancelled`, or, over
+    /// Streamable HTTP in revision `2026-07-28`, closing its response
+    /// stream) when `token` is cancelled; the call then fails with
     /// [`ClientError::Cancelled`](crate::ClientError::Cancelled). Dropping
     /// the call's future cancels it too.
     pub fn cancellation(mut self, token: CancellationToken) -> Self {
