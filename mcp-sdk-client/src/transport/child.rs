@@ -107,7 +107,7 @@ impl Transport for ChildProcess {
         self.io.receive().await
     }
 
-    /// Closes the server's stdin, gives it [`EXIT_GRACE`] to exit, then
+    /// Closes the server's stdin, gives it a moment (`EXIT_GRACE`) to exit, then
     /// kills it.
     async fn close(&self) {
         self.io.shutdown_writer().await;
