@@ -426,6 +426,15 @@ struct Inner {
     _tasks: Tasks,
 }
 
+impl Drop for Inner {
+    /// The last handle went: subscriptions still open end, as the tasks
+    /// that fed them stop.
+    fn drop(&mut self) {
+        self.core
+            .shut(ClientError::Closed("the client was dropped".into()));
+    }
+}
+
 /// The client's background tasks, stopped when the last handle goes.
 struct Tasks([JoinHandle<()>; 2]);
 
@@ -1239,6 +1248,7 @@ impl Core {
             token.cancel();
         }
         lock(&self.progress).clear();
+        lock(&self.subscriptions).clear();
     }
 
     async fn notify<P: NotificationParams>(&self, params: P) -> Result<(), ClientError> {

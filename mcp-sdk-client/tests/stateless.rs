@@ -825,6 +825,16 @@ async fn stdio_subscriptions_are_tagged_and_cancelled_with_a_notification() {
     let id = serde_json::to_value(subscription.id()).unwrap();
     drop(subscription);
 
+    // A subscription that outlives its client ends with it.
+    let mut second = client.listen(SubscriptionFilter::default()).await.unwrap();
+    second.next().await.unwrap(); // the resources/updated the script sends
+    drop(client);
+    let end = tokio::time::timeout(Duration::from_secs(5), second.next())
+        .await
+        .expect("the subscription ended with the client");
+    assert!(end.is_none());
+    assert!(matches!(second.end(), Some(Err(ClientError::Closed(_)))));
+
     let cancelled = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let msg = got.recv().await.unwrap();
