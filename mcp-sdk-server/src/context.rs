@@ -2,9 +2,11 @@
 
 use crate::peer::Peer;
 use crate::session::ClientInfo;
+use crate::stateless::Notifier;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
-    ListRootsResult, LoggingLevel, ProgressNotificationParams, ProgressToken, RequestId,
+    InputRequest, InputResponse, ListRootsResult, LoggingLevel, ProgressNotificationParams,
+    ProgressToken, ProtocolVersion, RequestId,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -118,5 +120,39 @@ impl RequestContext {
     /// Asks the user for input through the client (`elicitation/create`).
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, Error> {
         self.peer.elicit(params).await
+    }
+
+    /// Asks the client for one input under a key of your choosing (see
+    /// [`Peer::input`]). [`sample`](Self::sample), [`elicit`](Self::elicit)
+    /// and [`list_roots`](Self::list_roots) do the same with keys numbered in
+    /// the order the handler asks (`sampling-1`, `elicitation-1`, ...).
+    ///
+    /// In a stateless request (2026-07-28) the first run of the handler
+    /// stops at the first input the client has not given yet: the client
+    /// gets an `InputRequiredResult`, answers, and sends the request again;
+    /// the handler then runs from the start and finds the answers. So a
+    /// handler that asks for input should do nothing irreversible before it
+    /// has all its answers, and ask in the same order each run. Inputs the
+    /// client did not declare the capability for end the request with
+    /// -32021, whatever the handler does with the error.
+    pub async fn input(
+        &self,
+        key: impl Into<String>,
+        request: InputRequest,
+    ) -> Result<InputResponse, Error> {
+        self.peer.input(key, request).await
+    }
+
+    /// The revision this request speaks: the session's, or the one its
+    /// `_meta` names in the stateless era.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.client().map(|c| c.protocol_version)
+    }
+
+    /// Announces changes to the `subscriptions/listen` streams of stateless
+    /// clients. (Session-era clients hear of changes through their
+    /// [`Peer`].)
+    pub fn notifier(&self) -> &Notifier {
+        self.peer.notifier()
     }
 }

@@ -32,6 +32,7 @@ pub mod router;
 mod server;
 mod session;
 mod sink;
+mod stateless;
 mod transport;
 
 pub use context::RequestContext;
@@ -42,6 +43,7 @@ pub use router::{
 };
 pub use server::Server;
 pub use session::{ClientInfo, SessionConfig};
+pub use stateless::{Notifier, RequestStateKey};
 pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;

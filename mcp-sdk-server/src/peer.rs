@@ -6,7 +6,7 @@ use crate::session::{ClientInfo, Session};
 use crate::sink::Outbound;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, EmptyResult,
-    Error, ErrorCode, ListRootsParams, ListRootsResult, LoggingLevel,
+    Error, ErrorCode, InputRequest, InputResponse, ListRootsParams, ListRootsResult, LoggingLevel,
     LoggingMessageNotificationParams, Message, NotificationParams, PingParams,
     PromptListChangedNotificationParams, RequestParams, ResourceListChangedNotificationParams,
     ResourceUpdatedNotificationParams, ToolListChangedNotificationParams,
@@ -48,6 +48,11 @@ impl Peer {
         self.session.client()
     }
 
+    /// The server's [`Notifier`](crate::Notifier) for `subscriptions/listen` streams.
+    pub fn notifier(&self) -> &crate::Notifier {
+        &self.session.shared.notifier
+    }
+
     /// Whether two peers talk to the same session.
     pub fn same_session(&self, other: &Peer) -> bool {
         Arc::ptr_eq(&self.session, &other.session)
@@ -60,11 +65,22 @@ impl Peer {
 
     /// Sends a typed request to the client and waits for its answer, at most
     /// the session's peer-request timeout.
+    ///
+    /// In a stateless request (2026-07-28) the server cannot send requests:
+    /// `sampling/createMessage`, `roots/list` and `elicitation/create` become
+    /// input requests of a multi round-trip request (the handler runs again
+    /// once the client answered); other methods fail with -32601.
     pub async fn request<P: RequestParams>(&self, params: P) -> Result<P::Result, Error> {
         if self.session.is_closed() {
             return Err(closed());
         }
         let params = serde_json::to_value(params).map_err(Error::internal)?;
+        if let Some(round) = &self.session.input {
+            let request = input_request(P::METHOD, params)?;
+            let key = round.auto_key(&request);
+            let answer = round.ask(key, request).await;
+            return serde_json::from_value(answer).map_err(Error::invalid_params);
+        }
         let id = self.session.next_request_id();
         let answer = self.session.register_pending(id.clone());
         self.send(Message::request(id.clone(), P::METHOD, Some(params)))
@@ -204,7 +220,36 @@ impl Peer {
         .await
     }
 
+    /// Asks the client for one input and waits for the answer. In a
+    /// stateless request (2026-07-28) `key` names the input request in the
+    /// `InputRequiredResult` (the client answers under the same key); in a
+    /// session the request goes to the client at once and `key` is unused.
+    pub async fn input(
+        &self,
+        key: impl Into<String>,
+        request: InputRequest,
+    ) -> Result<InputResponse, Error> {
+        if let Some(round) = &self.session.input {
+            let answer = round.ask(key.into(), request).await;
+            return serde_json::from_value(answer).map_err(Error::invalid_params);
+        }
+        Ok(match request {
+            InputRequest::CreateMessage(p) => {
+                InputResponse::CreateMessage(Box::new(self.create_message(p).await?))
+            }
+            InputRequest::ListRoots(p) => {
+                self.require(|c| c.capabilities.roots.is_some(), "roots")?;
+                InputResponse::ListRoots(self.request(p).await?)
+            }
+            InputRequest::Elicit(p) => InputResponse::Elicit(self.elicit(p).await?),
+        })
+    }
+
     fn require(&self, has: impl Fn(&ClientInfo) -> bool, what: &str) -> Result<(), Error> {
+        if self.session.input.is_some() {
+            // Stateless: the input round checks, and answers -32021.
+            return Ok(());
+        }
         match self.client() {
             Some(c) if has(c) => Ok(()),
             _ => Err(Error::method_not_found(what).with_data(serde_json::json!({
@@ -212,6 +257,15 @@ impl Peer {
             }))),
         }
     }
+}
+
+/// A request to the client as an input request of 2026-07-28.
+fn input_request(method: &str, params: Value) -> Result<InputRequest, Error> {
+    serde_json::from_value(serde_json::json!({ "method": method, "params": params })).map_err(|_| {
+        Error::method_not_found(method).with_data(serde_json::json!({
+            "reason": format!("{method} cannot be sent to the client in protocol revision 2026-07-28"),
+        }))
+    })
 }
 
 fn closed() -> Error {

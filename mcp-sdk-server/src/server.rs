@@ -9,6 +9,7 @@
 
 use crate::context::RequestContext;
 use crate::peer::Peer;
+use crate::stateless::Notifier;
 use async_trait::async_trait;
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteParams, CompleteResult, Error, GetPromptParams,
@@ -40,6 +41,14 @@ pub trait Server: Send + Sync + 'static {
 
     /// Optional instructions for the model, sent in the `initialize` result.
     fn instructions(&self) -> Option<String> {
+        None
+    }
+
+    /// The [`Notifier`] that feeds the `subscriptions/listen` streams of
+    /// stateless (2026-07-28) clients. Return one you keep, to announce
+    /// changes from outside a request; by default the transport makes one
+    /// (handlers reach it through [`RequestContext::notifier`]).
+    fn notifier(&self) -> Option<Notifier> {
         None
     }
 

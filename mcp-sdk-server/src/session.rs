@@ -11,12 +11,13 @@ use crate::context::RequestContext;
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::sink::Outbound;
+use crate::stateless::{self, input::InputRound, Notifier, RequestStateKey};
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
-    CancelledNotificationParams, ClientCapabilities, Error, Implementation, InitializeParams,
-    InitializeResult, LoggingLevel, Message, ProgressToken, ProtocolVersion, RequestId,
-    ServerCapabilities, SetLevelParams,
+    CacheScope, CancelledNotificationParams, ClientCapabilities, Error, Implementation,
+    InitializeParams, InitializeResult, LoggingLevel, Message, ProgressToken, ProtocolVersion,
+    RequestId, ServerCapabilities, SetLevelParams,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -38,8 +39,24 @@ pub struct SessionConfig {
     /// How long a server-to-client request (sampling, roots, elicitation) may
     /// wait for the client's answer.
     pub peer_request_timeout: Duration,
-    /// The revisions this server accepts in `initialize`.
+    /// The revisions this server speaks: the session-era ones among them
+    /// in `initialize`, the stateless ones (2026-07-28) per request. All of
+    /// them by default.
     pub protocol_versions: Vec<ProtocolVersion>,
+    /// Seals the `requestState` of multi round-trip requests (2026-07-28).
+    /// Instances behind one load balancer need the same key; by default each
+    /// process draws a random one.
+    pub request_state_key: RequestStateKey,
+    /// How long a `requestState` stays valid (default 10 minutes): the time a
+    /// client has to answer the server's input requests.
+    pub request_state_ttl: Duration,
+    /// The `ttlMs` caching hint on list results, `resources/read` and
+    /// `server/discover` when the handler gives none (default 0: re-fetch
+    /// each time; list-changed notifications are the way to learn of changes).
+    pub cache_ttl: Duration,
+    /// The `cacheScope` caching hint when the handler gives none (default
+    /// `private`: results may depend on who asks).
+    pub cache_scope: CacheScope,
 }
 
 impl Default for SessionConfig {
@@ -47,7 +64,11 @@ impl Default for SessionConfig {
         SessionConfig {
             max_concurrent_requests: 64,
             peer_request_timeout: Duration::from_secs(300),
-            protocol_versions: ProtocolVersion::SESSION_ERA.to_vec(),
+            protocol_versions: ProtocolVersion::ALL.to_vec(),
+            request_state_key: RequestStateKey::random(),
+            request_state_ttl: Duration::from_secs(600),
+            cache_ttl: Duration::ZERO,
+            cache_scope: CacheScope::Private,
         }
     }
 }
@@ -60,6 +81,8 @@ pub(crate) struct ServerShared {
     pub info: Implementation,
     pub instructions: Option<String>,
     pub config: SessionConfig,
+    /// Feeds the `subscriptions/listen` streams of stateless clients.
+    pub notifier: Notifier,
 }
 
 impl ServerShared {
@@ -68,6 +91,7 @@ impl ServerShared {
             capabilities: server.capabilities(),
             info: server.info(),
             instructions: server.instructions(),
+            notifier: server.notifier().unwrap_or_default(),
             server,
             config,
         })
@@ -103,6 +127,9 @@ pub(crate) struct Session {
     /// Where messages unrelated to any client request go.
     pub(crate) standalone: Outbound,
     closed: CancellationToken,
+    /// For a stateless request (2026-07-28): its answers from the client,
+    /// and what it asks for. Requests to the client go through it.
+    pub(crate) input: Option<Arc<InputRound>>,
 }
 
 impl Session {
@@ -120,7 +147,35 @@ impl Session {
             idle: tokio::sync::Notify::new(),
             standalone,
             closed: CancellationToken::new(),
+            input: None,
         })
+    }
+
+    /// The session-like context of one stateless request: the client as its
+    /// `_meta` describes it, log messages only at the level it asked for
+    /// (none if it asked for none), requests to the client through `input`.
+    pub(crate) fn stateless(
+        shared: Arc<ServerShared>,
+        client: ClientInfo,
+        log_level: Option<LoggingLevel>,
+        route: Outbound,
+        input: Arc<InputRound>,
+    ) -> Arc<Self> {
+        let session = Session {
+            permits: Semaphore::new(1),
+            log_level: AtomicU8::new(log_level.map_or(u8::MAX, |l| l as u8)),
+            client: OnceLock::from(client),
+            input: Some(input),
+            initialized: AtomicBool::new(true),
+            in_flight: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicI64::new(0),
+            idle: tokio::sync::Notify::new(),
+            standalone: route,
+            closed: CancellationToken::new(),
+            shared,
+        };
+        Arc::new(session)
     }
 
     /// The client's side of the handshake, once `initialize` succeeded.
@@ -249,10 +304,14 @@ impl Session {
     }
 
     async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound) {
+        // A request of the stateless era needs no handshake: it is served on
+        // its own, beside whatever session-era traffic this connection has.
+        let stateless = stateless::is_stateless(&req);
         // The handshake and ping are answered inline: they are cheap, and
         // `initialize` must be settled before anything else runs.
         let mut req = req;
         let answer = match req.method.as_str() {
+            _ if stateless => None,
             "initialize" => Some(self.initialize(req.params.take())),
             "ping" => Some(Ok(Value::Object(Default::default()))),
             _ if !self.is_initialized() => Some(Err(Error::invalid_request(
@@ -302,24 +361,21 @@ impl Session {
                 if token.is_cancelled() {
                     None
                 } else {
-                    let ctx = RequestContext::new(
-                        id.clone(),
-                        progress_token(req.params.as_ref()),
-                        token.clone(),
-                        Peer::new(session.clone(), reply.clone()),
-                    );
-                    // A panicking handler must not leave its client waiting.
-                    let work =
-                        AssertUnwindSafe(dispatch(&session.shared, req.method, req.params, ctx))
-                            .catch_unwind();
-                    tokio::select! {
-                        biased;
-                        _ = token.cancelled() => None,
-                        answer = work => Some(answer.unwrap_or_else(|_| {
-                            tracing::error!(%id, "a request handler panicked");
-                            Err(Error::internal("the handler failed unexpectedly"))
-                        })),
-                    }
+                    let work = async {
+                        if stateless {
+                            let shared = &session.shared;
+                            return stateless::serve(shared, req, reply.clone(), token.clone())
+                                .await;
+                        }
+                        let ctx = RequestContext::new(
+                            id.clone(),
+                            progress_token(req.params.as_ref()),
+                            token.clone(),
+                            Peer::new(session.clone(), reply.clone()),
+                        );
+                        dispatch(&session.shared, req.method, req.params, ctx).await
+                    };
+                    run_guarded(work, &token, &id).await
                 }
             };
             let now_idle = {
@@ -337,17 +393,18 @@ impl Session {
         });
     }
 
-    /// Notifications from the client. The server's callbacks run in tasks
-    /// of their own, so that one may await a request to the client (say,
-    /// `roots/list` when the roots changed) while the session goes on
-    /// reading: inline, over stdio, that answer could never be read.
+    /// Notifications from the client. The server's callbacks go on in tasks
+    /// of their own once they wait ([`run_callback`]), so that one may await
+    /// a request to the client (say, `roots/list` when the roots changed)
+    /// while the session goes on reading: inline, over stdio, that answer
+    /// could never be read.
     async fn handle_notification(self: &Arc<Self>, n: Notification, reply: Outbound) {
         let server = self.shared.server.clone();
         match n.method.as_str() {
             "notifications/initialized" => {
                 if !self.initialized.swap(true, Ordering::AcqRel) {
                     let peer = self.peer();
-                    tokio::spawn(async move { server.on_initialized(peer).await });
+                    run_callback(async move { server.on_initialized(peer).await });
                 }
             }
             "notifications/cancelled" => match parse::<CancelledNotificationParams>(n.params) {
@@ -361,24 +418,32 @@ impl Session {
             },
             "notifications/roots/list_changed" => {
                 let peer = self.peer();
-                tokio::spawn(async move { server.on_roots_list_changed(peer).await });
+                run_callback(async move { server.on_roots_list_changed(peer).await });
             }
             // Progress for our own requests to the client: nothing waits on it yet.
             "notifications/progress" => {}
             method => {
                 let peer = Peer::new(self.clone(), reply);
                 let method = method.to_owned();
-                tokio::spawn(async move { server.on_notification(&method, n.params, peer).await });
+                run_callback(async move { server.on_notification(&method, n.params, peer).await });
             }
         }
     }
 
     fn initialize(&self, params: Option<Value>) -> Result<Value, Error> {
         let params: InitializeParams = parse(params)?;
-        let version = ProtocolVersion::negotiate(
-            &params.protocol_version,
-            &self.shared.config.protocol_versions,
-        );
+        let session_era: Vec<ProtocolVersion> = (self.shared.config.protocol_versions.iter())
+            .copied()
+            .filter(|v| v.is_session_era())
+            .collect();
+        if session_era.is_empty() {
+            return Err(Error::invalid_request(format_args!(
+                "this server speaks only protocol revision(s) {}, which have no initialize: \
+                 send each request with its protocol version in params._meta",
+                stateless::supported_versions(&self.shared).join(", ")
+            )));
+        }
+        let version = ProtocolVersion::negotiate(&params.protocol_version, &session_era);
         let info = ClientInfo {
             protocol_version: version,
             capabilities: params.capabilities,
@@ -437,6 +502,38 @@ impl Session {
     }
 }
 
+/// Runs a notification callback: at once up to its first wait, so that
+/// what it does without waiting (forgetting a cache, say) happens before the
+/// next message is read, and in a task of its own from there, so that it may
+/// wait for the client without stopping the session from reading.
+fn run_callback(callback: impl Future<Output = ()> + Send + 'static) {
+    let mut callback = Box::pin(callback);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if callback.as_mut().poll(&mut cx).is_pending() {
+        // The task polls it again at once, with a waker that works.
+        tokio::spawn(callback);
+    }
+}
+
+/// Runs a request's work until it answers or `token` cancels it (then
+/// `None`: a cancelled request gets no response). A panicking handler must
+/// not leave its client waiting: it becomes -32603.
+pub(crate) async fn run_guarded(
+    work: impl Future<Output = Result<Value, Error>>,
+    token: &CancellationToken,
+    id: &RequestId,
+) -> Option<Result<Value, Error>> {
+    let work = AssertUnwindSafe(work).catch_unwind();
+    tokio::select! {
+        biased;
+        _ = token.cancelled() => None,
+        answer = work => Some(answer.unwrap_or_else(|_| {
+            tracing::error!(%id, "a request handler panicked");
+            Err(Error::internal("the handler failed unexpectedly"))
+        })),
+    }
+}
+
 /// A batch once its messages were handed to the session.
 pub(crate) struct Batch {
     /// The answers still to come, one per request.
@@ -481,7 +578,7 @@ impl Pending {
 }
 
 /// Routes one request to the server, refusing what is not advertised.
-async fn dispatch(
+pub(crate) async fn dispatch(
     shared: &ServerShared,
     method: String,
     params: Option<Value>,
@@ -566,7 +663,7 @@ fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
     }
 }
 
-fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
+pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
     let token = params?.get("_meta")?.get("progressToken")?;
     serde_json::from_value(token.clone()).ok()
 }

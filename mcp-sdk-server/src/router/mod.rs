@@ -31,6 +31,7 @@ use crate::context::RequestContext;
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::session::lock;
+use crate::stateless::Notifier;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use mcp_sdk::{
@@ -105,6 +106,8 @@ pub struct Router {
     completion: Option<BoxedComplete>,
     page_size: Option<usize>,
     subscriptions: Arc<Mutex<HashMap<String, Vec<Peer>>>>,
+    notifier: Notifier,
+    list_changed: bool,
 }
 
 impl Router {
@@ -123,6 +126,21 @@ impl Router {
     pub fn with_instructions(mut self, text: impl Into<String>) -> Self {
         self.instructions = Some(text.into());
         self
+    }
+
+    /// Declares `listChanged` for the router's tools, prompts and resources:
+    /// the server promises `notifications/*/list_changed` when they change
+    /// (sent through a [`Peer`] to a session, through
+    /// [`notifier`](Self::notifier) to stateless subscribers).
+    pub fn with_list_changed(mut self) -> Self {
+        self.list_changed = true;
+        self
+    }
+
+    /// The router's [`Notifier`]: announces changes to stateless clients'
+    /// `subscriptions/listen` streams. Clones of a router share it.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// Splits list results into pages of this many items (default: one page).
@@ -219,9 +237,10 @@ impl Router {
     }
 
     /// Sends `notifications/resources/updated` to every session subscribed
-    /// to `uri`. Clones of a router share their subscriptions, so keep a
+    /// to `uri`, and to the stateless streams that listen for it. Clones of a router share their subscriptions, so keep a
     /// clone to call this from elsewhere.
     pub async fn notify_resource_updated(&self, uri: &str) {
+        self.notifier.resource_updated(uri);
         let peers: Vec<Peer> = {
             let mut subs = lock(&self.subscriptions);
             let Some(peers) = subs.get_mut(uri) else {
@@ -270,15 +289,23 @@ impl Server for Router {
 
     fn capabilities(&self) -> ServerCapabilities {
         let has_resources = !self.resources.is_empty() || !self.templates.is_empty();
+        let list_changed = self.list_changed.then_some(true);
         ServerCapabilities {
             // Logging works for every router: handlers log through their context.
             logging: Some(JsonObject::new()),
-            tools: (!self.tools.is_empty()).then(ToolsCapability::default),
-            resources: has_resources.then(|| ResourcesCapability {
-                subscribe: Some(true),
+            tools: (!self.tools.is_empty()).then(|| ToolsCapability {
+                list_changed,
                 ..Default::default()
             }),
-            prompts: (!self.prompts.is_empty()).then(PromptsCapability::default),
+            resources: has_resources.then(|| ResourcesCapability {
+                subscribe: Some(true),
+                list_changed,
+                ..Default::default()
+            }),
+            prompts: (!self.prompts.is_empty()).then(|| PromptsCapability {
+                list_changed,
+                ..Default::default()
+            }),
             completions: self.completion.as_ref().map(|_| JsonObject::new()),
             ..Default::default()
         }
@@ -286,6 +313,10 @@ impl Server for Router {
 
     fn instructions(&self) -> Option<String> {
         self.instructions.clone()
+    }
+
+    fn notifier(&self) -> Option<Notifier> {
+        Some(self.notifier.clone())
     }
 
     async fn list_tools(

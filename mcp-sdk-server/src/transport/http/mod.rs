@@ -21,6 +21,7 @@ mod body;
 mod guard;
 mod legacy;
 mod serve;
+mod stateless;
 mod streams;
 
 pub use body::McpBody;
@@ -29,6 +30,7 @@ pub use serve::{
     serve, serve_app, serve_listener, serve_with_shutdown, ExtraRoutes, LEGACY_MESSAGE_PATH,
     LEGACY_SSE_PATH,
 };
+pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::server::Server;
 use crate::session::{lock, Pending, ServerShared, Session, SessionConfig};
@@ -206,6 +208,12 @@ impl StreamableHttpService {
         }
     }
 
+    /// Announces list changes and resource updates to the stateless
+    /// clients' `subscriptions/listen` streams.
+    pub fn notifier(&self) -> &crate::Notifier {
+        &self.inner.shared.notifier
+    }
+
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
         self.inner
@@ -218,6 +226,7 @@ impl StreamableHttpService {
     /// Closes every session: running requests are cancelled and SSE streams
     /// end. Used by graceful shutdown once in-flight requests drained.
     pub fn close_all_sessions(&self) {
+        self.inner.shared.notifier.close();
         let sessions: Vec<_> = write(&self.inner.sessions)
             .drain()
             .map(|(_, s)| s)
@@ -309,9 +318,6 @@ impl StreamableHttpService {
                 "Not Acceptable: the client must accept both application/json and text/event-stream",
             );
         }
-        if let Err(resp) = check_protocol_version(headers) {
-            return *resp;
-        }
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -320,7 +326,9 @@ impl StreamableHttpService {
             return too_large(config.max_body_bytes);
         }
         let session_id = header_str(headers, SESSION_HEADER).map(str::to_owned);
-        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes)
+        let (parts, body) = req.into_parts();
+        let headers = &parts.headers;
+        let body = match http_body_util::Limited::new(body, config.max_body_bytes)
             .collect()
             .await
         {
@@ -339,6 +347,9 @@ impl StreamableHttpService {
             }
         };
         if is_batch(&body) {
+            if let Err(resp) = check_protocol_version(headers) {
+                return *resp;
+            }
             return self.batch(session_id.as_deref(), &body, accept).await;
         }
         let msg = match decode(&body) {
@@ -346,12 +357,43 @@ impl StreamableHttpService {
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
 
+        // Without a session, a request that speaks 2026-07-28 (by its
+        // `_meta` or its version header) is served statelessly.
+        if session_id.is_none() {
+            let stateless_header = stateless::header_is_stateless(headers);
+            match msg {
+                Message::Request(r) if stateless_header || crate::stateless::is_stateless(&r) => {
+                    return self.stateless(headers, r).await
+                }
+                // Nothing to do: 2026-07-28 cancels by closing the stream.
+                Message::Notification(_) if stateless_header => {
+                    return empty_response(StatusCode::ACCEPTED)
+                }
+                other => return self.session_message(None, other, accept, headers).await,
+            }
+        }
+        self.session_message(session_id.as_deref(), msg, accept, headers)
+            .await
+    }
+
+    /// A message of the session era: `initialize`, or one for a session.
+    async fn session_message(
+        &self,
+        session_id: Option<&str>,
+        msg: Message,
+        accept: Accepts,
+        headers: &http::HeaderMap,
+    ) -> HttpResponse {
+        if let Err(resp) = check_protocol_version(headers) {
+            return *resp;
+        }
+
         if let Message::Request(r) = &msg {
             if r.method == "initialize" {
                 return self.initialize(msg, accept);
             }
         }
-        let hs = match self.find_session(session_id.as_deref()) {
+        let hs = match self.find_session(session_id) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };

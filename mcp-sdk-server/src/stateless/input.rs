@@ -1,0 +1,522 @@
+//! Multi round-trip requests (2026-07-28): how `ctx.sample(..)`,
+//! `ctx.elicit(..)` and `ctx.list_roots(..)` keep working once servers no
+//! longer send requests to the client.
+//!
+//! A handler runs as usual. When it asks for input the client has not given
+//! yet, the request is parked: the handler future is dropped and the client
+//! gets an `InputRequiredResult` naming what is missing. The client answers
+//! and retries the original request with `inputResponses` and the
+//! `requestState` we sent; the handler then runs again from the start and
+//! this time finds its answers. Answers from earlier rounds travel inside the
+//! `requestState`, sealed with HMAC-SHA-256 under a server key, so any
+//! instance that shares the key can take the retry and a client cannot alter
+//! what it answered before, reuse the state for another request, or keep it
+//! beyond its lifetime.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use futures_util::task::AtomicWaker;
+use hmac::{Hmac, Mac};
+use mcp_sdk::{
+    ClientCapabilities, CreateMessageResult, ElicitResult, Error, InputRequest, InputRequests,
+    ListRootsResult,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::task::Poll;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::session::lock;
+
+/// The secret that seals `requestState`. Every server instance behind one
+/// load balancer needs the same key, so that any of them can take a retry;
+/// by default each process draws its own from the operating system's CSPRNG.
+#[derive(Clone)]
+pub struct RequestStateKey([u8; 32]);
+
+impl RequestStateKey {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random number generator failed");
+        RequestStateKey(key)
+    }
+
+    /// A key of your own, shared by the instances that serve one endpoint.
+    pub fn from_bytes(key: [u8; 32]) -> Self {
+        RequestStateKey(key)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
+    }
+}
+
+impl Default for RequestStateKey {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl std::fmt::Debug for RequestStateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestStateKey(..)")
+    }
+}
+
+/// What a sealed `requestState` holds.
+#[derive(Serialize, Deserialize)]
+struct StatePayload {
+    /// The method of the request it belongs to.
+    m: String,
+    /// SHA-256 of the request's own params, hex.
+    d: String,
+    /// Expiry, seconds since the Unix epoch.
+    e: u64,
+    /// The answers of earlier rounds, by key.
+    a: BTreeMap<String, Value>,
+}
+
+/// The members a retry adds to a request's params; the handler never sees them.
+const INPUT_RESPONSES: &str = "inputResponses";
+const REQUEST_STATE: &str = "requestState";
+
+/// One run of a handler in a multi round-trip request: the answers it may
+/// use, and what it asked for that was not answered.
+pub(crate) struct InputRound {
+    method: String,
+    digest: String,
+    capabilities: ClientCapabilities,
+    answers: BTreeMap<String, Value>,
+    asked: Mutex<Asked>,
+    waker: AtomicWaker,
+}
+
+#[derive(Default)]
+struct Asked {
+    requests: InputRequests,
+    /// Answers the handler used this run: they go into the next state.
+    used: BTreeMap<String, Value>,
+    /// An error that must reach the client as a JSON-RPC error, whatever
+    /// the handler does with the `Err` it is given.
+    fatal: Option<Error>,
+    /// How many requests of each kind got an automatic key.
+    counts: BTreeMap<&'static str, usize>,
+}
+
+/// How a handler run ended.
+pub(crate) enum Outcome {
+    /// The handler finished (or input it was given was unusable).
+    Done(Result<Value, Error>),
+    /// The handler waits for input: these requests, and the state to seal.
+    InputRequired(InputRequests, String),
+}
+
+impl InputRound {
+    /// Takes `inputResponses` and `requestState` out of `params` and checks
+    /// them: a state that fails verification, or answers that are not
+    /// objects, are -32602.
+    pub fn take(
+        method: &str,
+        params: &mut Option<Value>,
+        capabilities: ClientCapabilities,
+        key: &RequestStateKey,
+    ) -> Result<Self, Error> {
+        let mut responses = None;
+        let mut state = None;
+        if let Some(Value::Object(map)) = params {
+            responses = map.remove(INPUT_RESPONSES);
+            state = map.remove(REQUEST_STATE);
+        }
+        let digest = digest(params.as_ref());
+        let mut answers = match state {
+            None => BTreeMap::new(),
+            Some(Value::String(s)) => open(key, &s, method, &digest)?,
+            Some(_) => return Err(Error::invalid_params("requestState must be a string")),
+        };
+        match responses {
+            None => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map {
+                    if !v.is_object() {
+                        return Err(Error::invalid_params(format_args!(
+                            "inputResponses.{k} must be an object (the client's result for that input request), not {v}"
+                        )));
+                    }
+                    answers.insert(k, v);
+                }
+            }
+            Some(other) => {
+                return Err(Error::invalid_params(format_args!(
+                    "inputResponses must be an object of answers by key, not {other}"
+                )))
+            }
+        }
+        Ok(InputRound {
+            method: method.to_owned(),
+            digest,
+            capabilities,
+            answers,
+            asked: Mutex::new(Asked::default()),
+            waker: AtomicWaker::new(),
+        })
+    }
+
+    /// The next automatic key for a request of this kind: `elicitation-1`,
+    /// `sampling-1`, `roots-1`, ... in the order the handler asks. A handler
+    /// that asks in the same order on every run finds its answers again.
+    pub fn auto_key(&self, request: &InputRequest) -> String {
+        let kind = match request {
+            InputRequest::CreateMessage(_) => "sampling",
+            InputRequest::ListRoots(_) => "roots",
+            InputRequest::Elicit(_) => "elicitation",
+        };
+        let mut asked = lock(&self.asked);
+        let n = asked.counts.entry(kind).or_default();
+        *n += 1;
+        format!("{kind}-{n}")
+    }
+
+    /// The answer to `request` under `key`, if the client gave one; if not,
+    /// the request is noted and this never completes (the handler is
+    /// dropped and the client asked). A client that lacks the capability
+    /// the request needs, or an answer of the wrong shape, ends the request
+    /// with an error.
+    pub async fn ask(&self, key: String, request: InputRequest) -> Value {
+        if let Some(missing) = missing_capability(&self.capabilities, &request) {
+            return self.fail(missing).await;
+        }
+        let Some(answer) = self.answers.get(&key) else {
+            lock(&self.asked).requests.insert(key, request);
+            self.waker.wake();
+            return std::future::pending().await;
+        };
+        if let Err(e) = check_answer(&request, answer) {
+            let error = Error::invalid_params(format_args!(
+                "inputResponses.{key} is not a valid answer to {}: {e}",
+                request.method()
+            ));
+            return self.fail(error).await;
+        }
+        lock(&self.asked).used.insert(key, answer.clone());
+        answer.clone()
+    }
+
+    async fn fail(&self, error: Error) -> Value {
+        lock(&self.asked).fatal.get_or_insert(error);
+        self.waker.wake();
+        std::future::pending().await
+    }
+
+    /// Runs the handler until it finishes or waits for input.
+    pub async fn drive(
+        &self,
+        work: impl Future<Output = Result<Value, Error>>,
+        key: &RequestStateKey,
+        ttl: Duration,
+    ) -> Outcome {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            if let Poll::Ready(answer) = work.as_mut().poll(cx) {
+                return Poll::Ready(Outcome::Done(answer));
+            }
+            let mut asked = lock(&self.asked);
+            if let Some(error) = asked.fatal.take() {
+                return Poll::Ready(Outcome::Done(Err(error)));
+            }
+            if asked.requests.is_empty() {
+                return Poll::Pending;
+            }
+            let requests = std::mem::take(&mut asked.requests);
+            let state = seal(
+                key,
+                StatePayload {
+                    m: self.method.clone(),
+                    d: self.digest.clone(),
+                    e: now_secs() + ttl.as_secs().max(1),
+                    a: std::mem::take(&mut asked.used),
+                },
+            );
+            Poll::Ready(Outcome::InputRequired(requests, state))
+        })
+        .await
+    }
+}
+
+/// -32021 when the client did not declare what `request` needs.
+fn missing_capability(caps: &ClientCapabilities, request: &InputRequest) -> Option<Error> {
+    let (has, name) = match request {
+        InputRequest::CreateMessage(_) => (caps.sampling.is_some(), "sampling"),
+        InputRequest::ListRoots(_) => (caps.roots.is_some(), "roots"),
+        InputRequest::Elicit(_) => (caps.elicitation.is_some(), "elicitation"),
+    };
+    if has {
+        return None;
+    }
+    let required: ClientCapabilities =
+        serde_json::from_value(serde_json::json!({ name: {} })).unwrap_or_default();
+    Some(Error::missing_required_client_capability(name, &required))
+}
+
+fn check_answer(request: &InputRequest, answer: &Value) -> Result<(), serde_json::Error> {
+    let answer = answer.clone();
+    match request {
+        InputRequest::CreateMessage(_) => {
+            serde_json::from_value::<CreateMessageResult>(answer).map(drop)
+        }
+        InputRequest::ListRoots(_) => serde_json::from_value::<ListRootsResult>(answer).map(drop),
+        InputRequest::Elicit(_) => serde_json::from_value::<ElicitResult>(answer).map(drop),
+    }
+}
+
+/// SHA-256 of the params as the handler sees them, in a canonical form
+/// (keys sorted, `_meta` left out: it describes the client, not the request).
+fn digest(params: Option<&Value>) -> String {
+    let mut canonical = Vec::new();
+    if let Some(Value::Object(map)) = params {
+        let mut map = map.clone();
+        map.remove("_meta");
+        write_canonical(&Value::Object(map), &mut canonical);
+    }
+    let hash = Sha256::digest(&canonical);
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+            out.push(b'{');
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+                out.push(b':');
+                write_canonical(v, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(b']');
+        }
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn seal(key: &RequestStateKey, payload: StatePayload) -> String {
+    let body = serde_json::to_vec(&payload).unwrap_or_default();
+    let mut mac = key.mac();
+    mac.update(&body);
+    let tag = mac.finalize().into_bytes();
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&body),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
+}
+
+/// The answers a sealed state carries, once its seal, its request and its
+/// lifetime check out.
+fn open(
+    key: &RequestStateKey,
+    state: &str,
+    method: &str,
+    digest: &str,
+) -> Result<BTreeMap<String, Value>, Error> {
+    let refused = |why: &str| {
+        Error::invalid_params(format_args!(
+            "requestState refused: {why}; send the request again without requestState and inputResponses to start over"
+        ))
+    };
+    let (body, tag) = state
+        .split_once('.')
+        .ok_or_else(|| refused("it is not a state this server issued"))?;
+    let body = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| refused("it is not a state this server issued"))?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag)
+        .map_err(|_| refused("its integrity check failed (it was altered)"))?;
+    let mut mac = key.mac();
+    mac.update(&body);
+    mac.verify_slice(&tag).map_err(|_| {
+        refused("its integrity check failed (it was altered, or another server key sealed it)")
+    })?;
+    let payload: StatePayload =
+        serde_json::from_slice(&body).map_err(|_| refused("its contents are unreadable"))?;
+    if payload.m != method || payload.d != digest {
+        return Err(refused("it was issued for a different request"));
+    }
+    if payload.e < now_secs() {
+        return Err(refused("it expired"));
+    }
+    Ok(payload.a)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Decodes a header value that may use the `=?base64?...?=` sentinel of
+/// 2026-07-28 (`Mcp-Name`, `Mcp-Param-*`); `None` if the encoding is broken.
+pub(crate) fn decode_header_value(value: &str) -> Option<String> {
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(encoded) => String::from_utf8(STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(value.to_owned()),
+    }
+}
+
+/// The params of an `InputRequiredResult` answer, as JSON.
+pub(crate) fn input_required_result(requests: InputRequests, state: String) -> Value {
+    let mut result = Map::new();
+    result.insert("resultType".into(), Value::from("input_required"));
+    result.insert(
+        "inputRequests".into(),
+        serde_json::to_value(requests).unwrap_or_default(),
+    );
+    result.insert("requestState".into(), Value::String(state));
+    Value::Object(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
+        let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();
+        InputRound::take("tools/call", &mut Some(params), caps, key)
+    }
+
+    fn elicit() -> InputRequest {
+        serde_json::from_value(json!({"method": "elicitation/create", "params": {
+            "message": "name?", "requestedSchema": {"type": "object", "properties": {}}
+        }}))
+        .unwrap()
+    }
+
+    async fn run_once(r: &InputRound, key: &RequestStateKey) -> Outcome {
+        r.drive(
+            async {
+                let a = r.ask("who".into(), elicit()).await;
+                Ok(a)
+            },
+            key,
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_sealed_state_carries_answers_to_the_next_round_and_refuses_changes() {
+        let key = RequestStateKey::random();
+        let first = round(json!({"name": "t", "arguments": {"x": 1}}), &key).unwrap();
+        let Outcome::InputRequired(asked, _) = run_once(&first, &key).await else {
+            panic!("expected input required")
+        };
+        assert!(asked.contains_key("who"));
+
+        // The answer arrives; the handler finishes and a second handler
+        // run would find it in the state.
+        let answer = json!({"action": "accept", "content": {"n": "Al"}});
+        let second = round(
+            json!({"name": "t", "arguments": {"x": 1}, "inputResponses": {"who": answer}}),
+            &key,
+        )
+        .unwrap();
+        let state = second.drive(
+            async {
+                let a = second.ask("who".into(), elicit()).await;
+                let _ = second.ask("more".into(), elicit()).await;
+                Ok(a)
+            },
+            &key,
+            Duration::from_secs(60),
+        );
+        let Outcome::InputRequired(_, state) = state.await else {
+            panic!("expected a second round")
+        };
+        let third = round(
+            json!({"name": "t", "arguments": {"x": 1}, "requestState": state}),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(third.answers.get("who"), Some(&answer));
+
+        // Another request, another key, or one altered byte: refused.
+        let other = round(
+            json!({"name": "t", "arguments": {"x": 2}, "requestState": state}),
+            &key,
+        );
+        assert!(other.err().unwrap().message.contains("different request"));
+        let foreign = round(
+            json!({"name": "t", "arguments": {"x": 1}, "requestState": state}),
+            &RequestStateKey::random(),
+        );
+        assert!(foreign.err().unwrap().message.contains("integrity"));
+        let mut bytes = state.clone().into_bytes();
+        bytes[3] ^= 1;
+        let tampered = round(
+            json!({"name": "t", "arguments": {"x": 1}, "requestState": String::from_utf8(bytes).unwrap()}),
+            &key,
+        );
+        assert!(tampered.is_err());
+    }
+
+    #[tokio::test]
+    async fn bad_answers_and_missing_capabilities_end_the_request_with_an_error() {
+        let key = RequestStateKey::random();
+        let r = round(json!({"inputResponses": {"who": {"action": 7}}}), &key).unwrap();
+        let Outcome::Done(Err(e)) = run_once(&r, &key).await else {
+            panic!("expected an error")
+        };
+        assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS);
+        assert!(e.message.contains("inputResponses.who"), "{}", e.message);
+
+        assert!(round(json!({"inputResponses": {"who": 12345}}), &key).is_err());
+        assert!(round(json!({"inputResponses": null}), &key).is_err());
+
+        let none =
+            InputRound::take("tools/call", &mut None, ClientCapabilities::default(), &key).unwrap();
+        let Outcome::Done(Err(e)) = run_once(&none, &key).await else {
+            panic!("expected -32021")
+        };
+        assert_eq!(
+            e.code,
+            mcp_sdk::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        );
+        assert_eq!(
+            e.data.unwrap()["requiredCapabilities"],
+            json!({"elicitation": {}})
+        );
+    }
+
+    #[test]
+    fn sentinel_header_values_decode() {
+        assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(),
+            Some("Hello, 世界")
+        );
+        assert_eq!(decode_header_value("=?base64?!!?="), None);
+    }
+}

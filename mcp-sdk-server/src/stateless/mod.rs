@@ -1,0 +1,303 @@
+//! The stateless era (revision 2026-07-28), beside the session era on the
+//! same endpoint: a request whose `_meta` names its protocol version is
+//! served on its own, with no session. Its `_meta` says who the client is
+//! and what it can do; `server/discover` says what we are;
+//! `ctx.sample(..)`, `ctx.elicit(..)` and `ctx.list_roots(..)` become
+//! multi round-trip requests ([`input`]); change notifications flow on
+//! `subscriptions/listen` streams ([`subscriptions`]).
+//!
+//! Transports call [`serve`] (stdio, in-process) or check the HTTP headers
+//! first and then call [`serve_checked`].
+
+pub(crate) mod input;
+pub(crate) mod subscriptions;
+
+pub use input::RequestStateKey;
+pub use subscriptions::Notifier;
+
+use crate::context::RequestContext;
+use crate::peer::Peer;
+use crate::session::{dispatch, parse, progress_token, ClientInfo, ServerShared, Session};
+use crate::sink::{is_close_control, MessageSink, Outbound};
+use async_trait::async_trait;
+use input::{input_required_result, InputRound, Outcome};
+use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::{
+    DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
+    ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Methods of the session era that 2026-07-28 removed: a stateless request
+/// for one of them is -32601.
+const REMOVED: [&str; 6] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "notifications/initialized",
+];
+
+/// The requests that may answer with an `InputRequiredResult`.
+const MULTI_ROUND: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
+
+/// The results that carry caching hints.
+const CACHEABLE: [&str; 5] = [
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+
+/// Whether a request speaks the stateless era: its `_meta` names a protocol
+/// version, or its method exists only there.
+pub(crate) fn is_stateless(req: &Request) -> bool {
+    matches!(
+        req.method.as_str(),
+        "server/discover" | "subscriptions/listen"
+    ) || req
+        .params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
+        .is_some()
+}
+
+/// The request's `_meta`, with the keys every stateless request must carry;
+/// -32602 when one is missing or malformed.
+pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
+    let meta = match params {
+        None => None,
+        Some(Value::Object(p)) => p.get("_meta"),
+        Some(_) => return Err(Error::invalid_params("params must be an object")),
+    };
+    let meta = match meta {
+        Some(Value::Object(m)) => RequestMeta::from_meta(m)
+            .map_err(|e| Error::invalid_params(format_args!("params._meta is malformed: {e}")))?,
+        Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
+        None => RequestMeta::default(),
+    };
+    let mut missing = Vec::new();
+    if meta.protocol_version.is_none() {
+        missing.push(mcp_sdk::PROTOCOL_VERSION_META_KEY);
+    }
+    if meta.client_capabilities.is_none() {
+        missing.push(mcp_sdk::CLIENT_CAPABILITIES_META_KEY);
+    }
+    if !missing.is_empty() {
+        return Err(Error::invalid_params(format_args!(
+            "Invalid params: params._meta lacks {}; every request of protocol revision 2026-07-28 carries them",
+            missing.join(" and ")
+        )));
+    }
+    Ok(meta)
+}
+
+/// The revisions this server speaks, newest first, as `server/discover`
+/// and -32022 list them.
+pub(crate) fn supported_versions(shared: &ServerShared) -> Vec<&'static str> {
+    let mut versions = shared.config.protocol_versions.clone();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    versions.into_iter().map(ProtocolVersion::as_str).collect()
+}
+
+/// The stateless revision `requested` names, or -32022 listing what we speak.
+pub(crate) fn check_version(
+    shared: &ServerShared,
+    requested: &str,
+) -> Result<ProtocolVersion, Error> {
+    requested
+        .parse::<ProtocolVersion>()
+        .ok()
+        .filter(|v| !v.is_session_era() && shared.config.protocol_versions.contains(v))
+        .ok_or_else(|| Error::unsupported_protocol_version(requested, &supported_versions(shared)))
+}
+
+/// Serves one stateless request from start to end: checks its `_meta`,
+/// then [`serve_checked`].
+pub(crate) async fn serve(
+    shared: &Arc<ServerShared>,
+    req: Request,
+    reply: Outbound,
+    cancel: CancellationToken,
+) -> Result<Value, Error> {
+    let meta = read_meta(req.params.as_ref())?;
+    let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
+    serve_checked(shared, req, meta, version, reply, cancel).await
+}
+
+/// Serves a stateless request whose `_meta` and version passed: what its
+/// handler sends on the way (progress, log messages) goes to `reply`; the
+/// answer is returned.
+pub(crate) async fn serve_checked(
+    shared: &Arc<ServerShared>,
+    req: Request,
+    meta: RequestMeta,
+    version: ProtocolVersion,
+    reply: Outbound,
+    cancel: CancellationToken,
+) -> Result<Value, Error> {
+    let Request {
+        id,
+        method,
+        mut params,
+        ..
+    } = req;
+    match method.as_str() {
+        "server/discover" => return Ok(discover(shared)),
+        "subscriptions/listen" => {
+            let p: SubscriptionsListenParams = parse(params)?;
+            return subscriptions::listen(&shared.notifier, &shared.capabilities, id, p, reply)
+                .await;
+        }
+        m if REMOVED.contains(&m) => {
+            return Err(Error::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("Method not found: {m} does not exist in protocol revision {version}"),
+            ))
+        }
+        _ => {}
+    }
+    let capabilities = meta.client_capabilities.unwrap_or_default();
+    let config = &shared.config;
+    let round = Arc::new(InputRound::take(
+        &method,
+        &mut params,
+        capabilities.clone(),
+        &config.request_state_key,
+    )?);
+    let client = ClientInfo {
+        protocol_version: version,
+        capabilities,
+        implementation: meta
+            .client_info
+            .unwrap_or_else(|| Implementation::new("unknown", "")),
+    };
+    let route: Outbound = Arc::new(StatelessRoute {
+        reply,
+        shared: shared.clone(),
+    });
+    let session = Session::stateless(
+        shared.clone(),
+        client,
+        meta.log_level,
+        route.clone(),
+        round.clone(),
+    );
+    // Peers a handler kept (in a cache, say) report closed once the request
+    // is over, however it ends.
+    let _closes = CloseOnDrop(session.clone());
+    let ctx = RequestContext::new(
+        id,
+        progress_token(params.as_ref()),
+        cancel,
+        Peer::new(session, route),
+    );
+    let work = dispatch(shared, method.clone(), params, ctx);
+    match round
+        .drive(work, &config.request_state_key, config.request_state_ttl)
+        .await
+    {
+        Outcome::Done(Ok(result)) => Ok(decorate(shared, &method, result)),
+        Outcome::Done(Err(e)) => Err(modernize(e)),
+        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method.as_str()) => {
+            Ok(input_required_result(requests, state))
+        }
+        Outcome::InputRequired(..) => Err(Error::internal(format_args!(
+            "the {method} handler asked the client for input, but only tools/call, prompts/get \
+             and resources/read may answer with InputRequiredResult"
+        ))),
+    }
+}
+
+/// The `server/discover` result.
+fn discover(shared: &ServerShared) -> Value {
+    let result = DiscoverResult {
+        result_type: ResultType::Complete,
+        supported_versions: supported_versions(shared)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        capabilities: shared.capabilities.clone(),
+        instructions: shared.instructions.clone(),
+        ttl_ms: shared.config.cache_ttl.as_millis() as u64,
+        cache_scope: shared.config.cache_scope,
+        meta: Some(server_info_meta(shared)),
+        extra: Map::new(),
+    };
+    serde_json::to_value(result).unwrap_or_default()
+}
+
+fn server_info_meta(shared: &ServerShared) -> Map<String, Value> {
+    let mut meta = Map::new();
+    meta.insert(
+        SERVER_INFO_META_KEY.into(),
+        serde_json::to_value(&shared.info).unwrap_or_default(),
+    );
+    meta
+}
+
+/// Adds what a 2026-07-28 result carries and a handler of any era may not
+/// know about: `resultType`, the server's identity, caching hints.
+fn decorate(shared: &ServerShared, method: &str, mut result: Value) -> Value {
+    let Value::Object(map) = &mut result else {
+        return result;
+    };
+    map.entry("resultType")
+        .or_insert_with(|| Value::from("complete"));
+    if CACHEABLE.contains(&method) {
+        map.entry("ttlMs")
+            .or_insert_with(|| Value::from(shared.config.cache_ttl.as_millis() as u64));
+        map.entry("cacheScope")
+            .or_insert_with(|| serde_json::to_value(shared.config.cache_scope).unwrap_or_default());
+    }
+    let meta = map
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
+        for (k, v) in server_info_meta(shared) {
+            meta.entry(k).or_insert(v);
+        }
+    }
+    result
+}
+
+/// Errors as 2026-07-28 numbers them: resource-not-found became -32602.
+fn modernize(mut e: Error) -> Error {
+    if e.code == ErrorCode::RESOURCE_NOT_FOUND {
+        e.code = ErrorCode::INVALID_PARAMS;
+    }
+    e
+}
+
+/// Where a stateless handler's messages go: progress and log messages on
+/// its own response stream, list changes and resource updates to the
+/// `subscriptions/listen` streams.
+struct StatelessRoute {
+    reply: Outbound,
+    shared: Arc<ServerShared>,
+}
+
+#[async_trait]
+impl MessageSink for StatelessRoute {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        if is_close_control(&msg) || self.shared.notifier.publish(&msg) {
+            return Ok(());
+        }
+        self.reply.send(msg).await
+    }
+}
+
+/// Closes the request's session when dropped.
+struct CloseOnDrop(Arc<Session>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}

@@ -1,0 +1,271 @@
+//! `subscriptions/listen` (2026-07-28): long-lived requests whose response
+//! stream carries the change notifications the client opted in to, and the
+//! [`Notifier`] that feeds them.
+
+use crate::sink::Outbound;
+use mcp_sdk::{
+    Error, Message, NotificationParams, PromptListChangedNotificationParams, RequestId,
+    ResourceListChangedNotificationParams, ResourceUpdatedNotificationParams, ServerCapabilities,
+    SubscriptionFilter, SubscriptionsAcknowledgedNotificationParams, SubscriptionsListenParams,
+    ToolListChangedNotificationParams, SUBSCRIPTION_ID_META_KEY,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Changes a stream can carry.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    Tools,
+    Prompts,
+    Resources,
+    ResourceUpdated(Arc<str>),
+}
+
+/// Announces changes to every open `subscriptions/listen` stream whose
+/// filter asks for them. Cheap to clone; take it from
+/// [`RequestContext::notifier`](crate::RequestContext::notifier) or from the
+/// transport (`StreamableHttpService::notifier`).
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    tx: broadcast::Sender<Change>,
+    closed: CancellationToken,
+}
+
+/// How many changes may wait for a slow stream before it skips some.
+const BACKLOG: usize = 256;
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier {
+            tx: broadcast::channel(BACKLOG).0,
+            closed: CancellationToken::new(),
+        }
+    }
+}
+
+impl Notifier {
+    /// `notifications/tools/list_changed`, to streams with `toolsListChanged`.
+    pub fn tool_list_changed(&self) {
+        let _ = self.tx.send(Change::Tools);
+    }
+
+    /// `notifications/prompts/list_changed`, to streams with `promptsListChanged`.
+    pub fn prompt_list_changed(&self) {
+        let _ = self.tx.send(Change::Prompts);
+    }
+
+    /// `notifications/resources/list_changed`, to streams with `resourcesListChanged`.
+    pub fn resource_list_changed(&self) {
+        let _ = self.tx.send(Change::Resources);
+    }
+
+    /// `notifications/resources/updated`, to streams subscribed to `uri`.
+    pub fn resource_updated(&self, uri: &str) {
+        let _ = self.tx.send(Change::ResourceUpdated(Arc::from(uri)));
+    }
+
+    /// How many streams are listening.
+    pub fn listeners(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// Ends every stream gracefully (each gets its `subscriptions/listen`
+    /// result); used at shutdown.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// Turns a notification a handler sent on its peer into a change, if it
+    /// is one of the four that streams carry.
+    pub(crate) fn publish(&self, msg: &Message) -> bool {
+        let change = match msg.method() {
+            Some(ToolListChangedNotificationParams::METHOD) => Change::Tools,
+            Some(PromptListChangedNotificationParams::METHOD) => Change::Prompts,
+            Some(ResourceListChangedNotificationParams::METHOD) => Change::Resources,
+            Some(ResourceUpdatedNotificationParams::METHOD) => {
+                let Message::Notification(n) = msg else {
+                    return false;
+                };
+                match n
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("uri"))
+                    .and_then(Value::as_str)
+                {
+                    Some(uri) => Change::ResourceUpdated(Arc::from(uri)),
+                    None => return false,
+                }
+            }
+            _ => return false,
+        };
+        let _ = self.tx.send(change);
+        true
+    }
+}
+
+/// The part of `wanted` this server honours: list changes it declares
+/// `listChanged` for, resource updates when it declares `subscribe`.
+fn honoured(wanted: &SubscriptionFilter, caps: &ServerCapabilities) -> SubscriptionFilter {
+    let yes = |asked: Option<bool>, offered: bool| (asked == Some(true) && offered).then_some(true);
+    let resources = caps.resources.as_ref();
+    SubscriptionFilter {
+        tools_list_changed: yes(
+            wanted.tools_list_changed,
+            caps.tools
+                .as_ref()
+                .is_some_and(|t| t.list_changed == Some(true)),
+        ),
+        prompts_list_changed: yes(
+            wanted.prompts_list_changed,
+            caps.prompts
+                .as_ref()
+                .is_some_and(|p| p.list_changed == Some(true)),
+        ),
+        resources_list_changed: yes(
+            wanted.resources_list_changed,
+            resources.is_some_and(|r| r.list_changed == Some(true)),
+        ),
+        resource_subscriptions: wanted
+            .resource_subscriptions
+            .clone()
+            .filter(|_| resources.is_some_and(|r| r.subscribe == Some(true))),
+        extra: Map::new(),
+    }
+}
+
+/// The notification for `change`, if `filter` lets it through.
+fn notification(change: &Change, filter: &SubscriptionFilter, id: &RequestId) -> Option<Message> {
+    let (method, params) = match change {
+        Change::Tools if filter.tools_list_changed == Some(true) => {
+            (ToolListChangedNotificationParams::METHOD, Map::new())
+        }
+        Change::Prompts if filter.prompts_list_changed == Some(true) => {
+            (PromptListChangedNotificationParams::METHOD, Map::new())
+        }
+        Change::Resources if filter.resources_list_changed == Some(true) => {
+            (ResourceListChangedNotificationParams::METHOD, Map::new())
+        }
+        Change::ResourceUpdated(uri)
+            if filter
+                .resource_subscriptions
+                .as_ref()
+                .is_some_and(|uris| uris.iter().any(|u| **u == **uri)) =>
+        {
+            let mut p = Map::new();
+            p.insert("uri".into(), Value::from(&**uri));
+            (ResourceUpdatedNotificationParams::METHOD, p)
+        }
+        _ => return None,
+    };
+    Some(tagged(method, params, id))
+}
+
+fn subscription_meta(id: &RequestId) -> Map<String, Value> {
+    let mut meta = Map::new();
+    meta.insert(
+        SUBSCRIPTION_ID_META_KEY.into(),
+        serde_json::to_value(id).unwrap_or_default(),
+    );
+    meta
+}
+
+fn tagged(method: &str, mut params: Map<String, Value>, id: &RequestId) -> Message {
+    params.insert("_meta".into(), Value::Object(subscription_meta(id)));
+    Message::notification(method, Some(Value::Object(params)))
+}
+
+/// Serves one `subscriptions/listen`: the acknowledgement first, then the
+/// changes its filter selects, until the client goes away (the caller
+/// drops this future) or the server closes the [`Notifier`] (then the
+/// result ends the stream gracefully).
+pub(crate) async fn listen(
+    notifier: &Notifier,
+    caps: &ServerCapabilities,
+    id: RequestId,
+    params: SubscriptionsListenParams,
+    reply: Outbound,
+) -> Result<Value, Error> {
+    let filter = honoured(&params.notifications, caps);
+    // Subscribe before acknowledging, so no change after the ack is lost.
+    let mut changes = notifier.tx.subscribe();
+    let ack = SubscriptionsAcknowledgedNotificationParams {
+        notifications: filter.clone(),
+        meta: Some(subscription_meta(&id)),
+        extra: Map::new(),
+    };
+    let ack = serde_json::to_value(ack).map_err(Error::internal)?;
+    if reply
+        .send(Message::notification(
+            SubscriptionsAcknowledgedNotificationParams::METHOD,
+            Some(ack),
+        ))
+        .await
+        .is_err()
+    {
+        return Err(gone());
+    }
+    loop {
+        let change = tokio::select! {
+            _ = notifier.closed.cancelled() => break,
+            change = changes.recv() => change,
+        };
+        match change {
+            Ok(change) => {
+                if let Some(msg) = notification(&change, &filter, &id) {
+                    if reply.send(msg).await.is_err() {
+                        return Err(gone());
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(skipped = n, "a subscriptions/listen stream fell behind");
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    let mut result = Map::new();
+    result.insert("resultType".into(), Value::from("complete"));
+    result.insert("_meta".into(), Value::Object(subscription_meta(&id)));
+    Ok(Value::Object(result))
+}
+
+fn gone() -> Error {
+    Error::new(
+        mcp_sdk::ErrorCode::CONNECTION_CLOSED,
+        "the subscription's stream is gone",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_filter_keeps_only_what_the_server_offers_and_the_client_asked() {
+        let caps: ServerCapabilities = serde_json::from_value(json!({
+            "tools": {"listChanged": true}, "prompts": {}, "resources": {"subscribe": true}
+        }))
+        .unwrap();
+        let wanted: SubscriptionFilter = serde_json::from_value(json!({
+            "toolsListChanged": true, "promptsListChanged": true,
+            "resourceSubscriptions": ["file:///a"]
+        }))
+        .unwrap();
+        let got = honoured(&wanted, &caps);
+        assert_eq!(
+            serde_json::to_value(&got).unwrap(),
+            json!({"toolsListChanged": true, "resourceSubscriptions": ["file:///a"]})
+        );
+        let id = RequestId::Number(4);
+        assert!(notification(&Change::Prompts, &got, &id).is_none());
+        let n = notification(&Change::ResourceUpdated("file:///a".into()), &got, &id).unwrap();
+        assert_eq!(
+            serde_json::to_value(&n).unwrap()["params"],
+            json!({"uri": "file:///a", "_meta": {SUBSCRIPTION_ID_META_KEY: 4}})
+        );
+        assert!(notification(&Change::ResourceUpdated("file:///b".into()), &got, &id).is_none());
+    }
+}

@@ -1,0 +1,223 @@
+//! Stateless POSTs (2026-07-28): the standard headers checked against the
+//! body, the request served on its own, and the answer as JSON or as an SSE
+//! stream that belongs to this request alone (no event ids, no resumption;
+//! closing it cancels the request).
+
+use super::PROTOCOL_VERSION_HEADER;
+use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
+use crate::session::{run_guarded, ServerShared};
+use crate::stateless::{self, input::decode_header_value};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestMeta, PROTOCOL_VERSION_META_KEY};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The header that mirrors the method.
+pub const METHOD_HEADER: &str = "mcp-method";
+/// The header that mirrors `params.name` or `params.uri`.
+pub const NAME_HEADER: &str = "mcp-name";
+
+/// How often an idle stream gets an SSE comment, so that proxies and
+/// clients do not take a quiet `subscriptions/listen` for a dead one.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Whether the `MCP-Protocol-Version` header names a revision without
+/// sessions (2026-07-28 or one we do not know, which the stateless path
+/// refuses with -32022).
+pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
+    header_str(headers, PROTOCOL_VERSION_HEADER).is_some_and(|v| {
+        v.parse::<ProtocolVersion>()
+            .map_or(true, |v| !v.is_session_era())
+    })
+}
+
+impl StreamableHttpService {
+    /// Serves a stateless request POSTed without a session.
+    pub(super) async fn stateless(&self, headers: &HeaderMap, req: Request) -> HttpResponse {
+        let shared = self.inner.shared.clone();
+        let id = req.id.clone();
+        let (meta, version) = match check_headers(&shared, headers, &req) {
+            Ok(checked) => checked,
+            Err(e) => return answer(Message::error(Some(id), e)),
+        };
+        let (tx, mut rx) = mpsc::channel::<Message>(64);
+        let token = CancellationToken::new();
+        // Dropped with this future (the client went away before the answer):
+        // the request is cancelled.
+        let cancel_on_drop = token.clone().drop_guard();
+        tokio::spawn(async move {
+            let reply = Arc::new(tx.clone());
+            let work = stateless::serve_checked(&shared, req, meta, version, reply, token.clone());
+            if let Some(result) = run_guarded(work, &token, &id).await {
+                let msg = match result {
+                    Ok(v) => Message::response(id, v),
+                    Err(e) => Message::error(Some(id), e),
+                };
+                let _ = tx.send(msg).await;
+            }
+        });
+        match rx.recv().await {
+            // Only a cancelled request ends without an answer.
+            None => super::empty_response(StatusCode::ACCEPTED),
+            Some(msg) if is_answer(&msg) => {
+                cancel_on_drop.disarm();
+                answer(msg)
+            }
+            Some(first) => stream(first, rx, cancel_on_drop),
+        }
+    }
+}
+
+/// The request's `_meta`, once the headers agree with the body: the
+/// protocol version header first (-32020 if missing or different), the
+/// `_meta` keys (-32602), the version (-32022), then `Mcp-Method` and
+/// `Mcp-Name` (-32020).
+fn check_headers(
+    shared: &ServerShared,
+    headers: &HeaderMap,
+    req: &Request,
+) -> Result<(RequestMeta, ProtocolVersion), Error> {
+    let Some(header_version) = headers.get(PROTOCOL_VERSION_HEADER) else {
+        return Err(Error::header_mismatch(
+            "the MCP-Protocol-Version header is required",
+        ));
+    };
+    let meta = stateless::read_meta(req.params.as_ref())?;
+    let body_version = meta.protocol_version.as_deref().unwrap_or_default();
+    if header_version.as_bytes() != body_version.as_bytes() {
+        return Err(Error::header_mismatch(format_args!(
+            "MCP-Protocol-Version header {:?} does not match params._meta[{PROTOCOL_VERSION_META_KEY:?}] {body_version:?}",
+            String::from_utf8_lossy(header_version.as_bytes())
+        )));
+    }
+    let version = stateless::check_version(shared, body_version)?;
+    match header_str(headers, METHOD_HEADER) {
+        None => {
+            return Err(Error::header_mismatch(
+                "the Mcp-Method header is required (or is not visible ASCII)",
+            ))
+        }
+        Some(m) if m != req.method => {
+            return Err(Error::header_mismatch(format_args!(
+                "Mcp-Method header {m:?} does not match the body's method {:?}",
+                req.method
+            )))
+        }
+        Some(_) => {}
+    }
+    let field = match req.method.as_str() {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" => "uri",
+        _ => return Ok((meta, version)),
+    };
+    let body_name = req
+        .params
+        .as_ref()
+        .and_then(|p| p.get(field))
+        .and_then(|v| v.as_str());
+    let Some(header_name) = header_str(headers, NAME_HEADER) else {
+        return Err(Error::header_mismatch(format_args!(
+            "the Mcp-Name header is required for {} (it mirrors params.{field})",
+            req.method
+        )));
+    };
+    match decode_header_value(header_name) {
+        None => Err(Error::header_mismatch(format_args!(
+            "Mcp-Name header {header_name:?} is not valid =?base64?...?= encoding of UTF-8"
+        ))),
+        Some(name) if Some(name.as_str()) != body_name => {
+            Err(Error::header_mismatch(format_args!(
+                "Mcp-Name header value {name:?} does not match params.{field} {body_name:?}"
+            )))
+        }
+        Some(_) => Ok((meta, version)),
+    }
+}
+
+fn is_answer(msg: &Message) -> bool {
+    matches!(msg, Message::Response(_) | Message::Error(_))
+}
+
+/// A JSON answer, with the HTTP status 2026-07-28 gives its error, if any.
+fn answer(msg: Message) -> HttpResponse {
+    let status = match &msg {
+        Message::Error(e) => error_status(e.error.code),
+        _ => StatusCode::OK,
+    };
+    json_response(status, &msg, None)
+}
+
+/// 404 for an unknown method, 400 for a request that is malformed or that
+/// this server cannot take as it is (headers, `_meta`, version, missing
+/// capability), 200 for the rest: a JSON-RPC error is then an ordinary answer.
+fn error_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        ErrorCode::PARSE_ERROR
+        | ErrorCode::INVALID_REQUEST
+        | ErrorCode::INVALID_PARAMS
+        | ErrorCode::HEADER_MISMATCH
+        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | ErrorCode::UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// Answers with an SSE stream: `first`, then what the request sends, until
+/// its answer. Keep-alive comments fill quiet periods; a client that goes
+/// away cancels the request.
+fn stream(
+    first: Message,
+    mut rx: mpsc::Receiver<Message>,
+    cancel_on_drop: tokio_util::sync::DropGuard,
+) -> HttpResponse {
+    let (tx, body) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let mut next = Some(first);
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        keep_alive.reset();
+        loop {
+            let msg = match next.take() {
+                Some(msg) => msg,
+                None => tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some(msg) => msg,
+                        None => return,
+                    },
+                    _ = keep_alive.tick() => {
+                        if tx.send(Bytes::from_static(b":\n\n")).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    _ = tx.closed() => return,
+                },
+            };
+            let done = is_answer(&msg);
+            if tx.send(event(&msg)).await.is_err() {
+                return;
+            }
+            if done {
+                cancel_on_drop.disarm();
+                return;
+            }
+        }
+    });
+    let mut resp = sse_response(body);
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+fn event(msg: &Message) -> Bytes {
+    let data = msg.to_vec();
+    let mut buf = BytesMut::with_capacity(data.len() + 24);
+    buf.put_slice(b"event: message\ndata: ");
+    buf.put_slice(&data);
+    buf.put_slice(b"\n\n");
+    buf.freeze()
+}
