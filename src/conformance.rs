@@ -4,8 +4,8 @@
 
 use mcp_sdk::{
     CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult,
-    Implementation, JsonObject, LoggingLevel, Prompt, PromptArgument, PromptMessage,
-    ReadResourceResult, Resource, ResourceTemplate, Role, Tool,
+    Implementation, InputRequest, InputResponse, JsonObject, LoggingLevel, Prompt, PromptArgument,
+    PromptMessage, ReadResourceResult, Resource, ResourceTemplate, Role, Tool,
 };
 use mcp_sdk_server::{NoArguments, RequestContext, Router};
 use schemars::JsonSchema;
@@ -42,6 +42,7 @@ fn elicit(params: serde_json::Value) -> Result<ElicitRequestParams, Error> {
 pub fn router() -> Router {
     let no_args = |name: &str, description: &str| Tool::named(name, description);
     Router::new()
+        .with_list_changed()
         .with_info(Implementation::new("mcp-sdk-conformance-server", env!("CARGO_PKG_VERSION")))
         .tool(no_args("test_simple_text", "Returns simple text"), |_: NoArguments| async {
             "This is a simple text response for testing."
@@ -173,6 +174,134 @@ pub fn router() -> Router {
                 elicitation_summary(ctx.elicit(params).await?)
             },
         )
+        .tool(
+            no_args("test_missing_capability", "Needs the client's sampling capability"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let params = serde_json::from_value(json!({
+                    "messages": [{"role": "user", "content": {"type": "text", "text": "Say hi"}}],
+                    "maxTokens": 10,
+                }))
+                .map_err(Error::internal)?;
+                ctx.sample(params).await?;
+                Ok::<_, Error>("sampled")
+            },
+        )
+        .tool(
+            no_args("test_streaming_elicitation", "Asks the user while streaming"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.progress(0.0, Some(1.0), None).await?;
+                let answer = ctx.input("user_name", ask("What is your name?", "name", "string")?).await?;
+                Ok::<_, Error>(format!("Hello, {}", answered(&answer, "name")))
+            },
+        )
+        .tool(
+            no_args("test_logging_tool", "Logs once"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.log(LoggingLevel::Info, "test_logging_tool ran").await?;
+                Ok::<_, Error>("logged")
+            },
+        )
+        .tool(
+            no_args("test_trigger_tool_change", "Announces a change of the tool list"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.peer().notify_tool_list_changed().await?;
+                Ok::<_, Error>("tools changed")
+            },
+        )
+        .tool(
+            no_args("test_trigger_prompt_change", "Announces a change of the prompt list"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.peer().notify_prompt_list_changed().await?;
+                Ok::<_, Error>("prompts changed")
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_elicitation", "Asks the user's name (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let answer = ctx.input("user_name", ask("What is your name?", "name", "string")?).await?;
+                Ok::<_, Error>(format!("Hello, {}!", answered(&answer, "name")))
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_sampling", "Asks the client's LLM (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let answer = ctx.input("capital_question", sample("What is the capital of France?")?).await?;
+                Ok::<_, Error>(format!("LLM said: {}", answer_text(&answer)))
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_list_roots", "Asks the client's roots (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let answer = ctx.input("client_roots", InputRequest::ListRoots(Default::default())).await?;
+                let InputResponse::ListRoots(roots) = answer else {
+                    return Err(Error::invalid_params("client_roots must be a roots/list result"));
+                };
+                let uris: Vec<String> = roots.roots.into_iter().map(|r| r.uri).collect();
+                Ok(format!("Roots: {}", uris.join(", ")))
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_request_state", "Confirms, carrying state (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.input("confirm", ask("Please confirm", "ok", "boolean")?).await?;
+                Ok::<_, Error>("state-ok: the requestState verified and the confirmation arrived")
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_tampered_state", "Refuses altered state (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.input("confirm", ask("Please confirm", "ok", "boolean")?).await?;
+                Ok::<_, Error>("confirmed")
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_multiple_inputs", "Asks three things at once (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let (name, llm, roots) = tokio::join!(
+                    ctx.input("user_name", ask("What is your name?", "name", "string")?),
+                    ctx.input("greeting", sample("Say hello")?),
+                    ctx.input("client_roots", InputRequest::ListRoots(Default::default())),
+                );
+                let (name, llm, _) = (name?, llm?, roots?);
+                Ok::<_, Error>(format!("{} / {}", answered(&name, "name"), answer_text(&llm)))
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_multi_round", "Asks in two rounds (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let name = ctx.input("step1", ask("Step 1: What is your name?", "name", "string")?).await?;
+                let color = ctx.input("step2", ask("Step 2: What is your favorite color?", "color", "string")?).await?;
+                Ok::<_, Error>(format!("{} likes {}", answered(&name, "name"), answered(&color, "color")))
+            },
+        )
+        .tool(
+            no_args("test_input_required_result_capabilities", "Asks only what the client can answer (MRTR)"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let caps = ctx.client().map(|c| c.capabilities.clone()).unwrap_or_default();
+                let mut said = Vec::new();
+                if caps.elicitation.is_some() {
+                    let a = ctx.input("user_name", ask("What is your name?", "name", "string")?).await?;
+                    said.push(answered(&a, "name"));
+                }
+                if caps.sampling.is_some() {
+                    let a = ctx.input("capital_question", sample("What is the capital of France?")?).await?;
+                    said.push(answer_text(&a));
+                }
+                Ok::<_, Error>(format!("answers: {}", said.join(", ")))
+            },
+        )
+        .prompt(
+            Prompt::new("test_input_required_result_prompt", "A prompt that asks for context (MRTR)"),
+            |_, ctx| async move {
+                let answer = ctx
+                    .input("user_context", ask("What context should the prompt use?", "context", "string")?)
+                    .await?;
+                Ok(GetPromptResult::new(vec![PromptMessage::user_text(format!(
+                    "Use this context: {}",
+                    answered(&answer, "context")
+                ))]))
+            },
+        )
         .tool(json_schema_2020_12_tool(), |args: JsonObject| async move {
             format!("Received: {}", serde_json::Value::Object(args))
         })
@@ -253,6 +382,53 @@ pub fn router() -> Router {
             };
             Ok(CompleteResult { completion, ..Default::default() })
         })
+}
+
+/// An elicitation of one required field.
+fn ask(message: &str, field: &str, kind: &str) -> Result<InputRequest, Error> {
+    Ok(InputRequest::Elicit(elicit(json!({
+        "message": message,
+        "requestedSchema": {
+            "type": "object",
+            "properties": {field: {"type": kind}},
+            "required": [field],
+        },
+    }))?))
+}
+
+/// A sampling request of one user message.
+fn sample(question: &str) -> Result<InputRequest, Error> {
+    let params = serde_json::from_value(json!({
+        "messages": [{"role": "user", "content": {"type": "text", "text": question}}],
+        "systemPrompt": "You are a helpful assistant.",
+        "maxTokens": 100,
+    }))
+    .map_err(Error::internal)?;
+    Ok(InputRequest::CreateMessage(params))
+}
+
+/// A field of an accepted elicitation, as text.
+fn answered(answer: &InputResponse, field: &str) -> String {
+    match answer {
+        InputResponse::Elicit(e) => e
+            .content
+            .as_ref()
+            .and_then(|c| c.get(field))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .unwrap_or_else(|| "(declined)".into()),
+        _ => "(not an elicitation answer)".into(),
+    }
+}
+
+/// The text of a sampling answer.
+fn answer_text(answer: &InputResponse) -> String {
+    let InputResponse::CreateMessage(m) = answer else {
+        return "(not a sampling answer)".into();
+    };
+    serde_json::to_value(&m.content)
+        .ok()
+        .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn elicitation_summary(answer: mcp_sdk::ElicitResult) -> Result<String, Error> {
