@@ -1,5 +1,7 @@
 //! Our client against our conformance server run as a real process, over
-//! stdio and over Streamable HTTP: server-to-client requests, progress,
+//! stdio and over Streamable HTTP, in the session era and in the stateless
+//! era (2026-07-28): server-to-client requests (multi round-trip requests
+//! when stateless), progress,
 //! logging, a stream the server drops mid-call and the client resumes, and a
 //! server process that dies.
 
@@ -12,11 +14,11 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::transport::ChildProcess;
 use mcp_sdk_client::{
-    async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions,
+    async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
 };
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use support::{http_client, http_server, stdio_client, PATIENCE};
+use support::{http_client_in, http_server, stdio_client_in, PATIENCE};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
@@ -73,11 +75,13 @@ fn text(result: &mcp_sdk::CallToolResult) -> String {
         .to_owned()
 }
 
-/// What both transports must do.
+/// What both transports must do, in both eras.
 async fn exercise(
     client: &Client,
     logs: &mut mpsc::UnboundedReceiver<LoggingMessageNotificationParams>,
+    era: Era,
 ) {
+    assert_eq!(client.is_stateless(), era == Era::StatelessOnly);
     assert_eq!(
         client.server().server_info.name,
         "mcp-sdk-conformance-server"
@@ -135,37 +139,57 @@ async fn exercise(
         .await
         .unwrap();
     assert!(failed.is_error());
+    // Resource-not-found is -32602 from 2026-07-28 on.
     let err = client.read_resource("test://nope").await.unwrap_err();
-    assert_eq!(
-        err.code(),
-        Some(mcp_sdk::ErrorCode::RESOURCE_NOT_FOUND),
-        "{err}"
+    let code = match era {
+        Era::StatelessOnly => mcp_sdk::ErrorCode::INVALID_PARAMS,
+        _ => mcp_sdk::ErrorCode::RESOURCE_NOT_FOUND,
+    };
+    assert_eq!(err.code(), Some(code), "{err}");
+    assert!(err.to_string().contains("test://nope"), "{err}");
+}
+
+/// Both eras, and `Auto`, which must pick the stateless one with our server.
+const ERAS: [Era; 2] = [Era::SessionOnly, Era::StatelessOnly];
+
+#[tokio::test]
+async fn against_the_conformance_server_over_stdio_in_both_eras() {
+    for era in ERAS {
+        let (host, mut logs) = host();
+        let client = stdio_client_in(era, "conformance_server", &[], host).await;
+        exercise(&client, &mut logs, era).await;
+        client.close().await;
+    }
+    let auto = stdio_client_in(Era::Auto, "conformance_server", &[], host().0).await;
+    assert!(
+        auto.is_stateless(),
+        "Auto speaks 2026-07-28 with a server that does"
     );
 }
 
 #[tokio::test]
-async fn against_the_conformance_server_over_stdio() {
-    let (host, mut logs) = host();
-    let client = stdio_client("conformance_server", &[], host).await;
-    exercise(&client, &mut logs).await;
-    client.close().await;
-}
-
-#[tokio::test]
-async fn against_the_conformance_server_over_http_with_a_resumed_stream() {
+async fn against_the_conformance_server_over_http_in_both_eras() {
     let server = http_server("conformance_server", &[]).await;
-    let (host, mut logs) = host();
-    let client = http_client(&server.url, host).await;
-    exercise(&client, &mut logs).await;
+    for era in ERAS {
+        let (host, mut logs) = host();
+        let client = http_client_in(era, &server.url, host).await;
+        exercise(&client, &mut logs, era).await;
 
-    // The tool closes its SSE stream before answering; the client resumes
-    // with Last-Event-ID after the server's retry hint and gets the answer.
-    let resumed = client
-        .call_tool("test_reconnection", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(text(&resumed), "Reconnection test completed");
-    client.close().await;
+        // The tool closes its SSE stream before answering: in a session the
+        // client resumes with Last-Event-ID after the server's retry hint;
+        // without sessions there is nothing to resume and the stream stays.
+        let resumed = client
+            .call_tool("test_reconnection", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(text(&resumed), "Reconnection test completed");
+        client.close().await;
+    }
+    let auto = http_client_in(Era::Auto, &server.url, host().0).await;
+    assert!(
+        auto.is_stateless(),
+        "Auto speaks 2026-07-28 with a server that does"
+    );
 }
 
 #[tokio::test]

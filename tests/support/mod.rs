@@ -2,8 +2,8 @@
 //! and connect our client to it, over stdio or Streamable HTTP.
 #![allow(dead_code)] // each test file uses its own part
 
-use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
-use mcp_sdk_client::{Client, ClientHandler};
+use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport};
+use mcp_sdk_client::{Client, ClientHandler, Era};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,14 +23,32 @@ pub fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// Runs the example `name` with `args` and `--stdio`, and connects to it.
+/// Runs the example `name` with `args` and `--stdio`, and connects to it in
+/// the session era, which the reference servers' own tests exercise.
 pub async fn stdio_client(name: &str, args: &[&str], handler: impl ClientHandler) -> Client {
+    stdio_client_in(Era::SessionOnly, name, args, handler).await
+}
+
+/// Like [`stdio_client`], in the era `era` picks.
+pub async fn stdio_client_in(
+    era: Era,
+    name: &str,
+    args: &[&str],
+    handler: impl ClientHandler,
+) -> Client {
     let mut command = Command::new(example(name));
     command.args(args).arg("--stdio");
     let transport = ChildProcess::spawn(&mut command).expect("the example starts");
+    connect(era, transport, handler).await
+}
+
+async fn connect(era: Era, transport: impl Transport, handler: impl ClientHandler) -> Client {
     tokio::time::timeout(
         PATIENCE,
-        Client::builder().handler(handler).connect(transport),
+        Client::builder()
+            .era(era)
+            .handler(handler)
+            .connect(transport),
     )
     .await
     .expect("the handshake in time")
@@ -75,16 +93,14 @@ pub async fn http_server(name: &str, args: &[&str]) -> HttpServer {
     HttpServer { child, url, base }
 }
 
-/// Connects our client to `url` over Streamable HTTP.
+/// Connects our client to `url` over Streamable HTTP, in the session era.
 pub async fn http_client(url: &str, handler: impl ClientHandler) -> Client {
-    let transport = HttpTransport::new(url).unwrap();
-    tokio::time::timeout(
-        PATIENCE,
-        Client::builder().handler(handler).connect(transport),
-    )
-    .await
-    .expect("the handshake in time")
-    .expect("the handshake succeeds")
+    http_client_in(Era::SessionOnly, url, handler).await
+}
+
+/// Like [`http_client`], in the era `era` picks.
+pub async fn http_client_in(era: Era, url: &str, handler: impl ClientHandler) -> Client {
+    connect(era, HttpTransport::new(url).unwrap(), handler).await
 }
 
 /// A directory of its own under the system temp dir, removed on drop.
