@@ -302,6 +302,9 @@ pub fn router() -> Router {
                 ))]))
             },
         )
+        .tool(custom_header_tool(), |args: JsonObject| async move {
+            format!("region {}", args.get("region").and_then(|r| r.as_str()).unwrap_or("(none)"))
+        })
         .tool(json_schema_2020_12_tool(), |args: JsonObject| async move {
             format!("Received: {}", serde_json::Value::Object(args))
         })
@@ -438,6 +441,23 @@ fn elicitation_summary(answer: mcp_sdk::ElicitResult) -> Result<String, Error> {
         "Elicitation completed: action={}, content={content}",
         action.as_str().unwrap_or_default()
     ))
+}
+
+/// A tool whose `region` argument is mirrored in the `Mcp-Param-Region`
+/// header (2026-07-28, `x-mcp-header`).
+fn custom_header_tool() -> Tool {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "description": "Where to run", "x-mcp-header": "Region"},
+            "query": {"type": "string", "description": "What to run"},
+        },
+        "required": ["region"],
+    });
+    let serde_json::Value::Object(schema) = schema else {
+        unreachable!("a JSON object literal")
+    };
+    Tool::new("test_custom_header", "Mirrors region in a header", schema)
 }
 
 fn json_schema_2020_12_tool() -> Tool {

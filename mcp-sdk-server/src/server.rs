@@ -16,7 +16,7 @@ use mcp_sdk::{
     GetPromptResult, Implementation, ListPromptsParams, ListPromptsResult,
     ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
     ListResourcesResult, ListToolsParams, ListToolsResult, ReadResourceParams, ReadResourceResult,
-    ServerCapabilities, SubscribeParams, UnsubscribeParams,
+    ServerCapabilities, SubscribeParams, Tool, UnsubscribeParams,
 };
 use serde_json::Value;
 
@@ -41,6 +41,16 @@ pub trait Server: Send + Sync + 'static {
 
     /// Optional instructions for the model, sent in the `initialize` result.
     fn instructions(&self) -> Option<String> {
+        None
+    }
+
+    /// The definition of the tool `name`, when the server knows it without
+    /// a request. Over Streamable HTTP (2026-07-28) it lets the transport
+    /// check the `Mcp-Param-*` headers a client mirrors from arguments whose
+    /// schema property carries `x-mcp-header`. The default knows no tool,
+    /// so those headers go unchecked; the [`Router`](crate::Router) knows
+    /// its own.
+    fn find_tool(&self, _name: &str) -> Option<Tool> {
         None
     }
 

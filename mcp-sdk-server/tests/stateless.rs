@@ -53,6 +53,22 @@ fn router(runs: mpsc::UnboundedSender<&'static str>) -> Router {
         })
         // Two questions, one after the other: three runs in all.
         .tool(
+            Tool::new(
+                "where",
+                "Mirrors its arguments in headers",
+                json!({"type": "object", "properties": {
+                    "region": {"type": "string", "x-mcp-header": "Region"},
+                    "limits": {"type": "object", "properties": {
+                        "max": {"type": "integer", "x-mcp-header": "Max"},
+                    }},
+                }})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ),
+            |_: mcp_sdk::JsonObject| async { "here" },
+        )
+        .tool(
             Tool::named("interview", "Asks two questions"),
             move |_: NoArguments, ctx: RequestContext| {
                 let runs = runs.clone();
@@ -315,6 +331,61 @@ async fn headers_and_meta_that_do_not_fit_get_the_errors_the_spec_names() {
             .contains("héllo"),
         "{answer}"
     );
+
+    // Arguments mirrored in Mcp-Param-* headers must agree with the body.
+    let args = json!({"arguments": {"region": "us-west1", "limits": {"max": 42}}});
+    let good = [("mcp-param-region", "us-west1"), ("mcp-param-max", "42.0")];
+    let (status, answer) = post_json(s.addr, &call(10, "where", args.clone()), &good).await;
+    assert_eq!(
+        (status, &answer["result"]["content"][0]["text"]),
+        (200, &json!("here")),
+        "{answer}"
+    );
+    let encoded = [
+        ("mcp-param-region", "=?base64?dXMtd2VzdDE=?="),
+        ("mcp-param-max", "42"),
+    ];
+    let (status, answer) = post_json(s.addr, &call(10, "where", args.clone()), &encoded).await;
+    assert_eq!(status, 200, "{answer}");
+    let bad: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("mcp-param-max", "42")],
+            "Mcp-Param-Region header is required",
+        ),
+        (
+            &[("mcp-param-region", "us-east1"), ("mcp-param-max", "42")],
+            "does not match arguments.region",
+        ),
+        (
+            &[("mcp-param-region", "us-west1"), ("mcp-param-max", "41")],
+            "does not match arguments.limits.max",
+        ),
+        (
+            &[
+                ("mcp-param-region", "=?base64?dXMtd2VzdDE?="),
+                ("mcp-param-max", "42"),
+            ],
+            "not valid",
+        ),
+    ];
+    for (headers, message) in bad {
+        let (status, answer) = post_json(s.addr, &call(10, "where", args.clone()), headers).await;
+        assert_eq!(
+            (status, &answer["error"]["code"]),
+            (400, &json!(-32020)),
+            "{answer}"
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{answer}"
+        );
+    }
+    // An argument that is absent needs no header.
+    let (status, _) = post_json(s.addr, &call(10, "where", json!({})), &[]).await;
+    assert_eq!(status, 200);
 
     // The session era still works on the same endpoint.
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

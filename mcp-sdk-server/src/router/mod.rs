@@ -319,6 +319,11 @@ impl Server for Router {
         Some(self.notifier.clone())
     }
 
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        let &i = self.tool_index.get(name)?;
+        Some(self.tools[i].tool.clone())
+    }
+
     async fn list_tools(
         &self,
         params: ListToolsParams,

@@ -11,6 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestMeta, PROTOCOL_VERSION_META_KEY};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -126,15 +127,95 @@ fn check_headers(
         )));
     };
     match decode_header_value(header_name) {
-        None => Err(Error::header_mismatch(format_args!(
-            "Mcp-Name header {header_name:?} is not valid =?base64?...?= encoding of UTF-8"
-        ))),
+        None => {
+            return Err(Error::header_mismatch(format_args!(
+                "Mcp-Name header {header_name:?} is not valid =?base64?...?= encoding of UTF-8"
+            )))
+        }
         Some(name) if Some(name.as_str()) != body_name => {
-            Err(Error::header_mismatch(format_args!(
+            return Err(Error::header_mismatch(format_args!(
                 "Mcp-Name header value {name:?} does not match params.{field} {body_name:?}"
             )))
         }
-        Some(_) => Ok((meta, version)),
+        Some(_) => {}
+    }
+    if req.method == "tools/call" {
+        if let Some(tool) = body_name.and_then(|name| shared.server.find_tool(name)) {
+            let args = req.params.as_ref().and_then(|p| p.get("arguments"));
+            check_param_headers(headers, &tool.input_schema, args)?;
+        }
+    }
+    Ok((meta, version))
+}
+
+/// The `Mcp-Param-*` headers against the arguments they mirror: each
+/// property the tool's schema marks with `x-mcp-header` (reached through
+/// `properties` only) whose argument is present must come with its header,
+/// equal to the argument once decoded (numbers compared as numbers).
+fn check_param_headers(
+    headers: &HeaderMap,
+    schema: &mcp_sdk::JsonObject,
+    args: Option<&Value>,
+) -> Result<(), Error> {
+    let mut annotated = Vec::new();
+    header_properties(schema, &mut Vec::new(), &mut annotated);
+    for (path, name) in annotated {
+        let value = path
+            .iter()
+            .try_fold(args, |v, key| Some(v?.get(key.as_str())))
+            .flatten()
+            .filter(|v| !v.is_null());
+        let Some(value) = value else { continue };
+        let header = format!("mcp-param-{}", name.to_ascii_lowercase());
+        let Some(raw) = headers.get(header.as_str()) else {
+            return Err(Error::header_mismatch(format_args!(
+                "the Mcp-Param-{name} header is required: arguments.{} is present",
+                path.join(".")
+            )));
+        };
+        let decoded = raw
+            .to_str()
+            .ok()
+            .and_then(decode_header_value)
+            .ok_or_else(|| {
+                Error::header_mismatch(format_args!(
+                    "Mcp-Param-{name} header is not visible ASCII or not valid =?base64?...?= encoding"
+                ))
+            })?;
+        let matches = match value {
+            Value::String(s) => *s == decoded,
+            Value::Bool(b) => decoded == if *b { "true" } else { "false" },
+            Value::Number(n) => decoded.parse::<f64>().ok() == n.as_f64(),
+            // Not a primitive: the annotation is invalid and nothing mirrors it.
+            _ => true,
+        };
+        if !matches {
+            return Err(Error::header_mismatch(format_args!(
+                "Mcp-Param-{name} header value {decoded:?} does not match arguments.{} {value}",
+                path.join(".")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The properties of `schema` marked with `x-mcp-header`, as (path, name).
+fn header_properties(
+    schema: &mcp_sdk::JsonObject,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, String)>,
+) {
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return;
+    };
+    for (key, sub) in props {
+        let Value::Object(sub) = sub else { continue };
+        path.push(key.clone());
+        if let Some(Value::String(name)) = sub.get("x-mcp-header") {
+            out.push((path.clone(), name.clone()));
+        }
+        header_properties(sub, path, out);
+        path.pop();
     }
 }
 
