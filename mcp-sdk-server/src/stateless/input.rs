@@ -511,6 +511,25 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_state_is_refused() {
+        let key = RequestStateKey::random();
+        let params = json!({"name": "t"});
+        let state = seal(
+            &key,
+            StatePayload {
+                m: "tools/call".into(),
+                d: digest(Some(&params)),
+                e: now_secs() - 1,
+                a: BTreeMap::new(),
+            },
+        );
+        let mut retry = params.clone();
+        retry["requestState"] = json!(state);
+        let err = round(retry, &key).err().unwrap();
+        assert!(err.message.contains("expired"), "{}", err.message);
+    }
+
+    #[test]
     fn sentinel_header_values_decode() {
         assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
         assert_eq!(
