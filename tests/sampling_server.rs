@@ -1,6 +1,8 @@
-//! The sampling server as a child process, over stdio and HTTP, with our
-//! client answering `sampling/createMessage` through a deterministic fake
-//! model (a test double for a hosted LLM) that records what it was sent.
+//! The sampling server as a child process, over stdio and HTTP, in both
+//! protocol eras, with our client answering through a deterministic fake
+//! model (a test double for a hosted LLM) that records what it was sent:
+//! `sampling/createMessage` requests in a session, input requests of a
+//! multi round-trip `tools/call` in the stateless era (2026-07-28).
 
 mod support;
 
@@ -9,10 +11,12 @@ use mcp_sdk::{
     JsonObject, Role, SamplingCapability, SamplingContent, SamplingContentBlock, ToolChoiceMode,
     ToolUseContent,
 };
-use mcp_sdk_client::{async_trait, Client, ClientHandler, RequestContext};
+use mcp_sdk_client::{
+    async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
+};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use support::{http_client, http_server, stdio_client, HttpServer, PATIENCE};
+use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
 
 const EXAMPLE: &str = "sampling_server";
 const NEEDS_SAMPLING: &str = "this tool needs a client that supports sampling";
@@ -76,21 +80,38 @@ impl ClientHandler for FakeModel {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Via {
+enum Transport {
     Stdio,
     Http,
+}
+
+/// How a scenario reaches the server: a transport, and the era the client
+/// is pinned to.
+#[derive(Clone, Copy, Debug)]
+struct Via {
+    transport: Transport,
+    era: Era,
+}
+
+impl Via {
+    fn stateless(self) -> bool {
+        self.era == Era::StatelessOnly
+    }
 }
 
 /// Starts the server and connects a client with `handler`; the server (if
 /// HTTP) lives as long as the returned guard.
 async fn connect(via: Via, handler: impl ClientHandler) -> (Client, Option<HttpServer>) {
-    match via {
-        Via::Stdio => (stdio_client(EXAMPLE, &[], handler).await, None),
-        Via::Http => {
+    let (client, server) = match via.transport {
+        Transport::Stdio => (stdio_client_in(via.era, EXAMPLE, &[], handler).await, None),
+        Transport::Http => {
             let server = http_server(EXAMPLE, &[]).await;
-            (http_client(&server.url, handler).await, Some(server))
+            let client = http_client_in(via.era, &server.url, handler).await;
+            (client, Some(server))
         }
-    }
+    };
+    assert_eq!(client.is_stateless(), via.stateless(), "{via:?}");
+    (client, server)
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
@@ -121,23 +142,37 @@ fn first_text(params: &CreateMessageParams) -> String {
         .to_owned()
 }
 
-/// Runs a scenario over stdio and over HTTP.
-macro_rules! over_both {
+/// Runs a scenario over stdio and over HTTP, each in the session era and in
+/// the stateless era.
+macro_rules! every_way {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
-            async fn stdio() {
-                super::$name(super::Via::Stdio).await
+            use super::{Era, Transport, Via};
+
+            async fn run(transport: Transport, era: Era) {
+                super::$name(Via { transport, era }).await
             }
             #[tokio::test]
-            async fn http() {
-                super::$name(super::Via::Http).await
+            async fn stdio_session() {
+                run(Transport::Stdio, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn stdio_stateless() {
+                run(Transport::Stdio, Era::StatelessOnly).await
+            }
+            #[tokio::test]
+            async fn http_session() {
+                run(Transport::Http, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn http_stateless() {
+                run(Transport::Http, Era::StatelessOnly).await
             }
         }
     )*};
 }
 
-over_both!(
+every_way!(
     lists_the_tools,
     summarize_sends_prompt_preferences_and_returns_the_summary,
     translate_names_both_languages,
@@ -366,12 +401,22 @@ async fn ask_with_tools_runs_the_tool_loop(via: Via) {
         }
     });
     let (client, _server) = connect(via, model.clone()).await;
-    let result = call(
-        &client,
-        "ask_with_tools",
-        json!({"question": "What is 6 times 7, and what time is it?", "model_hint": "haiku"}),
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let options = RequestOptions::new().on_progress({
+        let progress = progress.clone();
+        move |p| progress.lock().unwrap().push((p.progress, p.total))
+    });
+    let result = tokio::time::timeout(
+        PATIENCE,
+        client.call_tool_with(
+            "ask_with_tools",
+            json!({"question": "What is 6 times 7, and what time is it?", "model_hint": "haiku"}),
+            options,
+        ),
     )
-    .await;
+    .await
+    .expect("an answer in time")
+    .expect("a tools/call result");
     let out = structured(&result);
     let answer = out["answer"].as_str().unwrap();
     assert!(answer.starts_with("6 x 7 = 42; now is 20"), "{answer}");
@@ -386,6 +431,17 @@ async fn ask_with_tools_runs_the_tool_loop(via: Via) {
     assert_eq!(calls[1]["name"], "clock");
     assert!(calls[1]["output"].as_str().unwrap().ends_with('Z'));
 
+    // A session reports each round of the one request; stateless runs
+    // replay the earlier rounds, so they report none (see the server).
+    let progress = progress.lock().unwrap().clone();
+    if via.stateless() {
+        assert!(progress.is_empty(), "{via:?}: {progress:?}");
+    } else {
+        assert_eq!(progress, [(1.0, Some(5.0)), (2.0, Some(5.0))], "{via:?}");
+    }
+
+    // Each round reached the model once, though a stateless handler ran
+    // three times (once per answer missing, then to the end).
     let seen = model.seen();
     assert_eq!(seen.len(), 2);
     let first = &seen[0];
@@ -479,6 +535,10 @@ async fn ask_with_tools_reports_bad_tool_uses_and_stops_at_the_bound(via: Via) {
     client.close().await;
 }
 
+/// The server checks the client's capabilities itself before sampling, so
+/// that a client without them gets the same tool error in both eras (the
+/// model can read it and tell the user), not the stateless era's -32021,
+/// which the SDK would send for a sample the client cannot answer.
 async fn clients_without_sampling_get_a_clear_error(via: Via) {
     let (client, _server) = connect(via, ()).await;
     let calls = [
@@ -515,11 +575,27 @@ async fn a_refusing_client_becomes_a_tool_error(via: Via) {
         Err(Error::new(ErrorCode(-1), "User rejected sampling request"))
     });
     let (client, _server) = connect(via, model).await;
-    let message = error_text(&call(&client, "summarize", json!({"text": "t"})).await);
-    assert!(
-        message.contains("User rejected sampling request"),
-        "{message}"
-    );
+    if via.stateless() {
+        // An input request has no error answer: the client ends the call.
+        let refused = client
+            .call_tool("summarize", json!({"text": "t"}))
+            .await
+            .unwrap_err();
+        let ClientError::InputRequest { key, method, error } = &refused else {
+            panic!("expected the handler's refusal, got {refused:?}");
+        };
+        assert_eq!(
+            (key.as_str(), method.as_str()),
+            ("sampling-1", "sampling/createMessage")
+        );
+        assert!(error.message.contains("User rejected"), "{refused}");
+    } else {
+        let message = error_text(&call(&client, "summarize", json!({"text": "t"})).await);
+        assert!(
+            message.contains("User rejected sampling request"),
+            "{message}"
+        );
+    }
 
     // A model that answers without text.
     let silent = FakeModel::new(false, |_| {
@@ -565,6 +641,73 @@ async fn bad_arguments_are_refused(via: Via) {
     let unknown = client.call_tool("no_such_tool", json!({})).await;
     assert!(unknown.is_err(), "{unknown:?}");
     client.close().await;
+}
+
+/// What a new user can try by hand over stdio (no SDK client): a stateless
+/// `tools/call` answers `input_required` with the sampling request under
+/// `sampling-1`; the same call again with the answer and the
+/// `requestState` gets the summary.
+#[tokio::test]
+async fn a_stateless_call_by_hand_over_stdio() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let mut child = tokio::process::Command::new(support::example(EXAMPLE))
+        .arg("--stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut exchange = async |message: Value| -> Value {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+        let line = tokio::time::timeout(PATIENCE, lines.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("a line");
+        serde_json::from_str(&line).unwrap()
+    };
+
+    let mut params = json!({
+        "name": "summarize",
+        "arguments": {"text": "A long text about foxes."},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+            "io.modelcontextprotocol/clientInfo": {"name": "by-hand", "version": "1"},
+        },
+    });
+    let first =
+        exchange(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+            .await;
+    let asked = &first["result"];
+    assert_eq!(asked["resultType"], "input_required", "{first}");
+    let request = &asked["inputRequests"]["sampling-1"];
+    assert_eq!(request["method"], "sampling/createMessage", "{first}");
+    let prompt = request["params"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(prompt.contains("A long text about foxes."), "{prompt}");
+
+    params["requestState"] = asked["requestState"].clone();
+    params["inputResponses"] = json!({"sampling-1": {
+        "role": "assistant", "content": {"type": "text", "text": "Foxes."}, "model": "by-hand-llm",
+    }});
+    let second =
+        exchange(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}))
+            .await;
+    assert_eq!(second["result"]["resultType"], "complete", "{second}");
+    assert_eq!(
+        second["result"]["structuredContent"],
+        json!({"summary": "Foxes.", "model": "by-hand-llm"})
+    );
 }
 
 #[tokio::test]

@@ -7,15 +7,27 @@
 //! Every tool takes an optional `model_hint` (sent as a model preference) and
 //! `system_prompt` (replacing the tool's own), and fails with a clear tool
 //! error when the client cannot sample.
+//!
+//! Both protocol eras are served by the same handlers. In a session
+//! (2024-11-05 .. 2025-11-25) each `ctx.sample(..)` is a
+//! `sampling/createMessage` request to the client. In the stateless era
+//! (2026-07-28) it is an input request of a multi round-trip `tools/call`:
+//! the handler stops at the first answer the client has not given yet, and
+//! the client's retry runs it again from the start with the answers so far.
+//! So the handlers ask in an order that depends only on the answers, and do
+//! nothing but compute between samples (nothing to undo when a run is
+//! dropped). The capability check comes first in both eras, so a client
+//! that cannot sample gets the same tool error rather than the
+//! stateless era's bare -32021.
 
 pub mod sentiment;
 pub mod tools;
 
 use super::ServerSpec;
 use mcp_sdk::{
-    CreateMessageParams, CreateMessageResult, Implementation, ModelHint, ModelPreferences, Role,
-    SamplingContent, SamplingContentBlock, SamplingMessage, Tool, ToolAnnotations, ToolChoice,
-    ToolChoiceMode,
+    CreateMessageParams, CreateMessageResult, Implementation, ModelHint, ModelPreferences,
+    ProtocolVersion, Role, SamplingContent, SamplingContentBlock, SamplingMessage, Tool,
+    ToolAnnotations, ToolChoice, ToolChoiceMode,
 };
 use mcp_sdk_server::{RequestContext, Router, Structured};
 use schemars::JsonSchema;
@@ -234,7 +246,9 @@ fn request(
     params
 }
 
-/// Sends a sampling request; failures become readable tool errors.
+/// Sends a sampling request; failures become readable tool errors. (In the
+/// stateless era a client's refusal never comes back here: an input request
+/// has no error answer, so the client ends the call on its side.)
 async fn sample(
     ctx: &RequestContext,
     params: CreateMessageParams,
@@ -346,8 +360,22 @@ pub async fn classify_sentiment(
 }
 
 /// `ask_with_tools`: the tool loop of sampling with tools.
+///
+/// In the stateless era the loop is replayed from the first round on every
+/// retry: rounds already answered find their answer at once (under the
+/// automatic keys `sampling-1`, `sampling-2`, ...) and their tool uses run
+/// again. That is safe because the tools only compute: the calculator gives
+/// the same result, and the clock, read again, differs only by the seconds
+/// between two retries (the record then shows the later reading).
 pub async fn ask_with_tools(args: AskArgs, ctx: RequestContext) -> Result<ToolAnswer, String> {
     require_sampling(&ctx, true)?;
+    // One session-era request spans the whole loop, so "round k of n" is
+    // news to the client. A stateless run replays rounds 1..k under the
+    // retry's own progress token and then waits on the client itself, so
+    // there it would only repeat what the client already knows.
+    let report_rounds = ctx
+        .protocol_version()
+        .is_some_and(ProtocolVersion::is_session_era);
     let offered = tools::definitions();
     let system = args.options.system_prompt.clone().unwrap_or_else(|| {
         "Answer the user's question. Use the calculator tool for arithmetic and the clock tool \
@@ -373,13 +401,15 @@ pub async fn ask_with_tools(args: AskArgs, ctx: RequestContext) -> Result<ToolAn
             }),
             ..Default::default()
         });
-        let _ = ctx
-            .progress(
-                f64::from(round),
-                Some(f64::from(args.max_rounds)),
-                Some("asking the model"),
-            )
-            .await;
+        if report_rounds {
+            let _ = ctx
+                .progress(
+                    f64::from(round),
+                    Some(f64::from(args.max_rounds)),
+                    Some("asking the model"),
+                )
+                .await;
+        }
         let answer = sample(&ctx, params).await?;
         let uses: Vec<_> = answer
             .content
