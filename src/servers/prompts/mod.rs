@@ -14,7 +14,10 @@
 //! (format: [`template`]). A malformed file is skipped with a warning; the
 //! rest are served. The folder is polled every second; when its prompts
 //! change every connected client gets `notifications/prompts/list_changed`
-//! (and the warnings about malformed files as log messages).
+//! (and the warnings about malformed files as log messages). Stateless
+//! clients (revision 2026-07-28) have no session to send it on: they hear it
+//! on a `subscriptions/listen` stream asking for `promptsListChanged`, fed by
+//! the server's own [`Notifier`].
 //!
 //! The SDK's `Router` keeps a fixed list of prompts and does not advertise
 //! `listChanged`, so this server implements [`Server`] itself.
@@ -30,7 +33,7 @@ use mcp_sdk::{
     Implementation, JsonObject, ListPromptsParams, ListPromptsResult, LoggingLevel,
     PromptsCapability, ServerCapabilities,
 };
-use mcp_sdk_server::{async_trait, Peer, RequestContext, Server};
+use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
@@ -73,7 +76,10 @@ struct Inner {
     builtins: Vec<Arc<PromptEntry>>,
     dir: Option<PathBuf>,
     state: Mutex<State>,
+    /// Initialized sessions, to hear of changes.
     peers: Mutex<Vec<Peer>>,
+    /// Stateless clients' `subscriptions/listen` streams, to hear of changes.
+    notifier: Notifier,
 }
 
 /// The prompts server. Cheap to clone; clones share the prompts and the
@@ -125,6 +131,7 @@ impl PromptsServer {
                     entries,
                 }),
                 peers: Mutex::new(Vec::new()),
+                notifier: Notifier::default(),
             }),
         })
     }
@@ -143,8 +150,8 @@ impl PromptsServer {
     }
 
     /// Looks at the folder once: if anything changed, reloads the templates;
-    /// if the prompts changed, tells every connected client. Returns whether
-    /// the prompts changed.
+    /// if the prompts changed, tells every connected client and stateless
+    /// listener. Returns whether the prompts changed.
     pub async fn rescan(&self) -> bool {
         let Some(dir) = self.inner.dir.clone() else {
             return false;
@@ -190,6 +197,7 @@ impl PromptsServer {
         }
         if changed {
             tracing::info!("the prompt templates in {} changed", dir.display());
+            self.inner.notifier.prompt_list_changed();
         }
         let peers: Vec<Peer> = {
             let mut peers = lock(&self.inner.peers);
@@ -351,6 +359,10 @@ impl Server for PromptsServer {
             logging: Some(JsonObject::new()),
             ..Default::default()
         }
+    }
+
+    fn notifier(&self) -> Option<Notifier> {
+        Some(self.inner.notifier.clone())
     }
 
     fn instructions(&self) -> Option<String> {

@@ -14,6 +14,11 @@
 //!   subscribed file or note changes; every session hears
 //!   `notifications/resources/list_changed` when files appear or vanish (the
 //!   directory is polled, by default every second) or a new note is written.
+//! - Stateless clients (revision 2026-07-28) have no sessions and no
+//!   `resources/subscribe`: they hear the same changes on a
+//!   `subscriptions/listen` stream (`resourcesListChanged`, and
+//!   `resourceSubscriptions` naming URIs as `resources/list` writes them),
+//!   fed by the server's own [`Notifier`].
 //!
 //! The routing [`Router`] cannot do this (it registers resources when it is
 //! built), so [`ResourcesServer`] implements [`Server`] itself and keeps a
@@ -31,7 +36,7 @@ use mcp_sdk::{
     Resource, ResourceContents, ResourceTemplate, ResourcesCapability, ServerCapabilities,
     SubscribeParams, Tool, ToolAnnotations, ToolsCapability, UnsubscribeParams,
 };
-use mcp_sdk_server::{async_trait, Peer, RequestContext, Router, Server, Structured};
+use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Router, Server, Structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -103,6 +108,9 @@ struct State {
     subscriptions: Mutex<HashMap<String, Vec<(Peer, String)>>>,
     /// Every initialized session, to hear about list changes.
     sessions: Mutex<Vec<Peer>>,
+    /// The `subscriptions/listen` streams of stateless clients, which have
+    /// no session to be kept in `sessions` or `subscriptions`.
+    notifier: Notifier,
     /// The directory as last seen: URI → (size, modified).
     snapshot: Mutex<HashMap<String, (u64, Option<SystemTime>)>>,
     watching: AtomicBool,
@@ -143,7 +151,10 @@ fn valid_note_name(name: &str) -> bool {
 }
 
 impl ResourcesServer {
-    /// Serves `config.dir`, which must exist and be a directory.
+    /// Serves `config.dir`, which must exist and be a directory. Called
+    /// within a Tokio runtime, it starts watching the directory at once;
+    /// otherwise at the first session or subscription, so stateless
+    /// listeners of a server made outside a runtime hear no file changes.
     pub fn new(config: ResourcesConfig) -> std::io::Result<Self> {
         let root = std::fs::canonicalize(&config.dir).map_err(|e| {
             std::io::Error::new(
@@ -171,6 +182,7 @@ impl ResourcesServer {
             notes: Mutex::new(notes),
             subscriptions: Mutex::default(),
             sessions: Mutex::default(),
+            notifier: Notifier::default(),
             snapshot: Mutex::new(snapshot),
             watching: AtomicBool::new(false),
         });
@@ -195,6 +207,11 @@ impl ResourcesServer {
                 }
             },
         );
+        // Stateless listeners never initialize or subscribe, the other
+        // moments the watcher starts, so start it now when we can.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            state.start_watching();
+        }
         Ok(ResourcesServer { state, tools })
     }
 
@@ -256,8 +273,10 @@ impl State {
         }))
     }
 
-    /// Tells the sessions subscribed to `key` (a listing URI) that it changed.
+    /// Tells the sessions subscribed to `key` (a listing URI), and the
+    /// stateless listeners subscribed to it, that it changed.
     async fn notify_updated(&self, key: &str) {
+        self.notifier.resource_updated(key);
         let targets: Vec<(Peer, String)> = {
             let mut subs = lock(&self.subscriptions);
             let Some(list) = subs.get_mut(key) else {
@@ -277,8 +296,10 @@ impl State {
         }
     }
 
-    /// Tells every session that the list of resources changed.
+    /// Tells every session and stateless listener that the list of
+    /// resources changed.
     async fn notify_list_changed(&self) {
+        self.notifier.resource_list_changed();
         let peers: Vec<Peer> = {
             let mut sessions = lock(&self.sessions);
             sessions.retain(|p| !p.is_closed());
@@ -291,7 +312,7 @@ impl State {
         }
     }
 
-    /// Starts polling the directory, once.
+    /// Starts polling the directory, once. Must run within a Tokio runtime.
     fn start_watching(self: &Arc<Self>) {
         if self.watching.swap(true, Ordering::AcqRel) {
             return;
@@ -466,10 +487,15 @@ impl Server for ResourcesServer {
         }
     }
 
+    fn notifier(&self) -> Option<Notifier> {
+        Some(self.state.notifier.clone())
+    }
+
     fn instructions(&self) -> Option<String> {
         Some(format!(
             "The files of {} are resources (file:// URIs); notes are resources notes://NAME, \
-             written with the write_note tool. Subscribe to a resource to hear when it changes.",
+             written with the write_note tool. Subscribe to a resource to hear when it changes \
+             (resources/subscribe, or resourceSubscriptions in subscriptions/listen).",
             self.state.root.display()
         ))
     }
