@@ -1,18 +1,60 @@
 //! System tests of the tools server: the `tools_server` example as a child
-//! process, driven by our client over stdio and over Streamable HTTP.
+//! process, driven by our client over stdio and over Streamable HTTP, in
+//! the session era and in the stateless era (2026-07-28).
 
 mod support;
 
-use mcp_sdk::{CallToolResult, ErrorCode, Tool};
-use mcp_sdk_client::{Client, RequestOptions};
+use mcp_sdk::{CallToolResult, ErrorCode, ProgressNotificationParams, Tool};
+use mcp_sdk_client::{async_trait, Client, ClientHandler, Era, RequestOptions};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use support::{http_client, http_server, stdio_client, PATIENCE};
+use std::time::Duration;
+use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 const NAME: &str = "tools_server";
+const ERAS: [Era; 2] = [Era::SessionOnly, Era::StatelessOnly];
+
+/// A client handler that keeps the progress reports no call waits for
+/// (those of a call that was dropped).
+#[derive(Clone, Default)]
+struct Strays(Arc<Mutex<Vec<ProgressNotificationParams>>>);
+
+#[async_trait]
+impl ClientHandler for Strays {
+    async fn on_progress(&self, params: ProgressNotificationParams) {
+        self.0.lock().unwrap().push(params);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Stdio,
+    Http,
+}
+
+/// Starts the server with `args` and connects a client pinned to `era`;
+/// the server (if HTTP) lives as long as the returned guard.
+async fn connect(
+    transport: Transport,
+    era: Era,
+    args: &[&str],
+    handler: Strays,
+) -> (Client, Option<HttpServer>) {
+    let (client, server) = match transport {
+        Transport::Stdio => (stdio_client_in(era, NAME, args, handler).await, None),
+        Transport::Http => {
+            let server = http_server(NAME, args).await;
+            let client = http_client_in(era, &server.url, handler).await;
+            (client, Some(server))
+        }
+    };
+    assert_eq!(client.is_stateless(), era == Era::StatelessOnly);
+    assert_eq!(client.server().server_info.name, "mcp-reference-tools");
+    (client, server)
+}
 
 const TOOLS: [&str; 12] = [
     "add",
@@ -295,9 +337,10 @@ async fn reports_progress(client: &Client) {
     assert_eq!(seen.last().unwrap().0, total);
 }
 
-/// Dropping a long call at its first progress report cancels it; the
-/// server goes on serving.
-async fn cancels(client: &Client) {
+/// Dropping a long call at its first progress report cancels it (with
+/// `notifications/cancelled`, or over stateless HTTP by closing the
+/// response stream); the server stops that work and goes on serving.
+async fn cancels(client: &Client, strays: &Strays) {
     let csv = big_csv(100_000);
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
     let first_tx = Mutex::new(Some(first_tx));
@@ -325,72 +368,124 @@ async fn cancels(client: &Client) {
         .await
         .unwrap();
     assert_eq!(after.structured_content, Some(json!({"result": 2})));
+
+    // The same work again, to the end: had the first call gone on, it
+    // would have finished by then too, and its last report (done = total)
+    // would have reached the handler as a stray (where its stream is
+    // still open: over stdio, and HTTP in a session).
+    let whole = timeout(
+        PATIENCE,
+        client.call_tool_with(
+            "csv_to_json",
+            json!({"csv_data": csv}),
+            RequestOptions::new().on_progress(|_| {}),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!whole.is_error());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let total = csv.len() as f64;
+    let strays = strays.0.lock().unwrap();
+    assert!(
+        strays.iter().all(|p| p.progress < total),
+        "the cancelled transform ran to its end: {:?}",
+        strays.last()
+    );
 }
 
-#[tokio::test]
-async fn stdio_every_tool_and_every_bad_input() {
-    let client = stdio_client(NAME, &[], ()).await;
-    assert_eq!(client.server().server_info.name, "mcp-reference-tools");
+/// Runs a scenario over stdio and over HTTP, each in the session era and in
+/// the stateless era.
+macro_rules! every_way {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::{Era, Transport};
+
+            #[tokio::test]
+            async fn stdio_session() {
+                super::$name(Transport::Stdio, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn stdio_stateless() {
+                super::$name(Transport::Stdio, Era::StatelessOnly).await
+            }
+            #[tokio::test]
+            async fn http_session() {
+                super::$name(Transport::Http, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn http_stateless() {
+                super::$name(Transport::Http, Era::StatelessOnly).await
+            }
+        }
+    )*};
+}
+
+every_way!(
+    every_tool_and_every_bad_input,
+    long_transform_reports_progress_and_cancels
+);
+
+async fn every_tool_and_every_bad_input(transport: Transport, era: Era) {
+    let (client, _server) = connect(transport, era, &[], Strays::default()).await;
     exercise(&client).await;
     client.close().await;
 }
 
-#[tokio::test]
-async fn stdio_long_transform_reports_progress_and_cancels() {
-    let client = stdio_client(NAME, &[], ()).await;
+async fn long_transform_reports_progress_and_cancels(transport: Transport, era: Era) {
+    let strays = Strays::default();
+    let (client, _server) = connect(transport, era, &[], strays.clone()).await;
     reports_progress(&client).await;
-    cancels(&client).await;
+    cancels(&client, &strays).await;
     client.close().await;
 }
 
 #[tokio::test]
 async fn stdio_refuses_a_huge_csv() {
-    let client = stdio_client(NAME, &[], ()).await;
     let huge = "x,y\n".repeat(11 * 1024 * 1024 / 4);
-    let e = tool_error(&client, "csv_to_json", json!({"csv_data": huge})).await;
-    assert!(e.starts_with("csv_data is 11.0 MiB"), "{e}");
-    assert!(e.contains("at most 10.0 MiB"), "{e}");
-    let e = tool_error(&client, "word_count", json!({"text": huge})).await;
-    assert!(e.starts_with("text is 11.0 MiB"), "{e}");
-    // Still serving.
-    let r = client
-        .call_tool("add", json!({"a": 1, "b": 2}))
-        .await
-        .unwrap();
-    assert_eq!(r.structured_content, Some(json!({"result": 3})));
-    client.close().await;
-}
-
-#[tokio::test]
-async fn http_every_tool_and_every_bad_input() {
-    let server = http_server(NAME, &[]).await;
-    let client = http_client(&server.url, ()).await;
-    exercise(&client).await;
-    reports_progress(&client).await;
-    cancels(&client).await;
-    client.close().await;
+    for era in ERAS {
+        let (client, _) = connect(Transport::Stdio, era, &[], Strays::default()).await;
+        let e = tool_error(&client, "csv_to_json", json!({"csv_data": huge})).await;
+        assert!(e.starts_with("csv_data is 11.0 MiB"), "{era:?}: {e}");
+        assert!(e.contains("at most 10.0 MiB"), "{e}");
+        let e = tool_error(&client, "word_count", json!({"text": huge})).await;
+        assert!(e.starts_with("text is 11.0 MiB"), "{era:?}: {e}");
+        // Still serving.
+        let r = client
+            .call_tool("add", json!({"a": 1, "b": 2}))
+            .await
+            .unwrap();
+        assert_eq!(r.structured_content, Some(json!({"result": 3})));
+        client.close().await;
+    }
 }
 
 #[tokio::test]
 async fn http_refuses_inputs_over_the_limit() {
     let server = http_server(NAME, &["--max-input-bytes", "1048576"]).await;
-    let client = http_client(&server.url, ()).await;
     let csv = big_csv(100_000);
     assert!(csv.len() > 1024 * 1024 && csv.len() < 3 * 1024 * 1024);
-    let e = tool_error(&client, "csv_to_json", json!({"csv_data": csv})).await;
-    assert!(e.contains("at most 1.0 MiB (1048576 bytes)"), "{e}");
     let rows: Vec<Value> = (0..40_000)
         .map(|i| json!({"id": i, "name": "some name"}))
         .collect();
-    let e = tool_error(&client, "json_to_csv", json!({"json_data": rows})).await;
-    assert!(e.contains("json_data is more than 1.0 MiB"), "{e}");
-    // The session survives both.
-    let r = client
-        .call_tool("subtract", json!({"a": 1, "b": 2}))
-        .await
-        .unwrap();
-    assert_eq!(r.structured_content, Some(json!({"result": -1})));
-    client.close().await;
+    for era in ERAS {
+        let client = http_client_in(era, &server.url, ()).await;
+        let e = tool_error(&client, "csv_to_json", json!({"csv_data": csv})).await;
+        assert!(
+            e.contains("at most 1.0 MiB (1048576 bytes)"),
+            "{era:?}: {e}"
+        );
+        let e = tool_error(&client, "json_to_csv", json!({"json_data": rows})).await;
+        assert!(e.contains("json_data is more than 1.0 MiB"), "{era:?}: {e}");
+        // The server goes on serving (in a session: the same session).
+        let r = client
+            .call_tool("subtract", json!({"a": 1, "b": 2}))
+            .await
+            .unwrap();
+        assert_eq!(r.structured_content, Some(json!({"result": -1})));
+        client.close().await;
+    }
 }
 
 #[tokio::test]

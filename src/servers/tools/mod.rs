@@ -14,6 +14,13 @@
 //! JSON, input over the size limit) are tool results with `isError` and a
 //! sentence saying what is wrong. The two transforms report progress on
 //! long inputs and stop when the client cancels.
+//!
+//! Nothing here depends on a session, so the same handlers serve both
+//! protocol eras. In the stateless era (2026-07-28) a request asks for
+//! progress with the `progressToken` in its `_meta` as before, and is
+//! cancelled by `notifications/cancelled` over stdio or by closing its
+//! response stream over HTTP; either way the transform stops at its next
+//! chunk of rows.
 
 pub mod calculator;
 pub mod csv;
