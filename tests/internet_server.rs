@@ -1,6 +1,7 @@
-//! The internet server as a child process, over stdio and HTTP, against a
-//! small website on loopback (reached through `--allow-host 127.0.0.1`), and
-//! the refusals of internal addresses without that allowance.
+//! The internet server as a child process, over stdio and HTTP, in the
+//! session era and in the stateless era (2026-07-28), against a small
+//! website on loopback (reached through `--allow-host 127.0.0.1`), and the
+//! refusals of internal addresses without that allowance.
 
 mod support;
 
@@ -12,13 +13,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use mcp_sdk::CallToolResult;
 use mcp_sdk_client::transport::ChildProcess;
-use mcp_sdk_client::Client;
+use mcp_sdk_client::{Client, Era};
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{http_client, http_server, stdio_client, HttpServer, PATIENCE};
+use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
 
 const EXAMPLE: &str = "internet_server";
 const ALLOW_LOOPBACK: &[&str] = &["--allow-host", "127.0.0.1"];
@@ -157,19 +158,32 @@ async fn serve(
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Via {
+enum Transport {
     Stdio,
     Http,
 }
 
+/// How a scenario reaches the server: a transport, and the era the client
+/// is pinned to.
+#[derive(Clone, Copy, Debug)]
+struct Via {
+    transport: Transport,
+    era: Era,
+}
+
+/// Starts the server with `args` and connects a client; the server (if
+/// HTTP) lives as long as the returned guard.
 async fn connect(via: Via, args: &[&str]) -> (Client, Option<HttpServer>) {
-    match via {
-        Via::Stdio => (stdio_client(EXAMPLE, args, ()).await, None),
-        Via::Http => {
+    let (client, server) = match via.transport {
+        Transport::Stdio => (stdio_client_in(via.era, EXAMPLE, args, ()).await, None),
+        Transport::Http => {
             let server = http_server(EXAMPLE, args).await;
-            (http_client(&server.url, ()).await, Some(server))
+            let client = http_client_in(via.era, &server.url, ()).await;
+            (client, Some(server))
         }
-    }
+    };
+    assert_eq!(client.is_stateless(), via.era == Era::StatelessOnly);
+    (client, server)
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
@@ -197,22 +211,37 @@ fn structured(result: &CallToolResult) -> Value {
         .expect("structured content")
 }
 
-macro_rules! over_both {
+/// Runs a scenario over stdio and over HTTP, each in the session era and in
+/// the stateless era.
+macro_rules! every_way {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
-            async fn stdio() {
-                super::$name(super::Via::Stdio).await
+            use super::{Era, Transport, Via};
+
+            async fn run(transport: Transport, era: Era) {
+                super::$name(Via { transport, era }).await
             }
             #[tokio::test]
-            async fn http() {
-                super::$name(super::Via::Http).await
+            async fn stdio_session() {
+                run(Transport::Stdio, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn stdio_stateless() {
+                run(Transport::Stdio, Era::StatelessOnly).await
+            }
+            #[tokio::test]
+            async fn http_session() {
+                run(Transport::Http, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn http_stateless() {
+                run(Transport::Http, Era::StatelessOnly).await
             }
         }
     )*};
 }
 
-over_both!(
+every_way!(
     lists_the_tools,
     fetch_reads_html_as_markdown_or_raw,
     fetch_pages_long_content,
@@ -659,7 +688,8 @@ async fn redirects_to_internal_addresses_are_refused(via: Via) {
     client.close().await;
 }
 
-/// The allow-list can come from the environment too.
+/// The allow-list can come from the environment too. (A client left to
+/// pick its era, as here, speaks the stateless one.)
 #[tokio::test]
 async fn the_allow_list_comes_from_the_environment() {
     let site = Site::start(None).await;
@@ -672,6 +702,7 @@ async fn the_allow_list_comes_from_the_environment() {
         .await
         .unwrap()
         .unwrap();
+    assert!(client.is_stateless());
     let page = text(&call(&client, "fetch", json!({"url": site.url("/page.html")})).await);
     assert!(page.contains("# Welcome & hello"), "{page}");
     client.close().await;

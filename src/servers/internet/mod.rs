@@ -6,6 +6,10 @@
 //! Both refuse internal destinations (loopback, private, link-local, cloud
 //! metadata...) after DNS resolution and on every redirect, unless the host
 //! is on the operator's allow-list; see [`guard`].
+//!
+//! The tools ask nothing of the client and keep no per-session state, so
+//! the same handlers serve the session era and the stateless era
+//! (2026-07-28), with the same refusals.
 
 pub mod guard;
 pub mod html;
