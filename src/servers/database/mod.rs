@@ -11,6 +11,13 @@
 //! read-only SQLite connection with `query_only`; a PostgreSQL `READ ONLY`
 //! transaction), which also refuses a `WITH ... INSERT` or a function that
 //! writes.
+//!
+//! With `--allow-writes`, DDL that adds or drops tables announces
+//! `notifications/resources/list_changed`, and DDL that may alter a table
+//! announces `notifications/resources/updated` for its schema: to sessions
+//! (to those subscribed, for updates) and, through the transport's
+//! [`Notifier`](mcp_sdk_server::Notifier), to the `subscriptions/listen`
+//! streams of stateless clients that asked.
 
 mod backend;
 pub mod sql;
@@ -30,7 +37,9 @@ use mcp_sdk::{
     ResourceTemplate, ServerCapabilities, SubscribeParams, Tool, ToolAnnotations,
     UnsubscribeParams,
 };
-use mcp_sdk_server::{async_trait, NoArguments, Peer, RequestContext, Router, Server, Structured};
+use mcp_sdk_server::{
+    async_trait, NoArguments, Notifier, Peer, RequestContext, Router, Server, Structured,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -250,7 +259,7 @@ impl DatabaseServer {
                     open_world_hint: Some(false),
                     ..Default::default()
                 }),
-                move |args: ExecuteArgs| {
+                move |args: ExecuteArgs, ctx: RequestContext| {
                     let s = s.clone();
                     async move {
                         let ddl = matches!(
@@ -263,12 +272,16 @@ impl DatabaseServer {
                             let uris = |t: Vec<TableInfo>| t.into_iter().map(|t| t.uri).collect::<Vec<_>>();
                             let before = uris(before);
                             let after = s.db.list_tables().await.map(uris).unwrap_or_default();
+                            // Stateless clients hear through the transport's
+                            // notifier, which every request's context reaches
+                            // (whichever era the request itself speaks).
+                            let listeners = ctx.notifier();
                             if after != before {
-                                s.notify_tables_changed().await;
+                                s.notify_tables_changed(listeners).await;
                             }
                             // A schema may have changed: tell its subscribers.
                             for uri in after.iter().filter(|u| before.contains(u)) {
-                                s.notify_updated(uri).await;
+                                s.notify_updated(listeners, uri).await;
                             }
                         }
                         Ok::<_, String>(Structured(out))
@@ -309,7 +322,9 @@ impl DatabaseServer {
 }
 
 impl Shared {
-    async fn notify_tables_changed(&self) {
+    /// Tells the sessions and the `listeners` that tables came or went.
+    async fn notify_tables_changed(&self, listeners: &Notifier) {
+        listeners.resource_list_changed();
         let peers: Vec<Peer> = {
             let mut peers = lock(&self.peers);
             peers.retain(|p| !p.is_closed());
@@ -322,7 +337,10 @@ impl Shared {
         }
     }
 
-    async fn notify_updated(&self, uri: &str) {
+    /// Tells the sessions subscribed to `uri`, and the `listeners` that
+    /// asked for it, that the schema it names may have changed.
+    async fn notify_updated(&self, listeners: &Notifier, uri: &str) {
+        listeners.resource_updated(uri);
         let peers: Vec<Peer> = {
             let mut subs = lock(&self.subscriptions);
             let Some(peers) = subs.get_mut(uri) else {
@@ -355,6 +373,10 @@ impl Server for DatabaseServer {
 
     fn instructions(&self) -> Option<String> {
         self.router.instructions()
+    }
+
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        self.router.find_tool(name)
     }
 
     async fn list_tools(
