@@ -134,3 +134,16 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Opens a `subscriptions/listen` stream (stateless era) for `filter` and
+/// waits, with a hang guard, for the server to acknowledge it. Its
+/// notifications reach the client's handler too.
+pub async fn listen(
+    client: &Client,
+    filter: mcp_sdk::SubscriptionFilter,
+) -> mcp_sdk_client::Subscription {
+    tokio::time::timeout(PATIENCE, client.listen(filter))
+        .await
+        .expect("the acknowledgement in time")
+        .expect("the server takes the subscription")
+}

@@ -7,7 +7,8 @@
 //! - `resources/read` answers text files as text and everything else as a
 //!   base64 blob; files above the size cap (10 MiB by default) are refused
 //!   with a message saying so. A URI that names nothing served answers
-//!   -32002 (resource not found); nothing outside the directory is ever
+//!   -32002 (resource not found, which revision 2026-07-28 numbers -32602;
+//!   `data.uri` names it in both); nothing outside the directory is ever
 //!   read: paths are canonicalized and symbolic links that lead out are
 //!   refused.
 //! - `resources/subscribe`: `notifications/resources/updated` when a
