@@ -21,8 +21,9 @@ use mcp_reference::servers::TransportArgs;
         Asks the client for its roots (roots/list) and works only inside them: list_roots, \
         list_directory, read_file (text, whole or head/tail lines), search_files (glob: *, ?, \
         [a-z], **), file_info, and write_file when started with --allow-writes (otherwise the \
-        tool is not offered). When the client sends notifications/roots/list_changed, the \
-        roots are asked for again. Paths with '..', absolute paths outside the roots and \
+        tool is not offered). In a session the roots are asked for once, and again after \
+        notifications/roots/list_changed; a stateless (2026-07-28) client is asked on every \
+        call, within the call (a multi round-trip request). Paths with '..', absolute paths outside the roots and \
         symbolic links leading out are refused. The client must support roots; a client \
         that does not gets a tool error saying so.\n\n\
         Desktop hosts (Claude Desktop and the like) start it over stdio and pass the \

@@ -1,7 +1,9 @@
-//! The roots server as a child process, over stdio and Streamable HTTP. Our
-//! client answers `roots/list` with temporary directories it creates (and
-//! changes, with `notifications/roots/list_changed`); every way out of the
-//! roots is tried and must be refused.
+//! The roots server as a child process, over stdio and Streamable HTTP, in
+//! the session era and the stateless era (2026-07-28). Our client answers
+//! `roots/list` (in a session) or the `roots/list` input request of a multi
+//! round-trip request (stateless) with temporary directories it creates,
+//! and changes them (saying so with `notifications/roots/list_changed` in a
+//! session); every way out of the roots is tried and must be refused.
 
 mod support;
 
@@ -10,11 +12,11 @@ use mcp_sdk::{
     CallToolResult, ClientCapabilities, ContentBlock, Error, ErrorCode, ListRootsResult, Root,
     RootsCapability,
 };
-use mcp_sdk_client::{async_trait, Client, ClientHandler, RequestContext};
+use mcp_sdk_client::{async_trait, Client, ClientHandler, Era, RequestContext};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{http_client, http_server, stdio_client, HttpServer, TempDir, PATIENCE};
+use support::{http_client_in, http_server, stdio_client_in, HttpServer, TempDir, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const EXAMPLE: &str = "roots_server";
@@ -76,7 +78,13 @@ enum Via {
     Http,
 }
 
-const BOTH: [Via; 2] = [Via::Stdio, Via::Http];
+/// Each transport in each era.
+const ALL: [(Via, Era); 4] = [
+    (Via::Stdio, Era::SessionOnly),
+    (Via::Stdio, Era::StatelessOnly),
+    (Via::Http, Era::SessionOnly),
+    (Via::Http, Era::StatelessOnly),
+];
 
 /// A connected client and, over HTTP, the server process it talks to.
 struct Session {
@@ -84,20 +92,22 @@ struct Session {
     _server: Option<HttpServer>,
 }
 
-async fn start(via: Via, args: &[&str], handler: impl ClientHandler) -> Session {
-    match via {
+async fn start(via: Via, era: Era, args: &[&str], handler: impl ClientHandler) -> Session {
+    let session = match via {
         Via::Stdio => Session {
-            client: stdio_client(EXAMPLE, args, handler).await,
+            client: stdio_client_in(era, EXAMPLE, args, handler).await,
             _server: None,
         },
         Via::Http => {
             let server = http_server(EXAMPLE, args).await;
             Session {
-                client: http_client(&server.url, handler).await,
+                client: http_client_in(era, &server.url, handler).await,
                 _server: Some(server),
             }
         }
-    }
+    };
+    assert_eq!(session.client.is_stateless(), era == Era::StatelessOnly);
+    session
 }
 
 impl Session {
@@ -149,7 +159,7 @@ fn project() -> TempDir {
 
 #[tokio::test]
 async fn asks_for_roots_and_follows_changes() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let a = project();
         let b = TempDir::new("roots-other");
         b.write("b-only.txt", b"b");
@@ -158,7 +168,7 @@ async fn asks_for_roots_and_follows_changes() {
             Root::new("file:///definitely/not/here"),
             Root::new("https://example.com/repo"),
         ]);
-        let s = start(via, &[], ws.clone()).await;
+        let s = start(via, era, &[], ws.clone()).await;
 
         let listed = s.ok("list_roots", json!({})).await;
         assert_eq!(listed["roots"].as_array().unwrap().len(), 1, "{listed}");
@@ -168,16 +178,19 @@ async fn asks_for_roots_and_follows_changes() {
         assert_eq!(listed["unusable"].as_array().unwrap().len(), 2, "{listed}");
         assert_eq!(ws.asked(), 1);
 
-        // Kept for the session: no second roots/list.
+        // Kept for the session: no second roots/list. A stateless call has
+        // no session to keep them for, so it asks again.
+        let stateless = usize::from(s.client.is_stateless());
         s.ok("list_directory", json!({})).await;
-        assert_eq!(ws.asked(), 1, "{via:?}");
+        assert_eq!(ws.asked(), 1 + stateless, "{via:?} {era:?}");
 
-        // The client changes its roots and says so: the server asks again.
+        // The client changes its roots and says so (in a session; stateless
+        // there is nothing to say): the server asks again.
         ws.set(vec![b.root("beta")]);
         s.client.notify_roots_list_changed().await.unwrap();
         let listed = s.ok("list_roots", json!({})).await;
         assert_eq!(listed["roots"][0]["name"], "beta", "{via:?}: {listed}");
-        assert_eq!(ws.asked(), 2);
+        assert_eq!(ws.asked(), 2 + stateless);
         let listing = s.ok("list_directory", json!({})).await;
         assert_eq!(listing["entries"][0]["name"], "b-only.txt");
         // The old root is now out of bounds.
@@ -213,10 +226,87 @@ async fn asks_for_roots_and_follows_changes() {
 }
 
 #[tokio::test]
+async fn stateless_calls_see_the_roots_of_the_moment() {
+    for via in [Via::Stdio, Via::Http] {
+        let a = project();
+        let b = TempDir::new("roots-other");
+        b.write("b-only.txt", b"b");
+        let ws = Workspace::with(vec![a.root("alpha")]);
+        let s = start(via, Era::StatelessOnly, &["--allow-writes"], ws.clone()).await;
+
+        // Each call asks once, as an input request the client answers
+        // before the call is sent again.
+        for n in 1..=3 {
+            let listed = s.ok("list_roots", json!({})).await;
+            assert_eq!(listed["roots"][0]["name"], "alpha", "{via:?}");
+            assert_eq!(ws.asked(), n, "{via:?}");
+        }
+        // New roots, no notification: the next call sees them, and the old
+        // root is out of bounds at once, for reads and for writes.
+        ws.set(vec![b.root("beta")]);
+        let listing = s.ok("list_directory", json!({})).await;
+        assert_eq!(listing["entries"][0]["name"], "b-only.txt", "{via:?}");
+        for (tool, args) in [
+            ("read_file", json!({"path": a.path("README.md")})),
+            (
+                "write_file",
+                json!({"path": a.path("new.txt"), "content": "x"}),
+            ),
+        ] {
+            s.refused(tool, args, "outside the client's roots").await;
+        }
+        assert!(!a.0.join("new.txt").exists());
+        // Back to the first root: at once again.
+        ws.set(vec![a.root("alpha")]);
+        let read = s.ok("read_file", json!({"path": "README.md"})).await;
+        assert_eq!(read, "# Project\n", "{via:?}");
+        // One roots/list per call: 3 + 1 + 2 + 1.
+        assert_eq!(ws.asked(), 7);
+    }
+}
+
+#[tokio::test]
+async fn each_client_works_in_its_own_roots() {
+    // One server, two clients with different roots, calls interleaved: one
+    // client's roots never serve the other (sessions keep their own;
+    // stateless calls keep none).
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let server = http_server(EXAMPLE, &[]).await;
+        let (a, b) = (project(), TempDir::new("roots-other"));
+        b.write("b-only.txt", b"b");
+        let (wa, wb) = (
+            Workspace::with(vec![a.root("alpha")]),
+            Workspace::with(vec![b.root("beta")]),
+        );
+        let ca = http_client_in(era, &server.url, wa.clone()).await;
+        let cb = http_client_in(era, &server.url, wb.clone()).await;
+        let root_name =
+            |r: CallToolResult| r.structured_content.unwrap()["roots"][0]["name"].clone();
+        for _ in 0..3 {
+            let (ra, rb) = tokio::join!(
+                ca.call_tool("list_roots", json!({})),
+                cb.call_tool("list_roots", json!({}))
+            );
+            assert_eq!(root_name(ra.unwrap()), "alpha", "{era:?}");
+            assert_eq!(root_name(rb.unwrap()), "beta", "{era:?}");
+        }
+        let r = cb
+            .call_tool("read_file", json!({"path": a.path("README.md")}))
+            .await
+            .unwrap();
+        assert!(
+            r.is_error() && text(&r).contains("outside the client's roots"),
+            "{era:?}"
+        );
+        assert!(wa.asked() >= 1 && wb.asked() >= 1);
+    }
+}
+
+#[tokio::test]
 async fn reads_lists_searches_and_describes() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let dir = project();
-        let s = start(via, &[], Workspace::with(vec![dir.root("project")])).await;
+        let s = start(via, era, &[], Workspace::with(vec![dir.root("project")])).await;
 
         let listing = s.ok("list_directory", json!({})).await;
         let names: Vec<&str> = listing["entries"]
@@ -289,7 +379,7 @@ async fn reads_lists_searches_and_describes() {
 
 #[tokio::test]
 async fn every_way_out_of_the_roots_is_refused() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let dir = project();
         let outside = TempDir::new("roots-outside");
         let secret = outside.write("secret.md", b"top secret");
@@ -299,7 +389,7 @@ async fn every_way_out_of_the_roots_is_refused() {
             std::os::unix::fs::symlink(&outside.0, dir.0.join("leakdir")).unwrap();
             std::os::unix::fs::symlink(dir.0.join("notes.txt"), dir.0.join("alias.txt")).unwrap();
         }
-        let s = start(via, &[], Workspace::with(vec![dir.root("project")])).await;
+        let s = start(via, era, &[], Workspace::with(vec![dir.root("project")])).await;
         let out_name = outside.0.file_name().unwrap().to_str().unwrap();
 
         for tool in ["read_file", "file_info", "list_directory"] {
@@ -396,9 +486,9 @@ async fn every_way_out_of_the_roots_is_refused() {
 
 #[tokio::test]
 async fn bad_arguments_get_tool_errors() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let dir = project();
-        let s = start(via, &[], Workspace::with(vec![dir.root("project")])).await;
+        let s = start(via, era, &[], Workspace::with(vec![dir.root("project")])).await;
         let bad = [
             ("read_file", json!({})),
             ("read_file", json!({"path": 5})),
@@ -449,9 +539,9 @@ async fn bad_arguments_get_tool_errors() {
 
 #[tokio::test]
 async fn writes_need_allow_writes() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let dir = project();
-        let s = start(via, &[], Workspace::with(vec![dir.root("project")])).await;
+        let s = start(via, era, &[], Workspace::with(vec![dir.root("project")])).await;
         let tools = s.client.list_all_tools().await.unwrap();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
@@ -476,7 +566,7 @@ async fn writes_need_allow_writes() {
 
 #[tokio::test]
 async fn writes_stay_inside_the_roots() {
-    for via in BOTH {
+    for (via, era) in ALL {
         let dir = project();
         let outside = TempDir::new("roots-outside-w");
         #[cfg(unix)]
@@ -490,7 +580,7 @@ async fn writes_stay_inside_the_roots() {
             .unwrap();
         }
         let ws = Workspace::with(vec![dir.root("project")]);
-        let s = start(via, &["--allow-writes"], ws).await;
+        let s = start(via, era, &["--allow-writes"], ws).await;
         let tools = s.client.list_all_tools().await.unwrap();
         assert!(tools.iter().any(|t| t.name == "write_file"));
 
@@ -584,8 +674,8 @@ async fn writes_stay_inside_the_roots() {
 
 #[tokio::test]
 async fn a_client_without_roots_gets_a_clear_error() {
-    for via in BOTH {
-        let s = start(via, &[], ()).await;
+    for (via, era) in ALL {
+        let s = start(via, era, &[], ()).await;
         for (tool, args) in [
             ("list_roots", json!({})),
             ("list_directory", json!({})),

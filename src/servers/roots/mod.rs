@@ -1,10 +1,14 @@
 //! Server 6, **roots**: file tools confined to the directories the client
 //! exposes as its roots.
 //!
-//! The server asks the client for its roots (`roots/list`) when a tool first
-//! needs them in a session, keeps them, and forgets them when the client
-//! says they changed (`notifications/roots/list_changed`), so the next call
-//! asks again. Tools: `list_roots`, `list_directory`, `read_file` (text,
+//! In a session (revisions up to 2025-11-25) the server asks the client for
+//! its roots (`roots/list`) when a tool first needs them, keeps them, and
+//! forgets them when the client says they changed
+//! (`notifications/roots/list_changed`), so the next call asks again. In the
+//! stateless era (2026-07-28) there is no session to keep them for and no
+//! such notification: every tool call asks for the roots afresh, as an input
+//! request of a multi round-trip request, so a change shows on the next
+//! call. Tools: `list_roots`, `list_directory`, `read_file` (text,
 //! with `head`/`tail`), `search_files` (glob), `file_info`, and
 //! `write_file` only when the server was started with `--allow-writes`.
 //!
@@ -68,7 +72,9 @@ pub struct RootsServer {
 
 struct State {
     config: RootsConfig,
-    /// The roots each session's client last listed.
+    /// The roots each session's client last listed. Session era only: a
+    /// stateless request's peer is closed once its request ends, so it is
+    /// never kept here.
     cache: Mutex<Vec<(Peer, Arc<Roots>)>>,
     /// Bumped by every `notifications/roots/list_changed`, so that an answer
     /// to a `roots/list` sent before it is not kept.
@@ -375,11 +381,23 @@ impl RootsServer {
 }
 
 impl State {
-    /// The session's roots: kept from an earlier call, or asked for now.
+    /// The client's roots: in a session, kept from an earlier call or asked
+    /// for now; in a stateless request, asked for now (the first run of the
+    /// handler ends here until the client has answered).
     async fn roots(&self, ctx: &RequestContext) -> Result<Arc<Roots>, String> {
+        // Checked here, because a stateless request would otherwise end with
+        // a protocol error (-32021) rather than a tool error the model reads.
+        if ctx.client().is_none_or(|c| c.capabilities.roots.is_none()) {
+            return Err(NO_ROOTS_CAPABILITY.to_owned());
+        }
+        // A stateless request has no session to keep the roots for, and no
+        // notifications/roots/list_changed would tell when to forget them.
+        let session = ctx.protocol_version().is_some_and(|v| v.is_session_era());
         let peer = ctx.peer();
-        if let Some((_, roots)) = lock(&self.cache).iter().find(|(p, _)| p.same_session(peer)) {
-            return Ok(roots.clone());
+        if session {
+            if let Some((_, roots)) = lock(&self.cache).iter().find(|(p, _)| p.same_session(peer)) {
+                return Ok(roots.clone());
+            }
         }
         let epoch = self.epoch.load(Ordering::Acquire);
         let listed = ctx.list_roots().await.map_err(explain_roots_error)?;
@@ -388,7 +406,7 @@ impl State {
                 .await
                 .map_err(|e| format!("could not look at the roots: {e}"))?,
         );
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        if session && self.epoch.load(Ordering::Acquire) == epoch {
             let mut cache = lock(&self.cache);
             cache.retain(|(p, _)| !p.is_closed() && !p.same_session(peer));
             cache.push((peer.clone(), roots.clone()));
@@ -682,13 +700,16 @@ fn tail(text: &str, n: usize) -> &str {
     &text[start + 1..]
 }
 
+/// What a client without the roots capability is told.
+const NO_ROOTS_CAPABILITY: &str =
+    "this client does not support roots (it did not declare the roots capability), so there \
+     is no directory this server may work in; use a client that offers roots and add a folder \
+     to them";
+
 /// A failed `roots/list`, for people.
 fn explain_roots_error(e: Error) -> String {
     if e.code == ErrorCode::METHOD_NOT_FOUND {
-        "this client does not support roots (it did not declare the roots capability), so \
-         there is no directory this server may work in; use a client that offers roots and \
-         add a folder to them"
-            .to_owned()
+        NO_ROOTS_CAPABILITY.to_owned()
     } else if e.code == ErrorCode::REQUEST_TIMEOUT {
         format!(
             "the client did not answer roots/list in time: {}",
@@ -724,6 +745,10 @@ impl Server for RootsServer {
                 " (writing is disabled)"
             }
         ))
+    }
+
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.find_tool(name)
     }
 
     async fn list_tools(
