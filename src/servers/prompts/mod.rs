@@ -17,7 +17,8 @@
 //! (and the warnings about malformed files as log messages). Stateless
 //! clients (revision 2026-07-28) have no session to send it on: they hear it
 //! on a `subscriptions/listen` stream asking for `promptsListChanged`, fed by
-//! the server's own [`Notifier`].
+//! the server's own [`Notifier`], and get the current warnings as log
+//! messages of each `prompts/list` (when their `_meta` asks for a log level).
 //!
 //! The SDK's `Router` keeps a fixed list of prompts and does not advertise
 //! `listChanged`, so this server implements [`Server`] itself.
@@ -69,6 +70,9 @@ struct Loaded {
 struct State {
     fingerprint: Fingerprint,
     templates: Vec<Template>,
+    /// What is wrong with the folder as last read, for stateless clients,
+    /// which cannot have been told when it was read.
+    warnings: Arc<Vec<String>>,
     entries: Arc<Vec<Arc<PromptEntry>>>,
 }
 
@@ -128,6 +132,7 @@ impl PromptsServer {
                 state: Mutex::new(State {
                     fingerprint,
                     templates: loaded.templates,
+                    warnings: Arc::new(loaded.warnings),
                     entries,
                 }),
                 peers: Mutex::new(Vec::new()),
@@ -185,6 +190,7 @@ impl PromptsServer {
             let loaded = loaded.unwrap_or_default();
             warnings.extend(loaded.warnings);
             state.fingerprint = fp;
+            state.warnings = Arc::new(warnings.clone());
             let changed = state.templates != loaded.templates;
             if changed {
                 state.entries = Arc::new(entries(&self.inner.builtins, &loaded.templates));
@@ -377,12 +383,23 @@ impl Server for PromptsServer {
     async fn list_prompts(
         &self,
         params: ListPromptsParams,
-        _ctx: RequestContext,
+        ctx: RequestContext,
     ) -> Result<ListPromptsResult, Error> {
         if let Some(cursor) = params.cursor {
             return Err(Error::invalid_params(format_args!(
                 "invalid cursor {cursor:?}: this server lists every prompt on one page"
             )));
+        }
+        // Sessions heard these when the folder was read; a stateless client
+        // hears them with the list they explain.
+        if ctx.protocol_version().is_some_and(|v| !v.is_session_era()) {
+            let warnings = lock(&self.inner.state).warnings.clone();
+            for w in warnings.iter() {
+                let _ = ctx
+                    .peer()
+                    .log(LoggingLevel::Warning, Some("prompts"), w.clone().into())
+                    .await;
+            }
         }
         Ok(ListPromptsResult {
             prompts: self.prompts().iter().map(|e| e.prompt.clone()).collect(),
