@@ -25,7 +25,9 @@ arguments:\n\
 ---\n\
 Write a bug report from these notes: {{notes}} (severity: {{severity}})\n\n\
 Malformed files are skipped with a warning; the folder is checked every second and clients \
-get notifications/prompts/list_changed when its prompts change.\n\n\
+get notifications/prompts/list_changed when its prompts change (stateless clients of revision \
+2026-07-28: on a subscriptions/listen stream asking for promptsListChanged, and the warnings as \
+log messages of prompts/list).\n\n\
 Serves stdio (--stdio) for desktop hosts, or Streamable HTTP at http://ADDR/mcp \
 (default 127.0.0.1:$PORT or 5007), with GET /health.\n\n\
 Desktop host (e.g. Claude Desktop's claude_desktop_config.json):\n\

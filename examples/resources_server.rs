@@ -24,7 +24,8 @@ use std::time::Duration;
         extension, text files as text and other files as base64 blobs, lists in pages. \
         Clients can subscribe to a resource and hear notifications/resources/updated when it \
         changes; every client hears notifications/resources/list_changed when files appear or \
-        vanish (the directory is polled). Hidden dot-files, anything outside the directory \
+        vanish (the directory is polled). Stateless clients (revision 2026-07-28) hear both on \
+        a subscriptions/listen stream (resourceSubscriptions, resourcesListChanged). Hidden dot-files, anything outside the directory \
         and symbolic links leading out are never served; files above --max-file-size are \
         refused.\n\n\
         Notes: in-memory resources notes://NAME (template notes://{name}), created or \
