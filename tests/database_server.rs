@@ -541,6 +541,7 @@ async fn sqlite_writes_when_allowed_over_http() {
         assert_eq!(out["lastInsertId"], 6);
         let out = ok(&client, "execute", json!({"sql": "UPDATE products SET price = price * ? WHERE category = ?", "params": [2, "hardware"]})).await;
         assert_eq!(out["rowsAffected"], 2);
+        assert!(out.get("lastInsertId").is_none(), "{out}");
         let out = ok(
             &client,
             "query",
@@ -554,12 +555,14 @@ async fn sqlite_writes_when_allowed_over_http() {
 
         // DDL: the new table becomes a resource, and the client hears of it.
         let _watching = watch(&client, &[]).await;
-        ok(
+        let out = ok(
             &client,
             "execute",
             json!({"sql": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"}),
         )
         .await;
+        // Not the counts the UPDATE before it left on the connection.
+        assert_eq!(out, json!({"rowsAffected": 0}));
         changes.hear_list_changed().await;
         let uris: Vec<String> = client
             .list_all_resources()

@@ -169,7 +169,8 @@ pub struct QueryOutput {
 pub struct ExecuteOutput {
     /// Rows inserted, updated or deleted.
     pub rows_affected: u64,
-    /// SQLite: the rowid of the last inserted row.
+    /// SQLite, after an INSERT or REPLACE that inserted rows: the rowid of
+    /// the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_insert_id: Option<i64>,
 }
@@ -591,7 +592,7 @@ impl Database {
     /// Writes not allowed, a refusal by the statement check, the database's
     /// error, or the time limit, as a message for the model.
     pub async fn execute(&self, sql_text: &str, params: &[Value]) -> Result<ExecuteOutput, String> {
-        sql::check(sql_text, self.dialect(), sql::WRITE_KEYWORDS, "execute")?;
+        let keyword = sql::check(sql_text, self.dialect(), sql::WRITE_KEYWORDS, "execute")?;
         let grace = self.timeout + Duration::from_secs(2);
         let work = async {
             match &self.backend {
@@ -609,9 +610,17 @@ impl Database {
                         .execute(&mut *conn)
                         .await
                         .map_err(|e| armed.explain(self, e))?;
+                    // SQLite's change count and last rowid are the
+                    // connection's: other statements (DDL) leave those of an
+                    // earlier INSERT, UPDATE or DELETE in place, so they are
+                    // told only where this statement set them.
+                    let ddl = matches!(keyword.as_str(), "CREATE" | "ALTER" | "DROP");
+                    let rows_affected = if ddl { 0 } else { done.rows_affected() };
+                    let inserted =
+                        matches!(keyword.as_str(), "INSERT" | "REPLACE") && rows_affected > 0;
                     Ok(ExecuteOutput {
-                        rows_affected: done.rows_affected(),
-                        last_insert_id: Some(done.last_insert_rowid()),
+                        rows_affected,
+                        last_insert_id: inserted.then(|| done.last_insert_rowid()),
                     })
                 }
                 Backend::Sqlite { write: None, .. } => Err(WRITES_DISABLED.to_owned()),
