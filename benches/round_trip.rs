@@ -1,6 +1,6 @@
-//! tools/call round trips of the echo tool over Streamable HTTP, beside the
-//! physical limit on the same run: a bare hyper server returning the same
-//! response bytes.
+//! tools/call round trips of the echo tool over Streamable HTTP, in a
+//! session (2025-11-25) and stateless (2026-07-28), beside the physical limit
+//! on the same run: a bare hyper server returning the same response bytes.
 //!
 //! `cargo bench --bench round_trip`. The servers run on a one-worker tokio
 //! runtime on their own thread; the load generator runs on one thread, one
@@ -18,6 +18,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 const CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello, bench"}}}"#;
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
+/// The same call in the stateless era: its `_meta` says who asks, and the
+/// headers mirror the method and tool name.
+const STATELESS_CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello, bench"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"0"}}}}"#;
+const STATELESS_HEADERS: [(&str, &str); 3] = [
+    ("mcp-protocol-version", "2026-07-28"),
+    ("mcp-method", "tools/call"),
+    ("mcp-name", "echo"),
+];
 const RUN: Duration = Duration::from_secs(2);
 
 /// Starts a server on its own thread with a one-worker runtime.
@@ -97,10 +105,30 @@ async fn connect(addr: SocketAddr) -> Sender {
     sender
 }
 
+/// How the load generator talks.
+#[derive(Clone, Copy, PartialEq)]
+enum Wire {
+    /// Plain POSTs, for the bare baseline.
+    Bare,
+    /// `initialize`, then calls in that session.
+    Session,
+    /// Stateless calls, each with its `_meta` and headers.
+    Stateless,
+}
+
 async fn post(
     sender: &mut Sender,
     session: Option<&str>,
     body: &'static str,
+) -> (Option<String>, Bytes) {
+    post_with(sender, session, body, &[]).await
+}
+
+async fn post_with(
+    sender: &mut Sender,
+    session: Option<&str>,
+    body: &'static str,
+    headers: &[(&str, &str)],
 ) -> (Option<String>, Bytes) {
     let mut req = Request::post("/mcp")
         .header("host", "127.0.0.1")
@@ -110,6 +138,9 @@ async fn post(
         req = req
             .header("mcp-session-id", s)
             .header("mcp-protocol-version", "2025-11-25");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     let resp = sender
         .send_request(
@@ -135,13 +166,13 @@ struct Stats {
 }
 
 /// `clients` connections calling in a loop for [`RUN`], each with its own
-/// session when `mcp` is true.
-async fn load(addr: SocketAddr, clients: usize, mcp: bool) -> Stats {
+/// session for [`Wire::Session`].
+async fn load(addr: SocketAddr, clients: usize, wire: Wire) -> Stats {
     let mut tasks = Vec::new();
     for _ in 0..clients {
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(addr).await;
-            let session = if mcp {
+            let session = if wire == Wire::Session {
                 let (s, _) = post(&mut sender, None, INIT).await;
                 let s = s.expect("a session id");
                 post(
@@ -154,14 +185,18 @@ async fn load(addr: SocketAddr, clients: usize, mcp: bool) -> Stats {
             } else {
                 None
             };
+            let (body, headers): (&'static str, &[(&str, &str)]) = match wire {
+                Wire::Stateless => (STATELESS_CALL, &STATELESS_HEADERS),
+                _ => (CALL, &[]),
+            };
             for _ in 0..200 {
-                post(&mut sender, session.as_deref(), CALL).await;
+                post_with(&mut sender, session.as_deref(), body, headers).await;
             }
             let mut latencies = Vec::new();
             let end = Instant::now() + RUN;
             while Instant::now() < end {
                 let t = Instant::now();
-                post(&mut sender, session.as_deref(), CALL).await;
+                post_with(&mut sender, session.as_deref(), body, headers).await;
                 latencies.push(t.elapsed());
             }
             latencies
@@ -191,19 +226,30 @@ fn main() {
     rt.block_on(async {
         println!("| scenario | req/s | p50 µs | p99 µs | baseline req/s | baseline p50 µs | ratio req/s | ratio p50 |");
         println!("|---|---|---|---|---|---|---|---|");
-        for (name, mode) in [("json", mcp_sdk_server::http::ResponseMode::Json), ("sse", mcp_sdk_server::http::ResponseMode::Sse)] {
+        let json = mcp_sdk_server::http::ResponseMode::Json;
+        let sse = mcp_sdk_server::http::ResponseMode::Sse;
+        for (name, mode, wire) in [
+            ("json", json, Wire::Session),
+            ("sse", sse, Wire::Session),
+            ("stateless json", json, Wire::Stateless),
+        ] {
             let ours = mcp_server(mode);
             // The baseline returns exactly the bytes our server sends.
             let mut sender = connect(ours).await;
-            let (session, _) = post(&mut sender, None, INIT).await;
-            let (_, body) = post(&mut sender, session.as_deref(), CALL).await;
-            let content_type = if name == "json" { "application/json" } else { "text/event-stream" };
+            let body = if wire == Wire::Stateless {
+                post_with(&mut sender, None, STATELESS_CALL, &STATELESS_HEADERS).await.1
+            } else {
+                let (session, _) = post(&mut sender, None, INIT).await;
+                post(&mut sender, session.as_deref(), CALL).await.1
+            };
+            let content_type = if mode == sse { "text/event-stream" } else { "application/json" };
             let base = baseline_server(content_type, body);
             for clients in [1, 16, 64] {
-                let b = load(base, clients, false).await;
-                let o = load(ours, clients, true).await;
+                let b = load(base, clients, Wire::Bare).await;
+                let o = load(ours, clients, wire).await;
+                let unit = if wire == Wire::Session { "session(s)" } else { "client(s)" };
                 println!(
-                    "| http {name}, {clients} session(s) | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} |",
+                    "| http {name}, {clients} {unit} | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} |",
                     o.rps,
                     o.p50.as_micros(),
                     o.p99.as_micros(),

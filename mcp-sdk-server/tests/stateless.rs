@@ -421,6 +421,14 @@ async fn a_handler_that_asks_twice_takes_three_rounds_and_refuses_altered_state(
         first["inputRequests"].get("second").is_none(),
         "one question at a time"
     );
+    assert_eq!(
+        first["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-sdk-server"
+    );
+    assert!(
+        first.get("ttlMs").is_none(),
+        "interim results carry no caching hints"
+    );
     let state1 = first["requestState"].as_str().unwrap().to_owned();
 
     let answer = |v: &str| json!({"action": "accept", "content": {"v": v}});

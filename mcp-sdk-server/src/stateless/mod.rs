@@ -205,9 +205,9 @@ pub(crate) async fn serve_checked(
     {
         Outcome::Done(Ok(result)) => Ok(decorate(shared, &method, result)),
         Outcome::Done(Err(e)) => Err(modernize(e)),
-        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method.as_str()) => {
-            Ok(input_required_result(requests, state))
-        }
+        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method.as_str()) => Ok(
+            decorate(shared, &method, input_required_result(requests, state)),
+        ),
         Outcome::InputRequired(..) => Err(Error::internal(format_args!(
             "the {method} handler asked the client for input, but only tools/call, prompts/get \
              and resources/read may answer with InputRequiredResult"
@@ -248,9 +248,12 @@ fn decorate(shared: &ServerShared, method: &str, mut result: Value) -> Value {
     let Value::Object(map) = &mut result else {
         return result;
     };
-    map.entry("resultType")
-        .or_insert_with(|| Value::from("complete"));
-    if CACHEABLE.contains(&method) {
+    let complete = map
+        .entry("resultType")
+        .or_insert_with(|| Value::from("complete"))
+        == "complete";
+    // Interim results are not cacheable and carry no hints.
+    if complete && CACHEABLE.contains(&method) {
         map.entry("ttlMs")
             .or_insert_with(|| Value::from(shared.config.cache_ttl.as_millis() as u64));
         map.entry("cacheScope")
