@@ -22,7 +22,10 @@ use std::time::Duration;
         Tools: list_tables; describe_table (columns, types, nullability, primary and foreign keys); \
         query (one read-only statement with bound parameters, at most 1000 rows, a statement time \
         limit, answered as structured rows); execute (INSERT/UPDATE/DELETE/DDL), offered only with \
-        --allow-writes. Resources: each table's schema at db://table/{name}/schema.\n\n\
+        --allow-writes. Resources: each table's schema at db://table/{name}/schema; after DDL, \
+        clients hear resources/list_changed and, for schemas they watch, resources/updated \
+        (sessions through resources/subscribe, stateless 2026-07-28 clients through \
+        subscriptions/listen).\n\n\
         Reads cannot write: a statement check, plus a read-only SQLite connection or a PostgreSQL \
         READ ONLY transaction. Connect with the least-privileged database role that will do.\n\n\
         The database comes from --database-url or DATABASE_URL: a SQLite file path or \
