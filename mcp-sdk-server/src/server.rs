@@ -189,6 +189,12 @@ impl<S: Server + ?Sized> Server for std::sync::Arc<S> {
     fn instructions(&self) -> Option<String> {
         (**self).instructions()
     }
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        (**self).find_tool(name)
+    }
+    fn notifier(&self) -> Option<Notifier> {
+        (**self).notifier()
+    }
     async fn list_tools(
         &self,
         p: ListToolsParams,

@@ -134,12 +134,16 @@ impl Drop for OnDrop {
 struct Server {
     addr: SocketAddr,
     service: StreamableHttpService,
+    /// The router's own notifier, which the service must use.
+    notifier: mcp_sdk_server::Notifier,
     runs: mpsc::UnboundedReceiver<&'static str>,
 }
 
 async fn start() -> Server {
     let (tx, runs) = mpsc::unbounded_channel();
-    let service = StreamableHttpService::new(router(tx), HttpConfig::default());
+    let router = router(tx);
+    let notifier = router.notifier().clone();
+    let service = StreamableHttpService::new(router, HttpConfig::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve_with_shutdown(
@@ -151,6 +155,7 @@ async fn start() -> Server {
     Server {
         addr,
         service,
+        notifier,
         runs,
     }
 }
@@ -581,8 +586,8 @@ async fn listen_streams_carry_what_they_asked_for_until_the_client_leaves() {
         10
     );
 
-    // From outside any request, through the service.
-    s.service.notifier().prompt_list_changed();
+    // From outside any request, through the notifier the router owns.
+    s.notifier.prompt_list_changed();
     let note = prompts.next().await.unwrap().data.unwrap();
     assert_eq!(note["method"], "notifications/prompts/list_changed");
     assert_eq!(s.service.notifier().listeners(), 2);

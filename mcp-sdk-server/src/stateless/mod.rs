@@ -90,7 +90,7 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
     }
     if !missing.is_empty() {
         return Err(Error::invalid_params(format_args!(
-            "Invalid params: params._meta lacks {}; every request of protocol revision 2026-07-28 carries them",
+            "params._meta lacks {}; every request of protocol revision 2026-07-28 carries them",
             missing.join(" and ")
         )));
     }
