@@ -490,13 +490,11 @@ async fn http_list_changed_when_the_folder_changes() {
 }
 
 #[tokio::test]
-#[ignore = "the SDK drops Server::notifier: impl Server for Arc<S> does not forward it"]
 async fn stdio_stateless_listeners_hear_when_the_folder_changes() {
     stdio_follows_the_folder(Era::StatelessOnly).await;
 }
 
 #[tokio::test]
-#[ignore = "the SDK drops Server::notifier: impl Server for Arc<S> does not forward it"]
 async fn http_stateless_listeners_hear_when_the_folder_changes() {
     http_follows_the_folder(Era::StatelessOnly).await;
 }

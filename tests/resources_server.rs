@@ -404,7 +404,6 @@ async fn notes_template_and_write_note() {
 }
 
 #[tokio::test]
-#[ignore = "the SDK drops Server::notifier: impl Server for Arc<S> does not forward it"]
 async fn notes_template_and_write_note_stateless() {
     notes_template_and_write_note_in(Era::StatelessOnly).await;
 }
@@ -476,7 +475,6 @@ async fn subscribers_hear_about_changes() {
 }
 
 #[tokio::test]
-#[ignore = "the SDK drops Server::notifier: impl Server for Arc<S> does not forward it"]
 async fn subscribers_hear_about_changes_stateless() {
     subscribers_hear_about_changes_in(Era::StatelessOnly).await;
 }
@@ -542,7 +540,6 @@ async fn unsubscribed_files_stay_quiet() {
 }
 
 #[tokio::test]
-#[ignore = "the SDK drops Server::notifier: impl Server for Arc<S> does not forward it"]
 async fn unsubscribed_files_stay_quiet_stateless() {
     unsubscribed_files_stay_quiet_in(Era::StatelessOnly).await;
 }
