@@ -3,7 +3,7 @@
 
 use crate::handler::{apply_elicitation_defaults, ClientHandler, RequestContext};
 use crate::headers::{header_params, HeaderParam};
-use crate::request::{Progress, RequestOptions};
+use crate::request::{Progress, RequestOptions, Responder};
 use crate::stateless::{
     as_initialize_result, is_stateless_error, newest_common, parse_discover, result_type,
     supported_versions, Cache, Era, Subscription, INPUT_METHODS, MAX_INPUT_ROUNDS,
@@ -12,14 +12,14 @@ use crate::transport::{Incoming, Transport};
 use crate::ClientError;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
-    CallToolParams, CallToolResult, CancelledNotificationParams, CompleteParams, CompleteResult,
-    CreateMessageParams, DiscoverParams, DiscoverResult, ElicitRequestParams, EmptyResult, Error,
-    ErrorCode, GetPromptParams, GetPromptResult, Implementation, InitializeParams,
-    InitializeResult, InitializedNotificationParams, InputRequest, InputRequiredResult,
-    InputResponse, InputResponses, JsonObject, ListPromptsParams, ListPromptsResult,
-    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
-    ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel, Message,
-    NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
+    CallToolParams, CallToolResult, CancelledNotificationParams, ClientCapabilities,
+    CompleteParams, CompleteResult, CreateMessageParams, DiscoverParams, DiscoverResult,
+    ElicitRequestParams, EmptyResult, Error, ErrorCode, GetPromptParams, GetPromptResult,
+    Implementation, InitializeParams, InitializeResult, InitializedNotificationParams,
+    InputRequest, InputRequiredResult, InputResponse, InputResponses, JsonObject,
+    ListPromptsParams, ListPromptsResult, ListResourceTemplatesParams, ListResourceTemplatesResult,
+    ListResourcesParams, ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel,
+    Message, NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
     ProtocolVersion, ReadResourceParams, ReadResourceResult, RequestId, RequestParams, Resource,
     ResourceTemplate, ResultType, RootsListChangedNotificationParams, ServerCapabilities,
     SetLevelParams, SubscribeParams, SubscriptionFilter,
@@ -195,6 +195,7 @@ impl ClientBuilder {
             pending: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
             serving: Mutex::new(HashMap::new()),
+            responders: Mutex::new(HashMap::new()),
             next_id: AtomicI64::new(0),
             timeout: self.timeout,
             closed: Mutex::new(None),
@@ -703,7 +704,7 @@ impl Client {
             ..Default::default()
         })
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        core.add_stateless_meta(&mut params);
+        core.add_stateless_meta(&mut params, None);
         let method = SubscriptionsListenParams::METHOD;
         let request = Message::request(id, method, Some(params));
         let acknowledged = tokio::time::timeout(core.timeout, async {
@@ -852,7 +853,8 @@ impl Client {
         if !self.inner.stateless {
             return core.call(method, params, options, Vec::new()).await;
         }
-        let key = if core.caching {
+        // A call declaring other capabilities may get another answer.
+        let key = if core.caching && !options.overrides_handler() {
             Cache::key(method, &params)
         } else {
             None
@@ -901,6 +903,7 @@ impl Client {
         options: &RequestOptions,
     ) -> Result<(Value, bool), ClientError> {
         let core = &self.inner.core;
+        let responder = Responder::of(options, &core.handler);
         let mut input: Option<(Option<InputResponses>, Option<String>)> = None;
         let mut rounds = 0;
         let mut reissued = false;
@@ -963,7 +966,9 @@ impl Client {
                 Some(requests) => {
                     let mut responses = InputResponses::new();
                     for (key, request) in requests {
-                        let response = self.answer_input(method, &key, request, options).await?;
+                        let response = self
+                            .answer_input(method, &key, request, options, responder.as_ref())
+                            .await?;
                         responses.insert(key, response);
                     }
                     Some(responses)
@@ -974,19 +979,19 @@ impl Client {
         }
     }
 
-    /// Answers one input request with the handler, as a request from a
-    /// session-era server would be: refused when the capability is not
-    /// declared, elicitation defaults filled in.
+    /// Answers one input request with the handler (the call's own, when it
+    /// has one), as a request from a session-era server would be: refused
+    /// when the capability is not declared, elicitation defaults filled in.
     async fn answer_input(
         &self,
         method: &str,
         key: &str,
         request: InputRequest,
         options: &RequestOptions,
+        responder: Option<&Responder>,
     ) -> Result<InputResponse, ClientError> {
         let core = &self.inner.core;
-        let caps = &core.capabilities;
-        let handler = &core.handler;
+        let (handler, caps) = core.answering(responder);
         let cancel = options.cancellation.clone().unwrap_or_default();
         let cx = RequestContext {
             id: RequestId::String(key.to_owned()),
@@ -1150,13 +1155,16 @@ type Answer = oneshot::Sender<Result<Value, ClientError>>;
 pub(crate) struct Core {
     transport: Arc<dyn Transport>,
     handler: Arc<dyn ClientHandler>,
-    capabilities: mcp_sdk::ClientCapabilities,
+    capabilities: ClientCapabilities,
     /// Calls waiting for their answer, by request id.
     pending: Mutex<HashMap<RequestId, Answer>>,
     /// Progress callbacks, by progress token.
     progress: Mutex<HashMap<ProgressToken, Progress>>,
     /// Server requests being answered, to cancel them.
     serving: Mutex<HashMap<RequestId, CancellationToken>>,
+    /// The handlers of calls that have their own, by request id: they
+    /// answer the server requests related to that call.
+    responders: Mutex<HashMap<RequestId, Responder>>,
     next_id: AtomicI64,
     timeout: Duration,
     closed: Mutex<Option<ClientError>>,
@@ -1175,6 +1183,18 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// The handler that answers the server, and the capabilities it
+    /// answers for: a call's own, or else the client's.
+    fn answering<'a>(
+        &'a self,
+        responder: Option<&'a Responder>,
+    ) -> (&'a dyn ClientHandler, &'a ClientCapabilities) {
+        match responder {
+            Some(r) => (&*r.handler, &*r.capabilities),
+            None => (&*self.handler, &self.capabilities),
+        }
+    }
+
     pub(crate) fn closed_reason(&self) -> Option<ClientError> {
         lock(&self.closed).clone()
     }
@@ -1184,8 +1204,9 @@ impl Core {
     }
 
     /// Adds what a stateless request carries in `_meta`: the revision, the
-    /// client's capabilities and identity, and the log level if one was set.
-    fn add_stateless_meta(&self, params: &mut Value) {
+    /// client's capabilities (or `capabilities`, a call's own) and
+    /// identity, and the log level if one was set.
+    fn add_stateless_meta(&self, params: &mut Value, capabilities: Option<&ClientCapabilities>) {
         let Some(version) = *lock(&self.stateless) else {
             return;
         };
@@ -1206,7 +1227,8 @@ impl Core {
         };
         meta.insert(PROTOCOL_VERSION_META_KEY.into(), version.as_str().into());
         if !meta.contains_key(CLIENT_CAPABILITIES_META_KEY) {
-            let capabilities = serde_json::to_value(&self.capabilities).unwrap_or_default();
+            let capabilities = capabilities.unwrap_or(&self.capabilities);
+            let capabilities = serde_json::to_value(capabilities).unwrap_or_default();
             meta.insert(CLIENT_CAPABILITIES_META_KEY.into(), capabilities);
         }
         if !meta.contains_key(CLIENT_INFO_META_KEY) {
@@ -1248,6 +1270,7 @@ impl Core {
             token.cancel();
         }
         lock(&self.progress).clear();
+        lock(&self.responders).clear();
         lock(&self.subscriptions).clear();
     }
 
@@ -1277,10 +1300,14 @@ impl Core {
         }
         let mut params = serde_json::to_value(params)
             .map_err(|e| ClientError::Protocol(format!("params of {method}: {e}")))?;
-        self.add_stateless_meta(&mut params);
+        let responder = Responder::of(&options, &self.handler);
+        self.add_stateless_meta(&mut params, responder.as_ref().map(|r| &*r.capabilities));
         let id = self.next_request_id();
         let (tx, mut rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
+        if let Some(responder) = responder {
+            lock(&self.responders).insert(id.clone(), responder);
+        }
         let mut guard = InFlight {
             core: self.clone(),
             id: id.clone(),
@@ -1415,6 +1442,7 @@ fn cancelled(id: &RequestId, reason: &str) -> CancelledNotificationParams {
 impl Drop for InFlight {
     fn drop(&mut self) {
         lock(&self.core.pending).remove(&self.id);
+        lock(&self.core.responders).remove(&self.id);
         if let Some(token) = &self.token {
             lock(&self.core.progress).remove(token);
         }
@@ -1443,30 +1471,38 @@ async fn read_loop(core: Arc<Core>, notifications: mpsc::Sender<Notification>) {
         let Some(incoming) = core.transport.receive().await else {
             break ClientError::Closed("the transport ended".into());
         };
-        match incoming {
-            Incoming::Message(Message::Response(Response { id, result })) => {
-                core.resolve(id, Ok(result))
+        let (message, related) = match incoming {
+            Incoming::Message(message) => (message, None),
+            Incoming::Related { request, message } => (message, Some(request)),
+            Incoming::Failed { id, error } => {
+                core.resolve(id, Err(error));
+                continue;
             }
-            Incoming::Message(Message::Error(ErrorResponse {
+            Incoming::Closed(reason) => break reason,
+        };
+        match message {
+            Message::Response(Response { id, result }) => core.resolve(id, Ok(result)),
+            Message::Error(ErrorResponse {
                 id: Some(id),
                 error,
-            })) => core.resolve(id, Err(ClientError::Server(error))),
-            Incoming::Message(Message::Error(ErrorResponse { id: None, error })) => {
+            }) => core.resolve(id, Err(ClientError::Server(error))),
+            Message::Error(ErrorResponse { id: None, error }) => {
                 tracing::warn!("the server sent an error without an id: {error}");
             }
-            Incoming::Message(Message::Request(request)) => {
+            Message::Request(request) => {
+                // The handler of the call it came with, if that call has
+                // its own and is still waiting.
+                let responder = related.and_then(|id| lock(&core.responders).get(&id).cloned());
                 let core = core.clone();
-                tokio::spawn(serve_request(core, request));
+                tokio::spawn(serve_request(core, request, responder));
             }
-            Incoming::Message(Message::Notification(n)) => {
+            Message::Notification(n) => {
                 if let Some(n) = core.intercept(n) {
                     if notifications.send(n).await.is_err() {
                         break ClientError::Closed("the client was dropped".into());
                     }
                 }
             }
-            Incoming::Failed { id, error } => core.resolve(id, Err(error)),
-            Incoming::Closed(reason) => break reason,
         }
     };
     tracing::debug!("connection ended: {reason}");
@@ -1535,9 +1571,10 @@ fn subscription_of(n: &Notification) -> Option<RequestId> {
     serde_json::from_value(id.clone()).ok()
 }
 
-/// Answers one request from the server with the handler, unless the server
-/// cancels it first (then nothing is sent, as the spec asks).
-async fn serve_request(core: Arc<Core>, request: Request) {
+/// Answers one request from the server with the handler (the one of the
+/// call it belongs to, if given), unless the server cancels it first (then
+/// nothing is sent, as the spec asks).
+async fn serve_request(core: Arc<Core>, request: Request, responder: Option<Responder>) {
     let Request { id, method, params } = request;
     let token = CancellationToken::new();
     lock(&core.serving).insert(id.clone(), token.clone());
@@ -1546,7 +1583,7 @@ async fn serve_request(core: Arc<Core>, request: Request) {
         cancellation: token.clone(),
     };
     let answer = tokio::select! {
-        answer = answer_request(&core, &method, params, cx) => answer,
+        answer = answer_request(&core, &method, params, cx, responder.as_ref()) => answer,
         _ = token.cancelled() => {
             lock(&core.serving).remove(&id);
             return;
@@ -1567,9 +1604,9 @@ async fn answer_request(
     method: &str,
     params: Option<Value>,
     cx: RequestContext,
+    responder: Option<&Responder>,
 ) -> Result<Value, Error> {
-    let caps = &core.capabilities;
-    let handler = &core.handler;
+    let (handler, caps) = core.answering(responder);
     match method {
         PingParams::METHOD => to_value(EmptyResult::default()),
         CreateMessageParams::METHOD => {

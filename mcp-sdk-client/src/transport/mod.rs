@@ -30,6 +30,18 @@ pub use io::IoTransport;
 pub enum Incoming {
     /// A message from the server.
     Message(Message),
+    /// A message the server sent in the course of request `request`: on
+    /// the response stream of its POST, over Streamable HTTP. Requests among
+    /// them are answered by that call's own handler, if it has one (see
+    /// [`RequestOptions::handler`](crate::RequestOptions::handler));
+    /// everything else is taken as an [`Incoming::Message`]. Transports that
+    /// cannot tell (stdio) deliver `Message`.
+    Related {
+        /// The client's request the message came with.
+        request: RequestId,
+        /// The message.
+        message: Message,
+    },
     /// The answer to this request will never come: its response stream broke
     /// and could not be resumed, or the server answered it with garbage.
     Failed {

@@ -583,7 +583,14 @@ async fn read_events(
                         (Message::Error(e), Some(id)) => e.id.as_ref() == Some(id),
                         _ => false,
                     };
-                    shared.deliver(Incoming::Message(msg)).await;
+                    let incoming = match awaiting {
+                        Some(id) => Incoming::Related {
+                            request: id.clone(),
+                            message: msg,
+                        },
+                        None => Incoming::Message(msg),
+                    };
+                    shared.deliver(incoming).await;
                     if answered {
                         return StreamEnd::Answered;
                     }
