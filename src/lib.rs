@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod echo;
+pub mod gateway;
 pub mod servers;
 
 /// Logs to stderr (never stdout, which stdio servers use for protocol

@@ -1,0 +1,84 @@
+//! The session manager (the MCP gateway): see `--help`.
+
+use clap::Parser;
+use mcp_reference::gateway::{self, config::GatewayConfig, Gateway};
+use mcp_reference::servers::{ServerSpec, TransportArgs};
+use mcp_sdk_server::http::HttpConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One MCP endpoint in front of several MCP servers.
+#[derive(Parser)]
+#[command(
+    name = "session_manager",
+    version,
+    long_about = "The session manager: one MCP endpoint in front of several MCP servers (by default \
+the seven reference servers), speaking both protocol eras on each side.\n\n\
+Tools and prompts of every server appear in one list, named <server>__<name>; resources keep \
+their URIs and are read from the server that listed them. Sampling, roots and elicitation \
+asked by a server go to the client whose call caused them. A server that is down gives an error \
+naming it while the others work; the gateway reconnects with backoff.\n\n\
+Servers come from --config FILE (TOML: [[server]] entries with name and url, or command, args, \
+env), else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
+roots, prompts; default http://localhost:5001 ... 5007, /mcp added to a URL without a path).\n\n\
+Serves Streamable HTTP at http://ADDR/mcp (default 127.0.0.1:$PORT or 5000) with GET /health \
+reporting each server's state, or one session on stdio (--stdio)."
+)]
+struct Args {
+    #[command(flatten)]
+    transport: TransportArgs,
+    /// A TOML file naming the downstream servers.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Close an HTTP session unused for this many minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30.0)]
+    session_idle_minutes: f64,
+}
+
+fn spec() -> ServerSpec {
+    ServerSpec {
+        id: "0",
+        name: "session_manager",
+        default_port: 5000,
+        capabilities: &["gateway"],
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    mcp_reference::init_tracing();
+    let args = Args::parse();
+    let config = match &args.config {
+        Some(path) => GatewayConfig::from_file(path),
+        None => GatewayConfig::from_env(),
+    };
+    let config = config.unwrap_or_else(|e| {
+        eprintln!("session_manager: {e}");
+        std::process::exit(2);
+    });
+    let idle = Duration::try_from_secs_f64(args.session_idle_minutes * 60.0)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .unwrap_or_else(|| {
+            eprintln!("session_manager: --session-idle-minutes must be a positive number");
+            std::process::exit(2);
+        });
+    let gateway = Gateway::start(config).await;
+    if args.transport.stdio {
+        return mcp_sdk_server::stdio::serve(gateway).await;
+    }
+    let addr = args.transport.http_addr(&spec());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!(
+        "session_manager: serving MCP at http://{}/mcp",
+        listener.local_addr()?
+    );
+    let config = HttpConfig {
+        session_idle_timeout: idle,
+        ..Default::default()
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    gateway::serve(gateway, listener, config, shutdown).await
+}

@@ -1,0 +1,577 @@
+//! The gateway as an MCP server: the downstream servers' lists merged
+//! (tools and prompts renamed `<server>__<name>`, see [`names`]), pages
+//! walked across servers, and each call routed to the server that owns
+//! what it names.
+
+use super::downstream::Downstream;
+use super::names::{self, Position};
+use super::relay::Upstream;
+use super::Gateway;
+use mcp_sdk::{
+    CallToolParams, CallToolResult, CompleteParams, CompleteResult, CompletionReference, Error,
+    GetPromptParams, GetPromptResult, Implementation, ListPromptsParams, ListPromptsResult,
+    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
+    ListResourcesResult, ListToolsParams, ListToolsResult, ProgressNotificationParams,
+    PromptsCapability, ReadResourceParams, ReadResourceResult, ResourcesCapability,
+    ServerCapabilities, Tool, ToolsCapability,
+};
+use mcp_sdk_client::{Client, ClientError, RequestOptions};
+use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Which capability a list needs from a server before it is asked.
+#[derive(Clone, Copy)]
+enum Feature {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl Feature {
+    fn offered_by(self, caps: &ServerCapabilities) -> bool {
+        match self {
+            Feature::Tools => caps.tools.is_some(),
+            Feature::Prompts => caps.prompts.is_some(),
+            Feature::Resources => caps.resources.is_some(),
+        }
+    }
+}
+
+impl Gateway {
+    /// One call to a downstream server on behalf of the upstream request
+    /// `ctx`: with the gateway's timeout (restarted by progress), the
+    /// server's progress relayed to `ctx`, its sampling, roots and
+    /// elicitation requests relayed to `ctx`'s client, and failures turned
+    /// into errors naming the server. Dropping the future (the upstream
+    /// request was cancelled) cancels the downstream call.
+    async fn call<T, F, Fut>(
+        &self,
+        server: &Downstream,
+        method: &str,
+        ctx: &RequestContext,
+        call: F,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce(Client, RequestOptions) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let (client, generation) = server.client()?;
+        let mut options = RequestOptions::new()
+            .timeout(server.call_timeout())
+            .handler(Upstream(ctx.clone()));
+        let mut progress = None;
+        if ctx.progress_token().is_some() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            options = options
+                .on_progress(move |p| {
+                    let _ = tx.send(p);
+                })
+                .reset_timeout_on_progress();
+            progress = Some(rx);
+        }
+        let call = server.callers.on_behalf_of(ctx, call(client, options));
+        let result = match progress {
+            None => call.await,
+            Some(rx) => relay_progress(ctx, rx, call).await,
+        };
+        result.map_err(|e| server.call_failed(generation, method, e))
+    }
+
+    /// The server a prefixed tool or prompt name belongs to, and the name
+    /// that server gave it.
+    fn route<'a>(
+        &self,
+        prefixed: &'a str,
+        what: &str,
+    ) -> Result<(&Arc<Downstream>, &'a str), Error> {
+        let (server, name) = names::split(prefixed, what)?;
+        let downstream = self.server(server).ok_or_else(|| {
+            let known: Vec<&str> = self.servers.iter().map(|s| s.name()).collect();
+            Error::invalid_params(format_args!(
+                "unknown {what} {prefixed:?}: no downstream server is named {server:?} (the servers are {})",
+                known.join(", ")
+            ))
+        })?;
+        Ok((downstream, name))
+    }
+
+    /// One page of an aggregated list: the rest of the page of the server
+    /// the cursor points into, or the first page of the next server that has
+    /// anything. Servers that are down, or do not offer `feature`, are
+    /// skipped (their calls say why; the list holds what the others have).
+    async fn page<T, F, Fut>(
+        &self,
+        cursor: Option<&str>,
+        feature: Feature,
+        method: &str,
+        ctx: &RequestContext,
+        fetch: F,
+    ) -> Result<(Vec<(usize, T)>, Option<String>), Error>
+    where
+        F: Fn(Client, Option<String>, RequestOptions) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, Option<String>), ClientError>>,
+    {
+        if self.servers.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let mut at = Position::decode(cursor, self.servers.len())?;
+        let mut items = Vec::new();
+        loop {
+            let server = &self.servers[at.server];
+            if server
+                .capabilities()
+                .is_some_and(|c| feature.offered_by(&c))
+            {
+                let cursor = at.cursor.clone();
+                match self
+                    .call(server, method, ctx, |client, options| {
+                        fetch(client, cursor, options)
+                    })
+                    .await
+                {
+                    Ok((page, next)) => {
+                        items.extend(page.into_iter().map(|item| (at.server, item)));
+                        if let Some(next) = next {
+                            let next = Position {
+                                server: at.server,
+                                cursor: Some(next),
+                            };
+                            return Ok((items, Some(next.encode())));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(server = %server.name(), "{method} left out: {}", e.message)
+                    }
+                }
+            }
+            at = Position {
+                server: at.server + 1,
+                cursor: None,
+            };
+            if at.server == self.servers.len() {
+                return Ok((items, None));
+            }
+            if !items.is_empty() {
+                return Ok((items, Some(at.encode())));
+            }
+        }
+    }
+
+    /// The server that listed `uri`, or whose resource template's fixed
+    /// start `uri` has.
+    fn owner_of(&self, uri: &str) -> Option<usize> {
+        if let Some(&i) = lock(&self.resources).get(uri) {
+            return Some(i);
+        }
+        lock(&self.templates)
+            .iter()
+            .filter_map(|(template, &i)| {
+                let fixed = &template[..template.find('{')?];
+                (!fixed.is_empty() && uri.starts_with(fixed)).then_some((fixed.len(), i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+
+    /// Reads every server's resources and templates again (to learn who
+    /// owns a URI the gateway has not seen listed).
+    async fn refresh_resources(&self, ctx: &RequestContext) -> Result<(), Error> {
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_resources(
+                    ListResourcesParams {
+                        cursor,
+                        ..Default::default()
+                    },
+                    ctx.clone(),
+                )
+                .await?;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut cursor = None;
+        loop {
+            let params = ListResourceTemplatesParams {
+                cursor,
+                ..Default::default()
+            };
+            let page = self.list_resource_templates(params, ctx.clone()).await?;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Awaits `call`, passing on the progress it reports (in order) to the
+/// upstream request.
+async fn relay_progress<T>(
+    ctx: &RequestContext,
+    mut rx: mpsc::UnboundedReceiver<ProgressNotificationParams>,
+    call: impl Future<Output = T>,
+) -> T {
+    let mut call = std::pin::pin!(call);
+    loop {
+        tokio::select! {
+            biased;
+            Some(p) = rx.recv() => {
+                let _ = ctx.progress(p.progress, p.total, p.message.as_deref()).await;
+            }
+            done = &mut call => {
+                while let Ok(p) = rx.try_recv() {
+                    let _ = ctx.progress(p.progress, p.total, p.message.as_deref()).await;
+                }
+                return done;
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl Server for Gateway {
+    fn info(&self) -> Implementation {
+        Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION"))
+    }
+
+    /// The union of what the servers offered (when last connected), with
+    /// `listChanged` on, since the gateway announces servers coming and
+    /// going. Resource subscriptions are not relayed (yet), so not offered.
+    fn capabilities(&self) -> ServerCapabilities {
+        let mut caps = ServerCapabilities::default();
+        for server in &self.servers {
+            let Some(c) = server.capabilities() else {
+                continue;
+            };
+            if c.tools.is_some() {
+                caps.tools = Some(ToolsCapability {
+                    list_changed: Some(true),
+                    ..Default::default()
+                });
+            }
+            if c.prompts.is_some() {
+                caps.prompts = Some(PromptsCapability {
+                    list_changed: Some(true),
+                    ..Default::default()
+                });
+            }
+            if c.resources.is_some() {
+                caps.resources = Some(ResourcesCapability {
+                    list_changed: Some(true),
+                    ..Default::default()
+                });
+            }
+            if c.completions.is_some() {
+                caps.completions = Some(Default::default());
+            }
+            if c.logging.is_some() {
+                caps.logging = Some(Default::default());
+            }
+        }
+        caps
+    }
+
+    fn instructions(&self) -> Option<String> {
+        let mut text = format!(
+            "A gateway to {} MCP servers. Tools and prompts are named <server>{}<name>.",
+            self.servers.len(),
+            names::SEPARATOR
+        );
+        for server in &self.servers {
+            if let Some(i) = server.instructions() {
+                text.push_str(&format!("\n\n[{}] {i}", server.name()));
+            }
+        }
+        Some(text)
+    }
+
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        lock(&self.tools).get(name).cloned()
+    }
+
+    fn notifier(&self) -> Option<Notifier> {
+        Some(self.announcer.notifier.clone())
+    }
+
+    async fn list_tools(
+        &self,
+        params: ListToolsParams,
+        ctx: RequestContext,
+    ) -> Result<ListToolsResult, Error> {
+        let (tools, next_cursor) = self
+            .page(
+                params.cursor.as_deref(),
+                Feature::Tools,
+                "tools/list",
+                &ctx,
+                |client, cursor, options| async move {
+                    let page = client
+                        .request_with(
+                            ListToolsParams {
+                                cursor,
+                                ..Default::default()
+                            },
+                            options,
+                        )
+                        .await?;
+                    Ok((page.tools, page.next_cursor))
+                },
+            )
+            .await?;
+        let tools: Vec<Tool> = tools
+            .into_iter()
+            .map(|(i, mut tool)| {
+                tool.name = names::prefixed(self.servers[i].name(), &tool.name);
+                tool
+            })
+            .collect();
+        let mut known = lock(&self.tools);
+        for tool in &tools {
+            known.insert(tool.name.clone(), tool.clone());
+        }
+        drop(known);
+        Ok(ListToolsResult {
+            tools,
+            next_cursor,
+            ..Default::default()
+        })
+    }
+
+    async fn call_tool(
+        &self,
+        params: CallToolParams,
+        ctx: RequestContext,
+    ) -> Result<CallToolResult, Error> {
+        let (server, name) = self.route(&params.name, "tool")?;
+        let downstream = CallToolParams::new(name, params.arguments);
+        self.call(server, "tools/call", &ctx, |client, options| async move {
+            client.request_with(downstream, options).await
+        })
+        .await
+    }
+
+    async fn list_prompts(
+        &self,
+        params: ListPromptsParams,
+        ctx: RequestContext,
+    ) -> Result<ListPromptsResult, Error> {
+        let (prompts, next_cursor) = self
+            .page(
+                params.cursor.as_deref(),
+                Feature::Prompts,
+                "prompts/list",
+                &ctx,
+                |client, cursor, options| async move {
+                    let page = client
+                        .request_with(
+                            ListPromptsParams {
+                                cursor,
+                                ..Default::default()
+                            },
+                            options,
+                        )
+                        .await?;
+                    Ok((page.prompts, page.next_cursor))
+                },
+            )
+            .await?;
+        let prompts = prompts
+            .into_iter()
+            .map(|(i, mut prompt)| {
+                prompt.name = names::prefixed(self.servers[i].name(), &prompt.name);
+                prompt
+            })
+            .collect();
+        Ok(ListPromptsResult {
+            prompts,
+            next_cursor,
+            ..Default::default()
+        })
+    }
+
+    async fn get_prompt(
+        &self,
+        params: GetPromptParams,
+        ctx: RequestContext,
+    ) -> Result<GetPromptResult, Error> {
+        let (server, name) = self.route(&params.name, "prompt")?;
+        let downstream = GetPromptParams {
+            name: name.to_owned(),
+            arguments: params.arguments,
+            ..Default::default()
+        };
+        self.call(server, "prompts/get", &ctx, |client, options| async move {
+            client.request_with(downstream, options).await
+        })
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        params: ListResourcesParams,
+        ctx: RequestContext,
+    ) -> Result<ListResourcesResult, Error> {
+        let (resources, next_cursor) = self
+            .page(
+                params.cursor.as_deref(),
+                Feature::Resources,
+                "resources/list",
+                &ctx,
+                |client, cursor, options| async move {
+                    let page = client
+                        .request_with(
+                            ListResourcesParams {
+                                cursor,
+                                ..Default::default()
+                            },
+                            options,
+                        )
+                        .await?;
+                    Ok((page.resources, page.next_cursor))
+                },
+            )
+            .await?;
+        let mut owners = lock(&self.resources);
+        let resources = resources
+            .into_iter()
+            .map(|(i, resource)| {
+                // The first server to list a URI keeps it.
+                owners.entry(resource.uri.clone()).or_insert(i);
+                resource
+            })
+            .collect();
+        drop(owners);
+        Ok(ListResourcesResult {
+            resources,
+            next_cursor,
+            ..Default::default()
+        })
+    }
+
+    async fn list_resource_templates(
+        &self,
+        params: ListResourceTemplatesParams,
+        ctx: RequestContext,
+    ) -> Result<ListResourceTemplatesResult, Error> {
+        let (templates, next_cursor) = self
+            .page(
+                params.cursor.as_deref(),
+                Feature::Resources,
+                "resources/templates/list",
+                &ctx,
+                |client, cursor, options| async move {
+                    let params = ListResourceTemplatesParams {
+                        cursor,
+                        ..Default::default()
+                    };
+                    let page = client.request_with(params, options).await?;
+                    Ok((page.resource_templates, page.next_cursor))
+                },
+            )
+            .await?;
+        let mut owners = lock(&self.templates);
+        let resource_templates = templates
+            .into_iter()
+            .map(|(i, template)| {
+                owners.entry(template.uri_template.clone()).or_insert(i);
+                template
+            })
+            .collect();
+        drop(owners);
+        Ok(ListResourceTemplatesResult {
+            resource_templates,
+            next_cursor,
+            ..Default::default()
+        })
+    }
+
+    async fn read_resource(
+        &self,
+        params: ReadResourceParams,
+        ctx: RequestContext,
+    ) -> Result<ReadResourceResult, Error> {
+        let uri = params.uri;
+        let owner = match self.owner_of(&uri) {
+            Some(i) => i,
+            None => {
+                self.refresh_resources(&ctx).await?;
+                self.owner_of(&uri).ok_or_else(|| {
+                    let mut e = Error::resource_not_found(&uri);
+                    e.message = format!("Resource not found: no downstream server lists {uri}");
+                    e
+                })?
+            }
+        };
+        let server = &self.servers[owner];
+        self.call(
+            server,
+            "resources/read",
+            &ctx,
+            |client, options| async move {
+                client
+                    .request_with(ReadResourceParams::new(uri), options)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn complete(
+        &self,
+        mut params: CompleteParams,
+        ctx: RequestContext,
+    ) -> Result<CompleteResult, Error> {
+        let server = match &mut params.reference {
+            CompletionReference::Prompt(prompt) => {
+                let (server, name) = self.route(&prompt.name, "prompt")?;
+                prompt.name = name.to_owned();
+                server.clone()
+            }
+            CompletionReference::Resource(template) => {
+                let mut owner = lock(&self.templates).get(&template.uri).copied();
+                if owner.is_none() {
+                    self.refresh_resources(&ctx).await?;
+                    owner = lock(&self.templates).get(&template.uri).copied();
+                }
+                let i = owner.ok_or_else(|| {
+                    Error::invalid_params(format_args!(
+                        "no downstream server lists the resource template {:?}",
+                        template.uri
+                    ))
+                })?;
+                self.servers[i].clone()
+            }
+        };
+        params.meta = None;
+        self.call(
+            &server,
+            "completion/complete",
+            &ctx,
+            |client, options| async move { client.request_with(params, options).await },
+        )
+        .await
+    }
+
+    async fn on_initialized(&self, peer: Peer) {
+        self.announcer.add_peer(peer);
+    }
+
+    /// Session-era servers hear that the roots changed (stateless ones ask
+    /// for the roots with each call anyway).
+    async fn on_roots_list_changed(&self, _peer: Peer) {
+        for server in &self.servers {
+            if let Ok((client, _)) = server.client() {
+                let _ = client.notify_roots_list_changed().await;
+            }
+        }
+    }
+}

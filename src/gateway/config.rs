@@ -1,0 +1,389 @@
+//! Which downstream servers the gateway fronts, and how long it waits for
+//! them: from the seed's `SERVER_1_URL` … `SERVER_7_URL` or from a TOML
+//! file.
+//!
+//! ```toml
+//! # Optional; seconds.
+//! call_timeout_secs = 120
+//!
+//! [[server]]
+//! name = "tools"
+//! url = "http://127.0.0.1:5003/mcp"
+//!
+//! [[server]]
+//! name = "files"
+//! command = "npx"
+//! args = ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
+//! env = { NODE_ENV = "production" }
+//! era = "session"          # auto (default), session or stateless
+//! ```
+
+use super::names;
+use mcp_sdk_client::Era;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The seed's seven servers, in the order of `SERVER_1_URL` … `SERVER_7_URL`;
+/// each name becomes the prefix of that server's tools and prompts.
+pub const SEED_SERVERS: [&str; 7] = [
+    "resources",
+    "sampling",
+    "tools",
+    "database",
+    "internet",
+    "roots",
+    "prompts",
+];
+
+/// How the gateway reaches one downstream server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Streamable HTTP (or the 2024-11-05 HTTP+SSE transport, which the
+    /// client falls back to) at this URL.
+    Http {
+        /// The MCP endpoint, such as `http://127.0.0.1:5003/mcp`.
+        url: String,
+    },
+    /// A child process speaking MCP on stdin/stdout.
+    Stdio {
+        /// The program to run.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Variables added to the gateway's own environment.
+        env: BTreeMap<String, String>,
+    },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Http { url } => f.write_str(url),
+            Target::Stdio { command, args, .. } => {
+                write!(f, "stdio: {command}")?;
+                args.iter().try_for_each(|a| write!(f, " {a}"))
+            }
+        }
+    }
+}
+
+/// One downstream server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownstreamSpec {
+    /// The server's name: the prefix of its tools and prompts (see
+    /// [`names`](super::names)).
+    pub name: String,
+    /// Where it is.
+    pub target: Target,
+    /// Which era of MCP to speak to it ([`Era::Auto`] probes).
+    pub era: Era,
+}
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    /// The downstream servers, in the order their tools are listed.
+    pub servers: Vec<DownstreamSpec>,
+    /// How long one call to a downstream server may take (restarted by each
+    /// progress notification), including the time the upstream client takes
+    /// to answer the sampling, roots or elicitation requests it relays.
+    pub call_timeout: Duration,
+    /// How long connecting to a downstream server may take.
+    pub connect_timeout: Duration,
+    /// The first wait before reconnecting to a server that is down; it
+    /// doubles after each failed attempt up to [`max_backoff`](Self::max_backoff).
+    pub min_backoff: Duration,
+    /// The longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl GatewayConfig {
+    /// A configuration with these servers and the default timeouts.
+    pub fn new(servers: Vec<DownstreamSpec>) -> Result<Self, ConfigError> {
+        let config = GatewayConfig {
+            servers,
+            call_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The seed's layout: `SERVER_N_URL` for N in 1..=7 names the URL of the
+    /// N-th of [`SEED_SERVERS`] (default `http://localhost:500N/mcp`); a URL
+    /// without a path gets `/mcp`, since the seed's URLs name only the host.
+    /// An empty variable leaves that server out.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with(|key| std::env::var(key).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `var`.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut servers = Vec::new();
+        for (i, name) in SEED_SERVERS.iter().enumerate() {
+            let n = i + 1;
+            let url = var(&format!("SERVER_{n}_URL"))
+                .unwrap_or_else(|| format!("http://localhost:500{n}"));
+            let url = url.trim();
+            if url.is_empty() {
+                continue;
+            }
+            let url = endpoint(url)
+                .map_err(|why| ConfigError(format!("SERVER_{n}_URL ({name}): {why}")))?;
+            servers.push(DownstreamSpec {
+                name: (*name).to_owned(),
+                target: Target::Http { url },
+                era: Era::Auto,
+            });
+        }
+        Self::new(servers)
+    }
+
+    /// Reads a TOML file (see the [module docs](self)).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Parses the TOML text of a config file.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        if file.server.is_empty() {
+            return Err(ConfigError(
+                "no [[server]] entries: name at least one downstream server".into(),
+            ));
+        }
+        let servers = file
+            .server
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.into_spec()
+                    .map_err(|why| ConfigError(format!("[[server]] #{}: {why}", i + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut config = Self::new(servers)?;
+        if let Some(secs) = file.call_timeout_secs {
+            config.call_timeout = positive_secs("call_timeout_secs", secs)?;
+        }
+        if let Some(secs) = file.connect_timeout_secs {
+            config.connect_timeout = positive_secs("connect_timeout_secs", secs)?;
+        }
+        Ok(config)
+    }
+
+    /// The servers' names are valid prefixes and distinct.
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.servers {
+            names::check_server_name(&s.name).map_err(ConfigError)?;
+            if !seen.insert(s.name.as_str()) {
+                return Err(ConfigError(format!(
+                    "two servers are named {:?}; names must be distinct, as they prefix the tools",
+                    s.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad gateway configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The file's shape; unknown keys are refused so typos do not pass silently.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: Vec<FileServer>,
+    call_timeout_secs: Option<f64>,
+    connect_timeout_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    name: String,
+    url: Option<String>,
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    era: Option<String>,
+}
+
+impl FileServer {
+    fn into_spec(self) -> Result<DownstreamSpec, String> {
+        let name = self.name;
+        let target = match (self.url, self.command) {
+            (Some(_), Some(_)) => {
+                return Err(format!("{name:?} has both url and command; give one"));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "{name:?} has neither url (an HTTP server) nor command (a stdio server)"
+                ));
+            }
+            (Some(url), None) => {
+                if !self.args.is_empty() || !self.env.is_empty() {
+                    return Err(format!(
+                        "{name:?}: args and env belong to a command, not to a url"
+                    ));
+                }
+                Target::Http {
+                    url: endpoint(&url).map_err(|why| format!("{name:?}: {why}"))?,
+                }
+            }
+            (None, Some(command)) if command.trim().is_empty() => {
+                return Err(format!("{name:?}: command is empty"));
+            }
+            (None, Some(command)) => Target::Stdio {
+                command,
+                args: self.args,
+                env: self.env,
+            },
+        };
+        let era = match self.era.as_deref() {
+            None | Some("auto") => Era::Auto,
+            Some("session") => Era::SessionOnly,
+            Some("stateless") => Era::StatelessOnly,
+            Some(other) => {
+                return Err(format!(
+                    "{name:?}: era {other:?} is none of auto, session, stateless"
+                ))
+            }
+        };
+        Ok(DownstreamSpec { name, target, era })
+    }
+}
+
+/// Checks an HTTP endpoint URL, adding `/mcp` when it names only the host.
+fn endpoint(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("{url:?} is not an http:// or https:// URL")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} names no host"));
+    }
+    Ok(match uri.path() {
+        "" | "/" => format!("{}/mcp", url.trim_end_matches('/')),
+        _ => url.to_owned(),
+    })
+}
+
+fn positive_secs(key: &str, secs: f64) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "{key} must be a positive number of seconds, not {secs}"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_follows_the_seed() {
+        let config = GatewayConfig::from_env_with(|k| match k {
+            "SERVER_3_URL" => Some("http://tools-server:5003".into()),
+            "SERVER_5_URL" => Some("".into()),
+            "SERVER_6_URL" => Some("http://127.0.0.1:9/custom".into()),
+            _ => None,
+        })
+        .unwrap();
+        let names: Vec<_> = config.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "resources",
+                "sampling",
+                "tools",
+                "database",
+                "roots",
+                "prompts"
+            ]
+        );
+        let url = |i: usize| config.servers[i].target.to_string();
+        assert_eq!(url(0), "http://localhost:5001/mcp");
+        assert_eq!(url(2), "http://tools-server:5003/mcp");
+        assert_eq!(url(4), "http://127.0.0.1:9/custom");
+    }
+
+    #[test]
+    fn env_refuses_what_is_not_a_url() {
+        let e = GatewayConfig::from_env_with(|k| (k == "SERVER_2_URL").then(|| "ftp://x".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("SERVER_2_URL (sampling)"), "{e}");
+    }
+
+    #[test]
+    fn toml_names_http_and_stdio_servers() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            call_timeout_secs = 5
+            [[server]]
+            name = "tools"
+            url = "http://127.0.0.1:5003/mcp"
+            [[server]]
+            name = "fs"
+            command = "fs-server"
+            args = ["--stdio"]
+            env = { A = "1" }
+            era = "session"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.call_timeout, Duration::from_secs(5));
+        assert_eq!(config.servers[1].era, Era::SessionOnly);
+        assert_eq!(
+            config.servers[1].target,
+            Target::Stdio {
+                command: "fs-server".into(),
+                args: vec!["--stdio".into()],
+                env: [("A".to_owned(), "1".to_owned())].into(),
+            }
+        );
+    }
+
+    #[test]
+    fn toml_errors_say_what_is_wrong() {
+        let cases = [
+            ("", "no [[server]] entries"),
+            ("[[server]]\nname = \"a\"", "neither url"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x/mcp\"\ncommand = \"c\"", "both url and command"),
+            ("[[server]]\nname = \"a__b\"\nurl = \"http://x/mcp\"", "__"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\n[[server]]\nname = \"a\"\ncommand = \"c\"", "two servers are named"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nera = \"new\"", "era \"new\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nport = 3", "unknown field"),
+            ("call_timeout_secs = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "positive"),
+        ];
+        for (text, expected) in cases {
+            let e = GatewayConfig::from_toml(text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{text:?}: {e}");
+        }
+    }
+}

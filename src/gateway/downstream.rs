@@ -1,0 +1,373 @@
+//! One downstream server: its shared [`Client`], its state for `/health`,
+//! and the background task that reconnects with backoff when it is down.
+
+use super::config::{DownstreamSpec, GatewayConfig, Target};
+use super::relay::{Callers, Relay};
+use super::Announcer;
+use mcp_sdk::{Error, ErrorCode, ServerCapabilities, SubscriptionFilter};
+use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
+use mcp_sdk_client::{Client, ClientError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Whether a downstream server can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not connected yet (the first attempt is under way).
+    Connecting,
+    /// Connected: calls go through.
+    Up,
+    /// Not connected: calls fail naming the server; reconnection runs in
+    /// the background.
+    Down,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Connecting => "connecting",
+            Status::Up => "up",
+            Status::Down => "down",
+        }
+    }
+}
+
+/// A downstream server and the gateway's connection to it.
+pub struct Downstream {
+    /// Its place in the configuration (and in cursors).
+    pub index: usize,
+    /// What the configuration says about it.
+    pub spec: DownstreamSpec,
+    link: Mutex<Link>,
+    /// Wakes the reconnecting task when the server went down.
+    wake: Notify,
+    /// The upstream requests that have calls in flight here, for the relay.
+    pub(crate) callers: Arc<Callers>,
+    announcer: Arc<Announcer>,
+    connect_timeout: Duration,
+    call_timeout: Duration,
+}
+
+/// The connection as it stands.
+struct Link {
+    client: Option<Client>,
+    status: Status,
+    last_error: Option<String>,
+    since: SystemTime,
+    /// Counts connections, so that a failure seen on an old client cannot
+    /// take down a newer one.
+    generation: u64,
+    /// What the server offered when last connected (kept while it is down,
+    /// so the gateway's capabilities do not shrink with an outage).
+    capabilities: Option<ServerCapabilities>,
+    instructions: Option<String>,
+    /// The `subscriptions/listen` stream of a stateless server, whose
+    /// notifications reach the relay's callbacks; aborted with the client.
+    listener: Option<AbortOnDrop>,
+}
+
+/// A task that ends when its handle is dropped.
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Downstream {
+    pub(crate) fn new(
+        index: usize,
+        spec: DownstreamSpec,
+        config: &GatewayConfig,
+        announcer: Arc<Announcer>,
+    ) -> Self {
+        Downstream {
+            index,
+            spec,
+            link: Mutex::new(Link {
+                client: None,
+                status: Status::Connecting,
+                last_error: None,
+                since: SystemTime::now(),
+                generation: 0,
+                capabilities: None,
+                instructions: None,
+                listener: None,
+            }),
+            wake: Notify::new(),
+            callers: Arc::new(Callers::default()),
+            announcer,
+            connect_timeout: config.connect_timeout,
+            call_timeout: config.call_timeout,
+        }
+    }
+
+    /// The server's name (the prefix of its tools and prompts).
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Whether it can be used now, and since when.
+    pub fn status(&self) -> Status {
+        self.link().status
+    }
+
+    /// What the server offered when it was last connected.
+    pub fn capabilities(&self) -> Option<ServerCapabilities> {
+        self.link().capabilities.clone()
+    }
+
+    /// The server's instructions for the model, when it gave any.
+    pub fn instructions(&self) -> Option<String> {
+        self.link().instructions.clone()
+    }
+
+    /// How long one call may wait for the server.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The client to call it with, and its generation; when it is down, an
+    /// error naming the server and why it is down.
+    pub fn client(&self) -> Result<(Client, u64), Error> {
+        let link = self.link();
+        match &link.client {
+            Some(client) => Ok((client.clone(), link.generation)),
+            None => Err(self.unavailable(&link)),
+        }
+    }
+
+    fn unavailable(&self, link: &Link) -> Error {
+        let why = link
+            .last_error
+            .as_deref()
+            .unwrap_or("it has not connected yet");
+        Error::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!(
+                "the downstream server {:?} ({}) is unavailable: {why}; the gateway keeps reconnecting",
+                self.spec.name, self.spec.target
+            ),
+        )
+        .with_data(serde_json::json!({ "server": self.spec.name, "state": link.status.as_str() }))
+    }
+
+    /// Turns a failed call into the error the upstream client gets: the
+    /// server's own JSON-RPC errors pass through (their message prefixed by
+    /// the server's name); a broken connection marks the server down (the
+    /// reconnecting task takes over) and says so.
+    pub fn call_failed(&self, generation: u64, method: &str, error: ClientError) -> Error {
+        let name = &self.spec.name;
+        match error {
+            ClientError::Server(mut e) => {
+                e.message = format!("{name}: {}", e.message);
+                e
+            }
+            // The relay could not get the upstream client's answer: its
+            // error is the one to report (say, -32601 for a capability the
+            // upstream client lacks).
+            ClientError::InputRequest {
+                method: asked,
+                error: mut e,
+                ..
+            } => {
+                e.message = format!(
+                    "{name}: {asked} relayed to the client failed: {}",
+                    e.message
+                );
+                e
+            }
+            e @ (ClientError::Closed(_)
+            | ClientError::Transport(_)
+            | ClientError::SessionExpired(_)
+            | ClientError::StreamLost(_)
+            | ClientError::Http { .. }) => {
+                let why = e.to_string();
+                self.mark_down(generation, &why);
+                Error::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("the downstream server {name:?} failed during {method}: {why}; the gateway is reconnecting"),
+                )
+                .with_data(serde_json::json!({ "server": name }))
+            }
+            other => {
+                let code = other.code().unwrap_or(ErrorCode::INTERNAL_ERROR);
+                Error::new(code, format!("{name}: {method}: {other}"))
+                    .with_data(serde_json::json!({ "server": name }))
+            }
+        }
+    }
+
+    /// Marks the connection of `generation` as broken, unless a newer one
+    /// replaced it, and wakes the reconnecting task.
+    pub fn mark_down(&self, generation: u64, why: &str) {
+        let mut link = self.link();
+        if link.generation != generation || link.client.is_none() {
+            return;
+        }
+        tracing::warn!(server = %self.spec.name, "downstream server down: {why}");
+        link.client = None;
+        link.listener = None;
+        link.status = Status::Down;
+        link.last_error = Some(why.to_owned());
+        link.since = SystemTime::now();
+        drop(link);
+        self.wake.notify_one();
+        // Its tools and prompts are gone from the lists until it returns.
+        self.announcer.all_changed();
+    }
+
+    /// One attempt to connect; on success the server is up.
+    pub(crate) async fn connect(self: &Arc<Self>) -> Result<(), String> {
+        let attempt = async {
+            let relay = Relay::new(
+                self.spec.name.clone(),
+                self.callers.clone(),
+                self.announcer.clone(),
+            );
+            let builder = Client::builder()
+                .info(mcp_sdk::Implementation::new(
+                    "mcp-gateway",
+                    env!("CARGO_PKG_VERSION"),
+                ))
+                .era(self.spec.era)
+                .timeout(self.call_timeout)
+                .probe_timeout(self.connect_timeout)
+                .handler(relay);
+            match &self.spec.target {
+                Target::Http { url } => builder.connect(HttpTransport::new(url.as_str())?).await,
+                Target::Stdio { command, args, env } => {
+                    let mut cmd = tokio::process::Command::new(command);
+                    cmd.args(args).envs(env);
+                    builder.connect(ChildProcess::spawn(&mut cmd)?).await
+                }
+            }
+        };
+        let client = match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(self.record_failure(e.to_string())),
+            Err(_) => {
+                return Err(
+                    self.record_failure(format!("no connection within {:?}", self.connect_timeout))
+                )
+            }
+        };
+        let era = client.protocol_version();
+        let mut link = self.link();
+        link.generation += 1;
+        let generation = link.generation;
+        link.capabilities = Some(client.server_capabilities().clone());
+        link.instructions = client.server().instructions.clone();
+        link.listener = client.is_stateless().then(|| {
+            AbortOnDrop(tokio::spawn(listen(
+                self.clone(),
+                client.clone(),
+                generation,
+            )))
+        });
+        link.client = Some(client);
+        link.status = Status::Up;
+        link.last_error = None;
+        link.since = SystemTime::now();
+        drop(link);
+        tracing::info!(server = %self.spec.name, target = %self.spec.target, %era, "downstream server up");
+        self.announcer.all_changed();
+        Ok(())
+    }
+
+    fn record_failure(&self, why: String) -> String {
+        let why = format!("cannot connect to {}: {why}", self.spec.target);
+        let mut link = self.link();
+        link.status = Status::Down;
+        if link.last_error.as_deref() != Some(why.as_str()) {
+            tracing::warn!(server = %self.spec.name, "{why}");
+            link.since = SystemTime::now();
+        }
+        link.last_error = Some(why.clone());
+        why
+    }
+
+    /// Reconnects whenever the server is down, waiting `min_backoff`,
+    /// doubling up to `max_backoff` between failed attempts. Runs until
+    /// aborted.
+    pub(crate) async fn reconnect_forever(
+        self: Arc<Self>,
+        min_backoff: Duration,
+        max_backoff: Duration,
+    ) {
+        let mut backoff = min_backoff;
+        loop {
+            if self.status() == Status::Up {
+                self.wake.notified().await;
+                backoff = min_backoff;
+                continue;
+            }
+            tokio::time::sleep(backoff).await;
+            if self.connect().await.is_err() {
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+
+    /// The server's state for `GET /health`.
+    pub fn health(&self) -> serde_json::Value {
+        let link = self.link();
+        let era = link.client.as_ref().map(|c| {
+            let version = c.protocol_version();
+            serde_json::json!({
+                "protocolVersion": version.as_str(),
+                "stateless": c.is_stateless(),
+            })
+        });
+        serde_json::json!({
+            "name": self.spec.name,
+            "target": self.spec.target.to_string(),
+            "state": link.status.as_str(),
+            "since": crate::servers::utc_timestamp(link.since),
+            "lastError": link.last_error,
+            "connection": era,
+        })
+    }
+
+    fn link(&self) -> MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Holds a stateless server's `subscriptions/listen` stream open (its
+/// notifications reach the relay's list-changed callbacks); when the stream
+/// ends, the server has most likely gone, so it is marked down and the
+/// reconnecting task checks.
+async fn listen(downstream: Arc<Downstream>, client: Client, generation: u64) {
+    let caps = client.server_capabilities();
+    let filter = SubscriptionFilter {
+        tools_list_changed: caps.tools.as_ref().map(|_| true),
+        prompts_list_changed: caps.prompts.as_ref().map(|_| true),
+        resources_list_changed: caps.resources.as_ref().map(|_| true),
+        ..Default::default()
+    };
+    let why = match client.listen(filter).await {
+        Ok(mut subscription) => {
+            while subscription.next().await.is_some() {}
+            match subscription.end() {
+                Some(Err(e)) => format!("its subscriptions/listen stream broke: {e}"),
+                _ => "it ended its subscriptions/listen stream".to_owned(),
+            }
+        }
+        // Only a broken connection means the server is gone; a server that
+        // refuses the subscription still serves calls.
+        Err(
+            e @ (ClientError::Closed(_) | ClientError::Transport(_) | ClientError::StreamLost(_)),
+        ) => {
+            format!("subscriptions/listen failed: {e}")
+        }
+        Err(e) => {
+            tracing::debug!(server = %downstream.spec.name, "no subscriptions/listen: {e}");
+            return;
+        }
+    };
+    downstream.mark_down(generation, &why);
+}

@@ -1,0 +1,219 @@
+//! The MCP gateway (the seed's "session manager"): one MCP endpoint in
+//! front of several MCP servers, speaking both protocol eras on each side.
+//!
+//! - [`config`]: which servers, from `SERVER_1_URL` … `SERVER_7_URL` or a
+//!   TOML file (HTTP URLs or stdio commands).
+//! - [`downstream`]: one shared [`Client`](mcp_sdk_client::Client) per
+//!   server, its state for `/health`, reconnection with backoff.
+//! - [`names`]: `<server>__<name>` for tools and prompts, and the cursors of
+//!   aggregated lists.
+//! - `aggregate`: the gateway as an [`mcp_sdk_server::Server`]: lists
+//!   merged across servers, calls routed by prefix, resources by URI.
+//! - `relay`: sampling, roots and elicitation asked by a downstream server
+//!   go to the upstream client whose request caused them.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use mcp_reference::gateway::{config::GatewayConfig, Gateway};
+//!
+//! let gateway = Gateway::start(GatewayConfig::from_env()?).await;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! mcp_reference::gateway::serve(gateway, listener, Default::default(), std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod aggregate;
+pub mod config;
+pub mod downstream;
+pub mod names;
+mod relay;
+
+use config::GatewayConfig;
+use downstream::{AbortOnDrop, Downstream, Status};
+use mcp_sdk::Tool;
+use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
+use mcp_sdk_server::{Notifier, Peer};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The gateway: its downstream servers and what it learned from their lists.
+/// Serve it (an `Arc<Gateway>` is an [`mcp_sdk_server::Server`]) with
+/// [`serve`] or any transport of `mcp-sdk-server`.
+pub struct Gateway {
+    servers: Vec<Arc<Downstream>>,
+    announcer: Arc<Announcer>,
+    /// Prefixed tool name → the tool as listed, for [`find_tool`]
+    /// (`x-mcp-header` checks of stateless HTTP requests).
+    ///
+    /// [`find_tool`]: mcp_sdk_server::Server::find_tool
+    tools: Mutex<HashMap<String, Tool>>,
+    /// Resource URI → the index of the server that listed it.
+    resources: Mutex<HashMap<String, usize>>,
+    /// Resource URI template → the index of the server that listed it.
+    templates: Mutex<HashMap<String, usize>>,
+    _reconnecting: Vec<AbortOnDrop>,
+}
+
+impl Gateway {
+    /// Connects to every configured server at once (waiting at most the
+    /// connect timeout), then keeps reconnecting in the background to those
+    /// that are or go down. A server that is down at the start does not stop
+    /// the others: its calls fail naming it until it is back.
+    pub async fn start(config: GatewayConfig) -> Arc<Gateway> {
+        let announcer = Arc::new(Announcer::default());
+        let servers: Vec<Arc<Downstream>> = config
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Arc::new(Downstream::new(i, spec.clone(), &config, announcer.clone())))
+            .collect();
+        futures_util::future::join_all(servers.iter().map(|s| s.connect())).await;
+        let reconnecting = servers
+            .iter()
+            .map(|s| {
+                AbortOnDrop(tokio::spawn(
+                    s.clone()
+                        .reconnect_forever(config.min_backoff, config.max_backoff),
+                ))
+            })
+            .collect();
+        Arc::new(Gateway {
+            servers,
+            announcer,
+            tools: Mutex::default(),
+            resources: Mutex::default(),
+            templates: Mutex::default(),
+            _reconnecting: reconnecting,
+        })
+    }
+
+    /// The downstream servers, in configuration order.
+    pub fn downstream(&self) -> &[Arc<Downstream>] {
+        &self.servers
+    }
+
+    /// The downstream server named `name`.
+    pub fn server(&self, name: &str) -> Option<&Arc<Downstream>> {
+        self.servers.iter().find(|s| s.name() == name)
+    }
+
+    /// The `GET /health` answer: `healthy` when every downstream server is
+    /// up, `degraded` otherwise, and each server's state.
+    pub fn health(&self) -> serde_json::Value {
+        let all_up = self.servers.iter().all(|s| s.status() == Status::Up);
+        serde_json::json!({
+            "status": if all_up { "healthy" } else { "degraded" },
+            "server": "session_manager",
+            "downstream": self.servers.iter().map(|s| s.health()).collect::<Vec<_>>(),
+            "timestamp": crate::servers::utc_timestamp(std::time::SystemTime::now()),
+        })
+    }
+
+    /// `GET /health`, answered with [`health`](Self::health).
+    pub fn health_route(self: &Arc<Self>) -> ExtraRoutes {
+        let gateway = Arc::downgrade(self);
+        Arc::new(move |req| {
+            if req.uri().path() != "/health" {
+                return None;
+            }
+            let body = gateway.upgrade().map(|g| g.health()).unwrap_or_default();
+            Some(
+                http::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(McpBody::full(body.to_string()))
+                    .expect("a static response is valid"),
+            )
+        })
+    }
+}
+
+/// Serves the gateway over Streamable HTTP at `/mcp` of `listener` (with
+/// `GET /health`) until `shutdown` completes.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    config: HttpConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let health = gateway.health_route();
+    let service = StreamableHttpService::new(gateway, config);
+    mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health), shutdown).await
+}
+
+/// Tells upstream clients that the aggregated lists changed: stateless
+/// listeners through the gateway's [`Notifier`], session clients through
+/// their peers (kept from `notifications/initialized`, dropped once their
+/// session has closed).
+#[derive(Default)]
+pub(crate) struct Announcer {
+    notifier: Notifier,
+    peers: Mutex<Vec<Peer>>,
+}
+
+#[derive(Clone, Copy)]
+enum List {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl Announcer {
+    fn peers(&self) -> MutexGuard<'_, Vec<Peer>> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add_peer(&self, peer: Peer) {
+        let mut peers = self.peers();
+        peers.retain(|p| !p.is_closed());
+        peers.push(peer);
+    }
+
+    pub(crate) fn tools_changed(&self) {
+        self.announce(&[List::Tools]);
+    }
+
+    pub(crate) fn prompts_changed(&self) {
+        self.announce(&[List::Prompts]);
+    }
+
+    pub(crate) fn resources_changed(&self) {
+        self.announce(&[List::Resources]);
+    }
+
+    /// A server came or went: all of its lists with it.
+    pub(crate) fn all_changed(&self) {
+        self.announce(&[List::Tools, List::Prompts, List::Resources]);
+    }
+
+    fn announce(&self, lists: &'static [List]) {
+        for list in lists {
+            match list {
+                List::Tools => self.notifier.tool_list_changed(),
+                List::Prompts => self.notifier.prompt_list_changed(),
+                List::Resources => self.notifier.resource_list_changed(),
+            }
+        }
+        let peers = {
+            let mut peers = self.peers();
+            peers.retain(|p| !p.is_closed());
+            peers.clone()
+        };
+        if peers.is_empty() {
+            return;
+        }
+        // Sending may wait on a slow client; the caller (a downstream
+        // client's notification callback, a reconnection) must not.
+        tokio::spawn(async move {
+            for peer in peers {
+                for list in lists {
+                    let _ = match list {
+                        List::Tools => peer.notify_tool_list_changed().await,
+                        List::Prompts => peer.notify_prompt_list_changed().await,
+                        List::Resources => peer.notify_resource_list_changed().await,
+                    };
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,200 @@
+//! The downstream clients' handler: what a downstream server asks of its
+//! client (sampling, roots, elicitation) goes to the upstream client whose
+//! request caused it, through that request's [`RequestContext`]; what it
+//! announces (list changes) is announced upstream.
+//!
+//! The upstream context works in both upstream eras: a session client gets
+//! a server-to-client request on the call's stream; in a stateless request
+//! the ask becomes an input request of the gateway's own
+//! `InputRequiredResult`, and the retry runs the gateway's handler (and so
+//! the downstream call) again with the answer at hand.
+//!
+//! Finding "the request that caused it": each downstream call carries a
+//! handler of its own ([`Upstream`], through `RequestOptions::handler`),
+//! which answers the input requests of a stateless downstream call and the
+//! session-era requests that arrive on the call's HTTP response stream, and
+//! declares exactly the upstream client's capabilities. What nothing ties
+//! to a call (session-era requests over stdio, the legacy HTTP+SSE
+//! transport or the standalone GET stream) reaches the client-wide
+//! [`Relay`], which passes it to the one upstream request with a call in
+//! flight to that server, and refuses when there are several.
+
+use super::Announcer;
+use mcp_sdk::{
+    ClientCapabilities, CreateMessageParams, CreateMessageResult, ElicitRequestParams,
+    ElicitResult, ElicitationCapability, Error, ListRootsResult, LoggingMessageNotificationParams,
+    RootsCapability, SamplingCapability,
+};
+use mcp_sdk_client::{async_trait, ClientHandler, RequestContext as DownstreamCx};
+use mcp_sdk_server::RequestContext;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The upstream requests with a call in flight to one downstream server.
+#[derive(Default)]
+pub(crate) struct Callers {
+    next: AtomicU64,
+    live: Mutex<Vec<(u64, RequestContext)>>,
+}
+
+/// Removes its caller from [`Callers`] when the call ends (or is dropped).
+struct CallerGuard<'a> {
+    callers: &'a Callers,
+    id: u64,
+}
+
+impl Drop for CallerGuard<'_> {
+    fn drop(&mut self) {
+        self.callers.live().retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl Callers {
+    fn live(&self) -> std::sync::MutexGuard<'_, Vec<(u64, RequestContext)>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `call` (a call to the downstream server) on behalf of the
+    /// upstream request `ctx`, so that requests of the server that nothing
+    /// ties to a call can still find their way while it is the only one.
+    pub(crate) async fn on_behalf_of<F: Future>(&self, ctx: &RequestContext, call: F) -> F::Output {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.live().push((id, ctx.clone()));
+        let _guard = CallerGuard { callers: self, id };
+        call.await
+    }
+
+    /// The caller a request from the downstream server that came without a
+    /// call belongs to: the only one in flight.
+    fn caller(&self, server: &str, what: &str) -> Result<Upstream, Error> {
+        let live = self.live();
+        match live.as_slice() {
+            [(_, only)] => Ok(Upstream(only.clone())),
+            [] => Err(Error::invalid_request(format_args!(
+                "the gateway relays {what} from {server:?} only during a call the upstream client made, and none is in flight"
+            ))),
+            _ => Err(Error::internal(format_args!(
+                "{server:?} asked for {what} while {} upstream calls were in flight to it; the gateway cannot tell whose client should answer",
+                live.len()
+            ))),
+        }
+    }
+}
+
+/// The per-call handler: answers a downstream call's requests through the
+/// upstream request it is made for, declaring what that request's client
+/// declared.
+pub(crate) struct Upstream(pub(crate) RequestContext);
+
+#[async_trait]
+impl ClientHandler for Upstream {
+    fn capabilities(&self) -> ClientCapabilities {
+        self.0
+            .client()
+            .map(|c| c.capabilities.clone())
+            .unwrap_or_default()
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageParams,
+        _cx: DownstreamCx,
+    ) -> Result<CreateMessageResult, Error> {
+        self.0.sample(params).await
+    }
+
+    async fn list_roots(&self, _cx: DownstreamCx) -> Result<ListRootsResult, Error> {
+        self.0.list_roots().await
+    }
+
+    async fn elicit(
+        &self,
+        params: ElicitRequestParams,
+        _cx: DownstreamCx,
+    ) -> Result<ElicitResult, Error> {
+        self.0.elicit(params).await
+    }
+}
+
+/// The handler of one downstream server's client: hears its notifications,
+/// and relays the requests no call carries a handler for.
+pub(crate) struct Relay {
+    server: String,
+    callers: Arc<Callers>,
+    announcer: Arc<Announcer>,
+}
+
+impl Relay {
+    pub(crate) fn new(server: String, callers: Arc<Callers>, announcer: Arc<Announcer>) -> Self {
+        Relay {
+            server,
+            callers,
+            announcer,
+        }
+    }
+}
+
+#[async_trait]
+impl ClientHandler for Relay {
+    /// Everything a client can offer, as `initialize` of a session-era
+    /// server must declare what any per-call [`Upstream`] may answer; each
+    /// call declares (and answers for) only its upstream client's.
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities {
+            roots: Some(RootsCapability {
+                list_changed: Some(true),
+                ..Default::default()
+            }),
+            sampling: Some(SamplingCapability {
+                tools: Some(Default::default()),
+                ..Default::default()
+            }),
+            elicitation: Some(ElicitationCapability {
+                form: Some(Default::default()),
+                url: Some(Default::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageParams,
+        cx: DownstreamCx,
+    ) -> Result<CreateMessageResult, Error> {
+        let caller = self.callers.caller(&self.server, "sampling")?;
+        caller.create_message(params, cx).await
+    }
+
+    async fn list_roots(&self, cx: DownstreamCx) -> Result<ListRootsResult, Error> {
+        let caller = self.callers.caller(&self.server, "roots")?;
+        caller.list_roots(cx).await
+    }
+
+    async fn elicit(
+        &self,
+        params: ElicitRequestParams,
+        cx: DownstreamCx,
+    ) -> Result<ElicitResult, Error> {
+        let caller = self.callers.caller(&self.server, "elicitation")?;
+        caller.elicit(params, cx).await
+    }
+
+    async fn on_tool_list_changed(&self) {
+        self.announcer.tools_changed();
+    }
+
+    async fn on_prompt_list_changed(&self) {
+        self.announcer.prompts_changed();
+    }
+
+    async fn on_resource_list_changed(&self) {
+        self.announcer.resources_changed();
+    }
+
+    async fn on_log(&self, params: LoggingMessageNotificationParams) {
+        tracing::info!(server = %self.server, level = ?params.level, logger = ?params.logger, "{}", params.data);
+    }
+}

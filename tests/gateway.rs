@@ -1,0 +1,454 @@
+//! System tests of the gateway (session manager): the reference servers run
+//! as real child processes over HTTP (or stdio), the gateway serves HTTP in
+//! this process (or as its example), and our client drives it in both eras.
+
+mod support;
+
+use mcp_reference::gateway::config::{DownstreamSpec, GatewayConfig, Target};
+use mcp_reference::gateway::{self, Gateway};
+use mcp_sdk::{
+    CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult, Error, ErrorCode,
+    ListRootsResult, Root, RootsCapability, SamplingCapability,
+};
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{example, http_client_in, http_server, HttpServer, TempDir, PATIENCE};
+
+/// The upstream client: a fake model for sampling, one root.
+#[derive(Clone)]
+struct Host {
+    root: Root,
+    sampled: Arc<Mutex<Vec<CreateMessageParams>>>,
+}
+
+impl Host {
+    fn new(dir: &TempDir) -> Self {
+        let mut root = Root::new(file_uri(&dir.0));
+        root.name = Some("workspace".into());
+        Host {
+            root,
+            sampled: Arc::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl ClientHandler for Host {
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities {
+            sampling: Some(SamplingCapability::default()),
+            roots: Some(RootsCapability::default()),
+            ..Default::default()
+        }
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageParams,
+        _cx: RequestContext,
+    ) -> Result<CreateMessageResult, Error> {
+        self.sampled.lock().unwrap().push(params);
+        Ok(CreateMessageResult::text("fake-llm", "A gateway summary."))
+    }
+
+    async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {
+        Ok(ListRootsResult::new(vec![self.root.clone()]))
+    }
+}
+
+fn file_uri(path: &std::path::Path) -> String {
+    format!("file://{}", path.to_str().unwrap())
+}
+
+/// Downstream servers as child processes, the gateway in front of them.
+struct System {
+    gateway: Arc<Gateway>,
+    url: String,
+    base: String,
+    servers: Vec<(&'static str, HttpServer)>,
+    data: TempDir,
+    _serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The command-line arguments each reference server gets here.
+fn args_for(name: &str, data: &TempDir) -> Vec<String> {
+    match name {
+        "resources" => vec![
+            "--dir".into(),
+            data.0.join("files").to_str().unwrap().into(),
+        ],
+        "database" => vec![
+            "--database-url".into(),
+            data.0.join("db.sqlite").to_str().unwrap().into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+impl System {
+    async fn start(names: &[&'static str]) -> System {
+        let data = TempDir::new("gateway");
+        data.write("files/README.md", b"# Hello from the resources server\n");
+        let started = futures_util::future::join_all(names.iter().map(|name| {
+            let args = args_for(name, &data);
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                (*name, http_server(&format!("{name}_server"), &args).await)
+            }
+        }))
+        .await;
+        let specs = started
+            .iter()
+            .map(|(name, server)| DownstreamSpec {
+                name: (*name).to_owned(),
+                target: Target::Http {
+                    url: server.url.clone(),
+                },
+                era: Era::Auto,
+            })
+            .collect();
+        let mut config = GatewayConfig::new(specs).unwrap();
+        config.min_backoff = Duration::from_millis(100);
+        config.max_backoff = Duration::from_millis(500);
+        config.call_timeout = Duration::from_secs(20);
+        let gateway = Gateway::start(config).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = tokio::spawn(gateway::serve(
+            gateway.clone(),
+            listener,
+            Default::default(),
+            std::future::pending(),
+        ));
+        System {
+            gateway,
+            url: format!("http://{addr}/mcp"),
+            base: format!("http://{addr}"),
+            servers: started,
+            data,
+            _serving: serving,
+        }
+    }
+
+    async fn client(&self, era: Era) -> (Client, Host) {
+        let host = Host::new(&self.data);
+        (http_client_in(era, &self.url, host.clone()).await, host)
+    }
+
+    fn server(&mut self, name: &str) -> &mut HttpServer {
+        &mut self.servers.iter_mut().find(|(n, _)| *n == name).unwrap().1
+    }
+}
+
+async fn call(client: &Client, name: &str, args: Value) -> Result<CallToolResult, ClientError> {
+    tokio::time::timeout(PATIENCE, client.call_tool(name, args))
+        .await
+        .expect("an answer in time")
+}
+
+async fn ok(client: &Client, name: &str, args: Value) -> Value {
+    let result = call(client, name, args).await.expect("the call succeeds");
+    assert_ne!(result.is_error, Some(true), "{name}: {result:?}");
+    result
+        .structured_content
+        .unwrap_or_else(|| panic!("{name} answers structured content"))
+}
+
+fn server_error(e: ClientError) -> Error {
+    match e {
+        ClientError::Server(e) => e,
+        other => panic!("expected a JSON-RPC error, got {other:?}"),
+    }
+}
+
+async fn health(base: &str) -> Value {
+    let body = reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+fn downstream_state(health: &Value, name: &str) -> String {
+    health["downstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {health}"))["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const SEVEN: [&str; 7] = [
+    "resources",
+    "sampling",
+    "tools",
+    "database",
+    "internet",
+    "roots",
+    "prompts",
+];
+
+#[tokio::test]
+async fn seven_servers_through_the_gateway_session_era() {
+    seven_servers(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn seven_servers_through_the_gateway_stateless_era() {
+    seven_servers(Era::StatelessOnly).await;
+}
+
+async fn seven_servers(era: Era) {
+    let system = System::start(&SEVEN).await;
+    let (client, host) = system.client(era).await;
+
+    // One list, every server's tools under its prefix, over several pages.
+    let first = client.list_tools(None).await.unwrap();
+    assert!(first.next_cursor.is_some(), "one page per server");
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    for expected in [
+        "tools__add",
+        "database__list_tables",
+        "resources__write_note",
+        "sampling__summarize",
+        "internet__fetch",
+        "roots__list_roots",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    for name in &names {
+        let (server, _) = name.split_once("__").unwrap();
+        assert!(SEVEN.contains(&server), "{name}");
+    }
+    let bad_cursor = client.list_tools(Some("99:x".into())).await.unwrap_err();
+    assert_eq!(server_error(bad_cursor).code, ErrorCode::INVALID_PARAMS);
+
+    // One call of each.
+    assert_eq!(
+        ok(&client, "tools__add", json!({"a": 2, "b": 3})).await["result"],
+        json!(5)
+    );
+    let tables = ok(&client, "database__list_tables", json!({})).await;
+    assert!(tables["tables"].is_array(), "{tables}");
+    let refused = call(
+        &client,
+        "internet__fetch",
+        json!({"url": "http://127.0.0.1:1/"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refused.is_error,
+        Some(true),
+        "loopback is refused: {refused:?}"
+    );
+    let note = ok(
+        &client,
+        "resources__write_note",
+        json!({"name": "gw", "text": "written through the gateway"}),
+    )
+    .await;
+    assert_eq!(note["uri"], "notes://gw");
+
+    // Resources: listed with their URIs, read from the server that owns them.
+    let resources = client.list_all_resources().await.unwrap();
+    let readme = resources
+        .iter()
+        .find(|r| r.uri.ends_with("/README.md"))
+        .unwrap_or_else(|| panic!("README.md in {resources:?}"));
+    let read = client.read_resource(&readme.uri).await.unwrap();
+    assert!(
+        format!("{read:?}").contains("Hello from the resources server"),
+        "{read:?}"
+    );
+    // A note written after the listing is found through its template.
+    let read = client.read_resource("notes://gw").await.unwrap();
+    assert!(format!("{read:?}").contains("written through the gateway"));
+    let templates = client.list_all_resource_templates().await.unwrap();
+    assert!(templates
+        .iter()
+        .any(|t| t.uri_template.starts_with("notes://")));
+
+    // Prompts.
+    let prompts = client.list_all_prompts().await.unwrap();
+    let prompt_names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        prompt_names.contains(&"prompts__explain_code"),
+        "{prompt_names:?}"
+    );
+    assert!(
+        prompt_names.contains(&"internet__fetch"),
+        "{prompt_names:?}"
+    );
+    let prompt = client
+        .get_prompt("prompts__explain_code", [("code", "x = 1")])
+        .await
+        .unwrap();
+    assert_eq!(prompt.messages.len(), 2);
+
+    // Sampling reaches this client's model, and its answer comes back.
+    let summary = ok(
+        &client,
+        "sampling__summarize",
+        json!({"text": "The quick brown fox jumps over the lazy dog. ".repeat(5)}),
+    )
+    .await;
+    assert_eq!(summary["summary"], "A gateway summary.", "{summary}");
+    assert_eq!(summary["model"], "fake-llm");
+    assert!(!host.sampled.lock().unwrap().is_empty());
+
+    // The roots server sees this client's roots.
+    let roots = ok(&client, "roots__list_roots", json!({})).await;
+    assert_eq!(roots["roots"][0]["name"], "workspace", "{roots}");
+    assert_eq!(roots["roots"][0]["path"], system.data.0.to_str().unwrap());
+
+    // Bad input: clear errors, nothing else disturbed.
+    let e = server_error(call(&client, "nope__add", json!({})).await.unwrap_err());
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    assert!(
+        e.message.contains("no downstream server is named \"nope\""),
+        "{e:?}"
+    );
+    let e = server_error(call(&client, "add", json!({})).await.unwrap_err());
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    assert!(e.message.contains("<server>__<name>"), "{e:?}");
+    let e = server_error(call(&client, "tools__nope", json!({})).await.unwrap_err());
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    assert!(e.message.starts_with("tools: "), "{e:?}");
+    let e = server_error(
+        client
+            .get_prompt("nope__x", Vec::<(String, String)>::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    let e = server_error(
+        client
+            .read_resource("gopher://nowhere/x")
+            .await
+            .unwrap_err(),
+    );
+    let expected = match era {
+        Era::StatelessOnly => ErrorCode::INVALID_PARAMS,
+        _ => ErrorCode::RESOURCE_NOT_FOUND,
+    };
+    assert_eq!(e.code, expected, "{e:?}");
+    assert!(e.message.contains("no downstream server lists"), "{e:?}");
+    assert_eq!(
+        ok(&client, "tools__add", json!({"a": 1, "b": 1})).await["result"],
+        json!(2)
+    );
+
+    let h = health(&system.base).await;
+    assert_eq!(h["status"], "healthy", "{h}");
+    client.close().await;
+}
+
+/// Starts the example `name` over HTTP at `addr` (to restart a server where
+/// the gateway expects it), waiting until it serves.
+async fn http_server_at(name: &str, addr: &str) -> tokio::process::Child {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(example(name))
+        .args(["--http", addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the example starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("serving MCP at") {
+                return;
+            }
+        }
+        panic!("{name} exited without serving at {addr}");
+    })
+    .await
+    .expect("serving in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// Polls `check` until it holds, at most [`PATIENCE`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_server_is_named_and_comes_back_session_era() {
+    killed_server_comes_back(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn a_killed_server_is_named_and_comes_back_stateless_era() {
+    killed_server_comes_back(Era::StatelessOnly).await;
+}
+
+async fn killed_server_comes_back(era: Era) {
+    let mut system = System::start(&["tools", "database"]).await;
+    let (client, _host) = system.client(era).await;
+    ok(&client, "tools__add", json!({"a": 2, "b": 3})).await;
+
+    let tools = system.server("tools");
+    let addr = tools.base.trim_start_matches("http://").to_owned();
+    tools.child.kill().await.unwrap();
+
+    // Its calls fail naming it; the other server keeps working.
+    let e = server_error(
+        call(&client, "tools__add", json!({"a": 1, "b": 2}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(e.message.contains("\"tools\""), "{e:?}");
+    assert_eq!(e.data.as_ref().unwrap()["server"], "tools", "{e:?}");
+    let tables = ok(&client, "database__list_tables", json!({})).await;
+    assert!(tables["tables"].is_array());
+    let h = health(&system.base).await;
+    assert_eq!(downstream_state(&h, "tools"), "down", "{h}");
+    assert_eq!(downstream_state(&h, "database"), "up", "{h}");
+    assert_eq!(h["status"], "degraded");
+    let listed = client.list_all_tools().await.unwrap();
+    assert!(
+        listed.iter().all(|t| !t.name.starts_with("tools__")),
+        "{listed:?}"
+    );
+    assert!(listed.iter().any(|t| t.name.starts_with("database__")));
+
+    // Restarted where it was, it is found again.
+    let restarted = http_server_at("tools_server", &addr).await;
+    system.server("tools").child = restarted;
+    eventually("tools is back", || async {
+        matches!(call(&client, "tools__add", json!({"a": 1, "b": 2})).await, Ok(r) if r.is_error != Some(true))
+    })
+    .await;
+    let h = health(&system.base).await;
+    assert_eq!(downstream_state(&h, "tools"), "up", "{h}");
+    assert!(
+        h["downstream"][0]["connection"]["protocolVersion"].is_string(),
+        "{h}"
+    );
+    let listed = client.list_all_tools().await.unwrap();
+    assert!(listed.iter().any(|t| t.name == "tools__add"));
+    assert_eq!(system.gateway.downstream().len(), 2);
+    client.close().await;
+}
