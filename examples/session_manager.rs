@@ -63,22 +63,24 @@ async fn main() -> std::io::Result<()> {
             eprintln!("session_manager: --session-idle-minutes must be a positive number");
             std::process::exit(2);
         });
-    let gateway = Gateway::start(config).await;
     if args.transport.stdio {
-        return mcp_sdk_server::stdio::serve(gateway).await;
+        return mcp_sdk_server::stdio::serve(Gateway::start(config).await).await;
     }
+    // Bound and announced before the downstream servers are reached, so the
+    // address is the first thing said (connections wait in the backlog).
     let addr = args.transport.http_addr(&spec());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!(
         "session_manager: serving MCP at http://{}/mcp",
         listener.local_addr()?
     );
-    let config = HttpConfig {
+    let gateway = Gateway::start(config).await;
+    let http = HttpConfig {
         session_idle_timeout: idle,
         ..Default::default()
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    gateway::serve(gateway, listener, config, shutdown).await
+    gateway::serve(gateway, listener, http, shutdown).await
 }

@@ -12,6 +12,7 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{example, http_client_in, http_server, HttpServer, TempDir, PATIENCE};
@@ -21,6 +22,8 @@ use support::{example, http_client_in, http_server, HttpServer, TempDir, PATIENC
 struct Host {
     root: Root,
     sampled: Arc<Mutex<Vec<CreateMessageParams>>>,
+    /// How many `notifications/resources/list_changed` arrived.
+    resources_changed: Arc<AtomicUsize>,
 }
 
 impl Host {
@@ -30,6 +33,7 @@ impl Host {
         Host {
             root,
             sampled: Arc::default(),
+            resources_changed: Arc::default(),
         }
     }
 }
@@ -55,6 +59,10 @@ impl ClientHandler for Host {
 
     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {
         Ok(ListRootsResult::new(vec![self.root.clone()]))
+    }
+
+    async fn on_resource_list_changed(&self) {
+        self.resources_changed.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -451,4 +459,150 @@ async fn killed_server_comes_back(era: Era) {
     assert!(listed.iter().any(|t| t.name == "tools__add"));
     assert_eq!(system.gateway.downstream().len(), 2);
     client.close().await;
+}
+
+/// A file appearing in the resources server's folder: the server announces
+/// it to the gateway, which announces it to its own clients (a session
+/// client through its peer, a stateless one on its `subscriptions/listen`
+/// stream).
+#[tokio::test]
+async fn list_changes_of_a_server_reach_the_clients_in_both_eras() {
+    let system = System::start(&["resources"]).await;
+    let (session, session_host) = system.client(Era::SessionOnly).await;
+    let (stateless, _) = system.client(Era::StatelessOnly).await;
+    // The session's notifications/initialized is handled in a task of its own.
+    ok(
+        &session,
+        "resources__write_note",
+        json!({"name": "a", "text": "a"}),
+    )
+    .await;
+    let filter = mcp_sdk::SubscriptionFilter {
+        resources_list_changed: Some(true),
+        ..Default::default()
+    };
+    let mut listening = support::listen(&stateless, filter).await;
+    assert_eq!(listening.acknowledged().resources_list_changed, Some(true));
+    let before = session_host.resources_changed.load(Ordering::SeqCst);
+
+    system.data.write("files/new.txt", b"new");
+
+    let heard = tokio::time::timeout(PATIENCE, listening.next())
+        .await
+        .expect("a notification in time")
+        .expect("the stream stays open");
+    assert_eq!(heard.method, "notifications/resources/list_changed");
+    eventually("the session client hears it", || async {
+        session_host.resources_changed.load(Ordering::SeqCst) > before
+    })
+    .await;
+    let listed = session.list_all_resources().await.unwrap();
+    assert!(
+        listed.iter().any(|r| r.uri.ends_with("/new.txt")),
+        "{listed:?}"
+    );
+}
+
+/// The example, configured by a TOML file: a session-era HTTP server (whose
+/// sampling requests come on the call's stream), a stdio server, and one
+/// that is not there; `/health` says which is which.
+#[tokio::test]
+async fn the_example_serves_a_config_file_of_http_stdio_and_missing_servers() {
+    let data = TempDir::new("gateway-example");
+    let sampling = http_server("sampling_server", &[]).await;
+    let config = format!(
+        r#"
+call_timeout_secs = 20
+
+[[server]]
+name = "sampling"
+url = "{}"
+era = "session"
+
+[[server]]
+name = "db"
+command = "{}"
+args = ["--stdio", "--database-url", "{}"]
+
+[[server]]
+name = "ghost"
+url = "http://127.0.0.1:1/mcp"
+"#,
+        sampling.url,
+        example("database_server").display(),
+        data.0.join("db.sqlite").display()
+    );
+    let path = data.write("gateway.toml", config.as_bytes());
+    let gateway = http_server("session_manager", &["--config", path.to_str().unwrap()]).await;
+
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let host = Host::new(&data);
+        let client = http_client_in(era, &gateway.url, host.clone()).await;
+        let summary = ok(
+            &client,
+            "sampling__summarize",
+            json!({"text": "Some text to shorten."}),
+        )
+        .await;
+        assert_eq!(
+            summary["summary"], "A gateway summary.",
+            "{era:?}: {summary}"
+        );
+        assert_eq!(host.sampled.lock().unwrap().len(), 1, "{era:?}");
+        let tables = ok(&client, "db__list_tables", json!({})).await;
+        assert!(tables["tables"].is_array());
+        let e = server_error(
+            call(&client, "ghost__anything", json!({}))
+                .await
+                .unwrap_err(),
+        );
+        assert!(e.message.contains("\"ghost\""), "{e:?}");
+        assert!(e.message.contains("unavailable"), "{e:?}");
+        let names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("db__")), "{names:?}");
+        assert!(names.iter().all(|n| !n.starts_with("ghost__")), "{names:?}");
+        client.close().await;
+    }
+
+    let h = health(&gateway.base).await;
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(downstream_state(&h, "sampling"), "up", "{h}");
+    assert_eq!(h["downstream"][0]["connection"]["stateless"], false, "{h}");
+    assert_eq!(downstream_state(&h, "db"), "up", "{h}");
+    assert_eq!(downstream_state(&h, "ghost"), "down", "{h}");
+    assert!(
+        h["downstream"][2]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{h}"
+    );
+}
+
+/// A config file that cannot be used stops the example with a message
+/// saying what is wrong.
+#[tokio::test]
+async fn the_example_refuses_a_bad_config_file() {
+    let data = TempDir::new("gateway-bad-config");
+    let path = data.write(
+        "bad.toml",
+        b"[[server]]\nname = \"a__b\"\nurl = \"http://x\"\n",
+    );
+    let out = tokio::process::Command::new(example("session_manager"))
+        .args(["--config", path.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad gateway configuration") && stderr.contains("a__b"),
+        "{stderr}"
+    );
 }
