@@ -606,3 +606,92 @@ async fn the_example_refuses_a_bad_config_file() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn progress_and_completion_pass_through_session_era() {
+    progress_and_completion(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn progress_and_completion_pass_through_stateless_era() {
+    progress_and_completion(Era::StatelessOnly).await;
+}
+
+/// A long downstream call's progress reaches the upstream caller, in
+/// order; completion is routed by the prompt's prefixed name.
+async fn progress_and_completion(era: Era) {
+    let system = System::start(&["tools", "prompts"]).await;
+    let (client, _host) = system.client(era).await;
+
+    let mut csv = String::from("id,name\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},name {i}\n"));
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = mcp_sdk_client::RequestOptions::new().on_progress(move |p| {
+        sink.lock().unwrap().push(p.progress);
+    });
+    let result = tokio::time::timeout(
+        PATIENCE,
+        client.call_tool_with("tools__csv_to_json", json!({"csv_data": csv}), options),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_ne!(result.is_error, Some(true));
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 2, "{era:?}: progress relayed: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "growing: {seen:?}");
+    assert_eq!(*seen.last().unwrap(), csv.len() as f64);
+
+    let complete = |prompt: &str| {
+        client.complete(mcp_sdk::CompleteParams::new(
+            mcp_sdk::CompletionReference::prompt(prompt),
+            "language",
+            "py",
+        ))
+    };
+    let values = complete("prompts__code_review")
+        .await
+        .unwrap()
+        .completion
+        .values;
+    assert_eq!(values, ["python"]);
+    let e = server_error(complete("nope__code_review").await.unwrap_err());
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+}
+
+/// A server that accepts connections but never answers is reported down
+/// after the connect timeout, without holding the others up.
+#[tokio::test]
+async fn a_server_that_never_answers_is_down_after_the_connect_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/mcp", silent.local_addr().unwrap());
+    // Accepts and holds connections, answering nothing.
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let tools = http_server("tools_server", &[]).await;
+    let specs = [("silent", silent_url), ("tools", tools.url.clone())]
+        .into_iter()
+        .map(|(name, url)| DownstreamSpec {
+            name: name.into(),
+            target: Target::Http { url },
+            era: Era::Auto,
+        })
+        .collect();
+    let mut config = GatewayConfig::new(specs).unwrap();
+    config.connect_timeout = Duration::from_millis(500);
+    let started = tokio::time::Instant::now();
+    let gateway = Gateway::start(config).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let h = gateway.health();
+    assert_eq!(downstream_state(&h, "silent"), "down", "{h}");
+    assert_eq!(downstream_state(&h, "tools"), "up", "{h}");
+    let why = h["downstream"][0]["lastError"].as_str().unwrap();
+    assert!(why.contains("no connection within"), "{why}");
+}

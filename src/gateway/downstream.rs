@@ -7,7 +7,7 @@ use super::Announcer;
 use mcp_sdk::{Error, ErrorCode, ServerCapabilities, SubscriptionFilter};
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -263,7 +263,7 @@ impl Downstream {
         link.instructions = client.server().instructions.clone();
         link.listener = client.is_stateless().then(|| {
             AbortOnDrop(tokio::spawn(listen(
-                self.clone(),
+                Arc::downgrade(self),
                 client.clone(),
                 generation,
             )))
@@ -340,8 +340,9 @@ impl Downstream {
 /// Holds a stateless server's `subscriptions/listen` stream open (its
 /// notifications reach the relay's list-changed callbacks); when the stream
 /// ends, the server has most likely gone, so it is marked down and the
-/// reconnecting task checks.
-async fn listen(downstream: Arc<Downstream>, client: Client, generation: u64) {
+/// reconnecting task checks. It holds the server weakly, so that a gateway
+/// dropped with its streams open goes away whole.
+async fn listen(downstream: Weak<Downstream>, client: Client, generation: u64) {
     let caps = client.server_capabilities();
     let filter = SubscriptionFilter {
         tools_list_changed: caps.tools.as_ref().map(|_| true),
@@ -365,9 +366,11 @@ async fn listen(downstream: Arc<Downstream>, client: Client, generation: u64) {
             format!("subscriptions/listen failed: {e}")
         }
         Err(e) => {
-            tracing::debug!(server = %downstream.spec.name, "no subscriptions/listen: {e}");
+            tracing::debug!(server = %client.server().server_info.name, "no subscriptions/listen: {e}");
             return;
         }
     };
-    downstream.mark_down(generation, &why);
+    if let Some(downstream) = downstream.upgrade() {
+        downstream.mark_down(generation, &why);
+    }
 }
