@@ -695,3 +695,55 @@ async fn a_server_that_never_answers_is_down_after_the_connect_timeout() {
     let why = h["downstream"][0]["lastError"].as_str().unwrap();
     assert!(why.contains("no connection within"), "{why}");
 }
+
+/// A server that is down when the gateway starts is offered all the same,
+/// and its tools appear once it comes up.
+#[tokio::test]
+async fn a_server_down_at_the_start_joins_when_it_comes_up() {
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let spec = DownstreamSpec {
+        name: "tools".into(),
+        target: Target::Http {
+            url: format!("http://{addr}/mcp"),
+        },
+        era: Era::Auto,
+    };
+    let mut config = GatewayConfig::new(vec![spec]).unwrap();
+    config.min_backoff = Duration::from_millis(100);
+    config.max_backoff = Duration::from_millis(300);
+    let gateway = Gateway::start(config).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(gateway::serve(
+        gateway,
+        listener,
+        Default::default(),
+        std::future::pending(),
+    ));
+    // The server, once started; killed when the test ends.
+    let mut started = None;
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let client = http_client_in(era, &url, ()).await;
+        assert!(client.server_capabilities().tools.is_some(), "{era:?}");
+        if era == Era::SessionOnly {
+            assert!(client.list_all_tools().await.unwrap().is_empty());
+            let e = server_error(call(&client, "tools__add", json!({})).await.unwrap_err());
+            assert!(e.message.contains("unavailable"), "{e:?}");
+            started = Some(http_server_at("tools_server", &addr).await);
+            eventually("its tools appear", || async {
+                let tools = client.list_all_tools().await.unwrap();
+                tools.iter().any(|t| t.name == "tools__add")
+            })
+            .await;
+        } else {
+            assert_eq!(
+                ok(&client, "tools__add", json!({"a": 1, "b": 2})).await,
+                json!({"result": 3})
+            );
+        }
+    }
+    assert!(started.is_some());
+}

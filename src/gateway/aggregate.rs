@@ -246,12 +246,20 @@ impl Server for Gateway {
     /// The union of what the servers offered (when last connected), with
     /// `listChanged` on, since the gateway announces servers coming and
     /// going. Resource subscriptions are not relayed (yet), so not offered.
+    ///
+    /// The transports read this once, when the service is made; a server
+    /// that has never connected by then is assumed to offer tools, prompts
+    /// and resources, so that they are reachable once it comes up (lists
+    /// of what nobody offers are merely empty).
     fn capabilities(&self) -> ServerCapabilities {
         let mut caps = ServerCapabilities::default();
         for server in &self.servers {
-            let Some(c) = server.capabilities() else {
-                continue;
-            };
+            let c = server.capabilities().unwrap_or_else(|| ServerCapabilities {
+                tools: Some(Default::default()),
+                prompts: Some(Default::default()),
+                resources: Some(Default::default()),
+                ..Default::default()
+            });
             if c.tools.is_some() {
                 caps.tools = Some(ToolsCapability {
                     list_changed: Some(true),
