@@ -207,7 +207,7 @@ impl Peer {
         data: Value,
     ) -> Result<(), Error> {
         if (level as u8) < self.session.min_log_level()
-            || self.session.shared.capabilities.logging.is_none()
+            || self.session.shared.capabilities().logging.is_none()
         {
             return Ok(());
         }

@@ -74,10 +74,11 @@ impl Default for SessionConfig {
 }
 
 /// What every session of one server shares: the server and what it offers,
-/// computed once.
+/// computed once (the capabilities again when the server's [`Notifier`]
+/// says they changed).
 pub(crate) struct ServerShared {
     pub server: Arc<dyn Server>,
-    pub capabilities: ServerCapabilities,
+    capabilities: std::sync::RwLock<Arc<ServerCapabilities>>,
     pub info: Implementation,
     pub instructions: Option<String>,
     pub config: SessionConfig,
@@ -88,13 +89,27 @@ pub(crate) struct ServerShared {
 impl ServerShared {
     pub fn new(server: Arc<dyn Server>, config: SessionConfig) -> Arc<Self> {
         Arc::new(ServerShared {
-            capabilities: server.capabilities(),
+            capabilities: std::sync::RwLock::new(Arc::new(server.capabilities())),
             info: server.info(),
             instructions: server.instructions(),
             notifier: server.notifier().unwrap_or_default(),
             server,
             config,
         })
+    }
+
+    /// What the server offers now: read again from [`Server::capabilities`]
+    /// after [`Notifier::capabilities_changed`], else as last read.
+    pub fn capabilities(&self) -> Arc<ServerCapabilities> {
+        if self.notifier.take_capabilities_changed() {
+            let fresh = Arc::new(self.server.capabilities());
+            *self.capabilities.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+            return fresh;
+        }
+        self.capabilities
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -457,7 +472,7 @@ impl Session {
         let shared = &self.shared;
         to_value(InitializeResult {
             protocol_version: version.as_str().to_owned(),
-            capabilities: shared.capabilities.clone(),
+            capabilities: (*shared.capabilities()).clone(),
             server_info: shared.info.clone(),
             instructions: shared.instructions.clone(),
             ..Default::default()
@@ -465,7 +480,7 @@ impl Session {
     }
 
     fn set_level(&self, params: Option<Value>) -> Result<Value, Error> {
-        if self.shared.capabilities.logging.is_none() {
+        if self.shared.capabilities().logging.is_none() {
             return Err(Error::method_not_found("logging/setLevel"));
         }
         let p: SetLevelParams = parse(params)?;
@@ -585,7 +600,7 @@ pub(crate) async fn dispatch(
     ctx: RequestContext,
 ) -> Result<Value, Error> {
     let s = &*shared.server;
-    let caps = &shared.capabilities;
+    let caps = shared.capabilities();
     let tools = caps.tools.is_some();
     let resources = caps.resources.is_some();
     let subscribe = caps

@@ -685,3 +685,71 @@ async fn a_pipe_serves_stateless_requests_without_initialize() {
         "a cancelled subscription sends nothing more: {next}"
     );
 }
+
+/// Offers tools only once switched on, and says so through its notifier.
+struct Switchable {
+    on: std::sync::atomic::AtomicBool,
+    notifier: mcp_sdk_server::Notifier,
+}
+
+#[mcp_sdk_server::async_trait]
+impl mcp_sdk_server::Server for Switchable {
+    fn capabilities(&self) -> mcp_sdk::ServerCapabilities {
+        let mut caps = mcp_sdk::ServerCapabilities::default();
+        if self.on.load(std::sync::atomic::Ordering::SeqCst) {
+            caps.tools = Some(Default::default());
+        }
+        caps
+    }
+
+    fn notifier(&self) -> Option<mcp_sdk_server::Notifier> {
+        Some(self.notifier.clone())
+    }
+
+    async fn list_tools(
+        &self,
+        _: mcp_sdk::ListToolsParams,
+        _: RequestContext,
+    ) -> Result<mcp_sdk::ListToolsResult, mcp_sdk::Error> {
+        Ok(mcp_sdk::ListToolsResult::default())
+    }
+}
+
+#[tokio::test]
+async fn capabilities_are_read_again_when_the_notifier_says_they_changed() {
+    let server = std::sync::Arc::new(Switchable {
+        on: Default::default(),
+        notifier: Default::default(),
+    });
+    let service = StreamableHttpService::new(server.clone(), HttpConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_with_shutdown(
+        listener,
+        "/mcp",
+        service,
+        std::future::pending(),
+    ));
+    let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta()}});
+    let list =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta()}});
+
+    let (_, found) = post_json(addr, &discover, &[]).await;
+    assert!(
+        found["result"]["capabilities"].get("tools").is_none(),
+        "{found}"
+    );
+    assert_eq!(post_json(addr, &list, &[]).await.0, 404);
+
+    // Switched on without a word: nothing changes.
+    server.on.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(post_json(addr, &list, &[]).await.0, 404);
+
+    server.notifier.capabilities_changed();
+    assert_eq!(post_json(addr, &list, &[]).await.0, 200);
+    let (_, found) = post_json(addr, &discover, &[]).await;
+    assert!(
+        found["result"]["capabilities"].get("tools").is_some(),
+        "{found}"
+    );
+}

@@ -152,8 +152,8 @@ pub(crate) async fn serve_checked(
         "server/discover" => return Ok(discover(shared)),
         "subscriptions/listen" => {
             let p: SubscriptionsListenParams = parse(params)?;
-            return subscriptions::listen(&shared.notifier, &shared.capabilities, id, p, reply)
-                .await;
+            let caps = shared.capabilities();
+            return subscriptions::listen(&shared.notifier, &caps, id, p, reply).await;
         }
         m if REMOVED.contains(&m) => {
             return Err(Error::new(
@@ -223,7 +223,7 @@ fn discover(shared: &ServerShared) -> Value {
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        capabilities: shared.capabilities.clone(),
+        capabilities: (*shared.capabilities()).clone(),
         instructions: shared.instructions.clone(),
         ttl_ms: shared.config.cache_ttl.as_millis() as u64,
         cache_scope: shared.config.cache_scope,

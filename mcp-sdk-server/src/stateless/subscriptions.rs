@@ -10,6 +10,7 @@ use mcp_sdk::{
     ToolListChangedNotificationParams, SUBSCRIPTION_ID_META_KEY,
 };
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,9 @@ pub(crate) enum Change {
 pub struct Notifier {
     tx: broadcast::Sender<Change>,
     closed: CancellationToken,
+    /// Set by [`capabilities_changed`](Notifier::capabilities_changed),
+    /// taken by the transports before the next request.
+    capabilities_changed: Arc<AtomicBool>,
 }
 
 /// How many changes may wait for a slow stream before it skips some.
@@ -41,6 +45,7 @@ impl Default for Notifier {
         Notifier {
             tx: broadcast::channel(BACKLOG).0,
             closed: CancellationToken::new(),
+            capabilities_changed: Arc::default(),
         }
     }
 }
@@ -64,6 +69,21 @@ impl Notifier {
     /// `notifications/resources/updated`, to streams subscribed to `uri`.
     pub fn resource_updated(&self, uri: &str) {
         let _ = self.tx.send(Change::ResourceUpdated(Arc::from(uri)));
+    }
+
+    /// Says that [`Server::capabilities`](crate::Server::capabilities) now
+    /// gives something else (a gateway whose downstream server came up, say):
+    /// the transports read it again before the next request: for
+    /// `server/discover`, for the `initialize` of new sessions, and for which
+    /// methods are served (to every client). Clients learn of new tools or
+    /// prompts through the list-changed notifications you send as well.
+    pub fn capabilities_changed(&self) {
+        self.capabilities_changed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn take_capabilities_changed(&self) -> bool {
+        self.capabilities_changed.load(Ordering::Relaxed)
+            && self.capabilities_changed.swap(false, Ordering::AcqRel)
     }
 
     /// How many streams are listening.
