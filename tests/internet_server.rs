@@ -13,13 +13,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use mcp_sdk::CallToolResult;
 use mcp_sdk_client::transport::ChildProcess;
-use mcp_sdk_client::{Client, Era};
+use mcp_sdk_client::Client;
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
+use support::{every_way, http_server, HttpServer, Via, PATIENCE};
 
 const EXAMPLE: &str = "internet_server";
 const ALLOW_LOOPBACK: &[&str] = &["--allow-host", "127.0.0.1"];
@@ -157,33 +157,9 @@ async fn serve(
     })
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Stdio,
-    Http,
-}
-
-/// How a scenario reaches the server: a transport, and the era the client
-/// is pinned to.
-#[derive(Clone, Copy, Debug)]
-struct Via {
-    transport: Transport,
-    era: Era,
-}
-
-/// Starts the server with `args` and connects a client; the server (if
-/// HTTP) lives as long as the returned guard.
+/// Starts the server with `args` and connects a client.
 async fn connect(via: Via, args: &[&str]) -> (Client, Option<HttpServer>) {
-    let (client, server) = match via.transport {
-        Transport::Stdio => (stdio_client_in(via.era, EXAMPLE, args, ()).await, None),
-        Transport::Http => {
-            let server = http_server(EXAMPLE, args).await;
-            let client = http_client_in(via.era, &server.url, ()).await;
-            (client, Some(server))
-        }
-    };
-    assert_eq!(client.is_stateless(), via.era == Era::StatelessOnly);
-    (client, server)
+    via.connect(EXAMPLE, args, ()).await
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
@@ -209,36 +185,6 @@ fn structured(result: &CallToolResult) -> Value {
         .structured_content
         .clone()
         .expect("structured content")
-}
-
-/// Runs a scenario over stdio and over HTTP, each in the session era and in
-/// the stateless era.
-macro_rules! every_way {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::{Era, Transport, Via};
-
-            async fn run(transport: Transport, era: Era) {
-                super::$name(Via { transport, era }).await
-            }
-            #[tokio::test]
-            async fn stdio_session() {
-                run(Transport::Stdio, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn stdio_stateless() {
-                run(Transport::Stdio, Era::StatelessOnly).await
-            }
-            #[tokio::test]
-            async fn http_session() {
-                run(Transport::Http, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn http_stateless() {
-                run(Transport::Http, Era::StatelessOnly).await
-            }
-        }
-    )*};
 }
 
 every_way!(

@@ -12,11 +12,11 @@ use mcp_sdk::{
     ToolUseContent,
 };
 use mcp_sdk_client::{
-    async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
+    async_trait, Client, ClientError, ClientHandler, RequestContext, RequestOptions,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
+use support::{every_way, http_server, HttpServer, Via, PATIENCE};
 
 const EXAMPLE: &str = "sampling_server";
 const NEEDS_SAMPLING: &str = "this tool needs a client that supports sampling";
@@ -79,39 +79,9 @@ impl ClientHandler for FakeModel {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Stdio,
-    Http,
-}
-
-/// How a scenario reaches the server: a transport, and the era the client
-/// is pinned to.
-#[derive(Clone, Copy, Debug)]
-struct Via {
-    transport: Transport,
-    era: Era,
-}
-
-impl Via {
-    fn stateless(self) -> bool {
-        self.era == Era::StatelessOnly
-    }
-}
-
-/// Starts the server and connects a client with `handler`; the server (if
-/// HTTP) lives as long as the returned guard.
+/// Starts the server and connects a client with `handler`.
 async fn connect(via: Via, handler: impl ClientHandler) -> (Client, Option<HttpServer>) {
-    let (client, server) = match via.transport {
-        Transport::Stdio => (stdio_client_in(via.era, EXAMPLE, &[], handler).await, None),
-        Transport::Http => {
-            let server = http_server(EXAMPLE, &[]).await;
-            let client = http_client_in(via.era, &server.url, handler).await;
-            (client, Some(server))
-        }
-    };
-    assert_eq!(client.is_stateless(), via.stateless(), "{via:?}");
-    (client, server)
+    via.connect(EXAMPLE, &[], handler).await
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
@@ -140,36 +110,6 @@ fn first_text(params: &CreateMessageParams) -> String {
         .text()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Runs a scenario over stdio and over HTTP, each in the session era and in
-/// the stateless era.
-macro_rules! every_way {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::{Era, Transport, Via};
-
-            async fn run(transport: Transport, era: Era) {
-                super::$name(Via { transport, era }).await
-            }
-            #[tokio::test]
-            async fn stdio_session() {
-                run(Transport::Stdio, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn stdio_stateless() {
-                run(Transport::Stdio, Era::StatelessOnly).await
-            }
-            #[tokio::test]
-            async fn http_session() {
-                run(Transport::Http, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn http_stateless() {
-                run(Transport::Http, Era::StatelessOnly).await
-            }
-        }
-    )*};
 }
 
 every_way!(

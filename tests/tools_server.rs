@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{http_client_in, http_server, stdio_client_in, HttpServer, PATIENCE};
+use support::{every_way, http_client_in, http_server, HttpServer, Transport, Via, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
@@ -29,29 +29,10 @@ impl ClientHandler for Strays {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Stdio,
-    Http,
-}
-
-/// Starts the server with `args` and connects a client pinned to `era`;
-/// the server (if HTTP) lives as long as the returned guard.
-async fn connect(
-    transport: Transport,
-    era: Era,
-    args: &[&str],
-    handler: Strays,
-) -> (Client, Option<HttpServer>) {
-    let (client, server) = match transport {
-        Transport::Stdio => (stdio_client_in(era, NAME, args, handler).await, None),
-        Transport::Http => {
-            let server = http_server(NAME, args).await;
-            let client = http_client_in(era, &server.url, handler).await;
-            (client, Some(server))
-        }
-    };
-    assert_eq!(client.is_stateless(), era == Era::StatelessOnly);
+/// Starts the server with `args` and connects a client `via` a transport
+/// and era; the server (if HTTP) lives as long as the returned guard.
+async fn connect(via: Via, args: &[&str], handler: Strays) -> (Client, Option<HttpServer>) {
+    let (client, server) = via.connect(NAME, args, handler).await;
     assert_eq!(client.server().server_info.name, "mcp-reference-tools");
     (client, server)
 }
@@ -395,47 +376,20 @@ async fn cancels(client: &Client, strays: &Strays) {
     );
 }
 
-/// Runs a scenario over stdio and over HTTP, each in the session era and in
-/// the stateless era.
-macro_rules! every_way {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::{Era, Transport};
-
-            #[tokio::test]
-            async fn stdio_session() {
-                super::$name(Transport::Stdio, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn stdio_stateless() {
-                super::$name(Transport::Stdio, Era::StatelessOnly).await
-            }
-            #[tokio::test]
-            async fn http_session() {
-                super::$name(Transport::Http, Era::SessionOnly).await
-            }
-            #[tokio::test]
-            async fn http_stateless() {
-                super::$name(Transport::Http, Era::StatelessOnly).await
-            }
-        }
-    )*};
-}
-
 every_way!(
     every_tool_and_every_bad_input,
     long_transform_reports_progress_and_cancels
 );
 
-async fn every_tool_and_every_bad_input(transport: Transport, era: Era) {
-    let (client, _server) = connect(transport, era, &[], Strays::default()).await;
+async fn every_tool_and_every_bad_input(via: Via) {
+    let (client, _server) = connect(via, &[], Strays::default()).await;
     exercise(&client).await;
     client.close().await;
 }
 
-async fn long_transform_reports_progress_and_cancels(transport: Transport, era: Era) {
+async fn long_transform_reports_progress_and_cancels(via: Via) {
     let strays = Strays::default();
-    let (client, _server) = connect(transport, era, &[], strays.clone()).await;
+    let (client, _server) = connect(via, &[], strays.clone()).await;
     reports_progress(&client).await;
     cancels(&client, &strays).await;
     client.close().await;
@@ -445,7 +399,11 @@ async fn long_transform_reports_progress_and_cancels(transport: Transport, era: 
 async fn stdio_refuses_a_huge_csv() {
     let huge = "x,y\n".repeat(11 * 1024 * 1024 / 4);
     for era in ERAS {
-        let (client, _) = connect(Transport::Stdio, era, &[], Strays::default()).await;
+        let stdio = Via {
+            transport: Transport::Stdio,
+            era,
+        };
+        let (client, _) = connect(stdio, &[], Strays::default()).await;
         let e = tool_error(&client, "csv_to_json", json!({"csv_data": huge})).await;
         assert!(e.starts_with("csv_data is 11.0 MiB"), "{era:?}: {e}");
         assert!(e.contains("at most 10.0 MiB"), "{e}");

@@ -2,7 +2,7 @@
 //! and connect our client to it, over stdio or Streamable HTTP.
 #![allow(dead_code)] // each test file uses its own part
 
-use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport};
+use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
 use mcp_sdk_client::{Client, ClientHandler, Era};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -42,7 +42,7 @@ pub async fn stdio_client_in(
     connect(era, transport, handler).await
 }
 
-async fn connect(era: Era, transport: impl Transport, handler: impl ClientHandler) -> Client {
+async fn connect(era: Era, transport: impl ClientTransport, handler: impl ClientHandler) -> Client {
     tokio::time::timeout(
         PATIENCE,
         Client::builder()
@@ -147,3 +147,84 @@ pub async fn listen(
         .expect("the acknowledgement in time")
         .expect("the server takes the subscription")
 }
+
+/// How a scenario reaches a server: over which transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// The server as a child process, over its stdin and stdout.
+    Stdio,
+    /// The server as a child process serving Streamable HTTP.
+    Http,
+}
+
+/// How a scenario reaches a server: a transport, and the era the client is
+/// pinned to.
+#[derive(Clone, Copy, Debug)]
+pub struct Via {
+    /// Stdio or HTTP.
+    pub transport: Transport,
+    /// The session era or the stateless one.
+    pub era: Era,
+}
+
+impl Via {
+    /// Whether the client speaks the stateless era (2026-07-28).
+    pub fn stateless(self) -> bool {
+        self.era == Era::StatelessOnly
+    }
+
+    /// Starts the example `name` with `args` and connects a client with
+    /// `handler` in this era; the server (if HTTP) lives as long as the
+    /// returned guard.
+    pub async fn connect(
+        self,
+        name: &str,
+        args: &[&str],
+        handler: impl ClientHandler,
+    ) -> (Client, Option<HttpServer>) {
+        let (client, server) = match self.transport {
+            Transport::Stdio => (stdio_client_in(self.era, name, args, handler).await, None),
+            Transport::Http => {
+                let server = http_server(name, args).await;
+                let client = http_client_in(self.era, &server.url, handler).await;
+                (client, Some(server))
+            }
+        };
+        assert_eq!(client.is_stateless(), self.stateless(), "{self:?}");
+        (client, server)
+    }
+}
+
+/// Runs each named scenario, an `async fn(Via)` of the test file, four ways:
+/// over stdio and over HTTP, each in the session era and in the stateless era.
+#[allow(unused_macros)] // each test file uses its own part
+macro_rules! every_way {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::support::{Transport, Via};
+            use mcp_sdk_client::Era;
+
+            async fn run(transport: Transport, era: Era) {
+                super::$name(Via { transport, era }).await
+            }
+            #[tokio::test]
+            async fn stdio_session() {
+                run(Transport::Stdio, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn stdio_stateless() {
+                run(Transport::Stdio, Era::StatelessOnly).await
+            }
+            #[tokio::test]
+            async fn http_session() {
+                run(Transport::Http, Era::SessionOnly).await
+            }
+            #[tokio::test]
+            async fn http_stateless() {
+                run(Transport::Http, Era::StatelessOnly).await
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use every_way;
