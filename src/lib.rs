@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod echo;
 pub mod gateway;
 pub mod servers;
+pub mod system;
 
 /// Logs to stderr (never stdout, which stdio servers use for protocol
 /// messages), at the level given by `RUST_LOG` or `LOG_LEVEL` (default

@@ -1,0 +1,227 @@
+//! The whole reference system in one command: the seven reference servers
+//! and the session manager in front of them. See `--help`.
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/reference_system                # seed ports 5000..5007
+//! target/release/examples/reference_system --ports auto   # free ports, printed
+//! ```
+//!
+//! What it prints on stdout once everything is healthy (tests read it):
+//! a line starting `reference_system ready: ` followed by the gateway's MCP
+//! URL, then one `health: NAME URL` line per process.
+
+use clap::{Parser, ValueEnum};
+use mcp_reference::servers::resources;
+use mcp_reference::system::{self, Launch, Options, Ports, System, CLIENT_APP_PORT};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Runs the seven reference servers and the session manager.
+#[derive(Parser)]
+#[command(
+    name = "reference_system",
+    version,
+    long_about = "Runs the whole reference system: the seven reference servers (resources 5001, \
+sampling 5002, tools 5003, database 5004, internet 5005, roots 5006, prompts 5007) and the \
+session manager (the MCP gateway) on 5000 in front of them, all on 127.0.0.1, each as a child \
+process of its own example binary. It waits until every /health answers, prints the URLs to \
+open, and stops everything on Ctrl-C or SIGTERM.\n\n\
+The client application (issue 7, port 8080) is not built yet; the system runs without it.\n\n\
+The example binaries must sit next to this one: build them all with\n\n  \
+cargo build --release --examples\n  target/release/examples/reference_system\n\n\
+Data lives in one folder (--data-dir): files/ is the folder the resources server serves \
+(a sample is created if missing), database.db the SQLite database of the database server \
+(sample tables created if empty; --database-url for PostgreSQL), prompts/ extra prompts \
+(*.md) for the prompts server."
+)]
+struct Args {
+    /// `seed`: the gateway on 5000, server N on 500N; `auto`: free ports,
+    /// printed when ready.
+    #[arg(long, value_enum, default_value_t = PortsArg::Seed)]
+    ports: PortsArg,
+    /// The folder of the system's data [default: mcp-reference/system in the
+    /// user's data directory, else ./reference-data].
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
+    /// The database server's database (postgres://USER@HOST:PORT/DB, or an
+    /// SQLite path) instead of DATA_DIR/database.db. DATABASE_URL is not
+    /// read, so that the system's data stays in its folder unless asked.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Do not echo the children's logs (stderr) behind [name].
+    #[arg(long)]
+    quiet: bool,
+    /// How long each process may take to start and answer /health, in
+    /// seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    start_timeout: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PortsArg {
+    Seed,
+    Auto,
+}
+
+/// How long children get to end by themselves after Ctrl-C (which the
+/// terminal sends to them too) before they are killed.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// The default data folder: next to the servers' own samples in the user's
+/// data directory (the resources server's default sample folder's parent),
+/// else ./reference-data when there is no data directory.
+fn default_data_dir() -> PathBuf {
+    match resources::default_sample_dir().parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("system"),
+        _ => PathBuf::from("reference-data"),
+    }
+}
+
+/// The data folder laid out, and the servers' flags pointing into it.
+fn prepare(data: &Path, database_url: Option<String>) -> std::io::Result<Vec<Launch>> {
+    let files = data.join("files");
+    if resources::ensure_sample_dir(&files)? {
+        eprintln!(
+            "reference_system: created the sample folder {}",
+            files.display()
+        );
+    }
+    let prompts = data.join("prompts");
+    std::fs::create_dir_all(&prompts)?;
+    let database = database_url.unwrap_or_else(|| data.join("database.db").display().to_string());
+    let path = |p: &Path| p.display().to_string();
+    let launch = |name, args: &[String]| Launch {
+        name,
+        args: args.to_vec(),
+    };
+    Ok(vec![
+        launch("resources", &["--dir".into(), path(&files)]),
+        launch("sampling", &[]),
+        launch("tools", &[]),
+        launch("database", &["--database-url".into(), database]),
+        launch("internet", &[]),
+        launch("roots", &[]),
+        launch("prompts", &["--prompts-dir".into(), path(&prompts)]),
+    ])
+}
+
+/// Resolves when we are asked to stop; says whether by Ctrl-C (SIGINT,
+/// which a terminal also sends to the children) or by SIGTERM (ours alone).
+struct Stop {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    /// Listens from now on, so a signal during the start is not lost.
+    fn new() -> std::io::Result<Stop> {
+        Ok(Stop {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for a signal; `true` for Ctrl-C.
+    async fn signalled(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => true,
+                _ = self.term.recv() => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            true
+        }
+    }
+}
+
+fn print_ready(system: &System, data: &Path) {
+    let gw = &system.gateway;
+    println!("reference_system ready: {}", gw.url);
+    println!();
+    println!("  MCP endpoint (session manager): {}", gw.url);
+    println!(
+        "  client application (issue 7):   not built yet (it will serve http://127.0.0.1:{CLIENT_APP_PORT})"
+    );
+    println!("  data:                           {}", data.display());
+    println!();
+    println!("health: session_manager {}/health", gw.base);
+    for (name, s) in &system.servers {
+        println!("health: {name} {}/health   (MCP: {})", s.base, s.url);
+    }
+    println!();
+    println!("Ctrl-C stops everything.");
+}
+
+fn print_pid(name: &str, pid: u32) {
+    eprintln!("reference_system: started {name} (pid {pid})");
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let mut stop = Stop::new().unwrap_or_else(|e| fail(format!("cannot listen for signals: {e}")));
+    let data = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let servers = prepare(&data, args.database_url.clone()).unwrap_or_else(|e| {
+        fail(format!(
+            "cannot prepare the data folder {}: {e}",
+            data.display()
+        ))
+    });
+    let bin_dir =
+        system::bin_dir().unwrap_or_else(|e| fail(format!("cannot find our own binary: {e}")));
+    let options = Options {
+        bin_dir,
+        servers,
+        ports: match args.ports {
+            PortsArg::Seed => Ports::Seed,
+            PortsArg::Auto => Ports::Auto,
+        },
+        echo: !args.quiet,
+        start_timeout: Duration::from_secs(args.start_timeout),
+        on_spawn: print_pid,
+    };
+    // Issue 7: the client application (a web host on CLIENT_APP_PORT talking
+    // to the gateway's URL) starts here, after System::start, as one more
+    // child; stop it before the system below.
+    let mut system = tokio::select! {
+        started = System::start(&options) => match started {
+            Ok(system) => system,
+            // Whatever had started was stopped when the start failed.
+            Err(e) => fail(format!("{e}\nreference_system: the others were stopped")),
+        },
+        _ = stop.signalled() => {
+            // Dropping the start kills (and reaps) whatever it had started.
+            eprintln!("reference_system: stopped while starting");
+            std::process::exit(1);
+        }
+    };
+    print_ready(&system, &data);
+    let grace = loop {
+        tokio::select! {
+            biased;
+            ctrl_c = stop.signalled() => break if ctrl_c { GRACE } else { Duration::ZERO },
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if let Some((name, status, tail)) = system.exited() {
+                    eprintln!("reference_system: {name} exited ({status}); the end of its stderr:");
+                    tail.iter().for_each(|l| eprintln!("    {l}"));
+                    eprintln!("reference_system: stopping the others");
+                    system.stop(Duration::ZERO).await;
+                    std::process::exit(1);
+                }
+            }
+        }
+    };
+    eprintln!("reference_system: stopping");
+    system.stop(grace).await;
+    eprintln!("reference_system: stopped");
+}
+
+fn fail(why: String) -> ! {
+    eprintln!("reference_system: {why}");
+    std::process::exit(1);
+}

@@ -1,0 +1,271 @@
+//! The one command that runs the whole system, `reference_system`, as a
+//! user runs it: a child process on free ports (`--ports auto`), driven
+//! through the URLs it prints, stopped with SIGTERM.
+//!
+//! It runs the example binaries next to itself, so build them first:
+//! `cargo test` builds the examples when run without `--test`; otherwise run
+//! `cargo build --examples` before `cargo test --test reference_system`.
+#![cfg(unix)] // SIGTERM, and /proc to see that no child outlived the parent
+
+mod support;
+
+use mcp_reference::gateway::config::SEED_SERVERS;
+use mcp_sdk_client::Era;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{example, http_client_in, TempDir, PATIENCE};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Seven servers and a gateway starting from debug builds on two busy
+/// cores: more than a single server's patience.
+const START_PATIENCE: Duration = Duration::from_secs(120);
+
+/// `reference_system` running, and what it said.
+struct Running {
+    child: Child,
+    /// Its stderr so far (its own lines and its children's, echoed).
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(example("reference_system"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("reference_system starts (cargo build --examples first)");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let kept = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Running { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// The pids of the children it announced ("started NAME (pid N)").
+    fn child_pids(&self) -> Vec<(String, u32)> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("reference_system: started ")?;
+                let (name, pid) = rest.split_once(" (pid ")?;
+                Some((name.to_owned(), pid.trim_end_matches(')').parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Reads stdout up to the end of the ready message: the gateway's MCP
+    /// URL and each process's `/health` URL by name.
+    async fn ready(&mut self) -> (String, Vec<(String, String)>) {
+        let mut lines = BufReader::new(self.child.stdout.take().unwrap()).lines();
+        let read = async {
+            let (mut url, mut health) = (None, Vec::new());
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(u) = line.strip_prefix("reference_system ready: ") {
+                    url = Some(u.to_owned());
+                } else if let Some(rest) = line.strip_prefix("health: ") {
+                    let mut words = rest.split_whitespace();
+                    let (name, u) = (words.next().unwrap(), words.next().unwrap());
+                    health.push((name.to_owned(), u.to_owned()));
+                } else if line.starts_with("Ctrl-C stops everything") {
+                    return Some((url.expect("the ready line comes first"), health));
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(START_PATIENCE, read).await {
+            Ok(Some(ready)) => ready,
+            Ok(None) => panic!(
+                "reference_system ended before it was ready:\n{}",
+                self.stderr()
+            ),
+            Err(_) => panic!("reference_system not ready in time:\n{}", self.stderr()),
+        }
+    }
+
+    async fn sigterm(&mut self) -> ExitStatus {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.exit().await
+    }
+
+    async fn exit(&mut self) -> ExitStatus {
+        match tokio::time::timeout(START_PATIENCE, self.child.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("reference_system did not end in time:\n{}", self.stderr()),
+        }
+    }
+}
+
+/// Nothing of ours is left: every announced child has ended (a child that
+/// outlived its parent would still be in /proc, adopted by init).
+fn assert_all_gone(pids: &[(String, u32)]) {
+    assert!(!pids.is_empty(), "the children were announced");
+    for (name, pid) in pids {
+        let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+        // A recycled pid would belong to another program: compare the name.
+        let alive = std::fs::read_to_string(proc.join("comm"))
+            .map(|comm| name.starts_with(comm.trim()))
+            .unwrap_or(false);
+        assert!(!alive, "{name} (pid {pid}) outlived reference_system");
+    }
+}
+
+async fn get_json(url: &str) -> Value {
+    let body = tokio::time::timeout(PATIENCE, async {
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    })
+    .await
+    .unwrap_or_else(|_| panic!("GET {url} in time"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_system_answers_through_the_gateway_and_stops_on_sigterm() {
+    let data = TempDir::new("reference-system");
+    let data_dir = data.0.join("data");
+    let mut system = Running::start(&["--ports", "auto", "--data-dir", data_dir.to_str().unwrap()]);
+    let (url, health) = system.ready().await;
+
+    // Every process answers /health; the gateway sees all seven up.
+    let names: BTreeSet<&str> = health.iter().map(|(n, _)| n.as_str()).collect();
+    let expected: BTreeSet<&str> = SEED_SERVERS
+        .iter()
+        .copied()
+        .chain(["session_manager"])
+        .collect();
+    assert_eq!(names, expected);
+    for (name, health_url) in &health {
+        let answer = get_json(health_url).await;
+        assert_eq!(answer["status"], "healthy", "{name}: {answer}");
+    }
+    let gateway_health = &health
+        .iter()
+        .find(|(n, _)| n == "session_manager")
+        .unwrap()
+        .1;
+    let downstream = get_json(gateway_health).await["downstream"].clone();
+    for d in downstream.as_array().unwrap() {
+        assert_eq!(d["state"], "up", "{d}");
+    }
+    // The data folder holds the sample files and the SQLite database.
+    assert!(data_dir.join("files/README.md").is_file());
+    assert!(data_dir.join("database.db").is_file());
+
+    for era in [Era::Auto, Era::SessionOnly] {
+        let client = http_client_in(era, &url, ()).await;
+        let tools = tokio::time::timeout(PATIENCE, client.list_all_tools())
+            .await
+            .expect("tools/list in time")
+            .expect("tools/list succeeds");
+        let servers: BTreeSet<&str> = tools
+            .iter()
+            .map(|t| t.name.split_once("__").expect("prefixed").0)
+            .collect();
+        // The prompts server offers prompts, no tools: see its prompts.
+        let with_tools: BTreeSet<&str> = SEED_SERVERS
+            .iter()
+            .copied()
+            .filter(|s| *s != "prompts")
+            .collect();
+        assert_eq!(servers, with_tools, "{era:?}");
+        let prompts = tokio::time::timeout(PATIENCE, client.list_all_prompts())
+            .await
+            .expect("prompts/list in time")
+            .expect("prompts/list succeeds");
+        assert!(
+            prompts.iter().any(|p| p.name == "prompts__code_review"),
+            "{era:?}: {prompts:?}"
+        );
+        let sum = tokio::time::timeout(
+            PATIENCE,
+            client.call_tool("tools__add", json!({"a": 2, "b": 3})),
+        )
+        .await
+        .expect("tools/call in time")
+        .expect("tools/call succeeds");
+        assert_eq!(
+            sum.structured_content,
+            Some(json!({"result": 5})),
+            "{era:?}"
+        );
+        let tables = tokio::time::timeout(
+            PATIENCE,
+            client.call_tool("database__list_tables", json!({})),
+        )
+        .await
+        .expect("tools/call in time")
+        .expect("tools/call succeeds");
+        let tables = tables.structured_content.unwrap().to_string();
+        assert!(
+            tables.contains("customers"),
+            "the sample SQLite database: {tables}"
+        );
+        client.close().await;
+    }
+
+    let pids = system.child_pids();
+    assert_eq!(
+        pids.len(),
+        8,
+        "seven servers and the gateway:\n{}",
+        system.stderr()
+    );
+    let status = system.sigterm().await;
+    assert!(status.success(), "{status}:\n{}", system.stderr());
+    assert_all_gone(&pids);
+    // No one listens on the announced ports any more.
+    for (name, health_url) in &health {
+        let addr = health_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/health");
+        let connected = tokio::net::TcpStream::connect(addr).await;
+        assert!(connected.is_err(), "{name} still listens on {addr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_fails_to_start_is_named_and_the_others_are_stopped() {
+    let data = TempDir::new("reference-system-fail");
+    // Port 1 refuses: the database server gives up on PostgreSQL (after its
+    // pool's timeout) and exits.
+    let mut system = Running::start(&[
+        "--ports",
+        "auto",
+        "--quiet",
+        "--data-dir",
+        data.0.to_str().unwrap(),
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+    ]);
+    let status = system.exit().await;
+    let stderr = system.stderr();
+    assert!(!status.success(), "{status}:\n{stderr}");
+    assert!(
+        stderr.contains("database_server exited")
+            && stderr.contains("Could not connect to PostgreSQL"),
+        "names the server and shows its stderr:\n{stderr}"
+    );
+    assert!(stderr.contains("the others were stopped"), "{stderr}");
+    assert_all_gone(&system.child_pids());
+}
