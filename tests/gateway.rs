@@ -10,7 +10,10 @@ use mcp_sdk::{
     CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult, Error, ErrorCode,
     ListRootsResult, Root, RootsCapability, SamplingCapability,
 };
+use mcp_sdk_client::RequestOptions;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
+use mcp_sdk_server::http::HttpConfig;
+use mcp_sdk_server::{NoArguments, RequestContext as ServerCx, Router};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -95,8 +98,23 @@ fn args_for(name: &str, data: &TempDir) -> Vec<String> {
     }
 }
 
+/// How the gateway of a [`System`] is set up beyond its reference servers.
+#[derive(Default)]
+struct Setup {
+    /// More downstream servers (a [`Probe`], say).
+    extra: Vec<DownstreamSpec>,
+    /// The gateway's HTTP settings (its idle expiry, say).
+    http: HttpConfig,
+    /// The per-call timeout, when not the tests' 20 s.
+    call_timeout: Option<Duration>,
+}
+
 impl System {
     async fn start(names: &[&'static str]) -> System {
+        Self::start_with(names, Setup::default()).await
+    }
+
+    async fn start_with(names: &[&'static str], setup: Setup) -> System {
         let data = TempDir::new("gateway");
         data.write("files/README.md", b"# Hello from the resources server\n");
         let started = futures_util::future::join_all(names.iter().map(|name| {
@@ -116,18 +134,19 @@ impl System {
                 },
                 era: Era::Auto,
             })
+            .chain(setup.extra)
             .collect();
         let mut config = GatewayConfig::new(specs).unwrap();
         config.min_backoff = Duration::from_millis(100);
         config.max_backoff = Duration::from_millis(500);
-        config.call_timeout = Duration::from_secs(20);
+        config.call_timeout = setup.call_timeout.unwrap_or(Duration::from_secs(20));
         let gateway = Gateway::start(config).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let serving = tokio::spawn(gateway::serve(
             gateway.clone(),
             listener,
-            Default::default(),
+            setup.http,
             std::future::pending(),
         ));
         System {
@@ -138,6 +157,17 @@ impl System {
             data,
             _serving: serving,
         }
+    }
+
+    /// Waits until the gateway has no call in flight to any server.
+    async fn until_no_calls_in_flight(&self) {
+        eventually("no call in flight downstream", || async {
+            self.gateway
+                .downstream()
+                .iter()
+                .all(|s| s.calls_in_flight() == 0)
+        })
+        .await;
     }
 
     async fn client(&self, era: Era) -> (Client, Host) {
@@ -746,4 +776,294 @@ async fn a_server_down_at_the_start_joins_when_it_comes_up() {
         }
     }
     assert!(started.is_some());
+}
+
+/// Adds one to its counter when dropped: a tool handler holding it was
+/// dropped before it finished, which is how the SDK cancels a handler.
+struct CountOnDrop(Arc<AtomicUsize>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A downstream server that shows what reaches it, served by our SDK in
+/// this process on a socket of its own: its `wait` tool runs until it is
+/// cancelled, counting starts and cancellations; `hello` answers at once.
+/// The gateway reaches it twice, as `probe_s` in the session era and as
+/// `probe_x` in the stateless era, so each test covers both downstream eras.
+struct Probe {
+    url: String,
+    started: Arc<AtomicUsize>,
+    cancelled: Arc<AtomicUsize>,
+    _serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The two names the gateway knows a [`Probe`] by, one per downstream era.
+const PROBES: [(&str, Era); 2] = [
+    ("probe_s", Era::SessionOnly),
+    ("probe_x", Era::StatelessOnly),
+];
+
+impl Probe {
+    async fn start() -> Probe {
+        let started = Arc::new(AtomicUsize::new(0));
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let (on_start, on_cancel) = (started.clone(), cancelled.clone());
+        let router = Router::new()
+            .tool(
+                mcp_sdk::Tool::named("wait", "Runs until cancelled"),
+                move |_: NoArguments, _ctx: ServerCx| {
+                    on_start.fetch_add(1, Ordering::SeqCst);
+                    let dropped = CountOnDrop(on_cancel.clone());
+                    async move {
+                        let _dropped = dropped;
+                        std::future::pending::<&'static str>().await
+                    }
+                },
+            )
+            .tool(
+                mcp_sdk::Tool::named("hello", "Answers at once"),
+                |_: NoArguments| async { "hello" },
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let service = mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
+        let serving = tokio::spawn(mcp_sdk_server::http::serve_app(
+            listener,
+            "/mcp",
+            service,
+            None,
+            std::future::pending(),
+        ));
+        Probe {
+            url,
+            started,
+            cancelled,
+            _serving: serving,
+        }
+    }
+
+    /// The gateway's entries for it.
+    fn specs(&self) -> Vec<DownstreamSpec> {
+        PROBES
+            .iter()
+            .map(|(name, era)| DownstreamSpec {
+                name: (*name).into(),
+                target: Target::Http {
+                    url: self.url.clone(),
+                },
+                era: *era,
+            })
+            .collect()
+    }
+
+    fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    async fn until_started(&self, n: usize) {
+        eventually(&format!("{n} waits started"), || async {
+            self.started() >= n
+        })
+        .await;
+    }
+
+    async fn until_cancelled(&self, n: usize) {
+        eventually(&format!("{n} waits cancelled"), || async {
+            self.cancelled() >= n
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_cancellation_cancels_the_downstream_call_session_era() {
+    upstream_cancellation(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn an_upstream_cancellation_cancels_the_downstream_call_stateless_era() {
+    upstream_cancellation(Era::StatelessOnly).await;
+}
+
+/// A client that gives up on a call (its timeout passes, or it drops the
+/// call) makes the gateway cancel the downstream call, which the probe
+/// sees; downstream servers of both eras.
+async fn upstream_cancellation(era: Era) {
+    let probe = Probe::start().await;
+    let setup = Setup {
+        extra: probe.specs(),
+        ..Default::default()
+    };
+    let system = System::start_with(&["tools"], setup).await;
+    let (client, _host) = system.client(era).await;
+    let mut expected = 0;
+    for (server, _) in PROBES {
+        let tool = format!("{server}__wait");
+
+        // The client's own timeout.
+        let options = RequestOptions::new().timeout(Duration::from_millis(500));
+        let e = tokio::time::timeout(PATIENCE, client.call_tool_with(&tool, json!({}), options))
+            .await
+            .expect("the client's timeout")
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Timeout { .. }), "{era:?}: {e:?}");
+        expected += 1;
+        probe.until_cancelled(expected).await;
+
+        // The call dropped once the downstream server is running it.
+        tokio::select! {
+            r = client.call_tool(&tool, json!({})) => panic!("{tool} answered: {r:?}"),
+            _ = probe.until_started(expected + 1) => {}
+        }
+        expected += 1;
+        probe.until_cancelled(expected).await;
+    }
+    assert_eq!(probe.started(), expected);
+    system.until_no_calls_in_flight().await;
+    let h = health(&system.base).await;
+    assert!(
+        h["downstream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["callsInFlight"] == 0),
+        "{h}"
+    );
+    // The same client goes on.
+    assert_eq!(
+        ok(&client, "tools__add", json!({"a": 1, "b": 2})).await["result"],
+        json!(3)
+    );
+    for (server, _) in PROBES {
+        let hello = call(&client, &format!("{server}__hello"), json!({}))
+            .await
+            .unwrap();
+        assert!(format!("{:?}", hello.content).contains("hello"), "{hello:?}");
+    }
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_vanished_client_has_its_downstream_calls_cancelled_session_era() {
+    vanished_client(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn a_vanished_client_has_its_downstream_calls_cancelled_stateless_era() {
+    vanished_client(Era::StatelessOnly).await;
+}
+
+/// A client that vanishes (its connections close, without a cancellation
+/// nor a DELETE) with calls in flight to both probes: the gateway cancels
+/// them downstream, leaks nothing, and keeps serving another client. In the
+/// stateless era the closed response stream is the cancellation; a session
+/// may resume its streams, so its calls end when the idle session expires
+/// (here after one second; the call timeout bounds them too).
+async fn vanished_client(era: Era) {
+    let probe = Probe::start().await;
+    let setup = Setup {
+        extra: probe.specs(),
+        http: HttpConfig {
+            session_idle_timeout: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let system = System::start_with(&["tools"], setup).await;
+    let (other, _host) = system.client(era).await;
+
+    let tools: Vec<String> = PROBES
+        .iter()
+        .map(|(server, _)| format!("{server}__wait"))
+        .collect();
+    let vanishing = match era {
+        Era::SessionOnly => tokio::spawn(raw_session_calls(system.url.clone(), tools)),
+        _ => {
+            let client = http_client_in(era, &system.url, ()).await;
+            tokio::spawn(async move {
+                let calls = tools.iter().map(|t| client.call_tool(t, json!({})));
+                let answers = futures_util::future::join_all(calls).await;
+                panic!("answered: {answers:?}");
+            })
+        }
+    };
+    probe.until_started(2).await;
+    // The gateway serves the other client meanwhile.
+    assert_eq!(
+        ok(&other, "tools__add", json!({"a": 2, "b": 2})).await["result"],
+        json!(4)
+    );
+    assert_eq!(probe.cancelled(), 0);
+    // Vanishing: the task's connections close with it.
+    vanishing.abort();
+    probe.until_cancelled(2).await;
+    system.until_no_calls_in_flight().await;
+    for (server, _) in PROBES {
+        call(&other, &format!("{server}__hello"), json!({}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        ok(&other, "tools__add", json!({"a": 3, "b": 3})).await["result"],
+        json!(6)
+    );
+    other.close().await;
+}
+
+/// A session-era client in raw HTTP, which can vanish as a killed process
+/// does: it starts a session, then calls each tool of `tools` (each on a
+/// connection of its own), and never returns; aborting it closes the
+/// connections without cancelling anything or ending the session.
+async fn raw_session_calls(url: String, tools: Vec<String>) {
+    const VERSION: &str = "2025-11-25";
+    let http = reqwest::Client::new();
+    let post = |body: Value, session: Option<&str>| {
+        let mut req = http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(session) = session {
+            req = req
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", VERSION);
+        }
+        req.send()
+    };
+    let init = post(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "vanishing", "version": "0"},
+        }}),
+        None,
+    )
+    .await
+    .unwrap();
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    init.text().await.unwrap();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(initialized, Some(&session)).await.unwrap();
+    let calls = tools.iter().enumerate().map(|(i, tool)| {
+        let body = json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}}});
+        let session = session.clone();
+        let post = &post;
+        async move {
+            let mut answer = post(body, Some(&session)).await.unwrap();
+            while answer.chunk().await.unwrap().is_some() {}
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    panic!("the calls ended");
 }

@@ -130,6 +130,14 @@ impl Downstream {
         self.call_timeout
     }
 
+    /// How many calls the gateway has in flight to it. Each one ends when
+    /// answered, when it times out, or when the upstream request it serves
+    /// is cancelled (by its client, or because that client vanished), so a
+    /// count that stays up betrays a leak.
+    pub fn calls_in_flight(&self) -> usize {
+        self.callers.in_flight()
+    }
+
     /// The client to call it with, and its generation; when it is down, an
     /// error naming the server and why it is down.
     pub fn client(&self) -> Result<(Client, u64), Error> {
@@ -329,6 +337,7 @@ impl Downstream {
             "since": crate::servers::utc_timestamp(link.since),
             "lastError": link.last_error,
             "connection": era,
+            "callsInFlight": self.calls_in_flight(),
         })
     }
 

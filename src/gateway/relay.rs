@@ -65,6 +65,13 @@ impl Callers {
         call.await
     }
 
+    /// How many upstream requests have a call in flight (a call ends, and
+    /// leaves this count, when it is answered, times out, or is dropped
+    /// because its upstream request was cancelled or its client vanished).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.live().len()
+    }
+
     /// The caller a request from the downstream server that came without a
     /// call belongs to: the only one in flight.
     fn caller(&self, server: &str, what: &str) -> Result<Upstream, Error> {
