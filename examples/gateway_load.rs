@@ -1,0 +1,292 @@
+//! Load through the gateway against the same load straight at the server.
+//! See `--help`.
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/gateway_load --era session
+//! target/release/examples/gateway_load --era stateless --sessions 16 --calls 500
+//! ```
+
+use clap::{Parser, ValueEnum};
+use mcp_reference::system::{self, Launch, Options, Ports, System};
+use mcp_sdk_client::transport::HttpTransport;
+use mcp_sdk_client::{Client, Era};
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// N sessions × M calls of the tools server's `add`, through the gateway and
+/// directly.
+#[derive(Parser)]
+#[command(
+    name = "gateway_load",
+    long_about = "Starts the tools server and the session manager in front of it (child processes \
+of the example binaries next to this one, on free ports), then runs the same load twice: \
+SESSIONS clients each making CALLS calls of add, one at a time per client, all clients at once, \
+first straight at the tools server, then through the gateway (tools__add). Every answer is \
+checked: each call adds numbers unique to it, so a lost, wrong or duplicated answer is counted. \
+Prints calls per second, p50 and p99 latency for both, and the ratios gateway/direct. Exits 1 \
+if any answer was lost, wrong or duplicated.\n\n\
+Build first: cargo build --release --examples"
+)]
+struct Args {
+    /// Concurrent upstream clients (sessions, in the session era).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    sessions: u32,
+    /// Calls per client.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    calls: u32,
+    /// The MCP era the clients speak (to the gateway, and to the tools
+    /// server in the direct run).
+    #[arg(long, value_enum, default_value_t = EraArg::Session)]
+    era: EraArg,
+    /// The longest one call may take before it counts as lost, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    call_timeout: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EraArg {
+    Session,
+    Stateless,
+}
+
+/// Calls per client made before timing starts (connections, caches).
+const WARMUP: u32 = 20;
+
+/// What one run measured.
+struct Outcome {
+    calls: usize,
+    ok: usize,
+    lost: usize,
+    wrong: usize,
+    duplicated: usize,
+    elapsed: Duration,
+    /// Latencies of the answered calls, sorted.
+    latencies: Vec<Duration>,
+    first_error: Option<String>,
+}
+
+impl Outcome {
+    fn per_sec(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[i - 1]
+    }
+}
+
+/// The two operands of call `c` of client `s`: their sum, `s * 1_000_000 +
+/// c`, is unique to the call, so an answer that reached the wrong call (or
+/// twice) shows.
+fn operands(s: u32, c: u32) -> (u64, u64) {
+    (u64::from(s) * 1_000_000, u64::from(c))
+}
+
+async fn connect(url: &str, era: Era) -> Result<Client, String> {
+    let transport = HttpTransport::new(url).map_err(|e| format!("{url}: {e}"))?;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        Client::builder().era(era).connect(transport),
+    )
+    .await
+    .map_err(|_| format!("{url}: no handshake within 30 s"))?
+    .map_err(|e| format!("{url}: {e}"))
+}
+
+/// One answer of `tool` for call `c` of client `s`: the sum, or why not.
+async fn call(
+    client: &Client,
+    tool: &str,
+    s: u32,
+    c: u32,
+    timeout: Duration,
+) -> Result<u64, String> {
+    let (a, b) = operands(s, c);
+    let result = tokio::time::timeout(timeout, client.call_tool(tool, json!({"a": a, "b": b})))
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    if result.is_error == Some(true) {
+        return Err(format!("tool error: {:?}", result.content));
+    }
+    result
+        .structured_content
+        .as_ref()
+        .and_then(|v| v["result"].as_u64())
+        .ok_or_else(|| format!("no integer result in {:?}", result.structured_content))
+}
+
+/// `sessions` clients of `url`, each making `calls` calls of `tool`, all at
+/// once; every answer checked.
+async fn run(url: &str, tool: &str, era: Era, args: &Args) -> Result<Outcome, String> {
+    let clients =
+        futures_util::future::try_join_all((0..args.sessions).map(|_| connect(url, era))).await?;
+    let timeout = Duration::from_secs(args.call_timeout);
+    for (s, client) in clients.iter().enumerate() {
+        for c in 0..WARMUP {
+            call(client, tool, s as u32, c, timeout)
+                .await
+                .map_err(|e| format!("warm-up call of {tool} at {url}: {e}"))?;
+        }
+    }
+    let started = Instant::now();
+    let per_client =
+        futures_util::future::join_all(clients.iter().enumerate().map(|(s, client)| async move {
+            let s = s as u32;
+            let mut answers = Vec::with_capacity(args.calls as usize);
+            for c in 0..args.calls {
+                let t = Instant::now();
+                let answer = call(client, tool, s, c, timeout).await;
+                answers.push((c, answer, t.elapsed()));
+            }
+            (s, answers)
+        }))
+        .await;
+    let elapsed = started.elapsed();
+    for client in &clients {
+        client.close().await;
+    }
+    let mut outcome = Outcome {
+        calls: (args.sessions * args.calls) as usize,
+        ok: 0,
+        lost: 0,
+        wrong: 0,
+        duplicated: 0,
+        elapsed,
+        latencies: Vec::with_capacity((args.sessions * args.calls) as usize),
+        first_error: None,
+    };
+    let mut seen = HashSet::new();
+    for (s, answers) in per_client {
+        for (c, answer, latency) in answers {
+            let (a, b) = operands(s, c);
+            match answer {
+                Ok(sum) if !seen.insert(sum) => outcome.duplicated += 1,
+                Ok(sum) if sum != a + b => {
+                    outcome.wrong += 1;
+                    outcome
+                        .first_error
+                        .get_or_insert(format!("client {s} call {c}: {a} + {b} answered {sum}"));
+                }
+                Ok(_) => {
+                    outcome.ok += 1;
+                    outcome.latencies.push(latency);
+                }
+                Err(e) => {
+                    outcome.lost += 1;
+                    outcome
+                        .first_error
+                        .get_or_insert(format!("client {s} call {c}: {e}"));
+                }
+            }
+        }
+    }
+    outcome.latencies.sort_unstable();
+    Ok(outcome)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn row(label: &str, o: &Outcome) {
+    println!(
+        "{label:<16} {:>7} {:>7} {:>5} {:>6} {:>5} {:>10.0} {:>9.3} {:>9.3}",
+        o.calls,
+        o.ok,
+        o.lost,
+        o.wrong,
+        o.duplicated,
+        o.per_sec(),
+        ms(o.percentile(0.50)),
+        ms(o.percentile(0.99)),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let (era, era_name) = match args.era {
+        EraArg::Session => (Era::SessionOnly, "session"),
+        EraArg::Stateless => (Era::StatelessOnly, "stateless"),
+    };
+    let bin_dir =
+        system::bin_dir().unwrap_or_else(|e| fail(format!("cannot find our own binary: {e}")));
+    let options = Options {
+        bin_dir,
+        servers: vec![Launch {
+            name: "tools",
+            args: Vec::new(),
+        }],
+        ports: Ports::Auto,
+        echo: false,
+        start_timeout: Duration::from_secs(30),
+        on_spawn: |_, _| {},
+    };
+    let system = System::start(&options)
+        .await
+        .unwrap_or_else(|e| fail(e.to_string()));
+    let tools_url = system.servers[0].1.url.clone();
+    let gateway_url = system.gateway.url.clone();
+    let direct = run(&tools_url, "add", era, &args).await;
+    let gateway = run(&gateway_url, "tools__add", era, &args).await;
+    // Stopped before any verdict, so no exit leaves a child behind.
+    system.stop(Duration::ZERO).await;
+    let (direct, gateway) = match (direct, gateway) {
+        (Ok(d), Ok(g)) => (d, g),
+        (Err(e), _) | (_, Err(e)) => fail(e),
+    };
+
+    println!(
+        "era {era_name}: {} clients x {} calls of add (one in flight per client), release build: {}",
+        args.sessions,
+        args.calls,
+        !cfg!(debug_assertions)
+    );
+    println!();
+    println!(
+        "{:<16} {:>7} {:>7} {:>5} {:>6} {:>5} {:>10} {:>9} {:>9}",
+        "", "calls", "ok", "lost", "wrong", "dup", "calls/s", "p50 ms", "p99 ms"
+    );
+    row("direct", &direct);
+    row("gateway", &gateway);
+    println!(
+        "{:<16} {:>7} {:>7} {:>5} {:>6} {:>5} {:>9.2}x {:>8.2}x {:>8.2}x",
+        "gateway/direct",
+        "",
+        "",
+        "",
+        "",
+        "",
+        gateway.per_sec() / direct.per_sec(),
+        ms(gateway.percentile(0.50)) / ms(direct.percentile(0.50)),
+        ms(gateway.percentile(0.99)) / ms(direct.percentile(0.99)),
+    );
+    let mut bad = false;
+    for (label, o) in [("direct", &direct), ("gateway", &gateway)] {
+        if o.ok != o.calls {
+            bad = true;
+            eprintln!(
+                "gateway_load: {label}: {} lost, {} wrong, {} duplicated; first: {}",
+                o.lost,
+                o.wrong,
+                o.duplicated,
+                o.first_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if bad {
+        std::process::exit(1);
+    }
+}
+
+fn fail(why: String) -> ! {
+    eprintln!("gateway_load: {why}");
+    std::process::exit(1);
+}
