@@ -945,7 +945,10 @@ async fn upstream_cancellation(era: Era) {
         let hello = call(&client, &format!("{server}__hello"), json!({}))
             .await
             .unwrap();
-        assert!(format!("{:?}", hello.content).contains("hello"), "{hello:?}");
+        assert!(
+            format!("{:?}", hello.content).contains("hello"),
+            "{hello:?}"
+        );
     }
     client.close().await;
 }
@@ -1066,4 +1069,95 @@ async fn raw_session_calls(url: String, tools: Vec<String>) {
     });
     futures_util::future::join_all(calls).await;
     panic!("the calls ended");
+}
+
+/// Stops (`SIGSTOP`) or resumes (`SIGCONT`) a child process: a server that
+/// hangs, as a deadlocked or swapped-out process does, with its sockets
+/// open.
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the child is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+#[tokio::test]
+async fn a_hung_server_times_out_naming_it_session_era() {
+    hung_server(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn a_hung_server_times_out_naming_it_stateless_era() {
+    hung_server(Era::StatelessOnly).await;
+}
+
+/// A downstream server that hangs mid-call: the real tools server stopped
+/// with SIGSTOP (reached in both downstream eras, as `tools` and
+/// `tools_s`), and the probe's `wait` tool. Each call fails after the
+/// gateway's call timeout with an error naming the server, the gateway
+/// cancels it downstream, the other servers keep answering, and the
+/// stopped server answers again once resumed.
+async fn hung_server(era: Era) {
+    let probe = Probe::start().await;
+    let tools = http_server("tools_server", &[]).await;
+    let mut extra = probe.specs();
+    for (name, era) in [("tools", Era::Auto), ("tools_s", Era::SessionOnly)] {
+        extra.push(DownstreamSpec {
+            name: name.into(),
+            target: Target::Http {
+                url: tools.url.clone(),
+            },
+            era,
+        });
+    }
+    let setup = Setup {
+        extra,
+        call_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let system = System::start_with(&["database"], setup).await;
+    let (client, _host) = system.client(era).await;
+    for name in ["tools", "tools_s"] {
+        ok(&client, &format!("{name}__add"), json!({"a": 1, "b": 1})).await;
+    }
+
+    signal(&tools.child, "-STOP");
+    for name in ["tools", "tools_s", "probe_s", "probe_x"] {
+        let tool = match name {
+            "tools" | "tools_s" => format!("{name}__add"),
+            _ => format!("{name}__wait"),
+        };
+        let asked = tokio::time::Instant::now();
+        let e = server_error(
+            call(&client, &tool, json!({"a": 1, "b": 2}))
+                .await
+                .unwrap_err(),
+        );
+        assert!(asked.elapsed() < Duration::from_secs(10), "{tool}: {e:?}");
+        assert_eq!(e.code, ErrorCode::REQUEST_TIMEOUT, "{tool}: {e:?}");
+        assert!(
+            e.message
+                .contains(&format!("{name:?} did not answer tools/call within 1s")),
+            "{tool}: {e:?}"
+        );
+        assert_eq!(e.data.as_ref().unwrap()["server"], name, "{e:?}");
+        // Meanwhile the others answer.
+        let tables = ok(&client, "database__list_tables", json!({})).await;
+        assert!(tables["tables"].is_array());
+    }
+    // The probe saw both of its calls cancelled by the gateway.
+    probe.until_cancelled(2).await;
+
+    signal(&tools.child, "-CONT");
+    for name in ["tools", "tools_s"] {
+        eventually(&format!("{name} answers again"), || async {
+            matches!(call(&client, &format!("{name}__add"), json!({"a": 2, "b": 2})).await,
+                Ok(r) if r.structured_content == Some(json!({"result": 4})))
+        })
+        .await;
+    }
+    system.until_no_calls_in_flight().await;
+    client.close().await;
 }

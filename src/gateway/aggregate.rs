@@ -19,6 +19,7 @@ use mcp_sdk_client::{Client, ClientError, RequestOptions};
 use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Which capability a list needs from a server before it is asked.
@@ -45,7 +46,8 @@ impl Gateway {
     /// server's progress relayed to `ctx`, its sampling, roots and
     /// elicitation requests relayed to `ctx`'s client, and failures turned
     /// into errors naming the server. Dropping the future (the upstream
-    /// request was cancelled) cancels the downstream call.
+    /// request was cancelled, or its client vanished) cancels the
+    /// downstream call.
     async fn call<T, F, Fut>(
         &self,
         server: &Downstream,
@@ -58,8 +60,13 @@ impl Gateway {
         Fut: Future<Output = Result<T, ClientError>>,
     {
         let (client, generation) = server.client()?;
+        let timeout = server.call_timeout();
+        // The gateway keeps the deadline itself (see `within`): the
+        // client's own timeout returns only once its notifications/cancelled
+        // is delivered, which a hung session-era server never takes. The
+        // client's is left as a backstop, beyond the gateway's.
         let mut options = RequestOptions::new()
-            .timeout(server.call_timeout())
+            .timeout(timeout.saturating_mul(2))
             .handler(Upstream(ctx.clone()));
         let mut progress = None;
         if ctx.progress_token().is_some() {
@@ -72,9 +79,12 @@ impl Gateway {
             progress = Some(rx);
         }
         let call = server.callers.on_behalf_of(ctx, call(client, options));
-        let result = match progress {
-            None => call.await,
-            Some(rx) => relay_progress(ctx, rx, call).await,
+        let result = match within(timeout, ctx, progress, call).await {
+            Some(result) => result,
+            None => Err(ClientError::Timeout {
+                method: method.to_owned(),
+                after: timeout,
+            }),
         };
         result.map_err(|e| server.call_failed(generation, method, e))
     }
@@ -209,26 +219,42 @@ impl Gateway {
     }
 }
 
-/// Awaits `call`, passing on the progress it reports (in order) to the
-/// upstream request.
-async fn relay_progress<T>(
+/// Awaits `call` for at most `timeout` since it started or last reported
+/// progress (`None` when that passed: `call` is then dropped, which cancels
+/// it downstream without waiting for the server to take the cancellation),
+/// passing on its progress, in order, to the upstream request.
+async fn within<T>(
+    timeout: Duration,
     ctx: &RequestContext,
-    mut rx: mpsc::UnboundedReceiver<ProgressNotificationParams>,
+    mut progress: Option<mpsc::UnboundedReceiver<ProgressNotificationParams>>,
     call: impl Future<Output = T>,
-) -> T {
+) -> Option<T> {
+    async fn next(
+        rx: &mut Option<mpsc::UnboundedReceiver<ProgressNotificationParams>>,
+    ) -> Option<ProgressNotificationParams> {
+        match rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
     let mut call = std::pin::pin!(call);
+    let mut deadline = tokio::time::Instant::now() + timeout;
     loop {
         tokio::select! {
             biased;
-            Some(p) = rx.recv() => {
+            Some(p) = next(&mut progress) => {
+                deadline = tokio::time::Instant::now() + timeout;
                 let _ = ctx.progress(p.progress, p.total, p.message.as_deref()).await;
             }
             done = &mut call => {
-                while let Ok(p) = rx.try_recv() {
-                    let _ = ctx.progress(p.progress, p.total, p.message.as_deref()).await;
+                if let Some(rx) = &mut progress {
+                    while let Ok(p) = rx.try_recv() {
+                        let _ = ctx.progress(p.progress, p.total, p.message.as_deref()).await;
+                    }
                 }
-                return done;
+                return Some(done);
             }
+            _ = tokio::time::sleep_until(deadline) => return None,
         }
     }
 }
@@ -574,12 +600,17 @@ impl Server for Gateway {
     }
 
     /// Session-era servers hear that the roots changed (stateless ones ask
-    /// for the roots with each call anyway).
+    /// for the roots with each call anyway): all at once, each within its
+    /// call timeout, so that a hung server neither delays the others nor
+    /// holds this task.
     async fn on_roots_list_changed(&self, _peer: Peer) {
-        for server in &self.servers {
-            if let Ok((client, _)) = server.client() {
-                let _ = client.notify_roots_list_changed().await;
-            }
-        }
+        let notices = self.servers.iter().filter_map(|server| {
+            let (client, _) = server.client().ok()?;
+            let timeout = server.call_timeout();
+            Some(async move {
+                let _ = tokio::time::timeout(timeout, client.notify_roots_list_changed()).await;
+            })
+        });
+        futures_util::future::join_all(notices).await;
     }
 }

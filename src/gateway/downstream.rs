@@ -188,6 +188,16 @@ impl Downstream {
                 );
                 e
             }
+            // A server that does not answer in time may be merely slow or
+            // stuck on this one call: it stays up (a broken connection
+            // would mark it down), and the client cancelled the call there.
+            ClientError::Timeout { after, .. } => Error::new(
+                ErrorCode::REQUEST_TIMEOUT,
+                format!(
+                    "the downstream server {name:?} did not answer {method} within {after:?} (the gateway's call timeout); the gateway cancelled the call"
+                ),
+            )
+            .with_data(serde_json::json!({ "server": name, "timeoutMs": after.as_millis() as u64 })),
             e @ (ClientError::Closed(_)
             | ClientError::Transport(_)
             | ClientError::SessionExpired(_)
