@@ -192,7 +192,14 @@ async fn main() {
         started = System::start(&options) => match started {
             Ok(system) => system,
             // Whatever had started was stopped when the start failed.
-            Err(e) => fail(format!("{e}\nreference_system: the others were stopped")),
+            Err(e) => {
+                let hint = if e.stderr_tail.iter().any(|l| l.contains("AddrInUse")) {
+                    "\nreference_system: another program holds its port; --ports auto picks free ones"
+                } else {
+                    ""
+                };
+                fail(format!("{e}{hint}\nreference_system: the others were stopped"))
+            }
         },
         _ = stop.signalled() => {
             // Dropping the start kills (and reaps) whatever it had started.
