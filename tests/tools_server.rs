@@ -446,18 +446,24 @@ async fn http_refuses_inputs_over_the_limit() {
     }
 }
 
-#[tokio::test]
-async fn http_health_answers_as_the_seed() {
-    let server = http_server(NAME, &[]).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+/// One HTTP/1.1 request on its own connection; the whole response.
+async fn raw(addr: &str, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     timeout(PATIENCE, stream.read_to_string(&mut response))
         .await
         .unwrap()
         .unwrap();
+    response
+}
+
+#[tokio::test]
+async fn http_health_answers_as_the_seed() {
+    let server = http_server(NAME, &[]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let response = raw(&addr, &request).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let body = response.split("\r\n\r\n").nth(1).unwrap();
     let health: Value = serde_json::from_str(body).unwrap();
@@ -466,4 +472,26 @@ async fn http_health_answers_as_the_seed() {
     assert_eq!(health["server"], "tools");
     assert_eq!(health["capabilities"], json!(["tools"]));
     assert!(health["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn only_loopback_and_the_allowed_hosts_may_reach_the_endpoint() {
+    let server = http_server(NAME, &["--allow-host", "mcp-tools"]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let post = |host: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+             Mcp-Method: server/discover\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // A name a container network gives the server, allowed by flag.
+    let allowed = raw(&addr, &post("mcp-tools:5003")).await;
+    assert!(allowed.starts_with("HTTP/1.1 200"), "{allowed}");
+    // Any other name is a DNS-rebinding attempt.
+    let refused = raw(&addr, &post("evil.example.com")).await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(refused.contains("evil.example.com"), "{refused}");
 }

@@ -13,7 +13,7 @@ pub mod roots;
 pub mod sampling;
 pub mod tools;
 
-use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
+use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, OriginPolicy, StreamableHttpService};
 use mcp_sdk_server::Server;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -43,6 +43,15 @@ pub struct TransportArgs {
     /// or the server's own port].
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// Also accept this `Host` (a name other clients use for this machine,
+    /// such as a container's service name), repeatable; more from
+    /// `MCP_ALLOWED_HOSTS` (comma-separated). Loopback is always accepted.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Also accept requests from pages of this `Origin`, repeatable; more
+    /// from `MCP_ALLOWED_ORIGINS`. Loopback origins are always accepted.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
 }
 
 impl TransportArgs {
@@ -56,6 +65,24 @@ impl TransportArgs {
                 .unwrap_or(spec.default_port);
             SocketAddr::from((Ipv4Addr::LOCALHOST, port))
         })
+    }
+
+    /// The DNS-rebinding guard: loopback, plus the hosts and origins the
+    /// flags and `MCP_ALLOWED_HOSTS` / `MCP_ALLOWED_ORIGINS` name.
+    pub fn origin_policy(&self) -> OriginPolicy {
+        let with_env = |flags: &[String], var: &str| {
+            let from_env = std::env::var(var).unwrap_or_default();
+            let from_env = from_env.split(',').map(str::trim).filter(|s| !s.is_empty());
+            flags
+                .iter()
+                .cloned()
+                .chain(from_env.map(str::to_owned))
+                .collect()
+        };
+        OriginPolicy {
+            allowed_hosts: with_env(&self.allow_hosts, "MCP_ALLOWED_HOSTS"),
+            allowed_origins: with_env(&self.allow_origins, "MCP_ALLOWED_ORIGINS"),
+        }
     }
 }
 
@@ -76,7 +103,11 @@ pub async fn run(
         spec.name,
         listener.local_addr()?
     );
-    let service = StreamableHttpService::new(server, HttpConfig::default());
+    let config = HttpConfig {
+        origins: args.origin_policy(),
+        ..HttpConfig::default()
+    };
+    let service = StreamableHttpService::new(server, config);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
