@@ -6,6 +6,7 @@
 pub mod conformance;
 pub mod echo;
 pub mod gateway;
+pub mod host;
 pub mod servers;
 pub mod system;
 

@@ -1,0 +1,1 @@
+//! Asking the user on the terminal.
