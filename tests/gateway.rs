@@ -7,8 +7,9 @@ mod support;
 use mcp_reference::gateway::config::{DownstreamSpec, GatewayConfig, Target};
 use mcp_reference::gateway::{self, Gateway};
 use mcp_sdk::{
-    CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult, Error, ErrorCode,
-    ListRootsResult, Root, RootsCapability, SamplingCapability,
+    CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult,
+    ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, ListRootsResult,
+    Root, RootsCapability, SamplingCapability,
 };
 use mcp_sdk_client::RequestOptions;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
@@ -27,6 +28,9 @@ struct Host {
     sampled: Arc<Mutex<Vec<CreateMessageParams>>>,
     /// How many `notifications/resources/list_changed` arrived.
     resources_changed: Arc<AtomicUsize>,
+    /// The messages of the elicitations it answered (accepting, as the
+    /// user "gw-user").
+    elicited: Arc<Mutex<Vec<String>>>,
 }
 
 impl Host {
@@ -37,6 +41,7 @@ impl Host {
             root,
             sampled: Arc::default(),
             resources_changed: Arc::default(),
+            elicited: Arc::default(),
         }
     }
 }
@@ -47,8 +52,25 @@ impl ClientHandler for Host {
         ClientCapabilities {
             sampling: Some(SamplingCapability::default()),
             roots: Some(RootsCapability::default()),
+            elicitation: Some(ElicitationCapability {
+                form: Some(Default::default()),
+                ..Default::default()
+            }),
             ..Default::default()
         }
+    }
+
+    async fn elicit(
+        &self,
+        params: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, Error> {
+        self.elicited
+            .lock()
+            .unwrap()
+            .push(params.message().to_owned());
+        let answer = json!({"username": "gw-user", "email": "gw@example.com"});
+        Ok(ElicitResult::accept(answer.as_object().unwrap().clone()))
     }
 
     async fn create_message(
@@ -1160,4 +1182,82 @@ async fn hung_server(era: Era) {
     }
     system.until_no_calls_in_flight().await;
     client.close().await;
+}
+
+/// Text of a tool result's content, joined.
+fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .filter_map(|c| c["text"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The conformance server's `test_elicitation` tool behind the example
+/// gateway (a TOML file naming it over HTTP in the session era and over
+/// stdio in the stateless era): its question reaches the upstream client's
+/// handler and the answer comes back, for clients of both eras; a client
+/// that cannot elicit gets a clear refusal.
+#[tokio::test]
+async fn elicitation_is_relayed_to_the_upstream_client_in_both_eras() {
+    let data = TempDir::new("gateway-elicitation");
+    let conformance = http_server("conformance_server", &[]).await;
+    let config = format!(
+        r#"
+call_timeout_secs = 20
+
+[[server]]
+name = "conf"
+url = "{}"
+era = "session"
+
+[[server]]
+name = "conf_io"
+command = "{}"
+args = ["--stdio"]
+era = "stateless"
+"#,
+        conformance.url,
+        example("conformance_server").display(),
+    );
+    let path = data.write("gateway.toml", config.as_bytes());
+    let gateway = http_server("session_manager", &["--config", path.to_str().unwrap()]).await;
+
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let host = Host::new(&data);
+        let client = http_client_in(era, &gateway.url, host.clone()).await;
+        for server in ["conf", "conf_io"] {
+            let tool = format!("{server}__test_elicitation");
+            let message = format!("Who are you ({era:?}, {server})?");
+            let result = call(&client, &tool, json!({"message": message}))
+                .await
+                .unwrap();
+            assert_ne!(result.is_error, Some(true), "{era:?} {tool}: {result:?}");
+            let text = text_of(&result);
+            assert!(
+                text.contains("accept") && text.contains("gw-user"),
+                "{era:?} {tool}: {text}"
+            );
+            assert_eq!(host.elicited.lock().unwrap().last(), Some(&message));
+        }
+        client.close().await;
+
+        // A client without the capability: the server is told so, and the
+        // client gets an error (or a failed tool) saying what was missing.
+        let plain = http_client_in(era, &gateway.url, ()).await;
+        for server in ["conf", "conf_io"] {
+            let tool = format!("{server}__test_elicitation");
+            let said = match call(&plain, &tool, json!({"message": "Who?"})).await {
+                Ok(result) => {
+                    assert_eq!(result.is_error, Some(true), "{era:?} {tool}: {result:?}");
+                    text_of(&result)
+                }
+                Err(e) => server_error(e).message,
+            };
+            assert!(said.contains("elicitation"), "{era:?} {tool}: {said}");
+        }
+        plain.close().await;
+    }
 }
