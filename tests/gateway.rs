@@ -9,7 +9,7 @@ use mcp_reference::gateway::{self, Gateway};
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, ListRootsResult,
-    Root, RootsCapability, SamplingCapability,
+    LoggingLevel, LoggingMessageNotificationParams, Root, RootsCapability, SamplingCapability,
 };
 use mcp_sdk_client::RequestOptions;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
@@ -31,6 +31,8 @@ struct Host {
     /// The messages of the elicitations it answered (accepting, as the
     /// user "gw-user").
     elicited: Arc<Mutex<Vec<String>>>,
+    /// The log messages it heard, as `logger: data`.
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Host {
@@ -42,6 +44,7 @@ impl Host {
             sampled: Arc::default(),
             resources_changed: Arc::default(),
             elicited: Arc::default(),
+            logs: Arc::default(),
         }
     }
 }
@@ -88,6 +91,13 @@ impl ClientHandler for Host {
 
     async fn on_resource_list_changed(&self) {
         self.resources_changed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_log(&self, params: LoggingMessageNotificationParams) {
+        let logger = params.logger.unwrap_or_default();
+        let data = params.data.as_str().map(str::to_owned);
+        let data = data.unwrap_or_else(|| params.data.to_string());
+        self.logs.lock().unwrap().push(format!("{logger}: {data}"));
     }
 }
 
@@ -1260,4 +1270,80 @@ era = "stateless"
         }
         plain.close().await;
     }
+}
+
+#[tokio::test]
+async fn downstream_log_messages_reach_the_caller_session_era() {
+    downstream_logs(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn downstream_log_messages_reach_the_caller_stateless_era() {
+    downstream_logs(Era::StatelessOnly).await;
+}
+
+/// The conformance server's `test_tool_with_logging` (three Info messages
+/// during the call), reached in both downstream eras: its messages reach
+/// the upstream caller under the server's name as logger, at the level the
+/// caller asked for, and none once it asks for warnings only.
+async fn downstream_logs(era: Era) {
+    let conformance = http_server("conformance_server", &[]).await;
+    let extra = [("conf", Era::SessionOnly), ("conf_x", Era::StatelessOnly)]
+        .into_iter()
+        .map(|(name, era)| DownstreamSpec {
+            name: name.into(),
+            target: Target::Http {
+                url: conformance.url.clone(),
+            },
+            era,
+        })
+        .collect();
+    let setup = Setup {
+        extra,
+        ..Default::default()
+    };
+    let system = System::start_with(&[], setup).await;
+    let (client, host) = system.client(era).await;
+    assert!(client.server_capabilities().logging.is_some());
+    client.set_logging_level(LoggingLevel::Info).await.unwrap();
+    for server in ["conf", "conf_x"] {
+        host.logs.lock().unwrap().clear();
+        let result = call(
+            &client,
+            &format!("{server}__test_tool_with_logging"),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+        // Messages sent during the call; the last one may come after the
+        // answer, when no call is in flight to tie it to.
+        let logs = host.logs.lock().unwrap().clone();
+        for expected in ["Tool execution started", "Tool processing data"] {
+            let line = format!("{server}: {expected}");
+            assert!(logs.contains(&line), "{era:?}: {line:?} in {logs:?}");
+        }
+    }
+
+    client
+        .set_logging_level(LoggingLevel::Warning)
+        .await
+        .unwrap();
+    host.logs.lock().unwrap().clear();
+    for server in ["conf", "conf_x"] {
+        call(
+            &client,
+            &format!("{server}__test_tool_with_logging"),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = host.logs.lock().unwrap().clone();
+    assert!(
+        logs.is_empty(),
+        "{era:?}: only warnings asked for: {logs:?}"
+    );
+    client.close().await;
 }

@@ -4,7 +4,7 @@
 use super::config::{DownstreamSpec, GatewayConfig, Target};
 use super::relay::{Callers, Relay};
 use super::Announcer;
-use mcp_sdk::{Error, ErrorCode, ServerCapabilities, SubscriptionFilter};
+use mcp_sdk::{Error, ErrorCode, LoggingLevel, ServerCapabilities, SubscriptionFilter};
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -273,6 +273,15 @@ impl Downstream {
                 )
             }
         };
+        if client.server_capabilities().logging.is_some() {
+            // Everything, as each upstream request's context filters what
+            // it relays by its own client's level. (A stateless server
+            // sends log messages only when asked for a level.)
+            let level = client.set_logging_level(LoggingLevel::Debug);
+            if let Ok(Err(e)) = tokio::time::timeout(self.connect_timeout, level).await {
+                tracing::debug!(server = %self.spec.name, "logging/setLevel refused: {e}");
+            }
+        }
         let era = client.protocol_version();
         let mut link = self.link();
         link.generation += 1;

@@ -72,12 +72,22 @@ impl Callers {
         self.live().len()
     }
 
+    /// The upstream request with a call in flight, when it is the only one.
+    fn sole(&self) -> Option<RequestContext> {
+        match self.live().as_slice() {
+            [(_, only)] => Some(only.clone()),
+            _ => None,
+        }
+    }
+
     /// The caller a request from the downstream server that came without a
     /// call belongs to: the only one in flight.
     fn caller(&self, server: &str, what: &str) -> Result<Upstream, Error> {
+        if let Some(only) = self.sole() {
+            return Ok(Upstream(only));
+        }
         let live = self.live();
         match live.as_slice() {
-            [(_, only)] => Ok(Upstream(only.clone())),
             [] => Err(Error::invalid_request(format_args!(
                 "the gateway relays {what} from {server:?} only during a call the upstream client made, and none is in flight"
             ))),
@@ -201,7 +211,30 @@ impl ClientHandler for Relay {
         self.announcer.resources_changed();
     }
 
+    /// A log message goes to the upstream request whose call it came
+    /// during, through its context, so that the upstream client's level
+    /// applies (the gateway asks its servers for everything, see
+    /// `Downstream::connect`); the logger names the server. The client
+    /// hands log messages over without the request they came with, so the
+    /// gateway can only tell when one upstream request has calls in flight
+    /// to this server; otherwise (and for what comes between calls) the
+    /// message goes to the gateway's own log instead, never to a client it
+    /// may not belong to.
     async fn on_log(&self, params: LoggingMessageNotificationParams) {
-        tracing::info!(server = %self.server, level = ?params.level, logger = ?params.logger, "{}", params.data);
+        let logger = match &params.logger {
+            Some(logger) => format!("{}/{logger}", self.server),
+            None => self.server.clone(),
+        };
+        match self.callers.sole() {
+            Some(caller) => {
+                let _ = caller
+                    .peer()
+                    .log(params.level, Some(&logger), params.data)
+                    .await;
+            }
+            None => {
+                tracing::info!(server = %self.server, level = ?params.level, %logger, "{}", params.data)
+            }
+        }
     }
 }
