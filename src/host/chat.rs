@@ -316,17 +316,12 @@ fn base64_len(data: &str) -> usize {
     data.len() * 3 / 4
 }
 
-/// Arguments for a tool from `key=value` words: each value is JSON when it
-/// parses as JSON, else a string; but where the tool's schema says a
-/// parameter is a string, the value is taken as written (so `name=123`
-/// stays `"123"`).
-pub fn parse_key_values(
-    pairs: &[String],
-    schema: Option<&serde_json::Map<String, Value>>,
-) -> Result<serde_json::Map<String, Value>, HostError> {
-    let mut map = serde_json::Map::new();
+/// `key=value` words as pairs, in order: each must have a `=` and a key
+/// before it, and no key may come twice.
+pub fn split_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, HostError> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for pair in pairs {
-        let Some((key, raw)) = pair.split_once('=') else {
+        let Some((key, value)) = pair.split_once('=') else {
             return Err(HostError::Usage(format!(
                 "bad argument {pair:?}: expected key=value (such as a=2 or text=\"hello world\")"
             )));
@@ -337,22 +332,37 @@ pub fn parse_key_values(
                 "bad argument {pair:?}: the key before '=' is empty"
             )));
         }
-        if map.contains_key(key) {
+        if out.iter().any(|(k, _)| k == key) {
             return Err(HostError::Usage(format!(
                 "the argument {key} is given twice"
             )));
         }
+        out.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Arguments for a tool from `key=value` words: each value is JSON when it
+/// parses as JSON, else a string; but where the tool's schema says a
+/// parameter is a string, the value is taken as written (so `name=123`
+/// stays `"123"`).
+pub fn parse_key_values(
+    pairs: &[String],
+    schema: Option<&serde_json::Map<String, Value>>,
+) -> Result<serde_json::Map<String, Value>, HostError> {
+    let mut map = serde_json::Map::new();
+    for (key, raw) in split_pairs(pairs)? {
         let wants_string = schema
             .and_then(|s| s.get("properties"))
-            .and_then(|p| p.get(key))
+            .and_then(|p| p.get(&key))
             .and_then(|p| p.get("type"))
             .is_some_and(|t| t == "string");
         let value = if wants_string {
-            Value::String(raw.to_owned())
+            Value::String(raw)
         } else {
-            serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+            serde_json::from_str(&raw).unwrap_or(Value::String(raw))
         };
-        map.insert(key.to_owned(), value);
+        map.insert(key, value);
     }
     Ok(map)
 }

@@ -1,1 +1,518 @@
-//! The command-line client.
+//! The command-line client: `tools`, `call`, `read`, `prompt` and `chat`
+//! against the session manager (by default) or any MCP server, by URL or
+//! as a command over stdio, in either era.
+
+use super::chat::{
+    parse_key_values, resource_text, split_pairs, tool_result_text, Chat, ChatEvent, EventSink,
+};
+use super::connect::{connect, Target, DEFAULT_CONNECT_TIMEOUT, DEFAULT_URL};
+use super::error::HostError;
+use super::handler::{directory_root, HostHandler, Notice, NoticeSink};
+use super::llm::{self, shorten, Llm};
+use super::offline::OfflineAssistant;
+use super::terminal::{
+    clear_progress, show_progress, Terminal, TerminalApprover, TerminalElicitor,
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use mcp_sdk::{ContentBlock, Tool};
+use mcp_sdk_client::{Client, Era, RequestOptions};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An MCP host on the command line: list and call tools, read resources,
+/// get prompts, or chat with a model that uses the server's tools.
+#[derive(Debug, Parser)]
+#[command(
+    name = "client",
+    version,
+    after_help = "The model comes from the environment: LLM_API_URL, LLM_API_KEY and LLM_MODEL \
+for an OpenAI-compatible API (OpenAI, llama.cpp, vLLM, Ollama), LLM_PROVIDER=anthropic (or \
+ANTHROPIC_API_KEY) for the Anthropic messages API. With none set, a built-in offline assistant \
+picks a tool from your words (\"add 2 and 3\").\n\nExamples:\n  client tools\n  client call add \
+a=2 b=3 --json\n  client --stdio \"target/debug/examples/tools_server --stdio\" chat\n  client \
+chat --message \"add 2 and 3\""
+)]
+pub struct Cli {
+    /// The MCP server's Streamable HTTP endpoint [default: the session
+    /// manager at http://127.0.0.1:5000/mcp].
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "stdio")]
+    pub url: Option<String>,
+    /// Run this command (program and arguments, quoted as one) as the MCP
+    /// server, over its stdin and stdout.
+    #[arg(long, value_name = "COMMAND", global = true)]
+    pub stdio: Option<String>,
+    /// The protocol era: whichever the server speaks (stateless first), the
+    /// session era (initialize), or the stateless era (2026-07-28).
+    #[arg(long, value_enum, default_value_t = EraArg::Auto, global = true)]
+    pub era: EraArg,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// A directory the servers may work in (offered as a root); repeatable.
+    #[arg(long = "root", value_name = "DIR", global = true)]
+    pub roots: Vec<PathBuf>,
+    /// Let the model answer servers' sampling requests without asking.
+    #[arg(long, global = true)]
+    pub auto_approve: bool,
+    /// How long a request may go without an answer (or progress), in
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, global = true)]
+    pub timeout: u64,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The protocol era, as `--era` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EraArg {
+    /// Probe with server/discover: stateless if the server speaks it, else
+    /// the session era.
+    Auto,
+    /// The session era: initialize, then requests in a session.
+    Session,
+    /// The stateless era (2026-07-28): no handshake.
+    Stateless,
+}
+
+impl From<EraArg> for Era {
+    fn from(era: EraArg) -> Era {
+        match era {
+            EraArg::Auto => Era::Auto,
+            EraArg::Session => Era::SessionOnly,
+            EraArg::Stateless => Era::StatelessOnly,
+        }
+    }
+}
+
+/// Prints a line on stdout; a reader that went away (`client tools | head`)
+/// is no reason to panic, as `println!` would.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the server's tools with their parameters.
+    Tools,
+    /// Call a tool: `call add a=2 b=3`. Values are JSON when they parse as
+    /// JSON (numbers, true, [1,2], {"k":1}), else text; for a parameter the
+    /// schema says is text, always text.
+    Call {
+        /// The tool's name.
+        tool: String,
+        /// The arguments, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        arguments: Vec<String>,
+    },
+    /// Read a resource.
+    Read {
+        /// The resource's URI.
+        uri: String,
+    },
+    /// Get a prompt: `prompt name key=value ...` (values are text).
+    Prompt {
+        /// The prompt's name.
+        name: String,
+        /// The arguments, as key=value.
+        #[arg(value_name = "KEY=VALUE")]
+        arguments: Vec<String>,
+    },
+    /// Chat with the model, which may use the server's tools: a REPL on
+    /// stdin, or one message with --message.
+    Chat {
+        /// Send this one message, print the answer and exit.
+        #[arg(long, short, value_name = "TEXT")]
+        message: Option<String>,
+    },
+}
+
+/// Logs go to stderr, at `RUST_LOG` or `LOG_LEVEL` (default `warn`, so the
+/// servers' own logging over stdio does not drown the output).
+pub fn init_tracing() {
+    let filter = std::env::var("RUST_LOG")
+        .or_else(|_| std::env::var("LOG_LEVEL"))
+        .unwrap_or_else(|_| "warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the command; on failure says why on stderr and exits with 1.
+pub async fn main(cli: Cli) -> ExitCode {
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            clear_progress();
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command.
+pub async fn run(cli: Cli) -> Result<(), HostError> {
+    let target = match (&cli.url, &cli.stdio) {
+        (_, Some(command)) => Target::command_line(command)?,
+        (Some(url), None) => Target::url(url)?,
+        (None, None) => Target::Url(DEFAULT_URL.to_owned()),
+    };
+    let roots = cli
+        .roots
+        .iter()
+        .map(|dir| directory_root(dir).map_err(HostError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let llm: Arc<dyn Llm> = match llm::from_env() {
+        Ok(llm) => llm,
+        Err(e) if !matches!(cli.command, Command::Chat { .. }) => {
+            // Only sampling would use the model here; the command can go on.
+            eprintln!("warning: {e}; sampling requests get the offline assistant");
+            Arc::new(OfflineAssistant)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let terminal = Terminal::new();
+    let mut handler = HostHandler::new(
+        llm.clone(),
+        Arc::new(TerminalApprover {
+            terminal: terminal.clone(),
+            auto: cli.auto_approve,
+        }),
+    )
+    .roots(roots)
+    .notices(notice_printer());
+    // Without a terminal there is nobody to fill in a form: the capability
+    // is not declared, so servers do not ask.
+    if terminal.is_interactive() {
+        handler = handler.elicitor(Arc::new(TerminalElicitor {
+            terminal: terminal.clone(),
+        }));
+    }
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    let client = connect(
+        &target,
+        cli.era.into(),
+        handler,
+        DEFAULT_CONNECT_TIMEOUT.min(timeout.max(Duration::from_secs(5))),
+    )
+    .await?;
+    let outcome = match cli.command {
+        Command::Tools => tools(&client, cli.json).await,
+        Command::Call { tool, arguments } => {
+            call(&client, &tool, &arguments, timeout, cli.json).await
+        }
+        Command::Read { uri } => read(&client, &uri, timeout, cli.json).await,
+        Command::Prompt { name, arguments } => prompt(&client, &name, &arguments, cli.json).await,
+        Command::Chat { message } => {
+            chat(&client, llm, message, &terminal, timeout, cli.json).await
+        }
+    };
+    clear_progress();
+    client.close().await;
+    outcome
+}
+
+/// Server log messages and list changes, on stderr.
+fn notice_printer() -> NoticeSink {
+    Arc::new(|notice| {
+        clear_progress();
+        match notice {
+            Notice::Log(log) => {
+                let data = match &log.data {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let logger = log.logger.as_deref().unwrap_or("server");
+                eprintln!("[{logger} {:?}] {}", log.level, shorten(&data, 500));
+            }
+            Notice::Progress(p) => {
+                show_progress("server", p.progress, p.total, p.message.as_deref())
+            }
+            Notice::ListChanged(what) => eprintln!("(the server's {what} changed)"),
+            Notice::ResourceUpdated(uri) => eprintln!("(updated: {uri})"),
+        }
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    out!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("\"{e}\""))
+    );
+}
+
+async fn all_tools(client: &Client) -> Result<Vec<Tool>, HostError> {
+    client
+        .list_all_tools()
+        .await
+        .map_err(|e| HostError::mcp("tools/list", e))
+}
+
+/// `tools`.
+async fn tools(client: &Client, json: bool) -> Result<(), HostError> {
+    let tools = all_tools(client).await?;
+    if json {
+        print_json(&tools);
+        return Ok(());
+    }
+    if tools.is_empty() {
+        out!("(the server offers no tools)");
+    }
+    for tool in &tools {
+        out!(
+            "{}  {}",
+            tool.name,
+            tool.description.as_deref().unwrap_or_default()
+        );
+        let params = parameters(tool);
+        if !params.is_empty() {
+            out!("    {params}");
+        }
+    }
+    Ok(())
+}
+
+/// "a: number (required), b: number (required)".
+fn parameters(tool: &Tool) -> String {
+    let required: Vec<&str> = tool
+        .input_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = tool
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    else {
+        return String::new();
+    };
+    properties
+        .iter()
+        .map(|(name, schema)| {
+            let kind = match &schema["type"] {
+                Value::String(t) => t.clone(),
+                Value::Array(ts) => ts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ => "any".to_owned(),
+            };
+            let required = if required.contains(&name.as_str()) {
+                " (required)"
+            } else {
+                ""
+            };
+            format!("{name}: {kind}{required}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Options for a long call: a timeout restarted by progress, which is shown.
+fn progress_options(name: &str, timeout: Duration) -> RequestOptions {
+    let name = name.to_owned();
+    RequestOptions::new()
+        .timeout(timeout)
+        .reset_timeout_on_progress()
+        .on_progress(move |p| show_progress(&name, p.progress, p.total, p.message.as_deref()))
+}
+
+/// `call`.
+async fn call(
+    client: &Client,
+    name: &str,
+    pairs: &[String],
+    timeout: Duration,
+    json: bool,
+) -> Result<(), HostError> {
+    // The arguments are checked before the server is asked anything.
+    split_pairs(pairs)?;
+    let tools = all_tools(client).await?;
+    let Some(tool) = tools.iter().find(|t| t.name == name) else {
+        return Err(HostError::UnknownTool {
+            name: name.to_owned(),
+            available: tools.into_iter().map(|t| t.name).collect(),
+        });
+    };
+    let arguments = parse_key_values(pairs, Some(&tool.input_schema))?;
+    let result = client
+        .call_tool_with(name, arguments, progress_options(name, timeout))
+        .await
+        .map_err(|e| HostError::mcp(format!("tools/call {name}"), e))?;
+    clear_progress();
+    if result.is_error() {
+        return Err(HostError::ToolFailed {
+            name: name.to_owned(),
+            message: tool_result_text(&result),
+        });
+    }
+    if json {
+        // The structured result is what a script wants; a tool without one
+        // gives its whole result.
+        match &result.structured_content {
+            Some(structured) => print_json(structured),
+            None => print_json(&result),
+        }
+    } else {
+        for block in &result.content {
+            match block {
+                ContentBlock::Text(t) => out!("{}", t.text),
+                other => out!("{}", super::chat::content_text(other)),
+            }
+        }
+        if result.content.is_empty() {
+            if let Some(structured) = &result.structured_content {
+                print_json(structured);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `read`.
+async fn read(client: &Client, uri: &str, timeout: Duration, json: bool) -> Result<(), HostError> {
+    let result = tokio::time::timeout(timeout, client.read_resource(uri))
+        .await
+        .map_err(|_| {
+            HostError::Usage(format!(
+                "resources/read {uri} got no answer within {timeout:?}"
+            ))
+        })?
+        .map_err(|e| HostError::mcp(format!("resources/read {uri}"), e))?;
+    if json {
+        print_json(&result);
+    } else {
+        for contents in &result.contents {
+            out!("{}", resource_text(contents));
+        }
+    }
+    Ok(())
+}
+
+/// `prompt`.
+async fn prompt(
+    client: &Client,
+    name: &str,
+    pairs: &[String],
+    json: bool,
+) -> Result<(), HostError> {
+    let arguments = split_pairs(pairs)?;
+    let result = client
+        .get_prompt(name, arguments)
+        .await
+        .map_err(|e| HostError::mcp(format!("prompts/get {name}"), e))?;
+    if json {
+        print_json(&result);
+    } else {
+        if let Some(description) = &result.description {
+            out!("# {description}");
+        }
+        for message in &result.messages {
+            out!(
+                "{:?}: {}",
+                message.role,
+                super::chat::content_text(&message.content)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What happens during a chat turn, on stderr (the answer goes to stdout).
+fn chat_printer() -> EventSink {
+    Arc::new(|event| match event {
+        ChatEvent::Progress {
+            name,
+            progress,
+            total,
+            message,
+        } => show_progress(&name, progress, total, message.as_deref()),
+        other => {
+            clear_progress();
+            match other {
+                ChatEvent::Text(text) => eprintln!("… {}", shorten(&text, 500)),
+                ChatEvent::ToolCall { name, arguments } => {
+                    eprintln!("→ {name} {}", shorten(&arguments, 300))
+                }
+                ChatEvent::ToolResult {
+                    name,
+                    text,
+                    is_error,
+                } => {
+                    let mark = if is_error { "✗" } else { "←" };
+                    eprintln!("{mark} {name}: {}", shorten(&text, 300))
+                }
+                ChatEvent::Rejected { name, reason } => {
+                    eprintln!("✗ the model's call of {name} was not run: {reason}")
+                }
+                ChatEvent::Progress { .. } => {}
+            }
+        }
+    })
+}
+
+/// `chat`.
+async fn chat(
+    client: &Client,
+    llm: Arc<dyn Llm>,
+    message: Option<String>,
+    terminal: &Terminal,
+    timeout: Duration,
+    json: bool,
+) -> Result<(), HostError> {
+    let mut chat = Chat::new(client.clone(), llm.clone(), chat_printer());
+    chat.tool_timeout = timeout;
+    if let Some(message) = message {
+        let answer = chat.send(&message).await?;
+        if json {
+            let runs: Vec<Value> = answer
+                .tool_runs
+                .iter()
+                .map(|r| {
+                    json!({"tool": r.name, "arguments": r.arguments, "result": r.result,
+                           "isError": r.is_error})
+                })
+                .collect();
+            print_json(&json!({"model": llm.label(), "answer": answer.text, "toolRuns": runs}));
+        } else {
+            out!("{}", answer.text);
+        }
+        return Ok(());
+    }
+    eprintln!(
+        "Chatting with {} through {}. An empty line, \"exit\" or Ctrl-D ends.",
+        llm.label(),
+        client.server().server_info.name
+    );
+    loop {
+        let Some(line) = terminal.ask("> ").await else {
+            eprintln!();
+            return Ok(());
+        };
+        let line = line.trim();
+        if line.is_empty() || line == "exit" || line == "quit" {
+            return Ok(());
+        }
+        match chat.send(line).await {
+            Ok(answer) if json => print_json(&json!({"answer": answer.text})),
+            Ok(answer) => out!("{}", answer.text),
+            // A server that is gone ends the chat; anything else is one
+            // failed turn, and the user may try again.
+            Err(e @ HostError::Mcp { .. }) if client.is_closed() => return Err(e),
+            Err(e) => {
+                clear_progress();
+                eprintln!("error: {e}");
+            }
+        }
+    }
+}
