@@ -423,3 +423,67 @@ async fn a_server_that_goes_away_ends_the_turn_clearly() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn sampling_requests_are_answered_by_the_same_model_after_approval() {
+    use mcp_reference::host::handler::{Approver, AutoApprove, HostHandler};
+    use mcp_sdk::CreateMessageParams;
+
+    /// Declines every request, as a user would.
+    struct Decline;
+
+    #[mcp_sdk_client::async_trait]
+    impl Approver for Decline {
+        async fn approve(&self, _params: &CreateMessageParams) -> Result<(), String> {
+            Err("the user declined the sampling request".into())
+        }
+    }
+
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let api = FakeApi::start(vec![text("A short summary.")]).await;
+        let handler = HostHandler::new(api.llm(), Arc::new(AutoApprove));
+        let client = stdio_client_in(era, "sampling_server", &[], handler).await;
+        let result = timeout(
+            PATIENCE,
+            client.call_tool(
+                "summarize",
+                json!({"text": "MCP connects models to tools."}),
+            ),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(!result.is_error(), "{era:?}: {result:?}");
+        assert_eq!(
+            result.structured_content.as_ref().unwrap()["summary"],
+            "A short summary."
+        );
+        let seen = api.seen();
+        assert_eq!(seen.len(), 1);
+        let user = with_role(&seen[0].body, "user");
+        assert!(
+            user[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("MCP connects models to tools."),
+            "{user:?}"
+        );
+
+        // Declined, the model is never asked and the tool says why.
+        let api = FakeApi::start(vec![text("never sent")]).await;
+        let handler = HostHandler::new(api.llm(), Arc::new(Decline));
+        let client = stdio_client_in(era, "sampling_server", &[], handler).await;
+        let outcome = timeout(
+            PATIENCE,
+            client.call_tool("summarize", json!({"text": "hello"})),
+        )
+        .await
+        .unwrap();
+        let message = match outcome {
+            Ok(result) => format!("{result:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(message.contains("declined"), "{era:?}: {message}");
+        assert!(api.seen().is_empty());
+    }
+}
