@@ -9,7 +9,8 @@ use mcp_reference::gateway::{self, Gateway};
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, ListRootsResult,
-    LoggingLevel, LoggingMessageNotificationParams, Root, RootsCapability, SamplingCapability,
+    LoggingLevel, LoggingMessageNotificationParams, ResourceUpdatedNotificationParams, Root,
+    RootsCapability, SamplingCapability,
 };
 use mcp_sdk_client::RequestOptions;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
@@ -33,6 +34,8 @@ struct Host {
     elicited: Arc<Mutex<Vec<String>>>,
     /// The log messages it heard, as `logger: data`.
     logs: Arc<Mutex<Vec<String>>>,
+    /// The URIs of the `notifications/resources/updated` it heard.
+    updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl Host {
@@ -45,6 +48,7 @@ impl Host {
             resources_changed: Arc::default(),
             elicited: Arc::default(),
             logs: Arc::default(),
+            updated: Arc::default(),
         }
     }
 }
@@ -91,6 +95,10 @@ impl ClientHandler for Host {
 
     async fn on_resource_list_changed(&self) {
         self.resources_changed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
+        self.updated.lock().unwrap().push(params.uri);
     }
 
     async fn on_log(&self, params: LoggingMessageNotificationParams) {
@@ -1345,5 +1353,122 @@ async fn downstream_logs(era: Era) {
         logs.is_empty(),
         "{era:?}: only warnings asked for: {logs:?}"
     );
+    client.close().await;
+}
+
+#[tokio::test]
+async fn resource_updates_reach_subscribed_sessions() {
+    for downstream in [Era::SessionOnly, Era::StatelessOnly] {
+        resource_updates(Era::SessionOnly, downstream).await;
+    }
+}
+
+#[tokio::test]
+async fn resource_updates_reach_stateless_listeners() {
+    for downstream in [Era::SessionOnly, Era::StatelessOnly] {
+        resource_updates(Era::StatelessOnly, downstream).await;
+    }
+}
+
+/// A note of the resources server (reached in the era `downstream`)
+/// watched through the gateway: a session subscribes with
+/// `resources/subscribe`, a stateless client listens with
+/// `resourceSubscriptions`; `write_note` changes it, and each hears
+/// `notifications/resources/updated` for it, until it unsubscribes.
+async fn resource_updates(upstream: Era, downstream: Era) {
+    let data = TempDir::new("gateway-subscribe");
+    let dir = data.0.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let resources = http_server("resources_server", &["--dir", dir.to_str().unwrap()]).await;
+    let spec = DownstreamSpec {
+        name: "resources".into(),
+        target: Target::Http {
+            url: resources.url.clone(),
+        },
+        era: downstream,
+    };
+    let setup = Setup {
+        extra: vec![spec],
+        ..Default::default()
+    };
+    let system = System::start_with(&[], setup).await;
+    let (client, host) = system.client(upstream).await;
+    let offered = client.server_capabilities().resources.clone().unwrap();
+    assert_eq!(offered.subscribe, Some(true), "{upstream:?}/{downstream:?}");
+    let uri = "notes://watched";
+    let write = |text: &'static str| {
+        let client = client.clone();
+        async move {
+            ok(
+                &client,
+                "resources__write_note",
+                json!({"name": "watched", "text": text}),
+            )
+            .await;
+        }
+    };
+    write("first").await;
+
+    // A session subscribes; it is also what a stateless listener needs
+    // (see `Gateway::subscribe`).
+    let (session, session_host) = system.client(Era::SessionOnly).await;
+    session.subscribe(uri).await.unwrap();
+    let mut listening = match upstream {
+        Era::StatelessOnly => {
+            let filter = mcp_sdk::SubscriptionFilter {
+                resource_subscriptions: Some(vec![uri.to_owned()]),
+                ..Default::default()
+            };
+            let listening = support::listen(&client, filter).await;
+            assert_eq!(
+                listening.acknowledged().resource_subscriptions,
+                Some(vec![uri.to_owned()])
+            );
+            Some(listening)
+        }
+        _ => None,
+    };
+
+    write("second").await;
+    eventually("the session hears of the change", || async {
+        session_host
+            .updated
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u == uri)
+    })
+    .await;
+    if let Some(listening) = &mut listening {
+        let heard = tokio::time::timeout(PATIENCE, listening.next())
+            .await
+            .expect("a notification in time")
+            .expect("the stream stays open");
+        assert_eq!(heard.method, "notifications/resources/updated");
+        assert_eq!(heard.params.as_ref().unwrap()["uri"], uri, "{heard:?}");
+    }
+
+    // Unsubscribed, the session hears no more.
+    session.unsubscribe(uri).await.unwrap();
+    let heard = session_host.updated.lock().unwrap().len();
+    write("third").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(session_host.updated.lock().unwrap().len(), heard);
+    if upstream == Era::SessionOnly {
+        let updated = host.updated.lock().unwrap().clone();
+        assert!(
+            updated.is_empty(),
+            "only subscribed sessions hear: {updated:?}"
+        );
+    }
+
+    // Bad input: a URI no server owns; subscribing in the stateless era.
+    let e = server_error(session.subscribe("gopher://nowhere/x").await.unwrap_err());
+    assert!(e.message.contains("no downstream server lists"), "{e:?}");
+    if upstream == Era::StatelessOnly {
+        let e = client.subscribe(uri).await.unwrap_err();
+        assert!(matches!(e, ClientError::Unsupported(_)), "{e:?}");
+    }
+    session.close().await;
     client.close().await;
 }

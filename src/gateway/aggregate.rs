@@ -13,7 +13,7 @@ use mcp_sdk::{
     ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
     ListResourcesResult, ListToolsParams, ListToolsResult, ProgressNotificationParams,
     PromptsCapability, ReadResourceParams, ReadResourceResult, ResourcesCapability,
-    ServerCapabilities, Tool, ToolsCapability,
+    ServerCapabilities, SubscribeParams, Tool, ToolsCapability, UnsubscribeParams,
 };
 use mcp_sdk_client::{Client, ClientError, RequestOptions};
 use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
@@ -185,6 +185,20 @@ impl Gateway {
             .map(|(_, i)| i)
     }
 
+    /// The server that owns `uri`, reading the lists again if the gateway
+    /// has not seen it listed.
+    async fn owner(&self, uri: &str, ctx: &RequestContext) -> Result<usize, Error> {
+        if let Some(i) = self.owner_of(uri) {
+            return Ok(i);
+        }
+        self.refresh_resources(ctx).await?;
+        self.owner_of(uri).ok_or_else(|| {
+            let mut e = Error::resource_not_found(uri);
+            e.message = format!("Resource not found: no downstream server lists {uri}");
+            e
+        })
+    }
+
     /// Reads every server's resources and templates again (to learn who
     /// owns a URI the gateway has not seen listed).
     async fn refresh_resources(&self, ctx: &RequestContext) -> Result<(), Error> {
@@ -271,7 +285,8 @@ impl Server for Gateway {
 
     /// The union of what the servers offered (when last connected), with
     /// `listChanged` on, since the gateway announces servers coming and
-    /// going. Resource subscriptions are not relayed (yet), so not offered.
+    /// going; `subscribe` when a server offers it (see
+    /// [`subscribe`](Server::subscribe)).
     ///
     /// The transports read this once, when the service is made; a server
     /// that has never connected by then is assumed to offer tools, prompts
@@ -298,11 +313,14 @@ impl Server for Gateway {
                     ..Default::default()
                 });
             }
-            if c.resources.is_some() {
-                caps.resources = Some(ResourcesCapability {
+            if let Some(resources) = &c.resources {
+                let offered = caps.resources.get_or_insert_with(|| ResourcesCapability {
                     list_changed: Some(true),
                     ..Default::default()
                 });
+                if resources.subscribe == Some(true) {
+                    offered.subscribe = Some(true);
+                }
             }
             if c.completions.is_some() {
                 caps.completions = Some(Default::default());
@@ -534,18 +552,7 @@ impl Server for Gateway {
         ctx: RequestContext,
     ) -> Result<ReadResourceResult, Error> {
         let uri = params.uri;
-        let owner = match self.owner_of(&uri) {
-            Some(i) => i,
-            None => {
-                self.refresh_resources(&ctx).await?;
-                self.owner_of(&uri).ok_or_else(|| {
-                    let mut e = Error::resource_not_found(&uri);
-                    e.message = format!("Resource not found: no downstream server lists {uri}");
-                    e
-                })?
-            }
-        };
-        let server = &self.servers[owner];
+        let server = &self.servers[self.owner(&uri, &ctx).await?];
         self.call(
             server,
             "resources/read",
@@ -593,6 +600,50 @@ impl Server for Gateway {
             |client, options| async move { client.request_with(params, options).await },
         )
         .await
+    }
+
+    /// `resources/subscribe` of a session: the gateway subscribes to the
+    /// URI at the server that owns it (once, for all its sessions) and
+    /// relays its `notifications/resources/updated` to each subscribed
+    /// session, and to the stateless listeners whose filter names the URI.
+    ///
+    /// Stateless clients (`subscriptions/listen` with
+    /// `resourceSubscriptions`) hear only of URIs the gateway watches for
+    /// some session: the SDK answers `subscriptions/listen` itself and does
+    /// not tell the server which URIs a listener wants.
+    async fn subscribe(&self, params: SubscribeParams, ctx: RequestContext) -> Result<(), Error> {
+        let uri = params.uri;
+        let server = &self.servers[self.owner(&uri, &ctx).await?];
+        if !server.offers_subscriptions() {
+            return Err(Error::invalid_params(format_args!(
+                "{uri} belongs to the downstream server {:?}, which does not offer resource subscriptions",
+                server.name()
+            )));
+        }
+        if self.announcer.subscribe(&uri, ctx.peer()) {
+            if let Err(e) = server.watch(&uri).await {
+                self.announcer.unsubscribe(&uri, ctx.peer());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// `resources/unsubscribe`: the last session to leave a URI ends the
+    /// gateway's subscription downstream. Unsubscribing from a URI the
+    /// session is not subscribed to is no error, as at the servers.
+    async fn unsubscribe(
+        &self,
+        params: UnsubscribeParams,
+        ctx: RequestContext,
+    ) -> Result<(), Error> {
+        let uri = params.uri;
+        if self.announcer.unsubscribe(&uri, ctx.peer()) {
+            if let Some(i) = self.owner_of(&uri) {
+                self.servers[i].unwatch(&uri).await;
+            }
+        }
+        Ok(())
     }
 
     async fn on_initialized(&self, peer: Peer) {

@@ -7,9 +7,10 @@ use super::Announcer;
 use mcp_sdk::{Error, ErrorCode, LoggingLevel, ServerCapabilities, SubscriptionFilter};
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientError};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 /// Whether a downstream server can be used.
@@ -45,7 +46,10 @@ pub struct Downstream {
     wake: Notify,
     /// The upstream requests that have calls in flight here, for the relay.
     pub(crate) callers: Arc<Callers>,
-    announcer: Arc<Announcer>,
+    pub(crate) announcer: Arc<Announcer>,
+    /// The resource URIs the gateway has subscribed to here, on behalf of
+    /// its upstream sessions (subscribed again after a reconnection).
+    watched: Mutex<BTreeSet<String>>,
     connect_timeout: Duration,
     call_timeout: Duration,
 }
@@ -98,6 +102,7 @@ impl Downstream {
                 listener: None,
             }),
             wake: Notify::new(),
+            watched: Mutex::default(),
             callers: Arc::new(Callers::default()),
             announcer,
             connect_timeout: config.connect_timeout,
@@ -241,11 +246,7 @@ impl Downstream {
     /// One attempt to connect; on success the server is up.
     pub(crate) async fn connect(self: &Arc<Self>) -> Result<(), String> {
         let attempt = async {
-            let relay = Relay::new(
-                self.spec.name.clone(),
-                self.callers.clone(),
-                self.announcer.clone(),
-            );
+            let relay = Relay::new(self);
             let builder = Client::builder()
                 .info(mcp_sdk::Implementation::new(
                     "mcp-gateway",
@@ -288,20 +289,149 @@ impl Downstream {
         let generation = link.generation;
         link.capabilities = Some(client.server_capabilities().clone());
         link.instructions = client.server().instructions.clone();
+        let watched = self.watched_uris();
         link.listener = client.is_stateless().then(|| {
             AbortOnDrop(tokio::spawn(listen(
                 Arc::downgrade(self),
                 client.clone(),
                 generation,
+                watched.clone(),
+                None,
             )))
         });
-        link.client = Some(client);
+        link.client = Some(client.clone());
         link.status = Status::Up;
         link.last_error = None;
         link.since = SystemTime::now();
         drop(link);
         tracing::info!(server = %self.spec.name, target = %self.spec.target, %era, "downstream server up");
+        if !client.is_stateless() && !watched.is_empty() {
+            // A new session: the subscriptions of the last one are gone.
+            let server = self.clone();
+            tokio::spawn(async move {
+                for uri in watched {
+                    if let Err(e) = server.subscribe_with(&client, generation, &uri).await {
+                        tracing::warn!(server = %server.spec.name, %uri, "cannot subscribe again: {}", e.message);
+                    }
+                }
+            });
+        }
+        // What it offers may differ from what the gateway assumed.
+        self.announcer.notifier.capabilities_changed();
         self.announcer.all_changed();
+        Ok(())
+    }
+
+    fn watched(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn watched_uris(&self) -> Vec<String> {
+        self.watched().iter().cloned().collect()
+    }
+
+    /// Whether the server offers `resources/subscribe` (or
+    /// `resourceSubscriptions` in `subscriptions/listen`).
+    pub fn offers_subscriptions(&self) -> bool {
+        self.capabilities()
+            .and_then(|c| c.resources)
+            .is_some_and(|r| r.subscribe == Some(true))
+    }
+
+    /// Starts hearing of changes to `uri` from the server (for the
+    /// gateway's subscribers): `resources/subscribe` in a session; in the
+    /// stateless era a new `subscriptions/listen` stream whose filter holds
+    /// every watched URI, acknowledged before this returns.
+    pub(crate) async fn watch(self: &Arc<Self>, uri: &str) -> Result<(), Error> {
+        let (client, generation) = self.client()?;
+        self.watched().insert(uri.to_owned());
+        let done = if client.is_stateless() {
+            self.relisten(client, generation).await
+        } else {
+            self.subscribe_with(&client, generation, uri).await
+        };
+        if done.is_err() {
+            self.watched().remove(uri);
+        }
+        done
+    }
+
+    /// Stops hearing of changes to `uri` (nobody upstream is subscribed).
+    pub(crate) async fn unwatch(self: &Arc<Self>, uri: &str) {
+        if !self.watched().remove(uri) {
+            return;
+        }
+        let Ok((client, generation)) = self.client() else {
+            return;
+        };
+        if client.is_stateless() {
+            let _ = self.relisten(client, generation).await;
+        } else {
+            let unsubscribe = client.unsubscribe(uri);
+            let _ = tokio::time::timeout(self.call_timeout, unsubscribe).await;
+        }
+    }
+
+    async fn subscribe_with(
+        &self,
+        client: &Client,
+        generation: u64,
+        uri: &str,
+    ) -> Result<(), Error> {
+        match tokio::time::timeout(self.call_timeout, client.subscribe(uri)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.call_failed(generation, "resources/subscribe", e)),
+            Err(_) => Err(self.call_failed(
+                generation,
+                "resources/subscribe",
+                ClientError::Timeout {
+                    method: "resources/subscribe".into(),
+                    after: self.call_timeout,
+                },
+            )),
+        }
+    }
+
+    /// Replaces the `subscriptions/listen` stream of a stateless server by
+    /// one whose filter holds the watched URIs, once it is acknowledged.
+    async fn relisten(self: &Arc<Self>, client: Client, generation: u64) -> Result<(), Error> {
+        let (acked, ack) = oneshot::channel();
+        let task = AbortOnDrop(tokio::spawn(listen(
+            Arc::downgrade(self),
+            client,
+            generation,
+            self.watched_uris(),
+            Some(acked),
+        )));
+        let refused = |why: String| {
+            Error::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "the downstream server {:?} did not take the subscription: {why}",
+                    self.spec.name
+                ),
+            )
+            .with_data(serde_json::json!({ "server": self.spec.name }))
+        };
+        match tokio::time::timeout(self.call_timeout, ack).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(why))) => return Err(refused(why)),
+            Ok(Err(_)) => return Err(refused("its stream ended".into())),
+            Err(_) => {
+                return Err(refused(format!(
+                    "no acknowledgement within {:?}",
+                    self.call_timeout
+                )))
+            }
+        }
+        let mut link = self.link();
+        // A reconnection meanwhile started a stream of its own, with the
+        // watched URIs; this one is dropped (and so aborted).
+        if link.generation == generation && link.client.is_some() {
+            // The old stream is aborted as it is replaced: an abort does
+            // not count as the server going away.
+            link.listener = Some(task);
+        }
         Ok(())
     }
 
@@ -370,15 +500,29 @@ impl Downstream {
 /// ends, the server has most likely gone, so it is marked down and the
 /// reconnecting task checks. It holds the server weakly, so that a gateway
 /// dropped with its streams open goes away whole.
-async fn listen(downstream: Weak<Downstream>, client: Client, generation: u64) {
+///
+/// Its filter asks for every list change the server offers and for updates
+/// of `uris`; `acked` hears whether the server took it.
+async fn listen(
+    downstream: Weak<Downstream>,
+    client: Client,
+    generation: u64,
+    uris: Vec<String>,
+    acked: Option<oneshot::Sender<Result<(), String>>>,
+) {
     let caps = client.server_capabilities();
     let filter = SubscriptionFilter {
         tools_list_changed: caps.tools.as_ref().map(|_| true),
         prompts_list_changed: caps.prompts.as_ref().map(|_| true),
         resources_list_changed: caps.resources.as_ref().map(|_| true),
+        resource_subscriptions: (!uris.is_empty()).then_some(uris),
         ..Default::default()
     };
-    let why = match client.listen(filter).await {
+    let listening = client.listen(filter).await;
+    if let Some(acked) = acked {
+        let _ = acked.send(listening.as_ref().map(drop).map_err(|e| e.to_string()));
+    }
+    let why = match listening {
         Ok(mut subscription) => {
             while subscription.next().await.is_some() {}
             match subscription.end() {

@@ -149,6 +149,8 @@ pub async fn serve(
 pub(crate) struct Announcer {
     notifier: Notifier,
     peers: Mutex<Vec<Peer>>,
+    /// Resource URI → the sessions subscribed to it (`resources/subscribe`).
+    subscribers: Mutex<HashMap<String, Vec<Peer>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -167,6 +169,64 @@ impl Announcer {
         let mut peers = self.peers();
         peers.retain(|p| !p.is_closed());
         peers.push(peer);
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, HashMap<String, Vec<Peer>>> {
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes `peer`'s session to `uri`; whether it is the first
+    /// session to be (so the gateway must start watching it downstream).
+    pub(crate) fn subscribe(&self, uri: &str, peer: &Peer) -> bool {
+        let mut subscribers = self.subscribers();
+        let list = subscribers.entry(uri.to_owned()).or_default();
+        list.retain(|p| !p.is_closed() && !p.same_session(peer));
+        list.push(peer.clone());
+        list.len() == 1
+    }
+
+    /// Unsubscribes `peer`'s session from `uri`; whether no session is
+    /// left subscribed (so the gateway may stop watching it downstream).
+    pub(crate) fn unsubscribe(&self, uri: &str, peer: &Peer) -> bool {
+        let mut subscribers = self.subscribers();
+        let Some(list) = subscribers.get_mut(uri) else {
+            return true;
+        };
+        list.retain(|p| !p.is_closed() && !p.same_session(peer));
+        let none_left = list.is_empty();
+        if none_left {
+            subscribers.remove(uri);
+        }
+        none_left
+    }
+
+    /// A downstream server says `uri` changed: stateless listeners
+    /// subscribed to it and subscribed sessions hear it. Whether the URI
+    /// was watched for sessions that have all closed since (so the gateway
+    /// may stop watching it).
+    pub(crate) fn resource_updated(&self, uri: &str) -> bool {
+        self.notifier.resource_updated(uri);
+        let peers = {
+            let mut subscribers = self.subscribers();
+            let Some(list) = subscribers.get_mut(uri) else {
+                return false;
+            };
+            list.retain(|p| !p.is_closed());
+            if list.is_empty() {
+                subscribers.remove(uri);
+                return true;
+            }
+            list.clone()
+        };
+        let uri = uri.to_owned();
+        // As in `announce`: a slow client must not hold up the server's
+        // other notifications.
+        tokio::spawn(async move {
+            for peer in peers {
+                let _ = peer.notify_resource_updated(uri.clone()).await;
+            }
+        });
+        false
     }
 
     pub(crate) fn tools_changed(&self) {

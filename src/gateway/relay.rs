@@ -19,17 +19,18 @@
 //! [`Relay`], which passes it to the one upstream request with a call in
 //! flight to that server, and refuses when there are several.
 
+use super::downstream::Downstream;
 use super::Announcer;
 use mcp_sdk::{
     ClientCapabilities, CreateMessageParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ElicitationCapability, Error, ListRootsResult, LoggingMessageNotificationParams,
-    RootsCapability, SamplingCapability,
+    ResourceUpdatedNotificationParams, RootsCapability, SamplingCapability,
 };
 use mcp_sdk_client::{async_trait, ClientHandler, RequestContext as DownstreamCx};
 use mcp_sdk_server::RequestContext;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// The upstream requests with a call in flight to one downstream server.
 #[derive(Default)]
@@ -140,14 +141,18 @@ pub(crate) struct Relay {
     server: String,
     callers: Arc<Callers>,
     announcer: Arc<Announcer>,
+    /// The server, to stop watching a resource nobody is subscribed to
+    /// any more (weakly: the server owns the client that owns this).
+    downstream: Weak<Downstream>,
 }
 
 impl Relay {
-    pub(crate) fn new(server: String, callers: Arc<Callers>, announcer: Arc<Announcer>) -> Self {
+    pub(crate) fn new(downstream: &Arc<Downstream>) -> Self {
         Relay {
-            server,
-            callers,
-            announcer,
+            server: downstream.name().to_owned(),
+            callers: downstream.callers.clone(),
+            announcer: downstream.announcer.clone(),
+            downstream: Arc::downgrade(downstream),
         }
     }
 }
@@ -209,6 +214,14 @@ impl ClientHandler for Relay {
 
     async fn on_resource_list_changed(&self) {
         self.announcer.resources_changed();
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
+        if self.announcer.resource_updated(&params.uri) {
+            if let Some(downstream) = self.downstream.upgrade() {
+                downstream.unwatch(&params.uri).await;
+            }
+        }
     }
 
     /// A log message goes to the upstream request whose call it came
