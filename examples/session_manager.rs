@@ -30,7 +30,9 @@ struct Args {
     /// A TOML file naming the downstream servers.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Close an HTTP session unused for this many minutes.
+    /// Close an HTTP session unused for this many minutes (no request, and
+    /// no stream open: a client holding its GET stream is using it); its
+    /// calls in flight are cancelled downstream.
     #[arg(long, value_name = "MINUTES", default_value_t = 30.0)]
     session_idle_minutes: f64,
 }

@@ -1060,31 +1060,20 @@ async fn vanished_client(era: Era) {
     other.close().await;
 }
 
-/// A session-era client in raw HTTP, which can vanish as a killed process
-/// does: it starts a session, then calls each tool of `tools` (each on a
-/// connection of its own), and never returns; aborting it closes the
-/// connections without cancelling anything or ending the session.
-async fn raw_session_calls(url: String, tools: Vec<String>) {
-    const VERSION: &str = "2025-11-25";
-    let http = reqwest::Client::new();
-    let post = |body: Value, session: Option<&str>| {
-        let mut req = http
-            .post(&url)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        if let Some(session) = session {
-            req = req
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", VERSION);
-        }
-        req.send()
-    };
-    let init = post(
+/// The revision the raw session-era requests speak.
+const RAW_VERSION: &str = "2025-11-25";
+
+/// A session-era client in raw HTTP, which can do what ours never does:
+/// vanish as a killed process does, or leave its session idle without a
+/// GET stream. It starts a session at `url` and gives the session id.
+async fn raw_session(http: &reqwest::Client, url: &str) -> String {
+    let init = raw_post(
+        http,
+        url,
         json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": VERSION,
+            "protocolVersion": RAW_VERSION,
             "capabilities": {},
-            "clientInfo": {"name": "vanishing", "version": "0"},
+            "clientInfo": {"name": "raw", "version": "0"},
         }}),
         None,
     )
@@ -1096,14 +1085,45 @@ async fn raw_session_calls(url: String, tools: Vec<String>) {
         .to_owned();
     init.text().await.unwrap();
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    post(initialized, Some(&session)).await.unwrap();
+    let answer = raw_post(http, url, initialized, Some(&session))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    session
+}
+
+/// POSTs one JSON-RPC message, in the session `session` if given.
+fn raw_post(
+    http: &reqwest::Client,
+    url: &str,
+    body: Value,
+    session: Option<&str>,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    let mut req = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(session) = session {
+        req = req
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", RAW_VERSION);
+    }
+    req.send()
+}
+
+/// A raw session that calls each tool of `tools` (each on a connection of
+/// its own) and never returns; aborting it closes the connections without
+/// cancelling anything or ending the session.
+async fn raw_session_calls(url: String, tools: Vec<String>) {
+    let http = reqwest::Client::new();
+    let session = raw_session(&http, &url).await;
     let calls = tools.iter().enumerate().map(|(i, tool)| {
         let body = json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
             "params": {"name": tool, "arguments": {}}});
-        let session = session.clone();
-        let post = &post;
+        let (http, url, session) = (&http, &url, &session);
         async move {
-            let mut answer = post(body, Some(&session)).await.unwrap();
+            let mut answer = raw_post(http, url, body, Some(session)).await.unwrap();
             while answer.chunk().await.unwrap().is_some() {}
         }
     });
@@ -1471,4 +1491,44 @@ async fn resource_updates(upstream: Era, downstream: Era) {
     }
     session.close().await;
     client.close().await;
+}
+
+/// `--session-idle-minutes` of the example: a session left idle (no
+/// request, no open stream) past it is closed, and its next request gets
+/// 404 (our client then says the session expired); a session whose client
+/// holds its GET stream open is in use and stays; stateless clients have
+/// no session to lose.
+#[tokio::test]
+async fn idle_sessions_expire_after_the_configured_time() {
+    let data = TempDir::new("gateway-idle");
+    let tools = http_server("tools_server", &[]).await;
+    let config = format!("[[server]]\nname = \"tools\"\nurl = \"{}\"\n", tools.url);
+    let path = data.write("gateway.toml", config.as_bytes());
+    let args = [
+        "--config",
+        path.to_str().unwrap(),
+        "--session-idle-minutes",
+        "0.02",
+    ];
+    let gateway = http_server("session_manager", &args).await;
+
+    let http = reqwest::Client::new();
+    let idle = raw_session(&http, &gateway.url).await;
+    let session = http_client_in(Era::SessionOnly, &gateway.url, ()).await;
+    let stateless = http_client_in(Era::StatelessOnly, &gateway.url, ()).await;
+    // 0.02 minutes is 1.2 s; the sweep runs every quarter of it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let answer = raw_post(&http, &gateway.url, list, Some(&idle))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404, "the idle session is gone");
+    for client in [&session, &stateless] {
+        assert_eq!(
+            ok(client, "tools__add", json!({"a": 1, "b": 2})).await,
+            json!({"result": 3})
+        );
+    }
+    session.close().await;
 }
