@@ -36,6 +36,8 @@ struct Host {
     logs: Arc<Mutex<Vec<String>>>,
     /// The URIs of the `notifications/resources/updated` it heard.
     updated: Arc<Mutex<Vec<String>>>,
+    /// How long its model takes to answer.
+    sampling_delay: Duration,
 }
 
 impl Host {
@@ -49,6 +51,7 @@ impl Host {
             elicited: Arc::default(),
             logs: Arc::default(),
             updated: Arc::default(),
+            sampling_delay: Duration::ZERO,
         }
     }
 }
@@ -85,6 +88,7 @@ impl ClientHandler for Host {
         params: CreateMessageParams,
         _cx: RequestContext,
     ) -> Result<CreateMessageResult, Error> {
+        tokio::time::sleep(self.sampling_delay).await;
         self.sampled.lock().unwrap().push(params);
         Ok(CreateMessageResult::text("fake-llm", "A gateway summary."))
     }
@@ -1531,4 +1535,116 @@ async fn idle_sessions_expire_after_the_configured_time() {
         );
     }
     session.close().await;
+}
+
+#[tokio::test]
+async fn a_relayed_answer_after_the_timeout_is_dropped_session_era() {
+    late_relayed_answer(Era::SessionOnly).await;
+}
+
+#[tokio::test]
+async fn a_slow_relayed_answer_between_rounds_is_no_timeout_stateless_era() {
+    late_relayed_answer(Era::StatelessOnly).await;
+}
+
+/// The upstream client's model answers a relayed sampling request after
+/// the gateway's call timeout (1 s). In a session the call is waiting for
+/// it: the call fails naming the server, the late answer is dropped, and
+/// the gateway goes on. A stateless client answers between two requests,
+/// while no call is waiting, so the slow answer is no timeout.
+async fn late_relayed_answer(era: Era) {
+    let setup = Setup {
+        call_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let system = System::start_with(&["sampling", "tools"], setup).await;
+    let mut host = Host::new(&system.data);
+    host.sampling_delay = Duration::from_millis(2000);
+    let client = http_client_in(era, &system.url, host.clone()).await;
+    let text = json!({"text": "Some text to shorten."});
+    let answer = call(&client, "sampling__summarize", text).await;
+    match era {
+        Era::SessionOnly => {
+            let e = server_error(answer.unwrap_err());
+            assert_eq!(e.code, ErrorCode::REQUEST_TIMEOUT, "{e:?}");
+            assert!(e.message.contains("\"sampling\" did not answer"), "{e:?}");
+            // The model's answer comes after that, to nobody.
+            eventually("the model answered", || async {
+                !host.sampled.lock().unwrap().is_empty()
+            })
+            .await;
+        }
+        _ => {
+            let summary = answer.unwrap().structured_content.unwrap();
+            assert_eq!(summary["summary"], "A gateway summary.", "{summary}");
+        }
+    }
+    system.until_no_calls_in_flight().await;
+    assert_eq!(
+        ok(&client, "tools__add", json!({"a": 1, "b": 2})).await["result"],
+        json!(3)
+    );
+    client.close().await;
+}
+
+/// A server that answers every HTTP request with 200 and a body that is not
+/// JSON-RPC.
+async fn garbage_server() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let body = "<html>this is not JSON-RPC</html>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, serving)
+}
+
+/// A downstream "server" answering garbage: it is down, named with the
+/// reason, its calls fail naming it, and the others work, in both eras.
+#[tokio::test]
+async fn a_server_answering_garbage_is_named_and_the_others_work() {
+    let (garbage, _serving) = garbage_server().await;
+    let spec = DownstreamSpec {
+        name: "garbage".into(),
+        target: Target::Http { url: garbage },
+        era: Era::Auto,
+    };
+    let setup = Setup {
+        extra: vec![spec],
+        ..Default::default()
+    };
+    let system = System::start_with(&["tools"], setup).await;
+    let h = health(&system.base).await;
+    assert_eq!(downstream_state(&h, "garbage"), "down", "{h}");
+    let why = h["downstream"][1]["lastError"].as_str().unwrap().to_owned();
+    assert!(
+        why.contains("cannot connect") && why.contains("not JSON-RPC"),
+        "{why}"
+    );
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let (client, _host) = system.client(era).await;
+        let e = server_error(
+            call(&client, "garbage__anything", json!({}))
+                .await
+                .unwrap_err(),
+        );
+        assert!(e.message.contains("\"garbage\""), "{era:?}: {e:?}");
+        assert!(e.message.contains(&why), "{era:?}: {e:?}");
+        assert_eq!(
+            ok(&client, "tools__add", json!({"a": 1, "b": 2})).await["result"],
+            json!(3)
+        );
+        client.close().await;
+    }
 }
