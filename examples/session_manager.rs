@@ -16,8 +16,11 @@ use std::time::Duration;
 the seven reference servers), speaking both protocol eras on each side.\n\n\
 Tools and prompts of every server appear in one list, named <server>__<name>; resources keep \
 their URIs and are read from the server that listed them. Sampling, roots and elicitation \
-asked by a server go to the client whose call caused them. A server that is down gives an error \
-naming it while the others work; the gateway reconnects with backoff.\n\n\
+asked by a server go to the client whose call caused them, with its progress and log messages; \
+a cancelled call is cancelled at the server, and one past the call timeout (call_timeout_secs) \
+fails naming the server. Resource subscriptions are taken at the server that owns the URI. A \
+server that is down gives an error naming it while the others work; the gateway reconnects with \
+backoff.\n\n\
 Servers come from --config FILE (TOML: [[server]] entries with name and url, or command, args, \
 env), else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
 roots, prompts; default http://localhost:5001 ... 5007, /mcp added to a URL without a path).\n\n\

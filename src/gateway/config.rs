@@ -73,7 +73,7 @@ impl std::fmt::Display for Target {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DownstreamSpec {
     /// The server's name: the prefix of its tools and prompts (see
-    /// [`names`](super::names)).
+    /// [`names`]).
     pub name: String,
     /// Where it is.
     pub target: Target,

@@ -469,7 +469,9 @@ impl Downstream {
         }
     }
 
-    /// The server's state for `GET /health`.
+    /// The server's state for `GET /health`: `state` (connecting, up,
+    /// down) `since` when, `lastError`, the protocol revision of its
+    /// `connection`, and `callsInFlight`.
     pub fn health(&self) -> serde_json::Value {
         let link = self.link();
         let era = link.client.as_ref().map(|c| {

@@ -8,9 +8,18 @@
 //! - [`names`]: `<server>__<name>` for tools and prompts, and the cursors of
 //!   aggregated lists.
 //! - `aggregate`: the gateway as an [`mcp_sdk_server::Server`]: lists
-//!   merged across servers, calls routed by prefix, resources by URI.
+//!   merged across servers, calls routed by prefix, resources by URI,
+//!   resource subscriptions taken downstream once per URI.
 //! - `relay`: sampling, roots and elicitation asked by a downstream server
-//!   go to the upstream client whose request caused them.
+//!   go to the upstream client whose request caused them, and so do its
+//!   log messages; resource updates go to the subscribers.
+//!
+//! Each downstream call lives as long as the upstream request it serves:
+//! when that request is cancelled (the client's timeout, a dropped call, a
+//! closed stateless stream, a closed or expired session) the call is
+//! cancelled downstream; past the configured call timeout (restarted by
+//! progress) it is cancelled and the caller gets -32001 naming the server.
+//! `GET /health` counts each server's calls in flight.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -99,7 +108,8 @@ impl Gateway {
     }
 
     /// The `GET /health` answer: `healthy` when every downstream server is
-    /// up, `degraded` otherwise, and each server's state.
+    /// up, `degraded` otherwise, and each server's state (see
+    /// [`Downstream::health`]).
     pub fn health(&self) -> serde_json::Value {
         let all_up = self.servers.iter().all(|s| s.status() == Status::Up);
         serde_json::json!({
