@@ -476,7 +476,7 @@ async fn http_health_answers_as_the_seed() {
 
 #[tokio::test]
 async fn only_loopback_and_the_allowed_hosts_may_reach_the_endpoint() {
-    let server = http_server(NAME, &["--allow-host", "mcp-tools"]).await;
+    let server = http_server(NAME, &["--accept-host", "mcp-tools"]).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
     let post = |host: &str| {

@@ -43,15 +43,17 @@ pub struct TransportArgs {
     /// or the server's own port].
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
-    /// Also accept this `Host` (a name other clients use for this machine,
-    /// such as a container's service name), repeatable; more from
-    /// `MCP_ALLOWED_HOSTS` (comma-separated). Loopback is always accepted.
-    #[arg(long = "allow-host", value_name = "HOST")]
-    pub allow_hosts: Vec<String>,
+    /// Also accept requests whose `Host` is this name (one other clients use
+    /// for this machine, such as a container's service name), repeatable;
+    /// more from `MCP_ALLOWED_HOSTS` (comma-separated). Loopback is always
+    /// accepted. (Not the internet server's `--allow-host`, which is about
+    /// where it may fetch from.)
+    #[arg(long = "accept-host", value_name = "HOST")]
+    pub accept_hosts: Vec<String>,
     /// Also accept requests from pages of this `Origin`, repeatable; more
     /// from `MCP_ALLOWED_ORIGINS`. Loopback origins are always accepted.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    pub allow_origins: Vec<String>,
+    #[arg(long = "accept-origin", value_name = "ORIGIN")]
+    pub accept_origins: Vec<String>,
 }
 
 impl TransportArgs {
@@ -80,8 +82,8 @@ impl TransportArgs {
                 .collect()
         };
         OriginPolicy {
-            allowed_hosts: with_env(&self.allow_hosts, "MCP_ALLOWED_HOSTS"),
-            allowed_origins: with_env(&self.allow_origins, "MCP_ALLOWED_ORIGINS"),
+            allowed_hosts: with_env(&self.accept_hosts, "MCP_ALLOWED_HOSTS"),
+            allowed_origins: with_env(&self.accept_origins, "MCP_ALLOWED_ORIGINS"),
         }
     }
 }
