@@ -210,3 +210,40 @@ async fn a_server_process_that_exits_is_reported_with_its_status() {
         "{err}"
     );
 }
+
+/// Sends `signal` (such as `-STOP`) to a process.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+#[tokio::test]
+async fn a_call_to_a_hung_server_times_out_in_both_eras() {
+    let server = http_server("conformance_server", &[]).await;
+    let pid = server.child.id().expect("the server runs");
+    for era in ERAS {
+        let (host, _logs) = host();
+        let client = http_client_in(era, &server.url, host).await;
+        signal(pid, "-STOP");
+        // The answer never comes, and neither does the server's reply to the
+        // cancellation the client sends: the call must still end.
+        let options = RequestOptions::new().timeout(std::time::Duration::from_millis(300));
+        let outcome = tokio::time::timeout(
+            PATIENCE,
+            client.call_tool_with("test_simple_text", json!({}), options),
+        )
+        .await;
+        signal(pid, "-CONT");
+        let err = outcome.expect("the call ends").unwrap_err();
+        assert!(matches!(err, ClientError::Timeout { .. }), "{era:?}: {err}");
+        // The server, going on, still answers.
+        let ok = client
+            .call_tool("test_simple_text", json!({}))
+            .await
+            .unwrap();
+        assert!(!ok.is_error(), "{era:?}");
+    }
+}

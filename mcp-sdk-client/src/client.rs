@@ -1254,9 +1254,7 @@ impl Core {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let core = self.clone();
             let notice = cancelled(id, "the client closed the subscription");
-            runtime.spawn(async move {
-                let _ = core.notify(notice).await;
-            });
+            runtime.spawn(notify_cancelled(core, notice));
         }
     }
 
@@ -1431,7 +1429,20 @@ impl InFlight {
         if self.core.transport.cancel(&self.id) {
             return; // closing the response stream said it
         }
-        let _ = self.core.notify(cancelled(&self.id, reason)).await;
+        notify_cancelled(self.core.clone(), cancelled(&self.id, reason)).await;
+    }
+}
+
+/// How long telling the server of a cancellation may take: a hung server
+/// must not hold the timed-out or cancelled call (or a task) forever.
+const CANCEL_NOTICE_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn notify_cancelled(core: Arc<Core>, notice: CancelledNotificationParams) {
+    if tokio::time::timeout(CANCEL_NOTICE_TIMEOUT, core.notify(notice))
+        .await
+        .is_err()
+    {
+        tracing::debug!("the server did not take a cancellation within {CANCEL_NOTICE_TIMEOUT:?}");
     }
 }
 
@@ -1457,9 +1468,7 @@ impl Drop for InFlight {
             let core = self.core.clone();
             let notice = cancelled(&self.id, "the caller stopped waiting");
             tracing::debug!(id = %self.id, method = %self.method, "call dropped; cancelling it");
-            runtime.spawn(async move {
-                let _ = core.notify(notice).await;
-            });
+            runtime.spawn(notify_cancelled(core, notice));
         }
     }
 }
