@@ -176,6 +176,12 @@ pub trait Server: Send + Sync + 'static {
 
     /// Any other notification from the client.
     async fn on_notification(&self, _method: &str, _params: Option<Value>, _peer: Peer) {}
+
+    /// A session ended: the client deleted it, it expired, its stdio stream
+    /// closed, or the server shut down. Its peer is already closed; use it
+    /// to forget what you kept for the session (subscriptions, caches).
+    /// Stateless requests (2026-07-28) have no session and never come here.
+    async fn on_session_closed(&self, _peer: Peer) {}
 }
 
 #[async_trait]
@@ -273,5 +279,8 @@ impl<S: Server + ?Sized> Server for std::sync::Arc<S> {
     }
     async fn on_notification(&self, m: &str, p: Option<Value>, peer: Peer) {
         (**self).on_notification(m, p, peer).await
+    }
+    async fn on_session_closed(&self, peer: Peer) {
+        (**self).on_session_closed(peer).await
     }
 }

@@ -142,6 +142,8 @@ pub(crate) struct Session {
     /// Where messages unrelated to any client request go.
     pub(crate) standalone: Outbound,
     closed: CancellationToken,
+    /// Whether [`Server::on_session_closed`] was called.
+    close_told: AtomicBool,
     /// For a stateless request (2026-07-28): its answers from the client,
     /// and what it asks for. Requests to the client go through it.
     pub(crate) input: Option<Arc<InputRound>>,
@@ -162,6 +164,7 @@ impl Session {
             idle: tokio::sync::Notify::new(),
             standalone,
             closed: CancellationToken::new(),
+            close_told: AtomicBool::new(false),
             input: None,
         })
     }
@@ -188,6 +191,7 @@ impl Session {
             idle: tokio::sync::Notify::new(),
             standalone: route,
             closed: CancellationToken::new(),
+            close_told: AtomicBool::new(true),
             shared,
         };
         Arc::new(session)
@@ -210,7 +214,10 @@ impl Session {
 
     /// Ends the session: running requests are cancelled, waiting
     /// server-to-client requests fail.
-    pub fn close(&self) {
+    pub fn close(self: &Arc<Self>) {
+        // Told to the server once, for sessions that began (not for the
+        // per-request contexts of stateless requests).
+        let first = !self.close_told.swap(true, Ordering::AcqRel);
         self.closed.cancel();
         for (_, token) in lock(&self.in_flight).drain() {
             token.cancel();
@@ -220,6 +227,11 @@ impl Session {
                 mcp_sdk::ErrorCode::CONNECTION_CLOSED,
                 "the session was closed",
             )));
+        }
+        if first && self.input.is_none() && self.is_initialized() {
+            let server = self.shared.server.clone();
+            let peer = self.peer();
+            run_callback(async move { server.on_session_closed(peer).await });
         }
     }
 

@@ -565,3 +565,34 @@ async fn batches_are_refused_in_other_revisions_and_initialize_may_not_be_batche
     );
     assert_eq!(server.service.session_count(), 2, "no session was made");
 }
+
+#[tokio::test]
+async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() {
+    let config = HttpConfig {
+        session_idle_timeout: Duration::from_secs(4),
+        session_expiry_notice: Some(Duration::from_millis(3500)),
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    // Idle past the point of warning (0.5 s; the sweeper looks every
+    // second), well before expiry (4 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut stream = Sse::new(server.get(&s, None).await);
+    let event = loop {
+        let e = stream.next().await.expect("the warning");
+        if let Some(data) = e.data {
+            break data;
+        }
+    };
+    assert_eq!(event["method"], "notifications/message", "{event}");
+    assert_eq!(event["params"]["level"], "warning");
+    assert_eq!(event["params"]["logger"], "session");
+    assert!(
+        event["params"]["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("will be closed in 3s"),
+        "{event}"
+    );
+}

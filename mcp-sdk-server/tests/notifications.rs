@@ -72,3 +72,54 @@ async fn a_callback_may_await_the_client_while_the_session_reads_on() {
         .unwrap();
     assert_eq!(roots, ["file:///w"]);
 }
+
+/// Tells the test when its session ends, and whether its peer is closed by then.
+struct CloseWatcher {
+    closed: mpsc::UnboundedSender<bool>,
+}
+
+#[async_trait]
+impl Server for CloseWatcher {
+    async fn on_session_closed(&self, peer: Peer) {
+        let _ = self.closed.send(peer.is_closed());
+    }
+}
+
+#[tokio::test]
+async fn the_server_hears_when_a_session_ends() {
+    let (closed_tx, mut closed) = mpsc::unbounded_channel();
+    let (client_end, server_end) = tokio::io::duplex(1 << 16);
+    let (read, write) = tokio::io::split(server_end);
+    let served = tokio::spawn(serve_io(
+        CloseWatcher { closed: closed_tx },
+        SessionConfig::default(),
+        read,
+        write,
+    ));
+    let (read, mut write) = tokio::io::split(client_end);
+    let mut lines = BufReader::new(read).lines();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",
+        "capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    write
+        .write_all(format!("{init}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(PATIENCE, lines.next_line())
+        .await
+        .unwrap();
+    assert!(answer.unwrap().unwrap().contains("protocolVersion"));
+    assert!(closed.try_recv().is_err(), "not before the end");
+
+    // The client closes its end: the session ends, and the server hears of
+    // it once, with a peer that says it is closed.
+    drop(write);
+    drop(lines);
+    tokio::time::timeout(PATIENCE, served)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let peer_closed = tokio::time::timeout(PATIENCE, closed.recv()).await.unwrap();
+    assert_eq!(peer_closed, Some(true));
+    assert!(closed.recv().await.is_none(), "told once");
+}

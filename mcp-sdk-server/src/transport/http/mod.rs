@@ -88,6 +88,11 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// A session unused for this long is closed (default 30 minutes).
     pub session_idle_timeout: Duration,
+    /// This long before an idle session is closed, a warning log message
+    /// (`notifications/message`, logger `session`) goes to its standalone
+    /// stream, where the client sees it if it opens one (default 1 minute;
+    /// `None` for no warning).
+    pub session_expiry_notice: Option<Duration>,
     /// At most this many sessions at once (default 100,000); beyond, new
     /// sessions get 503.
     pub max_sessions: usize,
@@ -111,6 +116,7 @@ impl Default for HttpConfig {
             origins: OriginPolicy::default(),
             max_body_bytes: 4 * 1024 * 1024,
             session_idle_timeout: Duration::from_secs(30 * 60),
+            session_expiry_notice: Some(Duration::from_secs(60)),
             max_sessions: 100_000,
             replay_buffer_events: 256,
             response_mode: ResponseMode::Auto,
@@ -126,6 +132,9 @@ struct HttpSession {
     streams: Mutex<Streams>,
     /// Milliseconds since the service started, at the last request.
     last_seen: AtomicU64,
+    /// The `last_seen` the expiry warning was sent for, if any: a session
+    /// used again is warned again when it next goes idle.
+    warned_at: AtomicU64,
 }
 
 /// The standalone stream as a message destination.
@@ -419,6 +428,7 @@ impl StreamableHttpService {
             session: Session::new(shared, Arc::new(StandaloneSink(weak.clone()))),
             streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
             last_seen: AtomicU64::new(self.now_ms()),
+            warned_at: AtomicU64::new(u64::MAX),
         });
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
@@ -712,6 +722,7 @@ impl StreamableHttpService {
         }
         let weak = Arc::downgrade(&self.inner);
         let idle = self.inner.config.session_idle_timeout;
+        let notice = self.inner.config.session_expiry_notice.filter(|n| *n < idle);
         let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -736,7 +747,34 @@ impl StreamableHttpService {
                     tracing::debug!("closing an idle session");
                     close(&hs);
                 }
+                if let Some(notice) = notice {
+                    warn_idle_sessions(&inner, now, limit - notice.as_millis() as u64, notice);
+                }
             }
+        });
+    }
+}
+
+/// Warns the sessions idle for longer than `after` ms, once per idle spell,
+/// that they will be closed in `notice`.
+fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
+    let sessions = inner.sessions.read().unwrap_or_else(|e| e.into_inner());
+    for hs in sessions.values() {
+        let seen = hs.last_seen.load(Ordering::Relaxed);
+        if now.saturating_sub(seen) <= after || hs.warned_at.swap(seen, Ordering::AcqRel) == seen {
+            continue;
+        }
+        let peer = hs.session.peer();
+        let message = serde_json::json!({
+            "message": format!(
+                "this session has been idle and will be closed in {}s unless it is used",
+                notice.as_secs()
+            ),
+        });
+        tokio::spawn(async move {
+            let _ = peer
+                .log(mcp_sdk::LoggingLevel::Warning, Some("session"), message)
+                .await;
         });
     }
 }
