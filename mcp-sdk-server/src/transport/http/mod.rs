@@ -722,7 +722,11 @@ impl StreamableHttpService {
         }
         let weak = Arc::downgrade(&self.inner);
         let idle = self.inner.config.session_idle_timeout;
-        let notice = self.inner.config.session_expiry_notice.filter(|n| *n < idle);
+        let notice = self
+            .inner
+            .config
+            .session_expiry_notice
+            .filter(|n| *n < idle);
         let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
