@@ -1493,7 +1493,27 @@ async fn resource_updates(upstream: Era, downstream: Era) {
         let e = client.subscribe(uri).await.unwrap_err();
         assert!(matches!(e, ClientError::Unsupported(_)), "{e:?}");
     }
+    // A session that ends takes its subscriptions along: the gateway stops
+    // watching the URI downstream.
+    let watching = |gateway: &Gateway| {
+        let h = gateway.health();
+        h["downstream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "resources")
+            .map(|d| d["watching"].as_u64().unwrap())
+            .unwrap()
+    };
+    session.subscribe(uri).await.unwrap();
+    assert_eq!(watching(&system.gateway), 1);
     session.close().await;
+    let gateway = system.gateway.clone();
+    eventually("the closed session's subscription ends", || {
+        let gateway = gateway.clone();
+        async move { watching(&gateway) == 0 }
+    })
+    .await;
     client.close().await;
 }
 

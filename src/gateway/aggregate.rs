@@ -650,6 +650,16 @@ impl Server for Gateway {
         self.announcer.add_peer(peer);
     }
 
+    /// A session ended: its subscriptions go with it, and a URI no session
+    /// watches any more is no longer watched downstream.
+    async fn on_session_closed(&self, peer: Peer) {
+        for uri in self.announcer.forget_session(&peer) {
+            if let Some(i) = self.owner_of(&uri) {
+                self.servers[i].unwatch(&uri).await;
+            }
+        }
+    }
+
     /// Session-era servers hear that the roots changed (stateless ones ask
     /// for the roots with each call anyway): all at once, each within its
     /// call timeout, so that a hung server neither delays the others nor

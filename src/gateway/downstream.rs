@@ -471,7 +471,8 @@ impl Downstream {
 
     /// The server's state for `GET /health`: `state` (connecting, up,
     /// down) `since` when, `lastError`, the protocol revision of its
-    /// `connection`, and `callsInFlight`.
+    /// `connection`, `callsInFlight`, and how many resource URIs it is
+    /// `watching` for upstream subscribers.
     pub fn health(&self) -> serde_json::Value {
         let link = self.link();
         let era = link.client.as_ref().map(|c| {
@@ -489,6 +490,7 @@ impl Downstream {
             "lastError": link.last_error,
             "connection": era,
             "callsInFlight": self.calls_in_flight(),
+            "watching": self.watched().len(),
         })
     }
 

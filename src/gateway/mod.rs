@@ -210,6 +210,24 @@ impl Announcer {
         none_left
     }
 
+    /// Forgets a closed session: out of the peers, out of every URI's
+    /// subscribers. The URIs no session is subscribed to any more (so the
+    /// gateway may stop watching them downstream).
+    pub(crate) fn forget_session(&self, peer: &Peer) -> Vec<String> {
+        self.peers()
+            .retain(|p| !p.is_closed() && !p.same_session(peer));
+        let mut subscribers = self.subscribers();
+        let mut unwatched = Vec::new();
+        subscribers.retain(|uri, list| {
+            list.retain(|p| !p.is_closed() && !p.same_session(peer));
+            if list.is_empty() {
+                unwatched.push(uri.clone());
+            }
+            !list.is_empty()
+        });
+        unwatched
+    }
+
     /// A downstream server says `uri` changed: stateless listeners
     /// subscribed to it and subscribed sessions hear it. Whether the URI
     /// was watched for sessions that have all closed since (so the gateway
