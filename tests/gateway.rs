@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{example, http_client_in, http_server, HttpServer, TempDir, PATIENCE};
+use support::{example, health, http_client_in, http_server, HttpServer, TempDir, PATIENCE};
 
 /// The upstream client: a fake model for sampling, one root.
 #[derive(Clone)]
@@ -243,16 +243,6 @@ fn server_error(e: ClientError) -> Error {
         ClientError::Server(e) => e,
         other => panic!("expected a JSON-RPC error, got {other:?}"),
     }
-}
-
-async fn health(base: &str) -> Value {
-    let body = reqwest::get(format!("{base}/health"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
 }
 
 fn downstream_state(health: &Value, name: &str) -> String {

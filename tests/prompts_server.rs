@@ -10,13 +10,13 @@ use mcp_sdk::{
     LoggingMessageNotificationParams, SubscriptionFilter,
 };
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, Subscription};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{example, http_client_in, http_server, listen, stdio_client_in, PATIENCE};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -595,17 +595,7 @@ async fn a_missing_folder_stops_the_server_with_a_clear_error() {
 #[tokio::test]
 async fn http_health_answers_as_the_seed() {
     let server = http_server(NAME, &[]).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let health: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let health = support::health(&server.base).await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["serverId"], "7");
     assert_eq!(health["capabilities"], json!(["prompts"]));

@@ -653,13 +653,7 @@ async fn a_stateless_call_by_hand_over_stdio() {
 #[tokio::test]
 async fn health_answers_with_the_seed_json() {
     let server = http_server(EXAMPLE, &[]).await;
-    let body = reqwest::get(format!("{}/health", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let health: Value = serde_json::from_str(&body).unwrap();
+    let health = support::health(&server.base).await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["serverId"], "2");
     assert_eq!(health["capabilities"], json!(["sampling"]));
@@ -667,11 +661,7 @@ async fn health_answers_with_the_seed_json() {
 
 #[tokio::test]
 async fn help_says_how_to_plug_it_in() {
-    let out = std::process::Command::new(support::example(EXAMPLE))
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = support::help(EXAMPLE);
     assert!(
         help.contains("sampling") && help.contains("--stdio") && help.contains("mcpServers"),
         "{help}"

@@ -461,12 +461,7 @@ async fn raw(addr: &str, request: &str) -> String {
 #[tokio::test]
 async fn http_health_answers_as_the_seed() {
     let server = http_server(NAME, &[]).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let response = raw(&addr, &request).await;
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let body = response.split("\r\n\r\n").nth(1).unwrap();
-    let health: Value = serde_json::from_str(body).unwrap();
+    let health = support::health(&server.base).await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["serverId"], "3");
     assert_eq!(health["server"], "tools");

@@ -228,3 +228,29 @@ macro_rules! every_way {
 }
 #[allow(unused_imports)]
 pub(crate) use every_way;
+
+/// `GET {base}/health` of a server started with [`http_server`]: the JSON it
+/// answers with (the request must succeed).
+pub async fn health(base: &str) -> serde_json::Value {
+    let response = tokio::time::timeout(PATIENCE, reqwest::get(format!("{base}/health")))
+        .await
+        .expect("an answer in time")
+        .expect("the health endpoint answers");
+    assert!(response.status().is_success(), "{}", response.status());
+    let body = response.text().await.unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// What the example `name` prints for `--help`.
+pub fn help(name: &str) -> String {
+    let out = std::process::Command::new(example(name))
+        .arg("--help")
+        .output()
+        .expect("the example runs");
+    assert!(
+        out.status.success(),
+        "{name} --help: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
