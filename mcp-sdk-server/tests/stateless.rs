@@ -7,7 +7,8 @@
 mod support;
 
 use mcp_sdk::{
-    GetPromptResult, InputRequest, InputResponse, LoggingLevel, Prompt, PromptMessage, Tool,
+    GetPromptResult, InputRequest, InputResponse, LoggingLevel, Prompt, PromptMessage, Resource,
+    Tool,
 };
 use mcp_sdk_server::http::{serve_with_shutdown, HttpConfig, StreamableHttpService};
 use mcp_sdk_server::{NoArguments, RequestContext, Router, SessionConfig};
@@ -47,6 +48,9 @@ fn router(runs: mpsc::UnboundedSender<&'static str>) -> Router {
         .with_list_changed()
         .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
             "hi"
+        })
+        .resource(Resource::new("file:///a", "a"), |r, _| async move {
+            Ok(mcp_sdk::ReadResourceResult::text(r.uri, "text/plain", "a"))
         })
         .prompt(Prompt::new("greet", "A greeting"), |_, _| async {
             Ok(GetPromptResult::new(vec![PromptMessage::user_text("hi")]))
@@ -585,6 +589,33 @@ async fn listen_streams_carry_what_they_asked_for_until_the_client_leaves() {
         note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
         10
     );
+
+    // A stream watching a resource: the server can see which URIs are
+    // watched, until the stream ends.
+    let mut watched = s.notifier.watched_resources();
+    assert!(watched.borrow().is_empty());
+    let mut resource = Sse::new(
+        post(
+            s.addr,
+            &listen(12, json!({"resourceSubscriptions": ["file:///a"]})),
+            &[],
+        )
+        .await,
+    );
+    let ack = resource.next().await.unwrap().data.unwrap();
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"resourceSubscriptions": ["file:///a"]})
+    );
+    assert!(watched.borrow_and_update().contains("file:///a"));
+    s.notifier.resource_updated("file:///a");
+    let note = resource.next().await.unwrap().data.unwrap();
+    assert_eq!(note["params"]["uri"], "file:///a");
+    drop(resource);
+    timeout(LIMIT, watched.wait_for(|w| w.is_empty()))
+        .await
+        .expect("the URI is no longer watched once its stream ends")
+        .unwrap();
 
     // From outside any request, through the notifier the router owns.
     s.notifier.prompt_list_changed();

@@ -10,6 +10,7 @@ use mcp_sdk::{
     ToolListChangedNotificationParams, SUBSCRIPTION_ID_META_KEY,
 };
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -35,6 +36,10 @@ pub struct Notifier {
     /// Set by [`capabilities_changed`](Notifier::capabilities_changed),
     /// taken by the transports before the next request.
     capabilities_changed: Arc<AtomicBool>,
+    /// The resource URIs open streams watch, with how many streams watch
+    /// each; the key set is published on `watched_tx`.
+    watched: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
+    watched_tx: Arc<tokio::sync::watch::Sender<BTreeSet<String>>>,
 }
 
 /// How many changes may wait for a slow stream before it skips some.
@@ -46,6 +51,8 @@ impl Default for Notifier {
             tx: broadcast::channel(BACKLOG).0,
             closed: CancellationToken::new(),
             capabilities_changed: Arc::default(),
+            watched: Arc::default(),
+            watched_tx: Arc::new(tokio::sync::watch::channel(BTreeSet::new()).0),
         }
     }
 }
@@ -84,6 +91,34 @@ impl Notifier {
     pub(crate) fn take_capabilities_changed(&self) -> bool {
         self.capabilities_changed.load(Ordering::Relaxed)
             && self.capabilities_changed.swap(false, Ordering::AcqRel)
+    }
+
+    /// The resource URIs that open `subscriptions/listen` streams watch
+    /// (their `resourceSubscriptions`), now and as they change: a server
+    /// that must itself watch a source for them (a gateway subscribing at
+    /// the server that owns the resource, say) follows this.
+    pub fn watched_resources(&self) -> tokio::sync::watch::Receiver<BTreeSet<String>> {
+        self.watched_tx.subscribe()
+    }
+
+    /// Counts a stream's URIs in (`+1`) or out (`-1`), publishing the set
+    /// when a URI comes or goes.
+    fn count_watched(&self, uris: &[String], delta: isize) {
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = false;
+        for uri in uris {
+            let n = watched.entry(uri.clone()).or_default();
+            let was = *n;
+            *n = n.saturating_add_signed(delta);
+            changed |= (was == 0) != (*n == 0);
+            if *n == 0 {
+                watched.remove(uri);
+            }
+        }
+        if changed {
+            let set: BTreeSet<String> = watched.keys().cloned().collect();
+            self.watched_tx.send_replace(set);
+        }
     }
 
     /// How many streams are listening.
@@ -210,6 +245,7 @@ pub(crate) async fn listen(
     let filter = honoured(&params.notifications, caps);
     // Subscribe before acknowledging, so no change after the ack is lost.
     let mut changes = notifier.tx.subscribe();
+    let _watching = Watching::new(notifier, filter.resource_subscriptions.clone());
     let ack = SubscriptionsAcknowledgedNotificationParams {
         notifications: filter.clone(),
         meta: Some(subscription_meta(&id)),
@@ -249,6 +285,27 @@ pub(crate) async fn listen(
     result.insert("resultType".into(), Value::from("complete"));
     result.insert("_meta".into(), Value::Object(subscription_meta(&id)));
     Ok(Value::Object(result))
+}
+
+/// A stream's resource URIs, counted in the notifier's watched set while
+/// the stream lasts, however it ends.
+struct Watching<'a> {
+    notifier: &'a Notifier,
+    uris: Vec<String>,
+}
+
+impl<'a> Watching<'a> {
+    fn new(notifier: &'a Notifier, uris: Option<Vec<String>>) -> Self {
+        let uris = uris.unwrap_or_default();
+        notifier.count_watched(&uris, 1);
+        Watching { notifier, uris }
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.notifier.count_watched(&self.uris, -1);
+    }
 }
 
 fn gone() -> Error {
