@@ -1384,6 +1384,18 @@ async fn resource_updates_reach_stateless_listeners() {
     }
 }
 
+/// How many resource URIs the gateway watches at the server `name`.
+fn watching_at(gateway: &Gateway, name: &str) -> u64 {
+    let h = gateway.health();
+    h["downstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .map(|d| d["watching"].as_u64().unwrap())
+        .unwrap()
+}
+
 /// A note of the resources server (reached in the era `downstream`)
 /// watched through the gateway: a session subscribes with
 /// `resources/subscribe`, a stateless client listens with
@@ -1423,8 +1435,40 @@ async fn resource_updates(upstream: Era, downstream: Era) {
     };
     write("first").await;
 
-    // A session subscribes; it is also what a stateless listener needs
-    // (see `Gateway::subscribe`).
+    // A stateless listener alone: the gateway watches the URI downstream
+    // for it (it knows the owner from the templates the client listed).
+    if upstream == Era::StatelessOnly {
+        client.list_all_resource_templates().await.unwrap();
+        let filter = mcp_sdk::SubscriptionFilter {
+            resource_subscriptions: Some(vec![uri.to_owned()]),
+            ..Default::default()
+        };
+        let mut alone = support::listen(&client, filter).await;
+        let gateway = system.gateway.clone();
+        eventually("the gateway watches the URI for the listener", || {
+            let gateway = gateway.clone();
+            async move { watching_at(&gateway, "resources") == 1 }
+        })
+        .await;
+        write("heard alone").await;
+        let heard = tokio::time::timeout(PATIENCE, alone.next())
+            .await
+            .expect("a notification in time")
+            .expect("the stream stays open");
+        assert_eq!(heard.params.as_ref().unwrap()["uri"], uri, "{heard:?}");
+        drop(alone);
+        let gateway = system.gateway.clone();
+        eventually(
+            "the gateway stops watching when the listener leaves",
+            || {
+                let gateway = gateway.clone();
+                async move { watching_at(&gateway, "resources") == 0 }
+            },
+        )
+        .await;
+    }
+
+    // A session subscribes.
     let (session, session_host) = system.client(Era::SessionOnly).await;
     session.subscribe(uri).await.unwrap();
     let mut listening = match upstream {
@@ -1484,24 +1528,15 @@ async fn resource_updates(upstream: Era, downstream: Era) {
         assert!(matches!(e, ClientError::Unsupported(_)), "{e:?}");
     }
     // A session that ends takes its subscriptions along: the gateway stops
-    // watching the URI downstream.
-    let watching = |gateway: &Gateway| {
-        let h = gateway.health();
-        h["downstream"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["name"] == "resources")
-            .map(|d| d["watching"].as_u64().unwrap())
-            .unwrap()
-    };
+    // watching the URI downstream (once no listener wants it either).
+    drop(listening);
     session.subscribe(uri).await.unwrap();
-    assert_eq!(watching(&system.gateway), 1);
+    assert_eq!(watching_at(&system.gateway, "resources"), 1);
     session.close().await;
     let gateway = system.gateway.clone();
     eventually("the closed session's subscription ends", || {
         let gateway = gateway.clone();
-        async move { watching(&gateway) == 0 }
+        async move { watching_at(&gateway, "resources") == 0 }
     })
     .await;
     client.close().await;

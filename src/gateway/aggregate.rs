@@ -171,7 +171,7 @@ impl Gateway {
 
     /// The server that listed `uri`, or whose resource template's fixed
     /// start `uri` has.
-    fn owner_of(&self, uri: &str) -> Option<usize> {
+    pub(crate) fn owner_of(&self, uri: &str) -> Option<usize> {
         if let Some(&i) = lock(&self.resources).get(uri) {
             return Some(i);
         }
@@ -608,9 +608,9 @@ impl Server for Gateway {
     /// session, and to the stateless listeners whose filter names the URI.
     ///
     /// Stateless clients (`subscriptions/listen` with
-    /// `resourceSubscriptions`) hear only of URIs the gateway watches for
-    /// some session: the SDK answers `subscriptions/listen` itself and does
-    /// not tell the server which URIs a listener wants.
+    /// `resourceSubscriptions`) need no call here: the gateway follows the
+    /// URIs their streams watch (`Notifier::watched_resources`) and watches
+    /// those it has seen listed at the servers that own them.
     async fn subscribe(&self, params: SubscribeParams, ctx: RequestContext) -> Result<(), Error> {
         let uri = params.uri;
         let server = &self.servers[self.owner(&uri, &ctx).await?];

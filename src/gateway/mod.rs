@@ -87,14 +87,17 @@ impl Gateway {
                 ))
             })
             .collect();
-        Arc::new(Gateway {
+        let gateway = Arc::new(Gateway {
             servers,
             announcer,
             tools: Mutex::default(),
             resources: Mutex::default(),
             templates: Mutex::default(),
             _reconnecting: reconnecting,
-        })
+        });
+        let watched = gateway.announcer.notifier.watched_resources();
+        tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));
+        gateway
     }
 
     /// The downstream servers, in configuration order.
@@ -149,6 +152,46 @@ pub async fn serve(
     let health = gateway.health_route();
     let service = StreamableHttpService::new(gateway, config);
     mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health), shutdown).await
+}
+
+/// Watches, at the servers that own them, the resource URIs stateless
+/// clients listen for (`subscriptions/listen` with `resourceSubscriptions`),
+/// and stops when no listener or session wants them any more. Ends with
+/// the gateway.
+async fn follow_listeners(
+    gateway: std::sync::Weak<Gateway>,
+    mut watched: tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>,
+) {
+    let mut current = std::collections::BTreeSet::new();
+    loop {
+        let next = watched.borrow_and_update().clone();
+        let Some(g) = gateway.upgrade() else { return };
+        for uri in next.difference(&current) {
+            if g.announcer.has_session_subscribers(uri) {
+                continue; // watched for the sessions already
+            }
+            match g.owner_of(uri) {
+                Some(i) if g.servers[i].offers_subscriptions() => {
+                    if let Err(e) = g.servers[i].watch(uri).await {
+                        tracing::warn!(%uri, "cannot watch for a listener: {}", e.message);
+                    }
+                }
+                _ => tracing::debug!(%uri, "a listener watches a URI no subscribable server lists"),
+            }
+        }
+        for uri in current.difference(&next) {
+            if !g.announcer.has_session_subscribers(uri) {
+                if let Some(i) = g.owner_of(uri) {
+                    g.servers[i].unwatch(uri).await;
+                }
+            }
+        }
+        drop(g);
+        current = next;
+        if watched.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Tells upstream clients that the aggregated lists changed: stateless
@@ -207,7 +250,14 @@ impl Announcer {
         if none_left {
             subscribers.remove(uri);
         }
-        none_left
+        none_left && !self.notifier.is_watched(uri)
+    }
+
+    /// Whether a live session is subscribed to `uri`.
+    pub(crate) fn has_session_subscribers(&self, uri: &str) -> bool {
+        self.subscribers()
+            .get(uri)
+            .is_some_and(|list| list.iter().any(|p| !p.is_closed()))
     }
 
     /// Forgets a closed session: out of the peers, out of every URI's
@@ -225,6 +275,8 @@ impl Announcer {
             }
             !list.is_empty()
         });
+        // Stateless listeners may still want some of them.
+        unwatched.retain(|uri| !self.notifier.is_watched(uri));
         unwatched
     }
 
@@ -242,7 +294,7 @@ impl Announcer {
             list.retain(|p| !p.is_closed());
             if list.is_empty() {
                 subscribers.remove(uri);
-                return true;
+                return !self.notifier.is_watched(uri);
             }
             list.clone()
         };

@@ -101,6 +101,14 @@ impl Notifier {
         self.watched_tx.subscribe()
     }
 
+    /// Whether an open `subscriptions/listen` stream watches `uri`.
+    pub fn is_watched(&self, uri: &str) -> bool {
+        self.watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(uri)
+    }
+
     /// Counts a stream's URIs in (`+1`) or out (`-1`), publishing the set
     /// when a URI comes or goes.
     fn count_watched(&self, uris: &[String], delta: isize) {
