@@ -357,11 +357,15 @@ async fn start_http(node: &str, server: &str, transport: &str) -> (tokio::proces
         .spawn()
         .unwrap();
     within("server start", async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        loop {
+            // A connection whose source port is the port itself is the
+            // kernel connecting the socket to itself (TCP simultaneous
+            // open), which happens for a port from the ephemeral range
+            // with nobody listening yet: not the server.
+            match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(s) if s.local_addr().map(|a| a.port()).ok() != Some(port) => break,
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
     })
     .await;
