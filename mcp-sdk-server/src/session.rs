@@ -80,6 +80,8 @@ pub(crate) struct ServerShared {
     pub server: Arc<dyn Server>,
     capabilities: std::sync::RwLock<Arc<ServerCapabilities>>,
     pub info: Implementation,
+    /// `info` as JSON, for the `serverInfo` of every stateless result.
+    pub info_value: Value,
     pub instructions: Option<String>,
     pub config: SessionConfig,
     /// Feeds the `subscriptions/listen` streams of stateless clients.
@@ -91,6 +93,7 @@ impl ServerShared {
         Arc::new(ServerShared {
             capabilities: std::sync::RwLock::new(Arc::new(server.capabilities())),
             info: server.info(),
+            info_value: serde_json::to_value(server.info()).unwrap_or_default(),
             instructions: server.instructions(),
             notifier: server.notifier().unwrap_or_default(),
             server,

@@ -120,11 +120,15 @@ impl InputRound {
     /// Takes `inputResponses` and `requestState` out of `params` and checks
     /// them: a state that fails verification, or answers that are not
     /// objects, are -32602.
+    ///
+    /// `may_ask`: whether the method may answer with input requests; only
+    /// then (or to check a state) are the params hashed for the state.
     pub fn take(
         method: &str,
         params: &mut Option<Value>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
+        may_ask: bool,
     ) -> Result<Self, Error> {
         let mut responses = None;
         let mut state = None;
@@ -132,7 +136,11 @@ impl InputRound {
             responses = map.remove(INPUT_RESPONSES);
             state = map.remove(REQUEST_STATE);
         }
-        let digest = digest(params.as_ref());
+        let digest = if may_ask || state.is_some() {
+            digest(params.as_ref())
+        } else {
+            String::new()
+        };
         let mut answers = match state {
             None => BTreeMap::new(),
             Some(Value::String(s)) => open(key, &s, method, &digest)?,
@@ -404,7 +412,7 @@ mod tests {
 
     fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
         let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();
-        InputRound::take("tools/call", &mut Some(params), caps, key)
+        InputRound::take("tools/call", &mut Some(params), caps, key, true)
     }
 
     fn elicit() -> InputRequest {
@@ -495,8 +503,14 @@ mod tests {
         assert!(round(json!({"inputResponses": {"who": 12345}}), &key).is_err());
         assert!(round(json!({"inputResponses": null}), &key).is_err());
 
-        let none =
-            InputRound::take("tools/call", &mut None, ClientCapabilities::default(), &key).unwrap();
+        let none = InputRound::take(
+            "tools/call",
+            &mut None,
+            ClientCapabilities::default(),
+            &key,
+            true,
+        )
+        .unwrap();
         let Outcome::Done(Err(e)) = run_once(&none, &key).await else {
             panic!("expected -32021")
         };

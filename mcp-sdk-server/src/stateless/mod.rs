@@ -26,6 +26,7 @@ use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
     ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
 };
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -76,7 +77,8 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
         Some(_) => return Err(Error::invalid_params("params must be an object")),
     };
     let meta = match meta {
-        Some(Value::Object(m)) => RequestMeta::from_meta(m)
+        // Read in place: the `_meta` object is not copied first.
+        Some(m @ Value::Object(_)) => RequestMeta::deserialize(m)
             .map_err(|e| Error::invalid_params(format_args!("params._meta is malformed: {e}")))?,
         Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
         None => RequestMeta::default(),
@@ -170,6 +172,7 @@ pub(crate) async fn serve_checked(
         &mut params,
         capabilities.clone(),
         &config.request_state_key,
+        MULTI_ROUND.contains(&method.as_str()),
     )?);
     let client = ClientInfo {
         protocol_version: version,
@@ -235,10 +238,7 @@ fn discover(shared: &ServerShared) -> Value {
 
 fn server_info_meta(shared: &ServerShared) -> Map<String, Value> {
     let mut meta = Map::new();
-    meta.insert(
-        SERVER_INFO_META_KEY.into(),
-        serde_json::to_value(&shared.info).unwrap_or_default(),
-    );
+    meta.insert(SERVER_INFO_META_KEY.into(), shared.info_value.clone());
     meta
 }
 
