@@ -394,8 +394,10 @@ impl Session {
                     let work = async {
                         if stateless {
                             let shared = &session.shared;
-                            return stateless::serve(shared, req, reply.clone(), token.clone())
-                                .await;
+                            // Boxed: its state is large, and a session's
+                            // requests should not carry it in their tasks.
+                            let serve = stateless::serve(shared, req, reply.clone(), token.clone());
+                            return Box::pin(serve).await;
                         }
                         let ctx = RequestContext::new(
                             id.clone(),

@@ -372,7 +372,8 @@ impl StreamableHttpService {
             let stateless_header = stateless::header_is_stateless(headers);
             match msg {
                 Message::Request(r) if stateless_header || crate::stateless::is_stateless(&r) => {
-                    return self.stateless(headers, r).await
+                    // Boxed, so that the session path's future stays small.
+                    return Box::pin(self.stateless(headers, r)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
                 Message::Notification(_) if stateless_header => {
