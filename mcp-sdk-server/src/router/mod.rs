@@ -237,8 +237,9 @@ impl Router {
     }
 
     /// Sends `notifications/resources/updated` to every session subscribed
-    /// to `uri`, and to the stateless streams that listen for it. Clones of a router share their subscriptions, so keep a
-    /// clone to call this from elsewhere.
+    /// to `uri`, and to the stateless streams that listen for it. Clones of
+    /// a router share their subscriptions, so keep a clone to call this
+    /// from elsewhere.
     pub async fn notify_resource_updated(&self, uri: &str) {
         self.notifier.resource_updated(uri);
         let peers: Vec<Peer> = {
