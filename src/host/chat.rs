@@ -119,6 +119,12 @@ impl Chat {
         }
     }
 
+    /// Goes on through `client` (a new connection to the same server, after
+    /// the old one was lost).
+    pub fn set_client(&mut self, client: Client) {
+        self.client = client;
+    }
+
     /// The conversation so far.
     pub fn history(&self) -> &[Message] {
         &self.history

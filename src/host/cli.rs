@@ -13,6 +13,7 @@ use super::offline::OfflineAssistant;
 use super::terminal::{
     clear_progress, show_progress, Terminal, TerminalApprover, TerminalElicitor,
 };
+use super::web;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_sdk::{ContentBlock, Tool};
 use mcp_sdk_client::{Client, Era, RequestOptions};
@@ -132,6 +133,15 @@ pub enum Command {
         #[arg(long, short, value_name = "TEXT")]
         message: Option<String>,
     },
+    /// Serve the web UI (tools, resources, prompts, chat, live log,
+    /// sampling and elicitation dialogs) until Ctrl-C; it reconnects to the
+    /// server when the connection is lost.
+    Web {
+        /// Where the page listens: a loopback address (port 0 picks a free
+        /// port, printed on stderr).
+        #[arg(long, value_name = "ADDR", default_value = web::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// Logs go to stderr, at `RUST_LOG` or `LOG_LEVEL` (default `warn`, so the
@@ -165,6 +175,9 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
         (Some(url), None) => Target::url(url)?,
         (None, None) => Target::Url(DEFAULT_URL.to_owned()),
     };
+    if let Command::Web { listen } = cli.command {
+        return serve_web(&cli, target, listen).await;
+    }
     let roots = cli
         .roots
         .iter()
@@ -214,10 +227,64 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
         Command::Chat { message } => {
             chat(&client, llm, message, &terminal, timeout, cli.json).await
         }
+        Command::Web { .. } => unreachable!("served above"),
     };
     clear_progress();
     client.close().await;
     outcome
+}
+
+/// `web`: serves the page until Ctrl-C or SIGTERM. The server need not be
+/// up yet: the page shows the connection's state while it is tried again.
+async fn serve_web(
+    cli: &Cli,
+    target: Target,
+    listen: std::net::SocketAddr,
+) -> Result<(), HostError> {
+    let mut options = web::Options::new(target, llm::from_env()?);
+    options.era = cli.era.into();
+    options.auto_approve = cli.auto_approve;
+    options.timeout = Duration::from_secs(cli.timeout.max(1));
+    options.roots = cli
+        .roots
+        .iter()
+        .map(|dir| directory_root(dir).map_err(HostError::Usage))
+        .collect::<Result<_, _>>()?;
+    let listener = web::bind(listen)
+        .await
+        .map_err(|e| HostError::Usage(format!("the web UI cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| HostError::Usage(e.to_string()))?;
+    // The reference system reads this line to learn the port.
+    eprintln!("client: serving the web UI at http://{addr}/");
+    let app = web::App::new(options);
+    web::serve(listener, app, shutdown_signal())
+        .await
+        .map_err(|e| HostError::Usage(format!("the web UI failed: {e}")))
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Server log messages and list changes, on stderr.

@@ -58,6 +58,28 @@ pub enum Notice {
     ResourceUpdated(String),
 }
 
+/// The roots a host offers, shared between its handler and whatever lets
+/// the user change them (the web UI).
+#[derive(Debug, Clone, Default)]
+pub struct SharedRoots(Arc<std::sync::RwLock<Vec<Root>>>);
+
+impl SharedRoots {
+    /// The roots now.
+    pub fn get(&self) -> Vec<Root> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the roots.
+    pub fn set(&self, roots: Vec<Root>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = roots;
+    }
+
+    /// Changes the roots in place; gives what `change` returns.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Vec<Root>) -> T) -> T {
+        change(&mut self.0.write().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// Where notices go.
 pub type NoticeSink = Arc<dyn Fn(Notice) + Send + Sync>;
 
@@ -66,7 +88,7 @@ pub type NoticeSink = Arc<dyn Fn(Notice) + Send + Sync>;
 pub struct HostHandler {
     llm: Arc<dyn Llm>,
     approver: Arc<dyn Approver>,
-    roots: Vec<Root>,
+    roots: SharedRoots,
     elicitor: Option<Arc<dyn Elicitor>>,
     notices: Option<NoticeSink>,
 }
@@ -78,16 +100,22 @@ impl HostHandler {
         HostHandler {
             llm,
             approver,
-            roots: Vec::new(),
+            roots: SharedRoots::default(),
             elicitor: None,
             notices: None,
         }
     }
 
     /// Offers these roots.
-    pub fn roots(mut self, roots: Vec<Root>) -> Self {
-        self.roots = roots;
+    pub fn roots(self, roots: Vec<Root>) -> Self {
+        self.roots.set(roots);
         self
+    }
+
+    /// The roots offered, which may be changed while connected (then tell
+    /// the server with `Client::notify_roots_list_changed`).
+    pub fn shared_roots(&self) -> SharedRoots {
+        self.roots.clone()
     }
 
     /// Answers elicitation through `elicitor`; without one the capability is
@@ -137,6 +165,33 @@ pub fn directory_root(dir: &Path) -> Result<Root, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| text.clone());
     Ok(Root::new(uri).with_name(name))
+}
+
+/// The values an elicitation form field allows, when it is a choice
+/// (`enum`, `oneOf` of `const`s, or the same on an array's items); empty
+/// when any value of its type will do.
+pub fn field_choices(schema: &Value) -> Vec<String> {
+    let strings = |values: &Vec<Value>, key: Option<&str>| -> Vec<String> {
+        values
+            .iter()
+            .filter_map(|v| match key {
+                Some(key) => v[key].as_str(),
+                None => v.as_str(),
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    if let Some(values) = schema["enum"]
+        .as_array()
+        .or_else(|| schema["items"]["enum"].as_array())
+    {
+        return strings(values, None);
+    }
+    schema["oneOf"]
+        .as_array()
+        .or_else(|| schema["items"]["anyOf"].as_array())
+        .map(|values| strings(values, Some("const")))
+        .unwrap_or_default()
 }
 
 /// A sampling request's conversation in the LLM's terms.
@@ -269,7 +324,7 @@ impl ClientHandler for HostHandler {
     }
 
     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {
-        Ok(ListRootsResult::new(self.roots.clone()))
+        Ok(ListRootsResult::new(self.roots.get()))
     }
 
     async fn elicit(

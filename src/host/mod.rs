@@ -10,7 +10,8 @@
 //! - [`handler`]: the host's side of MCP (sampling through the same model
 //!   after approval, roots, elicitation, notifications);
 //! - [`connect`]: reaching a server by URL or command;
-//! - [`cli`] and [`terminal`]: the command-line client.
+//! - [`cli`] and [`terminal`]: the command-line client;
+//! - [`web`]: the web UI (`client web`).
 
 pub mod anthropic;
 pub mod chat;
@@ -22,5 +23,6 @@ pub mod llm;
 pub mod offline;
 pub mod openai;
 pub mod terminal;
+pub mod web;
 
 pub use error::HostError;

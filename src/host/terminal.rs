@@ -3,7 +3,7 @@
 //! on it), sampling approval and elicitation forms asked on the terminal,
 //! and a progress line on stderr.
 
-use super::handler::{Approver, Elicitor};
+use super::handler::{field_choices, Approver, Elicitor};
 use super::llm::shorten;
 use mcp_sdk::{CreateMessageParams, ElicitRequestParams, ElicitResult, Error};
 use mcp_sdk_client::async_trait;
@@ -175,25 +175,7 @@ impl TerminalElicitor {
     /// Asks for one field until the answer fits its schema.
     async fn field(&self, name: &str, schema: &Value, required: bool) -> Field {
         let kind = schema["type"].as_str().unwrap_or("string");
-        let options: Vec<String> = schema["enum"]
-            .as_array()
-            .or_else(|| schema["items"]["enum"].as_array())
-            .map(|o| {
-                o.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .or_else(|| {
-                schema["oneOf"]
-                    .as_array()
-                    .or_else(|| schema["items"]["anyOf"].as_array())
-                    .map(|o| {
-                        o.iter()
-                            .filter_map(|v| v["const"].as_str().map(str::to_owned))
-                            .collect()
-                    })
-            })
-            .unwrap_or_default();
+        let options = field_choices(schema);
         let mut prompt = format!("  {}", schema["title"].as_str().unwrap_or(name));
         if let Some(description) = schema["description"].as_str() {
             prompt.push_str(&format!(" ({description})"));

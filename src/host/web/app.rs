@@ -1,0 +1,755 @@
+//! [`App`]: what stands behind the page. It keeps one connection to the
+//! MCP server (reconnecting with backoff when it is lost), runs what the
+//! page asks through it, and pushes everything that happens to the open
+//! pages as [`Events`].
+
+use super::dialogs::{Dialogs, WebApprover, WebElicitor, DEFAULT_DIALOG_TIMEOUT};
+use super::events::Events;
+use super::http::ApiError;
+use crate::host::chat::{Answer, Chat, ChatEvent, EventSink};
+use crate::host::connect::{connect, Target, DEFAULT_CONNECT_TIMEOUT};
+use crate::host::error::HostError;
+use crate::host::handler::{directory_root, HostHandler, Notice, SharedRoots};
+use crate::host::llm::Llm;
+use http::StatusCode;
+use mcp_sdk::{CompleteParams, ErrorCode, ProgressNotificationParams, Root, SubscriptionFilter};
+use mcp_sdk_client::{Client, ClientError, Era, RequestOptions};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// The longest wait between two attempts to reconnect.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How often the session manager's `/health` is read for the servers'
+/// states, while a page is open.
+const SERVERS_POLL: Duration = Duration::from_secs(2);
+
+/// How the web UI connects and behaves.
+pub struct Options {
+    /// The MCP server.
+    pub target: Target,
+    /// The protocol era.
+    pub era: Era,
+    /// The model for the chat and for servers' sampling requests.
+    pub llm: Arc<dyn Llm>,
+    /// The roots offered at the start.
+    pub roots: Vec<Root>,
+    /// Approve sampling requests without asking.
+    pub auto_approve: bool,
+    /// How long a request may go without an answer (a tool call: without
+    /// progress either).
+    pub timeout: Duration,
+    /// How long a dialog waits for the person.
+    pub dialog_timeout: Duration,
+}
+
+impl Options {
+    /// The defaults for `target`, with `llm`.
+    pub fn new(target: Target, llm: Arc<dyn Llm>) -> Self {
+        Options {
+            target,
+            era: Era::Auto,
+            llm,
+            roots: Vec::new(),
+            auto_approve: false,
+            timeout: Duration::from_secs(120),
+            dialog_timeout: DEFAULT_DIALOG_TIMEOUT,
+        }
+    }
+}
+
+/// The connection's state, as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Connecting => "connecting",
+            Status::Connected => "connected",
+            Status::Disconnected => "disconnected",
+        }
+    }
+}
+
+struct Link {
+    status: Status,
+    client: Option<Client>,
+    error: Option<String>,
+}
+
+/// The web UI's backend.
+pub struct App {
+    target: Target,
+    era: Era,
+    timeout: Duration,
+    auto_approve: bool,
+    llm: Arc<dyn Llm>,
+    handler: HostHandler,
+    roots: SharedRoots,
+    events: Arc<Events>,
+    dialogs: Arc<Dialogs>,
+    link: Mutex<Link>,
+    /// Woken to drop the connection and make a new one at once (no permit
+    /// is kept: a wish to reconnect made while connecting is moot).
+    reconnect: Arc<Notify>,
+    /// The conversation; locked for a whole turn, so one runs at a time.
+    chat: tokio::sync::Mutex<Option<Chat>>,
+    subscriptions: Mutex<BTreeSet<String>>,
+    /// The `subscriptions/listen` stream of a stateless connection.
+    listener: Mutex<Option<JoinHandle<()>>>,
+    /// The session manager's servers, from its `/health`.
+    servers: Mutex<Option<Value>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl App {
+    /// The backend; nothing connects until [`start`](Self::start).
+    pub fn new(options: Options) -> Arc<App> {
+        let events = Arc::new(Events::default());
+        let dialogs = Arc::new(Dialogs::new(events.clone(), options.dialog_timeout));
+        let sink = events.clone();
+        let handler = HostHandler::new(
+            options.llm.clone(),
+            Arc::new(WebApprover {
+                dialogs: dialogs.clone(),
+                auto: options.auto_approve,
+            }),
+        )
+        .roots(options.roots)
+        .elicitor(Arc::new(WebElicitor {
+            dialogs: dialogs.clone(),
+        }))
+        .notices(Arc::new(move |notice| publish_notice(&sink, notice)));
+        Arc::new(App {
+            target: options.target,
+            era: options.era,
+            timeout: options.timeout,
+            auto_approve: options.auto_approve,
+            llm: options.llm,
+            roots: handler.shared_roots(),
+            handler,
+            events,
+            dialogs,
+            link: Mutex::new(Link {
+                status: Status::Connecting,
+                client: None,
+                error: None,
+            }),
+            reconnect: Arc::new(Notify::new()),
+            chat: tokio::sync::Mutex::new(None),
+            subscriptions: Mutex::new(BTreeSet::new()),
+            listener: Mutex::new(None),
+            servers: Mutex::new(None),
+        })
+    }
+
+    /// Starts connecting (and keeping connected) and watching the servers'
+    /// states; abort the tasks to stop.
+    pub fn start(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        vec![
+            tokio::spawn(keep_connected(Arc::downgrade(self))),
+            tokio::spawn(poll_servers(Arc::downgrade(self))),
+        ]
+    }
+
+    /// The event hub.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
+    }
+
+    /// The dialogs waiting for the person.
+    pub fn dialogs(&self) -> &Arc<Dialogs> {
+        &self.dialogs
+    }
+
+    /// What `GET /api/state` answers and every `state` event carries.
+    pub fn state(&self) -> Value {
+        let link = lock(&self.link);
+        let client = link.client.as_ref();
+        let connection = json!({
+            "status": link.status.as_str(),
+            "target": self.target.to_string(),
+            "era": client.map(|c| if c.is_stateless() { "stateless" } else { "session" }),
+            "protocolVersion": client.map(|c| c.protocol_version().as_str().to_owned()),
+            "server": client.map(|c| &c.server().server_info),
+            "capabilities": client.map(|c| c.server_capabilities()),
+            "instructions": client.and_then(|c| c.server().instructions.clone()),
+            "error": link.error,
+        });
+        drop(link);
+        json!({
+            "connection": connection,
+            "model": { "label": self.llm.label(), "offline": self.llm.is_offline() },
+            "autoApprove": self.auto_approve,
+            "roots": self.roots.get(),
+            "subscriptions": *lock(&self.subscriptions),
+            "servers": *lock(&self.servers),
+        })
+    }
+
+    fn publish_state(&self) {
+        self.events.send("state", &self.state());
+    }
+
+    fn set_link(&self, status: Status, client: Option<Client>, error: Option<String>) {
+        *lock(&self.link) = Link {
+            status,
+            client,
+            error,
+        };
+        self.publish_state();
+    }
+
+    /// The connected client, or 503 saying why there is none.
+    pub fn client(&self) -> Result<Client, ApiError> {
+        let link = lock(&self.link);
+        match (&link.client, link.status) {
+            (Some(client), Status::Connected) => Ok(client.clone()),
+            (_, status) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "not connected to {} ({}{})",
+                    self.target,
+                    status.as_str(),
+                    link.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            )),
+        }
+    }
+
+    /// Drops the connection and makes a new one now.
+    pub fn reconnect(&self) {
+        self.reconnect.notify_waiters();
+    }
+
+    /// The answer to a failed MCP request: the server's own error as 400
+    /// (the request was wrong) or 502, a timeout as 504, a lost
+    /// connection as 503 (and a reconnection begins).
+    fn failed(&self, action: &str, error: ClientError) -> ApiError {
+        let status = match &error {
+            ClientError::Server(e)
+                if e.code == ErrorCode::INVALID_PARAMS || e.code == ErrorCode::METHOD_NOT_FOUND =>
+            {
+                StatusCode::BAD_REQUEST
+            }
+            ClientError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ClientError::Closed(_) | ClientError::SessionExpired(_) | ClientError::Transport(_) => {
+                self.reconnect();
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ClientError::Unsupported(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        ApiError::new(status, format!("{action} failed: {error}"))
+    }
+
+    /// Runs `request` on the client within the timeout.
+    async fn request<T, F>(
+        &self,
+        action: &str,
+        request: impl FnOnce(Client) -> F,
+    ) -> Result<T, ApiError>
+    where
+        F: Future<Output = Result<T, ClientError>>,
+    {
+        let client = self.client()?;
+        match tokio::time::timeout(self.timeout, request(client)).await {
+            Ok(result) => result.map_err(|e| self.failed(action, e)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("{action} got no answer within {} s", self.timeout.as_secs()),
+            )),
+        }
+    }
+
+    /// `{"tools": [...]}`.
+    pub async fn tools(&self) -> Result<Value, ApiError> {
+        let tools = self
+            .request("tools/list", |c| async move { c.list_all_tools().await })
+            .await?;
+        Ok(json!({ "tools": tools }))
+    }
+
+    /// Calls a tool, publishing its progress; `{"result": CallToolResult}`.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let client = self.client()?;
+        let events = self.events.clone();
+        let tool = name.to_owned();
+        let options = RequestOptions::new()
+            .timeout(self.timeout)
+            .reset_timeout_on_progress()
+            .on_progress(move |p| publish_progress(&events, Some(&tool), &p));
+        let result = client
+            .call_tool_with(name, arguments, options)
+            .await
+            .map_err(|e| self.failed(&format!("tools/call {name}"), e))?;
+        Ok(json!({ "result": result }))
+    }
+
+    /// `{"resources": [...], "templates": [...]}`; a server without
+    /// resources has none of either.
+    pub async fn resources(&self) -> Result<Value, ApiError> {
+        if self.client()?.server_capabilities().resources.is_none() {
+            return Ok(json!({ "resources": [], "templates": [] }));
+        }
+        let resources = self
+            .request(
+                "resources/list",
+                |c| async move { c.list_all_resources().await },
+            )
+            .await?;
+        let templates = self
+            .request("resources/templates/list", |c| async move {
+                c.list_all_resource_templates().await
+            })
+            .await?;
+        Ok(json!({ "resources": resources, "templates": templates }))
+    }
+
+    /// `{"result": ReadResourceResult}`.
+    pub async fn read(&self, uri: &str) -> Result<Value, ApiError> {
+        let owned = uri.to_owned();
+        let result = self
+            .request(&format!("resources/read {uri}"), |c| async move {
+                c.read_resource(&owned).await
+            })
+            .await?;
+        Ok(json!({ "result": result }))
+    }
+
+    /// Subscribes to (or unsubscribes from) a resource's updates;
+    /// `{"subscriptions": [...]}`.
+    pub async fn subscribe(self: &Arc<Self>, uri: &str, on: bool) -> Result<Value, ApiError> {
+        let client = self.client()?;
+        if client.is_stateless() {
+            // One `subscriptions/listen` stream carries every URI: it is
+            // opened anew with the new set.
+            set_membership(&mut lock(&self.subscriptions), uri, on);
+            self.listen(&client);
+        } else {
+            let owned = uri.to_owned();
+            let action = if on {
+                "resources/subscribe"
+            } else {
+                "resources/unsubscribe"
+            };
+            self.request(&format!("{action} {uri}"), |c| async move {
+                if on {
+                    c.subscribe(&owned).await
+                } else {
+                    c.unsubscribe(&owned).await
+                }
+            })
+            .await?;
+            set_membership(&mut lock(&self.subscriptions), uri, on);
+        }
+        self.publish_state();
+        Ok(json!({ "subscriptions": *lock(&self.subscriptions) }))
+    }
+
+    /// `{"prompts": [...]}`.
+    pub async fn prompts(&self) -> Result<Value, ApiError> {
+        if self.client()?.server_capabilities().prompts.is_none() {
+            return Ok(json!({ "prompts": [] }));
+        }
+        let prompts = self
+            .request(
+                "prompts/list",
+                |c| async move { c.list_all_prompts().await },
+            )
+            .await?;
+        Ok(json!({ "prompts": prompts }))
+    }
+
+    /// `{"result": GetPromptResult}`.
+    pub async fn prompt(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let mut texts = Vec::new();
+        for (key, value) in arguments {
+            match value {
+                Value::String(s) => texts.push((key, s)),
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "prompt arguments are text; {key} is {other}"
+                    )))
+                }
+            }
+        }
+        let owned = name.to_owned();
+        let result = self
+            .request(&format!("prompts/get {name}"), |c| async move {
+                c.get_prompt(&owned, texts).await
+            })
+            .await?;
+        Ok(json!({ "result": result }))
+    }
+
+    /// `completion/complete`: `{"completion": {...}}`.
+    pub async fn complete(&self, params: CompleteParams) -> Result<Value, ApiError> {
+        let result = self
+            .request("completion/complete", |c| async move {
+                c.complete(params).await
+            })
+            .await?;
+        Ok(json!({ "completion": result.completion }))
+    }
+
+    /// One chat turn; its steps go out as `chat` events meanwhile. 409 when
+    /// a turn is already running.
+    pub async fn chat(&self, message: &str) -> Result<Value, ApiError> {
+        if message.trim().is_empty() {
+            return Err(ApiError::bad_request("the message is empty"));
+        }
+        let client = self.client()?;
+        let mut chat = self.chat.try_lock().map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "a chat turn is already running; wait for its answer",
+            )
+        })?;
+        let chat = match chat.as_mut() {
+            Some(chat) => {
+                // After a reconnection the conversation goes on through the
+                // new connection.
+                chat.set_client(client);
+                chat
+            }
+            None => {
+                let events = self.events.clone();
+                let sink: EventSink = Arc::new(move |event| publish_chat(&events, event));
+                let mut new = Chat::new(client, self.llm.clone(), sink);
+                new.tool_timeout = self.timeout;
+                chat.insert(new)
+            }
+        };
+        match chat.send(message).await {
+            Ok(Answer { text, tool_runs }) => {
+                let runs: Vec<Value> = tool_runs
+                    .iter()
+                    .map(|r| {
+                        json!({"name": r.name, "arguments": r.arguments, "result": r.result,
+                               "isError": r.is_error})
+                    })
+                    .collect();
+                Ok(json!({ "answer": text, "toolRuns": runs }))
+            }
+            Err(HostError::Mcp { action, error }) => Err(self.failed(&action, *error)),
+            Err(e @ HostError::Llm(_)) => {
+                Err(ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))
+            }
+            Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())),
+        }
+    }
+
+    /// Forgets the conversation (waiting for a running turn to end).
+    pub async fn reset_chat(&self) {
+        *self.chat.lock().await = None;
+    }
+
+    /// Adds a directory as a root, or removes a root by URI; tells the
+    /// server. `{"roots": [...]}`.
+    pub async fn change_roots(
+        &self,
+        add: Option<&str>,
+        remove: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        match (add, remove) {
+            (Some(dir), None) => {
+                let root = directory_root(Path::new(dir)).map_err(ApiError::bad_request)?;
+                let added = self.roots.update(|roots| {
+                    let new = !roots.iter().any(|r| r.uri == root.uri);
+                    if new {
+                        roots.push(root);
+                    }
+                    new
+                });
+                if !added {
+                    return Err(ApiError::bad_request(format!("{dir} is a root already")));
+                }
+            }
+            (None, Some(uri)) => {
+                let removed = self.roots.update(|roots| {
+                    let before = roots.len();
+                    roots.retain(|r| r.uri != uri);
+                    roots.len() != before
+                });
+                if !removed {
+                    return Err(ApiError::not_found(format!("no root has the URI {uri}")));
+                }
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give either \"add\" (a directory) or \"remove\" (a root's URI)",
+                ))
+            }
+        }
+        if let Ok(client) = self.client() {
+            // A session-era server asks for the roots again; a stateless one
+            // gets them with its next input request.
+            if !client.is_stateless() {
+                if let Err(e) = client.notify_roots_list_changed().await {
+                    tracing::warn!("could not tell the server the roots changed: {e}");
+                }
+            }
+        }
+        self.publish_state();
+        Ok(json!({ "roots": self.roots.get() }))
+    }
+
+    /// Opens (or reopens, with the current set of URIs) the
+    /// `subscriptions/listen` stream of a stateless connection; its
+    /// notifications become events.
+    fn listen(self: &Arc<Self>, client: &Client) {
+        let filter = SubscriptionFilter {
+            tools_list_changed: Some(true),
+            prompts_list_changed: Some(true),
+            resources_list_changed: Some(true),
+            resource_subscriptions: Some(lock(&self.subscriptions).iter().cloned().collect()),
+            ..Default::default()
+        };
+        let (client, events, app) = (client.clone(), self.events.clone(), Arc::downgrade(self));
+        let task = tokio::spawn(async move {
+            let mut subscription = match client.listen(filter).await {
+                Ok(subscription) => subscription,
+                Err(e) => {
+                    publish_host_log(&events, "warning", format!("live updates unavailable: {e}"));
+                    return;
+                }
+            };
+            while let Some(notification) = subscription.next().await {
+                let params = notification.params.unwrap_or_default();
+                match notification.method.as_str() {
+                    "notifications/tools/list_changed" => {
+                        publish_notice(&events, Notice::ListChanged("tools"))
+                    }
+                    "notifications/prompts/list_changed" => {
+                        publish_notice(&events, Notice::ListChanged("prompts"))
+                    }
+                    "notifications/resources/list_changed" => {
+                        publish_notice(&events, Notice::ListChanged("resources"))
+                    }
+                    "notifications/resources/updated" => publish_notice(
+                        &events,
+                        Notice::ResourceUpdated(
+                            params["uri"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            // The stream broke: the server most likely went away.
+            if let (Some(Err(_)), Some(app)) = (subscription.end(), app.upgrade()) {
+                app.reconnect();
+            }
+        });
+        if let Some(old) = lock(&self.listener).replace(task) {
+            old.abort();
+        }
+    }
+
+    /// A new connection: subscriptions are made again on it.
+    async fn connected(self: &Arc<Self>, client: Client) {
+        self.set_link(Status::Connected, Some(client.clone()), None);
+        if client.is_stateless() {
+            self.listen(&client);
+            return;
+        }
+        let uris: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        for uri in uris {
+            if let Err(e) = client.subscribe(&uri).await {
+                publish_host_log(
+                    &self.events,
+                    "warning",
+                    format!("could not subscribe to {uri} again: {e}"),
+                );
+                lock(&self.subscriptions).remove(&uri);
+            }
+        }
+    }
+}
+
+fn set_membership(set: &mut BTreeSet<String>, uri: &str, on: bool) {
+    if on {
+        set.insert(uri.to_owned());
+    } else {
+        set.remove(uri);
+    }
+}
+
+/// Connects, watches the connection, and connects again when it is lost
+/// (or a reconnection is asked for), waiting longer after each failure.
+async fn keep_connected(app: Weak<App>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let Some(this) = app.upgrade() else { return };
+        this.set_link(Status::Connecting, None, None);
+        let attempt = connect(
+            &this.target,
+            this.era,
+            this.handler.clone(),
+            DEFAULT_CONNECT_TIMEOUT,
+        )
+        .await;
+        match attempt {
+            Ok(client) => {
+                backoff = Duration::from_secs(1);
+                this.connected(client.clone()).await;
+                let reason = watch(&this, &client).await;
+                if let Some(listener) = lock(&this.listener).take() {
+                    listener.abort();
+                }
+                client.close().await;
+                this.set_link(Status::Disconnected, None, Some(reason));
+            }
+            Err(e) => {
+                this.set_link(Status::Disconnected, None, Some(e.to_string()));
+                let wait = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let reconnect = this.reconnect.clone();
+                let asked = reconnect.notified();
+                drop(this);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = asked => {}
+                }
+            }
+        }
+    }
+}
+
+/// Waits until the connection is closed or a reconnection is asked for;
+/// says which.
+async fn watch(app: &App, client: &Client) -> String {
+    let asked = app.reconnect.notified();
+    tokio::pin!(asked);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                if client.is_closed() {
+                    return "the connection was closed".to_owned();
+                }
+            }
+            _ = &mut asked => return "reconnecting".to_owned(),
+        }
+    }
+}
+
+/// Reads the session manager's `/health` while a page is open, and
+/// publishes the state when its servers' states change.
+async fn poll_servers(app: Weak<App>) {
+    let base = {
+        let Some(app) = app.upgrade() else { return };
+        match &app.target {
+            Target::Url(url) => url
+                .trim_end_matches('/')
+                .trim_end_matches("/mcp")
+                .to_owned(),
+            Target::Command(_) => return,
+        }
+    };
+    loop {
+        let Some(this) = app.upgrade() else { return };
+        if this.events.listeners() > 0 || lock(&this.servers).is_none() {
+            let servers = crate::system::get_health(&base)
+                .await
+                .ok()
+                .and_then(|health| health.get("downstream").cloned());
+            let changed = {
+                let mut known = lock(&this.servers);
+                let changed = *known != servers;
+                *known = servers;
+                changed
+            };
+            if changed {
+                this.publish_state();
+            }
+        }
+        drop(this);
+        tokio::time::sleep(SERVERS_POLL).await;
+    }
+}
+
+/// A server's notice as an event.
+fn publish_notice(events: &Events, notice: Notice) {
+    match notice {
+        Notice::Log(log) => events.send(
+            "log",
+            &json!({
+                "level": log.level, "logger": log.logger, "data": log.data,
+                "time": crate::servers::utc_timestamp(std::time::SystemTime::now()),
+            }),
+        ),
+        Notice::Progress(p) => publish_progress(events, None, &p),
+        Notice::ListChanged(what) => events.send("listChanged", &json!({ "what": what })),
+        Notice::ResourceUpdated(uri) => events.send("resourceUpdated", &json!({ "uri": uri })),
+    }
+}
+
+/// Something the host itself has to say, in the log.
+fn publish_host_log(events: &Events, level: &str, message: String) {
+    tracing::warn!("{message}");
+    events.send(
+        "log",
+        &json!({
+            "level": level, "logger": "host", "data": message,
+            "time": crate::servers::utc_timestamp(std::time::SystemTime::now()),
+        }),
+    );
+}
+
+fn publish_progress(events: &Events, name: Option<&str>, p: &ProgressNotificationParams) {
+    events.send(
+        "progress",
+        &json!({ "name": name, "progress": p.progress, "total": p.total, "message": p.message }),
+    );
+}
+
+/// A step of a chat turn as an event.
+fn publish_chat(events: &Events, event: ChatEvent) {
+    let data = match event {
+        ChatEvent::Text(text) => json!({ "kind": "text", "text": text }),
+        ChatEvent::ToolCall { name, arguments } => {
+            json!({ "kind": "toolCall", "name": name, "arguments": arguments })
+        }
+        ChatEvent::ToolResult {
+            name,
+            text,
+            is_error,
+        } => json!({ "kind": "toolResult", "name": name, "text": text, "isError": is_error }),
+        ChatEvent::Rejected { name, reason } => {
+            json!({ "kind": "rejected", "name": name, "reason": reason })
+        }
+        ChatEvent::Progress {
+            name,
+            progress,
+            total,
+            message,
+        } => json!({ "kind": "progress", "name": name, "progress": progress, "total": total,
+                     "message": message }),
+    };
+    events.send("chat", &data);
+}

@@ -1,0 +1,223 @@
+//! The web UI's HTTP plumbing: the Host and Origin checks, bounded JSON
+//! bodies, JSON and error answers, and Server-Sent Events.
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+/// The body of every answer.
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// An answer.
+pub type Response = http::Response<Body>;
+
+/// The largest request body the page may send (a tool's arguments, a chat
+/// message, a form): far more than a person types.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// A request the UI refuses, with the status and the message the page
+/// shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request itself is wrong.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The answer carrying it: `{"error": message}`.
+    pub fn into_response(self) -> Response {
+        json(self.status, &serde_json::json!({ "error": self.message }))
+    }
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|e| {
+        format!("{{\"error\":\"the answer could not be written as JSON: {e}\"}}").into_bytes()
+    });
+    with_type(status, "application/json", Bytes::from(body))
+}
+
+/// An answer of `content_type` with `body`, not to be cached (the assets
+/// change with the binary).
+pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
+    let mut response = http::Response::new(Full::new(body).boxed());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The names the page may be reached by: the listening address and
+/// `localhost` on its port. Anything else in `Host` is a DNS-rebinding
+/// attempt or a misconfiguration.
+#[derive(Debug, Clone)]
+pub struct Allowed {
+    hosts: Vec<String>,
+}
+
+impl Allowed {
+    /// The hosts allowed for a server listening on `addr` (a loopback
+    /// address).
+    pub fn for_addr(addr: SocketAddr) -> Self {
+        let port = addr.port();
+        let mut hosts = vec![addr.to_string(), format!("localhost:{port}")];
+        if addr.is_ipv4() {
+            hosts.push(format!("[::1]:{port}"));
+        } else {
+            hosts.push(format!("127.0.0.1:{port}"));
+        }
+        Allowed { hosts }
+    }
+
+    /// Checks `Host` (it must name this server) and `Origin` (absent, as
+    /// from curl, or this server's own page): the page's endpoints can
+    /// call tools and answer sampling requests, so no other site may
+    /// reach them from a browser.
+    pub fn check<B>(&self, request: &Request<B>) -> Result<(), ApiError> {
+        let forbidden = |message: String| ApiError::new(StatusCode::FORBIDDEN, message);
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        if !self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return Err(forbidden(format!(
+                "the Host {host:?} is not this server's (open http://{}/ instead)",
+                self.hosts[0]
+            )));
+        }
+        if let Some(origin) = request.headers().get(ORIGIN) {
+            let origin = origin.to_str().unwrap_or("(not text)");
+            let same = origin
+                .strip_prefix("http://")
+                .is_some_and(|o| self.hosts.iter().any(|h| h.eq_ignore_ascii_case(o)));
+            if !same {
+                return Err(forbidden(format!(
+                    "requests from the origin {origin} are refused: only this server's own \
+                     page may use its API"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The request's JSON body as `T`: it must say `Content-Type:
+/// application/json` (which no plain HTML form can send, a second guard
+/// against other sites), fit in [`MAX_BODY`] and parse.
+pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    let body = Limited::new(request.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {MAX_BODY} bytes"),
+                )
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+}
+
+/// A Server-Sent Events answer streaming `events` (already framed).
+pub fn event_stream(events: impl Stream<Item = Bytes> + Send + Sync + 'static) -> Response {
+    use futures_util::StreamExt;
+    let body = StreamBody::new(events.map(|bytes| Ok::<_, Infallible>(Frame::data(bytes))));
+    let mut response = http::Response::new(BodyExt::boxed(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// One SSE event: `event: NAME`, then the data (JSON, one line).
+pub fn sse_event(name: &str, data: &str) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(host: &str, origin: Option<&str>) -> Request<()> {
+        let mut builder = Request::get("/api/state").header(HOST, host);
+        if let Some(origin) = origin {
+            builder = builder.header(ORIGIN, origin);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn host_and_origin_must_be_this_server() {
+        let allowed = Allowed::for_addr("127.0.0.1:8080".parse().unwrap());
+        assert!(allowed.check(&request("127.0.0.1:8080", None)).is_ok());
+        assert!(allowed.check(&request("localhost:8080", None)).is_ok());
+        assert!(allowed
+            .check(&request("127.0.0.1:8080", Some("http://localhost:8080")))
+            .is_ok());
+        for (host, origin) in [
+            ("evil.example:8080", None),
+            ("127.0.0.1:9999", None),
+            ("127.0.0.1:8080", Some("http://evil.example")),
+            ("127.0.0.1:8080", Some("https://127.0.0.1:8080")),
+            ("127.0.0.1:8080", Some("null")),
+        ] {
+            let error = allowed.check(&request(host, origin)).unwrap_err();
+            assert_eq!(error.status, StatusCode::FORBIDDEN, "{host} {origin:?}");
+        }
+    }
+}
