@@ -1,0 +1,226 @@
+// Browser test of the host's web UI against a running system:
+//
+//   node tests/browser/ui.mjs <ui-url> <screenshot.png>
+//
+// <ui-url> is the page `client --url <gateway> web` serves, connected to the
+// session manager in front of the seven reference servers. Each step prints
+// `ok N - what` (TAP); the first failing one prints `not ok N - what` with
+// the reason, saves the page as <screenshot.png>.failed.png and makes the
+// exit status non-zero. Chromium comes from $CHROMIUM (default
+// /usr/bin/chromium); playwright-core from the repository's .conformance
+// tools (npm ci there).
+
+import { createRequire } from 'node:module';
+
+// Resolving from .conformance/package.json finds .conformance/node_modules.
+const require = createRequire(new URL('../../.conformance/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const STEP_TIMEOUT_MS = 20_000;
+const SERVERS = ['resources', 'sampling', 'tools', 'database', 'internet', 'roots', 'prompts'];
+
+const [uiUrl, screenshotPath] = process.argv.slice(2);
+if (!uiUrl || !screenshotPath) {
+  console.error('usage: node tests/browser/ui.mjs <ui-url> <screenshot.png>');
+  process.exit(2);
+}
+
+/** A step failed: what the user of the test should read. */
+class StepFailure extends Error {}
+
+/** Rejects after `ms` so that no step can hang the test. */
+function deadline(ms, what) {
+  let timer;
+  const promise = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new StepFailure(`${what}: no result after ${ms / 1000} s`)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+let stepNumber = 0;
+
+/** Runs one numbered step within its time limit and prints `ok N - what`. */
+async function step(what, run) {
+  stepNumber += 1;
+  const limit = deadline(STEP_TIMEOUT_MS, what);
+  try {
+    await Promise.race([run(), limit.promise]);
+  } catch (error) {
+    error.step = `not ok ${stepNumber} - ${what}`;
+    throw error;
+  } finally {
+    limit.cancel();
+  }
+  console.log(`ok ${stepNumber} - ${what}`);
+}
+
+/** Waits until the element's text (textContent) passes `test`; the failure says what it was. */
+async function waitForText(locator, test, description) {
+  const until = Date.now() + STEP_TIMEOUT_MS - 1000;
+  let text = null;
+  while (Date.now() < until) {
+    text = (await locator.count()) > 0 ? await locator.first().textContent() : null;
+    if (text !== null && test(text.trim())) return text.trim();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new StepFailure(`${description}; the page shows ${text === null ? 'no such element' : JSON.stringify(text.trim().slice(0, 300))}`);
+}
+
+/** A value for a required argument of a tool, from its JSON schema. */
+function sampleValue(schema, name) {
+  if (schema.default !== undefined) return schema.default;
+  const types = [].concat(schema.type ?? []);
+  if (types.includes('string')) return `Browser test for ${name}: the quick brown fox jumps over the lazy dog. The dog does not mind.`;
+  if (types.includes('integer') || types.includes('number')) return schema.minimum ?? 1;
+  if (types.includes('boolean')) return true;
+  throw new StepFailure(`cannot fill the required argument ${name} (schema ${JSON.stringify(schema)})`);
+}
+
+/** Fills a field the page generated for a tool argument (data-testid arg-<name>). */
+async function fillArgument(form, name, value) {
+  const field = form.locator(`[data-testid="arg-${name}"]`);
+  if ((await field.count()) === 0) throw new StepFailure(`the form has no field for the argument ${name}`);
+  if (typeof value === 'boolean') await field.setChecked(value);
+  else await field.fill(String(value));
+}
+
+/** Picks a tool in the Tools tab and returns its form. */
+async function openTool(page, name) {
+  await page.getByTestId('tab-tools').click();
+  const item = page.locator(`[data-testid="tool-item"][data-tool="${name}"]`);
+  await item.waitFor({ timeout: STEP_TIMEOUT_MS });
+  await item.click();
+  const form = page.locator(`[data-testid="tool-form"][data-tool="${name}"]`);
+  await form.waitFor({ timeout: STEP_TIMEOUT_MS });
+  return form;
+}
+
+/** The backend's JSON answer to a GET, fetched by the page itself. */
+async function getJson(page, path) {
+  return page.evaluate(async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, body: await response.json() };
+  }, path);
+}
+
+async function run(page) {
+  await step('the page loads and shows "connected"', async () => {
+    await page.goto(uiUrl, { timeout: STEP_TIMEOUT_MS });
+    await waitForText(page.getByTestId('connection-status'), (text) => text === 'connected', 'the connection status should be "connected"');
+  });
+
+  await step(`tools of all seven servers are listed (${SERVERS.join(', ')})`, async () => {
+    await page.getByTestId('tab-tools').click();
+    const until = Date.now() + STEP_TIMEOUT_MS - 1000;
+    let missing = SERVERS;
+    while (missing.length > 0 && Date.now() < until) {
+      const counts = await Promise.all(SERVERS.map((server) => page.locator(`[data-testid="tool-item"][data-tool^="${server}__"]`).count()));
+      missing = SERVERS.filter((_, i) => counts[i] === 0);
+      if (missing.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (missing.length > 0) throw new StepFailure(`no tool listed for ${missing.join(', ')}`);
+  });
+
+  await step('calling tools__add with a=2, b=3 shows 5', async () => {
+    const form = await openTool(page, 'tools__add');
+    await fillArgument(form, 'a', 2);
+    await fillArgument(form, 'b', 3);
+    await form.getByTestId('tool-call').click();
+    const result = page.locator('[data-testid="tool-detail"] [data-testid="tool-result"], [data-testid="tool-detail"] [data-testid="error"]');
+    await waitForText(result, (text) => /(^|\D)5(\D|$)/.test(text), 'the result of tools__add should show 5');
+    if ((await result.first().getAttribute('data-is-error')) !== 'false') throw new StepFailure('tools__add answered with an error');
+  });
+
+  await step('the chat with the offline assistant ("add 2 and 3") calls a tool and answers 5', async () => {
+    const { body: state } = await getJson(page, '/api/state');
+    await page.getByTestId('tab-chat').click();
+    if (state.model?.offline && !(await page.getByTestId('offline-badge').isVisible())) {
+      throw new StepFailure('the model is the offline assistant but the page shows no "offline assistant" badge');
+    }
+    await page.getByTestId('chat-input').fill('add 2 and 3');
+    await page.getByTestId('chat-send').click();
+    const turn = page.getByTestId('chat-turn').last();
+    await turn.getByTestId('chat-tool-call').first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    // The turn is over when its "working" line goes and the input comes back.
+    await turn.getByTestId('chat-pending').waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
+    const failure = turn.getByTestId('chat-error');
+    if ((await failure.count()) > 0) throw new StepFailure(`the chat failed: ${await failure.first().textContent()}`);
+    await waitForText(turn.locator('[data-testid="chat-message"][data-role="assistant"]').last(), (text) => /(^|\D)5(\D|$)/.test(text), "the assistant's answer should contain 5");
+    if (await page.getByTestId('chat-input').isDisabled()) throw new StepFailure('the chat input is still disabled after the turn');
+  });
+
+  await step('calling sampling__summarize asks for approval, and approving shows the result', async () => {
+    const { body: state } = await getJson(page, '/api/state');
+    if (state.autoApprove) throw new StepFailure('the backend runs with --auto-approve, so no approval dialog can open');
+    const { status, body } = await getJson(page, '/api/tools');
+    const tool = (body.tools ?? []).find((candidate) => candidate.name === 'sampling__summarize');
+    if (status !== 200 || !tool) throw new StepFailure(`GET /api/tools (${status}) has no sampling__summarize`);
+    const form = await openTool(page, 'sampling__summarize');
+    const schema = tool.inputSchema ?? {};
+    for (const name of schema.required ?? []) await fillArgument(form, name, sampleValue(schema.properties?.[name] ?? {}, name));
+    await form.getByTestId('tool-call').click();
+    const dialog = page.getByTestId('approval-dialog');
+    await dialog.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await waitForText(dialog.getByTestId('approval-messages'), (text) => text.includes('quick brown fox'), 'the approval dialog should show the text sent to the model');
+    await dialog.getByTestId('approval-approve').click();
+    await dialog.waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
+    const result = page.locator('[data-testid="tool-detail"] [data-testid="tool-result"], [data-testid="tool-detail"] [data-testid="error"]');
+    await waitForText(result, (text) => text.length > 0, 'the result of sampling__summarize should be shown');
+    if ((await result.first().getAttribute('data-is-error')) !== 'false') {
+      throw new StepFailure(`sampling__summarize failed: ${(await result.first().textContent()).trim().slice(0, 300)}`);
+    }
+  });
+
+  await step(`a full-page screenshot is saved to ${screenshotPath}`, async () => {
+    await page.screenshot({ path: screenshotPath, fullPage: true, timeout: STEP_TIMEOUT_MS });
+  });
+}
+
+async function main() {
+  console.log('1..6');
+  const problems = [];
+  let browser;
+  let page;
+  try {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox'], // CI runs as root
+      timeout: STEP_TIMEOUT_MS,
+    });
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page.on('pageerror', (error) => problems.push(`uncaught in the page: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    await run(page);
+  } catch (error) {
+    process.exitCode = 1;
+    console.log(error.step ?? `not ok ${stepNumber + 1} - starting the browser`);
+    console.log(`# ${error.message.split('\n').join('\n# ')}`);
+    await explainFailure(page, problems);
+  } finally {
+    await Promise.race([browser?.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  }
+}
+
+/** After a failure: what the page said (notices, page errors) and a screenshot. */
+async function explainFailure(page, problems) {
+  if (!page) return;
+  try {
+    for (const notice of await page.getByTestId('notice').allTextContents()) console.log(`# notice on the page: ${notice}`);
+  } catch {
+    // The page may be gone; the screenshot below says so too.
+  }
+  for (const problem of problems) console.log(`# ${problem}`);
+  const failedPath = `${screenshotPath}.failed.png`;
+  try {
+    await page.screenshot({ path: failedPath, fullPage: true, timeout: 10_000 });
+    console.log(`# screenshot of the failure: ${failedPath}`);
+  } catch (error) {
+    console.log(`# no screenshot of the failure: ${error.message}`);
+  }
+}
+
+await main();
