@@ -25,7 +25,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && mkdir -p /out \
     && for name in resources_server sampling_server tools_server database_server \
                    internet_server roots_server prompts_server session_manager \
-                   reference_system gateway_load; do \
+                   client reference_system gateway_load; do \
          cp "target/release/examples/$name" /out/; \
        done
 

@@ -228,6 +228,7 @@ async fn main() {
         echo: false,
         start_timeout: Duration::from_secs(30),
         on_spawn: |_, _| {},
+        client_app: false,
     };
     let system = System::start(&options)
         .await

@@ -1,5 +1,6 @@
-//! The whole reference system in one command: the seven reference servers
-//! and the session manager in front of them. See `--help`.
+//! The whole reference system in one command: the seven reference servers,
+//! the session manager in front of them and the client application's web
+//! UI. See `--help`.
 //!
 //! ```text
 //! cargo build --release --examples
@@ -9,25 +10,30 @@
 //!
 //! What it prints on stdout once everything is healthy (tests read it):
 //! a line starting `reference_system ready: ` followed by the gateway's MCP
-//! URL, then one `health: NAME URL` line per process.
+//! URL, then one `health: NAME URL` line per process (the client
+//! application's web UI is `health: client http://ADDR/health`, its page
+//! at `http://ADDR/`).
 
 use clap::{Parser, ValueEnum};
 use mcp_reference::servers::resources;
-use mcp_reference::system::{self, Launch, Options, Ports, System, CLIENT_APP_PORT};
+use mcp_reference::system::{self, Launch, Options, Ports, System};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Runs the seven reference servers and the session manager.
+/// Runs the seven reference servers, the session manager and the client
+/// application.
 #[derive(Parser)]
 #[command(
     name = "reference_system",
     version,
     long_about = "Runs the whole reference system: the seven reference servers (resources 5001, \
 sampling 5002, tools 5003, database 5004, internet 5005, roots 5006, prompts 5007) and the \
-session manager (the MCP gateway) on 5000 in front of them, all on 127.0.0.1, each as a child \
-process of its own example binary. It waits until every /health answers, prints the URLs to \
-open, and stops everything on Ctrl-C or SIGTERM.\n\n\
-The client application (issue 7, port 8080) is not built yet; the system runs without it.\n\n\
+session manager (the MCP gateway) on 5000 in front of them, and the client application's web UI \
+on 8080 (connected to the session manager), all on 127.0.0.1, each as a child process of its \
+own example binary. It waits until every /health answers, prints the URLs to open, and stops \
+everything on Ctrl-C or SIGTERM.\n\n\
+The client application's model comes from LLM_API_URL, LLM_API_KEY and LLM_MODEL (or \
+LLM_PROVIDER=anthropic); without them it uses its built-in offline assistant.\n\n\
 The example binaries must sit next to this one: build them all with\n\n  \
 cargo build --release --examples\n  target/release/examples/reference_system\n\n\
 Data lives in one folder (--data-dir): files/ is the folder the resources server serves \
@@ -52,6 +58,9 @@ struct Args {
     /// Do not echo the children's logs (stderr) behind [name].
     #[arg(long)]
     quiet: bool,
+    /// Do not start the client application (its web UI on 8080).
+    #[arg(long)]
+    no_client_app: bool,
     /// How long each process may take to start and answer /health, in
     /// seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
@@ -144,11 +153,14 @@ fn print_ready(system: &System, data: &Path) {
     println!("reference_system ready: {}", gw.url);
     println!();
     println!("  MCP endpoint (session manager): {}", gw.url);
-    println!(
-        "  client application (issue 7):   not built yet (it will serve http://127.0.0.1:{CLIENT_APP_PORT})"
-    );
+    if let Some(app) = &system.client_app {
+        println!("  client application (web UI):    {}/", app.base);
+    }
     println!("  data:                           {}", data.display());
     println!();
+    if let Some(app) = &system.client_app {
+        println!("health: client {}/health", app.base);
+    }
     println!("health: session_manager {}/health", gw.base);
     for (name, s) in &system.servers {
         println!("health: {name} {}/health   (MCP: {})", s.base, s.url);
@@ -184,10 +196,8 @@ async fn main() {
         echo: !args.quiet,
         start_timeout: Duration::from_secs(args.start_timeout),
         on_spawn: print_pid,
+        client_app: !args.no_client_app,
     };
-    // Issue 7: the client application (a web host on CLIENT_APP_PORT talking
-    // to the gateway's URL) starts here, after System::start, as one more
-    // child; stop it before the system below.
     let mut system = tokio::select! {
         started = System::start(&options) => match started {
             Ok(system) => system,

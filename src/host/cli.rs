@@ -141,6 +141,12 @@ pub enum Command {
         /// port, printed on stderr).
         #[arg(long, value_name = "ADDR", default_value = web::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
+        /// Allow a --listen address that is not loopback, for a container
+        /// whose published port arrives on its network interface. The page
+        /// has no login: whoever reaches it acts as you (its Host check
+        /// still admits only loopback names).
+        #[arg(long)]
+        any_address: bool,
     },
 }
 
@@ -175,8 +181,12 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
         (Some(url), None) => Target::url(url)?,
         (None, None) => Target::Url(DEFAULT_URL.to_owned()),
     };
-    if let Command::Web { listen } = cli.command {
-        return serve_web(&cli, target, listen).await;
+    if let Command::Web {
+        listen,
+        any_address,
+    } = cli.command
+    {
+        return serve_web(&cli, target, listen, any_address).await;
     }
     let roots = cli
         .roots
@@ -240,6 +250,7 @@ async fn serve_web(
     cli: &Cli,
     target: Target,
     listen: std::net::SocketAddr,
+    any_address: bool,
 ) -> Result<(), HostError> {
     let mut options = web::Options::new(target, llm::from_env()?);
     options.era = cli.era.into();
@@ -250,7 +261,7 @@ async fn serve_web(
         .iter()
         .map(|dir| directory_root(dir).map_err(HostError::Usage))
         .collect::<Result<_, _>>()?;
-    let listener = web::bind(listen)
+    let listener = web::bind(listen, any_address)
         .await
         .map_err(|e| HostError::Usage(format!("the web UI cannot listen on {listen}: {e}")))?;
     let addr = listener

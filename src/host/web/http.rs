@@ -90,15 +90,16 @@ pub struct Allowed {
 }
 
 impl Allowed {
-    /// The hosts allowed for a server listening on `addr` (a loopback
-    /// address).
+    /// The hosts allowed for a server listening on `addr`: the loopback
+    /// names on its port (and the address itself, when it is loopback).
     pub fn for_addr(addr: SocketAddr) -> Self {
         let port = addr.port();
-        let mut hosts = vec![addr.to_string(), format!("localhost:{port}")];
-        if addr.is_ipv4() {
-            hosts.push(format!("[::1]:{port}"));
-        } else {
-            hosts.push(format!("127.0.0.1:{port}"));
+        let mut hosts: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .map(|h| format!("{h}:{port}"))
+            .collect();
+        if addr.ip().is_loopback() && !hosts.contains(&addr.to_string()) {
+            hosts.insert(0, addr.to_string());
         }
         Allowed { hosts }
     }
@@ -215,6 +216,7 @@ mod tests {
             ("127.0.0.1:8080", Some("http://evil.example")),
             ("127.0.0.1:8080", Some("https://127.0.0.1:8080")),
             ("127.0.0.1:8080", Some("null")),
+            ("0.0.0.0:8080", None),
         ] {
             let error = allowed.check(&request(host, origin)).unwrap_err();
             assert_eq!(error.status, StatusCode::FORBIDDEN, "{host} {origin:?}");

@@ -64,14 +64,18 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// How long a connection may take to send its request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds the UI's listener; refuses an address that is not loopback.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    if !addr.ip().is_loopback() {
+/// Binds the UI's listener; refuses an address that is not loopback
+/// unless `any_address` (inside a container, whose published port arrives
+/// on its network interface; the Host check still admits only loopback
+/// names).
+pub async fn bind(addr: SocketAddr, any_address: bool) -> std::io::Result<TcpListener> {
+    if !addr.ip().is_loopback() && !any_address {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!(
                 "the web UI listens on loopback only (it has no login, and whoever reaches it \
-                 acts as you): {addr} is not a loopback address; use 127.0.0.1"
+                 acts as you): {addr} is not a loopback address; use 127.0.0.1 (or \
+                 --any-address in a container)"
             ),
         ));
     }
