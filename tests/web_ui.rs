@@ -21,14 +21,26 @@ struct Ui {
 }
 
 impl Ui {
-    /// Starts the UI with the client's global flags `args`.
+    /// Starts the UI with the client's global flags `args`, and no model
+    /// (the offline assistant).
     async fn start(args: &[&str]) -> Ui {
-        let mut child = Command::new(example("client"))
+        Ui::start_with_model(args, None).await
+    }
+
+    /// Starts the UI with the OpenAI-compatible API at `llm_url`.
+    async fn start_with_model(args: &[&str], llm_url: Option<&str>) -> Ui {
+        let mut command = Command::new(example("client"));
+        command
             .args(args)
             .args(["web", "--listen", "127.0.0.1:0"])
             .env_remove("LLM_API_URL")
+            .env_remove("LLM_API_KEY")
             .env_remove("LLM_PROVIDER")
-            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY");
+        if let Some(url) = llm_url {
+            command.env("LLM_API_URL", url).env("LLM_MODEL", "fake");
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -526,6 +538,52 @@ async fn a_server_that_goes_away_is_reported_and_reconnected() {
         .await;
     assert_eq!(status, 200, "{body}");
     drop(ui.child);
+}
+
+/// A model API that refuses every request (a wrong key): the chat answers
+/// 502 with the API's own words, and the next turn works the same way
+/// (nothing stuck).
+#[tokio::test]
+async fn a_failing_model_is_reported_in_the_chat() {
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}/v1", api.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = api.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // Read the request head and body, whatever they are.
+                let mut buffer = vec![0u8; 64 * 1024];
+                let _ = tokio::time::timeout(Duration::from_millis(200), async {
+                    while socket.read(&mut buffer).await.unwrap_or(0) > 0 {}
+                })
+                .await;
+                let body = r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#;
+                let response = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let tools = http_server("tools_server", &[]).await;
+    let ui = Ui::start_with_model(&["--url", &tools.url], Some(&api_url)).await;
+    let state = ui.wait_status("connected").await;
+    assert_eq!(state["model"]["offline"], false, "{state}");
+    for _ in 0..2 {
+        let (status, body) = ui
+            .post("/api/chat", json!({"message": "add 2 and 3"}))
+            .await;
+        assert_eq!(status, 502, "{body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains("Incorrect API key") && error.contains("401"),
+            "{error}"
+        );
+    }
 }
 
 #[test]

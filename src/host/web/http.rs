@@ -6,7 +6,7 @@ use futures_util::Stream;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -153,24 +153,40 @@ pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Resul
             "the body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    let body = Limited::new(request.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the body is larger than {MAX_BODY} bytes"),
-                )
-            } else {
-                ApiError::bad_request(format!("the body could not be read: {e}"))
-            }
-        })?
-        .to_bytes();
+    let body = read_bounded(request.into_body()).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+}
+
+/// The most of an oversized body that is read (and dropped) before the
+/// 413 goes out: a client still sending when the server answers and closes
+/// would see a broken pipe instead of the message.
+const MAX_DRAIN: usize = 16 << 20;
+
+/// The body, at most [`MAX_BODY`] bytes of it (413 beyond).
+async fn read_bounded(mut body: Incoming) -> Result<Bytes, ApiError> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("the body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            kept.extend_from_slice(&data);
+        } else if seen > MAX_DRAIN {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY} bytes"),
+        ));
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// A Server-Sent Events answer streaming `events` (already framed).
