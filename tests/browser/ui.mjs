@@ -109,16 +109,25 @@ async function run(page) {
     await waitForText(page.getByTestId('connection-status'), (text) => text === 'connected', 'the connection status should be "connected"');
   });
 
-  await step(`tools of all seven servers are listed (${SERVERS.join(', ')})`, async () => {
-    await page.getByTestId('tab-tools').click();
+  // The prompts server offers prompts and no tools: a server counts as
+  // listed when the page lists a tool or a prompt of it (`<server>__...`),
+  // and every tool the backend knows must be in the Tools tab.
+  await step(`all seven servers are listed (${SERVERS.join(', ')}), with every tool of GET /api/tools`, async () => {
+    const { status, body } = await getJson(page, '/api/tools');
+    if (status !== 200) throw new StepFailure(`GET /api/tools answered ${status}: ${body.error}`);
+    const toolNames = (body.tools ?? []).map((tool) => tool.name);
     const until = Date.now() + STEP_TIMEOUT_MS - 1000;
-    let missing = SERVERS;
-    while (missing.length > 0 && Date.now() < until) {
-      const counts = await Promise.all(SERVERS.map((server) => page.locator(`[data-testid="tool-item"][data-tool^="${server}__"]`).count()));
-      missing = SERVERS.filter((_, i) => counts[i] === 0);
-      if (missing.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    let missingServers = SERVERS;
+    let missingTools = toolNames;
+    while ((missingServers.length > 0 || missingTools.length > 0) && Date.now() < until) {
+      const listed = await page.evaluate(() => [...document.querySelectorAll('[data-testid="tool-item"], [data-testid="prompt-item"]')]
+        .map((item) => item.dataset.tool ?? item.dataset.prompt));
+      missingServers = SERVERS.filter((server) => !listed.some((name) => name.startsWith(`${server}__`)));
+      missingTools = toolNames.filter((name) => !listed.includes(name));
+      if (missingServers.length > 0 || missingTools.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    if (missing.length > 0) throw new StepFailure(`no tool listed for ${missing.join(', ')}`);
+    if (missingServers.length > 0) throw new StepFailure(`no tool or prompt listed for ${missingServers.join(', ')}`);
+    if (missingTools.length > 0) throw new StepFailure(`tools of GET /api/tools missing in the page: ${missingTools.join(', ')}`);
   });
 
   await step('calling tools__add with a=2, b=3 shows 5', async () => {

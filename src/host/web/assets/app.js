@@ -456,7 +456,8 @@ function describeField(name, propertySchema, root, required) {
     // The property's own words first: a shared type's ($defs) are more general.
     label: outer.title ?? inner.title ?? name,
     description: outer.description ?? inner.description,
-    default: outer.default ?? inner.default,
+    // `"default": null` (what schemars writes for an Option) means no default.
+    default: outer.default ?? inner.default ?? undefined,
     ...valueKind(inner, root),
   };
 }
@@ -480,7 +481,10 @@ function buildForm(schema, { testidPrefix = 'arg', shortText = false } = {}) {
   if (!object) return null;
   const root = asSchema(schema);
   const required = new Set(Array.isArray(object.required) ? object.required : []);
-  const inputs = Object.entries(asSchema(object.properties)).map(([name, property]) => {
+  // Required fields first (schemas often list properties alphabetically).
+  const properties = Object.entries(asSchema(object.properties))
+    .sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
+  const inputs = properties.map(([name, property]) => {
     const field = describeField(name, property, root, required.has(name));
     if (shortText) field.multiline = false;
     return makeInput(field, testidPrefix);
@@ -730,10 +734,14 @@ function renderToolResult(result) {
 async function loadTools() {
   try {
     const { tools } = await api('/api/tools');
+    const before = app.tools.find((tool) => tool.name === app.selectedTool);
     app.tools = Array.isArray(tools) ? tools : [];
     renderToolList();
-    const shown = app.tools.find((tool) => tool.name === app.selectedTool);
-    if (shown) renderToolDetail(shown);
+    // The form shown is rebuilt only when its tool changed, so a refresh of
+    // the list does not wipe what the user is typing.
+    const after = app.tools.find((tool) => tool.name === app.selectedTool);
+    if (after && (!before || canonicalJson(before) !== canonicalJson(after))) renderToolDetail(after);
+    if (before && !after) $('tool-detail').prepend(errorBox(`${before.name} is no longer offered by the server.`));
   } catch (error) {
     $('tool-list').replaceChildren(errorBox(`Could not list the tools: ${error.message}`));
   }
@@ -1106,7 +1114,7 @@ function showPrompt(prompt) {
     const missing = args.filter((arg) => arg.required && !inputs.get(arg.name).value.trim()).map((arg) => arg.name);
     formError.hidden = missing.length === 0;
     formError.textContent = `Required: ${missing.join(', ')}.`;
-    if (missing.length === 0) return getPrompt(prompt.name, filled(null), output);
+    if (missing.length === 0) return getPrompt(prompt, filled(null), output);
     return undefined;
   }));
   fill('prompt-detail',
@@ -1116,16 +1124,19 @@ function showPrompt(prompt) {
     form, output);
 }
 
-async function getPrompt(name, args, output) {
+async function getPrompt(prompt, args, output) {
   output.replaceChildren(el('p', { class: 'muted', textContent: 'Getting the prompt…' }));
   try {
-    const { result } = await api('/api/prompts/get', { name, arguments: args });
+    const { result } = await api('/api/prompts/get', { name: prompt.name, arguments: args });
     const messages = Array.isArray(result?.messages) ? result.messages : [];
-    output.replaceChildren(
-      result?.description ? el('p', { class: 'description', textContent: result.description }) : '',
-      el('ol', { class: 'messages' }, messages.map(messageItem)));
+    // The result's description is shown only when it says something new.
+    const description = result?.description && result.description !== prompt.description ? result.description : null;
+    output.replaceChildren(...present([
+      description ? el('p', { class: 'description', textContent: description }) : null,
+      el('ol', { class: 'messages' }, messages.map(messageItem)),
+    ]));
   } catch (error) {
-    output.replaceChildren(errorBox(`Could not get ${name}: ${error.message}`));
+    output.replaceChildren(errorBox(`Could not get ${prompt.name}: ${error.message}`));
   }
 }
 
@@ -1510,6 +1521,9 @@ function setLive(live) {
   const status = $('live-status');
   status.dataset.live = live ? 'ok' : 'lost';
   status.textContent = live ? 'live' : 'live updates lost, retrying…';
+  // Without live updates the connection shown may be out of date.
+  $('conn-status').classList.toggle('stale', !live);
+  $('conn-status').title = live ? '' : 'last known state: live updates are lost';
 }
 
 /**
