@@ -77,15 +77,14 @@ impl Ui {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        answer(response).await
+        post(&self.http, &format!("{}{path}", self.base), body).await
+    }
+
+    /// Posts in a task of its own, for a request that waits on the page
+    /// (a dialog) before it can be answered.
+    fn post_in_background(&self, path: &str, body: Value) -> tokio::task::JoinHandle<(u16, Value)> {
+        let (http, url) = (self.http.clone(), format!("{}{path}", self.base));
+        tokio::spawn(async move { post(&http, &url, body).await })
     }
 
     /// Waits until the state's connection status is `status`; gives the
@@ -122,6 +121,17 @@ impl Ui {
             buffer: String::new(),
         }
     }
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    answer(response).await
 }
 
 async fn answer(response: reqwest::Response) -> (u16, Value) {
@@ -330,22 +340,11 @@ async fn sampling_waits_for_the_person_at_the_page() {
     assert_eq!(first["connection"]["status"], "connected");
 
     for approve in [true, false] {
-        let call = {
-            let (http, base) = (ui.http.clone(), ui.base.clone());
-            tokio::spawn(async move {
-                let response = http
-                    .post(format!("{base}/api/tools/call"))
-                    .header("content-type", "application/json")
-                    .body(
-                        json!({"name": "summarize", "arguments": {"text": "The cat sat on the mat. It was warm."}})
-                            .to_string(),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                answer(response).await
-            })
-        };
+        let text = "The cat sat on the mat. It was warm.";
+        let call = ui.post_in_background(
+            "/api/tools/call",
+            json!({"name": "summarize", "arguments": {"text": text}}),
+        );
         let asked = events.next("approval").await;
         let id = asked["id"].as_str().unwrap().to_owned();
         assert!(
@@ -390,22 +389,10 @@ async fn an_elicitation_form_is_checked_before_it_goes_back() {
     let ui = Ui::start(&["--stdio", &server]).await;
     ui.wait_status("connected").await;
     let mut events = ui.events().await;
-    let call = {
-        let (http, base) = (ui.http.clone(), ui.base.clone());
-        tokio::spawn(async move {
-            let response = http
-                .post(format!("{base}/api/tools/call"))
-                .header("content-type", "application/json")
-                .body(
-                    json!({"name": "test_elicitation", "arguments": {"message": "Who are you?"}})
-                        .to_string(),
-                )
-                .send()
-                .await
-                .unwrap();
-            answer(response).await
-        })
-    };
+    let call = ui.post_in_background(
+        "/api/tools/call",
+        json!({"name": "test_elicitation", "arguments": {"message": "Who are you?"}}),
+    );
     let asked = events.next("elicitation").await;
     let id = asked["id"].as_str().unwrap().to_owned();
     assert_eq!(asked["params"]["message"], "Who are you?");
