@@ -589,3 +589,56 @@ fn the_page_refuses_to_listen_beyond_loopback() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("loopback"), "{stderr}");
 }
+
+/// Prompts: listed, completed as the person types, and got with text
+/// arguments (anything else is refused before the server is asked).
+#[tokio::test]
+async fn prompts_complete_and_render() {
+    let prompts = http_server("prompts_server", &[]).await;
+    let ui = Ui::start(&["--url", &prompts.url]).await;
+    ui.wait_status("connected").await;
+    let (status, listed) = ui.get("/api/prompts").await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed["prompts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "code_review"),
+        "{listed}"
+    );
+    let (status, completed) = ui
+        .post(
+            "/api/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "code_review"},
+                   "argument": {"name": "focus", "value": "sec"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{completed}");
+    assert_eq!(completed["completion"]["values"], json!(["security"]));
+    let (status, got) = ui
+        .post(
+            "/api/prompts/get",
+            json!({"name": "code_review", "arguments": {"code": "fn main() {}", "language": "Rust"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{got}");
+    assert!(got["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Rust code"));
+    let (status, refused) = ui
+        .post(
+            "/api/prompts/get",
+            json!({"name": "code_review", "arguments": {"code": 7}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("text"),
+        "{refused}"
+    );
+    // The prompts server has no resources: an empty list, not an error.
+    let (status, resources) = ui.get("/api/resources").await;
+    assert_eq!(status, 200, "{resources}");
+}
