@@ -140,6 +140,7 @@ const app = {
   templates: [],
   resourceView: null, // {uri, body, flash} of the resource shown, re-read when it changes
   prompts: [],
+  selectedPrompt: null, // name of the prompt shown on the right
   chat: null, // the chat turn running in this page (see startTurn)
   dialogs: new Map(), // id -> <dialog> of a sampling approval or elicitation
   progressRows: new Map(), // progress token name -> its log row, until it completes
@@ -178,7 +179,7 @@ function renderState(state) {
   app.state = state;
   const connection = state.connection ?? {};
   renderConnection(connection);
-  renderServers(state.servers);
+  renderServers(state.servers, connection.status);
   renderSessionInfo(connection);
   renderModel(state.model, state.autoApprove);
   renderRoots(state.roots ?? []);
@@ -211,11 +212,11 @@ function setLabelled(id, label, value) {
 }
 
 /** The session manager's downstream servers, in the sidebar and the Session tab. */
-function renderServers(servers) {
+function renderServers(servers, status) {
   const list = $('server-list');
   const table = $('server-table');
   if (!Array.isArray(servers)) {
-    const note = 'The host talks to one server directly (no session manager).';
+    const note = status === 'connected' ? 'The host talks to one server directly (no session manager).' : 'Not known until connected.';
     list.replaceChildren(el('li', { class: 'muted', textContent: note }));
     table.replaceChildren(el('p', { class: 'muted', textContent: note }));
     return;
@@ -304,18 +305,36 @@ async function reconnect() {
 // ---------------------------------------------------------------------------
 // Lists (tools, resources, prompts)
 
+/** Each list: the capability a server declares for it, its loader, where it shows. */
+const LISTS = [
+  ['tools', loadTools, ['tool-list']],
+  ['resources', loadResources, ['resource-list', 'template-list']],
+  ['prompts', loadPrompts, ['prompt-list']],
+];
+
 function loadLists() {
-  // Each loader shows its own failure, so none of these rejects.
-  loadTools();
-  loadResources();
-  loadPrompts();
+  const capabilities = app.state?.connection?.capabilities;
+  for (const [capability, load, listIds] of LISTS) {
+    // A server answers only the lists it declares; unknown capabilities: try.
+    if (!isPlainObject(capabilities) || capabilities[capability]) {
+      load(); // each loader shows its own failure, so this never rejects
+    } else {
+      showListNote(listIds, `The server offers no ${capability}.`);
+    }
+  }
+}
+
+/** A note instead of a list (its first place shows it, the others are emptied). */
+function showListNote([first, ...others], note) {
+  $(first).replaceChildren(el('p', { class: 'muted', textContent: note }));
+  for (const id of others) $(id).replaceChildren();
 }
 
 function showListsUnavailable(connection) {
-  const why = connection.status === 'connecting' ? 'Connecting…' : `Not connected${connection.error ? `: ${connection.error}` : '.'}`;
-  for (const id of ['tool-list', 'resource-list', 'template-list', 'prompt-list']) {
-    $(id).replaceChildren(el('p', { class: 'muted', textContent: why }));
-  }
+  let why = 'Not connected.';
+  if (connection.status === 'connecting') why = 'Connecting…';
+  else if (connection.error) why = 'Not connected: the reason is at the top of the page.';
+  for (const [, , listIds] of LISTS) showListNote(listIds, why);
 }
 
 /** `<server>__<name>`, the session manager's naming, as [server, name]; '' when there is no prefix. */
@@ -857,26 +876,26 @@ async function loadResources() {
 function renderResourceList() {
   const list = $('resource-list');
   if (app.resources.length === 0) {
-    list.replaceChildren(el('li', { class: 'muted', textContent: 'No resources.' }));
+    list.replaceChildren(el('p', { class: 'muted', textContent: 'No resources.' }));
     return;
   }
   const subscribed = new Set(app.state?.subscriptions ?? []);
-  list.replaceChildren(...app.resources.map((resource) => {
+  list.replaceChildren(el('ul', { class: 'item-list' }, app.resources.map((resource) => {
     const button = listButton('resource-item', { uri: resource.uri }, resource.title ?? resource.name ?? resource.uri, resource.uri, () => showResource(resource.uri));
     if (subscribed.has(resource.uri)) button.querySelector('.item-name').append(el('span', { class: 'badge', title: 'subscribed', textContent: 'subscribed' }));
     return el('li', {}, button);
-  }));
+  })));
   markSelected(list, 'uri', app.resourceView?.uri);
 }
 
 function renderTemplateList() {
   const list = $('template-list');
   if (app.templates.length === 0) {
-    list.replaceChildren(el('li', { class: 'muted', textContent: 'No templates.' }));
+    list.replaceChildren(el('p', { class: 'muted', textContent: 'No templates.' }));
     return;
   }
-  list.replaceChildren(...app.templates.map((template) => el('li', {},
-    listButton('template-item', { template: template.uriTemplate }, template.title ?? template.name ?? template.uriTemplate, template.uriTemplate, () => showTemplate(template)))));
+  list.replaceChildren(el('ul', { class: 'item-list' }, app.templates.map((template) => el('li', {},
+    listButton('template-item', { template: template.uriTemplate }, template.title ?? template.name ?? template.uriTemplate, template.uriTemplate, () => showTemplate(template))))));
 }
 
 /** Subscriptions changed: the marks in the list and the toggle of the shown resource follow. */
@@ -1084,10 +1103,12 @@ function renderPromptList() {
     const [, short] = splitName(prompt.name);
     return listButton('prompt-item', { prompt: prompt.name }, prompt.title ?? short, prompt.description, () => showPrompt(prompt));
   })));
+  markSelected(list, 'prompt', app.selectedPrompt);
 }
 
 /** A prompt: a field per argument (with completion), Get, the messages. */
 function showPrompt(prompt) {
+  app.selectedPrompt = prompt.name;
   markSelected($('prompt-list'), 'prompt', prompt.name);
   const args = Array.isArray(prompt.arguments) ? prompt.arguments : [];
   const inputs = new Map();
