@@ -176,6 +176,7 @@ function currentTab() {
 /** Applies a new state (from GET /api/state or a `state` event) everywhere. */
 function renderState(state) {
   const wasConnected = app.state?.connection?.status === 'connected';
+  const serversMoved = serverStates(app.state) !== serverStates(state);
   app.state = state;
   const connection = state.connection ?? {};
   renderConnection(connection);
@@ -184,10 +185,18 @@ function renderState(state) {
   renderModel(state.model, state.autoApprove);
   renderRoots(state.roots ?? []);
   renderSubscriptions();
+  // The tool and prompt groups show their server's state too.
+  if (serversMoved && app.tools.length > 0) renderToolList();
+  if (serversMoved && app.prompts.length > 0) renderPromptList();
   // Lists are fetched when the connection (re)appears; while there is none,
   // the panels say so instead of showing requests fail.
   if (connection.status === 'connected' && !wasConnected) loadLists();
   if (connection.status !== 'connected' && !wasConnected) showListsUnavailable(connection);
+}
+
+/** The downstream servers' names and states, to see whether they changed. */
+function serverStates(state) {
+  return JSON.stringify((state?.servers ?? []).map((server) => [server.name, server.state]));
 }
 
 function renderConnection(connection) {
@@ -741,7 +750,7 @@ function renderToolResult(result) {
   if (structured !== undefined && structured !== null) parts.push(el('div', { class: 'structured', testid: 'structured' }, renderValue(structured)));
   // Text that only repeats the structured content is tucked away.
   const repeats = structured !== undefined && blocks.length === 1 && isJsonTextOf(blocks[0], structured);
-  if (repeats) parts.push(el('details', {}, el('summary', { textContent: 'Same as text' }), blocks.map(renderBlock)));
+  if (repeats) parts.push(el('details', {}, el('summary', { textContent: 'The same result as text' }), blocks.map(renderBlock)));
   else parts.push(...blocks.map(renderBlock));
   if (blocks.length === 0 && structured === undefined) parts.push(el('p', { class: 'muted', textContent: 'The tool returned nothing.' }));
   return el('div', { class: `result${isError ? ' is-error' : ''}`, testid: 'tool-result', dataset: { isError: String(isError) } }, parts);
@@ -804,7 +813,7 @@ function renderToolDetail(tool) {
     const { value, errors } = inputs.read();
     formError.hidden = errors.length === 0;
     formError.textContent = errors.join(' ');
-    if (errors.length === 0) return callTool(tool.name, value, resultArea, button);
+    if (errors.length === 0) return callTool(tool.name, value, resultArea);
     return undefined;
   }));
   fill('tool-detail',
@@ -825,12 +834,21 @@ function annotationChips(annotations) {
   return hints.length ? el('ul', { class: 'chips' }, hints.map((hint) => el('li', { class: 'chip', textContent: hint }))) : null;
 }
 
+/**
+ * Marks a tool as being called or not: its result area, and its Call button
+ * if its form is shown (the user may have looked at another tool meanwhile).
+ */
+function setCalling(name, area, calling) {
+  area.dataset.busy = String(calling);
+  const form = $('tool-detail').querySelector('[data-testid="tool-form"]');
+  if (form?.dataset.tool === name) form.querySelector('[data-testid="tool-call"]').disabled = calling;
+}
+
 /** Calls a tool and shows its result (or why it failed) in `area`. */
-async function callTool(name, args, area, button) {
+async function callTool(name, args, area) {
   const bar = el('progress', { testid: 'call-progress' }); // indeterminate until a progress event tells how far
   const status = el('span', { textContent: `Calling ${name}…` });
-  area.dataset.busy = 'true';
-  button.disabled = true;
+  setCalling(name, area, true);
   area.replaceChildren(el('div', { class: 'calling', testid: 'tool-calling' }, status, bar));
   app.callProgress.set(name, { bar, status });
   const started = performance.now();
@@ -842,8 +860,7 @@ async function callTool(name, args, area, button) {
     area.replaceChildren(errorBox(`Calling ${name} failed: ${error.message}`));
   } finally {
     app.callProgress.delete(name);
-    area.dataset.busy = 'false';
-    button.disabled = false;
+    setCalling(name, area, false);
   }
 }
 
@@ -1259,6 +1276,8 @@ function onChatEvent(step) {
       break;
     case 'rejected':
       addToTurn(turn, el('div', { class: 'chat-item rejected', testid: 'chat-rejected', textContent: `The call of ${step.name} was not made: ${step.reason}` }));
+      // The answer lists a rejected call among its tool runs too.
+      turn.results += 1;
       break;
     case 'progress': {
       const call = openCall(turn, step.name);
@@ -1273,7 +1292,11 @@ function onChatEvent(step) {
   }
 }
 
-/** The turn's answer: tool runs and text the event stream missed, then done. */
+/**
+ * The turn's answer: the tool runs the event stream missed (its steps come
+ * in order, so those are the last ones), then the final text, which only
+ * the answer carries.
+ */
 function finishTurn(turn, answer) {
   const runs = Array.isArray(answer.toolRuns) ? answer.toolRuns : [];
   for (const run of runs.slice(turn.results)) addToolResult(turn, run.name, run.result, run.isError, run.arguments);
@@ -1366,8 +1389,8 @@ function onProgress({ name, progress, total, message }) {
 
 function onListChanged({ what }) {
   addLog('listChanged', `the ${what} changed: fetched again`);
-  const loaders = { tools: loadTools, resources: loadResources, prompts: loadPrompts };
-  loaders[what]?.();
+  const list = LISTS.find(([capability]) => capability === what);
+  if (list) list[1]();
 }
 
 // ---------------------------------------------------------------------------
