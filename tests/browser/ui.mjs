@@ -207,10 +207,15 @@ async function main() {
   } catch (error) {
     process.exitCode = 1;
     console.log(error.step ?? `not ok ${stepNumber + 1} - starting the browser`);
-    console.log(`# ${error.message.split('\n').join('\n# ')}`);
+    // Playwright's messages carry terminal colours: without them, they read anywhere.
+    const message = error.message.replace(/\x1b\[[0-9;]*m/g, '');
+    console.log(`# ${message.split('\n').join('\n# ')}`);
     await explainFailure(page, problems);
   } finally {
-    await Promise.race([browser?.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // Closing must not hang the test either.
+    const limit = deadline(10_000, 'closing the browser');
+    await Promise.race([browser?.close(), limit.promise]).catch((error) => console.log(`# ${error.message}`));
+    limit.cancel();
   }
 }
 
@@ -233,3 +238,5 @@ async function explainFailure(page, problems) {
 }
 
 await main();
+// Whatever the browser left running, the test ends here.
+process.exit();
