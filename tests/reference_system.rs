@@ -117,6 +117,25 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that failed midway still stops the system the way a user
+    /// would (SIGTERM, so that it stops its children), rather than leaving
+    /// them behind as `kill_on_drop`'s SIGKILL would.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// Nothing of ours is left: every announced child has ended (a child that
 /// outlived its parent would still be in /proc, adopted by init).
 fn assert_all_gone(pids: &[(String, u32)]) {

@@ -148,6 +148,19 @@ struct Events {
 }
 
 impl Events {
+    /// How many events named `name` arrive within `window`.
+    async fn count(&mut self, name: &str, window: Duration) -> usize {
+        let mut seen = 0;
+        let deadline = tokio::time::Instant::now() + window;
+        while tokio::time::timeout_at(deadline, self.next(name))
+            .await
+            .is_ok()
+        {
+            seen += 1;
+        }
+        seen
+    }
+
     /// The next event named `name` (others are skipped), as JSON.
     async fn next(&mut self, name: &str) -> Value {
         tokio::time::timeout(PATIENCE, async {
@@ -310,6 +323,11 @@ async fn the_page_its_api_and_its_guards() {
                 .body(format!(r#"{{"message":"{}"}}"#, "x".repeat(2 << 20))),
             413,
         ),
+        (
+            "an action without a JSON content type",
+            ui.http.post(url("/api/chat/reset")),
+            415,
+        ),
         ("a GET of an action", ui.http.get(url("/api/chat")), 405),
         ("an unknown path", ui.http.get(url("/nothing")), 404),
         (
@@ -462,6 +480,15 @@ async fn resource_updates_reach_the_page_in_both_eras() {
         .await
         .expect("an update in time");
         assert_eq!(updated["uri"], uri.as_str());
+        // One change, one event (a stateless stream's notification also
+        // reaches the handler: it must not be published twice).
+        assert_eq!(
+            events
+                .count("resourceUpdated", Duration::from_millis(500))
+                .await,
+            0,
+            "{era}: a second event for the same change"
+        );
         let (status, read) = ui.post("/api/resources/read", json!({"uri": uri})).await;
         assert_eq!(status, 200, "{read}");
         assert_eq!(read["result"]["contents"][0]["text"], "second");

@@ -521,8 +521,10 @@ impl App {
     }
 
     /// Opens (or reopens, with the current set of URIs) the
-    /// `subscriptions/listen` stream of a stateless connection; its
-    /// notifications become events.
+    /// `subscriptions/listen` stream of a stateless connection. Its
+    /// notifications reach the handler's callbacks, which publish them
+    /// (as in the session era); the stream is only held open here, and a
+    /// stream that breaks means the server has most likely gone.
     fn listen(self: &Arc<Self>, client: &Client) {
         let filter = SubscriptionFilter {
             tools_list_changed: Some(true),
@@ -540,28 +542,7 @@ impl App {
                     return;
                 }
             };
-            while let Some(notification) = subscription.next().await {
-                let params = notification.params.unwrap_or_default();
-                match notification.method.as_str() {
-                    "notifications/tools/list_changed" => {
-                        publish_notice(&events, Notice::ListChanged("tools"))
-                    }
-                    "notifications/prompts/list_changed" => {
-                        publish_notice(&events, Notice::ListChanged("prompts"))
-                    }
-                    "notifications/resources/list_changed" => {
-                        publish_notice(&events, Notice::ListChanged("resources"))
-                    }
-                    "notifications/resources/updated" => publish_notice(
-                        &events,
-                        Notice::ResourceUpdated(
-                            params["uri"].as_str().unwrap_or_default().to_owned(),
-                        ),
-                    ),
-                    _ => {}
-                }
-            }
-            // The stream broke: the server most likely went away.
+            while subscription.next().await.is_some() {}
             if let (Some(Err(_)), Some(app)) = (subscription.end(), app.upgrade()) {
                 app.reconnect();
             }

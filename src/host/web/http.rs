@@ -141,21 +141,29 @@ impl Allowed {
 /// application/json` (which no plain HTML form can send, a second guard
 /// against other sites), fit in [`MAX_BODY`] and parse.
 pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
+    check_json(&request)?;
+    let body = read_bounded(request.into_body()).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+}
+
+/// Checks that the request says `Content-Type: application/json` (415
+/// otherwise).
+pub fn check_json<B>(request: &Request<B>) -> Result<(), ApiError> {
     let is_json = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the body must be JSON, sent with Content-Type: application/json",
-        ));
+        ))
     }
-    let body = read_bounded(request.into_body()).await?;
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
 }
 
 /// The most of an oversized body that is read (and dropped) before the

@@ -164,6 +164,13 @@ async fn handle(app: &Arc<App>, allowed: &Allowed, request: Request<Incoming>) -
     if let Err(e) = allowed.check(&request) {
         return e.into_response();
     }
+    // Every action says it sends JSON, even one without a body: no HTML
+    // form (of another site) can.
+    if request.method() == Method::POST {
+        if let Err(e) = http::check_json(&request) {
+            return e.into_response();
+        }
+    }
     match route(app, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
