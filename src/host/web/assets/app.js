@@ -1073,6 +1073,8 @@ function attachCompletion(input, ref, argumentName, context, problem) {
   let timer;
   let latest = 0;
   const ask = async () => {
+    // A server that does not offer completion is not asked on every key.
+    if (!app.state?.connection?.capabilities?.completions) return;
     latest += 1;
     const request = latest;
     try {
