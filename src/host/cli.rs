@@ -104,7 +104,7 @@ pub enum Command {
     /// List the server's tools with their parameters.
     Tools,
     /// Call a tool: `call add a=2 b=3`. Values are JSON when they parse as
-    /// JSON (numbers, true, [1,2], {"k":1}), else text; for a parameter the
+    /// JSON (numbers, true, [1, 2], {"k":1}), else text; for a parameter the
     /// schema says is text, always text.
     Call {
         /// The tool's name.

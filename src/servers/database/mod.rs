@@ -16,7 +16,7 @@
 //! `notifications/resources/list_changed`, and DDL that may alter a table
 //! announces `notifications/resources/updated` for its schema: to sessions
 //! (to those subscribed, for updates) and, through the transport's
-//! [`Notifier`](mcp_sdk_server::Notifier), to the `subscriptions/listen`
+//! [`Notifier`], to the `subscriptions/listen`
 //! streams of stateless clients that asked.
 
 mod backend;
