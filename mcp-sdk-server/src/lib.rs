@@ -33,6 +33,7 @@ mod server;
 mod session;
 mod sink;
 mod stateless;
+pub mod tasks;
 mod transport;
 
 pub use context::RequestContext;
@@ -44,6 +45,7 @@ pub use router::{
 pub use server::Server;
 pub use session::{ClientInfo, SessionConfig};
 pub use stateless::{Notifier, RequestStateKey};
+pub use tasks::TaskConfig;
 pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;

@@ -4,6 +4,7 @@
 
 use crate::session::{ClientInfo, Session};
 use crate::sink::Outbound;
+use crate::tasks::TaskEntry;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, EmptyResult,
     Error, ErrorCode, InputRequest, InputResponse, ListRootsParams, ListRootsResult, LoggingLevel,
@@ -25,6 +26,10 @@ use std::sync::Arc;
 pub struct Peer {
     session: Arc<Session>,
     route: Outbound,
+    /// The task the handler runs as, if it does (2025-11-25 tasks): what
+    /// it sends is tied to the task, and its requests make the task wait
+    /// for input.
+    task: Option<Arc<TaskEntry>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -40,7 +45,17 @@ impl std::fmt::Debug for Peer {
 
 impl Peer {
     pub(crate) fn new(session: Arc<Session>, route: Outbound) -> Self {
-        Peer { session, route }
+        Peer {
+            session,
+            route,
+            task: None,
+        }
+    }
+
+    /// This peer for the handler of `task`.
+    pub(crate) fn for_task(mut self, task: Arc<TaskEntry>) -> Self {
+        self.task = Some(task);
+        self
     }
 
     /// What the client said about itself in `initialize`.
@@ -83,11 +98,23 @@ impl Peer {
         }
         let id = self.session.next_request_id();
         let answer = self.session.register_pending(id.clone());
+        // A task waits for the client's answer as `input_required`.
+        let waiting = self
+            .task
+            .as_ref()
+            .map(|task| InputWait::new(&self.session, task));
+        if let Some(waiting) = &waiting {
+            waiting.begin().await;
+        }
         self.send(Message::request(id.clone(), P::METHOD, Some(params)))
             .await
             .inspect_err(|_| self.session.forget_pending(&id))?;
         let timeout = self.session.shared.config.peer_request_timeout;
-        let result = match tokio::time::timeout(timeout, answer).await {
+        let answered = tokio::time::timeout(timeout, answer).await;
+        if let Some(waiting) = waiting {
+            waiting.end().await;
+        }
+        let result = match answered {
             Ok(Ok(answer)) => answer?,
             Ok(Err(_)) => return Err(closed()),
             Err(_) => {
@@ -125,7 +152,21 @@ impl Peer {
 
     /// Sends a raw message on this peer's route, falling back to the
     /// session's standalone stream when the request's own stream has ended.
-    pub(crate) async fn send(&self, msg: Message) -> Result<(), Error> {
+    pub(crate) async fn send(&self, mut msg: Message) -> Result<(), Error> {
+        if let Some(task) = &self.task {
+            match &mut msg {
+                Message::Request(r) => task.stamp(&mut r.params),
+                Message::Notification(n) => task.stamp(&mut n.params),
+                _ => {}
+            }
+            // The client's latest `tasks/result` stream comes first.
+            if let Some(route) = task.route() {
+                match route.send(msg).await {
+                    Ok(()) => return Ok(()),
+                    Err(back) => msg = back,
+                }
+            }
+        }
         match self.route.send(msg).await {
             Ok(()) => Ok(()),
             Err(msg) => self
@@ -270,4 +311,29 @@ fn input_request(method: &str, params: Value) -> Result<InputRequest, Error> {
 
 fn closed() -> Error {
     Error::new(ErrorCode::CONNECTION_CLOSED, "the session is closed")
+}
+
+/// A task's wait for its client's answer: `input_required` from the
+/// request until the answer (or its failure).
+struct InputWait<'a> {
+    session: &'a Arc<Session>,
+    task: &'a Arc<TaskEntry>,
+}
+
+impl<'a> InputWait<'a> {
+    fn new(session: &'a Arc<Session>, task: &'a Arc<TaskEntry>) -> Self {
+        InputWait { session, task }
+    }
+
+    async fn begin(&self) {
+        self.session
+            .set_task_status(self.task, mcp_sdk::TaskStatus::InputRequired)
+            .await;
+    }
+
+    async fn end(&self) {
+        self.session
+            .set_task_status(self.task, mcp_sdk::TaskStatus::Working)
+            .await;
+    }
 }

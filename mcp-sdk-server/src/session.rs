@@ -12,6 +12,7 @@ use crate::peer::Peer;
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless::{self, input::InputRound, Notifier, RequestStateKey};
+use crate::tasks::{self, TaskConfig, Tasks};
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
@@ -57,6 +58,9 @@ pub struct SessionConfig {
     /// The `cacheScope` caching hint when the handler gives none (default
     /// `private`: results may depend on who asks).
     pub cache_scope: CacheScope,
+    /// Limits on each session's tasks (2025-11-25), for tools that may run
+    /// as tasks.
+    pub tasks: TaskConfig,
 }
 
 impl Default for SessionConfig {
@@ -69,6 +73,7 @@ impl Default for SessionConfig {
             request_state_ttl: Duration::from_secs(600),
             cache_ttl: Duration::ZERO,
             cache_scope: CacheScope::Private,
+            tasks: TaskConfig::default(),
         }
     }
 }
@@ -150,6 +155,8 @@ pub(crate) struct Session {
     /// For a stateless request (2026-07-28): its answers from the client,
     /// and what it asks for. Requests to the client go through it.
     pub(crate) input: Option<Arc<InputRound>>,
+    /// The session's tasks (2025-11-25).
+    pub(crate) tasks: Tasks,
 }
 
 impl Session {
@@ -169,6 +176,7 @@ impl Session {
             closed: CancellationToken::new(),
             close_told: AtomicBool::new(false),
             input: None,
+            tasks: Tasks::default(),
         })
     }
 
@@ -195,6 +203,7 @@ impl Session {
             standalone: route,
             closed: CancellationToken::new(),
             close_told: AtomicBool::new(true),
+            tasks: Tasks::default(),
             shared,
         };
         Arc::new(session)
@@ -222,6 +231,7 @@ impl Session {
         // per-request contexts of stateless requests).
         let first = !self.close_told.swap(true, Ordering::AcqRel);
         self.closed.cancel();
+        self.tasks.close();
         for (_, token) in lock(&self.in_flight).drain() {
             token.cancel();
         }
@@ -399,9 +409,25 @@ impl Session {
                             let serve = stateless::serve(shared, req, reply.clone(), token.clone());
                             return Box::pin(serve).await;
                         }
+                        let progress = progress_token(req.params.as_ref());
+                        match req.method.as_str() {
+                            "tools/call" => {
+                                match tasks::task_for_call(&session, req.params.as_ref()) {
+                                    Err(e) => return Err(e),
+                                    Ok(Some(ttl)) => {
+                                        return session.start_task(req.params, ttl, progress)
+                                    }
+                                    Ok(None) => {}
+                                }
+                            }
+                            m if m.starts_with("tasks/") => {
+                                return session.task_request(m, req.params, &reply, &token).await
+                            }
+                            _ => {}
+                        }
                         let ctx = RequestContext::new(
                             id.clone(),
-                            progress_token(req.params.as_ref()),
+                            progress,
                             token.clone(),
                             Peer::new(session.clone(), reply.clone()),
                         );
@@ -487,9 +513,14 @@ impl Session {
             ));
         }
         let shared = &self.shared;
+        let mut capabilities = (*shared.capabilities()).clone();
+        if version < ProtocolVersion::V2025_11_25 {
+            // Tasks came with 2025-11-25: older clients do not know them.
+            capabilities.tasks = None;
+        }
         to_value(InitializeResult {
             protocol_version: version.as_str().to_owned(),
-            capabilities: (*shared.capabilities()).clone(),
+            capabilities,
             server_info: shared.info.clone(),
             instructions: shared.instructions.clone(),
             ..Default::default()

@@ -22,6 +22,7 @@ pub mod error;
 #[cfg(feature = "tokio")]
 pub mod framing;
 pub mod jsonrpc;
+pub mod time;
 pub mod types;
 pub mod version;
 

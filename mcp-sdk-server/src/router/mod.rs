@@ -40,7 +40,8 @@ use mcp_sdk::{
     ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
     ListResourcesResult, ListToolsParams, ListToolsResult, Prompt, PromptsCapability,
     ReadResourceParams, ReadResourceResult, Resource, ResourceTemplate, ResourcesCapability,
-    ServerCapabilities, SubscribeParams, Tool, ToolsCapability, UnsubscribeParams,
+    ServerCapabilities, ServerTasksCapability, SubscribeParams, Tool, ToolsCapability,
+    UnsubscribeParams,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -308,6 +309,12 @@ impl Server for Router {
                 ..Default::default()
             }),
             completions: self.completion.as_ref().map(|_| JsonObject::new()),
+            // A tool that may run as a task brings the tasks capability.
+            tasks: self
+                .tools
+                .iter()
+                .any(|t| t.tool.runs_as_task())
+                .then(ServerTasksCapability::tool_calls),
             ..Default::default()
         }
     }

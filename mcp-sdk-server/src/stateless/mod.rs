@@ -24,7 +24,8 @@ use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+    ResultType, ServerCapabilities, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
 };
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
@@ -226,7 +227,11 @@ fn discover(shared: &ServerShared) -> Value {
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        capabilities: (*shared.capabilities()).clone(),
+        capabilities: ServerCapabilities {
+            // Tasks are an extension in 2026-07-28, not served statelessly.
+            tasks: None,
+            ..(*shared.capabilities()).clone()
+        },
         instructions: shared.instructions.clone(),
         ttl_ms: shared.config.cache_ttl.as_millis() as u64,
         cache_scope: shared.config.cache_scope,

@@ -278,6 +278,24 @@ pub struct ServerTasksCapability {
     pub extra: Map<String, Value>,
 }
 
+impl ServerTasksCapability {
+    /// Task-augmented `tools/call`, with `tasks/list` and `tasks/cancel`.
+    pub fn tool_calls() -> Self {
+        ServerTasksCapability {
+            list: Some(JsonObject::new()),
+            cancel: Some(JsonObject::new()),
+            requests: Some(ServerTaskRequests {
+                tools: Some(ToolsTaskRequests {
+                    call: Some(JsonObject::new()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
 /// The requests a server can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

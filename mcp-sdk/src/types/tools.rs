@@ -79,6 +79,23 @@ impl Tool {
         self.annotations = Some(annotations);
         self
     }
+
+    /// Sets whether the tool may (or must) be called as a task
+    /// (2025-11-25).
+    pub fn with_task_support(mut self, support: TaskSupport) -> Self {
+        self.execution
+            .get_or_insert_with(ToolExecution::default)
+            .task_support = Some(support);
+        self
+    }
+
+    /// Whether the tool may be called as a task.
+    pub fn runs_as_task(&self) -> bool {
+        matches!(
+            self.execution.as_ref().and_then(|e| e.task_support),
+            Some(TaskSupport::Optional | TaskSupport::Required)
+        )
+    }
 }
 
 /// Hints about a tool's behaviour. They are hints only: a client must not

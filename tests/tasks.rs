@@ -1,0 +1,381 @@
+//! Tasks (2025-11-25, experimental), our client against our server over an
+//! in-process pipe and over Streamable HTTP on a real socket: a tool call
+//! run as a task answers at once, is polled, fetched, listed and
+//! cancelled; its elicitation carries the related-task `_meta` while the
+//! task is `input_required`; the tool's and the request's rules on task
+//! support are enforced; tasks belong to their session.
+
+mod support;
+
+use mcp_sdk::{
+    ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, JsonObject,
+    TaskStatus, TaskSupport, Tool, RELATED_TASK_META_KEY,
+};
+use mcp_sdk_client::transport::{HttpTransport, IoTransport};
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
+use mcp_sdk_server::http::{HttpConfig, StreamableHttpService};
+use mcp_sdk_server::{RequestContext as ServerContext, Router, SessionConfig};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::PATIENCE;
+
+#[derive(Deserialize, JsonSchema)]
+struct Wait {
+    /// How long to run, in milliseconds.
+    ms: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Nothing {}
+
+fn server() -> Router {
+    Router::new()
+        .tool(
+            Tool::named("slow", "Runs for a while, reporting progress")
+                .with_task_support(TaskSupport::Optional),
+            |args: Wait, ctx: ServerContext| async move {
+                for step in 1..=10u64 {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(args.ms / 10)) => {}
+                        _ = ctx.cancelled() => return Err("cancelled".to_owned()),
+                    }
+                    let _ = ctx.progress(step as f64, Some(10.0), None).await;
+                }
+                Ok(format!("ran {} ms", args.ms))
+            },
+        )
+        .tool(
+            Tool::named("only_task", "Runs only as a task").with_task_support(TaskSupport::Required),
+            |_: Nothing| async { "done" },
+        )
+        .tool(Tool::named("plain", "Never a task"), |_: Nothing| async {
+            "plain"
+        })
+        .tool(
+            Tool::named("fails", "Always fails").with_task_support(TaskSupport::Optional),
+            |_: Nothing| async { Err::<String, _>("boom") },
+        )
+        .tool(
+            Tool::named("ask", "Asks the user's name").with_task_support(TaskSupport::Optional),
+            |_: Nothing, ctx: ServerContext| async move {
+                let params: ElicitRequestParams = serde_json::from_value(json!({
+                    "message": "Your name?",
+                    "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}
+                }))
+                .map_err(Error::internal)?;
+                let answer = ctx.elicit(params).await?;
+                let name = answer.content.unwrap_or_default()["name"].clone();
+                Ok::<_, Error>(format!("hello {}", name.as_str().unwrap_or("?")))
+            },
+        )
+}
+
+/// Answers elicitation with a name, noting the related task it came with,
+/// and notes every task status announced.
+#[derive(Default, Clone)]
+struct Person {
+    related: Arc<Mutex<Vec<Value>>>,
+    statuses: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+#[async_trait]
+impl ClientHandler for Person {
+    fn capabilities(&self) -> mcp_sdk::ClientCapabilities {
+        mcp_sdk::ClientCapabilities {
+            elicitation: Some(ElicitationCapability {
+                form: Some(JsonObject::new()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn elicit(
+        &self,
+        params: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, Error> {
+        if let ElicitRequestParams::Form(form) = &params {
+            let related = form
+                .meta
+                .as_ref()
+                .and_then(|m| m.get(RELATED_TASK_META_KEY))
+                .cloned()
+                .unwrap_or(Value::Null);
+            self.related.lock().unwrap().push(related);
+        }
+        let mut content = JsonObject::new();
+        content.insert("name".into(), json!("Ada"));
+        Ok(ElicitResult::accept(content))
+    }
+
+    async fn on_notification(&self, method: &str, params: Option<Value>) {
+        if method == "notifications/tasks/status" {
+            let params = params.unwrap_or_default();
+            let id = params["taskId"].as_str().unwrap_or_default().to_owned();
+            let status = params["status"].as_str().unwrap_or_default().to_owned();
+            self.statuses.lock().unwrap().push((id, status));
+        }
+    }
+}
+
+impl Person {
+    /// The statuses announced for `task`, waiting (a little) for the last
+    /// to be `last`.
+    async fn statuses_of(&self, task: &str, last: &str) -> Vec<String> {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                let seen: Vec<String> = self
+                    .statuses
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(id, _)| id == task)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                if seen.last().map(String::as_str) == Some(last) {
+                    return seen;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {last} status announced for {task}"))
+    }
+}
+
+fn config() -> SessionConfig {
+    let mut config = SessionConfig::default();
+    config.tasks.max_tasks = 8;
+    config.tasks.max_ttl = Duration::from_secs(60);
+    config
+}
+
+/// Our client on an in-process pipe to the server.
+async fn in_process(handler: Person) -> Client {
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let (server_read, server_write) = tokio::io::split(server_side);
+    tokio::spawn(mcp_sdk_server::stdio::serve_io(
+        server(),
+        config(),
+        server_read,
+        server_write,
+    ));
+    let (read, write) = tokio::io::split(client_side);
+    // Tasks are of the session era (2026-07-28 makes them an extension).
+    Client::builder()
+        .handler(handler)
+        .era(mcp_sdk_client::Era::SessionOnly)
+        .connect(IoTransport::new(read, write))
+        .await
+        .expect("connects")
+}
+
+/// The server over Streamable HTTP on a free port; its MCP URL.
+async fn http_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let http = HttpConfig {
+        session: config(),
+        ..HttpConfig::default()
+    };
+    let service = StreamableHttpService::new(server(), http);
+    tokio::spawn(mcp_sdk_server::http::serve_listener(
+        listener, "/mcp", service,
+    ));
+    url
+}
+
+async fn http_client(url: &str, handler: Person) -> Client {
+    Client::builder()
+        .handler(handler)
+        .era(mcp_sdk_client::Era::SessionOnly)
+        .connect(HttpTransport::new(url).unwrap())
+        .await
+        .expect("connects")
+}
+
+fn server_error(result: Result<impl std::fmt::Debug, ClientError>) -> Error {
+    match result {
+        Err(ClientError::Server(e)) => e,
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+}
+
+async fn until_status(client: &Client, id: &str, status: TaskStatus) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            if client.get_task(id).await.unwrap().status == status {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("task {id} never became {status:?}"));
+}
+
+/// Everything a client of one session sees.
+async fn lifecycle(client: &Client, handler: &Person) {
+    let caps = client
+        .server_capabilities()
+        .tasks
+        .clone()
+        .expect("tasks declared");
+    assert!(caps.list.is_some() && caps.cancel.is_some());
+    let tools = client.list_all_tools().await.unwrap();
+    let slow = tools.iter().find(|t| t.name == "slow").unwrap();
+    assert_eq!(
+        slow.execution.as_ref().unwrap().task_support,
+        Some(TaskSupport::Optional)
+    );
+
+    // Created at once, working; polled to completion; the result is the
+    // tool's, tied to the task.
+    let task = client
+        .call_tool_as_task("slow", json!({"ms": 200}), Some(Duration::from_secs(600)))
+        .await
+        .unwrap();
+    assert_eq!(task.status, TaskStatus::Working);
+    assert_eq!(task.ttl, Some(60_000), "the ttl is capped by the server");
+    assert!(task.poll_interval.is_some());
+    assert_eq!(task.task_id.len(), 32);
+    let result: mcp_sdk::CallToolResult = client.task_result(&task.task_id).await.unwrap();
+    assert_eq!(result.content[0].as_text(), Some("ran 200 ms"));
+    assert_eq!(
+        result.meta.as_ref().unwrap()[RELATED_TASK_META_KEY]["taskId"],
+        task.task_id.as_str()
+    );
+    let done = client.get_task(&task.task_id).await.unwrap();
+    assert_eq!(done.status, TaskStatus::Completed);
+    assert_eq!(done.created_at, task.created_at);
+
+    // Cancelled while it runs; a second cancel is refused.
+    let long = client
+        .call_tool_as_task("slow", json!({"ms": 30_000}), None)
+        .await
+        .unwrap();
+    let cancelled = client.cancel_task(&long.task_id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    let again = server_error(client.cancel_task(&long.task_id).await);
+    assert_eq!(again.code, ErrorCode::INVALID_PARAMS);
+    assert!(again.message.contains("cancelled"), "{}", again.message);
+    let after = server_error(client.task_result::<Value>(&long.task_id).await);
+    assert!(after.message.contains("cancelled"), "{}", after.message);
+
+    // A tool that fails: the task fails, with the tool's words.
+    let failing = client
+        .call_tool_as_task("fails", json!({}), None)
+        .await
+        .unwrap();
+    let result: mcp_sdk::CallToolResult = client.task_result(&failing.task_id).await.unwrap();
+    assert!(result.is_error());
+    let failed = client.get_task(&failing.task_id).await.unwrap();
+    assert_eq!(failed.status, TaskStatus::Failed);
+    assert!(failed.status_message.unwrap().contains("boom"));
+
+    // The tool asks the user: input_required, then working again; the
+    // elicitation carries the related task.
+    let asking = client
+        .call_tool_as_task("ask", json!({}), None)
+        .await
+        .unwrap();
+    let result: mcp_sdk::CallToolResult = client.task_result(&asking.task_id).await.unwrap();
+    assert_eq!(result.content[0].as_text(), Some("hello Ada"));
+    assert_eq!(
+        handler.related.lock().unwrap().last().unwrap()["taskId"],
+        asking.task_id.as_str()
+    );
+    until_status(client, &asking.task_id, TaskStatus::Completed).await;
+    assert_eq!(
+        handler.statuses_of(&asking.task_id, "completed").await,
+        ["input_required", "working", "completed"]
+    );
+    assert_eq!(
+        handler.statuses_of(&long.task_id, "cancelled").await,
+        ["cancelled"]
+    );
+
+    // The rules: a task-only tool called plainly, a never-task tool called
+    // as a task; unknown ids.
+    let plainly = server_error(client.call_tool("only_task", json!({})).await);
+    assert_eq!(plainly.code, ErrorCode::METHOD_NOT_FOUND);
+    let tasked = server_error(client.call_tool_as_task("plain", json!({}), None).await);
+    assert_eq!(tasked.code, ErrorCode::METHOD_NOT_FOUND);
+    let only = client
+        .call_tool_as_task("only_task", json!({}), None)
+        .await
+        .unwrap();
+    let result: mcp_sdk::CallToolResult = client.task_result(&only.task_id).await.unwrap();
+    assert_eq!(result.content[0].as_text(), Some("done"));
+    assert_eq!(
+        client
+            .call_tool("slow", json!({"ms": 10}))
+            .await
+            .unwrap()
+            .content[0]
+            .as_text(),
+        Some("ran 10 ms"),
+        "an optional tool still runs plainly"
+    );
+    for unknown in [
+        server_error(client.get_task("nope").await),
+        server_error(client.task_result::<Value>("nope").await),
+        server_error(client.cancel_task("nope").await),
+    ] {
+        assert_eq!(unknown.code, ErrorCode::INVALID_PARAMS);
+    }
+
+    // Listed in creation order, all five.
+    let listed = client.list_tasks(None).await.unwrap();
+    let ids: Vec<&str> = listed.tasks.iter().map(|t| t.task_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [&task, &long, &failing, &asking, &only].map(|t| t.task_id.as_str())
+    );
+    let bad_cursor = server_error(client.list_tasks(Some("no-such-cursor".into())).await);
+    assert_eq!(bad_cursor.code, ErrorCode::INVALID_PARAMS);
+
+    // At most eight per session.
+    for _ in 0..3 {
+        client
+            .call_tool_as_task("slow", json!({"ms": 10}), None)
+            .await
+            .unwrap();
+    }
+    let full = server_error(
+        client
+            .call_tool_as_task("slow", json!({"ms": 10}), None)
+            .await,
+    );
+    assert!(full.message.contains("tasks already"), "{}", full.message);
+}
+
+#[tokio::test]
+async fn tasks_in_process() {
+    let person = Person::default();
+    let client = in_process(person.clone()).await;
+    tokio::time::timeout(PATIENCE * 2, lifecycle(&client, &person))
+        .await
+        .expect("in time");
+}
+
+#[tokio::test]
+async fn tasks_over_http_belong_to_their_session() {
+    let url = http_server().await;
+    let person = Person::default();
+    let client = http_client(&url, person.clone()).await;
+    tokio::time::timeout(PATIENCE * 2, lifecycle(&client, &person))
+        .await
+        .expect("in time");
+
+    // Another session sees none of them.
+    let listed = client.list_tasks(None).await.unwrap();
+    let other = http_client(&url, Person::default()).await;
+    assert!(other.list_tasks(None).await.unwrap().tasks.is_empty());
+    let foreign = server_error(other.get_task(&listed.tasks[0].task_id).await);
+    assert_eq!(foreign.code, ErrorCode::INVALID_PARAMS);
+}
