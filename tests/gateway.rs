@@ -1370,6 +1370,61 @@ async fn downstream_logs(era: Era) {
     client.close().await;
 }
 
+/// Two upstream clients calling the same logging tool at once each hear
+/// their own call's three messages, from a downstream server of either
+/// era: the messages come on the call's own response stream, which ties
+/// them to it (before, with two calls in flight, the gateway could not
+/// tell whose they were and kept them to itself).
+#[tokio::test]
+async fn concurrent_callers_each_hear_their_own_calls_logs() {
+    let conformance = http_server("conformance_server", &[]).await;
+    let extra = [("conf", Era::SessionOnly), ("conf_x", Era::StatelessOnly)]
+        .into_iter()
+        .map(|(name, era)| DownstreamSpec {
+            name: name.into(),
+            target: Target::Http {
+                url: conformance.url.clone(),
+            },
+            era,
+        })
+        .collect();
+    let setup = Setup {
+        extra,
+        ..Default::default()
+    };
+    let system = System::start_with(&[], setup).await;
+    let (first, first_host) = system.client(Era::SessionOnly).await;
+    let (second, second_host) = system.client(Era::StatelessOnly).await;
+    for client in [&first, &second] {
+        client.set_logging_level(LoggingLevel::Info).await.unwrap();
+    }
+    for server in ["conf", "conf_x"] {
+        first_host.logs.lock().unwrap().clear();
+        second_host.logs.lock().unwrap().clear();
+        let tool = format!("{server}__test_tool_with_logging");
+        let (a, b) = tokio::join!(
+            call(&first, &tool, json!({})),
+            call(&second, &tool, json!({}))
+        );
+        assert_ne!(a.unwrap().is_error, Some(true));
+        assert_ne!(b.unwrap().is_error, Some(true));
+        let expected: Vec<String> = [
+            "Tool execution started",
+            "Tool processing data",
+            "Tool execution completed",
+        ]
+        .iter()
+        .map(|m| format!("{server}: {m}"))
+        .collect();
+        for (who, host) in [("first", &first_host), ("second", &second_host)] {
+            let logs = host.logs.lock().unwrap().clone();
+            assert_eq!(logs, expected, "{server}, {who} client");
+        }
+    }
+    first.close().await;
+    second.close().await;
+}
+
 #[tokio::test]
 async fn resource_updates_reach_subscribed_sessions() {
     for downstream in [Era::SessionOnly, Era::StatelessOnly] {

@@ -1531,7 +1531,7 @@ impl Drop for InFlight {
 
 /// Reads what the transport delivers until it ends: answers go to their
 /// calls, requests to the handler, notifications (in order) to the notifier.
-async fn read_loop(core: Arc<Core>, notifications: mpsc::Sender<Notification>) {
+async fn read_loop(core: Arc<Core>, notifications: mpsc::Sender<ForHandler>) {
     let reason = loop {
         let Some(incoming) = core.transport.receive().await else {
             break ClientError::Closed("the transport ended".into());
@@ -1563,7 +1563,18 @@ async fn read_loop(core: Arc<Core>, notifications: mpsc::Sender<Notification>) {
             }
             Message::Notification(n) => {
                 if let Some(n) = core.intercept(n) {
-                    if notifications.send(n).await.is_err() {
+                    // A log message on the stream of a call with its own
+                    // handler is that call's (a gateway relays it to the
+                    // upstream request that made the call).
+                    let handler = match related {
+                        Some(id)
+                            if n.method == mcp_sdk::LoggingMessageNotificationParams::METHOD =>
+                        {
+                            lock(&core.responders).get(&id).map(|r| r.handler.clone())
+                        }
+                        _ => None,
+                    };
+                    if notifications.send((n, handler)).await.is_err() {
                         break ClientError::Closed("the client was dropped".into());
                     }
                 }
@@ -1714,11 +1725,16 @@ fn to_value(value: impl serde::Serialize) -> Result<Value, Error> {
     serde_json::to_value(value).map_err(Error::internal)
 }
 
-/// Runs the handler's notification callbacks one at a time, in the order
+/// A notification for the handler callbacks, and the handler of the call
+/// it belongs to when that is not the client's.
+type ForHandler = (Notification, Option<Arc<dyn ClientHandler>>);
+
+/// Runs the handlers' notification callbacks one at a time, in the order
 /// the server sent them.
-async fn notify_loop(handler: Arc<dyn ClientHandler>, mut rx: mpsc::Receiver<Notification>) {
-    while let Some(Notification { method, params }) = rx.recv().await {
-        if let Err(e) = deliver(&*handler, &method, params).await {
+async fn notify_loop(handler: Arc<dyn ClientHandler>, mut rx: mpsc::Receiver<ForHandler>) {
+    while let Some((Notification { method, params }, own)) = rx.recv().await {
+        let handler = own.as_deref().unwrap_or(&*handler);
+        if let Err(e) = deliver(handler, &method, params).await {
             tracing::warn!(%method, "ignored a malformed notification: {e}");
         }
     }

@@ -118,9 +118,11 @@ impl RequestOptions {
     ///   it for a request that arrives after the call ended (timed out,
     ///   cancelled, dropped).
     ///
-    /// Notifications are not affected: progress still goes to
-    /// [`on_progress`](Self::on_progress) (or the client's handler), log
-    /// messages and the rest to the client's handler.
+    /// Log messages (`notifications/message`) that arrive where such a
+    /// request would (the call's SSE response stream, in either era) go to
+    /// `handler.on_log`, in order with the rest; progress still goes to
+    /// [`on_progress`](Self::on_progress) (or the client's handler), and
+    /// every other notification to the client's handler.
     ///
     /// A call with its own handler or capabilities neither reads nor fills
     /// the stateless-era result cache, since the server's answer may depend

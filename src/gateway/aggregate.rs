@@ -67,7 +67,7 @@ impl Gateway {
         // client's is left as a backstop, beyond the gateway's.
         let mut options = RequestOptions::new()
             .timeout(timeout.saturating_mul(2))
-            .handler(Upstream(ctx.clone()));
+            .handler(Upstream::new(ctx.clone(), server.name()));
         let mut progress = None;
         if ctx.progress_token().is_some() {
             let (tx, rx) = mpsc::unbounded_channel();

@@ -85,7 +85,7 @@ impl Callers {
     /// call belongs to: the only one in flight.
     fn caller(&self, server: &str, what: &str) -> Result<Upstream, Error> {
         if let Some(only) = self.sole() {
-            return Ok(Upstream(only));
+            return Ok(Upstream::new(only, server));
         }
         let live = self.live();
         match live.as_slice() {
@@ -102,13 +102,45 @@ impl Callers {
 
 /// The per-call handler: answers a downstream call's requests through the
 /// upstream request it is made for, declaring what that request's client
-/// declared.
-pub(crate) struct Upstream(pub(crate) RequestContext);
+/// declared, and passes on the log messages that come with the call.
+pub(crate) struct Upstream {
+    ctx: RequestContext,
+    /// The downstream server, which names the logger.
+    server: String,
+}
+
+impl Upstream {
+    /// The handler of a call to `server` made for the upstream request
+    /// `ctx`.
+    pub(crate) fn new(ctx: RequestContext, server: &str) -> Self {
+        Upstream {
+            ctx,
+            server: server.to_owned(),
+        }
+    }
+}
+
+/// A downstream log message, sent up through `ctx` (so that the upstream
+/// client's level applies) with the server's name before the logger.
+async fn log_upstream(
+    ctx: &RequestContext,
+    server: &str,
+    params: LoggingMessageNotificationParams,
+) {
+    let logger = match &params.logger {
+        Some(logger) => format!("{server}/{logger}"),
+        None => server.to_owned(),
+    };
+    let _ = ctx
+        .peer()
+        .log(params.level, Some(&logger), params.data)
+        .await;
+}
 
 #[async_trait]
 impl ClientHandler for Upstream {
     fn capabilities(&self) -> ClientCapabilities {
-        self.0
+        self.ctx
             .client()
             .map(|c| c.capabilities.clone())
             .unwrap_or_default()
@@ -119,11 +151,11 @@ impl ClientHandler for Upstream {
         params: CreateMessageParams,
         _cx: DownstreamCx,
     ) -> Result<CreateMessageResult, Error> {
-        self.0.sample(params).await
+        self.ctx.sample(params).await
     }
 
     async fn list_roots(&self, _cx: DownstreamCx) -> Result<ListRootsResult, Error> {
-        self.0.list_roots().await
+        self.ctx.list_roots().await
     }
 
     async fn elicit(
@@ -131,7 +163,11 @@ impl ClientHandler for Upstream {
         params: ElicitRequestParams,
         _cx: DownstreamCx,
     ) -> Result<ElicitResult, Error> {
-        self.0.elicit(params).await
+        self.ctx.elicit(params).await
+    }
+
+    async fn on_log(&self, params: LoggingMessageNotificationParams) {
+        log_upstream(&self.ctx, &self.server, params).await;
     }
 }
 
@@ -224,30 +260,23 @@ impl ClientHandler for Relay {
         }
     }
 
-    /// A log message goes to the upstream request whose call it came
-    /// during, through its context, so that the upstream client's level
-    /// applies (the gateway asks its servers for everything, see
-    /// `Downstream::connect`); the logger names the server. The client
-    /// hands log messages over without the request they came with, so the
-    /// gateway can only tell when one upstream request has calls in flight
-    /// to this server; otherwise (and for what comes between calls) the
-    /// message goes to the gateway's own log instead, never to a client it
-    /// may not belong to.
+    /// A log message that came with a call reaches that call's
+    /// [`Upstream`] (its SSE response stream says whose it is). One that
+    /// came without (over stdio, the legacy transport or the standalone
+    /// stream) goes to the upstream request with a call in flight to this
+    /// server when there is only one, with the same server-named logger;
+    /// otherwise (and for what comes between calls) to the gateway's own
+    /// log, never to a client it may not belong to.
     async fn on_log(&self, params: LoggingMessageNotificationParams) {
-        let logger = match &params.logger {
-            Some(logger) => format!("{}/{logger}", self.server),
-            None => self.server.clone(),
-        };
         match self.callers.sole() {
-            Some(caller) => {
-                let _ = caller
-                    .peer()
-                    .log(params.level, Some(&logger), params.data)
-                    .await;
-            }
-            None => {
-                tracing::info!(server = %self.server, level = ?params.level, %logger, "{}", params.data)
-            }
+            Some(caller) => log_upstream(&caller, &self.server, params).await,
+            None => tracing::info!(
+                server = %self.server,
+                level = ?params.level,
+                logger = params.logger.as_deref().unwrap_or_default(),
+                "{}",
+                params.data
+            ),
         }
     }
 }
