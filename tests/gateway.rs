@@ -1304,11 +1304,10 @@ async fn downstream_log_messages_reach_the_caller_stateless_era() {
     downstream_logs(Era::StatelessOnly).await;
 }
 
-/// The conformance server's `test_tool_with_logging` (three Info messages
-/// during the call), reached in both downstream eras: its messages reach
-/// the upstream caller under the server's name as logger, at the level the
-/// caller asked for, and none once it asks for warnings only.
-async fn downstream_logs(era: Era) {
+/// The gateway in front of the conformance server twice: as `conf`
+/// reached in the session era and `conf_x` in the stateless era (the
+/// server must live as long as the system).
+async fn conformance_behind_gateway() -> (System, HttpServer) {
     let conformance = http_server("conformance_server", &[]).await;
     let extra = [("conf", Era::SessionOnly), ("conf_x", Era::StatelessOnly)]
         .into_iter()
@@ -1324,7 +1323,15 @@ async fn downstream_logs(era: Era) {
         extra,
         ..Default::default()
     };
-    let system = System::start_with(&[], setup).await;
+    (System::start_with(&[], setup).await, conformance)
+}
+
+/// The conformance server's `test_tool_with_logging` (three Info messages
+/// during the call), reached in both downstream eras: its messages reach
+/// the upstream caller under the server's name as logger, at the level the
+/// caller asked for, and none once it asks for warnings only.
+async fn downstream_logs(era: Era) {
+    let (system, _conformance) = conformance_behind_gateway().await;
     let (client, host) = system.client(era).await;
     assert!(client.server_capabilities().logging.is_some());
     client.set_logging_level(LoggingLevel::Info).await.unwrap();
@@ -1377,22 +1384,7 @@ async fn downstream_logs(era: Era) {
 /// tell whose they were and kept them to itself).
 #[tokio::test]
 async fn concurrent_callers_each_hear_their_own_calls_logs() {
-    let conformance = http_server("conformance_server", &[]).await;
-    let extra = [("conf", Era::SessionOnly), ("conf_x", Era::StatelessOnly)]
-        .into_iter()
-        .map(|(name, era)| DownstreamSpec {
-            name: name.into(),
-            target: Target::Http {
-                url: conformance.url.clone(),
-            },
-            era,
-        })
-        .collect();
-    let setup = Setup {
-        extra,
-        ..Default::default()
-    };
-    let system = System::start_with(&[], setup).await;
+    let (system, _conformance) = conformance_behind_gateway().await;
     let (first, first_host) = system.client(Era::SessionOnly).await;
     let (second, second_host) = system.client(Era::StatelessOnly).await;
     for client in [&first, &second] {

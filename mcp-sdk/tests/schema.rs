@@ -495,18 +495,7 @@ fn server_caps_2024() -> ServerCapabilities {
 fn server_caps_full() -> ServerCapabilities {
     ServerCapabilities {
         completions: Some(JsonObject::new()),
-        tasks: Some(ServerTasksCapability {
-            list: Some(JsonObject::new()),
-            cancel: Some(JsonObject::new()),
-            requests: Some(ServerTaskRequests {
-                tools: Some(ToolsTaskRequests {
-                    call: Some(JsonObject::new()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        tasks: Some(ServerTasksCapability::tool_calls()),
         ..server_caps_2024()
     }
 }
