@@ -379,3 +379,79 @@ async fn tasks_over_http_belong_to_their_session() {
     let foreign = server_error(other.get_task(&listed.tasks[0].task_id).await);
     assert_eq!(foreign.code, ErrorCode::INVALID_PARAMS);
 }
+
+/// A validator for the definition `def` of the 2025-11-25 schema, or
+/// `None` (after saying why) when the official schemas are not at
+/// `$MCP_SCHEMA_DIR` (default: `../shared/mcp-schema`).
+fn schema_of(def: &str) -> Option<jsonschema::Validator> {
+    let dir = std::env::var_os("MCP_SCHEMA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/mcp-schema").into());
+    let path = dir.join("2025-11-25/schema.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "SKIPPED: no MCP schema at {} (set MCP_SCHEMA_DIR)",
+            path.display()
+        );
+        return None;
+    };
+    let mut schema: Value = serde_json::from_str(&text).unwrap();
+    schema["$ref"] = json!(format!("#/$defs/{def}"));
+    Some(jsonschema::validator_for(&schema).unwrap())
+}
+
+fn assert_valid(def: &str, value: &Value) {
+    let Some(validator) = schema_of(def) else {
+        return;
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{def}: {errors:?} in {value}");
+}
+
+/// What the server sends for tasks, as raw JSON, against the official
+/// 2025-11-25 schema.
+#[tokio::test]
+async fn task_answers_match_the_schema() {
+    let client = in_process(Person::default()).await;
+    let raw = |method: &'static str, params: Value| {
+        let client = client.clone();
+        async move {
+            client
+                .request_raw(method, Some(params), Default::default())
+                .await
+                .unwrap()
+        }
+    };
+    let created = raw(
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 50}, "task": {"ttl": 30000}}),
+    )
+    .await;
+    assert_valid("CreateTaskResult", &created);
+    let id = created["task"]["taskId"].as_str().unwrap().to_owned();
+    assert_valid(
+        "GetTaskResult",
+        &raw("tasks/get", json!({"taskId": id})).await,
+    );
+    let payload = raw("tasks/result", json!({"taskId": id})).await;
+    assert_valid("GetTaskPayloadResult", &payload);
+    assert_valid("CallToolResult", &payload);
+    assert_valid(
+        "GetTaskResult",
+        &raw("tasks/get", json!({"taskId": id})).await,
+    );
+    assert_valid("ListTasksResult", &raw("tasks/list", json!({})).await);
+    let long = raw(
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 30000}, "task": {}}),
+    )
+    .await;
+    let long_id = long["task"]["taskId"].as_str().unwrap().to_owned();
+    assert_valid(
+        "CancelTaskResult",
+        &raw("tasks/cancel", json!({"taskId": long_id})).await,
+    );
+}
