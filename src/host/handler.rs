@@ -264,8 +264,10 @@ impl ClientHandler for HostHandler {
                 tools: Some(Map::new()),
                 ..Default::default()
             }),
+            // Both elicitors (terminal and web page) take forms and URLs.
             elicitation: self.elicitor.as_ref().map(|_| ElicitationCapability {
                 form: Some(Map::new()),
+                url: Some(Map::new()),
                 ..Default::default()
             }),
             ..Default::default()

@@ -379,6 +379,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_url_elicitation_is_accepted_without_a_form() {
+        let params = json!({"mode": "url", "message": "Sign in", "url": "https://example.com/",
+                            "elicitationId": "e1"});
+        let answer = FormAnswer {
+            action: "accept".into(),
+            content: None,
+        };
+        let result = answer.into_result(&params).unwrap();
+        assert_eq!(result.action, ElicitAction::Accept);
+        assert!(result.content.is_none());
+    }
+
     #[tokio::test]
     async fn a_dialog_is_answered_once_and_closed_everywhere() {
         let events = Arc::new(Events::default());

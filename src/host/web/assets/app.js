@@ -1474,6 +1474,10 @@ function openApproval({ id, params }) {
 function openElicitation({ id, params }) {
   if (app.dialogs.has(id)) return;
   const request = isPlainObject(params) ? params : {};
+  if (request.mode === 'url') {
+    openUrlElicitation(id, request);
+    return;
+  }
   const inputs = buildForm(request.requestedSchema ?? { type: 'object', properties: {} }, { testidPrefix: 'elicit', shortText: true })
     ?? jsonFallback('The requested answer cannot be shown as a form: type it as a JSON object.', 'elicitation-json');
   const path = `/api/elicitations/${encodeURIComponent(id)}`;
@@ -1492,6 +1496,30 @@ function openElicitation({ id, params }) {
     ['Cancel', 'elicitation-cancel', () => answerDialog(id, path, { action: 'cancel' })],
     ['Decline', 'elicitation-decline', () => answerDialog(id, path, { action: 'decline' })],
     ['Accept', 'elicitation-accept', accept, true],
+  ]);
+}
+
+/**
+ * URL mode (2025-11-25): the server asks the person to visit a page (to
+ * sign in, say). Only http(s) links are offered, opened in a new tab with no
+ * access back to this page; Accept says the person will go there.
+ */
+function openUrlElicitation(id, request) {
+  const path = `/api/elicitations/${encodeURIComponent(id)}`;
+  const url = typeof request.url === 'string' ? request.url : '';
+  const safe = /^https?:\/\//i.test(url);
+  const body = el('div', { class: 'dialog-body' },
+    el('p', { class: 'description', testid: 'elicitation-message', textContent: request.message ?? 'A server asks you to open a page.' }),
+    safe
+      ? el('p', {}, el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', testid: 'elicitation-url', textContent: url }))
+      : el('p', { class: 'error', textContent: `The server gave a link that is not http(s), which is not opened: ${url}` }));
+  openDialog(id, 'elicitation', 'A server asks you to open a page', body, [
+    ['Cancel', 'elicitation-cancel', () => answerDialog(id, path, { action: 'cancel' })],
+    ['Decline', 'elicitation-decline', () => answerDialog(id, path, { action: 'decline' })],
+    ...(safe ? [['Open and accept', 'elicitation-accept', () => {
+      window.open(url, '_blank', 'noopener,noreferrer');
+      return answerDialog(id, path, { action: 'accept' });
+    }, true]] : []),
   ]);
 }
 
