@@ -383,6 +383,9 @@ impl Server for Gateway {
             .into_iter()
             .map(|(i, mut tool)| {
                 tool.name = names::prefixed(self.servers[i].name(), &tool.name);
+                // The gateway relays plain calls only, not tasks (2025-11-25):
+                // it offers no tasks capability, so no tool of it runs as one.
+                tool.execution = None;
                 tool
             })
             .collect();
