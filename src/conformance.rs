@@ -5,9 +5,9 @@
 use mcp_sdk::{
     CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult,
     Implementation, InputRequest, InputResponse, JsonObject, LoggingLevel, Prompt, PromptArgument,
-    PromptMessage, ReadResourceResult, Resource, ResourceTemplate, Role, Tool,
+    PromptMessage, ReadResourceResult, Resource, ResourceTemplate, Role, TaskSupport, Tool,
 };
-use mcp_sdk_server::{NoArguments, RequestContext, Router};
+use mcp_sdk_server::{NoArguments, ProtocolError, RequestContext, Router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -38,8 +38,13 @@ fn elicit(params: serde_json::Value) -> Result<ElicitRequestParams, Error> {
     serde_json::from_value(params).map_err(Error::internal)
 }
 
-/// The conformance router.
+/// The conformance router: the scenarios' tools, resources and prompts,
+/// and the fixtures of the tasks extension.
 pub fn router() -> Router {
+    task_fixtures(base_router())
+}
+
+fn base_router() -> Router {
     let no_args = |name: &str, description: &str| Tool::named(name, description);
     Router::new()
         .with_list_changed()
@@ -487,4 +492,132 @@ fn json_schema_2020_12_tool() -> Tool {
         "Tool with JSON Schema 2020-12 features",
         schema,
     )
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Greeting {
+    /// Whom to greet.
+    name: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Compute {
+    /// How long to work, in seconds.
+    seconds: f64,
+    /// A label for the result.
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct FileArg {
+    /// The file to delete.
+    filename: String,
+}
+
+/// The tools the tasks-extension scenarios (SEP-2663) call.
+fn task_fixtures(router: Router) -> Router {
+    let task = |name: &str, description: &str, support| {
+        Tool::named(name, description).with_task_support(support)
+    };
+    router
+        .tool(
+            Tool::named("greet", "Greets, at once"),
+            |g: Greeting| async move { format!("Hello, {}!", g.name) },
+        )
+        .tool(
+            task(
+                "slow_compute",
+                "Works for `seconds`, as a task when it takes a while",
+                TaskSupport::Optional,
+            ),
+            |c: Compute, ctx: RequestContext| async move {
+                let work = Duration::from_secs_f64(c.seconds.clamp(0.0, 600.0));
+                tokio::select! {
+                    _ = tokio::time::sleep(work) => {}
+                    _ = ctx.cancelled() => return Err("cancelled".to_owned()),
+                }
+                Ok(format!(
+                    "computed {} in {} s",
+                    c.label.unwrap_or_default(),
+                    c.seconds
+                ))
+            },
+        )
+        .tool(
+            task(
+                "failing_job",
+                "Fails after a second (the tool reports it)",
+                TaskSupport::Required,
+            ),
+            |_: NoArguments| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err::<String, _>("the job failed")
+            },
+        )
+        .tool(
+            task(
+                "protocol_error_job",
+                "Ends in a protocol error",
+                TaskSupport::Optional,
+            ),
+            |_: NoArguments| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                ProtocolError(Error::internal("protocol_error_job fails on purpose"))
+            },
+        )
+        .tool(
+            task(
+                "confirm_delete",
+                "Asks for confirmation, as a task",
+                TaskSupport::Optional,
+            ),
+            |f: FileArg, ctx: RequestContext| async move {
+                ctx.continue_as_task();
+                let answer = ctx
+                    .input(
+                        "confirm",
+                        ask(&format!("Delete {}?", f.filename), "confirm", "boolean")?,
+                    )
+                    .await?;
+                Ok::<_, Error>(match answered(&answer, "confirm").as_str() {
+                    "true" => format!("deleted {}", f.filename),
+                    _ => format!("kept {}", f.filename),
+                })
+            },
+        )
+        .tool(
+            task(
+                "multi_input",
+                "Asks two questions at once, as a task",
+                TaskSupport::Optional,
+            ),
+            |_: NoArguments, ctx: RequestContext| async move {
+                ctx.continue_as_task();
+                let (first, second) = tokio::join!(
+                    ctx.input("first", ask("First name?", "name", "string")?),
+                    ctx.input("second", ask("Sure?", "confirm", "boolean")?),
+                );
+                Ok::<_, Error>(format!(
+                    "{} / {}",
+                    answered(&first?, "name"),
+                    answered(&second?, "confirm")
+                ))
+            },
+        )
+        .tool(
+            task(
+                "test_tool_with_task",
+                "Asks a name, then goes on as a task",
+                TaskSupport::Required,
+            ),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let answer = ctx
+                    .input("user_name", ask("What is your name?", "name", "string")?)
+                    .await?;
+                ctx.continue_as_task();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok::<_, Error>(format!("Hello, {}!", answered(&answer, "name")))
+            },
+        )
 }

@@ -59,6 +59,21 @@ fn server() -> Router {
             |_: Nothing| async { Err::<String, _>("boom") },
         )
         .tool(
+            Tool::named("confirm", "Goes on as a task, then asks to confirm")
+                .with_task_support(TaskSupport::Optional),
+            |_: Nothing, ctx: ServerContext| async move {
+                ctx.continue_as_task();
+                let params: ElicitRequestParams = serde_json::from_value(json!({
+                    "message": "Sure?",
+                    "requestedSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+                }))
+                .map_err(Error::internal)?;
+                let answer = ctx.elicit(params).await?;
+                let ok = answer.content.unwrap_or_default()["ok"] == json!(true);
+                Ok::<_, Error>(if ok { "confirmed" } else { "not confirmed" })
+            },
+        )
+        .tool(
             Tool::named("ask", "Asks the user's name").with_task_support(TaskSupport::Optional),
             |_: Nothing, ctx: ServerContext| async move {
                 let params: ElicitRequestParams = serde_json::from_value(json!({
@@ -79,18 +94,27 @@ fn server() -> Router {
 struct Person {
     related: Arc<Mutex<Vec<Value>>>,
     statuses: Arc<Mutex<Vec<(String, String)>>>,
+    /// Declares the tasks extension of 2026-07-28.
+    tasks_extension: bool,
 }
 
 #[async_trait]
 impl ClientHandler for Person {
     fn capabilities(&self) -> mcp_sdk::ClientCapabilities {
-        mcp_sdk::ClientCapabilities {
+        let mut capabilities = mcp_sdk::ClientCapabilities {
             elicitation: Some(ElicitationCapability {
                 form: Some(JsonObject::new()),
                 ..Default::default()
             }),
             ..Default::default()
+        };
+        if self.tasks_extension {
+            capabilities.extra.insert(
+                "extensions".into(),
+                json!({ "io.modelcontextprotocol/tasks": {} }),
+            );
         }
+        capabilities
     }
 
     async fn elicit(
@@ -454,4 +478,154 @@ async fn task_answers_match_the_schema() {
         "CancelTaskResult",
         &raw("tasks/cancel", json!({"taskId": long_id})).await,
     );
+}
+
+/// Polls `tasks/get` until `done` says the task is there.
+async fn poll_until(client: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let task = client
+                .request_raw("tasks/get", Some(json!({"taskId": id})), Default::default())
+                .await
+                .unwrap();
+            if done(&task) {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("task {id} never got there"))
+}
+
+/// The tasks extension of 2026-07-28 (SEP-2663), stateless over HTTP: the
+/// server decides (a quick call answers at once, a slow one becomes a
+/// task), input asked after the task began is answered with tasks/update,
+/// cancel is an acknowledgement, and a client without the extension is
+/// refused with -32021 where it would need it.
+#[tokio::test]
+async fn the_2026_tasks_extension() {
+    let url = http_server().await;
+    let person = Person {
+        tasks_extension: true,
+        ..Default::default()
+    };
+    let client = Client::builder()
+        .handler(person)
+        .era(mcp_sdk_client::Era::StatelessOnly)
+        .connect(HttpTransport::new(&url).unwrap())
+        .await
+        .unwrap();
+    let extensions = &client.server_capabilities().extra["extensions"];
+    assert!(extensions.get("io.modelcontextprotocol/tasks").is_some());
+    assert!(client.server_capabilities().tasks.is_none());
+    let raw = |method: &'static str, params: Value| {
+        let client = client.clone();
+        async move {
+            client
+                .request_raw(method, Some(params), Default::default())
+                .await
+        }
+    };
+
+    // Quick: answered as usual. Slow: a task, whose result comes inlined.
+    let quick = raw(
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 10}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(quick["resultType"], "complete");
+    assert_eq!(quick["content"][0]["text"], "ran 10 ms");
+    let created = raw(
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 600}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created["resultType"], "task", "{created}");
+    let id = created["taskId"].as_str().unwrap().to_owned();
+    assert!(created["ttlMs"].as_u64().unwrap() > 0 && created.get("ttl").is_none());
+    let done = poll_until(&client, &id, |t| t["status"] == "completed").await;
+    assert_eq!(done["result"]["content"][0]["text"], "ran 600 ms", "{done}");
+    assert!(done["result"]["_meta"].get(RELATED_TASK_META_KEY).is_none());
+
+    // Input asked in the task: listed, answered by tasks/update.
+    let created = raw("tools/call", json!({"name": "confirm", "arguments": {}}))
+        .await
+        .unwrap();
+    assert_eq!(created["resultType"], "task", "{created}");
+    let id = created["taskId"].as_str().unwrap().to_owned();
+    let waiting = poll_until(&client, &id, |t| t["status"] == "input_required").await;
+    let key = waiting["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        waiting["inputRequests"][&key]["method"],
+        "elicitation/create"
+    );
+    let bad = raw(
+        "tasks/update",
+        json!({"taskId": id, "inputResponses": {key.clone(): {"action": "maybe"}}}),
+    )
+    .await;
+    assert!(matches!(bad, Err(ClientError::Server(e)) if e.code == ErrorCode::INVALID_PARAMS));
+    let ack = raw(
+        "tasks/update",
+        json!({"taskId": id, "inputResponses": {key: {"action": "accept", "content": {"ok": true}}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ack["resultType"], "complete");
+    assert!(ack.get("taskId").is_none());
+    let done = poll_until(&client, &id, |t| t["status"] == "completed").await;
+    assert_eq!(done["result"]["content"][0]["text"], "confirmed");
+
+    // Cancel: an acknowledgement, the status follows, again is the same;
+    // an unknown task is -32602.
+    let created = raw(
+        "tools/call",
+        json!({"name": "slow", "arguments": {"ms": 30000}}),
+    )
+    .await
+    .unwrap();
+    let id = created["taskId"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let ack = raw("tasks/cancel", json!({"taskId": id})).await.unwrap();
+        assert_eq!(ack["resultType"], "complete");
+    }
+    poll_until(&client, &id, |t| t["status"] == "cancelled").await;
+    let unknown = raw("tasks/get", json!({"taskId": "nope"})).await;
+    assert!(matches!(unknown, Err(ClientError::Server(e)) if e.code == ErrorCode::INVALID_PARAMS));
+    for removed in ["tasks/result", "tasks/list"] {
+        let gone = raw(removed, json!({"taskId": id})).await;
+        assert!(
+            matches!(&gone, Err(ClientError::Server(e)) if e.code == ErrorCode::METHOD_NOT_FOUND),
+            "{removed}: {gone:?}"
+        );
+    }
+
+    // Without the extension: plain calls, and -32021 where a task is needed.
+    let plain = Client::builder()
+        .handler(Person::default())
+        .era(mcp_sdk_client::Era::StatelessOnly)
+        .connect(HttpTransport::new(&url).unwrap())
+        .await
+        .unwrap();
+    let slow = plain.call_tool("slow", json!({"ms": 400})).await.unwrap();
+    assert_eq!(slow.content[0].as_text(), Some("ran 400 ms"));
+    for refused in [
+        server_error(plain.call_tool("only_task", json!({})).await),
+        server_error(
+            plain
+                .request_raw("tasks/get", Some(json!({"taskId": id})), Default::default())
+                .await,
+        ),
+    ] {
+        assert_eq!(refused.code, ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY);
+    }
 }

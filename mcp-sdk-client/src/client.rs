@@ -993,6 +993,16 @@ impl Client {
             };
             match result_type(method, &value)? {
                 ResultType::Complete => return Ok((value, input.is_some())),
+                // Only for a client that declared the tasks extension; the
+                // caller follows the task (`tasks/get`).
+                ResultType::Task if method == CallToolParams::METHOD => {
+                    return Ok((value, input.is_some()))
+                }
+                ResultType::Task => {
+                    return Err(ClientError::Protocol(format!(
+                        "the server answered {method} with a task, which only tools/call may"
+                    )))
+                }
                 ResultType::InputRequired if INPUT_METHODS.contains(&method) => {}
                 ResultType::InputRequired => {
                     return Err(ClientError::Protocol(format!(

@@ -38,6 +38,20 @@ impl RequestContext {
         }
     }
 
+    /// Answers the client now with a task and goes on in the background
+    /// (the tasks extension of 2026-07-28): for a stateless `tools/call` of
+    /// a tool with task support from a client that declared the extension;
+    /// without a call, that happens anyway once the call has run for
+    /// [`TaskConfig::grace`](crate::TaskConfig::grace). Input asked for
+    /// before becomes a multi round-trip request, input asked for after is
+    /// listed in the task and answered with `tasks/update`. Anywhere else
+    /// this does nothing.
+    pub fn continue_as_task(&self) {
+        if let Some(round) = self.peer.input_round() {
+            round.want_task();
+        }
+    }
+
     /// The id of the request being handled.
     pub fn request_id(&self) -> &RequestId {
         &self.id

@@ -39,8 +39,8 @@ mod transport;
 pub use context::RequestContext;
 pub use peer::Peer;
 pub use router::{
-    schema_for, IntoToolResult, NoArguments, PromptArguments, ResourceRequest, Router, Structured,
-    ToolHandler,
+    schema_for, IntoToolResult, NoArguments, PromptArguments, ProtocolError, ResourceRequest,
+    Router, Structured, ToolHandler,
 };
 pub use server::Server;
 pub use session::{ClientInfo, SessionConfig};

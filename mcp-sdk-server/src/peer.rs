@@ -58,6 +58,12 @@ impl Peer {
         self
     }
 
+    /// The input round of a stateless request (2026-07-28), if this peer
+    /// serves one.
+    pub(crate) fn input_round(&self) -> Option<&Arc<crate::stateless::input::InputRound>> {
+        self.session.input.as_ref()
+    }
+
     /// What the client said about itself in `initialize`.
     pub fn client(&self) -> Option<&ClientInfo> {
         self.session.client()

@@ -91,6 +91,8 @@ pub(crate) struct ServerShared {
     pub config: SessionConfig,
     /// Feeds the `subscriptions/listen` streams of stateless clients.
     pub notifier: Notifier,
+    /// The tasks of stateless requests (2026-07-28 tasks extension).
+    pub extension_tasks: stateless::tasks::ExtensionTasks,
 }
 
 impl ServerShared {
@@ -101,6 +103,7 @@ impl ServerShared {
             info_value: serde_json::to_value(server.info()).unwrap_or_default(),
             instructions: server.instructions(),
             notifier: server.notifier().unwrap_or_default(),
+            extension_tasks: Default::default(),
             server,
             config,
         })

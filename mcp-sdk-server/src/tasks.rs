@@ -45,6 +45,14 @@ pub struct TaskConfig {
     pub max_ttl: Duration,
     /// The polling interval suggested to clients.
     pub poll_interval: Duration,
+    /// Tasks extension (2026-07-28): how long a stateless `tools/call` of a
+    /// tool with task support runs before the client is answered with a
+    /// task instead of waiting (a handler can ask sooner with
+    /// `RequestContext::continue_as_task`).
+    pub grace: Duration,
+    /// Tasks extension: the most tasks the whole server keeps (stateless
+    /// requests have no session to count them by).
+    pub max_server_tasks: usize,
 }
 
 impl Default for TaskConfig {
@@ -54,6 +62,8 @@ impl Default for TaskConfig {
             default_ttl: Duration::from_secs(3600),
             max_ttl: Duration::from_secs(24 * 3600),
             poll_interval: Duration::from_secs(1),
+            grace: Duration::from_millis(200),
+            max_server_tasks: 1024,
         }
     }
 }
@@ -481,14 +491,14 @@ fn status_name(status: TaskStatus) -> &'static str {
 
 /// 128 random bits as 32 hex digits: not guessable, as the spec requires
 /// where tasks are not bound to an authorization context.
-fn random_task_id() -> String {
+pub(crate) fn random_task_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// RFC 3339 in UTC, to the millisecond.
-fn timestamp(t: SystemTime) -> String {
+pub(crate) fn timestamp(t: SystemTime) -> String {
     mcp_sdk::time::rfc3339_millis(t)
 }
 

@@ -23,7 +23,8 @@ mod tool;
 pub mod uri_template;
 
 pub use tool::{
-    schema_for, ArgsAndContext, ArgsOnly, IntoToolResult, NoArguments, Structured, ToolHandler,
+    schema_for, ArgsAndContext, ArgsOnly, IntoToolResult, NoArguments, ProtocolError, Structured,
+    ToolHandler,
 };
 pub use uri_template::UriTemplate;
 

@@ -51,6 +51,19 @@ pub trait IntoToolResult {
     fn into_tool_result(self) -> Result<CallToolResult, Error>;
 }
 
+/// Ends a tool call with a JSON-RPC error (a protocol error) rather than a
+/// tool result: for what is not the tool's to report, such as a broken
+/// invariant. A failure the model should read is an `Err` (which becomes
+/// `isError: true`).
+#[derive(Debug, Clone)]
+pub struct ProtocolError(pub Error);
+
+impl IntoToolResult for ProtocolError {
+    fn into_tool_result(self) -> Result<CallToolResult, Error> {
+        Err(self.0)
+    }
+}
+
 impl IntoToolResult for CallToolResult {
     fn into_tool_result(self) -> Result<CallToolResult, Error> {
         Ok(self)

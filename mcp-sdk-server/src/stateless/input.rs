@@ -91,9 +91,16 @@ pub(crate) struct InputRound {
     method: String,
     digest: String,
     capabilities: ClientCapabilities,
-    answers: BTreeMap<String, Value>,
+    answers: Mutex<BTreeMap<String, Value>>,
     asked: Mutex<Asked>,
     waker: AtomicWaker,
+    /// The handler asked to go on as a task (2026-07-28 tasks extension):
+    /// its input requests then wait for `tasks/update` instead of ending
+    /// the run with an `InputRequiredResult`.
+    wants_task: std::sync::atomic::AtomicBool,
+    task_wanted: tokio::sync::Notify,
+    /// Wakes the handler's waiting asks when answers arrive.
+    answered: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -168,9 +175,12 @@ impl InputRound {
             method: method.to_owned(),
             digest,
             capabilities,
-            answers,
+            answers: Mutex::new(answers),
             asked: Mutex::new(Asked::default()),
             waker: AtomicWaker::new(),
+            wants_task: std::sync::atomic::AtomicBool::new(false),
+            task_wanted: tokio::sync::Notify::new(),
+            answered: tokio::sync::Notify::new(),
         })
     }
 
@@ -190,28 +200,85 @@ impl InputRound {
     }
 
     /// The answer to `request` under `key`, if the client gave one; if not,
-    /// the request is noted and this never completes (the handler is
-    /// dropped and the client asked). A client that lacks the capability
+    /// the request is noted and this waits: the handler is dropped and the
+    /// client asked, unless the request goes on as a task. A client that lacks the capability
     /// the request needs, or an answer of the wrong shape, ends the request
     /// with an error.
+    ///
+    /// In a task, the request shows in the task's `inputRequests` until
+    /// `tasks/update` brings its answer ([`answer`](Self::answer)).
     pub async fn ask(&self, key: String, request: InputRequest) -> Value {
         if let Some(missing) = missing_capability(&self.capabilities, &request) {
             return self.fail(missing).await;
         }
-        let Some(answer) = self.answers.get(&key) else {
-            lock(&self.asked).requests.insert(key, request);
+        loop {
+            let arrived = self.answered.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let answer = lock(&self.answers).get(&key).cloned();
+            if let Some(answer) = answer {
+                if let Err(e) = check_answer(&request, &answer) {
+                    let error = Error::invalid_params(format_args!(
+                        "inputResponses.{key} is not a valid answer to {}: {e}",
+                        request.method()
+                    ));
+                    return self.fail(error).await;
+                }
+                lock(&self.asked).used.insert(key, answer.clone());
+                return answer;
+            }
+            lock(&self.asked)
+                .requests
+                .insert(key.clone(), request.clone());
             self.waker.wake();
-            return std::future::pending().await;
-        };
-        if let Err(e) = check_answer(&request, answer) {
-            let error = Error::invalid_params(format_args!(
-                "inputResponses.{key} is not a valid answer to {}: {e}",
-                request.method()
-            ));
-            return self.fail(error).await;
+            arrived.await;
         }
-        lock(&self.asked).used.insert(key, answer.clone());
-        answer.clone()
+    }
+
+    /// The handler asks to go on as a task, when the request may become one
+    /// (`RequestContext::continue_as_task`).
+    pub fn want_task(&self) {
+        self.wants_task
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.task_wanted.notify_one();
+        self.waker.wake();
+    }
+
+    /// Resolves once the handler asked to go on as a task.
+    pub async fn task_wanted(&self) {
+        self.task_wanted.notified().await
+    }
+
+    /// The input requests waiting for answers (a task's `inputRequests`).
+    pub fn waiting(&self) -> InputRequests {
+        lock(&self.asked).requests.clone()
+    }
+
+    /// Answers some of the waiting input requests (`tasks/update`): each
+    /// answer must be an object of the right shape for its request (-32602
+    /// otherwise, and nothing is taken); answers to requests not waiting
+    /// are ignored.
+    pub fn answer(&self, responses: Map<String, Value>) -> Result<(), Error> {
+        let mut asked = lock(&self.asked);
+        for (key, answer) in &responses {
+            if let Some(request) = asked.requests.get(key) {
+                check_answer(request, answer).map_err(|e| {
+                    Error::invalid_params(format_args!(
+                        "inputResponses.{key} is not a valid answer to {}: {e}",
+                        request.method()
+                    ))
+                })?;
+            }
+        }
+        let mut answers = lock(&self.answers);
+        for (key, answer) in responses {
+            if asked.requests.remove(&key).is_some() {
+                answers.insert(key, answer);
+            }
+        }
+        drop((answers, asked));
+        self.answered.notify_waiters();
+        Ok(())
     }
 
     async fn fail(&self, error: Error) -> Value {
@@ -237,7 +304,11 @@ impl InputRound {
             if let Some(error) = asked.fatal.take() {
                 return Poll::Ready(Outcome::Done(Err(error)));
             }
-            if asked.requests.is_empty() {
+            // A handler going on as a task keeps its questions for the
+            // task's inputRequests.
+            if asked.requests.is_empty()
+                || self.wants_task.load(std::sync::atomic::Ordering::Acquire)
+            {
                 return Poll::Pending;
             }
             let requests = std::mem::take(&mut asked.requests);
@@ -468,7 +539,7 @@ mod tests {
             &key,
         )
         .unwrap();
-        assert_eq!(third.answers.get("who"), Some(&answer));
+        assert_eq!(third.answers.lock().unwrap().get("who"), Some(&answer));
 
         // Another request, another key, or one altered byte: refused.
         let other = round(

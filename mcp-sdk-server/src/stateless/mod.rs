@@ -11,6 +11,7 @@
 
 pub(crate) mod input;
 pub(crate) mod subscriptions;
+pub(crate) mod tasks;
 
 pub use input::RequestStateKey;
 pub use subscriptions::Notifier;
@@ -24,8 +25,7 @@ use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    ResultType, ServerCapabilities, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY,
-    SERVER_INFO_META_KEY,
+    ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
 };
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
@@ -167,6 +167,14 @@ pub(crate) async fn serve_checked(
         _ => {}
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
+    if tasks::is_task_method(&method) {
+        let answer = tasks::request(shared, &method, params, &capabilities)?;
+        return Ok(decorate(shared, &method, answer));
+    }
+    let plan = match method.as_str() {
+        "tools/call" => tasks::plan(shared, params.as_ref(), &capabilities)?,
+        _ => tasks::Plan::Plain,
+    };
     let config = &shared.config;
     let round = Arc::new(InputRound::take(
         &method,
@@ -195,23 +203,86 @@ pub(crate) async fn serve_checked(
     );
     // Peers a handler kept (in a cache, say) report closed once the request
     // is over, however it ends.
-    let _closes = CloseOnDrop(session.clone());
-    let ctx = RequestContext::new(
-        id,
-        progress_token(params.as_ref()),
-        cancel,
-        Peer::new(session, route),
-    );
+    let closes = CloseOnDrop(session.clone());
+    let progress = progress_token(params.as_ref());
+    if let tasks::Plan::MayBecomeTask = plan {
+        return may_become_task(
+            shared, round, session, route, id, params, progress, cancel, closes,
+        )
+        .await;
+    }
+    let ctx = RequestContext::new(id, progress, cancel, Peer::new(session, route));
     let work = dispatch(shared, method.clone(), params, ctx);
-    match round
+    let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
-        .await
-    {
-        Outcome::Done(Ok(result)) => Ok(decorate(shared, &method, result)),
+        .await;
+    drop(closes);
+    answer(shared, &method, outcome)
+}
+
+/// A `tools/call` that may become a task (tasks extension): the handler
+/// runs as usual, and its answer (or input request) is the answer if it
+/// comes within the grace period; past it, or when the handler asks to go
+/// on as a task, the client gets the task and the handler goes on.
+#[allow(clippy::too_many_arguments)]
+async fn may_become_task(
+    shared: &Arc<ServerShared>,
+    round: Arc<InputRound>,
+    session: Arc<Session>,
+    route: Outbound,
+    id: mcp_sdk::RequestId,
+    params: Option<Value>,
+    progress: Option<mcp_sdk::ProgressToken>,
+    cancel: CancellationToken,
+    closes: CloseOnDrop,
+) -> Result<Value, Error> {
+    const METHOD: &str = "tools/call";
+    // Its own token: a task outlives the request.
+    let own = CancellationToken::new();
+    let ctx = RequestContext::new(id, progress, own.clone(), Peer::new(session, route));
+    let dispatcher = shared.clone();
+    let mut work: tasks::Work =
+        Box::pin(async move { dispatch(&dispatcher, METHOD.into(), params, ctx).await });
+    let config = &shared.config;
+    let outcome = tokio::select! {
+        biased;
+        outcome = round.drive(&mut work, &config.request_state_key, config.request_state_ttl) => {
+            Some(outcome)
+        }
+        _ = cancel.cancelled() => {
+            own.cancel();
+            return Err(Error::internal("the request was cancelled"));
+        }
+        _ = round.task_wanted() => None,
+        _ = tokio::time::sleep(config.tasks.grace) => None,
+    };
+    match outcome {
+        Some(outcome) => answer(shared, METHOD, outcome),
+        None => {
+            let finisher = shared.clone();
+            let created = tasks::start(
+                shared,
+                round,
+                work,
+                own,
+                move |result| decorate(&finisher, METHOD, result),
+                move || drop(closes),
+            )?;
+            Ok(decorate(shared, METHOD, created))
+        }
+    }
+}
+
+/// The answer to a stateless request whose handler run ended as `outcome`.
+fn answer(shared: &ServerShared, method: &str, outcome: Outcome) -> Result<Value, Error> {
+    match outcome {
+        Outcome::Done(Ok(result)) => Ok(decorate(shared, method, result)),
         Outcome::Done(Err(e)) => Err(modernize(e)),
-        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method.as_str()) => Ok(
-            decorate(shared, &method, input_required_result(requests, state)),
-        ),
+        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method) => Ok(decorate(
+            shared,
+            method,
+            input_required_result(requests, state),
+        )),
         Outcome::InputRequired(..) => Err(Error::internal(format_args!(
             "the {method} handler asked the client for input, but only tools/call, prompts/get \
              and resources/read may answer with InputRequiredResult"
@@ -227,10 +298,11 @@ fn discover(shared: &ServerShared) -> Value {
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        capabilities: ServerCapabilities {
-            // Tasks are an extension in 2026-07-28, not served statelessly.
-            tasks: None,
-            ..(*shared.capabilities()).clone()
+        capabilities: {
+            // Tasks are an extension in 2026-07-28.
+            let mut capabilities = (*shared.capabilities()).clone();
+            tasks::advertise(&mut capabilities);
+            capabilities
         },
         instructions: shared.instructions.clone(),
         ttl_ms: shared.config.cache_ttl.as_millis() as u64,

@@ -97,6 +97,10 @@ pub enum ResultType {
     Complete,
     /// The server needs input from the client first: an [`InputRequiredResult`].
     InputRequired,
+    /// The request goes on as a task (the tasks extension,
+    /// `io.modelcontextprotocol/tasks`): a `CreateTaskResult`, to follow
+    /// with `tasks/get`.
+    Task,
     /// A kind this SDK does not know.
     #[serde(untagged)]
     Other(String),

@@ -466,6 +466,8 @@ fn request_metadata(msg: &Message, extra: Vec<(String, String)>) -> Result<Heade
         let key = match request.method.as_str() {
             "tools/call" | "prompts/get" => Some("name"),
             "resources/read" => Some("uri"),
+            // The tasks extension routes by task (SEP-2663).
+            "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
             _ => None,
         };
         let name = key.and_then(|k| request.params.as_ref()?.get(k)?.as_str());

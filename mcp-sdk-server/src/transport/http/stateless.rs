@@ -113,6 +113,8 @@ fn check_headers(
     let field = match req.method.as_str() {
         "tools/call" | "prompts/get" => "name",
         "resources/read" => "uri",
+        // The tasks extension routes by task (SEP-2663).
+        "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
         _ => return Ok((meta, version)),
     };
     let body_name = req
