@@ -440,14 +440,9 @@ fn assert_valid(def: &str, value: &Value) {
 #[tokio::test]
 async fn task_answers_match_the_schema() {
     let client = in_process(Person::default()).await;
-    let raw = |method: &'static str, params: Value| {
+    let raw = |method: &'static str, params| {
         let client = client.clone();
-        async move {
-            client
-                .request_raw(method, Some(params), Default::default())
-                .await
-                .unwrap()
-        }
+        async move { raw(&client, method, params).await.unwrap() }
     };
     let created = raw(
         "tools/call",
@@ -480,12 +475,18 @@ async fn task_answers_match_the_schema() {
     );
 }
 
+/// A request by method name, its answer as raw JSON.
+async fn raw(client: &Client, method: &str, params: Value) -> Result<Value, ClientError> {
+    client
+        .request_raw(method, Some(params), Default::default())
+        .await
+}
+
 /// Polls `tasks/get` until `done` says the task is there.
 async fn poll_until(client: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     tokio::time::timeout(PATIENCE, async {
         loop {
-            let task = client
-                .request_raw("tasks/get", Some(json!({"taskId": id})), Default::default())
+            let task = raw(client, "tasks/get", json!({"taskId": id}))
                 .await
                 .unwrap();
             if done(&task) {
@@ -519,14 +520,7 @@ async fn the_2026_tasks_extension() {
     let extensions = &client.server_capabilities().extra["extensions"];
     assert!(extensions.get("io.modelcontextprotocol/tasks").is_some());
     assert!(client.server_capabilities().tasks.is_none());
-    let raw = |method: &'static str, params: Value| {
-        let client = client.clone();
-        async move {
-            client
-                .request_raw(method, Some(params), Default::default())
-                .await
-        }
-    };
+    let raw = |method, params| raw(&client, method, params);
 
     // Quick: answered as usual. Slow: a task, whose result comes inlined.
     let quick = raw(
