@@ -93,6 +93,10 @@ pub(crate) fn plan(
     params: Option<&Value>,
     capabilities: &ClientCapabilities,
 ) -> Result<Plan, Error> {
+    // Most servers have no tool with task support: no lookup for them.
+    if shared.capabilities().tasks.is_none() {
+        return Ok(Plan::Plain);
+    }
     let name = params
         .and_then(|p| p.get("name"))
         .and_then(Value::as_str)
