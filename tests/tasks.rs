@@ -12,7 +12,7 @@ use mcp_sdk::{
     TaskStatus, TaskSupport, Tool, RELATED_TASK_META_KEY,
 };
 use mcp_sdk_client::transport::{HttpTransport, IoTransport};
-use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext, ToolTask};
 use mcp_sdk_server::http::{HttpConfig, StreamableHttpService};
 use mcp_sdk_server::{RequestContext as ServerContext, Router, SessionConfig};
 use schemars::JsonSchema;
@@ -133,6 +133,7 @@ impl ClientHandler for Person {
         }
         let mut content = JsonObject::new();
         content.insert("name".into(), json!("Ada"));
+        content.insert("ok".into(), json!(true));
         Ok(ElicitResult::accept(content))
     }
 
@@ -222,6 +223,14 @@ async fn http_client(url: &str, handler: Person) -> Client {
         .expect("connects")
 }
 
+/// The task a call started (the session era always starts one).
+fn running(outcome: ToolTask) -> mcp_sdk::Task {
+    match outcome {
+        ToolTask::Running(task) => task,
+        ToolTask::Finished(result) => panic!("expected a task, got the result {result:?}"),
+    }
+}
+
 fn server_error(result: Result<impl std::fmt::Debug, ClientError>) -> Error {
     match result {
         Err(ClientError::Server(e)) => e,
@@ -259,10 +268,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
 
     // Created at once, working; polled to completion; the result is the
     // tool's, tied to the task.
-    let task = client
-        .call_tool_as_task("slow", json!({"ms": 200}), Some(Duration::from_secs(600)))
-        .await
-        .unwrap();
+    let task = running(
+        client
+            .call_tool_as_task("slow", json!({"ms": 200}), Some(Duration::from_secs(600)))
+            .await
+            .unwrap(),
+    );
     assert_eq!(task.status, TaskStatus::Working);
     assert_eq!(task.ttl, Some(60_000), "the ttl is capped by the server");
     assert!(task.poll_interval.is_some());
@@ -278,10 +289,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
     assert_eq!(done.created_at, task.created_at);
 
     // Cancelled while it runs; a second cancel is refused.
-    let long = client
-        .call_tool_as_task("slow", json!({"ms": 30_000}), None)
-        .await
-        .unwrap();
+    let long = running(
+        client
+            .call_tool_as_task("slow", json!({"ms": 30_000}), None)
+            .await
+            .unwrap(),
+    );
     let cancelled = client.cancel_task(&long.task_id).await.unwrap();
     assert_eq!(cancelled.status, TaskStatus::Cancelled);
     let again = server_error(client.cancel_task(&long.task_id).await);
@@ -291,10 +304,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
     assert!(after.message.contains("cancelled"), "{}", after.message);
 
     // A tool that fails: the task fails, with the tool's words.
-    let failing = client
-        .call_tool_as_task("fails", json!({}), None)
-        .await
-        .unwrap();
+    let failing = running(
+        client
+            .call_tool_as_task("fails", json!({}), None)
+            .await
+            .unwrap(),
+    );
     let result: mcp_sdk::CallToolResult = client.task_result(&failing.task_id).await.unwrap();
     assert!(result.is_error());
     let failed = client.get_task(&failing.task_id).await.unwrap();
@@ -303,10 +318,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
 
     // The tool asks the user: input_required, then working again; the
     // elicitation carries the related task.
-    let asking = client
-        .call_tool_as_task("ask", json!({}), None)
-        .await
-        .unwrap();
+    let asking = running(
+        client
+            .call_tool_as_task("ask", json!({}), None)
+            .await
+            .unwrap(),
+    );
     let result: mcp_sdk::CallToolResult = client.task_result(&asking.task_id).await.unwrap();
     assert_eq!(result.content[0].as_text(), Some("hello Ada"));
     assert_eq!(
@@ -329,10 +346,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
     assert_eq!(plainly.code, ErrorCode::METHOD_NOT_FOUND);
     let tasked = server_error(client.call_tool_as_task("plain", json!({}), None).await);
     assert_eq!(tasked.code, ErrorCode::METHOD_NOT_FOUND);
-    let only = client
-        .call_tool_as_task("only_task", json!({}), None)
-        .await
-        .unwrap();
+    let only = running(
+        client
+            .call_tool_as_task("only_task", json!({}), None)
+            .await
+            .unwrap(),
+    );
     let result: mcp_sdk::CallToolResult = client.task_result(&only.task_id).await.unwrap();
     assert_eq!(result.content[0].as_text(), Some("done"));
     assert_eq!(
@@ -365,10 +384,12 @@ async fn lifecycle(client: &Client, handler: &Person) {
 
     // At most eight per session.
     for _ in 0..3 {
-        client
-            .call_tool_as_task("slow", json!({"ms": 10}), None)
-            .await
-            .unwrap();
+        running(
+            client
+                .call_tool_as_task("slow", json!({"ms": 10}), None)
+                .await
+                .unwrap(),
+        );
     }
     let full = server_error(
         client
@@ -622,4 +643,71 @@ async fn the_2026_tasks_extension() {
     ] {
         assert_eq!(refused.code, ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY);
     }
+}
+
+/// The same client calls follow the 2026-07-28 tasks extension on a
+/// stateless connection: the client declares the extension per request,
+/// the server decides, and the client polls, answers the task's input with
+/// its handler and fetches the result.
+#[tokio::test]
+async fn the_client_follows_extension_tasks() {
+    let url = http_server().await;
+    let person = Person::default();
+    let client = Client::builder()
+        .handler(person)
+        .era(mcp_sdk_client::Era::StatelessOnly)
+        .connect(HttpTransport::new(&url).unwrap())
+        .await
+        .unwrap();
+    let quick = client
+        .call_tool_as_task("slow", json!({"ms": 10}), None)
+        .await
+        .unwrap();
+    assert!(matches!(quick, ToolTask::Finished(r) if r.content[0].as_text() == Some("ran 10 ms")));
+    let slow = running(
+        client
+            .call_tool_as_task("slow", json!({"ms": 600}), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(slow.status, TaskStatus::Working);
+    assert!(slow.ttl.is_some() && slow.poll_interval.is_some());
+    let result: mcp_sdk::CallToolResult = client.task_result(&slow.task_id).await.unwrap();
+    assert_eq!(result.content[0].as_text(), Some("ran 600 ms"));
+    assert_eq!(
+        client.get_task(&slow.task_id).await.unwrap().status,
+        TaskStatus::Completed
+    );
+
+    // Input the task asks for is answered by the client's handler.
+    let confirm = running(
+        client
+            .call_tool_as_task("confirm", json!({}), None)
+            .await
+            .unwrap(),
+    );
+    let result: mcp_sdk::CallToolResult =
+        tokio::time::timeout(PATIENCE, client.task_result(&confirm.task_id))
+            .await
+            .expect("in time")
+            .unwrap();
+    assert_eq!(result.content[0].as_text(), Some("confirmed"));
+
+    let long = running(
+        client
+            .call_tool_as_task("slow", json!({"ms": 30_000}), None)
+            .await
+            .unwrap(),
+    );
+    let cancelled = client.cancel_task(&long.task_id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    let ended = client.task_result::<Value>(&long.task_id).await;
+    assert!(
+        matches!(ended, Err(ClientError::Cancelled { .. })),
+        "{ended:?}"
+    );
+    assert!(matches!(
+        client.list_tasks(None).await,
+        Err(ClientError::Unsupported(_))
+    ));
 }

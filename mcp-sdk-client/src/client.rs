@@ -12,21 +12,20 @@ use crate::transport::{Incoming, Transport};
 use crate::ClientError;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
-    CallToolParams, CallToolResult, CancelTaskParams, CancelledNotificationParams,
-    ClientCapabilities, CompleteParams, CompleteResult, CreateMessageParams, CreateTaskResult,
-    DiscoverParams, DiscoverResult, ElicitRequestParams, EmptyResult, Error, ErrorCode,
-    GetPromptParams, GetPromptResult, GetTaskParams, GetTaskPayloadParams, Implementation,
-    InitializeParams, InitializeResult, InitializedNotificationParams, InputRequest,
-    InputRequiredResult, InputResponse, InputResponses, JsonObject, ListPromptsParams,
-    ListPromptsResult, ListResourceTemplatesParams, ListResourceTemplatesResult,
-    ListResourcesParams, ListResourcesResult, ListTasksParams, ListTasksResult, ListToolsParams,
-    ListToolsResult, LoggingLevel, Message, NotificationParams, PingParams,
-    ProgressNotificationParams, ProgressToken, Prompt, ProtocolVersion, ReadResourceParams,
-    ReadResourceResult, RequestId, RequestParams, Resource, ResourceTemplate, ResultType,
-    RootsListChangedNotificationParams, ServerCapabilities, SetLevelParams, SubscribeParams,
-    SubscriptionFilter, SubscriptionsAcknowledgedNotificationParams, SubscriptionsListenParams,
-    Task, TaskMetadata, Tool, UnsubscribeParams, CLIENT_CAPABILITIES_META_KEY,
-    CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY,
+    CallToolParams, CallToolResult, CancelledNotificationParams, ClientCapabilities,
+    CompleteParams, CompleteResult, CreateMessageParams, DiscoverParams, DiscoverResult,
+    ElicitRequestParams, EmptyResult, Error, ErrorCode, GetPromptParams, GetPromptResult,
+    Implementation, InitializeParams, InitializeResult, InitializedNotificationParams,
+    InputRequest, InputRequiredResult, InputResponse, InputResponses, JsonObject,
+    ListPromptsParams, ListPromptsResult, ListResourceTemplatesParams, ListResourceTemplatesResult,
+    ListResourcesParams, ListResourcesResult, ListToolsParams, ListToolsResult, LoggingLevel,
+    Message, NotificationParams, PingParams, ProgressNotificationParams, ProgressToken, Prompt,
+    ProtocolVersion, ReadResourceParams, ReadResourceResult, RequestId, RequestParams, Resource,
+    ResourceTemplate, ResultType, RootsListChangedNotificationParams, ServerCapabilities,
+    SetLevelParams, SubscribeParams, SubscriptionFilter,
+    SubscriptionsAcknowledgedNotificationParams, SubscriptionsListenParams, Tool,
+    UnsubscribeParams, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY,
+    PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -478,6 +477,11 @@ impl Client {
         self.inner.discover.as_ref()
     }
 
+    /// What the client's handler declared.
+    pub(crate) fn declared_capabilities(&self) -> &ClientCapabilities {
+        &self.inner.core.capabilities
+    }
+
     /// Whether the connection speaks the stateless era (`2026-07-28`): no
     /// session, `_meta` on every request.
     pub fn is_stateless(&self) -> bool {
@@ -592,70 +596,6 @@ impl Client {
         let arguments = tool_arguments(arguments)?;
         self.request_with(CallToolParams::new(name, arguments), options)
             .await
-    }
-
-    /// `tools/call` as a task (2025-11-25, experimental): the server answers
-    /// at once with the task, which runs on; follow it with
-    /// [`get_task`](Self::get_task) and fetch its result with
-    /// [`task_result`](Self::task_result). `ttl` asks how long the server
-    /// keeps it (the server may shorten it). The server must declare
-    /// `tasks.requests.tools.call` and the tool an `execution.taskSupport`
-    /// of `optional` or `required`; otherwise it answers -32601.
-    pub async fn call_tool_as_task(
-        &self,
-        name: &str,
-        arguments: impl serde::Serialize,
-        ttl: Option<Duration>,
-    ) -> Result<Task, ClientError> {
-        let mut params = CallToolParams::new(name, tool_arguments(arguments)?);
-        params.task = Some(TaskMetadata {
-            ttl: ttl.map(|t| t.as_millis() as u64),
-            ..Default::default()
-        });
-        let params = serde_json::to_value(params)
-            .map_err(|e| ClientError::Protocol(format!("params of tools/call: {e}")))?;
-        let answer = self
-            .exchange(CallToolParams::METHOD, params, RequestOptions::default())
-            .await?;
-        decode_result::<CreateTaskResult>(CallToolParams::METHOD, answer).map(|r| r.task)
-    }
-
-    /// `tasks/get`: a task's state now.
-    pub async fn get_task(&self, task_id: &str) -> Result<Task, ClientError> {
-        self.request(GetTaskParams::new(task_id))
-            .await
-            .map(|r| r.task)
-    }
-
-    /// `tasks/result`: waits for the task to end, then gives what the
-    /// original request would have answered (the server's error as
-    /// [`ClientError::Server`]); `T` is that request's result type, such
-    /// as [`CallToolResult`]. While it waits, the server's requests tied to
-    /// the task (sampling, elicitation) reach the handler. The client's
-    /// timeout applies: use [`request_with`](Self::request_with) on
-    /// [`GetTaskPayloadParams`] to wait longer.
-    pub async fn task_result<T: DeserializeOwned>(&self, task_id: &str) -> Result<T, ClientError> {
-        let payload = self.request(GetTaskPayloadParams::new(task_id)).await?;
-        payload
-            .into_result()
-            .map_err(|e| ClientError::Protocol(format!("the result of task {task_id}: {e}")))
-    }
-
-    /// `tasks/list`: one page of the session's tasks.
-    pub async fn list_tasks(&self, cursor: Option<String>) -> Result<ListTasksResult, ClientError> {
-        self.request(ListTasksParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
-    }
-
-    /// `tasks/cancel`: stops a task; its state after (`cancelled`). A task
-    /// that has ended already cannot be cancelled (-32602).
-    pub async fn cancel_task(&self, task_id: &str) -> Result<Task, ClientError> {
-        self.request(CancelTaskParams::new(task_id))
-            .await
-            .map(|r| r.task)
     }
 
     /// `resources/list`: one page of resources.
@@ -899,7 +839,7 @@ impl Client {
     /// while the server needs input, and, when the server says the
     /// `Mcp-Param` headers of a `tools/call` do not match, once more after
     /// reading `tools/list` again.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         method: &str,
         params: Value,
@@ -1048,7 +988,7 @@ impl Client {
     /// Answers one input request with the handler (the call's own, when it
     /// has one), as a request from a session-era server would be: refused
     /// when the capability is not declared, elicitation defaults filled in.
-    async fn answer_input(
+    pub(crate) async fn answer_input(
         &self,
         method: &str,
         key: &str,
@@ -1207,7 +1147,10 @@ impl Client {
     }
 }
 
-fn decode_result<T: DeserializeOwned>(method: &str, value: Value) -> Result<T, ClientError> {
+pub(crate) fn decode_result<T: DeserializeOwned>(
+    method: &str,
+    value: Value,
+) -> Result<T, ClientError> {
     serde_json::from_value(value).map_err(|e| {
         ClientError::Protocol(format!(
             "the server answered {method} with a result of the wrong shape: {e}"
@@ -1779,7 +1722,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Tool arguments as the params carry them: an object, or none for `null`.
-fn tool_arguments(arguments: impl serde::Serialize) -> Result<Option<JsonObject>, ClientError> {
+pub(crate) fn tool_arguments(
+    arguments: impl serde::Serialize,
+) -> Result<Option<JsonObject>, ClientError> {
     match serde_json::to_value(arguments) {
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(Value::Null) => Ok(None),

@@ -32,6 +32,7 @@ mod handler;
 pub mod headers;
 mod request;
 mod stateless;
+mod tasks;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};
@@ -39,6 +40,7 @@ pub use error::ClientError;
 pub use handler::{ClientHandler, RequestContext};
 pub use request::{ProgressCallback, RequestOptions};
 pub use stateless::{Era, Subscription, MAX_INPUT_ROUNDS};
+pub use tasks::{ToolTask, TASKS_EXTENSION};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;
