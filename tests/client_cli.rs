@@ -258,3 +258,60 @@ async fn sampling_needs_approval_without_a_terminal() {
         );
     }
 }
+
+/// `call --task` against a server whose tool may run as a task (the
+/// conformance server's `slow_compute`): a 2025-11-25 task in the session
+/// era, the 2026-07-28 tasks extension statelessly; followed to its end.
+/// A tool that cannot be a task: -32601 in the session era, an answer at
+/// once statelessly (the server decides there).
+#[tokio::test]
+async fn a_call_runs_as_a_task_in_both_eras() {
+    let server = format!("{} --stdio", example("conformance_server").display());
+    for era in ["session", "stateless"] {
+        let args = [
+            "--stdio",
+            &server,
+            "--era",
+            era,
+            "call",
+            "slow_compute",
+            "seconds=1",
+            "label=x",
+            "--task",
+        ];
+        let output = client(&args).await;
+        assert!(output.status.success(), "{era}: {}", stderr(&output));
+        assert_eq!(stdout(&output).trim(), "computed x in 1 s", "{era}");
+        let said = stderr(&output);
+        assert!(
+            said.contains("task ") && said.contains(" ended"),
+            "{era}: {said}"
+        );
+    }
+    let refused = fails(&[
+        "--stdio",
+        &server,
+        "--era",
+        "session",
+        "call",
+        "test_simple_text",
+        "--task",
+    ])
+    .await;
+    assert!(
+        refused.contains("-32601") || refused.contains("cannot run as a task"),
+        "{refused}"
+    );
+    let at_once = client(&[
+        "--stdio",
+        &server,
+        "--era",
+        "stateless",
+        "call",
+        "test_simple_text",
+        "--task",
+    ])
+    .await;
+    assert!(at_once.status.success(), "{}", stderr(&at_once));
+    assert!(stderr(&at_once).contains("answered at once"));
+}

@@ -15,8 +15,8 @@ use super::terminal::{
 };
 use super::web;
 use clap::{Parser, Subcommand, ValueEnum};
-use mcp_sdk::{ContentBlock, Tool};
-use mcp_sdk_client::{Client, Era, RequestOptions};
+use mcp_sdk::{CallToolResult, ContentBlock, Tool};
+use mcp_sdk_client::{Client, Era, RequestOptions, ToolTask};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +112,11 @@ pub enum Command {
         /// The arguments, as key=value.
         #[arg(value_name = "KEY=VALUE")]
         arguments: Vec<String>,
+        /// Run the call as a task (tasks of 2025-11-25, or the 2026-07-28
+        /// tasks extension): the task is followed until it ends, answering
+        /// its questions on the terminal.
+        #[arg(long)]
+        task: bool,
     },
     /// Read a resource.
     Read {
@@ -229,9 +234,11 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
     .await?;
     let outcome = match cli.command {
         Command::Tools => tools(&client, cli.json).await,
-        Command::Call { tool, arguments } => {
-            call(&client, &tool, &arguments, timeout, cli.json).await
-        }
+        Command::Call {
+            tool,
+            arguments,
+            task,
+        } => call(&client, &tool, &arguments, task, timeout, cli.json).await,
         Command::Read { uri } => read(&client, &uri, timeout, cli.json).await,
         Command::Prompt { name, arguments } => prompt(&client, &name, &arguments, cli.json).await,
         Command::Chat { message } => {
@@ -410,6 +417,7 @@ async fn call(
     client: &Client,
     name: &str,
     pairs: &[String],
+    as_task: bool,
     timeout: Duration,
     json: bool,
 ) -> Result<(), HostError> {
@@ -423,10 +431,14 @@ async fn call(
         });
     };
     let arguments = parse_key_values(pairs, Some(&tool.input_schema))?;
-    let result = client
-        .call_tool_with(name, arguments, progress_options(name, timeout))
-        .await
-        .map_err(|e| HostError::mcp(format!("tools/call {name}"), e))?;
+    let result = if as_task {
+        call_as_task(client, name, arguments, timeout).await?
+    } else {
+        client
+            .call_tool_with(name, arguments, progress_options(name, timeout))
+            .await
+            .map_err(|e| HostError::mcp(format!("tools/call {name}"), e))?
+    };
     clear_progress();
     if result.is_error() {
         return Err(HostError::ToolFailed {
@@ -455,6 +467,40 @@ async fn call(
         }
     }
     Ok(())
+}
+
+/// A tool call run as a task: started, then followed until it ends (at
+/// most `timeout`), its state on stderr.
+async fn call_as_task(
+    client: &Client,
+    name: &str,
+    arguments: serde_json::Map<String, Value>,
+    timeout: Duration,
+) -> Result<CallToolResult, HostError> {
+    let failed = |e| HostError::mcp(format!("tools/call {name} as a task"), e);
+    let task = match client
+        .call_tool_as_task(name, arguments, None)
+        .await
+        .map_err(failed)?
+    {
+        ToolTask::Finished(result) => {
+            eprintln!("(the server answered at once, without a task)");
+            return Ok(result);
+        }
+        ToolTask::Running(task) => task,
+    };
+    eprintln!("task {} is {:?}", task.task_id, task.status);
+    let result = tokio::time::timeout(timeout, client.task_result(&task.task_id))
+        .await
+        .map_err(|_| {
+            HostError::Usage(format!(
+                "task {} did not end within {timeout:?}; it goes on at the server",
+                task.task_id
+            ))
+        })?
+        .map_err(failed)?;
+    eprintln!("task {} ended", task.task_id);
+    Ok(result)
 }
 
 /// `read`.
