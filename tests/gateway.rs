@@ -1740,3 +1740,64 @@ async fn a_server_answering_garbage_is_named_and_the_others_work() {
         client.close().await;
     }
 }
+
+/// Tasks through the gateway, for upstream clients of both eras, to a
+/// downstream server reached in either era: a call made as a task becomes
+/// a task of the gateway's, which calls the tool downstream (plainly, or as
+/// a task there when the tool runs only as one) and ends with its result.
+#[tokio::test]
+async fn tasks_through_the_gateway_in_both_eras() {
+    let (system, _conformance) = conformance_behind_gateway().await;
+    for era in [Era::SessionOnly, Era::StatelessOnly] {
+        let (client, _host) = system.client(era).await;
+        let tools = client.list_all_tools().await.unwrap();
+        let slow = tools
+            .iter()
+            .find(|t| t.name == "conf__slow_compute")
+            .unwrap();
+        assert!(slow.runs_as_task(), "{era:?}: {slow:?}");
+        for server in ["conf", "conf_x"] {
+            let follow = |outcome: mcp_sdk_client::ToolTask| {
+                let client = client.clone();
+                async move {
+                    match outcome {
+                        mcp_sdk_client::ToolTask::Running(task) => tokio::time::timeout(
+                            PATIENCE,
+                            client.task_result::<CallToolResult>(&task.task_id),
+                        )
+                        .await
+                        .expect("the task ends in time")
+                        .unwrap(),
+                        mcp_sdk_client::ToolTask::Finished(result) => {
+                            panic!(
+                                "{era:?} {server}: a one-second call answered at once: {result:?}"
+                            )
+                        }
+                    }
+                }
+            };
+            let started = client
+                .call_tool_as_task(
+                    &format!("{server}__slow_compute"),
+                    json!({"seconds": 1, "label": "gw"}),
+                    None,
+                )
+                .await
+                .unwrap();
+            let result = follow(started).await;
+            assert_eq!(
+                result.content[0].as_text(),
+                Some("computed gw in 1 s"),
+                "{era:?} {server}"
+            );
+            // Downstream the tool runs only as a task: the gateway follows it.
+            let started = client
+                .call_tool_as_task(&format!("{server}__failing_job"), json!({}), None)
+                .await
+                .unwrap();
+            let result = follow(started).await;
+            assert!(result.is_error(), "{era:?} {server}: {result:?}");
+        }
+        client.close().await;
+    }
+}

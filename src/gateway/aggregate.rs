@@ -13,9 +13,10 @@ use mcp_sdk::{
     ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
     ListResourcesResult, ListToolsParams, ListToolsResult, ProgressNotificationParams,
     PromptsCapability, ReadResourceParams, ReadResourceResult, ResourcesCapability,
-    ServerCapabilities, SubscribeParams, Tool, ToolsCapability, UnsubscribeParams,
+    ServerCapabilities, ServerTasksCapability, SubscribeParams, TaskSupport, Tool, ToolsCapability,
+    UnsubscribeParams,
 };
-use mcp_sdk_client::{Client, ClientError, RequestOptions};
+use mcp_sdk_client::{Client, ClientError, RequestOptions, ToolTask};
 use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
 use std::future::Future;
 use std::sync::Arc;
@@ -328,6 +329,16 @@ impl Server for Gateway {
             if c.logging.is_some() {
                 caps.logging = Some(Default::default());
             }
+            // A server with tasks (either era's): the gateway runs tasks
+            // of its own for calls of its tools (see `call_tool`).
+            let extension = c
+                .extra
+                .get("extensions")
+                .and_then(|e| e.get(mcp_sdk_client::TASKS_EXTENSION))
+                .is_some();
+            if c.tasks.is_some() || extension {
+                caps.tasks = Some(ServerTasksCapability::tool_calls());
+            }
         }
         caps
     }
@@ -383,9 +394,6 @@ impl Server for Gateway {
             .into_iter()
             .map(|(i, mut tool)| {
                 tool.name = names::prefixed(self.servers[i].name(), &tool.name);
-                // The gateway relays plain calls only, not tasks (2025-11-25):
-                // it offers no tasks capability, so no tool of it runs as one.
-                tool.execution = None;
                 tool
             })
             .collect();
@@ -407,6 +415,23 @@ impl Server for Gateway {
         ctx: RequestContext,
     ) -> Result<CallToolResult, Error> {
         let (server, name) = self.route(&params.name, "tool")?;
+        // A call the client made as a task is a task of the gateway's (the
+        // session layer runs this handler in the background); downstream
+        // it is a plain call, unless the tool runs only as a task.
+        let only_as_task = self.find_tool(&params.name).is_some_and(|t| {
+            t.execution.and_then(|e| e.task_support) == Some(TaskSupport::Required)
+        });
+        if only_as_task {
+            let arguments = params.arguments;
+            return self
+                .call(server, "tools/call", &ctx, |client, _| async move {
+                    match client.call_tool_as_task(name, arguments, None).await? {
+                        ToolTask::Finished(result) => Ok(result),
+                        ToolTask::Running(task) => client.task_result(&task.task_id).await,
+                    }
+                })
+                .await;
+        }
         let downstream = CallToolParams::new(name, params.arguments);
         self.call(server, "tools/call", &ctx, |client, options| async move {
             client.request_with(downstream, options).await

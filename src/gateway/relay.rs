@@ -140,10 +140,20 @@ async fn log_upstream(
 #[async_trait]
 impl ClientHandler for Upstream {
     fn capabilities(&self) -> ClientCapabilities {
-        self.ctx
+        let mut capabilities = self
+            .ctx
             .client()
             .map(|c| c.capabilities.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // The upstream client's tasks extension is for the gateway's own
+        // tasks: downstream, a plain call stays plain (the gateway declares
+        // the extension itself where it wants a task there).
+        if let Some(serde_json::Value::Object(extensions)) =
+            capabilities.extra.get_mut("extensions")
+        {
+            extensions.remove(mcp_sdk_client::TASKS_EXTENSION);
+        }
+        capabilities
     }
 
     async fn create_message(
