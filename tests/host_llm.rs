@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use mcp_reference::host::anthropic::Anthropic;
 use mcp_reference::host::chat::{Chat, ChatEvent, EventSink};
 use mcp_reference::host::llm::{Llm, LlmError};
 use mcp_reference::host::offline::{OfflineAssistant, OFFLINE_LABEL};
@@ -23,10 +24,13 @@ use std::time::Duration;
 use support::{stdio_client_in, PATIENCE};
 use tokio::time::timeout;
 
-/// A request the fake API received: its authorization header and body.
+/// A request the fake API received: its key headers and body.
 #[derive(Debug, Clone)]
 struct Seen {
     authorization: Option<String>,
+    /// `x-api-key` and `anthropic-version` (the messages API).
+    api_key: Option<String>,
+    api_version: Option<String>,
     body: Value,
 }
 
@@ -39,7 +43,13 @@ struct FakeApi {
 }
 
 impl FakeApi {
+    /// A chat-completions API.
     async fn start(script: Vec<(u16, String)>) -> FakeApi {
+        FakeApi::start_at("/v1/chat/completions", script).await
+    }
+
+    /// An API answering at `path` (under `/v1`).
+    async fn start_at(path: &'static str, script: Vec<(u16, String)>) -> FakeApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -52,17 +62,23 @@ impl FakeApi {
                     let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                         let (log, script) = (log.clone(), script.clone());
                         async move {
-                            assert_eq!(req.uri().path(), "/v1/chat/completions");
-                            let authorization = req
-                                .headers()
-                                .get("authorization")
-                                .map(|v| v.to_str().unwrap().to_owned());
+                            assert_eq!(req.uri().path(), path);
+                            let header = |name: &str| {
+                                req.headers()
+                                    .get(name)
+                                    .map(|v| v.to_str().unwrap().to_owned())
+                            };
+                            let authorization = header("authorization");
+                            let api_key = header("x-api-key");
+                            let api_version = header("anthropic-version");
                             let body = req.into_body().collect().await.unwrap().to_bytes();
                             let body: Value = serde_json::from_slice(&body).unwrap();
                             let n = {
                                 let mut log = log.lock().unwrap();
                                 log.push(Seen {
                                     authorization,
+                                    api_key,
+                                    api_version,
                                     body,
                                 });
                                 log.len() - 1
@@ -486,4 +502,93 @@ async fn sampling_requests_are_answered_by_the_same_model_after_approval() {
         assert!(message.contains("declined"), "{era:?}: {message}");
         assert!(api.seen().is_empty());
     }
+}
+
+/// The Anthropic messages API (a fake one on loopback): the request
+/// carries the key, the API version, the system prompt apart and the tools
+/// with their input schemas; a `tool_use` runs through MCP and goes back as
+/// a `tool_result` block; an API error is reported with the API's words.
+#[tokio::test]
+async fn the_anthropic_messages_api_runs_the_same_loop() {
+    let message = |content: Value, stop: &str| {
+        json!({"id": "msg", "type": "message", "role": "assistant", "model": "claude-test",
+               "content": content, "stop_reason": stop})
+        .to_string()
+    };
+    let api = FakeApi::start_at(
+        "/v1/messages",
+        vec![
+            (
+                200,
+                message(
+                    json!([{"type": "tool_use", "id": "toolu_1", "name": "add", "input": {"a": 2, "b": 3}}]),
+                    "tool_use",
+                ),
+            ),
+            (200, message(json!([{"type": "text", "text": "2 + 3 is 5."}]), "end_turn")),
+            (
+                401,
+                json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+                    .to_string(),
+            ),
+        ],
+    )
+    .await;
+    let llm: Arc<dyn Llm> = Arc::new(
+        Anthropic::new(
+            Some(api.url.clone()),
+            "test-key".into(),
+            Some("claude-test".into()),
+        )
+        .unwrap(),
+    );
+    let (mut chat, _events) = chat(tools_server(Era::SessionOnly).await, llm);
+    let answer = timeout(PATIENCE, chat.send("What is 2 + 3?"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.text, "2 + 3 is 5.");
+    assert_eq!(answer.tool_runs[0].name, "add");
+
+    let seen = api.seen();
+    assert_eq!(seen[0].api_key.as_deref(), Some("test-key"));
+    assert!(seen[0].api_version.is_some());
+    let first = &seen[0].body;
+    assert_eq!(first["model"], "claude-test");
+    assert!(first["system"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(first["max_tokens"].as_u64().is_some());
+    let add = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "add")
+        .expect("add is offered");
+    assert_eq!(add["input_schema"]["type"], "object");
+    assert!(add["input_schema"]["properties"]["a"].is_object());
+    // The second request: the model's tool_use, then its result as a
+    // tool_result block of a user message.
+    let messages = seen[1].body["messages"].as_array().unwrap().clone();
+    let used = messages
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .expect("the assistant's turn");
+    assert_eq!(used["content"][0]["type"], "tool_use");
+    assert_eq!(used["content"][0]["id"], "toolu_1");
+    let result = &messages.last().unwrap()["content"][0];
+    assert_eq!(result["type"], "tool_result");
+    assert_eq!(result["tool_use_id"], "toolu_1");
+    assert!(
+        result["content"].as_str().unwrap().contains('5'),
+        "{result}"
+    );
+
+    let refused = timeout(PATIENCE, chat.send("again"))
+        .await
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("invalid x-api-key") && refused.contains("401"),
+        "{refused}"
+    );
 }

@@ -1,8 +1,8 @@
 //! The Anthropic messages API, with MCP tools offered as its tools.
 
 use super::llm::{
-    http_client, json_kind, post_json, Llm, LlmError, Message, Reply, ToolCall, ToolNames,
-    DEFAULT_LLM_TIMEOUT,
+    endpoint, http_client, json_kind, post_json, tool_parameters, Llm, LlmError, Message, Reply,
+    ToolCall, ToolNames, DEFAULT_LLM_TIMEOUT,
 };
 use mcp_sdk::Tool;
 use mcp_sdk_client::async_trait;
@@ -35,18 +35,7 @@ impl Anthropic {
     /// A provider at `url` (a base such as `https://api.anthropic.com/v1`,
     /// to which `/messages` is added, or the full endpoint).
     pub fn new(url: Option<String>, key: String, model: Option<String>) -> Result<Self, LlmError> {
-        let url = url.unwrap_or_else(|| DEFAULT_ANTHROPIC_URL.to_owned());
-        let url = url.trim().trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(LlmError::Config(format!(
-                "LLM_API_URL must be an http:// or https:// URL, not {url:?}"
-            )));
-        }
-        let url = if url.ends_with("/messages") {
-            url
-        } else {
-            format!("{url}/messages")
-        };
+        let url = endpoint(url, DEFAULT_ANTHROPIC_URL, "/messages")?;
         Ok(Anthropic {
             http: http_client("anthropic", DEFAULT_LLM_TIMEOUT)?,
             url,
@@ -112,14 +101,10 @@ fn request_body(model: &str, messages: &[Message], tools: &[Tool], names: &ToolN
         body["tools"] = tools
             .iter()
             .map(|tool| {
-                let mut schema = Value::Object(tool.input_schema.clone());
-                if schema.get("type").is_none() {
-                    schema["type"] = json!("object");
-                }
                 json!({
                     "name": names.api(&tool.name),
                     "description": tool.description.clone().unwrap_or_default(),
-                    "input_schema": schema,
+                    "input_schema": tool_parameters(tool),
                 })
             })
             .collect();

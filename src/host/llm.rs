@@ -291,6 +291,37 @@ pub(crate) fn api_error_message(body: &[u8]) -> String {
     }
 }
 
+/// A provider's endpoint: `url` (or `default`) with `path` added unless it
+/// ends with it already; it must be an http(s) URL.
+pub(crate) fn endpoint(url: Option<String>, default: &str, path: &str) -> Result<String, LlmError> {
+    let url = url.unwrap_or_else(|| default.to_owned());
+    let url = url.trim().trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(LlmError::Config(format!(
+            "LLM_API_URL must be an http:// or https:// URL, not {url:?}"
+        )));
+    }
+    Ok(if url.ends_with(path) {
+        url
+    } else {
+        format!("{url}{path}")
+    })
+}
+
+/// A tool's input schema as the APIs take it: an empty schema (which some
+/// servers send for tools without arguments) becomes an empty object
+/// schema, which the APIs insist on.
+pub(crate) fn tool_parameters(tool: &Tool) -> Value {
+    let mut schema = Value::Object(tool.input_schema.clone());
+    if schema.get("type").is_none() {
+        schema["type"] = serde_json::json!("object");
+    }
+    if schema.get("properties").is_none() {
+        schema["properties"] = serde_json::json!({});
+    }
+    schema
+}
+
 /// An HTTP client for a provider, with the completion timeout.
 pub(crate) fn http_client(provider: &str, timeout: Duration) -> Result<reqwest::Client, LlmError> {
     reqwest::Client::builder()

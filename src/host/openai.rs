@@ -3,8 +3,8 @@
 //! tools.
 
 use super::llm::{
-    http_client, json_kind, post_json, Llm, LlmError, Message, Reply, ToolCall, ToolNames,
-    DEFAULT_LLM_TIMEOUT,
+    endpoint, http_client, json_kind, post_json, tool_parameters, Llm, LlmError, Message, Reply,
+    ToolCall, ToolNames, DEFAULT_LLM_TIMEOUT,
 };
 use mcp_sdk::Tool;
 use mcp_sdk_client::async_trait;
@@ -36,18 +36,7 @@ impl OpenAiCompatible {
         key: Option<String>,
         model: Option<String>,
     ) -> Result<Self, LlmError> {
-        let url = url.unwrap_or_else(|| DEFAULT_OPENAI_URL.to_owned());
-        let url = url.trim().trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(LlmError::Config(format!(
-                "LLM_API_URL must be an http:// or https:// URL, not {url:?}"
-            )));
-        }
-        let url = if url.ends_with("/chat/completions") {
-            url
-        } else {
-            format!("{url}/chat/completions")
-        };
+        let url = endpoint(url, DEFAULT_OPENAI_URL, "/chat/completions")?;
         Ok(OpenAiCompatible {
             http: http_client("openai-compatible", DEFAULT_LLM_TIMEOUT)?,
             url,
@@ -113,27 +102,13 @@ fn request_body(model: &str, messages: &[Message], tools: &[Tool], names: &ToolN
                     "function": {
                         "name": names.api(&tool.name),
                         "description": tool.description.clone().unwrap_or_default(),
-                        "parameters": parameters(tool),
+                        "parameters": tool_parameters(tool),
                     },
                 })
             })
             .collect();
     }
     body
-}
-
-/// The tool's input schema as function parameters; an empty schema (which
-/// some servers send for tools without arguments) becomes an empty object
-/// schema, which the APIs insist on.
-fn parameters(tool: &Tool) -> Value {
-    let mut schema = Value::Object(tool.input_schema.clone());
-    if schema.get("type").is_none() {
-        schema["type"] = json!("object");
-    }
-    if schema.get("properties").is_none() {
-        schema["properties"] = json!({});
-    }
-    schema
 }
 
 /// The reply in the first choice of a chat-completions answer.
