@@ -4,7 +4,7 @@
 
 mod support;
 
-use mcp_reference::gateway::config::{DownstreamSpec, GatewayConfig, Target};
+use mcp_reference::gateway::config::{DownstreamSpec, GatewayConfig, Target, SEED_SERVERS};
 use mcp_reference::gateway::{self, Gateway};
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, CreateMessageParams, CreateMessageResult,
@@ -257,16 +257,6 @@ fn downstream_state(health: &Value, name: &str) -> String {
         .to_owned()
 }
 
-const SEVEN: [&str; 7] = [
-    "resources",
-    "sampling",
-    "tools",
-    "database",
-    "internet",
-    "roots",
-    "prompts",
-];
-
 #[tokio::test]
 async fn seven_servers_through_the_gateway_session_era() {
     seven_servers(Era::SessionOnly).await;
@@ -278,7 +268,7 @@ async fn seven_servers_through_the_gateway_stateless_era() {
 }
 
 async fn seven_servers(era: Era) {
-    let system = System::start(&SEVEN).await;
+    let system = System::start(&SEED_SERVERS).await;
     let (client, host) = system.client(era).await;
 
     // One list, every server's tools under its prefix, over several pages.
@@ -298,7 +288,7 @@ async fn seven_servers(era: Era) {
     }
     for name in &names {
         let (server, _) = name.split_once("__").unwrap();
-        assert!(SEVEN.contains(&server), "{name}");
+        assert!(SEED_SERVERS.contains(&server), "{name}");
     }
     let bad_cursor = client.list_tools(Some("99:x".into())).await.unwrap_err();
     assert_eq!(server_error(bad_cursor).code, ErrorCode::INVALID_PARAMS);
