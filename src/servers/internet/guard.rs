@@ -6,8 +6,10 @@
 //! reserved and documentation addresses are refused, and so are cloud
 //! metadata endpoints (they live in those ranges: `169.254.169.254`,
 //! `fd00:ec2::254`, `100.100.100.200`). IPv4 addresses hidden in IPv6 ones
-//! (mapped, compatible, NAT64, 6to4) are judged as the IPv4 address they
-//! carry. Hosts on the allow-list skip the check.
+//! (mapped, translated, well-known NAT64, 6to4) are judged as the IPv4
+//! address they carry; IPv4-compatible, local-use NAT64 (`64:ff9b:1::/48`)
+//! and Teredo addresses are refused outright. Hosts on the allow-list
+//! skip the check.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashSet;
@@ -96,21 +98,38 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if ip.is_loopback() {
         return Some("a loopback address");
     }
-    // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d),
-    // NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+    // IPv4 inside IPv6 is judged as the IPv4 address it carries: mapped
+    // (::ffff:a.b.c.d), translated (::ffff:0:a.b.c.d, RFC 2765), NAT64
+    // well-known (64:ff9b::a.b.c.d, RFC 6052) and 6to4 (2002:aabb:ccdd::,
+    // RFC 3056). A system may hand any of them to the IPv4 stack or a
+    // translator that reaches the embedded address.
     let embedded =
         |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
-    if seg[..6] == [0, 0, 0, 0, 0, 0xffff] {
+    if seg[..6] == [0, 0, 0, 0, 0, 0xffff] || seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return forbidden_v4(embedded(seg[6], seg[7]));
-    }
-    if seg[..6] == [0, 0, 0, 0, 0, 0] {
-        return Some("a deprecated IPv4-compatible address (::/96)");
     }
     if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return forbidden_v4(embedded(seg[6], seg[7]));
     }
     if seg[0] == 0x2002 {
         return forbidden_v4(embedded(seg[1], seg[2]));
+    }
+    // IPv4-compatible (::a.b.c.d) is deprecated (RFC 4291) and never a
+    // public destination: refused whatever it carries, which is stricter
+    // than the embedded address's verdict.
+    if seg[..6] == [0, 0, 0, 0, 0, 0] {
+        return Some("a deprecated IPv4-compatible address (::/96)");
+    }
+    // The local-use NAT64 range (RFC 8215) translates to whatever the
+    // operator's own translator maps it to, with the IPv4 address at a
+    // position that depends on a prefix length we cannot know: refused.
+    if seg[..3] == [0x64, 0xff9b, 1] {
+        return Some("a local-use NAT64 address (64:ff9b:1::/48)");
+    }
+    // Teredo (2001::/32) carries an obfuscated IPv4 client address and
+    // relays through a server: a tunnel, not a destination to fetch from.
+    if seg[..2] == [0x2001, 0] {
+        return Some("a Teredo tunnel address (2001::/32)");
     }
     if seg[0] == 0xfd00 && seg[1] == 0x0ec2 {
         return Some("a cloud metadata address");
@@ -262,6 +281,27 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::7f00:1",
             "2002:7f00:1::",
+            // IPv4-translated (::ffff:0:a.b.c.d) of internal addresses.
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:169.254.169.254",
+            // NAT64 well-known prefix of internal addresses, and the
+            // whole local-use NAT64 range.
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::169.254.169.254",
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1:ffff::808:808",
+            "64:ff9b:1::8.8.8.8",
+            // 6to4 of internal addresses.
+            "2002:a00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::",
+            // IPv4-compatible, internal or not.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::8.8.8.8",
+            // Teredo.
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(refused(ip), "{ip} should be refused");
         }
@@ -277,7 +317,10 @@ mod tests {
             "100.128.0.1",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
+            "64:ff9b::8.8.8.8",
             "2002:0808:0808::",
+            "2001:4860:4860::8888",
         ] {
             assert!(!refused(ip), "{ip} should pass");
         }
