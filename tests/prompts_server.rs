@@ -600,3 +600,37 @@ async fn http_health_answers_as_the_seed() {
     assert_eq!(health["serverId"], "7");
     assert_eq!(health["capabilities"], json!(["prompts"]));
 }
+
+/// A template that repeats one argument is refused when its rendering
+/// would pass the bound, instead of building gigabytes (issue 17, #9).
+#[tokio::test]
+async fn a_rendering_over_the_bound_is_refused() {
+    use mcp_reference::servers::prompts::library::MAX_ARG_BYTES;
+    use mcp_reference::servers::prompts::template::MAX_RENDERED_BYTES;
+    let value = "x".repeat(MAX_ARG_BYTES);
+    // Enough placeholders to pass the bound by one argument's length.
+    let copies = MAX_RENDERED_BYTES / MAX_ARG_BYTES + 1;
+    let echo = format!(
+        "---\nname: echo\narguments:\n- a (required): any text\n---\n{}\n",
+        "{{a}}".repeat(copies)
+    );
+    let folder = Folder::new(&[("echo.md", &echo)]);
+    let client = stdio_client_in(
+        Era::SessionOnly,
+        NAME,
+        &["--prompts-dir", folder.path()],
+        (),
+    )
+    .await;
+    let m = invalid(&client, "echo", &[("a", &value)]).await;
+    assert!(
+        m.contains(&format!(
+            "prompt echo would render to more than {MAX_RENDERED_BYTES} bytes"
+        )),
+        "{m}"
+    );
+    // A value short enough renders whole.
+    let r = client.get_prompt("echo", [("a", "ab")]).await.unwrap();
+    assert_eq!(text(&r.messages[0].content), "ab".repeat(copies) + "\n");
+    client.close().await;
+}

@@ -144,7 +144,8 @@ impl PromptEntry {
         let messages = match &self.body {
             Body::Builtin(render) => render(&values),
             Body::Template(t) => vec![PromptMessage::user_text(
-                t.render(|name| values.get(name).map(str::to_owned)),
+                t.render(|name| values.get(name).map(str::to_owned))
+                    .map_err(|e| Error::invalid_params(e.to_string()))?,
             )],
         };
         let mut result = GetPromptResult::new(messages);

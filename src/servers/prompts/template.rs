@@ -36,6 +36,34 @@ use std::fmt;
 /// The largest template file read.
 pub const MAX_TEMPLATE_BYTES: u64 = 256 * 1024;
 
+/// The largest text a template renders to: room for every argument once
+/// (their total is bounded by the library's `MAX_TOTAL_ARG_BYTES`, 2 MiB)
+/// and the largest template, but not for one argument repeated by
+/// thousands of placeholders into gigabytes.
+pub const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
+
+/// A rendering that would be longer than [`MAX_RENDERED_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderTooLarge {
+    /// The template's name.
+    pub name: String,
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+impl fmt::Display for RenderTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "prompt {} would render to more than {} bytes with these arguments \
+             (its placeholders repeat them); give shorter values",
+            self.name, self.limit
+        )
+    }
+}
+
+impl std::error::Error for RenderTooLarge {}
+
 /// An argument a template declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateArg {
@@ -211,16 +239,37 @@ impl Template {
         })
     }
 
-    /// The body with `value(name)` in place of each placeholder.
-    pub fn render(&self, value: impl Fn(&str) -> Option<String>) -> String {
+    /// The body with `value(name)` in place of each placeholder, refused
+    /// (before it is built) when longer than [`MAX_RENDERED_BYTES`].
+    pub fn render(&self, value: impl Fn(&str) -> Option<String>) -> Result<String, RenderTooLarge> {
+        self.render_within(MAX_RENDERED_BYTES, value)
+    }
+
+    /// [`Template::render`] with another limit.
+    pub fn render_within(
+        &self,
+        limit: usize,
+        value: impl Fn(&str) -> Option<String>,
+    ) -> Result<String, RenderTooLarge> {
         let mut out = String::new();
         for piece in &self.body {
-            match piece {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Arg(a) => out.push_str(&value(a).unwrap_or_default()),
+            let arg;
+            let text = match piece {
+                Piece::Text(t) => t.as_str(),
+                Piece::Arg(a) => {
+                    arg = value(a).unwrap_or_default();
+                    arg.as_str()
+                }
+            };
+            if out.len() + text.len() > limit {
+                return Err(RenderTooLarge {
+                    name: self.name.clone(),
+                    limit,
+                });
             }
+            out.push_str(text);
         }
-        out
+        Ok(out)
     }
 }
 
@@ -354,7 +403,8 @@ mod tests {
             "notes" => Some("it broke {{severity}}".into()),
             "severity" => Some("high".into()),
             _ => None,
-        });
+        })
+        .unwrap();
         assert_eq!(
             text,
             "Notes: it broke {{severity}}\nSeverity: high; {{not a placeholder}} .\n"
@@ -366,7 +416,22 @@ mod tests {
         let t = Template::parse("---\r\ndescription: d\r\n---\r\nHello\r\n", "greeting").unwrap();
         assert_eq!(t.name, "greeting");
         assert!(t.arguments.is_empty());
-        assert_eq!(t.render(|_| None), "Hello\r\n");
+        assert_eq!(t.render(|_| None).unwrap(), "Hello\r\n");
+    }
+
+    #[test]
+    fn rendering_is_bounded() {
+        // 2,000 placeholders of one 512 KiB argument would be 1 GiB.
+        let body = "{{a}}".repeat(2000);
+        let t = Template::parse(&format!("---\narguments:\n- a\n---\n{body}"), "big").unwrap();
+        let value = "x".repeat(512 * 1024);
+        let e = t.render(|_| Some(value.clone())).unwrap_err();
+        assert_eq!(e.limit, MAX_RENDERED_BYTES);
+        assert!(e.to_string().contains("prompt big would render to more than"), "{e}");
+        // Exactly at the limit is fine; one byte over is not.
+        let t = Template::parse("---\narguments:\n- a\n---\n{{a}}{{a}}", "two").unwrap();
+        assert_eq!(t.render_within(10, |_| Some("12345".into())).unwrap(), "1234512345");
+        assert!(t.render_within(9, |_| Some("12345".into())).is_err());
     }
 
     #[test]
