@@ -348,6 +348,45 @@ async fn the_page_its_api_and_its_guards() {
     }
 }
 
+/// No other site may frame the page or its answers, or it could overlay
+/// the approval dialogs (issue 17, #9: clickjacking).
+#[tokio::test]
+async fn no_other_site_may_frame_the_page() {
+    use mcp_reference::host::web::http::{CONTENT_SECURITY_POLICY, FRAME_OPTIONS};
+    assert_eq!(FRAME_OPTIONS, "DENY");
+    assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
+    let tools = http_server("tools_server", &[]).await;
+    let ui = Ui::start(&["--url", &tools.url]).await;
+    ui.wait_status("connected").await;
+    let http = reqwest::Client::new();
+    for (path, origin) in [
+        ("/", None),
+        ("/index.html", None),
+        ("/app.js", None),
+        ("/style.css", None),
+        ("/api/state", None),
+        ("/no-such-page", None),
+        ("/api/state", Some("http://evil.example")),
+    ] {
+        let mut request = http.get(format!("{}{path}", ui.base));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("x-frame-options").map(|v| v.to_str().unwrap()),
+            Some("DENY"),
+            "{path} {origin:?}: {headers:?}"
+        );
+        let csp = headers
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp:?}");
+    }
+}
+
 #[tokio::test]
 async fn sampling_waits_for_the_person_at_the_page() {
     let sampling = http_server("sampling_server", &[]).await;

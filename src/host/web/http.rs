@@ -66,8 +66,28 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response {
     with_type(status, "application/json", Bytes::from(body))
 }
 
+/// What every answer says about framing: no other page may put this one
+/// in a frame, or it could overlay the approval dialogs and trick a person
+/// into clicking them (clickjacking). `X-Frame-Options` for old browsers,
+/// the CSP `frame-ancestors` directive for the rest.
+pub const FRAME_OPTIONS: &str = "DENY";
+
+/// The `Content-Security-Policy` of every answer: see [`FRAME_OPTIONS`].
+pub const CONTENT_SECURITY_POLICY: &str = "frame-ancestors 'none'";
+
+fn forbid_framing(headers: &mut http::HeaderMap) {
+    headers.insert(
+        "x-frame-options",
+        HeaderValue::from_static(FRAME_OPTIONS),
+    );
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+}
+
 /// An answer of `content_type` with `body`, not to be cached (the assets
-/// change with the binary).
+/// change with the binary), and never framed by another page.
 pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
     let mut response = http::Response::new(Full::new(body).boxed());
     *response.status_mut() = status;
@@ -78,6 +98,7 @@ pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) ->
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    forbid_framing(headers);
     response
 }
 
@@ -206,6 +227,7 @@ pub fn event_stream(events: impl Stream<Item = Bytes> + Send + Sync + 'static) -
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    forbid_framing(headers);
     response
 }
 
