@@ -76,10 +76,7 @@ pub const FRAME_OPTIONS: &str = "DENY";
 pub const CONTENT_SECURITY_POLICY: &str = "frame-ancestors 'none'";
 
 fn forbid_framing(headers: &mut http::HeaderMap) {
-    headers.insert(
-        "x-frame-options",
-        HeaderValue::from_static(FRAME_OPTIONS),
-    );
+    headers.insert("x-frame-options", HeaderValue::from_static(FRAME_OPTIONS));
     headers.insert(
         "content-security-policy",
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),

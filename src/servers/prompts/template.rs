@@ -399,12 +399,13 @@ mod tests {
                 },
             ]
         );
-        let text = t.render(|a| match a {
-            "notes" => Some("it broke {{severity}}".into()),
-            "severity" => Some("high".into()),
-            _ => None,
-        })
-        .unwrap();
+        let text = t
+            .render(|a| match a {
+                "notes" => Some("it broke {{severity}}".into()),
+                "severity" => Some("high".into()),
+                _ => None,
+            })
+            .unwrap();
         assert_eq!(
             text,
             "Notes: it broke {{severity}}\nSeverity: high; {{not a placeholder}} .\n"
@@ -427,10 +428,17 @@ mod tests {
         let value = "x".repeat(512 * 1024);
         let e = t.render(|_| Some(value.clone())).unwrap_err();
         assert_eq!(e.limit, MAX_RENDERED_BYTES);
-        assert!(e.to_string().contains("prompt big would render to more than"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("prompt big would render to more than"),
+            "{e}"
+        );
         // Exactly at the limit is fine; one byte over is not.
         let t = Template::parse("---\narguments:\n- a\n---\n{{a}}{{a}}", "two").unwrap();
-        assert_eq!(t.render_within(10, |_| Some("12345".into())).unwrap(), "1234512345");
+        assert_eq!(
+            t.render_within(10, |_| Some("12345".into())).unwrap(),
+            "1234512345"
+        );
         assert!(t.render_within(9, |_| Some("12345".into())).is_err());
     }
 
