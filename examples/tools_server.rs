@@ -27,6 +27,14 @@ struct Args {
     /// The largest text, CSV or JSON input accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = tools::DEFAULT_MAX_INPUT_BYTES)]
     max_input_bytes: usize,
+    /// How many json_to_csv / csv_to_json conversions run at once (each on
+    /// a blocking thread); more wait for a slot.
+    #[arg(long, value_name = "N", default_value_t = tools::DEFAULT_MAX_CONVERSIONS)]
+    max_conversions: usize,
+    /// The time one conversion may take, waiting for a slot included, in
+    /// milliseconds; over it the call fails with a message.
+    #[arg(long, value_name = "MS", default_value_t = tools::DEFAULT_CONVERSION_BUDGET.as_millis() as u64)]
+    conversion_budget_ms: u64,
 }
 
 #[tokio::main]
@@ -35,6 +43,8 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let router = tools::router(tools::ToolsConfig {
         max_input_bytes: args.max_input_bytes,
+        max_conversions: args.max_conversions,
+        conversion_budget: std::time::Duration::from_millis(args.conversion_budget_ms),
     });
     servers::run(router, &tools::spec(), &args.transport).await
 }

@@ -490,3 +490,167 @@ async fn only_loopback_and_the_allowed_hosts_may_reach_the_endpoint() {
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(refused.contains("evil.example.com"), "{refused}");
 }
+
+/// A CSV header of `columns` names and one row of ones.
+fn wide_csv(columns: usize) -> String {
+    let names: Vec<String> = (0..columns).map(|i| format!("c{i}")).collect();
+    format!("{}\n{}\n", names.join(","), vec!["1"; columns].join(","))
+}
+
+/// Wide inputs convert in one pass, off the async workers: two 300,000
+/// column conversions (107 s each before, and every client stalled) run
+/// while another client and `/health` are answered (issue 17, #4).
+#[tokio::test]
+async fn wide_conversions_are_linear_and_stall_no_one() {
+    let server = http_server(NAME, &[]).await;
+    let csv = wide_csv(300_000);
+    assert!(csv.len() < 4 * 1024 * 1024, "fits in one HTTP body");
+    let (a, b) = (
+        http_client_in(Era::SessionOnly, &server.url, ()).await,
+        http_client_in(Era::StatelessOnly, &server.url, ()).await,
+    );
+    let other = http_client_in(Era::SessionOnly, &server.url, ()).await;
+    let wide = |client: Client| {
+        let csv = csv.clone();
+        tokio::spawn(async move {
+            let r = timeout(
+                PATIENCE,
+                client.call_tool("csv_to_json", json!({"csv_data": csv})),
+            )
+            .await
+            .expect("a 300,000-column CSV converts in time")
+            .unwrap();
+            assert!(!r.is_error(), "{:?}", r.content);
+            let row = &r.structured_content.unwrap()["result"][0];
+            assert_eq!(row.as_object().unwrap().len(), 300_000);
+            assert_eq!(row["c299999"], 1);
+        })
+    };
+    let (first, second) = (wide(a), wide(b));
+    let health = timeout(PATIENCE, support::health(&server.base))
+        .await
+        .expect("/health answers while conversions run");
+    assert_eq!(health["status"], "healthy");
+    let sum = timeout(PATIENCE, other.call_tool("add", json!({"a": 2, "b": 3})))
+        .await
+        .expect("another client is answered while conversions run")
+        .unwrap();
+    assert_eq!(sum.structured_content, Some(json!({"result": 5})));
+    first.await.unwrap();
+    second.await.unwrap();
+
+    // A 150,000-key object to CSV (31 s for 100,000 keys before).
+    let object: serde_json::Map<String, Value> =
+        (0..150_000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let r = timeout(
+        PATIENCE,
+        other.call_tool("json_to_csv", json!({"json_data": [object]})),
+    )
+    .await
+    .expect("a 150,000-key object converts in time")
+    .unwrap();
+    assert!(!r.is_error(), "{:?}", r.content);
+    let text = r.structured_content.unwrap()["result"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(text.lines().count(), 2);
+    // Keys of a decoded object come in alphabetical order: k99999 last.
+    assert!(text.starts_with("k0,k1,k10,"), "{}", &text[..40]);
+    assert!(
+        text.ends_with(",99998,99999\r\n"),
+        "{}",
+        &text[text.len() - 40..]
+    );
+}
+
+/// CSV output neutralises formula cells (OWASP): text starting with `=`,
+/// `+`, `-`, `@`, tab or CR gets a `'` and quotes (issue 17, #9).
+#[tokio::test]
+async fn csv_output_neutralises_formulas() {
+    let stdio = Via {
+        transport: Transport::Stdio,
+        era: Era::SessionOnly,
+    };
+    let (client, _) = connect(stdio, &[], Strays::default()).await;
+    let tools = tools(&client).await;
+    let rows = json!([{
+        "a": "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "b": "+1+1",
+        "c": "-2+3",
+        "d": "@SUM(A1)",
+        "e": "\tTAB",
+        "f": "\rCR",
+        "g": -4,
+        "h": "-4",
+        "i": "plain"
+    }]);
+    let csv = ok(&client, &tools, "json_to_csv", json!({"json_data": rows})).await;
+    assert_eq!(
+        csv["result"],
+        "a,b,c,d,e,f,g,h,i\r\n\
+         \"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",\"'+1+1\",\"'-2+3\",\
+         \"'@SUM(A1)\",\"'\tTAB\",\"'\rCR\",-4,-4,plain\r\n"
+    );
+    // Column names too.
+    let csv = ok(
+        &client,
+        &tools,
+        "json_to_csv",
+        json!({"json_data": [{"=cmd": 1}]}),
+    )
+    .await;
+    assert_eq!(csv["result"], "\"'=cmd\"\r\n1\r\n");
+    client.close().await;
+}
+
+/// A conversion over its time budget fails with a message, and the
+/// server goes on serving (issue 17, #4).
+#[tokio::test]
+async fn a_conversion_over_its_budget_fails_with_a_message() {
+    let stdio = Via {
+        transport: Transport::Stdio,
+        era: Era::StatelessOnly,
+    };
+    let (client, _) = connect(stdio, &["--conversion-budget-ms", "0"], Strays::default()).await;
+    let e = tool_error(&client, "csv_to_json", json!({"csv_data": "a\n1\n"})).await;
+    assert!(
+        e.contains("the conversion took longer than the 0.0 s this server allows one call"),
+        "{e}"
+    );
+    let e = tool_error(&client, "json_to_csv", json!({"json_data": [{"a": 1}]})).await;
+    assert!(e.contains("took longer than"), "{e}");
+    let r = client
+        .call_tool("add", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content, Some(json!({"result": 3})));
+    client.close().await;
+}
+
+/// An answer that would pass the result bound stops while it is built,
+/// with a message (issue 17, #4).
+#[tokio::test]
+async fn an_answer_over_the_bound_is_refused_while_built() {
+    use mcp_reference::servers::tools::MAX_CONVERTED_BYTES;
+    let stdio = Via {
+        transport: Transport::Stdio,
+        era: Era::SessionOnly,
+    };
+    let (client, _) = connect(stdio, &[], Strays::default()).await;
+    // Short rows under a long column name: about 8 MiB of CSV that would
+    // be far more as JSON.
+    let name = "a".repeat(200);
+    let mut csv = format!("{name}\n");
+    while csv.len() < 8 * 1024 * 1024 {
+        csv.push_str("1\n");
+    }
+    let e = tool_error(&client, "csv_to_json", json!({"csv_data": csv})).await;
+    assert!(
+        e.contains(&format!(
+            "the result would be longer than the {MAX_CONVERTED_BYTES} bytes one answer may carry"
+        )),
+        "{e}"
+    );
+    client.close().await;
+}

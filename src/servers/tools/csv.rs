@@ -9,6 +9,17 @@
 //! it also refuses two kinds of damage Python lets through silently: a
 //! quoted field still open at the end of the data (Python swallows the rest
 //! of the file into it) and NUL characters (binary data, not text).
+//!
+//! Why by hand and not with the `csv` crate: the reader was never the slow
+//! part (it is one pass over the text, linear in its length; the quadratic
+//! costs of issue 17 were in the column lookups of the transforms), and the
+//! crate reads differently from Python where the seed's users would notice:
+//! it takes a lone `\r` as a line end and a text after a closing quote as
+//! an error or a new field, has no NUL or field-length check, and counts
+//! lines differently. Keeping Python's answers is the point of this module.
+//!
+//! The writer neutralises formula cells for spreadsheets, as OWASP's "CSV
+//! Injection" page recommends: see [`neutralise`].
 
 use std::fmt;
 
@@ -246,8 +257,47 @@ fn step(
     Step::Ok
 }
 
+/// Whether a spreadsheet could take a cell as a formula: it starts with
+/// one of OWASP's characters (`=`, `+`, `-`, `@`, tab, carriage return).
+/// A signed plain number (`-1`, `+2.5`) is the one exception: every
+/// spreadsheet reads it as the number it is, and negative numbers, which
+/// `csv_to_json` keeps as text, then survive a round trip.
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_signed_number(text)
+}
+
+/// `+` or `-`, then ASCII digits with at most one `.` among them.
+fn is_signed_number(text: &str) -> bool {
+    let Some(digits) = text.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    let mut dots = 0;
+    digits.bytes().any(|b| b.is_ascii_digit())
+        && digits.bytes().all(|b| {
+            dots += usize::from(b == b'.');
+            b.is_ascii_digit() || (b == b'.' && dots == 1)
+        })
+}
+
+/// A text cell made safe to open in a spreadsheet (OWASP's convention): a
+/// `'` in front when it [`looks_like_formula`], so that Excel, LibreOffice
+/// and Google Sheets show it as text instead of running it. [`write_row`]
+/// then quotes it. Other text is unchanged.
+pub fn neutralise(text: &str) -> String {
+    if looks_like_formula(text) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Whether a field was made safe by [`neutralise`].
+fn neutralised(field: &str) -> bool {
+    field.strip_prefix('\'').is_some_and(looks_like_formula)
+}
+
 /// Appends one row as Python's `csv.writer` writes it (`QUOTE_MINIMAL`,
-/// `\r\n` after the row).
+/// `\r\n` after the row), quoting [`neutralise`]d cells as OWASP asks.
 pub fn write_row<S: AsRef<str>>(out: &mut String, fields: &[S]) {
     if let [only] = fields {
         if only.as_ref().is_empty() {
@@ -262,7 +312,7 @@ pub fn write_row<S: AsRef<str>>(out: &mut String, fields: &[S]) {
             out.push(',');
         }
         let field = field.as_ref();
-        if field.contains([',', '"', '\r', '\n']) {
+        if field.contains([',', '"', '\r', '\n']) || neutralised(field) {
             out.push('"');
             out.push_str(&field.replace('"', "\"\""));
             out.push('"');
@@ -341,6 +391,41 @@ mod tests {
         assert_eq!(
             out,
             "a,b\r\n1,\"x,y\"\r\n\"q\"\"\",\"line\nbreak\"\r\n\"\"\r\n,\r\n"
+        );
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        let cells = [
+            "=1+2", "+x", "-y", "@SUM(A1)", "\tz", "\rz", "a=b", "'q", "",
+        ];
+        let safe: Vec<String> = cells.iter().map(|c| neutralise(c)).collect();
+        assert_eq!(
+            safe,
+            [
+                "'=1+2",
+                "'+x",
+                "'-y",
+                "'@SUM(A1)",
+                "'\tz",
+                "'\rz",
+                "a=b",
+                "'q",
+                ""
+            ]
+        );
+        // Signed plain numbers are numbers, not formulas; anything more is not.
+        for number in ["-1", "+2.5", "-.5", "-3."] {
+            assert_eq!(neutralise(number), number);
+        }
+        for formula in ["-1+1", "-1.2.3", "-", "+-1", "-1e5", "-A1", "- 1"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"));
+        }
+        let mut out = String::new();
+        write_row(&mut out, &safe);
+        assert_eq!(
+            out,
+            "\"'=1+2\",\"'+x\",\"'-y\",\"'@SUM(A1)\",\"'\tz\",\"'\rz\",a=b,'q,\r\n"
         );
     }
 }

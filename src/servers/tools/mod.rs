@@ -24,6 +24,7 @@
 
 pub mod calculator;
 pub mod csv;
+pub mod offload;
 pub mod text;
 pub mod transform;
 
@@ -31,9 +32,11 @@ use super::ServerSpec;
 use mcp_sdk::{CallToolResult, ContentBlock, Implementation, Tool, ToolAnnotations};
 use mcp_sdk_server::router::schema_for;
 use mcp_sdk_server::{RequestContext, Router, Structured};
+use offload::Offload;
 use serde_json::{json, Value};
+use std::time::Duration;
 use text::{CountResult, TextInput, TextResult};
-use transform::{CsvText, CsvToJsonInput, JsonRowsSchema, JsonToCsvInput, Monitor};
+use transform::{CsvText, CsvToJsonInput, JsonRowsSchema, JsonToCsvInput, TransformError};
 
 /// The largest text, CSV or JSON input accepted by default: 10 MiB. (Over
 /// HTTP the transport's 4 MiB body limit comes first.)
@@ -42,6 +45,18 @@ pub const DEFAULT_MAX_INPUT_BYTES: usize = 10 * 1024 * 1024;
 /// The largest result sent: its structured content plus the JSON text copy
 /// that goes with it, kept well under the 16 MiB a stdio line may carry.
 pub const MAX_RESULT_BYTES: usize = 12 * 1024 * 1024;
+
+/// How many conversions (`json_to_csv`, `csv_to_json`) run at once by
+/// default; more calls wait for a slot (within their time budget).
+pub const DEFAULT_MAX_CONVERSIONS: usize = 4;
+
+/// The time one conversion may take by default, waiting for a slot
+/// included. A 10 MiB input takes well under a second.
+pub const DEFAULT_CONVERSION_BUDGET: Duration = Duration::from_secs(10);
+
+/// The longest text a conversion may produce: its answer carries it twice
+/// (structured and as text), within [`MAX_RESULT_BYTES`].
+pub const MAX_CONVERTED_BYTES: usize = MAX_RESULT_BYTES / 2;
 
 /// Who the tools server is.
 pub fn spec() -> ServerSpec {
@@ -58,12 +73,18 @@ pub fn spec() -> ServerSpec {
 pub struct ToolsConfig {
     /// The largest `text`, `csv_data` or `json_data` accepted, in bytes.
     pub max_input_bytes: usize,
+    /// How many conversions run at once (each on a blocking thread).
+    pub max_conversions: usize,
+    /// The time one conversion may take, waiting for a slot included.
+    pub conversion_budget: Duration,
 }
 
 impl Default for ToolsConfig {
     fn default() -> Self {
         ToolsConfig {
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_conversions: DEFAULT_MAX_CONVERSIONS,
+            conversion_budget: DEFAULT_CONVERSION_BUDGET,
         }
     }
 }
@@ -161,23 +182,11 @@ fn text_result(result: String) -> Result<CallToolResult, String> {
     bounded_result(value, text)
 }
 
-/// Progress and cancellation of a transform come from the request.
-impl Monitor for RequestContext {
-    fn is_cancelled(&self) -> bool {
-        RequestContext::is_cancelled(self)
-    }
-
-    async fn progress(&self, done: u64, total: u64, message: String) {
-        // A client that is gone or did not ask for progress is no reason to
-        // stop the work.
-        let _ =
-            RequestContext::progress(self, done as f64, Some(total as f64), Some(&message)).await;
-    }
-}
-
 /// The tools server: twelve tools, as [`spec`] and the module docs say.
 pub fn router(config: ToolsConfig) -> Router {
     let limit = config.max_input_bytes;
+    let offload = Offload::new(config.max_conversions, config.conversion_budget);
+    let to_csv = offload.clone();
     let calc = |name: &str, title: &str, description: &str| pure_tool(name, title, description);
     Router::new()
         .with_info(Implementation::new("mcp-reference-tools", env!("CARGO_PKG_VERSION")))
@@ -275,25 +284,40 @@ pub fn router(config: ToolsConfig) -> Router {
                  keys (or `columns`), then one row per object. Reports progress on long inputs.",
             )
             .with_output_schema(schema_for::<CsvText>()),
-            move |input: JsonToCsvInput, ctx: RequestContext| async move {
-                let (data, first_keys) = match input.json_data {
-                    Value::String(s) => {
-                        check_size("json_data", s.len(), limit)?;
-                        let data: Value = serde_json::from_str(&s).map_err(|e| {
-                            format!("json_data is a string but not valid JSON: {e}")
-                        })?;
-                        let keys = transform::first_object_keys(&s);
-                        (data, keys)
-                    }
-                    data => {
-                        check_value_size("json_data", &data, limit)?;
-                        (data, None)
-                    }
-                };
-                let csv = transform::json_to_csv(&data, input.columns, first_keys, &ctx)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                text_result(csv)
+            move |input: JsonToCsvInput, ctx: RequestContext| {
+                let offload = to_csv.clone();
+                async move {
+                    let csv = offload
+                        .run(&ctx, move |budget| {
+                            let invalid = TransformError::Invalid;
+                            let (data, first_keys) = match input.json_data {
+                                Value::String(s) => {
+                                    check_size("json_data", s.len(), limit).map_err(invalid)?;
+                                    let data: Value = serde_json::from_str(&s).map_err(|e| {
+                                        invalid(format!(
+                                            "json_data is a string but not valid JSON: {e}"
+                                        ))
+                                    })?;
+                                    let keys = transform::first_object_keys(&s);
+                                    (data, keys)
+                                }
+                                data => {
+                                    check_value_size("json_data", &data, limit).map_err(invalid)?;
+                                    (data, None)
+                                }
+                            };
+                            transform::json_to_csv(
+                                &data,
+                                input.columns,
+                                first_keys,
+                                MAX_CONVERTED_BYTES,
+                                budget,
+                            )
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    text_result(csv)
+                }
             },
         )
         .tool(
@@ -305,13 +329,18 @@ pub fn router(config: ToolsConfig) -> Router {
                  Reports progress on long inputs.",
             )
             .with_output_schema(schema_for::<JsonRowsSchema>()),
-            move |input: CsvToJsonInput, ctx: RequestContext| async move {
-                check_size("csv_data", input.csv_data.len(), limit)?;
-                let rows = transform::csv_to_json(&input.csv_data, &ctx)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let text = rows.to_ordered_json();
-                bounded_result(rows.to_value(), text)
+            move |input: CsvToJsonInput, ctx: RequestContext| {
+                let offload = offload.clone();
+                async move {
+                    check_size("csv_data", input.csv_data.len(), limit)?;
+                    let rows = offload
+                        .run(&ctx, move |budget| {
+                            transform::csv_to_json(&input.csv_data, MAX_CONVERTED_BYTES, budget)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    bounded_result(rows.value, rows.text)
+                }
             },
         )
 }

@@ -1,6 +1,21 @@
 //! The seed's `DataTransformer`: JSON rows to CSV and CSV to JSON rows,
 //! with the seed's number detection, progress reports on long inputs and
 //! cancellation between chunks of rows.
+//!
+//! Both transforms are plain (blocking) functions, linear in their input:
+//! the server runs them on a blocking thread under a time budget (see the
+//! module above), and they check the [`Monitor`] between chunks of rows or
+//! of input bytes, so they stop soon after a cancellation or the end of
+//! the budget. Each builds its answer once, refusing it as soon as the
+//! text passes `max_output` bytes rather than after it is built.
+//!
+//! CSV written here neutralises formula cells the way OWASP's "CSV
+//! Injection" page recommends ([`csv::neutralise`]): a text value (or
+//! column name) starting with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return gets a `'` in front and is quoted, so a spreadsheet shows it as
+//! text instead of running it.
+//! Numbers, and text that is a signed plain number (`"-3"`), are left as
+//! they are: a spreadsheet reads them as numbers.
 
 use super::csv::{self, Reader};
 use super::text::is_py_space;
@@ -9,12 +24,16 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
+use std::time::Duration;
 
-/// Rows between two cancellation checks (and possible progress reports).
+/// Rows between two checks of the monitor (and possible progress reports).
 const CHUNK: usize = 1000;
+
+/// Input (or output) bytes between two checks of the monitor, for inputs
+/// whose rows are long.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// The input of `json_to_csv`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -42,7 +61,8 @@ pub struct CsvToJsonInput {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct CsvText {
     /// The CSV text: a header row, then one row per object, each ending
-    /// with `\r\n`; empty when there were no rows.
+    /// with `\r\n`; empty when there were no rows. Text cells that a
+    /// spreadsheet would take as a formula start with `'`.
     pub result: String,
 }
 
@@ -59,72 +79,33 @@ pub enum Cell {
 }
 
 /// The schema of what `csv_to_json` answers (the answer itself is built
-/// from [`JsonRows`], which keeps the column order).
+/// in column order, which a map does not keep).
 #[derive(Debug, Clone, JsonSchema)]
 pub struct JsonRowsSchema {
     /// One object per CSV row, keyed by the header's names.
     pub result: Vec<BTreeMap<String, Cell>>,
 }
 
-/// The rows read from a CSV text, in column order.
+/// The rows read from a CSV text, as the answer carries them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JsonRows {
-    /// The column names, each once, in the order of first appearance.
-    pub columns: Vec<String>,
-    /// One cell per column for each row.
-    pub rows: Vec<Vec<Cell>>,
-}
-
-impl JsonRows {
     /// `{"result": [...]}` with each row's keys in column order.
-    pub fn to_ordered_json(&self) -> String {
-        serde_json::to_string(&Ordered(self)).expect("rows of strings and numbers serialize")
-    }
-
-    /// `{"result": [...]}` as a JSON value (whose objects forget the
-    /// column order).
-    pub fn to_value(&self) -> Value {
-        let rows = self
-            .rows
-            .iter()
-            .map(|row| {
-                let obj: Map<String, Value> = self
-                    .columns
-                    .iter()
-                    .zip(row)
-                    .map(|(k, v)| (k.clone(), cell_value(v)))
-                    .collect();
-                Value::Object(obj)
-            })
-            .collect();
-        serde_json::json!({ "result": Value::Array(rows) })
-    }
+    pub text: String,
+    /// The same as a JSON value (whose objects forget the column order).
+    pub value: Value,
+    /// How many rows.
+    pub rows: usize,
 }
 
-fn cell_value(c: &Cell) -> Value {
+fn cell_value(c: Cell) -> Value {
     match c {
-        Cell::Integer(i) => (*i).into(),
-        Cell::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Cell::Text(s) => s.clone().into(),
+        Cell::Integer(i) => i.into(),
+        Cell::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        Cell::Text(s) => s.into(),
     }
 }
 
-struct Ordered<'a>(&'a JsonRows);
 struct OrderedRow<'a>(&'a [String], &'a [Cell]);
-
-impl Serialize for Ordered<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rows: Vec<OrderedRow<'_>> = self
-            .0
-            .rows
-            .iter()
-            .map(|r| OrderedRow(&self.0.columns, r))
-            .collect();
-        let mut map = s.serialize_map(Some(1))?;
-        map.serialize_entry("result", &rows)?;
-        map.end()
-    }
-}
 
 impl Serialize for OrderedRow<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -141,6 +122,13 @@ impl Serialize for OrderedRow<'_> {
 pub enum TransformError {
     /// The input is not what the transform needs; the text says why.
     Invalid(String),
+    /// The answer would be longer than the transform may give.
+    TooLarge {
+        /// The most the answer's text may take, in bytes.
+        limit: usize,
+    },
+    /// The transform ran out of its time budget.
+    OverBudget(Duration),
     /// The client cancelled the request.
     Cancelled,
 }
@@ -149,6 +137,17 @@ impl fmt::Display for TransformError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TransformError::Invalid(why) => f.write_str(why),
+            TransformError::TooLarge { limit } => write!(
+                f,
+                "the result would be longer than the {limit} bytes one answer may carry; \
+                 split the input into smaller parts"
+            ),
+            TransformError::OverBudget(budget) => write!(
+                f,
+                "the conversion took longer than the {:.1} s this server allows one call; \
+                 split the input into smaller parts",
+                budget.as_secs_f64()
+            ),
             TransformError::Cancelled => f.write_str("the request was cancelled"),
         }
     }
@@ -156,22 +155,25 @@ impl fmt::Display for TransformError {
 
 impl std::error::Error for TransformError {}
 
-/// Where a long transform reports to: the request's context in the server,
-/// a recorder in tests.
+/// What a long transform answers to while it runs: the server's budget and
+/// the request's cancellation and progress, a recorder in tests. Called
+/// from the thread doing the work, so neither method may block.
 pub trait Monitor: Send + Sync {
-    /// Whether to stop.
-    fn is_cancelled(&self) -> bool;
+    /// Whether to stop now: cancelled, or out of time.
+    fn check(&self) -> Result<(), TransformError>;
     /// Reports `done` of `total`.
-    fn progress(&self, done: u64, total: u64, message: String) -> impl Future<Output = ()> + Send;
+    fn progress(&self, done: u64, total: u64, message: String);
 }
 
 /// Tracks what has been reported, so that progress only grows and comes at
-/// most once per percent.
+/// most once per percent, and when the monitor was last asked.
 struct Reporter<'m, M> {
     monitor: &'m M,
     total: u64,
     last: Option<u64>,
     last_percent: u64,
+    rows_at_check: usize,
+    bytes_at_check: usize,
 }
 
 impl<'m, M: Monitor> Reporter<'m, M> {
@@ -181,35 +183,35 @@ impl<'m, M: Monitor> Reporter<'m, M> {
             total,
             last: None,
             last_percent: 0,
+            rows_at_check: 0,
+            bytes_at_check: 0,
         }
     }
 
-    /// Between chunks: stop if cancelled, report progress, let other tasks
-    /// run.
-    async fn checkpoint(&mut self, done: u64, rows: usize) -> Result<(), TransformError> {
-        if self.monitor.is_cancelled() {
-            return Err(TransformError::Cancelled);
+    /// After each row: every [`CHUNK`] rows or [`CHUNK_BYTES`] bytes, stop
+    /// if the monitor says so and report progress.
+    fn row_done(&mut self, done: u64, rows: usize, bytes: usize) -> Result<(), TransformError> {
+        if rows - self.rows_at_check < CHUNK && bytes - self.bytes_at_check < CHUNK_BYTES {
+            return Ok(());
         }
+        self.rows_at_check = rows;
+        self.bytes_at_check = bytes;
+        self.monitor.check()?;
         let percent = done.saturating_mul(100) / self.total.max(1);
         if percent > self.last_percent && self.last.is_none_or(|l| done > l) {
             self.last_percent = percent;
             self.last = Some(done);
             self.monitor
-                .progress(done, self.total, format!("{rows} rows so far"))
-                .await;
+                .progress(done, self.total, format!("{rows} rows so far"));
         }
-        tokio::task::yield_now().await;
         Ok(())
     }
 
-    async fn finish(&mut self, rows: usize) -> Result<(), TransformError> {
-        if self.monitor.is_cancelled() {
-            return Err(TransformError::Cancelled);
-        }
+    fn finish(&mut self, rows: usize) -> Result<(), TransformError> {
+        self.monitor.check()?;
         if self.last.is_none_or(|l| self.total > l) {
             self.monitor
-                .progress(self.total, self.total, format!("{rows} rows done"))
-                .await;
+                .progress(self.total, self.total, format!("{rows} rows done"));
         }
         Ok(())
     }
@@ -223,11 +225,18 @@ impl<'m, M: Monitor> Reporter<'m, M> {
 /// here. Integers beyond 64 bits become floats (Python keeps them exact).
 pub fn detect_number(value: String) -> Cell {
     let t = value.trim_matches(is_py_space);
-    let digits = t.replacen('.', "", 1);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let mut dots = 0;
+    let numeric = !t.is_empty()
+        && t.bytes().all(|b| {
+            dots += usize::from(b == b'.');
+            b.is_ascii_digit() || b == b'.'
+        })
+        && dots <= 1
+        && t.len() > dots;
+    if !numeric {
         return Cell::Text(value);
     }
-    if !t.contains('.') {
+    if dots == 0 {
         if let Ok(i) = t.parse::<i64>() {
             return Cell::Integer(i);
         }
@@ -241,28 +250,41 @@ pub fn detect_number(value: String) -> Cell {
 /// CSV text to rows: the header names the columns, blank lines are
 /// skipped, each other row must have one field per column. A repeated
 /// column name keeps its first position and its last value (as a Python
-/// `dict` built from the row does).
-pub async fn csv_to_json(csv: &str, monitor: &impl Monitor) -> Result<JsonRows, TransformError> {
+/// `dict` built from the row does). Refused once the answer's text passes
+/// `max_output` bytes.
+pub fn csv_to_json(
+    csv: &str,
+    max_output: usize,
+    monitor: &impl Monitor,
+) -> Result<JsonRows, TransformError> {
     let invalid = |e: csv::CsvError| TransformError::Invalid(format!("bad CSV: {e}"));
     let mut reporter = Reporter::new(monitor, csv.len() as u64);
     let mut reader = Reader::new(csv);
+    let empty = || JsonRows {
+        text: r#"{"result":[]}"#.into(),
+        value: serde_json::json!({ "result": [] }),
+        rows: 0,
+    };
     let header = match reader.next_record() {
-        None => return Ok(JsonRows::default()),
+        None => return Ok(empty()),
         Some(r) => r.map_err(invalid)?.fields,
     };
+    // Each name's column, found by hashing: a header of 150,000 names
+    // must not cost 150,000² comparisons.
     let mut columns: Vec<String> = Vec::new();
+    let mut column_of: HashMap<&str, usize> = HashMap::with_capacity(header.len());
     let slots: Vec<usize> = header
         .iter()
-        .map(|name| match columns.iter().position(|c| c == name) {
-            Some(i) => i,
-            None => {
+        .map(|name| {
+            *column_of.entry(name.as_str()).or_insert_with(|| {
                 columns.push(name.clone());
                 columns.len() - 1
-            }
+            })
         })
         .collect();
-    let mut rows = Vec::new();
-    let mut in_chunk = 0;
+    drop(column_of);
+    let mut text: Vec<u8> = br#"{"result":["#.to_vec();
+    let mut values: Vec<Value> = Vec::new();
     while let Some(record) = reader.next_record() {
         let record = record.map_err(invalid)?;
         if record.fields.is_empty() {
@@ -271,7 +293,7 @@ pub async fn csv_to_json(csv: &str, monitor: &impl Monitor) -> Result<JsonRows, 
         if record.fields.len() != header.len() {
             return Err(TransformError::Invalid(format!(
                 "bad CSV: row {} (line {}) has {} field{} but the header has {}",
-                rows.len() + 1,
+                values.len() + 1,
                 record.line,
                 record.fields.len(),
                 if record.fields.len() == 1 { "" } else { "s" },
@@ -282,27 +304,42 @@ pub async fn csv_to_json(csv: &str, monitor: &impl Monitor) -> Result<JsonRows, 
         for (value, &slot) in record.fields.into_iter().zip(&slots) {
             cells[slot] = detect_number(value);
         }
-        rows.push(cells);
-        in_chunk += 1;
-        if in_chunk == CHUNK {
-            in_chunk = 0;
-            reporter
-                .checkpoint(reader.position() as u64, rows.len())
-                .await?;
+        if !values.is_empty() {
+            text.push(b',');
         }
+        serde_json::to_writer(&mut text, &OrderedRow(&columns, &cells))
+            .expect("rows of strings and numbers serialize");
+        if text.len() + 2 > max_output {
+            return Err(TransformError::TooLarge { limit: max_output });
+        }
+        let row: Map<String, Value> = columns
+            .iter()
+            .cloned()
+            .zip(cells.into_iter().map(cell_value))
+            .collect();
+        values.push(Value::Object(row));
+        reporter.row_done(reader.position() as u64, values.len(), reader.position())?;
     }
-    reporter.finish(rows.len()).await?;
-    Ok(JsonRows { columns, rows })
+    reporter.finish(values.len())?;
+    text.extend_from_slice(b"]}");
+    let rows = values.len();
+    Ok(JsonRows {
+        text: String::from_utf8(text).expect("serde_json writes UTF-8"),
+        value: serde_json::json!({ "result": Value::Array(values) }),
+        rows,
+    })
 }
 
 /// Rows to CSV text, as the seed's `csv.DictWriter` wrote them: a header
 /// of `columns` (by default the first row's keys), then each row's values
 /// in that order, missing ones empty. `first_keys` is the first row's key
-/// order when the caller knows it.
-pub async fn json_to_csv(
+/// order when the caller knows it. Formula-like text is neutralised (see
+/// the module docs). Refused once the text passes `max_output` bytes.
+pub fn json_to_csv(
     data: &Value,
     columns: Option<Vec<String>>,
     first_keys: Option<Vec<String>>,
+    max_output: usize,
     monitor: &impl Monitor,
 ) -> Result<String, TransformError> {
     let rows = match data {
@@ -325,15 +362,20 @@ pub async fn json_to_csv(
                 .unwrap_or_default()
         }),
     };
+    // Looked up by hashing: a 100,000-key object must not cost 100,000²
+    // comparisons.
+    let known: HashSet<&str> = header.iter().map(String::as_str).collect();
     let mut reporter = Reporter::new(monitor, rows.len() as u64);
     let mut out = String::new();
-    csv::write_row(&mut out, &header);
+    let names: Vec<String> = header.iter().map(|h| csv::neutralise(h)).collect();
+    csv::write_row(&mut out, &names);
+    drop(names);
     let mut fields: Vec<String> = Vec::with_capacity(header.len());
     for i in 0..rows.len() {
         let row = object(i)?;
         let extra: Vec<String> = row
             .keys()
-            .filter(|k| !header.contains(k))
+            .filter(|k| !known.contains(k.as_str()))
             .map(|k| format!("'{k}'"))
             .collect();
         if !extra.is_empty() {
@@ -343,17 +385,18 @@ pub async fn json_to_csv(
             )));
         }
         fields.clear();
-        fields.extend(
-            header
-                .iter()
-                .map(|k| row.get(k).map(py_str).unwrap_or_default()),
-        );
+        fields.extend(header.iter().map(|k| match row.get(k) {
+            Some(Value::String(s)) => csv::neutralise(s),
+            Some(v) => py_str(v),
+            None => String::new(),
+        }));
         csv::write_row(&mut out, &fields);
-        if (i + 1) % CHUNK == 0 {
-            reporter.checkpoint(i as u64 + 1, i + 1).await?;
+        if out.len() > max_output {
+            return Err(TransformError::TooLarge { limit: max_output });
         }
+        reporter.row_done(i as u64 + 1, i + 1, out.len())?;
     }
-    reporter.finish(rows.len()).await?;
+    reporter.finish(rows.len())?;
     Ok(out)
 }
 
@@ -441,9 +484,10 @@ pub fn first_object_keys(json: &str) -> Option<Vec<String>> {
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeysInOrder, A::Error> {
                     let mut keys: Vec<String> = Vec::new();
+                    let mut seen: HashSet<String> = HashSet::new();
                     while let Some(k) = map.next_key::<String>()? {
                         map.next_value::<IgnoredAny>()?;
-                        if !keys.contains(&k) {
+                        if seen.insert(k.clone()) {
                             keys.push(k);
                         }
                     }
@@ -479,21 +523,29 @@ pub fn first_object_keys(json: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Mutex;
+
+    /// No limit on the output, for the tests of the conversions themselves.
+    const UNBOUNDED: usize = usize::MAX;
 
     #[derive(Default)]
     struct Recorder {
         cancel_after_first: bool,
         cancelled: AtomicBool,
+        checks: AtomicUsize,
         reports: Mutex<Vec<(u64, u64)>>,
     }
 
     impl Monitor for Recorder {
-        fn is_cancelled(&self) -> bool {
-            self.cancelled.load(Ordering::SeqCst)
+        fn check(&self) -> Result<(), TransformError> {
+            self.checks.fetch_add(1, Ordering::SeqCst);
+            if self.cancelled.load(Ordering::SeqCst) {
+                return Err(TransformError::Cancelled);
+            }
+            Ok(())
         }
-        async fn progress(&self, done: u64, total: u64, _message: String) {
+        fn progress(&self, done: u64, total: u64, _message: String) {
             self.reports.lock().unwrap().push((done, total));
             if self.cancel_after_first {
                 self.cancelled.store(true, Ordering::SeqCst);
@@ -501,19 +553,18 @@ mod tests {
         }
     }
 
-    fn run<T>(f: impl Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
     fn c2j(csv: &str) -> Result<String, TransformError> {
-        run(csv_to_json(csv, &Recorder::default())).map(|r| r.to_ordered_json())
+        let rows = csv_to_json(csv, UNBOUNDED, &Recorder::default())?;
+        // The text and the value say the same.
+        assert_eq!(
+            serde_json::from_str::<Value>(&rows.text).unwrap(),
+            rows.value
+        );
+        Ok(rows.text)
     }
 
     fn j2c(data: Value) -> Result<String, TransformError> {
-        run(json_to_csv(&data, None, None, &Recorder::default()))
+        json_to_csv(&data, None, None, UNBOUNDED, &Recorder::default())
     }
 
     #[test]
@@ -556,12 +607,13 @@ mod tests {
 
     #[test]
     fn json_to_csv_matches_the_seed() {
-        let csv = run(json_to_csv(
+        let csv = json_to_csv(
             &json!([{"a": 1, "b": "x,y"}, {"a": 1.0, "b": "q\""}]),
             None,
             Some(vec!["a".into(), "b".into()]),
+            UNBOUNDED,
             &Recorder::default(),
-        ))
+        )
         .unwrap();
         assert_eq!(csv, "a,b\r\n1,\"x,y\"\r\n1.0,\"q\"\"\"\r\n");
         assert_eq!(
@@ -630,8 +682,8 @@ mod tests {
             csv.push_str(&format!("{i},row {i}\n"));
         }
         let recorder = Recorder::default();
-        let rows = run(csv_to_json(&csv, &recorder)).unwrap();
-        assert_eq!(rows.rows.len(), 5000);
+        let rows = csv_to_json(&csv, UNBOUNDED, &recorder).unwrap();
+        assert_eq!(rows.rows, 5000);
         let reports = recorder.reports.lock().unwrap().clone();
         assert!(reports.len() >= 5, "{reports:?}");
         assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "{reports:?}");
@@ -645,7 +697,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            run(csv_to_json(&csv, &cancelling)),
+            csv_to_json(&csv, UNBOUNDED, &cancelling),
             Err(TransformError::Cancelled)
         );
         assert_eq!(cancelling.reports.lock().unwrap().len(), 1);
@@ -655,8 +707,86 @@ mod tests {
             cancel_after_first: true,
             ..Default::default()
         };
-        let r = run(json_to_csv(&data, None, None, &cancelling));
+        let r = json_to_csv(&data, None, None, UNBOUNDED, &cancelling);
         assert_eq!(r, Err(TransformError::Cancelled));
         assert_eq!(*cancelling.reports.lock().unwrap(), vec![(1000, 3000)]);
+    }
+
+    #[test]
+    fn formula_text_is_neutralised_and_numbers_are_not() {
+        let csv = json_to_csv(
+            &json!([{"=x": "=1+2", "n": -3, "s": "-3-1", "t": "\tq", "ok": "a-b"}]),
+            Some(vec![
+                "=x".into(),
+                "n".into(),
+                "s".into(),
+                "t".into(),
+                "ok".into(),
+            ]),
+            None,
+            UNBOUNDED,
+            &Recorder::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            csv,
+            "\"'=x\",n,s,t,ok\r\n\"'=1+2\",-3,\"'-3-1\",\"'\tq\",a-b\r\n"
+        );
+    }
+
+    #[test]
+    fn wide_inputs_are_converted_in_one_pass() {
+        // 150,000 columns (issue 17: 24 s, quadratic in the header).
+        let names: Vec<String> = (0..150_000).map(|i| format!("c{i}")).collect();
+        let mut csv = names.join(",");
+        csv.push('\n');
+        csv.push_str(&vec!["1"; names.len()].join(","));
+        csv.push('\n');
+        let rows = csv_to_json(&csv, UNBOUNDED, &Recorder::default()).unwrap();
+        assert_eq!(rows.rows, 1);
+        assert_eq!(rows.value["result"][0]["c149999"], 1);
+        // A 100,000-key object (31 s).
+        let object: Map<String, Value> = names[..100_000]
+            .iter()
+            .map(|n| (n.clone(), json!("v")))
+            .collect();
+        let out = j2c(Value::Array(vec![Value::Object(object)])).unwrap();
+        assert_eq!(out.lines().count(), 2);
+        // Long rows are checked every CHUNK_BYTES, not only every CHUNK rows.
+        let recorder = Recorder::default();
+        csv_to_json(&csv, UNBOUNDED, &recorder).unwrap();
+        assert!(recorder.checks.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[test]
+    fn outputs_over_the_limit_stop_early() {
+        let mut csv = String::from("a_long_column_name\n");
+        for i in 0..10_000 {
+            csv.push_str(&format!("{i}\n"));
+        }
+        let recorder = Recorder::default();
+        let e = csv_to_json(&csv, 10_000, &recorder).unwrap_err();
+        assert_eq!(e, TransformError::TooLarge { limit: 10_000 });
+        assert!(e.to_string().contains("longer than the 10000 bytes"), "{e}");
+        // It stopped long before the end: no progress past the first chunk.
+        assert!(recorder.reports.lock().unwrap().is_empty());
+        let data = Value::Array((0..10_000).map(|i| json!({"i": i})).collect());
+        let e = json_to_csv(&data, None, None, 1000, &Recorder::default()).unwrap_err();
+        assert_eq!(e, TransformError::TooLarge { limit: 1000 });
+    }
+
+    #[test]
+    fn a_monitor_out_of_time_stops_the_work() {
+        struct OutOfTime;
+        impl Monitor for OutOfTime {
+            fn check(&self) -> Result<(), TransformError> {
+                Err(TransformError::OverBudget(Duration::from_millis(1500)))
+            }
+            fn progress(&self, _: u64, _: u64, _: String) {}
+        }
+        let e = csv_to_json("a\n1\n", UNBOUNDED, &OutOfTime).unwrap_err();
+        assert!(e.to_string().contains("longer than the 1.5 s"), "{e}");
+        let e = json_to_csv(&json!([{"a": 1}]), None, None, UNBOUNDED, &OutOfTime).unwrap_err();
+        assert_eq!(e, TransformError::OverBudget(Duration::from_millis(1500)));
     }
 }
