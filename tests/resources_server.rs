@@ -667,3 +667,119 @@ async fn http_get(base: &str, path: &str) -> String {
         _ => panic!("no JSON in {answer}"),
     }
 }
+
+/// A thread that keeps replacing `dir/name` (atomically, by rename) with a
+/// regular file holding `inside`, then with a symbolic link to `outside`,
+/// until `stop` is set.
+#[cfg(unix)]
+fn swap_file_and_link(
+    dir: std::path::PathBuf,
+    name: &'static str,
+    inside: &'static [u8],
+    outside: std::path::PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut swaps = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let tmp = dir.join(format!(".swap-{swaps}"));
+            if swaps % 2 == 0 {
+                std::os::unix::fs::symlink(&outside, &tmp).unwrap();
+            } else {
+                std::fs::write(&tmp, inside).unwrap();
+            }
+            std::fs::rename(&tmp, dir.join(name)).unwrap();
+            swaps += 1;
+        }
+        swaps
+    })
+}
+
+/// A symbolic link swapped in after the path check must not lead a read
+/// outside the directory: before, 559 of 20,000 reads returned the
+/// outside file (issue 17, #6).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_link_swapped_in_after_the_check_reads_nothing_outside() {
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let outside = TempDir::new("res-race-outside");
+    let secret = outside.write("secret.txt", b"OUTSIDE SECRET");
+    let dir = TempDir::new("res-race");
+    dir.write("racy.txt", b"inside");
+    let s = start(Via::Stdio, Era::SessionOnly, &["--dir", dir.arg()]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = swap_file_and_link(
+        dir.0.clone(),
+        "racy.txt",
+        b"inside",
+        secret.clone(),
+        stop.clone(),
+    );
+    let uri = dir.uri("racy.txt");
+    let outcomes: Vec<Result<String, ClientError>> = futures_util::stream::iter(0..5000)
+        .map(|_| {
+            let (client, uri) = (&s.client, uri.clone());
+            async move {
+                client
+                    .read_resource(&uri)
+                    .await
+                    .map(|r| text_of(&r.contents[0]).to_owned())
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    let leaked = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(t) if t.contains("OUTSIDE")))
+        .count();
+    let inside = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(t) if t == "inside"))
+        .count();
+    let refused = outcomes.iter().filter(|o| o.is_err()).count();
+    assert_eq!(
+        leaked, 0,
+        "{leaked} of {} reads returned the outside file ({inside} inside, {refused} refused, {swaps} swaps)",
+        outcomes.len()
+    );
+    assert!(
+        inside > 0 && refused > 0,
+        "the race ran: {inside} inside, {refused} refused"
+    );
+    for o in &outcomes {
+        if let Err(e) = o {
+            let e = e.server_error().unwrap_or_else(|| panic!("{e}"));
+            assert_eq!(e.code, s.not_found(), "{e:?}");
+        }
+    }
+}
+
+/// A FIFO inside the directory is refused at once, never waited on
+/// (issue 17, #7).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_inside_is_refused_not_waited_on() {
+    let dir = TempDir::new("res-fifo");
+    dir.write("plain.txt", b"plain");
+    let fifo = dir.0.join("pipe.txt");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available here");
+        return;
+    }
+    let s = start(Via::Stdio, Era::SessionOnly, &["--dir", dir.arg()]).await;
+    let err = tokio::time::timeout(PATIENCE, s.client.read_resource(&dir.uri("pipe.txt")))
+        .await
+        .expect("a FIFO is refused, not read")
+        .unwrap_err();
+    let e = err.server_error().unwrap();
+    assert_eq!(e.code, s.not_found(), "{e:?}");
+    assert!(e.message.contains("not a regular file"), "{e:?}");
+    let plain = s.client.read_resource(&dir.uri("plain.txt")).await.unwrap();
+    assert_eq!(text_of(&plain.contents[0]), "plain");
+}

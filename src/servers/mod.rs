@@ -5,6 +5,7 @@
 //! Each server's logic lives in its module here (so tests can drive it
 //! in-process); `examples/<name>_server.rs` parses flags and calls [`run`].
 
+pub mod beneath;
 pub mod database;
 pub mod internet;
 pub mod prompts;

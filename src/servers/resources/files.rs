@@ -1,7 +1,12 @@
 //! The served directory: walking it, telling MIME types, and resolving a
 //! `file://` URI to a file inside it (never outside).
+//!
+//! A path is checked here, then opened with
+//! [`open_beneath`](crate::servers::beneath::open_beneath), which follows
+//! no symbolic link swapped in since and reads only regular files.
 
 use super::uri::{file_uri_to_path, path_to_file_uri};
+use crate::servers::beneath::{open_beneath, OpenError};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
@@ -161,7 +166,7 @@ pub fn normalize(root: &Path, uri: &str) -> Option<String> {
     path_to_file_uri(&lexical_under(root, &path)?)
 }
 
-/// Why a file could not be read.
+/// Why a file could not be opened or read.
 #[derive(Debug)]
 pub enum ReadError {
     /// It is bigger than the limit.
@@ -169,14 +174,43 @@ pub enum ReadError {
         /// Its size in bytes.
         size: u64,
     },
+    /// What was opened is not a regular file; says what it is ("a FIFO
+    /// (named pipe)").
+    NotRegular(&'static str),
+    /// A symbolic link appeared on the checked path before it was opened,
+    /// or the path left the root.
+    Moved,
     /// The operating system refused.
     Io(std::io::Error),
 }
 
-/// Reads at most `limit` bytes of `path`; a bigger file (even one that grew
-/// since it was listed) is [`ReadError::TooLarge`].
-pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge { size } => write!(f, "it is {size} bytes, too large"),
+            ReadError::NotRegular(what) => OpenError::NotRegular(what).fmt(f),
+            ReadError::Moved => OpenError::Moved.fmt(f),
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<OpenError> for ReadError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::NotRegular(what) => ReadError::NotRegular(what),
+            OpenError::Moved => ReadError::Moved,
+            OpenError::Io(e) => ReadError::Io(e),
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of the file at `canonical` (checked: inside
+/// `root`, no hidden parts), opened with `open_beneath`; a bigger file
+/// (even one that grew since it was listed) is [`ReadError::TooLarge`].
+pub fn read_capped(root: &Path, canonical: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let rel = canonical.strip_prefix(root).map_err(|_| ReadError::Moved)?;
+    let file = open_beneath(root, rel).map_err(ReadError::from)?;
     let size = file.metadata().map_err(ReadError::Io)?.len();
     if size > limit {
         return Err(ReadError::TooLarge { size });

@@ -378,12 +378,21 @@ impl State {
         let root = self.root.clone();
         let limit = self.config.max_file_bytes;
         let owned = uri.to_owned();
-        let read = tokio::task::spawn_blocking(move || {
-            let resolved = files::resolve(&root, &owned).map_err(Err)?;
-            let data = files::read_capped(&resolved.canonical, limit).map_err(Ok)?;
-            Ok::<_, Result<ReadError, NotServed>>((resolved, data))
-        })
+        let read = tokio::time::timeout(
+            crate::servers::beneath::READ_TIMEOUT,
+            tokio::task::spawn_blocking(move || {
+                let resolved = files::resolve(&root, &owned).map_err(Err)?;
+                let data = files::read_capped(&root, &resolved.canonical, limit).map_err(Ok)?;
+                Ok::<_, Result<ReadError, NotServed>>((resolved, data))
+            }),
+        )
         .await
+        .map_err(|_| {
+            Error::internal(format_args!(
+                "reading {uri} took longer than {} s; try again later",
+                crate::servers::beneath::READ_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| Error::internal(format_args!("the read failed: {e}")))?;
         let (resolved, data) = match read {
             Ok(v) => v,
@@ -397,6 +406,9 @@ impl State {
                     ),
                 )
                 .with_data(serde_json::json!({"uri": uri, "size": size, "limit": limit})))
+            }
+            Err(Ok(e @ (ReadError::NotRegular(_) | ReadError::Moved))) => {
+                return Err(not_found(uri, &e.to_string()))
             }
             Err(Ok(ReadError::Io(e))) => {
                 return Err(Error::internal(format_args!("cannot read {uri}: {e}")))

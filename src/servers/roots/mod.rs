@@ -21,6 +21,7 @@ mod glob;
 mod paths;
 
 use super::ServerSpec;
+use crate::servers::beneath::{OpenError, READ_TIMEOUT};
 use glob::Glob;
 use mcp_sdk::{
     CallToolParams, CallToolResult, Error, ErrorCode, Implementation, ListToolsParams,
@@ -500,17 +501,23 @@ impl State {
         if args.head.is_some() && args.tail.is_some() {
             return Err("give head or tail, not both".to_owned());
         }
-        let (_, target) = self
+        let (roots, target) = self
             .target(ctx, &args.path, args.root.as_deref(), Intent::Existing)
             .await?;
         let shown = args.path.clone();
-        blocking(move || {
-            let file = std::fs::File::open(&target.canonical)
-                .map_err(|e| format!("{shown:?} cannot be opened: {e}"))?;
+        let timed_out = format!(
+            "reading {:?} took longer than {} s; try again later",
+            args.path,
+            READ_TIMEOUT.as_secs()
+        );
+        let read = blocking(move || {
+            let file = paths::open_for_reading(&roots, &target).map_err(|e| match e {
+                OpenError::NotRegular("a directory") => {
+                    format!("{shown:?} is a directory; use list_directory")
+                }
+                e => format!("{shown:?} cannot be read: {e}"),
+            })?;
             let meta = file.metadata().map_err(|e| e.to_string())?;
-            if meta.is_dir() {
-                return Err(format!("{shown:?} is a directory; use list_directory"));
-            }
             if let Some(n) = args.head {
                 // Only the lines asked for are read, so head works on big files.
                 let mut out = String::new();
@@ -544,8 +551,10 @@ impl State {
                 Some(n) => tail(&text, n as usize).to_owned(),
                 None => text,
             })
-        })
-        .await
+        });
+        tokio::time::timeout(READ_TIMEOUT, read)
+            .await
+            .unwrap_or(Err(timed_out))
     }
 
     async fn search_files(

@@ -1,6 +1,7 @@
 //! The client's roots as directories on disk, and the resolution of a
 //! tool's path argument to a place inside one of them (never outside).
 
+use crate::servers::beneath::{open_beneath, OpenError};
 use crate::servers::resources::uri::file_uri_to_path;
 use mcp_sdk::Root;
 use serde::Serialize;
@@ -245,6 +246,27 @@ pub fn resolve(
         ));
     }
     Ok(Target { lexical, canonical })
+}
+
+/// Opens a resolved target for reading without following any link below
+/// its root, and only if it is a regular file (see
+/// [`open_beneath`]): a link swapped in after [`resolve`] checked the path
+/// makes this fail rather than read outside the roots.
+pub fn open_for_reading(roots: &Roots, target: &Target) -> Result<std::fs::File, OpenError> {
+    let root = roots
+        .containing(&target.canonical)
+        .ok_or(OpenError::Moved)?;
+    if root.is_file {
+        let (Some(dir), Some(name)) = (root.path.parent(), root.path.file_name()) else {
+            return Err(OpenError::Moved);
+        };
+        return open_beneath(dir, Path::new(name));
+    }
+    let rel = target
+        .canonical
+        .strip_prefix(&root.path)
+        .map_err(|_| OpenError::Moved)?;
+    open_beneath(&root.path, rel)
 }
 
 fn outside(path: &str, roots: &Roots) -> String {
