@@ -1247,3 +1247,111 @@ async fn postgres_writes_when_allowed_over_http() {
         client.close().await;
     }
 }
+
+/// A huge value fails at once with a message, inside SQLite's own limit,
+/// instead of 60 s and 4.5 GB (issue 17, #5); four at once too. Values
+/// under the limit whose JSON would pass it are refused before decoding;
+/// results are bounded while rows are read.
+#[tokio::test]
+async fn sqlite_huge_values_fail_fast_and_results_stay_bounded() {
+    use mcp_reference::servers::database::{MAX_RESULT_BYTES, MAX_VALUE_BYTES};
+    let dir = TempDir::new("database-test");
+    let db = dir.db();
+    let client = stdio_client_in(Era::SessionOnly, SERVER, &["--database-url", &db], ()).await;
+    let limit = format!("more than the {MAX_VALUE_BYTES} bytes one value may have");
+    let huge = json!({"sql": "SELECT zeroblob(900000000) AS b"});
+    let e = refused(&client, "query", huge.clone()).await;
+    assert!(e.contains(&limit), "{e}");
+    let four =
+        futures_util::future::join_all((0..4).map(|_| refused(&client, "query", huge.clone())))
+            .await;
+    assert!(four.iter().all(|e| e.contains(&limit)), "{four:?}");
+    // Text built past the limit by a function is refused by SQLite too.
+    let e = refused(
+        &client,
+        "query",
+        json!({"sql": format!("SELECT replace(hex(zeroblob({MAX_VALUE_BYTES})), '0', 'xx')")}),
+    )
+    .await;
+    assert!(e.contains(&limit), "{e}");
+    // A blob under the limit whose hex would pass it: refused by its size.
+    let e = refused(
+        &client,
+        "query",
+        json!({"sql": format!("SELECT 1 AS n, zeroblob({}) AS big", MAX_VALUE_BYTES / 2 + 1)}),
+    )
+    .await;
+    assert!(e.contains("Row 1, column \"big\""), "{e}");
+    assert!(e.contains(&limit), "{e}");
+    // Rows of 600 KB: the result stops before it passes its bound.
+    let wide = format!(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) \
+         SELECT i, zeroblob({}) FROM s",
+        300_000
+    );
+    let out = ok(&client, "query", json!({"sql": wide, "limit": 1000})).await;
+    assert_eq!(out["truncated"], true);
+    let rows = out["rowCount"].as_u64().unwrap() as usize;
+    assert_eq!(rows, MAX_RESULT_BYTES / 600_000, "{}", out["note"]);
+    assert!(out["note"]
+        .as_str()
+        .unwrap()
+        .contains("the rest was left off"));
+    // Still serving.
+    assert_eq!(count(&client, "customers").await, 5);
+    client.close().await;
+}
+
+/// On PostgreSQL a huge value is refused by its size before it is decoded,
+/// and a huge series stops at the row limit within the statement timeout
+/// (issue 17, #5).
+#[tokio::test]
+async fn postgres_huge_values_and_series_are_bounded() {
+    use mcp_reference::servers::database::MAX_VALUE_BYTES;
+    let Some(url) = postgres_url() else { return };
+    let client = stdio_client_in(
+        Era::SessionOnly,
+        SERVER,
+        &["--database-url", &url, "--statement-timeout-ms", "2000"],
+        (),
+    )
+    .await;
+    let limit = format!("more than the {MAX_VALUE_BYTES} bytes one value may have");
+    let e = refused(
+        &client,
+        "query",
+        json!({"sql": "SELECT repeat('x', 20000000) AS r"}),
+    )
+    .await;
+    assert!(e.contains("Row 1, column \"r\""), "{e}");
+    assert!(e.contains(&limit), "{e}");
+    let e = refused(
+        &client,
+        "query",
+        json!({"sql": format!("SELECT decode(repeat('00', {}), 'hex') AS b", MAX_VALUE_BYTES / 2 + 1)}),
+    )
+    .await;
+    assert!(e.contains(&limit), "bytea counts as its hex: {e}");
+    // A series in FROM is built whole before its first row: the statement
+    // timeout stops it, with its message.
+    let e = refused(
+        &client,
+        "query",
+        json!({"sql": "SELECT g FROM generate_series(1, 1000000000) g", "limit": 10}),
+    )
+    .await;
+    assert!(e.contains("2000 ms time limit"), "{e}");
+    // One in the select list streams: the first rows come back, marked
+    // truncated (the rest is dropped, within the statement timeout).
+    let out = ok(
+        &client,
+        "query",
+        json!({"sql": "SELECT generate_series(1, 1000000000) AS g", "limit": 10}),
+    )
+    .await;
+    assert_eq!(out["rowCount"], 10);
+    assert_eq!(out["truncated"], true);
+    let out = ok(&client, "query", json!({"sql": "SELECT 1 AS one"})).await;
+    assert_eq!(out["rows"], json!([[1]]));
+    client.close().await;
+}

@@ -3,7 +3,9 @@
 //! write and a time limit on every statement.
 
 use super::sql::{self, Dialect};
-use super::values::{pg_arguments, pg_cell, sqlite_arguments, sqlite_cell};
+use super::values::{
+    pg_arguments, pg_cell, pg_cell_size, sqlite_arguments, sqlite_cell, sqlite_cell_size,
+};
 use futures_util::TryStreamExt;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -24,7 +26,13 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The most rows one query returns.
 pub const MAX_LIMIT: usize = 1000;
 /// The most bytes of JSON one query returns; rows past it are left off.
+/// Checked on each row's raw values before they are decoded.
 pub const MAX_RESULT_BYTES: usize = 4 << 20;
+/// The largest single value (text, blob as hex, any cell) a query reads:
+/// past it the query fails with a message. SQLite itself refuses to build
+/// a longer string or blob (`sqlite3_limit(SQLITE_LIMIT_LENGTH)`), so
+/// `SELECT zeroblob(900000000)` fails at once instead of filling memory.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The most tables listed (and offered as resources).
 pub const MAX_TABLES: usize = 1000;
 
@@ -519,6 +527,10 @@ impl Database {
         let mut out = Collector::new(limit);
         let mut rows = sqlx::query_with(sql_text, args).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await.map_err(|e| armed.explain(self, e))? {
+            let sizes = (0..row.len()).map(|i| (row.column(i).name(), sqlite_cell_size(&row, i)));
+            if !out.admit(sizes)? {
+                break;
+            }
             let cells = (0..row.len()).map(|i| sqlite_cell(&row, i)).collect();
             if !out.push(cells) {
                 break;
@@ -560,6 +572,10 @@ impl Database {
             while let Some(row) = rows.try_next().await.map_err(|e| self.message(e))? {
                 if columns.is_none() {
                     columns = Some(column_list(row.columns()));
+                }
+                let sizes = (0..row.len()).map(|i| (row.column(i).name(), pg_cell_size(&row, i)));
+                if !out.admit(sizes)? {
+                    break;
                 }
                 let cells = (0..row.len()).map(|i| pg_cell(&row, i)).collect();
                 if !out.push(cells) {
@@ -678,6 +694,17 @@ impl Database {
         let deadline = Instant::now() + self.timeout;
         {
             let mut handle = conn.lock_handle().await.map_err(|e| self.message(e))?;
+            let db = handle.as_raw_handle();
+            // SAFETY: `db` is the open connection behind the locked handle,
+            // which nothing else uses while the lock is held; sqlite3_limit
+            // only sets a number on it. (SQLite keeps a minimum of 30.)
+            unsafe {
+                libsqlite3_sys::sqlite3_limit(
+                    db.as_ptr(),
+                    libsqlite3_sys::SQLITE_LIMIT_LENGTH,
+                    MAX_VALUE_BYTES as std::os::raw::c_int,
+                );
+            }
             let flag = stop.clone();
             handle.set_progress_handler(1000, move || {
                 !flag.load(Ordering::Relaxed) && Instant::now() < deadline
@@ -710,6 +737,7 @@ impl Database {
                         "Refused by the database: {} (the query tool uses a read-only connection).",
                         db.message()
                     ),
+                    (Dialect::Sqlite, "18") => too_large_value(None, None),
                     (Dialect::Sqlite, _) => format!("Database error: {}", db.message()),
                 }
             }
@@ -802,6 +830,35 @@ impl Collector {
         }
     }
 
+    /// Checks a row by the sizes of its raw values, before they are
+    /// decoded: an error for a value over [`MAX_VALUE_BYTES`], `false`
+    /// (with a note) when the row would pass [`MAX_RESULT_BYTES`].
+    fn admit<'c>(&mut self, sizes: impl Iterator<Item = (&'c str, usize)>) -> Result<bool, String> {
+        let mut row = 0usize;
+        for (column, size) in sizes {
+            if size > MAX_VALUE_BYTES {
+                return Err(too_large_value(
+                    Some(self.rows.len() + 1),
+                    Some((column, size)),
+                ));
+            }
+            row += size;
+        }
+        if self.bytes + row > MAX_RESULT_BYTES {
+            self.note = Some(self.over_budget_note());
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn over_budget_note(&self) -> String {
+        format!(
+            "The result passed {} MiB after {} rows; the rest was left off. Select fewer or narrower columns.",
+            MAX_RESULT_BYTES >> 20,
+            self.rows.len()
+        )
+    }
+
     /// Adds a row; `false` when the result is full (and the row was left off).
     fn push(&mut self, row: Vec<Value>) -> bool {
         if self.rows.len() >= self.limit {
@@ -814,11 +871,7 @@ impl Collector {
         }
         let size = serde_json::to_vec(&row).map_or(0, |v| v.len());
         if self.bytes + size > MAX_RESULT_BYTES {
-            self.note = Some(format!(
-                "The result passed {} MiB after {} rows; the rest was left off. Select fewer or narrower columns.",
-                MAX_RESULT_BYTES >> 20,
-                self.rows.len()
-            ));
+            self.note = Some(self.over_budget_note());
             return false;
         }
         self.bytes += size;
@@ -836,6 +889,21 @@ impl Collector {
             note: self.note,
         }
     }
+}
+
+/// The refusal of a value over [`MAX_VALUE_BYTES`]: where it was, when
+/// known, and what to do instead.
+fn too_large_value(row: Option<usize>, cell: Option<(&str, usize)>) -> String {
+    let what = match (row, cell) {
+        (Some(row), Some((column, size))) => {
+            format!("Row {row}, column {column:?} holds a value of about {size} bytes")
+        }
+        _ => "The statement made a value".to_owned(),
+    };
+    format!(
+        "{what}, more than the {MAX_VALUE_BYTES} bytes one value may have in a result. \
+         Select a part of it (substr, length) instead."
+    )
 }
 
 async fn open_postgres(url: &str) -> Result<Backend, String> {

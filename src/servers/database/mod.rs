@@ -26,7 +26,7 @@ mod values;
 pub use backend::{
     default_sqlite_path, table_uri, ColumnInfo, Database, DatabaseConfig, ExecuteOutput,
     ForeignKey, QueryOutput, TableDescription, TableInfo, DEFAULT_LIMIT, MAX_LIMIT,
-    MAX_RESULT_BYTES, MAX_TABLES, SAMPLE_SCHEMA, WRITES_DISABLED,
+    MAX_RESULT_BYTES, MAX_TABLES, MAX_VALUE_BYTES, SAMPLE_SCHEMA, WRITES_DISABLED,
 };
 
 use super::ServerSpec;

@@ -97,12 +97,50 @@ fn float_name(f: f64) -> String {
 
 /// Bytes as PostgreSQL prints `bytea`: `\x` and lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(2 + bytes.len() * 2);
     s.push_str("\\x");
     for b in bytes {
-        s.push_str(&format!("{b:02x}"));
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
     }
     s
+}
+
+/// About how many bytes of JSON an SQLite cell becomes, read from the raw
+/// value without decoding it (so a huge value is refused before it is
+/// copied into a string): text its length, a blob twice (hex).
+pub fn sqlite_cell_size(row: &SqliteRow, i: usize) -> usize {
+    let Ok(raw) = row.try_get_raw(i) else {
+        return 4;
+    };
+    if raw.is_null() {
+        return 4;
+    }
+    let class = raw.type_info().name().to_owned();
+    match class.as_str() {
+        "INTEGER" | "REAL" => 24,
+        "BLOB" => 2 + 2 * <&[u8] as Decode<Sqlite>>::decode(raw).map_or(0, <[u8]>::len),
+        _ => <&[u8] as Decode<Sqlite>>::decode(raw).map_or(0, <[u8]>::len),
+    }
+}
+
+/// About how many bytes of JSON a PostgreSQL cell becomes, from its raw
+/// length (`bytea` twice, as hex), without decoding it.
+pub fn pg_cell_size(row: &PgRow, i: usize) -> usize {
+    let Ok(raw) = row.try_get_raw(i) else {
+        return 4;
+    };
+    if raw.is_null() {
+        return 4;
+    }
+    let oid = row.column(i).type_info().oid().map_or(0, |o| o.0);
+    let len = raw.as_bytes().map_or(0, <[u8]>::len);
+    if oid == oid::BYTEA {
+        2 + 2 * len
+    } else {
+        len.max(8)
+    }
 }
 
 /// One SQLite cell as JSON, by the value's storage class; an integer in a
