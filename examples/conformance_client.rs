@@ -13,11 +13,18 @@
 //! and speaks `2026-07-28` to a stateless server, or falls back to
 //! `initialize` for a session-era one, so the same binary serves the
 //! scenarios of every revision.
+//!
+//! For the `auth/*` scenarios it authorizes with OAuth
+//! ([`mcp_sdk_client::auth`]): the suite's authorization server grants
+//! without asking anyone, so [`FollowRedirect`] reads the code from its
+//! redirect. A pre-registered client comes from `MCP_CONFORMANCE_CONTEXT`
+//! (`client_id`, `client_secret`, `issuer`).
 
 use mcp_sdk::{
     ClientCapabilities, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
     Implementation, JsonObject,
 };
+use mcp_sdk_client::auth::{FollowRedirect, OAuth, Secret};
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
 use serde_json::{json, Value};
@@ -45,6 +52,32 @@ impl ClientHandler for AcceptDefaults {
     }
 }
 
+/// The Client ID Metadata Document URL the `auth/basic-cimd` scenario
+/// expects as client id.
+const CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// The scenario's context (`MCP_CONFORMANCE_CONTEXT`), or `null`.
+fn context() -> Value {
+    std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The authorization of an `auth/*` scenario.
+fn oauth() -> Result<OAuth, ClientError> {
+    let context = context();
+    let mut oauth = OAuth::builder(FollowRedirect::new())
+        .client_name("mcp-sdk-conformance-client")
+        .redirect_uri("http://localhost:3000/callback")
+        .client_metadata_url(CLIENT_METADATA_URL);
+    if let Some(client_id) = context["client_id"].as_str() {
+        let secret = context["client_secret"].as_str().map(Secret::from);
+        oauth = oauth.pre_registered(context["issuer"].as_str(), client_id, secret);
+    }
+    oauth.build()
+}
+
 /// The arguments the scenario asks for, by tool, from
 /// `MCP_CONFORMANCE_CONTEXT` (`{"toolCalls": [{"name", "arguments"}]}`).
 fn context_tool_calls() -> Vec<(String, Value)> {
@@ -69,7 +102,11 @@ fn context_tool_calls() -> Vec<(String, Value)> {
 }
 
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
-    let transport = HttpTransport::new(url)?;
+    let transport = if scenario.starts_with("auth/") {
+        HttpTransport::builder(url).oauth(oauth()?).build()?
+    } else {
+        HttpTransport::new(url)?
+    };
     // Era::Auto: server/discover first, `initialize` for a session-era
     // server; the scenario's revision decides which one it meets.
     let client = Client::builder()
@@ -160,6 +197,13 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
                 client
                     .call_tool(&echo.name, json!({ "schema": focal.input_schema }))
                     .await?;
+            }
+        }
+        auth if auth.starts_with("auth/") => {
+            // The protected server's tool; a step-up scenario asks for
+            // more scope to call it.
+            for tool in &tools {
+                client.call_tool(&tool.name, json!({})).await?;
             }
         }
         other => {

@@ -1,0 +1,335 @@
+//! The steps of one authorization: registering the client, the
+//! authorization code with PKCE and `state`, and the token requests.
+
+use super::discovery::{is_loopback, Discovered};
+use super::store::{Registration, Tokens};
+use super::{auth_error, Config, Http, Secret};
+use crate::ClientError;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use reqwest::Url;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, SystemTime};
+
+/// 32 bytes from the operating system's CSPRNG, base64url: a PKCE
+/// verifier (43 characters, RFC 7636 §4.1) or a `state`.
+pub(crate) fn random_token() -> Result<String, ClientError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| auth_error(format!("the system's random number generator failed: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The S256 challenge of a PKCE verifier (RFC 7636 §4.2).
+pub(crate) fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The client to present to the authorization server: a pre-registered
+/// one, one registered before, a Client ID Metadata Document URL, or a new
+/// one from dynamic client registration (RFC 7591), in that order.
+pub(crate) async fn registration(
+    http: &Http,
+    config: &Config,
+    found: &Discovered,
+) -> Result<Registration, ClientError> {
+    if let Some(client) = config.pre_registered(&found.issuer) {
+        return Ok(client);
+    }
+    if let Some(client) = config.store.registration(&found.issuer)? {
+        return Ok(client);
+    }
+    if let (Some(url), Some(true)) = (
+        &config.client_metadata_url,
+        found.server.client_id_metadata_document_supported,
+    ) {
+        return Ok(Registration {
+            client_id: url.clone(),
+            client_secret: None,
+            token_endpoint_auth_method: Some("none".into()),
+        });
+    }
+    let Some(endpoint) = &found.server.registration_endpoint else {
+        return Err(auth_error(format!(
+            "the authorization server {} offers no dynamic registration, and no client is registered for it",
+            found.issuer
+        )));
+    };
+    let supported = found
+        .server
+        .token_endpoint_auth_methods_supported
+        .as_deref();
+    let offers = |m: &str| supported.is_none_or(|s| s.iter().any(|x| x == m));
+    let method = if supported.is_none() || offers("none") {
+        "none"
+    } else if offers("client_secret_basic") {
+        "client_secret_basic"
+    } else {
+        "client_secret_post"
+    };
+    let redirect = Url::parse(&config.redirect_uri)
+        .map_err(|e| auth_error(format!("the redirect URI is not a URL: {e}")))?;
+    // RFC 8252: a loopback or private-scheme redirect is a native app.
+    let application_type = if is_loopback(&redirect) || !redirect.scheme().starts_with("http") {
+        "native"
+    } else {
+        "web"
+    };
+    let body = json!({
+        "client_name": config.client_name,
+        "redirect_uris": [config.redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": method,
+        "application_type": application_type,
+    });
+    let (status, answer) = http.post_json(endpoint, &body).await?;
+    if !status.is_success() {
+        return Err(auth_error(format!(
+            "the registration endpoint refused the client: HTTP {status}{}",
+            oauth_error(&answer)
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Registered {
+        client_id: String,
+        client_secret: Option<String>,
+        token_endpoint_auth_method: Option<String>,
+    }
+    let registered: Registered = serde_json::from_value(answer)
+        .map_err(|e| auth_error(format!("the registration response is not one: {e}")))?;
+    let client = Registration {
+        client_id: registered.client_id,
+        client_secret: registered.client_secret.map(Secret::new),
+        token_endpoint_auth_method: registered
+            .token_endpoint_auth_method
+            .or_else(|| Some(method.to_owned())),
+    };
+    config.store.save_registration(&found.issuer, &client)?;
+    Ok(client)
+}
+
+/// What an authorization request needs to remember for its redirect.
+pub(crate) struct Pending {
+    pub url: Url,
+    pub state: String,
+    pub verifier: String,
+}
+
+/// The authorization request (OAuth 2.1 §4.1.1): PKCE S256, `state`, the
+/// `resource` (RFC 8707) and the scopes, if any. Refuses a server that
+/// does not say it does S256.
+pub(crate) fn authorization_request(
+    config: &Config,
+    found: &Discovered,
+    client: &Registration,
+    scope: Option<&str>,
+) -> Result<Pending, ClientError> {
+    let methods = found.server.code_challenge_methods_supported.as_deref();
+    if !found.defaults && !methods.is_some_and(|m| m.iter().any(|x| x == "S256")) {
+        return Err(auth_error(format!(
+            "the authorization server {} does not offer PKCE with S256 (code_challenge_methods_supported: {methods:?}); refused",
+            found.issuer
+        )));
+    }
+    let verifier = random_token()?;
+    let state = random_token()?;
+    let mut url = Url::parse(&found.server.authorization_endpoint)
+        .map_err(|e| auth_error(format!("the authorization endpoint is not a URL: {e}")))?;
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client.client_id)
+            .append_pair("redirect_uri", &config.redirect_uri)
+            .append_pair("code_challenge", &s256(&verifier))
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("state", &state)
+            .append_pair("resource", &found.resource);
+        if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+            query.append_pair("scope", scope);
+        }
+    }
+    Ok(Pending {
+        url,
+        state,
+        verifier,
+    })
+}
+
+/// The code from the redirect, after checking its `state` and its `iss`
+/// (RFC 9207: compared as strings with the issuer, and required when the
+/// server says it sends it).
+pub(crate) fn code_from_redirect(
+    redirect: &Url,
+    pending: &Pending,
+    found: &Discovered,
+) -> Result<String, ClientError> {
+    let mut code = None;
+    let mut state = None;
+    let mut iss = None;
+    let mut error = None;
+    let mut description = None;
+    for (name, value) in redirect.query_pairs() {
+        match &*name {
+            "code" => code = Some(value.into_owned()),
+            "state" => state = Some(value.into_owned()),
+            "iss" => iss = Some(value.into_owned()),
+            "error" => error = Some(value.into_owned()),
+            "error_description" => description = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    if let Some(iss) = &iss {
+        if *iss != found.issuer {
+            return Err(auth_error(format!(
+                "the authorization response came from the issuer {iss:?}, not {} (RFC 9207); refused",
+                found.issuer
+            )));
+        }
+    } else if found.server.authorization_response_iss_parameter_supported == Some(true) {
+        return Err(auth_error(format!(
+            "the authorization response has no iss, which {} says it sends (RFC 9207); refused",
+            found.issuer
+        )));
+    }
+    if state.as_deref() != Some(pending.state.as_str()) {
+        return Err(auth_error(match state {
+            None => "the authorization response has no state; refused".to_owned(),
+            Some(_) => {
+                "the authorization response has another state than the request; refused".to_owned()
+            }
+        }));
+    }
+    if let Some(error) = error {
+        return Err(auth_error(format!(
+            "the authorization server refused: {error}{}",
+            description.map(|d| format!(" ({d})")).unwrap_or_default()
+        )));
+    }
+    code.filter(|c| !c.is_empty())
+        .ok_or_else(|| auth_error("the authorization response has no code"))
+}
+
+/// A token request (the authorization code or a refresh token), with the
+/// client authenticated as its registration says, and its answer checked.
+pub(crate) async fn token_request(
+    http: &Http,
+    found: &Discovered,
+    client: &Registration,
+    mut form: Vec<(&str, String)>,
+    scope: Option<&str>,
+    previous_refresh: Option<&Secret>,
+) -> Result<Tokens, ClientError> {
+    form.push(("resource", found.resource.clone()));
+    let supported = found
+        .server
+        .token_endpoint_auth_methods_supported
+        .as_deref();
+    let method = match (&client.token_endpoint_auth_method, &client.client_secret) {
+        (Some(m), _) => m.clone(),
+        (None, None) => "none".into(),
+        (None, Some(_)) => match supported {
+            Some(s)
+                if !s.iter().any(|m| m == "client_secret_basic")
+                    && s.iter().any(|m| m == "client_secret_post") =>
+            {
+                "client_secret_post".into()
+            }
+            _ => "client_secret_basic".into(),
+        },
+    };
+    let mut basic = None;
+    match (method.as_str(), &client.client_secret) {
+        ("client_secret_basic", Some(secret)) => {
+            // RFC 6749 §2.3.1: each part form-encoded, then base64.
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", encode(&client.client_id), encode(secret.expose()));
+            basic = Some(Secret::new(format!("Basic {}", STANDARD.encode(pair))));
+        }
+        ("client_secret_post", Some(secret)) => {
+            form.push(("client_id", client.client_id.clone()));
+            form.push(("client_secret", secret.expose().to_owned()));
+        }
+        ("none", _) => form.push(("client_id", client.client_id.clone())),
+        (other, _) => {
+            return Err(auth_error(format!(
+                "the client cannot authenticate at the token endpoint with {other:?}"
+            )))
+        }
+    }
+    let (status, answer) = http
+        .post_form(&found.server.token_endpoint, &form, basic.as_ref())
+        .await?;
+    if !status.is_success() {
+        return Err(auth_error(format!(
+            "the token endpoint refused: HTTP {status}{}",
+            oauth_error(&answer)
+        )));
+    }
+    parse_tokens(answer, found, scope, previous_refresh)
+}
+
+/// A token response (OAuth 2.1 §3.2.3): a non-empty `access_token` of type
+/// `Bearer`.
+pub(crate) fn parse_tokens(
+    answer: Value,
+    found: &Discovered,
+    scope: Option<&str>,
+    previous_refresh: Option<&Secret>,
+) -> Result<Tokens, ClientError> {
+    if answer.get("error").is_some() {
+        return Err(auth_error(format!(
+            "the token endpoint answered with an error{}",
+            oauth_error(&answer)
+        )));
+    }
+    let Some(access) = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(auth_error("the token response has no access_token"));
+    };
+    match answer.get("token_type").and_then(Value::as_str) {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(t) => {
+            return Err(auth_error(format!(
+                "the token response has token_type {t:?}; this client uses Bearer tokens only"
+            )))
+        }
+        None => return Err(auth_error("the token response has no token_type")),
+    }
+    let expires_at = answer
+        .get("expires_in")
+        .and_then(Value::as_u64)
+        .map(|s| SystemTime::now() + Duration::from_secs(s));
+    let refresh_token = answer
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .map(Secret::new)
+        .or_else(|| previous_refresh.cloned());
+    Ok(Tokens {
+        issuer: found.issuer.clone(),
+        resource: found.resource.clone(),
+        access_token: Secret::new(access),
+        refresh_token,
+        scope: scope.map(str::to_owned),
+        expires_at,
+    })
+}
+
+/// `: {error} ({error_description})` of an OAuth error body, for messages.
+fn oauth_error(answer: &Value) -> String {
+    let error = answer.get("error").and_then(Value::as_str);
+    let description = answer.get("error_description").and_then(Value::as_str);
+    let clip = |s: &str| s.chars().take(200).collect::<String>();
+    match (error, description) {
+        (Some(e), Some(d)) => format!(": {} ({})", clip(e), clip(d)),
+        (Some(e), None) => format!(": {}", clip(e)),
+        _ => String::new(),
+    }
+}
