@@ -333,3 +333,232 @@ fn oauth_error(answer: &Value) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::discovery::ServerMetadata;
+    use std::sync::Arc;
+
+    fn found(iss_supported: Option<bool>) -> Discovered {
+        Discovered {
+            resource: "https://mcp.example.com/mcp".into(),
+            resource_metadata: None,
+            issuer: "https://as.example.com".into(),
+            server: ServerMetadata {
+                issuer: "https://as.example.com".into(),
+                authorization_endpoint: "https://as.example.com/authorize".into(),
+                token_endpoint: "https://as.example.com/token".into(),
+                registration_endpoint: None,
+                scopes_supported: None,
+                code_challenge_methods_supported: Some(vec!["S256".into()]),
+                token_endpoint_auth_methods_supported: None,
+                client_id_metadata_document_supported: None,
+                authorization_response_iss_parameter_supported: iss_supported,
+            },
+            defaults: false,
+        }
+    }
+
+    fn pending() -> Pending {
+        Pending {
+            url: Url::parse("https://as.example.com/authorize").unwrap(),
+            state: "the-state".into(),
+            verifier: "v".into(),
+        }
+    }
+
+    fn redirect(query: &str) -> Url {
+        Url::parse(&format!("http://127.0.0.1/callback?{query}")).unwrap()
+    }
+
+    fn refused(result: Result<impl std::fmt::Debug, ClientError>) -> String {
+        match result {
+            Err(ClientError::Authorization(why)) => why,
+            other => panic!("expected an authorization error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pkce_challenge_is_s256_of_the_verifier() {
+        // The expected value computed apart, with Python's hashlib and
+        // base64.urlsafe_b64encode (padding stripped).
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r-wW1gFWFOEjXk"),
+            "NPsYzawS-__wqk67X9gyb4dr3JBo3hnlEi5MNyD5jX0"
+        );
+        let a = random_token().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token().unwrap());
+    }
+
+    #[test]
+    fn the_redirect_gives_its_code_when_state_and_iss_match() {
+        let code = code_from_redirect(
+            &redirect("code=abc&state=the-state&iss=https%3A%2F%2Fas.example.com"),
+            &pending(),
+            &found(Some(true)),
+        );
+        assert_eq!(code.unwrap(), "abc");
+        // No iss, and the server does not say it sends one.
+        let code = code_from_redirect(
+            &redirect("code=abc&state=the-state"),
+            &pending(),
+            &found(None),
+        );
+        assert_eq!(code.unwrap(), "abc");
+    }
+
+    #[test]
+    fn a_redirect_with_the_wrong_state_or_no_code_is_refused() {
+        let why = refused(code_from_redirect(
+            &redirect("code=abc&state=other"),
+            &pending(),
+            &found(None),
+        ));
+        assert!(why.contains("another state"), "{why}");
+        let why = refused(code_from_redirect(
+            &redirect("code=abc"),
+            &pending(),
+            &found(None),
+        ));
+        assert!(why.contains("no state"), "{why}");
+        let why = refused(code_from_redirect(
+            &redirect("state=the-state"),
+            &pending(),
+            &found(None),
+        ));
+        assert!(why.contains("no code"), "{why}");
+        let why = refused(code_from_redirect(
+            &redirect("error=access_denied&error_description=no%20way&state=the-state"),
+            &pending(),
+            &found(None),
+        ));
+        assert!(
+            why.contains("access_denied") && why.contains("no way"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn iss_is_compared_exactly_and_required_when_advertised() {
+        let why = refused(code_from_redirect(
+            &redirect("code=abc&state=the-state&iss=https%3A%2F%2Fas.example.com%2F"),
+            &pending(),
+            &found(None),
+        ));
+        assert!(why.contains("RFC 9207"), "{why}");
+        let why = refused(code_from_redirect(
+            &redirect("code=abc&state=the-state"),
+            &pending(),
+            &found(Some(true)),
+        ));
+        assert!(why.contains("has no iss"), "{why}");
+    }
+
+    #[test]
+    fn a_server_without_s256_is_refused() {
+        let config_store: Arc<dyn super::super::TokenStore> =
+            Arc::new(super::super::MemoryTokenStore::new());
+        let config = Config {
+            client_name: "t".into(),
+            redirect_uri: "http://127.0.0.1/callback".into(),
+            client_metadata_url: None,
+            pre_registered: Vec::new(),
+            store: config_store,
+            handler: Arc::new(super::super::FollowRedirect::new()),
+        };
+        let client = Registration {
+            client_id: "c".into(),
+            client_secret: None,
+            token_endpoint_auth_method: None,
+        };
+        let mut plain = found(None);
+        plain.server.code_challenge_methods_supported = Some(vec!["plain".into()]);
+        let why = refused(authorization_request(&config, &plain, &client, None).map(|p| p.url));
+        assert!(why.contains("S256"), "{why}");
+        plain.server.code_challenge_methods_supported = None;
+        assert!(authorization_request(&config, &plain, &client, None).is_err());
+        let ok = authorization_request(&config, &found(None), &client, Some("a b")).unwrap();
+        let query: Vec<(String, String)> = ok.url.query_pairs().into_owned().collect();
+        for (name, value) in [
+            ("code_challenge_method", "S256"),
+            ("resource", "https://mcp.example.com/mcp"),
+            ("scope", "a b"),
+            ("state", ok.state.as_str()),
+        ] {
+            assert!(
+                query.contains(&(name.into(), value.into())),
+                "{name} in {query:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_responses_are_checked() {
+        let f = found(None);
+        let tokens = parse_tokens(
+            json!({"access_token": "tok-SECRET", "token_type": "bearer", "expires_in": 60, "refresh_token": "ref-SECRET"}),
+            &f,
+            Some("a"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(tokens.access_token.expose(), "tok-SECRET");
+        assert!(tokens.expires_at.is_some());
+        let debug = format!("{tokens:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+
+        let why = refused(parse_tokens(
+            json!({"token_type": "Bearer"}),
+            &f,
+            None,
+            None,
+        ));
+        assert!(why.contains("no access_token"), "{why}");
+        let why = refused(parse_tokens(
+            json!({"access_token": "", "token_type": "Bearer"}),
+            &f,
+            None,
+            None,
+        ));
+        assert!(why.contains("no access_token"), "{why}");
+        let why = refused(parse_tokens(
+            json!({"access_token": "tok-SECRET", "token_type": "MAC"}),
+            &f,
+            None,
+            None,
+        ));
+        assert!(why.contains("\"MAC\"") && !why.contains("SECRET"), "{why}");
+        let why = refused(parse_tokens(
+            json!({"access_token": "tok-SECRET"}),
+            &f,
+            None,
+            None,
+        ));
+        assert!(why.contains("no token_type"), "{why}");
+        let why = refused(parse_tokens(
+            json!({"error": "invalid_grant", "error_description": "code used"}),
+            &f,
+            None,
+            None,
+        ));
+        assert!(
+            why.contains("invalid_grant") && why.contains("code used"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+        let old = Secret::new("ref-1");
+        let tokens = parse_tokens(
+            json!({"access_token": "a2", "token_type": "Bearer"}),
+            &found(None),
+            None,
+            Some(&old),
+        )
+        .unwrap();
+        assert_eq!(tokens.refresh_token, Some(old));
+    }
+}
