@@ -24,7 +24,7 @@ use mcp_sdk::{
     ClientCapabilities, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
     Implementation, JsonObject,
 };
-use mcp_sdk_client::auth::{FollowRedirect, OAuth, Secret};
+use mcp_sdk_client::auth::{FollowRedirect, Grant, OAuth, Secret};
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
 use serde_json::{json, Value};
@@ -64,16 +64,31 @@ fn context() -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The authorization of an `auth/*` scenario.
-fn oauth() -> Result<OAuth, ClientError> {
+/// The authorization of an `auth/*` scenario: the authorization code,
+/// unless the context brings a private key or a workload JWT, or the
+/// scenario is the client credentials one.
+fn oauth(scenario: &str) -> Result<OAuth, ClientError> {
     let context = context();
     let mut oauth = OAuth::builder(FollowRedirect::new())
         .client_name("mcp-sdk-conformance-client")
         .redirect_uri("http://localhost:3000/callback")
         .client_metadata_url(CLIENT_METADATA_URL);
+    let issuer = context["issuer"].as_str();
     if let Some(client_id) = context["client_id"].as_str() {
-        let secret = context["client_secret"].as_str().map(Secret::from);
-        oauth = oauth.pre_registered(context["issuer"].as_str(), client_id, secret);
+        if let Some(pem) = context["private_key_pem"].as_str() {
+            oauth = oauth
+                .private_key_jwt(issuer, client_id, Secret::from(pem))
+                .grant(Grant::ClientCredentials);
+        } else {
+            let secret = context["client_secret"].as_str().map(Secret::from);
+            oauth = oauth.pre_registered(issuer, client_id, secret);
+        }
+    }
+    if let Some(jwt) = context["valid_jwt"].as_str() {
+        oauth = oauth.grant(Grant::JwtBearer(Secret::from(jwt)));
+    }
+    if scenario == "auth/client-credentials-basic" {
+        oauth = oauth.grant(Grant::ClientCredentials);
     }
     oauth.build()
 }
@@ -103,7 +118,9 @@ fn context_tool_calls() -> Vec<(String, Value)> {
 
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
     let transport = if scenario.starts_with("auth/") {
-        HttpTransport::builder(url).oauth(oauth()?).build()?
+        HttpTransport::builder(url)
+            .oauth(oauth(scenario)?)
+            .build()?
     } else {
         HttpTransport::new(url)?
     };

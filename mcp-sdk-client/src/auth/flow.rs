@@ -2,6 +2,7 @@
 //! authorization code with PKCE and `state`, and the token requests.
 
 use super::discovery::{is_loopback, Discovered};
+use super::jwt::Es256Key;
 use super::store::{Registration, Tokens};
 use super::{auth_error, Config, Http, Secret};
 use crate::ClientError;
@@ -12,6 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// 32 bytes from the operating system's CSPRNG, base64url: a PKCE
 /// verifier (43 characters, RFC 7636 §4.1) or a `state`.
@@ -222,6 +226,7 @@ pub(crate) async fn token_request(
     mut form: Vec<(&str, String)>,
     scope: Option<&str>,
     previous_refresh: Option<&Secret>,
+    key: Option<&Es256Key>,
 ) -> Result<Tokens, ClientError> {
     form.push(("resource", found.resource.clone()));
     let supported = found
@@ -255,6 +260,15 @@ pub(crate) async fn token_request(
             form.push(("client_secret", secret.expose().to_owned()));
         }
         ("none", _) => form.push(("client_id", client.client_id.clone())),
+        ("private_key_jwt", _) => {
+            let key = key.ok_or_else(|| {
+                auth_error("the client authenticates with private_key_jwt but has no key")
+            })?;
+            let assertion = key.client_assertion(&client.client_id, &found.issuer)?;
+            form.push(("client_id", client.client_id.clone()));
+            form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()));
+            form.push(("client_assertion", assertion.expose().to_owned()));
+        }
         (other, _) => {
             return Err(auth_error(format!(
                 "the client cannot authenticate at the token endpoint with {other:?}"
@@ -467,6 +481,8 @@ mod tests {
             pre_registered: Vec::new(),
             store: config_store,
             handler: Arc::new(super::super::FollowRedirect::new()),
+            grant: super::super::Grant::AuthorizationCode,
+            signing_key: None,
         };
         let client = Registration {
             client_id: "c".into(),

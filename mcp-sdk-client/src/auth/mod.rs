@@ -33,6 +33,7 @@ mod challenge;
 mod discovery;
 mod flow;
 mod handler;
+mod jwt;
 mod secret;
 mod store;
 
@@ -54,6 +55,9 @@ use std::time::Duration;
 /// refresh or a step-up) before it fails: a server that refuses every
 /// token it gets must not keep the client authorizing forever.
 pub const MAX_AUTHORIZATIONS: u32 = 3;
+
+/// The grant type of RFC 7523's JWT bearer grant.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// How long one request to an authorization server may take.
 const AUTH_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,9 +81,27 @@ impl std::fmt::Debug for OAuth {
     }
 }
 
+/// How the client gets its tokens.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Grant {
+    /// A user authorizes, through the [`AuthorizationHandler`]: the
+    /// authorization code with PKCE. The default.
+    AuthorizationCode,
+    /// The client authorizes itself (the OAuth client credentials grant,
+    /// MCP extension `io.modelcontextprotocol/oauth-client-credentials`),
+    /// authenticating as a pre-registered client: with its secret, or with
+    /// a JWT signed by its key ([`OAuthBuilder::private_key_jwt`]).
+    ClientCredentials,
+    /// A JWT the workload got from its platform (RFC 7523's JWT bearer
+    /// grant, workload identity federation).
+    JwtBearer(Secret),
+}
+
 /// Settings for an [`OAuth`].
 pub struct OAuthBuilder {
     config: Config,
+    private_key_pem: Option<Secret>,
 }
 
 pub(crate) struct Config {
@@ -90,6 +112,9 @@ pub(crate) struct Config {
     pub pre_registered: Vec<(Option<String>, Registration)>,
     pub store: Arc<dyn TokenStore>,
     pub handler: Arc<dyn AuthorizationHandler>,
+    pub grant: Grant,
+    /// The key of `private_key_jwt`.
+    pub signing_key: Option<jwt::Es256Key>,
 }
 
 impl Config {
@@ -114,7 +139,10 @@ impl OAuth {
                 pre_registered: Vec::new(),
                 store: Arc::new(MemoryTokenStore::new()),
                 handler: Arc::new(handler),
+                grant: Grant::AuthorizationCode,
+                signing_key: None,
             },
+            private_key_pem: None,
         }
     }
 }
@@ -159,14 +187,45 @@ impl OAuthBuilder {
         self
     }
 
+    /// A client registered beforehand that authenticates at the token
+    /// endpoint with a JWT (`private_key_jwt`, RFC 7523) signed with ES256
+    /// by the P-256 key in `private_key_pem` (PKCS #8).
+    pub fn private_key_jwt(
+        mut self,
+        issuer: Option<&str>,
+        client_id: impl Into<String>,
+        private_key_pem: Secret,
+    ) -> Self {
+        self.config.pre_registered.push((
+            issuer.map(str::to_owned),
+            Registration {
+                client_id: client_id.into(),
+                client_secret: None,
+                token_endpoint_auth_method: Some("private_key_jwt".into()),
+            },
+        ));
+        self.private_key_pem = Some(private_key_pem);
+        self
+    }
+
+    /// How to get tokens; [`Grant::AuthorizationCode`] by default.
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.config.grant = grant;
+        self
+    }
+
     /// Where tokens and registrations are kept; in memory by default.
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.config.store = Arc::new(store);
         self
     }
 
-    /// The authorization.
-    pub fn build(self) -> Result<OAuth, ClientError> {
+    /// The authorization. Fails on a redirect URI that is not a URL or a
+    /// private key that is not a P-256 PKCS #8 PEM document.
+    pub fn build(mut self) -> Result<OAuth, ClientError> {
+        if let Some(pem) = &self.private_key_pem {
+            self.config.signing_key = Some(jwt::Es256Key::from_pem(pem)?);
+        }
         Url::parse(&self.config.redirect_uri)
             .map_err(|e| auth_error(format!("the redirect URI is not a URL: {e}")))?;
         let http = reqwest::Client::builder()
@@ -275,6 +334,34 @@ impl OAuth {
         }
         let scope = self.choose_scope(challenge, &found, step_up);
         let client = flow::registration(&inner.http, &inner.config, &found).await?;
+        let key = inner.config.signing_key.as_ref();
+        let direct = match &inner.config.grant {
+            Grant::AuthorizationCode => None,
+            Grant::ClientCredentials => Some(vec![("grant_type", "client_credentials".to_owned())]),
+            Grant::JwtBearer(assertion) => Some(vec![
+                ("grant_type", JWT_BEARER.to_owned()),
+                ("assertion", assertion.expose().to_owned()),
+            ]),
+        };
+        if let Some(mut form) = direct {
+            // No user: the token endpoint alone. A refusal is final (no
+            // other grant is tried).
+            if let Some(scope) = &scope {
+                form.push(("scope", scope.clone()));
+            }
+            *lock(&inner.requested_scope) = scope.clone();
+            let tokens = flow::token_request(
+                &inner.http,
+                &found,
+                &client,
+                form,
+                scope.as_deref(),
+                None,
+                key,
+            )
+            .await?;
+            return self.keep(server, tokens);
+        }
         let pending =
             flow::authorization_request(&inner.config, &found, &client, scope.as_deref())?;
         tracing::debug!(issuer = %found.issuer, scope = ?scope, "authorizing");
@@ -287,8 +374,16 @@ impl OAuth {
             ("redirect_uri", inner.config.redirect_uri.clone()),
             ("code_verifier", pending.verifier.clone()),
         ];
-        let tokens =
-            flow::token_request(&inner.http, &found, &client, form, scope.as_deref(), None).await?;
+        let tokens = flow::token_request(
+            &inner.http,
+            &found,
+            &client,
+            form,
+            scope.as_deref(),
+            None,
+            key,
+        )
+        .await?;
         self.keep(server, tokens)
     }
 
@@ -311,6 +406,7 @@ impl OAuth {
             form,
             tokens.scope.as_deref(),
             Some(refresh),
+            inner.config.signing_key.as_ref(),
         )
         .await
     }
