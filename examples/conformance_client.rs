@@ -87,6 +87,17 @@ fn oauth(scenario: &str) -> Result<OAuth, ClientError> {
     if let Some(jwt) = context["valid_jwt"].as_str() {
         oauth = oauth.grant(Grant::JwtBearer(Secret::from(jwt)));
     }
+    if let (Some(endpoint), Some(idp_client), Some(id_token)) = (
+        context["idp_token_endpoint"].as_str(),
+        context["idp_client_id"].as_str(),
+        context["idp_id_token"].as_str(),
+    ) {
+        oauth = oauth.grant(Grant::EnterpriseManaged {
+            idp_token_endpoint: endpoint.to_owned(),
+            idp_client_id: idp_client.to_owned(),
+            id_token: Secret::from(id_token),
+        });
+    }
     if scenario == "auth/client-credentials-basic" {
         oauth = oauth.grant(Grant::ClientCredentials);
     }

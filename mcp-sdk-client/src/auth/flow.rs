@@ -287,6 +287,65 @@ pub(crate) async fn token_request(
     parse_tokens(answer, found, scope, previous_refresh)
 }
 
+/// Exchanges the user's ID token at the identity provider for an ID-JAG
+/// (an identity assertion authorization grant) for the authorization
+/// server and resource of `found` (RFC 8693 token exchange).
+pub(crate) async fn id_jag(
+    http: &Http,
+    found: &Discovered,
+    idp_token_endpoint: &str,
+    idp_client_id: &str,
+    id_token: &Secret,
+    scope: Option<&str>,
+) -> Result<Secret, ClientError> {
+    const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
+    let endpoint = Url::parse(idp_token_endpoint).map_err(|e| {
+        auth_error(format!(
+            "the identity provider's token endpoint is not a URL: {e}"
+        ))
+    })?;
+    super::discovery::require_secure(&endpoint, "identity provider's token endpoint")?;
+    let mut form = vec![
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange".to_owned(),
+        ),
+        ("requested_token_type", ID_JAG.to_owned()),
+        ("subject_token", id_token.expose().to_owned()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:id_token".to_owned(),
+        ),
+        ("audience", found.issuer.clone()),
+        ("resource", found.resource.clone()),
+        ("client_id", idp_client_id.to_owned()),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope.to_owned()));
+    }
+    let (status, answer) = http.post_form(idp_token_endpoint, &form, None).await?;
+    if !status.is_success() {
+        return Err(auth_error(format!(
+            "the identity provider refused the token exchange: HTTP {status}{}",
+            oauth_error(&answer)
+        )));
+    }
+    match answer.get("issued_token_type").and_then(Value::as_str) {
+        Some(ID_JAG) => {}
+        other => {
+            return Err(auth_error(format!(
+                "the identity provider issued {other:?}, not an ID-JAG"
+            )))
+        }
+    }
+    answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| auth_error("the token exchange answer has no access_token"))
+}
+
 /// A token response (OAuth 2.1 §3.2.3): a non-empty `access_token` of type
 /// `Bearer`.
 pub(crate) fn parse_tokens(

@@ -96,6 +96,20 @@ pub enum Grant {
     /// A JWT the workload got from its platform (RFC 7523's JWT bearer
     /// grant, workload identity federation).
     JwtBearer(Secret),
+    /// Enterprise-managed authorization (MCP extension
+    /// `io.modelcontextprotocol/enterprise-managed-authorization`): the
+    /// user's ID token from the enterprise's identity provider is
+    /// exchanged there (RFC 8693) for an ID-JAG naming the MCP server's
+    /// authorization server and resource, which that server takes in the
+    /// JWT bearer grant, the client authenticating as pre-registered.
+    EnterpriseManaged {
+        /// The identity provider's token endpoint.
+        idp_token_endpoint: String,
+        /// The client's id at the identity provider.
+        idp_client_id: String,
+        /// The user's ID token from the identity provider.
+        id_token: Secret,
+    },
 }
 
 /// Settings for an [`OAuth`].
@@ -342,6 +356,25 @@ impl OAuth {
                 ("grant_type", JWT_BEARER.to_owned()),
                 ("assertion", assertion.expose().to_owned()),
             ]),
+            Grant::EnterpriseManaged {
+                idp_token_endpoint,
+                idp_client_id,
+                id_token,
+            } => {
+                let jag = flow::id_jag(
+                    &inner.http,
+                    &found,
+                    idp_token_endpoint,
+                    idp_client_id,
+                    id_token,
+                    scope.as_deref(),
+                )
+                .await?;
+                Some(vec![
+                    ("grant_type", JWT_BEARER.to_owned()),
+                    ("assertion", jag.expose().to_owned()),
+                ])
+            }
         };
         if let Some(mut form) = direct {
             // No user: the token endpoint alone. A refusal is final (no
