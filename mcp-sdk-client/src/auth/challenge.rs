@@ -1,7 +1,7 @@
 //! The `WWW-Authenticate` challenge of a 401 or 403 (RFC 6750 §3, RFC 9728
 //! §5.1): its `resource_metadata`, `scope` and `error`.
 
-/// What a `Bearer` challenge says.
+/// What a `Bearer` (or `DPoP`) challenge says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Challenge {
     /// Where the protected resource metadata is (RFC 9728).
@@ -13,6 +13,11 @@ pub(crate) struct Challenge {
 }
 
 impl Challenge {
+    /// Whether the server wants a DPoP proof with its nonce (RFC 9449 §9).
+    pub fn wants_dpop_nonce(&self) -> bool {
+        self.error.as_deref() == Some("use_dpop_nonce")
+    }
+
     /// Whether the server wants more scopes (a step-up, RFC 6750 §3.1).
     pub fn insufficient_scope(&self) -> bool {
         self.error.as_deref() == Some("insufficient_scope")
@@ -75,7 +80,8 @@ fn bearer_params(header: &str) -> Option<Vec<(String, String)>> {
             if in_bearer {
                 return Some(params);
             }
-            in_bearer = token.eq_ignore_ascii_case("bearer");
+            // DPoP challenges (RFC 9449 §7.1) carry the same parameters.
+            in_bearer = token.eq_ignore_ascii_case("bearer") || token.eq_ignore_ascii_case("dpop");
             rest = after;
         }
     }
@@ -121,11 +127,19 @@ mod tests {
     fn finds_bearer_among_other_schemes_and_unquoted_values() {
         let c = Challenge::parse([
             r#"Basic realm="old""#,
-            r#"DPoP algs="ES256", Bearer error=invalid_token, scope="a \"b\"""#,
+            r#"Digest realm="x", Bearer error=invalid_token, scope="a \"b\"""#,
         ]);
         assert_eq!(c.error.as_deref(), Some("invalid_token"));
         assert_eq!(c.scope.as_deref(), Some(r#"a "b""#));
         assert!(!c.insufficient_scope());
+    }
+
+    #[test]
+    fn a_dpop_challenge_is_read_too() {
+        let c =
+            Challenge::parse([r#"DPoP error="use_dpop_nonce", resource_metadata="https://m/x""#]);
+        assert!(c.wants_dpop_nonce());
+        assert_eq!(c.resource_metadata.as_deref(), Some("https://m/x"));
     }
 
     #[test]

@@ -38,6 +38,17 @@ pub(crate) struct ServerMetadata {
     pub client_id_metadata_document_supported: Option<bool>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+}
+
+impl ServerMetadata {
+    /// Whether the server binds tokens to a DPoP key signing with ES256.
+    pub fn dpop_es256(&self) -> bool {
+        self.dpop_signing_alg_values_supported
+            .as_ref()
+            .is_some_and(|algs| algs.iter().any(|a| a == "ES256"))
+    }
 }
 
 /// Where the authorization comes from: the resource identifier to ask
@@ -200,6 +211,7 @@ async fn legacy(http: &Http, server_url: &Url) -> Result<Discovered, ClientError
         token_endpoint_auth_methods_supported: None,
         client_id_metadata_document_supported: None,
         authorization_response_iss_parameter_supported: None,
+        dpop_signing_alg_values_supported: None,
     };
     Ok(Discovered {
         resource,

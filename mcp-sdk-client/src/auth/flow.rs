@@ -4,7 +4,7 @@
 use super::discovery::{is_loopback, Discovered};
 use super::jwt::Es256Key;
 use super::store::{Registration, Tokens};
-use super::{auth_error, Config, Http, Secret};
+use super::{auth_error, Config, Dpop, Http, Secret};
 use crate::ClientError;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -217,17 +217,26 @@ pub(crate) fn code_from_redirect(
         .ok_or_else(|| auth_error("the authorization response has no code"))
 }
 
+/// What token requests go with: the HTTP client, the key of
+/// `private_key_jwt` if the client has one, and the DPoP key.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenSender<'a> {
+    pub http: &'a Http,
+    pub key: Option<&'a Es256Key>,
+    pub dpop: &'a Dpop,
+}
+
 /// A token request (the authorization code or a refresh token), with the
 /// client authenticated as its registration says, and its answer checked.
 pub(crate) async fn token_request(
-    http: &Http,
+    sender: &TokenSender<'_>,
     found: &Discovered,
     client: &Registration,
     mut form: Vec<(&str, String)>,
     scope: Option<&str>,
     previous_refresh: Option<&Secret>,
-    key: Option<&Es256Key>,
 ) -> Result<Tokens, ClientError> {
+    let TokenSender { http, key, dpop } = *sender;
     form.push(("resource", found.resource.clone()));
     let supported = found
         .server
@@ -275,16 +284,46 @@ pub(crate) async fn token_request(
             )))
         }
     }
-    let (status, answer) = http
-        .post_form(&found.server.token_endpoint, &form, basic.as_ref())
-        .await?;
-    if !status.is_success() {
-        return Err(auth_error(format!(
-            "the token endpoint refused: HTTP {status}{}",
-            oauth_error(&answer)
-        )));
+    // A DPoP-bound token when the server offers ES256 (RFC 9449 §5); a
+    // server asking for its nonce is asked again once with it (§8).
+    let use_dpop = found.server.dpop_es256();
+    let token_endpoint = Url::parse(&found.server.token_endpoint)
+        .map_err(|e| auth_error(format!("the token endpoint is not a URL: {e}")))?;
+    let mut retried = false;
+    loop {
+        let proof = match use_dpop {
+            true => Some(dpop.key.dpop_proof(
+                "POST",
+                &token_endpoint,
+                None,
+                dpop.as_nonce().as_deref(),
+            )?),
+            false => None,
+        };
+        let (status, answer, nonce) = http
+            .post_form(
+                &found.server.token_endpoint,
+                &form,
+                basic.as_ref(),
+                proof.as_ref(),
+            )
+            .await?;
+        if let Some(nonce) = nonce {
+            dpop.set_as_nonce(nonce);
+        }
+        let wants_nonce = answer.get("error").and_then(Value::as_str) == Some("use_dpop_nonce");
+        if use_dpop && wants_nonce && !retried && dpop.as_nonce().is_some() {
+            retried = true;
+            continue;
+        }
+        if !status.is_success() {
+            return Err(auth_error(format!(
+                "the token endpoint refused: HTTP {status}{}",
+                oauth_error(&answer)
+            )));
+        }
+        return parse_tokens(answer, found, scope, previous_refresh, use_dpop);
     }
-    parse_tokens(answer, found, scope, previous_refresh)
 }
 
 /// Exchanges the user's ID token at the identity provider for an ID-JAG
@@ -323,7 +362,9 @@ pub(crate) async fn id_jag(
     if let Some(scope) = scope {
         form.push(("scope", scope.to_owned()));
     }
-    let (status, answer) = http.post_form(idp_token_endpoint, &form, None).await?;
+    let (status, answer, _) = http
+        .post_form(idp_token_endpoint, &form, None, None)
+        .await?;
     if !status.is_success() {
         return Err(auth_error(format!(
             "the identity provider refused the token exchange: HTTP {status}{}",
@@ -353,6 +394,7 @@ pub(crate) fn parse_tokens(
     found: &Discovered,
     scope: Option<&str>,
     previous_refresh: Option<&Secret>,
+    dpop_proved: bool,
 ) -> Result<Tokens, ClientError> {
     if answer.get("error").is_some() {
         return Err(auth_error(format!(
@@ -367,15 +409,16 @@ pub(crate) fn parse_tokens(
     else {
         return Err(auth_error("the token response has no access_token"));
     };
-    match answer.get("token_type").and_then(Value::as_str) {
-        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+    let dpop = match answer.get("token_type").and_then(Value::as_str) {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => false,
+        Some(t) if dpop_proved && t.eq_ignore_ascii_case("dpop") => true,
         Some(t) => {
             return Err(auth_error(format!(
-                "the token response has token_type {t:?}; this client uses Bearer tokens only"
+                "the token response has token_type {t:?}; this client takes Bearer tokens, and DPoP ones when it sent a proof"
             )))
         }
         None => return Err(auth_error("the token response has no token_type")),
-    }
+    };
     let expires_at = answer
         .get("expires_in")
         .and_then(Value::as_u64)
@@ -392,6 +435,7 @@ pub(crate) fn parse_tokens(
         refresh_token,
         scope: scope.map(str::to_owned),
         expires_at,
+        dpop,
     })
 }
 
@@ -428,6 +472,7 @@ mod tests {
                 token_endpoint_auth_methods_supported: None,
                 client_id_metadata_document_supported: None,
                 authorization_response_iss_parameter_supported: iss_supported,
+                dpop_signing_alg_values_supported: None,
             },
             defaults: false,
         }
@@ -577,6 +622,7 @@ mod tests {
             &f,
             Some("a"),
             None,
+            false,
         )
         .unwrap();
         assert_eq!(tokens.access_token.expose(), "tok-SECRET");
@@ -589,6 +635,7 @@ mod tests {
             &f,
             None,
             None,
+            false,
         ));
         assert!(why.contains("no access_token"), "{why}");
         let why = refused(parse_tokens(
@@ -596,6 +643,7 @@ mod tests {
             &f,
             None,
             None,
+            false,
         ));
         assert!(why.contains("no access_token"), "{why}");
         let why = refused(parse_tokens(
@@ -603,6 +651,7 @@ mod tests {
             &f,
             None,
             None,
+            false,
         ));
         assert!(why.contains("\"MAC\"") && !why.contains("SECRET"), "{why}");
         let why = refused(parse_tokens(
@@ -610,6 +659,7 @@ mod tests {
             &f,
             None,
             None,
+            false,
         ));
         assert!(why.contains("no token_type"), "{why}");
         let why = refused(parse_tokens(
@@ -617,6 +667,7 @@ mod tests {
             &f,
             None,
             None,
+            false,
         ));
         assert!(
             why.contains("invalid_grant") && why.contains("code used"),
@@ -632,6 +683,7 @@ mod tests {
             &found(None),
             None,
             Some(&old),
+            false,
         )
         .unwrap();
         assert_eq!(tokens.refresh_token, Some(old));

@@ -252,6 +252,11 @@ impl OAuthBuilder {
             inner: Arc::new(Inner {
                 config: self.config,
                 http: Http(http),
+                dpop: Dpop {
+                    key: jwt::Es256Key::generate()?,
+                    as_nonce: Mutex::new(None),
+                    rs_nonce: Mutex::new(None),
+                },
                 current: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 flow: tokio::sync::Mutex::new(()),
@@ -261,9 +266,27 @@ impl OAuthBuilder {
     }
 }
 
+/// The client's DPoP key (RFC 9449) and the nonces the servers gave.
+pub(crate) struct Dpop {
+    pub key: jwt::Es256Key,
+    as_nonce: Mutex<Option<String>>,
+    rs_nonce: Mutex<Option<String>>,
+}
+
+impl Dpop {
+    pub fn as_nonce(&self) -> Option<String> {
+        lock(&self.as_nonce).clone()
+    }
+
+    pub fn set_as_nonce(&self, nonce: String) {
+        *lock(&self.as_nonce) = Some(nonce);
+    }
+}
+
 struct Inner {
     config: Config,
     http: Http,
+    dpop: Dpop,
     /// The tokens in use (loaded from the store on first use).
     current: Mutex<Option<Option<Tokens>>>,
     /// Counts token changes, so that a request refused with old tokens
@@ -280,8 +303,73 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl OAuth {
-    /// The access token to send to `server`, with the generation it is of.
-    pub(crate) fn bearer(&self, server: &Url) -> (u64, Option<Secret>) {
+    /// Puts the access token on `request` (`Bearer`, or `DPoP` with a
+    /// fresh proof for a DPoP-bound token); gives the generation of the
+    /// tokens used.
+    pub(crate) fn authorize_request(
+        &self,
+        server: &Url,
+        request: &mut reqwest::Request,
+    ) -> Result<u64, ClientError> {
+        let (generation, tokens) = self.tokens_for(server);
+        let Some(tokens) = tokens else {
+            return Ok(generation);
+        };
+        let value = |s: &str| {
+            let mut v = reqwest::header::HeaderValue::try_from(s)
+                .map_err(|_| auth_error("the access token is not a valid header value"))?;
+            v.set_sensitive(true);
+            Ok::<_, ClientError>(v)
+        };
+        if tokens.dpop {
+            let nonce = lock(&self.inner.dpop.rs_nonce).clone();
+            let proof = self.inner.dpop.key.dpop_proof(
+                request.method().as_str(),
+                request.url(),
+                Some(&tokens.access_token),
+                nonce.as_deref(),
+            )?;
+            let headers = request.headers_mut();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                value(&format!("DPoP {}", tokens.access_token.expose()))?,
+            );
+            headers.insert("dpop", value(proof.expose())?);
+        } else {
+            request.headers_mut().insert(
+                reqwest::header::AUTHORIZATION,
+                value(&format!("Bearer {}", tokens.access_token.expose()))?,
+            );
+        }
+        Ok(generation)
+    }
+
+    fn sender<'a>(&'a self, key: Option<&'a jwt::Es256Key>) -> flow::TokenSender<'a> {
+        flow::TokenSender {
+            http: &self.inner.http,
+            key,
+            dpop: &self.inner.dpop,
+        }
+    }
+
+    /// Keeps the `DPoP-Nonce` the MCP server sent (RFC 9449 §9); says
+    /// whether it is a new one.
+    pub(crate) fn server_nonce(&self, response: &reqwest::Response) -> bool {
+        let Some(nonce) = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let mut kept = lock(&self.inner.dpop.rs_nonce);
+        let new = kept.as_deref() != Some(nonce);
+        *kept = Some(nonce.to_owned());
+        new
+    }
+
+    /// The tokens to send to `server`, with the generation they are of.
+    fn tokens_for(&self, server: &Url) -> (u64, Option<Tokens>) {
         let inner = &self.inner;
         let mut current = lock(&inner.current);
         if current.is_none() {
@@ -295,11 +383,8 @@ impl OAuth {
                 });
             *current = Some(stored);
         }
-        let token = current
-            .as_ref()
-            .and_then(|t| t.as_ref())
-            .map(|t| t.access_token.clone());
-        (inner.generation.load(Ordering::SeqCst), token)
+        let tokens = current.as_ref().and_then(|t| t.clone());
+        (inner.generation.load(Ordering::SeqCst), tokens)
     }
 
     fn current_tokens(&self) -> Option<Tokens> {
@@ -384,13 +469,12 @@ impl OAuth {
             }
             *lock(&inner.requested_scope) = scope.clone();
             let tokens = flow::token_request(
-                &inner.http,
+                &self.sender(key),
                 &found,
                 &client,
                 form,
                 scope.as_deref(),
                 None,
-                key,
             )
             .await?;
             return self.keep(server, tokens);
@@ -408,13 +492,12 @@ impl OAuth {
             ("code_verifier", pending.verifier.clone()),
         ];
         let tokens = flow::token_request(
-            &inner.http,
+            &self.sender(key),
             &found,
             &client,
             form,
             scope.as_deref(),
             None,
-            key,
         )
         .await?;
         self.keep(server, tokens)
@@ -433,13 +516,12 @@ impl OAuth {
             ("refresh_token", refresh.expose().to_owned()),
         ];
         flow::token_request(
-            &inner.http,
+            &self.sender(inner.config.signing_key.as_ref()),
             found,
             &client,
             form,
             tokens.scope.as_deref(),
             Some(refresh),
-            inner.config.signing_key.as_ref(),
         )
         .await
     }
@@ -529,16 +611,19 @@ impl Http {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body.to_string());
-        self.answer(request, url).await
+        let (status, value, _) = self.answer(request, url).await?;
+        Ok((status, value))
     }
 
-    /// POSTs a form, with `Authorization: Basic` if given.
+    /// POSTs a form, with `Authorization: Basic` and a `DPoP` proof if
+    /// given; also gives the `DPoP-Nonce` of the answer.
     pub async fn post_form(
         &self,
         url: &str,
         form: &[(&str, String)],
         basic: Option<&Secret>,
-    ) -> Result<(StatusCode, Value), ClientError> {
+        dpop: Option<&Secret>,
+    ) -> Result<(StatusCode, Value, Option<String>), ClientError> {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
             .finish();
@@ -554,6 +639,9 @@ impl Http {
         if let Some(basic) = basic {
             request = request.header(reqwest::header::AUTHORIZATION, basic.expose());
         }
+        if let Some(proof) = dpop {
+            request = request.header("dpop", proof.expose());
+        }
         self.answer(request, url).await
     }
 
@@ -561,16 +649,21 @@ impl Http {
         &self,
         request: reqwest::RequestBuilder,
         url: &str,
-    ) -> Result<(StatusCode, Value), ClientError> {
+    ) -> Result<(StatusCode, Value, Option<String>), ClientError> {
         let response = request
             .send()
             .await
             .map_err(|e| auth_error(format!("could not reach {url}: {}", e.without_url())))?;
         let status = response.status();
+        let nonce = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = read_bounded(response, url).await?;
         match serde_json::from_slice(&body) {
-            Ok(value) => Ok((status, value)),
-            Err(_) if !status.is_success() => Ok((status, Value::Null)),
+            Ok(value) => Ok((status, value, nonce)),
+            Err(_) if !status.is_success() => Ok((status, Value::Null, nonce)),
             Err(e) => Err(auth_error(format!(
                 "{url} answered with a body that is not JSON: {e}"
             ))),

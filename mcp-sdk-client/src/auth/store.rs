@@ -24,6 +24,10 @@ pub struct Tokens {
     pub scope: Option<String>,
     /// When the access token expires, if the server said.
     pub expires_at: Option<SystemTime>,
+    /// Whether the access token is bound to the client's DPoP key (RFC
+    /// 9449): sent as `Authorization: DPoP` with a proof.
+    #[serde(default)]
+    pub dpop: bool,
 }
 
 /// A client registered with (or pre-registered at) one authorization

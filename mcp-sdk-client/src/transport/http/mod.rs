@@ -240,14 +240,13 @@ impl Shared {
         if let Some(oauth) = &self.oauth {
             use crate::auth::{Challenge, MAX_AUTHORIZATIONS};
             let mut authorizations = 0;
+            let mut nonce_retries = 0;
             loop {
-                let (generation, token) = oauth.bearer(&self.url);
-                let mut request = build();
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token.expose());
-                }
-                let response = request.send().await.map_err(transport_error)?;
+                let mut request = build().build().map_err(transport_error)?;
+                let generation = oauth.authorize_request(&self.url, &mut request)?;
+                let response = self.http.execute(request).await.map_err(transport_error)?;
                 let status = response.status();
+                let new_nonce = oauth.server_nonce(&response);
                 if !matches!(status.as_u16(), 401 | 403) {
                     return Ok(response);
                 }
@@ -258,6 +257,12 @@ impl Shared {
                         .iter()
                         .filter_map(|v| v.to_str().ok()),
                 );
+                if challenge.wants_dpop_nonce() && new_nonce && nonce_retries < 2 {
+                    // The server wants its nonce in the proof (RFC 9449
+                    // §9): the same request again, with it.
+                    nonce_retries += 1;
+                    continue;
+                }
                 if status == StatusCode::FORBIDDEN && !challenge.insufficient_scope() {
                     // Refused for another reason than scope: more
                     // authorization will not help.
