@@ -31,6 +31,7 @@
 
 mod challenge;
 mod discovery;
+mod file_store;
 mod flow;
 mod handler;
 mod jwt;
@@ -38,6 +39,7 @@ mod secret;
 mod store;
 
 pub(crate) use challenge::Challenge;
+pub use file_store::FileTokenStore;
 pub use handler::{AuthorizationHandler, FollowRedirect};
 pub use secret::Secret;
 pub use store::{MemoryTokenStore, Registration, TokenStore, Tokens};
