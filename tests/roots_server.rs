@@ -354,6 +354,17 @@ async fn reads_lists_searches_and_describes() {
             .ok("search_files", json!({"pattern": "src/**/*.rs"}))
             .await;
         assert_eq!(found["matches"], json!(["src/lib/util.rs", "src/main.rs"]));
+        // Alternation, as models write it.
+        let found = s.ok("search_files", json!({"pattern": "*.{md,rs}"})).await;
+        assert_eq!(
+            found["matches"],
+            json!([
+                "README.md",
+                "docs/guide.md",
+                "src/lib/util.rs",
+                "src/main.rs"
+            ])
+        );
         let found = s
             .ok(
                 "search_files",

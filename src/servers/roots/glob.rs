@@ -1,32 +1,22 @@
-//! A small glob matcher: `*`, `?`, `[...]` (with `!`/`^` negation and
-//! ranges), `**` and `**/`, `\` escapes. Matching is dynamic programming
-//! over (pattern token, text position), so no pattern is exponential.
+//! The `search_files` patterns, on `globset` (ripgrep's matcher): `*`, `?`,
+//! `[...]` (with `!`/`^` negation and ranges), `{a,b}` alternation, `**`
+//! and `**/`, `\` escapes. `globset` compiles a pattern to a regular
+//! expression, so matching is linear in the path whatever the pattern.
+//!
+//! Around it this module keeps the roots server's own rules: patterns are
+//! relative to the searched directory, never climb out of it with `..`, and
+//! are bounded in length; a pattern without `/` matches file names, one with
+//! `/` whole relative paths.
+
+use globset::{GlobBuilder, GlobMatcher};
 
 /// The longest pattern accepted, in characters.
 pub const MAX_PATTERN_CHARS: usize = 256;
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Literal(char),
-    /// `?`: one character other than `/`.
-    One,
-    /// `[...]`: one character (other than `/`) in (or, negated, not in) the ranges.
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
-    /// `*`: any run of characters without `/`.
-    Star,
-    /// `**`: any run of characters.
-    DoubleStar,
-    /// `**/`: nothing, or any run of characters ending with `/`.
-    Dirs,
-}
-
 /// A compiled glob pattern.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Glob {
-    tokens: Vec<Token>,
+    matcher: GlobMatcher,
     /// Whether the pattern has a `/` (it then matches whole relative paths;
     /// otherwise file names).
     has_slash: bool,
@@ -49,55 +39,21 @@ impl Glob {
                 "patterns are relative to the searched directory; drop the leading '/'".to_owned(),
             );
         }
-        if pattern.split('/').any(|seg| seg == "..") {
+        if pattern
+            .split(['/', '{', '}', ','])
+            .any(|segment| segment == "..")
+        {
             return Err("'..' is not allowed in patterns".to_owned());
         }
-        let chars: Vec<char> = pattern.chars().collect();
-        let mut tokens = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            match chars[i] {
-                '\\' => {
-                    let c = *chars
-                        .get(i + 1)
-                        .ok_or("the pattern ends with a lone '\\'")?;
-                    tokens.push(Token::Literal(c));
-                    i += 2;
-                }
-                '?' => {
-                    tokens.push(Token::One);
-                    i += 1;
-                }
-                '*' if chars.get(i + 1) == Some(&'*') => {
-                    let mut j = i;
-                    while chars.get(j) == Some(&'*') {
-                        j += 1;
-                    }
-                    if chars.get(j) == Some(&'/') {
-                        tokens.push(Token::Dirs);
-                        i = j + 1;
-                    } else {
-                        tokens.push(Token::DoubleStar);
-                        i = j;
-                    }
-                }
-                '*' => {
-                    tokens.push(Token::Star);
-                    i += 1;
-                }
-                '[' => {
-                    let (token, next) = parse_class(&chars, i)?;
-                    tokens.push(token);
-                    i = next;
-                }
-                c => {
-                    tokens.push(Token::Literal(c));
-                    i += 1;
-                }
-            }
-        }
+        let matcher = GlobBuilder::new(pattern)
+            // `*` and `?` stop at `/`; only `**` crosses directories.
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| e.kind().to_string())?
+            .compile_matcher();
         Ok(Glob {
-            tokens,
+            matcher,
             has_slash: pattern.contains('/'),
         })
     }
@@ -110,71 +66,7 @@ impl Glob {
         } else {
             rel.rsplit('/').next().unwrap_or(rel)
         };
-        self.matches_text(text)
-    }
-
-    fn matches_text(&self, text: &str) -> bool {
-        let s: Vec<char> = text.chars().collect();
-        let n = s.len();
-        // next[i]: tokens[t+1..] match s[i..]; cur[i]: tokens[t..] match s[i..].
-        let mut next = vec![false; n + 1];
-        next[n] = true;
-        for token in self.tokens.iter().rev() {
-            let mut cur = vec![false; n + 1];
-            let mut dirs_acc = false;
-            for i in (0..=n).rev() {
-                cur[i] = match token {
-                    Token::Literal(c) => i < n && s[i] == *c && next[i + 1],
-                    Token::One => i < n && s[i] != '/' && next[i + 1],
-                    Token::Class { negated, ranges } => {
-                        i < n
-                            && s[i] != '/'
-                            && ranges.iter().any(|&(a, b)| a <= s[i] && s[i] <= b) != *negated
-                            && next[i + 1]
-                    }
-                    Token::Star => next[i] || (i < n && s[i] != '/' && cur[i + 1]),
-                    Token::DoubleStar => next[i] || (i < n && cur[i + 1]),
-                    Token::Dirs => {
-                        if i < n && s[i] == '/' && next[i + 1] {
-                            dirs_acc = true;
-                        }
-                        next[i] || dirs_acc
-                    }
-                };
-            }
-            next = cur;
-        }
-        next[0]
-    }
-}
-
-fn parse_class(chars: &[char], start: usize) -> Result<(Token, usize), String> {
-    let mut i = start + 1;
-    let negated = matches!(chars.get(i), Some('!' | '^'));
-    if negated {
-        i += 1;
-    }
-    let mut ranges = Vec::new();
-    let mut first = true;
-    loop {
-        let Some(&c) = chars.get(i) else {
-            return Err("the pattern has a '[' without its ']'".to_owned());
-        };
-        if c == ']' && !first {
-            return Ok((Token::Class { negated, ranges }, i + 1));
-        }
-        first = false;
-        if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|&e| e != ']') {
-            let end = chars[i + 2];
-            if end < c {
-                return Err(format!("the range {c}-{end} in the pattern is backwards"));
-            }
-            ranges.push((c, end));
-            i += 3;
-        } else {
-            ranges.push((c, c));
-            i += 1;
-        }
+        self.matcher.is_match(text)
     }
 }
 
@@ -204,6 +96,7 @@ mod tests {
         assert!(m("[a-c]*.txt", "b.txt"));
         assert!(!m("[!a-c]*.txt", "b.txt"));
         assert!(m("[!a-c]*.txt", "d.txt"));
+        assert!(m("[^a-c]*.txt", "d.txt"));
         assert!(m("[]]x", "]x"));
         assert!(m(r"\*.txt", "*.txt"));
         assert!(!m(r"\*.txt", "a.txt"));
@@ -211,10 +104,25 @@ mod tests {
     }
 
     #[test]
+    fn alternation_as_models_write_it() {
+        // The hand-written matcher before globset found nothing for these.
+        assert!(m("*.{rs,toml}", "src/main.rs"));
+        assert!(m("*.{rs,toml}", "Cargo.toml"));
+        assert!(!m("*.{rs,toml}", "README.md"));
+        assert!(m("{src,tests}/**/*.rs", "tests/a/b.rs"));
+        assert!(!m("{src,tests}/**/*.rs", "benches/b.rs"));
+        assert!(m("**/*.{md,txt}", "docs/notes/todo.txt"));
+    }
+
+    #[test]
     fn bad_patterns_are_explained() {
-        for bad in ["", "[abc", "/etc/*", "../*", "a/../b", "\\", "[z-a]"] {
+        for bad in [
+            "", "[abc", "/etc/*", "../*", "a/../b", "{..,x}/*", "\\", "[z-a]", "{a,b",
+        ] {
             assert!(Glob::new(bad).is_err(), "{bad:?}");
         }
+        let e = Glob::new("{a,b").unwrap_err();
+        assert!(!e.is_empty());
         assert!(Glob::new(&"*".repeat(MAX_PATTERN_CHARS + 1)).is_err());
     }
 
@@ -223,5 +131,7 @@ mod tests {
         let g = Glob::new(&"*a".repeat(40)).unwrap();
         assert!(!g.matches(&"a".repeat(39)));
         assert!(g.matches(&"a".repeat(40)));
+        let g = Glob::new(&"{a,b}*".repeat(20)).unwrap();
+        assert!(!g.matches(&"c".repeat(200)));
     }
 }
