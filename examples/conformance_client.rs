@@ -13,11 +13,18 @@
 //! and speaks `2026-07-28` to a stateless server, or falls back to
 //! `initialize` for a session-era one, so the same binary serves the
 //! scenarios of every revision.
+//!
+//! For the `auth/*` scenarios it authorizes with OAuth
+//! ([`mcp_sdk_client::auth`]): the suite's authorization server grants
+//! without asking anyone, so [`FollowRedirect`] reads the code from its
+//! redirect. A pre-registered client comes from `MCP_CONFORMANCE_CONTEXT`
+//! (`client_id`, `client_secret`, `issuer`).
 
 use mcp_sdk::{
     ClientCapabilities, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
     Implementation, JsonObject,
 };
+use mcp_sdk_client::auth::{FollowRedirect, Grant, OAuth, Secret};
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
 use serde_json::{json, Value};
@@ -45,6 +52,58 @@ impl ClientHandler for AcceptDefaults {
     }
 }
 
+/// The Client ID Metadata Document URL the `auth/basic-cimd` scenario
+/// expects as client id.
+const CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// The scenario's context (`MCP_CONFORMANCE_CONTEXT`), or `null`.
+fn context() -> Value {
+    std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The authorization of an `auth/*` scenario: the authorization code,
+/// unless the context brings a private key or a workload JWT, or the
+/// scenario is the client credentials one.
+fn oauth(scenario: &str) -> Result<OAuth, ClientError> {
+    let context = context();
+    let mut oauth = OAuth::builder(FollowRedirect::new())
+        .client_name("mcp-sdk-conformance-client")
+        .redirect_uri("http://localhost:3000/callback")
+        .client_metadata_url(CLIENT_METADATA_URL);
+    let issuer = context["issuer"].as_str();
+    if let Some(client_id) = context["client_id"].as_str() {
+        if let Some(pem) = context["private_key_pem"].as_str() {
+            oauth = oauth
+                .private_key_jwt(issuer, client_id, Secret::from(pem))
+                .grant(Grant::ClientCredentials);
+        } else {
+            let secret = context["client_secret"].as_str().map(Secret::from);
+            oauth = oauth.pre_registered(issuer, client_id, secret);
+        }
+    }
+    if let Some(jwt) = context["valid_jwt"].as_str() {
+        oauth = oauth.grant(Grant::JwtBearer(Secret::from(jwt)));
+    }
+    if let (Some(endpoint), Some(idp_client), Some(id_token)) = (
+        context["idp_token_endpoint"].as_str(),
+        context["idp_client_id"].as_str(),
+        context["idp_id_token"].as_str(),
+    ) {
+        oauth = oauth.grant(Grant::EnterpriseManaged {
+            idp_token_endpoint: endpoint.to_owned(),
+            idp_client_id: idp_client.to_owned(),
+            id_token: Secret::from(id_token),
+        });
+    }
+    if scenario == "auth/client-credentials-basic" {
+        oauth = oauth.grant(Grant::ClientCredentials);
+    }
+    oauth.build()
+}
+
 /// The arguments the scenario asks for, by tool, from
 /// `MCP_CONFORMANCE_CONTEXT` (`{"toolCalls": [{"name", "arguments"}]}`).
 fn context_tool_calls() -> Vec<(String, Value)> {
@@ -69,7 +128,13 @@ fn context_tool_calls() -> Vec<(String, Value)> {
 }
 
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
-    let transport = HttpTransport::new(url)?;
+    let transport = if scenario.starts_with("auth/") {
+        HttpTransport::builder(url)
+            .oauth(oauth(scenario)?)
+            .build()?
+    } else {
+        HttpTransport::new(url)?
+    };
     // Era::Auto: server/discover first, `initialize` for a session-era
     // server; the scenario's revision decides which one it meets.
     let client = Client::builder()
@@ -160,6 +225,13 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
                 client
                     .call_tool(&echo.name, json!({ "schema": focal.input_schema }))
                     .await?;
+            }
+        }
+        auth if auth.starts_with("auth/") => {
+            // The protected server's tool; a step-up scenario asks for
+            // more scope to call it.
+            for tool in &tools {
+                client.call_tool(&tool.name, json!({})).await?;
             }
         }
         other => {

@@ -75,6 +75,12 @@ pub enum ClientError {
         /// What the handler answered.
         error: Error,
     },
+    /// Authorization (OAuth 2.1) failed: the server's or the authorization
+    /// server's metadata, the registration, the user's authorization, the
+    /// token endpoint, or a server that kept refusing the tokens it got.
+    /// The message says which; it never holds a token or a secret.
+    #[error("authorization failed: {0}")]
+    Authorization(String),
     /// The server chose a protocol revision this client does not speak.
     #[error(
         "no protocol revision in common: this client speaks {ours}, the server answered {theirs}"

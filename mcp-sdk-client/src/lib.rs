@@ -26,6 +26,8 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "auth")]
+pub mod auth;
 mod client;
 mod error;
 mod handler;

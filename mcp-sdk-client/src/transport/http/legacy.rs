@@ -21,13 +21,14 @@ const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(10);
 /// reading the stream in a task. Gives the message URL.
 pub(super) async fn open(shared: &Arc<Shared>) -> Result<Url, ClientError> {
     let response = shared
-        .http
-        .get(shared.url.clone())
-        .headers(shared.headers.clone())
-        .header(ACCEPT, "text/event-stream")
-        .send()
-        .await
-        .map_err(transport_error)?;
+        .send(|| {
+            shared
+                .http
+                .get(shared.url.clone())
+                .headers(shared.headers.clone())
+                .header(ACCEPT, "text/event-stream")
+        })
+        .await?;
     let is_sse = response
         .headers()
         .get(CONTENT_TYPE)
@@ -126,15 +127,17 @@ pub(super) async fn post(
     endpoint: &Url,
     msg: &Message,
 ) -> Result<(), ClientError> {
+    let body = msg.to_vec();
     let response = shared
-        .http
-        .post(endpoint.clone())
-        .headers(shared.headers.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .body(msg.to_vec())
-        .send()
-        .await
-        .map_err(transport_error)?;
+        .send(|| {
+            shared
+                .http
+                .post(endpoint.clone())
+                .headers(shared.headers.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await?;
     if response.status().is_success() {
         return Ok(());
     }

@@ -86,9 +86,20 @@ pub struct HttpTransportBuilder {
     max_resume_attempts: u32,
     legacy_fallback: bool,
     standalone_stream: bool,
+    #[cfg(feature = "auth")]
+    oauth: Option<crate::auth::OAuth>,
 }
 
 impl HttpTransportBuilder {
+    /// Authorizes with OAuth 2.1: every request carries the access token,
+    /// and a 401 or a 403 for want of scope starts an authorization (see
+    /// [`auth`](crate::auth)).
+    #[cfg(feature = "auth")]
+    pub fn oauth(mut self, oauth: crate::auth::OAuth) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
     /// Sends this header with every request (an `Authorization` token, for
     /// instance).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -160,6 +171,8 @@ impl HttpTransportBuilder {
                 max_resume_attempts: self.max_resume_attempts,
                 legacy_fallback: self.legacy_fallback,
                 standalone_stream: self.standalone_stream,
+                #[cfg(feature = "auth")]
+                oauth: self.oauth,
             }),
             inbox,
         })
@@ -181,6 +194,8 @@ impl HttpTransport {
             max_resume_attempts: 5,
             legacy_fallback: true,
             standalone_stream: true,
+            #[cfg(feature = "auth")]
+            oauth: None,
         }
     }
 
@@ -208,9 +223,63 @@ struct Shared {
     max_resume_attempts: u32,
     legacy_fallback: bool,
     standalone_stream: bool,
+    #[cfg(feature = "auth")]
+    oauth: Option<crate::auth::OAuth>,
 }
 
 impl Shared {
+    /// Sends the request `build` makes, with the access token when there
+    /// is authorization; a 401, or a 403 that asks for more scope, is
+    /// answered by authorizing and sending it again, at most
+    /// [`MAX_AUTHORIZATIONS`](crate::auth::MAX_AUTHORIZATIONS) times.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        #[cfg(feature = "auth")]
+        if let Some(oauth) = &self.oauth {
+            use crate::auth::{Challenge, MAX_AUTHORIZATIONS};
+            let mut authorizations = 0;
+            let mut nonce_retries = 0;
+            loop {
+                let mut request = build().build().map_err(transport_error)?;
+                let generation = oauth.authorize_request(&self.url, &mut request)?;
+                let response = self.http.execute(request).await.map_err(transport_error)?;
+                let status = response.status();
+                let new_nonce = oauth.server_nonce(&response);
+                if !matches!(status.as_u16(), 401 | 403) {
+                    return Ok(response);
+                }
+                let challenge = Challenge::parse(
+                    response
+                        .headers()
+                        .get_all(reqwest::header::WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                if challenge.wants_dpop_nonce() && new_nonce && nonce_retries < 2 {
+                    // The server wants its nonce in the proof (RFC 9449
+                    // §9): the same request again, with it.
+                    nonce_retries += 1;
+                    continue;
+                }
+                if status == StatusCode::FORBIDDEN && !challenge.insufficient_scope() {
+                    // Refused for another reason than scope: more
+                    // authorization will not help.
+                    return Ok(response);
+                }
+                if authorizations == MAX_AUTHORIZATIONS {
+                    return Err(ClientError::Authorization(format!(
+                        "the server still answered HTTP {status} after {MAX_AUTHORIZATIONS} authorizations; giving up"
+                    )));
+                }
+                authorizations += 1;
+                oauth.challenged(&self.url, &challenge, generation).await?;
+            }
+        }
+        build().send().await.map_err(transport_error)
+    }
+
     /// A request to the MCP URL with the headers every request carries.
     fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
         let mut req = self
@@ -270,11 +339,15 @@ impl Transport for HttpTransport {
         if stateless {
             request = request.headers(request_metadata(&msg, headers)?);
         }
-        let response = request
-            .body(msg.to_vec())
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let body = msg.to_vec();
+        let response = shared
+            .send(|| {
+                request
+                    .try_clone()
+                    .expect("a request with a byte body clones")
+                    .body(body.clone())
+            })
+            .await?;
         let status = response.status();
 
         if stateless && !status.is_success() {
@@ -423,7 +496,10 @@ impl Transport for HttpTransport {
     async fn close(&self) {
         self.shared.stop.cancel();
         if lock(&self.shared.session).is_some() {
-            let _ = self.shared.request(reqwest::Method::DELETE).send().await;
+            let _ = self
+                .shared
+                .send(|| self.shared.request(reqwest::Method::DELETE))
+                .await;
             *lock(&self.shared.session) = None;
         }
     }
@@ -621,13 +697,17 @@ async fn resume(
     shared: &Shared,
     last_event_id: Option<&str>,
 ) -> Result<reqwest::Response, ClientError> {
-    let mut req = shared
-        .request(reqwest::Method::GET)
-        .header(ACCEPT, "text/event-stream");
-    if let Some(id) = last_event_id {
-        req = req.header("last-event-id", id);
-    }
-    let response = req.send().await.map_err(transport_error)?;
+    let response = shared
+        .send(|| {
+            let req = shared
+                .request(reqwest::Method::GET)
+                .header(ACCEPT, "text/event-stream");
+            match last_event_id {
+                Some(id) => req.header("last-event-id", id),
+                None => req,
+            }
+        })
+        .await?;
     match response.status() {
         s if s.is_success() => Ok(response),
         StatusCode::NOT_FOUND if shared.expired().is_some() => Err(shared.expired().unwrap()),
