@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod context;
+mod extensions;
 mod peer;
 pub mod router;
 mod server;
@@ -35,8 +36,10 @@ mod sink;
 mod stateless;
 pub mod tasks;
 mod transport;
+mod util;
 
-pub use context::RequestContext;
+pub use context::{RequestContext, RequestContextBuilder};
+pub use extensions::SessionExtensions;
 pub use peer::Peer;
 pub use router::{
     schema_for, IntoToolResult, NoArguments, PromptArguments, ProtocolError, ResourceRequest,

@@ -52,6 +52,26 @@ impl Peer {
         }
     }
 
+    /// The peer of a [`RequestContext`](crate::RequestContext) built for a
+    /// test: its messages go to `outbox` (or nowhere), its requests fail.
+    pub(crate) fn detached(
+        client: Option<ClientInfo>,
+        extensions: crate::SessionExtensions,
+        outbox: Option<tokio::sync::mpsc::UnboundedSender<Message>>,
+    ) -> Self {
+        let out: Outbound = match outbox {
+            Some(tx) => Arc::new(tx),
+            None => Arc::new(crate::sink::Discard),
+        };
+        Session::detached(client, extensions, out).peer()
+    }
+
+    /// What the server keeps for this peer's session, by type (for a
+    /// stateless request, for the request).
+    pub fn session_extensions(&self) -> &crate::SessionExtensions {
+        &self.session.extensions
+    }
+
     /// This peer for the handler of `task`.
     pub(crate) fn for_task(mut self, task: Arc<TaskEntry>) -> Self {
         self.task = Some(task);
@@ -94,6 +114,16 @@ impl Peer {
     pub async fn request<P: RequestParams>(&self, params: P) -> Result<P::Result, Error> {
         if self.session.is_closed() {
             return Err(closed());
+        }
+        if self.session.detached {
+            return Err(Error::new(
+                ErrorCode::CONNECTION_CLOSED,
+                format!(
+                    "no client is connected to ask {}: this context was built with \
+                     RequestContext::builder",
+                    P::METHOD
+                ),
+            ));
         }
         let params = serde_json::to_value(params).map_err(Error::internal)?;
         if let Some(round) = &self.session.input {

@@ -8,17 +8,20 @@
 //! requests made while handling it).
 
 use crate::context::RequestContext;
+use crate::extensions::SessionExtensions;
 use crate::peer::Peer;
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless::{self, input::InputRound, Notifier, RequestStateKey};
 use crate::tasks::{self, TaskConfig, Tasks};
+pub(crate) use crate::util::lock;
+pub(crate) use crate::util::{parse, progress_token, to_value};
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CacheScope, CancelledNotificationParams, ClientCapabilities, Error, Implementation,
-    InitializeParams, InitializeResult, LoggingLevel, Message, ProgressToken, ProtocolVersion,
-    RequestId, ServerCapabilities, SetLevelParams,
+    InitializeParams, InitializeResult, LoggingLevel, Message, ProtocolVersion, RequestId,
+    ServerCapabilities, SetLevelParams,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -135,6 +138,9 @@ pub struct ClientInfo {
     pub implementation: Implementation,
 }
 
+/// The head of the HTTP request a message came in, if it did.
+pub(crate) type Http = Option<Arc<http::request::Parts>>;
+
 type PendingMap = HashMap<RequestId, oneshot::Sender<Result<Value, Error>>>;
 
 /// One client's session.
@@ -160,6 +166,10 @@ pub(crate) struct Session {
     pub(crate) input: Option<Arc<InputRound>>,
     /// The session's tasks (2025-11-25).
     pub(crate) tasks: Tasks,
+    /// What the server keeps for this session, by type.
+    pub(crate) extensions: SessionExtensions,
+    /// A session of a context built for a test: no client is there to ask.
+    pub(crate) detached: bool,
 }
 
 impl Session {
@@ -180,7 +190,36 @@ impl Session {
             close_told: AtomicBool::new(false),
             input: None,
             tasks: Tasks::default(),
+            extensions: SessionExtensions::default(),
+            detached: false,
         })
+    }
+
+    /// The session behind a [`RequestContext`] built for a test: `client`
+    /// as given, its messages to `out`, no client to answer requests.
+    pub(crate) fn detached(
+        client: Option<ClientInfo>,
+        extensions: SessionExtensions,
+        out: Outbound,
+    ) -> Arc<Self> {
+        struct Detached;
+        impl Server for Detached {
+            fn capabilities(&self) -> ServerCapabilities {
+                ServerCapabilities {
+                    logging: Some(Default::default()),
+                    ..Default::default()
+                }
+            }
+        }
+        let shared = ServerShared::new(Arc::new(Detached), SessionConfig::default());
+        let mut session = Session::new(shared, out);
+        let session_mut = Arc::get_mut(&mut session).expect("a new session is not shared");
+        if let Some(client) = client {
+            let _ = session_mut.client.set(client);
+        }
+        session_mut.extensions = extensions;
+        session_mut.detached = true;
+        session
     }
 
     /// The session-like context of one stateless request: the client as its
@@ -207,6 +246,8 @@ impl Session {
             closed: CancellationToken::new(),
             close_told: AtomicBool::new(true),
             tasks: Tasks::default(),
+            extensions: SessionExtensions::default(),
+            detached: false,
             shared,
         };
         Arc::new(session)
@@ -278,8 +319,14 @@ impl Session {
     /// response and everything they cause go to `reply`); notifications and
     /// responses are handled before this returns.
     pub async fn handle(self: &Arc<Self>, msg: Message, reply: Outbound) {
+        self.handle_from(msg, reply, None).await
+    }
+
+    /// [`handle`](Self::handle) for a message that came in the HTTP request
+    /// `http`, which its handler may read.
+    pub async fn handle_from(self: &Arc<Self>, msg: Message, reply: Outbound, http: Http) {
         match msg {
-            Message::Request(req) => self.handle_request(req, reply).await,
+            Message::Request(req) => self.handle_request(req, reply, http).await,
             Message::Notification(n) => self.handle_notification(n, reply).await,
             Message::Response(Response { id, result }) => self.resolve(id, Ok(result)),
             Message::Error(ErrorResponse {
@@ -320,6 +367,7 @@ impl Session {
         items: Vec<Result<Message, DecodeError>>,
         reply: Outbound,
         elsewhere: Outbound,
+        http: Http,
     ) -> Batch {
         let mut batch = Batch {
             pending: Pending::default(),
@@ -338,7 +386,7 @@ impl Session {
                 }
                 Ok(Message::Request(req)) => {
                     batch.pending.ids.push(req.id.clone());
-                    self.handle_request(req, reply.clone()).await;
+                    self.handle_request(req, reply.clone(), http.clone()).await;
                 }
                 Ok(other) => self.handle(other, elsewhere.clone()).await,
             }
@@ -346,7 +394,7 @@ impl Session {
         batch
     }
 
-    async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound) {
+    async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound, http: Http) {
         // A request of the stateless era needs no handshake: it is served on
         // its own, beside whatever session-era traffic this connection has.
         let stateless = stateless::is_stateless(&req);
@@ -409,7 +457,8 @@ impl Session {
                             let shared = &session.shared;
                             // Boxed: its state is large, and a session's
                             // requests should not carry it in their tasks.
-                            let serve = stateless::serve(shared, req, reply.clone(), token.clone());
+                            let serve =
+                                stateless::serve(shared, req, reply.clone(), token.clone(), http);
                             return Box::pin(serve).await;
                         }
                         let progress = progress_token(req.params.as_ref());
@@ -418,7 +467,7 @@ impl Session {
                                 match tasks::task_for_call(&session, req.params.as_ref()) {
                                     Err(e) => return Err(e),
                                     Ok(Some(ttl)) => {
-                                        return session.start_task(req.params, ttl, progress)
+                                        return session.start_task(req.params, ttl, progress, http)
                                     }
                                     Ok(None) => {}
                                 }
@@ -433,7 +482,8 @@ impl Session {
                             progress,
                             token.clone(),
                             Peer::new(session.clone(), reply.clone()),
-                        );
+                        )
+                        .with_http(http);
                         dispatch(&session.shared, req.method, req.params, ctx).await
                     };
                     run_guarded(work, &token, &id).await
@@ -711,31 +761,9 @@ async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Erro
     f.await.map(|()| Value::Object(Default::default()))
 }
 
-/// Decodes params, treating absent params as `{}`; a mismatch is -32602.
-pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Error> {
-    let value = params.unwrap_or_else(|| Value::Object(Default::default()));
-    serde_json::from_value(value).map_err(Error::invalid_params)
-}
-
-pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
-}
-
 fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
     match answer {
         Ok(result) => Message::response(id, result),
         Err(error) => Message::error(Some(id), error),
     }
-}
-
-pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
-    let token = params?.get("_meta")?.get("progressToken")?;
-    serde_json::from_value(token.clone()).ok()
-}
-
-/// Locks a mutex, going on if a panicking thread poisoned it: the maps it
-/// guards stay consistent because every critical section is a single call.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -33,3 +33,20 @@ impl MessageSink for mpsc::Sender<Message> {
         mpsc::Sender::send(self, msg).await.map_err(|e| e.0)
     }
 }
+
+#[async_trait]
+impl MessageSink for mpsc::UnboundedSender<Message> {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        mpsc::UnboundedSender::send(self, msg).map_err(|e| e.0)
+    }
+}
+
+/// A destination that takes every message and keeps none.
+pub(crate) struct Discard;
+
+#[async_trait]
+impl MessageSink for Discard {
+    async fn send(&self, _msg: Message) -> Result<(), Message> {
+        Ok(())
+    }
+}

@@ -264,6 +264,7 @@ impl Session {
         params: Option<Value>,
         ttl: Option<u64>,
         progress: Option<mcp_sdk::ProgressToken>,
+        http: crate::session::Http,
     ) -> Result<Value, Error> {
         let config = &self.shared.config.tasks;
         let ttl = ttl
@@ -307,7 +308,8 @@ impl Session {
                 progress,
                 task.cancel.clone(),
                 session.peer().for_task(task.clone()),
-            );
+            )
+            .with_http(http);
             let run = crate::session::dispatch(&session.shared, "tools/call".into(), params, ctx);
             let outcome = tokio::select! {
                 outcome = run => outcome,

@@ -18,7 +18,7 @@ pub use subscriptions::Notifier;
 
 use crate::context::RequestContext;
 use crate::peer::Peer;
-use crate::session::{dispatch, parse, progress_token, ClientInfo, ServerShared, Session};
+use crate::session::{dispatch, parse, progress_token, ClientInfo, Http, ServerShared, Session};
 use crate::sink::{is_close_control, MessageSink, Outbound};
 use async_trait::async_trait;
 use input::{input_required_result, InputRound, Outcome};
@@ -128,10 +128,11 @@ pub(crate) async fn serve(
     req: Request,
     reply: Outbound,
     cancel: CancellationToken,
+    http: Http,
 ) -> Result<Value, Error> {
     let meta = read_meta(req.params.as_ref())?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
-    serve_checked(shared, req, meta, version, reply, cancel).await
+    serve_checked(shared, req, meta, version, reply, cancel, http).await
 }
 
 /// Serves a stateless request whose `_meta` and version passed: what its
@@ -144,6 +145,7 @@ pub(crate) async fn serve_checked(
     version: ProtocolVersion,
     reply: Outbound,
     cancel: CancellationToken,
+    http: Http,
 ) -> Result<Value, Error> {
     let Request {
         id,
@@ -207,11 +209,11 @@ pub(crate) async fn serve_checked(
     let progress = progress_token(params.as_ref());
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
-            shared, round, session, route, id, params, progress, cancel, closes,
+            shared, round, session, route, id, params, progress, cancel, closes, http,
         )
         .await;
     }
-    let ctx = RequestContext::new(id, progress, cancel, Peer::new(session, route));
+    let ctx = RequestContext::new(id, progress, cancel, Peer::new(session, route)).with_http(http);
     let work = dispatch(shared, method.clone(), params, ctx);
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
@@ -235,11 +237,13 @@ async fn may_become_task(
     progress: Option<mcp_sdk::ProgressToken>,
     cancel: CancellationToken,
     closes: CloseOnDrop,
+    http: Http,
 ) -> Result<Value, Error> {
     const METHOD: &str = "tools/call";
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
-    let ctx = RequestContext::new(id, progress, own.clone(), Peer::new(session, route));
+    let ctx =
+        RequestContext::new(id, progress, own.clone(), Peer::new(session, route)).with_http(http);
     let dispatcher = shared.clone();
     let mut work: tasks::Work =
         Box::pin(async move { dispatch(&dispatcher, METHOD.into(), params, ctx).await });

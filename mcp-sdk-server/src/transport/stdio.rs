@@ -243,7 +243,9 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
     };
     // Room for every answer given inline while the batch is dispatched.
     let (tx, mut rx) = mpsc::channel(items.len() + 64);
-    let batch = session.handle_batch(items, Arc::new(tx), out.clone()).await;
+    let batch = session
+        .handle_batch(items, Arc::new(tx), out.clone(), None)
+        .await;
     let (mut pending, mut answers) = (batch.pending, batch.immediate);
     let out = out.clone();
     let lines = lines.clone();
