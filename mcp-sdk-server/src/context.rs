@@ -205,7 +205,7 @@ impl RequestContext {
     /// including the result (SEP-1699 polling). Lets a long-running handler
     /// free the connection. Does nothing on other transports.
     pub async fn close_sse_stream(&self) {
-        self.peer.send_control(crate::sink::CLOSE_SSE_STREAM).await
+        self.peer.close_stream().await
     }
 
     /// Asks the client's LLM for a message (`sampling/createMessage`).

@@ -214,9 +214,10 @@ impl Peer {
         }
     }
 
-    /// Sends a transport control on this peer's route only.
-    pub(crate) async fn send_control(&self, method: &'static str) {
-        let _ = self.route.send(Message::notification(method, None)).await;
+    /// Asks the transport to close the connection of this peer's route,
+    /// leaving its stream resumable (over HTTP; elsewhere nothing happens).
+    pub(crate) async fn close_stream(&self) {
+        self.route.close_stream().await
     }
 
     /// `ping`: checks that the client is there.

@@ -19,7 +19,7 @@ pub use subscriptions::Notifier;
 use crate::context::RequestContext;
 use crate::peer::Peer;
 use crate::session::{dispatch, parse, progress_token, ClientInfo, Http, ServerShared, Session};
-use crate::sink::{is_close_control, MessageSink, Outbound};
+use crate::sink::{MessageSink, Outbound};
 use async_trait::async_trait;
 use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
@@ -370,7 +370,7 @@ struct StatelessRoute {
 #[async_trait]
 impl MessageSink for StatelessRoute {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if is_close_control(&msg) || self.shared.notifier.publish(&msg) {
+        if self.shared.notifier.publish(&msg) {
             return Ok(());
         }
         self.reply.send(msg).await

@@ -277,7 +277,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
         while let Some(line) = next {
             let start = out.len();
             let written = match &line {
-                Line::One(msg) if crate::sink::is_close_control(msg) => Ok(()),
                 Line::One(msg) => serde_json::to_writer(&mut out, msg),
                 Line::Batch(msgs) => {
                     out.extend_from_slice(&encode_batch(msgs));

@@ -37,9 +37,6 @@ struct EventSink(mpsc::Sender<Bytes>);
 #[async_trait]
 impl MessageSink for EventSink {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if crate::sink::is_close_control(&msg) {
-            return Ok(());
-        }
         let json = msg.to_vec();
         let mut buf = BytesMut::with_capacity(json.len() + 24);
         buf.put_slice(b"event: message\ndata: ");

@@ -34,7 +34,7 @@ pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::server::Server;
 use crate::session::{lock, Pending, ServerShared, Session, SessionConfig};
-use crate::sink::{is_close_control, MessageSink, Outbound};
+use crate::sink::{MessageSink, Outbound, Outgoing};
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -143,9 +143,6 @@ struct StandaloneSink(Weak<HttpSession>);
 #[async_trait]
 impl MessageSink for StandaloneSink {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if is_close_control(&msg) {
-            return Ok(());
-        }
         let Some(hs) = self.0.upgrade() else {
             return Err(msg);
         };
@@ -492,7 +489,7 @@ impl StreamableHttpService {
         parts: Arc<http::request::Parts>,
     ) -> HttpResponse {
         let pending = Pending::one(req.id.clone());
-        let (tx, rx) = mpsc::channel::<Message>(64);
+        let (tx, rx) = mpsc::channel::<Outgoing>(64);
         hs.session
             .handle_from(Message::Request(req), Arc::new(tx), Some(parts))
             .await;
@@ -536,7 +533,7 @@ impl StreamableHttpService {
             );
         }
         // Room for every answer given inline while the batch is dispatched.
-        let (tx, rx) = mpsc::channel::<Message>(items.len() + 64);
+        let (tx, rx) = mpsc::channel::<Outgoing>(items.len() + 64);
         let standalone = hs.session.standalone.clone();
         let batch = hs
             .session
@@ -557,13 +554,14 @@ impl StreamableHttpService {
         hs: Arc<HttpSession>,
         mut pending: Pending,
         mut answers: Vec<Message>,
-        mut rx: mpsc::Receiver<Message>,
+        mut rx: mpsc::Receiver<Outgoing>,
         accept: Accepts,
         array: bool,
     ) -> HttpResponse {
         let mode = self.inner.config.response_mode;
+        let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
-            return self.stream_response(hs, pending, rx, answers);
+            return self.stream_response(hs, pending, rx, sent(answers));
         }
         let json = |answers: Vec<Message>| {
             let body = if array {
@@ -575,16 +573,19 @@ impl StreamableHttpService {
         };
         while !pending.is_done() {
             match rx.recv().await {
-                Some(m) if pending.take(&m) => answers.push(m),
-                Some(m) if mode == ResponseMode::Auto && accept.sse => {
-                    answers.push(m);
-                    return self.stream_response(hs, pending, rx, answers);
+                Some(Outgoing::Message(m)) if pending.take(&m) => answers.push(m),
+                Some(next) if mode == ResponseMode::Auto && accept.sse => {
+                    let mut sent = sent(answers);
+                    sent.push(next);
+                    return self.stream_response(hs, pending, rx, sent);
                 }
-                Some(m) => {
+                Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
                     // to the standalone stream.
                     let _ = hs.session.standalone.send(m).await;
                 }
+                // A JSON answer has no connection of its own to close.
+                Some(Outgoing::CloseStream) => {}
                 // Cancelled: there is no response to give.
                 None if answers.is_empty() => return empty_response(StatusCode::ACCEPTED),
                 None => return json(answers),
@@ -599,8 +600,8 @@ impl StreamableHttpService {
         &self,
         hs: Arc<HttpSession>,
         mut pending: Pending,
-        mut rx: mpsc::Receiver<Message>,
-        sent: Vec<Message>,
+        mut rx: mpsc::Receiver<Outgoing>,
+        sent: Vec<Outgoing>,
     ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
@@ -613,12 +614,13 @@ impl StreamableHttpService {
             if primes {
                 streams.prime(stream, Some(config.sse_retry));
             }
-            for m in &sent {
-                if is_close_control(m) {
-                    streams.disconnect(stream, Some(config.sse_retry));
-                } else {
+            for out in &sent {
+                match out {
+                    Outgoing::CloseStream => streams.disconnect(stream, Some(config.sse_retry)),
                     // Answers in `sent` were taken from `pending` already.
-                    streams.push(stream, m, false);
+                    Outgoing::Message(m) => {
+                        streams.push(stream, m, false);
+                    }
                 }
             }
             if pending.is_done() {
@@ -643,14 +645,17 @@ impl StreamableHttpService {
                         },
                         None => rx.recv().await,
                     };
-                    let Some(m) = next else {
-                        lock(&hs.streams).end(stream);
-                        return;
+                    let m = match next {
+                        Some(Outgoing::Message(m)) => m,
+                        Some(Outgoing::CloseStream) => {
+                            lock(&hs.streams).disconnect(stream, Some(retry));
+                            continue;
+                        }
+                        None => {
+                            lock(&hs.streams).end(stream);
+                            return;
+                        }
                     };
-                    if is_close_control(&m) {
-                        lock(&hs.streams).disconnect(stream, Some(retry));
-                        continue;
-                    }
                     let fin = pending.take(&m) && pending.is_done();
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {
