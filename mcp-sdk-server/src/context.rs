@@ -1,9 +1,9 @@
 //! [`RequestContext`]: what a handler gets besides its params.
 
+use crate::client_info::ClientInfo;
 use crate::extensions::SessionExtensions;
+use crate::notifier::Notifier;
 use crate::peer::Peer;
-use crate::session::ClientInfo;
-use crate::stateless::Notifier;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
     InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
@@ -13,6 +13,9 @@ use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// The head of the HTTP request a message came in, if it did.
+pub(crate) type Http = Option<Arc<http::request::Parts>>;
 
 /// The context of one request: its id, its cancellation, its progress token,
 /// the HTTP request it came in (if it did), and the [`Peer`] for calls back
@@ -134,7 +137,7 @@ impl RequestContext {
     /// listed in the task and answered with `tasks/update`. Anywhere else
     /// this does nothing.
     pub fn continue_as_task(&self) {
-        if let Some(round) = self.peer.input_round() {
+        if let Some(round) = self.peer.asker() {
             round.want_task();
         }
     }

@@ -8,8 +8,8 @@
 //! registrations and derives the capabilities itself.
 
 use crate::context::RequestContext;
+use crate::notifier::Notifier;
 use crate::peer::Peer;
-use crate::stateless::Notifier;
 use async_trait::async_trait;
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteParams, CompleteResult, Error, GetPromptParams,

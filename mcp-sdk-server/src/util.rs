@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 /// Decodes params, treating absent params as `{}`; a mismatch is -32602.
 pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Error> {
@@ -29,4 +30,30 @@ pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
 /// guards stay consistent because every critical section is a single call.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 128 random bits as 32 hex digits: not guessable, as the spec requires
+/// where tasks are not bound to an authorization context.
+pub(crate) fn random_task_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 3339 in UTC, to the millisecond.
+pub(crate) fn timestamp(t: SystemTime) -> String {
+    mcp_sdk::time::rfc3339_millis(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_random_hex() {
+        let (a, b) = (random_task_id(), random_task_id());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }

@@ -4,22 +4,23 @@
 //! and what it can do; `server/discover` says what we are;
 //! `ctx.sample(..)`, `ctx.elicit(..)` and `ctx.list_roots(..)` become
 //! multi round-trip requests ([`input`]); change notifications flow on
-//! `subscriptions/listen` streams ([`subscriptions`]).
+//! `subscriptions/listen` streams ([`crate::notifier`]).
 //!
 //! Transports call [`serve`] (stdio, in-process) or check the HTTP headers
 //! first and then call [`serve_checked`].
 
 pub(crate) mod input;
-pub(crate) mod subscriptions;
 pub(crate) mod tasks;
 
-pub use input::RequestStateKey;
-pub use subscriptions::Notifier;
+pub use crate::notifier::Notifier;
 
+use crate::client_info::ClientInfo;
+use crate::context::Http;
 use crate::context::RequestContext;
-use crate::peer::Peer;
-use crate::session::{dispatch, parse, progress_token, ClientInfo, Http, ServerShared, Session};
+use crate::dispatch::{dispatch, ServerShared};
+use crate::peer::{Asker, Link, Peer};
 use crate::sink::{MessageSink, Outbound};
+use crate::util::{parse, progress_token};
 use async_trait::async_trait;
 use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
@@ -158,7 +159,7 @@ pub(crate) async fn serve_checked(
         "subscriptions/listen" => {
             let p: SubscriptionsListenParams = parse(params)?;
             let caps = shared.capabilities();
-            return subscriptions::listen(&shared.notifier, &caps, id, p, reply).await;
+            return crate::notifier::listen(&shared.notifier, &caps, id, p, reply).await;
         }
         m if REMOVED.contains(&m) => {
             return Err(Error::new(
@@ -170,11 +171,16 @@ pub(crate) async fn serve_checked(
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
-        let answer = tasks::request(shared, &method, params, &capabilities)?;
+        let answer = tasks::request(&shared.extension_tasks, &method, params, &capabilities)?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {
-        "tools/call" => tasks::plan(shared, params.as_ref(), &capabilities)?,
+        "tools/call" => tasks::plan(
+            &shared.capabilities(),
+            &*shared.server,
+            params.as_ref(),
+            &capabilities,
+        )?,
         _ => tasks::Plan::Plain,
     };
     let config = &shared.config;
@@ -196,24 +202,24 @@ pub(crate) async fn serve_checked(
         reply,
         shared: shared.clone(),
     });
-    let session = Session::stateless(
-        shared.clone(),
+    let asker: Arc<dyn Asker> = round.clone();
+    let link = Arc::new(Link::stateless(
+        shared.offer.clone(),
         client,
         meta.log_level,
-        route.clone(),
-        round.clone(),
-    );
+        asker,
+    ));
     // Peers a handler kept (in a cache, say) report closed once the request
     // is over, however it ends.
-    let closes = CloseOnDrop(session.clone());
+    let closes = CloseOnDrop(link.clone());
     let progress = progress_token(params.as_ref());
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
-            shared, round, session, route, id, params, progress, cancel, closes, http,
+            shared, round, link, route, id, params, progress, cancel, closes, http,
         )
         .await;
     }
-    let ctx = RequestContext::new(id, progress, cancel, Peer::new(session, route)).with_http(http);
+    let ctx = RequestContext::new(id, progress, cancel, Peer::new(link, route)).with_http(http);
     let work = dispatch(shared, method.clone(), params, ctx);
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
@@ -230,7 +236,7 @@ pub(crate) async fn serve_checked(
 async fn may_become_task(
     shared: &Arc<ServerShared>,
     round: Arc<InputRound>,
-    session: Arc<Session>,
+    link: Arc<Link>,
     route: Outbound,
     id: mcp_sdk::RequestId,
     params: Option<Value>,
@@ -243,7 +249,7 @@ async fn may_become_task(
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
     let ctx =
-        RequestContext::new(id, progress, own.clone(), Peer::new(session, route)).with_http(http);
+        RequestContext::new(id, progress, own.clone(), Peer::new(link, route)).with_http(http);
     let dispatcher = shared.clone();
     let mut work: tasks::Work =
         Box::pin(async move { dispatch(&dispatcher, METHOD.into(), params, ctx).await });
@@ -265,7 +271,8 @@ async fn may_become_task(
         None => {
             let finisher = shared.clone();
             let created = tasks::start(
-                shared,
+                &shared.extension_tasks,
+                &shared.config.tasks,
                 round,
                 work,
                 own,
@@ -377,8 +384,8 @@ impl MessageSink for StatelessRoute {
     }
 }
 
-/// Closes the request's session when dropped.
-struct CloseOnDrop(Arc<Session>);
+/// Closes the request's link when dropped.
+struct CloseOnDrop(Arc<Link>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {

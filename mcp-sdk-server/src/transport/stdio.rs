@@ -3,8 +3,10 @@
 //! revision 2025-03-26 a line may hold a JSON-RPC batch; its answers go out
 //! as one array on one line.
 
+use crate::config::SessionConfig;
+use crate::dispatch::ServerShared;
 use crate::server::Server;
-use crate::session::{ServerShared, Session, SessionConfig};
+use crate::session::Session;
 use crate::sink::{MessageSink, Outbound};
 use async_trait::async_trait;
 use mcp_sdk::framing::{read_line, trim_line};

@@ -10,7 +10,8 @@
 use super::body::McpBody;
 use super::guard::{accepts, is_json};
 use super::{error_response, too_large, BoxError, HttpConfig, HttpResponse};
-use crate::session::{ServerShared, Session};
+use crate::dispatch::ServerShared;
+use crate::session::Session;
 use crate::sink::MessageSink;
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -185,7 +186,7 @@ impl Legacy {
                 )
             }
         };
-        let out = session.standalone.clone();
+        let out = session.standalone().clone();
         match decode(&body) {
             Ok(msg) => session.handle(msg, out).await,
             Err(e) => {

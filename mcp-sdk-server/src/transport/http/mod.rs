@@ -32,9 +32,12 @@ pub use serve::{
 };
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
+use crate::config::SessionConfig;
+use crate::dispatch::ServerShared;
 use crate::server::Server;
-use crate::session::{lock, Pending, ServerShared, Session, SessionConfig};
+use crate::session::{Pending, Session};
 use crate::sink::{MessageSink, Outbound, Outgoing};
+use crate::util::lock;
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -437,7 +440,7 @@ impl StreamableHttpService {
         match msg {
             Message::Request(req) => self.request(hs, req, accept, parts.clone()).await,
             other => {
-                let standalone = hs.session.standalone.clone();
+                let standalone = hs.session.standalone().clone();
                 hs.session.handle(other, standalone).await;
                 empty_response(StatusCode::ACCEPTED)
             }
@@ -534,7 +537,7 @@ impl StreamableHttpService {
         }
         // Room for every answer given inline while the batch is dispatched.
         let (tx, rx) = mpsc::channel::<Outgoing>(items.len() + 64);
-        let standalone = hs.session.standalone.clone();
+        let standalone = hs.session.standalone().clone();
         let batch = hs
             .session
             .handle_batch(items, Arc::new(tx), standalone, Some(parts.clone()))
@@ -582,7 +585,7 @@ impl StreamableHttpService {
                 Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
                     // to the standalone stream.
-                    let _ = hs.session.standalone.send(m).await;
+                    let _ = hs.session.standalone().send(m).await;
                 }
                 // A JSON answer has no connection of its own to close.
                 Some(Outgoing::CloseStream) => {}

@@ -5,7 +5,7 @@
 
 use super::PROTOCOL_VERSION_HEADER;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
-use crate::session::{run_guarded, ServerShared};
+use crate::dispatch::{run_guarded, ServerShared};
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
