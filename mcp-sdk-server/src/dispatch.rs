@@ -11,7 +11,10 @@ use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
 use crate::util::{parse, to_value};
 use futures_util::FutureExt;
-use mcp_sdk::{Error, Implementation, Message, RequestId, ServerCapabilities};
+use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::{
+    Error, Implementation, Message, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -147,6 +150,38 @@ where
 
 async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {
     f.await.map(|()| Value::Object(Default::default()))
+}
+
+/// The era a request speaks, decided once when it arrives: the transport
+/// (or the session, for what a connection carries) reads it, and the request
+/// then goes to the session era or the stateless era without asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Era {
+    /// `initialize`, then requests in a session (up to 2025-11-25).
+    Session,
+    /// Each request on its own, its `_meta` saying who asks (2026-07-28).
+    Stateless,
+}
+
+impl Era {
+    /// The era of `req` by its body: stateless when its `_meta` names a
+    /// protocol version, or its method exists only there.
+    pub fn of(req: &Request) -> Era {
+        let stateless = matches!(
+            req.method.as_str(),
+            "server/discover" | "subscriptions/listen"
+        ) || req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
+            .is_some();
+        if stateless {
+            Era::Stateless
+        } else {
+            Era::Session
+        }
+    }
 }
 
 /// The JSON-RPC answer to request `id`.

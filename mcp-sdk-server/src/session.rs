@@ -13,7 +13,7 @@
 
 use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch, response, run_guarded, ServerShared};
+use crate::dispatch::{dispatch, response, run_guarded, Era, ServerShared};
 use crate::peer::{Link, Peer};
 use crate::server::Server;
 use crate::sink::Outbound;
@@ -140,7 +140,10 @@ impl Session {
     /// `http`, which its handler may read.
     pub async fn handle_from(self: &Arc<Self>, msg: Message, reply: Outbound, http: Http) {
         match msg {
-            Message::Request(req) => self.handle_request(req, reply, http).await,
+            Message::Request(req) => {
+                let era = Era::of(&req);
+                self.handle_request(era, req, reply, http).await
+            }
             Message::Notification(n) => self.handle_notification(n, reply).await,
             Message::Response(Response { id, result }) => self.link.resolve(id, Ok(result)),
             Message::Error(ErrorResponse {
@@ -200,7 +203,9 @@ impl Session {
                 }
                 Ok(Message::Request(req)) => {
                     batch.pending.ids.push(req.id.clone());
-                    self.handle_request(req, reply.clone(), http.clone()).await;
+                    let era = Era::of(&req);
+                    self.handle_request(era, req, reply.clone(), http.clone())
+                        .await;
                 }
                 Ok(other) => self.handle(other, elsewhere.clone()).await,
             }
@@ -208,10 +213,18 @@ impl Session {
         batch
     }
 
-    async fn handle_request(self: &Arc<Self>, req: Request, reply: Outbound, http: Http) {
+    /// Takes one request whose era the transport decided: it runs on its
+    /// own task, its answer and everything it causes go to `reply`.
+    pub async fn handle_request(
+        self: &Arc<Self>,
+        era: Era,
+        req: Request,
+        reply: Outbound,
+        http: Http,
+    ) {
         // A request of the stateless era needs no handshake: it is served on
         // its own, beside whatever session-era traffic this connection has.
-        let stateless = stateless::is_stateless(&req);
+        let stateless = era == Era::Stateless;
         // The handshake and ping are answered inline: they are cheap, and
         // `initialize` must be settled before anything else runs.
         let mut req = req;

@@ -26,7 +26,7 @@ use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+    ResultType, SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
@@ -55,20 +55,6 @@ const CACHEABLE: [&str; 5] = [
     "resources/templates/list",
     "resources/read",
 ];
-
-/// Whether a request speaks the stateless era: its `_meta` names a protocol
-/// version, or its method exists only there.
-pub(crate) fn is_stateless(req: &Request) -> bool {
-    matches!(
-        req.method.as_str(),
-        "server/discover" | "subscriptions/listen"
-    ) || req
-        .params
-        .as_ref()
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
-        .is_some()
-}
 
 /// The request's `_meta`, with the keys every stateless request must carry;
 /// -32602 when one is missing or malformed.

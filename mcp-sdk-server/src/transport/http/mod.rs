@@ -33,7 +33,7 @@ pub use serve::{
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::config::SessionConfig;
-use crate::dispatch::ServerShared;
+use crate::dispatch::{Era, ServerShared};
 use crate::server::Server;
 use crate::session::{Pending, Session};
 use crate::sink::{MessageSink, Outbound, Outgoing};
@@ -398,10 +398,15 @@ impl StreamableHttpService {
 
         // Without a session, a request that speaks 2026-07-28 (by its
         // `_meta` or its version header) is served statelessly.
+        // The era is decided here, once: by the header or by the body.
+        let era = match &msg {
+            Message::Request(r) => Era::of(r),
+            _ => Era::Session,
+        };
         if session_id.is_none() {
             let stateless_header = stateless::header_is_stateless(headers);
             match msg {
-                Message::Request(r) if stateless_header || crate::stateless::is_stateless(&r) => {
+                Message::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
                     return Box::pin(self.stateless(&parts, r)).await;
                 }
@@ -409,10 +414,10 @@ impl StreamableHttpService {
                 Message::Notification(_) if stateless_header => {
                     return empty_response(StatusCode::ACCEPTED)
                 }
-                other => return self.session_message(None, other, accept, &parts).await,
+                other => return self.session_message(None, other, era, accept, &parts).await,
             }
         }
-        self.session_message(session_id.as_deref(), msg, accept, &parts)
+        self.session_message(session_id.as_deref(), msg, era, accept, &parts)
             .await
     }
 
@@ -421,6 +426,7 @@ impl StreamableHttpService {
         &self,
         session_id: Option<&str>,
         msg: Message,
+        era: Era,
         accept: Accepts,
         parts: &Arc<http::request::Parts>,
     ) -> HttpResponse {
@@ -438,7 +444,7 @@ impl StreamableHttpService {
             Err(resp) => return *resp,
         };
         match msg {
-            Message::Request(req) => self.request(hs, req, accept, parts.clone()).await,
+            Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
                 let standalone = hs.session.standalone().clone();
                 hs.session.handle(other, standalone).await;
@@ -487,6 +493,7 @@ impl StreamableHttpService {
     async fn request(
         &self,
         hs: Arc<HttpSession>,
+        era: Era,
         req: mcp_sdk::jsonrpc::Request,
         accept: Accepts,
         parts: Arc<http::request::Parts>,
@@ -494,7 +501,7 @@ impl StreamableHttpService {
         let pending = Pending::one(req.id.clone());
         let (tx, rx) = mpsc::channel::<Outgoing>(64);
         hs.session
-            .handle_from(Message::Request(req), Arc::new(tx), Some(parts))
+            .handle_request(era, req, Arc::new(tx), Some(parts))
             .await;
         self.answer(hs, pending, Vec::new(), rx, accept, false)
             .await
