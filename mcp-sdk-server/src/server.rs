@@ -184,7 +184,8 @@ pub trait Server: Send + Sync + 'static {
 
     /// A session ended: the client deleted it, it expired, its stdio stream
     /// closed, or the server shut down. Its peer is already closed; use it
-    /// to forget what you kept for the session (subscriptions, caches).
+    /// to forget what you kept for the session (subscriptions, caches); data
+    /// kept in [`Peer::session_extensions`] goes with the session by itself.
     /// Stateless requests (2026-07-28) have no session and never come here.
     async fn on_session_closed(&self, _peer: Peer) {}
 }
