@@ -6,7 +6,9 @@
 //! ```
 
 use clap::Parser;
+use mcp_reference::status;
 use std::net::SocketAddr;
+use tracing::Level;
 
 #[derive(Parser)]
 struct Args {
@@ -28,9 +30,12 @@ async fn main() -> std::io::Result<()> {
             let service =
                 mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            eprintln!(
-                "conformance_server: serving MCP at http://{}/mcp",
-                listener.local_addr()?
+            status(
+                Level::INFO,
+                format_args!(
+                    "conformance_server: serving MCP at http://{}/mcp",
+                    listener.local_addr()?
+                ),
             );
             mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
         }

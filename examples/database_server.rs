@@ -9,7 +9,9 @@
 use clap::Parser;
 use mcp_reference::servers::database::{self, default_sqlite_path, DatabaseConfig};
 use mcp_reference::servers::TransportArgs;
+use mcp_reference::status;
 use std::time::Duration;
+use tracing::Level;
 
 /// MCP server 4, database: lets a model explore and query a SQL database.
 #[derive(Parser)]
@@ -87,7 +89,7 @@ async fn main() -> std::io::Result<()> {
     let server = match database::server(&config).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("database_server: {e}");
+            status(Level::ERROR, format_args!("database_server: {e}"));
             std::process::exit(1);
         }
     };

@@ -7,7 +7,9 @@
 //! ```
 
 use clap::Parser;
+use mcp_reference::status;
 use std::net::SocketAddr;
+use tracing::Level;
 
 #[derive(Parser)]
 struct Args {
@@ -35,9 +37,12 @@ async fn main() -> std::io::Result<()> {
             }
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            eprintln!(
-                "echo_server: serving MCP at http://{}/mcp",
-                listener.local_addr()?
+            status(
+                Level::INFO,
+                format_args!(
+                    "echo_server: serving MCP at http://{}/mcp",
+                    listener.local_addr()?
+                ),
             );
             mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
         }

@@ -2,7 +2,9 @@
 
 use clap::Parser;
 use mcp_reference::servers::{self, prompts, TransportArgs};
+use mcp_reference::status;
 use std::path::PathBuf;
+use tracing::Level;
 
 /// MCP server with a prompt library (code_review, summarize, explain_code,
 /// translate, write_tests, style_guide_review, describe_image), argument
@@ -49,7 +51,7 @@ async fn main() -> std::io::Result<()> {
     let server = match prompts::PromptsServer::new(args.prompts_dir) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("prompts_server: {e}");
+            status(Level::ERROR, format_args!("prompts_server: {e}"));
             std::process::exit(2);
         }
     };

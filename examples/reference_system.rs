@@ -16,9 +16,11 @@
 
 use clap::{Parser, ValueEnum};
 use mcp_reference::servers::resources;
+use mcp_reference::status;
 use mcp_reference::system::{self, Launch, Options, Ports, System};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tracing::Level;
 
 /// Runs the seven reference servers, the session manager and the client
 /// application.
@@ -91,9 +93,12 @@ fn default_data_dir() -> PathBuf {
 fn prepare(data: &Path, database_url: Option<String>) -> std::io::Result<Vec<Launch>> {
     let files = data.join("files");
     if resources::ensure_sample_dir(&files)? {
-        eprintln!(
-            "reference_system: created the sample folder {}",
-            files.display()
+        status(
+            Level::INFO,
+            format_args!(
+                "reference_system: created the sample folder {}",
+                files.display()
+            ),
         );
     }
     let prompts = data.join("prompts");
@@ -170,7 +175,10 @@ fn print_ready(system: &System, data: &Path) {
 }
 
 fn print_pid(name: &str, pid: u32) {
-    eprintln!("reference_system: started {name} (pid {pid})");
+    status(
+        Level::INFO,
+        format_args!("reference_system: started {name} (pid {pid})"),
+    );
 }
 
 #[tokio::main]
@@ -213,7 +221,7 @@ async fn main() {
         },
         _ = stop.signalled() => {
             // Dropping the start kills (and reaps) whatever it had started.
-            eprintln!("reference_system: stopped while starting");
+            status(Level::ERROR, format_args!("reference_system: stopped while starting"));
             std::process::exit(1);
         }
     };
@@ -223,22 +231,22 @@ async fn main() {
             biased;
             ctrl_c = stop.signalled() => break if ctrl_c { GRACE } else { Duration::ZERO },
             _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                if let Some((name, status, tail)) = system.exited() {
-                    eprintln!("reference_system: {name} exited ({status}); the end of its stderr:");
-                    tail.iter().for_each(|l| eprintln!("    {l}"));
-                    eprintln!("reference_system: stopping the others");
+                if let Some((name, exit, tail)) = system.exited() {
+                    status(Level::ERROR, format_args!("reference_system: {name} exited ({exit}); the end of its stderr:"));
+                    tail.iter().for_each(|l| status(Level::ERROR, format_args!("    {l}")));
+                    status(Level::INFO, format_args!("reference_system: stopping the others"));
                     system.stop(Duration::ZERO).await;
                     std::process::exit(1);
                 }
             }
         }
     };
-    eprintln!("reference_system: stopping");
+    status(Level::INFO, format_args!("reference_system: stopping"));
     system.stop(grace).await;
-    eprintln!("reference_system: stopped");
+    status(Level::INFO, format_args!("reference_system: stopped"));
 }
 
 fn fail(why: String) -> ! {
-    eprintln!("reference_system: {why}");
+    status(Level::ERROR, format_args!("reference_system: {why}"));
     std::process::exit(1);
 }

@@ -9,8 +9,10 @@
 use clap::Parser;
 use mcp_reference::servers::resources::{self, ResourcesConfig, ResourcesServer};
 use mcp_reference::servers::TransportArgs;
+use mcp_reference::status;
 use std::path::PathBuf;
 use std::time::Duration;
+use tracing::Level;
 
 /// MCP resources server: serves a directory as file:// resources.
 #[derive(Parser)]
@@ -65,9 +67,12 @@ async fn main() -> std::io::Result<()> {
         None => {
             let dir = resources::default_sample_dir();
             if resources::ensure_sample_dir(&dir)? {
-                eprintln!(
-                    "resources_server: created the sample folder {}",
-                    dir.display()
+                status(
+                    Level::INFO,
+                    format_args!(
+                        "resources_server: created the sample folder {}",
+                        dir.display()
+                    ),
                 );
             }
             dir
@@ -80,6 +85,9 @@ async fn main() -> std::io::Result<()> {
         ..ResourcesConfig::new(dir)
     };
     let server = ResourcesServer::new(config)?;
-    eprintln!("resources_server: serving {}", server.root().display());
+    status(
+        Level::INFO,
+        format_args!("resources_server: serving {}", server.root().display()),
+    );
     mcp_reference::servers::run(server, &resources::spec(), &args.transport).await
 }

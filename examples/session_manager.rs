@@ -3,9 +3,11 @@
 use clap::Parser;
 use mcp_reference::gateway::{self, config::GatewayConfig, Gateway};
 use mcp_reference::servers::{ServerSpec, TransportArgs};
+use mcp_reference::status;
 use mcp_sdk_server::http::HttpConfig;
 use std::path::PathBuf;
 use std::time::Duration;
+use tracing::Level;
 
 /// One MCP endpoint in front of several MCP servers.
 #[derive(Parser)]
@@ -58,14 +60,17 @@ async fn main() -> std::io::Result<()> {
         None => GatewayConfig::from_env(),
     };
     let config = config.unwrap_or_else(|e| {
-        eprintln!("session_manager: {e}");
+        status(Level::ERROR, format_args!("session_manager: {e}"));
         std::process::exit(2);
     });
     let idle = Duration::try_from_secs_f64(args.session_idle_minutes * 60.0)
         .ok()
         .filter(|d| !d.is_zero())
         .unwrap_or_else(|| {
-            eprintln!("session_manager: --session-idle-minutes must be a positive number");
+            status(
+                Level::ERROR,
+                format_args!("session_manager: --session-idle-minutes must be a positive number"),
+            );
             std::process::exit(2);
         });
     if args.transport.stdio {
@@ -75,9 +80,12 @@ async fn main() -> std::io::Result<()> {
     // address is the first thing said (connections wait in the backlog).
     let addr = args.transport.http_addr(&spec());
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!(
-        "session_manager: serving MCP at http://{}/mcp",
-        listener.local_addr()?
+    status(
+        Level::INFO,
+        format_args!(
+            "session_manager: serving MCP at http://{}/mcp",
+            listener.local_addr()?
+        ),
     );
     let gateway = Gateway::start(config).await;
     let http = HttpConfig {

@@ -12,15 +12,55 @@ pub mod system;
 
 /// Logs to stderr (never stdout, which stdio servers use for protocol
 /// messages), at the level given by `RUST_LOG` or `LOG_LEVEL` (default
-/// `info`).
+/// `info`); see [`init_logging`].
 pub fn init_tracing() {
+    init_logging("info");
+}
+
+/// Logs to stderr at `RUST_LOG` or `LOG_LEVEL`, else `default_level`.
+///
+/// `LOG_FORMAT=json` writes one JSON object per line (`timestamp`, `level`,
+/// `target`, `message` and the event's fields, as the seed's services
+/// did); anything else is plain text. Colour codes are written only when
+/// stderr is a terminal, so a parent that reads a child's stderr (as
+/// `reference_system` does) gets plain lines.
+pub fn init_logging(default_level: &str) {
     let filter = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("LOG_LEVEL"))
-        .unwrap_or_else(|_| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| default_level.to_owned());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json_logs() {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        use std::io::IsTerminal;
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
+}
+
+/// Writes a status line of a process (its address, what it created, why
+/// it cannot start) on stderr, whatever the log filter: plain, or with
+/// `LOG_FORMAT=json` as one JSON object like the logs' (`timestamp`,
+/// `level`, `message`), so tools reading stderr find it in either format.
+pub fn status(level: tracing::Level, message: impl std::fmt::Display) {
+    if json_logs() {
+        let line = serde_json::json!({
+            "timestamp": mcp_sdk::time::rfc3339_millis(std::time::SystemTime::now()),
+            "level": level.as_str(),
+            "message": message.to_string(),
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("{message}");
+    }
+}
+
+/// Whether `LOG_FORMAT` asks for JSON lines.
+pub fn json_logs() -> bool {
+    std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -101,6 +101,36 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// The URL in a child's announcement, in plain or JSON logs: from
+/// `http://` to the first space or quote.
+fn announced_url(line: &str) -> Option<String> {
+    let start = line.find("http://")?;
+    let url = line[start..]
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .next()?;
+    Some(url.to_owned())
+}
+
+/// One line of a child's stderr as we echo it: behind `[name]`, or with
+/// `LOG_FORMAT=json` as a JSON object with `"service": name` added (a line
+/// that is not a JSON object, such as a panic message, becomes the
+/// `message` of one), so the parent's output stays one JSON object a line.
+fn echoed(name: &str, line: &str, json: bool) -> String {
+    if !json {
+        return format!("[{name}] {line}");
+    }
+    let mut object = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(object)) => object,
+        _ => {
+            let mut object = serde_json::Map::new();
+            object.insert("message".into(), line.into());
+            object
+        }
+    };
+    object.insert("service".into(), name.into());
+    serde_json::Value::Object(object).to_string()
+}
+
 /// A child process whose stderr is read on a thread of its own: the last
 /// lines are kept, the address it announces is noted, and (if asked) every
 /// line is echoed to our stderr behind `[name]`. Killed and reaped on drop.
@@ -142,19 +172,18 @@ impl Process {
         let url = Arc::new(Mutex::new(None));
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tail_w, url_w, label) = (tail.clone(), url.clone(), name.to_owned());
+        let json = crate::json_logs();
         // A thread, not a task: it must keep draining the pipe (a child
         // blocked on a full stderr stops answering) whatever the runtime does.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if echo {
-                    eprintln!("[{label}] {line}");
+                    eprintln!("{}", echoed(&label, &line, json));
                 }
                 let mut found = url_w.lock().unwrap_or_else(|e| e.into_inner());
                 if found.is_none() && ANNOUNCEMENTS.iter().any(|a| line.contains(a)) {
-                    if let Some(i) = line.find("http://") {
-                        *found = line[i..].split_whitespace().next().map(str::to_owned);
-                    }
+                    *found = announced_url(&line);
                 }
                 drop(found);
                 let mut tail = tail_w.lock().unwrap_or_else(|e| e.into_inner());
@@ -466,5 +495,41 @@ impl System {
         self.gateway.process.stop(grace).await;
         futures_util::future::join_all(self.servers.iter_mut().map(|(_, s)| s.process.stop(grace)))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announced_url_is_found_in_plain_and_json_lines() {
+        let plain =
+            "2026-12-03T17:00:00Z  INFO tools_server: serving MCP at http://127.0.0.1:5003/mcp";
+        let json = r#"{"timestamp":"2026-12-03T17:00:00Z","level":"INFO","message":"serving MCP at http://127.0.0.1:5003/mcp","target":"tools_server"}"#;
+        for line in [plain, json] {
+            assert_eq!(
+                announced_url(line).as_deref(),
+                Some("http://127.0.0.1:5003/mcp"),
+                "{line}"
+            );
+        }
+        assert_eq!(announced_url("no address here"), None);
+    }
+
+    #[test]
+    fn echoed_lines_name_their_service_in_both_formats() {
+        assert_eq!(echoed("tools", "ready", false), "[tools] ready");
+        let line = echoed("tools", r#"{"level":"INFO","message":"ready"}"#, true);
+        let object: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(object["service"], "tools");
+        assert_eq!(object["message"], "ready");
+        assert_eq!(object["level"], "INFO");
+        // A line that is not JSON (a panic message) still comes out as one
+        // JSON object, with the line as its message.
+        let line = echoed("tools", "thread 'main' panicked at src/x.rs:1:1", true);
+        let object: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(object["service"], "tools");
+        assert_eq!(object["message"], "thread 'main' panicked at src/x.rs:1:1");
     }
 }

@@ -151,6 +151,8 @@ struct Setup {
     http: HttpConfig,
     /// The per-call timeout, when not the tests' 20 s.
     call_timeout: Option<Duration>,
+    /// The page size of aggregated lists, when not the default.
+    page_size: Option<usize>,
 }
 
 impl System {
@@ -184,6 +186,9 @@ impl System {
         config.min_backoff = Duration::from_millis(100);
         config.max_backoff = Duration::from_millis(500);
         config.call_timeout = setup.call_timeout.unwrap_or(Duration::from_secs(20));
+        if let Some(size) = setup.page_size {
+            config.page_size = size;
+        }
         let gateway = Gateway::start(config).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -271,10 +276,22 @@ async fn seven_servers(era: Era) {
     let system = System::start(&SEED_SERVERS).await;
     let (client, host) = system.client(era).await;
 
-    // One list, every server's tools under its prefix, over several pages.
+    // One list, every server's tools under its prefix, in one page (the
+    // seven servers have fewer than the default page size), and so every
+    // prompt for a client that never passes a cursor.
     let first = client.list_tools(None).await.unwrap();
-    assert!(first.next_cursor.is_some(), "one page per server");
+    assert_eq!(first.next_cursor, None, "one page holds them all");
+    let prompts = client.list_prompts(None).await.unwrap();
+    assert_eq!(prompts.next_cursor, None);
+    let prompt_servers: std::collections::BTreeSet<&str> = prompts
+        .prompts
+        .iter()
+        .map(|p| p.name.split_once("__").unwrap().0)
+        .collect();
+    assert!(prompt_servers.contains("prompts"), "{prompt_servers:?}");
+    assert!(prompts.prompts.len() > 5, "{:?}", prompts.prompts);
     let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools, first.tools);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     for expected in [
         "tools__add",
@@ -290,7 +307,10 @@ async fn seven_servers(era: Era) {
         let (server, _) = name.split_once("__").unwrap();
         assert!(SEED_SERVERS.contains(&server), "{name}");
     }
-    let bad_cursor = client.list_tools(Some("99:x".into())).await.unwrap_err();
+    let bad_cursor = client
+        .list_tools(Some("OTk6MDp4".into()))
+        .await
+        .unwrap_err();
     assert_eq!(server_error(bad_cursor).code, ErrorCode::INVALID_PARAMS);
 
     // One call of each.
@@ -416,6 +436,137 @@ async fn seven_servers(era: Era) {
 
 /// Starts the example `name` over HTTP at `addr` (to restart a server where
 /// the gateway expects it), waiting until it serves.
+#[tokio::test]
+async fn pages_are_filled_across_servers_and_cursors_are_stable() {
+    let setup = Setup {
+        page_size: Some(4),
+        ..Setup::default()
+    };
+    let system = System::start_with(&["tools", "prompts", "resources"], setup).await;
+    let (client, _host) = system.client(Era::SessionOnly).await;
+    let mut all = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = client.list_tools(cursor.clone()).await.unwrap();
+        pages += 1;
+        assert!(page.tools.len() <= 4, "{} > 4", page.tools.len());
+        if let Some(next) = &page.next_cursor {
+            // Full pages but for the last, whatever server boundary
+            // falls inside them.
+            assert_eq!(page.tools.len(), 4, "a full page before {next}");
+            // The same cursor gives the same page again.
+            let again = client.list_tools(cursor.clone()).await.unwrap();
+            assert_eq!(again.tools, page.tools);
+            assert_eq!(again.next_cursor, page.next_cursor);
+        }
+        all.extend(page.tools);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 100, "the walk ends");
+    }
+    let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    let distinct: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(distinct.len(), names.len(), "no tool twice: {names:?}");
+    // Both servers with tools are there, in configuration order.
+    let first_resources = names.iter().position(|n| n.starts_with("resources__"));
+    let last_tools = names.iter().rposition(|n| n.starts_with("tools__"));
+    assert!(
+        last_tools.unwrap() < first_resources.unwrap(),
+        "tools before resources: {names:?}"
+    );
+    assert!(pages > 2, "{} tools over {pages} pages", names.len());
+    // None lost: every tool each server lists itself, under its prefix.
+    let mut expected = Vec::new();
+    for (name, server) in &system.servers {
+        let direct = http_client_in(Era::SessionOnly, &server.url, ()).await;
+        if direct.server_capabilities().tools.is_none() {
+            continue;
+        }
+        for tool in direct.list_all_tools().await.unwrap() {
+            expected.push(format!("{name}__{}", tool.name));
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+}
+
+/// The official Python SDK's client (`mcp` on PyPI), installed by
+/// `.ci/python-tools`, whose interpreter `MCP_PYTHON` names.
+fn python_sdk() -> Option<String> {
+    match std::env::var("MCP_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
+        _ => {
+            eprintln!(
+                "SKIPPED: MCP_PYTHON is not set (run .ci/python-tools and point it at \
+                 .conformance/python/bin/python)"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_list_prompts_of_the_python_sdk_gets_every_prompt_of_the_seven_servers() {
+    let Some(python) = python_sdk() else { return };
+    let system = System::start(&SEED_SERVERS).await;
+    // One call, no cursor, as a client that does not paginate makes it.
+    let script = r#"
+import asyncio, json, sys
+from mcp import Client
+
+async def main():
+    async with Client(sys.argv[1]) as client:
+        listed = await client.list_prompts()
+        print(json.dumps({"names": [p.name for p in listed.prompts],
+                          "next": listed.next_cursor}))
+
+asyncio.run(main())
+"#;
+    let output = tokio::time::timeout(
+        PATIENCE,
+        tokio::process::Command::new(&python)
+            .args(["-c", script, &system.url])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client in time")
+    .expect("the Python client runs");
+    assert!(
+        output.status.success(),
+        "the Python client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(got["next"], Value::Null, "{got}");
+    let mut names: Vec<String> = got["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    // Every prompt each server lists itself, under its prefix.
+    let mut expected = Vec::new();
+    for (name, server) in &system.servers {
+        let direct = http_client_in(Era::SessionOnly, &server.url, ()).await;
+        if direct.server_capabilities().prompts.is_none() {
+            continue;
+        }
+        for prompt in direct.list_all_prompts().await.unwrap() {
+            expected.push(format!("{name}__{}", prompt.name));
+        }
+    }
+    names.sort_unstable();
+    expected.sort_unstable();
+    assert!(expected.len() > 1, "{expected:?}");
+    assert_eq!(names, expected);
+}
+
 async fn http_server_at(name: &str, addr: &str) -> tokio::process::Child {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(example(name))

@@ -183,6 +183,17 @@ async fn the_whole_system_answers_through_the_gateway_and_stops_on_sigterm() {
         .find(|(n, _)| n == "session_manager")
         .unwrap()
         .1;
+    // Its children's stderr is a pipe, so what they wrote (echoed behind
+    // their names) carries no colour codes.
+    let said = system.stderr();
+    assert!(
+        said.contains("[tools_server] "),
+        "the children's logs are echoed: {said}"
+    );
+    assert!(
+        !said.contains('\u{1b}'),
+        "colour codes in piped logs: {said}"
+    );
     let downstream = get_json(gateway_health).await["downstream"].clone();
     for d in downstream.as_array().unwrap() {
         assert_eq!(d["state"], "up", "{d}");

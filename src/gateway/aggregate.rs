@@ -108,10 +108,15 @@ impl Gateway {
         Ok((downstream, name))
     }
 
-    /// One page of an aggregated list: the rest of the page of the server
-    /// the cursor points into, or the first page of the next server that has
-    /// anything. Servers that are down, or do not offer `feature`, are
-    /// skipped (their calls say why; the list holds what the others have).
+    /// One page of an aggregated list, filled up to the gateway's page size
+    /// across servers: from where `cursor` points, each server's items in
+    /// configuration order, reading further pages of a server while there
+    /// is room. The first page of every server the walk may reach is asked
+    /// for at once, so a page costs about one downstream round trip, not
+    /// one per server. A server's page that does not fit is cut, and the
+    /// cursor says how much of it was given. Servers that are down, or do
+    /// not offer `feature`, are skipped (their calls say why; the list holds
+    /// what the others have).
     async fn page<T, F, Fut>(
         &self,
         cursor: Option<&str>,
@@ -127,47 +132,74 @@ impl Gateway {
         if self.servers.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let mut at = Position::decode(cursor, self.servers.len())?;
-        let mut items = Vec::new();
-        loop {
-            let server = &self.servers[at.server];
-            if server
-                .capabilities()
-                .is_some_and(|c| feature.offered_by(&c))
-            {
-                let cursor = at.cursor.clone();
-                match self
-                    .call(server, method, ctx, |client, options| {
-                        fetch(client, cursor, options)
-                    })
-                    .await
-                {
-                    Ok((page, next)) => {
-                        items.extend(page.into_iter().map(|item| (at.server, item)));
-                        if let Some(next) = next {
-                            let next = Position {
-                                server: at.server,
-                                cursor: Some(next),
-                            };
-                            return Ok((items, Some(next.encode())));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(server = %server.name(), "{method} left out: {}", e.message)
-                    }
+        let at = Position::decode(cursor, self.servers.len())?;
+        let fetch = &fetch;
+        let read = |server: usize, cursor: Option<String>| async move {
+            let downstream = &self.servers[server];
+            let result = self
+                .call(downstream, method, ctx, |client, options| {
+                    fetch(client, cursor, options)
+                })
+                .await;
+            if let Err(e) = &result {
+                tracing::warn!(server = %downstream.name(), "{method} left out: {}", e.message);
+            }
+            result.ok()
+        };
+        // Every server from the cursor's on that offers the feature, with the
+        // page to start from and how much of it to skip.
+        let starts: Vec<Position> = (at.server..self.servers.len())
+            .filter(|&i| {
+                self.servers[i]
+                    .capabilities()
+                    .is_some_and(|c| feature.offered_by(&c))
+            })
+            .map(|i| {
+                if i == at.server {
+                    at.clone()
+                } else {
+                    Position::start_of(i)
                 }
+            })
+            .collect();
+        let mut first_pages =
+            futures_util::future::join_all(starts.iter().map(|p| read(p.server, p.cursor.clone())))
+                .await
+                .into_iter();
+        let mut items = Vec::new();
+        for start in starts {
+            let mut page = first_pages.next().flatten();
+            let mut position = start;
+            while let Some((listed, next)) = page.take() {
+                let room = self.page_size - items.len();
+                let rest = listed.into_iter().skip(position.skip);
+                let mut rest = rest.peekable();
+                items.extend(rest.by_ref().take(room).map(|item| (position.server, item)));
+                if rest.peek().is_some() {
+                    // This page of the server did not fit: the next of ours
+                    // reads it again and goes on where this one stopped.
+                    position.skip += room;
+                    return Ok((items, Some(position.encode())));
+                }
+                let Some(next) = next else { break };
+                position = Position {
+                    server: position.server,
+                    cursor: Some(next),
+                    skip: 0,
+                };
+                if items.len() == self.page_size {
+                    return Ok((items, Some(position.encode())));
+                }
+                page = read(position.server, position.cursor.clone()).await;
             }
-            at = Position {
-                server: at.server + 1,
-                cursor: None,
-            };
-            if at.server == self.servers.len() {
-                return Ok((items, None));
-            }
-            if !items.is_empty() {
-                return Ok((items, Some(at.encode())));
+            if items.len() == self.page_size && position.server + 1 < self.servers.len() {
+                return Ok((
+                    items,
+                    Some(Position::start_of(position.server + 1).encode()),
+                ));
             }
         }
+        Ok((items, None))
     }
 
     /// The server that listed `uri`, or whose resource template's fixed

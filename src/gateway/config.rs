@@ -5,6 +5,8 @@
 //! ```toml
 //! # Optional; seconds.
 //! call_timeout_secs = 120
+//! # Optional: items per page of an aggregated list (1 to 1000).
+//! page_size = 100
 //!
 //! [[server]]
 //! name = "tools"
@@ -97,7 +99,17 @@ pub struct GatewayConfig {
     pub min_backoff: Duration,
     /// The longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// How many items one page of an aggregated list holds at most: pages
+    /// are filled across servers up to this size ([`DEFAULT_PAGE_SIZE`]).
+    pub page_size: usize,
 }
+
+/// The default [`GatewayConfig::page_size`]: a client that does not paginate
+/// sees every tool and prompt of the seven reference servers in one page.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// The largest [`GatewayConfig::page_size`] a config file may ask for.
+pub const MAX_PAGE_SIZE: usize = 1000;
 
 impl GatewayConfig {
     /// A configuration with these servers and the default timeouts.
@@ -108,6 +120,7 @@ impl GatewayConfig {
             connect_timeout: Duration::from_secs(10),
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
+            page_size: DEFAULT_PAGE_SIZE,
         };
         config.check()?;
         Ok(config)
@@ -174,6 +187,14 @@ impl GatewayConfig {
         if let Some(secs) = file.connect_timeout_secs {
             config.connect_timeout = positive_secs("connect_timeout_secs", secs)?;
         }
+        if let Some(size) = file.page_size {
+            if !(1..=MAX_PAGE_SIZE as i64).contains(&size) {
+                return Err(ConfigError(format!(
+                    "page_size must be between 1 and {MAX_PAGE_SIZE}, not {size}"
+                )));
+            }
+            config.page_size = size as usize;
+        }
         Ok(config)
     }
 
@@ -213,6 +234,7 @@ struct FileConfig {
     server: Vec<FileServer>,
     call_timeout_secs: Option<f64>,
     connect_timeout_secs: Option<f64>,
+    page_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +402,8 @@ mod tests {
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nera = \"new\"", "era \"new\""),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nport = 3", "unknown field"),
             ("call_timeout_secs = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "positive"),
+            ("page_size = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "page_size must be between 1 and 1000, not 0"),
+            ("page_size = 5000\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "not 5000"),
         ];
         for (text, expected) in cases {
             let e = GatewayConfig::from_toml(text).unwrap_err().to_string();

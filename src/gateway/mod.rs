@@ -61,6 +61,8 @@ pub struct Gateway {
     resources: Mutex<HashMap<String, usize>>,
     /// Resource URI template → the index of the server that listed it.
     templates: Mutex<HashMap<String, usize>>,
+    /// At most this many items in one page of an aggregated list.
+    page_size: usize,
     _reconnecting: Vec<AbortOnDrop>,
 }
 
@@ -93,6 +95,7 @@ impl Gateway {
             tools: Mutex::default(),
             resources: Mutex::default(),
             templates: Mutex::default(),
+            page_size: config.page_size.max(1),
             _reconnecting: reconnecting,
         });
         let watched = gateway.announcer.notifier.watched_resources();

@@ -9,10 +9,13 @@
 //!   because their prefixes differ.
 //! - **Resources** keep their URIs (clients and models treat them as
 //!   identifiers); the gateway remembers which server listed each one.
-//! - **Cursors** of aggregated lists are `<server index>:<downstream
-//!   cursor>`: opaque to clients, and enough to resume the walk over the
-//!   servers where the previous page stopped.
+//! - **Cursors** of aggregated lists ([`Position`]) hold the server index,
+//!   the downstream cursor and how much of that page was given: opaque to
+//!   clients, and enough to resume the walk over the servers where the
+//!   previous page stopped, even inside a downstream page.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use mcp_sdk::Error;
 
 /// What separates a server's name from the name it gave a tool or prompt.
@@ -58,19 +61,43 @@ pub fn split<'a>(prefixed: &'a str, what: &str) -> Result<(&'a str, &'a str), Er
         })
 }
 
-/// A position in an aggregated list: which server, and where in its list.
+/// A position in an aggregated list: which server, where in its list, and
+/// how many items of that page the previous page of ours already gave.
+///
+/// Encoded as base64url of `server:skip:cursor`, so a client sees one
+/// opaque token; the same position always encodes the same way, and
+/// re-reading a server's page at the same cursor (as the next page does
+/// when it starts inside one) gives the rest of it as long as the server's
+/// list is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Position {
     /// The index of the server in the gateway's configuration.
     pub server: usize,
     /// The cursor that server gave, or `None` for its first page.
     pub cursor: Option<String>,
+    /// How many items at the start of that server's page were given already.
+    pub skip: usize,
 }
 
 impl Position {
+    /// The first item of server `server`'s list.
+    pub fn start_of(server: usize) -> Self {
+        Position {
+            server,
+            cursor: None,
+            skip: 0,
+        }
+    }
+
     /// The opaque cursor for this position.
     pub fn encode(&self) -> String {
-        format!("{}:{}", self.server, self.cursor.as_deref().unwrap_or(""))
+        let plain = format!(
+            "{}:{}:{}",
+            self.server,
+            self.skip,
+            self.cursor.as_deref().unwrap_or("")
+        );
+        URL_SAFE_NO_PAD.encode(plain)
     }
 
     /// Reads a cursor made by [`encode`](Self::encode); `None` is the start.
@@ -84,14 +111,29 @@ impl Position {
                 "invalid cursor {cursor:?}: pass the nextCursor of the previous page as it came"
             ))
         };
-        let (index, rest) = cursor.split_once(':').ok_or_else(bad)?;
+        let plain = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(bad)?;
+        let mut parts = plain.splitn(3, ':');
+        let (Some(index), Some(skip), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(index) || !digits(skip) {
+            return Err(bad());
+        }
         let server: usize = index.parse().map_err(|_| bad())?;
-        if server >= servers || index.starts_with('+') {
+        let skip: usize = skip.parse().map_err(|_| bad())?;
+        if server >= servers {
             return Err(bad());
         }
         Ok(Position {
             server,
             cursor: (!rest.is_empty()).then(|| rest.to_owned()),
+            skip,
         })
     }
 }
@@ -135,13 +177,21 @@ mod tests {
             Position {
                 server: 2,
                 cursor: Some("abc:def".into()),
+                skip: 7,
             },
         ] {
             assert_eq!(Position::decode(Some(&p.encode()), 3).unwrap(), p);
         }
         assert_eq!(Position::decode(None, 3).unwrap(), Position::default());
-        for bad in ["", "x:1", "3:", "-1:", "+1:", "nope"] {
-            let e = Position::decode(Some(bad), 3).unwrap_err();
+        let encoded = |plain: &str| URL_SAFE_NO_PAD.encode(plain);
+        let mut bad: Vec<String> = ["", "x:1", "3:", "-1:", "+1:", "nope", "0:1:c", "%%%"]
+            .map(String::from)
+            .to_vec();
+        // Well-encoded but wrong inside: no skip, a server out of range,
+        // signs, a skip that is not a number.
+        bad.extend(["0:", "3:0:", "+1:0:", "0:-1:", "0:x:", "0:0"].map(encoded));
+        for bad in &bad {
+            let e = Position::decode(Some(bad.as_str()), 3).unwrap_err();
             assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS, "{bad}");
         }
     }

@@ -14,6 +14,7 @@ use super::terminal::{
     clear_progress, show_progress, Terminal, TerminalApprover, TerminalElicitor,
 };
 use super::web;
+use crate::status;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_sdk::{CallToolResult, ContentBlock, Tool};
 use mcp_sdk_client::{Client, Era, RequestOptions, ToolTask};
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Level;
 
 /// An MCP host on the command line: list and call tools, read resources,
 /// get prompts, or chat with a model that uses the server's tools.
@@ -156,15 +158,10 @@ pub enum Command {
 }
 
 /// Logs go to stderr, at `RUST_LOG` or `LOG_LEVEL` (default `warn`, so the
-/// servers' own logging over stdio does not drown the output).
+/// servers' own logging over stdio does not drown the output); see
+/// [`crate::init_logging`].
 pub fn init_tracing() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .unwrap_or_else(|_| "warn".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::init_logging("warn");
 }
 
 /// Runs the command; on failure says why on stderr and exits with 1.
@@ -275,7 +272,10 @@ async fn serve_web(
         .local_addr()
         .map_err(|e| HostError::Usage(e.to_string()))?;
     // The reference system reads this line to learn the port.
-    eprintln!("client: serving the web UI at http://{addr}/");
+    status(
+        Level::INFO,
+        format_args!("client: serving the web UI at http://{addr}/"),
+    );
     let app = web::App::new(options);
     web::serve(listener, app, shutdown_signal())
         .await

@@ -13,11 +13,13 @@ pub mod roots;
 pub mod sampling;
 pub mod tools;
 
+use crate::status;
 use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, OriginPolicy, StreamableHttpService};
 use mcp_sdk_server::Server;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
+use tracing::Level;
 
 /// Who a reference server is, for its health answer and its messages.
 #[derive(Debug, Clone)]
@@ -100,10 +102,13 @@ pub async fn run(
     }
     let addr = args.http_addr(spec);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!(
-        "{}_server: serving MCP at http://{}/mcp",
-        spec.name,
-        listener.local_addr()?
+    status(
+        Level::INFO,
+        format_args!(
+            "{}_server: serving MCP at http://{}/mcp",
+            spec.name,
+            listener.local_addr()?
+        ),
     );
     let config = HttpConfig {
         origins: args.origin_policy(),
