@@ -1,18 +1,25 @@
 //! [`RequestContext`]: what a handler gets besides its params.
 
+use crate::client_info::ClientInfo;
+use crate::extensions::SessionExtensions;
+use crate::notifier::Notifier;
 use crate::peer::Peer;
-use crate::session::ClientInfo;
-use crate::stateless::Notifier;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
-    InputRequest, InputResponse, ListRootsResult, LoggingLevel, ProgressNotificationParams,
-    ProgressToken, ProtocolVersion, RequestId,
+    InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
+    ProgressNotificationParams, ProgressToken, ProtocolVersion, RequestId,
 };
 use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// The head of the HTTP request a message came in, if it did.
+pub(crate) type Http = Option<Arc<http::request::Parts>>;
+
 /// The context of one request: its id, its cancellation, its progress token,
-/// and the [`Peer`] for calls back to the client.
+/// the HTTP request it came in (if it did), and the [`Peer`] for calls back
+/// to the client.
 ///
 /// Cloning is cheap; clones share the cancellation.
 #[derive(Clone, Debug)]
@@ -21,6 +28,10 @@ pub struct RequestContext {
     progress_token: Option<ProgressToken>,
     cancel: CancellationToken,
     peer: Peer,
+    /// The HTTP request's head (method, URI, headers, extensions), over HTTP.
+    http: Option<Arc<http::request::Parts>>,
+    /// Extensions given without an HTTP request (a context built for a test).
+    extensions: Option<Arc<http::Extensions>>,
 }
 
 impl RequestContext {
@@ -35,7 +46,86 @@ impl RequestContext {
             progress_token,
             cancel,
             peer,
+            http: None,
+            extensions: None,
         }
+    }
+
+    /// This context for a request that came in `http`.
+    pub(crate) fn with_http(mut self, http: Option<Arc<http::request::Parts>>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// A builder for a context of your own, to unit-test a handler that
+    /// takes one without a client or a transport.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use mcp_sdk_server::RequestContext;
+    ///
+    /// #[derive(Clone)]
+    /// struct Claims { sub: String }
+    ///
+    /// let (ctx, mut sent) = RequestContext::builder()
+    ///     .extension(Claims { sub: "alice".into() })
+    ///     .progress_token(7)
+    ///     .build_with_outbox();
+    /// assert_eq!(ctx.extensions().get::<Claims>().unwrap().sub, "alice");
+    /// ctx.progress(1.0, Some(2.0), None).await.unwrap();
+    /// let progress = sent.recv().await.unwrap();
+    /// assert_eq!(progress.method(), Some("notifications/progress"));
+    /// // No client is there to ask: requests to it fail at once.
+    /// assert!(ctx.list_roots().await.is_err());
+    /// # }
+    /// ```
+    pub fn builder() -> RequestContextBuilder {
+        RequestContextBuilder::default()
+    }
+
+    /// The head of the HTTP request this request came in (method, URI,
+    /// headers such as `Authorization`, and the extensions middleware set),
+    /// over Streamable HTTP; `None` over stdio and in-process transports.
+    pub fn http_parts(&self) -> Option<&http::request::Parts> {
+        self.http.as_deref()
+    }
+
+    /// The typed extensions of the HTTP request, which middleware set (say,
+    /// `ctx.extensions().get::<Claims>()` after an authentication layer);
+    /// empty when the request did not come over HTTP.
+    pub fn extensions(&self) -> &http::Extensions {
+        static EMPTY: OnceLock<http::Extensions> = OnceLock::new();
+        match (&self.http, &self.extensions) {
+            (Some(parts), _) => &parts.extensions,
+            (None, Some(extensions)) => extensions,
+            (None, None) => EMPTY.get_or_init(http::Extensions::new),
+        }
+    }
+
+    /// Data kept for this request's session, by type; dropped when the
+    /// session closes. In the stateless era (2026-07-28) there is no session:
+    /// the map lives as long as the request.
+    pub fn session_extensions(&self) -> &SessionExtensions {
+        self.peer.session_extensions()
+    }
+
+    /// Whether the client declared sampling (`ctx.sample(..)` can work).
+    pub fn can_sample(&self) -> bool {
+        self.client()
+            .is_some_and(|c| c.capabilities.sampling.is_some())
+    }
+
+    /// Whether the client declared elicitation (`ctx.elicit(..)` can work).
+    pub fn can_elicit(&self) -> bool {
+        self.client()
+            .is_some_and(|c| c.capabilities.elicitation.is_some())
+    }
+
+    /// Whether the client declared roots (`ctx.list_roots()` can work).
+    pub fn can_list_roots(&self) -> bool {
+        self.client()
+            .is_some_and(|c| c.capabilities.roots.is_some())
     }
 
     /// Answers the client now with a task and goes on in the background
@@ -47,7 +137,7 @@ impl RequestContext {
     /// listed in the task and answered with `tasks/update`. Anywhere else
     /// this does nothing.
     pub fn continue_as_task(&self) {
-        if let Some(round) = self.peer.input_round() {
+        if let Some(round) = self.peer.asker() {
             round.want_task();
         }
     }
@@ -118,7 +208,7 @@ impl RequestContext {
     /// including the result (SEP-1699 polling). Lets a long-running handler
     /// free the connection. Does nothing on other transports.
     pub async fn close_sse_stream(&self) {
-        self.peer.send_control(crate::sink::CLOSE_SSE_STREAM).await
+        self.peer.close_stream().await
     }
 
     /// Asks the client's LLM for a message (`sampling/createMessage`).
@@ -168,5 +258,107 @@ impl RequestContext {
     /// [`Peer`].)
     pub fn notifier(&self) -> &Notifier {
         self.peer.notifier()
+    }
+}
+
+/// Builds a [`RequestContext`] without a client or a transport, to unit-test
+/// a handler (see [`RequestContext::builder`]). What the handler sends
+/// (progress, log messages, notifications) goes to the outbox of
+/// [`build_with_outbox`](Self::build_with_outbox), or nowhere; requests to
+/// the client (sampling, roots, elicitation) fail at once.
+#[derive(Debug)]
+pub struct RequestContextBuilder {
+    id: RequestId,
+    progress_token: Option<ProgressToken>,
+    cancel: CancellationToken,
+    client: Option<ClientInfo>,
+    parts: Option<http::request::Parts>,
+    extensions: http::Extensions,
+    session_extensions: SessionExtensions,
+}
+
+impl Default for RequestContextBuilder {
+    fn default() -> Self {
+        RequestContextBuilder {
+            id: RequestId::Number(1),
+            progress_token: None,
+            cancel: CancellationToken::new(),
+            client: None,
+            parts: None,
+            extensions: http::Extensions::new(),
+            session_extensions: SessionExtensions::default(),
+        }
+    }
+}
+
+impl RequestContextBuilder {
+    /// The request's id (default `1`).
+    pub fn request_id(mut self, id: impl Into<RequestId>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// The progress token, as if the client asked for progress.
+    pub fn progress_token(mut self, token: impl Into<ProgressToken>) -> Self {
+        self.progress_token = Some(token.into());
+        self
+    }
+
+    /// The request's cancellation: cancel the token to cancel the request.
+    pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// What the client said about itself (its revision, its capabilities).
+    pub fn client(mut self, client: ClientInfo) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The head of an HTTP request, as if the request came over HTTP.
+    pub fn http_parts(mut self, parts: http::request::Parts) -> Self {
+        self.parts = Some(parts);
+        self
+    }
+
+    /// A typed extension, as middleware would set it.
+    pub fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// The session's extensions, to share them between several contexts as
+    /// one session would.
+    pub fn session_extensions(mut self, extensions: SessionExtensions) -> Self {
+        self.session_extensions = extensions;
+        self
+    }
+
+    /// The context; what its handler sends is dropped.
+    pub fn build(self) -> RequestContext {
+        self.finish(None)
+    }
+
+    /// The context, and the receiver of every message its handler sends.
+    pub fn build_with_outbox(self) -> (RequestContext, mpsc::UnboundedReceiver<Message>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (self.finish(Some(tx)), rx)
+    }
+
+    fn finish(self, outbox: Option<mpsc::UnboundedSender<Message>>) -> RequestContext {
+        let peer = Peer::detached(self.client, self.session_extensions, outbox);
+        let mut ctx = RequestContext::new(self.id, self.progress_token, self.cancel, peer);
+        match self.parts {
+            Some(mut parts) => {
+                parts.extensions.extend(self.extensions);
+                ctx.http = Some(Arc::new(parts));
+            }
+            None if !self.extensions.is_empty() => {
+                ctx.extensions = Some(Arc::new(self.extensions));
+            }
+            None => {}
+        }
+        ctx
     }
 }

@@ -26,26 +26,43 @@
 //! ```
 #![warn(missing_docs)]
 
-mod context;
-mod peer;
-pub mod router;
-mod server;
-mod session;
+// The modules in layers; each imports only from the layers below it.
+//
+// L0, plain types and helpers:
+mod client_info;
+mod config;
+mod extensions;
+mod notifier;
+mod offer;
 mod sink;
+mod util;
+// L1, the handle on the client, over a narrow link to its connection:
+mod peer;
+// L2, what a handler gets and the trait it implements:
+mod context;
+mod server;
+// L3, from a decoded request to a handler:
+mod dispatch;
+// L4, the session era, the stateless era and tasks, side by side (and the
+// router, built on the trait):
+pub mod router;
+mod session;
 mod stateless;
 pub mod tasks;
+// L5, the transports:
 mod transport;
 
-pub use context::RequestContext;
+pub use client_info::ClientInfo;
+pub use config::{RequestStateKey, SessionConfig, TaskConfig};
+pub use context::{RequestContext, RequestContextBuilder};
+pub use extensions::SessionExtensions;
+pub use notifier::Notifier;
 pub use peer::Peer;
 pub use router::{
     schema_for, IntoToolResult, NoArguments, PromptArguments, ProtocolError, ResourceRequest,
     Router, Structured, ToolHandler,
 };
 pub use server::Server;
-pub use session::{ClientInfo, SessionConfig};
-pub use stateless::{Notifier, RequestStateKey};
-pub use tasks::TaskConfig;
 pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;

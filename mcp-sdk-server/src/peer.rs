@@ -2,18 +2,205 @@
 //! notifications the server starts (sampling, roots, elicitation, list
 //! changes, resource updates, log messages).
 
-use crate::session::{ClientInfo, Session};
+use crate::client_info::ClientInfo;
+use crate::extensions::SessionExtensions;
+use crate::notifier::Notifier;
+use crate::offer::Offer;
 use crate::sink::Outbound;
-use crate::tasks::TaskEntry;
+use crate::util::lock;
+use async_trait::async_trait;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, EmptyResult,
     Error, ErrorCode, InputRequest, InputResponse, ListRootsParams, ListRootsResult, LoggingLevel,
     LoggingMessageNotificationParams, Message, NotificationParams, PingParams,
-    PromptListChangedNotificationParams, RequestParams, ResourceListChangedNotificationParams,
-    ResourceUpdatedNotificationParams, ToolListChangedNotificationParams,
+    PromptListChangedNotificationParams, RequestId, RequestParams,
+    ResourceListChangedNotificationParams, ResourceUpdatedNotificationParams,
+    ToolListChangedNotificationParams,
 };
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// Asks the client for input in a stateless request (2026-07-28), where the
+/// server cannot send requests: the input round of a multi round-trip
+/// request answers (see `stateless::input`).
+#[async_trait]
+pub(crate) trait Asker: Send + Sync + 'static {
+    /// The next automatic key for a request of this kind.
+    fn auto_key(&self, request: &InputRequest) -> String;
+    /// The client's answer under `key`, once it gave one.
+    async fn ask(&self, key: String, request: InputRequest) -> Value;
+    /// The handler asks to go on as a task (tasks extension).
+    fn want_task(&self);
+}
+
+/// The task a handler runs as (2025-11-25 tasks): what the handler sends is
+/// tied to it, and while it waits for the client the task says so.
+#[async_trait]
+pub(crate) trait TaskBinding: Send + Sync + 'static {
+    /// Stamps the related-task `_meta` on an outgoing message's params.
+    fn stamp(&self, params: &mut Option<Value>);
+    /// Where the task's messages go first (the client's latest
+    /// `tasks/result` stream), if anywhere.
+    fn route(&self) -> Option<Outbound>;
+    /// The handler starts (`true`) or stops (`false`) waiting for the client.
+    async fn waiting_for_input(&self, waiting: bool);
+}
+
+type PendingMap = HashMap<RequestId, oneshot::Sender<Result<Value, Error>>>;
+
+/// How requests to the client are answered.
+enum Ask {
+    /// A session: the request goes to the client, whose answer comes back by
+    /// its id.
+    Client {
+        pending: Mutex<PendingMap>,
+        next_id: AtomicI64,
+        timeout: Duration,
+    },
+    /// A stateless request: the input round answers.
+    Round(Arc<dyn Asker>),
+    /// A context built for a test: no one is there to answer.
+    Nobody,
+}
+
+/// The narrow link from a [`Peer`] to its connection: who the client is,
+/// what it lets through, whether it is still there, and how requests to it
+/// are answered. A session keeps one for its life; a stateless request
+/// makes one for itself.
+pub(crate) struct Link {
+    client: OnceLock<ClientInfo>,
+    /// Minimum level of `notifications/message` to send, as a [`LoggingLevel`] index.
+    log_level: AtomicU8,
+    closed: CancellationToken,
+    extensions: SessionExtensions,
+    /// Where messages go when their route has ended: a session's
+    /// standalone stream.
+    fallback: Option<Outbound>,
+    offer: Arc<Offer>,
+    ask: Ask,
+}
+
+impl Link {
+    /// The link of a session, whose messages unrelated to any request go
+    /// to `standalone`.
+    pub fn session(offer: Arc<Offer>, standalone: Outbound, timeout: Duration) -> Self {
+        Link {
+            client: OnceLock::new(),
+            log_level: AtomicU8::new(LoggingLevel::Debug as u8),
+            closed: CancellationToken::new(),
+            extensions: SessionExtensions::default(),
+            fallback: Some(standalone),
+            offer,
+            ask: Ask::Client {
+                pending: Mutex::new(HashMap::new()),
+                next_id: AtomicI64::new(0),
+                timeout,
+            },
+        }
+    }
+
+    /// The link of one stateless request: the client as its `_meta`
+    /// describes it, log messages only at the level it asked for (none if
+    /// it asked for none), requests to the client through `asker`.
+    pub fn stateless(
+        offer: Arc<Offer>,
+        client: ClientInfo,
+        log_level: Option<LoggingLevel>,
+        asker: Arc<dyn Asker>,
+    ) -> Self {
+        Link {
+            client: OnceLock::from(client),
+            log_level: AtomicU8::new(log_level.map_or(u8::MAX, |l| l as u8)),
+            closed: CancellationToken::new(),
+            extensions: SessionExtensions::default(),
+            fallback: None,
+            offer,
+            ask: Ask::Round(asker),
+        }
+    }
+
+    /// The link of a context built for a test.
+    fn detached(client: Option<ClientInfo>, extensions: SessionExtensions) -> Self {
+        let offer = Offer::new(
+            || mcp_sdk::ServerCapabilities {
+                logging: Some(Default::default()),
+                ..Default::default()
+            },
+            Notifier::default(),
+        );
+        Link {
+            client: client.map(OnceLock::from).unwrap_or_default(),
+            log_level: AtomicU8::new(LoggingLevel::Debug as u8),
+            closed: CancellationToken::new(),
+            extensions,
+            fallback: None,
+            offer: Arc::new(offer),
+            ask: Ask::Nobody,
+        }
+    }
+
+    /// What the client said about itself.
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.client.get()
+    }
+
+    /// Records the client's `initialize`; `false` if it was recorded before.
+    pub fn set_client(&self, client: ClientInfo) -> bool {
+        self.client.set(client).is_ok()
+    }
+
+    /// `logging/setLevel`.
+    pub fn set_log_level(&self, level: LoggingLevel) {
+        self.log_level.store(level as u8, Ordering::Relaxed);
+    }
+
+    /// The session's extensions.
+    pub fn extensions(&self) -> &SessionExtensions {
+        &self.extensions
+    }
+
+    /// Where messages unrelated to any request go, if anywhere.
+    pub fn fallback(&self) -> Option<&Outbound> {
+        self.fallback.as_ref()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// The connection ended: requests waiting for the client fail.
+    pub fn close(&self) {
+        self.closed.cancel();
+        if let Ask::Client { pending, .. } = &self.ask {
+            for (_, tx) in lock(pending).drain() {
+                let _ = tx.send(Err(Error::new(
+                    ErrorCode::CONNECTION_CLOSED,
+                    "the session was closed",
+                )));
+            }
+        }
+    }
+
+    /// The client's answer to one of our requests.
+    pub fn resolve(&self, id: RequestId, answer: Result<Value, Error>) {
+        let waiting = match &self.ask {
+            Ask::Client { pending, .. } => lock(pending).remove(&id),
+            _ => None,
+        };
+        match waiting {
+            Some(tx) => {
+                let _ = tx.send(answer);
+            }
+            None => tracing::debug!(%id, "a response for no request we are waiting on"),
+        }
+    }
+}
 
 /// A handle on the client of one session.
 ///
@@ -24,64 +211,85 @@ use std::sync::Arc;
 /// standalone stream.
 #[derive(Clone)]
 pub struct Peer {
-    session: Arc<Session>,
+    link: Arc<Link>,
     route: Outbound,
     /// The task the handler runs as, if it does (2025-11-25 tasks): what
     /// it sends is tied to the task, and its requests make the task wait
     /// for input.
-    task: Option<Arc<TaskEntry>>,
+    task: Option<Arc<dyn TaskBinding>>,
 }
 
 impl std::fmt::Debug for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Peer")
-            .field(
-                "client",
-                &self.session.client().map(|c| &c.implementation.name),
-            )
+            .field("client", &self.client().map(|c| &c.implementation.name))
             .finish()
     }
 }
 
 impl Peer {
-    pub(crate) fn new(session: Arc<Session>, route: Outbound) -> Self {
+    /// A peer over `link` whose messages go to `route`.
+    pub(crate) fn new(link: Arc<Link>, route: Outbound) -> Self {
         Peer {
-            session,
+            link,
             route,
             task: None,
         }
     }
 
+    /// The peer of a [`RequestContext`](crate::RequestContext) built for a
+    /// test: its messages go to `outbox` (or nowhere), its requests fail.
+    pub(crate) fn detached(
+        client: Option<ClientInfo>,
+        extensions: SessionExtensions,
+        outbox: Option<tokio::sync::mpsc::UnboundedSender<Message>>,
+    ) -> Self {
+        let out: Outbound = match outbox {
+            Some(tx) => Arc::new(tx),
+            None => Arc::new(crate::sink::Discard),
+        };
+        Peer::new(Arc::new(Link::detached(client, extensions)), out)
+    }
+
+    /// What the server keeps for this peer's session, by type (for a
+    /// stateless request, for the request).
+    pub fn session_extensions(&self) -> &SessionExtensions {
+        self.link.extensions()
+    }
+
     /// This peer for the handler of `task`.
-    pub(crate) fn for_task(mut self, task: Arc<TaskEntry>) -> Self {
+    pub(crate) fn for_task(mut self, task: Arc<dyn TaskBinding>) -> Self {
         self.task = Some(task);
         self
     }
 
     /// The input round of a stateless request (2026-07-28), if this peer
     /// serves one.
-    pub(crate) fn input_round(&self) -> Option<&Arc<crate::stateless::input::InputRound>> {
-        self.session.input.as_ref()
+    pub(crate) fn asker(&self) -> Option<&Arc<dyn Asker>> {
+        match &self.link.ask {
+            Ask::Round(asker) => Some(asker),
+            _ => None,
+        }
     }
 
     /// What the client said about itself in `initialize`.
     pub fn client(&self) -> Option<&ClientInfo> {
-        self.session.client()
+        self.link.client()
     }
 
     /// The server's [`Notifier`](crate::Notifier) for `subscriptions/listen` streams.
     pub fn notifier(&self) -> &crate::Notifier {
-        &self.session.shared.notifier
+        &self.link.offer.notifier
     }
 
     /// Whether two peers talk to the same session.
     pub fn same_session(&self, other: &Peer) -> bool {
-        Arc::ptr_eq(&self.session, &other.session)
+        Arc::ptr_eq(&self.link, &other.link)
     }
 
     /// Whether the session has ended; a closed peer can be dropped.
     pub fn is_closed(&self) -> bool {
-        self.session.is_closed()
+        self.link.is_closed()
     }
 
     /// Sends a typed request to the client and waits for its answer, at most
@@ -92,39 +300,56 @@ impl Peer {
     /// input requests of a multi round-trip request (the handler runs again
     /// once the client answered); other methods fail with -32601.
     pub async fn request<P: RequestParams>(&self, params: P) -> Result<P::Result, Error> {
-        if self.session.is_closed() {
+        if self.link.is_closed() {
             return Err(closed());
         }
         let params = serde_json::to_value(params).map_err(Error::internal)?;
-        if let Some(round) = &self.session.input {
-            let request = input_request(P::METHOD, params)?;
-            let key = round.auto_key(&request);
-            let answer = round.ask(key, request).await;
-            return serde_json::from_value(answer).map_err(Error::invalid_params);
-        }
-        let id = self.session.next_request_id();
-        let answer = self.session.register_pending(id.clone());
+        let (pending, next_id, timeout) = match &self.link.ask {
+            Ask::Client {
+                pending,
+                next_id,
+                timeout,
+            } => (pending, next_id, *timeout),
+            Ask::Round(round) => {
+                let request = input_request(P::METHOD, params)?;
+                let key = round.auto_key(&request);
+                let answer = round.ask(key, request).await;
+                return serde_json::from_value(answer).map_err(Error::invalid_params);
+            }
+            Ask::Nobody => {
+                return Err(Error::new(
+                    ErrorCode::CONNECTION_CLOSED,
+                    format!(
+                        "no client is connected to ask {}: this context was built with \
+                         RequestContext::builder",
+                        P::METHOD
+                    ),
+                ))
+            }
+        };
+        // Our ids are numbers, so they never collide with the client's own.
+        let id = RequestId::Number(next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, answer) = oneshot::channel();
+        lock(pending).insert(id.clone(), tx);
+        let forget = || {
+            lock(pending).remove(&id);
+        };
         // A task waits for the client's answer as `input_required`.
-        let waiting = self
-            .task
-            .as_ref()
-            .map(|task| InputWait::new(&self.session, task));
-        if let Some(waiting) = &waiting {
-            waiting.begin().await;
+        if let Some(task) = &self.task {
+            task.waiting_for_input(true).await;
         }
         self.send(Message::request(id.clone(), P::METHOD, Some(params)))
             .await
-            .inspect_err(|_| self.session.forget_pending(&id))?;
-        let timeout = self.session.shared.config.peer_request_timeout;
+            .inspect_err(|_| forget())?;
         let answered = tokio::time::timeout(timeout, answer).await;
-        if let Some(waiting) = waiting {
-            waiting.end().await;
+        if let Some(task) = &self.task {
+            task.waiting_for_input(false).await;
         }
         let result = match answered {
             Ok(Ok(answer)) => answer?,
             Ok(Err(_)) => return Err(closed()),
             Err(_) => {
-                self.session.forget_pending(&id);
+                forget();
                 let cancel = serde_json::json!({
                     "requestId": id,
                     "reason": "timed out waiting for the client",
@@ -175,18 +400,17 @@ impl Peer {
         }
         match self.route.send(msg).await {
             Ok(()) => Ok(()),
-            Err(msg) => self
-                .session
-                .standalone
-                .send(msg)
-                .await
-                .map_err(|_| closed()),
+            Err(msg) => match self.link.fallback() {
+                Some(fallback) => fallback.send(msg).await.map_err(|_| closed()),
+                None => Err(closed()),
+            },
         }
     }
 
-    /// Sends a transport control on this peer's route only.
-    pub(crate) async fn send_control(&self, method: &'static str) {
-        let _ = self.route.send(Message::notification(method, None)).await;
+    /// Asks the transport to close the connection of this peer's route,
+    /// leaving its stream resumable (over HTTP; elsewhere nothing happens).
+    pub(crate) async fn close_stream(&self) {
+        self.route.close_stream().await
     }
 
     /// `ping`: checks that the client is there.
@@ -253,8 +477,8 @@ impl Peer {
         logger: Option<&str>,
         data: Value,
     ) -> Result<(), Error> {
-        if (level as u8) < self.session.min_log_level()
-            || self.session.shared.capabilities().logging.is_none()
+        if (level as u8) < self.link.log_level.load(Ordering::Relaxed)
+            || self.link.offer.capabilities().logging.is_none()
         {
             return Ok(());
         }
@@ -276,7 +500,7 @@ impl Peer {
         key: impl Into<String>,
         request: InputRequest,
     ) -> Result<InputResponse, Error> {
-        if let Some(round) = &self.session.input {
+        if let Some(round) = self.asker() {
             let answer = round.ask(key.into(), request).await;
             return serde_json::from_value(answer).map_err(Error::invalid_params);
         }
@@ -293,7 +517,7 @@ impl Peer {
     }
 
     fn require(&self, has: impl Fn(&ClientInfo) -> bool, what: &str) -> Result<(), Error> {
-        if self.session.input.is_some() {
+        if self.asker().is_some() {
             // Stateless: the input round checks, and answers -32021.
             return Ok(());
         }
@@ -317,29 +541,4 @@ fn input_request(method: &str, params: Value) -> Result<InputRequest, Error> {
 
 fn closed() -> Error {
     Error::new(ErrorCode::CONNECTION_CLOSED, "the session is closed")
-}
-
-/// A task's wait for its client's answer: `input_required` from the
-/// request until the answer (or its failure).
-struct InputWait<'a> {
-    session: &'a Arc<Session>,
-    task: &'a Arc<TaskEntry>,
-}
-
-impl<'a> InputWait<'a> {
-    fn new(session: &'a Arc<Session>, task: &'a Arc<TaskEntry>) -> Self {
-        InputWait { session, task }
-    }
-
-    async fn begin(&self) {
-        self.session
-            .set_task_status(self.task, mcp_sdk::TaskStatus::InputRequired)
-            .await;
-    }
-
-    async fn end(&self) {
-        self.session
-            .set_task_status(self.task, mcp_sdk::TaskStatus::Working)
-            .await;
-    }
 }

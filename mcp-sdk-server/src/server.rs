@@ -8,8 +8,8 @@
 //! registrations and derives the capabilities itself.
 
 use crate::context::RequestContext;
+use crate::notifier::Notifier;
 use crate::peer::Peer;
-use crate::stateless::Notifier;
 use async_trait::async_trait;
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteParams, CompleteResult, Error, GetPromptParams,
@@ -26,7 +26,12 @@ use serde_json::Value;
 /// implements only what it offers. Handlers receive a [`RequestContext`] with
 /// cancellation, progress, logging and the [`Peer`] for calls back to the
 /// client.
+///
+/// `Arc<S>` and `Box<S>` of a server are servers too: every method forwards
+/// to `S` (written by `auto_impl`, so a method added to the trait cannot be
+/// forgotten there and silently fall back to its default).
 #[async_trait]
+#[auto_impl::auto_impl(Arc, Box)]
 pub trait Server: Send + Sync + 'static {
     /// Name and version sent in the `initialize` result.
     fn info(&self) -> Implementation {
@@ -179,108 +184,224 @@ pub trait Server: Send + Sync + 'static {
 
     /// A session ended: the client deleted it, it expired, its stdio stream
     /// closed, or the server shut down. Its peer is already closed; use it
-    /// to forget what you kept for the session (subscriptions, caches).
+    /// to forget what you kept for the session (subscriptions, caches); data
+    /// kept in [`Peer::session_extensions`] goes with the session by itself.
     /// Stateless requests (2026-07-28) have no session and never come here.
     async fn on_session_closed(&self, _peer: Peer) {}
 }
 
-#[async_trait]
-impl<S: Server + ?Sized> Server for std::sync::Arc<S> {
-    fn info(&self) -> Implementation {
-        (**self).info()
+#[cfg(test)]
+mod tests {
+    //! Every method of a server answers the same through `Arc` and `Box` as
+    //! directly: none falls back to its default.
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Answers each method with an error naming it, and records callbacks.
+    #[derive(Default)]
+    struct Marked {
+        heard: Mutex<Vec<String>>,
     }
-    fn capabilities(&self) -> ServerCapabilities {
-        (**self).capabilities()
+
+    fn mark(method: &str) -> Error {
+        Error::internal(format!("marked {method}"))
     }
-    fn instructions(&self) -> Option<String> {
-        (**self).instructions()
+
+    #[async_trait]
+    impl Server for Marked {
+        fn info(&self) -> Implementation {
+            Implementation::new("marked", "1")
+        }
+        fn capabilities(&self) -> ServerCapabilities {
+            ServerCapabilities {
+                logging: Some(Default::default()),
+                ..Default::default()
+            }
+        }
+        fn instructions(&self) -> Option<String> {
+            Some("marked".into())
+        }
+        fn find_tool(&self, name: &str) -> Option<Tool> {
+            Some(Tool::named(name, "marked"))
+        }
+        fn notifier(&self) -> Option<Notifier> {
+            Some(Notifier::default())
+        }
+        async fn list_tools(
+            &self,
+            _: ListToolsParams,
+            _: RequestContext,
+        ) -> Result<ListToolsResult, Error> {
+            Err(mark("tools/list"))
+        }
+        async fn call_tool(
+            &self,
+            _: CallToolParams,
+            _: RequestContext,
+        ) -> Result<CallToolResult, Error> {
+            Err(mark("tools/call"))
+        }
+        async fn list_resources(
+            &self,
+            _: ListResourcesParams,
+            _: RequestContext,
+        ) -> Result<ListResourcesResult, Error> {
+            Err(mark("resources/list"))
+        }
+        async fn list_resource_templates(
+            &self,
+            _: ListResourceTemplatesParams,
+            _: RequestContext,
+        ) -> Result<ListResourceTemplatesResult, Error> {
+            Err(mark("resources/templates/list"))
+        }
+        async fn read_resource(
+            &self,
+            _: ReadResourceParams,
+            _: RequestContext,
+        ) -> Result<ReadResourceResult, Error> {
+            Err(mark("resources/read"))
+        }
+        async fn subscribe(&self, _: SubscribeParams, _: RequestContext) -> Result<(), Error> {
+            Err(mark("resources/subscribe"))
+        }
+        async fn unsubscribe(&self, _: UnsubscribeParams, _: RequestContext) -> Result<(), Error> {
+            Err(mark("resources/unsubscribe"))
+        }
+        async fn list_prompts(
+            &self,
+            _: ListPromptsParams,
+            _: RequestContext,
+        ) -> Result<ListPromptsResult, Error> {
+            Err(mark("prompts/list"))
+        }
+        async fn get_prompt(
+            &self,
+            _: GetPromptParams,
+            _: RequestContext,
+        ) -> Result<GetPromptResult, Error> {
+            Err(mark("prompts/get"))
+        }
+        async fn complete(
+            &self,
+            _: CompleteParams,
+            _: RequestContext,
+        ) -> Result<CompleteResult, Error> {
+            Err(mark("completion/complete"))
+        }
+        async fn custom_request(
+            &self,
+            method: &str,
+            _: Option<Value>,
+            _: RequestContext,
+        ) -> Result<Value, Error> {
+            Err(mark(method))
+        }
+        async fn on_initialized(&self, _: Peer) {
+            self.heard.lock().unwrap().push("initialized".into());
+        }
+        async fn on_roots_list_changed(&self, _: Peer) {
+            self.heard.lock().unwrap().push("roots".into());
+        }
+        async fn on_notification(&self, method: &str, _: Option<Value>, _: Peer) {
+            self.heard.lock().unwrap().push(method.into());
+        }
+        async fn on_session_closed(&self, _: Peer) {
+            self.heard.lock().unwrap().push("closed".into());
+        }
     }
-    fn find_tool(&self, name: &str) -> Option<Tool> {
-        (**self).find_tool(name)
+
+    fn ctx() -> RequestContext {
+        RequestContext::builder().build()
     }
-    fn notifier(&self) -> Option<Notifier> {
-        (**self).notifier()
+
+    fn message(r: Result<impl std::fmt::Debug, Error>) -> String {
+        r.expect_err("the marked server answers every request with an error")
+            .message
     }
-    async fn list_tools(
-        &self,
-        p: ListToolsParams,
-        c: RequestContext,
-    ) -> Result<ListToolsResult, Error> {
-        (**self).list_tools(p, c).await
+
+    /// Calls every method of `s` and lists what came back.
+    async fn exercise(s: &dyn Server) -> Vec<String> {
+        let mut seen = vec![
+            s.info().name,
+            format!("{:?}", s.capabilities().logging.is_some()),
+            s.instructions().unwrap_or_default(),
+            s.find_tool("t").map(|t| t.name).unwrap_or_default(),
+            format!("{:?}", s.notifier().is_some()),
+            message(s.list_tools(Default::default(), ctx()).await),
+            message(s.call_tool(CallToolParams::new("t", None), ctx()).await),
+            message(s.list_resources(Default::default(), ctx()).await),
+            message(s.list_resource_templates(Default::default(), ctx()).await),
+            message(
+                s.read_resource(
+                    serde_json::from_value(serde_json::json!({"uri": "a:b"})).unwrap(),
+                    ctx(),
+                )
+                .await,
+            ),
+            message(
+                s.subscribe(
+                    serde_json::from_value(serde_json::json!({"uri": "a:b"})).unwrap(),
+                    ctx(),
+                )
+                .await,
+            ),
+            message(
+                s.unsubscribe(
+                    serde_json::from_value(serde_json::json!({"uri": "a:b"})).unwrap(),
+                    ctx(),
+                )
+                .await,
+            ),
+            message(s.list_prompts(Default::default(), ctx()).await),
+            message(
+                s.get_prompt(
+                    serde_json::from_value(serde_json::json!({"name": "p"})).unwrap(),
+                    ctx(),
+                )
+                .await,
+            ),
+            message(
+                s.complete(
+                    serde_json::from_value(serde_json::json!({
+                        "ref": {"type": "ref/prompt", "name": "p"},
+                        "argument": {"name": "a", "value": ""},
+                    }))
+                    .unwrap(),
+                    ctx(),
+                )
+                .await,
+            ),
+            message(s.custom_request("x/y", None, ctx()).await),
+        ];
+        let peer = ctx().peer().clone();
+        s.on_initialized(peer.clone()).await;
+        s.on_roots_list_changed(peer.clone()).await;
+        s.on_notification("notifications/x", None, peer.clone())
+            .await;
+        s.on_session_closed(peer).await;
+        seen.push("callbacks".into());
+        seen
     }
-    async fn call_tool(
-        &self,
-        p: CallToolParams,
-        c: RequestContext,
-    ) -> Result<CallToolResult, Error> {
-        (**self).call_tool(p, c).await
-    }
-    async fn list_resources(
-        &self,
-        p: ListResourcesParams,
-        c: RequestContext,
-    ) -> Result<ListResourcesResult, Error> {
-        (**self).list_resources(p, c).await
-    }
-    async fn list_resource_templates(
-        &self,
-        p: ListResourceTemplatesParams,
-        c: RequestContext,
-    ) -> Result<ListResourceTemplatesResult, Error> {
-        (**self).list_resource_templates(p, c).await
-    }
-    async fn read_resource(
-        &self,
-        p: ReadResourceParams,
-        c: RequestContext,
-    ) -> Result<ReadResourceResult, Error> {
-        (**self).read_resource(p, c).await
-    }
-    async fn subscribe(&self, p: SubscribeParams, c: RequestContext) -> Result<(), Error> {
-        (**self).subscribe(p, c).await
-    }
-    async fn unsubscribe(&self, p: UnsubscribeParams, c: RequestContext) -> Result<(), Error> {
-        (**self).unsubscribe(p, c).await
-    }
-    async fn list_prompts(
-        &self,
-        p: ListPromptsParams,
-        c: RequestContext,
-    ) -> Result<ListPromptsResult, Error> {
-        (**self).list_prompts(p, c).await
-    }
-    async fn get_prompt(
-        &self,
-        p: GetPromptParams,
-        c: RequestContext,
-    ) -> Result<GetPromptResult, Error> {
-        (**self).get_prompt(p, c).await
-    }
-    async fn complete(
-        &self,
-        p: CompleteParams,
-        c: RequestContext,
-    ) -> Result<CompleteResult, Error> {
-        (**self).complete(p, c).await
-    }
-    async fn custom_request(
-        &self,
-        m: &str,
-        p: Option<Value>,
-        c: RequestContext,
-    ) -> Result<Value, Error> {
-        (**self).custom_request(m, p, c).await
-    }
-    async fn on_initialized(&self, peer: Peer) {
-        (**self).on_initialized(peer).await
-    }
-    async fn on_roots_list_changed(&self, peer: Peer) {
-        (**self).on_roots_list_changed(peer).await
-    }
-    async fn on_notification(&self, m: &str, p: Option<Value>, peer: Peer) {
-        (**self).on_notification(m, p, peer).await
-    }
-    async fn on_session_closed(&self, peer: Peer) {
-        (**self).on_session_closed(peer).await
+
+    #[tokio::test]
+    async fn arc_and_box_forward_every_method() {
+        let direct = Marked::default();
+        let expected = exercise(&direct).await;
+        assert!(
+            expected.iter().all(|m| !m.contains("Method not found")),
+            "{expected:?}"
+        );
+        let heard = direct.heard.lock().unwrap().clone();
+        assert_eq!(heard, ["initialized", "roots", "notifications/x", "closed"]);
+
+        let arc = Arc::new(Marked::default());
+        assert_eq!(exercise(&arc).await, expected);
+        assert_eq!(*arc.heard.lock().unwrap(), heard);
+
+        let boxed: Box<dyn Server> = Box::new(Marked::default());
+        assert_eq!(exercise(&boxed).await, expected);
+        let arc_dyn: Arc<dyn Server> = Arc::new(Marked::default());
+        assert_eq!(exercise(&arc_dyn).await, expected);
     }
 }

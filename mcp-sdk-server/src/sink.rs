@@ -12,16 +12,39 @@ use tokio::sync::mpsc;
 pub(crate) trait MessageSink: Send + Sync + 'static {
     /// Sends one message; gives it back if the destination is gone.
     async fn send(&self, msg: Message) -> Result<(), Message>;
+
+    /// Asks the transport to close the connection of the stream this sink
+    /// feeds, leaving the stream resumable (SEP-1699): the client reconnects
+    /// with `Last-Event-ID`. Only the streams of HTTP requests can; other
+    /// destinations ignore it.
+    async fn close_stream(&self) {}
 }
 
-/// A control message, never sent on the wire: asks the HTTP transport to
-/// close the SSE connection of the request that sends it, leaving the stream
-/// resumable (SEP-1699). Other transports drop it.
-pub(crate) const CLOSE_SSE_STREAM: &str = "$/mcp-sdk/close-sse-stream";
+/// What the stream of one HTTP request carries, in order: a message, or the
+/// transport's own control to close the connection (never on the wire).
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A JSON-RPC message for the client.
+    Message(Message),
+    /// Close the SSE connection now; the client resumes the stream.
+    CloseStream,
+}
 
-/// Whether a message is the [`CLOSE_SSE_STREAM`] control.
-pub(crate) fn is_close_control(msg: &Message) -> bool {
-    msg.method() == Some(CLOSE_SSE_STREAM)
+/// The stream of one HTTP request as a destination.
+#[async_trait]
+impl MessageSink for mpsc::Sender<Outgoing> {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        mpsc::Sender::send(self, Outgoing::Message(msg))
+            .await
+            .map_err(|e| match e.0 {
+                Outgoing::Message(msg) => msg,
+                Outgoing::CloseStream => unreachable!("a message was sent"),
+            })
+    }
+
+    async fn close_stream(&self) {
+        let _ = mpsc::Sender::send(self, Outgoing::CloseStream).await;
+    }
 }
 
 /// A shared handle on a [`MessageSink`].
@@ -31,5 +54,22 @@ pub(crate) type Outbound = Arc<dyn MessageSink>;
 impl MessageSink for mpsc::Sender<Message> {
     async fn send(&self, msg: Message) -> Result<(), Message> {
         mpsc::Sender::send(self, msg).await.map_err(|e| e.0)
+    }
+}
+
+#[async_trait]
+impl MessageSink for mpsc::UnboundedSender<Message> {
+    async fn send(&self, msg: Message) -> Result<(), Message> {
+        mpsc::UnboundedSender::send(self, msg).map_err(|e| e.0)
+    }
+}
+
+/// A destination that takes every message and keeps none.
+pub(crate) struct Discard;
+
+#[async_trait]
+impl MessageSink for Discard {
+    async fn send(&self, _msg: Message) -> Result<(), Message> {
+        Ok(())
     }
 }

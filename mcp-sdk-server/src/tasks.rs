@@ -18,8 +18,13 @@
 //! for the task (else the session's standalone stream), as the spec
 //! suggests.
 
-use crate::session::{parse, to_value, Session};
+pub use crate::config::TaskConfig;
+use crate::context::{Http, RequestContext};
+use crate::dispatch::{dispatch, ServerShared};
+use crate::peer::{Peer, TaskBinding};
 use crate::sink::Outbound;
+use crate::util::{lock, parse, random_task_id, timestamp, to_value};
+use async_trait::async_trait;
 use mcp_sdk::{
     CancelTaskParams, CancelTaskResult, CreateTaskResult, Error, ErrorCode, GetTaskParams,
     GetTaskPayloadParams, GetTaskResult, ListTasksParams, ListTasksResult, Meta,
@@ -27,46 +32,10 @@ use mcp_sdk::{
     RELATED_TASK_META_KEY,
 };
 use serde_json::Value;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-/// Limits on the tasks of one session.
-#[derive(Debug, Clone)]
-pub struct TaskConfig {
-    /// The most tasks one session keeps (running or finished, until their
-    /// ttl ends); a new task beyond is refused.
-    pub max_tasks: usize,
-    /// How long a task is kept after its creation when the client asks for
-    /// no ttl.
-    pub default_ttl: Duration,
-    /// The longest ttl granted; longer requests are shortened to it.
-    pub max_ttl: Duration,
-    /// The polling interval suggested to clients.
-    pub poll_interval: Duration,
-    /// Tasks extension (2026-07-28): how long a stateless `tools/call` of a
-    /// tool with task support runs before the client is answered with a
-    /// task instead of waiting (a handler can ask sooner with
-    /// `RequestContext::continue_as_task`).
-    pub grace: Duration,
-    /// Tasks extension: the most tasks the whole server keeps (stateless
-    /// requests have no session to count them by).
-    pub max_server_tasks: usize,
-}
-
-impl Default for TaskConfig {
-    fn default() -> Self {
-        TaskConfig {
-            max_tasks: 64,
-            default_ttl: Duration::from_secs(3600),
-            max_ttl: Duration::from_secs(24 * 3600),
-            poll_interval: Duration::from_secs(1),
-            grace: Duration::from_millis(200),
-            max_server_tasks: 1024,
-        }
-    }
-}
 
 /// How many tasks one `tasks/list` page holds.
 const PAGE: usize = 50;
@@ -88,16 +57,14 @@ pub(crate) struct TaskEntry {
     /// The stream of the client's latest `tasks/result` for this task,
     /// where the tool's requests to the client go first.
     route: Mutex<Option<Outbound>>,
+    /// The session's standalone peer, which announces status changes.
+    announcer: Peer,
 }
 
 struct TaskState {
     status: TaskStatus,
     message: Option<String>,
     updated_at: String,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl TaskEntry {
@@ -160,6 +127,39 @@ impl TaskEntry {
     }
 }
 
+impl TaskEntry {
+    /// `notifications/tasks/status` for the task's new state.
+    async fn announce(&self) {
+        let _ = self
+            .announcer
+            .notify(TaskStatusNotificationParams::from(self.task()))
+            .await;
+    }
+}
+
+#[async_trait]
+impl TaskBinding for TaskEntry {
+    fn stamp(&self, params: &mut Option<Value>) {
+        TaskEntry::stamp(self, params)
+    }
+
+    fn route(&self) -> Option<Outbound> {
+        TaskEntry::route(self)
+    }
+
+    /// The task is `input_required` while its handler waits for the client.
+    async fn waiting_for_input(&self, waiting: bool) {
+        let status = if waiting {
+            TaskStatus::InputRequired
+        } else {
+            TaskStatus::Working
+        };
+        if self.set_status(status, None) {
+            self.announce().await;
+        }
+    }
+}
+
 /// The tasks of one session.
 #[derive(Default)]
 pub(crate) struct Tasks {
@@ -206,14 +206,13 @@ impl Tasks {
 /// normally, `Err` (-32601, as the spec says) when the tool and the request
 /// disagree.
 pub(crate) fn task_for_call(
-    session: &Session,
+    shared: &ServerShared,
     params: Option<&Value>,
 ) -> Result<Option<Option<u64>>, Error> {
     let Some(params) = params else {
         return Ok(None);
     };
-    let offered = session
-        .shared
+    let offered = shared
         .capabilities()
         .tasks
         .as_ref()
@@ -230,8 +229,7 @@ pub(crate) fn task_for_call(
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let support = session
-        .shared
+    let support = shared
         .server
         .find_tool(name)
         .and_then(|t| t.execution)
@@ -256,16 +254,20 @@ pub(crate) fn task_for_call(
     }
 }
 
-impl Session {
+impl Tasks {
     /// Creates a task for `tools/call` `params` and starts the tool in the
-    /// background; the answer is the task's state.
-    pub(crate) fn start_task(
-        self: &Arc<Self>,
+    /// background; the answer is the task's state. Its status changes are
+    /// announced through `announcer`, the session's standalone peer.
+    pub(crate) fn start(
+        &self,
+        shared: &Arc<ServerShared>,
+        announcer: Peer,
         params: Option<Value>,
         ttl: Option<u64>,
         progress: Option<mcp_sdk::ProgressToken>,
+        http: Http,
     ) -> Result<Value, Error> {
-        let config = &self.shared.config.tasks;
+        let config = &shared.config.tasks;
         let ttl = ttl
             .map(Duration::from_millis)
             .unwrap_or(config.default_ttl)
@@ -286,9 +288,10 @@ impl Session {
             done: watch::channel(false).0,
             cancel: CancellationToken::new(),
             route: Mutex::new(None),
+            announcer: announcer.clone(),
         });
         {
-            let mut entries = lock(&self.tasks.entries);
+            let mut entries = lock(&self.entries);
             Tasks::purge_expired(&mut entries);
             if entries.len() >= config.max_tasks {
                 return Err(Error::invalid_request(format_args!(
@@ -299,16 +302,18 @@ impl Session {
             }
             entries.push(entry.clone());
         }
-        let session = self.clone();
+        let shared = shared.clone();
         let task = entry.clone();
         tokio::spawn(async move {
-            let ctx = crate::RequestContext::new(
+            let binding: Arc<dyn TaskBinding> = task.clone();
+            let ctx = RequestContext::new(
                 mcp_sdk::RequestId::String(task.id.clone()),
                 progress,
                 task.cancel.clone(),
-                session.peer().for_task(task.clone()),
-            );
-            let run = crate::session::dispatch(&session.shared, "tools/call".into(), params, ctx);
+                announcer.for_task(binding),
+            )
+            .with_http(http);
+            let run = dispatch(&shared, "tools/call".into(), params, ctx);
             let outcome = tokio::select! {
                 outcome = run => outcome,
                 _ = task.cancel.cancelled() => return,
@@ -321,7 +326,7 @@ impl Session {
                 Err(e) => (TaskStatus::Failed, Some(e.message.clone())),
             };
             if task.outcome.set(outcome).is_ok() && task.set_status(status, message) {
-                session.announce(&task).await;
+                task.announce().await;
             }
         });
         to_value(CreateTaskResult {
@@ -331,45 +336,28 @@ impl Session {
         })
     }
 
-    /// `notifications/tasks/status` for `task`'s new state.
-    pub(crate) async fn announce(self: &Arc<Self>, task: &TaskEntry) {
-        let _ = self
-            .peer()
-            .notify(TaskStatusNotificationParams::from(task.task()))
-            .await;
-    }
-
-    /// Moves a task to `status` (input required, working again) and
-    /// announces it.
-    pub(crate) async fn set_task_status(self: &Arc<Self>, task: &TaskEntry, status: TaskStatus) {
-        if task.set_status(status, None) {
-            self.announce(task).await;
-        }
-    }
-
     /// `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel`, when
     /// the server declares tasks; `reply` is the stream of this request.
-    pub(crate) async fn task_request(
-        self: &Arc<Self>,
+    pub(crate) async fn request(
+        &self,
+        shared: &ServerShared,
         method: &str,
         params: Option<Value>,
         reply: &Outbound,
         cancelled: &CancellationToken,
     ) -> Result<Value, Error> {
-        let caps = self.shared.capabilities();
+        let caps = shared.capabilities();
         let Some(tasks) = caps.tasks.as_ref() else {
             return Err(Error::method_not_found(method));
         };
         match method {
             "tasks/get" => {
                 let params: GetTaskParams = parse(params)?;
-                to_value(GetTaskResult::from(
-                    self.tasks.find(&params.task_id)?.task(),
-                ))
+                to_value(GetTaskResult::from(self.find(&params.task_id)?.task()))
             }
             "tasks/result" => {
                 let params: GetTaskPayloadParams = parse(params)?;
-                let task = self.tasks.find(&params.task_id)?;
+                let task = self.find(&params.task_id)?;
                 *lock(&task.route) = Some(reply.clone());
                 let mut done = task.done.subscribe();
                 tokio::select! {
@@ -380,11 +368,11 @@ impl Session {
             }
             "tasks/list" if tasks.list.is_some() => {
                 let params: ListTasksParams = parse(params)?;
-                self.list_tasks(params.cursor.as_deref())
+                self.list(params.cursor.as_deref())
             }
             "tasks/cancel" if tasks.cancel.is_some() => {
                 let params: CancelTaskParams = parse(params)?;
-                let task = self.tasks.find(&params.task_id)?;
+                let task = self.find(&params.task_id)?;
                 let status = task.status();
                 if status.is_terminal() {
                     return Err(Error::invalid_params(format_args!(
@@ -400,7 +388,7 @@ impl Session {
                     TaskStatus::Cancelled,
                     Some("The task was cancelled by request.".to_owned()),
                 ) {
-                    self.announce(&task).await;
+                    task.announce().await;
                 }
                 to_value(CancelTaskResult::from(task.task()))
             }
@@ -408,8 +396,8 @@ impl Session {
         }
     }
 
-    fn list_tasks(&self, cursor: Option<&str>) -> Result<Value, Error> {
-        let mut entries = lock(&self.tasks.entries);
+    fn list(&self, cursor: Option<&str>) -> Result<Value, Error> {
+        let mut entries = lock(&self.entries);
         Tasks::purge_expired(&mut entries);
         let start = match cursor {
             None => 0,
@@ -486,31 +474,5 @@ fn status_name(status: TaskStatus) -> &'static str {
         TaskStatus::Completed => "completed",
         TaskStatus::Failed => "failed",
         TaskStatus::Cancelled => "cancelled",
-    }
-}
-
-/// 128 random bits as 32 hex digits: not guessable, as the spec requires
-/// where tasks are not bound to an authorization context.
-pub(crate) fn random_task_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// RFC 3339 in UTC, to the millisecond.
-pub(crate) fn timestamp(t: SystemTime) -> String {
-    mcp_sdk::time::rfc3339_millis(t)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_ids_are_random_hex() {
-        let (a, b) = (random_task_id(), random_task_id());
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
     }
 }

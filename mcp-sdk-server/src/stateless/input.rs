@@ -16,7 +16,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use futures_util::task::AtomicWaker;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use mcp_sdk::{
     ClientCapabilities, CreateMessageResult, ElicitResult, Error, InputRequest, InputRequests,
     ListRootsResult,
@@ -30,43 +30,8 @@ use std::sync::Mutex;
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::session::lock;
-
-/// The secret that seals `requestState`. Every server instance behind one
-/// load balancer needs the same key, so that any of them can take a retry;
-/// by default each process draws its own from the operating system's CSPRNG.
-#[derive(Clone)]
-pub struct RequestStateKey([u8; 32]);
-
-impl RequestStateKey {
-    /// A fresh random key.
-    pub fn random() -> Self {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).expect("the operating system's random number generator failed");
-        RequestStateKey(key)
-    }
-
-    /// A key of your own, shared by the instances that serve one endpoint.
-    pub fn from_bytes(key: [u8; 32]) -> Self {
-        RequestStateKey(key)
-    }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
-    }
-}
-
-impl Default for RequestStateKey {
-    fn default() -> Self {
-        Self::random()
-    }
-}
-
-impl std::fmt::Debug for RequestStateKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RequestStateKey(..)")
-    }
-}
+use crate::config::RequestStateKey;
+use crate::util::lock;
 
 /// What a sealed `requestState` holds.
 #[derive(Serialize, Deserialize)]
@@ -474,6 +439,21 @@ pub(crate) fn input_required_result(requests: InputRequests, state: String) -> V
     );
     result.insert("requestState".into(), Value::String(state));
     Value::Object(result)
+}
+
+#[async_trait::async_trait]
+impl crate::peer::Asker for InputRound {
+    fn auto_key(&self, request: &InputRequest) -> String {
+        InputRound::auto_key(self, request)
+    }
+
+    async fn ask(&self, key: String, request: InputRequest) -> Value {
+        InputRound::ask(self, key, request).await
+    }
+
+    fn want_task(&self) {
+        InputRound::want_task(self)
+    }
 }
 
 #[cfg(test)]

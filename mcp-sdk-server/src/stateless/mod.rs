@@ -4,28 +4,29 @@
 //! and what it can do; `server/discover` says what we are;
 //! `ctx.sample(..)`, `ctx.elicit(..)` and `ctx.list_roots(..)` become
 //! multi round-trip requests ([`input`]); change notifications flow on
-//! `subscriptions/listen` streams ([`subscriptions`]).
+//! `subscriptions/listen` streams ([`crate::notifier`]).
 //!
 //! Transports call [`serve`] (stdio, in-process) or check the HTTP headers
 //! first and then call [`serve_checked`].
 
 pub(crate) mod input;
-pub(crate) mod subscriptions;
 pub(crate) mod tasks;
 
-pub use input::RequestStateKey;
-pub use subscriptions::Notifier;
+pub use crate::notifier::Notifier;
 
+use crate::client_info::ClientInfo;
+use crate::context::Http;
 use crate::context::RequestContext;
-use crate::peer::Peer;
-use crate::session::{dispatch, parse, progress_token, ClientInfo, ServerShared, Session};
-use crate::sink::{is_close_control, MessageSink, Outbound};
+use crate::dispatch::{dispatch, ServerShared};
+use crate::peer::{Asker, Link, Peer};
+use crate::sink::{MessageSink, Outbound};
+use crate::util::{parse, progress_token};
 use async_trait::async_trait;
 use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    ResultType, SubscriptionsListenParams, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
+    ResultType, SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
@@ -54,20 +55,6 @@ const CACHEABLE: [&str; 5] = [
     "resources/templates/list",
     "resources/read",
 ];
-
-/// Whether a request speaks the stateless era: its `_meta` names a protocol
-/// version, or its method exists only there.
-pub(crate) fn is_stateless(req: &Request) -> bool {
-    matches!(
-        req.method.as_str(),
-        "server/discover" | "subscriptions/listen"
-    ) || req
-        .params
-        .as_ref()
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
-        .is_some()
-}
 
 /// The request's `_meta`, with the keys every stateless request must carry;
 /// -32602 when one is missing or malformed.
@@ -128,10 +115,11 @@ pub(crate) async fn serve(
     req: Request,
     reply: Outbound,
     cancel: CancellationToken,
+    http: Http,
 ) -> Result<Value, Error> {
     let meta = read_meta(req.params.as_ref())?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
-    serve_checked(shared, req, meta, version, reply, cancel).await
+    serve_checked(shared, req, meta, version, reply, cancel, http).await
 }
 
 /// Serves a stateless request whose `_meta` and version passed: what its
@@ -144,6 +132,7 @@ pub(crate) async fn serve_checked(
     version: ProtocolVersion,
     reply: Outbound,
     cancel: CancellationToken,
+    http: Http,
 ) -> Result<Value, Error> {
     let Request {
         id,
@@ -156,7 +145,7 @@ pub(crate) async fn serve_checked(
         "subscriptions/listen" => {
             let p: SubscriptionsListenParams = parse(params)?;
             let caps = shared.capabilities();
-            return subscriptions::listen(&shared.notifier, &caps, id, p, reply).await;
+            return crate::notifier::listen(&shared.notifier, &caps, id, p, reply).await;
         }
         m if REMOVED.contains(&m) => {
             return Err(Error::new(
@@ -168,11 +157,16 @@ pub(crate) async fn serve_checked(
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
-        let answer = tasks::request(shared, &method, params, &capabilities)?;
+        let answer = tasks::request(&shared.extension_tasks, &method, params, &capabilities)?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {
-        "tools/call" => tasks::plan(shared, params.as_ref(), &capabilities)?,
+        "tools/call" => tasks::plan(
+            &shared.capabilities(),
+            &*shared.server,
+            params.as_ref(),
+            &capabilities,
+        )?,
         _ => tasks::Plan::Plain,
     };
     let config = &shared.config;
@@ -194,24 +188,24 @@ pub(crate) async fn serve_checked(
         reply,
         shared: shared.clone(),
     });
-    let session = Session::stateless(
-        shared.clone(),
+    let asker: Arc<dyn Asker> = round.clone();
+    let link = Arc::new(Link::stateless(
+        shared.offer.clone(),
         client,
         meta.log_level,
-        route.clone(),
-        round.clone(),
-    );
+        asker,
+    ));
     // Peers a handler kept (in a cache, say) report closed once the request
     // is over, however it ends.
-    let closes = CloseOnDrop(session.clone());
+    let closes = CloseOnDrop(link.clone());
     let progress = progress_token(params.as_ref());
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
-            shared, round, session, route, id, params, progress, cancel, closes,
+            shared, round, link, route, id, params, progress, cancel, closes, http,
         )
         .await;
     }
-    let ctx = RequestContext::new(id, progress, cancel, Peer::new(session, route));
+    let ctx = RequestContext::new(id, progress, cancel, Peer::new(link, route)).with_http(http);
     let work = dispatch(shared, method.clone(), params, ctx);
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
@@ -228,18 +222,20 @@ pub(crate) async fn serve_checked(
 async fn may_become_task(
     shared: &Arc<ServerShared>,
     round: Arc<InputRound>,
-    session: Arc<Session>,
+    link: Arc<Link>,
     route: Outbound,
     id: mcp_sdk::RequestId,
     params: Option<Value>,
     progress: Option<mcp_sdk::ProgressToken>,
     cancel: CancellationToken,
     closes: CloseOnDrop,
+    http: Http,
 ) -> Result<Value, Error> {
     const METHOD: &str = "tools/call";
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
-    let ctx = RequestContext::new(id, progress, own.clone(), Peer::new(session, route));
+    let ctx =
+        RequestContext::new(id, progress, own.clone(), Peer::new(link, route)).with_http(http);
     let dispatcher = shared.clone();
     let mut work: tasks::Work =
         Box::pin(async move { dispatch(&dispatcher, METHOD.into(), params, ctx).await });
@@ -261,7 +257,8 @@ async fn may_become_task(
         None => {
             let finisher = shared.clone();
             let created = tasks::start(
-                shared,
+                &shared.extension_tasks,
+                &shared.config.tasks,
                 round,
                 work,
                 own,
@@ -366,15 +363,15 @@ struct StatelessRoute {
 #[async_trait]
 impl MessageSink for StatelessRoute {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if is_close_control(&msg) || self.shared.notifier.publish(&msg) {
+        if self.shared.notifier.publish(&msg) {
             return Ok(());
         }
         self.reply.send(msg).await
     }
 }
 
-/// Closes the request's session when dropped.
-struct CloseOnDrop(Arc<Session>);
+/// Closes the request's link when dropped.
+struct CloseOnDrop(Arc<Link>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {

@@ -22,15 +22,16 @@
 //! 128-bit random ids, bounded in number and kept for their ttl.
 
 use super::input::InputRound;
-use crate::session::{parse, ServerShared};
-use crate::tasks::{random_task_id, timestamp};
+use crate::config::TaskConfig;
+use crate::server::Server;
+use crate::util::{lock, parse, random_task_id, timestamp};
 use mcp_sdk::{ClientCapabilities, Error, ErrorCode, ServerCapabilities, TaskSupport};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
@@ -39,10 +40,6 @@ pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// A handler's run, boxed so that it can move into the background.
 pub(crate) type Work = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Whether the client declared the extension.
 pub(crate) fn declared(capabilities: &ClientCapabilities) -> bool {
@@ -89,20 +86,20 @@ pub(crate) enum Plan {
 /// `capabilities`: -32021 for a tool that requires tasks when the client
 /// did not declare the extension.
 pub(crate) fn plan(
-    shared: &ServerShared,
+    offer: &ServerCapabilities,
+    server: &dyn Server,
     params: Option<&Value>,
     capabilities: &ClientCapabilities,
 ) -> Result<Plan, Error> {
     // Most servers have no tool with task support: no lookup for them.
-    if shared.capabilities().tasks.is_none() {
+    if offer.tasks.is_none() {
         return Ok(Plan::Plain);
     }
     let name = params
         .and_then(|p| p.get("name"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let support = shared
-        .server
+    let support = server
         .find_tool(name)
         .and_then(|t| t.execution)
         .and_then(|e| e.task_support)
@@ -250,14 +247,14 @@ impl ExtensionTasks {
 /// run to its end in the background. `decorate` makes the final result
 /// what the client would have got. Gives the `CreateTaskResult`.
 pub(crate) fn start(
-    shared: &Arc<ServerShared>,
+    tasks: &ExtensionTasks,
+    config: &TaskConfig,
     round: Arc<InputRound>,
     work: Work,
     cancel: CancellationToken,
     finish_result: impl FnOnce(Value) -> Value + Send + 'static,
     on_end: impl FnOnce() + Send + 'static,
 ) -> Result<Value, Error> {
-    let config = &shared.config.tasks;
     let now = SystemTime::now();
     let task = Arc::new(ExtensionTask {
         id: random_task_id(),
@@ -274,7 +271,7 @@ pub(crate) fn start(
         cancel: cancel.clone(),
     });
     {
-        let mut tasks = lock(&shared.extension_tasks.tasks);
+        let mut tasks = lock(&tasks.tasks);
         ExtensionTasks::purge(&mut tasks);
         if tasks.len() >= config.max_server_tasks {
             cancel.cancel();
@@ -340,7 +337,7 @@ fn ack() -> Value {
 /// `tasks/get`, `tasks/update` and `tasks/cancel`, for a client that
 /// declared the extension (-32021 otherwise).
 pub(crate) fn request(
-    shared: &ServerShared,
+    tasks: &ExtensionTasks,
     method: &str,
     params: Option<Value>,
     capabilities: &ClientCapabilities,
@@ -348,7 +345,6 @@ pub(crate) fn request(
     if !declared(capabilities) {
         return Err(required());
     }
-    let tasks = &shared.extension_tasks;
     match method {
         "tasks/get" => {
             let p: TaskRef = parse(params)?;

@@ -3,8 +3,10 @@
 //! revision 2025-03-26 a line may hold a JSON-RPC batch; its answers go out
 //! as one array on one line.
 
+use crate::config::SessionConfig;
+use crate::dispatch::ServerShared;
 use crate::server::Server;
-use crate::session::{ServerShared, Session, SessionConfig};
+use crate::session::Session;
 use crate::sink::{MessageSink, Outbound};
 use async_trait::async_trait;
 use mcp_sdk::framing::{read_line, trim_line};
@@ -243,7 +245,9 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
     };
     // Room for every answer given inline while the batch is dispatched.
     let (tx, mut rx) = mpsc::channel(items.len() + 64);
-    let batch = session.handle_batch(items, Arc::new(tx), out.clone()).await;
+    let batch = session
+        .handle_batch(items, Arc::new(tx), out.clone(), None)
+        .await;
     let (mut pending, mut answers) = (batch.pending, batch.immediate);
     let out = out.clone();
     let lines = lines.clone();
@@ -275,7 +279,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
         while let Some(line) = next {
             let start = out.len();
             let written = match &line {
-                Line::One(msg) if crate::sink::is_close_control(msg) => Ok(()),
                 Line::One(msg) => serde_json::to_writer(&mut out, msg),
                 Line::Batch(msgs) => {
                     out.extend_from_slice(&encode_batch(msgs));

@@ -25,6 +25,17 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (Response<Incoming>, JoinHandle<()>) {
+    request_to(addr, method, "/mcp", headers, body).await
+}
+
+/// [`request`] to another path than `/mcp`.
+pub async fn request_to(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (Response<Incoming>, JoinHandle<()>) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -34,7 +45,7 @@ pub async fn request(
     });
     let mut req = Request::builder()
         .method(method)
-        .uri("/mcp")
+        .uri(path)
         .header("host", addr.to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);

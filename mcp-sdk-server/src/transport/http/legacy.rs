@@ -10,7 +10,8 @@
 use super::body::McpBody;
 use super::guard::{accepts, is_json};
 use super::{error_response, too_large, BoxError, HttpConfig, HttpResponse};
-use crate::session::{ServerShared, Session};
+use crate::dispatch::ServerShared;
+use crate::session::Session;
 use crate::sink::MessageSink;
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -37,9 +38,6 @@ struct EventSink(mpsc::Sender<Bytes>);
 #[async_trait]
 impl MessageSink for EventSink {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if crate::sink::is_close_control(&msg) {
-            return Ok(());
-        }
         let json = msg.to_vec();
         let mut buf = BytesMut::with_capacity(json.len() + 24);
         buf.put_slice(b"event: message\ndata: ");
@@ -188,7 +186,7 @@ impl Legacy {
                 )
             }
         };
-        let out = session.standalone.clone();
+        let out = session.standalone().clone();
         match decode(&body) {
             Ok(msg) => session.handle(msg, out).await,
             Err(e) => {

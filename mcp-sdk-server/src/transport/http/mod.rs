@@ -32,9 +32,12 @@ pub use serve::{
 };
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
+use crate::config::SessionConfig;
+use crate::dispatch::{Era, ServerShared};
 use crate::server::Server;
-use crate::session::{lock, Pending, ServerShared, Session, SessionConfig};
-use crate::sink::{is_close_control, MessageSink, Outbound};
+use crate::session::{Pending, Session};
+use crate::sink::{MessageSink, Outbound, Outgoing};
+use crate::util::lock;
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -143,9 +146,6 @@ struct StandaloneSink(Weak<HttpSession>);
 #[async_trait]
 impl MessageSink for StandaloneSink {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        if is_close_control(&msg) {
-            return Ok(());
-        }
         let Some(hs) = self.0.upgrade() else {
             return Err(msg);
         };
@@ -166,10 +166,12 @@ struct Inner {
     /// Requests being handled, for graceful shutdown.
     active: AtomicUsize,
     idle: Notify,
+    /// Set by [`StreamableHttpService::shutdown`].
+    shut_down: AtomicBool,
 }
 
-/// The Streamable HTTP endpoint of one MCP server, as a hyper service.
-/// Cloning is cheap: clones share the sessions.
+/// The Streamable HTTP endpoint of one MCP server, as a hyper service and a
+/// tower service. Cloning is cheap: clones share the sessions.
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
@@ -177,7 +179,8 @@ struct Inner {
 /// let service = StreamableHttpService::new(mcp_sdk_server::Router::new(), HttpConfig::default());
 /// // Serve it at http://127.0.0.1:3000/mcp ...
 /// mcp_sdk_server::http::serve("127.0.0.1:3000".parse().unwrap(), "/mcp", service).await
-/// // ... or call `service.handle(request)` from any router, at any path.
+/// // ... or mount it in an axum app: `Router::new().nest_service("/mcp", service)`,
+/// // or call `service.handle(request)` from any router, at any path.
 /// # }
 /// ```
 #[derive(Clone)]
@@ -213,6 +216,7 @@ impl StreamableHttpService {
                 sweeper: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
+                shut_down: AtomicBool::new(false),
             }),
         }
     }
@@ -232,8 +236,24 @@ impl StreamableHttpService {
             .len()
     }
 
+    /// Shuts the service down: every session closes (see
+    /// [`close_all_sessions`](Self::close_all_sessions)) and every request
+    /// from now on is refused with 503, so a service still mounted in an app
+    /// says that it stopped instead of opening new sessions. [`serve`] and
+    /// its kin call this once in-flight requests drained.
+    pub fn shutdown(&self) {
+        self.inner.shut_down.store(true, Ordering::Release);
+        self.close_all_sessions();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
+    }
+
     /// Closes every session: running requests are cancelled and SSE streams
-    /// end. Used by graceful shutdown once in-flight requests drained.
+    /// end. New sessions may still open; [`shutdown`](Self::shutdown) also
+    /// refuses them.
     pub fn close_all_sessions(&self) {
         self.inner.shared.notifier.close();
         let sessions: Vec<_> = write(&self.inner.sessions)
@@ -267,6 +287,12 @@ impl StreamableHttpService {
         B::Error: Into<BoxError>,
     {
         let _active = ActiveGuard::new(&self.inner);
+        if self.is_shut_down() {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: this MCP server has shut down",
+            );
+        }
         if let Err(why) = self.inner.config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
@@ -336,6 +362,8 @@ impl StreamableHttpService {
         }
         let session_id = header_str(headers, SESSION_HEADER).map(str::to_owned);
         let (parts, body) = req.into_parts();
+        // Shared with the handlers, which may read the head and its extensions.
+        let parts = Arc::new(parts);
         let headers = &parts.headers;
         let body = match http_body_util::Limited::new(body, config.max_body_bytes)
             .collect()
@@ -359,7 +387,9 @@ impl StreamableHttpService {
             if let Err(resp) = check_protocol_version(headers) {
                 return *resp;
             }
-            return self.batch(session_id.as_deref(), &body, accept).await;
+            return self
+                .batch(session_id.as_deref(), &body, accept, &parts)
+                .await;
         }
         let msg = match decode(&body) {
             Ok(msg) => msg,
@@ -368,21 +398,26 @@ impl StreamableHttpService {
 
         // Without a session, a request that speaks 2026-07-28 (by its
         // `_meta` or its version header) is served statelessly.
+        // The era is decided here, once: by the header or by the body.
+        let era = match &msg {
+            Message::Request(r) => Era::of(r),
+            _ => Era::Session,
+        };
         if session_id.is_none() {
             let stateless_header = stateless::header_is_stateless(headers);
             match msg {
-                Message::Request(r) if stateless_header || crate::stateless::is_stateless(&r) => {
+                Message::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
-                    return Box::pin(self.stateless(headers, r)).await;
+                    return Box::pin(self.stateless(&parts, r)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
                 Message::Notification(_) if stateless_header => {
                     return empty_response(StatusCode::ACCEPTED)
                 }
-                other => return self.session_message(None, other, accept, headers).await,
+                other => return self.session_message(None, other, era, accept, &parts).await,
             }
         }
-        self.session_message(session_id.as_deref(), msg, accept, headers)
+        self.session_message(session_id.as_deref(), msg, era, accept, &parts)
             .await
     }
 
@@ -391,10 +426,11 @@ impl StreamableHttpService {
         &self,
         session_id: Option<&str>,
         msg: Message,
+        era: Era,
         accept: Accepts,
-        headers: &http::HeaderMap,
+        parts: &Arc<http::request::Parts>,
     ) -> HttpResponse {
-        if let Err(resp) = check_protocol_version(headers) {
+        if let Err(resp) = check_protocol_version(&parts.headers) {
             return *resp;
         }
 
@@ -408,9 +444,9 @@ impl StreamableHttpService {
             Err(resp) => return *resp,
         };
         match msg {
-            Message::Request(req) => self.request(hs, req, accept).await,
+            Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
-                let standalone = hs.session.standalone.clone();
+                let standalone = hs.session.standalone().clone();
                 hs.session.handle(other, standalone).await;
                 empty_response(StatusCode::ACCEPTED)
             }
@@ -457,12 +493,16 @@ impl StreamableHttpService {
     async fn request(
         &self,
         hs: Arc<HttpSession>,
+        era: Era,
         req: mcp_sdk::jsonrpc::Request,
         accept: Accepts,
+        parts: Arc<http::request::Parts>,
     ) -> HttpResponse {
         let pending = Pending::one(req.id.clone());
-        let (tx, rx) = mpsc::channel::<Message>(64);
-        hs.session.handle(Message::Request(req), Arc::new(tx)).await;
+        let (tx, rx) = mpsc::channel::<Outgoing>(64);
+        hs.session
+            .handle_request(era, req, Arc::new(tx), Some(parts))
+            .await;
         self.answer(hs, pending, Vec::new(), rx, accept, false)
             .await
     }
@@ -470,7 +510,13 @@ impl StreamableHttpService {
     /// A JSON-RPC batch, for sessions of revision 2025-03-26 only. Answered
     /// like a single request, with a JSON array of the answers in JSON; a
     /// batch of only notifications and responses gets 202.
-    async fn batch(&self, session_id: Option<&str>, body: &[u8], accept: Accepts) -> HttpResponse {
+    async fn batch(
+        &self,
+        session_id: Option<&str>,
+        body: &[u8],
+        accept: Accepts,
+        parts: &Arc<http::request::Parts>,
+    ) -> HttpResponse {
         let items = match decode_batch(body) {
             Ok(Incoming::Batch(items)) => items,
             Ok(Incoming::Single(_)) => unreachable!("the body is an array"),
@@ -497,11 +543,11 @@ impl StreamableHttpService {
             );
         }
         // Room for every answer given inline while the batch is dispatched.
-        let (tx, rx) = mpsc::channel::<Message>(items.len() + 64);
-        let standalone = hs.session.standalone.clone();
+        let (tx, rx) = mpsc::channel::<Outgoing>(items.len() + 64);
+        let standalone = hs.session.standalone().clone();
         let batch = hs
             .session
-            .handle_batch(items, Arc::new(tx), standalone)
+            .handle_batch(items, Arc::new(tx), standalone, Some(parts.clone()))
             .await;
         if batch.pending.is_done() && batch.immediate.is_empty() {
             return empty_response(StatusCode::ACCEPTED);
@@ -518,13 +564,14 @@ impl StreamableHttpService {
         hs: Arc<HttpSession>,
         mut pending: Pending,
         mut answers: Vec<Message>,
-        mut rx: mpsc::Receiver<Message>,
+        mut rx: mpsc::Receiver<Outgoing>,
         accept: Accepts,
         array: bool,
     ) -> HttpResponse {
         let mode = self.inner.config.response_mode;
+        let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
-            return self.stream_response(hs, pending, rx, answers);
+            return self.stream_response(hs, pending, rx, sent(answers));
         }
         let json = |answers: Vec<Message>| {
             let body = if array {
@@ -536,16 +583,19 @@ impl StreamableHttpService {
         };
         while !pending.is_done() {
             match rx.recv().await {
-                Some(m) if pending.take(&m) => answers.push(m),
-                Some(m) if mode == ResponseMode::Auto && accept.sse => {
-                    answers.push(m);
-                    return self.stream_response(hs, pending, rx, answers);
+                Some(Outgoing::Message(m)) if pending.take(&m) => answers.push(m),
+                Some(next) if mode == ResponseMode::Auto && accept.sse => {
+                    let mut sent = sent(answers);
+                    sent.push(next);
+                    return self.stream_response(hs, pending, rx, sent);
                 }
-                Some(m) => {
+                Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
                     // to the standalone stream.
-                    let _ = hs.session.standalone.send(m).await;
+                    let _ = hs.session.standalone().send(m).await;
                 }
+                // A JSON answer has no connection of its own to close.
+                Some(Outgoing::CloseStream) => {}
                 // Cancelled: there is no response to give.
                 None if answers.is_empty() => return empty_response(StatusCode::ACCEPTED),
                 None => return json(answers),
@@ -560,8 +610,8 @@ impl StreamableHttpService {
         &self,
         hs: Arc<HttpSession>,
         mut pending: Pending,
-        mut rx: mpsc::Receiver<Message>,
-        sent: Vec<Message>,
+        mut rx: mpsc::Receiver<Outgoing>,
+        sent: Vec<Outgoing>,
     ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
@@ -574,12 +624,13 @@ impl StreamableHttpService {
             if primes {
                 streams.prime(stream, Some(config.sse_retry));
             }
-            for m in &sent {
-                if is_close_control(m) {
-                    streams.disconnect(stream, Some(config.sse_retry));
-                } else {
+            for out in &sent {
+                match out {
+                    Outgoing::CloseStream => streams.disconnect(stream, Some(config.sse_retry)),
                     // Answers in `sent` were taken from `pending` already.
-                    streams.push(stream, m, false);
+                    Outgoing::Message(m) => {
+                        streams.push(stream, m, false);
+                    }
                 }
             }
             if pending.is_done() {
@@ -604,14 +655,17 @@ impl StreamableHttpService {
                         },
                         None => rx.recv().await,
                     };
-                    let Some(m) = next else {
-                        lock(&hs.streams).end(stream);
-                        return;
+                    let m = match next {
+                        Some(Outgoing::Message(m)) => m,
+                        Some(Outgoing::CloseStream) => {
+                            lock(&hs.streams).disconnect(stream, Some(retry));
+                            continue;
+                        }
+                        None => {
+                            lock(&hs.streams).end(stream);
+                            return;
+                        }
                     };
-                    if is_close_control(&m) {
-                        lock(&hs.streams).disconnect(stream, Some(retry));
-                        continue;
-                    }
                     let fin = pending.take(&m) && pending.is_done();
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {
@@ -885,6 +939,10 @@ fn empty_response(status: StatusCode) -> HttpResponse {
     resp
 }
 
+/// What [`StreamableHttpService`] answers with, as a hyper or tower service.
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>>;
+
 impl<B> hyper::service::Service<Request<B>> for StreamableHttpService
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -892,10 +950,35 @@ where
 {
     type Response = HttpResponse;
     type Error = std::convert::Infallible;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<HttpResponse, std::convert::Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn call(&self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+/// The service as a [`tower_service::Service`], so that an axum app mounts
+/// it with `Router::nest_service("/mcp", service)` (behind the app's own
+/// layers), or a tower stack wraps it. It is always ready; after
+/// [`shutdown`](StreamableHttpService::shutdown) it answers 503.
+impl<B> tower_service::Service<Request<B>> for StreamableHttpService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = HttpResponse;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.handle(req).await) })
     }

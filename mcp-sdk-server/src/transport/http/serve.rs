@@ -146,7 +146,7 @@ pub async fn serve_app(
     drop(listener);
     let _ = stop_tx.send(true);
     service.drain(DRAIN_TIMEOUT).await;
-    service.close_all_sessions();
+    service.shutdown();
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
     })

@@ -5,9 +5,10 @@
 
 use super::PROTOCOL_VERSION_HEADER;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
-use crate::session::{run_guarded, ServerShared};
+use crate::dispatch::{run_guarded, ServerShared};
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestMeta, PROTOCOL_VERSION_META_KEY};
@@ -38,7 +39,9 @@ pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
 
 impl StreamableHttpService {
     /// Serves a stateless request POSTed without a session.
-    pub(super) async fn stateless(&self, headers: &HeaderMap, req: Request) -> HttpResponse {
+    pub(super) async fn stateless(&self, parts: &Arc<Parts>, req: Request) -> HttpResponse {
+        let headers = &parts.headers;
+        let http = Some(parts.clone());
         let shared = self.inner.shared.clone();
         let id = req.id.clone();
         let (meta, version) = match check_headers(&shared, headers, &req) {
@@ -52,7 +55,8 @@ impl StreamableHttpService {
         let cancel_on_drop = token.clone().drop_guard();
         tokio::spawn(async move {
             let reply = Arc::new(tx.clone());
-            let work = stateless::serve_checked(&shared, req, meta, version, reply, token.clone());
+            let work =
+                stateless::serve_checked(&shared, req, meta, version, reply, token.clone(), http);
             if let Some(result) = run_guarded(work, &token, &id).await {
                 let msg = match result {
                     Ok(v) => Message::response(id, v),

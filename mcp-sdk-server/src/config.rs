@@ -1,0 +1,125 @@
+//! The settings of a server's sessions and requests: limits, timeouts, the
+//! key that seals `requestState`, and the limits on tasks.
+
+use hmac::{Hmac, Mac};
+use mcp_sdk::{CacheScope, ProtocolVersion};
+use sha2::Sha256;
+use std::time::Duration;
+
+/// Limits and timeouts of a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// How many requests of one session may run at once; more wait their turn.
+    pub max_concurrent_requests: usize,
+    /// How long a server-to-client request (sampling, roots, elicitation) may
+    /// wait for the client's answer.
+    pub peer_request_timeout: Duration,
+    /// The revisions this server speaks: the session-era ones among them
+    /// in `initialize`, the stateless ones (2026-07-28) per request. All of
+    /// them by default.
+    pub protocol_versions: Vec<ProtocolVersion>,
+    /// Seals the `requestState` of multi round-trip requests (2026-07-28).
+    /// Instances behind one load balancer need the same key; by default each
+    /// process draws a random one.
+    pub request_state_key: RequestStateKey,
+    /// How long a `requestState` stays valid (default 10 minutes): the time a
+    /// client has to answer the server's input requests.
+    pub request_state_ttl: Duration,
+    /// The `ttlMs` caching hint on list results, `resources/read` and
+    /// `server/discover` when the handler gives none (default 0: re-fetch
+    /// each time; list-changed notifications are the way to learn of changes).
+    pub cache_ttl: Duration,
+    /// The `cacheScope` caching hint when the handler gives none (default
+    /// `private`: results may depend on who asks).
+    pub cache_scope: CacheScope,
+    /// Limits on each session's tasks (2025-11-25), for tools that may run
+    /// as tasks.
+    pub tasks: TaskConfig,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_concurrent_requests: 64,
+            peer_request_timeout: Duration::from_secs(300),
+            protocol_versions: ProtocolVersion::ALL.to_vec(),
+            request_state_key: RequestStateKey::random(),
+            request_state_ttl: Duration::from_secs(600),
+            cache_ttl: Duration::ZERO,
+            cache_scope: CacheScope::Private,
+            tasks: TaskConfig::default(),
+        }
+    }
+}
+
+/// Limits on the tasks of one session.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// The most tasks one session keeps (running or finished, until their
+    /// ttl ends); a new task beyond is refused.
+    pub max_tasks: usize,
+    /// How long a task is kept after its creation when the client asks for
+    /// no ttl.
+    pub default_ttl: Duration,
+    /// The longest ttl granted; longer requests are shortened to it.
+    pub max_ttl: Duration,
+    /// The polling interval suggested to clients.
+    pub poll_interval: Duration,
+    /// Tasks extension (2026-07-28): how long a stateless `tools/call` of a
+    /// tool with task support runs before the client is answered with a
+    /// task instead of waiting (a handler can ask sooner with
+    /// `RequestContext::continue_as_task`).
+    pub grace: Duration,
+    /// Tasks extension: the most tasks the whole server keeps (stateless
+    /// requests have no session to count them by).
+    pub max_server_tasks: usize,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            max_tasks: 64,
+            default_ttl: Duration::from_secs(3600),
+            max_ttl: Duration::from_secs(24 * 3600),
+            poll_interval: Duration::from_secs(1),
+            grace: Duration::from_millis(200),
+            max_server_tasks: 1024,
+        }
+    }
+}
+
+/// The secret that seals `requestState`. Every server instance behind one
+/// load balancer needs the same key, so that any of them can take a retry;
+/// by default each process draws its own from the operating system's CSPRNG.
+#[derive(Clone)]
+pub struct RequestStateKey([u8; 32]);
+
+impl RequestStateKey {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random number generator failed");
+        RequestStateKey(key)
+    }
+
+    /// A key of your own, shared by the instances that serve one endpoint.
+    pub fn from_bytes(key: [u8; 32]) -> Self {
+        RequestStateKey(key)
+    }
+
+    pub(crate) fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
+    }
+}
+
+impl Default for RequestStateKey {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl std::fmt::Debug for RequestStateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestStateKey(..)")
+    }
+}

@@ -1,0 +1,193 @@
+//! Dispatch: from a decoded request to the [`Server`]'s handler and back.
+//! The capability gate (a method whose capability is not advertised is
+//! -32601 before any handler runs), the match of methods to handlers, the
+//! panic guard, and what every era shares of one server ([`ServerShared`]).
+
+use crate::config::SessionConfig;
+use crate::context::RequestContext;
+use crate::notifier::Notifier;
+use crate::offer::Offer;
+use crate::server::Server;
+use crate::stateless::tasks::ExtensionTasks;
+use crate::util::{parse, to_value};
+use futures_util::FutureExt;
+use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::{
+    Error, Implementation, Message, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What every session of one server shares: the server and what it offers,
+/// computed once (the capabilities again when the server's [`Notifier`]
+/// says they changed).
+pub(crate) struct ServerShared {
+    pub server: Arc<dyn Server>,
+    /// What the server offers now.
+    pub offer: Arc<Offer>,
+    pub info: Implementation,
+    /// `info` as JSON, for the `serverInfo` of every stateless result.
+    pub info_value: Value,
+    pub instructions: Option<String>,
+    pub config: SessionConfig,
+    /// Feeds the `subscriptions/listen` streams of stateless clients.
+    pub notifier: Notifier,
+    /// The tasks of stateless requests (2026-07-28 tasks extension).
+    pub extension_tasks: ExtensionTasks,
+}
+
+impl ServerShared {
+    pub fn new(server: Arc<dyn Server>, config: SessionConfig) -> Arc<Self> {
+        let notifier = server.notifier().unwrap_or_default();
+        let reader = server.clone();
+        let offer = Offer::new(move || reader.capabilities(), notifier.clone());
+        Arc::new(ServerShared {
+            offer: Arc::new(offer),
+            info: server.info(),
+            info_value: serde_json::to_value(server.info()).unwrap_or_default(),
+            instructions: server.instructions(),
+            notifier,
+            extension_tasks: Default::default(),
+            server,
+            config,
+        })
+    }
+
+    /// What the server offers now: read again from [`Server::capabilities`]
+    /// after [`Notifier::capabilities_changed`], else as last read.
+    pub fn capabilities(&self) -> Arc<ServerCapabilities> {
+        self.offer.capabilities()
+    }
+}
+
+/// Runs a request's work until it answers or `token` cancels it (then
+/// `None`: a cancelled request gets no response). A panicking handler must
+/// not leave its client waiting: it becomes -32603.
+pub(crate) async fn run_guarded(
+    work: impl Future<Output = Result<Value, Error>>,
+    token: &CancellationToken,
+    id: &RequestId,
+) -> Option<Result<Value, Error>> {
+    let work = AssertUnwindSafe(work).catch_unwind();
+    tokio::select! {
+        biased;
+        _ = token.cancelled() => None,
+        answer = work => Some(answer.unwrap_or_else(|_| {
+            tracing::error!(%id, "a request handler panicked");
+            Err(Error::internal("the handler failed unexpectedly"))
+        })),
+    }
+}
+
+/// Routes one request to the server, refusing what is not advertised.
+pub(crate) async fn dispatch(
+    shared: &ServerShared,
+    method: String,
+    params: Option<Value>,
+    ctx: RequestContext,
+) -> Result<Value, Error> {
+    let s = &*shared.server;
+    let caps = shared.capabilities();
+    let tools = caps.tools.is_some();
+    let resources = caps.resources.is_some();
+    let subscribe = caps
+        .resources
+        .as_ref()
+        .is_some_and(|r| r.subscribe == Some(true));
+    let prompts = caps.prompts.is_some();
+    let completions = caps.completions.is_some();
+    match method.as_str() {
+        "tools/list" if tools => call(params, |p| s.list_tools(p, ctx)).await,
+        "tools/call" if tools => call(params, |p| s.call_tool(p, ctx)).await,
+        "resources/list" if resources => call(params, |p| s.list_resources(p, ctx)).await,
+        "resources/templates/list" if resources => {
+            call(params, |p| s.list_resource_templates(p, ctx)).await
+        }
+        "resources/read" if resources => call(params, |p| s.read_resource(p, ctx)).await,
+        "resources/subscribe" if subscribe => call(params, |p| empty(s.subscribe(p, ctx))).await,
+        "resources/unsubscribe" if subscribe => {
+            call(params, |p| empty(s.unsubscribe(p, ctx))).await
+        }
+        "prompts/list" if prompts => call(params, |p| s.list_prompts(p, ctx)).await,
+        "prompts/get" if prompts => call(params, |p| s.get_prompt(p, ctx)).await,
+        "completion/complete" if completions => call(params, |p| s.complete(p, ctx)).await,
+        m if is_mcp_method(m) => Err(Error::method_not_found(m)),
+        m => s.custom_request(m, params, ctx).await,
+    }
+}
+
+/// Methods MCP defines: these never reach [`Server::custom_request`].
+fn is_mcp_method(m: &str) -> bool {
+    const PREFIXES: [&str; 9] = [
+        "tools/",
+        "resources/",
+        "prompts/",
+        "completion/",
+        "logging/",
+        "sampling/",
+        "roots/",
+        "elicitation/",
+        "tasks/",
+    ];
+    PREFIXES.iter().any(|p| m.starts_with(p)) || m == "initialize" || m == "ping"
+}
+
+async fn call<P, R, F, Fut>(params: Option<Value>, handler: F) -> Result<Value, Error>
+where
+    P: DeserializeOwned,
+    R: Serialize,
+    F: FnOnce(P) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    let params = parse(params)?;
+    to_value(handler(params).await?)
+}
+
+async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {
+    f.await.map(|()| Value::Object(Default::default()))
+}
+
+/// The era a request speaks, decided once when it arrives: the transport
+/// (or the session, for what a connection carries) reads it, and the request
+/// then goes to the session era or the stateless era without asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Era {
+    /// `initialize`, then requests in a session (up to 2025-11-25).
+    Session,
+    /// Each request on its own, its `_meta` saying who asks (2026-07-28).
+    Stateless,
+}
+
+impl Era {
+    /// The era of `req` by its body: stateless when its `_meta` names a
+    /// protocol version, or its method exists only there.
+    pub fn of(req: &Request) -> Era {
+        let stateless = matches!(
+            req.method.as_str(),
+            "server/discover" | "subscriptions/listen"
+        ) || req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
+            .is_some();
+        if stateless {
+            Era::Stateless
+        } else {
+            Era::Session
+        }
+    }
+}
+
+/// The JSON-RPC answer to request `id`.
+pub(crate) fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
+    match answer {
+        Ok(result) => Message::response(id, result),
+        Err(error) => Message::error(Some(id), error),
+    }
+}

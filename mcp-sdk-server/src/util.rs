@@ -1,0 +1,59 @@
+//! Small helpers every layer uses: decoding params, encoding results,
+//! reading the progress token, locking.
+
+use mcp_sdk::{Error, ProgressToken};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// Decodes params, treating absent params as `{}`; a mismatch is -32602.
+pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Error> {
+    let value = params.unwrap_or_else(|| Value::Object(Default::default()));
+    serde_json::from_value(value).map_err(Error::invalid_params)
+}
+
+/// Encodes a result; a failure is -32603.
+pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
+}
+
+/// The `_meta.progressToken` of a request's params.
+pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
+    let token = params?.get("_meta")?.get("progressToken")?;
+    serde_json::from_value(token.clone()).ok()
+}
+
+/// Locks a mutex, going on if a panicking thread poisoned it: the maps it
+/// guards stay consistent because every critical section is a single call.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 128 random bits as 32 hex digits: not guessable, as the spec requires
+/// where tasks are not bound to an authorization context.
+pub(crate) fn random_task_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 3339 in UTC, to the millisecond.
+pub(crate) fn timestamp(t: SystemTime) -> String {
+    mcp_sdk::time::rfc3339_millis(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_random_hex() {
+        let (a, b) = (random_task_id(), random_task_id());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
