@@ -1,12 +1,14 @@
 //! OAuth against hand-written servers on loopback: a protected MCP
 //! endpoint and an authorization server in one, each test bending one
 //! piece (metadata that is not JSON, too large, of another issuer, an
-//! authorization server on plain HTTP, a server that refuses every token,
-//! an access token that expires and is refreshed).
+//! authorization server on plain HTTP, a server that refuses every token
+//! or always wants more scope, an access token that expires and is
+//! refreshed), and the loopback redirect listener of [`LoopbackBrowser`]
+//! hit by what is not its redirect.
 
 #![cfg(feature = "auth")]
 
-use mcp_sdk_client::auth::{FollowRedirect, OAuth, Secret};
+use mcp_sdk_client::auth::{FollowRedirect, LoopbackBrowser, OAuth, Secret};
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{Client, ClientError, Era};
 use serde_json::{json, Value};
@@ -426,4 +428,292 @@ async fn authorization_server_metadata_of_another_issuer_is_refused() {
 fn secrets_do_not_show_in_debug_output() {
     let secret = Secret::new("tok-SECRET");
     assert!(!format!("{secret:?}").contains("SECRET"));
+}
+
+/// A 403 that asks for more scope, every time: the step-ups are bounded
+/// too.
+#[tokio::test]
+async fn a_server_that_always_wants_more_scope_is_given_up_on() {
+    let (base, seen) = serve(Arc::new(|request: &Seen, base: &str| {
+        authorization_server(request, base, &bearer_token).unwrap_or_else(|| {
+            if request.authorization.is_none() {
+                return unauthorized(base);
+            }
+            Answer::status(403).header(
+                "www-authenticate",
+                format!(
+                    r#"Bearer error="insufficient_scope", scope="more", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#
+                ),
+            )
+        })
+    }))
+    .await;
+    let why = authorization_error(connect(&base).await);
+    assert!(
+        why.contains("HTTP 403 Forbidden after 3 authorizations"),
+        "{why}"
+    );
+    let seen = seen.lock().unwrap();
+    let authorizations = seen
+        .iter()
+        .filter(|s| s.target.starts_with("/authorize"))
+        .count();
+    assert_eq!(authorizations, 3, "{seen:#?}");
+}
+
+/// A plain HTTP/1.1 GET from a thread (the "browser" of these tests):
+/// the status, and the `Location` header if any, and the body.
+fn browser_get(url: &str) -> (u16, Option<String>, String) {
+    use std::io::{Read, Write};
+    let url = reqwest::Url::parse(url).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n",
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let location = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: ").map(str::to_owned));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, location, body)
+}
+
+/// The redirect URI inside an authorization URL.
+fn redirect_of(authorization_url: &reqwest::Url) -> reqwest::Url {
+    let uri = authorization_url
+        .query_pairs()
+        .find(|(n, _)| n == "redirect_uri")
+        .unwrap()
+        .1;
+    reqwest::Url::parse(&uri).unwrap()
+}
+
+async fn connect_with(base: &str, handler: LoopbackBrowser) -> Result<Client, ClientError> {
+    let oauth = OAuth::builder(handler).build()?;
+    let transport = HttpTransport::builder(format!("{base}/mcp"))
+        .oauth(oauth)
+        .standalone_stream(false)
+        .legacy_fallback(false)
+        .build()?;
+    Client::builder()
+        .era(Era::SessionOnly)
+        .connect(transport)
+        .await
+}
+
+/// A protected server whose good token is `tok-SECRET-first`.
+fn protected(request: &Seen, base: &str) -> Answer {
+    authorization_server(request, base, &bearer_token).unwrap_or_else(|| {
+        if request.authorization.as_deref() == Some("Bearer tok-SECRET-first") {
+            mcp_answer(request)
+        } else {
+            unauthorized(base)
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_loopback_listener_takes_the_redirect_and_nothing_else() {
+    let (base, seen) = serve(Arc::new(protected)).await;
+    let pages = Arc::new(Mutex::new(Vec::new()));
+    let kept = pages.clone();
+    let handler = LoopbackBrowser::new(move |url| {
+        let url = url.clone();
+        let pages = kept.clone();
+        // The "browser": a stray page first, then the sign-in.
+        std::thread::spawn(move || {
+            let redirect = redirect_of(&url);
+            let pages = |answer: (u16, Option<String>, String)| {
+                pages.lock().unwrap().push((answer.0, answer.2))
+            };
+            pages(browser_get(&format!(
+                "{redirect}?code=forged&state=guessed"
+            )));
+            pages(browser_get(&format!("{redirect}?code=forged")));
+            let mut other = redirect.clone();
+            other.set_path("/favicon.ico");
+            pages(browser_get(other.as_str()));
+            let (status, location, _) = browser_get(url.as_str());
+            assert_eq!(status, 302);
+            pages(browser_get(&location.unwrap()));
+        });
+        Ok(())
+    })
+    .announce(|_| {});
+    let client = connect_with(&base, handler).await.expect("signed in");
+    client.ping().await.unwrap();
+    let pages = pages.lock().unwrap().clone();
+    let statuses: Vec<u16> = pages.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [400, 400, 404, 200], "{pages:#?}");
+    assert!(pages[0].1.contains("another state"), "{}", pages[0].1);
+    assert!(
+        pages[3].1.contains("You can close this tab"),
+        "{}",
+        pages[3].1
+    );
+    // The redirect URI had a port of its own, the same in the
+    // authorization and token requests; the registration named none.
+    let seen = seen.lock().unwrap();
+    let authorize = seen
+        .iter()
+        .find(|s| s.target.starts_with("/authorize"))
+        .unwrap();
+    let authorize = reqwest::Url::parse(&format!("{base}{}", authorize.target)).unwrap();
+    let redirect = redirect_of(&authorize);
+    assert_eq!(redirect.host_str(), Some("127.0.0.1"));
+    assert_eq!(redirect.path(), "/callback");
+    let port = redirect.port().unwrap();
+    let token = seen.iter().find(|s| s.target == "/token").unwrap();
+    assert!(
+        token.body.contains(&url_encode(redirect.as_str())),
+        "{}",
+        token.body
+    );
+    // The listener is closed once the redirect came.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[tokio::test]
+async fn a_redirect_with_another_state_is_refused_until_the_time_is_up() {
+    let (base, _) = serve(Arc::new(protected)).await;
+    let handler = LoopbackBrowser::new(|url| {
+        let redirect = redirect_of(url);
+        std::thread::spawn(move || {
+            browser_get(&format!("{redirect}?code=forged&state=guessed"));
+        });
+        Ok(())
+    })
+    .announce(|_| {})
+    .timeout(std::time::Duration::from_millis(500));
+    let why = authorization_error(connect_with(&base, handler).await);
+    assert!(why.contains("no redirect came"), "{why}");
+    assert!(
+        why.contains("1 other request was refused, the first: a redirect with another state"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_listener_flooded_with_foreign_requests_gives_up() {
+    let (base, _) = serve(Arc::new(protected)).await;
+    let handler = LoopbackBrowser::new(|url| {
+        let redirect = redirect_of(url);
+        std::thread::spawn(move || {
+            for _ in 0..mcp_sdk_client::auth::MAX_REFUSED {
+                browser_get(&format!("{redirect}?code=forged&state=guessed"));
+            }
+        });
+        Ok(())
+    })
+    .announce(|_| {});
+    let why = authorization_error(connect_with(&base, handler).await);
+    assert!(
+        why.contains("32 requests that were not the authorization's redirect"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_without_a_code_fails_the_sign_in() {
+    let (base, _) = serve(Arc::new(protected)).await;
+    let page = Arc::new(Mutex::new(String::new()));
+    let kept = page.clone();
+    let handler = LoopbackBrowser::new(move |url| {
+        let redirect = redirect_of(url);
+        let state = url
+            .query_pairs()
+            .find(|(n, _)| n == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let page = kept.clone();
+        std::thread::spawn(move || {
+            let (_, _, body) = browser_get(&format!("{redirect}?state={state}"));
+            *page.lock().unwrap() = body;
+        });
+        Ok(())
+    })
+    .announce(|_| {});
+    let why = authorization_error(connect_with(&base, handler).await);
+    assert!(why.contains("has no code"), "{why}");
+    // (The browser's page said so too, once the thread got it.)
+    for _ in 0..100 {
+        if !page.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(page.lock().unwrap().contains("no code"));
+}
+
+/// Everything logged at every level during an authorization and a
+/// refresh: no token or secret shows.
+#[test]
+fn tokens_never_show_in_logs() {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || Capture(writer.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (base, _) = serve(Arc::new(|request: &Seen, base: &str| {
+            if let Some(answer) = authorization_server(request, base, &bearer_token) {
+                return answer;
+            }
+            let message: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+            let good = match message["method"].as_str() {
+                Some("initialize") | Some("notifications/initialized") => "Bearer tok-SECRET-first",
+                _ => "Bearer tok-SECRET-refreshed",
+            };
+            if request.authorization.as_deref() == Some(good) {
+                mcp_answer(request)
+            } else {
+                unauthorized(base)
+            }
+        }))
+        .await;
+        let client = connect(&base).await.unwrap();
+        client.ping().await.unwrap();
+    });
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logs.contains("authorizing"), "the flow logged: {logs}");
+    assert!(!logs.contains("SECRET"), "{logs}");
+    assert!(!logs.contains("code-1"), "{logs}");
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -126,10 +126,10 @@ pub(crate) struct Pending {
 /// `resource` (RFC 8707) and the scopes, if any. Refuses a server that
 /// does not say it does S256.
 pub(crate) fn authorization_request(
-    config: &Config,
     found: &Discovered,
     client: &Registration,
     scope: Option<&str>,
+    redirect_uri: &str,
 ) -> Result<Pending, ClientError> {
     let methods = found.server.code_challenge_methods_supported.as_deref();
     if !found.defaults && !methods.is_some_and(|m| m.iter().any(|x| x == "S256")) {
@@ -147,13 +147,19 @@ pub(crate) fn authorization_request(
         query
             .append_pair("response_type", "code")
             .append_pair("client_id", &client.client_id)
-            .append_pair("redirect_uri", &config.redirect_uri)
+            .append_pair("redirect_uri", redirect_uri)
             .append_pair("code_challenge", &s256(&verifier))
             .append_pair("code_challenge_method", "S256")
             .append_pair("state", &state)
             .append_pair("resource", &found.resource);
         if let Some(scope) = scope.filter(|s| !s.is_empty()) {
             query.append_pair("scope", scope);
+            // OpenID Connect Core §11: offline access (a refresh token) is
+            // granted only when consent is asked for; OpenID providers
+            // drop the scope otherwise.
+            if scope.split_whitespace().any(|s| s == "offline_access") {
+                query.append_pair("prompt", "consent");
+            }
         }
     }
     Ok(Pending {
@@ -455,7 +461,6 @@ fn oauth_error(answer: &Value) -> String {
 mod tests {
     use super::*;
     use crate::auth::discovery::ServerMetadata;
-    use std::sync::Arc;
 
     fn found(iss_supported: Option<bool>) -> Discovered {
         Discovered {
@@ -576,18 +581,7 @@ mod tests {
 
     #[test]
     fn a_server_without_s256_is_refused() {
-        let config_store: Arc<dyn super::super::TokenStore> =
-            Arc::new(super::super::MemoryTokenStore::new());
-        let config = Config {
-            client_name: "t".into(),
-            redirect_uri: "http://127.0.0.1/callback".into(),
-            client_metadata_url: None,
-            pre_registered: Vec::new(),
-            store: config_store,
-            handler: Arc::new(super::super::FollowRedirect::new()),
-            grant: super::super::Grant::AuthorizationCode,
-            signing_key: None,
-        };
+        let redirect = "http://127.0.0.1:4321/callback";
         let client = Registration {
             client_id: "c".into(),
             client_secret: None,
@@ -595,23 +589,33 @@ mod tests {
         };
         let mut plain = found(None);
         plain.server.code_challenge_methods_supported = Some(vec!["plain".into()]);
-        let why = refused(authorization_request(&config, &plain, &client, None).map(|p| p.url));
+        let why = refused(authorization_request(&plain, &client, None, redirect).map(|p| p.url));
         assert!(why.contains("S256"), "{why}");
         plain.server.code_challenge_methods_supported = None;
-        assert!(authorization_request(&config, &plain, &client, None).is_err());
-        let ok = authorization_request(&config, &found(None), &client, Some("a b")).unwrap();
+        assert!(authorization_request(&plain, &client, None, redirect).is_err());
+        let ok = authorization_request(&found(None), &client, Some("a b"), redirect).unwrap();
         let query: Vec<(String, String)> = ok.url.query_pairs().into_owned().collect();
         for (name, value) in [
             ("code_challenge_method", "S256"),
             ("resource", "https://mcp.example.com/mcp"),
             ("scope", "a b"),
             ("state", ok.state.as_str()),
+            ("redirect_uri", redirect),
         ] {
             assert!(
                 query.contains(&(name.into(), value.into())),
                 "{name} in {query:?}"
             );
         }
+        assert!(!query.iter().any(|(name, _)| name == "prompt"));
+        // Offline access comes with a consent prompt (OpenID Connect).
+        let offline =
+            authorization_request(&found(None), &client, Some("a offline_access"), redirect)
+                .unwrap();
+        assert!(offline
+            .url
+            .query_pairs()
+            .any(|(name, value)| name == "prompt" && value == "consent"));
     }
 
     #[test]

@@ -11,8 +11,24 @@ use reqwest::Url;
 /// the URL the authorization server redirected to, which starts with the
 /// client's redirect URI and carries `code`, `state` and maybe `iss`. The
 /// client checks them.
+///
+/// The handlers here: [`LoopbackBrowser`](super::LoopbackBrowser) (the
+/// system browser, and a listener on a loopback port for the redirect),
+/// [`PasteRedirect`](super::PasteRedirect) (the user opens the URL
+/// anywhere and pastes back where the browser ended), and
+/// [`FollowRedirect`] (no user: for authorization servers that authorize
+/// at once).
 #[async_trait]
 pub trait AuthorizationHandler: Send + Sync + 'static {
+    /// The redirect URI for the authorization about to start, when the
+    /// handler picks it (a listener on a loopback port it just opened, RFC
+    /// 8252 §7.3); `None`, the default, keeps the client's `configured`
+    /// one. Called once before each [`authorize`](Self::authorize).
+    async fn redirect_uri(&self, configured: &Url) -> Result<Option<Url>, ClientError> {
+        let _ = configured;
+        Ok(None)
+    }
+
     /// The redirect the user's authorization ended on.
     async fn authorize(&self, authorization_url: &Url) -> Result<Url, ClientError>;
 }

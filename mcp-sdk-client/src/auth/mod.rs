@@ -35,12 +35,16 @@ mod file_store;
 mod flow;
 mod handler;
 mod jwt;
+mod loopback;
+mod paste;
 mod secret;
 mod store;
 
 pub(crate) use challenge::Challenge;
 pub use file_store::FileTokenStore;
 pub use handler::{AuthorizationHandler, FollowRedirect};
+pub use loopback::{LoopbackBrowser, DEFAULT_SIGN_IN_TIMEOUT, MAX_REFUSED};
+pub use paste::PasteRedirect;
 pub use secret::Secret;
 pub use store::{MemoryTokenStore, Registration, TokenStore, Tokens};
 
@@ -481,8 +485,16 @@ impl OAuth {
             .await?;
             return self.keep(server, tokens);
         }
+        let configured = Url::parse(&inner.config.redirect_uri)
+            .map_err(|e| auth_error(format!("the redirect URI is not a URL: {e}")))?;
+        // The configured URI as written (it is the registered one), unless
+        // the handler picks another.
+        let redirect_uri = match inner.config.handler.redirect_uri(&configured).await? {
+            Some(chosen) => chosen.to_string(),
+            None => inner.config.redirect_uri.clone(),
+        };
         let pending =
-            flow::authorization_request(&inner.config, &found, &client, scope.as_deref())?;
+            flow::authorization_request(&found, &client, scope.as_deref(), &redirect_uri)?;
         tracing::debug!(issuer = %found.issuer, scope = ?scope, "authorizing");
         let redirect = inner.config.handler.authorize(&pending.url).await?;
         let code = flow::code_from_redirect(&redirect, &pending, &found)?;
@@ -490,7 +502,7 @@ impl OAuth {
         let form = vec![
             ("grant_type", "authorization_code".to_owned()),
             ("code", code),
-            ("redirect_uri", inner.config.redirect_uri.clone()),
+            ("redirect_uri", redirect_uri),
             ("code_verifier", pending.verifier.clone()),
         ];
         let tokens = flow::token_request(
