@@ -18,8 +18,19 @@
 //! args = ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
 //! env = { NODE_ENV = "production" }
 //! era = "session"          # auto (default), session or stateless
+//!
+//! [[server]]
+//! name = "crm"
+//! url = "https://crm.example.com/mcp"
+//! # An OAuth-protected server: the gateway's own credentials for it (never
+//! # the upstream user's token). The client credentials grant, the secret
+//! # in the gateway's environment:
+//! auth = { grant = "client_credentials", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+//! # or tokens a person got once with `client login --token-store FILE URL`:
+//! # auth = { grant = "stored_tokens", token_store = "/var/lib/gateway/tokens.json" }
 //! ```
 
+use super::credentials::Credentials;
 use super::names;
 use mcp_sdk_client::Era;
 use serde::Deserialize;
@@ -102,6 +113,9 @@ pub struct GatewayConfig {
     /// How many items one page of an aggregated list holds at most: pages
     /// are filled across servers up to this size ([`DEFAULT_PAGE_SIZE`]).
     pub page_size: usize,
+    /// The gateway's credentials for the OAuth-protected servers, by
+    /// server name.
+    pub credentials: BTreeMap<String, Credentials>,
 }
 
 /// The default [`GatewayConfig::page_size`]: a client that does not paginate
@@ -121,6 +135,7 @@ impl GatewayConfig {
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             page_size: DEFAULT_PAGE_SIZE,
+            credentials: BTreeMap::new(),
         };
         config.check()?;
         Ok(config)
@@ -171,7 +186,7 @@ impl GatewayConfig {
                 "no [[server]] entries: name at least one downstream server".into(),
             ));
         }
-        let servers = file
+        let (servers, credentials): (Vec<_>, Vec<_>) = file
             .server
             .into_iter()
             .enumerate()
@@ -179,8 +194,16 @@ impl GatewayConfig {
                 s.into_spec()
                     .map_err(|why| ConfigError(format!("[[server]] #{}: {why}", i + 1)))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         let mut config = Self::new(servers)?;
+        config.credentials = config
+            .servers
+            .iter()
+            .zip(credentials)
+            .filter_map(|(spec, c)| Some((spec.name.clone(), c?)))
+            .collect();
         if let Some(secs) = file.call_timeout_secs {
             config.call_timeout = positive_secs("call_timeout_secs", secs)?;
         }
@@ -248,11 +271,78 @@ struct FileServer {
     #[serde(default)]
     env: BTreeMap<String, String>,
     era: Option<String>,
+    auth: Option<FileAuth>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    grant: String,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    token_store: Option<std::path::PathBuf>,
+}
+
+impl FileAuth {
+    fn into_credentials(self, name: &str) -> Result<Credentials, String> {
+        let nonempty = |value: Option<String>, key: &str| match value {
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(format!(
+                "{name:?}: auth with grant {:?} needs {key}",
+                self.grant
+            )),
+        };
+        match self.grant.as_str() {
+            "client_credentials" => {
+                if self.token_store.is_some() {
+                    return Err(format!(
+                        "{name:?}: token_store belongs to grant \"stored_tokens\", not to client credentials"
+                    ));
+                }
+                Ok(Credentials::ClientCredentials {
+                    client_id: nonempty(self.client_id.clone(), "client_id")?,
+                    client_secret_env: nonempty(
+                        self.client_secret_env.clone(),
+                        "client_secret_env (the environment variable holding the secret)",
+                    )?,
+                })
+            }
+            "stored_tokens" => {
+                let Some(token_store) = self.token_store else {
+                    return Err(format!(
+                        "{name:?}: auth with grant \"stored_tokens\" needs token_store (the file `client login --token-store` wrote)"
+                    ));
+                };
+                if self.client_secret_env.is_some() && self.client_id.is_none() {
+                    return Err(format!(
+                        "{name:?}: client_secret_env without client_id"
+                    ));
+                }
+                Ok(Credentials::StoredTokens {
+                    token_store,
+                    client_id: self.client_id,
+                    client_secret_env: self.client_secret_env,
+                })
+            }
+            other => Err(format!(
+                "{name:?}: auth grant {other:?} is neither \"client_credentials\" nor \"stored_tokens\""
+            )),
+        }
+    }
 }
 
 impl FileServer {
-    fn into_spec(self) -> Result<DownstreamSpec, String> {
+    fn into_spec(self) -> Result<(DownstreamSpec, Option<Credentials>), String> {
         let name = self.name;
+        if self.auth.is_some() && self.url.is_none() {
+            return Err(format!(
+                "{name:?}: auth is for servers reached by url; a command takes its credentials from its env"
+            ));
+        }
+        let credentials = self
+            .auth
+            .map(|auth| auth.into_credentials(&name))
+            .transpose()?;
         let target = match (self.url, self.command) {
             (Some(_), Some(_)) => {
                 return Err(format!("{name:?} has both url and command; give one"));
@@ -291,7 +381,7 @@ impl FileServer {
                 ))
             }
         };
-        Ok(DownstreamSpec { name, target, era })
+        Ok((DownstreamSpec { name, target, era }, credentials))
     }
 }
 
@@ -392,6 +482,44 @@ mod tests {
     }
 
     #[test]
+    fn toml_names_credentials_per_server() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            [[server]]
+            name = "crm"
+            url = "http://127.0.0.1:9/mcp"
+            auth = { grant = "client_credentials", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+            [[server]]
+            name = "docs"
+            url = "http://127.0.0.1:10/mcp"
+            [server.auth]
+            grant = "stored_tokens"
+            token_store = "/var/lib/gateway/tokens.json"
+            [[server]]
+            name = "open"
+            url = "http://127.0.0.1:11/mcp"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.credentials["crm"],
+            Credentials::ClientCredentials {
+                client_id: "gateway".into(),
+                client_secret_env: "CRM_SECRET".into(),
+            }
+        );
+        assert_eq!(
+            config.credentials["docs"],
+            Credentials::StoredTokens {
+                token_store: "/var/lib/gateway/tokens.json".into(),
+                client_id: None,
+                client_secret_env: None,
+            }
+        );
+        assert!(!config.credentials.contains_key("open"));
+    }
+
+    #[test]
     fn toml_errors_say_what_is_wrong() {
         let cases = [
             ("", "no [[server]] entries"),
@@ -404,6 +532,11 @@ mod tests {
             ("call_timeout_secs = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "positive"),
             ("page_size = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "page_size must be between 1 and 1000, not 0"),
             ("page_size = 5000\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "not 5000"),
+            ("[[server]]\nname = \"a\"\ncommand = \"c\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret_env = \"S\" }", "auth is for servers reached by url"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"password\" }", "neither \"client_credentials\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\" }", "needs client_secret_env"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret = \"inline\" }", "unknown field `client_secret`"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"stored_tokens\" }", "needs token_store"),
         ];
         for (text, expected) in cases {
             let e = GatewayConfig::from_toml(text).unwrap_err().to_string();

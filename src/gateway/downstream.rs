@@ -52,6 +52,10 @@ pub struct Downstream {
     watched: Mutex<BTreeSet<String>>,
     connect_timeout: Duration,
     call_timeout: Duration,
+    /// OAuth with the gateway's credentials for this server, if it has
+    /// any (kept across reconnections, with its tokens), or why they
+    /// cannot be used.
+    oauth: Result<Option<mcp_sdk_client::auth::OAuth>, String>,
 }
 
 /// The connection as it stands.
@@ -88,7 +92,14 @@ impl Downstream {
         config: &GatewayConfig,
         announcer: Arc<Announcer>,
     ) -> Self {
+        let oauth = match (config.credentials.get(&spec.name), &spec.target) {
+            (Some(credentials), Target::Http { url }) => {
+                credentials.oauth(&spec.name, url).map(Some)
+            }
+            _ => Ok(None),
+        };
         Downstream {
+            oauth,
             index,
             spec,
             link: Mutex::new(Link {
@@ -257,7 +268,15 @@ impl Downstream {
                 .probe_timeout(self.connect_timeout)
                 .handler(relay);
             match &self.spec.target {
-                Target::Http { url } => builder.connect(HttpTransport::new(url.as_str())?).await,
+                Target::Http { url } => {
+                    let mut transport = HttpTransport::builder(url.as_str());
+                    match &self.oauth {
+                        Ok(Some(oauth)) => transport = transport.oauth(oauth.clone()),
+                        Ok(None) => {}
+                        Err(why) => return Err(ClientError::Authorization(why.clone())),
+                    }
+                    builder.connect(transport.build()?).await
+                }
                 Target::Stdio { command, args, env } => {
                     let mut cmd = tokio::process::Command::new(command);
                     cmd.args(args).envs(env);

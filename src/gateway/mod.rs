@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: which servers, from `SERVER_1_URL` … `SERVER_7_URL` or a
 //!   TOML file (HTTP URLs or stdio commands).
+//! - [`credentials`]: the gateway's own OAuth credentials for protected
+//!   downstream servers (client credentials, or stored tokens).
 //! - [`downstream`]: one shared [`Client`](mcp_sdk_client::Client) per
 //!   server, its state for `/health`, reconnection with backoff.
 //! - [`names`]: `<server>__<name>` for tools and prompts, and the cursors of
@@ -33,6 +35,7 @@
 
 mod aggregate;
 pub mod config;
+pub mod credentials;
 pub mod downstream;
 pub mod names;
 mod relay;

@@ -10,6 +10,7 @@ use super::error::HostError;
 use super::handler::{directory_root, HostHandler, Notice, NoticeSink};
 use super::llm::{self, shorten, Llm};
 use super::offline::OfflineAssistant;
+use super::sign_in::{self, SignIn};
 use super::terminal::{
     clear_progress, show_progress, Terminal, TerminalApprover, TerminalElicitor,
 };
@@ -17,6 +18,7 @@ use super::web;
 use crate::status;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_sdk::{CallToolResult, ContentBlock, Tool};
+use mcp_sdk_client::auth::{FileTokenStore, Tokens};
 use mcp_sdk_client::{Client, Era, RequestOptions, ToolTask};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -34,7 +36,8 @@ use tracing::Level;
     after_help = "The model comes from the environment: LLM_API_URL, LLM_API_KEY and LLM_MODEL \
 for an OpenAI-compatible API (OpenAI, llama.cpp, vLLM, Ollama), LLM_PROVIDER=anthropic (or \
 ANTHROPIC_API_KEY) for the Anthropic messages API. With none set, a built-in offline assistant \
-picks a tool from your words (\"add 2 and 3\").\n\nExamples:\n  client tools\n  client call add \
+picks a tool from your words (\"add 2 and 3\").\n\nA server that asks for OAuth opens your browser \
+to sign in (`login` does it ahead; --no-browser prints the address instead).\n\nExamples:\n  client tools\n  client call add \
 a=2 b=3 --json\n  client --stdio \"target/debug/examples/tools_server --stdio\" chat\n  client \
 chat --message \"add 2 and 3\""
 )]
@@ -64,6 +67,16 @@ pub struct Cli {
     /// seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 120, global = true)]
     pub timeout: u64,
+    /// When a server asks you to sign in (OAuth): print the address to
+    /// open in a browser anywhere and read back, pasted, the address the
+    /// browser ends on, instead of opening this machine's browser.
+    #[arg(long, global = true)]
+    pub no_browser: bool,
+    /// Keep OAuth tokens in this file instead of
+    /// $XDG_CONFIG_HOME/mcp-reference/tokens.json (for a gateway's
+    /// `stored_tokens`, say).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_store: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -140,6 +153,25 @@ pub enum Command {
         #[arg(long, short, value_name = "TEXT")]
         message: Option<String>,
     },
+    /// Sign in to an MCP server that asks for OAuth: your browser opens at
+    /// its authorization server (or, with --no-browser, you open the
+    /// printed address and paste back where the browser ends). The tokens
+    /// are kept for later commands in your configuration directory
+    /// ($XDG_CONFIG_HOME/mcp-reference/tokens.json, readable by you only).
+    /// Other commands sign in too when a server asks.
+    Login {
+        /// The server's MCP endpoint [default: --url, or the session
+        /// manager].
+        #[arg(value_name = "SERVER_URL")]
+        server: Option<String>,
+    },
+    /// Forget the tokens kept for an MCP server.
+    Logout {
+        /// The server's MCP endpoint [default: --url, or the session
+        /// manager].
+        #[arg(value_name = "SERVER_URL")]
+        server: Option<String>,
+    },
     /// Serve the web UI (tools, resources, prompts, chat, live log,
     /// sampling and elicitation dialogs) until Ctrl-C; it reconnects to the
     /// server when the connection is lost.
@@ -190,6 +222,37 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
     {
         return serve_web(&cli, target, listen, any_address).await;
     }
+    let target = match &cli.command {
+        Command::Login {
+            server: Some(url), ..
+        }
+        | Command::Logout {
+            server: Some(url), ..
+        } => Target::url(url)?,
+        _ => target,
+    };
+    if let Command::Logout { .. } = cli.command {
+        return logout(&target, cli.token_store.as_deref(), cli.json);
+    }
+    let sign_in = match (&target, &cli.command) {
+        (Target::Command(_), Command::Login { .. }) => {
+            return Err(HostError::Usage(
+                "login is for servers reached by URL; a server run with --stdio takes its credentials from its environment".into(),
+            ))
+        }
+        (Target::Command(_), _) => None,
+        (Target::Url(_), Command::Login { .. }) => Some(SignIn::for_terminal(
+            cli.no_browser,
+            cli.token_store.as_deref(),
+        )?),
+        (Target::Url(_), _) => match SignIn::for_terminal(cli.no_browser, cli.token_store.as_deref()) {
+            Ok(sign_in) => Some(sign_in),
+            Err(e) => {
+                eprintln!("warning: {e}; servers that ask for OAuth cannot be signed in to");
+                None
+            }
+        },
+    };
     let roots = cli
         .roots
         .iter()
@@ -222,14 +285,24 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
         }));
     }
     let timeout = Duration::from_secs(cli.timeout.max(1));
+    let before = match (&target, &sign_in) {
+        (Target::Url(url), Some(sign_in)) => sign_in.tokens(url)?,
+        _ => None,
+    };
     let client = connect(
         &target,
         cli.era.into(),
         handler,
         DEFAULT_CONNECT_TIMEOUT.min(timeout.max(Duration::from_secs(5))),
+        sign_in.as_ref(),
     )
     .await?;
     let outcome = match cli.command {
+        Command::Login { .. } => match (&target, &sign_in) {
+            (Target::Url(url), Some(sign_in)) => login_report(url, sign_in, before, cli.json),
+            _ => unreachable!("login needs a URL and a sign-in, checked above"),
+        },
+        Command::Logout { .. } => unreachable!("done above"),
         Command::Tools => tools(&client, cli.json).await,
         Command::Call {
             tool,
@@ -246,6 +319,79 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
     clear_progress();
     client.close().await;
     outcome
+}
+
+/// `login`: says whether the connection just made signed in, was signed
+/// in already, or needed no sign-in.
+fn login_report(
+    url: &str,
+    sign_in: &SignIn,
+    before: Option<Tokens>,
+    json: bool,
+) -> Result<(), HostError> {
+    let after = sign_in.tokens(url)?;
+    let store = sign_in.store_path().display().to_string();
+    let (state, message) = match (&after, before == after) {
+        (None, _) => (
+            "not-needed",
+            format!("{url} did not ask to sign in: nothing to do."),
+        ),
+        (Some(tokens), false) => (
+            "signed-in",
+            format!(
+                "Signed in to {url} at {}{}. The tokens are kept in {store}.",
+                tokens.issuer,
+                scope_note(tokens)
+            ),
+        ),
+        (Some(tokens), true) => (
+            "already-signed-in",
+            format!(
+                "Already signed in to {url} at {}{}; `client logout {url}` forgets the tokens.",
+                tokens.issuer,
+                scope_note(tokens)
+            ),
+        ),
+    };
+    if json {
+        print_json(&json!({
+            "server": url,
+            "state": state,
+            "issuer": after.as_ref().map(|t| &t.issuer),
+            "scope": after.as_ref().and_then(|t| t.scope.as_ref()),
+            "store": store,
+        }));
+    } else {
+        out!("{message}");
+    }
+    Ok(())
+}
+
+fn scope_note(tokens: &Tokens) -> String {
+    match &tokens.scope {
+        Some(scope) => format!(" (scopes: {scope})"),
+        None => String::new(),
+    }
+}
+
+/// `logout`: forgets the server's tokens (the client's registration with
+/// the authorization server is kept, for the next sign-in).
+fn logout(target: &Target, store: Option<&std::path::Path>, json: bool) -> Result<(), HostError> {
+    let Target::Url(url) = target else {
+        return Err(HostError::Usage(
+            "logout is for servers reached by URL".into(),
+        ));
+    };
+    let sign_in = SignIn::for_terminal(true, store)?;
+    let had = sign_in.forget(url)?;
+    if json {
+        print_json(&json!({ "server": url, "forgotten": had }));
+    } else if had {
+        out!("Signed out of {url}: its tokens are forgotten.");
+    } else {
+        out!("No tokens were kept for {url}.");
+    }
+    Ok(())
 }
 
 /// `web`: serves the page until Ctrl-C or SIGTERM. The server need not be
@@ -265,6 +411,17 @@ async fn serve_web(
         .iter()
         .map(|dir| directory_root(dir).map_err(HostError::Usage))
         .collect::<Result<_, _>>()?;
+    let store = match &cli.token_store {
+        Some(path) => Ok(FileTokenStore::new(path)),
+        None => FileTokenStore::in_config_dir(sign_in::CONFIG_DIR),
+    };
+    options.token_store = match store {
+        Ok(store) => Some(store),
+        Err(e) => {
+            eprintln!("warning: {e}; servers that ask for OAuth cannot be signed in to");
+            None
+        }
+    };
     let listener = web::bind(listen, any_address)
         .await
         .map_err(|e| HostError::Usage(format!("the web UI cannot listen on {listen}: {e}")))?;

@@ -2,6 +2,7 @@
 //! a child process (stdio), in the era asked for.
 
 use super::error::HostError;
+use super::sign_in::SignIn;
 use mcp_sdk::Implementation;
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientError, ClientHandler, Era};
@@ -124,12 +125,15 @@ fn unbalanced(line: &str, quote: char) -> HostError {
     HostError::Usage(format!("the command {line:?} has an unclosed {quote}"))
 }
 
-/// Connects to `target` in `era` with `handler`, giving up after `timeout`.
+/// Connects to `target` in `era` with `handler`, giving up after `timeout`
+/// (not counting the time a person takes to sign in). A server by URL
+/// that asks for OAuth is signed in to through `sign_in`, if given.
 pub async fn connect(
     target: &Target,
     era: Era,
     handler: impl ClientHandler,
     timeout: Duration,
+    sign_in: Option<&SignIn>,
 ) -> Result<Client, HostError> {
     let failed = |message: String| HostError::Connect {
         target: target.to_string(),
@@ -145,8 +149,11 @@ pub async fn connect(
     let connecting = async {
         match target {
             Target::Url(url) => {
-                let transport = HttpTransport::new(url.clone())?;
-                builder.connect(transport).await
+                let mut transport = HttpTransport::builder(url.clone());
+                if let Some(sign_in) = sign_in {
+                    transport = transport.oauth(sign_in.oauth()?);
+                }
+                builder.connect(transport.build()?).await
             }
             Target::Command(words) => {
                 let mut command = Command::new(&words[0]);
@@ -156,10 +163,24 @@ pub async fn connect(
             }
         }
     };
-    match tokio::time::timeout(timeout, connecting).await {
-        Err(_) => Err(failed(format!("no answer within {timeout:?}"))),
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(failed(explain(target, &e))),
+    tokio::pin!(connecting);
+    let mut seen = sign_in.map(SignIn::activity);
+    loop {
+        match tokio::time::timeout(timeout, &mut connecting).await {
+            Ok(Ok(client)) => return Ok(client),
+            Ok(Err(e)) => return Err(failed(explain(target, &e))),
+            Err(_) => {
+                // A sign-in under way, or one since the last look: the
+                // wait is the person's (and bounded by the sign-in's own
+                // time limit), not the server's.
+                let now = sign_in.map(SignIn::activity);
+                if now.is_some_and(|n| n % 2 == 1 || Some(n) != seen) {
+                    seen = now;
+                    continue;
+                }
+                return Err(failed(format!("no answer within {timeout:?}")));
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`handler`]: the host's side of MCP (sampling through the same model
 //!   after approval, roots, elicitation, notifications);
 //! - [`connect`]: reaching a server by URL or command;
+//! - [`sign_in`]: OAuth for servers that ask for it (`client login`);
 //! - [`cli`] and [`terminal`]: the command-line client;
 //! - [`web`]: the web UI (`client web`).
 
@@ -22,6 +23,7 @@ pub mod handler;
 pub mod llm;
 pub mod offline;
 pub mod openai;
+pub mod sign_in;
 pub mod terminal;
 pub mod web;
 

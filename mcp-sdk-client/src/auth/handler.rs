@@ -87,3 +87,16 @@ impl AuthorizationHandler for FollowRedirect {
             .map_err(|e| auth_error(format!("the authorization redirect is not a URL: {e}")))
     }
 }
+
+/// A shared handler (one for every connection of an application) is a
+/// handler.
+#[async_trait]
+impl<T: AuthorizationHandler + ?Sized> AuthorizationHandler for std::sync::Arc<T> {
+    async fn redirect_uri(&self, configured: &Url) -> Result<Option<Url>, ClientError> {
+        (**self).redirect_uri(configured).await
+    }
+
+    async fn authorize(&self, authorization_url: &Url) -> Result<Url, ClientError> {
+        (**self).authorize(authorization_url).await
+    }
+}

@@ -101,3 +101,27 @@ impl TokenStore for MemoryTokenStore {
         Ok(())
     }
 }
+
+/// A store shared by several [`OAuth`](super::OAuth)s (one per connection,
+/// say) is one store.
+impl<T: TokenStore> TokenStore for std::sync::Arc<T> {
+    fn tokens(&self, server: &str) -> Result<Option<Tokens>, ClientError> {
+        (**self).tokens(server)
+    }
+
+    fn save_tokens(&self, server: &str, tokens: &Tokens) -> Result<(), ClientError> {
+        (**self).save_tokens(server, tokens)
+    }
+
+    fn remove_tokens(&self, server: &str) -> Result<(), ClientError> {
+        (**self).remove_tokens(server)
+    }
+
+    fn registration(&self, issuer: &str) -> Result<Option<Registration>, ClientError> {
+        (**self).registration(issuer)
+    }
+
+    fn save_registration(&self, issuer: &str, client: &Registration) -> Result<(), ClientError> {
+        (**self).save_registration(issuer, client)
+    }
+}

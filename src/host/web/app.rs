@@ -6,13 +6,16 @@
 use super::dialogs::{Dialogs, WebApprover, WebElicitor, DEFAULT_DIALOG_TIMEOUT};
 use super::events::Events;
 use super::http::ApiError;
+use super::sign_in::WebSignIn;
 use crate::host::chat::{Answer, Chat, ChatEvent, EventSink};
 use crate::host::connect::{connect, Target, DEFAULT_CONNECT_TIMEOUT};
 use crate::host::error::HostError;
 use crate::host::handler::{directory_root, HostHandler, Notice, SharedRoots};
 use crate::host::llm::Llm;
+use crate::host::sign_in::SignIn;
 use http::StatusCode;
 use mcp_sdk::{CompleteParams, ErrorCode, ProgressNotificationParams, Root, SubscriptionFilter};
+use mcp_sdk_client::auth::FileTokenStore;
 use mcp_sdk_client::{Client, ClientError, Era, RequestOptions};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -47,6 +50,9 @@ pub struct Options {
     pub timeout: Duration,
     /// How long a dialog waits for the person.
     pub dialog_timeout: Duration,
+    /// Where the tokens of servers that ask for OAuth are kept; `None`:
+    /// such servers cannot be signed in to.
+    pub token_store: Option<FileTokenStore>,
 }
 
 impl Options {
@@ -60,6 +66,7 @@ impl Options {
             auto_approve: false,
             timeout: Duration::from_secs(120),
             dialog_timeout: DEFAULT_DIALOG_TIMEOUT,
+            token_store: None,
         }
     }
 }
@@ -110,6 +117,10 @@ pub struct App {
     listener: Mutex<Option<JoinHandle<()>>>,
     /// The session manager's servers, from its `/health`.
     servers: Mutex<Option<Value>>,
+    /// The page's part of OAuth sign-ins.
+    web_sign_in: Arc<WebSignIn>,
+    /// OAuth for the connection, if there is a token store.
+    sign_in: Option<SignIn>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,26 +145,41 @@ impl App {
             dialogs: dialogs.clone(),
         }))
         .notices(Arc::new(move |notice| publish_notice(&sink, notice)));
-        Arc::new(App {
-            target: options.target,
-            era: options.era,
-            timeout: options.timeout,
-            auto_approve: options.auto_approve,
-            llm: options.llm,
-            roots: handler.shared_roots(),
-            handler,
-            events,
-            dialogs,
-            link: Mutex::new(Link {
-                status: Status::Connecting,
-                client: None,
-                error: None,
-            }),
-            reconnect: Arc::new(Notify::new()),
-            chat: tokio::sync::Mutex::new(None),
-            subscriptions: Mutex::new(BTreeSet::new()),
-            listener: Mutex::new(None),
-            servers: Mutex::new(None),
+        Arc::new_cyclic(|app: &Weak<App>| {
+            let app = app.clone();
+            let web_sign_in = Arc::new(WebSignIn::new(move || {
+                if let Some(app) = app.upgrade() {
+                    app.publish_state();
+                }
+            }));
+            let sign_in = options.token_store.map(|store| {
+                let handler: Arc<dyn mcp_sdk_client::auth::AuthorizationHandler> =
+                    web_sign_in.clone();
+                SignIn::new(store, handler)
+            });
+            App {
+                target: options.target,
+                era: options.era,
+                timeout: options.timeout,
+                auto_approve: options.auto_approve,
+                llm: options.llm,
+                roots: handler.shared_roots(),
+                handler,
+                events,
+                dialogs,
+                link: Mutex::new(Link {
+                    status: Status::Connecting,
+                    client: None,
+                    error: None,
+                }),
+                reconnect: Arc::new(Notify::new()),
+                chat: tokio::sync::Mutex::new(None),
+                subscriptions: Mutex::new(BTreeSet::new()),
+                listener: Mutex::new(None),
+                servers: Mutex::new(None),
+                web_sign_in,
+                sign_in,
+            }
         })
     }
 
@@ -174,6 +200,11 @@ impl App {
     /// The dialogs waiting for the person.
     pub fn dialogs(&self) -> &Arc<Dialogs> {
         &self.dialogs
+    }
+
+    /// The page's part of OAuth sign-ins.
+    pub fn web_sign_in(&self) -> &WebSignIn {
+        &self.web_sign_in
     }
 
     /// What `GET /api/state` answers and every `state` event carries.
@@ -198,6 +229,7 @@ impl App {
             "roots": self.roots.get(),
             "subscriptions": *lock(&self.subscriptions),
             "servers": *lock(&self.servers),
+            "signIn": self.web_sign_in.pending_url().map(|url| json!({ "url": url })),
         })
     }
 
@@ -593,6 +625,7 @@ async fn keep_connected(app: Weak<App>) {
             this.era,
             this.handler.clone(),
             DEFAULT_CONNECT_TIMEOUT,
+            this.sign_in.as_ref(),
         )
         .await;
         match attempt {

@@ -9,7 +9,9 @@
 //!   changes, resource updates, chat steps, dialogs;
 //! - [`dialogs`]: sampling approvals and elicitation forms waiting for the
 //!   person at the page;
-//! - [`http`]: the Host and Origin checks, bodies and answers.
+//! - [`http`]: the Host and Origin checks, bodies and answers;
+//! - [`sign_in`]: OAuth sign-ins from the page ("Sign in", and the
+//!   authorization server's redirect back to `GET /callback`).
 //!
 //! The API (every answer JSON, every error `{"error": message}`):
 //!
@@ -23,6 +25,7 @@
 //! | `POST /api/chat` `{message}`, `/api/chat/reset` | `{answer, toolRuns}` (steps as events), `{}` |
 //! | `POST /api/approvals/{id}` `{approve}`, `/api/elicitations/{id}` `{action, content}` | `{}` |
 //! | `POST /api/roots` `{add}` or `{remove}`, `/api/reconnect` | `{roots}`, `{}` |
+//! | `GET /callback?code&state` (the authorization server's redirect) | an HTML page: signed in, or why not (400) |
 //!
 //! Nothing but the page itself may use the API: the `Host` must name this
 //! server and an `Origin`, when sent, must be its own (403 otherwise), and
@@ -34,6 +37,7 @@ pub mod app;
 pub mod dialogs;
 pub mod events;
 pub mod http;
+pub mod sign_in;
 
 pub use app::{App, Options};
 
@@ -89,7 +93,9 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let allowed = Arc::new(Allowed::for_addr(listener.local_addr()?));
+    let addr = listener.local_addr()?;
+    let allowed = Arc::new(Allowed::for_addr(addr));
+    app.web_sign_in().listening_at(addr);
     let tasks = app.start();
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -193,6 +199,23 @@ async fn route(app: &Arc<App>, request: Request<Incoming>) -> Result<Response, A
         (&Method::GET, "/app.js") => asset("text/javascript; charset=utf-8", APP_JS),
         (&Method::GET, "/style.css") => asset("text/css; charset=utf-8", STYLE_CSS),
         (&Method::GET, "/health") => ok(json!({ "status": "healthy" })),
+        (&Method::GET, sign_in::CALLBACK_PATH) => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or(sign_in::CALLBACK_PATH);
+            let refused = app.web_sign_in().complete(target).err();
+            let status = match refused {
+                None => StatusCode::OK,
+                Some(_) => StatusCode::BAD_REQUEST,
+            };
+            Ok(with_type(
+                status,
+                "text/html; charset=utf-8",
+                Bytes::from(sign_in::callback_page(refused.as_ref())),
+            ))
+        }
         (&Method::GET, "/api/state") => ok(app.state()),
         (&Method::GET, "/api/events") => {
             let (first, again) = (app.clone(), app.clone());
@@ -270,6 +293,7 @@ fn is_known(path: &str) -> bool {
             | "/app.js"
             | "/style.css"
             | "/health"
+            | "/callback"
             | "/api/state"
             | "/api/events"
             | "/api/tools"

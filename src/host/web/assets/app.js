@@ -180,6 +180,7 @@ function renderState(state) {
   app.state = state;
   const connection = state.connection ?? {};
   renderConnection(connection);
+  renderSignIn(state.signIn);
   renderServers(state.servers, connection.status);
   renderSessionInfo(connection);
   renderModel(state.model, state.autoApprove);
@@ -211,6 +212,17 @@ function renderConnection(connection) {
   const error = $('conn-error');
   error.textContent = connection.error ?? '';
   error.hidden = !connection.error;
+}
+
+/** The "Sign in" link while a server waits for the person to sign in (OAuth). */
+function renderSignIn(signIn) {
+  const banner = $('sign-in');
+  const url = typeof signIn?.url === 'string' ? signIn.url : '';
+  // Only the authorization server's own web address is offered as a link.
+  const safe = /^https?:\/\//.test(url);
+  banner.hidden = !safe;
+  if (safe) $('sign-in-link').href = url;
+  else $('sign-in-link').removeAttribute('href');
 }
 
 /** Fills a header item as "label value", or hides it when there is no value. */
