@@ -717,3 +717,40 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// A person who takes longer than a request's timeout to sign in: the
+/// request waits for them (here the era probe, whose timeout is short).
+#[tokio::test]
+async fn a_slow_sign_in_does_not_time_the_request_out() {
+    let (base, seen) = serve(Arc::new(protected)).await;
+    let handler = LoopbackBrowser::new(|url| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            let (_, location, _) = browser_get(url.as_str());
+            browser_get(&location.unwrap());
+        });
+        Ok(())
+    })
+    .announce(|_| {});
+    let oauth = OAuth::builder(handler).build().unwrap();
+    let transport = HttpTransport::builder(format!("{base}/mcp"))
+        .oauth(oauth)
+        .standalone_stream(false)
+        .legacy_fallback(false)
+        .build()
+        .unwrap();
+    Client::builder()
+        .era(Era::Auto)
+        .probe_timeout(std::time::Duration::from_millis(200))
+        .timeout(std::time::Duration::from_millis(300))
+        .connect(transport)
+        .await
+        .expect("connected after the slow sign-in");
+    let seen = seen.lock().unwrap();
+    let authorizations = seen
+        .iter()
+        .filter(|s| s.target.starts_with("/authorize"))
+        .count();
+    assert_eq!(authorizations, 1, "{seen:#?}");
+}

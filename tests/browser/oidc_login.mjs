@@ -1,13 +1,16 @@
 // A person signing in at the tests' authorization server
 // (tests/oidc/provider.mjs), in headless Chromium driven by playwright-core:
 //
-//   node tests/browser/oidc_login.mjs <authorization-url> [user] [--deny]
+//   node tests/browser/oidc_login.mjs <authorization-url> [user] [--deny] [--capture]
 //
 // Opens the authorization URL, signs in on the provider's own login page as
 // <user> (default "alice") with the password "pw", and on its consent page
 // clicks Continue (or, with --deny, cancels). The provider then redirects to
 // the client's redirect URI (a loopback listener of the client under test);
-// the script waits until that page has loaded and prints its text. Exits 0
+// the script waits until that page has loaded and prints its text. With
+// --capture nothing needs to listen there: the browser's request for the
+// redirect is answered by the script, which prints `redirect: <url>` (what
+// a person would copy from the address bar). Exits 0
 // then; otherwise prints what went wrong (the page's URL and text) and exits
 // 1. Chromium comes from $CHROMIUM (default /usr/bin/chromium),
 // playwright-core from the repository's .conformance tools.
@@ -21,7 +24,8 @@ const STEP_TIMEOUT_MS = 20_000;
 
 const args = process.argv.slice(2);
 const deny = args.includes('--deny');
-const [authorizationUrl, user = 'alice'] = args.filter((a) => a !== '--deny');
+const capture = args.includes('--capture');
+const [authorizationUrl, user = 'alice'] = args.filter((a) => !a.startsWith('--'));
 if (!authorizationUrl) {
   console.error('usage: node tests/browser/oidc_login.mjs <authorization-url> [user] [--deny]');
   process.exit(2);
@@ -70,6 +74,14 @@ async function main() {
     const { hostname } = new URL(route.request().url());
     return ['127.0.0.1', 'localhost', '[::1]'].includes(hostname) ? route.continue() : route.abort();
   });
+  let captured;
+  if (capture) {
+    // Registered last, so tried first.
+    await page.route((url) => atRedirect(url.toString()), (route) => {
+      captured = route.request().url();
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'redirect captured' });
+    });
+  }
   try {
     await page.goto(authorizationUrl);
     // The login page, unless the provider refused the request outright.
@@ -102,6 +114,7 @@ async function main() {
       throw new Error(`the provider did not send the browser to ${redirectBase} ${await describe(page)}`);
     }
     const text = await page.locator('body').innerText().catch(() => '');
+    if (captured) console.log(`redirect: ${captured}`);
     console.log(`redirected to the client; its page says: ${text.replace(/\s+/g, ' ').trim()}`);
   } finally {
     await browser.close().catch(() => {});

@@ -233,16 +233,27 @@ pub async fn browser_login(
     user: &str,
     deny: bool,
 ) -> Result<String, String> {
+    let flags: &[&str] = if deny { &["--deny"] } else { &[] };
+    browser_login_with(node, chromium, authorization_url, user, flags).await
+}
+
+/// Like [`browser_login`], with the script's flags (`--deny`, and
+/// `--capture`: the redirect is not sent but printed as `redirect: URL`).
+pub async fn browser_login_with(
+    node: &Path,
+    chromium: &Path,
+    authorization_url: &str,
+    user: &str,
+    flags: &[&str],
+) -> Result<String, String> {
     let mut command = Command::new(node);
     command
         .arg(repo().join("tests/browser/oidc_login.mjs"))
         .arg(authorization_url)
         .arg(user)
+        .args(flags)
         .env("CHROMIUM", chromium)
         .kill_on_drop(true);
-    if deny {
-        command.arg("--deny");
-    }
     let out = tokio::time::timeout(PATIENCE, command.output())
         .await
         .map_err(|_| "the sign-in did not end in time".to_owned())?
@@ -256,6 +267,11 @@ pub async fn browser_login(
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// The path of the sign-in script, for a `$BROWSER` wrapper.
+pub fn login_script() -> PathBuf {
+    repo().join("tests/browser/oidc_login.mjs")
 }
 
 /// The claims of `token` if it is a JWT access token (RFC 9068: `typ`

@@ -267,6 +267,7 @@ impl OAuthBuilder {
                 generation: AtomicU64::new(0),
                 flow: tokio::sync::Mutex::new(()),
                 requested_scope: Mutex::new(None),
+                user_activity: AtomicU64::new(0),
             }),
         })
     }
@@ -302,10 +303,22 @@ struct Inner {
     flow: tokio::sync::Mutex<()>,
     /// The scopes the last authorization asked for.
     requested_scope: Mutex<Option<String>>,
+    /// Counts the starts and ends of the handler's part (odd while under
+    /// way).
+    user_activity: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a wait for a person as ended, even when it is dropped.
+struct Ended<'a>(&'a AtomicU64);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl OAuth {
@@ -348,6 +361,13 @@ impl OAuth {
             );
         }
         Ok(generation)
+    }
+
+    /// Counts the starts and ends of the [`AuthorizationHandler`]'s part:
+    /// odd while a person is signing in (see
+    /// [`Transport::user_activity`](crate::transport::Transport::user_activity)).
+    pub fn user_activity(&self) -> u64 {
+        self.inner.user_activity.load(Ordering::SeqCst)
     }
 
     fn sender<'a>(&'a self, key: Option<&'a jwt::Es256Key>) -> flow::TokenSender<'a> {
@@ -496,7 +516,11 @@ impl OAuth {
         let pending =
             flow::authorization_request(&found, &client, scope.as_deref(), &redirect_uri)?;
         tracing::debug!(issuer = %found.issuer, scope = ?scope, "authorizing");
-        let redirect = inner.config.handler.authorize(&pending.url).await?;
+        let redirect = {
+            inner.user_activity.fetch_add(1, Ordering::SeqCst);
+            let _ended = Ended(&inner.user_activity);
+            inner.config.handler.authorize(&pending.url).await?
+        };
         let code = flow::code_from_redirect(&redirect, &pending, &found)?;
         *lock(&inner.requested_scope) = scope.clone();
         let form = vec![

@@ -222,6 +222,7 @@ impl Core {
         let timeout = options.timeout.unwrap_or(self.timeout);
         let cancel = options.cancellation.unwrap_or_default();
         let mut deadline = tokio::time::Instant::now() + timeout;
+        let mut user_activity = self.transport.user_activity();
         let answer = loop {
             tokio::select! {
                 result = &mut send, if !sent => {
@@ -233,6 +234,14 @@ impl Core {
                 }
                 answer = &mut rx => break answer,
                 _ = tokio::time::sleep_until(deadline) => {
+                    // A person signing in (now, or since the last look) is
+                    // not a server that does not answer.
+                    let now = self.transport.user_activity();
+                    if now % 2 == 1 || now != user_activity {
+                        user_activity = now;
+                        deadline = tokio::time::Instant::now() + timeout;
+                        continue;
+                    }
                     guard.cancel("timed out").await;
                     return Err(ClientError::Timeout { method: method.to_owned(), after: timeout });
                 }

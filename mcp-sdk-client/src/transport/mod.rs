@@ -95,6 +95,15 @@ pub trait Transport: Send + Sync + 'static {
         false
     }
 
+    /// Counts the starts and ends of waits for a person (the user's part
+    /// of an OAuth sign-in, see [`auth`](crate::auth)): odd while one is
+    /// under way. A request's timeout does not run out while a person is
+    /// signing in, nor just after. `0` (the default) for transports that
+    /// never wait for anyone.
+    fn user_activity(&self) -> u64 {
+        0
+    }
+
     /// Cancels request `id` below JSON-RPC, if this transport does so:
     /// Streamable HTTP in revision `2026-07-28` closes the request's
     /// response stream. `false` (the default) means the client has to send

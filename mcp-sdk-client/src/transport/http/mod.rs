@@ -480,6 +480,14 @@ impl Transport for HttpTransport {
         lock(&self.shared.legacy).is_none()
     }
 
+    #[cfg(feature = "auth")]
+    fn user_activity(&self) -> u64 {
+        self.shared
+            .oauth
+            .as_ref()
+            .map_or(0, crate::auth::OAuth::user_activity)
+    }
+
     /// In revision `2026-07-28`, closes the request's response stream (a
     /// JSON answer's connection closes when the caller drops the send).
     fn cancel(&self, id: &RequestId) -> bool {
