@@ -745,3 +745,33 @@ async fn the_gateway_reaches_a_protected_server_with_its_own_client_credentials(
     client.close().await;
     let _ = child.start_kill();
 }
+
+/// A token store others can read, or one that is not a token store, is
+/// refused (and left as it is), saying which file and why.
+#[tokio::test]
+async fn the_host_refuses_a_token_store_that_is_readable_by_others_or_corrupt() {
+    let dir = TempDir::new("oauth-store");
+    let store = dir.write("mcp-reference/tokens.json", b"{\"tokens\": {}}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut logout = client_command(&dir.0);
+        logout.args(["logout", "http://127.0.0.1:1/mcp"]);
+        let (ok, _, stderr) = output(logout).await;
+        assert!(!ok);
+        assert!(
+            stderr.contains("can be read or written by others (mode 644); refused"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&store.display().to_string()), "{stderr}");
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::write(&store, b"{ not json").unwrap();
+    let mut logout = client_command(&dir.0);
+    logout.args(["logout", "http://127.0.0.1:1/mcp"]);
+    let (ok, _, stderr) = output(logout).await;
+    assert!(!ok);
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert_eq!(std::fs::read(&store).unwrap(), b"{ not json");
+}
