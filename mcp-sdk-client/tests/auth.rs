@@ -675,7 +675,10 @@ fn tokens_never_show_in_logs() {
         .with_ansi(false)
         .with_writer(move || Capture(writer.clone()))
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The process-wide subscriber: a thread-local one misses events whose
+    // callsites other tests' threads met first (tracing caches interest),
+    // and the other tests' logs are checked along the way.
+    tracing::subscriber::set_global_default(subscriber).expect("the only test that sets one");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -129,9 +129,9 @@ impl AuthorizationHandler for WebSignIn {
             done,
         });
         (self.changed)();
+        // The link goes away however this ends (even dropped).
+        let _withdrawn = Withdraw(self);
         let outcome = tokio::time::timeout(self.timeout, came).await;
-        lock(&self.pending).take();
-        (self.changed)();
         match outcome {
             Ok(Ok(url)) => Ok(url),
             Ok(Err(_)) => Err(ClientError::Authorization(
@@ -142,6 +142,16 @@ impl AuthorizationHandler for WebSignIn {
                 self.timeout.as_secs()
             ))),
         }
+    }
+}
+
+/// Withdraws the sign-in waiting (and says so) when dropped.
+struct Withdraw<'a>(&'a WebSignIn);
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.pending).take();
+        (self.0.changed)();
     }
 }
 
@@ -215,5 +225,19 @@ mod tests {
         );
         assert_eq!(handler.pending_url(), None);
         assert_eq!(changes.load(Ordering::SeqCst), 2);
+
+        // A connection attempt given up: its link goes away too.
+        let waiting = handler.clone();
+        let sign_in = tokio::spawn(async move {
+            let url = Url::parse("https://as.example.com/authorize?state=s2").unwrap();
+            waiting.authorize(&url).await
+        });
+        while handler.pending_url().is_none() {
+            tokio::task::yield_now().await;
+        }
+        sign_in.abort();
+        let _ = sign_in.await;
+        assert_eq!(handler.pending_url(), None);
+        assert_eq!(changes.load(Ordering::SeqCst), 4);
     }
 }
