@@ -35,6 +35,8 @@ pub mod headers;
 mod request;
 mod stateless;
 mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};
