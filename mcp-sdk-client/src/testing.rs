@@ -1,5 +1,5 @@
 //! In-process testing of a server: serve any
-//! [`Server`](mcp_sdk_server::Server) to a connected [`Client`] in one call,
+//! [`Server`] to a connected [`Client`] in one call,
 //! in either era, with no process, socket or port (feature `testing`).
 //!
 //! The module lives in the client crate, which depends on the server crate

@@ -524,7 +524,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// Registers a tool. Its `inputSchema` comes from the handler's argument
     /// type (unless `tool` already has one with properties) and its
     /// `outputSchema` from a [`Structured`] return type, both in their
-    /// [portable](portable) form. Arguments are validated against the input
+    /// [portable] form. Arguments are validated against the input
     /// schema before the handler runs; a mismatch reaches the model as a
     /// tool error.
     ///

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
 /// The JSON Schema (draft 2020-12) of `T` as a tool's `inputSchema` (what
-/// `T` deserializes from), in its [portable](portable) form.
+/// `T` deserializes from), in its [portable] form.
 pub fn schema_for<T: JsonSchema>() -> JsonObject {
     let schema = schemars::generate::SchemaSettings::draft2020_12()
         .into_generator()
@@ -25,7 +25,7 @@ pub fn schema_for<T: JsonSchema>() -> JsonObject {
 }
 
 /// The JSON Schema (draft 2020-12) of what `T` serializes to, for a tool's
-/// `outputSchema`, in its [portable](portable) form. Unlike
+/// `outputSchema`, in its [portable] form. Unlike
 /// [`schema_for`], a field that is always written is required even if it
 /// has a default, so clients can rely on it.
 pub fn output_schema_for<T: JsonSchema>() -> JsonObject {

@@ -19,7 +19,7 @@
 //!   `resources/subscribe`: they hear the same changes on a
 //!   `subscriptions/listen` stream (`resourcesListChanged`, and
 //!   `resourceSubscriptions` naming URIs as `resources/list` writes them),
-//!   fed by the server's own [`Notifier`].
+//!   fed by the router's [`Announcer`].
 //!
 //! The server is a [`Router`]: the notes are a resource template, the files
 //! a fallback reader, both listed by a lister; a subscription hook checks
