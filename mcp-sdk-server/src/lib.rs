@@ -67,6 +67,10 @@ pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;
+/// `#[tool]`: a documented `async fn` as a tool registration (feature
+/// `macros`; see `mcp-sdk-macros`).
+#[cfg(feature = "macros")]
+pub use mcp_sdk_macros::tool;
 /// The `schemars` this crate derives tool schemas with, so that
 /// `#[derive(JsonSchema)]` types match it without a dependency of your own
 /// (add `#[schemars(crate = "mcp_sdk_server::schemars")]` to the derive).
