@@ -1,7 +1,7 @@
 //! A web page as Markdown for a model: html5ever parses it as a browser
 //! would (through `dom_query`'s tree), `dom_smoothie` (a port of Mozilla's
 //! Readability) finds the main content when the page does not mark it with
-//! `<main>` or `<article>`, and `dom_query` writes the Markdown (headings,
+//! `<main>`, `role="main"` or `<article>`, and `dom_query` writes the Markdown (headings,
 //! links, lists, code blocks with their language, tables).
 //!
 //! A hostile page can neither exhaust the stack nor take quadratic time:
@@ -55,8 +55,8 @@ pub struct Markdown {
 }
 
 /// Converts an HTML document to Markdown, resolving relative links against
-/// `base`: its `<main>`, else its first `<article>`, else the main content
-/// Readability finds, else its `<body>`.
+/// `base`: its `<main>` (or `role="main"`), else its first `<article>`,
+/// else the main content Readability finds, else its `<body>`.
 pub fn to_markdown(
     html: &str,
     base: Option<&Url>,
@@ -68,11 +68,13 @@ pub fn to_markdown(
     flatten_deep_elements(&doc);
     let base = effective_base(&doc, base);
     clean(&doc, base.as_ref());
+    let tables = lift_list_tables(&doc);
     monitor.check()?;
     let text = match main_content(&doc) {
         Some(node) => node.md(None).to_string(),
         None => readable_article(doc),
     };
+    let text = put_back_tables(&text, &tables);
     Ok(Markdown {
         text: tidy(&plain_ampersands(&text)),
         notes,
@@ -162,6 +164,12 @@ fn effective_base(doc: &Document, page: Option<&Url>) -> Option<Url> {
 /// become their text, images without a usable source their `alt` text.
 fn clean(doc: &Document, base: Option<&Url>) {
     doc.select(CHROME).remove();
+    // Permalink anchors after headings (Sphinx's and MkDocs' `¶`).
+    doc.select("a[href^='#']")
+        .nodes()
+        .iter()
+        .filter(|a| matches!(a.text().trim(), "¶" | "#" | "§"))
+        .for_each(|a| a.remove_from_parent());
     // The Markdown writer runs a definition's term into its description:
     // each becomes a block of its own (Sphinx writes every function's
     // signature and text so).
@@ -190,6 +198,66 @@ fn clean(doc: &Document, base: Option<&Url>) {
     }
 }
 
+/// Marks where a table lifted out of a list item goes back (characters of
+/// Unicode's private use area, which no page text should hold and no
+/// Markdown writer escapes).
+const TABLE_MARK: (char, char) = ('\u{E000}', '\u{E001}');
+
+/// The Markdown writer runs a table inside a list item into text: each
+/// such table is written on its own and replaced by a marked paragraph,
+/// which [`put_back_tables`] replaces with it. Nothing is lifted from a
+/// page that holds the marker characters itself.
+fn lift_list_tables(doc: &Document) -> Vec<String> {
+    let tables = doc.select("li table");
+    if tables.is_empty() || doc.root().text().contains(TABLE_MARK.0) {
+        return Vec::new();
+    }
+    let mut written = Vec::new();
+    for table in tables.nodes() {
+        // A table inside a lifted table goes with it.
+        if table.ancestors_it(None).any(|a| a.has_name("table")) {
+            continue;
+        }
+        // The writer writes a node's children: the table goes into a
+        // wrapper of its own, which the marker then replaces.
+        let wrapper = doc.tree.new_element("div");
+        table.wrap_node(&wrapper);
+        let markdown = wrapper.md(None).trim().to_owned();
+        let mark = doc.tree.new_element("p");
+        mark.set_text(format!("{}{}{}", TABLE_MARK.0, written.len(), TABLE_MARK.1));
+        wrapper.replace_with(&mark);
+        written.push(markdown);
+    }
+    written
+}
+
+/// Puts each lifted table back at its marker, its lines indented as the
+/// list item's content is.
+fn put_back_tables(md: &str, tables: &[String]) -> String {
+    if tables.is_empty() {
+        return md.to_owned();
+    }
+    let mut out = String::with_capacity(md.len());
+    for line in md.split_inclusive('\n') {
+        let table = line.find(TABLE_MARK.0).and_then(|start| {
+            let end = start + line[start..].find(TABLE_MARK.1)?;
+            let index: usize = line[start + TABLE_MARK.0.len_utf8()..end].parse().ok()?;
+            Some((start, end, tables.get(index)?))
+        });
+        let Some((start, end, table)) = table else {
+            out.push_str(line);
+            continue;
+        };
+        // What stands before the marker is indentation and maybe a list
+        // item's marker: the table's other lines align under its first.
+        let indent = " ".repeat(line[..start].chars().count());
+        out.push_str(&line[..start]);
+        out.push_str(&table.replace('\n', &format!("\n{indent}")));
+        out.push_str(&line[end + TABLE_MARK.1.len_utf8()..]);
+    }
+    out
+}
+
 /// `href` as an absolute http, https or mailto URL; `None` for in-page
 /// fragments, scripts, data and anything unparseable.
 fn resolve(href: &str, base: Option<&Url>) -> Option<String> {
@@ -204,12 +272,12 @@ fn resolve(href: &str, base: Option<&Url>) -> Option<String> {
     matches!(url.scheme(), "http" | "https" | "mailto").then(|| url.to_string())
 }
 
-/// The page's own mark of its main content: `<main>`, else its first
-/// `<article>`.
+/// The page's own mark of its main content: `<main>` or the ARIA landmark
+/// `role="main"` (Sphinx's), else its first `<article>`.
 fn main_content(doc: &Document) -> Option<NodeRef<'_>> {
-    ["main", "article"]
+    ["main, [role=main]", "article"]
         .iter()
-        .find_map(|tag| doc.select(tag).nodes().first().cloned())
+        .find_map(|selector| doc.select(selector).nodes().first().cloned())
 }
 
 /// The article Readability finds, under the page's title as its heading;
@@ -217,6 +285,13 @@ fn main_content(doc: &Document) -> Option<NodeRef<'_>> {
 /// links) or too large to score.
 fn readable_article(doc: Document) -> String {
     let elements = doc.select("*").length();
+    // Readability takes a heading that repeats the title out of the
+    // content: the page's first `h1`, as Markdown, when the title holds it
+    // ("json — JSON encoder and decoder — Python 3.11 documentation").
+    let h1 = doc.select("h1").nodes().first().map(|h1| {
+        let text = h1.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        (text, h1.md(None).trim().to_owned())
+    });
     let config = Config {
         text_mode: TextMode::Markdown,
         ..Config::default()
@@ -228,8 +303,14 @@ fn readable_article(doc: Document) -> String {
     };
     if elements <= MAX_READABILITY_ELEMENTS && readability.is_probably_readable() {
         if let Ok(article) = readability.parse() {
-            let body = article.text_content.to_string();
-            return with_title(&body, article.title.trim());
+            let title = article.title.trim();
+            let heading = match &h1 {
+                Some((text, markdown)) if !text.is_empty() && title.contains(text.as_str()) => {
+                    markdown.as_str()
+                }
+                _ => title,
+            };
+            return with_title(&article.text_content, heading);
         }
     }
     // Not article-like, or Readability found nothing: the whole body (what
@@ -243,14 +324,14 @@ fn readable_article(doc: Document) -> String {
         .unwrap_or_default()
 }
 
-/// Readability takes the page's title out of the article when a heading
-/// repeats it, and makes the `h1`s `h2`s: the title comes back as the
-/// article's first-level heading.
-fn with_title(body: &str, title: &str) -> String {
-    if title.is_empty() {
+/// `body` under `heading` as its first-level heading: Readability makes
+/// the `h1`s `h2`s (the demoted one is promoted back), and drops the one
+/// that repeats the title (it is put back).
+fn with_title(body: &str, heading: &str) -> String {
+    if heading.is_empty() {
         return body.to_owned();
     }
-    let demoted = format!("## {title}");
+    let demoted = format!("## {heading}");
     match body.lines().position(|l| l.trim_end() == demoted) {
         Some(at) => body
             .lines()
@@ -260,11 +341,11 @@ fn with_title(body: &str, title: &str) -> String {
             .join("\n"),
         None if body
             .lines()
-            .any(|l| l.trim_start_matches('#').trim() == title) =>
+            .any(|l| l.trim_start_matches('#').trim() == heading) =>
         {
             body.to_owned()
         }
-        None => format!("# {title}\n\n{body}"),
+        None => format!("# {heading}\n\n{body}"),
     }
 }
 
@@ -446,6 +527,22 @@ mod tests {
         // Misnested formatting is repaired as browsers do (the adoption
         // agency): `y` is still italic.
         assert_eq!(md("<p><b><i>x</b>y</i></p>"), "***x****y*");
+    }
+
+    #[test]
+    fn tables_in_list_items_stay_tables() {
+        assert_eq!(
+            md(
+                "<ul><li><p>Values:</p><table><tr><th>a</th><th>b</th></tr><tr><td>1</td>\
+                <td>2</td></tr></table></li><li>next</li></ul>"
+            ),
+            "- Values:\n\n  | a | b |\n  | - | - |\n  | 1 | 2 |\n\n- next"
+        );
+        // A page holding the marker characters keeps its text as it is.
+        assert_eq!(
+            md("<ul><li>\u{E000}0\u{E001}<table><tr><td>x</td></tr></table></li></ul>"),
+            "- \u{E000}0\u{E001}\n  x"
+        );
     }
 
     #[test]
