@@ -2,6 +2,8 @@
 //! and connect our client to it, over stdio or Streamable HTTP.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod oidc;
+
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
 use mcp_sdk_client::{Client, ClientHandler, Era};
 use std::path::PathBuf;
