@@ -33,6 +33,8 @@ mod error;
 mod handler;
 pub mod headers;
 mod request;
+#[cfg(feature = "skills")]
+pub mod skills;
 mod stateless;
 mod tasks;
 #[cfg(feature = "testing")]
