@@ -292,3 +292,9 @@ fn valid_tool_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[allow(dead_code)] // a proc-macro crate may export only macros
+struct ReadmeDoctests;
