@@ -25,6 +25,7 @@ use mcp_sdk::{
     Implementation, JsonObject,
 };
 use mcp_sdk_client::auth::{FollowRedirect, Grant, OAuth, Secret};
+use mcp_sdk_client::skills::SkillError;
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, RequestContext};
 use serde_json::{json, Value};
@@ -127,6 +128,14 @@ fn context_tool_calls() -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
+/// A skills failure as the client error it is, or as a protocol error.
+fn skill_error(error: SkillError) -> ClientError {
+    match error {
+        SkillError::Client(e) => e,
+        other => ClientError::Protocol(other.to_string()),
+    }
+}
+
 async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
     let transport = if scenario.starts_with("auth/") {
         HttpTransport::builder(url)
@@ -225,6 +234,33 @@ async fn run(scenario: &str, url: &str) -> Result<(), ClientError> {
                 client
                     .call_tool(&echo.name, json!({ "schema": focal.input_schema }))
                     .await?;
+            }
+        }
+        "sep-2640-client-no-prefetch" => {
+            // The listing alone: no skill is loaded, so no file is read.
+            let skills = client.list_all_skills().await.map_err(skill_error)?;
+            tracing::info!(skills = skills.len(), "listed skills");
+        }
+        skills if skills.starts_with("sep-2640-client-verify") => {
+            // Load each listed skill, and read its other files only if its
+            // SKILL.md passes verification (these scenarios tamper with it).
+            for entry in client.list_all_skills().await.map_err(skill_error)? {
+                match client.load_skill(&entry).await {
+                    Ok(loaded) => {
+                        for file in entry.resources.iter().flatten() {
+                            if file.uri != loaded.entry.uri {
+                                client
+                                    .read_skill_file(&entry, &file.uri)
+                                    .await
+                                    .map_err(skill_error)?;
+                            }
+                        }
+                    }
+                    Err(e @ SkillError::Unverified { .. }) => {
+                        tracing::warn!("skill {} not loaded: {e}", entry.name());
+                    }
+                    Err(e) => return Err(skill_error(e)),
+                }
             }
         }
         auth if auth.starts_with("auth/") => {

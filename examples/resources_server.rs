@@ -7,7 +7,7 @@
 //! ```
 
 use clap::Parser;
-use mcp_reference::servers::resources::{self, ResourcesConfig, ResourcesServer};
+use mcp_reference::servers::resources::{self, ResourcesConfig};
 use mcp_reference::servers::TransportArgs;
 use mcp_reference::status;
 use std::path::PathBuf;
@@ -84,10 +84,13 @@ async fn main() -> std::io::Result<()> {
         poll_interval: Duration::from_millis(args.poll_ms),
         ..ResourcesConfig::new(dir)
     };
-    let server = ResourcesServer::new(config)?;
+    let server = resources::server(config)?;
     status(
         Level::INFO,
-        format_args!("resources_server: serving {}", server.root().display()),
+        format_args!(
+            "resources_server: serving {}",
+            server.state().root().display()
+        ),
     );
     mcp_reference::servers::run(server, &resources::spec(), &args.transport).await
 }

@@ -7,7 +7,7 @@
 //! ```
 
 use clap::Parser;
-use mcp_reference::servers::roots::{self, RootsConfig, RootsServer};
+use mcp_reference::servers::roots::{self, RootsConfig};
 use mcp_reference::servers::TransportArgs;
 
 /// MCP roots server: file tools confined to the client's roots.
@@ -43,7 +43,7 @@ struct Args {
 async fn main() -> std::io::Result<()> {
     mcp_reference::init_tracing();
     let args = Args::parse();
-    let server = RootsServer::new(RootsConfig {
+    let server = roots::server(RootsConfig {
         allow_writes: args.allow_writes,
     });
     mcp_reference::servers::run(server, &roots::spec(), &args.transport).await

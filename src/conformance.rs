@@ -3,11 +3,14 @@
 //! they check.
 
 use mcp_sdk::{
-    CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error, GetPromptResult,
-    Implementation, InputRequest, InputResponse, JsonObject, LoggingLevel, Prompt, PromptArgument,
-    PromptMessage, ReadResourceResult, Resource, ResourceTemplate, Role, TaskSupport, Tool,
+    CompleteParams, CompleteResult, Completion, ContentBlock, ElicitRequestParams, Error,
+    GetPromptResult, Implementation, InputRequest, InputResponse, JsonObject, LoggingLevel, Prompt,
+    PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceTemplate, Role,
+    TaskSupport, Tool,
 };
-use mcp_sdk_server::{NoArguments, ProtocolError, RequestContext, Router};
+use mcp_sdk_server::{
+    NoArguments, PromptArguments, ProtocolError, RequestContext, ResourceRequest, Router,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -297,7 +300,7 @@ fn base_router() -> Router {
         )
         .prompt(
             Prompt::new("test_input_required_result_prompt", "A prompt that asks for context (MRTR)"),
-            |_, ctx| async move {
+            |_: PromptArguments, ctx: RequestContext| async move {
                 let answer = ctx
                     .input("user_context", ask("What context should the prompt use?", "context", "string")?)
                     .await?;
@@ -323,17 +326,17 @@ fn base_router() -> Router {
         )
         .resource(
             Resource::new("test://static-text", "Static text").with_description("A static text resource").with_mime_type("text/plain"),
-            |r, _| async move {
+            |r: ResourceRequest| async move {
                 Ok(ReadResourceResult::text(r.uri, "text/plain", "This is the content of the static text resource."))
             },
         )
         .resource(
             Resource::new("test://static-binary", "Static binary").with_description("A static PNG").with_mime_type("image/png"),
-            |r, _| async move { Ok(ReadResourceResult::blob(r.uri, "image/png", PNG)) },
+            |r: ResourceRequest| async move { Ok(ReadResourceResult::blob(r.uri, "image/png", PNG)) },
         )
         .resource(
             Resource::new("test://watched-resource", "Watched").with_description("A resource to subscribe to").with_mime_type("text/plain"),
-            |r, _| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "Watched resource content.")) },
+            |r: ResourceRequest| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "Watched resource content.")) },
         )
         .resource_template(
             ResourceTemplate {
@@ -341,20 +344,20 @@ fn base_router() -> Router {
                 description: Some("Data for any id".into()),
                 ..ResourceTemplate::new("test://template/{id}/data", "Template data")
             },
-            |r, _| async move {
+            |r: ResourceRequest| async move {
                 let id = r.variables.get("id").cloned().unwrap_or_default();
                 let text = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string();
                 Ok(ReadResourceResult::text(r.uri, "application/json", text))
             },
         )
-        .prompt(Prompt::new("test_simple_prompt", "A simple prompt"), |_, _| async {
+        .prompt(Prompt::new("test_simple_prompt", "A simple prompt"), |_: PromptArguments| async {
             Ok(GetPromptResult::new(vec![PromptMessage::user_text("This is a simple prompt for testing.")]))
         })
         .prompt(
             Prompt::new("test_prompt_with_arguments", "A prompt with arguments")
                 .with_argument(PromptArgument::new("arg1", "First test argument", true))
                 .with_argument(PromptArgument::new("arg2", "Second test argument", true)),
-            |args, _| async move {
+            |args: PromptArguments| async move {
                 let (a, b) = (args.get("arg1").cloned().unwrap_or_default(), args.get("arg2").cloned().unwrap_or_default());
                 Ok(GetPromptResult::new(vec![PromptMessage::user_text(format!(
                     "Prompt with arguments: arg1='{a}', arg2='{b}'"
@@ -364,7 +367,7 @@ fn base_router() -> Router {
         .prompt(
             Prompt::new("test_prompt_with_embedded_resource", "A prompt with an embedded resource")
                 .with_argument(PromptArgument::new("resourceUri", "URI of the resource to embed", true)),
-            |args, _| async move {
+            |args: PromptArguments| async move {
                 let uri = args.get("resourceUri").cloned().unwrap_or_default();
                 Ok(GetPromptResult::new(vec![
                     PromptMessage::new(Role::User, ContentBlock::embedded_text(uri, "text/plain", "Embedded resource content for testing.")),
@@ -372,13 +375,13 @@ fn base_router() -> Router {
                 ]))
             },
         )
-        .prompt(Prompt::new("test_prompt_with_image", "A prompt with an image"), |_, _| async {
+        .prompt(Prompt::new("test_prompt_with_image", "A prompt with an image"), |_: PromptArguments| async {
             Ok(GetPromptResult::new(vec![
                 PromptMessage::new(Role::User, ContentBlock::image(PNG, "image/png")),
                 PromptMessage::user_text("Please analyze the image above."),
             ]))
         })
-        .completion(|params, _| async move {
+        .completion(|params: CompleteParams| async move {
             const WORDS: [&str; 6] = ["paris", "park", "party", "test", "testing", "value"];
             let prefix = params.argument.value.to_lowercase();
             let values: Vec<String> = WORDS.iter().filter(|w| w.starts_with(&prefix)).map(|w| w.to_string()).collect();

@@ -148,6 +148,18 @@ async fn scenario(http: Option<&HttpServer>, era: &str) {
         "{err}"
     );
 
+    // skills: the tools server declares no skills extension, so none are
+    // listed and none loads.
+    let listing = ok(with(&["skills"])).await;
+    assert_eq!(listing.trim(), "(the server offers no skills)");
+    let err = fails(with(&["skill", "pdf-processing"])).await;
+    assert!(
+        err.contains(
+            "the server does not offer skills (it declares no io.modelcontextprotocol/skills)"
+        ),
+        "{err}"
+    );
+
     // chat with the offline assistant: it calls add and answers 5.
     let answer = ok(with(&["chat", "--message", "add 2 and 3"])).await;
     assert_eq!(answer.trim(), "[offline assistant] add gave 5");

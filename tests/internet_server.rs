@@ -103,6 +103,13 @@ fn long_text() -> String {
     (0..1200).map(|i| format!("line {i:04}\n")).collect()
 }
 
+/// 30,000 nested `<div>`s around a paragraph, and a paragraph after them:
+/// html5ever's tree builder alone would take quadratic time on it, and a
+/// recursive converter would overflow its stack.
+fn deep_page() -> String {
+    "<div>".repeat(30_000) + "<p>deep &eacute;</p>" + &"</div>".repeat(30_000) + "<p>after</p>"
+}
+
 async fn serve(
     req: Request<Incoming>,
     me: SocketAddr,
@@ -116,6 +123,7 @@ async fn serve(
         p if p.starts_with("/no-bots") => respond(200, "text/html", PAGE),
         "/page.html" => respond(200, "text/html; charset=utf-8", PAGE),
         "/long.txt" => respond(200, "text/plain", long_text()),
+        "/deep.html" => respond(200, "text/html", deep_page()),
         "/data.json" => respond(200, "application/json", r#"{"ok":true,"items":[1,2]}"#),
         "/image.png" => respond(200, "image/png", &b"\x89PNG\r\n\x1a\n\0\0\0"[..]),
         "/big.txt" => respond(200, "text/plain", vec![b'a'; 6 * 1024 * 1024]),
@@ -198,6 +206,7 @@ every_way!(
     internal_addresses_are_refused_without_the_allow_list,
     redirects_to_internal_addresses_are_refused,
     fetch_honours_robots_txt_and_the_prompt_does_not,
+    fetch_flattens_hostile_nesting,
 );
 
 async fn lists_the_tools(via: Via) {
@@ -736,5 +745,21 @@ async fn fetch_honours_robots_txt_and_the_prompt_does_not(via: Via) {
         connect(via, &["--allow-host", "127.0.0.1", "--ignore-robots-txt"]).await;
     let page = text(&call(&client, "fetch", json!({"url": closed.url("/no-bots/x")})).await);
     assert!(page.contains("# Welcome"), "{page}");
+    client.close().await;
+}
+
+async fn fetch_flattens_hostile_nesting(via: Via) {
+    let site = Site::start(None).await;
+    let (client, _server) = connect(via, ALLOW_LOOPBACK).await;
+    let url = site.url("/deep.html");
+    let page = text(&call(&client, "fetch", json!({"url": url})).await);
+    assert_eq!(
+        page,
+        format!(
+            "Note: the page nests elements more than 128 levels deep; 29875 deeper elements \
+             were flattened into their ancestors (their text is kept).\n\
+             Contents of {url}:\ndeep é\n\nafter"
+        )
+    );
     client.close().await;
 }

@@ -33,8 +33,12 @@ mod error;
 mod handler;
 pub mod headers;
 mod request;
+#[cfg(feature = "skills")]
+pub mod skills;
 mod stateless;
 mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};

@@ -3,17 +3,20 @@
 //! cancellation and a server that goes away.
 
 use mcp_sdk::{
-    ClientCapabilities, CompleteResult, Completion, CreateMessageParams, CreateMessageResult,
-    ElicitRequestParams, ElicitResult, ElicitationCapability, Error, ErrorCode, GetPromptResult,
-    ListRootsResult, LoggingLevel, LoggingMessageNotificationParams, Prompt, PromptArgument,
-    PromptMessage, ReadResourceResult, Resource, ResourceTemplate,
+    ClientCapabilities, CompleteParams, CompleteResult, Completion, CreateMessageParams,
+    CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
+    ErrorCode, GetPromptResult, ListRootsResult, LoggingLevel, LoggingMessageNotificationParams,
+    Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceTemplate,
     ResourceUpdatedNotificationParams, Root, RootsCapability, SamplingCapability, Tool,
 };
 use mcp_sdk_client::transport::IoTransport;
 use mcp_sdk_client::{
     async_trait, Client, ClientError, ClientHandler, Era, RequestContext, RequestOptions,
 };
-use mcp_sdk_server::{NoArguments, RequestContext as ServerContext, Router, SessionConfig};
+use mcp_sdk_server::{
+    NoArguments, PromptArguments, RequestContext as ServerContext, ResourceRequest, Router,
+    SessionConfig,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -208,11 +211,11 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
         )
         .resource(
             Resource::new("test://watched", "Watched"),
-            |r, _| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "v1")) },
+            |r: ResourceRequest| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "v1")) },
         )
         .resource_template(
             ResourceTemplate::new("test://item/{id}", "Items"),
-            |r, _| async move { Ok(ReadResourceResult::text(r.uri.clone(), "text/plain", r.uri)) },
+            |r: ResourceRequest| async move { Ok(ReadResourceResult::text(r.uri.clone(), "text/plain", r.uri)) },
         )
         .tool(Tool::named("touch", "Updates the watched resource"), {
             move |_: NoArguments, cx: ServerContext| {
@@ -226,14 +229,14 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
         })
         .prompt(
             Prompt::new("greet", "Greets").with_argument(PromptArgument::new("name", "Who", true)),
-            |args, _| async move {
+            |args: PromptArguments| async move {
                 let name = args.get("name").cloned().unwrap_or_default();
                 Ok(GetPromptResult::new(vec![PromptMessage::user_text(
                     format!("Hello, {name}"),
                 )]))
             },
         )
-        .completion(|_, _| async {
+        .completion(|_: CompleteParams| async {
             Ok(CompleteResult {
                 completion: Completion {
                     values: vec!["Ada".into(), "Alan".into()],

@@ -60,13 +60,21 @@ pub use notifier::Notifier;
 pub use peer::Peer;
 pub use router::{
     schema_for, IntoToolResult, NoArguments, PromptArguments, ProtocolError, ResourceRequest,
-    Router, Structured, ToolHandler,
+    Router, State, Structured, ToolHandler,
 };
-pub use server::Server;
+pub use server::{BoxError, Server};
 pub use transport::{http, stdio};
 
 pub use async_trait::async_trait;
 pub use mcp_sdk as protocol;
+/// `#[tool]`: a documented `async fn` as a tool registration (feature
+/// `macros`; see `mcp-sdk-macros`).
+#[cfg(feature = "macros")]
+pub use mcp_sdk_macros::tool;
+/// The `schemars` this crate derives tool schemas with, so that
+/// `#[derive(JsonSchema)]` types match it without a dependency of your own
+/// (add `#[schemars(crate = "mcp_sdk_server::schemars")]` to the derive).
+pub use schemars;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -20,6 +20,9 @@ use mcp_sdk::{
 };
 use serde_json::Value;
 
+/// An error of any type, as [`Server::check`] gives it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// An MCP server: what it is, what it offers, and how it answers.
 ///
 /// Every operation has a default that answers "method not found", so a server
@@ -57,6 +60,19 @@ pub trait Server: Send + Sync + 'static {
     /// its own.
     fn find_tool(&self, _name: &str) -> Option<Tool> {
         None
+    }
+
+    /// Whether the server can serve. The transports call this once before
+    /// they serve and refuse to start with its error ([`stdio::serve`] and
+    /// [`http::serve`] return it as an `io::Error` of kind `InvalidInput`).
+    /// The [`Router`](crate::Router) reports its registration mistakes here
+    /// (a duplicate name, a tool name MCP does not allow...); the default
+    /// finds nothing wrong.
+    ///
+    /// [`stdio::serve`]: crate::stdio::serve
+    /// [`http::serve`]: crate::http::serve
+    fn check(&self) -> Result<(), BoxError> {
+        Ok(())
     }
 
     /// The [`Notifier`] that feeds the `subscriptions/listen` streams of
@@ -227,6 +243,9 @@ mod tests {
         fn notifier(&self) -> Option<Notifier> {
             Some(Notifier::default())
         }
+        fn check(&self) -> Result<(), BoxError> {
+            Err("marked check".into())
+        }
         async fn list_tools(
             &self,
             _: ListToolsParams,
@@ -328,6 +347,7 @@ mod tests {
             s.instructions().unwrap_or_default(),
             s.find_tool("t").map(|t| t.name).unwrap_or_default(),
             format!("{:?}", s.notifier().is_some()),
+            s.check().unwrap_err().to_string(),
             message(s.list_tools(Default::default(), ctx()).await),
             message(s.call_tool(CallToolParams::new("t", None), ctx()).await),
             message(s.list_resources(Default::default(), ctx()).await),

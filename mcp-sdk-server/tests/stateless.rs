@@ -11,7 +11,9 @@ use mcp_sdk::{
     Tool,
 };
 use mcp_sdk_server::http::{serve_with_shutdown, HttpConfig, StreamableHttpService};
-use mcp_sdk_server::{NoArguments, RequestContext, Router, SessionConfig};
+use mcp_sdk_server::{
+    NoArguments, PromptArguments, RequestContext, ResourceRequest, Router, SessionConfig,
+};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -49,12 +51,18 @@ fn router(runs: mpsc::UnboundedSender<&'static str>) -> Router {
         .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
             "hi"
         })
-        .resource(Resource::new("file:///a", "a"), |r, _| async move {
-            Ok(mcp_sdk::ReadResourceResult::text(r.uri, "text/plain", "a"))
-        })
-        .prompt(Prompt::new("greet", "A greeting"), |_, _| async {
-            Ok(GetPromptResult::new(vec![PromptMessage::user_text("hi")]))
-        })
+        .resource(
+            Resource::new("file:///a", "a"),
+            |r: ResourceRequest| async move {
+                Ok(mcp_sdk::ReadResourceResult::text(r.uri, "text/plain", "a"))
+            },
+        )
+        .prompt(
+            Prompt::new("greet", "A greeting"),
+            |_: PromptArguments| async {
+                Ok(GetPromptResult::new(vec![PromptMessage::user_text("hi")]))
+            },
+        )
         // Two questions, one after the other: three runs in all.
         .tool(
             Tool::new(

@@ -19,6 +19,7 @@ use crate::status;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcp_sdk::{CallToolResult, ContentBlock, Tool};
 use mcp_sdk_client::auth::{FileTokenStore, Tokens};
+use mcp_sdk_client::skills::{SkillError, SKILLS_EXTENSION};
 use mcp_sdk_client::{Client, Era, RequestOptions, ToolTask};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -137,6 +138,17 @@ pub enum Command {
     Read {
         /// The resource's URI.
         uri: String,
+    },
+    /// List the server's skills (the skills extension, SEP-2640): name,
+    /// description and the URI of each skill's SKILL.md. Nothing of a
+    /// skill is read.
+    Skills,
+    /// Load a skill by name or SKILL.md URI and print its SKILL.md, read
+    /// now and verified against the server's listing (size, SHA-256
+    /// digest, frontmatter); a skill that fails is not printed.
+    Skill {
+        /// The skill's name (as `skills` lists it) or its SKILL.md URI.
+        skill: String,
     },
     /// Get a prompt: `prompt name key=value ...` (values are text).
     Prompt {
@@ -310,6 +322,8 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
             task,
         } => call(&client, &tool, &arguments, task, timeout, cli.json).await,
         Command::Read { uri } => read(&client, &uri, timeout, cli.json).await,
+        Command::Skills => skills(&client, cli.json).await,
+        Command::Skill { skill } => load_skill(&client, &target, &skill, cli.json).await,
         Command::Prompt { name, arguments } => prompt(&client, &name, &arguments, cli.json).await,
         Command::Chat { message } => {
             chat(&client, llm, message, &terminal, timeout, cli.json).await
@@ -676,6 +690,96 @@ async fn read(client: &Client, uri: &str, timeout: Duration, json: bool) -> Resu
         for contents in &result.contents {
             out!("{}", resource_text(contents));
         }
+    }
+    Ok(())
+}
+
+/// A skills failure as the host's error.
+fn skill_failed(action: String, error: SkillError) -> HostError {
+    match error {
+        SkillError::Client(e) => HostError::mcp(action, e),
+        SkillError::NotOffered => HostError::Usage(format!(
+            "{action}: the server does not offer skills (it declares no {SKILLS_EXTENSION})"
+        )),
+        other => HostError::Usage(format!("{action}: {other}")),
+    }
+}
+
+/// `skills`.
+async fn skills(client: &Client, json: bool) -> Result<(), HostError> {
+    if !client.offers_skills() {
+        out!("(the server offers no skills)");
+        return Ok(());
+    }
+    let skills = client
+        .list_all_skills()
+        .await
+        .map_err(|e| skill_failed("skills/list".into(), e))?;
+    if json {
+        print_json(&skills);
+        return Ok(());
+    }
+    if skills.is_empty() {
+        out!("(the server lists no skills; a skill can still be loaded by its URI)");
+    }
+    for skill in &skills {
+        out!("{}  {}", skill.name(), skill.description());
+        out!("    {}", skill.uri);
+    }
+    Ok(())
+}
+
+/// `skill`: the entry by URI (`skills/get`) or by name from the listing,
+/// then its SKILL.md, verified, under a line saying where it came from.
+async fn load_skill(
+    client: &Client,
+    target: &Target,
+    skill: &str,
+    json: bool,
+) -> Result<(), HostError> {
+    let entry = if skill.contains("://") {
+        client
+            .get_skill(skill)
+            .await
+            .map_err(|e| skill_failed(format!("skills/get {skill}"), e))?
+    } else {
+        let listed = client
+            .list_all_skills()
+            .await
+            .map_err(|e| skill_failed("skills/list".into(), e))?;
+        let matching: Vec<_> = listed.into_iter().filter(|s| s.name() == skill).collect();
+        match <[_; 1]>::try_from(matching) {
+            Ok([entry]) => entry,
+            Err(matching) if matching.is_empty() => {
+                return Err(HostError::Usage(format!(
+                    "the server lists no skill named {skill} (see `skills`)"
+                )))
+            }
+            Err(matching) => {
+                let uris: Vec<&str> = matching.iter().map(|s| s.uri.as_str()).collect();
+                return Err(HostError::Usage(format!(
+                    "{} skills are named {skill}; give one's URI: {}",
+                    matching.len(),
+                    uris.join(", ")
+                )));
+            }
+        }
+    };
+    let loaded = client
+        .load_skill(&entry)
+        .await
+        .map_err(|e| skill_failed(format!("loading the skill {}", entry.uri), e))?;
+    if json {
+        print_json(&json!({"entry": loaded.entry, "skillMd": loaded.skill_md}));
+    } else {
+        // Skill text is the server's, not the host's: say whose it is.
+        eprintln!(
+            "(skill {} from {}, {}; verified against its listing)",
+            entry.name(),
+            target,
+            entry.uri
+        );
+        out!("{}", loaded.skill_md);
     }
     Ok(())
 }

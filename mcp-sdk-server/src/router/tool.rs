@@ -1,33 +1,20 @@
 //! Tools as plain async functions: typed arguments in (schema from
-//! `schemars`, validated before the handler runs), anything that turns into a
-//! `CallToolResult` out.
+//! `schemars`, validated before the handler runs), anything that turns into
+//! a `CallToolResult` out; and the [`ToolTable`] that holds them.
 
+use super::handler::Handler;
+use super::route::{run_guards, Call, CallKind, Guard};
+use super::schema::{output_schema_for, schema_for};
 use crate::context::RequestContext;
 use futures_util::future::BoxFuture;
-use mcp_sdk::{CallToolResult, ContentBlock, Error, JsonObject};
+use mcp_sdk::{CallToolParams, CallToolResult, ContentBlock, Error, JsonObject, Tool};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt::Display;
-use std::future::Future;
-use std::marker::PhantomData;
-
-/// The JSON Schema (draft 2020-12) of `T`, as MCP tool schemas want it.
-pub fn schema_for<T: JsonSchema>() -> JsonObject {
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<T>();
-    match schema.to_value() {
-        Value::Object(map) => map,
-        // A bare `true` schema (anything goes) as an object schema.
-        _ => {
-            let mut map = Map::new();
-            map.insert("type".into(), "object".into());
-            map
-        }
-    }
-}
+use std::sync::Arc;
 
 /// Arguments for a tool that takes none.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize, JsonSchema)]
@@ -40,6 +27,10 @@ pub struct NoArguments {}
 pub struct Structured<T>(pub T);
 
 /// What a tool handler may return.
+#[diagnostic::on_unimplemented(
+    message = "a tool handler cannot return `{Self}`",
+    note = "return a `String`, `&'static str`, `CallToolResult`, `ContentBlock`, `Vec<ContentBlock>`, `Structured<T>` (T: Serialize + JsonSchema), `ProtocolError`, or a `Result` of one of these with an error that is `Display`"
+)]
 pub trait IntoToolResult {
     /// The `outputSchema` this result type implies, if any.
     fn output_schema() -> Option<JsonObject> {
@@ -96,7 +87,7 @@ impl IntoToolResult for Vec<ContentBlock> {
 
 impl<T: Serialize + JsonSchema> IntoToolResult for Structured<T> {
     fn output_schema() -> Option<JsonObject> {
-        Some(schema_for::<T>())
+        Some(output_schema_for::<T>())
     }
 
     fn into_tool_result(self) -> Result<CallToolResult, Error> {
@@ -121,84 +112,236 @@ impl<T: IntoToolResult, E: Display> IntoToolResult for Result<T, E> {
     }
 }
 
-/// A function that can serve as a tool. Implemented for `async fn(Args)` and
-/// `async fn(Args, RequestContext)` where `Args: Deserialize + JsonSchema`
-/// and the output is [`IntoToolResult`].
-pub trait ToolHandler<Marker>: Send + Sync + 'static {
-    /// The schema of the arguments.
+/// A function that can serve as a tool: an async closure or `async fn`
+/// taking, in this order, `State<S>` (optional), the arguments (a type that
+/// is `Deserialize + JsonSchema`; [`NoArguments`] for none) and a
+/// [`RequestContext`] (optional), and returning something
+/// [`IntoToolResult`]. `M` tells the shapes apart; it is inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tool handler on a router whose state is `{S}`",
+    label = "not a tool handler",
+    note = "a tool handler is an async closure or `async fn` whose parameters are, in this order: `State<{S}>` (optional), the arguments (`Deserialize + JsonSchema`, or `NoArguments`), and `RequestContext` (optional); name their types in a closure",
+    note = "it returns something `IntoToolResult`: `String`, `CallToolResult`, `Structured<T>`, or a `Result` of one of them with a `Display` error",
+    note = "a handler that takes `State<T>` works only on a `Router<T>`: give the router that state with `Router::with_state`"
+)]
+pub trait ToolHandler<M, S = ()>: Send + Sync + 'static {
+    /// The schema of the arguments, as `schemars` writes it (the router
+    /// advertises its [portable](super::portable) form).
     fn input_schema(&self) -> JsonObject;
     /// The schema of the structured output, if any.
     fn output_schema(&self) -> Option<JsonObject>;
     /// Runs the tool on arguments that already passed schema validation.
     fn call(
         &self,
+        state: &S,
         args: Value,
         ctx: RequestContext,
     ) -> BoxFuture<'static, Result<CallToolResult, Error>>;
 }
 
-/// Marks handlers that take only the arguments.
-pub struct ArgsOnly<A>(PhantomData<fn(A)>);
-/// Marks handlers that take the arguments and the request context.
-pub struct ArgsAndContext<A>(PhantomData<fn(A)>);
-
-fn decode<A: DeserializeOwned>(args: Value) -> Result<A, CallToolResult> {
-    serde_json::from_value(args)
-        .map_err(|e| CallToolResult::error_text(format!("Invalid arguments: {e}")))
-}
-
-impl<F, Fut, A, R> ToolHandler<ArgsOnly<A>> for F
+impl<H, M, S, A> ToolHandler<(M, A), S> for H
 where
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-    A: DeserializeOwned + JsonSchema + 'static,
-    R: IntoToolResult,
+    H: Handler<M, S, A>,
+    H::Output: IntoToolResult,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
 {
     fn input_schema(&self) -> JsonObject {
         schema_for::<A>()
     }
-    fn output_schema(&self) -> Option<JsonObject> {
-        R::output_schema()
-    }
-    fn call(
-        &self,
-        args: Value,
-        _ctx: RequestContext,
-    ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
-        match decode::<A>(args) {
-            Ok(a) => {
-                let fut = self(a);
-                Box::pin(async move { fut.await.into_tool_result() })
-            }
-            Err(e) => Box::pin(async move { Ok(e) }),
-        }
-    }
-}
 
-impl<F, Fut, A, R> ToolHandler<ArgsAndContext<A>> for F
-where
-    F: Fn(A, RequestContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-    A: DeserializeOwned + JsonSchema + 'static,
-    R: IntoToolResult,
-{
-    fn input_schema(&self) -> JsonObject {
-        schema_for::<A>()
-    }
     fn output_schema(&self) -> Option<JsonObject> {
-        R::output_schema()
+        <H::Output as IntoToolResult>::output_schema()
     }
+
     fn call(
         &self,
+        state: &S,
         args: Value,
         ctx: RequestContext,
     ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
-        match decode::<A>(args) {
-            Ok(a) => {
-                let fut = self(a, ctx);
+        match serde_json::from_value::<A>(args) {
+            Ok(args) => {
+                let fut = Handler::call(self, state, args, ctx);
                 Box::pin(async move { fut.await.into_tool_result() })
             }
-            Err(e) => Box::pin(async move { Ok(e) }),
+            Err(e) => Box::pin(async move {
+                Ok(CallToolResult::error_text(format!(
+                    "Invalid arguments: {e}"
+                )))
+            }),
         }
+    }
+}
+
+pub(crate) type BoxedTool = Arc<
+    dyn Fn(Value, RequestContext) -> BoxFuture<'static, Result<CallToolResult, Error>>
+        + Send
+        + Sync,
+>;
+
+pub(crate) struct ToolEntry {
+    pub(crate) tool: Tool,
+    pub(crate) validator: Arc<jsonschema::Validator>,
+    pub(crate) call: BoxedTool,
+    pub(crate) guards: Vec<Guard>,
+}
+
+impl Clone for ToolEntry {
+    fn clone(&self) -> Self {
+        ToolEntry {
+            tool: self.tool.clone(),
+            validator: self.validator.clone(),
+            call: self.call.clone(),
+            guards: self.guards.clone(),
+        }
+    }
+}
+
+/// Whether `name` is a tool name as MCP 2025-11-25 asks (SEP-986): 1 to
+/// 128 characters, each an ASCII letter or digit, `_`, `-` or `.`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The tools of a router: their definitions, the validators of their
+/// arguments and their handlers.
+///
+/// A server written on the [`Server`](crate::Server) trait keeps the
+/// router's argument validation by answering `tools/list` and `tools/call`
+/// from a router's table (see [`Router::tools`](super::Router::tools)):
+///
+/// ```
+/// use mcp_sdk::{CallToolParams, CallToolResult, Error, ListToolsParams, ListToolsResult, Tool};
+/// use mcp_sdk_server::{async_trait, RequestContext, Router, Server};
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Args { n: u32 }
+///
+/// struct Mine { tools: Router }
+///
+/// #[async_trait]
+/// impl Server for Mine {
+///     fn capabilities(&self) -> mcp_sdk::ServerCapabilities {
+///         self.tools.capabilities()
+///     }
+///     async fn list_tools(&self, _: ListToolsParams, _: RequestContext) -> Result<ListToolsResult, Error> {
+///         Ok(ListToolsResult { tools: self.tools.tools().definitions().cloned().collect(), ..Default::default() })
+///     }
+///     async fn call_tool(&self, p: CallToolParams, ctx: RequestContext) -> Result<CallToolResult, Error> {
+///         // Unknown tool: -32602; arguments that do not fit: a tool error.
+///         self.tools.tools().call(p, ctx).await
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mine = Mine { tools: Router::new().tool(Tool::named("double", "Doubles n"), |a: Args| async move { (a.n * 2).to_string() }) };
+/// let ctx = RequestContext::builder().build();
+/// let bad = mine.call_tool(CallToolParams::new("double", serde_json::json!({"n": "x"}).as_object().cloned()), ctx).await.unwrap();
+/// assert_eq!(bad.is_error, Some(true));
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct ToolTable {
+    pub(crate) entries: Vec<ToolEntry>,
+    pub(crate) index: HashMap<String, usize>,
+    /// The router-wide guards, run before each tool's own.
+    pub(crate) guards: Vec<Guard>,
+}
+
+impl std::fmt::Debug for ToolTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|e| &e.tool.name))
+            .finish()
+    }
+}
+
+impl ToolTable {
+    /// How many tools there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The definition of the tool `name`.
+    pub fn get(&self, name: &str) -> Option<&Tool> {
+        self.index.get(name).map(|&i| &self.entries[i].tool)
+    }
+
+    /// Every definition, in the order of registration.
+    pub fn definitions(&self) -> impl Iterator<Item = &Tool> {
+        self.entries.iter().map(|e| &e.tool)
+    }
+
+    /// Checks `arguments` against the input schema of `name`: `Ok` if they
+    /// fit, else up to five problems, each naming where it is.
+    ///
+    /// # Errors
+    /// The problems; `-32602` (as the only problem) if there is no such tool.
+    pub fn validate(&self, name: &str, arguments: &Value) -> Result<(), Vec<String>> {
+        match self.index.get(name) {
+            Some(&i) => problems(&self.entries[i], arguments),
+            None => Err(vec![format!("Unknown tool: {name}")]),
+        }
+    }
+
+    /// Answers a `tools/call`: the guards run, then the arguments are
+    /// validated (a mismatch is a tool error the model reads), then the
+    /// handler runs. An unknown tool is -32602.
+    pub async fn call(
+        &self,
+        params: CallToolParams,
+        ctx: RequestContext,
+    ) -> Result<CallToolResult, Error> {
+        let call = Call::new(CallKind::Tool, &params.name, params.arguments.as_ref());
+        if let Err(refusal) = run_guards(&self.guards, &call, &ctx) {
+            return refusal.into_tool_result();
+        }
+        let entry = self
+            .index
+            .get(&params.name)
+            .map(|&i| &self.entries[i])
+            .ok_or_else(|| Error::invalid_params(format_args!("Unknown tool: {}", params.name)))?;
+        if let Err(refusal) = run_guards(&entry.guards, &call, &ctx) {
+            return refusal.into_tool_result();
+        }
+        let args = Value::Object(params.arguments.unwrap_or_default());
+        if let Err(problems) = problems(entry, &args) {
+            return Ok(CallToolResult::error_text(format!(
+                "Invalid arguments for tool {}: {}",
+                params.name,
+                problems.join("; ")
+            )));
+        }
+        (entry.call)(args, ctx).await
+    }
+}
+
+/// Up to five ways `arguments` miss the tool's input schema.
+fn problems(entry: &ToolEntry, arguments: &Value) -> Result<(), Vec<String>> {
+    let problems: Vec<String> = entry
+        .validator
+        .iter_errors(arguments)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{at}: {e}")
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }

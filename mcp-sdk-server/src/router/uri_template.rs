@@ -64,6 +64,17 @@ impl UriTemplate {
         Ok(UriTemplate { parts })
     }
 
+    /// The names of the template's variables, in order.
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.parts
+            .iter()
+            .flat_map(|p| match p {
+                Part::Literal(_) => [].iter(),
+                Part::Expr { vars, .. } => vars.iter(),
+            })
+            .map(String::as_str)
+    }
+
     /// The variables of `uri` if it matches, percent-decoded.
     pub fn matches(&self, uri: &str) -> Option<HashMap<String, String>> {
         let mut vars = HashMap::new();

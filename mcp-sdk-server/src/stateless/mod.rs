@@ -12,8 +12,6 @@
 pub(crate) mod input;
 pub(crate) mod tasks;
 
-pub use crate::notifier::Notifier;
-
 use crate::client_info::ClientInfo;
 use crate::context::Http;
 use crate::context::RequestContext;

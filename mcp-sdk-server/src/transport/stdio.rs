@@ -156,6 +156,11 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // A server that cannot serve (a router with registration mistakes)
+    // stops here, before the client hears anything.
+    server
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let shared = ServerShared::new(Arc::new(server), config);
     let (tx, rx) = mpsc::channel::<Line>(256);
     let out: Outbound = Arc::new(Lines(tx.clone()));

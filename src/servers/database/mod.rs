@@ -15,9 +15,14 @@
 //! With `--allow-writes`, DDL that adds or drops tables announces
 //! `notifications/resources/list_changed`, and DDL that may alter a table
 //! announces `notifications/resources/updated` for its schema: to sessions
-//! (to those subscribed, for updates) and, through the transport's
-//! [`Notifier`], to the `subscriptions/listen`
-//! streams of stateless clients that asked.
+//! (to those subscribed, for updates) and to the `subscriptions/listen`
+//! streams of stateless clients that asked, both through the router's
+//! [`Announcer`].
+//!
+//! The server is a [`Router`] with the open database as its state: tools,
+//! a resource template, a lister for the live tables, a guard that explains
+//! a missing `execute`, and a capability adjustment; it writes none of the
+//! `Server` trait by hand.
 
 mod backend;
 pub mod sql;
@@ -31,21 +36,16 @@ pub use backend::{
 
 use super::ServerSpec;
 use mcp_sdk::{
-    CallToolParams, CallToolResult, Error, Implementation, ListResourceTemplatesParams,
-    ListResourceTemplatesResult, ListResourcesParams, ListResourcesResult, ListToolsParams,
-    ListToolsResult, ReadResourceParams, ReadResourceResult, Resource, ResourceContents,
-    ResourceTemplate, ServerCapabilities, SubscribeParams, Tool, ToolAnnotations,
-    UnsubscribeParams,
+    Error, Implementation, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
+    ToolAnnotations,
 };
-use mcp_sdk_server::{
-    async_trait, NoArguments, Notifier, Peer, RequestContext, Router, Server, Structured,
-};
+use mcp_sdk_server::router::{Announcer, CallKind, Refusal, State};
+use mcp_sdk_server::{NoArguments, ResourceRequest, Router, Structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sql::Dialect;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Who the database server is.
 pub fn spec() -> ServerSpec {
@@ -109,26 +109,28 @@ pub struct TableList {
     pub tables: Vec<TableInfo>,
 }
 
-struct Shared {
+/// What the database server's handlers share: the open database and the
+/// router's [`Announcer`], which tells sessions and stateless listeners
+/// when tables come, go or change.
+pub struct DatabaseState {
     db: Database,
-    allow_writes: bool,
-    /// Sessions to tell when tables come or go.
-    peers: Mutex<Vec<Peer>>,
-    /// Sessions subscribed to a table's schema, by URI.
-    subscriptions: Mutex<HashMap<String, Vec<Peer>>>,
+    announcer: Announcer,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+impl DatabaseState {
+    /// The open database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
 }
 
-/// The database server: the tools of a [`Router`] plus resources that
-/// follow the live list of tables.
-#[derive(Clone)]
-pub struct DatabaseServer {
-    shared: Arc<Shared>,
-    router: Router,
-}
+/// The database server: a [`Router`] whose state is the open database.
+/// Its tools and its resource template are registered routes; its
+/// resources are listed live from the tables; sessions, subscriptions and
+/// stateless listeners are the router's.
+pub type DatabaseServer = Router<Arc<DatabaseState>>;
+
+type Db = State<Arc<DatabaseState>>;
 
 /// Opens the database as `config` says and builds the server.
 ///
@@ -136,7 +138,7 @@ pub struct DatabaseServer {
 /// What is wrong with the URL, the file or the connection.
 pub async fn server(config: &DatabaseConfig) -> Result<DatabaseServer, String> {
     let db = Database::open(config).await?;
-    Ok(DatabaseServer::new(db, config.allow_writes))
+    Ok(router(db, config.allow_writes))
 }
 
 fn dialect_notes(d: Dialect) -> &'static str {
@@ -150,54 +152,59 @@ fn dialect_notes(d: Dialect) -> &'static str {
     }
 }
 
-impl DatabaseServer {
-    /// The server over an open database; `allow_writes` adds `execute`.
-    pub fn new(db: Database, allow_writes: bool) -> Self {
-        let dialect = db.dialect();
-        let timeout_ms = db.timeout().as_millis();
-        let shared = Arc::new(Shared {
-            db,
-            allow_writes,
-            peers: Mutex::new(Vec::new()),
-            subscriptions: Mutex::new(HashMap::new()),
-        });
-        let read_only = ToolAnnotations {
-            read_only_hint: Some(true),
-            open_world_hint: Some(false),
-            ..Default::default()
-        };
-        let notes = dialect_notes(dialect);
-        let s = shared.clone();
-        let mut router = Router::new()
-            .with_info(Implementation::new(
-                "mcp-database-server",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(format!(
-                "SQL access to one database. {notes} Start with list_tables and describe_table \
-                 (or read the db://table/{{name}}/schema resources), then query. query runs one \
-                 read-only statement per call, at most {MAX_LIMIT} rows and {timeout_ms} ms. {}",
-                if allow_writes {
-                    "execute runs one INSERT, UPDATE, DELETE or DDL statement."
-                } else {
-                    "The server is read-only."
-                }
-            ))
-            .tool(
-                Tool::named("list_tables", "Lists the database's tables and views.")
-                    .with_title("List tables")
-                    .with_annotations(read_only.clone()),
-                move |_: NoArguments| {
-                    let s = s.clone();
-                    async move {
-                        s.db.list_tables()
-                            .await
-                            .map(|tables| Structured(TableList { tables }))
-                    }
-                },
-            );
-        let s = shared.clone();
-        router = router.tool(
+/// The server over an open database; `allow_writes` adds `execute`.
+pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
+    let dialect = db.dialect();
+    let timeout_ms = db.timeout().as_millis();
+    let base = Router::new();
+    let state = Arc::new(DatabaseState {
+        db,
+        announcer: base.announcer().clone(),
+    });
+    let read_only = ToolAnnotations {
+        read_only_hint: Some(true),
+        open_world_hint: Some(false),
+        ..Default::default()
+    };
+    let notes = dialect_notes(dialect);
+    let router = base
+        .with_state(state)
+        .with_info(Implementation::new(
+            "mcp-database-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(format!(
+            "SQL access to one database. {notes} Start with list_tables and describe_table \
+             (or read the db://table/{{name}}/schema resources), then query. query runs one \
+             read-only statement per call, at most {MAX_LIMIT} rows and {timeout_ms} ms. {}",
+            if allow_writes {
+                "execute runs one INSERT, UPDATE, DELETE or DDL statement."
+            } else {
+                "The server is read-only."
+            }
+        ))
+        // Tables come and go only through execute.
+        .map_capabilities(move |mut caps| {
+            if let Some(resources) = caps.resources.as_mut() {
+                resources.list_changed = Some(allow_writes);
+            }
+            caps
+        })
+        // A read-only server says why execute is missing, rather than
+        // "Unknown tool".
+        .guard(move |call, _ctx| {
+            if !allow_writes && call.kind() == CallKind::Tool && call.name() == "execute" {
+                return Err(Refusal::Error(Error::invalid_params(WRITES_DISABLED)));
+            }
+            Ok(())
+        })
+        .tool(
+            Tool::named("list_tables", "Lists the database's tables and views.")
+                .with_title("List tables")
+                .with_annotations(read_only.clone()),
+            list_tables,
+        )
+        .tool(
             Tool::named(
                 "describe_table",
                 "Describes a table or view: its columns (name, type, nullability, default), \
@@ -205,21 +212,9 @@ impl DatabaseServer {
             )
             .with_title("Describe a table")
             .with_annotations(read_only.clone()),
-            move |args: DescribeArgs| {
-                let s = s.clone();
-                async move {
-                    match s.db.describe(&args.table).await? {
-                        Some(d) => Ok(Structured(d)),
-                        None => Err(format!(
-                            "No table or view named {:?}. Call list_tables to see the tables.",
-                            args.table
-                        )),
-                    }
-                }
-            },
-        );
-        let s = shared.clone();
-        router = router.tool(
+            describe_table,
+        )
+        .tool(
             Tool::named(
                 "query",
                 format!(
@@ -232,65 +227,9 @@ impl DatabaseServer {
             )
             .with_title("Run a read-only query")
             .with_annotations(read_only),
-            move |args: QueryArgs| {
-                let s = s.clone();
-                async move {
-                    let limit = args.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-                    s.db.query(&args.sql, &args.params, limit).await.map(Structured)
-                }
-            },
-        );
-        if allow_writes {
-            let s = shared.clone();
-            router = router.tool(
-                Tool::named(
-                    "execute",
-                    format!(
-                        "Runs one writing SQL statement: INSERT, UPDATE, DELETE, or DDL (CREATE, \
-                         ALTER, DROP, ...). Returns the number of rows affected. Pass values through \
-                         `params`. {notes}"
-                    ),
-                )
-                .with_title("Change data or schema")
-                .with_annotations(ToolAnnotations {
-                    read_only_hint: Some(false),
-                    destructive_hint: Some(true),
-                    idempotent_hint: Some(false),
-                    open_world_hint: Some(false),
-                    ..Default::default()
-                }),
-                move |args: ExecuteArgs, ctx: RequestContext| {
-                    let s = s.clone();
-                    async move {
-                        let ddl = matches!(
-                            sql::first_keyword(&args.sql).as_str(),
-                            "CREATE" | "ALTER" | "DROP"
-                        );
-                        let before = if ddl { s.db.list_tables().await.ok() } else { None };
-                        let out = s.db.execute(&args.sql, &args.params).await?;
-                        if let Some(before) = before {
-                            let uris = |t: Vec<TableInfo>| t.into_iter().map(|t| t.uri).collect::<Vec<_>>();
-                            let before = uris(before);
-                            let after = s.db.list_tables().await.map(uris).unwrap_or_default();
-                            // Stateless clients hear through the transport's
-                            // notifier, which every request's context reaches
-                            // (whichever era the request itself speaks).
-                            let listeners = ctx.notifier();
-                            if after != before {
-                                s.notify_tables_changed(listeners).await;
-                            }
-                            // A schema may have changed: tell its subscribers.
-                            for uri in after.iter().filter(|u| before.contains(u)) {
-                                s.notify_updated(listeners, uri).await;
-                            }
-                        }
-                        Ok::<_, String>(Structured(out))
-                    }
-                },
-            );
-        }
-        let s = shared.clone();
-        router = router.resource_template(
+            query,
+        )
+        .resource_template(
             ResourceTemplate {
                 title: Some("Table schema".into()),
                 description: Some(
@@ -299,176 +238,128 @@ impl DatabaseServer {
                 mime_type: Some("application/json".into()),
                 ..ResourceTemplate::new(SCHEMA_TEMPLATE, "table-schema")
             },
-            move |req, _ctx| {
-                let s = s.clone();
-                async move {
-                    let name = req.variables.get("name").cloned().unwrap_or_default();
-                    match s.db.describe(&name).await.map_err(Error::internal)? {
-                        Some(d) => {
-                            let text = serde_json::to_string_pretty(&d).map_err(Error::internal)?;
-                            Ok(ReadResourceResult::new(vec![ResourceContents::text(
-                                req.uri,
-                                Some("application/json".into()),
-                                text,
-                            )]))
-                        }
-                        None => Err(Error::resource_not_found(&req.uri)),
-                    }
-                }
-            },
-        );
-        DatabaseServer { shared, router }
+            read_schema,
+        )
+        .resource_lister(list_schemas);
+    if !allow_writes {
+        return router;
     }
-}
-
-impl Shared {
-    /// Tells the sessions and the `listeners` that tables came or went.
-    async fn notify_tables_changed(&self, listeners: &Notifier) {
-        listeners.resource_list_changed();
-        let peers: Vec<Peer> = {
-            let mut peers = lock(&self.peers);
-            peers.retain(|p| !p.is_closed());
-            peers.clone()
-        };
-        for peer in peers {
-            if let Err(e) = peer.notify_resource_list_changed().await {
-                tracing::debug!(%e, "could not send resources/list_changed");
-            }
-        }
-    }
-
-    /// Tells the sessions subscribed to `uri`, and the `listeners` that
-    /// asked for it, that the schema it names may have changed.
-    async fn notify_updated(&self, listeners: &Notifier, uri: &str) {
-        listeners.resource_updated(uri);
-        let peers: Vec<Peer> = {
-            let mut subs = lock(&self.subscriptions);
-            let Some(peers) = subs.get_mut(uri) else {
-                return;
-            };
-            peers.retain(|p| !p.is_closed());
-            peers.clone()
-        };
-        for peer in peers {
-            if let Err(e) = peer.notify_resource_updated(uri).await {
-                tracing::debug!(%e, uri, "could not send resources/updated");
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl Server for DatabaseServer {
-    fn info(&self) -> Implementation {
-        self.router.info()
-    }
-
-    fn capabilities(&self) -> ServerCapabilities {
-        let mut caps = self.router.capabilities();
-        if let Some(resources) = caps.resources.as_mut() {
-            resources.list_changed = Some(self.shared.allow_writes);
-        }
-        caps
-    }
-
-    fn instructions(&self) -> Option<String> {
-        self.router.instructions()
-    }
-
-    fn find_tool(&self, name: &str) -> Option<Tool> {
-        self.router.find_tool(name)
-    }
-
-    async fn list_tools(
-        &self,
-        p: ListToolsParams,
-        ctx: RequestContext,
-    ) -> Result<ListToolsResult, Error> {
-        self.router.list_tools(p, ctx).await
-    }
-
-    async fn call_tool(
-        &self,
-        p: CallToolParams,
-        ctx: RequestContext,
-    ) -> Result<CallToolResult, Error> {
-        if p.name == "execute" && !self.shared.allow_writes {
-            return Err(Error::invalid_params(WRITES_DISABLED));
-        }
-        self.router.call_tool(p, ctx).await
-    }
-
-    async fn list_resources(
-        &self,
-        _p: ListResourcesParams,
-        _ctx: RequestContext,
-    ) -> Result<ListResourcesResult, Error> {
-        let tables = self
-            .shared
-            .db
-            .list_tables()
-            .await
-            .map_err(Error::internal)?;
-        Ok(ListResourcesResult {
-            resources: tables
-                .into_iter()
-                .map(|t| {
-                    Resource::new(t.uri, format!("{} schema", t.name))
-                        .with_title(format!("Schema of {} {}", t.kind, t.name))
-                        .with_description(format!(
-                            "Columns, primary key and foreign keys of the {} {}.",
-                            t.kind, t.name
-                        ))
-                        .with_mime_type("application/json")
-                })
-                .collect(),
+    router.tool(
+        Tool::named(
+            "execute",
+            format!(
+                "Runs one writing SQL statement: INSERT, UPDATE, DELETE, or DDL (CREATE, \
+                 ALTER, DROP, ...). Returns the number of rows affected. Pass values through \
+                 `params`. {notes}"
+            ),
+        )
+        .with_title("Change data or schema")
+        .with_annotations(ToolAnnotations {
+            read_only_hint: Some(false),
+            destructive_hint: Some(true),
+            idempotent_hint: Some(false),
+            open_world_hint: Some(false),
             ..Default::default()
+        }),
+        execute,
+    )
+}
+
+async fn list_tables(State(s): Db, _: NoArguments) -> Result<Structured<TableList>, String> {
+    s.db.list_tables()
+        .await
+        .map(|tables| Structured(TableList { tables }))
+}
+
+async fn describe_table(
+    State(s): Db,
+    args: DescribeArgs,
+) -> Result<Structured<TableDescription>, String> {
+    match s.db.describe(&args.table).await? {
+        Some(d) => Ok(Structured(d)),
+        None => Err(format!(
+            "No table or view named {:?}. Call list_tables to see the tables.",
+            args.table
+        )),
+    }
+}
+
+async fn query(State(s): Db, args: QueryArgs) -> Result<Structured<QueryOutput>, String> {
+    let limit = args.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
+    s.db.query(&args.sql, &args.params, limit)
+        .await
+        .map(Structured)
+}
+
+async fn execute(State(s): Db, args: ExecuteArgs) -> Result<Structured<ExecuteOutput>, String> {
+    let ddl = matches!(
+        sql::first_keyword(&args.sql).as_str(),
+        "CREATE" | "ALTER" | "DROP"
+    );
+    let before = if ddl {
+        s.db.list_tables().await.ok()
+    } else {
+        None
+    };
+    let out = s.db.execute(&args.sql, &args.params).await?;
+    if let Some(before) = before {
+        let uris = |t: Vec<TableInfo>| t.into_iter().map(|t| t.uri).collect::<Vec<_>>();
+        let before = uris(before);
+        let after = s.db.list_tables().await.map(uris).unwrap_or_default();
+        // Sessions and stateless listeners alike, whichever era this
+        // request itself speaks.
+        if after != before {
+            s.announcer.resource_list_changed().await;
+        }
+        // A schema may have changed: tell its subscribers.
+        for uri in after.iter().filter(|u| before.contains(u)) {
+            s.announcer.resource_updated(uri).await;
+        }
+    }
+    Ok(Structured(out))
+}
+
+/// The template's variables.
+#[derive(Deserialize, JsonSchema)]
+struct TableVars {
+    name: String,
+}
+
+async fn read_schema(
+    State(s): Db,
+    req: ResourceRequest<TableVars>,
+) -> Result<ReadResourceResult, Error> {
+    match s
+        .db
+        .describe(&req.variables.name)
+        .await
+        .map_err(Error::internal)?
+    {
+        Some(d) => {
+            let text = serde_json::to_string_pretty(&d).map_err(Error::internal)?;
+            Ok(ReadResourceResult::new(vec![ResourceContents::text(
+                req.uri,
+                Some("application/json".into()),
+                text,
+            )]))
+        }
+        None => Err(Error::resource_not_found(&req.uri)),
+    }
+}
+
+/// Every table's schema, as a resource.
+async fn list_schemas(State(s): Db) -> Result<Vec<Resource>, Error> {
+    let tables = s.db.list_tables().await.map_err(Error::internal)?;
+    Ok(tables
+        .into_iter()
+        .map(|t| {
+            Resource::new(t.uri, format!("{} schema", t.name))
+                .with_title(format!("Schema of {} {}", t.kind, t.name))
+                .with_description(format!(
+                    "Columns, primary key and foreign keys of the {} {}.",
+                    t.kind, t.name
+                ))
+                .with_mime_type("application/json")
         })
-    }
-
-    async fn list_resource_templates(
-        &self,
-        p: ListResourceTemplatesParams,
-        ctx: RequestContext,
-    ) -> Result<ListResourceTemplatesResult, Error> {
-        self.router.list_resource_templates(p, ctx).await
-    }
-
-    async fn read_resource(
-        &self,
-        p: ReadResourceParams,
-        ctx: RequestContext,
-    ) -> Result<ReadResourceResult, Error> {
-        self.router.read_resource(p, ctx).await
-    }
-
-    async fn subscribe(&self, p: SubscribeParams, ctx: RequestContext) -> Result<(), Error> {
-        let mut subs = lock(&self.shared.subscriptions);
-        if !subs.contains_key(&p.uri) && subs.len() >= MAX_TABLES {
-            subs.retain(|_, peers| peers.iter().any(|p| !p.is_closed()));
-        }
-        let peers = subs.entry(p.uri).or_default();
-        peers.retain(|p| !p.is_closed());
-        if !peers.iter().any(|p| p.same_session(ctx.peer())) {
-            peers.push(ctx.peer().clone());
-        }
-        Ok(())
-    }
-
-    async fn unsubscribe(&self, p: UnsubscribeParams, ctx: RequestContext) -> Result<(), Error> {
-        let mut subs = lock(&self.shared.subscriptions);
-        if let Some(peers) = subs.get_mut(&p.uri) {
-            peers.retain(|q| !q.same_session(ctx.peer()));
-            if peers.is_empty() {
-                subs.remove(&p.uri);
-            }
-        }
-        Ok(())
-    }
-
-    async fn on_initialized(&self, peer: Peer) {
-        let mut peers = lock(&self.shared.peers);
-        peers.retain(|p| !p.is_closed());
-        peers.push(peer);
-    }
+        .collect())
 }

@@ -13,9 +13,12 @@
 
 pub mod guard;
 pub mod html;
+pub mod nesting;
 pub mod net;
 pub mod robots;
 
+use super::tools::offload::Offload;
+use super::tools::transform::TransformError;
 use super::ServerSpec;
 use guard::AllowList;
 use mcp_sdk::{
@@ -29,6 +32,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// The internet server's identity: id 5, port 5005.
 pub fn spec() -> ServerSpec {
@@ -43,13 +47,37 @@ pub fn spec() -> ServerSpec {
 /// The environment variable with more allowed hosts, comma-separated.
 pub const ALLOW_HOSTS_ENV: &str = "INTERNET_ALLOW_HOSTS";
 
+/// How many pages are converted to Markdown at once by default; more
+/// calls wait for a slot, within their time budget.
+pub const DEFAULT_MAX_CONVERSIONS: usize = 2;
+
+/// The time one page's conversion to Markdown may take by default, waiting
+/// for a slot included. A 5 MiB page of documentation takes about a second
+/// in a release build.
+pub const DEFAULT_CONVERSION_BUDGET: Duration = Duration::from_secs(20);
+
 /// How the server is set up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Hosts reachable even though their addresses are internal.
     pub allow: AllowList,
     /// Fetch pages even where the site's `robots.txt` forbids it.
     pub ignore_robots_txt: bool,
+    /// How many pages are converted at once (each on a blocking thread).
+    pub max_conversions: usize,
+    /// The time one conversion may take, waiting for a slot included.
+    pub conversion_budget: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            allow: AllowList::default(),
+            ignore_robots_txt: false,
+            max_conversions: DEFAULT_MAX_CONVERSIONS,
+            conversion_budget: DEFAULT_CONVERSION_BUDGET,
+        }
+    }
 }
 
 impl Config {
@@ -62,7 +90,7 @@ impl Config {
             .chain(env.split(',').map(str::trim).filter(|h| !h.is_empty()));
         Config {
             allow: AllowList::new(all),
-            ignore_robots_txt: false,
+            ..Config::default()
         }
     }
 }
@@ -185,8 +213,9 @@ const MAX_HEADERS: usize = 64;
 /// The internet server's tools, with `config`'s allow-list.
 pub fn router(config: Config) -> Router {
     let fetcher = Fetcher::new(config.allow);
-    let for_fetch = fetcher.clone();
-    let for_prompt = fetcher.clone();
+    let offload = Offload::new(config.max_conversions, config.conversion_budget);
+    let for_fetch = (fetcher.clone(), offload.clone());
+    let for_prompt = (fetcher.clone(), offload);
     let check_robots = !config.ignore_robots_txt;
     Router::new()
         .with_info(Implementation::new(
@@ -211,9 +240,9 @@ pub fn router(config: Config) -> Router {
                 open_world_hint: Some(true),
                 ..Default::default()
             }),
-            move |args: FetchArgs| {
-                let fetcher = for_fetch.clone();
-                async move { fetch(&fetcher, args, check_robots).await }
+            move |args: FetchArgs, ctx: RequestContext| {
+                let (fetcher, offload) = for_fetch.clone();
+                async move { fetch(&fetcher, &offload, &ctx, args, check_robots).await }
             },
         )
         .tool(
@@ -237,9 +266,9 @@ pub fn router(config: Config) -> Router {
         .prompt(
             Prompt::new("fetch", "Fetch a URL and extract its contents as markdown")
                 .with_argument(PromptArgument::new("url", "URL to fetch", true)),
-            move |args: PromptArguments, _ctx: RequestContext| {
-                let fetcher = for_prompt.clone();
-                async move { Ok(fetch_prompt(&fetcher, args).await) }
+            move |args: PromptArguments, ctx: RequestContext| {
+                let (fetcher, offload) = for_prompt.clone();
+                async move { Ok(fetch_prompt(&fetcher, &offload, &ctx, args).await) }
             },
         )
 }
@@ -249,7 +278,12 @@ const PROMPT_MAX_LENGTH: usize = 100_000;
 
 /// The `fetch` prompt: the user asked for the page, so `robots.txt` is not
 /// consulted (as in the Python server); failures become the message.
-async fn fetch_prompt(fetcher: &Fetcher, args: PromptArguments) -> GetPromptResult {
+async fn fetch_prompt(
+    fetcher: &Fetcher,
+    offload: &Offload,
+    ctx: &RequestContext,
+    args: PromptArguments,
+) -> GetPromptResult {
     let url = args.get("url").cloned().unwrap_or_default();
     let fetch_args = FetchArgs {
         url: url.clone(),
@@ -257,7 +291,7 @@ async fn fetch_prompt(fetcher: &Fetcher, args: PromptArguments) -> GetPromptResu
         start_index: 0,
         raw: false,
     };
-    match fetch(fetcher, fetch_args, false).await {
+    match fetch(fetcher, offload, ctx, fetch_args, false).await {
         Ok(text) => GetPromptResult::new(vec![PromptMessage::user_text(text)])
             .with_description(format!("Contents of {url}")),
         Err(error) => GetPromptResult::new(vec![PromptMessage::user_text(error)])
@@ -336,9 +370,13 @@ fn is_binary(content_type: &str, body: &[u8]) -> bool {
 }
 
 /// `fetch`, as the Python fetch server does it.
-/// With `check_robots`, the site's `robots.txt` is honoured first.
+/// With `check_robots`, the site's `robots.txt` is honoured first. The
+/// conversion to Markdown runs on `offload`, under its time budget and the
+/// request's cancellation.
 pub async fn fetch(
     fetcher: &Fetcher,
+    offload: &Offload,
+    ctx: &RequestContext,
     args: FetchArgs,
     check_robots: bool,
 ) -> Result<String, String> {
@@ -368,7 +406,7 @@ pub async fn fetch(
             "{shown} is not text ({what}); fetch returns text and HTML only"
         ));
     }
-    let text = String::from_utf8_lossy(&page.body);
+    let text = String::from_utf8_lossy(&page.body).into_owned();
     let is_html = content_type.to_ascii_lowercase().contains("text/html")
         || content_type.is_empty()
         || html::looks_like_html(&text);
@@ -380,11 +418,27 @@ pub async fn fetch(
         ));
     }
     let content = if is_html && !args.raw {
-        let md = html::to_markdown(&text, Some(&page.url));
-        if md.is_empty() {
+        let base = page.url.clone();
+        let converted = offload
+            .run(ctx, move |budget| {
+                html::to_markdown(&text, Some(&base), budget)
+            })
+            .await
+            .map_err(|e| match e {
+                TransformError::OverBudget(budget) => format!(
+                    "{shown} could not be simplified to Markdown within the {} s this server \
+                     allows one page; fetch it with raw: true for its HTML as it came",
+                    budget.as_secs()
+                ),
+                other => format!("{shown} could not be simplified to Markdown: {other}"),
+            })?;
+        for note in &converted.notes {
+            prefix.push_str(&format!("Note: {note}.\n"));
+        }
+        if converted.text.is_empty() {
             "<error>Page failed to be simplified from HTML</error>".to_owned()
         } else {
-            md
+            converted.text
         }
     } else {
         if !is_html {
@@ -392,7 +446,7 @@ pub async fn fetch(
                 "Content type {content_type} cannot be simplified to markdown, but here is the raw content:\n"
             ));
         }
-        text.into_owned()
+        text
     };
     let body = page_chunk(&content, args.start_index, args.max_length);
     Ok(format!("{prefix}Contents of {shown}:\n{body}"))

@@ -159,13 +159,6 @@ fn lexical_under(root: &Path, path: &Path) -> Option<PathBuf> {
     (out != root).then_some(out)
 }
 
-/// The URI `uri` would have in a listing, if it names a path under `root`
-/// (whether or not the file exists now).
-pub fn normalize(root: &Path, uri: &str) -> Option<String> {
-    let path = file_uri_to_path(uri).ok()?;
-    path_to_file_uri(&lexical_under(root, &path)?)
-}
-
 /// Why a file could not be opened or read.
 #[derive(Debug)]
 pub enum ReadError {

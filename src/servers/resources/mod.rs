@@ -19,11 +19,14 @@
 //!   `resources/subscribe`: they hear the same changes on a
 //!   `subscriptions/listen` stream (`resourcesListChanged`, and
 //!   `resourceSubscriptions` naming URIs as `resources/list` writes them),
-//!   fed by the server's own [`Notifier`].
+//!   fed by the router's [`Announcer`].
 //!
-//! The routing [`Router`] cannot do this (it registers resources when it is
-//! built), so [`ResourcesServer`] implements [`Server`] itself and keeps a
-//! `Router` only for its tool.
+//! The server is a [`Router`]: the notes are a resource template, the files
+//! a fallback reader, both listed by a lister; a subscription hook checks
+//! that what is subscribed to exists and keys it by the URI listings use;
+//! the router keeps the sessions and subscriptions, and its [`Announcer`]
+//! tells them (and stateless listeners) of changes. It writes none of the
+//! `Server` trait by hand.
 
 mod files;
 pub mod uri;
@@ -31,13 +34,11 @@ pub mod uri;
 use super::ServerSpec;
 use files::{FileEntry, NotServed, ReadError};
 use mcp_sdk::{
-    Annotations, CallToolParams, CallToolResult, Error, ErrorCode, Implementation,
-    ListResourceTemplatesParams, ListResourceTemplatesResult, ListResourcesParams,
-    ListResourcesResult, ListToolsParams, ListToolsResult, ReadResourceParams, ReadResourceResult,
-    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, ServerCapabilities,
-    SubscribeParams, Tool, ToolAnnotations, ToolsCapability, UnsubscribeParams,
+    Annotations, Error, ErrorCode, Implementation, ReadResourceResult, Resource, ResourceContents,
+    ResourceTemplate, SubscribeParams, Tool, ToolAnnotations,
 };
-use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Router, Server, Structured};
+use mcp_sdk_server::router::{Announcer, State};
+use mcp_sdk_server::{Peer, ResourceRequest, Router, Structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -93,29 +94,24 @@ impl ResourcesConfig {
     }
 }
 
-/// The resources server; see the [module documentation](self).
-#[derive(Clone)]
-pub struct ResourcesServer {
-    state: Arc<State>,
-    tools: Router,
-}
-
-/// What the server, its tool and its watcher share.
-struct State {
+/// What the resources server's handlers and its watcher share.
+pub struct ResourcesState {
     root: PathBuf,
     config: ResourcesConfig,
     notes: Mutex<BTreeMap<String, String>>,
-    /// Listing URI → the sessions subscribed, each with the URI as it wrote it.
-    subscriptions: Mutex<HashMap<String, Vec<(Peer, String)>>>,
-    /// Every initialized session, to hear about list changes.
-    sessions: Mutex<Vec<Peer>>,
-    /// The `subscriptions/listen` streams of stateless clients, which have
-    /// no session to be kept in `sessions` or `subscriptions`.
-    notifier: Notifier,
+    /// Tells sessions (those subscribed, for updates) and stateless
+    /// listeners of changes.
+    announcer: Announcer,
     /// The directory as last seen: URI → (size, modified).
     snapshot: Mutex<HashMap<String, (u64, Option<SystemTime>)>>,
     watching: AtomicBool,
 }
+
+/// The resources server: a [`Router`] over a directory and the notes; see
+/// the [module documentation](self).
+pub type ResourcesServer = Router<Arc<ResourcesState>>;
+
+type Shared = State<Arc<ResourcesState>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -151,43 +147,72 @@ fn valid_note_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-impl ResourcesServer {
-    /// Serves `config.dir`, which must exist and be a directory. Called
-    /// within a Tokio runtime, it starts watching the directory at once;
-    /// otherwise at the first session or subscription, so stateless
-    /// listeners of a server made outside a runtime hear no file changes.
-    pub fn new(config: ResourcesConfig) -> std::io::Result<Self> {
-        let root = std::fs::canonicalize(&config.dir).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot serve {}: {e}", config.dir.display()),
-            )
-        })?;
-        if !root.is_dir() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("cannot serve {}: not a directory", root.display()),
-            ));
-        }
-        let snapshot = snapshot_of(&files::scan(&root));
-        let mut notes = BTreeMap::new();
-        notes.insert(
-            "welcome".to_owned(),
-            "Notes live in memory while the server runs. Write one with the \
-             write_note tool; read it as notes://NAME."
-                .to_owned(),
-        );
-        let state = Arc::new(State {
-            root,
-            config,
-            notes: Mutex::new(notes),
-            subscriptions: Mutex::default(),
-            sessions: Mutex::default(),
-            notifier: Notifier::default(),
-            snapshot: Mutex::new(snapshot),
-            watching: AtomicBool::new(false),
-        });
-        let tools = Router::new().tool(
+/// Serves `config.dir`, which must exist and be a directory. Called within
+/// a Tokio runtime, the server starts watching the directory at once;
+/// otherwise at the first session or subscription, so stateless listeners
+/// of a server made outside a runtime hear no file changes.
+///
+/// # Errors
+/// The directory cannot be served (it does not exist, or is not a
+/// directory).
+pub fn server(config: ResourcesConfig) -> std::io::Result<ResourcesServer> {
+    let root = std::fs::canonicalize(&config.dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot serve {}: {e}", config.dir.display()),
+        )
+    })?;
+    if !root.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("cannot serve {}: not a directory", root.display()),
+        ));
+    }
+    let snapshot = snapshot_of(&files::scan(&root));
+    let mut notes = BTreeMap::new();
+    notes.insert(
+        "welcome".to_owned(),
+        "Notes live in memory while the server runs. Write one with the \
+         write_note tool; read it as notes://NAME."
+            .to_owned(),
+    );
+    let base = Router::new();
+    let page_size = config.page_size;
+    let state = Arc::new(ResourcesState {
+        root,
+        config,
+        notes: Mutex::new(notes),
+        announcer: base.announcer().clone(),
+        snapshot: Mutex::new(snapshot),
+        watching: AtomicBool::new(false),
+    });
+    // Stateless listeners never initialize or subscribe, the other moments
+    // the watcher starts, so start it now when we can.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        state.start_watching();
+    }
+    let instructions = format!(
+        "The files of {} are resources (file:// URIs); notes are resources notes://NAME, \
+         written with the write_note tool. Subscribe to a resource to hear when it changes \
+         (resources/subscribe, or resourceSubscriptions in subscriptions/listen).",
+        state.root.display()
+    );
+    Ok(base
+        .with_state(state)
+        .with_info(
+            Implementation::new("mcp-reference-resources", env!("CARGO_PKG_VERSION"))
+                .with_title("Resources reference server"),
+        )
+        .with_instructions(instructions)
+        .with_page_size(page_size)
+        // Files and notes come and go; the tool list does not change.
+        .map_capabilities(|mut caps| {
+            if let Some(resources) = caps.resources.as_mut() {
+                resources.list_changed = Some(true);
+            }
+            caps
+        })
+        .tool(
             Tool::named(
                 "write_note",
                 "Creates or replaces an in-memory note, readable as the resource notes://NAME. \
@@ -200,25 +225,39 @@ impl ResourcesServer {
                 open_world_hint: Some(false),
                 ..Default::default()
             }),
-            {
-                let state = state.clone();
-                move |args: WriteNoteArgs| {
-                    let state = state.clone();
-                    async move { state.write_note(args).await }
-                }
+            |State(s): Shared, args: WriteNoteArgs| async move { s.write_note(args).await },
+        )
+        .resource_template(
+            ResourceTemplate {
+                title: Some("Notes".to_owned()),
+                description: Some(
+                    "In-memory notes by name; create or replace one with the write_note tool."
+                        .to_owned(),
+                ),
+                mime_type: Some("text/markdown".to_owned()),
+                ..ResourceTemplate::new("notes://{name}", "note")
             },
-        );
-        // Stateless listeners never initialize or subscribe, the other
-        // moments the watcher starts, so start it now when we can.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            state.start_watching();
-        }
-        Ok(ResourcesServer { state, tools })
-    }
+            |State(s): Shared, req: ResourceRequest| async move { s.read_note(&req.uri) },
+        )
+        .resource_fallback(|State(s): Shared, req: ResourceRequest| async move {
+            if req.uri.starts_with(NOTES_SCHEME) {
+                return Err(not_found(&req.uri, "not a valid note name"));
+            }
+            s.read_file(&req.uri).await
+        })
+        .resource_lister(|State(s): Shared| async move { s.list().await })
+        .on_subscribe(|State(s): Shared, p: SubscribeParams| async move {
+            let key = s.subscription_key(&p.uri).await?;
+            s.start_watching();
+            Ok::<_, Error>(key)
+        })
+        .on_initialized(|State(s): Shared, _: Peer| async move { s.start_watching() }))
+}
 
+impl ResourcesState {
     /// The canonical path of the served directory.
     pub fn root(&self) -> &Path {
-        &self.state.root
+        &self.root
     }
 }
 
@@ -229,7 +268,7 @@ fn snapshot_of(files: &[FileEntry]) -> HashMap<String, (u64, Option<SystemTime>)
         .collect()
 }
 
-impl State {
+impl ResourcesState {
     async fn scan(&self) -> Vec<FileEntry> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || files::scan(&root))
@@ -277,40 +316,31 @@ impl State {
     /// Tells the sessions subscribed to `key` (a listing URI), and the
     /// stateless listeners subscribed to it, that it changed.
     async fn notify_updated(&self, key: &str) {
-        self.notifier.resource_updated(key);
-        let targets: Vec<(Peer, String)> = {
-            let mut subs = lock(&self.subscriptions);
-            let Some(list) = subs.get_mut(key) else {
-                return;
-            };
-            list.retain(|(p, _)| !p.is_closed());
-            let targets = list.clone();
-            if list.is_empty() {
-                subs.remove(key);
-            }
-            targets
-        };
-        for (peer, uri) in targets {
-            if let Err(e) = peer.notify_resource_updated(uri).await {
-                tracing::debug!(%e, key, "could not deliver a resource update");
-            }
-        }
+        self.announcer.resource_updated(key).await;
     }
 
     /// Tells every session and stateless listener that the list of
     /// resources changed.
     async fn notify_list_changed(&self) {
-        self.notifier.resource_list_changed();
-        let peers: Vec<Peer> = {
-            let mut sessions = lock(&self.sessions);
-            sessions.retain(|p| !p.is_closed());
-            sessions.clone()
-        };
-        for peer in peers {
-            if let Err(e) = peer.notify_resource_list_changed().await {
-                tracing::debug!(%e, "could not deliver a list change");
-            }
-        }
+        self.announcer.resource_list_changed().await;
+    }
+
+    /// Every file and note, as resources.
+    async fn list(&self) -> Vec<Resource> {
+        let mut all: Vec<Resource> = self
+            .scan()
+            .await
+            .iter()
+            .map(|f| self.file_resource(f))
+            .collect();
+        all.extend(lock(&self.notes).iter().map(|(name, text)| {
+            let mut r = Resource::new(format!("{NOTES_SCHEME}{name}"), name)
+                .with_title(format!("Note: {name}"))
+                .with_mime_type("text/markdown");
+            r.size = Some(text.len() as u64);
+            r
+        }));
+        all
     }
 
     /// Starts polling the directory, once. Must run within a Tokio runtime.
@@ -325,12 +355,6 @@ impl State {
 
     /// Compares the directory with the last snapshot and notifies.
     async fn poll_once(&self) {
-        // Forget the sessions that ended.
-        lock(&self.sessions).retain(|p| !p.is_closed());
-        lock(&self.subscriptions).retain(|_, list| {
-            list.retain(|(p, _)| !p.is_closed());
-            !list.is_empty()
-        });
         let now = snapshot_of(&self.scan().await);
         let (changed, list_changed) = {
             let mut before = lock(&self.snapshot);
@@ -451,7 +475,7 @@ impl State {
     }
 }
 
-async fn watch(state: Weak<State>, interval: Duration) {
+async fn watch(state: Weak<ResourcesState>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -468,181 +492,6 @@ fn not_found(uri: &str, reason: &str) -> Error {
     let mut e = Error::resource_not_found(uri);
     e.message = format!("Resource not found: {uri} ({reason})");
     e.with_data(serde_json::json!({"uri": uri, "reason": reason}))
-}
-
-/// Where a cursor points: after this URI.
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, Error> {
-    cursor
-        .map(|c| {
-            uri::hex_decode(c)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| Error::invalid_params(format_args!("invalid cursor {c:?}")))
-        })
-        .transpose()
-}
-
-#[async_trait]
-impl Server for ResourcesServer {
-    fn info(&self) -> Implementation {
-        Implementation::new("mcp-reference-resources", env!("CARGO_PKG_VERSION"))
-            .with_title("Resources reference server")
-    }
-
-    fn capabilities(&self) -> ServerCapabilities {
-        ServerCapabilities {
-            resources: Some(ResourcesCapability {
-                subscribe: Some(true),
-                list_changed: Some(true),
-                ..Default::default()
-            }),
-            tools: Some(ToolsCapability::default()),
-            ..Default::default()
-        }
-    }
-
-    fn notifier(&self) -> Option<Notifier> {
-        Some(self.state.notifier.clone())
-    }
-
-    fn instructions(&self) -> Option<String> {
-        Some(format!(
-            "The files of {} are resources (file:// URIs); notes are resources notes://NAME, \
-             written with the write_note tool. Subscribe to a resource to hear when it changes \
-             (resources/subscribe, or resourceSubscriptions in subscriptions/listen).",
-            self.state.root.display()
-        ))
-    }
-
-    async fn on_initialized(&self, peer: Peer) {
-        {
-            let mut sessions = lock(&self.state.sessions);
-            sessions.retain(|p| !p.is_closed());
-            sessions.push(peer);
-        }
-        self.state.start_watching();
-    }
-
-    async fn list_tools(
-        &self,
-        params: ListToolsParams,
-        ctx: RequestContext,
-    ) -> Result<ListToolsResult, Error> {
-        self.tools.list_tools(params, ctx).await
-    }
-
-    async fn call_tool(
-        &self,
-        params: CallToolParams,
-        ctx: RequestContext,
-    ) -> Result<CallToolResult, Error> {
-        self.tools.call_tool(params, ctx).await
-    }
-
-    async fn list_resources(
-        &self,
-        params: ListResourcesParams,
-        _ctx: RequestContext,
-    ) -> Result<ListResourcesResult, Error> {
-        let after = decode_cursor(params.cursor.as_deref())?;
-        let state = &self.state;
-        let mut all: Vec<Resource> = state
-            .scan()
-            .await
-            .iter()
-            .map(|f| state.file_resource(f))
-            .collect();
-        all.extend(lock(&state.notes).iter().map(|(name, text)| {
-            let mut r = Resource::new(format!("{NOTES_SCHEME}{name}"), name)
-                .with_title(format!("Note: {name}"))
-                .with_mime_type("text/markdown");
-            r.size = Some(text.len() as u64);
-            r
-        }));
-        all.sort_by(|a, b| a.uri.cmp(&b.uri));
-        let size = state.config.page_size.max(1);
-        let mut page: Vec<Resource> = all
-            .into_iter()
-            .filter(|r| after.as_ref().is_none_or(|a| r.uri > *a))
-            .take(size + 1)
-            .collect();
-        let next_cursor = (page.len() > size).then(|| {
-            page.truncate(size);
-            uri::hex_encode(page[size - 1].uri.as_bytes())
-        });
-        Ok(ListResourcesResult {
-            resources: page,
-            next_cursor,
-            ..Default::default()
-        })
-    }
-
-    async fn list_resource_templates(
-        &self,
-        params: ListResourceTemplatesParams,
-        _ctx: RequestContext,
-    ) -> Result<ListResourceTemplatesResult, Error> {
-        if let Some(c) = params.cursor {
-            return Err(Error::invalid_params(format_args!("invalid cursor {c:?}")));
-        }
-        let notes = ResourceTemplate {
-            title: Some("Notes".to_owned()),
-            description: Some(
-                "In-memory notes by name; create or replace one with the write_note tool."
-                    .to_owned(),
-            ),
-            mime_type: Some("text/markdown".to_owned()),
-            ..ResourceTemplate::new("notes://{name}", "note")
-        };
-        Ok(ListResourceTemplatesResult {
-            resource_templates: vec![notes],
-            ..Default::default()
-        })
-    }
-
-    async fn read_resource(
-        &self,
-        params: ReadResourceParams,
-        _ctx: RequestContext,
-    ) -> Result<ReadResourceResult, Error> {
-        if params.uri.starts_with(NOTES_SCHEME) {
-            self.state.read_note(&params.uri)
-        } else {
-            self.state.read_file(&params.uri).await
-        }
-    }
-
-    async fn subscribe(&self, params: SubscribeParams, ctx: RequestContext) -> Result<(), Error> {
-        let key = self.state.subscription_key(&params.uri).await?;
-        {
-            let mut subs = lock(&self.state.subscriptions);
-            let list = subs.entry(key).or_default();
-            list.retain(|(p, _)| !p.is_closed() && !p.same_session(ctx.peer()));
-            list.push((ctx.peer().clone(), params.uri));
-        }
-        self.state.start_watching();
-        Ok(())
-    }
-
-    async fn unsubscribe(
-        &self,
-        params: UnsubscribeParams,
-        ctx: RequestContext,
-    ) -> Result<(), Error> {
-        let uri = &params.uri;
-        let key = if uri.starts_with(NOTES_SCHEME) {
-            Some(uri.clone())
-        } else {
-            files::normalize(&self.state.root, uri)
-        };
-        let mut subs = lock(&self.state.subscriptions);
-        if let Some(list) = key.as_ref().and_then(|k| subs.get_mut(k)) {
-            list.retain(|(p, _)| !p.same_session(ctx.peer()));
-            if list.is_empty() {
-                subs.remove(key.as_deref().unwrap_or_default());
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Where the sample folder goes when no `--dir` is given: the user's data
@@ -730,19 +579,5 @@ mod tests {
         for bad in ["", ".hidden", "-x", "a/b", "a b", "ü", &"x".repeat(65)] {
             assert!(!valid_note_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn cursors_are_opaque_and_checked() {
-        let c = uri::hex_encode(b"file:///x");
-        assert_eq!(
-            decode_cursor(Some(&c)).unwrap().as_deref(),
-            Some("file:///x")
-        );
-        assert_eq!(
-            decode_cursor(Some("not-a-cursor")).unwrap_err().code,
-            ErrorCode::INVALID_PARAMS
-        );
-        assert_eq!(decode_cursor(None).unwrap(), None);
     }
 }

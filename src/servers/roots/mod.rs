@@ -16,6 +16,11 @@
 //! paths elsewhere and symbolic links that lead out are refused with a tool
 //! error saying why. A client without the roots capability gets a tool
 //! error explaining that it must offer roots.
+//!
+//! The server is a [`Router`]: its tools take the shared state, a hook
+//! forgets a session's roots when they change (they are kept in the
+//! session's extensions), and a guard explains a missing `write_file`; it
+//! writes none of the `Server` trait by hand.
 
 mod glob;
 mod paths;
@@ -23,18 +28,16 @@ mod paths;
 use super::ServerSpec;
 use crate::servers::beneath::{OpenError, READ_TIMEOUT};
 use glob::Glob;
-use mcp_sdk::{
-    CallToolParams, CallToolResult, Error, ErrorCode, Implementation, ListToolsParams,
-    ListToolsResult, ServerCapabilities, Tool, ToolAnnotations, ToolsCapability,
-};
-use mcp_sdk_server::{async_trait, NoArguments, Peer, RequestContext, Router, Server, Structured};
+use mcp_sdk::{Error, ErrorCode, Implementation, Tool, ToolAnnotations};
+use mcp_sdk_server::router::{CallKind, Refusal, State};
+use mcp_sdk_server::{NoArguments, Peer, RequestContext, Router, Structured};
 use paths::{resolve, Intent, Roots, Target, Unusable};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// Who this server is: id `"6"`, port 5006.
 pub fn spec() -> ServerSpec {
@@ -64,27 +67,24 @@ pub struct RootsConfig {
     pub allow_writes: bool,
 }
 
-/// The roots server; see the [module documentation](self).
-#[derive(Clone)]
-pub struct RootsServer {
-    state: Arc<State>,
-    tools: Router,
-}
-
-struct State {
-    config: RootsConfig,
-    /// The roots each session's client last listed. Session era only: a
-    /// stateless request's peer is closed once its request ends, so it is
-    /// never kept here.
-    cache: Mutex<Vec<(Peer, Arc<Roots>)>>,
+/// What the roots server's handlers share.
+pub struct RootsState {
     /// Bumped by every `notifications/roots/list_changed`, so that an answer
     /// to a `roots/list` sent before it is not kept.
     epoch: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// The roots server: a [`Router`] of file tools; see the [module
+/// documentation](self).
+pub type RootsServer = Router<Arc<RootsState>>;
+
+type Shared = State<Arc<RootsState>>;
+
+/// The roots a session's client last listed, kept in the session's
+/// extensions (session era only: a stateless request's extensions end with
+/// the request).
+#[derive(Clone)]
+struct CachedRoots(Arc<Roots>);
 
 /// Arguments naming a path.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -272,116 +272,123 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-impl RootsServer {
-    /// A roots server.
-    pub fn new(config: RootsConfig) -> Self {
-        let state = Arc::new(State {
-            config,
-            cache: Mutex::default(),
+/// A roots server.
+pub fn server(config: RootsConfig) -> RootsServer {
+    let allow_writes = config.allow_writes;
+    let read_only = ToolAnnotations {
+        read_only_hint: Some(true),
+        open_world_hint: Some(false),
+        ..Default::default()
+    };
+    let router = Router::new()
+        .with_state(Arc::new(RootsState {
             epoch: AtomicU64::new(0),
-        });
-        let read_only = ToolAnnotations {
-            read_only_hint: Some(true),
+        }))
+        .with_info(
+            Implementation::new("mcp-reference-roots", env!("CARGO_PKG_VERSION"))
+                .with_title("Roots reference server"),
+        )
+        .with_instructions(format!(
+            "File tools confined to the client's roots: list_roots, list_directory, read_file, \
+             search_files, file_info{}. Paths are relative to the first root unless an \
+             argument `root` names another, or absolute inside a root.",
+            if allow_writes {
+                ", write_file"
+            } else {
+                " (writing is disabled)"
+            }
+        ))
+        // A read-only server says why write_file is missing, to the model.
+        .guard(move |call, _ctx| {
+            if !allow_writes && call.kind() == CallKind::Tool && call.name() == "write_file" {
+                return Err(Refusal::message(
+                    "write_file is disabled: this server is read-only unless it is started \
+                     with --allow-writes",
+                ));
+            }
+            Ok(())
+        })
+        // Runs on the session's reading task: it must not wait for the
+        // client, so it only forgets; the next tool call asks again.
+        .on_roots_list_changed(|State(s): Shared, peer: Peer| async move {
+            s.epoch.fetch_add(1, Ordering::AcqRel);
+            peer.session_extensions().remove::<CachedRoots>();
+        })
+        .tool(
+            Tool::named(
+                "list_roots",
+                "Lists the roots (directories or files) the client lets this server work in.",
+            )
+            .with_annotations(read_only.clone()),
+            |State(s): Shared, _: NoArguments, ctx: RequestContext| async move {
+                s.list_roots(&ctx).await
+            },
+        )
+        .tool(
+            Tool::named(
+                "list_directory",
+                "Lists a directory inside the roots: names, types and sizes.",
+            )
+            .with_annotations(read_only.clone()),
+            |State(s): Shared, args: ListDirArgs, ctx: RequestContext| async move {
+                s.list_directory(args, &ctx).await
+            },
+        )
+        .tool(
+            Tool::named(
+                "read_file",
+                "Reads a UTF-8 text file inside the roots (at most 10 MiB), whole or only \
+                 its first (head) or last (tail) lines.",
+            )
+            .with_annotations(read_only.clone()),
+            |State(s): Shared, args: ReadArgs, ctx: RequestContext| async move {
+                s.read_file(args, &ctx).await
+            },
+        )
+        .tool(
+            Tool::named(
+                "search_files",
+                "Finds files and directories inside the roots whose names (or, for patterns \
+                 with '/', relative paths) match a glob such as *.md or src/**/*.rs.",
+            )
+            .with_annotations(read_only.clone()),
+            |State(s): Shared, args: SearchArgs, ctx: RequestContext| async move {
+                s.search_files(args, &ctx).await
+            },
+        )
+        .tool(
+            Tool::named(
+                "file_info",
+                "Tells the type, size, times and permissions of a path inside the roots.",
+            )
+            .with_annotations(read_only),
+            |State(s): Shared, args: PathArgs, ctx: RequestContext| async move {
+                s.file_info(args, &ctx).await
+            },
+        );
+    if !allow_writes {
+        return router;
+    }
+    router.tool(
+        Tool::named(
+            "write_file",
+            "Writes a UTF-8 text file inside the roots (at most 10 MiB), creating it or \
+             replacing its contents. Its directory must exist.",
+        )
+        .with_annotations(ToolAnnotations {
+            read_only_hint: Some(false),
+            destructive_hint: Some(true),
+            idempotent_hint: Some(true),
             open_world_hint: Some(false),
             ..Default::default()
-        };
-        let s = state.clone();
-        let mut tools = Router::new()
-            .tool(
-                Tool::named(
-                    "list_roots",
-                    "Lists the roots (directories or files) the client lets this server work in.",
-                )
-                .with_annotations(read_only.clone()),
-                move |_: NoArguments, ctx: RequestContext| {
-                    let s = s.clone();
-                    async move { s.list_roots(&ctx).await }
-                },
-            )
-            .tool(
-                Tool::named(
-                    "list_directory",
-                    "Lists a directory inside the roots: names, types and sizes.",
-                )
-                .with_annotations(read_only.clone()),
-                {
-                    let s = state.clone();
-                    move |args: ListDirArgs, ctx: RequestContext| {
-                        let s = s.clone();
-                        async move { s.list_directory(args, &ctx).await }
-                    }
-                },
-            )
-            .tool(
-                Tool::named(
-                    "read_file",
-                    "Reads a UTF-8 text file inside the roots (at most 10 MiB), whole or only \
-                     its first (head) or last (tail) lines.",
-                )
-                .with_annotations(read_only.clone()),
-                {
-                    let s = state.clone();
-                    move |args: ReadArgs, ctx: RequestContext| {
-                        let s = s.clone();
-                        async move { s.read_file(args, &ctx).await }
-                    }
-                },
-            )
-            .tool(
-                Tool::named(
-                    "search_files",
-                    "Finds files and directories inside the roots whose names (or, for patterns \
-                     with '/', relative paths) match a glob such as *.md or src/**/*.rs.",
-                )
-                .with_annotations(read_only.clone()),
-                {
-                    let s = state.clone();
-                    move |args: SearchArgs, ctx: RequestContext| {
-                        let s = s.clone();
-                        async move { s.search_files(args, &ctx).await }
-                    }
-                },
-            )
-            .tool(
-                Tool::named(
-                    "file_info",
-                    "Tells the type, size, times and permissions of a path inside the roots.",
-                )
-                .with_annotations(read_only),
-                {
-                    let s = state.clone();
-                    move |args: PathArgs, ctx: RequestContext| {
-                        let s = s.clone();
-                        async move { s.file_info(args, &ctx).await }
-                    }
-                },
-            );
-        if state.config.allow_writes {
-            let s = state.clone();
-            tools = tools.tool(
-                Tool::named(
-                    "write_file",
-                    "Writes a UTF-8 text file inside the roots (at most 10 MiB), creating it or \
-                     replacing its contents. Its directory must exist.",
-                )
-                .with_annotations(ToolAnnotations {
-                    read_only_hint: Some(false),
-                    destructive_hint: Some(true),
-                    idempotent_hint: Some(true),
-                    open_world_hint: Some(false),
-                    ..Default::default()
-                }),
-                move |args: WriteArgs, ctx: RequestContext| {
-                    let s = s.clone();
-                    async move { s.write_file(args, &ctx).await }
-                },
-            );
-        }
-        RootsServer { state, tools }
-    }
+        }),
+        |State(s): Shared, args: WriteArgs, ctx: RequestContext| async move {
+            s.write_file(args, &ctx).await
+        },
+    )
 }
 
-impl State {
+impl RootsState {
     /// The client's roots: in a session, kept from an earlier call or asked
     /// for now; in a stateless request, asked for now (the first run of the
     /// handler ends here until the client has answered).
@@ -394,10 +401,9 @@ impl State {
         // A stateless request has no session to keep the roots for, and no
         // notifications/roots/list_changed would tell when to forget them.
         let session = ctx.protocol_version().is_some_and(|v| v.is_session_era());
-        let peer = ctx.peer();
         if session {
-            if let Some((_, roots)) = lock(&self.cache).iter().find(|(p, _)| p.same_session(peer)) {
-                return Ok(roots.clone());
+            if let Some(CachedRoots(roots)) = ctx.session_extensions().get::<CachedRoots>() {
+                return Ok(roots);
             }
         }
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -408,9 +414,7 @@ impl State {
                 .map_err(|e| format!("could not look at the roots: {e}"))?,
         );
         if session && self.epoch.load(Ordering::Acquire) == epoch {
-            let mut cache = lock(&self.cache);
-            cache.retain(|(p, _)| !p.is_closed() && !p.same_session(peer));
-            cache.push((peer.clone(), roots.clone()));
+            ctx.session_extensions().insert(CachedRoots(roots.clone()));
         }
         Ok(roots)
     }
@@ -726,67 +730,6 @@ fn explain_roots_error(e: Error) -> String {
         )
     } else {
         format!("the client could not list its roots: {}", e.message)
-    }
-}
-
-#[async_trait]
-impl Server for RootsServer {
-    fn info(&self) -> Implementation {
-        Implementation::new("mcp-reference-roots", env!("CARGO_PKG_VERSION"))
-            .with_title("Roots reference server")
-    }
-
-    fn capabilities(&self) -> ServerCapabilities {
-        ServerCapabilities {
-            tools: Some(ToolsCapability::default()),
-            ..Default::default()
-        }
-    }
-
-    fn instructions(&self) -> Option<String> {
-        Some(format!(
-            "File tools confined to the client's roots: list_roots, list_directory, read_file, \
-             search_files, file_info{}. Paths are relative to the first root unless an \
-             argument `root` names another, or absolute inside a root.",
-            if self.state.config.allow_writes {
-                ", write_file"
-            } else {
-                " (writing is disabled)"
-            }
-        ))
-    }
-
-    fn find_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.find_tool(name)
-    }
-
-    async fn list_tools(
-        &self,
-        params: ListToolsParams,
-        ctx: RequestContext,
-    ) -> Result<ListToolsResult, Error> {
-        self.tools.list_tools(params, ctx).await
-    }
-
-    async fn call_tool(
-        &self,
-        params: CallToolParams,
-        ctx: RequestContext,
-    ) -> Result<CallToolResult, Error> {
-        if params.name == "write_file" && !self.state.config.allow_writes {
-            return Ok(CallToolResult::error_text(
-                "write_file is disabled: this server is read-only unless it is started with \
-                 --allow-writes",
-            ));
-        }
-        self.tools.call_tool(params, ctx).await
-    }
-
-    async fn on_roots_list_changed(&self, peer: Peer) {
-        // Runs on the session's reading task: it must not wait for the
-        // client, so it only forgets; the next tool call asks again.
-        self.state.epoch.fetch_add(1, Ordering::AcqRel);
-        lock(&self.state.cache).retain(|(p, _)| !p.is_closed() && !p.same_session(&peer));
     }
 }
 

@@ -205,6 +205,11 @@ type Refusal = Box<HttpResponse>;
 impl StreamableHttpService {
     /// A service for `server` with `config`.
     pub fn new(server: impl Server, config: HttpConfig) -> Self {
+        // `serve` refuses to start with this; mounted in an app of your own,
+        // the service says it here, and the server answers with it.
+        if let Err(e) = server.check() {
+            tracing::error!("{e}");
+        }
         let shared = ServerShared::new(Arc::new(server), config.session.clone());
         StreamableHttpService {
             inner: Arc::new(Inner {

@@ -87,6 +87,14 @@ pub async fn serve_app(
     extra: Option<ExtraRoutes>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    // A server that cannot serve (a router with registration mistakes)
+    // stops here, before any client connects.
+    service
+        .inner
+        .shared
+        .server
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let path: Arc<str> = Arc::from(path);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
