@@ -2,6 +2,7 @@
 //! and connect our client to it, over stdio or Streamable HTTP.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod haproxy;
 pub mod oidc;
 
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
