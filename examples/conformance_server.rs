@@ -6,6 +6,7 @@
 //! ```
 
 use clap::Parser;
+use mcp_reference::request_state::RequestStateArgs;
 use mcp_reference::status;
 use std::net::SocketAddr;
 use tracing::Level;
@@ -18,6 +19,8 @@ struct Args {
     /// Serve Streamable HTTP at http://ADDR/mcp.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    #[command(flatten)]
+    request_state: RequestStateArgs,
 }
 
 #[tokio::main]
@@ -27,8 +30,15 @@ async fn main() -> std::io::Result<()> {
     let router = mcp_reference::conformance::router();
     match args.http {
         Some(addr) => {
-            let service =
-                mcp_sdk_server::http::StreamableHttpService::new(router, Default::default());
+            let session = args.request_state.session_config().unwrap_or_else(|e| {
+                status(Level::ERROR, format_args!("conformance_server: {e}"));
+                std::process::exit(2);
+            });
+            let config = mcp_sdk_server::http::HttpConfig {
+                session,
+                ..Default::default()
+            };
+            let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
             let listener = tokio::net::TcpListener::bind(addr).await?;
             status(
                 Level::INFO,

@@ -73,6 +73,14 @@ async fn main() -> std::io::Result<()> {
             );
             std::process::exit(2);
         });
+    let session = args
+        .transport
+        .request_state
+        .session_config()
+        .unwrap_or_else(|e| {
+            status(Level::ERROR, format_args!("session_manager: {e}"));
+            std::process::exit(2);
+        });
     if args.transport.stdio {
         return mcp_sdk_server::stdio::serve(Gateway::start(config).await).await;
     }
@@ -90,6 +98,7 @@ async fn main() -> std::io::Result<()> {
     let gateway = Gateway::start(config).await;
     let http = HttpConfig {
         session_idle_timeout: idle,
+        session,
         ..Default::default()
     };
     let shutdown = async {

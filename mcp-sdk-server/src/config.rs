@@ -3,7 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use mcp_sdk::{CacheScope, ProtocolVersion};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// Limits and timeouts of a session.
@@ -107,6 +107,26 @@ impl RequestStateKey {
         RequestStateKey(key)
     }
 
+    /// The key derived from a secret of your own, such as the contents of
+    /// a file every replica reads (`openssl rand -hex 32` makes one): its
+    /// SHA-256, so a secret of any form gives a full-size key. Surrounding
+    /// whitespace (a file's final newline) is ignored. A secret shorter than
+    /// [`MIN_SECRET_LEN`](Self::MIN_SECRET_LEN) bytes is refused: anyone who
+    /// guessed it could forge the answers a client gave.
+    pub fn from_secret(secret: &[u8]) -> Result<Self, WeakSecret> {
+        let secret = secret.trim_ascii();
+        if secret.len() < Self::MIN_SECRET_LEN {
+            return Err(WeakSecret { len: secret.len() });
+        }
+        let mut hash = Sha256::new();
+        hash.update(b"mcp-sdk requestState key\0");
+        hash.update(secret);
+        Ok(RequestStateKey(hash.finalize().into()))
+    }
+
+    /// The shortest secret [`from_secret`](Self::from_secret) takes, in bytes.
+    pub const MIN_SECRET_LEN: usize = 32;
+
     pub(crate) fn mac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }
@@ -121,5 +141,49 @@ impl Default for RequestStateKey {
 impl std::fmt::Debug for RequestStateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RequestStateKey(..)")
+    }
+}
+
+/// A secret too short to derive a [`RequestStateKey`] from. Its message
+/// gives the length, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeakSecret {
+    /// How many bytes the secret had (surrounding whitespace left out).
+    pub len: usize,
+}
+
+impl std::fmt::Display for WeakSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the requestState secret has {} bytes; it needs at least {} (`openssl rand -hex 32` makes one)",
+            self.len,
+            RequestStateKey::MIN_SECRET_LEN
+        )
+    }
+}
+
+impl std::error::Error for WeakSecret {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_secret_gives_the_same_key_and_a_short_one_is_refused() {
+        let secret = b"0123456789abcdef0123456789abcdef\n";
+        let a = RequestStateKey::from_secret(secret).unwrap();
+        let b = RequestStateKey::from_secret(&secret[..32]).unwrap();
+        assert_eq!(a.0, b.0, "the final newline is ignored");
+        let other = RequestStateKey::from_secret(b"0123456789abcdef0123456789abcdeF").unwrap();
+        assert_ne!(a.0, other.0);
+        assert_eq!(
+            RequestStateKey::from_secret(b"  too short \n").unwrap_err(),
+            WeakSecret { len: 9 }
+        );
+        assert!(
+            !format!("{:?}", a).contains("0123"),
+            "the key is never printed"
+        );
     }
 }

@@ -53,7 +53,7 @@ pub mod tasks;
 mod transport;
 
 pub use client_info::ClientInfo;
-pub use config::{RequestStateKey, SessionConfig, TaskConfig};
+pub use config::{RequestStateKey, SessionConfig, TaskConfig, WeakSecret};
 pub use context::{RequestContext, RequestContextBuilder};
 pub use extensions::SessionExtensions;
 pub use notifier::Notifier;

@@ -14,6 +14,7 @@ pub mod roots;
 pub mod sampling;
 pub mod tools;
 
+use crate::request_state::RequestStateArgs;
 use crate::status;
 use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, OriginPolicy, StreamableHttpService};
 use mcp_sdk_server::Server;
@@ -57,6 +58,9 @@ pub struct TransportArgs {
     /// from `MCP_ALLOWED_ORIGINS`. Loopback origins are always accepted.
     #[arg(long = "accept-origin", value_name = "ORIGIN")]
     pub accept_origins: Vec<String>,
+    /// The `requestState` key replicas share.
+    #[command(flatten)]
+    pub request_state: RequestStateArgs,
 }
 
 impl TransportArgs {
@@ -101,6 +105,10 @@ pub async fn run(
     if args.stdio {
         return mcp_sdk_server::stdio::serve(server).await;
     }
+    let session = args.request_state.session_config().unwrap_or_else(|e| {
+        status(Level::ERROR, format_args!("{}_server: {e}", spec.name));
+        std::process::exit(2);
+    });
     let addr = args.http_addr(spec);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     status(
@@ -113,6 +121,7 @@ pub async fn run(
     );
     let config = HttpConfig {
         origins: args.origin_policy(),
+        session,
         ..HttpConfig::default()
     };
     let service = StreamableHttpService::new(server, config);
