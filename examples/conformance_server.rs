@@ -4,11 +4,16 @@
 //! cargo run --release --example conformance_server -- --http 127.0.0.1:3000   # http://127.0.0.1:3000/mcp
 //! cargo run --release --example conformance_server -- --stdio
 //! ```
+//!
+//! Replicas behind a load balancer share `--request-state-key-file` and,
+//! for `subscriptions/listen`, `--redis-url`.
 
 use clap::Parser;
 use mcp_reference::request_state::RequestStateArgs;
 use mcp_reference::status;
+use mcp_sdk_server::bus::RedisBus;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tracing::Level;
 
 #[derive(Parser)]
@@ -21,6 +26,18 @@ struct Args {
     http: Option<SocketAddr>,
     #[command(flatten)]
     request_state: RequestStateArgs,
+    /// Join the other replicas through the Redis at this URL: list changes
+    /// and resource updates announced on one replica reach the
+    /// `subscriptions/listen` streams of all (HTTP only).
+    #[arg(long, value_name = "REDIS_URL", requires = "http")]
+    redis_url: Option<String>,
+    /// The Redis channel the replicas share.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "mcp:conformance_server:changes"
+    )]
+    redis_channel: String,
 }
 
 #[tokio::main]
@@ -39,6 +56,15 @@ async fn main() -> std::io::Result<()> {
                 ..Default::default()
             };
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
+            if let Some(url) = &args.redis_url {
+                let bus = RedisBus::connect(url, &args.redis_channel)
+                    .await
+                    .unwrap_or_else(|e| {
+                        status(Level::ERROR, format_args!("conformance_server: {e}"));
+                        std::process::exit(2);
+                    });
+                let _ = service.notifier().attach_bus(Arc::new(bus));
+            }
             let listener = tokio::net::TcpListener::bind(addr).await?;
             status(
                 Level::INFO,

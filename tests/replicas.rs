@@ -5,11 +5,15 @@ mod support;
 
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, ContentBlock, ElicitRequestParams, ElicitResult,
-    ElicitationCapability,
+    ElicitationCapability, ReadResourceResult, Resource, SubscriptionFilter,
 };
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
+use mcp_sdk_server::bus::RedisBus;
+use mcp_sdk_server::http::StreamableHttpService;
+use mcp_sdk_server::{Notifier, ResourceRequest, Router};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use support::haproxy::{Balancer, HealthCheck};
 use support::{http_client_in, http_server, HttpServer, TempDir, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -203,4 +207,141 @@ async fn replicas_with_different_keys_refuse_each_others_request_state() {
             && error.message.contains("another server key sealed it"),
         "{error:?}"
     );
+}
+
+/// `$REDIS_URL`, or `None` after printing why the test skips.
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {test}: REDIS_URL is not set (a Redis to share changes through)");
+            None
+        }
+    }
+}
+
+/// A Redis channel no other test (or test run) shares.
+fn channel(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
+}
+
+/// The next notification of `sub`, with a hang guard.
+async fn next(sub: &mut mcp_sdk_client::Subscription) -> mcp_sdk::jsonrpc::Notification {
+    tokio::time::timeout(PATIENCE, sub.next())
+        .await
+        .expect("a notification in time")
+        .expect("the stream is open")
+}
+
+const WATCHED: &str = "test://replicated/resource";
+
+/// A replica in this process: its own router, HTTP service and Redis bus
+/// connection; only Redis joins it to the others.
+async fn bus_replica(url: &str, channel: &str) -> (SocketAddr, Notifier) {
+    let router = Router::new().resource(
+        Resource::new(WATCHED, "Replicated"),
+        |r: ResourceRequest| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "v")) },
+    );
+    let service = StreamableHttpService::new(router, Default::default());
+    let bus = RedisBus::connect(url, channel)
+        .await
+        .expect("Redis at REDIS_URL");
+    service.notifier().attach_bus(Arc::new(bus)).unwrap();
+    let notifier = service.notifier().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(mcp_sdk_server::http::serve_listener(
+        listener, "/mcp", service,
+    ));
+    (addr, notifier)
+}
+
+/// A resource updated on replica A reaches the `subscriptions/listen`
+/// stream a client opened (through HAProxy) on replica B, through Redis.
+#[tokio::test]
+async fn a_resource_update_on_one_replica_reaches_a_listen_stream_on_another() {
+    let test = "a_resource_update_on_one_replica_reaches_a_listen_stream_on_another";
+    let Some(url) = redis_url(test) else { return };
+    let channel = channel(test);
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(bus_replica(&url, &channel).await);
+    }
+    let backends: Vec<_> = replicas.iter().map(|(addr, _)| *addr).collect();
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
+    let filter = SubscriptionFilter {
+        resource_subscriptions: Some(vec![WATCHED.to_owned()]),
+        ..Default::default()
+    };
+    let mut sub = support::listen(&client, filter).await;
+    let listening: Vec<usize> = replicas.iter().map(|(_, n)| n.listeners()).collect();
+    assert_eq!(listening.iter().sum::<usize>(), 1, "{listening:?}");
+    // The change happens on a replica the stream is not open on.
+    let (_, elsewhere) = replicas.iter().find(|(_, n)| n.listeners() == 0).unwrap();
+    elsewhere.resource_updated(WATCHED);
+    let got = next(&mut sub).await;
+    assert_eq!(got.method, "notifications/resources/updated", "{got:?}");
+    assert_eq!(got.params.as_ref().unwrap()["uri"], WATCHED, "{got:?}");
+}
+
+/// Three conformance servers joined by `--redis-url`: a tool list change a
+/// handler announces on one replica reaches a client's listen stream on
+/// another, each request going to the next replica (round-robin).
+#[tokio::test]
+async fn a_list_change_announced_on_one_conformance_replica_reaches_the_others() {
+    let test = "a_list_change_announced_on_one_conformance_replica_reaches_the_others";
+    let Some(url) = redis_url(test) else { return };
+    let channel = channel(test);
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        let args = ["--redis-url", &url, "--redis-channel", &channel];
+        replicas.push(http_server("conformance_server", &args).await);
+    }
+    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    // server/discover on replica 1, the stream on replica 2.
+    let listener = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
+    let filter = SubscriptionFilter {
+        tools_list_changed: Some(true),
+        ..Default::default()
+    };
+    let mut sub = support::listen(&listener, filter).await;
+    // server/discover on replica 3, the call that announces on replica 1.
+    let caller = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
+    call(&caller, "test_trigger_tool_change")
+        .await
+        .expect("the trigger");
+    let got = next(&mut sub).await;
+    assert_eq!(got.method, "notifications/tools/list_changed", "{got:?}");
+}
+
+/// Redis unreachable at start: the conformance server stops at once with
+/// an error that names REDIS_URL and hides the password.
+#[test]
+fn an_unreachable_redis_stops_a_replica_with_a_clear_error() {
+    let out = std::process::Command::new(support::example("conformance_server"))
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--redis-url",
+            "redis://:s3cret@127.0.0.1:1",
+        ])
+        .output()
+        .expect("the example runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach Redis at REDIS_URL redis://:***@127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }

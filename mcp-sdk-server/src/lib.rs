@@ -29,6 +29,7 @@
 // The modules in layers; each imports only from the layers below it.
 //
 // L0, plain types and helpers:
+pub mod bus;
 mod client_info;
 mod config;
 mod extensions;

@@ -1,7 +1,9 @@
 //! `subscriptions/listen` (2026-07-28): long-lived requests whose response
 //! stream carries the change notifications the client opted in to, and the
-//! [`Notifier`] that feeds them.
+//! [`Notifier`] that feeds them, across replicas when it has a
+//! [`MessageBus`](crate::bus::MessageBus).
 
+use crate::bus::{MessageBus, MAX_MESSAGE_BYTES};
 use crate::sink::Outbound;
 use mcp_sdk::{
     Error, Message, NotificationParams, PromptListChangedNotificationParams, RequestId,
@@ -10,14 +12,15 @@ use mcp_sdk::{
     ToolListChangedNotificationParams, SUBSCRIPTION_ID_META_KEY,
 };
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// Changes a stream can carry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Change {
     Tools,
     Prompts,
@@ -40,6 +43,10 @@ pub struct Notifier {
     /// each; the key set is published on `watched_tx`.
     watched: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
     watched_tx: Arc<tokio::sync::watch::Sender<BTreeSet<String>>>,
+    /// Where changes go to the other replicas, once attached.
+    bus: Arc<OnceLock<Arc<dyn MessageBus>>>,
+    /// This notifier's name on the bus, so it skips its own messages.
+    origin: Arc<str>,
 }
 
 /// How many changes may wait for a slow stream before it skips some.
@@ -53,6 +60,8 @@ impl Default for Notifier {
             capabilities_changed: Arc::default(),
             watched: Arc::default(),
             watched_tx: Arc::new(tokio::sync::watch::channel(BTreeSet::new()).0),
+            bus: Arc::default(),
+            origin: Arc::from(uuid::Uuid::new_v4().to_string()),
         }
     }
 }
@@ -60,22 +69,22 @@ impl Default for Notifier {
 impl Notifier {
     /// `notifications/tools/list_changed`, to streams with `toolsListChanged`.
     pub fn tool_list_changed(&self) {
-        let _ = self.tx.send(Change::Tools);
+        self.announce(Change::Tools);
     }
 
     /// `notifications/prompts/list_changed`, to streams with `promptsListChanged`.
     pub fn prompt_list_changed(&self) {
-        let _ = self.tx.send(Change::Prompts);
+        self.announce(Change::Prompts);
     }
 
     /// `notifications/resources/list_changed`, to streams with `resourcesListChanged`.
     pub fn resource_list_changed(&self) {
-        let _ = self.tx.send(Change::Resources);
+        self.announce(Change::Resources);
     }
 
     /// `notifications/resources/updated`, to streams subscribed to `uri`.
     pub fn resource_updated(&self, uri: &str) {
-        let _ = self.tx.send(Change::ResourceUpdated(Arc::from(uri)));
+        self.announce(Change::ResourceUpdated(Arc::from(uri)));
     }
 
     /// Says that [`Server::capabilities`](crate::Server::capabilities) now
@@ -163,8 +172,102 @@ impl Notifier {
             }
             _ => return false,
         };
-        let _ = self.tx.send(change);
+        self.announce(change);
         true
+    }
+
+    /// Joins the replicas on `bus`: the changes announced here reach their
+    /// streams too, and theirs reach the streams open here. Needs a Tokio
+    /// runtime (a task receives the bus's messages until
+    /// [`close`](Notifier::close)). A notifier takes one bus: a second is
+    /// given back.
+    pub fn attach_bus(&self, bus: Arc<dyn MessageBus>) -> Result<(), Arc<dyn MessageBus>> {
+        let mut inbound = bus.subscribe();
+        self.bus.set(bus)?;
+        let (tx, closed, origin) = (self.tx.clone(), self.closed.clone(), self.origin.clone());
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = closed.cancelled() => return,
+                    message = inbound.recv() => message,
+                };
+                match message {
+                    Ok(message) => {
+                        if let Some(change) = decode(&message, &origin) {
+                            let _ = tx.send(change);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "the notifier fell behind its bus");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// To the streams open here, and through the bus (if any) to the other
+    /// replicas'.
+    fn announce(&self, change: Change) {
+        if let Some(bus) = self.bus.get() {
+            bus.publish(&encode(&self.origin, &change));
+        }
+        let _ = self.tx.send(change);
+    }
+}
+
+/// A change as it travels on the bus: who sent it, what kind, which URI.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    origin: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    uri: Option<Cow<'a, str>>,
+}
+
+fn encode(origin: &str, change: &Change) -> String {
+    let (kind, uri) = match change {
+        Change::Tools => ("tools", None),
+        Change::Prompts => ("prompts", None),
+        Change::Resources => ("resources", None),
+        Change::ResourceUpdated(uri) => ("resource", Some(&**uri)),
+    };
+    let envelope = Envelope {
+        origin: origin.into(),
+        kind: kind.into(),
+        uri: uri.map(Cow::from),
+    };
+    serde_json::to_string(&envelope).unwrap_or_default()
+}
+
+/// The change another replica sent; `None` for our own messages and for
+/// what is not a change (logged: a bus shared with something else).
+fn decode(message: &str, own_origin: &str) -> Option<Change> {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return None;
+    }
+    let envelope: Envelope = match serde_json::from_str(message) {
+        Ok(envelope) => envelope,
+        Err(_) => {
+            tracing::warn!("a bus message that is not a change, ignored");
+            return None;
+        }
+    };
+    if envelope.origin == own_origin {
+        return None;
+    }
+    match (&*envelope.kind, envelope.uri.as_deref()) {
+        ("tools", _) => Some(Change::Tools),
+        ("prompts", _) => Some(Change::Prompts),
+        ("resources", _) => Some(Change::Resources),
+        ("resource", Some(uri)) => Some(Change::ResourceUpdated(Arc::from(uri))),
+        _ => {
+            tracing::warn!("a bus message of an unknown kind, ignored");
+            None
+        }
     }
 }
 
@@ -352,5 +455,52 @@ mod tests {
             json!({"uri": "file:///a", "_meta": {SUBSCRIPTION_ID_META_KEY: 4}})
         );
         assert!(notification(&Change::ResourceUpdated("file:///b".into()), &got, &id).is_none());
+    }
+
+    #[test]
+    fn changes_cross_the_bus_both_ways_and_bad_messages_are_ignored() {
+        let uri = Change::ResourceUpdated("file:///a \"b\" \\ \u{e9}".into());
+        for change in [Change::Tools, Change::Prompts, Change::Resources, uri] {
+            assert_eq!(decode(&encode("a", &change), "b"), Some(change.clone()));
+            assert_eq!(decode(&encode("a", &change), "a"), None, "not our own");
+        }
+        assert_eq!(decode("not json", "b"), None);
+        assert_eq!(decode(r#"{"origin":"a","kind":"resource"}"#, "b"), None);
+        assert_eq!(decode(r#"{"origin":"a","kind":"other"}"#, "b"), None);
+        let huge = format!(
+            r#"{{"origin":"a","kind":"tools","uri":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(decode(&huge, "b"), None);
+    }
+
+    #[tokio::test]
+    async fn replicas_on_one_bus_hear_each_others_changes_once() {
+        let bus = Arc::new(crate::bus::InMemoryBus::default());
+        let (a, b) = (Notifier::default(), Notifier::default());
+        a.attach_bus(bus.clone()).unwrap();
+        b.attach_bus(bus.clone()).unwrap();
+        assert!(a.attach_bus(bus.clone()).is_err(), "one bus per notifier");
+        let (mut at_a, mut at_b) = (a.tx.subscribe(), b.tx.subscribe());
+        a.resource_updated("file:///a");
+        b.tool_list_changed();
+        assert_eq!(
+            at_a.recv().await.unwrap(),
+            Change::ResourceUpdated("file:///a".into())
+        );
+        assert_eq!(at_b.recv().await.unwrap(), Change::Tools);
+        // Each hears the other's next, and its own exactly once.
+        assert_eq!(at_a.recv().await.unwrap(), Change::Tools);
+        assert_eq!(
+            at_b.recv().await.unwrap(),
+            Change::ResourceUpdated("file:///a".into())
+        );
+        a.prompt_list_changed();
+        assert_eq!(at_a.recv().await.unwrap(), Change::Prompts);
+        assert_eq!(at_b.recv().await.unwrap(), Change::Prompts);
+        assert!(
+            at_a.try_recv().is_err() && at_b.try_recv().is_err(),
+            "no echo"
+        );
     }
 }
