@@ -53,7 +53,8 @@ async fn haproxy_spreads_requests_round_robin_without_stickiness() {
         named_backend("b").await,
         named_backend("c").await,
     ];
-    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+    // HTTP health checks: HAProxy asks each backend `GET /` too.
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Http("/")).await else {
         return;
     };
     // One client, keep-alive on its side: each request is balanced anew.
