@@ -346,3 +346,31 @@ fn an_unreachable_redis_stops_a_replica_with_a_clear_error() {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// A `--request-state-key-file` that is too short or absent stops the
+/// conformance server, a reference server and the gateway at start, with an
+/// error naming the flag and never the secret.
+#[test]
+fn a_short_or_missing_key_file_stops_servers_with_a_clear_error() {
+    let dir = TempDir::new("replicas-bad-key");
+    let short = dir.write("short", b"s3cret\n").display().to_string();
+    let absent = dir.0.join("absent").display().to_string();
+    for example in ["conformance_server", "tools_server", "session_manager"] {
+        for (key, why) in [
+            (&short, "6 bytes; it needs at least 32"),
+            (&absent, "No such file"),
+        ] {
+            let out = std::process::Command::new(support::example(example))
+                .args(["--http", "127.0.0.1:0", "--request-state-key-file", key])
+                .output()
+                .expect("the example runs");
+            assert_eq!(out.status.code(), Some(2), "{example}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(&format!("--request-state-key-file {key}")) && stderr.contains(why),
+                "{example}: {stderr}"
+            );
+            assert!(!stderr.contains("s3cret"), "{example}: {stderr}");
+        }
+    }
+}
