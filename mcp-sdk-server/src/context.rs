@@ -5,8 +5,8 @@ use crate::extensions::SessionExtensions;
 use crate::notifier::Notifier;
 use crate::peer::Peer;
 use mcp_sdk::{
-    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
-    InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
+    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitRequestUrlParams,
+    ElicitResult, Error, InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
     ProgressNotificationParams, ProgressToken, ProtocolVersion, RequestId,
 };
 use serde_json::Value;
@@ -122,6 +122,13 @@ impl RequestContext {
             .is_some_and(|c| c.capabilities.elicitation.is_some())
     }
 
+    /// Whether the client declared URL-mode elicitation
+    /// (`ctx.elicit_url(..)` can work).
+    pub fn can_elicit_url(&self) -> bool {
+        self.client()
+            .is_some_and(crate::peer::supports_url_elicitation)
+    }
+
     /// Whether the client declared roots (`ctx.list_roots()` can work).
     pub fn can_list_roots(&self) -> bool {
         self.client()
@@ -224,6 +231,41 @@ impl RequestContext {
     /// Asks the user for input through the client (`elicitation/create`).
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, Error> {
         self.peer.elicit(params).await
+    }
+
+    /// Asks the user, through the client, to open `url` (URL-mode
+    /// elicitation): for a step the client must not see, such as signing in
+    /// to a third party or typing a secret. `elicitation_id` names the
+    /// step; send [`elicitation_complete`](Self::elicitation_complete) with
+    /// it once the step is done. The result says only whether the user
+    /// agreed to open the page.
+    ///
+    /// In a session this sends `elicitation/create` with `mode: "url"`; in a
+    /// stateless request (2026-07-28) it is an input request, as for
+    /// [`elicit`](Self::elicit): the handler runs again with the answer.
+    /// Without URL-mode elicitation declared by the client, this fails
+    /// (-32601 in a session; statelessly the request ends with -32021).
+    /// A handler that would rather not wait can end the call with the
+    /// -32042 error instead ([`ProtocolError::url_elicitation_required`](crate::ProtocolError::url_elicitation_required)).
+    pub async fn elicit_url(
+        &self,
+        message: impl Into<String>,
+        url: impl Into<String>,
+        elicitation_id: impl Into<String>,
+    ) -> Result<ElicitResult, Error> {
+        self.peer
+            .elicit_url(ElicitRequestUrlParams::new(message, url, elicitation_id))
+            .await
+    }
+
+    /// Tells the client that the URL-mode elicitation `elicitation_id` is
+    /// done (`notifications/elicitation/complete`, 2025-11-25); sends nothing
+    /// statelessly, where the revision has no such notification.
+    pub async fn elicitation_complete(
+        &self,
+        elicitation_id: impl Into<String>,
+    ) -> Result<(), Error> {
+        self.peer.elicitation_complete(elicitation_id).await
     }
 
     /// Asks the client for one input under a key of your choosing (see
