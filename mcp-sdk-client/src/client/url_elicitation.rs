@@ -1,11 +1,14 @@
 //! The -32042 error (URL elicitation required, 2025-11-25): a server
 //! refused a call until the user completes steps on pages it names.
 
-use super::Client;
+use super::{tool_arguments, Client};
 use crate::handler::RequestContext;
+use crate::request::RequestOptions;
 use crate::ClientError;
-use mcp_sdk::UrlElicitationRequiredData;
-use mcp_sdk::{ElicitAction, ElicitRequestParams, ElicitRequestUrlParams, RequestId};
+use mcp_sdk::{
+    CallToolParams, CallToolResult, ElicitAction, ElicitRequestParams, ElicitRequestUrlParams,
+    RequestId, UrlElicitationRequiredData,
+};
 use tokio_util::sync::CancellationToken;
 
 impl ClientError {
@@ -64,5 +67,25 @@ impl Client {
             }
         }
         true
+    }
+
+    /// `tools/call` with options, answering a -32042 error once: when the
+    /// user accepts every page it names
+    /// ([`answer_url_elicitation_required`](Self::answer_url_elicitation_required)),
+    /// the call is made again; otherwise, or if the retry fails too, the
+    /// error is returned.
+    pub async fn call_tool_answering_url_elicitation(
+        &self,
+        name: &str,
+        arguments: impl serde::Serialize,
+        options: RequestOptions,
+    ) -> Result<CallToolResult, ClientError> {
+        let params = CallToolParams::new(name, tool_arguments(arguments)?);
+        match self.request_with(params.clone(), options.clone()).await {
+            Err(e) if self.answer_url_elicitation_required(&e).await => {
+                self.request_with(params, options).await
+            }
+            other => other,
+        }
     }
 }
