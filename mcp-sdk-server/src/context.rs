@@ -4,6 +4,7 @@ use crate::client_info::ClientInfo;
 use crate::extensions::SessionExtensions;
 use crate::notifier::Notifier;
 use crate::peer::Peer;
+use mcp_sdk::trace::TraceContext;
 use mcp_sdk::{
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitRequestUrlParams,
     ElicitResult, Error, InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
@@ -32,6 +33,8 @@ pub struct RequestContext {
     http: Option<Arc<http::request::Parts>>,
     /// Extensions given without an HTTP request (a context built for a test).
     extensions: Option<Arc<http::Extensions>>,
+    /// This request's span in its trace (SEP-414), once dispatched.
+    trace: Option<TraceContext>,
 }
 
 impl RequestContext {
@@ -48,7 +51,24 @@ impl RequestContext {
             peer,
             http: None,
             extensions: None,
+            trace: None,
         }
+    }
+
+    /// This context for a request handled as `trace`'s span.
+    pub(crate) fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// This request's span in its distributed trace (W3C Trace Context in
+    /// `_meta`, SEP-414): a child of the `traceparent` the client sent, or
+    /// the root of a new trace when it sent none or a malformed one. Requests
+    /// this handler makes with the client SDK carry it on by themselves
+    /// ([`TraceContext::current`]). `None` in a context built with
+    /// [`builder`](Self::builder).
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 
     /// This context for a request that came in `http`.
