@@ -213,7 +213,7 @@ async fn lists_the_tools(via: Via) {
     let (client, _server) = connect(via, &[]).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["fetch", "http_request"]);
+    assert_eq!(names, ["fetch", "http_request", "open_in_browser"]);
     let prompts = client.list_all_prompts().await.unwrap();
     assert_eq!(prompts.len(), 1);
     assert_eq!(prompts[0].name, "fetch");

@@ -12,6 +12,7 @@ mod connect;
 mod core;
 mod exchange;
 mod serve;
+mod url_elicitation;
 
 pub use connect::{ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};
 pub(crate) use core::Core;

@@ -434,7 +434,10 @@ async fn a_legacy_server_refusing_the_probe_without_a_modern_body_gets_initializ
     assert_eq!(client.server().server_info.name, "legacy");
     client.list_tools(None).await.unwrap();
     let list = &server.posts("tools/list")[0];
-    assert_eq!(list.body["params"].get("_meta"), None);
+    // Session era: none of the stateless era's `_meta`, only the trace
+    // context every request carries (SEP-414).
+    let meta = list.body["params"]["_meta"].as_object().unwrap();
+    assert_eq!(meta.keys().collect::<Vec<_>>(), ["traceparent"]);
     assert_eq!(server.posts("server/discover").len(), 1);
 
     // Even a plain-text 400.

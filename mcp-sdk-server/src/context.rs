@@ -4,9 +4,10 @@ use crate::client_info::ClientInfo;
 use crate::extensions::SessionExtensions;
 use crate::notifier::Notifier;
 use crate::peer::Peer;
+use mcp_sdk::trace::TraceContext;
 use mcp_sdk::{
-    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
-    InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
+    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitRequestUrlParams,
+    ElicitResult, Error, InputRequest, InputResponse, ListRootsResult, LoggingLevel, Message,
     ProgressNotificationParams, ProgressToken, ProtocolVersion, RequestId,
 };
 use serde_json::Value;
@@ -32,6 +33,8 @@ pub struct RequestContext {
     http: Option<Arc<http::request::Parts>>,
     /// Extensions given without an HTTP request (a context built for a test).
     extensions: Option<Arc<http::Extensions>>,
+    /// This request's span in its trace (SEP-414), once dispatched.
+    trace: Option<TraceContext>,
 }
 
 impl RequestContext {
@@ -48,7 +51,24 @@ impl RequestContext {
             peer,
             http: None,
             extensions: None,
+            trace: None,
         }
+    }
+
+    /// This context for a request handled as `trace`'s span.
+    pub(crate) fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// This request's span in its distributed trace (W3C Trace Context in
+    /// `_meta`, SEP-414): a child of the `traceparent` the client sent, or
+    /// the root of a new trace when it sent none or a malformed one. Requests
+    /// this handler makes with the client SDK carry it on by themselves
+    /// ([`TraceContext::current`]). `None` in a context built with
+    /// [`builder`](Self::builder).
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 
     /// This context for a request that came in `http`.
@@ -120,6 +140,13 @@ impl RequestContext {
     pub fn can_elicit(&self) -> bool {
         self.client()
             .is_some_and(|c| c.capabilities.elicitation.is_some())
+    }
+
+    /// Whether the client declared URL-mode elicitation
+    /// (`ctx.elicit_url(..)` can work).
+    pub fn can_elicit_url(&self) -> bool {
+        self.client()
+            .is_some_and(crate::peer::supports_url_elicitation)
     }
 
     /// Whether the client declared roots (`ctx.list_roots()` can work).
@@ -224,6 +251,41 @@ impl RequestContext {
     /// Asks the user for input through the client (`elicitation/create`).
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, Error> {
         self.peer.elicit(params).await
+    }
+
+    /// Asks the user, through the client, to open `url` (URL-mode
+    /// elicitation): for a step the client must not see, such as signing in
+    /// to a third party or typing a secret. `elicitation_id` names the
+    /// step; send [`elicitation_complete`](Self::elicitation_complete) with
+    /// it once the step is done. The result says only whether the user
+    /// agreed to open the page.
+    ///
+    /// In a session this sends `elicitation/create` with `mode: "url"`; in a
+    /// stateless request (2026-07-28) it is an input request, as for
+    /// [`elicit`](Self::elicit): the handler runs again with the answer.
+    /// Without URL-mode elicitation declared by the client, this fails
+    /// (-32601 in a session; statelessly the request ends with -32021).
+    /// A handler that would rather not wait can end the call with the
+    /// -32042 error instead ([`ProtocolError::url_elicitation_required`](crate::ProtocolError::url_elicitation_required)).
+    pub async fn elicit_url(
+        &self,
+        message: impl Into<String>,
+        url: impl Into<String>,
+        elicitation_id: impl Into<String>,
+    ) -> Result<ElicitResult, Error> {
+        self.peer
+            .elicit_url(ElicitRequestUrlParams::new(message, url, elicitation_id))
+            .await
+    }
+
+    /// Tells the client that the URL-mode elicitation `elicitation_id` is
+    /// done (`notifications/elicitation/complete`, 2025-11-25); sends nothing
+    /// statelessly, where the revision has no such notification.
+    pub async fn elicitation_complete(
+        &self,
+        elicitation_id: impl Into<String>,
+    ) -> Result<(), Error> {
+        self.peer.elicitation_complete(elicitation_id).await
     }
 
     /// Asks the client for one input under a key of your choosing (see

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// What every session of one server shares: the server and what it offers,
 /// computed once (the capabilities again when the server's [`Notifier`]
@@ -84,8 +85,23 @@ pub(crate) async fn run_guarded(
     }
 }
 
-/// Routes one request to the server, refusing what is not advertised.
+/// Routes one request to the server, refusing what is not advertised, as
+/// a span of the request's trace.
 pub(crate) async fn dispatch(
+    shared: &ServerShared,
+    method: String,
+    params: Option<Value>,
+    ctx: RequestContext,
+) -> Result<Value, Error> {
+    let (trace, span) = crate::trace::request_span(&method, params.as_ref(), &ctx);
+    let ctx = ctx.with_trace(trace.clone());
+    trace
+        .scope(route(shared, method, params, ctx).instrument(span))
+        .await
+}
+
+/// Routes one request to the server's handler for its method.
+async fn route(
     shared: &ServerShared,
     method: String,
     params: Option<Value>,

@@ -44,6 +44,7 @@ mod context;
 mod server;
 // L3, from a decoded request to a handler:
 mod dispatch;
+mod trace;
 // L4, the session era, the stateless era and tasks, side by side (and the
 // router, built on the trait):
 pub mod router;

@@ -10,8 +10,9 @@ use crate::sink::Outbound;
 use crate::util::lock;
 use async_trait::async_trait;
 use mcp_sdk::{
-    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, EmptyResult,
-    Error, ErrorCode, InputRequest, InputResponse, ListRootsParams, ListRootsResult, LoggingLevel,
+    CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitRequestUrlParams,
+    ElicitResult, ElicitationCompleteNotificationParams, EmptyResult, Error, ErrorCode,
+    InputRequest, InputResponse, ListRootsParams, ListRootsResult, LoggingLevel,
     LoggingMessageNotificationParams, Message, NotificationParams, PingParams,
     PromptListChangedNotificationParams, RequestId, RequestParams,
     ResourceListChangedNotificationParams, ResourceUpdatedNotificationParams,
@@ -442,6 +443,37 @@ impl Peer {
         self.request(params).await
     }
 
+    /// `elicitation/create` in URL mode: asks the user to open a page (to
+    /// sign in elsewhere, pay, give a secret the client must not see). The
+    /// answer says only whether the user agreed to open it; the step itself
+    /// happens out of band, and [`elicitation_complete`](Self::elicitation_complete)
+    /// tells the client when it is done. Fails (-32601 in a session, -32021
+    /// statelessly) when the client did not declare URL-mode elicitation:
+    /// servers must not send a mode the client did not declare.
+    pub async fn elicit_url(&self, params: ElicitRequestUrlParams) -> Result<ElicitResult, Error> {
+        self.require(supports_url_elicitation, "elicitation.url")?;
+        self.request(ElicitRequestParams::Url(params)).await
+    }
+
+    /// `notifications/elicitation/complete`: the out-of-band step of the
+    /// URL-mode elicitation `elicitation_id` is done (2025-11-25), so the
+    /// client may retry what waited for it. Revision 2026-07-28 has no such
+    /// notification (the client retries its request once the user is back):
+    /// statelessly this sends nothing.
+    pub async fn elicitation_complete(
+        &self,
+        elicitation_id: impl Into<String>,
+    ) -> Result<(), Error> {
+        if self.asker().is_some() {
+            return Ok(());
+        }
+        self.notify(ElicitationCompleteNotificationParams {
+            elicitation_id: elicitation_id.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
     /// `notifications/tools/list_changed`.
     pub async fn notify_tool_list_changed(&self) -> Result<(), Error> {
         self.notify(ToolListChangedNotificationParams::default())
@@ -528,6 +560,15 @@ impl Peer {
             }))),
         }
     }
+}
+
+/// Whether the client declared URL-mode elicitation.
+pub(crate) fn supports_url_elicitation(client: &ClientInfo) -> bool {
+    client
+        .capabilities
+        .elicitation
+        .as_ref()
+        .is_some_and(|e| e.supports_url())
 }
 
 /// A request to the client as an input request of 2026-07-28.

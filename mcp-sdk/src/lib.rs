@@ -23,6 +23,7 @@ pub mod error;
 pub mod framing;
 pub mod jsonrpc;
 pub mod time;
+pub mod trace;
 pub mod types;
 pub mod version;
 

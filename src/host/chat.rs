@@ -238,9 +238,11 @@ impl Chat {
                     message: p.message,
                 })
             });
+        // A -32042 error shows its pages to the user (the elicitor asks
+        // first) and, accepted, the call is made once more.
         let (result, is_error) = match self
             .client
-            .call_tool_with(&call.name, arguments, options)
+            .call_tool_answering_url_elicitation(&call.name, arguments, options)
             .await
         {
             Ok(result) => (

@@ -605,8 +605,10 @@ async fn call(
     let result = if as_task {
         call_as_task(client, name, arguments, timeout).await?
     } else {
+        // -32042: the terminal shows each page and asks; accepted, the
+        // call is made once more.
         client
-            .call_tool_with(name, arguments, progress_options(name, timeout))
+            .call_tool_answering_url_elicitation(name, arguments, progress_options(name, timeout))
             .await
             .map_err(|e| HostError::mcp(format!("tools/call {name}"), e))?
     };

@@ -10,6 +10,7 @@ use crate::stateless::Cache;
 use crate::transport::{Incoming, Transport};
 use crate::ClientError;
 use mcp_sdk::jsonrpc::{ErrorResponse, Notification, Response};
+use mcp_sdk::trace::{TraceContext, TRACEPARENT_META_KEY};
 use mcp_sdk::{
     CancelledNotificationParams, ClientCapabilities, Implementation, InitializeParams, JsonObject,
     LoggingLevel, Message, NotificationParams, ProgressNotificationParams, ProgressToken,
@@ -180,6 +181,7 @@ impl Core {
             .map_err(|e| ClientError::Protocol(format!("params of {method}: {e}")))?;
         let responder = Responder::of(&options, &self.handler);
         self.add_stateless_meta(&mut params, responder.as_ref().map(|r| &*r.capabilities));
+        add_trace_context(&mut params);
         let id = self.next_request_id();
         let (tx, mut rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
@@ -284,6 +286,30 @@ async fn wait_progress(signal: &Option<Arc<tokio::sync::Notify>>) {
     match signal {
         Some(n) => n.notified().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Writes the trace context into the request's `_meta` (SEP-414): the
+/// running task's ([`TraceContext::current`], set by the server SDK for a
+/// handler, so a gateway's requests continue its client's trace), or else a
+/// new trace. A `traceparent` the caller put there stays.
+fn add_trace_context(params: &mut Value) {
+    if params.is_null() {
+        *params = Value::Object(JsonObject::new());
+    }
+    let Value::Object(map) = params else {
+        return;
+    };
+    let meta = map
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(JsonObject::new()));
+    let Value::Object(meta) = meta else {
+        return;
+    };
+    if !meta.contains_key(TRACEPARENT_META_KEY) {
+        TraceContext::current()
+            .unwrap_or_else(TraceContext::new_root)
+            .write_meta(meta);
     }
 }
 

@@ -7,7 +7,10 @@ use super::route::{run_guards, Call, CallKind, Guard};
 use super::schema::{output_schema_for, schema_for};
 use crate::context::RequestContext;
 use futures_util::future::BoxFuture;
-use mcp_sdk::{CallToolParams, CallToolResult, ContentBlock, Error, JsonObject, Tool};
+use mcp_sdk::{
+    CallToolParams, CallToolResult, ContentBlock, ElicitRequestUrlParams, Error, JsonObject, Tool,
+    UrlElicitationRequiredData,
+};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -49,9 +52,38 @@ pub trait IntoToolResult {
 #[derive(Debug, Clone)]
 pub struct ProtocolError(pub Error);
 
+impl ProtocolError {
+    /// -32042 (2025-11-25): the call cannot go on until the user completes
+    /// these URL-mode elicitations (each made with
+    /// [`ElicitRequestUrlParams::new`]). The client shows each page, with
+    /// the user's consent, and retries the call once it is done (a server
+    /// that can tell sends `notifications/elicitation/complete`). For a
+    /// handler that would rather end the call than wait in
+    /// [`RequestContext::elicit_url`](crate::RequestContext::elicit_url);
+    /// revision 2026-07-28 has no such error, so there use `elicit_url`.
+    pub fn url_elicitation_required(
+        message: impl Into<String>,
+        elicitations: Vec<ElicitRequestUrlParams>,
+    ) -> Self {
+        ProtocolError(UrlElicitationRequiredData::new(elicitations).into_error(message))
+    }
+}
+
 impl IntoToolResult for ProtocolError {
     fn into_tool_result(self) -> Result<CallToolResult, Error> {
         Err(self.0)
+    }
+}
+
+/// A tool that either gives a result or ends the call with a protocol
+/// error (such as [`ProtocolError::url_elicitation_required`]).
+impl<T: IntoToolResult> IntoToolResult for Result<T, ProtocolError> {
+    fn output_schema() -> Option<JsonObject> {
+        T::output_schema()
+    }
+
+    fn into_tool_result(self) -> Result<CallToolResult, Error> {
+        self.map_err(|e| e.0)?.into_tool_result()
     }
 }
 

@@ -18,11 +18,11 @@ use base64::Engine as _;
 use futures_util::task::AtomicWaker;
 use hmac::Mac;
 use mcp_sdk::{
-    ClientCapabilities, CreateMessageResult, ElicitResult, Error, InputRequest, InputRequests,
-    ListRootsResult,
+    ClientCapabilities, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
+    InputRequest, InputRequests, ListRootsResult,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -294,16 +294,27 @@ impl InputRound {
 
 /// -32021 when the client did not declare what `request` needs.
 fn missing_capability(caps: &ClientCapabilities, request: &InputRequest) -> Option<Error> {
-    let (has, name) = match request {
-        InputRequest::CreateMessage(_) => (caps.sampling.is_some(), "sampling"),
-        InputRequest::ListRoots(_) => (caps.roots.is_some(), "roots"),
-        InputRequest::Elicit(_) => (caps.elicitation.is_some(), "elicitation"),
+    let (has, name, required) = match request {
+        InputRequest::CreateMessage(_) => {
+            (caps.sampling.is_some(), "sampling", json!({"sampling": {}}))
+        }
+        InputRequest::ListRoots(_) => (caps.roots.is_some(), "roots", json!({"roots": {}})),
+        // A URL-mode elicitation needs the client to have declared that mode.
+        InputRequest::Elicit(ElicitRequestParams::Url(_)) => (
+            caps.elicitation.as_ref().is_some_and(|e| e.supports_url()),
+            "elicitation.url",
+            json!({"elicitation": {"url": {}}}),
+        ),
+        InputRequest::Elicit(_) => (
+            caps.elicitation.is_some(),
+            "elicitation",
+            json!({"elicitation": {}}),
+        ),
     };
     if has {
         return None;
     }
-    let required: ClientCapabilities =
-        serde_json::from_value(serde_json::json!({ name: {} })).unwrap_or_default();
+    let required: ClientCapabilities = serde_json::from_value(required).unwrap_or_default();
     Some(Error::missing_required_client_capability(name, &required))
 }
 
@@ -459,7 +470,6 @@ impl crate::peer::Asker for InputRound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
         let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();

@@ -705,6 +705,23 @@ pub struct UrlElicitationRequiredData {
 }
 
 impl UrlElicitationRequiredData {
+    /// The data for these elicitations.
+    pub fn new(elicitations: Vec<ElicitRequestUrlParams>) -> Self {
+        UrlElicitationRequiredData {
+            elicitations,
+            extra: Map::new(),
+        }
+    }
+
+    /// The data of `error`, if it is a -32042 error whose data has this
+    /// shape.
+    pub fn from_error(error: &Error) -> Option<Self> {
+        if error.code != ErrorCode::URL_ELICITATION_REQUIRED {
+            return None;
+        }
+        serde_json::from_value(error.data.clone()?).ok()
+    }
+
     /// The -32042 error carrying this data.
     pub fn into_error(self, message: impl Into<String>) -> Error {
         let data = serde_json::to_value(&self).unwrap_or(Value::Null);

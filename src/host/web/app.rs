@@ -332,8 +332,10 @@ impl App {
             .timeout(self.timeout)
             .reset_timeout_on_progress()
             .on_progress(move |p| publish_progress(&events, Some(&tool), &p));
+        // A -32042 error shows its pages to the user (the elicitor asks
+        // first) and, accepted, the call is made once more.
         let result = client
-            .call_tool_with(name, arguments, options)
+            .call_tool_answering_url_elicitation(name, arguments, options)
             .await
             .map_err(|e| self.failed(&format!("tools/call {name}"), e))?;
         Ok(json!({ "result": result }))

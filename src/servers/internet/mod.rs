@@ -1,20 +1,24 @@
 //! The internet server (the seed's server 5, and its tools server's
 //! `api-call`): `fetch` reads a web page as Markdown (or raw text) in
 //! chunks, as the popular Python fetch server does, and `http_request` calls
-//! an HTTP API with a method, headers and a JSON body.
+//! an HTTP API with a method, headers and a JSON body; `open_in_browser`
+//! asks the user to open a page themselves (URL-mode elicitation, see
+//! [`open`]).
 //!
 //! Both refuse internal destinations (loopback, private, link-local, cloud
 //! metadata...) after DNS resolution and on every redirect, unless the host
 //! is on the operator's allow-list; see [`guard`].
 //!
-//! The tools ask nothing of the client and keep no per-session state, so
-//! the same handlers serve the session era and the stateless era
-//! (2026-07-28), with the same refusals.
+//! The tools keep no per-session state, so the same handlers serve the
+//! session era and the stateless era (2026-07-28), with the same refusals;
+//! `open_in_browser` asks the client in either (a request in a session, an
+//! input request statelessly).
 
 pub mod guard;
 pub mod html;
 pub mod nesting;
 pub mod net;
+pub mod open;
 pub mod robots;
 
 use super::tools::offload::Offload;
@@ -261,6 +265,24 @@ pub fn router(config: Config) -> Router {
             move |args: HttpRequestArgs| {
                 let fetcher = fetcher.clone();
                 async move { http_request(&fetcher, args).await.map(Structured) }
+            },
+        )
+        .tool(
+            Tool::named(
+                "open_in_browser",
+                "Asks the user to open a page in their own browser, for a page that needs \
+                 them there (their sign-in, a captcha, a payment) and that fetch cannot read \
+                 for them. The page's content does not come back; ask the user what they \
+                 need to tell you.",
+            )
+            .with_title("Ask the user to open a page")
+            .with_annotations(ToolAnnotations {
+                read_only_hint: Some(true),
+                open_world_hint: Some(true),
+                ..Default::default()
+            }),
+            |args: open::OpenArgs, ctx: RequestContext| async move {
+                open::open_in_browser(args, &ctx).await
             },
         )
         .prompt(

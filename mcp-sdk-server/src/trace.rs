@@ -1,0 +1,63 @@
+//! Each request as a span of its distributed trace (SEP-414): the
+//! `traceparent` in the request's `_meta` is the parent; a request without
+//! one, or with a malformed one, starts a new trace. The handler runs inside
+//! a `tracing` span carrying the method, the tool, the HTTP session and the
+//! trace and span ids, with the request's [`TraceContext`] current, so the
+//! requests it makes with the client SDK continue the trace.
+
+use crate::context::RequestContext;
+use mcp_sdk::trace::TraceContext;
+use serde_json::Value;
+use tracing::field::Empty;
+use tracing::Span;
+
+/// The HTTP header naming a Streamable HTTP session.
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// This server's span for a request with `params`: a child of the
+/// incoming trace context, or a new trace.
+pub(crate) fn incoming(params: Option<&Value>) -> (TraceContext, Option<TraceContext>) {
+    match TraceContext::from_params(params) {
+        Some(Ok(parent)) => (parent.child(), Some(parent)),
+        Some(Err(e)) => {
+            tracing::debug!(reason = %e, "ignoring the request's traceparent; starting a new trace");
+            (TraceContext::new_root(), None)
+        }
+        None => (TraceContext::new_root(), None),
+    }
+}
+
+/// The request's span: its trace context, and the `tracing` span the
+/// handler runs in (method, tool, HTTP session, trace, span and parent ids).
+pub(crate) fn request_span(
+    method: &str,
+    params: Option<&Value>,
+    ctx: &RequestContext,
+) -> (TraceContext, Span) {
+    let (trace, parent) = incoming(params);
+    let span = tracing::info_span!(
+        "mcp.request",
+        mcp.method = method,
+        mcp.tool = Empty,
+        mcp.session = Empty,
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+        parent_span_id = Empty,
+    );
+    if method == "tools/call" {
+        if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
+            span.record("mcp.tool", name);
+        }
+    }
+    if let Some(session) = ctx
+        .http_parts()
+        .and_then(|p| p.headers.get(SESSION_HEADER))
+        .and_then(|v| v.to_str().ok())
+    {
+        span.record("mcp.session", session);
+    }
+    if let Some(parent) = &parent {
+        span.record("parent_span_id", tracing::field::display(parent.span_id()));
+    }
+    (trace, span)
+}
