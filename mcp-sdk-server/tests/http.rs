@@ -596,3 +596,79 @@ async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() 
         "{event}"
     );
 }
+
+/// Sends `raw` on a fresh connection and reads the answer until the server
+/// closes the connection.
+async fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = timeout(LIMIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes in time");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_the_connection_closes() {
+    let config = HttpConfig {
+        // Short, so the test is quick; the bound, not its length, is tested.
+        body_read_timeout: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    // 100 bytes declared, one sent, then nothing.
+    let raw = "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+               accept: application/json, text/event-stream\r\ncontent-length: 100\r\n\r\n{";
+    let answer = raw_exchange(server.addr, raw.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+    // The legacy transport's message path reads bodies the same way.
+    let raw = "POST /message?sessionId=x HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+               content-length: 100\r\n\r\n{";
+    let answer = raw_exchange(server.addr, raw.as_bytes()).await;
+    // No such session: refused before the body is read, or 408 after it.
+    assert!(
+        answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_and_health_answers_once_one_closes() {
+    use tokio::io::AsyncWriteExt;
+    let config = HttpConfig {
+        max_connections: 2,
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    // Two connections that send half a request head and wait.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    // The third is refused with a clear answer (the server accepts in
+    // order, so the first two hold the permits).
+    let health = "GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+    let answer = raw_exchange(server.addr, health.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    // One closes; /health answers again once the server saw it go.
+    drop(held.pop());
+    timeout(LIMIT, async {
+        loop {
+            let answer = raw_exchange(server.addr, health.as_bytes()).await;
+            if answer.starts_with("HTTP/1.1 200") {
+                assert!(answer.ends_with("ok"), "{answer}");
+                return;
+            }
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("/health answers once a connection closed");
+}

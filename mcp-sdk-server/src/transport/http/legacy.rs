@@ -9,7 +9,8 @@
 
 use super::body::McpBody;
 use super::guard::{accepts, is_json};
-use super::{error_response, too_large, BoxError, HttpConfig, HttpResponse};
+use super::request_body::read_body;
+use super::{error_response, BoxError, HttpConfig, HttpResponse};
 use crate::dispatch::ServerShared;
 use crate::session::Session;
 use crate::sink::MessageSink;
@@ -18,7 +19,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 use mcp_sdk::jsonrpc::decode;
 use mcp_sdk::Message;
 use std::collections::HashMap;
@@ -168,23 +168,15 @@ impl Legacy {
                 }
             }
         };
-        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes)
-            .collect()
-            .await
+        let body = match read_body(
+            req.into_body(),
+            config.max_body_bytes,
+            config.body_read_timeout,
+        )
+        .await
         {
-            Ok(b) => b.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return too_large(config.max_body_bytes)
-            }
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Bad Request: could not read the body: {e}"),
-                )
-            }
+            Ok(body) => body,
+            Err(refusal) => return refusal,
         };
         let out = session.standalone().clone();
         match decode(&body) {

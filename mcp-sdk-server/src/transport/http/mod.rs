@@ -20,6 +20,7 @@
 mod body;
 mod guard;
 mod legacy;
+mod request_body;
 mod serve;
 mod stateless;
 mod streams;
@@ -27,8 +28,8 @@ mod streams;
 pub use body::McpBody;
 pub use guard::OriginPolicy;
 pub use serve::{
-    serve, serve_app, serve_listener, serve_with_shutdown, ExtraRoutes, LEGACY_MESSAGE_PATH,
-    LEGACY_SSE_PATH,
+    serve, serve_app, serve_listener, serve_with_shutdown, ConnectionLimit, ConnectionPermit,
+    ExtraRoutes, LEGACY_MESSAGE_PATH, LEGACY_SSE_PATH,
 };
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
@@ -44,7 +45,6 @@ use guard::{accepts, is_json, Accepts};
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion};
 use std::collections::HashMap;
@@ -79,6 +79,26 @@ pub enum ResponseMode {
     Json,
 }
 
+/// The default [`HttpConfig::max_body_bytes`]: 4 MiB. A larger body gets
+/// 413 Payload Too Large.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default [`HttpConfig::body_read_timeout`]: 30 s for the whole body
+/// (4 MiB at 140 KB/s). A body not complete by then gets 408 Request
+/// Timeout and the connection is closed, so a stalled upload holds no
+/// memory or connection for longer.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`HttpConfig::header_read_timeout`]: 30 s. A connection
+/// whose request head is not complete by then is closed without an answer.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`HttpConfig::max_connections`]: 1,000 open connections,
+/// below the common limit of 1,024 file descriptors per process so that the
+/// server keeps descriptors for its own files and outgoing connections.
+/// One more connection is answered 503 Service Unavailable and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
 /// Settings of the Streamable HTTP service.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -86,9 +106,20 @@ pub struct HttpConfig {
     pub session: SessionConfig,
     /// Allowed `Origin` and `Host` values (loopback only by default).
     pub origins: OriginPolicy,
-    /// The largest accepted request body, in bytes (default 4 MiB); larger
-    /// bodies get 413.
+    /// The largest accepted request body, in bytes (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); larger bodies get 413.
     pub max_body_bytes: usize,
+    /// The time a whole request body may take to arrive (default
+    /// [`DEFAULT_BODY_READ_TIMEOUT`]); later, 408 and the connection closes.
+    pub body_read_timeout: Duration,
+    /// The time a request's head may take to arrive on a connection that
+    /// [`serve`] accepted (default [`DEFAULT_HEADER_READ_TIMEOUT`]); later,
+    /// the connection closes.
+    pub header_read_timeout: Duration,
+    /// At most this many connections at once on a listener that [`serve`]
+    /// runs (default [`DEFAULT_MAX_CONNECTIONS`]); one more is answered 503
+    /// and closed. Raise the process's file descriptor limit with it.
+    pub max_connections: usize,
     /// A session unused for this long is closed (default 30 minutes).
     pub session_idle_timeout: Duration,
     /// This long before an idle session is closed, a warning log message
@@ -117,7 +148,10 @@ impl Default for HttpConfig {
         HttpConfig {
             session: SessionConfig::default(),
             origins: OriginPolicy::default(),
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_expiry_notice: Some(Duration::from_secs(60)),
             max_sessions: 100_000,
@@ -370,24 +404,13 @@ impl StreamableHttpService {
         // Shared with the handlers, which may read the head and its extensions.
         let parts = Arc::new(parts);
         let headers = &parts.headers;
-        let body = match http_body_util::Limited::new(body, config.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
+        let body =
+            match request_body::read_body(body, config.max_body_bytes, config.body_read_timeout)
+                .await
             {
-                return too_large(config.max_body_bytes)
-            }
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Bad Request: could not read the body: {e}"),
-                )
-            }
-        };
+                Ok(body) => body,
+                Err(refusal) => return refusal,
+            };
         if is_batch(&body) {
             if let Err(resp) = check_protocol_version(headers) {
                 return *resp;
