@@ -672,3 +672,47 @@ async fn connections_over_the_limit_get_503_and_health_answers_once_one_closes()
     .await
     .expect("/health answers once a connection closed");
 }
+
+#[tokio::test]
+async fn a_batch_is_bounded_in_items_and_in_the_size_of_its_answer() {
+    use mcp_sdk_server::http::{ResponseMode, DEFAULT_MAX_BATCH_ITEMS};
+    let config = HttpConfig {
+        response_mode: ResponseMode::Json,
+        // Two answers to a ping (36 bytes each) fit, the third does not.
+        max_batch_answer_bytes: 100,
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    let s = server.session("2025-03-26").await;
+
+    // One item too many: refused whole.
+    let batch: Vec<Value> = (0..=DEFAULT_MAX_BATCH_ITEMS as i64).map(ping).collect();
+    let resp = server.post(Some(&s), &Value::Array(batch)).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("at most {DEFAULT_MAX_BATCH_ITEMS}")),
+        "{answer}"
+    );
+
+    // Within the item limit, over the answer limit: the first answers, then
+    // errors that say why.
+    let batch: Vec<Value> = (1..=5).map(ping).collect();
+    let resp = server.post(Some(&s), &Value::Array(batch)).await;
+    assert_eq!(resp.status(), 200);
+    let answers = by_id(json_body(resp).await.as_array().unwrap().clone());
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let ok = answers.iter().filter(|a| a["result"] == json!({})).count();
+    assert_eq!(ok, 2, "{answers:?}");
+    for a in answers.iter().filter(|a| a.get("error").is_some()) {
+        assert_eq!(a["error"]["code"], -32603, "{a}");
+        assert!(a["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceed 100 bytes"));
+    }
+}

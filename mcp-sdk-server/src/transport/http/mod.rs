@@ -99,6 +99,16 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// One more connection is answered 503 Service Unavailable and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
+/// The default [`HttpConfig::max_batch_items`]: 100 messages in one
+/// JSON-RPC batch. A longer batch is refused whole with 400 and a -32600
+/// error.
+pub const DEFAULT_MAX_BATCH_ITEMS: usize = 100;
+
+/// The default [`HttpConfig::max_batch_answer_bytes`]: 16 MiB of answers to
+/// one batch. Once the answers given reach it, each further answer is
+/// replaced by a -32603 error saying so.
+pub const DEFAULT_MAX_BATCH_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// Settings of the Streamable HTTP service.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -127,6 +137,16 @@ pub struct HttpConfig {
     /// stream, where the client sees it if it opens one (default 1 minute;
     /// `None` for no warning).
     pub session_expiry_notice: Option<Duration>,
+    /// At most this many messages in one JSON-RPC batch (default
+    /// [`DEFAULT_MAX_BATCH_ITEMS`]); a longer batch gets 400 and -32600.
+    /// The requests of a batch run at most
+    /// [`SessionConfig::max_concurrent_requests`] at once, like all of the
+    /// session's requests.
+    pub max_batch_items: usize,
+    /// At most this many bytes of answers to one batch (default
+    /// [`DEFAULT_MAX_BATCH_ANSWER_BYTES`]): past it, each further answer is
+    /// replaced by an error (-32603) saying the limit was reached.
+    pub max_batch_answer_bytes: usize,
     /// At most this many sessions at once (default 100,000); beyond, new
     /// sessions get 503.
     pub max_sessions: usize,
@@ -154,6 +174,8 @@ impl Default for HttpConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_expiry_notice: Some(Duration::from_secs(60)),
+            max_batch_items: DEFAULT_MAX_BATCH_ITEMS,
+            max_batch_answer_bytes: DEFAULT_MAX_BATCH_ANSWER_BYTES,
             max_sessions: 100_000,
             replay_buffer_events: 256,
             response_mode: ResponseMode::Auto,
@@ -531,8 +553,7 @@ impl StreamableHttpService {
         hs.session
             .handle_request(era, req, Arc::new(tx), Some(parts))
             .await;
-        self.answer(hs, pending, Vec::new(), rx, accept, false)
-            .await
+        self.answer(hs, pending, Vec::new(), rx, accept, None).await
     }
 
     /// A JSON-RPC batch, for sessions of revision 2025-03-26 only. Answered
@@ -550,6 +571,14 @@ impl StreamableHttpService {
             Ok(Incoming::Single(_)) => unreachable!("the body is an array"),
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
+        let max_items = self.inner.config.max_batch_items;
+        if items.len() > max_items {
+            let err = Error::invalid_request(format_args!(
+                "the batch holds {} messages; at most {max_items} are accepted",
+                items.len()
+            ));
+            return json_response(StatusCode::BAD_REQUEST, &Message::error(None, err), None);
+        }
         let initialize = items
             .iter()
             .any(|m| matches!(m, Ok(Message::Request(r)) if r.method == "initialize"));
@@ -580,13 +609,14 @@ impl StreamableHttpService {
         if batch.pending.is_done() && batch.immediate.is_empty() {
             return empty_response(StatusCode::ACCEPTED);
         }
-        self.answer(hs, batch.pending, batch.immediate, rx, accept, true)
+        let budget = AnswerBudget::new(self.inner.config.max_batch_answer_bytes);
+        self.answer(hs, batch.pending, batch.immediate, rx, accept, Some(budget))
             .await
     }
 
     /// Answers a POST whose requests run: with JSON once every answer came
-    /// (the answer, or for a batch an array of them), or with an SSE stream
-    /// as the mode and the handlers' messages decide.
+    /// (the answer, or for a batch, which has a `budget`, an array of them),
+    /// or with an SSE stream as the mode and the handlers' messages decide.
     async fn answer(
         &self,
         hs: Arc<HttpSession>,
@@ -594,12 +624,13 @@ impl StreamableHttpService {
         mut answers: Vec<Message>,
         mut rx: mpsc::Receiver<Outgoing>,
         accept: Accepts,
-        array: bool,
+        mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
+        let array = budget.is_some();
         let mode = self.inner.config.response_mode;
         let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
-            return self.stream_response(hs, pending, rx, sent(answers));
+            return self.stream_response(hs, pending, rx, sent(answers), budget);
         }
         let json = |answers: Vec<Message>| {
             let body = if array {
@@ -611,11 +642,13 @@ impl StreamableHttpService {
         };
         while !pending.is_done() {
             match rx.recv().await {
-                Some(Outgoing::Message(m)) if pending.take(&m) => answers.push(m),
+                Some(Outgoing::Message(m)) if pending.take(&m) => {
+                    answers.push(AnswerBudget::admit(&mut budget, m))
+                }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
                     let mut sent = sent(answers);
                     sent.push(next);
-                    return self.stream_response(hs, pending, rx, sent);
+                    return self.stream_response(hs, pending, rx, sent, budget);
                 }
                 Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
@@ -633,13 +666,15 @@ impl StreamableHttpService {
     }
 
     /// Answers with an SSE stream: first `sent` (messages already received),
-    /// then the requests' messages until every answer was sent.
+    /// then the requests' messages until every answer was sent, the answers
+    /// of a batch within its `budget`.
     fn stream_response(
         &self,
         hs: Arc<HttpSession>,
         mut pending: Pending,
         mut rx: mpsc::Receiver<Outgoing>,
         sent: Vec<Outgoing>,
+        mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
@@ -694,7 +729,13 @@ impl StreamableHttpService {
                             return;
                         }
                     };
-                    let fin = pending.take(&m) && pending.is_done();
+                    let is_answer = pending.take(&m);
+                    let m = if is_answer {
+                        AnswerBudget::admit(&mut budget, m)
+                    } else {
+                        m
+                    };
+                    let fin = is_answer && pending.is_done();
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {
                         return;
@@ -863,6 +904,45 @@ fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
                 .log(mcp_sdk::LoggingLevel::Warning, Some("session"), message)
                 .await;
         });
+    }
+}
+
+/// The running bound on the answers to one batch: once the answers given
+/// add up to the limit, each further answer is replaced by an error, so a
+/// small batch cannot make a huge answer.
+struct AnswerBudget {
+    limit: usize,
+    left: usize,
+}
+
+impl AnswerBudget {
+    fn new(limit: usize) -> Self {
+        AnswerBudget { limit, left: limit }
+    }
+
+    /// `answer` if it fits in what is left of `budget` (or there is no
+    /// budget), else an error with its id.
+    fn admit(budget: &mut Option<AnswerBudget>, answer: Message) -> Message {
+        let Some(budget) = budget else {
+            return answer;
+        };
+        let id = match &answer {
+            Message::Response(r) => Some(r.id.clone()),
+            Message::Error(e) => e.id.clone(),
+            _ => return answer,
+        };
+        let size = answer.to_vec().len();
+        if size <= budget.left {
+            budget.left -= size;
+            return answer;
+        }
+        // Whatever follows gets the error too, however small.
+        budget.left = 0;
+        let err = Error::internal(format_args!(
+            "the answers to this batch exceed {} bytes; send this request on its own",
+            budget.limit
+        ));
+        Message::error(id, err)
     }
 }
 
