@@ -101,6 +101,19 @@ fn router(probe: Arc<Probe>) -> Router {
                 Ok::<_, mcp_sdk::Error>("progressed")
             },
         )
+        // Sends progress until sending fails (the client is gone).
+        .tool(
+            Tool::named("flood", "Floods its client with progress"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let message = "x".repeat(1024);
+                for n in 0..1_000_000 {
+                    if ctx.progress(n as f64, None, Some(&message)).await.is_err() {
+                        return format!("stopped after {n}");
+                    }
+                }
+                "never stopped".to_owned()
+            },
+        )
         .tool(
             Tool::named("slow", "Answers when released"),
             move |_: NoArguments| {
@@ -715,4 +728,66 @@ async fn a_batch_is_bounded_in_items_and_in_the_size_of_its_answer() {
             .unwrap()
             .contains("exceed 100 bytes"));
     }
+}
+
+#[tokio::test]
+async fn a_legacy_sse_client_that_never_reads_is_disconnected_instead_of_blocking_senders() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(HttpConfig::default()).await;
+    // A small receive buffer, so the server's queue fills soon.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut sse = socket.connect(server.addr).await.unwrap();
+    sse.write_all(b"GET /sse HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n")
+        .await
+        .unwrap();
+    // Read up to the endpoint event, then never again.
+    let mut seen = Vec::new();
+    let endpoint = timeout(LIMIT, async {
+        loop {
+            let mut buf = [0u8; 1024];
+            let n = sse.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the stream ended early");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some(at) = text.find("data: /message?sessionId=") {
+                if let Some(end) = text[at..].find("\n\n") {
+                    return text[at + 6..at + end].to_owned();
+                }
+            }
+        }
+    })
+    .await
+    .expect("the endpoint event in time");
+    let post = |body: Value| {
+        let (addr, endpoint) = (server.addr, endpoint.clone());
+        async move {
+            let headers = [("content-type", "application/json")];
+            let (resp, _) =
+                support::request_to(addr, "POST", &endpoint, &headers, &body.to_string()).await;
+            resp.status()
+        }
+    };
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    assert_eq!(post(init).await, 202);
+    assert_eq!(
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await,
+        202
+    );
+    // The flood stops once the queue is full: the session is closed, where
+    // before the sender waited forever on the client.
+    let flood = call(1, "flood", json!({"progressToken": "p"}));
+    assert_eq!(post(flood).await, 202);
+    timeout(LIMIT, async {
+        while post(ping(2)).await != 404 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the session of the client that does not read is closed");
+    // Everyone else is served as before.
+    let s = server.session("2025-06-18").await;
+    server.hello(&s).await;
+    drop(sse);
 }
