@@ -43,7 +43,7 @@ fn router(probe: Arc<Probe>) -> Router {
     let p1 = probe.clone();
     let p2 = probe.clone();
     let p3 = probe.clone();
-    let p4 = probe;
+    let p4 = probe.clone();
     Router::new()
         .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
             "hi"
@@ -101,6 +101,19 @@ fn router(probe: Arc<Probe>) -> Router {
                 Ok::<_, mcp_sdk::Error>("progressed")
             },
         )
+        // Runs until cancelled, and says when it starts and when it is dropped.
+        .tool(Tool::named("hang", "Runs until cancelled"), {
+            let probe = probe.clone();
+            move |_: NoArguments| {
+                let guard = OnDrop(probe.clone(), "hang dropped");
+                let _ = probe.events.send("hang started");
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    "unreachable"
+                }
+            }
+        })
         // Sends progress until sending fails (the client is gone).
         .tool(
             Tool::named("flood", "Floods its client with progress"),
@@ -790,4 +803,54 @@ async fn a_legacy_sse_client_that_never_reads_is_disconnected_instead_of_blockin
     let s = server.session("2025-06-18").await;
     server.hello(&s).await;
     drop(sse);
+}
+
+#[tokio::test]
+async fn in_json_mode_a_running_request_keeps_its_session_and_a_gone_client_cancels_it() {
+    let config = HttpConfig {
+        response_mode: mcp_sdk_server::http::ResponseMode::Json,
+        session_idle_timeout: Duration::from_millis(100),
+        session_expiry_notice: None,
+        ..Default::default()
+    };
+    let mut server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    let body = call(1, "slow", json!({})).to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-session-id", s.as_str()),
+    ];
+    let addr = server.addr;
+    let (h, b) = (
+        headers.map(|(k, v)| (k.to_owned(), v.to_owned())),
+        body.clone(),
+    );
+    let slow = tokio::spawn(async move {
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (resp, _) = request(addr, "POST", &h, &b).await;
+        (resp.status(), json_body(resp).await)
+    });
+    assert_eq!(server.next_event().await, "started");
+    // Many idle timeouts pass while the client waits for its answer: the
+    // sweeper must not close the session under it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.probe.release.notify_one();
+    let (status, answer) = timeout(LIMIT, slow).await.unwrap().unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "slow done",
+        "{answer}"
+    );
+
+    // A client that disconnects while it waits cancels its request.
+    let body = call(2, "hang", json!({})).to_string();
+    let (h, b) = (headers.map(|(k, v)| (k.to_owned(), v.to_owned())), body);
+    let hang = tokio::spawn(async move {
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        request(addr, "POST", &h, &b).await
+    });
+    assert_eq!(server.next_event().await, "hang started");
+    hang.abort();
+    assert_eq!(server.next_event().await, "hang dropped");
 }

@@ -194,6 +194,44 @@ struct HttpSession {
     /// The `last_seen` the expiry warning was sent for, if any: a session
     /// used again is warned again when it next goes idle.
     warned_at: AtomicU64,
+    /// POSTs waiting for their JSON answer: while one waits, the session is
+    /// in use even with no SSE connection, and the idle sweeper keeps it.
+    waiting: AtomicUsize,
+}
+
+/// A client waiting on its POST for a JSON answer to `pending`. Dropped
+/// before every answer came (hyper drops the handler when the client
+/// disconnects), it cancels the requests still running: nobody would read
+/// their answers.
+struct Waiting {
+    hs: Arc<HttpSession>,
+    pending: Pending,
+    /// The service's clock, to mark the session used when the wait ends.
+    epoch: Instant,
+}
+
+impl Waiting {
+    fn new(hs: Arc<HttpSession>, pending: Pending, epoch: Instant) -> Self {
+        hs.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting { hs, pending, epoch }
+    }
+
+    /// The answers still to come, which someone else now waits for.
+    fn hand_over(mut self) -> Pending {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        // Idle from now on, not from when the request came.
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.hs.last_seen.store(now, Ordering::Relaxed);
+        self.hs.waiting.fetch_sub(1, Ordering::AcqRel);
+        for id in self.pending.ids() {
+            self.hs.session.cancel(id);
+        }
+    }
 }
 
 /// The standalone stream as a message destination.
@@ -516,6 +554,7 @@ impl StreamableHttpService {
             streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
             last_seen: AtomicU64::new(self.now_ms()),
             warned_at: AtomicU64::new(u64::MAX),
+            waiting: AtomicUsize::new(0),
         });
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
@@ -620,7 +659,7 @@ impl StreamableHttpService {
     async fn answer(
         &self,
         hs: Arc<HttpSession>,
-        mut pending: Pending,
+        pending: Pending,
         mut answers: Vec<Message>,
         mut rx: mpsc::Receiver<Outgoing>,
         accept: Accepts,
@@ -640,15 +679,16 @@ impl StreamableHttpService {
             };
             json_bytes_response(StatusCode::OK, body, None)
         };
-        while !pending.is_done() {
+        let mut waiting = Waiting::new(hs.clone(), pending, self.inner.epoch);
+        while !waiting.pending.is_done() {
             match rx.recv().await {
-                Some(Outgoing::Message(m)) if pending.take(&m) => {
+                Some(Outgoing::Message(m)) if waiting.pending.take(&m) => {
                     answers.push(AnswerBudget::admit(&mut budget, m))
                 }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
                     let mut sent = sent(answers);
                     sent.push(next);
-                    return self.stream_response(hs, pending, rx, sent, budget);
+                    return self.stream_response(hs, waiting.hand_over(), rx, sent, budget);
                 }
                 Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
@@ -865,6 +905,7 @@ impl StreamableHttpService {
                         .iter()
                         .filter(|(_, hs)| {
                             now.saturating_sub(hs.last_seen.load(Ordering::Relaxed)) > limit
+                                && hs.waiting.load(Ordering::Acquire) == 0
                                 && !lock(&hs.streams).has_connections()
                         })
                         .map(|(id, _)| id.clone())
