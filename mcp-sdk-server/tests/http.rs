@@ -854,3 +854,48 @@ async fn in_json_mode_a_running_request_keeps_its_session_and_a_gone_client_canc
     hang.abort();
     assert_eq!(server.next_event().await, "hang dropped");
 }
+
+#[tokio::test]
+async fn a_protocol_version_header_other_than_the_negotiated_one_gets_400() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let hello = call(3, "hello", json!({})).to_string();
+    let post = |version: Option<&'static str>, session: String| {
+        let hello = hello.clone();
+        let server = &server;
+        async move {
+            let mut headers = vec![
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", session.as_str()),
+            ];
+            if let Some(v) = version {
+                headers.push(("mcp-protocol-version", v));
+            }
+            server.send("POST", &headers, &hello).await.0
+        }
+    };
+    let resp = post(Some("2025-06-18"), s.clone()).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the version this session negotiated (2025-11-25)"),
+        "{answer}"
+    );
+    // The negotiated version, or none (the negotiated one holds), is served.
+    assert_eq!(post(Some("2025-11-25"), s.clone()).await.status(), 200);
+    assert_eq!(post(None, s.clone()).await.status(), 200);
+    // The standalone stream is checked too.
+    let headers = [
+        ("accept", "text/event-stream"),
+        ("mcp-session-id", s.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    assert_eq!(server.send("GET", &headers, "").await.0.status(), 400);
+    // Revision 2025-03-26 has no such header: its sessions are not checked.
+    let old = server.session("2025-03-26").await;
+    assert_eq!(post(Some("2025-06-18"), old).await.status(), 200);
+}

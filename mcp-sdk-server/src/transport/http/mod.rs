@@ -531,6 +531,11 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if era == Era::Session {
+            if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+                return *resp;
+            }
+        }
         match msg {
             Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
@@ -631,6 +636,9 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+            return *resp;
+        }
         if let Some(refusal) = hs.session.batch_refusal() {
             return json_response(
                 StatusCode::BAD_REQUEST,
@@ -801,6 +809,9 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if let Err(resp) = check_negotiated_version(&hs, headers) {
+            return *resp;
+        }
         let conn = {
             let mut streams = lock(&hs.streams);
             match header_str(headers, LAST_EVENT_ID) {
@@ -1034,6 +1045,33 @@ fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
             ),
         ))),
     }
+}
+
+/// In a session of revision 2025-06-18 or later (where clients must send
+/// `MCP-Protocol-Version`), a header that names another version than the
+/// one negotiated is 400, as the spec says for an invalid version. Without
+/// the header the negotiated version holds; revision 2025-03-26 has no
+/// such header, so its sessions are not checked.
+fn check_negotiated_version(hs: &HttpSession, headers: &http::HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
+        return Ok(());
+    };
+    let Some(negotiated) = hs.session.client().map(|c| c.protocol_version) else {
+        return Ok(());
+    };
+    if negotiated < ProtocolVersion::V2025_06_18
+        || value.as_bytes() == negotiated.as_str().as_bytes()
+    {
+        return Ok(());
+    }
+    Err(Box::new(error_response(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "Bad Request: MCP-Protocol-Version {:?} is not the version this session negotiated ({})",
+            String::from_utf8_lossy(value.as_bytes()),
+            negotiated.as_str()
+        ),
+    )))
 }
 
 /// 32 hex digits from the operating system's CSPRNG (UUID v4 draws its 122
