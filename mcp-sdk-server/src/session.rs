@@ -115,6 +115,14 @@ impl Session {
         }
     }
 
+    /// Cancels the running request `id`, if there is one: its handler's
+    /// token is cancelled and it gets no answer.
+    pub fn cancel(&self, id: &RequestId) {
+        if let Some(token) = lock(&self.in_flight).get(id) {
+            token.cancel();
+        }
+    }
+
     /// Waits until no request is running, or `timeout` passes.
     pub async fn drain(&self, timeout: Duration) {
         let wait = async {
@@ -357,10 +365,8 @@ impl Session {
             }
             "notifications/cancelled" => match parse::<CancelledNotificationParams>(n.params) {
                 Ok(p) => {
-                    if let Some(token) = lock(&self.in_flight).get(&p.request_id) {
-                        tracing::debug!(id = %p.request_id, reason = ?p.reason, "request cancelled by the client");
-                        token.cancel();
-                    }
+                    tracing::debug!(id = %p.request_id, reason = ?p.reason, "request cancelled by the client");
+                    self.cancel(&p.request_id);
                 }
                 Err(e) => tracing::debug!(%e, "ignoring a malformed cancellation"),
             },
@@ -475,6 +481,11 @@ impl Pending {
             }
             None => false,
         }
+    }
+
+    /// The requests whose answers did not come yet.
+    pub fn ids(&self) -> &[RequestId] {
+        &self.ids
     }
 
     /// Whether every answer came.

@@ -43,7 +43,7 @@ fn router(probe: Arc<Probe>) -> Router {
     let p1 = probe.clone();
     let p2 = probe.clone();
     let p3 = probe.clone();
-    let p4 = probe;
+    let p4 = probe.clone();
     Router::new()
         .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
             "hi"
@@ -99,6 +99,32 @@ fn router(probe: Arc<Probe>) -> Router {
                 ctx.progress(1.0, Some(2.0), None).await?;
                 ctx.progress(2.0, Some(2.0), None).await?;
                 Ok::<_, mcp_sdk::Error>("progressed")
+            },
+        )
+        // Runs until cancelled, and says when it starts and when it is dropped.
+        .tool(Tool::named("hang", "Runs until cancelled"), {
+            let probe = probe.clone();
+            move |_: NoArguments| {
+                let guard = OnDrop(probe.clone(), "hang dropped");
+                let _ = probe.events.send("hang started");
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    "unreachable"
+                }
+            }
+        })
+        // Sends progress until sending fails (the client is gone).
+        .tool(
+            Tool::named("flood", "Floods its client with progress"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let message = "x".repeat(1024);
+                for n in 0..1_000_000 {
+                    if ctx.progress(n as f64, None, Some(&message)).await.is_err() {
+                        return format!("stopped after {n}");
+                    }
+                }
+                "never stopped".to_owned()
             },
         )
         .tool(
@@ -595,4 +621,281 @@ async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() 
             .contains("will be closed in 3s"),
         "{event}"
     );
+}
+
+/// Sends `raw` on a fresh connection and reads the answer until the server
+/// closes the connection.
+async fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = timeout(LIMIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes in time");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_the_connection_closes() {
+    let config = HttpConfig {
+        // Short, so the test is quick; the bound, not its length, is tested.
+        body_read_timeout: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    // 100 bytes declared, one sent, then nothing.
+    let raw = "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+               accept: application/json, text/event-stream\r\ncontent-length: 100\r\n\r\n{";
+    let answer = raw_exchange(server.addr, raw.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+    // The legacy transport's message path reads bodies the same way.
+    let raw = "POST /message?sessionId=x HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+               content-length: 100\r\n\r\n{";
+    let answer = raw_exchange(server.addr, raw.as_bytes()).await;
+    // No such session: refused before the body is read, or 408 after it.
+    assert!(
+        answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_and_health_answers_once_one_closes() {
+    use tokio::io::AsyncWriteExt;
+    let config = HttpConfig {
+        max_connections: 2,
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    // Two connections that send half a request head and wait.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    // The third is refused with a clear answer (the server accepts in
+    // order, so the first two hold the permits).
+    let health = "GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+    let answer = raw_exchange(server.addr, health.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    // One closes; /health answers again once the server saw it go.
+    drop(held.pop());
+    timeout(LIMIT, async {
+        loop {
+            let answer = raw_exchange(server.addr, health.as_bytes()).await;
+            if answer.starts_with("HTTP/1.1 200") {
+                assert!(answer.ends_with("ok"), "{answer}");
+                return;
+            }
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("/health answers once a connection closed");
+}
+
+#[tokio::test]
+async fn a_batch_is_bounded_in_items_and_in_the_size_of_its_answer() {
+    use mcp_sdk_server::http::{ResponseMode, DEFAULT_MAX_BATCH_ITEMS};
+    let config = HttpConfig {
+        response_mode: ResponseMode::Json,
+        // Two answers to a ping (36 bytes each) fit, the third does not.
+        max_batch_answer_bytes: 100,
+        ..Default::default()
+    };
+    let server = TestServer::start(config).await;
+    let s = server.session("2025-03-26").await;
+
+    // One item too many: refused whole.
+    let batch: Vec<Value> = (0..=DEFAULT_MAX_BATCH_ITEMS as i64).map(ping).collect();
+    let resp = server.post(Some(&s), &Value::Array(batch)).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("at most {DEFAULT_MAX_BATCH_ITEMS}")),
+        "{answer}"
+    );
+
+    // Within the item limit, over the answer limit: the first answers, then
+    // errors that say why.
+    let batch: Vec<Value> = (1..=5).map(ping).collect();
+    let resp = server.post(Some(&s), &Value::Array(batch)).await;
+    assert_eq!(resp.status(), 200);
+    let answers = by_id(json_body(resp).await.as_array().unwrap().clone());
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let ok = answers.iter().filter(|a| a["result"] == json!({})).count();
+    assert_eq!(ok, 2, "{answers:?}");
+    for a in answers.iter().filter(|a| a.get("error").is_some()) {
+        assert_eq!(a["error"]["code"], -32603, "{a}");
+        assert!(a["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceed 100 bytes"));
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_sse_client_that_never_reads_is_disconnected_instead_of_blocking_senders() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(HttpConfig::default()).await;
+    // A small receive buffer, so the server's queue fills soon.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut sse = socket.connect(server.addr).await.unwrap();
+    sse.write_all(b"GET /sse HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n")
+        .await
+        .unwrap();
+    // Read up to the endpoint event, then never again.
+    let mut seen = Vec::new();
+    let endpoint = timeout(LIMIT, async {
+        loop {
+            let mut buf = [0u8; 1024];
+            let n = sse.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the stream ended early");
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some(at) = text.find("data: /message?sessionId=") {
+                if let Some(end) = text[at..].find("\n\n") {
+                    return text[at + 6..at + end].to_owned();
+                }
+            }
+        }
+    })
+    .await
+    .expect("the endpoint event in time");
+    let post = |body: Value| {
+        let (addr, endpoint) = (server.addr, endpoint.clone());
+        async move {
+            let headers = [("content-type", "application/json")];
+            let (resp, _) =
+                support::request_to(addr, "POST", &endpoint, &headers, &body.to_string()).await;
+            resp.status()
+        }
+    };
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    assert_eq!(post(init).await, 202);
+    assert_eq!(
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await,
+        202
+    );
+    // The flood stops once the queue is full: the session is closed, where
+    // before the sender waited forever on the client.
+    let flood = call(1, "flood", json!({"progressToken": "p"}));
+    assert_eq!(post(flood).await, 202);
+    timeout(LIMIT, async {
+        while post(ping(2)).await != 404 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the session of the client that does not read is closed");
+    // Everyone else is served as before.
+    let s = server.session("2025-06-18").await;
+    server.hello(&s).await;
+    drop(sse);
+}
+
+#[tokio::test]
+async fn in_json_mode_a_running_request_keeps_its_session_and_a_gone_client_cancels_it() {
+    let config = HttpConfig {
+        response_mode: mcp_sdk_server::http::ResponseMode::Json,
+        session_idle_timeout: Duration::from_millis(100),
+        session_expiry_notice: None,
+        ..Default::default()
+    };
+    let mut server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    let body = call(1, "slow", json!({})).to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-session-id", s.as_str()),
+    ];
+    let addr = server.addr;
+    let (h, b) = (
+        headers.map(|(k, v)| (k.to_owned(), v.to_owned())),
+        body.clone(),
+    );
+    let slow = tokio::spawn(async move {
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (resp, _) = request(addr, "POST", &h, &b).await;
+        (resp.status(), json_body(resp).await)
+    });
+    assert_eq!(server.next_event().await, "started");
+    // Many idle timeouts pass while the client waits for its answer: the
+    // sweeper must not close the session under it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.probe.release.notify_one();
+    let (status, answer) = timeout(LIMIT, slow).await.unwrap().unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "slow done",
+        "{answer}"
+    );
+
+    // A client that disconnects while it waits cancels its request.
+    let body = call(2, "hang", json!({})).to_string();
+    let (h, b) = (headers.map(|(k, v)| (k.to_owned(), v.to_owned())), body);
+    let hang = tokio::spawn(async move {
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        request(addr, "POST", &h, &b).await
+    });
+    assert_eq!(server.next_event().await, "hang started");
+    hang.abort();
+    assert_eq!(server.next_event().await, "hang dropped");
+}
+
+#[tokio::test]
+async fn a_protocol_version_header_other_than_the_negotiated_one_gets_400() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let hello = call(3, "hello", json!({})).to_string();
+    let post = |version: Option<&'static str>, session: String| {
+        let hello = hello.clone();
+        let server = &server;
+        async move {
+            let mut headers = vec![
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-session-id", session.as_str()),
+            ];
+            if let Some(v) = version {
+                headers.push(("mcp-protocol-version", v));
+            }
+            server.send("POST", &headers, &hello).await.0
+        }
+    };
+    let resp = post(Some("2025-06-18"), s.clone()).await;
+    assert_eq!(resp.status(), 400);
+    let answer = json_body(resp).await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the version this session negotiated (2025-11-25)"),
+        "{answer}"
+    );
+    // The negotiated version, or none (the negotiated one holds), is served.
+    assert_eq!(post(Some("2025-11-25"), s.clone()).await.status(), 200);
+    assert_eq!(post(None, s.clone()).await.status(), 200);
+    // The standalone stream is checked too.
+    let headers = [
+        ("accept", "text/event-stream"),
+        ("mcp-session-id", s.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    assert_eq!(server.send("GET", &headers, "").await.0.status(), 400);
+    // Revision 2025-03-26 has no such header: its sessions are not checked.
+    let old = server.session("2025-03-26").await;
+    assert_eq!(post(Some("2025-06-18"), old).await.status(), 200);
 }

@@ -340,7 +340,10 @@ impl Envelope {
     }
 
     fn into_message(self) -> Result<Message, DecodeError> {
-        // Read the id first, so every later error can echo it.
+        // Read the id first, so every later error can echo it. A null id
+        // is allowed on an error response only: a request with one is
+        // refused, not mistaken for a notification (which has no id).
+        let null_id = matches!(self.id, Some(Value::Null));
         let id = match self.id {
             None | Some(Value::Null) => None,
             Some(v) => match RequestId::from_value(&v) {
@@ -382,6 +385,13 @@ impl Envelope {
                     ))
                 }
             };
+            if null_id {
+                return Err(DecodeError::invalid(
+                    None,
+                    "a request's \"id\" must be an integer or a string, not null \
+                     (a notification has no \"id\" member)",
+                ));
+            }
             return Ok(match id {
                 Some(id) => Message::Request(Request { id, method, params }),
                 None => Message::Notification(Notification { method, params }),
@@ -561,6 +571,27 @@ mod tests {
     use super::*;
     use crate::ErrorCode;
     use serde_json::json;
+
+    #[test]
+    fn a_request_with_a_null_id_is_invalid_not_a_notification() {
+        let err = decode(br#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#).unwrap_err();
+        assert_eq!(err.error.code, ErrorCode::INVALID_REQUEST);
+        assert!(
+            err.error.message.contains("not null"),
+            "{}",
+            err.error.message
+        );
+        // Without an id it is a notification; an error answer may have a null id.
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","method":"n"}"#),
+            Ok(Message::Notification(_))
+        ));
+        let answer = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#;
+        assert!(matches!(
+            decode(answer),
+            Ok(Message::Error(ErrorResponse { id: None, .. }))
+        ));
+    }
 
     fn err(bytes: &[u8]) -> DecodeError {
         decode(bytes).unwrap_err()

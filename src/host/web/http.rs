@@ -23,6 +23,10 @@ pub type Response = http::Response<Body>;
 /// message, a form): far more than a person types.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// How long a whole request body may take to arrive; later, 408 and the
+/// connection closes, so a stalled upload holds nothing for longer.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A request the UI refuses, with the status and the message the page
 /// shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +164,7 @@ impl Allowed {
 /// against other sites), fit in [`MAX_BODY`] and parse.
 pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
     check_json(&request)?;
-    let body = read_bounded(request.into_body()).await?;
+    let body = read_bounded(request.into_body(), BODY_TIMEOUT).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
 }
@@ -189,8 +193,29 @@ pub fn check_json<B>(request: &Request<B>) -> Result<(), ApiError> {
 /// would see a broken pipe instead of the message.
 const MAX_DRAIN: usize = 16 << 20;
 
-/// The body, at most [`MAX_BODY`] bytes of it (413 beyond).
-async fn read_bounded(mut body: Incoming) -> Result<Bytes, ApiError> {
+/// The body, at most [`MAX_BODY`] bytes of it (413 beyond), all of it
+/// within `timeout` (408 later).
+async fn read_bounded<B>(body: B, timeout: std::time::Duration) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    tokio::time::timeout(timeout, read_all(body))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+            ))
+        })
+}
+
+async fn read_all<B>(body: B) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
     let mut kept = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
@@ -236,6 +261,27 @@ pub fn sse_event(name: &str, data: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body that sends one byte and then stalls, like a client that
+    /// declared more than it sends.
+    fn stalled_body() -> impl hyper::body::Body<Data = Bytes, Error = Infallible> {
+        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(
+            Bytes::from_static(b"{"),
+        ))]);
+        let rest = futures_util::stream::pending();
+        StreamBody::new(futures_util::StreamExt::chain(first, rest))
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_gets_408_instead_of_being_held() {
+        // Short, so the test is quick; the bound, not its length, is tested.
+        let timeout = std::time::Duration::from_millis(50);
+        let err = read_bounded(stalled_body(), timeout).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::REQUEST_TIMEOUT);
+        assert!(err.message.contains("did not arrive"), "{}", err.message);
+        let whole = Full::new(Bytes::from_static(b"{}"));
+        assert_eq!(read_bounded(whole, BODY_TIMEOUT).await.unwrap(), "{}");
+    }
 
     fn request(host: &str, origin: Option<&str>) -> Request<()> {
         let mut builder = Request::get("/api/state").header(HOST, host);

@@ -68,6 +68,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// How long a connection may take to send its request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// At most this many connections to the UI at once (one person's browser
+/// needs a handful); one more is answered 503 and closed, so a flood of
+/// idle connections cannot use up the host's file descriptors.
+pub const MAX_CONNECTIONS: usize = 256;
+
 /// Binds the UI's listener; refuses an address that is not loopback
 /// unless `any_address` (inside a container, whose published port arrives
 /// on its network interface; the Host check still admits only loopback
@@ -98,6 +103,7 @@ pub async fn serve(
     app.web_sign_in().listening_at(addr);
     let tasks = app.start();
     let mut connections = tokio::task::JoinSet::new();
+    let limit = mcp_sdk_server::http::ConnectionLimit::new(MAX_CONNECTIONS);
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -112,12 +118,16 @@ pub async fn serve(
                 }
             },
         };
+        let Some((stream, permit)) = limit.admit(stream) else {
+            continue;
+        };
         let (app, allowed) = (app.clone(), allowed.clone());
         let service = service_fn(move |request| {
             let (app, allowed) = (app.clone(), allowed.clone());
             async move { Ok::<_, Infallible>(handle(&app, &allowed, request).await) }
         });
         connections.spawn(async move {
+            let _permit = permit;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())

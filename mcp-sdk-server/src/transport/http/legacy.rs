@@ -9,31 +9,44 @@
 
 use super::body::McpBody;
 use super::guard::{accepts, is_json};
-use super::{error_response, too_large, BoxError, HttpConfig, HttpResponse};
+use super::request_body::read_body;
+use super::{error_response, BoxError, HttpConfig, HttpResponse};
 use crate::dispatch::ServerShared;
 use crate::session::Session;
 use crate::sink::MessageSink;
+use crate::util::lock;
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 use mcp_sdk::jsonrpc::decode;
 use mcp_sdk::Message;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use tokio::sync::mpsc;
 
-/// Events queued for one legacy SSE connection before senders wait.
+/// Events queued for one legacy SSE connection. A client that lets this
+/// many go unread is disconnected and its session closed (this transport
+/// cannot resume a stream), so that no sender ever waits on a slow client:
+/// the policy of the Streamable HTTP streams.
 const QUEUE: usize = 256;
+
+type Sessions = Arc<RwLock<HashMap<String, LegacySession>>>;
 
 struct LegacySession {
     session: Arc<Session>,
 }
 
-/// Sends messages as `message` events on the session's SSE stream.
-struct EventSink(mpsc::Sender<Bytes>);
+/// Sends messages as `message` events on the session's SSE stream, without
+/// waiting: a full queue disconnects the client.
+struct EventSink {
+    /// `None` once the client was disconnected.
+    tx: Mutex<Option<mpsc::Sender<Bytes>>>,
+    id: String,
+    /// Weak: the sessions hold this sink.
+    sessions: Weak<RwLock<HashMap<String, LegacySession>>>,
+}
 
 #[async_trait]
 impl MessageSink for EventSink {
@@ -43,20 +56,46 @@ impl MessageSink for EventSink {
         buf.put_slice(b"event: message\ndata: ");
         buf.put_slice(&json);
         buf.put_slice(b"\n\n");
-        self.0.send(buf.freeze()).await.map_err(|_| msg)
+        {
+            let mut tx = lock(&self.tx);
+            let Some(sender) = tx.as_ref() else {
+                return Err(msg);
+            };
+            match sender.try_send(buf.freeze()) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(msg),
+                // Dropping the sender ends the stream after what is queued.
+                Err(mpsc::error::TrySendError::Full(_)) => *tx = None,
+            }
+        }
+        tracing::warn!(
+            queued = QUEUE,
+            "a 2024-11-05 SSE client is not reading its stream: closing its session"
+        );
+        if let Some(sessions) = self.sessions.upgrade() {
+            let removed = sessions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.id);
+            if let Some(s) = removed {
+                // Not here: the caller may be one of the session's own tasks.
+                tokio::spawn(async move { s.session.close() });
+            }
+        }
+        Err(msg)
     }
 }
 
 pub(super) struct Legacy {
     shared: Arc<ServerShared>,
-    sessions: Arc<RwLock<HashMap<String, LegacySession>>>,
+    sessions: Sessions,
 }
 
 /// Removes the session when its SSE stream's body is dropped (the client
 /// went away).
 struct SessionGuard {
     id: String,
-    sessions: Arc<RwLock<HashMap<String, LegacySession>>>,
+    sessions: Sessions,
 }
 
 impl Drop for SessionGuard {
@@ -107,7 +146,12 @@ impl Legacy {
         let (tx, rx) = mpsc::channel(QUEUE);
         let endpoint = format!("event: endpoint\ndata: {message_path}?sessionId={id}\n\n");
         let _ = tx.try_send(Bytes::from(endpoint));
-        let session = Session::new(self.shared.clone(), Arc::new(EventSink(tx)));
+        let sink = EventSink {
+            tx: Mutex::new(Some(tx)),
+            id: id.clone(),
+            sessions: Arc::downgrade(&self.sessions),
+        };
+        let session = Session::new(self.shared.clone(), Arc::new(sink));
         self.sessions
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -168,23 +212,15 @@ impl Legacy {
                 }
             }
         };
-        let body = match http_body_util::Limited::new(req.into_body(), config.max_body_bytes)
-            .collect()
-            .await
+        let body = match read_body(
+            req.into_body(),
+            config.max_body_bytes,
+            config.body_read_timeout,
+        )
+        .await
         {
-            Ok(b) => b.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return too_large(config.max_body_bytes)
-            }
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Bad Request: could not read the body: {e}"),
-                )
-            }
+            Ok(body) => body,
+            Err(refusal) => return refusal,
         };
         let out = session.standalone().clone();
         match decode(&body) {

@@ -20,6 +20,7 @@
 mod body;
 mod guard;
 mod legacy;
+mod request_body;
 mod serve;
 mod stateless;
 mod streams;
@@ -27,8 +28,8 @@ mod streams;
 pub use body::McpBody;
 pub use guard::OriginPolicy;
 pub use serve::{
-    serve, serve_app, serve_listener, serve_with_shutdown, ExtraRoutes, LEGACY_MESSAGE_PATH,
-    LEGACY_SSE_PATH,
+    serve, serve_app, serve_listener, serve_with_shutdown, ConnectionLimit, ConnectionPermit,
+    ExtraRoutes, LEGACY_MESSAGE_PATH, LEGACY_SSE_PATH,
 };
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
@@ -44,7 +45,6 @@ use guard::{accepts, is_json, Accepts};
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion};
 use std::collections::HashMap;
@@ -79,6 +79,36 @@ pub enum ResponseMode {
     Json,
 }
 
+/// The default [`HttpConfig::max_body_bytes`]: 4 MiB. A larger body gets
+/// 413 Payload Too Large.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default [`HttpConfig::body_read_timeout`]: 30 s for the whole body
+/// (4 MiB at 140 KB/s). A body not complete by then gets 408 Request
+/// Timeout and the connection is closed, so a stalled upload holds no
+/// memory or connection for longer.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`HttpConfig::header_read_timeout`]: 30 s. A connection
+/// whose request head is not complete by then is closed without an answer.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`HttpConfig::max_connections`]: 1,000 open connections,
+/// below the common limit of 1,024 file descriptors per process so that the
+/// server keeps descriptors for its own files and outgoing connections.
+/// One more connection is answered 503 Service Unavailable and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// The default [`HttpConfig::max_batch_items`]: 100 messages in one
+/// JSON-RPC batch. A longer batch is refused whole with 400 and a -32600
+/// error.
+pub const DEFAULT_MAX_BATCH_ITEMS: usize = 100;
+
+/// The default [`HttpConfig::max_batch_answer_bytes`]: 16 MiB of answers to
+/// one batch. Once the answers given reach it, each further answer is
+/// replaced by a -32603 error saying so.
+pub const DEFAULT_MAX_BATCH_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// Settings of the Streamable HTTP service.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -86,9 +116,20 @@ pub struct HttpConfig {
     pub session: SessionConfig,
     /// Allowed `Origin` and `Host` values (loopback only by default).
     pub origins: OriginPolicy,
-    /// The largest accepted request body, in bytes (default 4 MiB); larger
-    /// bodies get 413.
+    /// The largest accepted request body, in bytes (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); larger bodies get 413.
     pub max_body_bytes: usize,
+    /// The time a whole request body may take to arrive (default
+    /// [`DEFAULT_BODY_READ_TIMEOUT`]); later, 408 and the connection closes.
+    pub body_read_timeout: Duration,
+    /// The time a request's head may take to arrive on a connection that
+    /// [`serve`] accepted (default [`DEFAULT_HEADER_READ_TIMEOUT`]); later,
+    /// the connection closes.
+    pub header_read_timeout: Duration,
+    /// At most this many connections at once on a listener that [`serve`]
+    /// runs (default [`DEFAULT_MAX_CONNECTIONS`]); one more is answered 503
+    /// and closed. Raise the process's file descriptor limit with it.
+    pub max_connections: usize,
     /// A session unused for this long is closed (default 30 minutes).
     pub session_idle_timeout: Duration,
     /// This long before an idle session is closed, a warning log message
@@ -96,6 +137,16 @@ pub struct HttpConfig {
     /// stream, where the client sees it if it opens one (default 1 minute;
     /// `None` for no warning).
     pub session_expiry_notice: Option<Duration>,
+    /// At most this many messages in one JSON-RPC batch (default
+    /// [`DEFAULT_MAX_BATCH_ITEMS`]); a longer batch gets 400 and -32600.
+    /// The requests of a batch run at most
+    /// [`SessionConfig::max_concurrent_requests`] at once, like all of the
+    /// session's requests.
+    pub max_batch_items: usize,
+    /// At most this many bytes of answers to one batch (default
+    /// [`DEFAULT_MAX_BATCH_ANSWER_BYTES`]): past it, each further answer is
+    /// replaced by an error (-32603) saying the limit was reached.
+    pub max_batch_answer_bytes: usize,
     /// At most this many sessions at once (default 100,000); beyond, new
     /// sessions get 503.
     pub max_sessions: usize,
@@ -117,9 +168,14 @@ impl Default for HttpConfig {
         HttpConfig {
             session: SessionConfig::default(),
             origins: OriginPolicy::default(),
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_expiry_notice: Some(Duration::from_secs(60)),
+            max_batch_items: DEFAULT_MAX_BATCH_ITEMS,
+            max_batch_answer_bytes: DEFAULT_MAX_BATCH_ANSWER_BYTES,
             max_sessions: 100_000,
             replay_buffer_events: 256,
             response_mode: ResponseMode::Auto,
@@ -138,6 +194,44 @@ struct HttpSession {
     /// The `last_seen` the expiry warning was sent for, if any: a session
     /// used again is warned again when it next goes idle.
     warned_at: AtomicU64,
+    /// POSTs waiting for their JSON answer: while one waits, the session is
+    /// in use even with no SSE connection, and the idle sweeper keeps it.
+    waiting: AtomicUsize,
+}
+
+/// A client waiting on its POST for a JSON answer to `pending`. Dropped
+/// before every answer came (hyper drops the handler when the client
+/// disconnects), it cancels the requests still running: nobody would read
+/// their answers.
+struct Waiting {
+    hs: Arc<HttpSession>,
+    pending: Pending,
+    /// The service's clock, to mark the session used when the wait ends.
+    epoch: Instant,
+}
+
+impl Waiting {
+    fn new(hs: Arc<HttpSession>, pending: Pending, epoch: Instant) -> Self {
+        hs.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting { hs, pending, epoch }
+    }
+
+    /// The answers still to come, which someone else now waits for.
+    fn hand_over(mut self) -> Pending {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        // Idle from now on, not from when the request came.
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.hs.last_seen.store(now, Ordering::Relaxed);
+        self.hs.waiting.fetch_sub(1, Ordering::AcqRel);
+        for id in self.pending.ids() {
+            self.hs.session.cancel(id);
+        }
+    }
 }
 
 /// The standalone stream as a message destination.
@@ -370,24 +464,13 @@ impl StreamableHttpService {
         // Shared with the handlers, which may read the head and its extensions.
         let parts = Arc::new(parts);
         let headers = &parts.headers;
-        let body = match http_body_util::Limited::new(body, config.max_body_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
+        let body =
+            match request_body::read_body(body, config.max_body_bytes, config.body_read_timeout)
+                .await
             {
-                return too_large(config.max_body_bytes)
-            }
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Bad Request: could not read the body: {e}"),
-                )
-            }
-        };
+                Ok(body) => body,
+                Err(refusal) => return refusal,
+            };
         if is_batch(&body) {
             if let Err(resp) = check_protocol_version(headers) {
                 return *resp;
@@ -448,6 +531,11 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if era == Era::Session {
+            if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+                return *resp;
+            }
+        }
         match msg {
             Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
@@ -471,6 +559,7 @@ impl StreamableHttpService {
             streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
             last_seen: AtomicU64::new(self.now_ms()),
             warned_at: AtomicU64::new(u64::MAX),
+            waiting: AtomicUsize::new(0),
         });
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
@@ -508,8 +597,7 @@ impl StreamableHttpService {
         hs.session
             .handle_request(era, req, Arc::new(tx), Some(parts))
             .await;
-        self.answer(hs, pending, Vec::new(), rx, accept, false)
-            .await
+        self.answer(hs, pending, Vec::new(), rx, accept, None).await
     }
 
     /// A JSON-RPC batch, for sessions of revision 2025-03-26 only. Answered
@@ -527,6 +615,14 @@ impl StreamableHttpService {
             Ok(Incoming::Single(_)) => unreachable!("the body is an array"),
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
+        let max_items = self.inner.config.max_batch_items;
+        if items.len() > max_items {
+            let err = Error::invalid_request(format_args!(
+                "the batch holds {} messages; at most {max_items} are accepted",
+                items.len()
+            ));
+            return json_response(StatusCode::BAD_REQUEST, &Message::error(None, err), None);
+        }
         let initialize = items
             .iter()
             .any(|m| matches!(m, Ok(Message::Request(r)) if r.method == "initialize"));
@@ -540,6 +636,9 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+            return *resp;
+        }
         if let Some(refusal) = hs.session.batch_refusal() {
             return json_response(
                 StatusCode::BAD_REQUEST,
@@ -557,26 +656,28 @@ impl StreamableHttpService {
         if batch.pending.is_done() && batch.immediate.is_empty() {
             return empty_response(StatusCode::ACCEPTED);
         }
-        self.answer(hs, batch.pending, batch.immediate, rx, accept, true)
+        let budget = AnswerBudget::new(self.inner.config.max_batch_answer_bytes);
+        self.answer(hs, batch.pending, batch.immediate, rx, accept, Some(budget))
             .await
     }
 
     /// Answers a POST whose requests run: with JSON once every answer came
-    /// (the answer, or for a batch an array of them), or with an SSE stream
-    /// as the mode and the handlers' messages decide.
+    /// (the answer, or for a batch, which has a `budget`, an array of them),
+    /// or with an SSE stream as the mode and the handlers' messages decide.
     async fn answer(
         &self,
         hs: Arc<HttpSession>,
-        mut pending: Pending,
+        pending: Pending,
         mut answers: Vec<Message>,
         mut rx: mpsc::Receiver<Outgoing>,
         accept: Accepts,
-        array: bool,
+        mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
+        let array = budget.is_some();
         let mode = self.inner.config.response_mode;
         let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
-            return self.stream_response(hs, pending, rx, sent(answers));
+            return self.stream_response(hs, pending, rx, sent(answers), budget);
         }
         let json = |answers: Vec<Message>| {
             let body = if array {
@@ -586,13 +687,16 @@ impl StreamableHttpService {
             };
             json_bytes_response(StatusCode::OK, body, None)
         };
-        while !pending.is_done() {
+        let mut waiting = Waiting::new(hs.clone(), pending, self.inner.epoch);
+        while !waiting.pending.is_done() {
             match rx.recv().await {
-                Some(Outgoing::Message(m)) if pending.take(&m) => answers.push(m),
+                Some(Outgoing::Message(m)) if waiting.pending.take(&m) => {
+                    answers.push(AnswerBudget::admit(&mut budget, m))
+                }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
                     let mut sent = sent(answers);
                     sent.push(next);
-                    return self.stream_response(hs, pending, rx, sent);
+                    return self.stream_response(hs, waiting.hand_over(), rx, sent, budget);
                 }
                 Some(Outgoing::Message(m)) => {
                     // JSON only: what the handler sends on the way goes
@@ -610,13 +714,15 @@ impl StreamableHttpService {
     }
 
     /// Answers with an SSE stream: first `sent` (messages already received),
-    /// then the requests' messages until every answer was sent.
+    /// then the requests' messages until every answer was sent, the answers
+    /// of a batch within its `budget`.
     fn stream_response(
         &self,
         hs: Arc<HttpSession>,
         mut pending: Pending,
         mut rx: mpsc::Receiver<Outgoing>,
         sent: Vec<Outgoing>,
+        mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
         let config = &self.inner.config;
         let primes = hs
@@ -671,7 +777,13 @@ impl StreamableHttpService {
                             return;
                         }
                     };
-                    let fin = pending.take(&m) && pending.is_done();
+                    let is_answer = pending.take(&m);
+                    let m = if is_answer {
+                        AnswerBudget::admit(&mut budget, m)
+                    } else {
+                        m
+                    };
+                    let fin = is_answer && pending.is_done();
                     lock(&hs.streams).push(stream, &m, fin);
                     if fin {
                         return;
@@ -697,6 +809,9 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
+        if let Err(resp) = check_negotiated_version(&hs, headers) {
+            return *resp;
+        }
         let conn = {
             let mut streams = lock(&hs.streams);
             match header_str(headers, LAST_EVENT_ID) {
@@ -801,6 +916,7 @@ impl StreamableHttpService {
                         .iter()
                         .filter(|(_, hs)| {
                             now.saturating_sub(hs.last_seen.load(Ordering::Relaxed)) > limit
+                                && hs.waiting.load(Ordering::Acquire) == 0
                                 && !lock(&hs.streams).has_connections()
                         })
                         .map(|(id, _)| id.clone())
@@ -840,6 +956,45 @@ fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
                 .log(mcp_sdk::LoggingLevel::Warning, Some("session"), message)
                 .await;
         });
+    }
+}
+
+/// The running bound on the answers to one batch: once the answers given
+/// add up to the limit, each further answer is replaced by an error, so a
+/// small batch cannot make a huge answer.
+struct AnswerBudget {
+    limit: usize,
+    left: usize,
+}
+
+impl AnswerBudget {
+    fn new(limit: usize) -> Self {
+        AnswerBudget { limit, left: limit }
+    }
+
+    /// `answer` if it fits in what is left of `budget` (or there is no
+    /// budget), else an error with its id.
+    fn admit(budget: &mut Option<AnswerBudget>, answer: Message) -> Message {
+        let Some(budget) = budget else {
+            return answer;
+        };
+        let id = match &answer {
+            Message::Response(r) => Some(r.id.clone()),
+            Message::Error(e) => e.id.clone(),
+            _ => return answer,
+        };
+        let size = answer.to_vec().len();
+        if size <= budget.left {
+            budget.left -= size;
+            return answer;
+        }
+        // Whatever follows gets the error too, however small.
+        budget.left = 0;
+        let err = Error::internal(format_args!(
+            "the answers to this batch exceed {} bytes; send this request on its own",
+            budget.limit
+        ));
+        Message::error(id, err)
     }
 }
 
@@ -890,6 +1045,33 @@ fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
             ),
         ))),
     }
+}
+
+/// In a session of revision 2025-06-18 or later (where clients must send
+/// `MCP-Protocol-Version`), a header that names another version than the
+/// one negotiated is 400, as the spec says for an invalid version. Without
+/// the header the negotiated version holds; revision 2025-03-26 has no
+/// such header, so its sessions are not checked.
+fn check_negotiated_version(hs: &HttpSession, headers: &http::HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
+        return Ok(());
+    };
+    let Some(negotiated) = hs.session.client().map(|c| c.protocol_version) else {
+        return Ok(());
+    };
+    if negotiated < ProtocolVersion::V2025_06_18
+        || value.as_bytes() == negotiated.as_str().as_bytes()
+    {
+        return Ok(());
+    }
+    Err(Box::new(error_response(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "Bad Request: MCP-Protocol-Version {:?} is not the version this session negotiated ({})",
+            String::from_utf8_lossy(value.as_bytes()),
+            negotiated.as_str()
+        ),
+    )))
 }
 
 /// 32 hex digits from the operating system's CSPRNG (UUID v4 draws its 122

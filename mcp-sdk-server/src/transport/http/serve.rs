@@ -10,8 +10,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Where [`serve`] offers the 2024-11-05 HTTP+SSE transport.
 pub const LEGACY_SSE_PATH: &str = "/sse";
@@ -20,6 +21,94 @@ pub const LEGACY_MESSAGE_PATH: &str = "/message";
 
 /// How long shutdown waits for in-flight requests before closing sessions.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Refusals of connections over the limit being written at once; beyond,
+/// a connection is closed without an answer.
+const REFUSING_AT_ONCE: usize = 64;
+
+/// How long writing a refusal (and reading what the client sent, so that
+/// closing does not reset the connection before it read the answer) may take.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Counts a listener's open connections and refuses those beyond a limit
+/// with `503 Service Unavailable` and a close, so that a flood of idle
+/// connections cannot use up the process's file descriptors: the
+/// connections already open, and `/health`, keep being served.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimit {
+    open: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
+    max: usize,
+}
+
+/// Held for as long as a connection that [`ConnectionLimit::admit`] let in
+/// is open; dropping it makes room for another.
+#[derive(Debug)]
+pub struct ConnectionPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl ConnectionLimit {
+    /// A limit of `max` connections at once (at least one).
+    pub fn new(max: usize) -> Self {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS);
+        ConnectionLimit {
+            open: Arc::new(Semaphore::new(max)),
+            refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
+            max,
+        }
+    }
+
+    /// Lets an accepted connection in with its permit, or, at the limit,
+    /// answers it 503 and closes it in the background and gives `None`.
+    pub fn admit(&self, stream: TcpStream) -> Option<(TcpStream, ConnectionPermit)> {
+        match self.open.clone().try_acquire_owned() {
+            Ok(permit) => Some((stream, ConnectionPermit(permit))),
+            Err(_) => {
+                self.refuse(stream);
+                None
+            }
+        }
+    }
+
+    fn refuse(&self, mut stream: TcpStream) {
+        tracing::warn!(max = self.max, "connection refused: too many connections");
+        // Too many refusals at once: dropping the stream closes it.
+        let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
+            return;
+        };
+        let max = self.max;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let body = mcp_sdk::Message::error(
+                None,
+                mcp_sdk::Error::new(
+                    mcp_sdk::ErrorCode::CONNECTION_CLOSED,
+                    format!("Service Unavailable: too many connections (at most {max})"),
+                ),
+            )
+            .to_vec();
+            let head = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(&body).await?;
+                stream.shutdown().await?;
+                let mut sink = [0u8; 4096];
+                let mut read = 0;
+                while read < 64 * 1024 {
+                    match stream.read(&mut sink).await? {
+                        0 => break,
+                        n => read += n,
+                    }
+                }
+                Ok::<_, io::Error>(())
+            })
+            .await;
+        });
+    }
+}
 
 /// Binds `addr` and serves `service` at `path` (such as `/mcp`) until
 /// Ctrl-C. The 2024-11-05 HTTP+SSE transport answers at `/sse` and
@@ -99,6 +188,9 @@ pub async fn serve_app(
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     let mut connections = tokio::task::JoinSet::new();
+    let config = &service.inner.config;
+    let limit = ConnectionLimit::new(config.max_connections);
+    let header_read_timeout = config.header_read_timeout;
     loop {
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -112,6 +204,9 @@ pub async fn serve_app(
             },
             _ = &mut shutdown => break,
         };
+        let Some((stream, permit)) = limit.admit(stream) else {
+            continue;
+        };
         // Without TCP_NODELAY an SSE event written in pieces waits ~40 ms
         // for the delayed ACK of the previous piece.
         let _ = stream.set_nodelay(true);
@@ -120,6 +215,7 @@ pub async fn serve_app(
         let extra = extra.clone();
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
+            let _permit = permit;
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let service = service.clone();
                 let path = path.clone();
@@ -133,7 +229,7 @@ pub async fn serve_app(
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
             tokio::select! {
