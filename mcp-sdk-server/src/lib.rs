@@ -44,7 +44,8 @@ mod server;
 // L3, from a decoded request to a handler:
 mod dispatch;
 // L4, the session era, the stateless era and tasks, side by side (and the
-// router, built on the trait):
+// router, built on the trait, and the MCP Apps helpers it registers):
+pub mod apps;
 pub mod router;
 mod session;
 mod stateless;
