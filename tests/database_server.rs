@@ -1355,3 +1355,63 @@ async fn postgres_huge_values_and_series_are_bounded() {
     assert_eq!(out["rows"], json!([[1]]));
     client.close().await;
 }
+
+/// A client that shows MCP Apps: it declares `io.modelcontextprotocol/ui`.
+struct AppHost;
+
+#[async_trait]
+impl ClientHandler for AppHost {
+    fn capabilities(&self) -> mcp_sdk::ClientCapabilities {
+        mcp_sdk::ClientCapabilities {
+            extra: serde_json::Map::from_iter([(
+                "extensions".to_owned(),
+                mcp_sdk_server::apps::client_capability(),
+            )]),
+            ..Default::default()
+        }
+    }
+}
+
+/// `query` links the sortable-table app for hosts that declared the
+/// extension; others see a plain tool, and both get the rows as
+/// structured content and as text.
+#[tokio::test]
+async fn the_query_app_is_offered_to_hosts_that_show_apps_and_text_to_the_rest() {
+    use mcp_sdk_server::apps;
+    let dir = TempDir::new("database-app");
+    let db = dir.db();
+    let server = http_server(SERVER, &["--database-url", &db]).await;
+    for era in ERAS {
+        let host = http_client_in(era, &server.url, AppHost).await;
+        let plain = http_client_in(era, &server.url, ()).await;
+
+        let tools = host.list_tools(None).await.unwrap().tools;
+        let query = tools.iter().find(|t| t.name == "query").unwrap();
+        let uri = apps::resource_uri(query).expect("query links its app");
+        assert_eq!(uri, "ui://database/query-table");
+        let page = host.read_resource(uri).await.unwrap();
+        let page = serde_json::to_value(&page.contents[0]).unwrap();
+        assert_eq!(page["mimeType"], apps::MIME_TYPE);
+        let html = page["text"].as_str().unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html:.80}");
+        // Self-contained: nothing loaded from elsewhere, which the default
+        // CSP of hosts would block anyway.
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+        assert!(page.get("_meta").is_none(), "no CSP beyond the default");
+
+        let tools = plain.list_tools(None).await.unwrap().tools;
+        let query = tools.iter().find(|t| t.name == "query").unwrap();
+        assert_eq!(apps::resource_uri(query), None, "{era:?}: {query:?}");
+
+        let sql = json!({"sql": "SELECT 2 AS n UNION ALL SELECT 1"});
+        for client in [&host, &plain] {
+            let r = call(client, "query", sql.clone()).await;
+            assert_eq!(
+                r.structured_content.as_ref().unwrap()["rows"],
+                json!([[2], [1]])
+            );
+            let text = r.content[0].as_text().unwrap();
+            assert!(text.contains("\"rows\""), "{text}");
+        }
+    }
+}

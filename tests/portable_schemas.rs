@@ -2,7 +2,8 @@
 //! seven reference servers: no tool schema may have a finding (a type
 //! array, a bare `true`, a schema with no validation keyword, a remote
 //! `$ref`), and no `format` JSON Schema does not define (which the
-//! TypeScript SDK's validator warns about on every call).
+//! TypeScript SDK's validator warns about on every call). And its
+//! `--app-info` probe reports the database server's MCP App.
 //!
 //! Needs Node and `@modelcontextprotocol/inspector` (`.ci/npm-tools`
 //! installs both into `.conformance/`; `MCP_NODE` and `MCP_INSPECTOR`
@@ -241,4 +242,86 @@ async fn every_reference_servers_tool_schemas_pass_the_inspectors_strict_check()
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(counted >= 20, "only {counted} tools in all");
+}
+
+/// What `inspector --cli URL --method tools/call --tool-name TOOL
+/// --app-info` prints (one JSON object), with `--advertise-apps` or not,
+/// and its exit code.
+async fn app_info(
+    node: &Path,
+    launcher: &Path,
+    url: &str,
+    tool: &str,
+    advertise: bool,
+) -> Result<(Value, Option<i32>), String> {
+    let mut command = Command::new(node);
+    command.arg(launcher).args([
+        "--cli",
+        url,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        tool,
+        "--app-info",
+    ]);
+    if advertise {
+        command.arg("--advertise-apps");
+    }
+    let run = command.kill_on_drop(true).output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .map_err(|_| format!("the Inspector did not answer about {url} within 60 s"))?
+        .map_err(|e| format!("the Inspector did not start: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.trim_start().starts_with('{'));
+    let info = line
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| {
+            format!(
+                "the Inspector's --app-info printed no JSON; exit {:?}, stdout: {stdout}, stderr: {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    Ok((info, out.status.code()))
+}
+
+/// The Inspector's `--app-info` finds the database server's app on `query`
+/// when it declares the extension, with the page's MIME type, and no app
+/// when it does not (the server lists `_meta.ui` only to hosts that show
+/// apps).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inspector_reports_the_database_servers_app() {
+    let (node, launcher) = match inspector() {
+        Ok(tools) => tools,
+        Err(why) if std::env::var("MCP_INSPECTOR_TEST").as_deref() == Ok("required") => {
+            panic!("the Inspector check is required but cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED the_inspector_reports_the_database_servers_app: {why}");
+            return;
+        }
+    };
+    let data = TempDir::new("app-info");
+    let args = args_for("database", &data);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = http_server("database_server", &args).await;
+
+    let (info, code) = app_info(&node, &launcher, &server.url, "query", true)
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{info}");
+    assert_eq!(info["hasApp"], true, "{info}");
+    assert_eq!(info["resourceUri"], "ui://database/query-table", "{info}");
+    assert!(info.get("resourceError").is_none(), "{info}");
+    assert_eq!(
+        info["resourceMimeType"], "text/html;profile=mcp-app",
+        "{info}"
+    );
+
+    let (info, code) = app_info(&node, &launcher, &server.url, "query", false)
+        .await
+        .unwrap();
+    assert_eq!(info["hasApp"], false, "{info}");
+    assert_eq!(code, Some(2), "{info}");
 }

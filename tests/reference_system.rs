@@ -394,7 +394,8 @@ fn browser_tools() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
 /// The web UI in headless Chromium (tests/browser/ui.mjs, driven by
 /// playwright-core) against the whole system: the page loads, shows the
 /// seven servers, calls a tool from its form, chats with the offline
-/// assistant, and a sampling request waits for approval in a dialog. The
+/// assistant, a sampling request waits for approval in a dialog, and the
+/// database server's MCP App renders, sorts and calls a tool. The
 /// screenshot goes to `$MCP_ARTIFACTS_DIR/web-ui.png` (default
 /// `target/ci-artifacts`).
 #[tokio::test(flavor = "multi_thread")]

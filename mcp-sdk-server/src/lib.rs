@@ -46,7 +46,8 @@ mod server;
 mod dispatch;
 mod trace;
 // L4, the session era, the stateless era and tasks, side by side (and the
-// router, built on the trait):
+// router, built on the trait, and the MCP Apps helpers it registers):
+pub mod apps;
 pub mod router;
 mod session;
 mod stateless;

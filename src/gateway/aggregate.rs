@@ -402,6 +402,8 @@ impl Server for Gateway {
         params: ListToolsParams,
         ctx: RequestContext,
     ) -> Result<ListToolsResult, Error> {
+        // Linked apps reach only clients that can show them.
+        let apps = mcp_sdk_server::apps::supported(&ctx);
         let (tools, next_cursor) = self
             .page(
                 params.cursor.as_deref(),
@@ -426,7 +428,11 @@ impl Server for Gateway {
             .into_iter()
             .map(|(i, mut tool)| {
                 tool.name = names::prefixed(self.servers[i].name(), &tool.name);
-                tool
+                if apps {
+                    tool
+                } else {
+                    mcp_sdk_server::apps::without_ui(tool)
+                }
             })
             .collect();
         let mut known = lock(&self.tools);

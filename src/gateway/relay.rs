@@ -223,6 +223,13 @@ impl ClientHandler for Relay {
                 url: Some(Default::default()),
                 ..Default::default()
             }),
+            // MCP Apps pass through unchanged (the tools' `_meta.ui`, the
+            // `ui://` resources); the gateway takes `_meta.ui` off again
+            // for upstream clients without the extension.
+            extra: serde_json::Map::from_iter([(
+                "extensions".to_owned(),
+                mcp_sdk_server::apps::client_capability(),
+            )]),
             ..Default::default()
         }
     }

@@ -91,6 +91,7 @@ pub struct HostHandler {
     roots: SharedRoots,
     elicitor: Option<Arc<dyn Elicitor>>,
     notices: Option<NoticeSink>,
+    apps: bool,
 }
 
 impl HostHandler {
@@ -103,7 +104,15 @@ impl HostHandler {
             roots: SharedRoots::default(),
             elicitor: None,
             notices: None,
+            apps: false,
         }
+    }
+
+    /// Declares the MCP Apps extension (`io.modelcontextprotocol/ui`): for
+    /// a host that renders apps (the web page; a terminal cannot).
+    pub fn apps(mut self) -> Self {
+        self.apps = true;
+        self
     }
 
     /// Offers these roots.
@@ -270,6 +279,14 @@ impl ClientHandler for HostHandler {
                 url: Some(Map::new()),
                 ..Default::default()
             }),
+            extra: if self.apps {
+                Map::from_iter([(
+                    "extensions".to_owned(),
+                    mcp_sdk_server::apps::client_capability(),
+                )])
+            } else {
+                Map::new()
+            },
             ..Default::default()
         }
     }

@@ -3,7 +3,11 @@
 //   node tests/browser/ui.mjs <ui-url> <screenshot.png>
 //
 // <ui-url> is the page `client --url <gateway> web` serves, connected to the
-// session manager in front of the seven reference servers. Each step prints
+// session manager in front of the seven reference servers. Besides tools,
+// chat and sampling approval, it renders the database server's MCP App,
+// sorts its table, lets it call a tool (allowed, then denied in the host's
+// dialog) and checks the app's sandbox and the host's handling of stray
+// messages. Each step prints
 // `ok N - what` (TAP); the first failing one prints `not ok N - what` with
 // the reason, saves the page as <screenshot.png>.failed.png and makes the
 // exit status non-zero. Chromium comes from $CHROMIUM (default
@@ -180,13 +184,96 @@ async function run(page) {
     }
   });
 
+  // The database server's MCP App (io.modelcontextprotocol/ui). The rows
+  // come unsorted so that sorting shows.
+  const appFrame = page.locator('[data-testid="tool-detail"] [data-testid="app-frame"]');
+  const inApp = page.frameLocator('[data-testid="tool-detail"] [data-testid="app-frame"]');
+  const firstColumn = () => inApp.locator('[data-testid="app-table"] tbody tr td:first-child').allTextContents();
+  /** Waits until the app's first column reads `want`. */
+  async function waitForColumn(want, what) {
+    const until = Date.now() + STEP_TIMEOUT_MS - 1000;
+    let got = [];
+    while (Date.now() < until) {
+      got = await firstColumn();
+      if (JSON.stringify(got) === JSON.stringify(want)) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new StepFailure(`${what}: the app's first column reads ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+  }
+
+  await step('database__query shows its MCP App in a sandboxed frame, and the table sorts by a column', async () => {
+    const form = await openTool(page, 'database__query');
+    await fillArgument(form, 'sql', "SELECT 3 AS n, 'c' AS s UNION ALL SELECT 1, 'a' UNION ALL SELECT 2, 'b'");
+    await form.getByTestId('tool-call').click();
+    await appFrame.waitFor({ timeout: STEP_TIMEOUT_MS });
+    const sandbox = await appFrame.getAttribute('sandbox');
+    if (sandbox !== 'allow-scripts') throw new StepFailure(`the app's frame has sandbox=${JSON.stringify(sandbox)}, not "allow-scripts"`);
+    await waitForText(inApp.getByTestId('app-status'), (text) => text.startsWith('3 rows'), 'the app should say it shows 3 rows');
+    await waitForColumn(['3', '1', '2'], 'before sorting');
+    await inApp.getByTestId('app-sort').first().click();
+    await waitForColumn(['1', '2', '3'], 'sorted by n');
+    await inApp.getByTestId('app-sort').first().click();
+    await waitForColumn(['3', '2', '1'], 'sorted by n, descending');
+  });
+
+  await step('the app calls query through the host, once the user allows it in a dialog (and not when denied)', async () => {
+    await inApp.getByTestId('app-sql').fill('SELECT 7 AS n UNION ALL SELECT 8');
+    await inApp.getByTestId('app-run').click();
+    const dialog = page.getByTestId('app-call-dialog');
+    await dialog.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await waitForText(dialog.getByTestId('app-call-arguments'), (text) => text.includes('SELECT 7'), 'the dialog should show the arguments');
+    await dialog.getByTestId('app-call-allow').click();
+    await dialog.waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
+    await waitForText(inApp.getByTestId('app-status'), (text) => text.startsWith('2 rows'), 'the app should show the new result');
+    await waitForColumn(['7', '8'], 'after the call');
+    await inApp.getByTestId('app-sql').fill('SELECT 9 AS n');
+    await inApp.getByTestId('app-run').click();
+    await dialog.waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+    await dialog.getByTestId('app-call-deny').click();
+    await waitForText(inApp.getByTestId('app-status'), (text) => text.includes('denied'), 'the app should be told the user denied the call');
+    await waitForColumn(['7', '8'], 'after a denied call');
+  });
+
+  await step("the app cannot reach the host page, and its malformed or unrequested messages are ignored and logged", async () => {
+    const frame = await (await appFrame.elementHandle()).contentFrame();
+    if (!frame) throw new StepFailure("the app's frame has no document");
+    const reach = await frame.evaluate(() => {
+      const tries = {
+        document: () => window.parent.document.title,
+        location: () => window.parent.location.href,
+        storage: () => window.localStorage.length,
+      };
+      return Object.fromEntries(Object.entries(tries).map(([what, attempt]) => {
+        try {
+          return [what, `reached: ${attempt()}`];
+        } catch (error) {
+          return [what, `blocked: ${error.name}`];
+        }
+      }));
+    });
+    const reached = Object.entries(reach).filter(([, outcome]) => !outcome.startsWith('blocked'));
+    if (reached.length > 0) throw new StepFailure(`the app reached beyond its sandbox: ${JSON.stringify(reached)}`);
+    await frame.evaluate(() => {
+      window.parent.postMessage('not JSON-RPC at all', '*');
+      window.parent.postMessage({ jsonrpc: '2.0', id: 4242, result: { sneaky: true } }, '*');
+      window.parent.postMessage({ jsonrpc: '2.0', method: 'ui/notifications/initialized', params: {} }, '*');
+    });
+    await page.getByTestId('tab-log').click();
+    const log = page.getByTestId('log-list');
+    await waitForText(log, (text) => text.includes('ignored a malformed message'), 'the Log should note the malformed message');
+    await waitForText(log, (text) => text.includes('never asked for'), 'the Log should note the unrequested answer');
+    await waitForText(log, (text) => text.includes('not expected now'), 'the Log should note the repeated initialized notification');
+    if ((await page.getByTestId('app-call-dialog').count()) > 0) throw new StepFailure('a stray message opened a dialog');
+    await page.getByTestId('tab-tools').click();
+  });
+
   await step(`a full-page screenshot is saved to ${screenshotPath}`, async () => {
     await page.screenshot({ path: screenshotPath, fullPage: true, timeout: STEP_TIMEOUT_MS });
   });
 }
 
 async function main() {
-  console.log('1..6');
+  console.log('1..9');
   const problems = [];
   let browser;
   let page;

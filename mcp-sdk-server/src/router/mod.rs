@@ -627,6 +627,25 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         self
     }
 
+    /// Registers an MCP App's page (see [`apps`](crate::apps)): a `ui://`
+    /// resource of type `text/html;profile=mcp-app`, listed and read like
+    /// any other. A page that is not HTML, is over
+    /// [`MAX_HTML_BYTES`](crate::apps::MAX_HTML_BYTES) or has another scheme
+    /// is refused: the router records why (see [`check`](Self::check)).
+    /// Link tools to it with [`apps::link`](crate::apps::link).
+    pub fn app(mut self, app: crate::apps::AppResource) -> Self {
+        if let Err(e) = app.validate() {
+            self.problems.push(e.to_string());
+            return self;
+        }
+        let resource = app.resource().clone();
+        let app = Arc::new(app);
+        self.resource(resource, move |_: ResourceRequest| {
+            let app = app.clone();
+            async move { app.read() }
+        })
+    }
+
     fn add_resource(&mut self, entry: ResourceEntry) {
         if self
             .resources
@@ -1216,11 +1235,19 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
     async fn list_tools(
         &self,
         params: ListToolsParams,
-        _ctx: RequestContext,
+        ctx: RequestContext,
     ) -> Result<ListToolsResult, Error> {
         self.ready()?;
-        let (tools, next) =
-            self.page(self.tools.definitions().cloned(), params.cursor.as_deref())?;
+        // A client without the extension sees linked tools as plain ones.
+        let apps = crate::apps::supported(&ctx);
+        let tools = self.tools.definitions().cloned().map(|tool| {
+            if apps {
+                tool
+            } else {
+                crate::apps::without_ui(tool)
+            }
+        });
+        let (tools, next) = self.page(tools, params.cursor.as_deref())?;
         Ok(ListToolsResult {
             tools,
             next_cursor: next,

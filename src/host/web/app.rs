@@ -141,6 +141,8 @@ impl App {
             }),
         )
         .roots(options.roots)
+        // The page renders MCP Apps in sandboxed frames.
+        .apps()
         .elicitor(Arc::new(WebElicitor {
             dialogs: dialogs.clone(),
         }))

@@ -4,7 +4,9 @@
 //! with bound parameters, a row limit and a time limit, answered as
 //! structured rows) and, only when started with `--allow-writes`,
 //! `execute`. Every table's schema is also a resource,
-//! `db://table/{name}/schema`.
+//! `db://table/{name}/schema`. Hosts that show MCP Apps render `query`
+//! results in the app [`QUERY_APP_URI`], a table sorted by any column;
+//! the others get the same result as JSON text.
 //!
 //! Reads are held read-only twice: a statement check (one statement,
 //! beginning with SELECT, WITH, EXPLAIN, ...) and the database itself (a
@@ -39,6 +41,7 @@ use mcp_sdk::{
     Error, Implementation, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
     ToolAnnotations,
 };
+use mcp_sdk_server::apps::{self, AppResource};
 use mcp_sdk_server::router::{Announcer, CallKind, Refusal, State};
 use mcp_sdk_server::{NoArguments, ResourceRequest, Router, Structured};
 use schemars::JsonSchema;
@@ -59,6 +62,13 @@ pub fn spec() -> ServerSpec {
 
 /// The resource template of table schemas.
 pub const SCHEMA_TEMPLATE: &str = "db://table/{name}/schema";
+
+/// The MCP App that shows a `query` result as a sortable table.
+pub const QUERY_APP_URI: &str = "ui://database/query-table";
+
+/// The app's page: self-contained (no outside script or style), so the
+/// restrictive default CSP of hosts is all it needs.
+const QUERY_APP_HTML: &str = include_str!("query_table.html");
 
 /// Arguments of `query`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -214,9 +224,16 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
             .with_annotations(read_only.clone()),
             describe_table,
         )
+        .app(
+            AppResource::new(QUERY_APP_URI, "query-table", QUERY_APP_HTML).with_description(
+                "The rows of a query as a table that sorts by any column, and a box to run \
+                 another query (an MCP App for hosts that show them).",
+            ),
+        )
         .tool(
-            Tool::named(
-                "query",
+            apps::link(
+                Tool::named(
+                    "query",
                 format!(
                     "Runs one read-only SQL statement (SELECT, WITH, EXPLAIN, VALUES) and returns \
                      its rows as JSON: column names, column types and one array of values per row. \
@@ -225,8 +242,10 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
                      `truncated` says whether there were more. Statements stop after {timeout_ms} ms."
                 ),
             )
-            .with_title("Run a read-only query")
-            .with_annotations(read_only),
+                .with_title("Run a read-only query")
+                .with_annotations(read_only),
+                QUERY_APP_URI,
+            ),
             query,
         )
         .resource_template(

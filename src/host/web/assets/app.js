@@ -868,6 +868,8 @@ async function callTool(name, args, area) {
     const { result } = await api('/api/tools/call', { name, arguments: args });
     const took = Math.round(performance.now() - started);
     area.replaceChildren(renderToolResult(isPlainObject(result) ? result : {}), el('p', { class: 'muted small', textContent: `${name} answered in ${took} ms.` }));
+    const tool = app.tools.find((candidate) => candidate.name === name);
+    if (appUriOf(tool) && isPlainObject(result)) await mountApp(tool, args, result, area);
   } catch (error) {
     area.replaceChildren(errorBox(`Calling ${name} failed: ${error.message}`));
   } finally {
@@ -1682,3 +1684,255 @@ async function start() {
 }
 
 start();
+
+// ---------------------------------------------------------------------------
+// MCP Apps (the io.modelcontextprotocol/ui extension)
+//
+// A tool whose _meta.ui.resourceUri names a ui:// resource shows its result
+// in that resource's HTML page: in an iframe with sandbox="allow-scripts"
+// and no allow-same-origin, so the page has an opaque origin and cannot
+// reach this page's DOM, cookies or API; a Content-Security-Policy built
+// from the resource's _meta.ui.csp (the spec's restrictive default when it
+// declares nothing) is put at the top of the page. The page talks to us
+// only with JSON-RPC 2.0 over postMessage: the ui/initialize handshake,
+// then the tool's input and result are sent to it; it may call tools of its
+// own server, each after the user allows it in a dialog. Malformed or
+// unrequested messages are ignored and written to the Log pane.
+
+const APP_MIME_TYPE = 'text/html;profile=mcp-app';
+const APP_PROTOCOL_VERSION = '2026-01-26';
+const APP_MAX_BYTES = 1024 * 1024; // as the SDK's apps::MAX_HTML_BYTES
+const APP_MAX_HEIGHT = 2000;
+const bridges = new Set();
+
+/** The ui:// resource a tool's results are shown in, if any. */
+function appUriOf(tool) {
+  const uri = tool?._meta?.ui?.resourceUri;
+  return typeof uri === 'string' && uri.startsWith('ui://') ? uri : null;
+}
+
+/** scheme://host[:port], nothing that could end or widen a CSP directive. */
+function isCspOrigin(value) {
+  return typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.*:[\]-]+$/i.test(value);
+}
+
+/** The frame's Content-Security-Policy: the spec's construction from _meta.ui.csp. */
+function appCsp(csp) {
+  const origins = (key) => (Array.isArray(csp?.[key]) ? csp[key].filter(isCspOrigin) : []);
+  const resources = origins('resourceDomains').join(' ');
+  const connect = origins('connectDomains').join(' ');
+  const frames = origins('frameDomains').join(' ');
+  const bases = origins('baseUriDomains').join(' ');
+  return [
+    "default-src 'none'",
+    `script-src 'self' 'unsafe-inline' ${resources}`,
+    `style-src 'self' 'unsafe-inline' ${resources}`,
+    `img-src 'self' data: ${resources}`,
+    `font-src 'self' ${resources}`,
+    `media-src 'self' data: ${resources}`,
+    `connect-src ${connect || "'none'"}`,
+    `frame-src ${frames || "'none'"}`,
+    "object-src 'none'",
+    `base-uri ${bases || "'self'"}`,
+    "form-action 'none'",
+  ].map((directive) => directive.trim()).join('; ');
+}
+
+/** The page with its CSP first (after the doctype), before anything it could load. */
+function withCsp(html, policy) {
+  const meta = `<meta http-equiv="Content-Security-Policy" content="${policy.replace(/"/g, '&quot;')}">`;
+  const doctype = /^\s*<!doctype[^>]*>/i.exec(html);
+  return doctype ? doctype[0] + meta + html.slice(doctype[0].length) : meta + html;
+}
+
+/** The iframe `allow` list for the permissions the app asked for. */
+function appAllow(permissions) {
+  if (!isPlainObject(permissions)) return '';
+  return [['camera', 'camera'], ['microphone', 'microphone'], ['geolocation', 'geolocation'], ['clipboardWrite', 'clipboard-write']]
+    .filter(([key]) => isPlainObject(permissions[key])).map(([, feature]) => feature).join('; ');
+}
+
+function appLog(bridge, text, level = 'warning') {
+  const line = `MCP App ${bridge.uri}: ${text}`;
+  console.warn(line);
+  addLog('app', line, { level });
+}
+
+/** Reads the app's page; null (and a note in `area`) when it is not one. */
+async function readApp(uri, area) {
+  try {
+    const { result } = await api('/api/resources/read', { uri });
+    const contents = Array.isArray(result?.contents) ? result.contents.find((c) => c?.uri === uri) ?? result.contents[0] : null;
+    if (!isPlainObject(contents) || contents.mimeType !== APP_MIME_TYPE) {
+      throw new Error(`the resource is not ${APP_MIME_TYPE}`);
+    }
+    let html = contents.text;
+    if (typeof html !== 'string' && typeof contents.blob === 'string') html = new TextDecoder().decode(Uint8Array.from(atob(contents.blob), (c) => c.charCodeAt(0)));
+    if (typeof html !== 'string') throw new Error('the resource has no HTML');
+    if (new TextEncoder().encode(html).length > APP_MAX_BYTES) throw new Error(`the page is over ${APP_MAX_BYTES} bytes`);
+    return { html, ui: isPlainObject(contents._meta?.ui) ? contents._meta.ui : {} };
+  } catch (error) {
+    area.append(errorBox(`The tool's app (${uri}) cannot be shown: ${error.message}`));
+    return null;
+  }
+}
+
+/** Shows the app of `tool` for one call (its arguments and result) in `area`. */
+async function mountApp(tool, args, result, area) {
+  const uri = appUriOf(tool);
+  if (!uri) return;
+  const page = await readApp(uri, area);
+  if (!page) return;
+  const frame = document.createElement('iframe');
+  frame.setAttribute('sandbox', 'allow-scripts');
+  const allow = appAllow(page.ui.permissions);
+  if (allow) frame.setAttribute('allow', allow);
+  frame.className = `app-frame${page.ui.prefersBorder === false ? ' borderless' : ''}`;
+  frame.title = `App of ${tool.title ?? tool.name}`;
+  frame.dataset.testid = 'app-frame';
+  const policy = appCsp(page.ui.csp);
+  console.info(`MCP App ${uri}: Content-Security-Policy ${policy}`); // the spec's audit trail
+  frame.srcdoc = withCsp(page.html, policy);
+  const [server] = splitName(tool.name);
+  const bridge = { frame, uri, tool, args, result, server, answered: false, initialized: false };
+  bridges.add(bridge);
+  area.append(frame);
+}
+
+/** A message to the app; the target origin is '*' because a sandboxed page's origin is opaque. */
+function toApp(bridge, message) {
+  bridge.frame.contentWindow?.postMessage({ jsonrpc: '2.0', ...message }, '*');
+}
+
+function appError(bridge, id, code, message) {
+  toApp(bridge, { id, error: { code, message } });
+}
+
+window.addEventListener('message', (event) => {
+  let bridge = null;
+  for (const candidate of bridges) {
+    if (!candidate.frame.isConnected) bridges.delete(candidate);
+    else if (candidate.frame.contentWindow === event.source) bridge = candidate;
+  }
+  if (!bridge) return; // not from an app we show
+  onAppMessage(bridge, event.data).catch((error) => appLog(bridge, `failed: ${error.message}`, 'error'));
+});
+
+function isRequestId(id) {
+  return (typeof id === 'string' && id.length <= 200) || Number.isSafeInteger(id);
+}
+
+async function onAppMessage(bridge, message) {
+  if (!isPlainObject(message) || message.jsonrpc !== '2.0') {
+    appLog(bridge, `ignored a malformed message: ${String(JSON.stringify(message)).slice(0, 200)}`);
+    return;
+  }
+  const { id, method, params } = message;
+  if (typeof method !== 'string') {
+    // We send the app no requests, so no answer can be one we asked for.
+    appLog(bridge, `ignored an answer that was never asked for (id ${String(JSON.stringify(id)).slice(0, 50)})`);
+    return;
+  }
+  if (params !== undefined && !isPlainObject(params)) {
+    appLog(bridge, `ignored ${method.slice(0, 100)}: its params are not an object`);
+    if (id !== undefined && isRequestId(id)) appError(bridge, id, -32602, 'params must be an object');
+    return;
+  }
+  if (id === undefined) {
+    onAppNotification(bridge, method, params ?? {});
+    return;
+  }
+  if (!isRequestId(id)) {
+    appLog(bridge, `ignored ${method.slice(0, 100)}: its id is neither a string nor an integer`);
+    return;
+  }
+  if (method === 'ui/initialize') {
+    bridge.answered = true;
+    toApp(bridge, {
+      id,
+      result: {
+        protocolVersion: APP_PROTOCOL_VERSION,
+        hostInfo: { name: 'mcp-host-web', version: '1' },
+        hostCapabilities: { serverTools: {}, logging: {} },
+        hostContext: {
+          toolInfo: { tool: bridge.tool },
+          theme: 'light',
+          displayMode: 'inline',
+          availableDisplayModes: ['inline'],
+          platform: 'web',
+          locale: navigator.language,
+        },
+      },
+    });
+    return;
+  }
+  if (!bridge.initialized) {
+    appLog(bridge, `ignored ${method.slice(0, 100)} before the ui/initialize handshake finished`);
+    appError(bridge, id, -32600, 'finish ui/initialize first');
+    return;
+  }
+  if (method === 'ping') toApp(bridge, { id, result: {} });
+  else if (method === 'ui/request-display-mode') toApp(bridge, { id, result: { mode: 'inline' } });
+  else if (method === 'tools/call') await appToolCall(bridge, id, params ?? {});
+  else {
+    appLog(bridge, `asked for ${method.slice(0, 100)}, which this host does not offer apps`, 'info');
+    appError(bridge, id, -32601, `${method.slice(0, 100)} is not offered to apps by this host`);
+  }
+}
+
+function onAppNotification(bridge, method, params) {
+  if (method === 'ui/notifications/initialized' && bridge.answered && !bridge.initialized) {
+    bridge.initialized = true;
+    toApp(bridge, { method: 'ui/notifications/tool-input', params: { arguments: bridge.args } });
+    toApp(bridge, { method: 'ui/notifications/tool-result', params: bridge.result });
+  } else if (method === 'ui/notifications/size-changed' && bridge.initialized) {
+    const height = Number(params.height);
+    if (Number.isFinite(height) && height > 0) bridge.frame.style.height = `${Math.min(Math.ceil(height), APP_MAX_HEIGHT)}px`;
+  } else if (method === 'notifications/message' && bridge.initialized) {
+    appLog(bridge, `says: ${String(JSON.stringify(params.data)).slice(0, 500)}`, typeof params.level === 'string' ? params.level : 'info');
+  } else {
+    appLog(bridge, `ignored the notification ${method.slice(0, 100)}, which was not expected now`);
+  }
+}
+
+/**
+ * The app calls a tool: only one of its own server's that lets apps call
+ * it (_meta.ui.visibility), and only after the user allows it.
+ */
+async function appToolCall(bridge, id, params) {
+  const name = params.name;
+  const args = params.arguments ?? {};
+  if (typeof name !== 'string' || name.includes('__') || !isPlainObject(args)) {
+    appLog(bridge, 'ignored a tools/call without a plain tool name and object arguments');
+    appError(bridge, id, -32602, 'tools/call needs a tool name of this server and object arguments');
+    return;
+  }
+  const fullName = bridge.server ? `${bridge.server}__${name}` : name;
+  const tool = app.tools.find((candidate) => candidate.name === fullName);
+  const visibility = tool?._meta?.ui?.visibility;
+  if (!tool || (Array.isArray(visibility) && !visibility.includes('app'))) {
+    appLog(bridge, `asked to call ${fullName.slice(0, 100)}, which is not a tool of its server open to apps`);
+    appError(bridge, id, -32602, `no tool ${name.slice(0, 100)} that this app may call`);
+    return;
+  }
+  const dialogId = `app-call-${Math.random().toString(36).slice(2)}`;
+  const allowed = await new Promise((resolve) => {
+    const answer = (yes) => () => { closeDialog(dialogId); resolve(yes); };
+    openDialog(dialogId, 'app-call', `The app of ${bridge.tool.title ?? bridge.tool.name} wants to call ${fullName}`,
+      el('div', {},
+        el('p', { textContent: 'With these arguments:' }),
+        el('pre', { class: 'mono text-block', testid: 'app-call-arguments', textContent: JSON.stringify(args, null, 2) })),
+      [['Deny', 'app-call-deny', answer(false)], ['Allow', 'app-call-allow', answer(true), true]]);
+  });
+  if (!allowed) {
+    appLog(bridge, `the user denied its call of ${fullName}`, 'info');
+    appError(bridge, id, -32000, 'The user denied the tool call');
+    return;
+  }
+  try {
+    const { result } = await api('/api/tools/call', { name: fullName, arguments: args });
+    toApp(bridge, { id, result });
+  } catch (error) {
+    appError(bridge, id, -32000, `The tool call failed: ${error.message}`);
+  }
+}
