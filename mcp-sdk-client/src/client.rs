@@ -9,6 +9,7 @@
 
 mod api;
 mod connect;
+mod contain;
 mod core;
 mod exchange;
 mod serve;

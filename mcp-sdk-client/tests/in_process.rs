@@ -493,3 +493,65 @@ async fn a_server_with_no_common_version_is_refused_clearly() {
         "{text}"
     );
 }
+
+/// A handler whose callbacks panic.
+struct Panicker;
+
+#[async_trait]
+impl ClientHandler for Panicker {
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities {
+            sampling: Some(SamplingCapability::default()),
+            ..Default::default()
+        }
+    }
+
+    async fn create_message(
+        &self,
+        _params: CreateMessageParams,
+        _cx: RequestContext,
+    ) -> Result<CreateMessageResult, Error> {
+        panic!("create_message failed")
+    }
+
+    async fn on_log(&self, _params: LoggingMessageNotificationParams) {
+        panic!("on_log failed")
+    }
+}
+
+/// A panic in a callback (a call's `on_progress`, a handler's notification
+/// callback, a handler's answer to a server request) stays there: the
+/// connection goes on, and the server's request gets an error at once.
+#[tokio::test]
+async fn a_panicking_callback_leaves_the_connection_working() {
+    let (updates_tx, _updates) = mpsc::channel(4);
+    let client = connect(callback_router(updates_tx), Panicker).await;
+    // Bounded here so that a dead connection fails the test instead of
+    // waiting for the client's own timeout.
+    let limit = Duration::from_secs(20);
+    let options = RequestOptions::new().on_progress(|_| panic!("on_progress failed"));
+    let done = tokio::time::timeout(limit, client.call_tool_with("progress", json!({}), options))
+        .await
+        .expect("the call is answered although its progress callback panicked")
+        .unwrap();
+    assert_eq!(done.is_error, None, "{done:?}");
+    // The handler's on_log panicked on the "careful" log of that call.
+    tokio::time::timeout(limit, client.ping())
+        .await
+        .expect("a ping is answered after on_log panicked")
+        .unwrap();
+    assert!(!client.is_closed());
+    // The server's sampling request gets an error, so the tool fails.
+    let asked = tokio::time::timeout(limit, client.call_tool("ask", json!({})))
+        .await
+        .expect("the sampling request is answered although the handler panicked");
+    match asked {
+        Ok(result) => assert_eq!(result.is_error, Some(true), "{result:?}"),
+        Err(e) => assert!(matches!(e, ClientError::Server(_)), "{e}"),
+    }
+    tokio::time::timeout(limit, client.ping())
+        .await
+        .expect("a ping is answered after create_message panicked")
+        .unwrap();
+    assert!(!client.is_closed());
+}

@@ -278,12 +278,18 @@ impl Session {
         let session = self.clone();
         tokio::spawn(async move {
             let id = req.id.clone();
+            // The permit is held until the answer is handed to the
+            // transport: released earlier, a client that pipelines requests
+            // faster than it reads answers would have every answer built and
+            // waiting in memory (20k `tools/list` over stdio took 1.8 GB).
+            // Held, at most `max_concurrent_requests` answers wait beyond
+            // the transport's own bounded queue.
+            let permit = tokio::select! {
+                biased;
+                _ = token.cancelled() => None,
+                p = session.permits.acquire() => p.ok(),
+            };
             let outcome = {
-                let _permit = tokio::select! {
-                    biased;
-                    _ = token.cancelled() => None,
-                    p = session.permits.acquire() => p.ok(),
-                };
                 if token.is_cancelled() {
                     None
                 } else {
@@ -343,6 +349,7 @@ impl Session {
             if let Some(answer) = outcome {
                 let _ = reply.send(response(id, answer)).await;
             }
+            drop(permit);
             if now_idle {
                 session.idle.notify_waiters();
             }

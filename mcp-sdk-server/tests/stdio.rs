@@ -404,3 +404,64 @@ async fn a_cancelled_request_of_a_batch_leaves_the_others_answered() {
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].0, 2);
 }
+
+/// A client that pipelines requests faster than it reads the answers: the
+/// server stops building answers once its output queue and the running
+/// requests are full, instead of holding every answer in memory; reading
+/// then gets every answer.
+#[tokio::test]
+async fn pipelined_requests_of_a_client_that_does_not_read_stay_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const REQUESTS: usize = 20_000;
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = built.clone();
+    let router = Router::new().tool(
+        Tool::named("count", "Counts its calls"),
+        move |_: NoArguments| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "x".repeat(100) }
+        },
+    );
+    let Client {
+        mut to_server,
+        mut from_server,
+    } = Client::start(router, json!({})).await;
+    let writer = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        for id in 1..=REQUESTS {
+            let req = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"count","arguments":{}}});
+            lines.extend_from_slice(req.to_string().as_bytes());
+            lines.push(b'\n');
+        }
+        to_server.write_all(&lines).await.unwrap();
+        to_server
+    });
+    let _to_server = writer.await.unwrap();
+    // Let every task that can run, run, until nothing changes any more.
+    let (mut last, mut still) = (usize::MAX, 0);
+    while still < 500 {
+        tokio::task::yield_now().await;
+        let now = built.load(Ordering::SeqCst);
+        (last, still) = (now, if now == last { still + 1 } else { 0 });
+    }
+    // The writer's queue (256), the running requests (64), and what the
+    // pipe and the writer's buffer hold (about 64 KiB each) of answers of
+    // ~200 bytes: far below the 20,000 asked for.
+    assert!(
+        last < 2_000,
+        "{last} answers were built while the client read none"
+    );
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < REQUESTS {
+        let line = timeout(LIMIT, from_server.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .unwrap();
+        let m: Value = serde_json::from_str(&line).unwrap();
+        assert!(m["result"].is_object(), "{m}");
+        assert!(ids.insert(m["id"].as_u64().unwrap()), "{m}");
+    }
+    assert_eq!(built.load(Ordering::SeqCst), REQUESTS);
+}

@@ -195,4 +195,23 @@ mod tests {
             assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS, "{bad}");
         }
     }
+
+    proptest::proptest! {
+        /// Every position reads back from its cursor (an empty downstream
+        /// cursor is the same as none: both are that server's first page),
+        /// and any text is a position or -32602, never a panic.
+        #[test]
+        fn every_cursor_round_trips(
+            server in 0usize..64,
+            cursor in proptest::option::of(".{1,40}"),
+            skip in proptest::prelude::any::<usize>(),
+            junk in ".{0,60}",
+        ) {
+            let p = Position { server, cursor, skip };
+            proptest::prop_assert_eq!(Position::decode(Some(&p.encode()), 64).unwrap(), p);
+            if let Err(e) = Position::decode(Some(&junk), 64) {
+                proptest::prop_assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS);
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The JSON-RPC core: calls with their timeout, progress and cancellation
 //! (also when dropped), and the loop that reads what the server sends.
 
+use super::contain;
 use super::lock;
 use super::serve::{serve_request, ForHandler};
 use crate::handler::ClientHandler;
@@ -474,7 +475,7 @@ impl Core {
                 let progress = lock(&self.progress).get(&params.progress_token).cloned();
                 match progress {
                     Some(progress) => {
-                        progress.report(params);
+                        contain::sync_callback("on_progress", || progress.report(params));
                         None
                     }
                     None => Some(n),

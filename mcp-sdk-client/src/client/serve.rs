@@ -1,7 +1,7 @@
 //! Answering the server: its requests (sampling, roots, elicitation) and
 //! its notifications, delivered to the handler in order.
 
-use super::{core::Core, lock};
+use super::{contain, core::Core, lock};
 use crate::handler::{apply_elicitation_defaults, ClientHandler, RequestContext};
 use crate::request::Responder;
 use mcp_sdk::jsonrpc::{Notification, Request};
@@ -26,8 +26,11 @@ pub(super) async fn serve_request(core: Arc<Core>, request: Request, responder: 
         id: id.clone(),
         cancellation: token.clone(),
     };
+    let answering = answer_request(&core, &method, params, cx, responder.as_ref());
     let answer = tokio::select! {
-        answer = answer_request(&core, &method, params, cx, responder.as_ref()) => answer,
+        answer = contain::callback(&method, answering) => answer.unwrap_or_else(|| {
+            Err(Error::internal(format_args!("the client failed to answer {method}")))
+        }),
         _ = token.cancelled() => {
             lock(&core.serving).remove(&id);
             return;
@@ -105,7 +108,8 @@ pub(super) async fn notify_loop(
 ) {
     while let Some((Notification { method, params }, own)) = rx.recv().await {
         let handler = own.as_deref().unwrap_or(&*handler);
-        if let Err(e) = deliver(handler, &method, params).await {
+        let delivered = contain::callback(&method, deliver(handler, &method, params)).await;
+        if let Some(Err(e)) = delivered {
             tracing::warn!(%method, "ignored a malformed notification: {e}");
         }
     }

@@ -1454,3 +1454,20 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
         run_hooks(&self.hooks.session_closed, &peer).await;
     }
 }
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::{decode_cursor, encode_cursor};
+
+    proptest::proptest! {
+        /// A resource page's cursor gives back the URI it was made from,
+        /// and any other text is -32602, never a panic.
+        #[test]
+        fn cursors_round_trip(uri in ".{0,80}", junk in ".{0,80}") {
+            proptest::prop_assert_eq!(decode_cursor(&encode_cursor(&uri)).unwrap(), uri);
+            if let Err(e) = decode_cursor(&junk) {
+                proptest::prop_assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS);
+            }
+        }
+    }
+}

@@ -75,62 +75,164 @@ impl UriTemplate {
             .map(String::as_str)
     }
 
-    /// The variables of `uri` if it matches, percent-decoded.
+    /// The variables of `uri` if it matches, percent-decoded. URIs longer
+    /// than [`MAX_URI_BYTES`] match no template.
+    ///
+    /// Linear in the URI's length for each part of the template: which
+    /// split points can still lead to a match is worked out once, from the
+    /// end, and the variables are then bound along the longest values
+    /// (backtracking from each guess would take exponential time on
+    /// adjacent expressions such as `{a}{b}{c}`).
     pub fn matches(&self, uri: &str) -> Option<HashMap<String, String>> {
-        let mut vars = HashMap::new();
-        if match_parts(&self.parts, uri, &mut vars) {
-            Some(vars)
-        } else {
-            None
+        if uri.len() > MAX_URI_BYTES {
+            return None;
         }
+        let ok = self.feasible(uri);
+        if !ok[0][0] {
+            return None;
+        }
+        let mut vars = HashMap::new();
+        let mut pos = 0;
+        for (i, part) in self.parts.iter().enumerate() {
+            let next = &ok[i + 1];
+            match part {
+                Part::Literal(lit) => pos += lit.len(),
+                Part::Expr { op, vars: names } => {
+                    let syntax = Syntax::of(*op)?;
+                    if !uri[pos..].starts_with(syntax.prefix) {
+                        continue; // an optional expansion, absent
+                    }
+                    let body = pos + syntax.prefix.len();
+                    let limit = syntax.limit(uri, body);
+                    let end = candidates(uri, body, limit).find(|&e| {
+                        next[e] && bind(op, syntax.sep, names, &uri[body..e], &mut vars)
+                    })?;
+                    pos = end;
+                }
+            }
+        }
+        Some(vars)
+    }
+
+    /// `ok[i][pos]`: whether the parts from `i` on can match `uri[pos..]`.
+    fn feasible(&self, uri: &str) -> Vec<Vec<bool>> {
+        let n = uri.len();
+        let mut ok = vec![vec![false; n + 1]; self.parts.len() + 1];
+        ok[self.parts.len()][n] = true;
+        for (i, part) in self.parts.iter().enumerate().rev() {
+            let (done, todo) = ok.split_at_mut(i + 1);
+            let (here, next) = (&mut done[i], &todo[0]);
+            match part {
+                Part::Literal(lit) => {
+                    for (pos, slot) in here.iter_mut().enumerate() {
+                        *slot = uri.is_char_boundary(pos)
+                            && uri[pos..].starts_with(lit.as_str())
+                            && next[pos + lit.len()];
+                    }
+                }
+                Part::Expr { op, vars: names } => {
+                    let Some(syntax) = Syntax::of(*op) else {
+                        continue;
+                    };
+                    // The first feasible end at or after each position.
+                    let mut first_ok = vec![usize::MAX; n + 2];
+                    for pos in (0..=n).rev() {
+                        first_ok[pos] = if next[pos] { pos } else { first_ok[pos + 1] };
+                    }
+                    let simple = names.len() == 1 && !syntax.keyed;
+                    let mut stop = n;
+                    for pos in (0..=n).rev() {
+                        if pos < n && syntax.stops.contains(&(uri.as_bytes()[pos] as char)) {
+                            stop = pos;
+                        }
+                        if !uri.is_char_boundary(pos) {
+                            continue;
+                        }
+                        if !uri[pos..].starts_with(syntax.prefix) {
+                            here[pos] = op.is_some() && next[pos];
+                            continue;
+                        }
+                        let body = pos + syntax.prefix.len();
+                        // No prefix holds a stop character of its own
+                        // operator: the first stop at or after `pos` is the
+                        // one at or after `body`.
+                        let limit = stop;
+                        here[pos] = if simple {
+                            if limit == body {
+                                next[body]
+                            } else {
+                                first_ok[body + 1] <= limit
+                            }
+                        } else {
+                            candidates(uri, body, limit).any(|e| {
+                                next[e]
+                                    && bind(
+                                        op,
+                                        syntax.sep,
+                                        names,
+                                        &uri[body..e],
+                                        &mut HashMap::new(),
+                                    )
+                            })
+                        };
+                    }
+                }
+            }
+        }
+        ok
     }
 }
 
-fn match_parts(parts: &[Part], uri: &str, vars: &mut HashMap<String, String>) -> bool {
-    let Some((first, rest)) = parts.split_first() else {
-        return uri.is_empty();
-    };
-    match first {
-        Part::Literal(lit) => uri
-            .strip_prefix(lit.as_str())
-            .is_some_and(|tail| match_parts(rest, tail, vars)),
-        Part::Expr { op, vars: names } => {
-            let (prefix, sep, stops): (&str, char, &[char]) = match op {
-                None => ("", ',', &['/', '?', '#', '&']),
-                Some('+') => ("", ',', &[]),
-                Some('#') => ("#", ',', &[]),
-                Some('.') => (".", '.', &['/', '?', '#']),
-                Some('/') => ("/", '/', &['?', '#']),
-                Some(';') => (";", ';', &['/', '?', '#']),
-                Some('?') => ("?", '&', &['#']),
-                Some('&') => ("&", '&', &['#']),
-                Some(_) => return false,
-            };
-            let Some(body) = uri.strip_prefix(prefix) else {
-                // Optional expansions (query, path, label) may be absent.
-                return op.is_some() && match_parts(rest, uri, vars);
-            };
-            // Try the longest value first, backing off to let later literals match.
-            let limit = body.find(|c| stops.contains(&c)).unwrap_or(body.len());
-            let mut ends: Vec<usize> = body[..limit]
-                .char_indices()
-                .map(|(i, _)| i)
-                .skip(1)
-                .chain(std::iter::once(limit))
-                .collect();
-            ends.reverse();
-            for end in ends {
-                let mut trial = vars.clone();
-                if bind(op, sep, names, &body[..end], &mut trial)
-                    && match_parts(rest, &body[end..], &mut trial)
-                {
-                    *vars = trial;
-                    return true;
-                }
-            }
-            false
-        }
+/// The longest URI matched against templates (64 KiB): the matcher keeps a
+/// table of one byte per URI byte and template part.
+pub const MAX_URI_BYTES: usize = 64 * 1024;
+
+/// How an expression's operator expands: what comes before it, what
+/// separates its values, and which characters a value cannot contain.
+struct Syntax {
+    prefix: &'static str,
+    sep: char,
+    stops: &'static [char],
+    keyed: bool,
+}
+
+impl Syntax {
+    fn of(op: Option<char>) -> Option<Syntax> {
+        let (prefix, sep, stops): (&str, char, &[char]) = match op {
+            None => ("", ',', &['/', '?', '#', '&']),
+            Some('+') => ("", ',', &[]),
+            Some('#') => ("#", ',', &[]),
+            Some('.') => (".", '.', &['/', '?', '#']),
+            Some('/') => ("/", '/', &['?', '#']),
+            Some(';') => (";", ';', &['/', '?', '#']),
+            Some('?') => ("?", '&', &['#']),
+            Some('&') => ("&", '&', &['#']),
+            Some(_) => return None,
+        };
+        let keyed = matches!(op, Some('?' | '&' | ';'));
+        Some(Syntax {
+            prefix,
+            sep,
+            stops,
+            keyed,
+        })
     }
+
+    /// Where a value starting at `body` must end at the latest.
+    fn limit(&self, uri: &str, body: usize) -> usize {
+        uri[body..]
+            .find(|c| self.stops.contains(&c))
+            .map_or(uri.len(), |i| body + i)
+    }
+}
+
+/// The ends a value starting at `body` may have, longest first: up to
+/// `limit`, at least one character unless `limit` leaves none.
+fn candidates(uri: &str, body: usize, limit: usize) -> impl Iterator<Item = usize> + '_ {
+    let shortest = if limit == body { body } else { body + 1 };
+    (shortest..=limit)
+        .rev()
+        .filter(move |&e| uri.is_char_boundary(e))
 }
 
 fn bind(
@@ -210,6 +312,32 @@ mod tests {
         let v = m("search://items{?q,limit}", "search://items?q=x%20y&limit=5").unwrap();
         assert_eq!((v["q"].as_str(), v["limit"].as_str()), ("x y", "5"));
         assert!(m("search://items{?q}", "search://items").is_some());
+    }
+
+    /// Adjacent expressions are ambiguous: each split point is weighed
+    /// once, not once per way of reaching it. Backtracking took
+    /// exponential time here (a URI of 40 characters that nearly matches
+    /// `{a}{b}...{l}x` did not finish).
+    #[test]
+    fn adjacent_expressions_match_without_backtracking() {
+        let template = format!(
+            "t://{}x",
+            ('a'..='l').map(|c| format!("{{{c}}}")).collect::<String>()
+        );
+        let near_miss = format!("t://{}y", "z".repeat(40));
+        assert!(m(&template, &near_miss).is_none());
+        let v = m(&template, &format!("t://{}x", "z".repeat(40))).unwrap();
+        // The longest values first: the first variables take all they can.
+        assert_eq!(v["a"], "z".repeat(29));
+        assert_eq!(v["l"], "z");
+        let v = m("t://{a}{b}/{+rest}", "t://ab/c/d").unwrap();
+        // An empty value only where a stop character leaves no room.
+        assert_eq!((&*v["a"], &*v["b"], &*v["rest"]), ("ab", "", "c/d"));
+        assert!(m("t://{a}", &format!("t://{}", "z".repeat(MAX_URI_BYTES))).is_none());
+        assert_eq!(
+            m("t://{a}", &format!("t://{}", "é".repeat(1000))).unwrap()["a"],
+            "é".repeat(1000)
+        );
     }
 
     #[test]

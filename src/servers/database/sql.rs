@@ -96,6 +96,16 @@ pub fn statements(sql: &str, dialect: Dialect) -> Result<Vec<&str>, String> {
 /// The first keyword of a statement, upper-cased: what follows leading
 /// whitespace, comments and opening parentheses.
 pub fn first_keyword(statement: &str) -> String {
+    keyword(statement, None)
+}
+
+/// [`first_keyword`] with the comments of `dialect`: PostgreSQL's nest, so
+/// `/* /* */ SELECT */ DELETE ...` begins with `DELETE` there.
+pub fn first_keyword_in(statement: &str, dialect: Dialect) -> String {
+    keyword(statement, Some(dialect))
+}
+
+fn keyword(statement: &str, dialect: Option<Dialect>) -> String {
     let b = statement.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -107,10 +117,13 @@ pub fn first_keyword(statement: &str) -> String {
                     .map_or(b.len(), |p| i + p + 1);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = b[i + 2..]
-                    .windows(2)
-                    .position(|w| w == b"*/")
-                    .map_or(b.len(), |p| i + p + 4);
+                i = match dialect {
+                    Some(dialect) => skip_block_comment(b, i, dialect).unwrap_or(b.len()),
+                    None => b[i + 2..]
+                        .windows(2)
+                        .position(|w| w == b"*/")
+                        .map_or(b.len(), |p| i + p + 4),
+                };
             }
             b'(' => i += 1,
             c if c.is_ascii_whitespace() => i += 1,
@@ -143,7 +156,7 @@ pub fn check(sql: &str, dialect: Dialect, allowed: &[&str], tool: &str) -> Resul
             ))
         }
     };
-    let keyword = first_keyword(stmt);
+    let keyword = first_keyword_in(stmt, dialect);
     if allowed.contains(&keyword.as_str()) {
         Ok(keyword)
     } else {
@@ -272,6 +285,13 @@ mod tests {
         );
         assert_eq!(first_keyword("WITH x AS (DELETE FROM t) SELECT 1"), "WITH");
         assert_eq!(first_keyword("1"), "");
+        // PostgreSQL's comments nest: what looks like a SELECT after the
+        // first `*/` is still inside the comment (seen while writing the
+        // fuzz target).
+        let hidden = "/* /* */ SELECT */ DELETE FROM t";
+        assert!(check(hidden, Dialect::Postgres, READ_KEYWORDS, "query").is_err());
+        assert_eq!(first_keyword_in(hidden, Dialect::Postgres), "DELETE");
+        assert_eq!(first_keyword_in(hidden, Dialect::Sqlite), "SELECT");
     }
 
     #[test]

@@ -319,4 +319,39 @@ mod tests {
         assert_eq!(lexical_under(root, Path::new("/srv/data")), None);
         assert_eq!(lexical_under(root, Path::new("relative/x")), None);
     }
+
+    proptest::proptest! {
+        /// Whatever path a URI names, the lexical resolution is below the
+        /// root or refused: no `..`, no hidden component, nothing outside.
+        #[test]
+        fn lexical_resolution_never_leaves_the_root(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just("..".to_owned()),
+                    proptest::prelude::Just(".".to_owned()),
+                    proptest::prelude::Just("".to_owned()),
+                    proptest::prelude::Just(".hidden".to_owned()),
+                    proptest::prelude::Just("srv".to_owned()),
+                    proptest::prelude::Just("root".to_owned()),
+                    "[a-z.]{1,4}",
+                ],
+                0..8,
+            ),
+            absolute in proptest::prelude::any::<bool>(),
+        ) {
+            let root = Path::new("/srv/root");
+            let text = parts.join("/");
+            let path = if absolute { format!("/{text}") } else { text };
+            if let Some(out) = lexical_under(root, Path::new(&path)) {
+                proptest::prop_assert!(out.starts_with(root) && out != root, "{path} gave {out:?}");
+                let rel = out.strip_prefix(root).unwrap();
+                for c in rel.components() {
+                    let Component::Normal(name) = c else {
+                        return Err(proptest::test_runner::TestCaseError::fail(format!("{path} gave {out:?}")));
+                    };
+                    proptest::prop_assert!(!name.to_str().unwrap().starts_with('.'), "{path} gave {out:?}");
+                }
+            }
+        }
+    }
 }
