@@ -110,6 +110,12 @@ pub struct HttpConfig {
     /// stream resumable: the client reconnects with `Last-Event-ID` (SEP-1699
     /// polling). `None` (the default) keeps connections open.
     pub sse_poll_after: Option<Duration>,
+    /// The server as an OAuth resource server (feature `auth`): every MCP
+    /// request needs a valid access token, the metadata is served at its
+    /// well-known path, and the legacy HTTP+SSE transport is not offered.
+    /// `None` (the default): no authorization.
+    #[cfg(feature = "auth")]
+    pub auth: Option<Arc<crate::auth::ResourceServer>>,
 }
 
 impl Default for HttpConfig {
@@ -125,6 +131,8 @@ impl Default for HttpConfig {
             response_mode: ResponseMode::Auto,
             sse_retry: Duration::from_millis(1000),
             sse_poll_after: None,
+            #[cfg(feature = "auth")]
+            auth: None,
         }
     }
 }
@@ -301,6 +309,11 @@ impl StreamableHttpService {
         if let Err(why) = self.inner.config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
+        #[cfg(feature = "auth")]
+        let req = match self.authenticate(req).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        };
         match *req.method() {
             Method::POST => self.post(req).await,
             Method::GET => self.get(req),
@@ -317,6 +330,23 @@ impl StreamableHttpService {
                 r
             }
         }
+    }
+
+    /// `req` with the caller's [`Identity`](crate::auth::Identity) in its
+    /// extensions, or the refusal, when the service is protected.
+    #[cfg(feature = "auth")]
+    async fn authenticate<B>(&self, mut req: Request<B>) -> Result<Request<B>, HttpResponse> {
+        if let Some(auth) = &self.inner.config.auth {
+            let identity = auth.authenticate(req.headers()).await?;
+            req.extensions_mut().insert(identity);
+        }
+        Ok(req)
+    }
+
+    /// The protection of this service, if any (feature `auth`).
+    #[cfg(feature = "auth")]
+    pub fn resource_server(&self) -> Option<&Arc<crate::auth::ResourceServer>> {
+        self.inner.config.auth.as_ref()
     }
 
     /// The 2024-11-05 HTTP+SSE transport, `GET` side: opens a session whose
