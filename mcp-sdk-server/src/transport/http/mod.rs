@@ -146,6 +146,9 @@ struct HttpSession {
     /// The `last_seen` the expiry warning was sent for, if any: a session
     /// used again is warned again when it next goes idle.
     warned_at: AtomicU64,
+    /// Who opened the session, on a protected server: only they may use it
+    /// (anyone else gets the answer an unknown session id gets).
+    owner: Option<String>,
 }
 
 /// The standalone stream as a message destination.
@@ -343,6 +346,27 @@ impl StreamableHttpService {
         Ok(req)
     }
 
+    /// On a protected server, the 403 step-up challenge for a `tools/call`
+    /// of a tool that needs scopes the caller's token lacks.
+    #[cfg(feature = "auth")]
+    fn scope_check(&self, msg: &Message, extensions: &http::Extensions) -> Option<HttpResponse> {
+        let auth = self.inner.config.auth.as_ref()?;
+        let Message::Request(req) = msg else {
+            return None;
+        };
+        if req.method != "tools/call" {
+            return None;
+        }
+        let name = req.params.as_ref()?.get("name")?.as_str()?;
+        let tool = self.inner.shared.server.find_tool(name)?;
+        let identity = extensions.get::<crate::auth::Identity>()?;
+        let missing: Vec<&str> = crate::router::required_scopes(tool.meta.as_ref())
+            .into_iter()
+            .filter(|s| !identity.has_scope(s))
+            .collect();
+        (!missing.is_empty()).then(|| auth.insufficient_scope(&missing))
+    }
+
     /// The protection of this service, if any (feature `auth`).
     #[cfg(feature = "auth")]
     pub fn resource_server(&self) -> Option<&Arc<crate::auth::ResourceServer>> {
@@ -430,6 +454,10 @@ impl StreamableHttpService {
             Ok(msg) => msg,
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
+        #[cfg(feature = "auth")]
+        if let Some(step_up) = self.scope_check(&msg, &parts.extensions) {
+            return step_up;
+        }
 
         // Without a session, a request that speaks 2026-07-28 (by its
         // `_meta` or its version header) is served statelessly.
@@ -471,10 +499,10 @@ impl StreamableHttpService {
 
         if let Message::Request(r) = &msg {
             if r.method == "initialize" {
-                return self.initialize(msg, accept);
+                return self.initialize(msg, accept, owner(&parts.extensions));
             }
         }
-        let hs = match self.find_session(session_id) {
+        let hs = match self.find_session(session_id, &parts.extensions) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -488,7 +516,7 @@ impl StreamableHttpService {
         }
     }
 
-    fn initialize(&self, msg: Message, _accept: Accepts) -> HttpResponse {
+    fn initialize(&self, msg: Message, _accept: Accepts, owner: Option<String>) -> HttpResponse {
         if self.session_count() >= self.inner.config.max_sessions {
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -501,6 +529,7 @@ impl StreamableHttpService {
             streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
             last_seen: AtomicU64::new(self.now_ms()),
             warned_at: AtomicU64::new(u64::MAX),
+            owner,
         });
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
@@ -566,7 +595,7 @@ impl StreamableHttpService {
                 "Bad Request: \"initialize\" must not be part of a JSON-RPC batch",
             );
         }
-        let hs = match self.find_session(session_id) {
+        let hs = match self.find_session(session_id, &parts.extensions) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -723,7 +752,7 @@ impl StreamableHttpService {
         if let Err(resp) = check_protocol_version(headers) {
             return *resp;
         }
-        let hs = match self.find_session(header_str(headers, SESSION_HEADER)) {
+        let hs = match self.find_session(header_str(headers, SESSION_HEADER), req.extensions()) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -765,7 +794,11 @@ impl StreamableHttpService {
                 "Bad Request: the Mcp-Session-Id header is required",
             );
         };
-        match write(&self.inner.sessions).remove(id) {
+        let mut sessions = write(&self.inner.sessions);
+        let owned = sessions
+            .get(id)
+            .is_some_and(|hs| hs.owner.is_none() || hs.owner == owner(req.extensions()));
+        match owned.then(|| sessions.remove(id)).flatten() {
             Some(hs) => {
                 close(&hs);
                 empty_response(StatusCode::OK)
@@ -777,7 +810,13 @@ impl StreamableHttpService {
         }
     }
 
-    fn find_session(&self, id: Option<&str>) -> Result<Arc<HttpSession>, Refusal> {
+    /// The session `id` names, if the caller (the identity in `extensions`)
+    /// may use it.
+    fn find_session(
+        &self,
+        id: Option<&str>,
+        extensions: &http::Extensions,
+    ) -> Result<Arc<HttpSession>, Refusal> {
         let Some(id) = id else {
             return Err(Box::new(error_response(
                 StatusCode::BAD_REQUEST,
@@ -789,7 +828,11 @@ impl StreamableHttpService {
             .sessions
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        match sessions.get(id) {
+        let caller = || owner(extensions);
+        match sessions
+            .get(id)
+            .filter(|hs| hs.owner.is_none() || hs.owner == caller())
+        {
             Some(hs) => {
                 hs.last_seen.store(self.now_ms(), Ordering::Relaxed);
                 Ok(hs.clone())
@@ -871,6 +914,21 @@ fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
                 .await;
         });
     }
+}
+
+/// Who the request's identity is, on a protected server (else `None`):
+/// the owner of what the request opens.
+#[cfg(feature = "auth")]
+fn owner(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<crate::auth::Identity>()
+        .and_then(crate::auth::Identity::principal)
+}
+
+/// Without the `auth` feature nobody owns anything.
+#[cfg(not(feature = "auth"))]
+fn owner(_: &http::Extensions) -> Option<String> {
+    None
 }
 
 fn close(hs: &HttpSession) {
