@@ -123,6 +123,13 @@ impl RequestContext {
         }
     }
 
+    /// Who made this request, when the server is protected (feature
+    /// `auth`): the identity its access token stands for.
+    #[cfg(feature = "auth")]
+    pub fn identity(&self) -> Option<&crate::auth::Identity> {
+        self.extensions().get::<crate::auth::Identity>()
+    }
+
     /// Data kept for this request's session, by type; dropped when the
     /// session closes. In the stateless era (2026-07-28) there is no session:
     /// the map lives as long as the request.

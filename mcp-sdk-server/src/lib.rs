@@ -54,6 +54,9 @@ mod stateless;
 pub mod tasks;
 // L5, the transports:
 mod transport;
+// Beside them: the HTTP transport as an OAuth resource server.
+#[cfg(feature = "auth")]
+pub mod auth;
 
 pub use client_info::ClientInfo;
 pub use config::{RequestStateKey, SessionConfig, TaskConfig, WeakSecret};

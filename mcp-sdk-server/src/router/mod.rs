@@ -104,7 +104,8 @@ pub use handler::{
 };
 pub use prompt::{PromptArguments, PromptHandler};
 pub use resource::{ResourceHandler, ResourceRequest};
-pub use route::{Call, CallKind, Refusal, Route};
+pub(crate) use route::required_scopes;
+pub use route::{Call, CallKind, Refusal, Route, REQUIRED_SCOPES_META};
 pub use schema::{output_schema_for, portable, schema_for};
 pub use tool::{
     is_valid_tool_name, IntoToolResult, NoArguments, ProtocolError, Structured, ToolHandler,
@@ -539,7 +540,14 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: mut tool,
             guards,
+            scopes,
         } = tool.into();
+        if !scopes.is_empty() {
+            tool.meta.get_or_insert_with(Default::default).insert(
+                route::REQUIRED_SCOPES_META.into(),
+                serde_json::json!(scopes),
+            );
+        }
         let given = tool.input_schema.get("properties").is_some() || tool.input_schema.len() > 1;
         if !given {
             tool.input_schema = handler.input_schema();
@@ -606,6 +614,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: resource,
             guards,
+            ..
         } = resource.into();
         if let Some((_, required)) = read.variables() {
             if !required.is_empty() {
@@ -678,6 +687,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: template,
             guards,
+            ..
         } = template.into();
         let matcher = match UriTemplate::parse(&template.uri_template) {
             Ok(m) => m,
@@ -804,6 +814,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: mut prompt,
             guards,
+            ..
         } = prompt.into();
         match get.arguments() {
             Ok(Some(arguments)) if prompt.arguments.is_none() => {
@@ -946,6 +957,15 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     pub fn on_session_closed<M, H: Hook<M, S>>(mut self, hook: H) -> Self {
         let hook = self.boxed_hook(hook);
         self.hooks.session_closed.push(hook);
+        self
+    }
+
+    /// `tools/list` leaves out the tools whose scopes (see
+    /// [`Route::requires_scope`]) the caller's token lacks, instead of
+    /// listing them with the scopes in their `_meta` (feature `auth`).
+    #[cfg(feature = "auth")]
+    pub fn hide_tools_out_of_scope(mut self) -> Self {
+        self.tools.hide_out_of_scope = true;
         self
     }
 
@@ -1238,9 +1258,11 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
         ctx: RequestContext,
     ) -> Result<ListToolsResult, Error> {
         self.ready()?;
-        // A client without the extension sees linked tools as plain ones.
+        // A client without the extension sees linked tools as plain ones;
+        // a caller sees the tools its token may call (or all, marked).
         let apps = crate::apps::supported(&ctx);
-        let tools = self.tools.definitions().cloned().map(|tool| {
+        let visible = |tool: &&Tool| self.tools.visible_to(tool, &ctx);
+        let tools = self.tools.definitions().filter(visible).cloned().map(|tool| {
             if apps {
                 tool
             } else {

@@ -136,6 +136,21 @@ pub(crate) fn run_guards(
 pub struct Route<T> {
     pub(crate) definition: T,
     pub(crate) guards: Vec<Guard>,
+    /// The scopes a call needs ([`requires_scope`](Route::requires_scope)).
+    pub(crate) scopes: Vec<String>,
+}
+
+/// The `_meta` key under which a tool lists the OAuth scopes a call of it
+/// needs (see [`Route::requires_scope`]), so that a client can step up
+/// before it calls.
+pub const REQUIRED_SCOPES_META: &str = "dev.mcp-sdk/requiredScopes";
+
+/// The scopes the `_meta` of a definition says a call needs.
+pub(crate) fn required_scopes(meta: Option<&mcp_sdk::Meta>) -> Vec<&str> {
+    meta.and_then(|m| m.get(REQUIRED_SCOPES_META))
+        .and_then(serde_json::Value::as_array)
+        .map(|list| list.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 impl<T> Route<T> {
@@ -144,7 +159,43 @@ impl<T> Route<T> {
         Route {
             definition,
             guards: Vec::new(),
+            scopes: Vec::new(),
         }
+    }
+
+    /// A call needs the OAuth scope `scope` (feature `auth`): a caller whose
+    /// token lacks it is refused, on a protected HTTP server with a 403
+    /// `insufficient_scope` challenge naming it (the client's step-up), and
+    /// a tool lists it in its `_meta` under [`REQUIRED_SCOPES_META`]. Only
+    /// a request that carries an [`Identity`](crate::auth::Identity) is
+    /// checked: over stdio and unprotected transports there is no token.
+    ///
+    /// ```
+    /// use mcp_sdk::Tool;
+    /// use mcp_sdk_server::router::Route;
+    /// use mcp_sdk_server::{NoArguments, Router};
+    ///
+    /// let router = Router::new().tool(
+    ///     Route::new(Tool::named("drop_table", "Drops a table")).requires_scope("db:write"),
+    ///     |_: NoArguments| async { "dropped" },
+    /// );
+    /// let tool = router.tools().get("drop_table").unwrap();
+    /// assert_eq!(tool.meta.as_ref().unwrap()["dev.mcp-sdk/requiredScopes"], serde_json::json!(["db:write"]));
+    /// ```
+    #[cfg(feature = "auth")]
+    pub fn requires_scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.scopes.push(scope.clone());
+        self.guard(move |_call, ctx| match ctx.identity() {
+            Some(identity) if !identity.has_scope(&scope) => Err(Refusal::Error(
+                Error::new(
+                    mcp_sdk::ErrorCode::INVALID_REQUEST,
+                    format!("Forbidden: this needs the scope {scope}"),
+                )
+                .with_data(serde_json::json!({ "requiredScope": scope })),
+            )),
+            _ => Ok(()),
+        })
     }
 
     /// Adds a guard that runs before this route's handler, after the
@@ -174,6 +225,7 @@ impl<T: fmt::Debug> fmt::Debug for Route<T> {
         f.debug_struct("Route")
             .field("definition", &self.definition)
             .field("guards", &self.guards.len())
+            .field("scopes", &self.scopes)
             .finish()
     }
 }

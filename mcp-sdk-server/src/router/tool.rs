@@ -281,6 +281,9 @@ pub struct ToolTable {
     pub(crate) index: HashMap<String, usize>,
     /// The router-wide guards, run before each tool's own.
     pub(crate) guards: Vec<Guard>,
+    /// `tools/list` leaves out tools whose scopes the caller lacks
+    /// (instead of listing them, marked, for a step-up).
+    pub(crate) hide_out_of_scope: bool,
 }
 
 impl std::fmt::Debug for ToolTable {
@@ -292,6 +295,21 @@ impl std::fmt::Debug for ToolTable {
 }
 
 impl ToolTable {
+    /// Whether `tools/list` shows `tool` to the caller of `ctx`: always,
+    /// unless the router hides tools out of the caller's scope.
+    pub(crate) fn visible_to(&self, tool: &Tool, ctx: &RequestContext) -> bool {
+        #[cfg(feature = "auth")]
+        if self.hide_out_of_scope {
+            if let Some(identity) = ctx.identity() {
+                return super::route::required_scopes(tool.meta.as_ref())
+                    .iter()
+                    .all(|s| identity.has_scope(s));
+            }
+        }
+        let _ = (tool, ctx);
+        true
+    }
+
     /// How many tools there are.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -161,6 +161,12 @@ pub struct HttpConfig {
     /// stream resumable: the client reconnects with `Last-Event-ID` (SEP-1699
     /// polling). `None` (the default) keeps connections open.
     pub sse_poll_after: Option<Duration>,
+    /// The server as an OAuth resource server (feature `auth`): every MCP
+    /// request needs a valid access token, the metadata is served at its
+    /// well-known path, and the legacy HTTP+SSE transport is not offered.
+    /// `None` (the default): no authorization.
+    #[cfg(feature = "auth")]
+    pub auth: Option<Arc<crate::auth::ResourceServer>>,
 }
 
 impl Default for HttpConfig {
@@ -181,6 +187,8 @@ impl Default for HttpConfig {
             response_mode: ResponseMode::Auto,
             sse_retry: Duration::from_millis(1000),
             sse_poll_after: None,
+            #[cfg(feature = "auth")]
+            auth: None,
         }
     }
 }
@@ -197,6 +205,9 @@ struct HttpSession {
     /// POSTs waiting for their JSON answer: while one waits, the session is
     /// in use even with no SSE connection, and the idle sweeper keeps it.
     waiting: AtomicUsize,
+    /// Who opened the session, on a protected server: only they may use it
+    /// (anyone else gets the answer an unknown session id gets).
+    owner: Option<String>,
 }
 
 /// A client waiting on its POST for a JSON answer to `pending`. Dropped
@@ -395,6 +406,11 @@ impl StreamableHttpService {
         if let Err(why) = self.inner.config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
+        #[cfg(feature = "auth")]
+        let req = match self.authenticate(req).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        };
         match *req.method() {
             Method::POST => self.post(req).await,
             Method::GET => self.get(req),
@@ -411,6 +427,44 @@ impl StreamableHttpService {
                 r
             }
         }
+    }
+
+    /// `req` with the caller's [`Identity`](crate::auth::Identity) in its
+    /// extensions, or the refusal, when the service is protected.
+    #[cfg(feature = "auth")]
+    async fn authenticate<B>(&self, mut req: Request<B>) -> Result<Request<B>, HttpResponse> {
+        if let Some(auth) = &self.inner.config.auth {
+            let identity = auth.authenticate(req.headers()).await?;
+            req.extensions_mut().insert(identity);
+        }
+        Ok(req)
+    }
+
+    /// On a protected server, the 403 step-up challenge for a `tools/call`
+    /// of a tool that needs scopes the caller's token lacks.
+    #[cfg(feature = "auth")]
+    fn scope_check(&self, msg: &Message, extensions: &http::Extensions) -> Option<HttpResponse> {
+        let auth = self.inner.config.auth.as_ref()?;
+        let Message::Request(req) = msg else {
+            return None;
+        };
+        if req.method != "tools/call" {
+            return None;
+        }
+        let name = req.params.as_ref()?.get("name")?.as_str()?;
+        let tool = self.inner.shared.server.find_tool(name)?;
+        let identity = extensions.get::<crate::auth::Identity>()?;
+        let missing: Vec<&str> = crate::router::required_scopes(tool.meta.as_ref())
+            .into_iter()
+            .filter(|s| !identity.has_scope(s))
+            .collect();
+        (!missing.is_empty()).then(|| auth.insufficient_scope(&missing))
+    }
+
+    /// The protection of this service, if any (feature `auth`).
+    #[cfg(feature = "auth")]
+    pub fn resource_server(&self) -> Option<&Arc<crate::auth::ResourceServer>> {
+        self.inner.config.auth.as_ref()
     }
 
     /// The 2024-11-05 HTTP+SSE transport, `GET` side: opens a session whose
@@ -483,6 +537,10 @@ impl StreamableHttpService {
             Ok(msg) => msg,
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
+        #[cfg(feature = "auth")]
+        if let Some(step_up) = self.scope_check(&msg, &parts.extensions) {
+            return step_up;
+        }
 
         // Without a session, a request that speaks 2026-07-28 (by its
         // `_meta` or its version header) is served statelessly.
@@ -524,10 +582,10 @@ impl StreamableHttpService {
 
         if let Message::Request(r) = &msg {
             if r.method == "initialize" {
-                return self.initialize(msg, accept);
+                return self.initialize(msg, accept, owner(&parts.extensions));
             }
         }
-        let hs = match self.find_session(session_id) {
+        let hs = match self.find_session(session_id, &parts.extensions) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -546,7 +604,7 @@ impl StreamableHttpService {
         }
     }
 
-    fn initialize(&self, msg: Message, _accept: Accepts) -> HttpResponse {
+    fn initialize(&self, msg: Message, _accept: Accepts, owner: Option<String>) -> HttpResponse {
         if self.session_count() >= self.inner.config.max_sessions {
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -560,6 +618,7 @@ impl StreamableHttpService {
             last_seen: AtomicU64::new(self.now_ms()),
             warned_at: AtomicU64::new(u64::MAX),
             waiting: AtomicUsize::new(0),
+            owner,
         });
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
@@ -632,7 +691,7 @@ impl StreamableHttpService {
                 "Bad Request: \"initialize\" must not be part of a JSON-RPC batch",
             );
         }
-        let hs = match self.find_session(session_id) {
+        let hs = match self.find_session(session_id, &parts.extensions) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -805,7 +864,7 @@ impl StreamableHttpService {
         if let Err(resp) = check_protocol_version(headers) {
             return *resp;
         }
-        let hs = match self.find_session(header_str(headers, SESSION_HEADER)) {
+        let hs = match self.find_session(header_str(headers, SESSION_HEADER), req.extensions()) {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -850,7 +909,11 @@ impl StreamableHttpService {
                 "Bad Request: the Mcp-Session-Id header is required",
             );
         };
-        match write(&self.inner.sessions).remove(id) {
+        let mut sessions = write(&self.inner.sessions);
+        let owned = sessions
+            .get(id)
+            .is_some_and(|hs| hs.owner.is_none() || hs.owner == owner(req.extensions()));
+        match owned.then(|| sessions.remove(id)).flatten() {
             Some(hs) => {
                 close(&hs);
                 empty_response(StatusCode::OK)
@@ -862,7 +925,13 @@ impl StreamableHttpService {
         }
     }
 
-    fn find_session(&self, id: Option<&str>) -> Result<Arc<HttpSession>, Refusal> {
+    /// The session `id` names, if the caller (the identity in `extensions`)
+    /// may use it.
+    fn find_session(
+        &self,
+        id: Option<&str>,
+        extensions: &http::Extensions,
+    ) -> Result<Arc<HttpSession>, Refusal> {
         let Some(id) = id else {
             return Err(Box::new(error_response(
                 StatusCode::BAD_REQUEST,
@@ -874,7 +943,11 @@ impl StreamableHttpService {
             .sessions
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        match sessions.get(id) {
+        let caller = || owner(extensions);
+        match sessions
+            .get(id)
+            .filter(|hs| hs.owner.is_none() || hs.owner == caller())
+        {
             Some(hs) => {
                 hs.last_seen.store(self.now_ms(), Ordering::Relaxed);
                 Ok(hs.clone())
@@ -996,6 +1069,19 @@ impl AnswerBudget {
         ));
         Message::error(id, err)
     }
+/// Who the request's identity is, on a protected server (else `None`):
+/// the owner of what the request opens.
+#[cfg(feature = "auth")]
+fn owner(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<crate::auth::Identity>()
+        .and_then(crate::auth::Identity::principal)
+}
+
+/// Without the `auth` feature nobody owns anything.
+#[cfg(not(feature = "auth"))]
+fn owner(_: &http::Extensions) -> Option<String> {
+    None
 }
 
 fn close(hs: &HttpSession) {

@@ -264,6 +264,19 @@ async fn route(
     req: Request<Incoming>,
 ) -> http::Response<super::McpBody> {
     let p = req.uri().path();
+    #[cfg(feature = "auth")]
+    if let Some(auth) = service.resource_server() {
+        if auth.is_metadata_path(p) {
+            return auth.metadata_response();
+        }
+        if p == LEGACY_SSE_PATH || p == LEGACY_MESSAGE_PATH {
+            // The old transport would skip the token check: not offered.
+            return error_response(
+                StatusCode::NOT_FOUND,
+                &format!("Not Found: this protected MCP server is served at {path} only"),
+            );
+        }
+    }
     if p == path {
         service.handle(req).await
     } else if p == LEGACY_SSE_PATH {
