@@ -1262,13 +1262,18 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
         // a caller sees the tools its token may call (or all, marked).
         let apps = crate::apps::supported(&ctx);
         let visible = |tool: &&Tool| self.tools.visible_to(tool, &ctx);
-        let tools = self.tools.definitions().filter(visible).cloned().map(|tool| {
-            if apps {
-                tool
-            } else {
-                crate::apps::without_ui(tool)
-            }
-        });
+        let tools = self
+            .tools
+            .definitions()
+            .filter(visible)
+            .cloned()
+            .map(|tool| {
+                if apps {
+                    tool
+                } else {
+                    crate::apps::without_ui(tool)
+                }
+            });
         let (tools, next) = self.page(tools, params.cursor.as_deref())?;
         Ok(ListToolsResult {
             tools,

@@ -1069,6 +1069,8 @@ impl AnswerBudget {
         ));
         Message::error(id, err)
     }
+}
+
 /// Who the request's identity is, on a protected server (else `None`):
 /// the owner of what the request opens.
 #[cfg(feature = "auth")]
