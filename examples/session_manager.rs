@@ -96,7 +96,10 @@ async fn main() -> std::io::Result<()> {
         ),
     );
     let gateway = Gateway::start(config).await;
+    // With --auth-issuer the gateway checks its callers' tokens itself;
+    // it never forwards them (downstream it uses its own credentials).
     let http = HttpConfig {
+        auth: args.transport.resource_server(listener.local_addr()?)?,
         session_idle_timeout: idle,
         session,
         ..Default::default()

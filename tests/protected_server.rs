@@ -478,6 +478,96 @@ async fn hidden_scoped_tools_and_the_guard() {
     assert!(call(writer).await.is_ok());
 }
 
+/// A reference server started with `--auth-issuer`: its metadata names
+/// the issuer, a call without a token gets 401, one with a token works.
+#[tokio::test]
+async fn a_reference_server_takes_auth_issuer() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let config = json!({
+        "resources": [{ "uri": url, "scopes": SCOPES }],
+        "clients": [{
+            "client_id": "alice", "client_secret": "alice-secret",
+            "grant_types": ["client_credentials"], "redirect_uris": [], "response_types": [],
+        }],
+    });
+    let Some(provider) = Provider::start("a_reference_server_takes_auth_issuer", config).await
+    else {
+        return;
+    };
+    let mut child = tokio::process::Command::new(support::example("tools_server"))
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .args([
+            "--auth-issuer",
+            provider.issuer(),
+            "--auth-scopes",
+            "mcp:read",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
+    tokio::time::timeout(support::PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("serving MCP at") {
+                return;
+            }
+        }
+        panic!("the server printed no address");
+    })
+    .await
+    .expect("the server starts in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let metadata: Value = serde_json::from_str(
+        &reqwest::get(format!(
+            "http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([provider.issuer()])
+    );
+    assert_eq!(metadata["resource"], url);
+    let refused = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize_body().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let alice = token(&provider, "alice", &url, "mcp:read").await;
+    let transport = HttpTransport::builder(&url)
+        .header("authorization", format!("Bearer {alice}"))
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .era(Era::SessionOnly)
+        .connect(transport)
+        .await
+        .unwrap();
+    let result = client
+        .call_tool("add", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
+    assert!(!result.is_error(), "{result:?}");
+    client.close().await;
+    let _ = child.start_kill();
+}
+
 /// A JWKS endpoint that answers garbage: 503 with Retry-After, not a pass
 /// and not a hang; the failure is remembered, so the issuer is asked once.
 #[tokio::test]

@@ -16,6 +16,7 @@ pub mod tools;
 
 use crate::request_state::RequestStateArgs;
 use crate::status;
+use mcp_sdk_server::auth::{JwtVerifier, ResourceServer};
 use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, OriginPolicy, StreamableHttpService};
 use mcp_sdk_server::Server;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -61,6 +62,23 @@ pub struct TransportArgs {
     /// The `requestState` key replicas share.
     #[command(flatten)]
     pub request_state: RequestStateArgs,
+    /// Protect the server with OAuth: every request needs an access token
+    /// (a JWT, ES256) issued by this authorization server (its issuer URL,
+    /// whose metadata names its keys). Without it, no authorization.
+    #[arg(long, value_name = "URL", conflicts_with = "stdio")]
+    pub auth_issuer: Option<String>,
+    /// The resource URI tokens must name in `aud` [default:
+    /// http://ADDR/mcp, ADDR as served].
+    #[arg(long, value_name = "URI", requires = "auth_issuer")]
+    pub auth_audience: Option<String>,
+    /// Scopes every request needs, comma-separated.
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        value_delimiter = ',',
+        requires = "auth_issuer"
+    )]
+    pub auth_scopes: Vec<String>,
 }
 
 impl TransportArgs {
@@ -74,6 +92,28 @@ impl TransportArgs {
                 .unwrap_or(spec.default_port);
             SocketAddr::from((Ipv4Addr::LOCALHOST, port))
         })
+    }
+
+    /// The OAuth protection `--auth-issuer` asks for, for a server
+    /// listening at `addr`; `None` without the flag.
+    pub fn resource_server(
+        &self,
+        addr: SocketAddr,
+    ) -> std::io::Result<Option<Arc<ResourceServer>>> {
+        let Some(issuer) = &self.auth_issuer else {
+            return Ok(None);
+        };
+        let audience = self
+            .auth_audience
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/mcp"));
+        let verifier = JwtVerifier::new(issuer, &audience);
+        let auth = ResourceServer::new(&audience, verifier)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+            .authorization_server(issuer)
+            .scopes_supported(self.auth_scopes.iter().cloned())
+            .require_scopes(self.auth_scopes.iter().cloned());
+        Ok(Some(Arc::new(auth)))
     }
 
     /// The DNS-rebinding guard: loopback, plus the hosts and origins the
@@ -122,6 +162,7 @@ pub async fn run(
     let config = HttpConfig {
         origins: args.origin_policy(),
         session,
+        auth: args.resource_server(listener.local_addr()?)?,
         ..HttpConfig::default()
     };
     let service = StreamableHttpService::new(server, config);

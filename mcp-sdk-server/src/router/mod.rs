@@ -104,6 +104,7 @@ pub use handler::{
 };
 pub use prompt::{PromptArguments, PromptHandler};
 pub use resource::{ResourceHandler, ResourceRequest};
+#[cfg(feature = "auth")]
 pub(crate) use route::required_scopes;
 pub use route::{Call, CallKind, Refusal, Route, REQUIRED_SCOPES_META};
 pub use schema::{output_schema_for, portable, schema_for};

@@ -146,6 +146,7 @@ pub struct Route<T> {
 pub const REQUIRED_SCOPES_META: &str = "dev.mcp-sdk/requiredScopes";
 
 /// The scopes the `_meta` of a definition says a call needs.
+#[cfg(feature = "auth")]
 pub(crate) fn required_scopes(meta: Option<&mcp_sdk::Meta>) -> Vec<&str> {
     meta.and_then(|m| m.get(REQUIRED_SCOPES_META))
         .and_then(serde_json::Value::as_array)

@@ -283,6 +283,7 @@ pub struct ToolTable {
     pub(crate) guards: Vec<Guard>,
     /// `tools/list` leaves out tools whose scopes the caller lacks
     /// (instead of listing them, marked, for a step-up).
+    #[cfg(feature = "auth")]
     pub(crate) hide_out_of_scope: bool,
 }
 

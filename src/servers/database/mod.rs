@@ -42,7 +42,7 @@ use mcp_sdk::{
     ToolAnnotations,
 };
 use mcp_sdk_server::apps::{self, AppResource};
-use mcp_sdk_server::router::{Announcer, CallKind, Refusal, State};
+use mcp_sdk_server::router::{Announcer, CallKind, Refusal, Route, State};
 use mcp_sdk_server::{NoArguments, ResourceRequest, Router, Structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -162,6 +162,10 @@ fn dialect_notes(d: Dialect) -> &'static str {
     }
 }
 
+/// The OAuth scope `execute` needs on a protected server: tokens without
+/// it read only.
+pub const WRITE_SCOPE: &str = "db:write";
+
 /// The server over an open database; `allow_writes` adds `execute`.
 pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
     let dialect = db.dialect();
@@ -264,22 +268,27 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
         return router;
     }
     router.tool(
-        Tool::named(
-            "execute",
-            format!(
-                "Runs one writing SQL statement: INSERT, UPDATE, DELETE, or DDL (CREATE, \
+        Route::new(
+            Tool::named(
+                "execute",
+                format!(
+                    "Runs one writing SQL statement: INSERT, UPDATE, DELETE, or DDL (CREATE, \
                  ALTER, DROP, ...). Returns the number of rows affected. Pass values through \
                  `params`. {notes}"
-            ),
+                ),
+            )
+            .with_title("Change data or schema")
+            .with_annotations(ToolAnnotations {
+                read_only_hint: Some(false),
+                destructive_hint: Some(true),
+                idempotent_hint: Some(false),
+                open_world_hint: Some(false),
+                ..Default::default()
+            }),
         )
-        .with_title("Change data or schema")
-        .with_annotations(ToolAnnotations {
-            read_only_hint: Some(false),
-            destructive_hint: Some(true),
-            idempotent_hint: Some(false),
-            open_world_hint: Some(false),
-            ..Default::default()
-        }),
+        // On a protected server (--auth-issuer), a token without this
+        // scope reads only: execute asks it to step up.
+        .requires_scope(WRITE_SCOPE),
         execute,
     )
 }
