@@ -230,3 +230,38 @@ pub(crate) fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
         Err(error) => Message::error(Some(id), error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The hand-taken params equal the derived ones, and params of any
+    /// other shape fail as the derived `Deserialize` does.
+    #[test]
+    fn call_tool_params_read_as_the_derived_way() {
+        let cases = [
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+            json!({"name": "echo"}),
+            json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 3}, "x": 1}),
+            json!({"name": "echo", "task": {"ttl": 5}}),
+            json!({"name": "echo", "arguments": null}),
+        ];
+        for case in cases {
+            let derived: CallToolParams = parse(Some(case.clone())).unwrap();
+            assert_eq!(call_tool_params(Some(case)).unwrap(), derived);
+        }
+        for bad in [
+            json!({"arguments": {}}),
+            json!({"name": 7}),
+            json!({"name": "echo", "arguments": [1]}),
+            json!([1]),
+        ] {
+            let derived = parse::<CallToolParams>(Some(bad.clone())).unwrap_err();
+            let ours = call_tool_params(Some(bad)).unwrap_err();
+            assert_eq!(ours.code, derived.code);
+            assert_eq!(ours.message, derived.message);
+        }
+        assert!(call_tool_params(None).is_err());
+    }
+}
