@@ -13,7 +13,8 @@ use crate::util::{parse, to_value};
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
-    Error, Implementation, Message, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
+    CallToolParams, Error, Implementation, Message, RequestId, ServerCapabilities,
+    PROTOCOL_VERSION_META_KEY,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -119,7 +120,7 @@ async fn route(
     let completions = caps.completions.is_some();
     match method.as_str() {
         "tools/list" if tools => call(params, |p| s.list_tools(p, ctx)).await,
-        "tools/call" if tools => call(params, |p| s.call_tool(p, ctx)).await,
+        "tools/call" if tools => to_value(s.call_tool(call_tool_params(params)?, ctx).await?),
         "resources/list" if resources => call(params, |p| s.list_resources(p, ctx)).await,
         "resources/templates/list" if resources => {
             call(params, |p| s.list_resource_templates(p, ctx)).await
@@ -164,6 +165,44 @@ where
     to_value(handler(params).await?)
 }
 
+/// The params of `tools/call`, the hottest request, taken apart by hand:
+/// the derived `Deserialize` of [`CallToolParams`] (whose unknown members
+/// are flattened into `extra`) buffers every member, the arguments
+/// included, and builds them again. Params of any other shape go the
+/// derived way, so that their errors read the same.
+fn call_tool_params(params: Option<Value>) -> Result<CallToolParams, Error> {
+    let mut map = match params {
+        Some(Value::Object(map))
+            if matches!(map.get("arguments"), None | Some(Value::Object(_)))
+                && matches!(map.get("_meta"), None | Some(Value::Object(_)))
+                && !map.contains_key("task") =>
+        {
+            map
+        }
+        other => return parse(other),
+    };
+    let name = match map.remove("name") {
+        Some(Value::String(name)) => name,
+        other => {
+            if let Some(other) = other {
+                map.insert("name".into(), other);
+            }
+            return parse(Some(Value::Object(map)));
+        }
+    };
+    let object = |v: Option<Value>| match v {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    Ok(CallToolParams {
+        name,
+        arguments: object(map.remove("arguments")),
+        task: None,
+        meta: object(map.remove("_meta")),
+        extra: map,
+    })
+}
+
 async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {
     f.await.map(|()| Value::Object(Default::default()))
 }
@@ -205,5 +244,40 @@ pub(crate) fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
     match answer {
         Ok(result) => Message::response(id, result),
         Err(error) => Message::error(Some(id), error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The hand-taken params equal the derived ones, and params of any
+    /// other shape fail as the derived `Deserialize` does.
+    #[test]
+    fn call_tool_params_read_as_the_derived_way() {
+        let cases = [
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+            json!({"name": "echo"}),
+            json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 3}, "x": 1}),
+            json!({"name": "echo", "task": {"ttl": 5}}),
+            json!({"name": "echo", "arguments": null}),
+        ];
+        for case in cases {
+            let derived: CallToolParams = parse(Some(case.clone())).unwrap();
+            assert_eq!(call_tool_params(Some(case)).unwrap(), derived);
+        }
+        for bad in [
+            json!({"arguments": {}}),
+            json!({"name": 7}),
+            json!({"name": "echo", "arguments": [1]}),
+            json!([1]),
+        ] {
+            let derived = parse::<CallToolParams>(Some(bad.clone())).unwrap_err();
+            let ours = call_tool_params(Some(bad)).unwrap_err();
+            assert_eq!(ours.code, derived.code);
+            assert_eq!(ours.message, derived.message);
+        }
+        assert!(call_tool_params(None).is_err());
     }
 }

@@ -296,11 +296,14 @@ impl Session {
                     let work = async {
                         if stateless {
                             let shared = &session.shared;
-                            // Boxed: its state is large, and a session's
-                            // requests should not carry it in their tasks.
-                            let serve =
-                                stateless::serve(shared, req, reply.clone(), token.clone(), http);
-                            return Box::pin(serve).await;
+                            return stateless::serve(
+                                shared,
+                                req,
+                                reply.clone(),
+                                token.clone(),
+                                http,
+                            )
+                            .await;
                         }
                         let progress = progress_token(req.params.as_ref());
                         match req.method.as_str() {
@@ -337,7 +340,10 @@ impl Session {
                         .with_http(http);
                         dispatch(&session.shared, req.method, req.params, ctx).await
                     };
-                    run_guarded(work, &token, &id).await
+                    // Boxed: the handler's state is large, and a task's
+                    // future is copied whole as it is spawned and as it
+                    // finishes (a tenth of a call's instructions before).
+                    run_guarded(Box::pin(work), &token, &id).await
                 }
             };
             let now_idle = {

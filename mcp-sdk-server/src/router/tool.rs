@@ -377,6 +377,11 @@ impl ToolTable {
 
 /// Up to five ways `arguments` miss the tool's input schema.
 fn problems(entry: &ToolEntry, arguments: &Value) -> Result<(), Vec<String>> {
+    // Most calls fit: `is_valid` stops at the first miss and builds no
+    // error objects, which `iter_errors` does for every keyword it visits.
+    if entry.validator.is_valid(arguments) {
+        return Ok(());
+    }
     let problems: Vec<String> = entry
         .validator
         .iter_errors(arguments)
