@@ -236,7 +236,8 @@ async fn sqlite_sample_database_over_stdio() {
         assert_eq!(out["columns"], json!(["id", "name"]));
         assert_eq!(out["rows"], json!([]));
 
-        // Resources: one per table, and the template; reading one gives its schema.
+        // Resources: one per table and the query table's app page, and the
+        // template; reading one gives its schema.
         let resources = client.list_all_resources().await.unwrap();
         let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
         assert_eq!(
@@ -244,7 +245,8 @@ async fn sqlite_sample_database_over_stdio() {
             [
                 "db://table/customers/schema",
                 "db://table/orders/schema",
-                "db://table/products/schema"
+                "db://table/products/schema",
+                "ui://database/query-table"
             ]
         );
         let templates = client.list_all_resource_templates().await.unwrap();
