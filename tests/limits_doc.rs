@@ -85,6 +85,20 @@ fn limits_page_names_every_public_limit_with_its_value() {
         ("`HttpConfig::max_body_bytes`", n(http.max_body_bytes)),
         ("`HttpConfig::max_sessions`", n(http.max_sessions)),
         (
+            "`HttpConfig::body_read_timeout`",
+            V::D(http.body_read_timeout),
+        ),
+        (
+            "`HttpConfig::header_read_timeout`",
+            V::D(http.header_read_timeout),
+        ),
+        ("`HttpConfig::max_connections`", n(http.max_connections)),
+        ("`HttpConfig::max_batch_items`", n(http.max_batch_items)),
+        (
+            "`HttpConfig::max_batch_answer_bytes`",
+            n(http.max_batch_answer_bytes),
+        ),
+        (
             "`HttpConfig::session_idle_timeout`",
             V::D(http.session_idle_timeout),
         ),
