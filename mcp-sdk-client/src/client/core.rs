@@ -92,19 +92,7 @@ impl Core {
         let Some(version) = *lock(&self.stateless) else {
             return;
         };
-        if params.is_null() {
-            *params = Value::Object(JsonObject::new());
-        }
-        let Value::Object(map) = params else {
-            return;
-        };
-        let meta = map
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(JsonObject::new()));
-        if !meta.is_object() {
-            *meta = Value::Object(JsonObject::new());
-        }
-        let Value::Object(meta) = meta else {
+        let Some(meta) = request_meta(params) else {
             return;
         };
         meta.insert(PROTOCOL_VERSION_META_KEY.into(), version.as_str().into());
@@ -295,16 +283,7 @@ async fn wait_progress(signal: &Option<Arc<tokio::sync::Notify>>) {
 /// handler, so a gateway's requests continue its client's trace), or else a
 /// new trace. A `traceparent` the caller put there stays.
 fn add_trace_context(params: &mut Value) {
-    if params.is_null() {
-        *params = Value::Object(JsonObject::new());
-    }
-    let Value::Object(map) = params else {
-        return;
-    };
-    let meta = map
-        .entry("_meta")
-        .or_insert_with(|| Value::Object(JsonObject::new()));
-    let Value::Object(meta) = meta else {
+    let Some(meta) = request_meta(params) else {
         return;
     };
     if !meta.contains_key(TRACEPARENT_META_KEY) {
@@ -315,17 +294,28 @@ fn add_trace_context(params: &mut Value) {
 }
 
 fn set_progress_token(params: &mut Value, token: ProgressToken) {
+    if let Some(meta) = request_meta(params) {
+        meta.insert(mcp_sdk::PROGRESS_TOKEN_META_KEY.into(), token.into());
+    }
+}
+
+/// The `_meta` object of a request's params, made when missing (absent
+/// params become `{}`, and a `_meta` that is not an object is replaced);
+/// `None` when the params are not an object, which carry no `_meta`.
+fn request_meta(params: &mut Value) -> Option<&mut JsonObject> {
     if params.is_null() {
         *params = Value::Object(JsonObject::new());
     }
-    if let Value::Object(map) = params {
-        let meta = map
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(JsonObject::new()));
-        if let Value::Object(meta) = meta {
-            meta.insert(mcp_sdk::PROGRESS_TOKEN_META_KEY.into(), token.into());
-        }
+    let Value::Object(map) = params else {
+        return None;
+    };
+    let meta = map
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(JsonObject::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(JsonObject::new());
     }
+    meta.as_object_mut()
 }
 
 /// A request on its way: forgets it when dropped, and unless it was
