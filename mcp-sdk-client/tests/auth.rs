@@ -535,11 +535,15 @@ async fn the_loopback_listener_takes_the_redirect_and_nothing_else() {
     let (base, seen) = serve(Arc::new(protected)).await;
     let pages = Arc::new(Mutex::new(Vec::new()));
     let kept = pages.clone();
+    // The browser's thread, joined before its pages are read: the client
+    // may be signed in before the browser has read the last page.
+    let browser = Arc::new(Mutex::new(None));
+    let browser_slot = browser.clone();
     let handler = LoopbackBrowser::new(move |url| {
         let url = url.clone();
         let pages = kept.clone();
         // The "browser": a stray page first, then the sign-in.
-        std::thread::spawn(move || {
+        *browser_slot.lock().unwrap() = Some(std::thread::spawn(move || {
             let redirect = redirect_of(&url);
             let pages = |answer: (u16, Option<String>, String)| {
                 pages.lock().unwrap().push((answer.0, answer.2))
@@ -554,12 +558,17 @@ async fn the_loopback_listener_takes_the_redirect_and_nothing_else() {
             let (status, location, _) = browser_get(url.as_str());
             assert_eq!(status, 302);
             pages(browser_get(&location.unwrap()));
-        });
+        }));
         Ok(())
     })
     .announce(|_| {});
     let client = connect_with(&base, handler).await.expect("signed in");
     client.ping().await.unwrap();
+    let browser = browser.lock().unwrap().take().expect("the browser ran");
+    tokio::task::spawn_blocking(move || browser.join())
+        .await
+        .unwrap()
+        .expect("the browser's checks held");
     let pages = pages.lock().unwrap().clone();
     let statuses: Vec<u16> = pages.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses, [400, 400, 404, 200], "{pages:#?}");
