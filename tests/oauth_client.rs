@@ -723,15 +723,7 @@ async fn the_gateway_reaches_a_protected_server_with_its_own_client_credentials(
     .expect("the address in time");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     // The upstream caller sends a token of its own: it must not travel.
-    let transport = HttpTransport::builder(&url)
-        .header("authorization", "Bearer upstream-SECRET")
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .era(Era::SessionOnly)
-        .connect(transport)
-        .await
-        .unwrap();
+    let client = support::client_with_authorization(&url, "Bearer upstream-SECRET").await;
     let result = client.call_tool("locked__whoami", json!({})).await.unwrap();
     assert!(!result.is_error(), "{result:?}");
     let taken = server.guard.taken.lock().unwrap().last().cloned().unwrap();

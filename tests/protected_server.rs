@@ -18,8 +18,6 @@
 mod support;
 
 use mcp_sdk::Tool;
-use mcp_sdk_client::transport::HttpTransport;
-use mcp_sdk_client::{Client, Era};
 use mcp_sdk_server::auth::{Identity, JwtVerifier, ResourceServer};
 use mcp_sdk_server::http::{serve_app, HttpConfig, McpBody, StreamableHttpService};
 use mcp_sdk_server::router::{Route, REQUIRED_SCOPES_META};
@@ -244,15 +242,7 @@ async fn a_protected_server_takes_good_tokens_and_refuses_bad_ones() {
 
     // A good token: our client calls, the tool sees who.
     let alice = token(&s.provider, "alice", &s.url, "mcp:read").await;
-    let transport = HttpTransport::builder(&s.url)
-        .header("authorization", format!("Bearer {alice}"))
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .era(Era::SessionOnly)
-        .connect(transport)
-        .await
-        .unwrap();
+    let client = support::client_with_authorization(&s.url, &format!("Bearer {alice}")).await;
     let result = client.call_tool("whoami", json!({})).await.unwrap();
     assert_eq!(result.content[0].as_text(), Some("alice"), "{result:?}");
     client.close().await;
@@ -550,15 +540,7 @@ async fn a_reference_server_takes_auth_issuer() {
         .unwrap();
     assert_eq!(refused.status(), 401);
     let alice = token(&provider, "alice", &url, "mcp:read").await;
-    let transport = HttpTransport::builder(&url)
-        .header("authorization", format!("Bearer {alice}"))
-        .build()
-        .unwrap();
-    let client = Client::builder()
-        .era(Era::SessionOnly)
-        .connect(transport)
-        .await
-        .unwrap();
+    let client = support::client_with_authorization(&url, &format!("Bearer {alice}")).await;
     let result = client
         .call_tool("add", json!({"a": 2, "b": 3}))
         .await

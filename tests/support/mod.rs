@@ -257,3 +257,18 @@ pub fn help(name: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A session-era client of the MCP endpoint at `url` that sends
+/// `authorization` (such as `Bearer …`) on every request, as a caller
+/// holding a token of its own would.
+pub async fn client_with_authorization(url: &str, authorization: &str) -> Client {
+    let transport = HttpTransport::builder(url)
+        .header("authorization", authorization)
+        .build()
+        .expect("an HTTP transport");
+    Client::builder()
+        .era(Era::SessionOnly)
+        .connect(transport)
+        .await
+        .expect("connected with the token")
+}
