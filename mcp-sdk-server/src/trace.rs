@@ -45,6 +45,11 @@ pub(crate) fn request_span(
         span_id = %trace.span_id(),
         parent_span_id = Empty,
     );
+    // Nobody listens at this level: the digest and the fields would be
+    // work on every request for nothing.
+    if span.is_disabled() {
+        return (trace, span);
+    }
     if method == "tools/call" {
         if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
             span.record("mcp.tool", name);

@@ -134,6 +134,15 @@ fn hex_field<const N: usize>(s: &str) -> Result<[u8; N], TraceParentError> {
     Ok(out)
 }
 
+/// `bytes`, or fresh random ones when they are all zero, which no id may be.
+fn nonzero<const N: usize>(bytes: [u8; N]) -> [u8; N] {
+    if bytes.iter().all(|b| *b == 0) {
+        random()
+    } else {
+        bytes
+    }
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // An id must not be all zero: try again in the (2^-64 at worst) case.
@@ -205,9 +214,12 @@ impl TraceContext {
 
     /// A new trace, sampled, with random ids.
     pub fn new_root() -> Self {
+        // Both ids from one call to the operating system.
+        let ids: [u8; 24] = random();
+        let (trace_id, span_id) = ids.split_at(16);
         TraceContext {
-            trace_id: TraceId(random()),
-            span_id: SpanId(random()),
+            trace_id: TraceId(nonzero(trace_id.try_into().expect("16 bytes"))),
+            span_id: SpanId(nonzero(span_id.try_into().expect("8 bytes"))),
             flags: SAMPLED,
             tracestate: None,
         }
