@@ -405,7 +405,7 @@ mod tests {
         let refused = approver.approve(&params).await.unwrap_err();
         assert!(refused.contains("no page"), "{refused}");
 
-        let page = events.stream(bytes::Bytes::new(), bytes::Bytes::new);
+        let page = events.stream(axum::body::Bytes::new(), axum::body::Bytes::new);
         let asking = tokio::spawn(async move { approver.approve(&params).await });
         let id = loop {
             if let Some(id) = dialogs.pending()["approvals"][0]["id"].as_str() {
@@ -438,7 +438,7 @@ mod tests {
     #[tokio::test]
     async fn an_unanswered_dialog_times_out_and_a_bad_form_stays_open() {
         let events = Arc::new(Events::default());
-        let _page = events.stream(bytes::Bytes::new(), bytes::Bytes::new);
+        let _page = events.stream(axum::body::Bytes::new(), axum::body::Bytes::new);
         let dialogs = Arc::new(Dialogs::new(events.clone(), Duration::from_millis(200)));
         let approver = WebApprover {
             dialogs: dialogs.clone(),

@@ -2,7 +2,7 @@
 //! Events (`GET /api/events`).
 
 use super::http::sse_event;
-use bytes::Bytes;
+use axum::body::Bytes;
 use futures_util::Stream;
 use serde::Serialize;
 use std::sync::Arc;

@@ -1,23 +1,22 @@
-//! The web UI's HTTP plumbing: the Host and Origin checks, bounded JSON
-//! bodies, JSON and error answers, and Server-Sent Events.
+//! The web UI's HTTP plumbing: the guard every request passes (Host and
+//! Origin checks, JSON-only actions, the framing and caching headers),
+//! bounded JSON bodies, JSON and error answers, and Server-Sent Events.
 
-use bytes::Bytes;
-use futures_util::Stream;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use futures_util::{Stream, StreamExt};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
-use http::{HeaderValue, Request, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http::{HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-
-/// The body of every answer.
-pub type Body = BoxBody<Bytes, Infallible>;
+use std::sync::Arc;
 
 /// An answer.
-pub type Response = http::Response<Body>;
+pub type Response = axum::response::Response;
 
 /// The largest request body the page may send (a tool's arguments, a chat
 /// message, a form): far more than a person types.
@@ -55,9 +54,11 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
+}
 
-    /// The answer carrying it: `{"error": message}`.
-    pub fn into_response(self) -> Response {
+/// The answer carrying it: `{"error": message}`.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         json(self.status, &serde_json::json!({ "error": self.message }))
     }
 }
@@ -79,27 +80,48 @@ pub const FRAME_OPTIONS: &str = "DENY";
 /// The `Content-Security-Policy` of every answer: see [`FRAME_OPTIONS`].
 pub const CONTENT_SECURITY_POLICY: &str = "frame-ancestors 'none'";
 
-fn forbid_framing(headers: &mut http::HeaderMap) {
-    headers.insert("x-frame-options", HeaderValue::from_static(FRAME_OPTIONS));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+/// An answer of `content_type` with `body`.
+pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }
 
-/// An answer of `content_type` with `body`, not to be cached (the assets
-/// change with the binary), and never framed by another page.
-pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
-    let mut response = http::Response::new(Full::new(body).boxed());
-    *response.status_mut() = status;
+/// The guard in front of every route: the [`Allowed`] Host and Origin
+/// checks; every POST must say it sends JSON (even one without a body: no
+/// HTML form, of another site, can); and every answer, errors and 404s
+/// included, is not to be cached (the assets change with the binary), not
+/// sniffed, and never framed by another page.
+pub async fn guard(
+    axum::extract::State(allowed): axum::extract::State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let checked = allowed.check(&request).and_then(|()| {
+        if request.method() == Method::POST {
+            check_json(&request)
+        } else {
+            Ok(())
+        }
+    });
+    let mut response = match checked {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    };
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    forbid_framing(headers);
+    headers.insert("x-frame-options", HeaderValue::from_static(FRAME_OPTIONS));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     response
 }
 
@@ -161,12 +183,20 @@ impl Allowed {
 
 /// The request's JSON body as `T`: it must say `Content-Type:
 /// application/json` (which no plain HTML form can send, a second guard
-/// against other sites), fit in [`MAX_BODY`] and parse.
-pub async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
-    check_json(&request)?;
-    let body = read_bounded(request.into_body(), BODY_TIMEOUT).await?;
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+/// against other sites), fit in [`MAX_BODY`], arrive within
+/// [`BODY_TIMEOUT`] and parse.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        check_json(&request)?;
+        let body = read_bounded(request.into_body(), BODY_TIMEOUT).await?;
+        serde_json::from_slice(&body)
+            .map(Json)
+            .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+    }
 }
 
 /// Checks that the request says `Content-Type: application/json` (415
@@ -195,11 +225,7 @@ const MAX_DRAIN: usize = 16 << 20;
 
 /// The body, at most [`MAX_BODY`] bytes of it (413 beyond), all of it
 /// within `timeout` (408 later).
-async fn read_bounded<B>(body: B, timeout: std::time::Duration) -> Result<Bytes, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::fmt::Display,
-{
+async fn read_bounded(body: Body, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
     tokio::time::timeout(timeout, read_all(body))
         .await
         .unwrap_or_else(|_| {
@@ -210,20 +236,13 @@ where
         })
 }
 
-async fn read_all<B>(body: B) -> Result<Bytes, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::fmt::Display,
-{
-    let mut body = std::pin::pin!(body);
+async fn read_all(body: Body) -> Result<Bytes, ApiError> {
+    let mut chunks = body.into_data_stream();
     let mut kept = Vec::new();
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("the body could not be read: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+    while let Some(data) = chunks.next().await {
+        let data =
+            data.map_err(|e| ApiError::bad_request(format!("the body could not be read: {e}")))?;
         seen += data.len();
         if seen <= MAX_BODY {
             kept.extend_from_slice(&data);
@@ -241,16 +260,19 @@ where
 }
 
 /// A Server-Sent Events answer streaming `events` (already framed).
-pub fn event_stream(events: impl Stream<Item = Bytes> + Send + Sync + 'static) -> Response {
-    use futures_util::StreamExt;
-    let body = StreamBody::new(events.map(|bytes| Ok::<_, Infallible>(Frame::data(bytes))));
-    let mut response = http::Response::new(BodyExt::boxed(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    forbid_framing(headers);
-    response
+pub fn event_stream(events: impl Stream<Item = Bytes> + Send + 'static) -> Response {
+    let body = Body::from_stream(events.map(Ok::<_, Infallible>));
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (
+                http::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// One SSE event: `event: NAME`, then the data (JSON, one line).
@@ -264,12 +286,9 @@ mod tests {
 
     /// A body that sends one byte and then stalls, like a client that
     /// declared more than it sends.
-    fn stalled_body() -> impl hyper::body::Body<Data = Bytes, Error = Infallible> {
-        let first = futures_util::stream::iter([Ok::<_, Infallible>(Frame::data(
-            Bytes::from_static(b"{"),
-        ))]);
-        let rest = futures_util::stream::pending();
-        StreamBody::new(futures_util::StreamExt::chain(first, rest))
+    fn stalled_body() -> Body {
+        let first = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"{"))]);
+        Body::from_stream(first.chain(futures_util::stream::pending()))
     }
 
     #[tokio::test]
@@ -279,12 +298,12 @@ mod tests {
         let err = read_bounded(stalled_body(), timeout).await.unwrap_err();
         assert_eq!(err.status, StatusCode::REQUEST_TIMEOUT);
         assert!(err.message.contains("did not arrive"), "{}", err.message);
-        let whole = Full::new(Bytes::from_static(b"{}"));
+        let whole = Body::from("{}");
         assert_eq!(read_bounded(whole, BODY_TIMEOUT).await.unwrap(), "{}");
     }
 
-    fn request(host: &str, origin: Option<&str>) -> Request<()> {
-        let mut builder = Request::get("/api/state").header(HOST, host);
+    fn request(host: &str, origin: Option<&str>) -> http::Request<()> {
+        let mut builder = http::Request::get("/api/state").header(HOST, host);
         if let Some(origin) = origin {
             builder = builder.header(ORIGIN, origin);
         }

@@ -42,20 +42,24 @@ pub mod sign_in;
 pub use app::{App, Options};
 
 use self::dialogs::FormAnswer;
-use self::http::{json, read_json, with_type, Allowed, ApiError, Response};
-use ::http::{Method, Request, StatusCode};
-use bytes::Bytes;
+use self::http::{json, with_type, Allowed, ApiError, Json, Response};
+use ::http::{Method, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower_service::Service;
 
 /// The page and its two assets, compiled in.
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -99,9 +103,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let allowed = Arc::new(Allowed::for_addr(addr));
     app.web_sign_in().listening_at(addr);
     let tasks = app.start();
+    let router = router(app, Arc::new(Allowed::for_addr(addr)));
     let mut connections = tokio::task::JoinSet::new();
     let limit = mcp_sdk_server::http::ConnectionLimit::new(MAX_CONNECTIONS);
     tokio::pin!(shutdown);
@@ -121,10 +125,9 @@ pub async fn serve(
         let Some((stream, permit)) = limit.admit(stream) else {
             continue;
         };
-        let (app, allowed) = (app.clone(), allowed.clone());
-        let service = service_fn(move |request| {
-            let (app, allowed) = (app.clone(), allowed.clone());
-            async move { Ok::<_, Infallible>(handle(&app, &allowed, request).await) }
+        let router = router.clone();
+        let service = service_fn(move |request: ::http::Request<Incoming>| {
+            router.clone().call(request.map(axum::body::Body::new))
         });
         connections.spawn(async move {
             let _permit = permit;
@@ -145,6 +148,112 @@ pub async fn serve(
         task.abort();
     }
     Ok(())
+}
+
+/// The page, its assets and its API, behind [`http::guard`].
+fn router(app: Arc<App>, allowed: Arc<Allowed>) -> Router {
+    let asset = |content_type, text: &'static str| {
+        get(move || async move { with_type(StatusCode::OK, content_type, Bytes::from(text)) })
+    };
+    let html = "text/html; charset=utf-8";
+    Router::new()
+        .route("/", asset(html, INDEX_HTML))
+        .route("/index.html", asset(html, INDEX_HTML))
+        .route("/app.js", asset("text/javascript; charset=utf-8", APP_JS))
+        .route("/style.css", asset("text/css; charset=utf-8", STYLE_CSS))
+        .route("/health", get(|| async { ok(json!({ "status": "healthy" })) }))
+        .route(sign_in::CALLBACK_PATH, get(callback))
+        .route("/api/events", get(events))
+        .route("/api/state", read(|app| async move { Ok(app.state()) }))
+        .route("/api/tools", read(|app| async move { app.tools().await }))
+        .route("/api/resources", read(|app| async move { app.resources().await }))
+        .route("/api/prompts", read(|app| async move { app.prompts().await }))
+        .route("/api/pending", read(|app| async move { Ok(app.dialogs().pending()) }))
+        .route("/api/tools/call", act(|app, b: Named| async move { app.call_tool(&b.name, b.arguments).await }))
+        .route("/api/resources/read", act(|app, b: Uri| async move { app.read(&b.uri).await }))
+        .route("/api/resources/subscribe", act(|app, b: Uri| async move { app.subscribe(&b.uri, true).await }))
+        .route("/api/resources/unsubscribe", act(|app, b: Uri| async move { app.subscribe(&b.uri, false).await }))
+        .route("/api/prompts/get", act(|app, b: Named| async move { app.prompt(&b.name, b.arguments).await }))
+        .route("/api/complete", act(|app, params| async move { app.complete(params).await }))
+        .route("/api/chat", act(|app, b: Message| async move { app.chat(&b.message).await }))
+        .route("/api/roots", act(|app, b: RootChange| async move { app.change_roots(b.add.as_deref(), b.remove.as_deref()).await }))
+        // Without a body: the guard has checked the content type.
+        .route("/api/chat/reset", post(|State(app): State<Arc<App>>| async move {
+            app.reset_chat().await;
+            ok(json!({}))
+        }))
+        .route("/api/reconnect", post(|State(app): State<Arc<App>>| async move {
+            app.reconnect();
+            ok(json!({}))
+        }))
+        .route("/api/approvals/{id}", post(|State(app): State<Arc<App>>, Path(id): Path<String>, Json(b): Json<Approval>| async move {
+            app.dialogs().approve(&id, b.approve)?;
+            ok(json!({}))
+        }))
+        .route("/api/elicitations/{id}", post(|State(app): State<Arc<App>>, Path(id): Path<String>, Json(b): Json<FormAnswer>| async move {
+            app.dialogs().elicit(&id, b)?;
+            ok(json!({}))
+        }))
+        .fallback(|uri: ::http::Uri| async move {
+            ApiError::not_found(format!("nothing at {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|method: Method, uri: ::http::Uri| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed on {}", uri.path()),
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(allowed, http::guard))
+        .with_state(app)
+}
+
+/// A GET answered with what `answer` gives from the app, as JSON.
+fn read<F, A>(answer: F) -> MethodRouter<Arc<App>>
+where
+    F: Fn(Arc<App>) -> A + Clone + Send + Sync + 'static,
+    A: Future<Output = Result<Value, ApiError>> + Send,
+{
+    get(move |State(app): State<Arc<App>>| async move { ok(answer(app).await?) })
+}
+
+/// A POST whose JSON body, as `T`, `act` does with the app; its answer as
+/// JSON.
+fn act<T, F, A>(act: F) -> MethodRouter<Arc<App>>
+where
+    T: DeserializeOwned + Send + 'static,
+    F: Fn(Arc<App>, T) -> A + Clone + Send + Sync + 'static,
+    A: Future<Output = Result<Value, ApiError>> + Send,
+{
+    post(
+        move |State(app): State<Arc<App>>, Json(body): Json<T>| async move { ok(act(app, body).await?) },
+    )
+}
+
+/// A JSON answer of 200.
+fn ok(value: Value) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &value))
+}
+
+/// `GET /callback`: the authorization server's redirect back, handed to
+/// the sign-in waiting for it.
+async fn callback(State(app): State<Arc<App>>, uri: ::http::Uri) -> Response {
+    let target = uri
+        .path_and_query()
+        .map_or(sign_in::CALLBACK_PATH, |p| p.as_str());
+    let refused = app.web_sign_in().complete(target).err();
+    let status = match refused {
+        None => StatusCode::OK,
+        Some(_) => StatusCode::BAD_REQUEST,
+    };
+    let page = sign_in::callback_page(refused.as_ref());
+    with_type(status, "text/html; charset=utf-8", Bytes::from(page))
+}
+
+/// `GET /api/events`: the state, then every event, as Server-Sent Events.
+async fn events(State(app): State<Arc<App>>) -> Response {
+    let again = app.clone();
+    let framed = move |app: &App| http::sse_event("state", &app.state().to_string());
+    http::event_stream(app.events().stream(framed(&app), move || framed(&again)))
 }
 
 /// The body of `POST /api/tools/call` and `/api/prompts/get`.
@@ -174,152 +283,4 @@ struct Approval {
 struct RootChange {
     add: Option<String>,
     remove: Option<String>,
-}
-
-async fn handle(app: &Arc<App>, allowed: &Allowed, request: Request<Incoming>) -> Response {
-    if let Err(e) = allowed.check(&request) {
-        return e.into_response();
-    }
-    // Every action says it sends JSON, even one without a body: no HTML
-    // form (of another site) can.
-    if request.method() == Method::POST {
-        if let Err(e) = http::check_json(&request) {
-            return e.into_response();
-        }
-    }
-    match route(app, request).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn route(app: &Arc<App>, request: Request<Incoming>) -> Result<Response, ApiError> {
-    let ok = |value: Value| Ok(json(StatusCode::OK, &value));
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let asset = |content_type, text: &'static str| {
-        Ok(with_type(
-            StatusCode::OK,
-            content_type,
-            Bytes::from_static(text.as_bytes()),
-        ))
-    };
-    match (&method, path.as_str()) {
-        (&Method::GET, "/" | "/index.html") => asset("text/html; charset=utf-8", INDEX_HTML),
-        (&Method::GET, "/app.js") => asset("text/javascript; charset=utf-8", APP_JS),
-        (&Method::GET, "/style.css") => asset("text/css; charset=utf-8", STYLE_CSS),
-        (&Method::GET, "/health") => ok(json!({ "status": "healthy" })),
-        (&Method::GET, sign_in::CALLBACK_PATH) => {
-            let target = request
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or(sign_in::CALLBACK_PATH);
-            let refused = app.web_sign_in().complete(target).err();
-            let status = match refused {
-                None => StatusCode::OK,
-                Some(_) => StatusCode::BAD_REQUEST,
-            };
-            Ok(with_type(
-                status,
-                "text/html; charset=utf-8",
-                Bytes::from(sign_in::callback_page(refused.as_ref())),
-            ))
-        }
-        (&Method::GET, "/api/state") => ok(app.state()),
-        (&Method::GET, "/api/events") => {
-            let (first, again) = (app.clone(), app.clone());
-            let framed = move |app: &App| http::sse_event("state", &app.state().to_string());
-            Ok(http::event_stream(
-                app.events().stream(framed(&first), move || framed(&again)),
-            ))
-        }
-        (&Method::GET, "/api/tools") => ok(app.tools().await?),
-        (&Method::GET, "/api/resources") => ok(app.resources().await?),
-        (&Method::GET, "/api/prompts") => ok(app.prompts().await?),
-        (&Method::GET, "/api/pending") => ok(app.dialogs().pending()),
-        (&Method::POST, "/api/tools/call") => {
-            let body: Named = read_json(request).await?;
-            ok(app.call_tool(&body.name, body.arguments).await?)
-        }
-        (&Method::POST, "/api/resources/read") => {
-            let body: Uri = read_json(request).await?;
-            ok(app.read(&body.uri).await?)
-        }
-        (&Method::POST, "/api/resources/subscribe" | "/api/resources/unsubscribe") => {
-            let body: Uri = read_json(request).await?;
-            ok(app
-                .subscribe(&body.uri, path.ends_with("/subscribe"))
-                .await?)
-        }
-        (&Method::POST, "/api/prompts/get") => {
-            let body: Named = read_json(request).await?;
-            ok(app.prompt(&body.name, body.arguments).await?)
-        }
-        (&Method::POST, "/api/complete") => ok(app.complete(read_json(request).await?).await?),
-        (&Method::POST, "/api/chat") => {
-            let body: Message = read_json(request).await?;
-            ok(app.chat(&body.message).await?)
-        }
-        (&Method::POST, "/api/chat/reset") => {
-            app.reset_chat().await;
-            ok(json!({}))
-        }
-        (&Method::POST, "/api/roots") => {
-            let body: RootChange = read_json(request).await?;
-            ok(app
-                .change_roots(body.add.as_deref(), body.remove.as_deref())
-                .await?)
-        }
-        (&Method::POST, "/api/reconnect") => {
-            app.reconnect();
-            ok(json!({}))
-        }
-        (&Method::POST, p) if p.starts_with("/api/approvals/") => {
-            let id = &p["/api/approvals/".len()..];
-            let body: Approval = read_json(request).await?;
-            app.dialogs().approve(id, body.approve)?;
-            ok(json!({}))
-        }
-        (&Method::POST, p) if p.starts_with("/api/elicitations/") => {
-            let id = &p["/api/elicitations/".len()..];
-            let body: FormAnswer = read_json(request).await?;
-            app.dialogs().elicit(id, body)?;
-            ok(json!({}))
-        }
-        (_, p) if is_known(p) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed on {p}"),
-        )),
-        (_, p) => Err(ApiError::not_found(format!("nothing at {p}"))),
-    }
-}
-
-/// Whether `path` is one of the UI's (for 405 rather than 404).
-fn is_known(path: &str) -> bool {
-    matches!(
-        path,
-        "/" | "/index.html"
-            | "/app.js"
-            | "/style.css"
-            | "/health"
-            | "/callback"
-            | "/api/state"
-            | "/api/events"
-            | "/api/tools"
-            | "/api/resources"
-            | "/api/prompts"
-            | "/api/pending"
-            | "/api/tools/call"
-            | "/api/resources/read"
-            | "/api/resources/subscribe"
-            | "/api/resources/unsubscribe"
-            | "/api/prompts/get"
-            | "/api/complete"
-            | "/api/chat"
-            | "/api/chat/reset"
-            | "/api/roots"
-            | "/api/reconnect"
-    ) || path.starts_with("/api/approvals/")
-        || path.starts_with("/api/elicitations/")
 }
