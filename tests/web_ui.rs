@@ -708,3 +708,132 @@ async fn prompts_complete_and_render() {
     let (status, resources) = ui.get("/api/resources").await;
     assert_eq!(status, 200, "{resources}");
 }
+
+/// The host as an inspector: the History pane's messages (a tool call's
+/// request and answer, raw, with their method and direction, and no
+/// token), ping, and connecting to another server from the page, by URL
+/// in the stateless era and by command in the session era, with a clear
+/// error for each bad target.
+#[tokio::test]
+async fn history_ping_and_connecting_to_another_server() {
+    let tools = http_server("tools_server", &[]).await;
+    let prompts = http_server("prompts_server", &[]).await;
+    let ui = Ui::start(&["--url", &tools.url]).await;
+    ui.wait_status("connected").await;
+
+    let (status, called) = ui
+        .post(
+            "/api/tools/call",
+            json!({"name": "add", "arguments": {"a": 20, "b": 22}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{called}");
+    let (status, history) = ui.get("/api/history").await;
+    assert_eq!(status, 200, "{history}");
+    assert!(history["capacity"].as_u64().unwrap() >= 100, "{history}");
+    let entries = history["entries"].as_array().unwrap();
+    let call = |direction: &str, kind: &str| {
+        entries
+            .iter()
+            .rev()
+            .find(|e| {
+                e["direction"] == direction && e["kind"] == kind && e["method"] == "tools/call"
+            })
+            .unwrap_or_else(|| panic!("no {direction} {kind} of tools/call in {history}"))
+    };
+    let request: Value =
+        serde_json::from_str(call("sent", "request")["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(request["params"]["arguments"], json!({"a": 20, "b": 22}));
+    let answer: Value =
+        serde_json::from_str(call("received", "response")["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["id"], request["id"]);
+    assert_eq!(answer["result"]["structuredContent"]["result"], 42);
+    assert!(call("sent", "request")["time"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {seqs:?}"
+    );
+    assert!(!history.to_string().to_lowercase().contains("authorization"));
+
+    let (status, ping) = ui.post("/api/ping", json!({})).await;
+    assert_eq!(status, 200, "{ping}");
+    assert!(ping["ms"].as_f64().unwrap() >= 0.0, "{ping}");
+    // Ping is `server/discover` in the stateless era (which this is).
+    let (_, history) = ui.get("/api/history").await;
+    let last = history["entries"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["kind"], "response", "{last}");
+    assert_eq!(last["method"], "server/discover", "{last}");
+
+    // Another server by URL, in the stateless era: the lists are its own.
+    let (status, state) = ui
+        .post(
+            "/api/connect",
+            json!({"url": prompts.url, "era": "stateless"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["connection"]["status"], "connected", "{state}");
+    assert_eq!(state["connection"]["era"], "stateless", "{state}");
+    assert_eq!(state["connection"]["target"], prompts.url);
+    let (status, listed) = ui.get("/api/prompts").await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        !listed["prompts"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
+
+    // Bad targets: each a clear error, and the page stays usable.
+    let missing = "/nonexistent/mcp-server --stdio";
+    for (body, want, words) in [
+        (json!({"url": "ftp://example.com/mcp"}), 400, "http://"),
+        (json!({"url": tools.url, "command": "x"}), 400, "either"),
+        (json!({"url": tools.url, "era": "medieval"}), 400, "era"),
+        (
+            json!({"command": "tools_server 'unclosed"}),
+            400,
+            "unclosed",
+        ),
+        (json!({"command": missing}), 502, "/nonexistent/mcp-server"),
+        (json!({"url": "http://127.0.0.1:9/mcp"}), 502, "127.0.0.1:9"),
+    ] {
+        let (status, error) = ui.post("/api/connect", body.clone()).await;
+        assert_eq!(status, want, "{body}: {error}");
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{body}: {message}");
+    }
+
+    // A command in the session era.
+    let command = format!("{} --stdio", example("tools_server").display());
+    let (status, state) = ui
+        .post(
+            "/api/connect",
+            json!({"command": command, "era": "session"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["connection"]["era"], "session", "{state}");
+    assert_eq!(state["connection"]["server"]["name"], "mcp-reference-tools");
+    let (status, called) = ui
+        .post(
+            "/api/tools/call",
+            json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{called}");
+    assert_eq!(called["result"]["structuredContent"]["result"], 3);
+    let (_, history) = ui.get("/api/history").await;
+    let last = history["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last["server"].as_str().unwrap().contains("tools_server"),
+        "{last}"
+    );
+}

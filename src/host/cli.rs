@@ -307,6 +307,7 @@ pub async fn run(cli: Cli) -> Result<(), HostError> {
         handler,
         DEFAULT_CONNECT_TIMEOUT.min(timeout.max(Duration::from_secs(5))),
         sign_in.as_ref(),
+        None,
     )
     .await?;
     let outcome = match cli.command {
@@ -419,6 +420,7 @@ async fn serve_web(
     let mut options = web::Options::new(target, llm::from_env()?);
     options.era = cli.era.into();
     options.auto_approve = cli.auto_approve;
+    options.allow_commands = !any_address;
     options.timeout = Duration::from_secs(cli.timeout.max(1));
     options.roots = cli
         .roots

@@ -2,11 +2,13 @@
 //! a child process (stdio), in the era asked for.
 
 use super::error::HostError;
+use super::history::{History, Recorded};
 use super::sign_in::SignIn;
 use mcp_sdk::Implementation;
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport};
 use mcp_sdk_client::{Client, ClientError, ClientHandler, Era};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -127,13 +129,15 @@ fn unbalanced(line: &str, quote: char) -> HostError {
 
 /// Connects to `target` in `era` with `handler`, giving up after `timeout`
 /// (not counting the time a person takes to sign in). A server by URL
-/// that asks for OAuth is signed in to through `sign_in`, if given.
+/// that asks for OAuth is signed in to through `sign_in`, if given. With
+/// a `history`, every message exchanged is recorded in it.
 pub async fn connect(
     target: &Target,
     era: Era,
     handler: impl ClientHandler,
     timeout: Duration,
     sign_in: Option<&SignIn>,
+    history: Option<&Arc<History>>,
 ) -> Result<Client, HostError> {
     let failed = |message: String| HostError::Connect {
         target: target.to_string(),
@@ -153,13 +157,29 @@ pub async fn connect(
                 if let Some(sign_in) = sign_in {
                     transport = transport.oauth(sign_in.oauth()?);
                 }
-                builder.connect(transport.build()?).await
+                let transport = transport.build()?;
+                match history {
+                    Some(h) => {
+                        builder
+                            .connect(Recorded::new(transport, url.clone(), h.clone()))
+                            .await
+                    }
+                    None => builder.connect(transport).await,
+                }
             }
             Target::Command(words) => {
                 let mut command = Command::new(&words[0]);
                 command.args(&words[1..]);
                 let transport = ChildProcess::spawn(&mut command)?;
-                builder.connect(transport).await
+                match history {
+                    Some(h) => {
+                        let server = target.to_string();
+                        builder
+                            .connect(Recorded::new(transport, server, h.clone()))
+                            .await
+                    }
+                    None => builder.connect(transport).await,
+                }
             }
         }
     };

@@ -10,6 +10,7 @@
 //! - [`handler`]: the host's side of MCP (sampling through the same model
 //!   after approval, roots, elicitation, notifications);
 //! - [`connect`]: reaching a server by URL or command;
+//! - [`history`]: the JSON-RPC messages exchanged, kept for inspection;
 //! - [`sign_in`]: OAuth for servers that ask for it (`client login`);
 //! - [`cli`] and [`terminal`]: the command-line client;
 //! - [`web`]: the web UI (`client web`).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod connect;
 pub mod error;
 pub mod handler;
+pub mod history;
 pub mod llm;
 pub mod offline;
 pub mod openai;

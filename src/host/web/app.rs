@@ -11,19 +11,21 @@ use crate::host::chat::{Answer, Chat, ChatEvent, EventSink};
 use crate::host::connect::{connect, Target, DEFAULT_CONNECT_TIMEOUT};
 use crate::host::error::HostError;
 use crate::host::handler::{directory_root, HostHandler, Notice, SharedRoots};
+use crate::host::history::{self, History};
 use crate::host::llm::Llm;
 use crate::host::sign_in::SignIn;
 use http::StatusCode;
 use mcp_sdk::{CompleteParams, ErrorCode, ProgressNotificationParams, Root, SubscriptionFilter};
 use mcp_sdk_client::auth::FileTokenStore;
 use mcp_sdk_client::{Client, ClientError, Era, RequestOptions};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 /// The longest wait between two attempts to reconnect.
@@ -53,6 +55,9 @@ pub struct Options {
     /// Where the tokens of servers that ask for OAuth are kept; `None`:
     /// such servers cannot be signed in to.
     pub token_store: Option<FileTokenStore>,
+    /// Whether the page may connect to a server by command (a local
+    /// process launch): not when the UI listens beyond loopback.
+    pub allow_commands: bool,
 }
 
 impl Options {
@@ -67,8 +72,20 @@ impl Options {
             timeout: Duration::from_secs(120),
             dialog_timeout: DEFAULT_DIALOG_TIMEOUT,
             token_store: None,
+            allow_commands: true,
         }
     }
+}
+
+/// The body of `POST /api/connect`: a URL or a command line, and an era.
+#[derive(Debug, Deserialize)]
+pub struct Connect {
+    /// A Streamable HTTP endpoint.
+    pub url: Option<String>,
+    /// A command line serving MCP on stdio.
+    pub command: Option<String>,
+    /// `auto` (the default), `session` or `stateless`.
+    pub era: Option<String>,
 }
 
 /// The connection's state, as the page shows it.
@@ -93,12 +110,26 @@ struct Link {
     status: Status,
     client: Option<Client>,
     error: Option<String>,
+    /// The [`Server::generation`] this is the state of.
+    generation: u64,
+}
+
+/// The server the page asked for, and how.
+#[derive(Clone)]
+struct Server {
+    target: Target,
+    era: Era,
+    /// Counts the page's changes of server (0: the one of the command line).
+    generation: u64,
 }
 
 /// The web UI's backend.
 pub struct App {
-    target: Target,
-    era: Era,
+    /// The server to keep connected to; the page changes it.
+    server: watch::Sender<Server>,
+    allow_commands: bool,
+    /// Every message exchanged with the servers.
+    history: Arc<History>,
     timeout: Duration,
     auto_approve: bool,
     llm: Arc<dyn Llm>,
@@ -133,6 +164,10 @@ impl App {
         let events = Arc::new(Events::default());
         let dialogs = Arc::new(Dialogs::new(events.clone(), options.dialog_timeout));
         let sink = events.clone();
+        let history_sink = events.clone();
+        let history = History::new(Some(Box::new(move |entry| {
+            history_sink.send("history", entry)
+        })));
         let handler = HostHandler::new(
             options.llm.clone(),
             Arc::new(WebApprover {
@@ -160,8 +195,13 @@ impl App {
                 SignIn::new(store, handler)
             });
             App {
-                target: options.target,
-                era: options.era,
+                server: watch::Sender::new(Server {
+                    target: options.target,
+                    era: options.era,
+                    generation: 0,
+                }),
+                allow_commands: options.allow_commands,
+                history: Arc::new(history),
                 timeout: options.timeout,
                 auto_approve: options.auto_approve,
                 llm: options.llm,
@@ -173,6 +213,7 @@ impl App {
                     status: Status::Connecting,
                     client: None,
                     error: None,
+                    generation: 0,
                 }),
                 reconnect: Arc::new(Notify::new()),
                 chat: tokio::sync::Mutex::new(None),
@@ -189,7 +230,10 @@ impl App {
     /// states; abort the tasks to stop.
     pub fn start(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
         vec![
-            tokio::spawn(keep_connected(Arc::downgrade(self))),
+            tokio::spawn(keep_connected(
+                Arc::downgrade(self),
+                self.server.subscribe(),
+            )),
             tokio::spawn(poll_servers(Arc::downgrade(self))),
         ]
     }
@@ -215,7 +259,7 @@ impl App {
         let client = link.client.as_ref();
         let connection = json!({
             "status": link.status.as_str(),
-            "target": self.target.to_string(),
+            "target": self.server.borrow().target.to_string(),
             "era": client.map(|c| if c.is_stateless() { "stateless" } else { "session" }),
             "protocolVersion": client.map(|c| c.protocol_version().as_str().to_owned()),
             "server": client.map(|c| &c.server().server_info),
@@ -228,6 +272,7 @@ impl App {
             "connection": connection,
             "model": { "label": self.llm.label(), "offline": self.llm.is_offline() },
             "autoApprove": self.auto_approve,
+            "allowCommands": self.allow_commands,
             "roots": self.roots.get(),
             "subscriptions": *lock(&self.subscriptions),
             "servers": *lock(&self.servers),
@@ -239,11 +284,18 @@ impl App {
         self.events.send("state", &self.state());
     }
 
-    fn set_link(&self, status: Status, client: Option<Client>, error: Option<String>) {
+    fn set_link(
+        &self,
+        generation: u64,
+        status: Status,
+        client: Option<Client>,
+        error: Option<String>,
+    ) {
         *lock(&self.link) = Link {
             status,
             client,
             error,
+            generation,
         };
         self.publish_state();
     }
@@ -257,7 +309,7 @@ impl App {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "not connected to {} ({}{})",
-                    self.target,
+                    self.server.borrow().target,
                     status.as_str(),
                     link.error
                         .as_deref()
@@ -271,6 +323,103 @@ impl App {
     /// Drops the connection and makes a new one now.
     pub fn reconnect(&self) {
         self.reconnect.notify_waiters();
+    }
+
+    /// Connects to another server instead (the page's Connect form): a
+    /// URL, or a command line run as a local process (when allowed), in
+    /// `era` (`auto`, `session` or `stateless`). The conversation and the
+    /// subscriptions, which were the old server's, are dropped. Waits for
+    /// the first attempt: the state once connected (or still signing in),
+    /// 502 with the reason when it failed.
+    pub async fn switch(&self, to: &Connect) -> Result<Value, ApiError> {
+        let era = match to.era.as_deref().unwrap_or("auto") {
+            "auto" => Era::Auto,
+            "session" => Era::SessionOnly,
+            "stateless" => Era::StatelessOnly,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "the era must be auto, session or stateless, not {other:?}"
+                )))
+            }
+        };
+        let target = match (to.url.as_deref().map(str::trim), to.command.as_deref()) {
+            (Some(url), None) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(ApiError::bad_request(format!(
+                    "the URL must start with http:// or https://, such as \
+                     http://127.0.0.1:5000/mcp; {url:?} does not"
+                )))
+            }
+            (Some(url), None) => Target::url(url),
+            (None, Some(_)) if !self.allow_commands => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "connecting by command runs a program on this machine, which a UI \
+                     listening beyond loopback (--any-address) does not allow",
+                ))
+            }
+            (None, Some(line)) => Target::command_line(line),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give either \"url\" (http:// or https://) or \"command\" (a command line)",
+                ))
+            }
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut chat = self.chat.try_lock().map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "a chat turn is running; wait for its answer before changing servers",
+            )
+        })?;
+        *chat = None;
+        drop(chat);
+        lock(&self.subscriptions).clear();
+        *lock(&self.servers) = None;
+        let mut generation = 0;
+        self.server.send_modify(|server| {
+            server.generation += 1;
+            generation = server.generation;
+            server.target = target;
+            server.era = era;
+        });
+        let settled =
+            tokio::time::timeout(DEFAULT_CONNECT_TIMEOUT + Duration::from_secs(1), async {
+                loop {
+                    {
+                        let link = lock(&self.link);
+                        if link.generation == generation && link.status != Status::Connecting {
+                            return (link.status, link.error.clone());
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await;
+        match settled {
+            Ok((Status::Disconnected, error)) => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                error.unwrap_or_else(|| "the connection was closed".into()),
+            )),
+            _ => Ok(self.state()),
+        }
+    }
+
+    /// `ping`, timed: `{"ms": round trip}`.
+    pub async fn ping(&self) -> Result<Value, ApiError> {
+        let start = std::time::Instant::now();
+        self.request("ping", |c| async move { c.ping().await })
+            .await?;
+        Ok(json!({ "ms": start.elapsed().as_secs_f64() * 1000.0 }))
+    }
+
+    /// `{"entries": [...] (oldest first), "capacity": N}`.
+    pub fn history(&self) -> Value {
+        json!({ "entries": self.history.entries(), "capacity": history::CAPACITY })
+    }
+
+    /// Forgets the history.
+    pub fn clear_history(&self) {
+        self.history.clear();
     }
 
     /// The answer to a failed MCP request: the server's own error as 400
@@ -589,8 +738,8 @@ impl App {
     }
 
     /// A new connection: subscriptions are made again on it.
-    async fn connected(self: &Arc<Self>, client: Client) {
-        self.set_link(Status::Connected, Some(client.clone()), None);
+    async fn connected(self: &Arc<Self>, generation: u64, client: Client) {
+        self.set_link(generation, Status::Connected, Some(client.clone()), None);
         if client.is_stateless() {
             self.listen(&client);
             return;
@@ -618,33 +767,48 @@ fn set_membership(set: &mut BTreeSet<String>, uri: &str, on: bool) {
 }
 
 /// Connects, watches the connection, and connects again when it is lost
-/// (or a reconnection is asked for), waiting longer after each failure.
-async fn keep_connected(app: Weak<App>) {
+/// (or a reconnection is asked for), waiting longer after each failure;
+/// goes to the new server at once when the page changes it.
+async fn keep_connected(app: Weak<App>, mut server: watch::Receiver<Server>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let Some(this) = app.upgrade() else { return };
-        this.set_link(Status::Connecting, None, None);
+        let Server {
+            target,
+            era,
+            generation,
+        } = server.borrow_and_update().clone();
+        this.set_link(generation, Status::Connecting, None, None);
         let attempt = connect(
-            &this.target,
-            this.era,
+            &target,
+            era,
             this.handler.clone(),
             DEFAULT_CONNECT_TIMEOUT,
             this.sign_in.as_ref(),
-        )
-        .await;
+            Some(&this.history),
+        );
+        let attempt = tokio::select! {
+            attempt = attempt => attempt,
+            _ = server.changed() => continue,
+        };
         match attempt {
             Ok(client) => {
                 backoff = Duration::from_secs(1);
-                this.connected(client.clone()).await;
-                let reason = watch(&this, &client).await;
+                this.connected(generation, client.clone()).await;
+                let reason = tokio::select! {
+                    reason = watch_link(&this, &client) => Some(reason),
+                    _ = server.changed() => None,
+                };
                 if let Some(listener) = lock(&this.listener).take() {
                     listener.abort();
                 }
                 client.close().await;
-                this.set_link(Status::Disconnected, None, Some(reason));
+                if let Some(reason) = reason {
+                    this.set_link(generation, Status::Disconnected, None, Some(reason));
+                }
             }
             Err(e) => {
-                this.set_link(Status::Disconnected, None, Some(e.to_string()));
+                this.set_link(generation, Status::Disconnected, None, Some(e.to_string()));
                 let wait = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 let reconnect = this.reconnect.clone();
@@ -653,6 +817,7 @@ async fn keep_connected(app: Weak<App>) {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = asked => {}
+                    _ = server.changed() => backoff = Duration::from_secs(1),
                 }
             }
         }
@@ -661,7 +826,7 @@ async fn keep_connected(app: Weak<App>) {
 
 /// Waits until the connection is closed or a reconnection is asked for;
 /// says which.
-async fn watch(app: &App, client: &Client) -> String {
+async fn watch_link(app: &App, client: &Client) -> String {
     let asked = app.reconnect.notified();
     tokio::pin!(asked);
     loop {
@@ -679,19 +844,19 @@ async fn watch(app: &App, client: &Client) -> String {
 /// Reads the session manager's `/health` while a page is open, and
 /// publishes the state when its servers' states change.
 async fn poll_servers(app: Weak<App>) {
-    let base = {
-        let Some(app) = app.upgrade() else { return };
-        match &app.target {
-            Target::Url(url) => url
-                .trim_end_matches('/')
-                .trim_end_matches("/mcp")
-                .to_owned(),
-            Target::Command(_) => return,
-        }
-    };
     loop {
         let Some(this) = app.upgrade() else { return };
-        if this.events.listeners() > 0 || lock(&this.servers).is_none() {
+        // The session manager's base: its URL without `/mcp`.
+        let base = match &this.server.borrow().target {
+            Target::Url(url) => Some(
+                url.trim_end_matches('/')
+                    .trim_end_matches("/mcp")
+                    .to_owned(),
+            ),
+            Target::Command(_) => None,
+        };
+        let due = this.events.listeners() > 0 || lock(&this.servers).is_none();
+        if let (Some(base), true) = (base, due) {
             let servers = crate::system::get_health(&base)
                 .await
                 .ok()

@@ -10,6 +10,8 @@
 //! - [`dialogs`]: sampling approvals and elicitation forms waiting for the
 //!   person at the page;
 //! - [`http`]: the Host and Origin checks, bodies and answers;
+//! - [`history`](crate::host::history): the messages exchanged, for the
+//!   History pane (each new one is also a `history` event);
 //! - [`sign_in`]: OAuth sign-ins from the page ("Sign in", and the
 //!   authorization server's redirect back to `GET /callback`).
 //!
@@ -25,6 +27,9 @@
 //! | `POST /api/chat` `{message}`, `/api/chat/reset` | `{answer, toolRuns}` (steps as events), `{}` |
 //! | `POST /api/approvals/{id}` `{approve}`, `/api/elicitations/{id}` `{action, content}` | `{}` |
 //! | `POST /api/roots` `{add}` or `{remove}`, `/api/reconnect` | `{roots}`, `{}` |
+//! | `POST /api/connect` `{url}` or `{command}`, with `era` | the state once connected; 502 with the reason |
+//! | `POST /api/ping` | `{ms}`: the round trip |
+//! | `GET /api/history`, `POST /api/history/clear` | `{entries, capacity}`: the JSON-RPC messages exchanged, oldest first; `{}` |
 //! | `GET /callback?code&state` (the authorization server's redirect) | an HTML page: signed in, or why not (400) |
 //!
 //! Nothing but the page itself may use the API: the `Host` must name this
@@ -39,7 +44,7 @@ pub mod events;
 pub mod http;
 pub mod sign_in;
 
-pub use app::{App, Options};
+pub use app::{App, Connect, Options};
 
 use self::dialogs::FormAnswer;
 use self::http::{json, with_type, Allowed, ApiError, Json, Response};
@@ -169,6 +174,8 @@ fn router(app: Arc<App>, allowed: Arc<Allowed>) -> Router {
         .route("/api/resources", read(|app| async move { app.resources().await }))
         .route("/api/prompts", read(|app| async move { app.prompts().await }))
         .route("/api/pending", read(|app| async move { Ok(app.dialogs().pending()) }))
+        .route("/api/history", read(|app| async move { Ok(app.history()) }))
+        .route("/api/connect", act(|app, to: Connect| async move { app.switch(&to).await }))
         .route("/api/tools/call", act(|app, b: Named| async move { app.call_tool(&b.name, b.arguments).await }))
         .route("/api/resources/read", act(|app, b: Uri| async move { app.read(&b.uri).await }))
         .route("/api/resources/subscribe", act(|app, b: Uri| async move { app.subscribe(&b.uri, true).await }))
@@ -184,6 +191,11 @@ fn router(app: Arc<App>, allowed: Arc<Allowed>) -> Router {
         }))
         .route("/api/reconnect", post(|State(app): State<Arc<App>>| async move {
             app.reconnect();
+            ok(json!({}))
+        }))
+        .route("/api/ping", post(|State(app): State<Arc<App>>| async move { ok(app.ping().await?) }))
+        .route("/api/history/clear", post(|State(app): State<Arc<App>>| async move {
+            app.clear_history();
             ok(json!({}))
         }))
         .route("/api/approvals/{id}", post(|State(app): State<Arc<App>>, Path(id): Path<String>, Json(b): Json<Approval>| async move {

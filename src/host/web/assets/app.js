@@ -146,12 +146,13 @@ const app = {
   progressRows: new Map(), // progress token name -> its log row, until it completes
   unread: 0, // log entries arrived while the Log tab was hidden
   liveLost: false, // whether the event stream dropped since it last opened
+  historyCapacity: 500, // how many messages the backend keeps (GET /api/history says)
 };
 
 // ---------------------------------------------------------------------------
 // Tabs
 
-const TABS = ['tools', 'resources', 'prompts', 'chat', 'log', 'session'];
+const TABS = ['tools', 'resources', 'prompts', 'chat', 'log', 'history', 'session'];
 
 function showTab(name) {
   for (const button of document.querySelectorAll('[data-tab]')) {
@@ -184,6 +185,7 @@ function renderState(state) {
   renderServers(state.servers, connection.status);
   renderSessionInfo(connection);
   renderModel(state.model, state.autoApprove);
+  $('connect-kind').querySelector('[value="command"]').disabled = state.allowCommands === false;
   renderRoots(state.roots ?? []);
   renderSubscriptions();
   // The tool and prompt groups show their server's state too.
@@ -321,6 +323,105 @@ async function reconnect() {
   } finally {
     $('reconnect').disabled = false;
   }
+}
+
+/** Ping: the round trip, in the header. */
+async function ping() {
+  const result = $('ping-result');
+  $('ping').disabled = true;
+  result.className = 'conn-item';
+  result.textContent = 'pinging…';
+  try {
+    const { ms } = await api('/api/ping', {});
+    result.textContent = `ping ${Number(ms).toFixed(1)} ms`;
+  } catch (error) {
+    result.classList.add('error-text');
+    result.textContent = `ping failed: ${error.message}`;
+  } finally {
+    $('ping').disabled = false;
+  }
+}
+
+/** The Connect form: another server, by URL or command, in an era. */
+async function connectTo(event) {
+  event.preventDefault();
+  const kind = $('connect-kind').value;
+  const target = $('connect-target').value.trim();
+  const body = { [kind]: target, era: $('connect-era').value };
+  const submit = $('connect-submit');
+  submit.disabled = true;
+  submit.textContent = 'Connecting…';
+  $('connect-error').replaceChildren();
+  try {
+    await api('/api/connect', body);
+    // What was shown belonged to the old server.
+    app.selectedTool = null;
+    app.toolResults.clear();
+    app.selectedPrompt = null;
+    app.resourceView = null;
+    fill('tool-detail', el('p', { class: 'empty', textContent: 'Pick a tool on the left to call it.' }));
+    $('connect').open = false;
+    notify(`Connected to ${target}.`, 'info');
+  } catch (error) {
+    $('connect-error').replaceChildren(errorBox(`Could not connect to ${target}: ${error.message}`));
+  } finally {
+    submit.disabled = false;
+    submit.textContent = 'Connect';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// History: the JSON-RPC messages exchanged
+
+/** One message's row: a summary line, opened for its JSON (pretty and raw). */
+function historyRow(entry) {
+  let pretty = entry.raw;
+  if (!entry.truncated) {
+    try {
+      pretty = JSON.stringify(JSON.parse(entry.raw), null, 2);
+    } catch {
+      // Shown raw.
+    }
+  }
+  const sent = entry.direction === 'sent';
+  return el('li', { class: 'history-entry', testid: 'history-entry', dataset: { seq: entry.seq, direction: entry.direction, kind: entry.kind, method: entry.method ?? '' } },
+    el('details', {},
+      el('summary', {},
+        el('span', { class: 'mono muted', textContent: String(entry.time).slice(11, 23) }),
+        el('span', { class: 'dir', title: sent ? 'from this host to the server' : 'from the server to this host', textContent: sent ? '→ sent' : '← received' }),
+        el('span', { class: 'kind', textContent: entry.kind }),
+        el('strong', { class: 'mono', testid: 'history-method', textContent: entry.method ?? '' }),
+        el('span', { class: 'mono muted small', textContent: entry.server })),
+      el('h3', { textContent: 'Pretty-printed' }),
+      el('pre', { testid: 'history-pretty', textContent: pretty }),
+      el('h3', { textContent: entry.truncated ? 'Raw (cut: the message was larger than the history keeps)' : 'Raw' }),
+      el('pre', { testid: 'history-raw', textContent: entry.raw })));
+}
+
+function renderHistoryCount() {
+  $('history-count').textContent = `${$('history-list').children.length} of the last ${app.historyCapacity} kept`;
+}
+
+/** A `history` event: the newest message goes on top. */
+function onHistory(entry) {
+  const list = $('history-list');
+  if (list.querySelector(`[data-seq="${entry.seq}"]`)) return;
+  list.prepend(historyRow(entry));
+  while (list.children.length > app.historyCapacity) list.lastChild.remove();
+  renderHistoryCount();
+}
+
+async function loadHistory() {
+  const { entries, capacity } = await api('/api/history');
+  app.historyCapacity = capacity;
+  $('history-list').replaceChildren(...entries.slice().reverse().map(historyRow));
+  renderHistoryCount();
+}
+
+async function clearHistory() {
+  await api('/api/history/clear', {});
+  $('history-list').replaceChildren();
+  renderHistoryCount();
 }
 
 // ---------------------------------------------------------------------------
@@ -1603,6 +1704,7 @@ const EVENT_HANDLERS = {
   approval: openApproval,
   elicitation: openElicitation,
   dialogClosed: onDialogClosed,
+  history: onHistory,
 };
 
 function setLive(live) {
@@ -1628,6 +1730,7 @@ function connectEvents() {
       app.liveLost = false;
       if (app.state?.connection?.status === 'connected') loadLists();
       syncPending();
+      loadHistory().catch((error) => notify(`Could not load the history: ${error.message}`));
     }
   });
   source.addEventListener('error', () => {
@@ -1648,6 +1751,12 @@ function wireControls() {
     button.addEventListener('click', () => showTab(button.dataset.tab));
   }
   $('reconnect').addEventListener('click', guard(reconnect));
+  $('ping').addEventListener('click', guard(ping));
+  $('connect-form').addEventListener('submit', guard(connectTo));
+  $('connect-kind').addEventListener('change', () => {
+    $('connect-target').placeholder = $('connect-kind').value === 'url' ? 'http://127.0.0.1:5000/mcp' : 'tools_server --stdio';
+  });
+  $('history-clear').addEventListener('click', guard(clearHistory));
   $('tool-filter').addEventListener('input', renderToolList);
   $('chat-form').addEventListener('submit', guard(sendChat));
   $('chat-input').addEventListener('keydown', (event) => {
@@ -1673,6 +1782,7 @@ async function start() {
   const wanted = location.hash.slice(1);
   showTab(TABS.includes(wanted) ? wanted : 'tools');
   connectEvents();
+  loadHistory().catch((error) => notify(`Could not load the history: ${error.message}`));
   try {
     const state = await api('/api/state');
     // The event stream sends the state too; whichever comes first is used.
