@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{example, http_client_in, TempDir, PATIENCE};
+use support::{example, http_client_in, http_server, TempDir, PATIENCE};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -394,8 +394,11 @@ fn browser_tools() -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
 /// The web UI in headless Chromium (tests/browser/ui.mjs, driven by
 /// playwright-core) against the whole system: the page loads, shows the
 /// seven servers, calls a tool from its form, chats with the offline
-/// assistant, a sampling request waits for approval in a dialog, and the
-/// database server's MCP App renders, sorts and calls a tool. The
+/// assistant, a sampling request waits for approval in a dialog, the
+/// History pane shows the tool call's messages, ping answers, the
+/// database server's MCP App renders, sorts and calls a tool, and the page
+/// connects to a second server (after refusing a bad URL and a missing
+/// command). The
 /// screenshot goes to `$MCP_ARTIFACTS_DIR/web-ui.png` (default
 /// `target/ci-artifacts`).
 #[tokio::test(flavor = "multi_thread")]
@@ -434,11 +437,14 @@ async fn the_web_ui_in_a_browser() {
         .unwrap_or_else(|| root.join("target/ci-artifacts"));
     std::fs::create_dir_all(&artifacts).unwrap();
     let screenshot = artifacts.join("web-ui.png");
+    // The server the page connects to last, from its Connect form.
+    let second = http_server("echo_server", &[]).await;
     let _ = std::fs::remove_file(&screenshot);
     let run = Command::new(&node)
         .arg(root.join("tests/browser/ui.mjs"))
         .arg(&page)
         .arg(&screenshot)
+        .arg(&second.url)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true)
         .output();

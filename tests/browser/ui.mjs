@@ -1,13 +1,16 @@
 // Browser test of the host's web UI against a running system:
 //
-//   node tests/browser/ui.mjs <ui-url> <screenshot.png>
+//   node tests/browser/ui.mjs <ui-url> <screenshot.png> <second-server-url>
 //
 // <ui-url> is the page `client --url <gateway> web` serves, connected to the
 // session manager in front of the seven reference servers. Besides tools,
-// chat and sampling approval, it renders the database server's MCP App,
+// chat and sampling approval, the History pane and ping, it renders the
+// database server's MCP App,
 // sorts its table, lets it call a tool (allowed, then denied in the host's
 // dialog) and checks the app's sandbox and the host's handling of stray
-// messages. Each step prints
+// messages. Last, it connects to <second-server-url> (another MCP server,
+// with an `echo` tool) from the page's Connect form, after a bad URL and a
+// missing command were each refused with a clear error. Each step prints
 // `ok N - what` (TAP); the first failing one prints `not ok N - what` with
 // the reason, saves the page as <screenshot.png>.failed.png and makes the
 // exit status non-zero. Chromium comes from $CHROMIUM (default
@@ -23,9 +26,9 @@ const { chromium } = require('playwright-core');
 const STEP_TIMEOUT_MS = 20_000;
 const SERVERS = ['resources', 'sampling', 'tools', 'database', 'internet', 'roots', 'prompts'];
 
-const [uiUrl, screenshotPath] = process.argv.slice(2);
-if (!uiUrl || !screenshotPath) {
-  console.error('usage: node tests/browser/ui.mjs <ui-url> <screenshot.png>');
+const [uiUrl, screenshotPath, secondServerUrl] = process.argv.slice(2);
+if (!uiUrl || !screenshotPath || !secondServerUrl) {
+  console.error('usage: node tests/browser/ui.mjs <ui-url> <screenshot.png> <second-server-url>');
   process.exit(2);
 }
 
@@ -111,6 +114,7 @@ async function run(page) {
   await step('the page loads and shows "connected"', async () => {
     await page.goto(uiUrl, { timeout: STEP_TIMEOUT_MS });
     await waitForText(page.getByTestId('connection-status'), (text) => text === 'connected', 'the connection status should be "connected"');
+    if (await page.getByTestId('sign-in').isVisible()) throw new StepFailure('the "Sign in" banner shows though no server asks for a sign-in');
   });
 
   // The prompts server offers prompts and no tools: a server counts as
@@ -142,6 +146,27 @@ async function run(page) {
     const result = page.locator('[data-testid="tool-detail"] [data-testid="tool-result"], [data-testid="tool-detail"] [data-testid="error"]');
     await waitForText(result, (text) => /(^|\D)5(\D|$)/.test(text), 'the result of tools__add should show 5');
     if ((await result.first().getAttribute('data-is-error')) !== 'false') throw new StepFailure('tools__add answered with an error');
+  });
+
+  await step('the History pane shows the tools/call request and its answer, pretty-printed and raw', async () => {
+    await page.getByTestId('tab-history').click();
+    const entry = (direction, kind) => page.locator(`[data-testid="history-entry"][data-method="tools/call"][data-direction="${direction}"][data-kind="${kind}"]`).first();
+    await entry('sent', 'request').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await entry('received', 'response').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await entry('sent', 'request').locator('summary').click();
+    await waitForText(entry('sent', 'request').getByTestId('history-raw'), (text) => text.includes('"arguments":{"a":2,"b":3}') && text.includes('"name":"tools__add"'), 'the request\'s raw JSON should carry tools__add and its arguments');
+    await entry('received', 'response').locator('summary').click();
+    await waitForText(entry('received', 'response').getByTestId('history-pretty'), (text) => /"result": 5\b/.test(text) && text.includes('\n  '), 'the answer, pretty-printed, should show "result": 5 on indented lines');
+    const newest = await page.getByTestId('history-entry').first().getAttribute('data-seq');
+    const oldest = await page.getByTestId('history-entry').last().getAttribute('data-seq');
+    if (Number(newest) <= Number(oldest)) throw new StepFailure(`the newest message should be on top (first seq ${newest}, last ${oldest})`);
+    if (/bearer|authorization/i.test(await page.getByTestId('history-list').textContent())) throw new StepFailure('the history shows an Authorization header or token');
+  });
+
+  await step('Ping shows the round trip', async () => {
+    await page.getByTestId('ping').click();
+    await waitForText(page.getByTestId('ping-result'), (text) => /^ping \d+(\.\d)? ms$/.test(text), 'the header should show "ping N ms"');
+    await page.getByTestId('tab-tools').click();
   });
 
   await step('the chat with the offline assistant ("add 2 and 3") calls a tool and answers 5', async () => {
@@ -267,13 +292,47 @@ async function run(page) {
     await page.getByTestId('tab-tools').click();
   });
 
+  /** Submits the Connect form with `target` (a URL or a command line). */
+  async function connectFromPage(kind, target, era = 'auto') {
+    const details = page.getByTestId('connect');
+    if ((await details.getAttribute('open')) === null) await details.locator('summary').click();
+    await page.getByTestId('connect-kind').selectOption(kind);
+    await page.getByTestId('connect-target').fill(target);
+    await page.getByTestId('connect-era').selectOption(era);
+    await page.getByTestId('connect-submit').click();
+  }
+
+  await step('the Connect form refuses a bad URL and a missing command, each with a clear error', async () => {
+    const error = page.locator('[data-testid="connect-error"] [data-testid="error"]');
+    await connectFromPage('url', 'ftp://example.com/mcp');
+    await waitForText(error, (text) => text.includes('ftp://example.com/mcp') && text.includes('http://'), 'a URL that is not http(s) should be refused, saying so');
+    await connectFromPage('command', '/nonexistent/mcp-server --stdio', 'session');
+    await waitForText(error, (text) => text.includes('Could not connect to /nonexistent/mcp-server') && text.includes('/nonexistent/mcp-server'), 'a command that does not exist should be refused, saying which');
+  });
+
+  await step(`connecting to a second server (${secondServerUrl}) from the page switches the tools, the header and the History to it`, async () => {
+    await connectFromPage('url', secondServerUrl, 'session');
+    await waitForText(page.getByTestId('connection-target'), (text) => text.includes(secondServerUrl), 'the header should name the second server');
+    await waitForText(page.getByTestId('connection-status'), (text) => text === 'connected', 'the connection status should be "connected"');
+    const form = await openTool(page, 'echo');
+    await fillArgument(form, 'text', 'hello from the second server');
+    await form.getByTestId('tool-call').click();
+    const result = page.locator('[data-testid="tool-detail"] [data-testid="tool-result"], [data-testid="tool-detail"] [data-testid="error"]');
+    await waitForText(result, (text) => text.includes('hello from the second server'), 'the echo tool should answer');
+    if ((await page.locator('[data-testid="tool-item"][data-tool="tools__add"]').count()) > 0) throw new StepFailure('the first server\'s tools are still listed');
+    await page.getByTestId('tab-history').click();
+    const answer = page.locator('[data-testid="history-entry"][data-method="tools/call"][data-direction="received"]').first();
+    await waitForText(answer.locator('summary'), (text) => text.includes(secondServerUrl), 'the newest tools/call answer should come from the second server');
+    await page.getByTestId('tab-tools').click();
+  });
+
   await step(`a full-page screenshot is saved to ${screenshotPath}`, async () => {
     await page.screenshot({ path: screenshotPath, fullPage: true, timeout: STEP_TIMEOUT_MS });
   });
 }
 
 async function main() {
-  console.log('1..9');
+  console.log('1..13');
   const problems = [];
   let browser;
   let page;
