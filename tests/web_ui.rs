@@ -29,10 +29,17 @@ impl Ui {
 
     /// Starts the UI with the OpenAI-compatible API at `llm_url`.
     async fn start_with_model(args: &[&str], llm_url: Option<&str>) -> Ui {
+        Ui::start_with(args, &[], llm_url).await
+    }
+
+    /// Starts the UI with the client's global flags `args`, `web`'s own
+    /// flags `web_args`, and the model at `llm_url`.
+    async fn start_with(args: &[&str], web_args: &[&str], llm_url: Option<&str>) -> Ui {
         let mut command = Command::new(example("client"));
         command
             .args(args)
             .args(["web", "--listen", "127.0.0.1:0"])
+            .args(web_args)
             .env_remove("LLM_API_URL")
             .env_remove("LLM_API_KEY")
             .env_remove("LLM_PROVIDER")
@@ -836,4 +843,24 @@ async fn history_ping_and_connecting_to_another_server() {
         last["server"].as_str().unwrap().contains("tools_server"),
         "{last}"
     );
+}
+
+/// A UI that listens beyond loopback (`--any-address`, in a container)
+/// connects by URL from the page but never runs a command.
+#[tokio::test]
+async fn a_ui_listening_beyond_loopback_runs_no_command() {
+    let tools = http_server("tools_server", &[]).await;
+    let ui = Ui::start_with(&["--url", &tools.url], &["--any-address"], None).await;
+    let state = ui.wait_status("connected").await;
+    assert_eq!(state["allowCommands"], false, "{state}");
+    let command = format!("{} --stdio", example("tools_server").display());
+    let (status, refused) = ui.post("/api/connect", json!({ "command": command })).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("--any-address"),
+        "{refused}"
+    );
+    let (status, state) = ui.post("/api/connect", json!({ "url": tools.url })).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["connection"]["status"], "connected");
 }
