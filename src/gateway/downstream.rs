@@ -76,6 +76,18 @@ struct Link {
     listener: Option<AbortOnDrop>,
 }
 
+/// Why `server` refused the gateway's `method` with HTTP `status` (401
+/// or 403 with no challenge the gateway could answer), in words of the
+/// gateway's own: the server's body is not repeated.
+fn refused(server: &str, status: u16, method: &str) -> String {
+    format!(
+        "the downstream server {server:?} refused the gateway's {method} with HTTP {status} \
+         and no authorization challenge the gateway could answer; the gateway never passes its \
+         callers' tokens on, so a protected server needs credentials of the gateway's own \
+         (auth = {{ grant = ... }} in its [[server]] entry)"
+    )
+}
+
 /// A task that ends when its handle is dropped.
 pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
@@ -146,6 +158,11 @@ impl Downstream {
         self.call_timeout
     }
 
+    /// How long connecting to the server may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
     /// How many calls the gateway has in flight to it. Each one ends when
     /// answered, when it times out, or when the upstream request it serves
     /// is cancelled (by its client, or because that client vanished), so a
@@ -214,6 +231,14 @@ impl Downstream {
                 ),
             )
             .with_data(serde_json::json!({ "server": name, "timeoutMs": after.as_millis() as u64 })),
+            // The server refused the gateway's own authorization (it
+            // asked for none, or the credentials do not do): its answer's
+            // body is not repeated, nor the caller's token (never sent).
+            ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            } => Error::new(ErrorCode::INTERNAL_ERROR, refused(name, status, method))
+                .with_data(serde_json::json!({ "server": name, "httpStatus": status })),
             e @ (ClientError::Closed(_)
             | ClientError::Transport(_)
             | ClientError::SessionExpired(_)
@@ -286,6 +311,12 @@ impl Downstream {
         };
         let client = match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(client)) => client,
+            Ok(Err(ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            })) => {
+                return Err(self.record_failure(refused(&self.spec.name, status, "initialize")));
+            }
             Ok(Err(e)) => return Err(self.record_failure(e.to_string())),
             Err(_) => {
                 return Err(

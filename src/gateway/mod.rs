@@ -12,6 +12,7 @@
 //! - `aggregate`: the gateway as an [`mcp_sdk_server::Server`]: lists
 //!   merged across servers, calls routed by prefix, resources by URI,
 //!   resource subscriptions taken downstream once per URI.
+//! - `scopes`: a downstream tool's scopes asked of the upstream caller.
 //! - `relay`: sampling, roots and elicitation asked by a downstream server
 //!   go to the upstream client whose request caused them, and so do its
 //!   log messages; resource updates go to the subscribers.
@@ -39,6 +40,7 @@ pub mod credentials;
 pub mod downstream;
 pub mod names;
 mod relay;
+mod scopes;
 
 use config::GatewayConfig;
 use downstream::{AbortOnDrop, Downstream, Status};
@@ -101,6 +103,11 @@ impl Gateway {
             page_size: config.page_size.max(1),
             _reconnecting: reconnecting,
         });
+        // Known from the start, so the first call of a scoped tool is
+        // checked against the caller's scopes (see `scopes`).
+        for server in &gateway.servers {
+            gateway.learn_tools(server).await;
+        }
         let watched = gateway.announcer.notifier.watched_resources();
         tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));
         gateway
