@@ -26,6 +26,10 @@
 //   refreshTokenTtl       seconds: 86400
 //   clientCredentials     the client credentials grant: true
 //   dpop                  DPoP (RFC 9449), ES256 proofs: false
+//   extraScopes           scope values the provider itself knows besides
+//                         openid and offline_access: [] (a client that
+//                         registers with a resource's scopes, as the Python
+//                         SDK's does, is refused unless they are listed)
 //
 // When listening it prints exactly one line of JSON on stdout:
 //   {"issuer":"http://127.0.0.1:PORT","discovery":..,"jwks_uri":..,
@@ -62,7 +66,7 @@ const { default: Provider, errors } = await import(oidcEntry);
 
 const KNOWN = new Set([
   'port', 'resources', 'clients', 'registration', 'refreshTokens', 'rotateRefreshTokens',
-  'refreshTokenTtl', 'clientCredentials', 'dpop',
+  'refreshTokenTtl', 'clientCredentials', 'dpop', 'extraScopes',
 ]);
 
 function fail(message) {
@@ -120,6 +124,7 @@ function readConfig() {
     refreshTokenTtl: config.refreshTokenTtl ?? 86400,
     clientCredentials: config.clientCredentials ?? true,
     dpop: config.dpop ?? false,
+    extraScopes: config.extraScopes ?? [],
   };
 }
 
@@ -155,7 +160,7 @@ function build(issuer) {
     async findAccount(_ctx, sub) {
       return { accountId: sub, async claims() { return { sub }; } };
     },
-    scopes: ['openid', 'offline_access'],
+    scopes: ['openid', 'offline_access', ...config.extraScopes],
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code', 'refresh_token'] },
     pkce: { required: () => true },
     features: {
