@@ -103,11 +103,17 @@ impl Gateway {
             page_size: config.page_size.max(1),
             _reconnecting: reconnecting,
         });
-        // Known from the start, so the first call of a scoped tool is
-        // checked against the caller's scopes (see `scopes`).
-        for server in &gateway.servers {
-            gateway.learn_tools(server).await;
-        }
+        // Known from the start, so that the first call of a scoped tool
+        // gets the HTTP step-up challenge (see `scopes`); in the
+        // background, as a slow server must not hold up the start.
+        let learning = Arc::downgrade(&gateway);
+        tokio::spawn(async move {
+            let Some(gateway) = learning.upgrade() else {
+                return;
+            };
+            futures_util::future::join_all(gateway.servers.iter().map(|s| gateway.learn_tools(s)))
+                .await;
+        });
         let watched = gateway.announcer.notifier.watched_resources();
         tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));
         gateway
