@@ -674,3 +674,97 @@ async fn the_gateway_refuses_a_bad_or_doubled_auth_table() {
         assert!(stderr.contains(expected), "{text}: {stderr}");
     }
 }
+
+/// With `grant = "token_exchange"` the gateway trades each caller's token
+/// at the authorization server for one for the server behind (RFC 8693):
+/// the server sees who asked, and still never the caller's own token.
+#[tokio::test]
+async fn the_gateway_exchanges_each_callers_token_for_one_of_the_server() {
+    let test = "the_gateway_exchanges_each_callers_token_for_one_of_the_server";
+    let down_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_url = format!("http://{}/mcp", down_listener.local_addr().unwrap());
+    let gateway_port = free_port();
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let scopes = ["mcp:read", "mcp:write"];
+    let mut gateway_client = machine_client("gateway");
+    gateway_client["grant_types"] = json!([
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    ]);
+    let config = json!({
+        "resources": [
+            { "uri": down_url, "scopes": scopes },
+            { "uri": gateway_url, "scopes": scopes },
+        ],
+        "clients": [gateway_client, machine_client("alice"), machine_client("bob")],
+        "tokenExchange": true,
+    });
+    let Some(provider) = Provider::start(test, config).await else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let token_endpoint = provider.info["token_endpoint"].as_str().unwrap().to_owned();
+    let server = downstream(down_listener, &issuer).await;
+    let dir = TempDir::new("gateway-exchange");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[auth]
+issuer = "{issuer}"
+audience = "{gateway_url}"
+scopes = ["mcp:read"]
+
+[[server]]
+name = "locked"
+url = "{down_url}"
+auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
+"#
+        )
+        .as_bytes(),
+    );
+    let addr = format!("127.0.0.1:{gateway_port}");
+    let _gateway = serving(
+        "session_manager",
+        &["--config", config.to_str().unwrap(), "--http", &addr],
+        &[("LOCKED_SECRET", "gateway-secret")],
+    )
+    .await;
+    let jwks = provider.jwks().await;
+    let mut upstream = Vec::new();
+    for user in ["alice", "bob"] {
+        let own = token(&provider, user, &gateway_url, "mcp:read").await;
+        let client =
+            support::client_with_authorization(&gateway_url, &format!("Bearer {own}")).await;
+        let result = client.call_tool("locked__whoami", json!({})).await.unwrap();
+        assert!(!result.is_error(), "{result:?}");
+        assert_eq!(text(&result), user, "the server sees who asked");
+        // Again: the user's connection is kept.
+        let again = client.call_tool("locked__whoami", json!({})).await.unwrap();
+        assert_eq!(text(&again), user);
+        client.close().await;
+        upstream.push(own);
+    }
+    let headers = server.headers.lock().unwrap().clone();
+    let mut subjects = std::collections::BTreeSet::new();
+    for header in &headers {
+        for own in &upstream {
+            assert!(
+                !header.contains(own.as_str()),
+                "a caller's token went downstream"
+            );
+        }
+        let Some(sent) = header.strip_prefix("Bearer ") else {
+            continue;
+        };
+        let claims = verify_es256(sent, &jwks, &issuer, &down_url).unwrap();
+        assert_eq!(claims["client_id"], "gateway", "{claims}");
+        subjects.insert(claims["sub"].as_str().unwrap().to_owned());
+    }
+    // The gateway's own connection (lists) and one per user.
+    assert_eq!(
+        subjects,
+        ["alice", "bob", "gateway"].map(str::to_owned).into(),
+        "{headers:?}"
+    );
+}

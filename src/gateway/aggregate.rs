@@ -3,6 +3,7 @@
 //! walked across servers, and each call routed to the server that owns
 //! what it names.
 
+use super::config::Target;
 use super::downstream::Downstream;
 use super::names::{self, Position};
 use super::relay::Upstream;
@@ -23,6 +24,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The generation of a user's own connection (see `exchange`): never the
+/// gateway's, so a failure on it does not mark the server down.
+const PER_USER: u64 = u64::MAX;
 
 /// Which capability a list needs from a server before it is asked.
 #[derive(Clone, Copy)]
@@ -61,7 +66,24 @@ impl Gateway {
         F: FnOnce(Client, RequestOptions) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
-        let (client, generation) = server.client()?;
+        // A user's own connection when the server exchanges tokens per
+        // user; its failures never mark the gateway's connection down.
+        let mut per_user = None;
+        let (client, generation) = match (&server.exchange, &server.spec.target) {
+            (Some(exchange), Target::Http { url }) => {
+                match exchange
+                    .client_for(&self.servers[server.index], url, ctx)
+                    .await?
+                {
+                    Some((client, key)) => {
+                        per_user = Some((exchange, key));
+                        (client, PER_USER)
+                    }
+                    None => server.client()?,
+                }
+            }
+            _ => server.client()?,
+        };
         let timeout = server.call_timeout();
         // The gateway keeps the deadline itself (see `within`): the
         // client's own timeout returns only once its notifications/cancelled
@@ -88,6 +110,11 @@ impl Gateway {
                 after: timeout,
             }),
         };
+        if let (Err(e), Some((exchange, key))) = (&result, &per_user) {
+            if !matches!(e, ClientError::Server(_) | ClientError::Timeout { .. }) {
+                exchange.forget(key);
+            }
+        }
         result.map_err(|e| server.call_failed(generation, method, e))
     }
 

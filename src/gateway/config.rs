@@ -34,6 +34,10 @@
 //! # the upstream user's token). The client credentials grant, the secret
 //! # in the gateway's environment:
 //! auth = { grant = "client_credentials", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+//! # or the same client, and per user the caller's token exchanged (RFC
+//! # 8693) at the authorization server for one for this server:
+//! # auth = { grant = "token_exchange", token_endpoint = "https://login.example.com/token",
+//! #          client_id = "gateway", client_secret_env = "CRM_SECRET" }
 //! # or tokens a person got once with `client login --token-store FILE URL`:
 //! # auth = { grant = "stored_tokens", token_store = "/var/lib/gateway/tokens.json" }
 //! ```
@@ -365,6 +369,7 @@ struct FileAuth {
     client_id: Option<String>,
     client_secret_env: Option<String>,
     token_store: Option<std::path::PathBuf>,
+    token_endpoint: Option<String>,
 }
 
 impl FileAuth {
@@ -376,7 +381,30 @@ impl FileAuth {
                 self.grant
             )),
         };
+        if self.token_endpoint.is_some() && self.grant != "token_exchange" {
+            return Err(format!(
+                "{name:?}: token_endpoint belongs to grant \"token_exchange\""
+            ));
+        }
         match self.grant.as_str() {
+            "token_exchange" => {
+                if self.token_store.is_some() {
+                    return Err(format!(
+                        "{name:?}: token_store belongs to grant \"stored_tokens\", not to token exchange"
+                    ));
+                }
+                let token_endpoint = nonempty(self.token_endpoint.clone(), "token_endpoint")?;
+                absolute_http(&token_endpoint)
+                    .map_err(|why| format!("{name:?}: token_endpoint {why}"))?;
+                Ok(Credentials::TokenExchange {
+                    token_endpoint,
+                    client_id: nonempty(self.client_id.clone(), "client_id")?,
+                    client_secret_env: nonempty(
+                        self.client_secret_env.clone(),
+                        "client_secret_env (the environment variable holding the secret)",
+                    )?,
+                })
+            }
             "client_credentials" => {
                 if self.token_store.is_some() {
                     return Err(format!(
@@ -409,7 +437,7 @@ impl FileAuth {
                 })
             }
             other => Err(format!(
-                "{name:?}: auth grant {other:?} is neither \"client_credentials\" nor \"stored_tokens\""
+                "{name:?}: auth grant {other:?} is none of \"client_credentials\", \"token_exchange\", \"stored_tokens\""
             )),
         }
     }
@@ -643,7 +671,10 @@ mod tests {
             ("page_size = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "page_size must be between 1 and 1000, not 0"),
             ("page_size = 5000\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "not 5000"),
             ("[[server]]\nname = \"a\"\ncommand = \"c\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret_env = \"S\" }", "auth is for servers reached by url"),
-            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"password\" }", "neither \"client_credentials\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"password\" }", "none of \"client_credentials\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"token_exchange\", client_id = \"g\", client_secret_env = \"S\" }", "needs token_endpoint"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"token_exchange\", token_endpoint = \"/token\", client_id = \"g\", client_secret_env = \"S\" }", "token_endpoint \"/token\" is not"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", token_endpoint = \"http://l/token\", client_id = \"g\", client_secret_env = \"S\" }", "token_endpoint belongs to grant"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\" }", "needs client_secret_env"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret = \"inline\" }", "unknown field `client_secret`"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"stored_tokens\" }", "needs token_store"),

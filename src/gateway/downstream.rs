@@ -2,6 +2,7 @@
 //! and the background task that reconnects with backoff when it is down.
 
 use super::config::{DownstreamSpec, GatewayConfig, Target};
+use super::exchange::Exchange;
 use super::relay::{Callers, Relay};
 use super::Announcer;
 use mcp_sdk::{Error, ErrorCode, LoggingLevel, ServerCapabilities, SubscriptionFilter};
@@ -56,6 +57,8 @@ pub struct Downstream {
     /// any (kept across reconnections, with its tokens), or why they
     /// cannot be used.
     oauth: Result<Option<mcp_sdk_client::auth::OAuth>, String>,
+    /// The per-user token exchange, for a server configured with it.
+    pub(crate) exchange: Option<Exchange>,
 }
 
 /// The connection as it stands.
@@ -104,6 +107,11 @@ impl Downstream {
         config: &GatewayConfig,
         announcer: Arc<Announcer>,
     ) -> Self {
+        let exchange = match (config.credentials.get(&spec.name), &spec.target) {
+            // A missing secret is reported by `oauth` below.
+            (Some(credentials), Target::Http { .. }) => credentials.exchange().ok().flatten(),
+            _ => None,
+        };
         let oauth = match (config.credentials.get(&spec.name), &spec.target) {
             (Some(credentials), Target::Http { url }) => {
                 credentials.oauth(&spec.name, url).map(Some)
@@ -112,6 +120,7 @@ impl Downstream {
         };
         Downstream {
             oauth,
+            exchange,
             index,
             spec,
             link: Mutex::new(Link {
@@ -279,19 +288,50 @@ impl Downstream {
         self.announcer.all_changed();
     }
 
+    /// A client of the server's as the gateway connects it, its requests
+    /// relayed as [`Relay`] says.
+    fn client_builder(self: &Arc<Self>) -> mcp_sdk_client::ClientBuilder {
+        Client::builder()
+            .info(mcp_sdk::Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .era(self.spec.era)
+            .timeout(self.call_timeout)
+            .probe_timeout(self.connect_timeout)
+            .handler(Relay::new(self))
+    }
+
+    /// A connection of one user's to the server (see `exchange`): every
+    /// request carries `authorization`, the user's exchanged token.
+    pub(crate) async fn connect_as(
+        self: &Arc<Self>,
+        authorization: &str,
+    ) -> Result<Client, String> {
+        let Target::Http { url } = &self.spec.target else {
+            return Err("a stdio server has no tokens".into());
+        };
+        let attempt = async {
+            let transport = HttpTransport::builder(url.as_str())
+                .header("authorization", authorization)
+                .build()?;
+            self.client_builder().connect(transport).await
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            })) => Err(format!("the server refused it with HTTP {status}")),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no connection within {:?}", self.connect_timeout)),
+        }
+    }
+
     /// One attempt to connect; on success the server is up.
     pub(crate) async fn connect(self: &Arc<Self>) -> Result<(), String> {
         let attempt = async {
-            let relay = Relay::new(self);
-            let builder = Client::builder()
-                .info(mcp_sdk::Implementation::new(
-                    "mcp-gateway",
-                    env!("CARGO_PKG_VERSION"),
-                ))
-                .era(self.spec.era)
-                .timeout(self.call_timeout)
-                .probe_timeout(self.connect_timeout)
-                .handler(relay);
+            let builder = self.client_builder();
             match &self.spec.target {
                 Target::Http { url } => {
                     let mut transport = HttpTransport::builder(url.as_str());

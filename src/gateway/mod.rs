@@ -5,6 +5,7 @@
 //!   TOML file (HTTP URLs or stdio commands).
 //! - [`credentials`]: the gateway's own OAuth credentials for protected
 //!   downstream servers (client credentials, or stored tokens).
+//! - `exchange`: per-user downstream tokens by RFC 8693 token exchange.
 //! - [`downstream`]: one shared [`Client`](mcp_sdk_client::Client) per
 //!   server, its state for `/health`, reconnection with backoff.
 //! - [`names`]: `<server>__<name>` for tools and prompts, and the cursors of
@@ -38,6 +39,7 @@ mod aggregate;
 pub mod config;
 pub mod credentials;
 pub mod downstream;
+mod exchange;
 pub mod names;
 mod relay;
 mod scopes;
