@@ -632,6 +632,27 @@ mod tests {
     }
 
     #[test]
+    fn toml_names_a_token_exchange() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            [[server]]
+            name = "crm"
+            url = "http://127.0.0.1:9/mcp"
+            auth = { grant = "token_exchange", token_endpoint = "https://login.example.com/token", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.credentials["crm"],
+            Credentials::TokenExchange {
+                token_endpoint: "https://login.example.com/token".into(),
+                client_id: "gateway".into(),
+                client_secret_env: "CRM_SECRET".into(),
+            }
+        );
+    }
+
+    #[test]
     fn toml_auth_table_protects_the_gateway() {
         let config = GatewayConfig::from_toml(
             r#"
