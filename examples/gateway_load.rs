@@ -229,6 +229,7 @@ async fn main() {
         start_timeout: Duration::from_secs(30),
         on_spawn: |_, _| {},
         client_app: false,
+        gateway_args: Vec::new(),
     };
     let system = System::start(&options)
         .await

@@ -41,7 +41,10 @@ cargo build --release --examples\n  target/release/examples/reference_system\n\n
 Data lives in one folder (--data-dir): files/ is the folder the resources server serves \
 (a sample is created if missing), database.db the SQLite database of the database server \
 (sample tables created if empty; --database-url for PostgreSQL), prompts/ extra prompts \
-(*.md) for the prompts server."
+(*.md) for the prompts server.\n\n\
+--auth-issuer URL protects the system: the session manager becomes an OAuth resource server \
+that takes that authorization server's access tokens, checks them itself and never passes them \
+on; the servers behind it listen on 127.0.0.1 only."
 )]
 struct Args {
     /// `seed`: the gateway on 5000, server N on 500N; `auto`: free ports,
@@ -67,6 +70,35 @@ struct Args {
     /// seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     start_timeout: u64,
+    /// Protect the system with OAuth: the session manager takes only
+    /// access tokens (JWT) of this authorization server (its issuer URL)
+    /// and never passes them on; the servers behind it stay on 127.0.0.1,
+    /// reached through the gateway. Without it nothing asks for a token.
+    #[arg(long, value_name = "URL")]
+    auth_issuer: Option<String>,
+    /// The resource URI the gateway's tokens must name in `aud` [default:
+    /// the gateway's http://ADDR/mcp].
+    #[arg(long, value_name = "URI", requires = "auth_issuer")]
+    auth_audience: Option<String>,
+    /// Scopes every request to the gateway needs, comma-separated.
+    #[arg(long, value_name = "SCOPES", requires = "auth_issuer")]
+    auth_scopes: Option<String>,
+}
+
+impl Args {
+    /// The session manager's `--auth-*` flags, as given here.
+    fn gateway_auth(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        let mut add = |flag: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                flags.extend([flag.to_owned(), value.clone()]);
+            }
+        };
+        add("--auth-issuer", &self.auth_issuer);
+        add("--auth-audience", &self.auth_audience);
+        add("--auth-scopes", &self.auth_scopes);
+        flags
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,6 +237,7 @@ async fn main() {
         start_timeout: Duration::from_secs(args.start_timeout),
         on_spawn: print_pid,
         client_app: !args.no_client_app,
+        gateway_args: args.gateway_auth(),
     };
     let mut system = tokio::select! {
         started = System::start(&options) => match started {

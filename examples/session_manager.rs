@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use mcp_reference::gateway::{self, config::GatewayConfig, Gateway};
-use mcp_reference::servers::{ServerSpec, TransportArgs};
+use mcp_reference::servers::{resource_server, ServerSpec, TransportArgs};
 use mcp_reference::status;
 use mcp_sdk_server::http::HttpConfig;
 use std::path::PathBuf;
@@ -24,7 +24,8 @@ fails naming the server. Resource subscriptions are taken at the server that own
 server that is down gives an error naming it while the others work; the gateway reconnects with \
 backoff.\n\n\
 Servers come from --config FILE (TOML: [[server]] entries with name and url, or command, args, \
-env), else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
+env; an optional [auth] table with issuer, audience and scopes protects the gateway as the \
+--auth-* flags do), else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
 roots, prompts; default http://localhost:5001 ... 5007, /mcp added to a URL without a path).\n\n\
 Serves Streamable HTTP at http://ADDR/mcp (default 127.0.0.1:$PORT or 5000) with GET /health \
 reporting each server's state, or one session on stdio (--stdio)."
@@ -81,6 +82,24 @@ async fn main() -> std::io::Result<()> {
             status(Level::ERROR, format_args!("session_manager: {e}"));
             std::process::exit(2);
         });
+    if config.auth.is_some() && args.transport.auth_issuer.is_some() {
+        status(
+            Level::ERROR,
+            format_args!(
+                "session_manager: the config file's [auth] and --auth-issuer both protect the gateway; give one"
+            ),
+        );
+        std::process::exit(2);
+    }
+    if config.auth.is_some() && args.transport.stdio {
+        status(
+            Level::ERROR,
+            format_args!(
+                "session_manager: the config file's [auth] protects HTTP; a stdio session has no tokens to check"
+            ),
+        );
+        std::process::exit(2);
+    }
     if args.transport.stdio {
         return mcp_sdk_server::stdio::serve(Gateway::start(config).await).await;
     }
@@ -95,11 +114,22 @@ async fn main() -> std::io::Result<()> {
             listener.local_addr()?
         ),
     );
+    // With --auth-issuer (or the file's [auth]) the gateway checks its
+    // callers' tokens itself; it never forwards them (downstream it uses
+    // its own credentials).
+    let addr = listener.local_addr()?;
+    let auth = match &config.auth {
+        Some(auth) => Some(resource_server(
+            &auth.issuer,
+            auth.audience.as_deref(),
+            &auth.scopes,
+            addr,
+        )?),
+        None => args.transport.resource_server(addr)?,
+    };
     let gateway = Gateway::start(config).await;
-    // With --auth-issuer the gateway checks its callers' tokens itself;
-    // it never forwards them (downstream it uses its own credentials).
     let http = HttpConfig {
-        auth: args.transport.resource_server(listener.local_addr()?)?,
+        auth,
         session_idle_timeout: idle,
         session,
         ..Default::default()

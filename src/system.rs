@@ -369,6 +369,8 @@ pub struct Options {
     /// Start the client application's web UI too, connected to the
     /// gateway.
     pub client_app: bool,
+    /// More flags for the session manager, such as `--auth-issuer URL`.
+    pub gateway_args: Vec<String>,
 }
 
 /// A child that serves HTTP: MCP, or the client application's page.
@@ -449,10 +451,11 @@ impl System {
                 (format!("SERVER_{}_URL", i + 1), url)
             })
             .collect();
-        let args = vec![
+        let mut args = vec![
             "--http".to_owned(),
             options.ports.addr(GATEWAY_PORT).to_string(),
         ];
+        args.extend(options.gateway_args.iter().cloned());
         let gateway = Service::start(options, "session_manager", args, &env).await?;
         let client_app = if options.client_app {
             let listen = options.ports.addr(CLIENT_APP_PORT).to_string();

@@ -3,9 +3,11 @@
 //! walked across servers, and each call routed to the server that owns
 //! what it names.
 
+use super::config::Target;
 use super::downstream::Downstream;
 use super::names::{self, Position};
 use super::relay::Upstream;
+use super::scopes;
 use super::Gateway;
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteParams, CompleteResult, CompletionReference, Error,
@@ -22,6 +24,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The generation of a user's own connection (see `exchange`): never the
+/// gateway's, so a failure on it does not mark the server down.
+const PER_USER: u64 = u64::MAX;
 
 /// Which capability a list needs from a server before it is asked.
 #[derive(Clone, Copy)]
@@ -60,7 +66,24 @@ impl Gateway {
         F: FnOnce(Client, RequestOptions) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
-        let (client, generation) = server.client()?;
+        // A user's own connection when the server exchanges tokens per
+        // user; its failures never mark the gateway's connection down.
+        let mut per_user = None;
+        let (client, generation) = match (&server.exchange, &server.spec.target) {
+            (Some(exchange), Target::Http { url }) => {
+                match exchange
+                    .client_for(&self.servers[server.index], url, ctx)
+                    .await?
+                {
+                    Some((client, key)) => {
+                        per_user = Some((exchange, key));
+                        (client, PER_USER)
+                    }
+                    None => server.client()?,
+                }
+            }
+            _ => server.client()?,
+        };
         let timeout = server.call_timeout();
         // The gateway keeps the deadline itself (see `within`): the
         // client's own timeout returns only once its notifications/cancelled
@@ -87,7 +110,38 @@ impl Gateway {
                 after: timeout,
             }),
         };
+        if let (Err(e), Some((exchange, key))) = (&result, &per_user) {
+            if !matches!(e, ClientError::Server(_) | ClientError::Timeout { .. }) {
+                exchange.forget(key);
+            }
+        }
         result.map_err(|e| server.call_failed(generation, method, e))
+    }
+
+    /// Lists `server`'s tools into the gateway's map of tools (what
+    /// [`find_tool`](Server::find_tool) answers from, and so the scopes
+    /// each call is checked for), within the connect timeout; a server
+    /// that is down or does not answer leaves the map as it was.
+    pub(crate) async fn learn_tools(&self, server: &Downstream) {
+        let Ok((client, _)) = server.client() else {
+            return;
+        };
+        if client.server_capabilities().tools.is_none() {
+            return;
+        }
+        match tokio::time::timeout(server.connect_timeout(), client.list_all_tools()).await {
+            Ok(Ok(tools)) => {
+                let mut known = lock(&self.tools);
+                for mut tool in tools {
+                    tool.name = names::prefixed(server.name(), &tool.name);
+                    known.insert(tool.name.clone(), tool);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(server = %server.name(), "cannot list its tools: {e}");
+            }
+            Err(_) => tracing::debug!(server = %server.name(), "its tools were not listed in time"),
+        }
     }
 
     /// The server a prefixed tool or prompt name belongs to, and the name
@@ -453,6 +507,19 @@ impl Server for Gateway {
         ctx: RequestContext,
     ) -> Result<CallToolResult, Error> {
         let (server, name) = self.route(&params.name, "tool")?;
+        if let Some(identity) = ctx.identity() {
+            // The downstream server's scopes are asked of the caller (see
+            // `scopes`): the gateway's own credentials may hold more.
+            if self.find_tool(&params.name).is_none() {
+                self.learn_tools(server).await;
+            }
+            if let Some(tool) = self.find_tool(&params.name) {
+                let missing = scopes::missing(&tool, identity);
+                if !missing.is_empty() {
+                    return Err(scopes::refusal(&params.name, &missing));
+                }
+            }
+        }
         // A call the client made as a task is a task of the gateway's (the
         // session layer runs this handler in the background); downstream
         // it is a plain call, unless the tool runs only as a task.

@@ -8,6 +8,14 @@
 //! # Optional: items per page of an aggregated list (1 to 1000).
 //! page_size = 100
 //!
+//! # Optional: the gateway as an OAuth resource server (what the flags
+//! # --auth-issuer, --auth-audience and --auth-scopes say; give one or the
+//! # other). Every upstream request needs an access token of this issuer.
+//! [auth]
+//! issuer = "https://login.example.com"
+//! audience = "https://gateway.example.com/mcp"   # default http://ADDR/mcp
+//! scopes = ["mcp:read"]                          # every request needs them
+//!
 //! [[server]]
 //! name = "tools"
 //! url = "http://127.0.0.1:5003/mcp"
@@ -26,6 +34,10 @@
 //! # the upstream user's token). The client credentials grant, the secret
 //! # in the gateway's environment:
 //! auth = { grant = "client_credentials", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+//! # or the same client, and per user the caller's token exchanged (RFC
+//! # 8693) at the authorization server for one for this server:
+//! # auth = { grant = "token_exchange", token_endpoint = "https://login.example.com/token",
+//! #          client_id = "gateway", client_secret_env = "CRM_SECRET" }
 //! # or tokens a person got once with `client login --token-store FILE URL`:
 //! # auth = { grant = "stored_tokens", token_store = "/var/lib/gateway/tokens.json" }
 //! ```
@@ -116,6 +128,22 @@ pub struct GatewayConfig {
     /// The gateway's credentials for the OAuth-protected servers, by
     /// server name.
     pub credentials: BTreeMap<String, Credentials>,
+    /// The gateway's own protection, from the file's `[auth]` table.
+    pub auth: Option<AuthSettings>,
+}
+
+/// The gateway as an OAuth resource server: the upstream caller's token
+/// is checked here (and never passed on downstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// The authorization server whose access tokens are taken (its issuer
+    /// URL; its metadata names its keys).
+    pub issuer: String,
+    /// The resource URI tokens must name in `aud` (default: the gateway's
+    /// own `http://ADDR/mcp`).
+    pub audience: Option<String>,
+    /// Scopes every request needs.
+    pub scopes: Vec<String>,
 }
 
 /// The default [`GatewayConfig::page_size`]: a client that does not paginate
@@ -136,6 +164,7 @@ impl GatewayConfig {
             max_backoff: Duration::from_secs(30),
             page_size: DEFAULT_PAGE_SIZE,
             credentials: BTreeMap::new(),
+            auth: None,
         };
         config.check()?;
         Ok(config)
@@ -218,6 +247,11 @@ impl GatewayConfig {
             }
             config.page_size = size as usize;
         }
+        config.auth = file
+            .auth
+            .map(FileGatewayAuth::into_settings)
+            .transpose()
+            .map_err(|why| ConfigError(format!("[auth]: {why}")))?;
         Ok(config)
     }
 
@@ -258,6 +292,60 @@ struct FileConfig {
     call_timeout_secs: Option<f64>,
     connect_timeout_secs: Option<f64>,
     page_size: Option<i64>,
+    auth: Option<FileGatewayAuth>,
+}
+
+/// The `[auth]` table: the gateway's own protection.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGatewayAuth {
+    issuer: Option<String>,
+    audience: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+impl FileGatewayAuth {
+    fn into_settings(self) -> Result<AuthSettings, String> {
+        let issuer = match self.issuer {
+            Some(issuer) if !issuer.trim().is_empty() => issuer,
+            _ => return Err(
+                "issuer is missing: name the authorization server whose tokens the gateway takes"
+                    .into(),
+            ),
+        };
+        absolute_http(&issuer).map_err(|why| format!("issuer {why}"))?;
+        if let Some(audience) = &self.audience {
+            absolute_http(audience).map_err(|why| format!("audience {why}"))?;
+        }
+        if let Some(bad) = self
+            .scopes
+            .iter()
+            .find(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err(format!(
+                "scope {bad:?} is not one scope (empty, or with a space in it)"
+            ));
+        }
+        Ok(AuthSettings {
+            issuer,
+            audience: self.audience,
+            scopes: self.scopes,
+        })
+    }
+}
+
+/// `Ok` when `url` is an absolute http(s) URL with a host.
+fn absolute_http(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(format!(
+            "{url:?} is not an absolute http:// or https:// URL"
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -281,6 +369,7 @@ struct FileAuth {
     client_id: Option<String>,
     client_secret_env: Option<String>,
     token_store: Option<std::path::PathBuf>,
+    token_endpoint: Option<String>,
 }
 
 impl FileAuth {
@@ -292,7 +381,30 @@ impl FileAuth {
                 self.grant
             )),
         };
+        if self.token_endpoint.is_some() && self.grant != "token_exchange" {
+            return Err(format!(
+                "{name:?}: token_endpoint belongs to grant \"token_exchange\""
+            ));
+        }
         match self.grant.as_str() {
+            "token_exchange" => {
+                if self.token_store.is_some() {
+                    return Err(format!(
+                        "{name:?}: token_store belongs to grant \"stored_tokens\", not to token exchange"
+                    ));
+                }
+                let token_endpoint = nonempty(self.token_endpoint.clone(), "token_endpoint")?;
+                absolute_http(&token_endpoint)
+                    .map_err(|why| format!("{name:?}: token_endpoint {why}"))?;
+                Ok(Credentials::TokenExchange {
+                    token_endpoint,
+                    client_id: nonempty(self.client_id.clone(), "client_id")?,
+                    client_secret_env: nonempty(
+                        self.client_secret_env.clone(),
+                        "client_secret_env (the environment variable holding the secret)",
+                    )?,
+                })
+            }
             "client_credentials" => {
                 if self.token_store.is_some() {
                     return Err(format!(
@@ -325,7 +437,7 @@ impl FileAuth {
                 })
             }
             other => Err(format!(
-                "{name:?}: auth grant {other:?} is neither \"client_credentials\" nor \"stored_tokens\""
+                "{name:?}: auth grant {other:?} is none of \"client_credentials\", \"token_exchange\", \"stored_tokens\""
             )),
         }
     }
@@ -520,6 +632,53 @@ mod tests {
     }
 
     #[test]
+    fn toml_names_a_token_exchange() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            [[server]]
+            name = "crm"
+            url = "http://127.0.0.1:9/mcp"
+            auth = { grant = "token_exchange", token_endpoint = "https://login.example.com/token", client_id = "gateway", client_secret_env = "CRM_SECRET" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.credentials["crm"],
+            Credentials::TokenExchange {
+                token_endpoint: "https://login.example.com/token".into(),
+                client_id: "gateway".into(),
+                client_secret_env: "CRM_SECRET".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn toml_auth_table_protects_the_gateway() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            [auth]
+            issuer = "https://login.example.com"
+            scopes = ["mcp:read", "mcp:write"]
+            [[server]]
+            name = "a"
+            url = "http://x"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.auth,
+            Some(AuthSettings {
+                issuer: "https://login.example.com".into(),
+                audience: None,
+                scopes: vec!["mcp:read".into(), "mcp:write".into()],
+            })
+        );
+        let none =
+            GatewayConfig::from_toml("[[server]]\nname = \"a\"\nurl = \"http://x\"").unwrap();
+        assert_eq!(none.auth, None);
+    }
+
+    #[test]
     fn toml_errors_say_what_is_wrong() {
         let cases = [
             ("", "no [[server]] entries"),
@@ -533,10 +692,19 @@ mod tests {
             ("page_size = 0\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "page_size must be between 1 and 1000, not 0"),
             ("page_size = 5000\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "not 5000"),
             ("[[server]]\nname = \"a\"\ncommand = \"c\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret_env = \"S\" }", "auth is for servers reached by url"),
-            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"password\" }", "neither \"client_credentials\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"password\" }", "none of \"client_credentials\""),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"token_exchange\", client_id = \"g\", client_secret_env = \"S\" }", "needs token_endpoint"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"token_exchange\", token_endpoint = \"/token\", client_id = \"g\", client_secret_env = \"S\" }", "token_endpoint \"/token\" is not"),
+            ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", token_endpoint = \"http://l/token\", client_id = \"g\", client_secret_env = \"S\" }", "token_endpoint belongs to grant"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\" }", "needs client_secret_env"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"client_credentials\", client_id = \"g\", client_secret = \"inline\" }", "unknown field `client_secret`"),
             ("[[server]]\nname = \"a\"\nurl = \"http://x\"\nauth = { grant = \"stored_tokens\" }", "needs token_store"),
+            ("[auth]\nscopes = [\"a\"]\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "[auth]: issuer is missing"),
+            ("[auth]\nissuer = \"login.example.com\"\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "[auth]: issuer \"login.example.com\" is not an absolute"),
+            ("[auth]\nissuer = \"https://l\"\naudience = \"ftp://g\"\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "[auth]: audience"),
+            ("[auth]\nissuer = \"https://l\"\nscopes = [\"a b\"]\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "not one scope"),
+            ("[auth]\nissuer = \"https://l\"\nscope = \"a\"\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "unknown field `scope`"),
+            ("[auth]\nissuer = \"https://l\"\nscopes = \"a\"\n[[server]]\nname = \"a\"\nurl = \"http://x\"", "invalid type"),
         ];
         for (text, expected) in cases {
             let e = GatewayConfig::from_toml(text).unwrap_err().to_string();

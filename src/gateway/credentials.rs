@@ -4,6 +4,9 @@
 //!
 //! - the client credentials grant, as a client registered beforehand
 //!   whose secret is in the gateway's environment (never in the file);
+//! - the same, plus per user an RFC 8693 token exchange of the caller's
+//!   token at the authorization server for one for this server (see
+//!   `exchange`), so that the server sees who asked;
 //! - tokens a person got beforehand with `client login --token-store FILE
 //!   URL`, which the gateway refreshes; it never signs anyone in itself.
 
@@ -20,6 +23,19 @@ pub enum Credentials {
     /// The OAuth client credentials grant (MCP extension
     /// `io.modelcontextprotocol/oauth-client-credentials`).
     ClientCredentials {
+        /// The client id registered with the authorization server.
+        client_id: String,
+        /// The environment variable that holds the client secret.
+        client_secret_env: String,
+    },
+    /// Per user, the caller's token exchanged (RFC 8693) at
+    /// `token_endpoint` for one for this server, so that it sees who
+    /// asked (see `exchange`); the gateway's own connection (lists,
+    /// subscriptions) uses the client credentials grant of the same
+    /// client.
+    TokenExchange {
+        /// The authorization server's token endpoint.
+        token_endpoint: String,
         /// The client id registered with the authorization server.
         client_id: String,
         /// The environment variable that holds the client secret.
@@ -55,7 +71,7 @@ impl Credentials {
             url: url.to_owned(),
             store: match self {
                 Credentials::StoredTokens { token_store, .. } => Some(token_store.clone()),
-                Credentials::ClientCredentials { .. } => None,
+                Credentials::ClientCredentials { .. } | Credentials::TokenExchange { .. } => None,
             },
         };
         let builder = OAuth::builder(no_sign_in).client_name("mcp-gateway");
@@ -63,6 +79,11 @@ impl Credentials {
             Credentials::ClientCredentials {
                 client_id,
                 client_secret_env,
+            }
+            | Credentials::TokenExchange {
+                client_id,
+                client_secret_env,
+                ..
             } => builder
                 .pre_registered(
                     None,
@@ -89,6 +110,24 @@ impl Credentials {
             }
         };
         built.map_err(|e| e.to_string())
+    }
+}
+
+impl Credentials {
+    /// The per-user token exchange these credentials ask for, if any.
+    pub(crate) fn exchange(&self) -> Result<Option<super::exchange::Exchange>, String> {
+        match self {
+            Credentials::TokenExchange {
+                token_endpoint,
+                client_id,
+                client_secret_env,
+            } => Ok(Some(super::exchange::Exchange::new(
+                token_endpoint,
+                client_id,
+                secret_from_env(client_secret_env)?,
+            ))),
+            _ => Ok(None),
+        }
     }
 }
 

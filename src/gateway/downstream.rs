@@ -2,6 +2,7 @@
 //! and the background task that reconnects with backoff when it is down.
 
 use super::config::{DownstreamSpec, GatewayConfig, Target};
+use super::exchange::Exchange;
 use super::relay::{Callers, Relay};
 use super::Announcer;
 use mcp_sdk::{Error, ErrorCode, LoggingLevel, ServerCapabilities, SubscriptionFilter};
@@ -56,6 +57,8 @@ pub struct Downstream {
     /// any (kept across reconnections, with its tokens), or why they
     /// cannot be used.
     oauth: Result<Option<mcp_sdk_client::auth::OAuth>, String>,
+    /// The per-user token exchange, for a server configured with it.
+    pub(crate) exchange: Option<Exchange>,
 }
 
 /// The connection as it stands.
@@ -76,6 +79,18 @@ struct Link {
     listener: Option<AbortOnDrop>,
 }
 
+/// Why `server` refused the gateway's `method` with HTTP `status` (401
+/// or 403 with no challenge the gateway could answer), in words of the
+/// gateway's own: the server's body is not repeated.
+fn refused(server: &str, status: u16, method: &str) -> String {
+    format!(
+        "the downstream server {server:?} refused the gateway's {method} with HTTP {status} \
+         and no authorization challenge the gateway could answer; the gateway never passes its \
+         callers' tokens on, so a protected server needs credentials of the gateway's own \
+         (auth = {{ grant = ... }} in its [[server]] entry)"
+    )
+}
+
 /// A task that ends when its handle is dropped.
 pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
@@ -92,6 +107,11 @@ impl Downstream {
         config: &GatewayConfig,
         announcer: Arc<Announcer>,
     ) -> Self {
+        let exchange = match (config.credentials.get(&spec.name), &spec.target) {
+            // A missing secret is reported by `oauth` below.
+            (Some(credentials), Target::Http { .. }) => credentials.exchange().ok().flatten(),
+            _ => None,
+        };
         let oauth = match (config.credentials.get(&spec.name), &spec.target) {
             (Some(credentials), Target::Http { url }) => {
                 credentials.oauth(&spec.name, url).map(Some)
@@ -100,6 +120,7 @@ impl Downstream {
         };
         Downstream {
             oauth,
+            exchange,
             index,
             spec,
             link: Mutex::new(Link {
@@ -144,6 +165,11 @@ impl Downstream {
     /// How long one call may wait for the server.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout
+    }
+
+    /// How long connecting to the server may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// How many calls the gateway has in flight to it. Each one ends when
@@ -214,6 +240,14 @@ impl Downstream {
                 ),
             )
             .with_data(serde_json::json!({ "server": name, "timeoutMs": after.as_millis() as u64 })),
+            // The server refused the gateway's own authorization (it
+            // asked for none, or the credentials do not do): its answer's
+            // body is not repeated, nor the caller's token (never sent).
+            ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            } => Error::new(ErrorCode::INTERNAL_ERROR, refused(name, status, method))
+                .with_data(serde_json::json!({ "server": name, "httpStatus": status })),
             e @ (ClientError::Closed(_)
             | ClientError::Transport(_)
             | ClientError::SessionExpired(_)
@@ -254,19 +288,50 @@ impl Downstream {
         self.announcer.all_changed();
     }
 
+    /// A client of the server's as the gateway connects it, its requests
+    /// relayed as [`Relay`] says.
+    fn client_builder(self: &Arc<Self>) -> mcp_sdk_client::ClientBuilder {
+        Client::builder()
+            .info(mcp_sdk::Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .era(self.spec.era)
+            .timeout(self.call_timeout)
+            .probe_timeout(self.connect_timeout)
+            .handler(Relay::new(self))
+    }
+
+    /// A connection of one user's to the server (see `exchange`): every
+    /// request carries `authorization`, the user's exchanged token.
+    pub(crate) async fn connect_as(
+        self: &Arc<Self>,
+        authorization: &str,
+    ) -> Result<Client, String> {
+        let Target::Http { url } = &self.spec.target else {
+            return Err("a stdio server has no tokens".into());
+        };
+        let attempt = async {
+            let transport = HttpTransport::builder(url.as_str())
+                .header("authorization", authorization)
+                .build()?;
+            self.client_builder().connect(transport).await
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            })) => Err(format!("the server refused it with HTTP {status}")),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no connection within {:?}", self.connect_timeout)),
+        }
+    }
+
     /// One attempt to connect; on success the server is up.
     pub(crate) async fn connect(self: &Arc<Self>) -> Result<(), String> {
         let attempt = async {
-            let relay = Relay::new(self);
-            let builder = Client::builder()
-                .info(mcp_sdk::Implementation::new(
-                    "mcp-gateway",
-                    env!("CARGO_PKG_VERSION"),
-                ))
-                .era(self.spec.era)
-                .timeout(self.call_timeout)
-                .probe_timeout(self.connect_timeout)
-                .handler(relay);
+            let builder = self.client_builder();
             match &self.spec.target {
                 Target::Http { url } => {
                     let mut transport = HttpTransport::builder(url.as_str());
@@ -286,6 +351,12 @@ impl Downstream {
         };
         let client = match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(client)) => client,
+            Ok(Err(ClientError::Http {
+                status: status @ (401 | 403),
+                ..
+            })) => {
+                return Err(self.record_failure(refused(&self.spec.name, status, "initialize")));
+            }
             Ok(Err(e)) => return Err(self.record_failure(e.to_string())),
             Err(_) => {
                 return Err(

@@ -5,6 +5,7 @@
 //!   TOML file (HTTP URLs or stdio commands).
 //! - [`credentials`]: the gateway's own OAuth credentials for protected
 //!   downstream servers (client credentials, or stored tokens).
+//! - `exchange`: per-user downstream tokens by RFC 8693 token exchange.
 //! - [`downstream`]: one shared [`Client`](mcp_sdk_client::Client) per
 //!   server, its state for `/health`, reconnection with backoff.
 //! - [`names`]: `<server>__<name>` for tools and prompts, and the cursors of
@@ -12,6 +13,7 @@
 //! - `aggregate`: the gateway as an [`mcp_sdk_server::Server`]: lists
 //!   merged across servers, calls routed by prefix, resources by URI,
 //!   resource subscriptions taken downstream once per URI.
+//! - `scopes`: a downstream tool's scopes asked of the upstream caller.
 //! - `relay`: sampling, roots and elicitation asked by a downstream server
 //!   go to the upstream client whose request caused them, and so do its
 //!   log messages; resource updates go to the subscribers.
@@ -37,8 +39,10 @@ mod aggregate;
 pub mod config;
 pub mod credentials;
 pub mod downstream;
+mod exchange;
 pub mod names;
 mod relay;
+mod scopes;
 
 use config::GatewayConfig;
 use downstream::{AbortOnDrop, Downstream, Status};
@@ -100,6 +104,17 @@ impl Gateway {
             templates: Mutex::default(),
             page_size: config.page_size.max(1),
             _reconnecting: reconnecting,
+        });
+        // Known from the start, so that the first call of a scoped tool
+        // gets the HTTP step-up challenge (see `scopes`); in the
+        // background, as a slow server must not hold up the start.
+        let learning = Arc::downgrade(&gateway);
+        tokio::spawn(async move {
+            let Some(gateway) = learning.upgrade() else {
+                return;
+            };
+            futures_util::future::join_all(gateway.servers.iter().map(|s| gateway.learn_tools(s)))
+                .await;
         });
         let watched = gateway.announcer.notifier.watched_resources();
         tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));

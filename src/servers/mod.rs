@@ -103,17 +103,13 @@ impl TransportArgs {
         let Some(issuer) = &self.auth_issuer else {
             return Ok(None);
         };
-        let audience = self
-            .auth_audience
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}/mcp"));
-        let verifier = JwtVerifier::new(issuer, &audience);
-        let auth = ResourceServer::new(&audience, verifier)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
-            .authorization_server(issuer)
-            .scopes_supported(self.auth_scopes.iter().cloned())
-            .require_scopes(self.auth_scopes.iter().cloned());
-        Ok(Some(Arc::new(auth)))
+        resource_server(
+            issuer,
+            self.auth_audience.as_deref(),
+            &self.auth_scopes,
+            addr,
+        )
+        .map(Some)
     }
 
     /// The DNS-rebinding guard: loopback, plus the hosts and origins the
@@ -133,6 +129,25 @@ impl TransportArgs {
             allowed_origins: with_env(&self.accept_origins, "MCP_ALLOWED_ORIGINS"),
         }
     }
+}
+
+/// A server listening at `addr` as an OAuth resource server: it takes
+/// the JWT access tokens `issuer` issues for `audience` (default
+/// `http://ADDR/mcp`), and every request needs `scopes`.
+pub fn resource_server(
+    issuer: &str,
+    audience: Option<&str>,
+    scopes: &[String],
+    addr: SocketAddr,
+) -> std::io::Result<Arc<ResourceServer>> {
+    let audience = audience.map_or_else(|| format!("http://{addr}/mcp"), str::to_owned);
+    let verifier = JwtVerifier::new(issuer, &audience);
+    let auth = ResourceServer::new(&audience, verifier)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+        .authorization_server(issuer)
+        .scopes_supported(scopes.iter().cloned())
+        .require_scopes(scopes.iter().cloned());
+    Ok(Arc::new(auth))
 }
 
 /// Serves `server` as the flags say: one stdio session, or Streamable HTTP

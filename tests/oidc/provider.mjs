@@ -26,6 +26,19 @@
 //   refreshTokenTtl       seconds: 86400
 //   clientCredentials     the client credentials grant: true
 //   dpop                  DPoP (RFC 9449), ES256 proofs: false
+//   tokenExchange         RFC 8693 token exchange, kept small: false. A
+//                         client allowed the grant type
+//                         urn:ietf:params:oauth:grant-type:token-exchange
+//                         trades an access token of ours (a JWT, for any
+//                         of our resources; subject_token_type access_token)
+//                         for one for `resource`: the same subject, the
+//                         scopes of both the subject token and the resource
+//                         (or those asked of them), and client_id naming the
+//                         client that asked.
+//   extraScopes           scope values the provider itself knows besides
+//                         openid and offline_access: [] (a client that
+//                         registers with a resource's scopes, as the Python
+//                         SDK's does, is refused unless they are listed)
 //
 // When listening it prints exactly one line of JSON on stdout:
 //   {"issuer":"http://127.0.0.1:PORT","discovery":..,"jwks_uri":..,
@@ -62,7 +75,8 @@ const { default: Provider, errors } = await import(oidcEntry);
 
 const KNOWN = new Set([
   'port', 'resources', 'clients', 'registration', 'refreshTokens', 'rotateRefreshTokens',
-  'refreshTokenTtl', 'clientCredentials', 'dpop',
+  'refreshTokenTtl', 'clientCredentials', 'dpop', 'extraScopes',
+  'tokenExchange',
 ]);
 
 function fail(message) {
@@ -120,6 +134,8 @@ function readConfig() {
     refreshTokenTtl: config.refreshTokenTtl ?? 86400,
     clientCredentials: config.clientCredentials ?? true,
     dpop: config.dpop ?? false,
+    extraScopes: config.extraScopes ?? [],
+    tokenExchange: config.tokenExchange ?? false,
   };
 }
 
@@ -146,6 +162,76 @@ function currentKid(alg) {
   return keys.find((k) => k.alg === alg).kid;
 }
 
+function resourceServerInfo(indicator) {
+  const resource = config.resources.get(indicator);
+  if (!resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+  return {
+    scope: resource.scopes.join(' '),
+    audience: indicator,
+    accessTokenTTL: resource.accessTokenTtl,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: resource.alg, kid: currentKid(resource.alg) } },
+  };
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** The subject token's claims, if it is a valid access token of ours. */
+async function subjectClaims(token, issuer) {
+  const { jwtVerify, importJWK, decodeProtectedHeader } = await import(require.resolve('jose'));
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new errors.InvalidGrant('the subject token is not a JWT');
+  }
+  const jwk = keys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new errors.InvalidGrant('the subject token is not signed by a key of ours');
+  const { d, p, q, dp, dq, qi, ...publicJwk } = jwk;
+  try {
+    const key = await importJWK(publicJwk, jwk.alg);
+    const { payload } = await jwtVerify(token, key, { issuer, typ: 'at+jwt' });
+    return payload;
+  } catch (error) {
+    throw new errors.InvalidGrant(`the subject token is not valid: ${error.code ?? error.message}`);
+  }
+}
+
+async function tokenExchange(ctx) {
+  const { client, params, provider: current } = ctx.oidc;
+  if (!client.grantTypeAllowed(TOKEN_EXCHANGE)) {
+    throw new errors.UnauthorizedClient('the client is not allowed token exchange');
+  }
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  }
+  if (!params.subject_token) throw new errors.InvalidRequest('subject_token is missing');
+  if (typeof params.resource !== 'string') throw new errors.InvalidTarget('one resource is needed');
+  const claims = await subjectClaims(params.subject_token, current.issuer);
+  const info = resourceServerInfo(params.resource);
+  const offered = new Set(info.scope.split(' '));
+  const held = new Set((claims.scope ?? '').split(' '));
+  const asked = params.scope ? params.scope.split(' ') : [...held];
+  const scope = asked.filter((s) => held.has(s) && offered.has(s)).join(' ');
+  const token = new current.AccessToken({
+    accountId: claims.sub,
+    client,
+    gty: 'token_exchange',
+    scope: scope || undefined,
+  });
+  token.resourceServer = new current.ResourceServer(params.resource, info);
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: token.expiration,
+    scope: token.scope,
+  };
+}
+
 function build(issuer) {
   const provider = new Provider(issuer, {
     clients: config.clients,
@@ -155,7 +241,7 @@ function build(issuer) {
     async findAccount(_ctx, sub) {
       return { accountId: sub, async claims() { return { sub }; } };
     },
-    scopes: ['openid', 'offline_access'],
+    scopes: ['openid', 'offline_access', ...config.extraScopes],
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code', 'refresh_token'] },
     pkce: { required: () => true },
     features: {
@@ -175,15 +261,7 @@ function build(issuer) {
           return true;
         },
         async getResourceServerInfo(_ctx, indicator) {
-          const resource = config.resources.get(indicator);
-          if (!resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
-          return {
-            scope: resource.scopes.join(' '),
-            audience: indicator,
-            accessTokenTTL: resource.accessTokenTtl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: resource.alg, kid: currentKid(resource.alg) } },
-          };
+          return resourceServerInfo(indicator);
         },
       },
     },
@@ -201,6 +279,11 @@ function build(issuer) {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
     },
   });
+  if (config.tokenExchange) {
+    provider.registerGrantType(TOKEN_EXCHANGE, tokenExchange, [
+      'subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'scope',
+    ]);
+  }
   for (const event of ['server_error', 'authorization.error', 'grant.error', 'registration_create.error', 'jwks.error']) {
     provider.on(event, (...args) => {
       const error = args.find((a) => a instanceof Error);
