@@ -26,7 +26,7 @@ pub struct TelemetryArgs {
     /// (`/v1/traces` is added to it). Without it,
     /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT.
     /// Only in a build with `--features otel`.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub otlp_endpoint: Option<String>,
 }
 

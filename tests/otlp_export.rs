@@ -242,6 +242,37 @@ async fn a_call_through_the_gateway_is_one_trace_in_the_collector() {
     );
     assert_ne!(at_server.span_id, at_gateway.span_id);
     client.close().await;
+
+    // The client application: its command is a span of its own, the
+    // parent of the gateway's span of its call.
+    let out = tokio::process::Command::new(support::example("client"))
+        .args(["--url", gateway.url.as_str(), "--otlp-endpoint"])
+        .arg(&collector.base)
+        .args(["call", "calc__add", "a=2", "b=3", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (command, at_gateway) = collector
+        .wait_for(
+            "the client's span and the gateway's span of its call",
+            |spans| {
+                let command = spans
+                    .iter()
+                    .find(|s| s.service == "client" && s.name == "mcp.client")?;
+                let at_gateway =
+                    request_span(spans, "session_manager", &command.trace_id, "calc__add")?;
+                Some((command.clone(), at_gateway.clone()))
+            },
+        )
+        .await;
+    assert_eq!(command.kind, 3, "a client span: {command:?}");
+    assert_eq!(command.parent_span_id, "", "the command starts the trace");
+    assert_eq!(at_gateway.parent_span_id, command.span_id);
 }
 
 /// The next line of a child's stderr (bounded).

@@ -204,7 +204,13 @@ impl Tracer for McpTracer {
         let Some(ids) = ids else {
             return self.0.build_with_context(builder, parent_cx);
         };
-        builder.span_kind = Some(SpanKind::Server);
+        // The server SDK's span of a request it handles, or the client's
+        // span of a command whose requests it sends.
+        builder.span_kind = Some(if builder.name == "mcp.request" {
+            SpanKind::Server
+        } else {
+            SpanKind::Client
+        });
         // The request's parent came from another process (its traceparent);
         // without one, the request started the trace.
         let parent_cx = match ids.parent {
