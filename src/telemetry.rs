@@ -1,9 +1,10 @@
 //! Logs, and (with the `otel` feature) each request's trace span sent to an
 //! OpenTelemetry collector: the examples' `--otlp-endpoint` and its
-//! initialisation, shared by every example that logs.
+//! initialisation, shared by the servers, the gateway and the client.
 //!
 //! The spans are the servers' `mcp.request` spans (method, tool, session
-//! digest; see `mcp_sdk_server`'s trace module) and their children. Each
+//! digest; see `mcp_sdk_server`'s trace module) and their children, and
+//! the client application's `mcp.client` span of a command. Each
 //! goes out with the request's W3C trace and span ids, so a call from a
 //! client through the gateway to a server is one trace in the collector.
 

@@ -5,7 +5,8 @@
 //!   OpenTelemetry spans; [`McpTracer`] gives an `mcp.request` span the ids
 //!   the server SDK chose for the request (its `trace_id`, `span_id` and
 //!   `parent_span_id` fields), so the collector's span is the one the
-//!   request's `traceparent` names downstream.
+//!   request's `traceparent` names downstream. The client's `mcp.client`
+//!   span of a command carries its ids the same way.
 //! - **Never in the way of a request:** a finished span goes into a bounded
 //!   queue ([`MAX_QUEUED_SPANS`]) without waiting; a full queue drops it.
 //!   The SDK's own thread sends batches, and the HTTP requests run on a
