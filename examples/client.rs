@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    cli::init_tracing();
-    cli::main(Cli::parse()).await
+    let cli = Cli::parse();
+    let _telemetry = cli.telemetry.init("client", cli::DEFAULT_LOG_LEVEL);
+    cli::main(cli).await
 }

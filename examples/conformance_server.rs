@@ -38,12 +38,14 @@ struct Args {
         default_value = "mcp:conformance_server:changes"
     )]
     redis_channel: String,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("conformance_server", "info");
     let router = mcp_reference::conformance::router();
     match args.http {
         Some(addr) => {

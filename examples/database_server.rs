@@ -60,12 +60,14 @@ struct Args {
     /// Do not create the sample tables in an empty SQLite database.
     #[arg(long)]
     no_seed: bool,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("database_server", "info");
     let url = args
         .database_url
         .or_else(|| {

@@ -22,12 +22,14 @@ struct Args {
     /// Answer every request with SSE instead of choosing JSON when possible.
     #[arg(long)]
     sse: bool,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("echo_server", "info");
     let router = mcp_reference::echo::router();
     match args.http {
         Some(addr) => {

@@ -42,12 +42,14 @@ struct Args {
     /// honoured by default for the `fetch` tool, not the `fetch` prompt).
     #[arg(long)]
     ignore_robots_txt: bool,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("internet_server", "info");
     let spec = internet::spec();
     let mut config = internet::Config::from_flags_and_env(&args.allow_host);
     config.ignore_robots_txt = args.ignore_robots_txt;

@@ -42,12 +42,14 @@ struct Args {
     /// A folder of prompt templates (*.md), watched for changes.
     #[arg(long, value_name = "DIR")]
     prompts_dir: Option<PathBuf>,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("prompts_server", "info");
     let server = match prompts::PromptsServer::new(args.prompts_dir) {
         Ok(server) => server,
         Err(e) => {

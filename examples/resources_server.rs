@@ -56,12 +56,14 @@ struct Args {
     /// How often to check the directory for changes, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..))]
     poll_ms: u64,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("resources_server", "info");
     let dir = match args.dir {
         Some(dir) => dir,
         None => {

@@ -37,12 +37,14 @@ struct Args {
     /// Offer the write_file tool (the server is read-only without it).
     #[arg(long)]
     allow_writes: bool,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("roots_server", "info");
     let server = roots::server(RootsConfig {
         allow_writes: args.allow_writes,
     });

@@ -24,11 +24,13 @@ use mcp_reference::servers::{sampling, TransportArgs};
 struct Args {
     #[command(flatten)]
     transport: TransportArgs,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("sampling_server", "info");
     mcp_reference::servers::run(sampling::router(), &sampling::spec(), &args.transport).await
 }

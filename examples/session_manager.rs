@@ -41,6 +41,8 @@ struct Args {
     /// calls in flight are cancelled downstream.
     #[arg(long, value_name = "MINUTES", default_value_t = 30.0)]
     session_idle_minutes: f64,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 fn spec() -> ServerSpec {
@@ -54,8 +56,8 @@ fn spec() -> ServerSpec {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("session_manager", "info");
     let config = match &args.config {
         Some(path) => GatewayConfig::from_file(path),
         None => GatewayConfig::from_env(),

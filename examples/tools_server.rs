@@ -35,12 +35,14 @@ struct Args {
     /// milliseconds; over it the call fails with a message.
     #[arg(long, value_name = "MS", default_value_t = tools::DEFAULT_CONVERSION_BUDGET.as_millis() as u64)]
     conversion_budget_ms: u64,
+    #[command(flatten)]
+    telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    mcp_reference::init_tracing();
     let args = Args::parse();
+    let _telemetry = args.telemetry.init("tools_server", "info");
     let router = tools::router(tools::ToolsConfig {
         max_input_bytes: args.max_input_bytes,
         max_conversions: args.max_conversions,

@@ -10,6 +10,7 @@ pub mod host;
 pub mod request_state;
 pub mod servers;
 pub mod system;
+pub mod telemetry;
 
 /// Logs to stderr (never stdout, which stdio servers use for protocol
 /// messages), at the level given by `RUST_LOG` or `LOG_LEVEL` (default
@@ -26,11 +27,10 @@ pub fn init_tracing() {
 /// stderr is a terminal, so a parent that reads a child's stderr (as
 /// `reference_system` does) gets plain lines.
 pub fn init_logging(default_level: &str) {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("LOG_LEVEL"))
-        .unwrap_or_else(|_| default_level.to_owned());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(
+            default_level,
+        )))
         .with_writer(std::io::stderr);
     let _ = if json_logs() {
         builder.json().flatten_event(true).try_init()
@@ -40,6 +40,13 @@ pub fn init_logging(default_level: &str) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init()
     };
+}
+
+/// The log filter: `RUST_LOG`, else `LOG_LEVEL`, else `default_level`.
+fn log_filter(default_level: &str) -> String {
+    std::env::var("RUST_LOG")
+        .or_else(|_| std::env::var("LOG_LEVEL"))
+        .unwrap_or_else(|_| default_level.to_owned())
 }
 
 /// Writes a status line of a process (its address, what it created, why

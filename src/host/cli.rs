@@ -78,6 +78,9 @@ pub struct Cli {
     /// `stored_tokens`, say).
     #[arg(long, value_name = "FILE", global = true)]
     pub token_store: Option<PathBuf>,
+    /// Where the command's trace goes (OpenTelemetry).
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetryArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -205,12 +208,33 @@ pub enum Command {
 /// servers' own logging over stdio does not drown the output); see
 /// [`crate::init_logging`].
 pub fn init_tracing() {
-    crate::init_logging("warn");
+    crate::init_logging(DEFAULT_LOG_LEVEL);
 }
 
+/// The client's log level unless `RUST_LOG` or `LOG_LEVEL` says otherwise:
+/// `warn`, so the servers' own logging over stdio does not drown the
+/// output.
+pub const DEFAULT_LOG_LEVEL: &str = "warn";
+
 /// Runs the command; on failure says why on stderr and exits with 1.
+///
+/// A command other than `web` is one trace: its requests carry the trace
+/// context of one `mcp.client` span (exported with `--otlp-endpoint`), so
+/// the servers' spans of the command are its children.
 pub async fn main(cli: Cli) -> ExitCode {
-    match run(cli).await {
+    let outcome = if matches!(cli.command, Command::Web { .. }) {
+        run(cli).await
+    } else {
+        use tracing::Instrument;
+        let trace = mcp_sdk::trace::TraceContext::new_root();
+        let span = tracing::info_span!(
+            "mcp.client",
+            trace_id = %trace.trace_id(),
+            span_id = %trace.span_id(),
+        );
+        trace.scope(run(cli).instrument(span)).await
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             clear_progress();
