@@ -25,6 +25,8 @@ pub async fn connect(url: &str, era: Era, handler: impl ClientHandler) -> Result
         Duration::from_secs(30),
         Client::builder()
             .era(era)
+            // A busy gateway may take its time to answer the era probe.
+            .probe_timeout(Duration::from_secs(30))
             .handler(handler)
             .connect(transport),
     )
