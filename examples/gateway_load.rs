@@ -7,11 +7,13 @@
 //! target/release/examples/gateway_load --era stateless --sessions 16 --calls 500
 //! ```
 
+#[path = "support/load.rs"]
+mod load;
+
 use clap::{Parser, ValueEnum};
+use load::{call_add as call, connect, ms, operands, Latencies};
 use mcp_reference::system::{self, Launch, Options, Ports, System};
-use mcp_sdk_client::transport::HttpTransport;
-use mcp_sdk_client::{Client, Era};
-use serde_json::json;
+use mcp_sdk_client::Era;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -62,8 +64,8 @@ struct Outcome {
     wrong: usize,
     duplicated: usize,
     elapsed: Duration,
-    /// Latencies of the answered calls, sorted.
-    latencies: Vec<Duration>,
+    /// Latencies of the answered calls.
+    latencies: Latencies,
     first_error: Option<String>,
 }
 
@@ -73,60 +75,16 @@ impl Outcome {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
-        self.latencies[i - 1]
+        self.latencies.percentile(p)
     }
-}
-
-/// The two operands of call `c` of client `s`: their sum, `s * 1_000_000 +
-/// c`, is unique to the call, so an answer that reached the wrong call (or
-/// twice) shows.
-fn operands(s: u32, c: u32) -> (u64, u64) {
-    (u64::from(s) * 1_000_000, u64::from(c))
-}
-
-async fn connect(url: &str, era: Era) -> Result<Client, String> {
-    let transport = HttpTransport::new(url).map_err(|e| format!("{url}: {e}"))?;
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        Client::builder().era(era).connect(transport),
-    )
-    .await
-    .map_err(|_| format!("{url}: no handshake within 30 s"))?
-    .map_err(|e| format!("{url}: {e}"))
-}
-
-/// One answer of `tool` for call `c` of client `s`: the sum, or why not.
-async fn call(
-    client: &Client,
-    tool: &str,
-    s: u32,
-    c: u32,
-    timeout: Duration,
-) -> Result<u64, String> {
-    let (a, b) = operands(s, c);
-    let result = tokio::time::timeout(timeout, client.call_tool(tool, json!({"a": a, "b": b})))
-        .await
-        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
-        .map_err(|e| e.to_string())?;
-    if result.is_error == Some(true) {
-        return Err(format!("tool error: {:?}", result.content));
-    }
-    result
-        .structured_content
-        .as_ref()
-        .and_then(|v| v["result"].as_u64())
-        .ok_or_else(|| format!("no integer result in {:?}", result.structured_content))
 }
 
 /// `sessions` clients of `url`, each making `calls` calls of `tool`, all at
 /// once; every answer checked.
 async fn run(url: &str, tool: &str, era: Era, args: &Args) -> Result<Outcome, String> {
     let clients =
-        futures_util::future::try_join_all((0..args.sessions).map(|_| connect(url, era))).await?;
+        futures_util::future::try_join_all((0..args.sessions).map(|_| connect(url, era, ())))
+            .await?;
     let timeout = Duration::from_secs(args.call_timeout);
     for (s, client) in clients.iter().enumerate() {
         for c in 0..WARMUP {
@@ -159,7 +117,7 @@ async fn run(url: &str, tool: &str, era: Era, args: &Args) -> Result<Outcome, St
         wrong: 0,
         duplicated: 0,
         elapsed,
-        latencies: Vec::with_capacity((args.sessions * args.calls) as usize),
+        latencies: Latencies::default(),
         first_error: None,
     };
     let mut seen = HashSet::new();
@@ -187,12 +145,7 @@ async fn run(url: &str, tool: &str, era: Era, args: &Args) -> Result<Outcome, St
             }
         }
     }
-    outcome.latencies.sort_unstable();
     Ok(outcome)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn row(label: &str, o: &Outcome) {

@@ -1942,3 +1942,137 @@ async fn tasks_through_the_gateway_in_both_eras() {
         client.close().await;
     }
 }
+
+/// A 2025-03-26 session in raw HTTP (our client speaks no batches): its id.
+async fn raw_batch_session(http: &reqwest::Client, url: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": BATCH_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "raw-batch", "version": "0"},
+    }});
+    let answer = raw_batch_post(http, url, None, init.to_string()).await;
+    let session = answer.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    answer.text().await.unwrap();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let answer = raw_batch_post(http, url, Some(&session), initialized.to_string()).await;
+    assert_eq!(answer.status(), 202);
+    session
+}
+
+/// The one revision with JSON-RPC batches.
+const BATCH_VERSION: &str = "2025-03-26";
+
+async fn raw_batch_post(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: String,
+) -> reqwest::Response {
+    let mut req = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(session) = session {
+        req = req
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", BATCH_VERSION);
+    }
+    tokio::time::timeout(PATIENCE, req.send())
+        .await
+        .expect("an answer in time")
+        .unwrap()
+}
+
+/// The answers to a batch, from a JSON body or the SSE event that holds
+/// the array; and the size of the body.
+async fn batch_answers(answer: reqwest::Response) -> (Vec<Value>, usize) {
+    let sse = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream");
+    let body = answer.text().await.unwrap();
+    let json = if sse {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|d| d.starts_with('['))
+            .unwrap_or_else(|| panic!("no array in {body}"))
+            .to_owned()
+    } else {
+        body.clone()
+    };
+    let answers: Vec<Value> = serde_json::from_str(&json).unwrap();
+    (answers, body.len())
+}
+
+/// A 2025-03-26 batch through the gateway is bounded as one sent straight
+/// to a server is (issue 17, defect 2: through the gateway, 11 KB in gave
+/// 280 MB out): more than `max_batch_items` messages are refused whole
+/// with 400 and -32600, and once the answers reach the answer budget each
+/// further answer is a -32603 error saying so, so the body stays near the
+/// budget whatever the batch asks for.
+#[tokio::test]
+async fn a_batch_through_the_gateway_is_bounded_in_items_and_answer_size() {
+    const BUDGET: usize = 256 * 1024;
+    const FILE: usize = 64 * 1024;
+    const READS: usize = 20;
+    let setup = Setup {
+        http: HttpConfig {
+            max_batch_answer_bytes: BUDGET,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let system = System::start_with(&["resources"], setup).await;
+    system.data.write("files/big.txt", &vec![b'a'; FILE]);
+    let (client, _host) = system.client(Era::SessionOnly).await;
+    let resources = client.list_all_resources().await.unwrap();
+    let big = resources
+        .iter()
+        .find(|r| r.uri.ends_with("/big.txt"))
+        .unwrap_or_else(|| panic!("big.txt in {resources:?}"))
+        .uri
+        .clone();
+    client.close().await;
+
+    let http = reqwest::Client::new();
+    let session = raw_batch_session(&http, &system.url).await;
+    let max_items = HttpConfig::default().max_batch_items;
+    let pings: Vec<Value> = (0..=max_items)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i + 1, "method": "ping"}))
+        .collect();
+    let answer = raw_batch_post(&http, &system.url, Some(&session), json!(pings).to_string()).await;
+    assert_eq!(answer.status(), 400);
+    let refusal: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+
+    let reads: Vec<Value> = (0..READS)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i + 1, "method": "resources/read",
+                "params": {"uri": big}})
+        })
+        .collect();
+    let answer = raw_batch_post(&http, &system.url, Some(&session), json!(reads).to_string()).await;
+    assert_eq!(answer.status(), 200);
+    let (answers, body_bytes) = batch_answers(answer).await;
+    assert_eq!(answers.len(), READS, "one answer per request");
+    let read = answers
+        .iter()
+        .filter(|a| a["result"]["contents"][0]["text"].as_str().map(str::len) == Some(FILE))
+        .count();
+    let over_budget = answers
+        .iter()
+        .filter(|a| a["error"]["code"] == -32603)
+        .count();
+    assert_eq!(read + over_budget, READS, "{answers:?}");
+    assert!(read >= 1, "the budget holds some answers");
+    assert!(over_budget >= 1, "past the budget, errors");
+    assert!(
+        body_bytes <= BUDGET + 2 * FILE,
+        "{body_bytes} bytes answered for a budget of {BUDGET}"
+    );
+}

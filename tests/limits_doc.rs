@@ -56,6 +56,10 @@ fn limits_page_names_every_public_limit_with_its_value() {
     let checks: Vec<(&str, V)> = vec![
         ("`MAX_LINE_BYTES`", n(mcp_sdk::framing::MAX_LINE_BYTES)),
         (
+            "`stdio::MAX_WAITING_REQUESTS`",
+            n(mcp_sdk_server::stdio::MAX_WAITING_REQUESTS),
+        ),
+        (
             "`SessionConfig::max_concurrent_requests`",
             n(server.max_concurrent_requests),
         ),

@@ -44,6 +44,14 @@ pub(crate) struct Session {
     initialized: AtomicBool,
     in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
     permits: Semaphore,
+    /// Bounds the requests taken in (running or waiting for a permit), when
+    /// the transport asks for it: past the bound, [`handle_request`]
+    /// waits, so a transport that awaits it reads no further
+    /// (back-pressure). stdio sets it; over HTTP each waiting request is an
+    /// open connection, which `max_connections` bounds.
+    ///
+    /// [`handle_request`]: Session::handle_request
+    admission: Option<Arc<Semaphore>>,
     /// Wakes [`Session::drain`] when the last running request finishes.
     idle: tokio::sync::Notify,
     /// Whether [`Server::on_session_closed`] was called.
@@ -54,6 +62,27 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn new(shared: Arc<ServerShared>, standalone: Outbound) -> Arc<Self> {
+        Self::build(shared, standalone, None)
+    }
+
+    /// A session that takes in at most `max_concurrent_requests` plus
+    /// `waiting` requests at once: one more makes
+    /// [`handle_request`](Self::handle_request) wait until one of them
+    /// has finished.
+    pub fn with_waiting_bound(
+        shared: Arc<ServerShared>,
+        standalone: Outbound,
+        waiting: usize,
+    ) -> Arc<Self> {
+        let admitted = shared.config.max_concurrent_requests.max(1) + waiting;
+        Self::build(shared, standalone, Some(Arc::new(Semaphore::new(admitted))))
+    }
+
+    fn build(
+        shared: Arc<ServerShared>,
+        standalone: Outbound,
+        admission: Option<Arc<Semaphore>>,
+    ) -> Arc<Self> {
         let permits = Semaphore::new(shared.config.max_concurrent_requests.max(1));
         let link = Link::session(
             shared.offer.clone(),
@@ -66,6 +95,7 @@ impl Session {
             initialized: AtomicBool::new(false),
             in_flight: Mutex::new(HashMap::new()),
             permits,
+            admission,
             idle: tokio::sync::Notify::new(),
             close_told: AtomicBool::new(false),
             tasks: Tasks::default(),
@@ -251,6 +281,13 @@ impl Session {
             return;
         }
 
+        // Taken in, or (past the transport's bound) waiting here until a
+        // request finishes; held until its answer is handed over.
+        let admitted = match &self.admission {
+            Some(admission) => admission.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+
         // A token of its own, not a child of `closed`: children share their
         // parent's lock, which every request would then take twice.
         // `close` cancels what is in `in_flight`, and one registered after
@@ -356,6 +393,7 @@ impl Session {
                 let _ = reply.send(response(id, answer)).await;
             }
             drop(permit);
+            drop(admitted);
             if now_idle {
                 session.idle.notify_waiters();
             }

@@ -437,8 +437,9 @@ async fn pipelined_requests_of_a_client_that_does_not_read_stay_bounded() {
         to_server.write_all(&lines).await.unwrap();
         to_server
     });
-    let _to_server = writer.await.unwrap();
-    // Let every task that can run, run, until nothing changes any more.
+    // Let every task that can run, run, until nothing changes any more
+    // (the writer stalls too: the server stops reading once its requests
+    // waiting for a permit are at their bound).
     let (mut last, mut still) = (usize::MAX, 0);
     while still < 500 {
         tokio::task::yield_now().await;
@@ -464,4 +465,98 @@ async fn pipelined_requests_of_a_client_that_does_not_read_stay_bounded() {
         assert!(ids.insert(m["id"].as_u64().unwrap()), "{m}");
     }
     assert_eq!(built.load(Ordering::SeqCst), REQUESTS);
+    let _to_server = writer.await.unwrap();
+}
+
+/// A client that pipelines requests beyond the concurrency limit while
+/// they run: at most `MAX_WAITING_REQUESTS` of them wait for a permit, and
+/// the server reads no further from stdin until one finishes
+/// (back-pressure, not errors). Once they finish, every request is read
+/// and answered. Before the bound, every request was read at once and
+/// waited in memory (issue 17).
+#[tokio::test]
+async fn requests_waiting_for_a_permit_are_bounded_by_reading_no_further() {
+    use mcp_sdk_server::stdio::MAX_WAITING_REQUESTS;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const RUNNING: usize = 2;
+    // Past the bound, and past what the pipe and the server's read buffer
+    // (64 KiB each) hold of these 16 KiB lines.
+    const REQUESTS: usize = RUNNING + MAX_WAITING_REQUESTS + 100;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let (gate_t, started_t) = (gate.clone(), started.clone());
+    let router = Router::new().tool(
+        Tool::named("wait", "Waits for the gate"),
+        move |_: NoArguments| {
+            let (gate, started) = (gate_t.clone(), started_t.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _pass = gate.acquire().await;
+                "done"
+            }
+        },
+    );
+    let (client_end, server_end) = tokio::io::duplex(1 << 16);
+    let (server_read, server_write) = tokio::io::split(server_end);
+    let config = SessionConfig {
+        max_concurrent_requests: RUNNING,
+        ..SessionConfig::default()
+    };
+    tokio::spawn(serve_io(router, config, server_read, server_write));
+    let (read, mut to_server) = tokio::io::split(client_end);
+    let mut from_server = BufReader::new(read).lines();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    for m in [init, initialized] {
+        to_server
+            .write_all(format!("{m}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    from_server.next_line().await.unwrap().unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    let writer = tokio::spawn(async move {
+        let pad = "x".repeat(16 * 1024);
+        for id in 1..=REQUESTS {
+            let req = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                "params":{"name":"wait","arguments":{},"_meta":{"pad":pad}}});
+            to_server
+                .write_all(format!("{req}\n").as_bytes())
+                .await
+                .unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        to_server
+    });
+    // Let every task that can run, run, until nothing changes any more.
+    let (mut last, mut still) = (usize::MAX, 0);
+    while still < 500 {
+        tokio::task::yield_now().await;
+        let now = written.load(Ordering::SeqCst);
+        (last, still) = (now, if now == last { still + 1 } else { 0 });
+    }
+    assert_eq!(started.load(Ordering::SeqCst), RUNNING);
+    // Taken in: the running ones, the waiting ones, one waiting to be taken
+    // in; buffered: about 4 lines in the pipe and 4 in the read buffer.
+    assert!(
+        last <= RUNNING + MAX_WAITING_REQUESTS + 12,
+        "{last} requests were read while {RUNNING} ran"
+    );
+    assert!(last < REQUESTS, "the client could write every request");
+    gate.add_permits(REQUESTS);
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < REQUESTS {
+        let line = timeout(LIMIT, from_server.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .unwrap();
+        let m: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(m["result"]["content"][0]["text"], "done", "{m}");
+        assert!(ids.insert(m["id"].as_u64().unwrap()), "{m}");
+    }
+    let _to_server = writer.await.unwrap();
 }

@@ -21,6 +21,13 @@ use tokio::sync::mpsc;
 /// error and skipped, so a runaway client cannot exhaust memory.
 pub const MAX_LINE_BYTES: usize = mcp_sdk::framing::MAX_LINE_BYTES;
 
+/// At most this many requests read from stdin wait for a permit to run
+/// (beyond [`SessionConfig::max_concurrent_requests`] running); while
+/// that many wait, stdin is not read further, so a client that pipelines
+/// requests meets back-pressure instead of making the server hold them
+/// all.
+pub const MAX_WAITING_REQUESTS: usize = 256;
+
 /// How long requests still running when stdin closes may take to answer.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -164,7 +171,7 @@ where
     let shared = ServerShared::new(Arc::new(server), config);
     let (tx, rx) = mpsc::channel::<Line>(256);
     let out: Outbound = Arc::new(Lines(tx.clone()));
-    let session = Session::new(shared, out.clone());
+    let session = Session::with_waiting_bound(shared, out.clone(), MAX_WAITING_REQUESTS);
     let writer = tokio::spawn(write_lines(rx, writer));
 
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
