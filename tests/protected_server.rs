@@ -56,6 +56,16 @@ struct Setup {
 }
 
 async fn setup(test: &str) -> Option<Setup> {
+    setup_with(test, |_| {}, |auth| auth).await
+}
+
+/// [`setup`], with the provider's config (see tests/oidc/provider.mjs)
+/// and the resource server changed first.
+async fn setup_with(
+    test: &str,
+    configure: impl FnOnce(&mut Value),
+    protect: impl FnOnce(ResourceServer) -> ResourceServer,
+) -> Option<Setup> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let other = "http://127.0.0.1:1/other".to_owned();
@@ -65,13 +75,14 @@ async fn setup(test: &str) -> Option<Setup> {
             "grant_types": ["client_credentials"], "redirect_uris": [], "response_types": [],
         })
     };
-    let config = json!({
+    let mut config = json!({
         "resources": [
             { "uri": url, "scopes": SCOPES, "accessTokenTtl": 3600 },
             { "uri": other, "scopes": SCOPES, "accessTokenTtl": 3600 },
         ],
         "clients": [client("alice"), client("bob")],
     });
+    configure(&mut config);
     let provider = Provider::start(test, config).await?;
     let issuer = provider.issuer().to_owned();
     // No leeway and no pause between fetches: the test's expired token
@@ -84,6 +95,7 @@ async fn setup(test: &str) -> Option<Setup> {
         .authorization_server(&issuer)
         .scopes_supported(SCOPES)
         .require_scopes(["mcp:read"]);
+    let auth = protect(auth);
     let config = HttpConfig {
         auth: Some(Arc::new(auth)),
         ..HttpConfig::default()
@@ -322,6 +334,48 @@ async fn a_protected_server_takes_good_tokens_and_refuses_bad_ones() {
     assert_ne!(rotated.split('.').next(), alice.split('.').next());
     let (status, www, body) = initialize(&s.service, Some(&format!("Bearer {rotated}"))).await;
     assert_eq!(status, 200, "{www} {body}");
+}
+
+/// Most providers sign with RSA: oidc-provider's RS256 tokens are taken,
+/// and the same token with a header that names another algorithm (ES256,
+/// PS256, HS256, none) is refused.
+#[tokio::test]
+async fn rs256_tokens_are_taken_and_a_header_alg_that_does_not_fit_is_refused() {
+    let Some(s) = setup_with(
+        "rs256_tokens_are_taken",
+        |config| config["resources"][0]["alg"] = json!("RS256"),
+        |auth| auth,
+    )
+    .await
+    else {
+        return;
+    };
+    let alice = token(&s.provider, "alice", &s.url, "mcp:read").await;
+    let header = jwt_header(&alice);
+    assert_eq!(header["alg"], "RS256", "{header}");
+    let client = support::client_with_authorization(&s.url, &format!("Bearer {alice}")).await;
+    let result = client.call_tool("whoami", json!({})).await.unwrap();
+    assert_eq!(result.content[0].as_text(), Some("alice"), "{result:?}");
+    client.close().await;
+    for alg in ["ES256", "PS256", "HS256", "none"] {
+        let forged = with_parts(
+            &alice,
+            Some(json!({"alg": alg, "typ": "at+jwt", "kid": header["kid"]})),
+            None,
+        );
+        let (status, www, _) = initialize(&s.service, Some(&format!("Bearer {forged}"))).await;
+        assert_eq!(status, 401, "{alg}");
+        assert!(www.contains("error=\"invalid_token\""), "{alg}: {www}");
+    }
+}
+
+/// The decoded header of a JWT.
+fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice(&header).unwrap()
 }
 
 fn bearer(token: &str) -> http::HeaderMap {

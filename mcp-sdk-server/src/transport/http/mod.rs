@@ -434,7 +434,9 @@ impl StreamableHttpService {
     #[cfg(feature = "auth")]
     async fn authenticate<B>(&self, mut req: Request<B>) -> Result<Request<B>, HttpResponse> {
         if let Some(auth) = &self.inner.config.auth {
-            let identity = auth.authenticate(req.headers()).await?;
+            let identity = auth
+                .authenticate_request(req.method(), req.headers())
+                .await?;
             req.extensions_mut().insert(identity);
         }
         Ok(req)
