@@ -44,6 +44,18 @@ fn router() -> Router {
             Route::new(Tool::named("write", "Writes")).requires_scope("mcp:write"),
             |_: NoArguments| async { "written" },
         )
+        .tool(
+            Tool::named(
+                "bound",
+                "Says which DPoP key the caller's token is bound to",
+            ),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let jkt = ctx
+                    .identity()
+                    .and_then(|i| i.claims.get("cnf")?.get("jkt")?.as_str().map(str::to_owned));
+                Ok::<_, mcp_sdk::Error>(jkt.unwrap_or_else(|| "unbound".into()))
+            },
+        )
 }
 
 /// A protected server (its MCP URL), the provider, and a second resource
@@ -367,6 +379,261 @@ async fn rs256_tokens_are_taken_and_a_header_alg_that_does_not_fit_is_refused() 
         assert_eq!(status, 401, "{alg}");
         assert!(www.contains("error=\"invalid_token\""), "{alg}: {www}");
     }
+}
+
+/// Our client with DPoP (it uses it when the authorization server offers
+/// ES256 proofs) reaches a protected server through oidc-provider issuing
+/// DPoP-bound tokens: the token the tool sees is bound to a key, and the
+/// server's nonces (401 `use_dpop_nonce`, then a retry) are followed.
+#[tokio::test]
+async fn our_client_with_dpop_reaches_a_protected_server() {
+    let Some(s) = setup_with(
+        "our_client_with_dpop_reaches_a_protected_server",
+        |config| config["dpop"] = json!(true),
+        |auth| auth.dpop_nonces(Duration::from_secs(60)),
+    )
+    .await
+    else {
+        return;
+    };
+    use mcp_sdk_client::auth::{FollowRedirect, Grant, OAuth, Secret};
+    let oauth = OAuth::builder(FollowRedirect::new())
+        .pre_registered(
+            Some(s.provider.issuer()),
+            "alice",
+            Some(Secret::from("alice-secret")),
+        )
+        .grant(Grant::ClientCredentials)
+        .build()
+        .unwrap();
+    let transport = mcp_sdk_client::transport::HttpTransport::builder(&s.url)
+        .oauth(oauth)
+        .build()
+        .unwrap();
+    let client = mcp_sdk_client::Client::builder()
+        .era(mcp_sdk_client::Era::SessionOnly)
+        .connect(transport)
+        .await
+        .expect("connected with a DPoP-bound token");
+    let bound = client.call_tool("bound", json!({})).await.unwrap();
+    let jkt = bound.content[0].as_text().unwrap().to_owned();
+    assert_ne!(jkt, "unbound", "the client got a bearer token");
+    let who = client.call_tool("whoami", json!({})).await.unwrap();
+    assert_eq!(who.content[0].as_text(), Some("alice"), "{who:?}");
+    client.close().await;
+}
+
+/// A DPoP key of the test's own, and proofs made with it.
+struct DpopKey(p256::ecdsa::SigningKey);
+
+impl DpopKey {
+    fn new() -> DpopKey {
+        loop {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).unwrap();
+            if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&bytes) {
+                return DpopKey(key);
+            }
+        }
+    }
+
+    /// A proof of `claims` (`jti` and `iat` added unless given).
+    fn proof(&self, mut claims: Value) -> String {
+        use base64::Engine;
+        use p256::ecdsa::signature::Signer;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let point = self.0.verifying_key().to_encoded_point(false);
+        let jwk = json!({"kty": "EC", "crv": "P-256",
+            "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())});
+        if claims.get("jti").is_none() {
+            claims["jti"] = json!(support::oidc::random_token());
+        }
+        if claims.get("iat").is_none() {
+            claims["iat"] = json!(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs());
+        }
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let signature: p256::ecdsa::Signature = self.0.sign(signed.as_bytes());
+        format!("{signed}.{}", b64(&signature.to_bytes()))
+    }
+}
+
+/// `base64url(SHA-256(token))`, a proof's `ath`.
+fn ath(token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token))
+}
+
+/// A DPoP-bound token for `client` from the provider (client credentials,
+/// with a proof of `key` for the token endpoint).
+async fn dpop_token(provider: &Provider, key: &DpopKey, client: &str, resource: &str) -> String {
+    let endpoint = provider.info["token_endpoint"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .post(endpoint)
+        .basic_auth(client, Some(format!("{client}-secret")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", key.proof(json!({"htm": "POST", "htu": endpoint})))
+        .body(format!(
+            "grant_type=client_credentials&resource={}&scope=mcp:read",
+            form(resource)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert!(status.is_success(), "token: {status} {body}");
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Status, `WWW-Authenticate` and body of an `initialize` POSTed with
+/// `authorization` and the `DPoP` proof, if any.
+async fn initialize_dpop(
+    service: &StreamableHttpService,
+    authorization: &str,
+    proof: Option<&str>,
+) -> (u16, String, String) {
+    let mut request = http::Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", authorization);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    let response = service
+        .handle(
+            request
+                .body(McpBody::full(initialize_body().to_string()))
+                .unwrap(),
+        )
+        .await;
+    let status = response.status().as_u16();
+    let www = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, www, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A DPoP-bound token is taken only with a proof made for this request by
+/// its key: a proof for another URL or method, a replayed one, an old one,
+/// one for another token, one by another key, none at all, or the token
+/// sent as Bearer, each get 401 with a `DPoP` challenge saying why, and
+/// neither the token nor the proof in the answer.
+#[tokio::test]
+async fn dpop_proofs_that_do_not_fit_the_request_are_refused() {
+    let Some(s) = setup_with(
+        "dpop_proofs_that_do_not_fit_the_request_are_refused",
+        |config| config["dpop"] = json!(true),
+        |auth| auth,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = DpopKey::new();
+    let token = dpop_token(&s.provider, &key, "alice", &s.url).await;
+    let authorization = format!("DPoP {token}");
+    let good = |key: &DpopKey, f: &dyn Fn(&mut Value)| {
+        let mut claims = json!({"htm": "POST", "htu": s.url, "ath": ath(&token)});
+        f(&mut claims);
+        key.proof(claims)
+    };
+    let fine = good(&key, &|_| {});
+    let (status, www, body) = initialize_dpop(&s.service, &authorization, Some(&fine)).await;
+    assert_eq!(status, 200, "{www} {body}");
+
+    let old = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 600;
+    let other_key = DpopKey::new();
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("replayed", Some(fine.clone()), "used before"),
+        (
+            "another URL",
+            Some(good(&key, &|c| c["htu"] = json!(s.other))),
+            "another URL",
+        ),
+        (
+            "another method",
+            Some(good(&key, &|c| c["htm"] = json!("GET"))),
+            "another HTTP method",
+        ),
+        ("old", Some(good(&key, &|c| c["iat"] = json!(old))), "iat"),
+        (
+            "another token",
+            Some(good(&key, &|c| c["ath"] = json!(ath("other")))),
+            "ath",
+        ),
+        (
+            "another key",
+            Some(good(&other_key, &|_| {})),
+            "another key",
+        ),
+        ("no proof", None, "exactly one DPoP proof"),
+    ];
+    for (name, proof, why) in cases {
+        let (status, www, body) =
+            initialize_dpop(&s.service, &authorization, proof.as_deref()).await;
+        assert_eq!(status, 401, "{name}: {body}");
+        assert!(www.starts_with("DPoP "), "{name}: {www}");
+        assert!(
+            www.contains("error=\"invalid_dpop_proof\""),
+            "{name}: {www}"
+        );
+        assert!(www.contains(why), "{name}: {www}");
+        assert!(www.contains("algs=\"ES256"), "{name}: {www}");
+        let token_tail = &token[token.len() - 20..];
+        assert!(
+            !www.contains(token_tail) && !body.contains(token_tail),
+            "{name}"
+        );
+        if let Some(proof) = &proof {
+            let proof_tail = &proof[proof.len() - 20..];
+            assert!(
+                !www.contains(proof_tail) && !body.contains(proof_tail),
+                "{name}"
+            );
+        }
+    }
+    // The bound token as a bearer token: refused, even with a good proof.
+    let (status, www, _) = initialize_dpop(
+        &s.service,
+        &format!("Bearer {token}"),
+        Some(&good(&key, &|_| {})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        www.starts_with("DPoP error=\"invalid_token\"") && www.contains("bound"),
+        "{www}"
+    );
+    // An unbound token sent as DPoP: refused.
+    let plain = token_unbound(&s).await;
+    let (status, www, _) = initialize_dpop(&s.service, &format!("DPoP {plain}"), Some(&fine)).await;
+    assert_eq!(status, 401);
+    assert!(www.contains("not DPoP-bound"), "{www}");
+}
+
+/// A bearer token for alice from the DPoP-capable provider (no proof).
+async fn token_unbound(s: &Setup) -> String {
+    token(&s.provider, "alice", &s.url, "mcp:read").await
 }
 
 /// The decoded header of a JWT.
