@@ -44,6 +44,26 @@ fn router() -> Router {
             Route::new(Tool::named("write", "Writes")).requires_scope("mcp:write"),
             |_: NoArguments| async { "written" },
         )
+        .prompt(
+            Route::new(mcp_sdk::Prompt::new("draft", "Drafts a write")).requires_scope("mcp:write"),
+            |_: mcp_sdk_server::router::PromptArguments| async {
+                mcp_sdk::GetPromptResult::new(vec![mcp_sdk::PromptMessage::user_text("drafted")])
+            },
+        )
+        .resource(
+            Route::new(mcp_sdk::Resource::new("file:///secret", "secret"))
+                .requires_scope("mcp:write"),
+            |r: mcp_sdk_server::router::ResourceRequest| async move {
+                mcp_sdk::ReadResourceResult::text(r.uri, "text/plain", "the secret")
+            },
+        )
+        .resource_template(
+            Route::new(mcp_sdk::ResourceTemplate::new("vault://{item}", "vault"))
+                .requires_scope("mcp:write"),
+            |r: mcp_sdk_server::router::ResourceRequest| async move {
+                mcp_sdk::ReadResourceResult::text(r.uri, "text/plain", "an item")
+            },
+        )
         .tool(
             Tool::named(
                 "bound",
@@ -753,6 +773,55 @@ async fn a_scoped_tool_asks_for_a_step_up() {
     assert!(body.contains("written"), "{body}");
 }
 
+/// A prompt or resource that needs a scope: over HTTP a get or read
+/// without it gets the same 403 step-up challenge as a tool's call; with
+/// the scope it is answered.
+#[tokio::test]
+async fn scoped_prompts_and_resources_ask_for_a_step_up_over_http() {
+    router().check().expect("the router is well formed");
+    let Some(s) = setup("scoped_prompts_and_resources_ask_for_a_step_up_over_http").await else {
+        return;
+    };
+    let reader = format!(
+        "Bearer {}",
+        token(&s.provider, "alice", &s.url, "mcp:read").await
+    );
+    let writer = format!(
+        "Bearer {}",
+        token(&s.provider, "alice", &s.url, "mcp:read mcp:write").await
+    );
+    let (_, _, _, session) = post(&s.service, Some(&reader), None, initialize_body()).await;
+    let session = session.unwrap();
+    let requests = [
+        ("prompts/get", json!({"name": "draft"}), "drafted"),
+        (
+            "resources/read",
+            json!({"uri": "file:///secret"}),
+            "the secret",
+        ),
+        ("resources/read", json!({"uri": "vault://x"}), "an item"),
+    ];
+    for (method, params, answer) in requests {
+        let request = json!({"jsonrpc": "2.0", "id": 5, "method": method, "params": params});
+        let (status, www, body, _) =
+            post(&s.service, Some(&reader), Some(&session), request.clone()).await;
+        assert_eq!(status, 403, "{method} {params}: {body}");
+        assert!(
+            www.contains("error=\"insufficient_scope\"")
+                && www.contains("scope=\"mcp:read mcp:write\""),
+            "{method}: {www}"
+        );
+        let (status, _, body, _) = post(&s.service, Some(&writer), Some(&session), request).await;
+        assert_eq!(status, 200, "{method}: {body}");
+        assert!(body.contains(answer), "{method}: {body}");
+    }
+    // A resource that needs no scope, and an unknown one, are not stepped up.
+    let unknown = json!({"jsonrpc": "2.0", "id": 6, "method": "resources/read",
+        "params": {"uri": "file:///nothing"}});
+    let (status, _, _, _) = post(&s.service, Some(&reader), Some(&session), unknown).await;
+    assert_eq!(status, 200);
+}
+
 /// With `hide_tools_out_of_scope`, `tools/list` leaves out what the caller
 /// cannot call; the guard refuses a call that gets past the transport.
 #[tokio::test]
@@ -773,11 +842,11 @@ async fn hidden_scoped_tools_and_the_guard() {
     let reader = RequestContext::builder()
         .extension(identity(&["mcp:read"]))
         .build();
-    assert_eq!(names(reader.clone()).await, ["whoami"]);
+    assert_eq!(names(reader.clone()).await, ["whoami", "bound"]);
     let writer = RequestContext::builder()
         .extension(identity(&["mcp:read", "mcp:write"]))
         .build();
-    assert_eq!(names(writer.clone()).await, ["whoami", "write"]);
+    assert_eq!(names(writer.clone()).await, ["whoami", "write", "bound"]);
     let call = |ctx| {
         router.call_tool(
             mcp_sdk::CallToolParams::new("write", Some(Default::default())),
