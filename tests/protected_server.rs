@@ -65,6 +65,19 @@ fn router() -> Router {
             },
         )
         .tool(
+            Tool::named("confirm", "Asks the caller to confirm"),
+            |_: NoArguments, ctx: RequestContext| async move {
+                let question: mcp_sdk::InputRequest =
+                    serde_json::from_value(json!({"method": "elicitation/create", "params": {
+                        "message": "Sure?",
+                        "requestedSchema": {"type": "object", "properties": {}}
+                    }}))
+                    .unwrap();
+                ctx.input("sure", question).await?;
+                Ok::<_, mcp_sdk::Error>("confirmed")
+            },
+        )
+        .tool(
             Tool::named(
                 "bound",
                 "Says which DPoP key the caller's token is bound to",
@@ -775,7 +788,8 @@ async fn a_scoped_tool_asks_for_a_step_up() {
 
 /// A prompt or resource that needs a scope: over HTTP a get or read
 /// without it gets the same 403 step-up challenge as a tool's call; with
-/// the scope it is answered.
+/// the scope it is answered. Subscribing to the resource, or listening
+/// for its changes, needs the scope too.
 #[tokio::test]
 async fn scoped_prompts_and_resources_ask_for_a_step_up_over_http() {
     router().check().expect("the router is well formed");
@@ -815,11 +829,110 @@ async fn scoped_prompts_and_resources_ask_for_a_step_up_over_http() {
         assert_eq!(status, 200, "{method}: {body}");
         assert!(body.contains(answer), "{method}: {body}");
     }
+    // A subscriptions/listen stream (2026-07-28) watching the resource
+    // needs what reading it needs; a resources/subscribe too.
+    let listen = json!({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen", "params": {
+    "notifications": {"resourceSubscriptions": ["file:///secret"]},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+    }}});
+    for (authorization, status) in [(&reader, 403), (&writer, 200)] {
+        let response = s
+            .service
+            .handle(
+                http::Request::post("/mcp")
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2026-07-28")
+                    .header("mcp-method", "subscriptions/listen")
+                    .header("authorization", authorization.as_str())
+                    .body(McpBody::full(listen.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        // The stream itself is not read: it lasts until the server closes.
+        assert_eq!(response.status(), status);
+    }
+    let subscribe = json!({"jsonrpc": "2.0", "id": 8, "method": "resources/subscribe",
+        "params": {"uri": "vault://y"}});
+    let (status, www, _, _) = post(&s.service, Some(&reader), Some(&session), subscribe).await;
+    assert_eq!(status, 403, "{www}");
     // A resource that needs no scope, and an unknown one, are not stepped up.
     let unknown = json!({"jsonrpc": "2.0", "id": 6, "method": "resources/read",
         "params": {"uri": "file:///nothing"}});
     let (status, _, _, _) = post(&s.service, Some(&reader), Some(&session), unknown).await;
     assert_eq!(status, 200);
+}
+
+/// A `requestState` (2026-07-28 multi round-trip requests) belongs to the
+/// caller it was sealed for: alice's state sent with bob's token gets the
+/// same answer as a forged one; alice's own retry goes through.
+#[tokio::test]
+async fn a_request_state_is_bound_to_its_caller() {
+    let Some(s) = setup("a_request_state_is_bound_to_its_caller").await else {
+        return;
+    };
+    let alice = format!(
+        "Bearer {}",
+        token(&s.provider, "alice", &s.url, "mcp:read").await
+    );
+    let bob = format!(
+        "Bearer {}",
+        token(&s.provider, "bob", &s.url, "mcp:read").await
+    );
+    let call = |extra: Value| {
+        let mut params = json!({"name": "confirm", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        }});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+    };
+    let send = |authorization: String, body: Value| {
+        let service = s.service.clone();
+        async move {
+            let request = http::Request::post("/mcp")
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "confirm")
+                .header("authorization", authorization)
+                .body(McpBody::full(body.to_string()))
+                .unwrap();
+            let response = service.handle(request).await;
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        }
+    };
+    let first = send(alice.clone(), call(json!({}))).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({"sure": {"action": "accept", "content": {}}});
+    let retry = |state: &str| call(json!({"inputResponses": answer, "requestState": state}));
+    let forged = {
+        let mut bytes = state.clone().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    let by_bob = send(bob.clone(), retry(&state)).await;
+    let forged_by_bob = send(bob, retry(&forged)).await;
+    assert_eq!(by_bob["error"], forged_by_bob["error"], "{by_bob}");
+    assert_eq!(by_bob["error"]["code"], -32602, "{by_bob}");
+    let by_alice = send(alice, retry(&state)).await;
+    assert_eq!(
+        by_alice["result"]["content"][0]["text"], "confirmed",
+        "{by_alice}"
+    );
 }
 
 /// With `hide_tools_out_of_scope`, `tools/list` leaves out what the caller
@@ -842,11 +955,14 @@ async fn hidden_scoped_tools_and_the_guard() {
     let reader = RequestContext::builder()
         .extension(identity(&["mcp:read"]))
         .build();
-    assert_eq!(names(reader.clone()).await, ["whoami", "bound"]);
+    assert_eq!(names(reader.clone()).await, ["whoami", "confirm", "bound"]);
     let writer = RequestContext::builder()
         .extension(identity(&["mcp:read", "mcp:write"]))
         .build();
-    assert_eq!(names(writer.clone()).await, ["whoami", "write", "bound"]);
+    assert_eq!(
+        names(writer.clone()).await,
+        ["whoami", "write", "confirm", "bound"]
+    );
     let call = |ctx| {
         router.call_tool(
             mcp_sdk::CallToolParams::new("write", Some(Default::default())),

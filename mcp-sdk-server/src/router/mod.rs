@@ -1284,7 +1284,24 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             "prompts/get" => field("name")
                 .and_then(|name| self.prompt_index.get(name))
                 .map_or(&[], |&i| &self.prompts[i].scopes),
-            "resources/read" => field("uri").map_or(&[], |uri| self.scopes_for(uri)),
+            "resources/read" | "resources/subscribe" => {
+                field("uri").map_or(&[], |uri| self.scopes_for(uri))
+            }
+            // A stream that watches resources needs what reading them needs.
+            "subscriptions/listen" => {
+                let uris = params
+                    .and_then(|p| p.pointer("/notifications/resourceSubscriptions"))
+                    .and_then(Value::as_array);
+                let mut all: Vec<String> = Vec::new();
+                for uri in uris.into_iter().flatten().filter_map(Value::as_str) {
+                    for scope in self.scopes_for(uri) {
+                        if !all.contains(scope) {
+                            all.push(scope.clone());
+                        }
+                    }
+                }
+                return all;
+            }
             _ => &[],
         };
         scopes.to_vec()

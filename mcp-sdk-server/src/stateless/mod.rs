@@ -174,6 +174,7 @@ pub(crate) async fn serve_checked(
         capabilities.clone(),
         &config.request_state_key,
         MULTI_ROUND.contains(&method.as_str()),
+        crate::context::principal(&http),
     )?);
     let client = ClientInfo {
         protocol_version: version,
