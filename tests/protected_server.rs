@@ -325,12 +325,23 @@ async fn a_protected_server_takes_good_tokens_and_refuses_bad_ones() {
         Some(""),
     );
     let huge = "A".repeat(1 << 20);
+    // A header of 8 KiB (the token itself under the 16 KiB limit).
+    let huge_header = with_parts(
+        &alice,
+        Some(json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "pad": "x".repeat(6000)})),
+        None,
+    );
+    let array_header = with_parts(&alice, Some(json!(["ES256"])), None);
+    let not_base64 = format!("!!!{}", &alice[3..]);
     for (name, bad, why) in [
         ("wrong audience", wrong_aud.as_str(), "aud"),
         ("badly signed", flipped.as_str(), "signature"),
         ("alg none", alg_none.as_str(), "algorithm"),
         ("1 MiB", huge.as_str(), "too long"),
         ("not a JWT", "opaque-token", "not a JWT"),
+        ("huge header", huge_header.as_str(), "header is too large"),
+        ("header not an object", array_header.as_str(), "malformed"),
+        ("header not base64url", not_base64.as_str(), "malformed"),
     ] {
         let (status, www, body) = initialize(&s.service, Some(&format!("Bearer {bad}"))).await;
         assert_eq!(status, 401, "{name}: {body}");
@@ -1094,4 +1105,79 @@ async fn a_jwks_that_answers_garbage_gives_503_once_asked() {
         assert!(refusal.headers().contains_key("retry-after"));
     }
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A JWKS endpoint that never answers, or answers more than a JWKS can
+/// be: 503 with Retry-After within the fetch timeout, not a hang and not a
+/// pass, and the failure is remembered (the endpoint is asked once).
+#[tokio::test]
+async fn a_jwks_that_hangs_or_answers_too_much_gives_503_once_asked() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                seen.lock().unwrap().push(path.clone());
+                if path == "/huge" {
+                    // 1 MiB of a JSON object, sent as it goes (no length).
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"keys\": [\"")
+                        .await;
+                    let chunk = vec![b'a'; 64 * 1024];
+                    for _ in 0..16 {
+                        if stream.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = stream.write_all(b"\"]}").await;
+                } else {
+                    // Hangs: reads nothing more, answers nothing.
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
+    });
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let token = format!(
+        "{}.{}.AAAA",
+        b64(json!({"alg": "ES256", "typ": "at+jwt", "kid": "k"})),
+        b64(json!({"iss": "http://issuer"}))
+    );
+    for path in ["/hang", "/huge"] {
+        let auth = ResourceServer::new(
+            "http://127.0.0.1:2/mcp",
+            JwtVerifier::new("http://issuer", "http://127.0.0.1:2/mcp")
+                .jwks_uri(&format!("http://{addr}{path}"))
+                .fetch_timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+        for _ in 0..3 {
+            let refusal =
+                tokio::time::timeout(Duration::from_secs(30), auth.authenticate(&bearer(&token)))
+                    .await
+                    .expect("the fetch is bounded in time")
+                    .unwrap_err();
+            assert_eq!(refusal.status(), 503, "{path}");
+            assert!(refusal.headers().contains_key("retry-after"), "{path}");
+            let body = http_body_util::BodyExt::collect(refusal.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains("cannot be checked now"), "{path}: {body}");
+            assert!(!body.contains("AAAA"), "{path}: {body}");
+        }
+        let times = asked.lock().unwrap().iter().filter(|p| *p == path).count();
+        assert_eq!(times, 1, "{path}");
+    }
 }
