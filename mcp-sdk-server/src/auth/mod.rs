@@ -338,7 +338,11 @@ impl ResourceServer {
             (Scheme::Dpop, None) => {
                 return Err(self.dpop_refusal("invalid_token", "the token is not DPoP-bound"))
             }
-            (Scheme::Dpop, Some(jkt)) => self.check_proof(method, headers, token, jkt)?,
+            (Scheme::Dpop, Some(jkt)) => {
+                if let Some(refusal) = self.check_proof(method, headers, token, jkt) {
+                    return Err(refusal);
+                }
+            }
         }
         let missing: Vec<&str> = self
             .required
@@ -357,27 +361,28 @@ impl ResourceServer {
         Ok(identity)
     }
 
-    /// The DPoP proof of a request with a token bound to `jkt`.
+    /// The refusal of a request with a token bound to `jkt` whose DPoP
+    /// proof does not check out, if it does not.
     fn check_proof(
         &self,
         method: Option<&Method>,
         headers: &HeaderMap,
         token: &str,
         jkt: &str,
-    ) -> Result<(), Response<McpBody>> {
-        let invalid = |why: &str| self.dpop_refusal("invalid_dpop_proof", why);
+    ) -> Option<Response<McpBody>> {
+        let invalid = |why: &str| Some(self.dpop_refusal("invalid_dpop_proof", why));
         let Some(method) = method else {
-            return Err(
-                self.dpop_refusal("invalid_token", "a DPoP-bound token cannot be checked here")
+            return Some(
+                self.dpop_refusal("invalid_token", "a DPoP-bound token cannot be checked here"),
             );
         };
         let mut proofs = headers.get_all("dpop").iter();
         let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-            return Err(invalid("the request needs exactly one DPoP proof header"));
+            return invalid("the request needs exactly one DPoP proof header");
         };
-        let proof = proof
-            .to_str()
-            .map_err(|_| invalid("the DPoP proof is not ASCII"))?;
+        let Ok(proof) = proof.to_str() else {
+            return invalid("the DPoP proof is not ASCII");
+        };
         let uri = self.resource.split('?').next().unwrap_or_default();
         let request = ProofRequest {
             method: method.as_str(),
@@ -386,18 +391,18 @@ impl ResourceServer {
             jkt,
         };
         match self.dpop.check(proof, &request) {
-            Ok(()) => Ok(()),
+            Ok(()) => None,
             Err(ProofError::Invalid(why)) => {
                 tracing::debug!(reason = why, "DPoP proof refused");
-                Err(invalid(why))
+                invalid(why)
             }
-            Err(ProofError::UseNonce) => Err(self.dpop_refusal(
+            Err(ProofError::UseNonce) => Some(self.dpop_refusal(
                 "use_dpop_nonce",
                 "the DPoP proof must carry the nonce in DPoP-Nonce",
             )),
             Err(ProofError::Busy) => {
                 tracing::warn!("too many DPoP proofs remembered to take another");
-                Err(challenge::unavailable(
+                Some(challenge::unavailable(
                     "Service Unavailable: too many requests to check their DPoP proofs now",
                 ))
             }

@@ -1278,7 +1278,7 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             "tools/call" => {
                 return field("name")
                     .and_then(|name| self.tools.get(name))
-                    .map(|tool| crate::server::tool_scopes(tool))
+                    .map(crate::server::tool_scopes)
                     .unwrap_or_default()
             }
             "prompts/get" => field("name")
