@@ -452,7 +452,11 @@ impl StreamableHttpService {
             return None;
         };
         let identity = extensions.get::<crate::auth::Identity>()?;
-        let needed = (self.inner.shared.server).required_scopes(&req.method, req.params.as_ref());
+        let needed = self
+            .inner
+            .shared
+            .server
+            .required_scopes(&req.method, req.params.as_ref());
         let missing: Vec<&str> = needed
             .iter()
             .map(String::as_str)
