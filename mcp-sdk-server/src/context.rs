@@ -18,6 +18,23 @@ use tokio_util::sync::CancellationToken;
 /// The head of the HTTP request a message came in, if it did.
 pub(crate) type Http = Option<Arc<http::request::Parts>>;
 
+/// Who made the request, on a protected server (feature `auth`): its
+/// identity's principal, the owner of what the request opens; else `None`.
+pub(crate) fn principal(http: &Http) -> Option<String> {
+    #[cfg(feature = "auth")]
+    {
+        http.as_ref()?
+            .extensions
+            .get::<crate::auth::Identity>()
+            .and_then(crate::auth::Identity::principal)
+    }
+    #[cfg(not(feature = "auth"))]
+    {
+        let _ = http;
+        None
+    }
+}
+
 /// The context of one request: its id, its cancellation, its progress token,
 /// the HTTP request it came in (if it did), and the [`Peer`] for calls back
 /// to the client.

@@ -62,6 +62,24 @@ pub trait Server: Send + Sync + 'static {
         None
     }
 
+    /// The OAuth scopes a request of `method` with `params` needs, when the
+    /// server knows without running it. A protected HTTP transport answers
+    /// a caller whose token lacks one with the 403 `insufficient_scope`
+    /// step-up challenge, before the request runs. The default knows the
+    /// scopes a `tools/call` needs from the tool's `_meta` (see
+    /// [`find_tool`](Self::find_tool)); the [`Router`](crate::Router) also
+    /// knows those of its prompts and resources
+    /// ([`Route::requires_scope`](crate::router::Route)).
+    fn required_scopes(&self, method: &str, params: Option<&Value>) -> Vec<String> {
+        let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
+        match (method, name) {
+            ("tools/call", Some(name)) => self
+                .find_tool(name)
+                .map_or_else(Vec::new, |t| tool_scopes(&t)),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether the server can serve. The transports call this once before
     /// they serve and refuse to start with its error ([`stdio::serve`] and
     /// [`http::serve`] return it as an `io::Error` of kind `InvalidInput`).
@@ -204,6 +222,22 @@ pub trait Server: Send + Sync + 'static {
     /// kept in [`Peer::session_extensions`] goes with the session by itself.
     /// Stateless requests (2026-07-28) have no session and never come here.
     async fn on_session_closed(&self, _peer: Peer) {}
+}
+
+/// The scopes a tool's `_meta` says a call of it needs
+/// ([`REQUIRED_SCOPES_META`](crate::router::REQUIRED_SCOPES_META)).
+pub(crate) fn tool_scopes(tool: &Tool) -> Vec<String> {
+    tool.meta
+        .as_ref()
+        .and_then(|m| m.get(crate::router::REQUIRED_SCOPES_META))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

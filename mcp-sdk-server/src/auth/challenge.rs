@@ -1,5 +1,7 @@
 //! The refusals of a protected server: `WWW-Authenticate: Bearer ...`
-//! challenges (RFC 6750 §3, RFC 9728 §5.1) with a JSON-RPC error body.
+//! challenges (RFC 6750 §3, RFC 9728 §5.1), or `DPoP ...` ones (RFC 9449
+//! §7.1) for requests that came with a DPoP-bound token, with a JSON-RPC
+//! error body.
 
 use crate::http::McpBody;
 use http::{HeaderValue, Response, StatusCode};
@@ -25,11 +27,41 @@ pub(super) fn unauthorized(
         Some(_) => "Unauthorized: the access token is not valid for this server",
         None => "Unauthorized: this server needs an access token",
     };
-    respond(StatusCode::UNAUTHORIZED, &params, message)
+    respond(StatusCode::UNAUTHORIZED, "Bearer", &params, message)
+}
+
+/// 401 under the DPoP scheme: `error` is `invalid_token` (the token, or
+/// its scheme, is wrong), `invalid_dpop_proof` or `use_dpop_nonce` (then
+/// `nonce` goes in the `DPoP-Nonce` header); `algs` lists the proof
+/// algorithms taken.
+pub(super) fn dpop(
+    metadata: &str,
+    error: &str,
+    why: &str,
+    algs: &str,
+    nonce: Option<&str>,
+) -> Response<McpBody> {
+    let params = [
+        ("error", error.to_owned()),
+        ("error_description", why.to_owned()),
+        ("algs", algs.to_owned()),
+        ("resource_metadata", metadata.to_owned()),
+    ];
+    let message = match error {
+        "use_dpop_nonce" => "Unauthorized: the DPoP proof must carry the server's nonce",
+        "invalid_dpop_proof" => "Unauthorized: the DPoP proof is not valid for this request",
+        _ => "Unauthorized: the access token is not valid for this server",
+    };
+    let mut resp = respond(StatusCode::UNAUTHORIZED, "DPoP", &params, message);
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        resp.headers_mut().insert("dpop-nonce", value);
+    }
+    resp
 }
 
 /// 403 `insufficient_scope` naming the scopes the request needs.
-pub(super) fn insufficient_scope(metadata: &str, scope: &str) -> Response<McpBody> {
+/// `scheme` is that of the request's token (`Bearer` or `DPoP`).
+pub(super) fn insufficient_scope(metadata: &str, scheme: &str, scope: &str) -> Response<McpBody> {
     let params = [
         ("error", "insufficient_scope".to_owned()),
         ("scope", scope.to_owned()),
@@ -38,20 +70,16 @@ pub(super) fn insufficient_scope(metadata: &str, scope: &str) -> Response<McpBod
     ];
     respond(
         StatusCode::FORBIDDEN,
+        scheme,
         &params,
         &format!("Forbidden: this needs the scope {scope}"),
     )
 }
 
-/// 503: the token could not be checked now (the issuer unreachable).
-pub(super) fn unavailable() -> Response<McpBody> {
-    let msg = Message::error(
-        None,
-        Error::new(
-            ErrorCode::INTERNAL_ERROR,
-            "Service Unavailable: the access token cannot be checked now",
-        ),
-    );
+/// 503: the token could not be checked now (the issuer unreachable, or
+/// too many DPoP proofs to remember another): `message` says which.
+pub(super) fn unavailable(message: &str) -> Response<McpBody> {
+    let msg = Message::error(None, Error::new(ErrorCode::INTERNAL_ERROR, message));
     let mut resp = Response::new(McpBody::full(msg.to_vec()));
     *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let headers = resp.headers_mut();
@@ -63,7 +91,12 @@ pub(super) fn unavailable() -> Response<McpBody> {
     resp
 }
 
-fn respond(status: StatusCode, params: &[(&str, String)], message: &str) -> Response<McpBody> {
+fn respond(
+    status: StatusCode,
+    scheme: &str,
+    params: &[(&str, String)],
+    message: &str,
+) -> Response<McpBody> {
     let challenge = params
         .iter()
         .map(|(name, value)| format!("{name}=\"{}\"", quote(value)))
@@ -78,7 +111,7 @@ fn respond(status: StatusCode, params: &[(&str, String)], message: &str) -> Resp
         HeaderValue::from_static("application/json"),
     );
     // Every part is quoted printable ASCII, so this always parses.
-    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {challenge}")) {
+    if let Ok(value) = HeaderValue::from_str(&format!("{scheme} {challenge}")) {
         headers.insert(http::header::WWW_AUTHENTICATE, value);
     }
     resp

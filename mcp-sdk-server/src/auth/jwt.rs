@@ -1,13 +1,13 @@
 //! [`JwtVerifier`]: JWT access tokens (RFC 9068) checked against the
 //! issuer's JSON Web Key Set, found through its metadata and cached.
+//! Signatures: ES256, RS256 and PS256 (see [`super::jwk`] for the crates).
 
 use super::fetch;
+use super::jwk::{PublicJwk, SigningAlgorithm};
 use super::{Identity, TokenVerifier, VerifyError};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -19,38 +19,22 @@ const MAX_HEADER_BYTES: usize = 4 * 1024;
 /// At most this many keys are read from a JWKS.
 const MAX_KEYS: usize = 64;
 
-/// A JWS algorithm a [`JwtVerifier`] may accept. `none` is not one: an
-/// unsigned token is always refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SigningAlgorithm {
-    /// ECDSA with P-256 and SHA-256.
-    Es256,
-}
-
-impl SigningAlgorithm {
-    fn name(self) -> &'static str {
-        match self {
-            SigningAlgorithm::Es256 => "ES256",
-        }
-    }
-}
-
 /// The keys of the issuer, and when they were fetched (or failed to be).
 #[derive(Default)]
 struct Keys {
     jwks_uri: Option<String>,
-    by_kid: HashMap<String, VerifyingKey>,
+    by_kid: HashMap<String, PublicJwk>,
     fetched: Option<Instant>,
     failed: Option<(Instant, String)>,
 }
 
 /// Checks JWT access tokens (RFC 9068) issued by one authorization server
 /// for one resource: the signature with a key of the issuer's JWKS (an
-/// algorithm of the allow-list, never `none`), `typ` `at+jwt`, `iss`, `aud`
-/// containing this server's resource URI, `exp` and `nbf` with a small
-/// leeway. Tokens bound to a DPoP key (`cnf.jkt`) are refused: a bearer
-/// request cannot prove possession.
+/// algorithm of the allow-list that fits the key, never `none` or HMAC),
+/// `typ` `at+jwt`, `iss`, `aud` containing this server's resource URI,
+/// `exp` and `nbf` with a small leeway. A token bound to a DPoP key
+/// (`cnf.jkt`) passes here with its `cnf` in the claims: the
+/// [`ResourceServer`](super::ResourceServer) then asks for the proof.
 ///
 /// The JWKS is found through the issuer's metadata (RFC 8414, then OpenID
 /// discovery) unless given, fetched once, and fetched again when a token
@@ -84,13 +68,13 @@ impl std::fmt::Debug for JwtVerifier {
 impl JwtVerifier {
     /// A verifier of tokens issued by `issuer` (its exact `iss`) for
     /// `audience` (this server's canonical resource URI, as tokens carry it
-    /// in `aud`). ES256 only, 60 s of leeway, refetch at most every 10 s,
-    /// 5 s per fetch.
+    /// in `aud`). ES256, RS256 and PS256, 60 s of leeway, refetch at most
+    /// every 10 s, 5 s per fetch.
     pub fn new(issuer: &str, audience: &str) -> Self {
         JwtVerifier {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            algorithms: vec![SigningAlgorithm::Es256],
+            algorithms: SigningAlgorithm::ALL.to_vec(),
             leeway: Duration::from_secs(60),
             refetch_interval: Duration::from_secs(10),
             fetch_timeout: Duration::from_secs(5),
@@ -137,16 +121,16 @@ impl JwtVerifier {
 
     /// The key `kid` names, fetching the JWKS when it is unknown (and a
     /// fetch is due).
-    async fn key(&self, kid: &str) -> Result<VerifyingKey, VerifyError> {
+    async fn key(&self, kid: &str) -> Result<PublicJwk, VerifyError> {
         let unknown = || VerifyError::Invalid("the token is signed with an unknown key".into());
         if let Some(key) = crate::util::lock(&self.keys).by_kid.get(kid) {
-            return Ok(*key);
+            return Ok(key.clone());
         }
         let _fetching = self.fetching.lock().await;
         let jwks_uri = {
             let keys = crate::util::lock(&self.keys);
             if let Some(key) = keys.by_kid.get(kid) {
-                return Ok(*key);
+                return Ok(key.clone());
             }
             if let Some((at, why)) = &keys.failed {
                 if at.elapsed() < self.refetch_interval {
@@ -175,7 +159,7 @@ impl JwtVerifier {
                 keys.by_kid = by_kid;
                 keys.fetched = Some(Instant::now());
                 keys.failed = None;
-                keys.by_kid.get(kid).copied().ok_or_else(unknown)
+                keys.by_kid.get(kid).cloned().ok_or_else(unknown)
             }
             Err(why) => {
                 keys.failed = Some((Instant::now(), why.clone()));
@@ -218,7 +202,7 @@ impl JwtVerifier {
     }
 
     /// The usable keys of the JWKS at `uri`, by key id.
-    async fn fetch_keys(&self, uri: &str) -> Result<HashMap<String, VerifyingKey>, String> {
+    async fn fetch_keys(&self, uri: &str) -> Result<HashMap<String, PublicJwk>, String> {
         let doc = fetch::json(self.http().get(uri))
             .await
             .map_err(|why| format!("the JWKS: {why}"))?;
@@ -228,32 +212,9 @@ impl JwtVerifier {
         Ok(list
             .iter()
             .take(MAX_KEYS)
-            .filter_map(|jwk| Some((jwk["kid"].as_str()?.to_owned(), es256_key(jwk)?)))
+            .filter_map(|jwk| Some((jwk["kid"].as_str()?.to_owned(), PublicJwk::parse(jwk)?)))
             .collect())
     }
-}
-
-/// The P-256 verifying key of a JWK meant for signing, if it is one.
-fn es256_key(jwk: &Value) -> Option<VerifyingKey> {
-    if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
-        return None;
-    }
-    if jwk.get("use").is_some_and(|u| u != "sig") || jwk.get("alg").is_some_and(|a| a != "ES256") {
-        return None;
-    }
-    let coordinate = |name: &str| -> Option<[u8; 32]> {
-        URL_SAFE_NO_PAD
-            .decode(jwk[name].as_str()?)
-            .ok()?
-            .try_into()
-            .ok()
-    };
-    let point = p256::EncodedPoint::from_affine_coordinates(
-        &coordinate("x")?.into(),
-        &coordinate("y")?.into(),
-        false,
-    );
-    VerifyingKey::from_encoded_point(&point).ok()
 }
 
 fn invalid(why: &str) -> VerifyError {
@@ -283,7 +244,7 @@ impl TokenVerifier for JwtVerifier {
         }
         let header = decode_object(header).ok_or_else(|| invalid("the JWT header is malformed"))?;
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or("none");
-        let Some(algorithm) = self.algorithms.iter().find(|a| a.name() == alg) else {
+        let Some(algorithm) = SigningAlgorithm::find(&self.algorithms, alg) else {
             return Err(invalid("the token's signing algorithm is not accepted"));
         };
         match header.get("typ").and_then(Value::as_str) {
@@ -300,18 +261,12 @@ impl TokenVerifier for JwtVerifier {
             .filter(|kid| kid.len() <= 256)
             .ok_or_else(|| invalid("the JWT header names no key"))?;
         let key = self.key(kid).await?;
-        match algorithm {
-            SigningAlgorithm::Es256 => {
-                let signature = URL_SAFE_NO_PAD
-                    .decode(signature)
-                    .ok()
-                    .and_then(|s| Signature::from_slice(&s).ok())
-                    .ok_or_else(|| invalid("the token's signature is malformed"))?;
-                let signed = &token[..header_and_payload_len(token)];
-                key.verify(signed.as_bytes(), &signature)
-                    .map_err(|_| invalid("the token's signature does not verify"))?;
-            }
-        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| invalid("the token's signature is malformed"))?;
+        let signed = &token[..header_and_payload_len(token)];
+        key.verify(algorithm, signed.as_bytes(), &signature)
+            .map_err(|why| VerifyError::Invalid(format!("the token: {why}")))?;
         let claims =
             decode_object(payload).ok_or_else(|| invalid("the JWT claims are malformed"))?;
         self.check_claims(&claims)?;
@@ -357,9 +312,6 @@ impl JwtVerifier {
                 return Err(invalid("the token is not valid yet"));
             }
         }
-        if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
-            return Err(invalid("the token is bound to a DPoP key"));
-        }
         Ok(())
     }
 }
@@ -368,7 +320,7 @@ impl JwtVerifier {
 mod tests {
     use super::*;
     use p256::ecdsa::signature::Signer;
-    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::{Signature, SigningKey};
     use serde_json::json;
 
     const ISS: &str = "http://issuer.test";
@@ -420,8 +372,10 @@ mod tests {
             .refetch_interval(Duration::from_secs(3600));
         {
             let mut keys = crate::util::lock(&v.keys);
-            keys.by_kid
-                .insert("k1".into(), *signing_key().verifying_key());
+            keys.by_kid.insert(
+                "k1".into(),
+                PublicJwk::parse(&jwk(&signing_key(), "k1")).unwrap(),
+            );
             keys.fetched = Some(Instant::now());
         }
         v
@@ -462,7 +416,8 @@ mod tests {
                 with(&|c| c["iss"] = json!("http://evil.test")),
                 "another issuer",
             ),
-            (with(&|c| c["cnf"] = json!({"jkt": "abc"})), "DPoP"),
+            // Bound to a DPoP key: the resource server asks for the proof.
+            (with(&|c| c["cnf"] = json!({"jkt": "abc"})), ""),
             (
                 with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))),
                 "no expiry",
@@ -544,16 +499,126 @@ mod tests {
         assert_eq!(first, second);
     }
 
-    #[test]
-    fn only_p256_signing_keys_are_read() {
-        let key = signing_key();
-        assert!(es256_key(&jwk(&key, "a")).is_some());
-        let mut enc = jwk(&key, "a");
-        enc["use"] = json!("enc");
-        assert!(es256_key(&enc).is_none());
-        assert!(es256_key(&json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).is_none());
-        let mut short = jwk(&key, "a");
-        short["x"] = json!("AAAA");
-        assert!(es256_key(&short).is_none());
+    /// An RSA key pair of 2048 bits and its public JWK.
+    fn rsa_key(kid: &str) -> (aws_lc_rs::rsa::KeyPair, Value) {
+        use aws_lc_rs::signature::KeyPair;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+        let der = pair.public_key().as_ref().to_vec();
+        let (n, rest) = der_integer(der_body(&der).0);
+        let (e, _) = der_integer(rest);
+        let jwk = json!({
+            "kty": "RSA", "kid": kid, "use": "sig",
+            "n": URL_SAFE_NO_PAD.encode(n),
+            "e": URL_SAFE_NO_PAD.encode(e),
+        });
+        (pair, jwk)
+    }
+
+    /// The contents of the DER element at the start of `der`, and what follows.
+    fn der_body(der: &[u8]) -> (&[u8], &[u8]) {
+        let (len, start) = match der[1] {
+            n if n < 0x80 => (n as usize, 2),
+            n => {
+                let octets = (n & 0x7f) as usize;
+                let len = der[2..2 + octets]
+                    .iter()
+                    .fold(0usize, |acc, b| acc << 8 | *b as usize);
+                (len, 2 + octets)
+            }
+        };
+        (&der[start..start + len], &der[start + len..])
+    }
+
+    fn der_integer(der: &[u8]) -> (&[u8], &[u8]) {
+        assert_eq!(der[0], 0x02, "an INTEGER");
+        der_body(der)
+    }
+
+    fn sign_rsa(
+        header: &Value,
+        claims: &Value,
+        pair: &aws_lc_rs::rsa::KeyPair,
+        encoding: &'static dyn aws_lc_rs::signature::RsaEncoding,
+    ) -> String {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            encoding,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[tokio::test]
+    async fn rsa_tokens_verify_and_an_algorithm_that_does_not_fit_the_key_is_refused() {
+        use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256};
+        let (pair, public) = rsa_key("r1");
+        let v = verifier();
+        crate::util::lock(&v.keys)
+            .by_kid
+            .insert("r1".into(), PublicJwk::parse(&public).unwrap());
+        let header = |alg: &str| json!({"alg": alg, "typ": "at+jwt", "kid": "r1"});
+        let rs256 = sign_rsa(&header("RS256"), &good_claims(), &pair, &RSA_PKCS1_SHA256);
+        let ps256 = sign_rsa(&header("PS256"), &good_claims(), &pair, &RSA_PSS_SHA256);
+        assert_eq!(
+            v.verify(&rs256).await.unwrap().subject.as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            v.verify(&ps256).await.unwrap().subject.as_deref(),
+            Some("alice")
+        );
+        let refused = |token: String| {
+            let v = &v;
+            async move {
+                match v.verify(&token).await {
+                    Err(VerifyError::Invalid(why)) => why,
+                    other => panic!("not refused: {other:?}"),
+                }
+            }
+        };
+        // A PKCS #1 signature presented as PSS (and the reverse).
+        let swapped = sign_rsa(&header("PS256"), &good_claims(), &pair, &RSA_PKCS1_SHA256);
+        assert!(refused(swapped).await.contains("does not verify"));
+        // An RSA key named by an ES256 header, an EC key by an RS256 one.
+        let es_on_rsa = sign(&header("ES256"), &good_claims(), &signing_key());
+        assert!(refused(es_on_rsa).await.contains("not the key's"));
+        let rs_on_ec = sign_rsa(
+            &json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
+            &good_claims(),
+            &pair,
+            &RSA_PKCS1_SHA256,
+        );
+        assert!(refused(rs_on_ec).await.contains("not the key's"));
+        // HS256 "signed" with the public key as the secret: never taken.
+        let hs = json!({"alg": "HS256", "typ": "at+jwt", "kid": "r1"});
+        assert!(
+            refused(sign_rsa(&hs, &good_claims(), &pair, &RSA_PKCS1_SHA256))
+                .await
+                .contains("algorithm")
+        );
+        // An allow-list of ES256 only refuses RS256.
+        let es_only = verifier().algorithms([SigningAlgorithm::Es256]);
+        crate::util::lock(&es_only.keys)
+            .by_kid
+            .insert("r1".into(), PublicJwk::parse(&public).unwrap());
+        assert!(
+            matches!(es_only.verify(&rs256).await, Err(VerifyError::Invalid(why)) if why.contains("algorithm"))
+        );
+        // A key that pins RS256 does not check PS256.
+        let mut pinned = public.clone();
+        pinned["alg"] = json!("RS256");
+        crate::util::lock(&v.keys)
+            .by_kid
+            .insert("r1".into(), PublicJwk::parse(&pinned).unwrap());
+        assert!(refused(ps256).await.contains("not the key's"));
     }
 }

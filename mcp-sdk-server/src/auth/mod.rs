@@ -35,18 +35,23 @@
 //! words of their own (`the token has expired`), never with its content.
 
 mod challenge;
+mod dpop;
 mod fetch;
 mod introspection;
+mod jwk;
 mod jwt;
 
 pub use introspection::IntrospectionVerifier;
-pub use jwt::{JwtVerifier, SigningAlgorithm};
+pub use jwk::SigningAlgorithm;
+pub use jwt::JwtVerifier;
 
 use crate::http::McpBody;
 use async_trait::async_trait;
-use http::{HeaderMap, Response};
+use dpop::{DpopChecker, NonceKey, ProofError, ProofRequest};
+use http::{HeaderMap, Method, Response};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The longest `Authorization` header taken (16 KiB): a longer one is
 /// refused as `invalid_token` before anything is decoded.
@@ -150,6 +155,7 @@ pub struct ResourceServer {
     scopes_supported: Vec<String>,
     required: Vec<String>,
     verifier: Arc<dyn TokenVerifier>,
+    dpop: DpopChecker,
 }
 
 impl std::fmt::Debug for ResourceServer {
@@ -173,7 +179,32 @@ impl ResourceServer {
             scopes_supported: Vec::new(),
             required: Vec::new(),
             verifier: Arc::new(verifier),
+            dpop: DpopChecker::new(),
         })
+    }
+
+    /// DPoP proofs must carry a nonce of this server (RFC 9449 §9), each
+    /// good for one `period` and the next: a proof made ahead of time
+    /// cannot be used later. A proof without it gets 401 `use_dpop_nonce`
+    /// with a fresh one in `DPoP-Nonce`. Off by default.
+    pub fn dpop_nonces(mut self, period: Duration) -> Self {
+        self.dpop.nonce = Some(NonceKey::new(period));
+        self
+    }
+
+    /// How far a DPoP proof's `iat` may be from now, either way (60 s by
+    /// default); its `jti` is remembered as long.
+    pub fn dpop_window(mut self, window: Duration) -> Self {
+        self.dpop.window = window;
+        self
+    }
+
+    /// The most DPoP proofs remembered at once against replay (100 000 by
+    /// default, some 100 bytes each). When that many are live a further
+    /// request gets 503 rather than a proof taken unremembered.
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.dpop.capacity = capacity;
+        self
     }
 
     /// Names an authorization server (its issuer URL) in the metadata.
@@ -247,9 +278,31 @@ impl ResourceServer {
     /// Checks the `Authorization` header of a request: the caller's
     /// identity, or the refusal to send back (401 with the challenge, 403
     /// for a missing required scope, 503 when the token cannot be checked).
+    /// With no request to check a DPoP proof against, a DPoP-bound token is
+    /// refused: [`authenticate_request`](Self::authenticate_request) takes it.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Response<McpBody>> {
-        let token = match bearer(headers) {
-            Ok(token) => token,
+        self.check(None, headers).await
+    }
+
+    /// Checks a request of `method` to this resource (its URI, as the
+    /// metadata names it) with `headers`: a bearer token, or a DPoP-bound
+    /// token (`Authorization: DPoP ...`) with its proof in the `DPoP`
+    /// header (RFC 9449). The caller's identity, or the refusal to send.
+    pub async fn authenticate_request(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Identity, Response<McpBody>> {
+        self.check(Some(method), headers).await
+    }
+
+    async fn check(
+        &self,
+        method: Option<&Method>,
+        headers: &HeaderMap,
+    ) -> Result<Identity, Response<McpBody>> {
+        let (scheme, token) = match bearer(headers) {
+            Ok(found) => found,
             Err(Missing::NoToken) => return Err(self.unauthorized(None)),
             Err(Missing::Malformed(why)) => return Err(self.unauthorized(Some(why))),
         };
@@ -257,13 +310,40 @@ impl ResourceServer {
             Ok(identity) => identity,
             Err(VerifyError::Invalid(why)) => {
                 tracing::debug!(reason = %why, "access token refused");
-                return Err(self.unauthorized(Some(&why)));
+                return Err(match scheme {
+                    Scheme::Bearer => self.unauthorized(Some(&why)),
+                    Scheme::Dpop => self.dpop_refusal("invalid_token", &why),
+                });
             }
             Err(VerifyError::Unavailable(why)) => {
                 tracing::warn!(reason = %why, "access token cannot be checked");
-                return Err(challenge::unavailable());
+                return Err(challenge::unavailable(
+                    "Service Unavailable: the access token cannot be checked now",
+                ));
             }
         };
+        let bound_to = identity
+            .claims
+            .get("cnf")
+            .and_then(|cnf| cnf.get("jkt"))
+            .map(|jkt| jkt.as_str().unwrap_or_default());
+        match (scheme, bound_to) {
+            (Scheme::Bearer, None) => {}
+            (Scheme::Bearer, Some(_)) => {
+                return Err(self.dpop_refusal(
+                    "invalid_token",
+                    "the token is bound to a DPoP key: send it as DPoP, with a proof",
+                ))
+            }
+            (Scheme::Dpop, None) => {
+                return Err(self.dpop_refusal("invalid_token", "the token is not DPoP-bound"))
+            }
+            (Scheme::Dpop, Some(jkt)) => {
+                if let Some(refusal) = self.check_proof(method, headers, token, jkt) {
+                    return Err(refusal);
+                }
+            }
+        }
         let missing: Vec<&str> = self
             .required
             .iter()
@@ -271,9 +351,74 @@ impl ResourceServer {
             .filter(|s| !identity.has_scope(s))
             .collect();
         if !missing.is_empty() {
-            return Err(self.insufficient_scope(&missing));
+            let all = self.with_required(&missing);
+            return Err(challenge::insufficient_scope(
+                &self.metadata_url(),
+                scheme.name(),
+                &all,
+            ));
         }
         Ok(identity)
+    }
+
+    /// The refusal of a request with a token bound to `jkt` whose DPoP
+    /// proof does not check out, if it does not.
+    fn check_proof(
+        &self,
+        method: Option<&Method>,
+        headers: &HeaderMap,
+        token: &str,
+        jkt: &str,
+    ) -> Option<Response<McpBody>> {
+        let invalid = |why: &str| Some(self.dpop_refusal("invalid_dpop_proof", why));
+        let Some(method) = method else {
+            return Some(
+                self.dpop_refusal("invalid_token", "a DPoP-bound token cannot be checked here"),
+            );
+        };
+        let mut proofs = headers.get_all("dpop").iter();
+        let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+            return invalid("the request needs exactly one DPoP proof header");
+        };
+        let Ok(proof) = proof.to_str() else {
+            return invalid("the DPoP proof is not ASCII");
+        };
+        let uri = self.resource.split('?').next().unwrap_or_default();
+        let request = ProofRequest {
+            method: method.as_str(),
+            uri,
+            token,
+            jkt,
+        };
+        match self.dpop.check(proof, &request) {
+            Ok(()) => None,
+            Err(ProofError::Invalid(why)) => {
+                tracing::debug!(reason = why, "DPoP proof refused");
+                invalid(why)
+            }
+            Err(ProofError::UseNonce) => Some(self.dpop_refusal(
+                "use_dpop_nonce",
+                "the DPoP proof must carry the nonce in DPoP-Nonce",
+            )),
+            Err(ProofError::Busy) => {
+                tracing::warn!("too many DPoP proofs remembered to take another");
+                Some(challenge::unavailable(
+                    "Service Unavailable: too many requests to check their DPoP proofs now",
+                ))
+            }
+        }
+    }
+
+    /// 401 under the DPoP scheme (with a fresh nonce when nonces are on).
+    fn dpop_refusal(&self, error: &str, why: &str) -> Response<McpBody> {
+        let nonce = self.dpop.fresh_nonce();
+        challenge::dpop(
+            &self.metadata_url(),
+            error,
+            why,
+            &self.dpop.algs(),
+            nonce.as_deref(),
+        )
     }
 
     /// 401: no token, or one refused for `why`.
@@ -286,13 +431,34 @@ impl ResourceServer {
     /// the token lacks, with the ones every request needs): the client's
     /// step-up asks for them.
     pub fn insufficient_scope(&self, scopes: &[&str]) -> Response<McpBody> {
+        challenge::insufficient_scope(&self.metadata_url(), "Bearer", &self.with_required(scopes))
+    }
+
+    /// The scopes every request needs and `scopes`, space-separated.
+    fn with_required(&self, scopes: &[&str]) -> String {
         let mut all: Vec<&str> = self.required.iter().map(String::as_str).collect();
         for s in scopes {
             if !all.contains(s) {
                 all.push(s);
             }
         }
-        challenge::insufficient_scope(&self.metadata_url(), &all.join(" "))
+        all.join(" ")
+    }
+}
+
+/// How the request presented its token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+impl Scheme {
+    fn name(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::Dpop => "DPoP",
+        }
     }
 }
 
@@ -302,8 +468,8 @@ enum Missing {
     Malformed(&'static str),
 }
 
-/// The bearer token of `headers`, bounded in size.
-fn bearer(headers: &HeaderMap) -> Result<&str, Missing> {
+/// The token of `headers` (`Bearer` or `DPoP`), bounded in size.
+fn bearer(headers: &HeaderMap) -> Result<(Scheme, &str), Missing> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Missing::NoToken);
@@ -320,14 +486,20 @@ fn bearer(headers: &HeaderMap) -> Result<&str, Missing> {
     let (scheme, token) = value.split_once(' ').ok_or(Missing::Malformed(
         "the Authorization header is not Bearer <token>",
     ))?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Missing::Malformed("the Authorization scheme is not Bearer"));
-    }
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(Missing::Malformed(
+            "the Authorization scheme is not Bearer or DPoP",
+        ));
+    };
     let token = token.trim();
     if token.is_empty() {
-        return Err(Missing::Malformed("the bearer token is empty"));
+        return Err(Missing::Malformed("the access token is empty"));
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 /// `resource` checked and normalized: an absolute `http(s)` URI without

@@ -104,8 +104,6 @@ pub use handler::{
 };
 pub use prompt::{PromptArguments, PromptHandler};
 pub use resource::{ResourceHandler, ResourceRequest};
-#[cfg(feature = "auth")]
-pub(crate) use route::required_scopes;
 pub use route::{Call, CallKind, Refusal, Route, REQUIRED_SCOPES_META};
 pub use schema::{output_schema_for, portable, schema_for};
 pub use tool::{
@@ -167,6 +165,8 @@ type CapabilityMap = Arc<dyn Fn(ServerCapabilities) -> ServerCapabilities + Send
 
 #[derive(Clone)]
 struct ResourceEntry {
+    /// The scopes a read or get needs ([`Route::requires_scope`]).
+    scopes: Vec<String>,
     resource: Resource,
     read: BoxedRead,
     guards: Vec<Guard>,
@@ -174,6 +174,8 @@ struct ResourceEntry {
 
 #[derive(Clone)]
 struct TemplateEntry {
+    /// The scopes a read or get needs ([`Route::requires_scope`]).
+    scopes: Vec<String>,
     template: ResourceTemplate,
     matcher: UriTemplate,
     read: BoxedRead,
@@ -188,6 +190,8 @@ struct FallbackEntry {
 
 #[derive(Clone)]
 struct PromptEntry {
+    /// The scopes a read or get needs ([`Route::requires_scope`]).
+    scopes: Vec<String>,
     prompt: Prompt,
     get: BoxedPrompt,
     guards: Vec<Guard>,
@@ -615,7 +619,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: resource,
             guards,
-            ..
+            scopes,
         } = resource.into();
         if let Some((_, required)) = read.variables() {
             if !required.is_empty() {
@@ -630,6 +634,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         }
         let read = self.boxed_read(read);
         self.add_resource(ResourceEntry {
+            scopes,
             resource,
             read,
             guards,
@@ -688,7 +693,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: template,
             guards,
-            ..
+            scopes,
         } = template.into();
         let matcher = match UriTemplate::parse(&template.uri_template) {
             Ok(m) => m,
@@ -717,6 +722,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         }
         let read = self.boxed_read(read);
         self.add_template(TemplateEntry {
+            scopes,
             template,
             matcher,
             read,
@@ -815,7 +821,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let Route {
             definition: mut prompt,
             guards,
-            ..
+            scopes,
         } = prompt.into();
         match get.arguments() {
             Ok(Some(arguments)) if prompt.arguments.is_none() => {
@@ -832,6 +838,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         let get = Arc::new(get);
         let get: BoxedPrompt = Arc::new(move |args, ctx| get.call(&state, args, ctx));
         self.add_prompt(PromptEntry {
+            scopes,
             prompt,
             get,
             guards,
@@ -1163,6 +1170,18 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         Ok((page, next))
     }
 
+    /// The scopes of the route serving a read of `uri` (as
+    /// [`reader_for`](Self::reader_for) finds it; the fallback has none).
+    fn scopes_for(&self, uri: &str) -> &[String] {
+        if let Some(r) = self.resources.iter().find(|r| r.resource.uri == uri) {
+            return &r.scopes;
+        }
+        self.templates
+            .iter()
+            .find(|t| t.matcher.matches(uri).is_some())
+            .map_or(&[], |t| &t.scopes)
+    }
+
     /// The guards of the route serving a read of `uri`, and its reader.
     fn reader_for(&self, uri: &str) -> Option<(&[Guard], BoxedRead, HashMap<String, String>)> {
         if let Some(r) = self.resources.iter().find(|r| r.resource.uri == uri) {
@@ -1251,6 +1270,41 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
 
     fn find_tool(&self, name: &str) -> Option<Tool> {
         self.tools.get(name).cloned()
+    }
+
+    fn required_scopes(&self, method: &str, params: Option<&Value>) -> Vec<String> {
+        let field = |key: &str| params.and_then(|p| p.get(key)).and_then(Value::as_str);
+        let scopes: &[String] = match method {
+            "tools/call" => {
+                return field("name")
+                    .and_then(|name| self.tools.get(name))
+                    .map(crate::server::tool_scopes)
+                    .unwrap_or_default()
+            }
+            "prompts/get" => field("name")
+                .and_then(|name| self.prompt_index.get(name))
+                .map_or(&[], |&i| &self.prompts[i].scopes),
+            "resources/read" | "resources/subscribe" => {
+                field("uri").map_or(&[], |uri| self.scopes_for(uri))
+            }
+            // A stream that watches resources needs what reading them needs.
+            "subscriptions/listen" => {
+                let uris = params
+                    .and_then(|p| p.pointer("/notifications/resourceSubscriptions"))
+                    .and_then(Value::as_array);
+                let mut all: Vec<String> = Vec::new();
+                for uri in uris.into_iter().flatten().filter_map(Value::as_str) {
+                    for scope in self.scopes_for(uri) {
+                        if !all.contains(scope) {
+                            all.push(scope.clone());
+                        }
+                    }
+                }
+                return all;
+            }
+            _ => &[],
+        };
+        scopes.to_vec()
     }
 
     async fn list_tools(

@@ -11,7 +11,9 @@
 //! `requestState`, sealed with HMAC-SHA-256 under a server key, so any
 //! instance that shares the key can take the retry and a client cannot alter
 //! what it answered before, reuse the state for another request, or keep it
-//! beyond its lifetime.
+//! beyond its lifetime. On a protected server the seal also covers a hash of
+//! the caller (its token's issuer and subject): a state presented with
+//! another user's token fails its check as a forged one does.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -54,6 +56,8 @@ const REQUEST_STATE: &str = "requestState";
 /// use, and what it asked for that was not answered.
 pub(crate) struct InputRound {
     method: String,
+    /// Who made the request (a protected server's principal), if known.
+    owner: Option<String>,
     digest: String,
     capabilities: ClientCapabilities,
     answers: Mutex<BTreeMap<String, Value>>,
@@ -95,12 +99,15 @@ impl InputRound {
     ///
     /// `may_ask`: whether the method may answer with input requests; only
     /// then (or to check a state) are the params hashed for the state.
+    /// `owner`: who makes the request, on a protected server; the states
+    /// this round seals and opens are that caller's only.
     pub fn take(
         method: &str,
         params: &mut Option<Value>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
         may_ask: bool,
+        owner: Option<String>,
     ) -> Result<Self, Error> {
         let mut responses = None;
         let mut state = None;
@@ -115,7 +122,7 @@ impl InputRound {
         };
         let mut answers = match state {
             None => BTreeMap::new(),
-            Some(Value::String(s)) => open(key, &s, method, &digest)?,
+            Some(Value::String(s)) => open(key, &s, method, &digest, owner.as_deref())?,
             Some(_) => return Err(Error::invalid_params("requestState must be a string")),
         };
         match responses {
@@ -138,6 +145,7 @@ impl InputRound {
         }
         Ok(InputRound {
             method: method.to_owned(),
+            owner,
             digest,
             capabilities,
             answers: Mutex::new(answers),
@@ -252,6 +260,11 @@ impl InputRound {
         std::future::pending().await
     }
 
+    /// Who made the request (a protected server's principal), if known.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
     /// Runs the handler until it finishes or waits for input.
     pub async fn drive(
         &self,
@@ -279,6 +292,7 @@ impl InputRound {
             let requests = std::mem::take(&mut asked.requests);
             let state = seal(
                 key,
+                self.owner.as_deref(),
                 StatePayload {
                     m: self.method.clone(),
                     d: self.digest.clone(),
@@ -371,9 +385,21 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn seal(key: &RequestStateKey, payload: StatePayload) -> String {
-    let body = serde_json::to_vec(&payload).unwrap_or_default();
+/// The MAC of a state of `owner` (a principal) or of nobody: an owner's
+/// adds a fixed-size prefix with the hash of who it is, which no JSON body
+/// (they start with `{`) can stand for.
+fn mac_for(key: &RequestStateKey, owner: Option<&str>) -> hmac::Hmac<Sha256> {
     let mut mac = key.mac();
+    if let Some(owner) = owner {
+        mac.update(b"owner\0");
+        mac.update(&Sha256::digest(owner.as_bytes()));
+    }
+    mac
+}
+
+fn seal(key: &RequestStateKey, owner: Option<&str>, payload: StatePayload) -> String {
+    let body = serde_json::to_vec(&payload).unwrap_or_default();
+    let mut mac = mac_for(key, owner);
     mac.update(&body);
     let tag = mac.finalize().into_bytes();
     format!(
@@ -390,6 +416,7 @@ fn open(
     state: &str,
     method: &str,
     digest: &str,
+    owner: Option<&str>,
 ) -> Result<BTreeMap<String, Value>, Error> {
     let refused = |why: &str| {
         Error::invalid_params(format_args!(
@@ -405,7 +432,7 @@ fn open(
     let tag = URL_SAFE_NO_PAD
         .decode(tag)
         .map_err(|_| refused("its integrity check failed (it was altered)"))?;
-    let mut mac = key.mac();
+    let mut mac = mac_for(key, owner);
     mac.update(&body);
     mac.verify_slice(&tag).map_err(|_| {
         refused("its integrity check failed (it was altered, or another server key sealed it)")
@@ -473,7 +500,7 @@ mod tests {
 
     fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
         let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();
-        InputRound::take("tools/call", &mut Some(params), caps, key, true)
+        InputRound::take("tools/call", &mut Some(params), caps, key, true, None)
     }
 
     fn elicit() -> InputRequest {
@@ -551,6 +578,62 @@ mod tests {
         assert!(tampered.is_err());
     }
 
+    /// A state sealed for one caller, opened by another (or by nobody, or
+    /// the reverse), fails as a forged one does, word for word.
+    #[tokio::test]
+    async fn a_state_is_its_callers_only() {
+        let key = RequestStateKey::random();
+        let take = |state: Option<&str>, owner: Option<&str>| {
+            let mut params = json!({"name": "t", "arguments": {"x": 1}});
+            if let Some(state) = state {
+                params["requestState"] = json!(state);
+            }
+            InputRound::take(
+                "tools/call",
+                &mut Some(params),
+                serde_json::from_value(json!({"elicitation": {}})).unwrap(),
+                &key,
+                true,
+                owner.map(str::to_owned),
+            )
+        };
+        async fn seal_for(first: InputRound, key: &RequestStateKey) -> String {
+            let outcome = first
+                .drive(
+                    async {
+                        first.ask("who".into(), elicit()).await;
+                        Ok(json!(null))
+                    },
+                    key,
+                    Duration::from_secs(60),
+                )
+                .await;
+            let Outcome::InputRequired(_, state) = outcome else {
+                panic!("expected an input request")
+            };
+            state
+        }
+        let alice = seal_for(take(None, Some("iss\0alice")).unwrap(), &key).await;
+        let nobody = seal_for(take(None, None).unwrap(), &key).await;
+        assert!(take(Some(&alice), Some("iss\0alice")).is_ok());
+        assert!(take(Some(&nobody), None).is_ok());
+        let forged = {
+            let mut bytes = alice.clone().into_bytes();
+            let last = bytes.len() - 2;
+            bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(bytes).unwrap()
+        };
+        let forged_answer = take(Some(&forged), Some("iss\0alice")).err().unwrap();
+        for (state, owner) in [
+            (&alice, Some("iss\0bob")),
+            (&alice, None),
+            (&nobody, Some("iss\0bob")),
+        ] {
+            let refused = take(Some(state), owner).err().unwrap();
+            assert_eq!(refused, forged_answer, "{owner:?}");
+        }
+    }
+
     #[tokio::test]
     async fn bad_answers_and_missing_capabilities_end_the_request_with_an_error() {
         let key = RequestStateKey::random();
@@ -570,6 +653,7 @@ mod tests {
             ClientCapabilities::default(),
             &key,
             true,
+            None,
         )
         .unwrap();
         let Outcome::Done(Err(e)) = run_once(&none, &key).await else {
@@ -591,6 +675,7 @@ mod tests {
         let params = json!({"name": "t"});
         let state = seal(
             &key,
+            None,
             StatePayload {
                 m: "tools/call".into(),
                 d: digest(Some(&params)),

@@ -155,7 +155,14 @@ pub(crate) async fn serve_checked(
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
-        let answer = tasks::request(&shared.extension_tasks, &method, params, &capabilities)?;
+        let caller = crate::context::principal(&http);
+        let answer = tasks::request(
+            &shared.extension_tasks,
+            &method,
+            params,
+            &capabilities,
+            caller.as_deref(),
+        )?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {
@@ -174,6 +181,7 @@ pub(crate) async fn serve_checked(
         capabilities.clone(),
         &config.request_state_key,
         MULTI_ROUND.contains(&method.as_str()),
+        crate::context::principal(&http),
     )?);
     let client = ClientInfo {
         protocol_version: version,

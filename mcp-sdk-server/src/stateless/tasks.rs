@@ -233,12 +233,18 @@ impl ExtensionTasks {
         });
     }
 
-    fn find(&self, id: &str) -> Result<Arc<ExtensionTask>, Error> {
+    /// The task `id`, if `caller` may see it: a task started on a
+    /// protected server belongs to its caller, and is unknown to others.
+    fn find(&self, id: &str, caller: Option<&str>) -> Result<Arc<ExtensionTask>, Error> {
         let mut tasks = lock(&self.tasks);
         Self::purge(&mut tasks);
-        tasks.get(id).cloned().ok_or_else(|| {
-            Error::invalid_params(format_args!("no task {id:?} (unknown, or its ttl ended)"))
-        })
+        tasks
+            .get(id)
+            .filter(|task| task.round.owner().is_none_or(|owner| Some(owner) == caller))
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid_params(format_args!("no task {id:?} (unknown, or its ttl ended)"))
+            })
     }
 }
 
@@ -335,12 +341,14 @@ fn ack() -> Value {
 }
 
 /// `tasks/get`, `tasks/update` and `tasks/cancel`, for a client that
-/// declared the extension (-32021 otherwise).
+/// declared the extension (-32021 otherwise), by `caller` (a protected
+/// server's principal): another caller's task is an unknown one.
 pub(crate) fn request(
     tasks: &ExtensionTasks,
     method: &str,
     params: Option<Value>,
     capabilities: &ClientCapabilities,
+    caller: Option<&str>,
 ) -> Result<Value, Error> {
     if !declared(capabilities) {
         return Err(required());
@@ -348,17 +356,17 @@ pub(crate) fn request(
     match method {
         "tasks/get" => {
             let p: TaskRef = parse(params)?;
-            Ok(tasks.find(&p.task_id)?.detailed())
+            Ok(tasks.find(&p.task_id, caller)?.detailed())
         }
         "tasks/update" => {
             let p: Update = parse(params)?;
-            let task = tasks.find(&p.task_id)?;
+            let task = tasks.find(&p.task_id, caller)?;
             task.round.answer(p.input_responses)?;
             Ok(ack())
         }
         "tasks/cancel" => {
             let p: TaskRef = parse(params)?;
-            let task = tasks.find(&p.task_id)?;
+            let task = tasks.find(&p.task_id, caller)?;
             if task.finish(Status::Cancelled) {
                 task.cancel.cancel();
             }
@@ -403,5 +411,68 @@ mod tests {
             error.data.unwrap()["requiredCapabilities"]["extensions"][EXTENSION],
             json!({})
         );
+    }
+
+    /// A task started by one caller is unknown to another (and to a caller
+    /// without identity), word for word; its own caller finds it. A task
+    /// started without identity (an unprotected server) is anyone's.
+    #[tokio::test]
+    async fn a_task_is_its_callers_only() {
+        let tasks = ExtensionTasks::default();
+        let caps: ClientCapabilities =
+            serde_json::from_value(json!({"extensions": {EXTENSION: {}}})).unwrap();
+        let started = |owner: Option<&str>| {
+            let round = InputRound::take(
+                "tools/call",
+                &mut Some(json!({"name": "t"})),
+                caps.clone(),
+                &crate::config::RequestStateKey::random(),
+                true,
+                owner.map(str::to_owned),
+            )
+            .unwrap();
+            let created = start(
+                &tasks,
+                &TaskConfig::default(),
+                Arc::new(round),
+                Box::pin(std::future::pending()),
+                CancellationToken::new(),
+                |v| v,
+                || {},
+            )
+            .unwrap();
+            created["taskId"].as_str().unwrap().to_owned()
+        };
+        let get = |id: &str, caller: Option<&str>| {
+            request(
+                &tasks,
+                "tasks/get",
+                Some(json!({"taskId": id})),
+                &caps,
+                caller,
+            )
+        };
+        let alices = started(Some("iss\0alice"));
+        assert!(get(&alices, Some("iss\0alice")).is_ok());
+        let unknown = get("no-such-task", Some("iss\0bob")).unwrap_err();
+        for caller in [Some("iss\0bob"), None] {
+            let refused = get(&alices, caller).unwrap_err();
+            assert_eq!(
+                refused.message.replace(&alices, "ID"),
+                unknown.message.replace("no-such-task", "ID")
+            );
+            assert_eq!(refused.code, unknown.code);
+        }
+        let cancel = request(
+            &tasks,
+            "tasks/cancel",
+            Some(json!({"taskId": alices})),
+            &caps,
+            Some("iss\0bob"),
+        );
+        assert!(cancel.is_err());
+        let anyones = started(None);
+        assert!(get(&anyones, Some("iss\0bob")).is_ok());
+        assert!(get(&anyones, None).is_ok());
     }
 }

@@ -434,28 +434,32 @@ impl StreamableHttpService {
     #[cfg(feature = "auth")]
     async fn authenticate<B>(&self, mut req: Request<B>) -> Result<Request<B>, HttpResponse> {
         if let Some(auth) = &self.inner.config.auth {
-            let identity = auth.authenticate(req.headers()).await?;
+            let identity = auth
+                .authenticate_request(req.method(), req.headers())
+                .await?;
             req.extensions_mut().insert(identity);
         }
         Ok(req)
     }
 
-    /// On a protected server, the 403 step-up challenge for a `tools/call`
-    /// of a tool that needs scopes the caller's token lacks.
+    /// On a protected server, the 403 step-up challenge for a request (a
+    /// tool's call, a prompt's get, a resource's read) that needs scopes
+    /// the caller's token lacks ([`Server::required_scopes`]).
     #[cfg(feature = "auth")]
     fn scope_check(&self, msg: &Message, extensions: &http::Extensions) -> Option<HttpResponse> {
         let auth = self.inner.config.auth.as_ref()?;
         let Message::Request(req) = msg else {
             return None;
         };
-        if req.method != "tools/call" {
-            return None;
-        }
-        let name = req.params.as_ref()?.get("name")?.as_str()?;
-        let tool = self.inner.shared.server.find_tool(name)?;
         let identity = extensions.get::<crate::auth::Identity>()?;
-        let missing: Vec<&str> = crate::router::required_scopes(tool.meta.as_ref())
-            .into_iter()
+        let needed = self
+            .inner
+            .shared
+            .server
+            .required_scopes(&req.method, req.params.as_ref());
+        let missing: Vec<&str> = needed
+            .iter()
+            .map(String::as_str)
             .filter(|s| !identity.has_scope(s))
             .collect();
         (!missing.is_empty()).then(|| auth.insufficient_scope(&missing))
