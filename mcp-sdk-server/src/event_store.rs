@@ -258,9 +258,9 @@ mod redis_events {
                 return Ok(Some(entries.into_iter().take(max).map(data).collect()));
             };
             // An id of Redis's form only: anything else was never ours.
-            let valid = after.split_once('-').is_some_and(|(ms, seq)| {
-                ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok()
-            });
+            let valid = after
+                .split_once('-')
+                .is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok());
             if !valid {
                 return Ok(None);
             }
@@ -321,7 +321,11 @@ mod tests {
         let data: Vec<_> = after.iter().map(|(_, d)| d.as_str()).collect();
         assert_eq!(data, ["e3", "e4"]);
         assert!(store.after("s", Some(&ids[0]), 10).await.unwrap().is_none());
-        assert!(store.after("s", Some("nonsense"), 10).await.unwrap().is_none());
+        assert!(store
+            .after("s", Some("nonsense"), 10)
+            .await
+            .unwrap()
+            .is_none());
         assert!(store.after("other", Some("0"), 10).await.unwrap().is_none());
         assert_eq!(store.last("s").await.unwrap(), Some(ids[4].clone()));
     }

@@ -32,10 +32,10 @@
 pub mod bus;
 mod client_info;
 mod config;
+pub mod event_store;
 mod extensions;
 mod notifier;
 mod offer;
-pub mod event_store;
 pub mod session_store;
 mod sink;
 mod util;

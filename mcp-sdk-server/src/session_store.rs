@@ -47,8 +47,12 @@ pub struct StoreError(pub String);
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Keeps `record` under `id`; it expires when unused for `idle`.
-    async fn create(&self, id: &str, record: &SessionRecord, idle: Duration)
-        -> Result<(), StoreError>;
+    async fn create(
+        &self,
+        id: &str,
+        record: &SessionRecord,
+        idle: Duration,
+    ) -> Result<(), StoreError>;
 
     /// The session `id`, if it exists and has not expired.
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;

@@ -135,7 +135,9 @@ impl Cluster {
             }
             return;
         }
-        let local = super::read(&inner.sessions).get(envelope.s.as_str()).cloned();
+        let local = super::read(&inner.sessions)
+            .get(envelope.s.as_str())
+            .cloned();
         let Some(hs) = local else { return };
         match (envelope.k, envelope.id, envelope.m, envelope.l) {
             (Kind::Answer, Some(id), Some(answer), _) => {
@@ -180,7 +182,10 @@ impl Cluster {
             created_unix_ms: unix_ms(),
         };
         if let Err(e) = record.encode() {
-            return Err(refusal(StatusCode::BAD_REQUEST, &format!("Bad Request: {e}")));
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("Bad Request: {e}"),
+            ));
         }
         self.replicas
             .sessions
@@ -196,12 +201,7 @@ impl Cluster {
         id: &str,
         extensions: &http::Extensions,
     ) -> Result<SessionRecord, Refusal> {
-        let record = self
-            .replicas
-            .sessions
-            .load(id)
-            .await
-            .map_err(unavailable)?;
+        let record = self.replicas.sessions.load(id).await.map_err(unavailable)?;
         match record {
             Some(record) if record.owner.is_none() || record.owner == owner(extensions) => {
                 Ok(record)
@@ -311,7 +311,12 @@ impl Cluster {
     }
 
     /// `DELETE` of the session `id`, wherever it was opened.
-    pub async fn delete(&self, inner: &Inner, id: &str, extensions: &http::Extensions) -> HttpResponse {
+    pub async fn delete(
+        &self,
+        inner: &Inner,
+        id: &str,
+        extensions: &http::Extensions,
+    ) -> HttpResponse {
         if let Err(refusal) = self.load(id, extensions).await {
             return *refusal;
         }
@@ -409,13 +414,17 @@ impl Cluster {
             hs.last_seen
                 .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
             let mut full = false;
-            match self.replicas.events.after(&hs.id, after.as_deref(), BATCH).await {
+            match self
+                .replicas
+                .events
+                .after(&hs.id, after.as_deref(), BATCH)
+                .await
+            {
                 Ok(Some(events)) => {
                     full = events.len() == BATCH;
                     for (id, data) in events {
-                        let event = Bytes::from(format!(
-                            "id: {STANDALONE_PREFIX}{id}\ndata: {data}\n\n"
-                        ));
+                        let event =
+                            Bytes::from(format!("id: {STANDALONE_PREFIX}{id}\ndata: {data}\n\n"));
                         if tx.try_send(event).is_err() {
                             // Gone or stalled: the client resumes with
                             // Last-Event-ID.
@@ -427,7 +436,9 @@ impl Cluster {
                 // Trimmed away while we read: the client resumes and learns.
                 Ok(None) if after.is_some() => return,
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "replicas: a stream's events could not be read"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "replicas: a stream's events could not be read")
+                }
             }
             if full {
                 continue;

@@ -631,9 +631,7 @@ impl StreamableHttpService {
 
         if let Message::Request(r) = &msg {
             if r.method == "initialize" {
-                return self
-                    .initialize(msg, accept, owner(&parts.extensions))
-                    .await;
+                return self.initialize(msg, accept, owner(&parts.extensions)).await;
             }
         }
         let hs = match self.find_session(session_id, &parts.extensions).await {
@@ -648,7 +646,8 @@ impl StreamableHttpService {
         match msg {
             Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
-                let elsewhere = (self.inner.cluster.as_ref()).is_some_and(|c| c.forward(&hs, &other));
+                let elsewhere =
+                    (self.inner.cluster.as_ref()).is_some_and(|c| c.forward(&hs, &other));
                 if elsewhere {
                     return empty_response(StatusCode::ACCEPTED);
                 }
@@ -1022,7 +1021,9 @@ impl StreamableHttpService {
             )));
         }
         let record = cluster.load(id, extensions).await?;
-        let hs = self.inner.new_session(Arc::from(id), record.owner, self.now_ms());
+        let hs = self
+            .inner
+            .new_session(Arc::from(id), record.owner, self.now_ms());
         hs.session.restore(record.client, record.log_level);
         let hs = write(&self.inner.sessions)
             .entry(hs.id.clone())
