@@ -77,6 +77,10 @@ enum Kind {
     Level,
 }
 
+/// What wakes the readers of one session's standalone stream, and how many
+/// readers there are.
+type Doorbell = (Arc<Notify>, usize);
+
 /// The replicas' shared state, as the transport uses it.
 pub(super) struct Cluster {
     replicas: Replicas,
@@ -84,7 +88,7 @@ pub(super) struct Cluster {
     idle: Duration,
     /// The sessions with a standalone stream open here: what wakes their
     /// readers, and how many readers there are.
-    doorbells: Mutex<HashMap<Arc<str>, (Arc<Notify>, usize)>>,
+    doorbells: Mutex<HashMap<Arc<str>, Doorbell>>,
     listening: AtomicBool,
 }
 
