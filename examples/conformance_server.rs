@@ -5,13 +5,16 @@
 //! cargo run --release --example conformance_server -- --stdio
 //! ```
 //!
-//! Replicas behind a load balancer share `--request-state-key-file` and,
-//! for `subscriptions/listen`, `--redis-url`.
+//! Replicas behind a load balancer share `--request-state-key-file` and
+//! `--redis-url`: the sessions of the session era, the events of their
+//! standalone streams, and list changes and resource updates for
+//! `subscriptions/listen`.
 
 use clap::Parser;
 use mcp_reference::request_state::RequestStateArgs;
 use mcp_reference::status;
 use mcp_sdk_server::bus::RedisBus;
+use mcp_sdk_server::replicas::Replicas;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::Level;
@@ -26,12 +29,14 @@ struct Args {
     http: Option<SocketAddr>,
     #[command(flatten)]
     request_state: RequestStateArgs,
-    /// Join the other replicas through the Redis at this URL: list changes
-    /// and resource updates announced on one replica reach the
+    /// Join the other replicas through the Redis at this URL: sessions
+    /// opened on one replica are served by all, and list changes and
+    /// resource updates announced on one replica reach the
     /// `subscriptions/listen` streams of all (HTTP only).
     #[arg(long, value_name = "REDIS_URL", requires = "http")]
     redis_url: Option<String>,
-    /// The Redis channel the replicas share.
+    /// The Redis channel the replicas share; the sessions' keys and bus
+    /// channel begin with it too.
     #[arg(
         long,
         value_name = "NAME",
@@ -53,10 +58,19 @@ async fn main() -> std::io::Result<()> {
                 status(Level::ERROR, format_args!("conformance_server: {e}"));
                 std::process::exit(2);
             });
-            let config = mcp_sdk_server::http::HttpConfig {
+            let mut config = mcp_sdk_server::http::HttpConfig {
                 session,
                 ..Default::default()
             };
+            if let Some(url) = &args.redis_url {
+                let replicas = Replicas::redis(url, &args.redis_channel)
+                    .await
+                    .unwrap_or_else(|e| {
+                        status(Level::ERROR, format_args!("conformance_server: {e}"));
+                        std::process::exit(2);
+                    });
+                config.replicas = Some(replicas);
+            }
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
             if let Some(url) = &args.redis_url {
                 let bus = RedisBus::connect(url, &args.redis_channel)

@@ -91,6 +91,8 @@ mod redis_bus {
     /// ends both.
     #[derive(Debug)]
     pub struct RedisBus {
+        /// The publishing connection, which stores on the same Redis share.
+        publisher: ConnectionManager,
         outbox: mpsc::Sender<String>,
         inbound: broadcast::Sender<Arc<str>>,
         stop: CancellationToken,
@@ -131,7 +133,7 @@ mod redis_bus {
             let inbound = broadcast::channel(BACKLOG).0;
             let (outbox, queued) = mpsc::channel(BACKLOG);
             tokio::spawn(publish_loop(
-                publisher,
+                publisher.clone(),
                 channel.to_owned(),
                 queued,
                 stop.clone(),
@@ -144,10 +146,19 @@ mod redis_bus {
                 stop.clone(),
             ));
             Ok(RedisBus {
+                publisher,
                 outbox,
                 inbound,
                 stop,
             })
+        }
+    }
+
+    impl RedisBus {
+        /// A handle on the bus's connection manager (multiplexed, it
+        /// reconnects by itself), for stores on the same Redis.
+        pub fn connection(&self) -> ConnectionManager {
+            self.publisher.clone()
         }
     }
 

@@ -32,9 +32,11 @@
 pub mod bus;
 mod client_info;
 mod config;
+pub mod event_store;
 mod extensions;
 mod notifier;
 mod offer;
+pub mod session_store;
 mod sink;
 mod util;
 // L1, the handle on the client, over a narrow link to its connection:
@@ -48,6 +50,7 @@ mod trace;
 // L4, the session era, the stateless era and tasks, side by side (and the
 // router, built on the trait, and the MCP Apps helpers it registers):
 pub mod apps;
+pub mod replicas;
 pub mod router;
 mod session;
 mod stateless;

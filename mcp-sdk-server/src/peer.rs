@@ -160,6 +160,36 @@ impl Link {
         self.log_level.store(level as u8, Ordering::Relaxed);
     }
 
+    /// The least severe level of log message sent, if any is.
+    pub fn log_level(&self) -> Option<LoggingLevel> {
+        LoggingLevel::ALL
+            .get(self.log_level.load(Ordering::Relaxed) as usize)
+            .copied()
+    }
+
+    /// Numbers our requests to the client from `first` on: replicas that
+    /// each hold a copy of one session start at random points, so that the
+    /// client's answer, forwarded to every replica, finds only the one
+    /// request it answers.
+    pub fn number_requests_from(&self, first: i64) {
+        if let Ask::Client { next_id, .. } = &self.ask {
+            next_id.store(first, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether we wait for the client's answer to our request `id`.
+    pub fn is_waiting_for(&self, id: &RequestId) -> bool {
+        match &self.ask {
+            Ask::Client { pending, .. } => lock(pending).contains_key(id),
+            _ => false,
+        }
+    }
+
+    /// Cancelled when the link closes.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
     /// The session's extensions.
     pub fn extensions(&self) -> &SessionExtensions {
         &self.extensions

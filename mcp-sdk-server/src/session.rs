@@ -145,6 +145,26 @@ impl Session {
         }
     }
 
+    /// A session another replica opened, as the shared store keeps it:
+    /// initialized already, with the client's info and log level.
+    pub fn restore(&self, client: ClientInfo, log_level: Option<mcp_sdk::LoggingLevel>) {
+        self.link.set_client(client);
+        if let Some(level) = log_level {
+            self.link.set_log_level(level);
+        }
+    }
+
+    /// What [`Peer`]s of this session share with the transport: the
+    /// numbering of our requests, their pending answers, the log level.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// Whether the request `id` runs here.
+    pub fn is_running(&self, id: &RequestId) -> bool {
+        lock(&self.in_flight).contains_key(id)
+    }
+
     /// Cancels the running request `id`, if there is one: its handler's
     /// token is cancelled and it gets no answer.
     pub fn cancel(&self, id: &RequestId) {

@@ -18,6 +18,7 @@
 //! operating system's CSPRNG, idle sessions expire.
 
 mod body;
+mod cluster;
 mod guard;
 mod legacy;
 mod request_body;
@@ -161,6 +162,11 @@ pub struct HttpConfig {
     /// stream resumable: the client reconnects with `Last-Event-ID` (SEP-1699
     /// polling). `None` (the default) keeps connections open.
     pub sse_poll_after: Option<Duration>,
+    /// What the replicas of this server share, so that any of them answers
+    /// any request of any session, behind a load balancer without
+    /// stickiness (see [`Replicas`](crate::replicas::Replicas)). `None`
+    /// (the default): a session lives in the process that opened it.
+    pub replicas: Option<crate::replicas::Replicas>,
     /// The server as an OAuth resource server (feature `auth`): every MCP
     /// request needs a valid access token, the metadata is served at its
     /// well-known path, and the legacy HTTP+SSE transport is not offered.
@@ -187,6 +193,7 @@ impl Default for HttpConfig {
             response_mode: ResponseMode::Auto,
             sse_retry: Duration::from_millis(1000),
             sse_poll_after: None,
+            replicas: None,
             #[cfg(feature = "auth")]
             auth: None,
         }
@@ -195,6 +202,7 @@ impl Default for HttpConfig {
 
 /// One HTTP session: the MCP session and its SSE streams.
 struct HttpSession {
+    id: Arc<str>,
     session: Arc<Session>,
     streams: Mutex<Streams>,
     /// Milliseconds since the service started, at the last request.
@@ -208,6 +216,8 @@ struct HttpSession {
     /// Who opened the session, on a protected server: only they may use it
     /// (anyone else gets the answer an unknown session id gets).
     owner: Option<String>,
+    /// Replicas: the `last_seen` the shared store was last told of.
+    store_touched: AtomicU64,
 }
 
 /// A client waiting on its POST for a JSON answer to `pending`. Dropped
@@ -273,6 +283,39 @@ struct Inner {
     idle: Notify,
     /// Set by [`StreamableHttpService::shutdown`].
     shut_down: AtomicBool,
+    /// What the replicas share, when there are replicas.
+    cluster: Option<Arc<cluster::Cluster>>,
+}
+
+impl Inner {
+    /// A new session `id`, for `owner`, whose standalone messages go to
+    /// its own stream (one process) or to the shared event store.
+    fn new_session(&self, id: Arc<str>, owner: Option<String>, now: u64) -> Arc<HttpSession> {
+        let shared = self.shared.clone();
+        let cluster = self.cluster.clone();
+        Arc::new_cyclic(|weak: &Weak<HttpSession>| {
+            let standalone: Outbound = match &cluster {
+                Some(cluster) => cluster.standalone_sink(id.clone()),
+                None => Arc::new(StandaloneSink(weak.clone())),
+            };
+            let session = Session::new(shared, standalone);
+            if cluster.is_some() {
+                // Below 2^52, so that every client reads it as an integer.
+                let first = (uuid::Uuid::new_v4().as_u128() as u32 as i64) << 20;
+                session.link().number_requests_from(first);
+            }
+            HttpSession {
+                id,
+                session,
+                streams: Mutex::new(Streams::new(self.config.replay_buffer_events)),
+                last_seen: AtomicU64::new(now),
+                warned_at: AtomicU64::new(u64::MAX),
+                waiting: AtomicUsize::new(0),
+                owner,
+                store_touched: AtomicU64::new(now),
+            }
+        })
+    }
 }
 
 /// The Streamable HTTP endpoint of one MCP server, as a hyper service and a
@@ -316,6 +359,8 @@ impl StreamableHttpService {
             tracing::error!("{e}");
         }
         let shared = ServerShared::new(Arc::new(server), config.session.clone());
+        let cluster = (config.replicas.clone())
+            .map(|replicas| cluster::Cluster::new(replicas, config.session_idle_timeout));
         StreamableHttpService {
             inner: Arc::new(Inner {
                 legacy: legacy::Legacy::new(shared.clone()),
@@ -327,6 +372,7 @@ impl StreamableHttpService {
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
                 shut_down: AtomicBool::new(false),
+                cluster,
             }),
         }
     }
@@ -406,6 +452,9 @@ impl StreamableHttpService {
         if let Err(why) = self.inner.config.origins.check(req.headers()) {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.listen(Arc::downgrade(&self.inner));
+        }
         #[cfg(feature = "auth")]
         let req = match self.authenticate(req).await {
             Ok(req) => req,
@@ -413,8 +462,8 @@ impl StreamableHttpService {
         };
         match *req.method() {
             Method::POST => self.post(req).await,
-            Method::GET => self.get(req),
-            Method::DELETE => self.delete(req),
+            Method::GET => self.get(req).await,
+            Method::DELETE => self.delete(req).await,
             _ => {
                 let mut r = error_response(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -586,10 +635,10 @@ impl StreamableHttpService {
 
         if let Message::Request(r) = &msg {
             if r.method == "initialize" {
-                return self.initialize(msg, accept, owner(&parts.extensions));
+                return self.initialize(msg, accept, owner(&parts.extensions)).await;
             }
         }
-        let hs = match self.find_session(session_id, &parts.extensions) {
+        let hs = match self.find_session(session_id, &parts.extensions).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -601,6 +650,11 @@ impl StreamableHttpService {
         match msg {
             Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
             other => {
+                let elsewhere =
+                    (self.inner.cluster.as_ref()).is_some_and(|c| c.forward(&hs, &other));
+                if elsewhere {
+                    return empty_response(StatusCode::ACCEPTED);
+                }
                 let standalone = hs.session.standalone().clone();
                 hs.session.handle(other, standalone).await;
                 empty_response(StatusCode::ACCEPTED)
@@ -608,22 +662,20 @@ impl StreamableHttpService {
         }
     }
 
-    fn initialize(&self, msg: Message, _accept: Accepts, owner: Option<String>) -> HttpResponse {
+    async fn initialize(
+        &self,
+        msg: Message,
+        _accept: Accepts,
+        owner: Option<String>,
+    ) -> HttpResponse {
         if self.session_count() >= self.inner.config.max_sessions {
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable: too many sessions",
             );
         }
-        let shared = self.inner.shared.clone();
-        let hs = Arc::new_cyclic(|weak: &Weak<HttpSession>| HttpSession {
-            session: Session::new(shared, Arc::new(StandaloneSink(weak.clone()))),
-            streams: Mutex::new(Streams::new(self.inner.config.replay_buffer_events)),
-            last_seen: AtomicU64::new(self.now_ms()),
-            warned_at: AtomicU64::new(u64::MAX),
-            waiting: AtomicUsize::new(0),
-            owner,
-        });
+        let id = new_session_id();
+        let hs = self.inner.new_session(id.clone(), owner, self.now_ms());
         let (tx, mut rx) = mpsc::channel(1);
         let reply: Outbound = Arc::new(tx);
         // `initialize` is answered inline, so the answer is already queued.
@@ -641,7 +693,11 @@ impl StreamableHttpService {
         if matches!(answer, Message::Error(_)) {
             return json_response(StatusCode::OK, &answer, None);
         }
-        let id = new_session_id();
+        if let Some(cluster) = &self.inner.cluster {
+            if let Err(refusal) = cluster.created(&id, &hs).await {
+                return *refusal;
+            }
+        }
         write(&self.inner.sessions).insert(id.clone(), hs);
         self.start_sweeper();
         json_response(StatusCode::OK, &answer, Some(&id))
@@ -657,9 +713,14 @@ impl StreamableHttpService {
     ) -> HttpResponse {
         let pending = Pending::one(req.id.clone());
         let (tx, rx) = mpsc::channel::<Outgoing>(64);
+        let sets_level = req.method == "logging/setLevel";
         hs.session
             .handle_request(era, req, Arc::new(tx), Some(parts))
             .await;
+        if let (true, Some(cluster)) = (sets_level, &self.inner.cluster) {
+            // Answered inline: the level is set by now.
+            cluster.level_changed(&hs).await;
+        }
         self.answer(hs, pending, Vec::new(), rx, accept, None).await
     }
 
@@ -695,7 +756,7 @@ impl StreamableHttpService {
                 "Bad Request: \"initialize\" must not be part of a JSON-RPC batch",
             );
         }
-        let hs = match self.find_session(session_id, &parts.extensions) {
+        let hs = match self.find_session(session_id, &parts.extensions).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
@@ -857,7 +918,7 @@ impl StreamableHttpService {
         sse_response(conn)
     }
 
-    fn get<B>(&self, req: Request<B>) -> HttpResponse {
+    async fn get<B>(&self, req: Request<B>) -> HttpResponse {
         let headers = req.headers();
         if !accepts(headers).sse {
             return error_response(
@@ -868,12 +929,22 @@ impl StreamableHttpService {
         if let Err(resp) = check_protocol_version(headers) {
             return *resp;
         }
-        let hs = match self.find_session(header_str(headers, SESSION_HEADER), req.extensions()) {
+        let id = header_str(headers, SESSION_HEADER);
+        let hs = match self.find_session(id, req.extensions()).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
         if let Err(resp) = check_negotiated_version(&hs, headers) {
             return *resp;
+        }
+        if let Some(cluster) = &self.inner.cluster {
+            let last = header_str(headers, LAST_EVENT_ID);
+            if last.is_none_or(cluster::Cluster::is_standalone_event) {
+                return match cluster.open_standalone(hs, last, self.inner.epoch).await {
+                    Ok(conn) => sse_response(conn),
+                    Err(refusal) => *refusal,
+                };
+            }
         }
         let conn = {
             let mut streams = lock(&hs.streams);
@@ -906,13 +977,16 @@ impl StreamableHttpService {
         sse_response(conn)
     }
 
-    fn delete<B>(&self, req: Request<B>) -> HttpResponse {
+    async fn delete<B>(&self, req: Request<B>) -> HttpResponse {
         let Some(id) = header_str(req.headers(), SESSION_HEADER) else {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: the Mcp-Session-Id header is required",
             );
         };
+        if let Some(cluster) = &self.inner.cluster {
+            return cluster.delete(&self.inner, id, req.extensions()).await;
+        }
         let mut sessions = write(&self.inner.sessions);
         let owned = sessions
             .get(id)
@@ -930,8 +1004,41 @@ impl StreamableHttpService {
     }
 
     /// The session `id` names, if the caller (the identity in `extensions`)
-    /// may use it.
-    fn find_session(
+    /// may use it; with replicas, loaded from the shared store when another
+    /// replica opened it.
+    async fn find_session(
+        &self,
+        id: Option<&str>,
+        extensions: &http::Extensions,
+    ) -> Result<Arc<HttpSession>, Refusal> {
+        let local = self.find_local_session(id, extensions);
+        let (Some(cluster), Err(_), Some(id)) = (&self.inner.cluster, &local, id) else {
+            if let (Some(cluster), Ok(hs)) = (&self.inner.cluster, &local) {
+                cluster.touch(&self.inner, hs, self.now_ms());
+            }
+            return local;
+        };
+        if self.session_count() >= self.inner.config.max_sessions {
+            return Err(Box::new(error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: too many sessions",
+            )));
+        }
+        let record = cluster.load(id, extensions).await?;
+        let hs = self
+            .inner
+            .new_session(Arc::from(id), record.owner, self.now_ms());
+        hs.session.restore(record.client, record.log_level);
+        let hs = write(&self.inner.sessions)
+            .entry(hs.id.clone())
+            .or_insert(hs)
+            .clone();
+        self.start_sweeper();
+        Ok(hs)
+    }
+
+    /// The session `id` names in this process, if the caller may use it.
+    fn find_local_session(
         &self,
         id: Option<&str>,
         extensions: &http::Extensions,
@@ -1004,7 +1111,8 @@ impl StreamableHttpService {
                     tracing::debug!("closing an idle session");
                     close(&hs);
                 }
-                if let Some(notice) = notice {
+                // With replicas, a copy idle here may be in use elsewhere.
+                if let Some(notice) = notice.filter(|_| inner.cluster.is_none()) {
                     warn_idle_sessions(&inner, now, limit - notice.as_millis() as u64, notice);
                 }
             }
@@ -1114,6 +1222,10 @@ impl Drop for ActiveGuard<'_> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
 fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {

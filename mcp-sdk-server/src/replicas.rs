@@ -1,0 +1,78 @@
+//! What the replicas of one server share so that any of them answers any
+//! request of any session (the session era), behind a load balancer with
+//! no stickiness: the sessions, the events of their standalone streams, and
+//! a bus between the replicas. Set it on the HTTP transport in one line:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use mcp_sdk_server::http::{HttpConfig, StreamableHttpService};
+//! # #[cfg(feature = "redis")]
+//! let config = HttpConfig {
+//!     replicas: Some(mcp_sdk_server::replicas::Replicas::redis("redis://127.0.0.1:6379", "my-server").await?),
+//!     ..HttpConfig::default()
+//! };
+//! # Ok(()) }
+//! ```
+//!
+//! Without it (the default) a session lives in the process that answered
+//! its `initialize`, as it must for a single process; nothing changes on
+//! that path.
+
+use crate::bus::{InMemoryBus, MessageBus};
+use crate::event_store::{EventStore, InMemoryEventStore};
+use crate::session_store::{InMemorySessionStore, SessionStore};
+use std::sync::Arc;
+
+/// The stores and the bus replicas share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Replicas {
+    /// The sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The events of the sessions' standalone streams.
+    pub events: Arc<dyn EventStore>,
+    /// Between the replicas: the client's answers to requests a handler on
+    /// another replica sent, cancellations, closed sessions, and the news
+    /// that a stream has new events. Best effort: what it loses, the
+    /// replicas find out from the stores (a closed session at its next
+    /// touch, new events at the reader's next poll); only a lost answer is
+    /// lost (its request times out).
+    pub bus: Arc<dyn MessageBus>,
+}
+
+impl Replicas {
+    /// Stores and a bus in this process's memory: services built with
+    /// clones of it act as replicas of one server (tests, or several
+    /// listeners in one process).
+    pub fn in_memory() -> Self {
+        Replicas {
+            sessions: Arc::new(InMemorySessionStore::default()),
+            events: Arc::new(InMemoryEventStore::default()),
+            bus: Arc::new(InMemoryBus::default()),
+        }
+    }
+
+    /// Stores and a bus in the Redis at `url`, under keys and a channel
+    /// beginning with `prefix` (the same on every replica of one server,
+    /// and another for another server). One connection manager (which
+    /// reconnects by itself) carries the stores, and the bus has its own
+    /// subscription. Fails at once, naming `REDIS_URL` (its password
+    /// masked), when Redis is unreachable.
+    #[cfg(feature = "redis")]
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, crate::bus::RedisBusError> {
+        use crate::bus::RedisBus;
+        use crate::event_store::{RedisEventStore, DEFAULT_KEEP_EVENTS, DEFAULT_MAX_AGE};
+        use crate::session_store::RedisSessionStore;
+        let bus = RedisBus::connect(url, &format!("{prefix}:sessions")).await?;
+        let redis = bus.connection();
+        Ok(Replicas {
+            sessions: Arc::new(RedisSessionStore::new(redis.clone(), prefix)),
+            events: Arc::new(RedisEventStore::new(
+                redis,
+                prefix,
+                DEFAULT_KEEP_EVENTS,
+                DEFAULT_MAX_AGE,
+            )),
+            bus: Arc::new(bus),
+        })
+    }
+}
