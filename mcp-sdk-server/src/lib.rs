@@ -51,6 +51,7 @@ pub mod apps;
 pub mod router;
 mod session;
 mod stateless;
+pub mod task_store;
 pub mod tasks;
 // L5, the transports:
 mod transport;

@@ -155,7 +155,10 @@ pub(crate) async fn serve_checked(
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
-        let answer = tasks::request(&shared.extension_tasks, &method, params, &capabilities)?;
+        let owner = tasks::owner(&http);
+        let answer =
+            tasks::request(&shared.extension_tasks, &owner, &method, params, &capabilities)
+                .await?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {
@@ -232,6 +235,7 @@ async fn may_become_task(
     const METHOD: &str = "tools/call";
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
+    let owner = tasks::owner(&http);
     let ctx =
         RequestContext::new(id, progress, own.clone(), Peer::new(link, route)).with_http(http);
     let dispatcher = shared.clone();
@@ -257,12 +261,14 @@ async fn may_become_task(
             let created = tasks::start(
                 &shared.extension_tasks,
                 &shared.config.tasks,
+                owner,
                 round,
                 work,
                 own,
                 move |result| decorate(&finisher, METHOD, result),
                 move || drop(closes),
-            )?;
+            )
+            .await?;
             Ok(decorate(shared, METHOD, created))
         }
     }
