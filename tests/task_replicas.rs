@@ -198,3 +198,76 @@ async fn a_task_whose_replica_is_killed_fails_with_a_clear_message() {
         other => panic!("not the task's error: {other:?}"),
     }
 }
+
+/// Says every token names the user it spells (`Bearer alice` is alice).
+struct TokenIsTheUser;
+
+#[mcp_sdk_server::async_trait]
+impl mcp_sdk_server::auth::TokenVerifier for TokenIsTheUser {
+    async fn verify(
+        &self,
+        token: &str,
+    ) -> Result<mcp_sdk_server::auth::Identity, mcp_sdk_server::auth::VerifyError> {
+        Ok(mcp_sdk_server::auth::Identity {
+            subject: Some(token.to_owned()),
+            issuer: Some("https://issuer.example".to_owned()),
+            ..Default::default()
+        })
+    }
+}
+
+/// A stateless client of `url` that sends `Bearer {user}`.
+async fn signed_in(url: &str, user: &str) -> Client {
+    let transport = mcp_sdk_client::transport::HttpTransport::builder(url)
+        .header("authorization", format!("Bearer {user}"))
+        .build()
+        .expect("an HTTP transport");
+    Client::builder()
+        .era(Era::StatelessOnly)
+        .connect(transport)
+        .await
+        .expect("connected with the token")
+}
+
+/// The message of a refused task request, its task id replaced by `ID`.
+fn refusal(result: Result<mcp_sdk::Task, ClientError>, id: &str) -> (mcp_sdk::ErrorCode, String) {
+    match result {
+        Err(ClientError::Server(e)) => (e.code, e.message.replace(id, "ID")),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+/// On a protected server a task belongs to the principal that created it:
+/// another user who presents its id gets exactly the answer an unknown id
+/// gets, cannot cancel it, and the owner still sees it running.
+#[tokio::test]
+async fn another_users_task_is_answered_as_an_unknown_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let auth = mcp_sdk_server::auth::ResourceServer::new(&url, TokenIsTheUser).unwrap();
+    let config = mcp_sdk_server::http::HttpConfig {
+        auth: Some(std::sync::Arc::new(auth)),
+        ..Default::default()
+    };
+    let service = mcp_sdk_server::http::StreamableHttpService::new(
+        mcp_reference::conformance::router(),
+        config,
+    );
+    tokio::spawn(mcp_sdk_server::http::serve_listener(
+        listener, "/mcp", service,
+    ));
+    let alice = signed_in(&url, "alice").await;
+    let mallory = signed_in(&url, "mallory").await;
+    let task = start(&alice, 120.0, "private").await;
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let theirs = refusal(mallory.get_task(&task.task_id).await, &task.task_id);
+    let none = refusal(mallory.get_task(unknown).await, unknown);
+    assert_eq!(theirs, none);
+    assert_eq!(theirs.0, mcp_sdk::ErrorCode::INVALID_PARAMS);
+    let cancel = refusal(mallory.cancel_task(&task.task_id).await, &task.task_id);
+    assert_eq!(cancel, refusal(mallory.cancel_task(unknown).await, unknown));
+    let seen = alice.get_task(&task.task_id).await.unwrap();
+    assert_eq!(seen.status, TaskStatus::Working, "{seen:?}");
+    let cancelled = alice.cancel_task(&task.task_id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+}
