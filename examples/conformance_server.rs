@@ -38,7 +38,12 @@ struct Args {
     redis_url: Option<String>,
     /// How long a task's lease lasts in Redis, in milliseconds: a task
     /// whose replica stops is marked failed this long after.
-    #[arg(long, value_name = "MS", default_value_t = 15_000, requires = "redis_url")]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 15_000,
+        requires = "redis_url"
+    )]
     task_lease_ms: u64,
     /// The Redis channel the replicas share (and the prefix of their task
     /// keys).

@@ -7,13 +7,12 @@
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run --release --example task_store_cost -- --gets 2000
 //! ```
 
-use mcp_sdk_server::async_trait;
 use clap::Parser;
 use mcp_sdk_client::transport::HttpTransport;
 use mcp_sdk_client::{Client, Era, ToolTask};
+use mcp_sdk_server::async_trait;
 use mcp_sdk_server::task_store::{
-    InMemoryTaskStore, RedisTaskStore, TaskPage, TaskRecord, TaskStore, TaskStoreError,
-    TaskUpdate,
+    InMemoryTaskStore, RedisTaskStore, TaskPage, TaskRecord, TaskStore, TaskStoreError, TaskUpdate,
 };
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};

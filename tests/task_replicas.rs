@@ -118,11 +118,10 @@ async fn tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_othe
         matches!(seen.status, TaskStatus::Working | TaskStatus::Completed),
         "{seen:?}"
     );
-    let result: CallToolResult =
-        tokio::time::timeout(PATIENCE, client.task_result(&task.task_id))
-            .await
-            .expect("the result in time")
-            .unwrap_or_else(|e| panic!("the result across replicas: {e}\n{}", balancer.log()));
+    let result: CallToolResult = tokio::time::timeout(PATIENCE, client.task_result(&task.task_id))
+        .await
+        .expect("the result in time")
+        .unwrap_or_else(|e| panic!("the result across replicas: {e}\n{}", balancer.log()));
     assert_eq!(
         result.content[0].as_text(),
         Some("computed across in 1 s"),

@@ -66,9 +66,9 @@ impl MessageBus for InMemoryBus {
 }
 
 #[cfg(feature = "redis")]
-pub use redis_bus::{RedisBus, RedisBusError};
-#[cfg(feature = "redis")]
 pub(crate) use redis_bus::masked;
+#[cfg(feature = "redis")]
+pub use redis_bus::{RedisBus, RedisBusError};
 
 #[cfg(feature = "redis")]
 mod redis_bus {

@@ -1,10 +1,10 @@
 //! The settings of a server's sessions and requests: limits, timeouts, the
 //! key that seals `requestState`, and the limits on tasks.
 
+use crate::task_store::{InMemoryTaskStore, TaskStore};
 use hmac::{Hmac, Mac};
 use mcp_sdk::{CacheScope, ProtocolVersion};
 use sha2::{Digest, Sha256};
-use crate::task_store::{InMemoryTaskStore, TaskStore};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -175,7 +175,9 @@ pub struct TaskPage {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TaskStoreError {
     /// The owner holds as many tasks as it may.
-    #[error("{held} tasks are kept already, the most allowed; wait for some to end or cancel them")]
+    #[error(
+        "{held} tasks are kept already, the most allowed; wait for some to end or cancel them"
+    )]
     Full {
         /// How many the owner holds.
         held: usize,
@@ -416,7 +418,11 @@ pub(crate) mod tests {
         assert_eq!(after.status, TaskStatus::InputRequired);
         let result = json!({"content": [{"type": "text", "text": "done"}]});
         let (after, changed) = store
-            .update("alice", &a.id, TaskUpdate::finished(Ok(result.clone()), 1024))
+            .update(
+                "alice",
+                &a.id,
+                TaskUpdate::finished(Ok(result.clone()), 1024),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -438,7 +444,11 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(after.status, TaskStatus::Failed);
         assert!(
-            after.message.as_deref().unwrap().contains("more than the 8"),
+            after
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("more than the 8"),
             "{after:?}"
         );
         // Pages of one.
@@ -457,7 +467,12 @@ pub(crate) mod tests {
             store.list("alice", Some("nope"), 1).await,
             Err(TaskStoreError::BadCursor(_))
         ));
-        assert!(store.list("mallory", None, 10).await.unwrap().tasks.is_empty());
+        assert!(store
+            .list("mallory", None, 10)
+            .await
+            .unwrap()
+            .tasks
+            .is_empty());
         // Expiry by ttl.
         let short = TaskRecord::new("carol", Duration::from_millis(50), poll);
         store.create(&short, 1).await.unwrap();

@@ -156,9 +156,14 @@ pub(crate) async fn serve_checked(
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
         let owner = tasks::owner(&http);
-        let answer =
-            tasks::request(&shared.extension_tasks, &owner, &method, params, &capabilities)
-                .await?;
+        let answer = tasks::request(
+            &shared.extension_tasks,
+            &owner,
+            &method,
+            params,
+            &capabilities,
+        )
+        .await?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {

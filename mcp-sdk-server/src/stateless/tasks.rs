@@ -27,13 +27,11 @@
 
 use super::input::InputRound;
 use crate::config::TaskConfig;
-use crate::server::Server;
 use crate::context::Http;
+use crate::server::Server;
 use crate::task_store::{TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse};
-use mcp_sdk::{
-    ClientCapabilities, Error, ErrorCode, ServerCapabilities, TaskStatus, TaskSupport,
-};
+use mcp_sdk::{ClientCapabilities, Error, ErrorCode, ServerCapabilities, TaskStatus, TaskSupport};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -398,9 +396,7 @@ pub(crate) async fn request(
         "tasks/update" => {
             let p: Update = parse(params)?;
             let task = tasks.find(owner, &p.task_id).await?;
-            let round = lock(&tasks.running)
-                .get(&task.id)
-                .map(|r| r.round.clone());
+            let round = lock(&tasks.running).get(&task.id).map(|r| r.round.clone());
             match round {
                 Some(round) => round.answer(p.input_responses)?,
                 None if task.status.is_terminal() => {}

@@ -37,7 +37,7 @@ static LOAD: LazyLock<String> = LazyLock::new(|| {
         mcp_sdk::ErrorCode::INTERNAL_ERROR,
         LEASE_LOST,
     )))
-        .unwrap_or_default();
+    .unwrap_or_default();
     format!(
         r#"
 local function now_ms()
@@ -320,7 +320,9 @@ impl RedisTaskStore {
             let known = crate::util::lock(&call.script.digest).clone();
             if let Some(digest) = known {
                 match call.command(&digest).query_async(&mut connection).await {
-                    Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {}
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {}
                     other => return other,
                 }
             }
@@ -359,7 +361,8 @@ fn decode(id: &str, fields: Vec<String>) -> Option<TaskRecord> {
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_millis)
     };
-    let status: TaskStatus = serde_json::from_value(Value::from(map.get("status")?.as_str())).ok()?;
+    let status: TaskStatus =
+        serde_json::from_value(Value::from(map.get("status")?.as_str())).ok()?;
     Some(TaskRecord {
         id: map.get("id").cloned().unwrap_or_else(|| id.to_owned()),
         owner: map.get("owner")?.clone(),
