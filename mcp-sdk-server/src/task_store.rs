@@ -9,13 +9,16 @@
 //! line of the server's configuration:
 //!
 //! ```no_run
-//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mut config = mcp_sdk_server::SessionConfig::default();
 //! # #[cfg(feature = "redis")]
-//! config.tasks.store = std::sync::Arc::new(
-//!     mcp_sdk_server::task_store::RedisTaskStore::connect("redis://127.0.0.1:6379", "my-server").await?,
-//! );
-//! # Ok(()) }
+//! # async fn configure(
+//! #     config: &mut mcp_sdk_server::SessionConfig,
+//! #     redis_url: &str,
+//! # ) -> Result<(), mcp_sdk_server::task_store::TaskStoreError> {
+//! # use mcp_sdk_server::task_store::RedisTaskStore;
+//! # use std::sync::Arc;
+//! config.tasks.store = Arc::new(RedisTaskStore::connect(redis_url, "my-server").await?);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! A store shared by processes gives the replica running a task a *lease*

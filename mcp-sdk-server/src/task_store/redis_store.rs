@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The lease of a running task when none is set: renewed every third of it.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
 /// The Lua both reads and updates begin with: `now_ms()`, and `load(key,
 /// owner, now_ts)`, which gives the task's fields (nil for another owner's)
@@ -289,7 +289,7 @@ impl RedisTaskStore {
         })
     }
 
-    /// The lease of a running task (default [`DEFAULT_LEASE`]): how long
+    /// The lease of a running task (default 15 s): how long
     /// after its replica stops the task is marked failed. Renewals cost one
     /// round trip each third of it, per running task.
     pub fn with_lease(mut self, lease: Duration) -> Self {
