@@ -72,8 +72,9 @@ pub struct TaskConfig {
     /// task instead of waiting (a handler can ask sooner with
     /// `RequestContext::continue_as_task`).
     pub grace: Duration,
-    /// Tasks extension: the most tasks the whole server keeps (stateless
-    /// requests have no session to count them by).
+    /// Tasks extension: the most tasks the server keeps for one owner
+    /// (stateless requests have no session to count them by): for each
+    /// principal on a protected server, for everyone together otherwise.
     pub max_server_tasks: usize,
     /// The largest result (serialized JSON, in bytes) a task keeps; a task
     /// whose result is larger fails, saying so (default 4 MiB).
