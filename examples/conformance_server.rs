@@ -7,14 +7,16 @@
 //!
 //! Replicas behind a load balancer share `--request-state-key-file` and
 //! `--redis-url`: the sessions of the session era, the events of their
-//! standalone streams, and list changes and resource updates for
-//! `subscriptions/listen`.
+//! standalone streams, list changes and resource updates for
+//! `subscriptions/listen`, and the tasks of the tasks extension
+//! (2026-07-28), so any replica answers for them.
 
 use clap::Parser;
 use mcp_reference::request_state::RequestStateArgs;
 use mcp_reference::status;
 use mcp_sdk_server::bus::RedisBus;
 use mcp_sdk_server::replicas::Replicas;
+use mcp_sdk_server::task_store::RedisTaskStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::Level;
@@ -30,13 +32,22 @@ struct Args {
     #[command(flatten)]
     request_state: RequestStateArgs,
     /// Join the other replicas through the Redis at this URL: sessions
-    /// opened on one replica are served by all, and list changes and
-    /// resource updates announced on one replica reach the
-    /// `subscriptions/listen` streams of all (HTTP only).
+    /// opened on one replica are served by all, list changes and resource
+    /// updates announced on one replica reach the `subscriptions/listen`
+    /// streams of all, and tasks are kept there (HTTP only).
     #[arg(long, value_name = "REDIS_URL", requires = "http")]
     redis_url: Option<String>,
-    /// The Redis channel the replicas share; the sessions' keys and bus
-    /// channel begin with it too.
+    /// How long a task's lease lasts in Redis, in milliseconds: a task
+    /// whose replica stops is marked failed this long after.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 15_000,
+        requires = "redis_url"
+    )]
+    task_lease_ms: u64,
+    /// The Redis channel the replicas share; the keys of their sessions and
+    /// tasks begin with it too.
     #[arg(
         long,
         value_name = "NAME",
@@ -54,10 +65,20 @@ async fn main() -> std::io::Result<()> {
     let router = mcp_reference::conformance::router();
     match args.http {
         Some(addr) => {
-            let session = args.request_state.session_config().unwrap_or_else(|e| {
+            let mut session = args.request_state.session_config().unwrap_or_else(|e| {
                 status(Level::ERROR, format_args!("conformance_server: {e}"));
                 std::process::exit(2);
             });
+            if let Some(url) = &args.redis_url {
+                let store = RedisTaskStore::connect(url, &format!("{}:tasks", args.redis_channel))
+                    .await
+                    .unwrap_or_else(|e| {
+                        status(Level::ERROR, format_args!("conformance_server: {e}"));
+                        std::process::exit(2);
+                    })
+                    .with_lease(std::time::Duration::from_millis(args.task_lease_ms));
+                session.tasks.store = Arc::new(store);
+            }
             let mut config = mcp_sdk_server::http::HttpConfig {
                 session,
                 ..Default::default()

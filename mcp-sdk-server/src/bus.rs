@@ -66,6 +66,8 @@ impl MessageBus for InMemoryBus {
 }
 
 #[cfg(feature = "redis")]
+pub(crate) use redis_bus::masked;
+#[cfg(feature = "redis")]
 pub use redis_bus::{RedisBus, RedisBusError};
 
 #[cfg(feature = "redis")]
@@ -285,7 +287,7 @@ mod redis_bus {
     }
 
     /// `url` with the password (between `:` and `@` in its user info) masked.
-    fn masked(url: &str) -> String {
+    pub(crate) fn masked(url: &str) -> String {
         let Some((scheme, rest)) = url.split_once("://") else {
             return url.to_owned();
         };

@@ -1,9 +1,11 @@
 //! The settings of a server's sessions and requests: limits, timeouts, the
 //! key that seals `requestState`, and the limits on tasks.
 
+use crate::task_store::{InMemoryTaskStore, TaskStore};
 use hmac::{Hmac, Mac};
 use mcp_sdk::{CacheScope, ProtocolVersion};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Limits and timeouts of a session.
@@ -70,9 +72,17 @@ pub struct TaskConfig {
     /// task instead of waiting (a handler can ask sooner with
     /// `RequestContext::continue_as_task`).
     pub grace: Duration,
-    /// Tasks extension: the most tasks the whole server keeps (stateless
-    /// requests have no session to count them by).
+    /// Tasks extension: the most tasks the server keeps for one owner
+    /// (stateless requests have no session to count them by): for each
+    /// principal on a protected server, for everyone together otherwise.
     pub max_server_tasks: usize,
+    /// The largest result (serialized JSON, in bytes) a task keeps; a task
+    /// whose result is larger fails, saying so (default 4 MiB).
+    pub max_result_bytes: usize,
+    /// Where the tasks of the extension (2026-07-28) are kept: in this
+    /// process by default; a store that replicas share (such as
+    /// `task_store::RedisTaskStore`) lets any of them answer for a task.
+    pub store: Arc<dyn TaskStore>,
 }
 
 impl Default for TaskConfig {
@@ -84,6 +94,8 @@ impl Default for TaskConfig {
             poll_interval: Duration::from_secs(1),
             grace: Duration::from_millis(200),
             max_server_tasks: 1024,
+            max_result_bytes: 4 * 1024 * 1024,
+            store: Arc::new(InMemoryTaskStore::default()),
         }
     }
 }

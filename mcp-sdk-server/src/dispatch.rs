@@ -54,7 +54,7 @@ impl ServerShared {
             info_value: serde_json::to_value(server.info()).unwrap_or_default(),
             instructions: server.instructions(),
             notifier,
-            extension_tasks: Default::default(),
+            extension_tasks: ExtensionTasks::new(config.tasks.store.clone()),
             server,
             config,
         })

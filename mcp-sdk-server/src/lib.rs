@@ -54,6 +54,7 @@ pub mod replicas;
 pub mod router;
 mod session;
 mod stateless;
+pub mod task_store;
 pub mod tasks;
 // L5, the transports:
 mod transport;

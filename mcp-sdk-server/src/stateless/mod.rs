@@ -155,14 +155,15 @@ pub(crate) async fn serve_checked(
     }
     let capabilities = meta.client_capabilities.unwrap_or_default();
     if tasks::is_task_method(&method) {
-        let caller = crate::context::principal(&http);
+        let owner = tasks::owner(&http);
         let answer = tasks::request(
             &shared.extension_tasks,
+            &owner,
             &method,
             params,
             &capabilities,
-            caller.as_deref(),
-        )?;
+        )
+        .await?;
         return Ok(decorate(shared, &method, answer));
     }
     let plan = match method.as_str() {
@@ -240,6 +241,7 @@ async fn may_become_task(
     const METHOD: &str = "tools/call";
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
+    let owner = tasks::owner(&http);
     let ctx =
         RequestContext::new(id, progress, own.clone(), Peer::new(link, route)).with_http(http);
     let dispatcher = shared.clone();
@@ -265,12 +267,14 @@ async fn may_become_task(
             let created = tasks::start(
                 &shared.extension_tasks,
                 &shared.config.tasks,
+                owner,
                 round,
                 work,
                 own,
                 move |result| decorate(&finisher, METHOD, result),
                 move || drop(closes),
-            )?;
+            )
+            .await?;
             Ok(decorate(shared, METHOD, created))
         }
     }

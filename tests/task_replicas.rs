@@ -1,0 +1,272 @@
+//! Tasks of the 2026-07-28 tasks extension across replicas of the
+//! conformance server that share a Redis task store (`--redis-url`): a task
+//! created on one replica is read, cancelled and its result fetched on the
+//! others, and a replica killed while it runs a task leaves the task
+//! failed, saying why, rather than "working" forever.
+//!
+//! These need Redis (`REDIS_URL`) and skip, saying so, without it; CI sets
+//! `MCP_REDIS_TEST=required`, which makes that a failure. The balancer test
+//! needs HAProxy too (see tests/support/haproxy.rs).
+
+mod support;
+
+use mcp_sdk::{CallToolResult, ClientCapabilities, TaskStatus};
+use mcp_sdk_client::{Client, ClientError, ClientHandler, Era, ToolTask};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+use support::haproxy::{Balancer, HealthCheck};
+use support::{http_client_in, http_server, HttpServer, PATIENCE};
+
+/// `$REDIS_URL`, or `None` after printing why the test skips; a failure
+/// when `MCP_REDIS_TEST=required`.
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("MCP_REDIS_TEST").as_deref() == Ok("required") => {
+            panic!("{test}: MCP_REDIS_TEST=required but REDIS_URL is not set")
+        }
+        _ => {
+            eprintln!("skipped: {test}: REDIS_URL is not set (a Redis to keep tasks in)");
+            None
+        }
+    }
+}
+
+/// A Redis channel (and task key prefix) no other test or run shares.
+fn channel(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
+}
+
+/// `n` conformance servers sharing the Redis at `url` under `channel`.
+async fn replicas(n: usize, url: &str, channel: &str, lease_ms: &str) -> Vec<HttpServer> {
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        let args = [
+            "--redis-url",
+            url,
+            "--redis-channel",
+            channel,
+            "--task-lease-ms",
+            lease_ms,
+        ];
+        replicas.push(http_server("conformance_server", &args).await);
+    }
+    replicas
+}
+
+fn addr(server: &HttpServer) -> SocketAddr {
+    server.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A client with no handler of its own (the tasks here ask for no input).
+struct Plain;
+impl ClientHandler for Plain {
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities::default()
+    }
+}
+
+async fn stateless(url: &str) -> Client {
+    http_client_in(Era::StatelessOnly, url, Plain).await
+}
+
+/// `slow_compute` for `seconds`, which must become a task.
+async fn start(client: &Client, seconds: f64, label: &str) -> mcp_sdk::Task {
+    let started = tokio::time::timeout(
+        PATIENCE,
+        client.call_tool_as_task(
+            "slow_compute",
+            json!({"seconds": seconds, "label": label}),
+            None,
+        ),
+    )
+    .await
+    .expect("an answer in time")
+    .expect("the call");
+    match started {
+        ToolTask::Running(task) => task,
+        other => panic!("not a task: {other:?}"),
+    }
+}
+
+/// Three replicas behind HAProxy (round-robin, no stickiness), one client:
+/// each request goes to the next replica, so the task is created on one,
+/// and read, cancelled and fetched on the others.
+#[tokio::test]
+async fn tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_others() {
+    let test = "tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_others";
+    let Some(url) = redis_url(test) else { return };
+    let channel = channel(test);
+    let replicas = replicas(3, &url, &channel, "3000").await;
+    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let client = stateless(&balancer.mcp_url()).await;
+
+    // Created on one, polled on the next ones until its result is there.
+    let task = start(&client, 1.0, "across").await;
+    assert_eq!(task.status, TaskStatus::Working);
+    let seen = client.get_task(&task.task_id).await.unwrap();
+    assert_eq!(seen.task_id, task.task_id);
+    assert!(
+        matches!(seen.status, TaskStatus::Working | TaskStatus::Completed),
+        "{seen:?}"
+    );
+    let result: CallToolResult = tokio::time::timeout(PATIENCE, client.task_result(&task.task_id))
+        .await
+        .expect("the result in time")
+        .unwrap_or_else(|e| panic!("the result across replicas: {e}\n{}", balancer.log()));
+    assert_eq!(
+        result.content[0].as_text(),
+        Some("computed across in 1 s"),
+        "{result:?}"
+    );
+    for _ in 0..3 {
+        let done = client.get_task(&task.task_id).await.unwrap();
+        assert_eq!(done.status, TaskStatus::Completed);
+    }
+
+    // Cancelled on another replica than the one running it; every replica
+    // says so after, and the result is the cancellation.
+    let long = start(&client, 120.0, "long").await;
+    let cancelled = client.cancel_task(&long.task_id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    for _ in 0..3 {
+        let seen = client.get_task(&long.task_id).await.unwrap();
+        assert_eq!(seen.status, TaskStatus::Cancelled, "{seen:?}");
+    }
+    let ended = client.task_result::<CallToolResult>(&long.task_id).await;
+    assert!(
+        matches!(ended, Err(ClientError::Cancelled { .. })),
+        "{ended:?}"
+    );
+
+    // An id no replica gave is unknown everywhere.
+    for _ in 0..3 {
+        let unknown = client.get_task("00000000000000000000000000000000").await;
+        assert!(
+            matches!(&unknown, Err(ClientError::Server(e)) if e.code == mcp_sdk::ErrorCode::INVALID_PARAMS),
+            "{unknown:?}"
+        );
+    }
+}
+
+/// A replica killed (SIGKILL) while it runs a task: its lease runs out,
+/// and the other replica then answers that the task failed and why; the
+/// client gets that error from its result, not a task working forever.
+#[tokio::test]
+async fn a_task_whose_replica_is_killed_fails_with_a_clear_message() {
+    let test = "a_task_whose_replica_is_killed_fails_with_a_clear_message";
+    let Some(url) = redis_url(test) else { return };
+    let channel = channel(test);
+    let mut replicas = replicas(2, &url, &channel, "600").await;
+    // Directly to each replica (no balancer), to know which one runs it.
+    let on_a = stateless(&replicas[0].url).await;
+    let on_b = stateless(&replicas[1].url).await;
+    let task = start(&on_a, 120.0, "doomed").await;
+    // Alive: renewed past several leases, still working when read on B.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = on_b.get_task(&task.task_id).await.unwrap();
+    assert_eq!(seen.status, TaskStatus::Working, "{seen:?}");
+
+    replicas[0].child.start_kill().expect("SIGKILL");
+    replicas[0].child.wait().await.unwrap();
+    let failed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let seen = on_b.get_task(&task.task_id).await.unwrap();
+            if seen.status != TaskStatus::Working {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the task leaves working once its lease has run out");
+    assert_eq!(failed.status, TaskStatus::Failed, "{failed:?}");
+    let message = failed.status_message.unwrap_or_default();
+    assert!(message.contains("lease ran out"), "{message}");
+    let result = on_b.task_result::<CallToolResult>(&task.task_id).await;
+    match result {
+        Err(ClientError::Server(e)) => assert!(e.message.contains("lease ran out"), "{e:?}"),
+        other => panic!("not the task's error: {other:?}"),
+    }
+}
+
+/// Says every token names the user it spells (`Bearer alice` is alice).
+struct TokenIsTheUser;
+
+#[mcp_sdk_server::async_trait]
+impl mcp_sdk_server::auth::TokenVerifier for TokenIsTheUser {
+    async fn verify(
+        &self,
+        token: &str,
+    ) -> Result<mcp_sdk_server::auth::Identity, mcp_sdk_server::auth::VerifyError> {
+        Ok(mcp_sdk_server::auth::Identity {
+            subject: Some(token.to_owned()),
+            issuer: Some("https://issuer.example".to_owned()),
+            ..Default::default()
+        })
+    }
+}
+
+/// A stateless client of `url` that sends `Bearer {user}`.
+async fn signed_in(url: &str, user: &str) -> Client {
+    let transport = mcp_sdk_client::transport::HttpTransport::builder(url)
+        .header("authorization", format!("Bearer {user}"))
+        .build()
+        .expect("an HTTP transport");
+    Client::builder()
+        .era(Era::StatelessOnly)
+        .connect(transport)
+        .await
+        .expect("connected with the token")
+}
+
+/// The message of a refused task request, its task id replaced by `ID`.
+fn refusal(result: Result<mcp_sdk::Task, ClientError>, id: &str) -> (mcp_sdk::ErrorCode, String) {
+    match result {
+        Err(ClientError::Server(e)) => (e.code, e.message.replace(id, "ID")),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+/// On a protected server a task belongs to the principal that created it:
+/// another user who presents its id gets exactly the answer an unknown id
+/// gets, cannot cancel it, and the owner still sees it running.
+#[tokio::test]
+async fn another_users_task_is_answered_as_an_unknown_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let auth = mcp_sdk_server::auth::ResourceServer::new(&url, TokenIsTheUser).unwrap();
+    let config = mcp_sdk_server::http::HttpConfig {
+        auth: Some(std::sync::Arc::new(auth)),
+        ..Default::default()
+    };
+    let service = mcp_sdk_server::http::StreamableHttpService::new(
+        mcp_reference::conformance::router(),
+        config,
+    );
+    tokio::spawn(mcp_sdk_server::http::serve_listener(
+        listener, "/mcp", service,
+    ));
+    let alice = signed_in(&url, "alice").await;
+    let mallory = signed_in(&url, "mallory").await;
+    let task = start(&alice, 120.0, "private").await;
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let theirs = refusal(mallory.get_task(&task.task_id).await, &task.task_id);
+    let none = refusal(mallory.get_task(unknown).await, unknown);
+    assert_eq!(theirs, none);
+    assert_eq!(theirs.0, mcp_sdk::ErrorCode::INVALID_PARAMS);
+    let cancel = refusal(mallory.cancel_task(&task.task_id).await, &task.task_id);
+    assert_eq!(cancel, refusal(mallory.cancel_task(unknown).await, unknown));
+    let seen = alice.get_task(&task.task_id).await.unwrap();
+    assert_eq!(seen.status, TaskStatus::Working, "{seen:?}");
+    let cancelled = alice.cancel_task(&task.task_id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+}
