@@ -490,12 +490,13 @@ async fn a_step_up_without_oauth_names_the_scope() {
         .legacy_fallback(false)
         .build()
         .unwrap();
-    let error = Client::builder()
+    let Err(error) = Client::builder()
         .era(Era::SessionOnly)
         .connect(transport)
         .await
-        .err()
-        .expect("refused");
+    else {
+        panic!("expected a refusal, got a connection");
+    };
     assert_eq!(error.insufficient_scope(), Some("db:write"), "{error}");
     assert!(!error.to_string().contains("fixed-SECRET"), "{error}");
 }
