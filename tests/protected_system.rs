@@ -7,7 +7,9 @@
 //!   records every `Authorization` header it gets, never sees the
 //!   caller's token;
 //! - a downstream tool's scope the caller lacks is the gateway's own 403
-//!   step-up challenge naming it; a caller who has it gets through;
+//!   step-up challenge naming it; a caller who has it gets through; a
+//!   scope the tool's `_meta` does not name is learnt from the server's
+//!   403 (the call refused naming it, the next one the gateway's 403);
 //! - a downstream 401 without a challenge is a clear error, its body and
 //!   no token in it;
 //! - `reference_system --auth-issuer`: the whole system behind a
