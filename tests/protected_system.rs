@@ -926,3 +926,92 @@ auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_
     assert_eq!(text(&result), "written");
     client.close().await;
 }
+
+/// The gateway's client may not be granted a scope a downstream tool asks
+/// for only when called (no `_meta`): the call is refused naming the
+/// scope and saying the gateway's credentials could not get it, with no
+/// token in the message; the scope is learnt, so a caller without it then
+/// gets the gateway's own 403 step-up challenge.
+#[tokio::test]
+async fn a_scope_the_gateways_client_is_not_allowed_is_named() {
+    let test = "a_scope_the_gateways_client_is_not_allowed_is_named";
+    let down_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_url = format!("http://{}/mcp", down_listener.local_addr().unwrap());
+    let gateway_port = free_port();
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let scopes = ["mcp:read", "mcp:write"];
+    let mut gateway_client = machine_client("gateway");
+    // The gateway's client may ask for mcp:read only.
+    gateway_client["scope"] = json!("mcp:read offline_access");
+    let config = json!({
+        "resources": [
+            { "uri": down_url, "scopes": scopes },
+            { "uri": gateway_url, "scopes": scopes },
+        ],
+        "clients": [gateway_client, machine_client("alice"), machine_client("bob")],
+        // So that a client's `scope` may name them.
+        "extraScopes": scopes,
+    });
+    let Some(provider) = Provider::start(test, config).await else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let _server = downstream_listing(down_listener, &issuer, Listing::ScopesUnsaid).await;
+    let dir = TempDir::new("gateway-client-scope");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[auth]
+issuer = "{issuer}"
+audience = "{gateway_url}"
+scopes = ["mcp:read"]
+
+[[server]]
+name = "locked"
+url = "{down_url}"
+auth = {{ grant = "client_credentials", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
+"#
+        )
+        .as_bytes(),
+    );
+    let addr = format!("127.0.0.1:{gateway_port}");
+    let _gateway = serving(
+        "session_manager",
+        &["--config", config.to_str().unwrap(), "--http", &addr],
+        &[("LOCKED_SECRET", "gateway-secret")],
+    )
+    .await;
+
+    let writer = token(&provider, "alice", &gateway_url, "mcp:read mcp:write").await;
+    let client =
+        support::client_with_authorization(&gateway_url, &format!("Bearer {writer}")).await;
+    let e = client
+        .call_tool("locked__write", json!({}))
+        .await
+        .unwrap_err();
+    let e = e.server_error().expect("a JSON-RPC error").clone();
+    assert!(e.message.contains("mcp:write"), "{e:?}");
+    assert!(e.message.contains("gateway's credentials"), "{e:?}");
+    assert!(!e.message.contains(&writer), "no token in the message");
+    let data = e.data.clone().unwrap_or_else(|| panic!("no data: {e:?}"));
+    assert_eq!(data["error"], "insufficient_scope", "{data}");
+    assert_eq!(data["server"], "locked", "{data}");
+    // The gateway's own connection still serves the rest.
+    let ok = client.call_tool("locked__whoami", json!({})).await.unwrap();
+    assert!(!ok.is_error(), "{ok:?}");
+    client.close().await;
+
+    let reader = token(&provider, "bob", &gateway_url, "mcp:read").await;
+    let id = session(&gateway_url, &reader).await;
+    let (status, www, body, _) = post(
+        &gateway_url,
+        Some(&reader),
+        Some(&id),
+        call("locked__write"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
+    assert!(www.contains("mcp:write"), "{www}");
+}
