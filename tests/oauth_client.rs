@@ -738,6 +738,159 @@ async fn the_gateway_reaches_a_protected_server_with_its_own_client_credentials(
     let _ = child.start_kill();
 }
 
+/// The web UI in front of a gateway protected with `--auth-issuer`, whose
+/// server behind is protected too: the page offers the sign-in (for the
+/// gateway's resource), a person signs in at the provider's pages in
+/// Chromium and comes back to the UI's `/callback`, and a tool of the
+/// server behind is called through the gateway from the UI, the server
+/// seeing the gateway's own token and never the person's.
+#[tokio::test]
+async fn the_web_ui_signs_in_at_a_protected_gateway_and_calls_through_it() {
+    let test = "the_web_ui_at_a_protected_gateway";
+    let Some((node, chromium)) = browser(test) else {
+        return;
+    };
+    let gateway_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let Some(server) = protected(test, |config| {
+        config["resources"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "uri": gateway_url, "scopes": ["mcp:read"], "accessTokenTtl": 3600 }));
+        config["clients"] = json!([{
+            "client_id": "gateway",
+            "client_secret": "gateway-secret",
+            "grant_types": ["client_credentials"],
+            "redirect_uris": [],
+            "response_types": [],
+        }]);
+    })
+    .await
+    else {
+        return;
+    };
+    let dir = TempDir::new("oauth-web-gateway");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            "[[server]]\nname = \"locked\"\nurl = \"{}\"\nauth = {{ grant = \"client_credentials\", client_id = \"gateway\", client_secret_env = \"LOCKED_SECRET\" }}\n",
+            server.url
+        )
+        .as_bytes(),
+    );
+    let mut gateway = Command::new(example("session_manager"));
+    gateway
+        .args(["--config", config.to_str().unwrap(), "--http"])
+        .arg(format!("127.0.0.1:{gateway_port}"))
+        .args([
+            "--auth-issuer",
+            server.provider.issuer(),
+            "--auth-audience",
+            &gateway_url,
+            "--auth-scopes",
+            "mcp:read",
+        ])
+        .env("LOCKED_SECRET", "gateway-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut gateway = gateway.spawn().unwrap();
+    let mut lines = BufReader::new(gateway.stderr.take().unwrap()).lines();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("http://") {
+                return;
+            }
+        }
+        panic!("the gateway printed no address");
+    })
+    .await
+    .expect("the gateway serves in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let mut web = client_command(&dir.0);
+    web.args(["--url", &gateway_url, "web", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = web.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ui = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(i) = line.find("http://") {
+                return line[i..].trim_end_matches('/').to_owned();
+            }
+        }
+        panic!("the web UI printed no address");
+    })
+    .await
+    .expect("the address in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let state = |ui: String| async move {
+        let (_, body) = get(&format!("{ui}/api/state"), None).await;
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let mut sign_in = None;
+    for _ in 0..200 {
+        if let Some(url) = state(ui.clone()).await["signIn"]["url"].as_str() {
+            sign_in = Some(url.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sign_in = sign_in.expect("the page offers a sign-in");
+    // The sign-in is for the gateway's resource, not the server behind.
+    let resource: String = reqwest::Url::parse(&sign_in)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "resource")
+        .map(|(_, v)| v.into_owned())
+        .expect("a resource parameter");
+    assert_eq!(resource, gateway_url, "{sign_in}");
+
+    let said = oidc::browser_login(&node, &chromium, &sign_in, "dave", false)
+        .await
+        .unwrap_or_else(|e| panic!("the sign-in failed: {e}"));
+    assert!(said.contains("Signed in. You can close this tab"), "{said}");
+    let mut status = String::new();
+    for _ in 0..200 {
+        let now = state(ui.clone()).await;
+        status = now["connection"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "connected" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "connected");
+
+    let response = reqwest::Client::new()
+        .post(format!("{ui}/api/tools/call"))
+        .header("content-type", "application/json")
+        .body(json!({ "name": "locked__whoami", "arguments": {} }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let code = response.status();
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert!(code.is_success(), "{code} {body}");
+    assert_eq!(
+        body["result"]["content"][0]["text"], "you are signed in",
+        "{body}"
+    );
+    // The server behind saw the gateway's token, not dave's.
+    let taken = server.guard.taken.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(taken["client_id"], "gateway", "{taken}");
+    assert_eq!(taken["sub"], "gateway", "{taken}");
+    let _ = child.start_kill();
+    let _ = gateway.start_kill();
+}
+
 /// A token store others can read, or one that is not a token store, is
 /// refused (and left as it is), saying which file and why.
 #[tokio::test]

@@ -7,7 +7,9 @@
 //!   records every `Authorization` header it gets, never sees the
 //!   caller's token;
 //! - a downstream tool's scope the caller lacks is the gateway's own 403
-//!   step-up challenge naming it; a caller who has it gets through;
+//!   step-up challenge naming it; a caller who has it gets through; a
+//!   scope the tool's `_meta` does not name is learnt from the server's
+//!   403 (the call refused naming it, the next one the gateway's 403);
 //! - a downstream 401 without a challenge is a clear error, its body and
 //!   no token in it;
 //! - `reference_system --auth-issuer`: the whole system behind a
@@ -93,6 +95,55 @@ struct Downstream {
 }
 
 async fn downstream(listener: TcpListener, issuer: &str) -> Downstream {
+    downstream_listing(listener, issuer, Listing::ScopesInMeta).await
+}
+
+/// Whether a downstream server's `tools/list` says which scopes a tool
+/// needs.
+#[derive(PartialEq)]
+enum Listing {
+    ScopesInMeta,
+    /// No `_meta`: a call without the scope learns it from the 403.
+    ScopesUnsaid,
+}
+
+/// A [`Router`] whose `tools/list` leaves out every `_meta` (so its
+/// tools' scopes are not said), while its HTTP layer still asks for them
+/// (`find_tool` keeps them).
+struct Unsaid(Router);
+
+#[mcp_sdk_server::async_trait]
+impl mcp_sdk_server::Server for Unsaid {
+    fn info(&self) -> mcp_sdk::Implementation {
+        self.0.info()
+    }
+    fn capabilities(&self) -> mcp_sdk::ServerCapabilities {
+        self.0.capabilities()
+    }
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        self.0.find_tool(name)
+    }
+    async fn list_tools(
+        &self,
+        params: mcp_sdk::ListToolsParams,
+        ctx: RequestContext,
+    ) -> Result<mcp_sdk::ListToolsResult, mcp_sdk::Error> {
+        let mut listed = self.0.list_tools(params, ctx).await?;
+        for tool in &mut listed.tools {
+            tool.meta = None;
+        }
+        Ok(listed)
+    }
+    async fn call_tool(
+        &self,
+        params: mcp_sdk::CallToolParams,
+        ctx: RequestContext,
+    ) -> Result<mcp_sdk::CallToolResult, mcp_sdk::Error> {
+        self.0.call_tool(params, ctx).await
+    }
+}
+
+async fn downstream_listing(listener: TcpListener, issuer: &str, listing: Listing) -> Downstream {
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let router = Router::new()
         .tool(
@@ -116,7 +167,10 @@ async fn downstream(listener: TcpListener, issuer: &str) -> Downstream {
         auth: Some(Arc::new(auth)),
         ..HttpConfig::default()
     };
-    let service = StreamableHttpService::new(router, config);
+    let service = match listing {
+        Listing::ScopesInMeta => StreamableHttpService::new(router, config),
+        Listing::ScopesUnsaid => StreamableHttpService::new(Unsaid(router), config),
+    };
     let headers = Arc::new(Mutex::new(Vec::new()));
     let seen = headers.clone();
     let record: ExtraRoutes = Arc::new(move |request| {
@@ -767,4 +821,197 @@ auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_
         ["alice", "bob", "gateway"].map(str::to_owned).into(),
         "{headers:?}"
     );
+}
+
+/// A downstream tool whose scope its server's `tools/list` does not say
+/// (no `_meta`): the server answers the exchanged token, which holds only
+/// the caller's scopes, with 403 `insufficient_scope`. The gateway learns
+/// the scope from that answer: the call is refused naming it, the next
+/// one gets the gateway's own 403 step-up challenge, and the caller with
+/// a token that holds the scope gets through.
+#[tokio::test]
+async fn a_downstream_scope_learnt_from_a_403_is_the_gateways_step_up() {
+    let test = "a_downstream_scope_learnt_from_a_403_is_the_gateways_step_up";
+    let down_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_url = format!("http://{}/mcp", down_listener.local_addr().unwrap());
+    let gateway_port = free_port();
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let scopes = ["mcp:read", "mcp:write"];
+    let mut gateway_client = machine_client("gateway");
+    gateway_client["grant_types"] = json!([
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    ]);
+    let config = json!({
+        "resources": [
+            { "uri": down_url, "scopes": scopes },
+            { "uri": gateway_url, "scopes": scopes },
+        ],
+        "clients": [gateway_client, machine_client("alice")],
+        "tokenExchange": true,
+    });
+    let Some(provider) = Provider::start(test, config).await else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let token_endpoint = provider.info["token_endpoint"].as_str().unwrap().to_owned();
+    let _server = downstream_listing(down_listener, &issuer, Listing::ScopesUnsaid).await;
+    let dir = TempDir::new("gateway-learnt-scope");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[auth]
+issuer = "{issuer}"
+audience = "{gateway_url}"
+scopes = ["mcp:read"]
+
+[[server]]
+name = "locked"
+url = "{down_url}"
+auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
+"#
+        )
+        .as_bytes(),
+    );
+    let addr = format!("127.0.0.1:{gateway_port}");
+    let _gateway = serving(
+        "session_manager",
+        &["--config", config.to_str().unwrap(), "--http", &addr],
+        &[("LOCKED_SECRET", "gateway-secret")],
+    )
+    .await;
+
+    let reader = token(&provider, "alice", &gateway_url, "mcp:read").await;
+    let client =
+        support::client_with_authorization(&gateway_url, &format!("Bearer {reader}")).await;
+    let listed = client.list_all_tools().await.unwrap();
+    let write = listed.iter().find(|t| t.name == "locked__write").unwrap();
+    assert!(write.meta.is_none(), "the server says no scope: {write:?}");
+    // The first call reaches the server, which refuses the exchanged
+    // token: the scope is learnt and named.
+    let e = client
+        .call_tool("locked__write", json!({}))
+        .await
+        .unwrap_err();
+    let e = e.server_error().expect("a JSON-RPC error").clone();
+    assert!(e.message.contains("mcp:write"), "{e:?}");
+    assert!(!e.message.contains(&reader), "no token in the message");
+    let data = e.data.clone().unwrap_or_else(|| panic!("no data: {e:?}"));
+    assert_eq!(data["error"], "insufficient_scope", "{data}");
+    assert_eq!(data["scope"], "mcp:write", "{data}");
+    client.close().await;
+
+    // From then on the gateway's own HTTP layer asks for it: a 403 step-up
+    // challenge naming the scope, before anything goes downstream.
+    let id = session(&gateway_url, &reader).await;
+    let (status, www, body, _) = post(
+        &gateway_url,
+        Some(&reader),
+        Some(&id),
+        call("locked__write"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
+    assert!(www.contains("mcp:write"), "{www}");
+
+    // The caller steps up: a token with the scope gets through (its own
+    // exchanged token holds it).
+    let writer = token(&provider, "alice", &gateway_url, "mcp:read mcp:write").await;
+    let client =
+        support::client_with_authorization(&gateway_url, &format!("Bearer {writer}")).await;
+    let result = client.call_tool("locked__write", json!({})).await.unwrap();
+    assert!(!result.is_error(), "{result:?}");
+    assert_eq!(text(&result), "written");
+    client.close().await;
+}
+
+/// The gateway's client may not be granted a scope a downstream tool asks
+/// for only when called (no `_meta`): the call is refused naming the
+/// scope and saying the gateway's credentials could not get it, with no
+/// token in the message; the scope is learnt, so a caller without it then
+/// gets the gateway's own 403 step-up challenge.
+#[tokio::test]
+async fn a_scope_the_gateways_client_is_not_allowed_is_named() {
+    let test = "a_scope_the_gateways_client_is_not_allowed_is_named";
+    let down_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_url = format!("http://{}/mcp", down_listener.local_addr().unwrap());
+    let gateway_port = free_port();
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let scopes = ["mcp:read", "mcp:write"];
+    let mut gateway_client = machine_client("gateway");
+    // The gateway's client may ask for mcp:read only.
+    gateway_client["scope"] = json!("mcp:read offline_access");
+    let config = json!({
+        "resources": [
+            { "uri": down_url, "scopes": scopes },
+            { "uri": gateway_url, "scopes": scopes },
+        ],
+        "clients": [gateway_client, machine_client("alice"), machine_client("bob")],
+        // So that a client's `scope` may name them.
+        "extraScopes": scopes,
+    });
+    let Some(provider) = Provider::start(test, config).await else {
+        return;
+    };
+    let issuer = provider.issuer().to_owned();
+    let _server = downstream_listing(down_listener, &issuer, Listing::ScopesUnsaid).await;
+    let dir = TempDir::new("gateway-client-scope");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[auth]
+issuer = "{issuer}"
+audience = "{gateway_url}"
+scopes = ["mcp:read"]
+
+[[server]]
+name = "locked"
+url = "{down_url}"
+auth = {{ grant = "client_credentials", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
+"#
+        )
+        .as_bytes(),
+    );
+    let addr = format!("127.0.0.1:{gateway_port}");
+    let _gateway = serving(
+        "session_manager",
+        &["--config", config.to_str().unwrap(), "--http", &addr],
+        &[("LOCKED_SECRET", "gateway-secret")],
+    )
+    .await;
+
+    let writer = token(&provider, "alice", &gateway_url, "mcp:read mcp:write").await;
+    let client =
+        support::client_with_authorization(&gateway_url, &format!("Bearer {writer}")).await;
+    let e = client
+        .call_tool("locked__write", json!({}))
+        .await
+        .unwrap_err();
+    let e = e.server_error().expect("a JSON-RPC error").clone();
+    assert!(e.message.contains("mcp:write"), "{e:?}");
+    assert!(e.message.contains("gateway's credentials"), "{e:?}");
+    assert!(!e.message.contains(&writer), "no token in the message");
+    let data = e.data.clone().unwrap_or_else(|| panic!("no data: {e:?}"));
+    assert_eq!(data["error"], "insufficient_scope", "{data}");
+    assert_eq!(data["server"], "locked", "{data}");
+    // The gateway's own connection still serves the rest.
+    let ok = client.call_tool("locked__whoami", json!({})).await.unwrap();
+    assert!(!ok.is_error(), "{ok:?}");
+    client.close().await;
+
+    let reader = token(&provider, "bob", &gateway_url, "mcp:read").await;
+    let id = session(&gateway_url, &reader).await;
+    let (status, www, body, _) = post(
+        &gateway_url,
+        Some(&reader),
+        Some(&id),
+        call("locked__write"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
+    assert!(www.contains("mcp:write"), "{www}");
 }

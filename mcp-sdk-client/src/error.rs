@@ -81,6 +81,21 @@ pub enum ClientError {
     /// The message says which; it never holds a token or a secret.
     #[error("authorization failed: {0}")]
     Authorization(String),
+    /// The server refused the request for want of scope (HTTP 403 with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope"`), and the
+    /// client could not get a token that holds it: it has no authorization
+    /// of its own to step up with (a fixed `Authorization` header), or the
+    /// authorization server would not grant the scope. `scope` is what the
+    /// challenge named, space-separated (empty when it named none), so that
+    /// a caller can pass the step-up on (a gateway asks its own caller for
+    /// it). Neither field holds a token.
+    #[error("the server needs the scope {scope:?}, which the client could not get: {reason}")]
+    InsufficientScope {
+        /// The scopes the server's challenge asked for, space-separated.
+        scope: String,
+        /// Why the client could not get them.
+        reason: String,
+    },
     /// The server chose a protocol revision this client does not speak.
     #[error(
         "no protocol revision in common: this client speaks {ours}, the server answered {theirs}"
@@ -110,6 +125,15 @@ impl ClientError {
     pub fn server_error(&self) -> Option<&Error> {
         match self {
             ClientError::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The scopes a server asked for in a step-up challenge the client
+    /// could not meet ([`ClientError::InsufficientScope`]).
+    pub fn insufficient_scope(&self) -> Option<&str> {
+        match self {
+            ClientError::InsufficientScope { scope, .. } => Some(scope),
             _ => None,
         }
     }

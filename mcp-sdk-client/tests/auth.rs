@@ -448,17 +448,57 @@ async fn a_server_that_always_wants_more_scope_is_given_up_on() {
         })
     }))
     .await;
-    let why = authorization_error(connect(&base).await);
-    assert!(
-        why.contains("HTTP 403 Forbidden after 3 authorizations"),
-        "{why}"
-    );
+    // The error names the scope the client could not get, so that a
+    // caller (a gateway) can ask its own caller for it.
+    match connect(&base).await {
+        Err(ClientError::InsufficientScope { scope, reason }) => {
+            assert_eq!(scope, "more");
+            assert!(
+                reason.contains("HTTP 403 Forbidden after 3 authorizations"),
+                "{reason}"
+            );
+            assert!(!reason.contains("tok-SECRET"), "{reason}");
+        }
+        Err(other) => panic!("expected InsufficientScope, got {other}"),
+        Ok(_) => panic!("expected InsufficientScope, got a connection"),
+    }
     let seen = seen.lock().unwrap();
     let authorizations = seen
         .iter()
         .filter(|s| s.target.starts_with("/authorize"))
         .count();
     assert_eq!(authorizations, 3, "{seen:#?}");
+}
+
+/// A transport with a fixed `Authorization` header (no OAuth to step up
+/// with) that gets a 403 step-up challenge fails naming the scope, and
+/// not with the token it sent.
+#[tokio::test]
+async fn a_step_up_without_oauth_names_the_scope() {
+    let (base, _seen) = serve(Arc::new(|_: &Seen, base: &str| {
+        Answer::status(403).header(
+            "www-authenticate",
+            format!(
+                r#"Bearer error="insufficient_scope", scope="db:write", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#
+            ),
+        )
+    }))
+    .await;
+    let transport = HttpTransport::builder(format!("{base}/mcp"))
+        .header("authorization", "Bearer fixed-SECRET")
+        .standalone_stream(false)
+        .legacy_fallback(false)
+        .build()
+        .unwrap();
+    let Err(error) = Client::builder()
+        .era(Era::SessionOnly)
+        .connect(transport)
+        .await
+    else {
+        panic!("expected a refusal, got a connection");
+    };
+    assert_eq!(error.insufficient_scope(), Some("db:write"), "{error}");
+    assert!(!error.to_string().contains("fixed-SECRET"), "{error}");
 }
 
 /// A plain HTTP/1.1 GET from a thread (the "browser" of these tests):

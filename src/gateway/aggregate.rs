@@ -115,7 +115,72 @@ impl Gateway {
                 exchange.forget(key);
             }
         }
-        result.map_err(|e| server.call_failed(generation, method, e))
+        result.map_err(|e| match e {
+            // A step-up the gateway's credentials could not meet: the
+            // caller may (see `scopes`).
+            ClientError::InsufficientScope { scope, reason } => {
+                scopes::refused_downstream(server.name(), &scope, &reason)
+            }
+            e => server.call_failed(generation, method, e),
+        })
+    }
+
+    /// `tool` as the gateway keeps it: with the scopes its server asked
+    /// for when it was called.
+    fn with_learnt_scopes(&self, mut tool: Tool) -> Tool {
+        if let Some(learnt) = lock(&self.learnt_scopes).get(&tool.name) {
+            scopes::learn(&mut tool, learnt);
+        }
+        tool
+    }
+
+    /// The answer to a call of the tool `name` by `ctx`'s caller: when its
+    /// server asked for scopes the gateway could not get, they are learnt
+    /// for the tool, and a caller who lacks them is asked for them (the
+    /// gateway's 403 step-up from the next call on).
+    fn learn_from(
+        &self,
+        name: &str,
+        ctx: &RequestContext,
+        result: Result<CallToolResult, Error>,
+    ) -> Result<CallToolResult, Error> {
+        let Err(e) = &result else {
+            return result;
+        };
+        let Some(asked) = scopes::asked_downstream(e) else {
+            return result;
+        };
+        self.learn_scopes(name, &asked);
+        let missing: Vec<&str> = match ctx.identity() {
+            Some(identity) => asked
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !identity.has_scope(s))
+                .collect(),
+            None => Vec::new(),
+        };
+        if missing.is_empty() {
+            // The caller has them: the gateway's credentials are short.
+            return result;
+        }
+        Err(scopes::refusal(name, &missing))
+    }
+
+    /// Remembers that the server of the listed tool `name` asked for
+    /// `asked` when it was called.
+    fn learn_scopes(&self, name: &str, asked: &[String]) {
+        let mut tools = lock(&self.tools);
+        let Some(tool) = tools.get_mut(name) else {
+            return;
+        };
+        scopes::learn(tool, asked);
+        let mut learnt = lock(&self.learnt_scopes);
+        let kept = learnt.entry(name.to_owned()).or_default();
+        for s in asked {
+            if !kept.contains(s) {
+                kept.push(s.clone());
+            }
+        }
     }
 
     /// Lists `server`'s tools into the gateway's map of tools (what
@@ -134,6 +199,7 @@ impl Gateway {
                 let mut known = lock(&self.tools);
                 for mut tool in tools {
                     tool.name = names::prefixed(server.name(), &tool.name);
+                    let tool = self.with_learnt_scopes(tool);
                     known.insert(tool.name.clone(), tool);
                 }
             }
@@ -482,6 +548,7 @@ impl Server for Gateway {
             .into_iter()
             .map(|(i, mut tool)| {
                 tool.name = names::prefixed(self.servers[i].name(), &tool.name);
+                let tool = self.with_learnt_scopes(tool);
                 if apps {
                     tool
                 } else {
@@ -528,7 +595,7 @@ impl Server for Gateway {
         });
         if only_as_task {
             let arguments = params.arguments;
-            return self
+            let result = self
                 .call(server, "tools/call", &ctx, |client, _| async move {
                     match client.call_tool_as_task(name, arguments, None).await? {
                         ToolTask::Finished(result) => Ok(result),
@@ -536,12 +603,15 @@ impl Server for Gateway {
                     }
                 })
                 .await;
+            return self.learn_from(&params.name, &ctx, result);
         }
         let downstream = CallToolParams::new(name, params.arguments);
-        self.call(server, "tools/call", &ctx, |client, options| async move {
-            client.request_with(downstream, options).await
-        })
-        .await
+        let result = self
+            .call(server, "tools/call", &ctx, |client, options| async move {
+                client.request_with(downstream, options).await
+            })
+            .await;
+        self.learn_from(&params.name, &ctx, result)
     }
 
     async fn list_prompts(

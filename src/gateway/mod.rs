@@ -64,6 +64,10 @@ pub struct Gateway {
     ///
     /// [`find_tool`]: mcp_sdk_server::Server::find_tool
     tools: Mutex<HashMap<String, Tool>>,
+    /// Prefixed tool name → the scopes its server asked for when it was
+    /// called (see `scopes`), added to the tool's `_meta` whenever it is
+    /// listed again. Only tools the gateway listed get an entry.
+    learnt_scopes: Mutex<HashMap<String, Vec<String>>>,
     /// Resource URI → the index of the server that listed it.
     resources: Mutex<HashMap<String, usize>>,
     /// Resource URI template → the index of the server that listed it.
@@ -100,6 +104,7 @@ impl Gateway {
             servers,
             announcer,
             tools: Mutex::default(),
+            learnt_scopes: Mutex::default(),
             resources: Mutex::default(),
             templates: Mutex::default(),
             page_size: config.page_size.max(1),

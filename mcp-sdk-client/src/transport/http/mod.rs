@@ -268,13 +268,33 @@ impl Shared {
                     // authorization will not help.
                     return Ok(response);
                 }
+                let step_up = status == StatusCode::FORBIDDEN;
                 if authorizations == MAX_AUTHORIZATIONS {
-                    return Err(ClientError::Authorization(format!(
+                    let reason = format!(
                         "the server still answered HTTP {status} after {MAX_AUTHORIZATIONS} authorizations; giving up"
-                    )));
+                    );
+                    return Err(if step_up {
+                        ClientError::InsufficientScope {
+                            scope: challenge.scope.clone().unwrap_or_default(),
+                            reason,
+                        }
+                    } else {
+                        ClientError::Authorization(reason)
+                    });
                 }
                 authorizations += 1;
-                oauth.challenged(&self.url, &challenge, generation).await?;
+                match oauth.challenged(&self.url, &challenge, generation).await {
+                    Ok(()) => {}
+                    // The step-up was refused (the authorization server
+                    // would not grant the scope): say which scope.
+                    Err(ClientError::Authorization(reason)) if step_up => {
+                        return Err(ClientError::InsufficientScope {
+                            scope: challenge.scope.clone().unwrap_or_default(),
+                            reason,
+                        })
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         build().send().await.map_err(transport_error)
@@ -349,6 +369,13 @@ impl Transport for HttpTransport {
             })
             .await?;
         let status = response.status();
+        // A step-up the transport could not meet (it has no authorization,
+        // or the authorization server refused): in either era, the error
+        // that names the scope, not the body's JSON-RPC error.
+        #[cfg(feature = "auth")]
+        if let Some(scope) = step_up_asked(&response) {
+            return Err(unmet_step_up(scope, response).await);
+        }
 
         if stateless && !status.is_success() {
             // A stateless server answers with 4xx and a JSON-RPC error in
@@ -571,15 +598,63 @@ fn request_metadata(msg: &Message, extra: Vec<(String, String)>) -> Result<Heade
 
 /// An error status becomes [`ClientError::Http`], with the message of the
 /// JSON-RPC error in the body if there is one, or else the body's text.
+///
+/// A 403 whose challenge asks for more scope (which reaches here only when
+/// the transport has no authorization to step up with) becomes
+/// [`ClientError::InsufficientScope`], naming the scope.
 async fn refusal(response: reqwest::Response) -> Result<(), ClientError> {
     let status = response.status();
+    #[cfg(feature = "auth")]
+    if let Some(scope) = step_up_asked(&response) {
+        return Err(unmet_step_up(scope, response).await);
+    }
     let body = read_body(response).await.unwrap_or_default();
     Err(http_error(status, &body))
 }
 
+/// The scopes a 403 `insufficient_scope` challenge asks for (empty when
+/// it names none); `None` for any other answer.
+#[cfg(feature = "auth")]
+fn step_up_asked(response: &reqwest::Response) -> Option<String> {
+    if response.status() != StatusCode::FORBIDDEN {
+        return None;
+    }
+    let challenge = crate::auth::Challenge::parse(
+        response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    challenge
+        .insufficient_scope()
+        .then(|| challenge.scope.unwrap_or_default())
+}
+
+/// [`ClientError::InsufficientScope`] for a step-up challenge asking for
+/// `scope` that reached a transport with no authorization to meet it.
+#[cfg(feature = "auth")]
+async fn unmet_step_up(scope: String, response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let body = read_body(response).await.unwrap_or_default();
+    let message = http_message(status, &body);
+    ClientError::InsufficientScope {
+        scope,
+        reason: format!("no authorization to step up with (HTTP {status}: {message})"),
+    }
+}
+
 /// [`ClientError::Http`] for an error status and its body.
 fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
-    let status = status.as_u16();
+    ClientError::Http {
+        status: status.as_u16(),
+        message: http_message(status, body),
+    }
+}
+
+/// What an error answer says: the message of the JSON-RPC error in
+/// `body`, else its text (shortened), else the status's reason.
+fn http_message(status: StatusCode, body: &[u8]) -> String {
     let mut message: String = match decode(body) {
         Ok(Message::Error(e)) => e.error.message,
         _ => String::from_utf8_lossy(body)
@@ -589,13 +664,12 @@ fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
             .collect(),
     };
     if message.is_empty() {
-        message = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
+        message = status
+            .canonical_reason()
             .unwrap_or("no reason given")
             .to_owned();
     }
-    ClientError::Http { status, message }
+    message
 }
 
 /// Reads a whole body, up to [`MAX_BODY_BYTES`].
