@@ -260,11 +260,6 @@ impl InputRound {
         std::future::pending().await
     }
 
-    /// Who made the request (a protected server's principal), if known.
-    pub fn owner(&self) -> Option<&str> {
-        self.owner.as_deref()
-    }
-
     /// Runs the handler until it finishes or waits for input.
     pub async fn drive(
         &self,

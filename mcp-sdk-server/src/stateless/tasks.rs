@@ -162,16 +162,7 @@ fn unknown(id: &str) -> Error {
 /// Who owns the tasks a request creates: the principal of its access token
 /// on a protected server, else nobody in particular (`""`).
 pub(crate) fn owner(http: &Http) -> String {
-    #[cfg(feature = "auth")]
-    if let Some(principal) = http
-        .as_ref()
-        .and_then(|parts| parts.extensions.get::<crate::auth::Identity>())
-        .and_then(crate::auth::Identity::principal)
-    {
-        return principal;
-    }
-    let _ = http;
-    String::new()
+    crate::context::principal(http).unwrap_or_default()
 }
 
 /// The fields every task answer carries.
