@@ -13,8 +13,8 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use mcp_sdk_server::http::{HttpConfig, ResponseMode, StreamableHttpService};
 use mcp_sdk::{Implementation, Tool};
+use mcp_sdk_server::http::{HttpConfig, ResponseMode, StreamableHttpService};
 use mcp_sdk_server::Router;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -42,7 +42,9 @@ const STATELESS_CALL: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","p
 fn main() {
     let mut args = std::env::args().skip(1);
     let transport = args.next().unwrap_or_else(|| "stdio".into());
-    let n: usize = args.next().map_or(1000, |n| n.parse().expect("N, a number"));
+    let n: usize = args
+        .next()
+        .map_or(1000, |n| n.parse().expect("N, a number"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,7 +72,10 @@ async fn stdio(n: usize) {
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
     for msg in [INIT, INITIALIZED] {
-        write.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
+        write
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap();
     }
     read.read_until(b'\n', &mut line).await.unwrap();
     let call = format!("{CALL}\n");
@@ -110,7 +115,10 @@ async fn http(n: usize, session: bool) {
     let service = StreamableHttpService::new(router(), config);
     let id = if session {
         let resp = service.handle(post(INIT, None, false)).await;
-        let id = resp.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+        let id = resp.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         resp.into_body().collect().await.unwrap();
         let resp = service.handle(post(INITIALIZED, Some(&id), false)).await;
         resp.into_body().collect().await.unwrap();
