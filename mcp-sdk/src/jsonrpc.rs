@@ -164,8 +164,12 @@ impl Message {
 
     /// The message as compact JSON bytes.
     pub fn to_vec(&self) -> Vec<u8> {
-        // Serializing our own envelope cannot fail: every part is plain JSON.
-        serde_json::to_vec(self).expect("a JSON-RPC message always serializes")
+        // Room for a small message at once: growing from empty copies it
+        // several times. Serializing our own envelope cannot fail: every
+        // part is plain JSON.
+        let mut out = Vec::with_capacity(256);
+        serde_json::to_writer(&mut out, self).expect("a JSON-RPC message always serializes");
+        out
     }
 }
 

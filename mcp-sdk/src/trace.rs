@@ -147,9 +147,41 @@ fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // An id must not be all zero: try again in the (2^-64 at worst) case.
     while bytes.iter().all(|b| *b == 0) {
-        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+        random_fill(&mut bytes);
     }
     bytes
+}
+
+/// Fills `out` from the operating system's random number generator, read
+/// in blocks a thread keeps: every request starts a trace, and a system
+/// call for each was a good part of a small request's cost.
+fn random_fill(out: &mut [u8]) {
+    use std::cell::RefCell;
+    const BLOCK: usize = 512;
+    struct Pool {
+        bytes: [u8; BLOCK],
+        used: usize,
+    }
+    thread_local! {
+        static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; BLOCK], used: BLOCK }) };
+    }
+    if out.len() > BLOCK {
+        getrandom::fill(out).expect("the operating system's random number generator failed");
+        return;
+    }
+    POOL.with_borrow_mut(|pool| {
+        if BLOCK - pool.used < out.len() {
+            getrandom::fill(&mut pool.bytes)
+                .expect("the operating system's random number generator failed");
+            pool.used = 0;
+        }
+        let taken = &mut pool.bytes[pool.used..pool.used + out.len()];
+        out.copy_from_slice(taken);
+        // Bytes handed out are not kept: no later reader of this thread's
+        // memory learns an id from the pool.
+        taken.fill(0);
+        pool.used += out.len();
+    });
 }
 
 impl TraceContext {

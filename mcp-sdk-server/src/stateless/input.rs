@@ -341,31 +341,41 @@ fn check_answer(request: &InputRequest, answer: &Value) -> Result<(), serde_json
 /// SHA-256 of the params as the handler sees them, in a canonical form
 /// (keys sorted, `_meta` left out: it describes the client, not the request).
 fn digest(params: Option<&Value>) -> String {
-    let mut canonical = Vec::new();
+    let mut canonical = Vec::with_capacity(256);
     if let Some(Value::Object(map)) = params {
-        let mut map = map.clone();
-        map.remove("_meta");
-        write_canonical(&Value::Object(map), &mut canonical);
+        // The params without their `_meta`, written as they are (no copy
+        // of the map to take `_meta` out of).
+        write_object(map.iter().filter(|(k, _)| *k != "_meta"), &mut canonical);
     }
     let hash = Sha256::digest(&canonical);
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(hash.len() * 2);
+    for b in hash {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    hex
+}
+
+/// An object's members in the order of their names.
+fn write_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    let sorted: BTreeMap<&String, &Value> = members.collect();
+    out.push(b'{');
+    for (i, (k, v)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A name as JSON writes a string, escapes and all.
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        write_canonical(v, out);
+    }
+    out.push(b'}');
 }
 
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(map) => {
-            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
-            out.push(b'{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(map.iter(), out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, v) in items.iter().enumerate() {
@@ -376,7 +386,9 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 

@@ -55,8 +55,18 @@ impl StreamableHttpService {
         let cancel_on_drop = token.clone().drop_guard();
         tokio::spawn(async move {
             let reply = Arc::new(tx.clone());
-            let work =
-                stateless::serve_checked(&shared, req, meta, version, reply, token.clone(), http);
+            // Boxed: the handler's state is large, and a task's future is
+            // copied whole as it is spawned and as it finishes (over half of
+            // a stateless call's instructions before).
+            let work = Box::pin(stateless::serve_checked(
+                &shared,
+                req,
+                meta,
+                version,
+                reply,
+                token.clone(),
+                http,
+            ));
             if let Some(result) = run_guarded(work, &token, &id).await {
                 let msg = match result {
                     Ok(v) => Message::response(id, v),
