@@ -559,6 +559,11 @@ impl Pending {
         &self.ids
     }
 
+    /// The requests whose answers did not come yet, no longer awaited.
+    pub fn take_all(&mut self) -> Vec<RequestId> {
+        std::mem::take(&mut self.ids)
+    }
+
     /// Whether every answer came.
     pub fn is_done(&self) -> bool {
         self.ids.is_empty()
