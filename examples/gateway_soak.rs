@@ -1194,6 +1194,7 @@ async fn main() {
                 args: Vec::new(),
             },
         ],
+        gateway_args: Vec::new(),
         ports: Ports::Auto,
         echo: args.echo,
         start_timeout: Duration::from_secs(30),

@@ -248,6 +248,7 @@ impl Session {
             pending: Pending::default(),
             immediate: Vec::new(),
         };
+        let turns = Arc::new(Semaphore::new(BATCH_CONCURRENCY));
         for item in items {
             match item {
                 Err(e) => batch.immediate.push(e.into_message()),
@@ -262,7 +263,7 @@ impl Session {
                 Ok(Message::Request(req)) => {
                     batch.pending.ids.push(req.id.clone());
                     let era = Era::of(&req);
-                    self.handle_request(era, req, reply.clone(), http.clone())
+                    self.handle_request_in(era, req, reply.clone(), http.clone(), Some(&turns))
                         .await;
                 }
                 Ok(other) => self.handle(other, elsewhere.clone()).await,
@@ -279,6 +280,19 @@ impl Session {
         req: Request,
         reply: Outbound,
         http: Http,
+    ) {
+        self.handle_request_in(era, req, reply, http, None).await
+    }
+
+    /// [`handle_request`](Self::handle_request) for a request of a batch
+    /// whose requests take `turns` (at most [`BATCH_CONCURRENCY`] at once).
+    async fn handle_request_in(
+        self: &Arc<Self>,
+        era: Era,
+        req: Request,
+        reply: Outbound,
+        http: Http,
+        turns: Option<&Arc<Semaphore>>,
     ) {
         // A request of the stateless era needs no handshake: it is served on
         // its own, beside whatever session-era traffic this connection has.
@@ -333,8 +347,18 @@ impl Session {
             return;
         }
         let session = self.clone();
+        let turns = turns.cloned();
         tokio::spawn(async move {
             let id = req.id.clone();
+            // A batch's turn first, held like the permit below.
+            let turn = match turns {
+                Some(turns) => tokio::select! {
+                    biased;
+                    _ = token.cancelled() => None,
+                    t = turns.acquire_owned() => t.ok(),
+                },
+                None => None,
+            };
             // The permit is held until the answer is handed to the
             // transport: released earlier, a client that pipelines requests
             // faster than it reads answers would have every answer built and
@@ -413,6 +437,7 @@ impl Session {
                 let _ = reply.send(response(id, answer)).await;
             }
             drop(permit);
+            drop(turn);
             drop(admitted);
             if now_idle {
                 session.idle.notify_waiters();
@@ -517,6 +542,12 @@ fn run_callback(callback: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
+/// How many requests of one batch run at once. Their answers are built
+/// before the transport can weigh them against the batch's answer budget;
+/// run all at once (up to `max_concurrent_requests`), 64 answers of 2 MiB
+/// reads were built although only 16 MiB of them could be sent.
+pub const BATCH_CONCURRENCY: usize = 8;
+
 /// A batch once its messages were handed to the session.
 pub(crate) struct Batch {
     /// The answers still to come, one per request.
@@ -557,6 +588,11 @@ impl Pending {
     /// The requests whose answers did not come yet.
     pub fn ids(&self) -> &[RequestId] {
         &self.ids
+    }
+
+    /// The requests whose answers did not come yet, no longer awaited.
+    pub fn take_all(&mut self) -> Vec<RequestId> {
+        std::mem::take(&mut self.ids)
     }
 
     /// Whether every answer came.

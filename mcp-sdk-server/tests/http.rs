@@ -744,6 +744,73 @@ async fn a_batch_is_bounded_in_items_and_in_the_size_of_its_answer() {
 }
 
 #[tokio::test]
+async fn once_a_batch_spent_its_answer_budget_its_other_requests_are_cancelled_at_once() {
+    use mcp_sdk_server::http::ResponseMode;
+    for mode in [ResponseMode::Json, ResponseMode::Sse] {
+        let config = HttpConfig {
+            response_mode: mode,
+            // The ping's answer (36 bytes) spends it whole.
+            max_batch_answer_bytes: 10,
+            ..Default::default()
+        };
+        let mut server = TestServer::start(config).await;
+        let s = server.session("2025-03-26").await;
+        // Five calls that run until cancelled, and a ping: answered at once,
+        // over the budget. The batch is answered without waiting for the
+        // calls, whose answers could only be thrown away.
+        let mut batch: Vec<Value> = (1..=5).map(|id| call(id, "hang", json!({}))).collect();
+        batch.push(ping(6));
+        let resp = server.post(Some(&s), &Value::Array(batch)).await;
+        assert_eq!(resp.status(), 200);
+        let answers: Vec<Value> = match mode {
+            ResponseMode::Json => timeout(LIMIT, json_body(resp))
+                .await
+                .expect("the batch is answered once its budget is spent")
+                .as_array()
+                .unwrap()
+                .clone(),
+            _ => timeout(LIMIT, Sse::new(resp).rest())
+                .await
+                .expect("the batch's stream ends once its budget is spent")
+                .into_iter()
+                .map(|(_, m)| m)
+                .filter(|m| m.get("id").is_some())
+                .collect(),
+        };
+        let answers = by_id(answers);
+        assert_eq!(answers.len(), 6, "{mode:?}: {answers:?}");
+        for a in &answers {
+            assert_eq!(a["error"]["code"], -32603, "{mode:?}: {a}");
+            assert!(
+                a["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exceed 10 bytes"),
+                "{mode:?}: {a}"
+            );
+        }
+        // Every call that had started was cancelled (those still waiting
+        // for their turn never start).
+        let (mut started, mut dropped) = (0, 0);
+        while let Ok(event) = server.events.try_recv() {
+            match event {
+                "hang started" => started += 1,
+                "hang dropped" => dropped += 1,
+                _ => {}
+            }
+        }
+        while dropped < started {
+            match server.next_event().await {
+                "hang started" => started += 1,
+                "hang dropped" => dropped += 1,
+                _ => {}
+            }
+        }
+        assert!(started <= 5, "{mode:?}: {started} calls started");
+    }
+}
+
+#[tokio::test]
 async fn a_legacy_sse_client_that_never_reads_is_disconnected_instead_of_blocking_senders() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start(HttpConfig::default()).await;

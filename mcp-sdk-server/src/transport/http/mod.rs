@@ -47,7 +47,7 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
-use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion};
+use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -815,7 +815,10 @@ impl StreamableHttpService {
         while !waiting.pending.is_done() {
             match rx.recv().await {
                 Some(Outgoing::Message(m)) if waiting.pending.take(&m) => {
-                    answers.push(AnswerBudget::admit(&mut budget, m))
+                    answers.push(AnswerBudget::admit(&mut budget, m));
+                    if let Some(spent) = budget.as_ref().filter(|b| b.is_spent()) {
+                        answers.extend(spent.refuse_rest(&hs, &mut waiting.pending));
+                    }
                 }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
                     let mut sent = sent(answers);
@@ -907,8 +910,21 @@ impl StreamableHttpService {
                     } else {
                         m
                     };
-                    let fin = is_answer && pending.is_done();
-                    lock(&hs.streams).push(stream, &m, fin);
+                    let mut rest = match budget.as_ref().filter(|b| is_answer && b.is_spent()) {
+                        Some(spent) => spent.refuse_rest(&hs, &mut pending),
+                        None => Vec::new(),
+                    };
+                    let fin = is_answer && pending.is_done() && rest.is_empty();
+                    let mut streams = lock(&hs.streams);
+                    streams.push(stream, &m, fin);
+                    let last = rest.pop();
+                    for m in &rest {
+                        streams.push(stream, m, false);
+                    }
+                    if let Some(m) = last {
+                        streams.push(stream, &m, true);
+                        return;
+                    }
                     if fin {
                         return;
                     }
@@ -1146,7 +1162,9 @@ fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
 
 /// The running bound on the answers to one batch: once the answers given
 /// add up to the limit, each further answer is replaced by an error, so a
-/// small batch cannot make a huge answer.
+/// small batch cannot make a huge answer. The requests still running then
+/// are cancelled and those still waiting never start: their answers would
+/// only be thrown away, after taking up memory.
 struct AnswerBudget {
     limit: usize,
     left: usize,
@@ -1175,11 +1193,32 @@ impl AnswerBudget {
         }
         // Whatever follows gets the error too, however small.
         budget.left = 0;
+        budget.refusal(id)
+    }
+
+    /// Whether no further answer fits (every answer has some bytes).
+    fn is_spent(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The error that replaces the answer to request `id`.
+    fn refusal(&self, id: Option<RequestId>) -> Message {
         let err = Error::internal(format_args!(
             "the answers to this batch exceed {} bytes; send this request on its own",
-            budget.limit
+            self.limit
         ));
         Message::error(id, err)
+    }
+
+    /// Once the budget is spent: cancels the requests of `pending` (those
+    /// running stop, those waiting for a turn never start) and answers
+    /// each with the error at once, so `pending` is done.
+    fn refuse_rest(&self, hs: &HttpSession, pending: &mut Pending) -> Vec<Message> {
+        let ids = pending.take_all();
+        for id in &ids {
+            hs.session.cancel(id);
+        }
+        ids.into_iter().map(|id| self.refusal(Some(id))).collect()
     }
 }
 
