@@ -1198,7 +1198,6 @@ async fn main() {
         ports: Ports::Auto,
         echo: args.echo,
         start_timeout: Duration::from_secs(30),
-        gateway_args: Vec::new(),
         on_spawn: |_, _| {},
         client_app: false,
     };
