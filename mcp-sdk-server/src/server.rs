@@ -224,12 +224,17 @@ pub trait Server: Send + Sync + 'static {
     async fn on_session_closed(&self, _peer: Peer) {}
 }
 
+/// The `_meta` key under which a tool lists the OAuth scopes a call of it
+/// needs (see [`Route::requires_scope`](crate::router::Route::requires_scope)),
+/// so that a client can step up before it calls.
+pub const REQUIRED_SCOPES_META: &str = "dev.mcp-sdk/requiredScopes";
+
 /// The scopes a tool's `_meta` says a call of it needs
-/// ([`REQUIRED_SCOPES_META`](crate::router::REQUIRED_SCOPES_META)).
+/// ([`REQUIRED_SCOPES_META`]).
 pub(crate) fn tool_scopes(tool: &Tool) -> Vec<String> {
     tool.meta
         .as_ref()
-        .and_then(|m| m.get(crate::router::REQUIRED_SCOPES_META))
+        .and_then(|m| m.get(REQUIRED_SCOPES_META))
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()

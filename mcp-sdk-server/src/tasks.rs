@@ -319,9 +319,10 @@ impl Tasks {
                 _ = task.cancel.cancelled() => return,
             };
             let (status, message) = match &outcome {
-                Ok(result) if result.get("isError") == Some(&Value::Bool(true)) => {
-                    (TaskStatus::Failed, Some(error_text(result)))
-                }
+                Ok(result) if result.get("isError") == Some(&Value::Bool(true)) => (
+                    TaskStatus::Failed,
+                    Some(crate::util::failed_tool_text(result)),
+                ),
                 Ok(_) => (TaskStatus::Completed, None),
                 Err(e) => (TaskStatus::Failed, Some(e.message.clone())),
             };
@@ -450,21 +451,6 @@ fn payload(task: &TaskEntry) -> Result<Value, Error> {
         }
     }
     Ok(result)
-}
-
-/// The text of a failed tool result, for the task's status message.
-fn error_text(result: &Value) -> String {
-    let texts: Vec<&str> = result["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|block| block["text"].as_str())
-        .collect();
-    if texts.is_empty() {
-        "the tool reported an error".to_owned()
-    } else {
-        texts.join("\n")
-    }
 }
 
 fn status_name(status: TaskStatus) -> &'static str {

@@ -45,6 +45,22 @@ pub(crate) fn timestamp(t: SystemTime) -> String {
     mcp_sdk::time::rfc3339_millis(t)
 }
 
+/// The text of a failed tool result, for a task's status message (both kinds of
+/// task say why their tool failed the same way).
+pub(crate) fn failed_tool_text(result: &Value) -> String {
+    let texts: Vec<&str> = result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|block| block["text"].as_str())
+        .collect();
+    if texts.is_empty() {
+        "the tool reported an error".to_owned()
+    } else {
+        texts.join("\n")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,10 +140,9 @@ pub struct Route<T> {
     pub(crate) scopes: Vec<String>,
 }
 
-/// The `_meta` key under which a tool lists the OAuth scopes a call of it
-/// needs (see [`Route::requires_scope`]), so that a client can step up
-/// before it calls.
-pub const REQUIRED_SCOPES_META: &str = "dev.mcp-sdk/requiredScopes";
+// Defined beside the `Server` trait, whose default `required_scopes` reads
+// it: the router builds on the server layer, not the other way round.
+pub use crate::server::REQUIRED_SCOPES_META;
 
 /// The scopes the `_meta` of a definition says a call needs.
 #[cfg(feature = "auth")]
