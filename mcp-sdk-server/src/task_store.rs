@@ -162,6 +162,7 @@ pub struct TaskPage {
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum TaskStoreError {
     /// The owner holds as many tasks as it may.
     #[error(

@@ -121,6 +121,7 @@ impl Identity {
 
 /// Why a token was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The token is malformed, expired, not for this server, badly signed...
     /// (401 `invalid_token`). The reason never quotes the token.
