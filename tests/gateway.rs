@@ -1638,11 +1638,21 @@ async fn resource_updates(upstream: Era, downstream: Era) {
             async move { watching_at(&gateway, "resources") == 1 }
         })
         .await;
-        write("heard alone").await;
-        let heard = tokio::time::timeout(PATIENCE, alone.next())
-            .await
-            .expect("a notification in time")
-            .expect("the stream stays open");
+        // `watching` counts the URI as soon as the gateway starts to listen
+        // downstream, before the server acknowledged the new stream: a
+        // write in between is not heard, so write until one is (bounded).
+        let heard = tokio::time::timeout(PATIENCE, async {
+            loop {
+                write("heard alone").await;
+                let wait = std::time::Duration::from_millis(500);
+                if let Ok(heard) = tokio::time::timeout(wait, alone.next()).await {
+                    break heard;
+                }
+            }
+        })
+        .await
+        .expect("a notification in time")
+        .expect("the stream stays open");
         assert_eq!(heard.params.as_ref().unwrap()["uri"], uri, "{heard:?}");
         drop(alone);
         let gateway = system.gateway.clone();
