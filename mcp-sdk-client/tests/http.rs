@@ -248,13 +248,29 @@ async fn old_servers_are_reached_through_the_legacy_transport() {
 /// A server that answers every request with the same raw HTTP response,
 /// except `initialize`, which it answers properly.
 async fn misbehaving(answer: &'static str) -> SocketAddr {
+    let get = |_: &str| {
+        "HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            .to_owned()
+    };
+    scripted(answer, get).await
+}
+
+/// A hand-written session-era server: `initialize` answered properly,
+/// notifications accepted, a GET or DELETE answered by `get`, any other
+/// request by `answer`. One request per connection.
+async fn scripted(
+    answer: &'static str,
+    get: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let get = Arc::new(get);
     tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
+            let get = get.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut len = 0;
@@ -296,7 +312,7 @@ async fn misbehaving(answer: &'static str) -> SocketAddr {
                     "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
                         .to_owned()
                 } else if request.starts_with("GET") || request.starts_with("DELETE") {
-                    "HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                    get(&request)
                 } else {
                     answer.to_owned()
                 };
@@ -320,6 +336,67 @@ async fn call_misbehaving(answer: &'static str) -> ClientError {
     let again = client.call_tool("x", json!({})).await.unwrap_err();
     assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&again));
     err
+}
+
+/// Hears the server's log messages.
+struct Logs(tokio::sync::mpsc::UnboundedSender<String>);
+
+#[async_trait]
+impl ClientHandler for Logs {
+    async fn on_log(&self, params: mcp_sdk::LoggingMessageNotificationParams) {
+        let _ = self.0.send(params.data.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_standalone_stream_whose_events_are_gone_is_reopened_without_them() {
+    // The first GET stream carries one event and ends; resuming after it
+    // is refused with 404 (the server keeps the session, not the events);
+    // a GET without Last-Event-ID opens a new stream with a later message.
+    let log = |id: &str, text: &str| {
+        let data = json!({"jsonrpc": "2.0", "method": "notifications/message",
+            "params": {"level": "info", "data": text}});
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nretry: 20\nid: {id}\ndata: {data}\n\n")
+    };
+    let opened = Arc::new(Mutex::new(0));
+    let get = move |request: &str| {
+        if request.to_ascii_lowercase().contains("last-event-id:") {
+            let body = "Not Found: the events after \"0:5\" are no longer available";
+            return format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        let mut opened = opened.lock().unwrap();
+        *opened += 1;
+        match *opened {
+            1 => log("0:5", "before the gap"),
+            _ => log("0:9", "after the gap"),
+        }
+    };
+    let addr = scripted(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        get,
+    )
+    .await;
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let _client = Client::builder()
+        .era(Era::SessionOnly)
+        .handler(Logs(tx))
+        .connect(HttpTransport::new(format!("http://{addr}/mcp")).unwrap())
+        .await
+        .unwrap();
+    let wait = Duration::from_secs(20);
+    let first = tokio::time::timeout(wait, heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.contains("before the gap"), "{first}");
+    let next = tokio::time::timeout(wait, heard.recv())
+        .await
+        .expect("the stream is reopened after the refused resumption")
+        .unwrap();
+    assert!(next.contains("after the gap"), "{next}");
 }
 
 #[tokio::test]

@@ -899,6 +899,22 @@ async fn read_standalone_stream(
                     tracing::warn!("giving up on the standalone SSE stream: {e}");
                     return;
                 }
+                // A 404 to a resumption: the server no longer keeps the
+                // events after ours, or the session itself is gone. Asking
+                // for the same events again would only be refused again, so
+                // the stream is opened afresh, without what was missed (a
+                // gone session then keeps failing, and is given up on).
+                if matches!(
+                    e,
+                    ClientError::Http { status: 404, .. } | ClientError::SessionExpired(_)
+                ) && parser.last_event_id.take().is_some()
+                {
+                    tracing::warn!(
+                        "the standalone SSE stream could not be resumed (the server no longer \
+                         keeps the events after ours); reopened without them, so some \
+                         notifications were missed"
+                    );
+                }
                 tracing::debug!("the standalone SSE stream failed: {e}");
                 tokio::select! {
                     _ = tokio::time::sleep(parser.retry.unwrap_or(DEFAULT_RETRY) * failures) => continue,
