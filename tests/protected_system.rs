@@ -192,6 +192,44 @@ async fn downstream_listing(listener: TcpListener, issuer: &str, listing: Listin
 }
 
 /// Runs the example `name` with `args` and `env`, and waits for the line
+/// Starts the session manager on `gateway_port`, taking `issuer`'s tokens
+/// for its own URL, in front of the server "locked" at `down_url`, which it
+/// reaches with its own credentials: `grant` opens that server's `auth`
+/// table (the client id and secret follow).
+async fn protected_gateway(
+    dir: &TempDir,
+    issuer: &str,
+    gateway_port: u16,
+    down_url: &str,
+    grant: &str,
+) -> Child {
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
+    let config = dir.write(
+        "gateway.toml",
+        format!(
+            r#"
+[auth]
+issuer = "{issuer}"
+audience = "{gateway_url}"
+scopes = ["mcp:read"]
+
+[[server]]
+name = "locked"
+url = "{down_url}"
+auth = {{ {grant}, client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
+"#
+        )
+        .as_bytes(),
+    );
+    let addr = format!("127.0.0.1:{gateway_port}");
+    serving(
+        "session_manager",
+        &["--config", config.to_str().unwrap(), "--http", &addr],
+        &[("LOCKED_SECRET", "gateway-secret")],
+    )
+    .await
+}
+
 /// on stderr that starts serving; its stderr is drained from then on.
 async fn serving(name: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut child = Command::new(example(name))
@@ -303,28 +341,12 @@ async fn the_gateway_is_an_auth_boundary() {
     let issuer = provider.issuer().to_owned();
     let server = downstream(down_listener, &issuer).await;
     let dir = TempDir::new("gateway-auth");
-    let config = dir.write(
-        "gateway.toml",
-        format!(
-            r#"
-[auth]
-issuer = "{issuer}"
-audience = "{gateway_url}"
-scopes = ["mcp:read"]
-
-[[server]]
-name = "locked"
-url = "{down_url}"
-auth = {{ grant = "client_credentials", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
-"#
-        )
-        .as_bytes(),
-    );
-    let addr = format!("127.0.0.1:{gateway_port}");
-    let _gateway = serving(
-        "session_manager",
-        &["--config", config.to_str().unwrap(), "--http", &addr],
-        &[("LOCKED_SECRET", "gateway-secret")],
+    let _gateway = protected_gateway(
+        &dir,
+        &issuer,
+        gateway_port,
+        &down_url,
+        r#"grant = "client_credentials""#,
     )
     .await;
 
@@ -760,28 +782,12 @@ async fn the_gateway_exchanges_each_callers_token_for_one_of_the_server() {
     let token_endpoint = provider.info["token_endpoint"].as_str().unwrap().to_owned();
     let server = downstream(down_listener, &issuer).await;
     let dir = TempDir::new("gateway-exchange");
-    let config = dir.write(
-        "gateway.toml",
-        format!(
-            r#"
-[auth]
-issuer = "{issuer}"
-audience = "{gateway_url}"
-scopes = ["mcp:read"]
-
-[[server]]
-name = "locked"
-url = "{down_url}"
-auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
-"#
-        )
-        .as_bytes(),
-    );
-    let addr = format!("127.0.0.1:{gateway_port}");
-    let _gateway = serving(
-        "session_manager",
-        &["--config", config.to_str().unwrap(), "--http", &addr],
-        &[("LOCKED_SECRET", "gateway-secret")],
+    let _gateway = protected_gateway(
+        &dir,
+        &issuer,
+        gateway_port,
+        &down_url,
+        &format!(r#"grant = "token_exchange", token_endpoint = "{token_endpoint}""#),
     )
     .await;
     let jwks = provider.jwks().await;
@@ -857,28 +863,12 @@ async fn a_downstream_scope_learnt_from_a_403_is_the_gateways_step_up() {
     let token_endpoint = provider.info["token_endpoint"].as_str().unwrap().to_owned();
     let _server = downstream_listing(down_listener, &issuer, Listing::ScopesUnsaid).await;
     let dir = TempDir::new("gateway-learnt-scope");
-    let config = dir.write(
-        "gateway.toml",
-        format!(
-            r#"
-[auth]
-issuer = "{issuer}"
-audience = "{gateway_url}"
-scopes = ["mcp:read"]
-
-[[server]]
-name = "locked"
-url = "{down_url}"
-auth = {{ grant = "token_exchange", token_endpoint = "{token_endpoint}", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
-"#
-        )
-        .as_bytes(),
-    );
-    let addr = format!("127.0.0.1:{gateway_port}");
-    let _gateway = serving(
-        "session_manager",
-        &["--config", config.to_str().unwrap(), "--http", &addr],
-        &[("LOCKED_SECRET", "gateway-secret")],
+    let _gateway = protected_gateway(
+        &dir,
+        &issuer,
+        gateway_port,
+        &down_url,
+        &format!(r#"grant = "token_exchange", token_endpoint = "{token_endpoint}""#),
     )
     .await;
 
@@ -958,28 +948,12 @@ async fn a_scope_the_gateways_client_is_not_allowed_is_named() {
     let issuer = provider.issuer().to_owned();
     let _server = downstream_listing(down_listener, &issuer, Listing::ScopesUnsaid).await;
     let dir = TempDir::new("gateway-client-scope");
-    let config = dir.write(
-        "gateway.toml",
-        format!(
-            r#"
-[auth]
-issuer = "{issuer}"
-audience = "{gateway_url}"
-scopes = ["mcp:read"]
-
-[[server]]
-name = "locked"
-url = "{down_url}"
-auth = {{ grant = "client_credentials", client_id = "gateway", client_secret_env = "LOCKED_SECRET" }}
-"#
-        )
-        .as_bytes(),
-    );
-    let addr = format!("127.0.0.1:{gateway_port}");
-    let _gateway = serving(
-        "session_manager",
-        &["--config", config.to_str().unwrap(), "--http", &addr],
-        &[("LOCKED_SECRET", "gateway-secret")],
+    let _gateway = protected_gateway(
+        &dir,
+        &issuer,
+        gateway_port,
+        &down_url,
+        r#"grant = "client_credentials""#,
     )
     .await;
 
