@@ -1,11 +1,13 @@
 //! The session manager (the MCP gateway): see `--help`.
 
 use clap::Parser;
-use mcp_reference::gateway::{self, config::GatewayConfig, Gateway};
+use mcp_reference::gateway::{self, config::GatewayConfig, replicas::GatewayReplicas, Gateway};
 use mcp_reference::servers::{resource_server, ServerSpec, TransportArgs};
 use mcp_reference::status;
 use mcp_sdk_server::http::HttpConfig;
+use mcp_sdk_server::task_store::RedisTaskStore;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Level;
 
@@ -25,10 +27,15 @@ server that is down gives an error naming it while the others work; the gateway 
 backoff.\n\n\
 Servers come from --config FILE (TOML: [[server]] entries with name and url, or command, args, \
 env; an optional [auth] table with issuer, audience and scopes protects the gateway as the \
---auth-* flags do), else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
+--auth-* flags do; an optional [replicas] table with redis_url and prefix as --redis-url does), \
+else from SERVER_1_URL ... SERVER_7_URL (resources, sampling, tools, database, internet, \
 roots, prompts; default http://localhost:5001 ... 5007, /mcp added to a URL without a path).\n\n\
 Serves Streamable HTTP at http://ADDR/mcp (default 127.0.0.1:$PORT or 5000) with GET /health \
-reporting each server's state, or one session on stdio (--stdio)."
+reporting each server's state, or one session on stdio (--stdio).\n\n\
+With --redis-url the gateway is one of several replicas behind a load balancer (round-robin, no \
+stickiness): the sessions, the events of their GET streams, the resource subscriptions and the \
+gateway's tasks are kept in Redis, so any replica answers any request of any session. Every \
+replica needs the same --request-state-key-file (or MCP_REQUEST_STATE_KEY) and --redis-prefix."
 )]
 struct Args {
     #[command(flatten)]
@@ -41,8 +48,33 @@ struct Args {
     /// calls in flight are cancelled downstream.
     #[arg(long, value_name = "MINUTES", default_value_t = 30.0)]
     session_idle_minutes: f64,
+    /// Run as one of several replicas sharing the Redis at this URL
+    /// (`redis://host:port`): sessions opened on one replica are served by
+    /// all, and so are their subscriptions and tasks (HTTP only).
+    #[arg(long, value_name = "REDIS_URL", conflicts_with = "stdio")]
+    redis_url: Option<String>,
+    /// The beginning of the keys and channels the replicas share in Redis:
+    /// the same on every replica of one gateway
+    /// [default: mcp:session_manager].
+    #[arg(long, value_name = "NAME", requires = "redis_url")]
+    redis_prefix: Option<String>,
+    /// How long a task's lease lasts in Redis, in milliseconds: a task of
+    /// the gateway's whose replica stops is marked failed this long after.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 15_000,
+        requires = "redis_url"
+    )]
+    task_lease_ms: u64,
     #[command(flatten)]
     telemetry: mcp_reference::telemetry::TelemetryArgs,
+}
+
+/// Stops with `why`, as every refusal at the start does.
+fn fail(why: &str) -> ! {
+    status(Level::ERROR, format_args!("session_manager: {why}"));
+    std::process::exit(2);
 }
 
 fn spec() -> ServerSpec {
@@ -76,7 +108,7 @@ async fn main() -> std::io::Result<()> {
             );
             std::process::exit(2);
         });
-    let session = args
+    let mut session = args
         .transport
         .request_state
         .session_config()
@@ -84,6 +116,36 @@ async fn main() -> std::io::Result<()> {
             status(Level::ERROR, format_args!("session_manager: {e}"));
             std::process::exit(2);
         });
+    let replicas = match (&config.replicas, &args.redis_url) {
+        (Some(_), Some(_)) => fail(
+            "the config file's [replicas] and --redis-url both name the Redis the replicas share; give one",
+        ),
+        (Some(file), None) => Some(file.clone()),
+        (None, Some(url)) => {
+            let prefix = args
+                .redis_prefix
+                .clone()
+                .unwrap_or_else(|| gateway::config::DEFAULT_REDIS_PREFIX.to_owned());
+            if let Err(why) = gateway::config::check_prefix(&prefix) {
+                fail(&format!("--redis-prefix: {why}"));
+            }
+            Some(gateway::config::ReplicaSettings {
+                redis_url: url.clone(),
+                prefix,
+            })
+        }
+        (None, None) => None,
+    };
+    if replicas.is_some() && args.transport.stdio {
+        fail("replicas serve HTTP; a stdio session is one process's");
+    }
+    if replicas.is_some() && !matches!(args.transport.request_state.key(), Ok(Some(_))) {
+        // A key of each process's own would refuse every stateless retry
+        // that reaches another replica.
+        fail(
+            "replicas need the requestState key they share: give --request-state-key-file or set MCP_REQUEST_STATE_KEY",
+        );
+    }
     if config.auth.is_some() && args.transport.auth_issuer.is_some() {
         status(
             Level::ERROR,
@@ -129,11 +191,35 @@ async fn main() -> std::io::Result<()> {
         )?),
         None => args.transport.resource_server(addr)?,
     };
-    let gateway = Gateway::start(config).await;
+    let mut http_replicas = None;
+    let gateway = match replicas {
+        Some(settings) => {
+            let shared = GatewayReplicas::connect(&settings.redis_url, &settings.prefix)
+                .await
+                .unwrap_or_else(|e| fail(&e));
+            let tasks =
+                RedisTaskStore::connect(&settings.redis_url, &format!("{}:tasks", settings.prefix))
+                    .await
+                    .unwrap_or_else(|e| fail(&e.to_string()))
+                    .with_lease(Duration::from_millis(args.task_lease_ms));
+            session.tasks.store = Arc::new(tasks);
+            http_replicas = Some(shared.sdk());
+            status(
+                Level::INFO,
+                format_args!(
+                    "session_manager: a replica sharing Redis under {:?}",
+                    settings.prefix
+                ),
+            );
+            Gateway::start_replica(config, Arc::new(shared)).await
+        }
+        None => Gateway::start(config).await,
+    };
     let http = HttpConfig {
         auth,
         session_idle_timeout: idle,
         session,
+        replicas: http_replicas,
         ..Default::default()
     };
     let shutdown = async {

@@ -7,6 +7,7 @@ use super::config::Target;
 use super::downstream::Downstream;
 use super::names::{self, Position};
 use super::relay::Upstream;
+use super::replicas::{session_of, unavailable};
 use super::scopes;
 use super::Gateway;
 use mcp_sdk::{
@@ -24,6 +25,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The URIs a session subscribed to through this replica (with replicas),
+/// kept with the session's copy here so that its end can unsubscribe them.
+#[derive(Clone)]
+struct SubscribedHere {
+    session: String,
+    uris: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
 
 /// The generation of a user's own connection (see `exchange`): never the
 /// gateway's, so a failure on it does not mark the server down.
@@ -823,6 +832,22 @@ impl Server for Gateway {
                 server.name()
             )));
         }
+        if let Some(replicas) = &self.announcer.replicas {
+            let session = session_of(&ctx).ok_or_else(|| {
+                Error::invalid_request("resources/subscribe needs the session's Mcp-Session-Id")
+            })?;
+            replicas.subscribe(&uri, server, &session).await?;
+            // Remembered for `on_session_closed` of this replica.
+            let mine = ctx
+                .peer()
+                .session_extensions()
+                .get_or_insert_with(|| SubscribedHere {
+                    session: session.clone(),
+                    uris: Arc::default(),
+                });
+            lock(&mine.uris).insert(uri);
+            return Ok(());
+        }
         if self.announcer.subscribe(&uri, ctx.peer()) {
             if let Err(e) = server.watch(&uri).await {
                 self.announcer.unsubscribe(&uri, ctx.peer());
@@ -841,6 +866,20 @@ impl Server for Gateway {
         ctx: RequestContext,
     ) -> Result<(), Error> {
         let uri = params.uri;
+        if let Some(replicas) = &self.announcer.replicas {
+            let Some(session) = session_of(&ctx) else {
+                return Ok(());
+            };
+            if let Some(mine) = ctx.peer().session_extensions().get::<SubscribedHere>() {
+                lock(&mine.uris).remove(&uri);
+            }
+            // The replica that holds the URI stops watching it at its next
+            // round when nobody is left.
+            return replicas
+                .unsubscribe(&uri, &session)
+                .await
+                .map_err(unavailable);
+        }
         if self.announcer.unsubscribe(&uri, ctx.peer()) {
             if let Some(i) = self.owner_of(&uri) {
                 self.servers[i].unwatch(&uri).await;
@@ -856,6 +895,14 @@ impl Server for Gateway {
     /// A session ended: its subscriptions go with it, and a URI no session
     /// watches any more is no longer watched downstream.
     async fn on_session_closed(&self, peer: Peer) {
+        if let Some(replicas) = &self.announcer.replicas {
+            if let Some(mine) = peer.session_extensions().get::<SubscribedHere>() {
+                let uris: Vec<String> = lock(&mine.uris).iter().cloned().collect();
+                replicas.session_closed(&mine.session, &uris).await;
+            }
+            self.announcer.forget_session(&peer);
+            return;
+        }
         for uri in self.announcer.forget_session(&peer) {
             if let Some(i) = self.owner_of(&uri) {
                 self.servers[i].unwatch(&uri).await;

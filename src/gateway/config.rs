@@ -16,6 +16,13 @@
 //! audience = "https://gateway.example.com/mcp"   # default http://ADDR/mcp
 //! scopes = ["mcp:read"]                          # every request needs them
 //!
+//! # Optional: this gateway is one of several replicas sharing this Redis
+//! # behind a load balancer (what --redis-url and --redis-prefix say; give
+//! # one or the other). Every replica needs the same requestState key too.
+//! [replicas]
+//! redis_url = "redis://127.0.0.1:6379"
+//! prefix = "mcp:session_manager"   # the default; the same on every replica
+//!
 //! [[server]]
 //! name = "tools"
 //! url = "http://127.0.0.1:5003/mcp"
@@ -130,7 +137,24 @@ pub struct GatewayConfig {
     pub credentials: BTreeMap<String, Credentials>,
     /// The gateway's own protection, from the file's `[auth]` table.
     pub auth: Option<AuthSettings>,
+    /// The Redis the gateway's replicas share, from the file's
+    /// `[replicas]` table.
+    pub replicas: Option<ReplicaSettings>,
 }
+
+/// Where the gateway's replicas meet (see [`super::replicas`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSettings {
+    /// The Redis, `redis://host:port` (a password in it is never logged).
+    pub redis_url: String,
+    /// The beginning of every key and channel the replicas share
+    /// ([`DEFAULT_REDIS_PREFIX`]); another gateway on the same Redis needs
+    /// another.
+    pub prefix: String,
+}
+
+/// The default [`ReplicaSettings::prefix`].
+pub const DEFAULT_REDIS_PREFIX: &str = "mcp:session_manager";
 
 /// The gateway as an OAuth resource server: the upstream caller's token
 /// is checked here (and never passed on downstream).
@@ -165,6 +189,7 @@ impl GatewayConfig {
             page_size: DEFAULT_PAGE_SIZE,
             credentials: BTreeMap::new(),
             auth: None,
+            replicas: None,
         };
         config.check()?;
         Ok(config)
@@ -252,6 +277,11 @@ impl GatewayConfig {
             .map(FileGatewayAuth::into_settings)
             .transpose()
             .map_err(|why| ConfigError(format!("[auth]: {why}")))?;
+        config.replicas = file
+            .replicas
+            .map(FileReplicas::into_settings)
+            .transpose()
+            .map_err(|why| ConfigError(format!("[replicas]: {why}")))?;
         Ok(config)
     }
 
@@ -293,6 +323,41 @@ struct FileConfig {
     connect_timeout_secs: Option<f64>,
     page_size: Option<i64>,
     auth: Option<FileGatewayAuth>,
+    replicas: Option<FileReplicas>,
+}
+
+/// The `[replicas]` table: the Redis the gateway's replicas share.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReplicas {
+    redis_url: Option<String>,
+    prefix: Option<String>,
+}
+
+impl FileReplicas {
+    fn into_settings(self) -> Result<ReplicaSettings, String> {
+        let redis_url = match self.redis_url {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => url,
+            Some(_) => return Err("redis_url must begin with redis:// or rediss://".into()),
+            None => return Err("redis_url is missing: name the Redis the replicas share".into()),
+        };
+        let prefix = self
+            .prefix
+            .unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
+        check_prefix(&prefix)?;
+        Ok(ReplicaSettings { redis_url, prefix })
+    }
+}
+
+/// `Ok` when `prefix` can begin Redis keys: not empty, at most 200
+/// bytes, no whitespace.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() || prefix.len() > 200 || prefix.contains(char::is_whitespace) {
+        return Err(format!(
+            "the Redis prefix {prefix:?} must be 1 to 200 bytes without spaces"
+        ));
+    }
+    Ok(())
 }
 
 /// The `[auth]` table: the gateway's own protection.
@@ -555,6 +620,47 @@ mod tests {
         assert_eq!(url(0), "http://localhost:5001/mcp");
         assert_eq!(url(2), "http://tools-server:5003/mcp");
         assert_eq!(url(4), "http://127.0.0.1:9/custom");
+    }
+
+    #[test]
+    fn toml_replicas_table_names_the_shared_redis() {
+        let server = "[[server]]\nname = \"tools\"\nurl = \"http://127.0.0.1:5003/mcp\"\n";
+        let config = GatewayConfig::from_toml(&format!(
+            "[replicas]\nredis_url = \"redis://127.0.0.1:6379\"\n{server}"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.replicas,
+            Some(ReplicaSettings {
+                redis_url: "redis://127.0.0.1:6379".into(),
+                prefix: DEFAULT_REDIS_PREFIX.into(),
+            })
+        );
+        let with_prefix = GatewayConfig::from_toml(&format!(
+            "[replicas]\nredis_url = \"redis://r:6379\"\nprefix = \"gw:a\"\n{server}"
+        ))
+        .unwrap();
+        assert_eq!(with_prefix.replicas.unwrap().prefix, "gw:a");
+        assert_eq!(GatewayConfig::from_toml(server).unwrap().replicas, None);
+        for (table, why) in [
+            ("[replicas]\n", "redis_url is missing"),
+            (
+                "[replicas]\nredis_url = \"http://:s3cret@r\"\n",
+                "must begin with redis://",
+            ),
+            (
+                "[replicas]\nredis_url = \"redis://r\"\nprefix = \"\"\n",
+                "1 to 200 bytes",
+            ),
+            (
+                "[replicas]\nredis_url = \"redis://r\"\nport = 1\n",
+                "unknown field",
+            ),
+        ] {
+            let e = GatewayConfig::from_toml(&format!("{table}{server}")).unwrap_err();
+            assert!(e.to_string().contains(why), "{table}: {e}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! - `relay`: sampling, roots and elicitation asked by a downstream server
 //!   go to the upstream client whose request caused them, and so do its
 //!   log messages; resource updates go to the subscribers.
+//! - [`replicas`]: the gateway as one of several replicas sharing Redis
+//!   (`session_manager --redis-url`): the SDK's shared sessions, and the
+//!   resource subscriptions beside them.
 //!
 //! Each downstream call lives as long as the upstream request it serves:
 //! when that request is cancelled (the client's timeout, a dropped call, a
@@ -42,6 +45,7 @@ pub mod downstream;
 mod exchange;
 pub mod names;
 mod relay;
+pub mod replicas;
 mod scopes;
 
 use config::GatewayConfig;
@@ -49,6 +53,7 @@ use downstream::{AbortOnDrop, Downstream, Status};
 use mcp_sdk::Tool;
 use mcp_sdk_server::http::{ExtraRoutes, HttpConfig, McpBody, StreamableHttpService};
 use mcp_sdk_server::{Notifier, Peer};
+use replicas::GatewayReplicas;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -83,7 +88,28 @@ impl Gateway {
     /// that are or go down. A server that is down at the start does not stop
     /// the others: its calls fail naming it until it is back.
     pub async fn start(config: GatewayConfig) -> Arc<Gateway> {
-        let announcer = Arc::new(Announcer::default());
+        Self::start_with(config, None).await
+    }
+
+    /// Like [`start`](Self::start), for one of several replicas that share
+    /// `replicas` (serve it with `HttpConfig::replicas` set to
+    /// [`GatewayReplicas::sdk`]): the resource subscriptions its sessions
+    /// take are shared, and it takes its turn watching them downstream.
+    pub async fn start_replica(
+        config: GatewayConfig,
+        replicas: Arc<GatewayReplicas>,
+    ) -> Arc<Gateway> {
+        Self::start_with(config, Some(replicas)).await
+    }
+
+    async fn start_with(
+        config: GatewayConfig,
+        replicas: Option<Arc<GatewayReplicas>>,
+    ) -> Arc<Gateway> {
+        let announcer = Arc::new(Announcer {
+            replicas: replicas.clone(),
+            ..Announcer::default()
+        });
         let servers: Vec<Arc<Downstream>> = config
             .servers
             .iter()
@@ -123,6 +149,9 @@ impl Gateway {
         });
         let watched = gateway.announcer.notifier.watched_resources();
         tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));
+        if let Some(replicas) = replicas {
+            tokio::spawn(take_turns(Arc::downgrade(&gateway), replicas));
+        }
         gateway
     }
 
@@ -180,6 +209,22 @@ pub async fn serve(
     mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health), shutdown).await
 }
 
+/// Renews this replica's leases on subscribed URIs and takes over those
+/// nobody holds (see [`replicas`]), every [`replicas::RENEW`], as long as
+/// the gateway lives.
+async fn take_turns(gateway: std::sync::Weak<Gateway>, replicas: Arc<GatewayReplicas>) {
+    let mut tick = tokio::time::interval(replicas::RENEW);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(g) = gateway.upgrade() else { return };
+        let notifier = g.announcer.notifier.clone();
+        replicas
+            .round(&g.servers, |uri| notifier.is_watched(uri))
+            .await;
+    }
+}
+
 /// Watches, at the servers that own them, the resource URIs stateless
 /// clients listen for (`subscriptions/listen` with `resourceSubscriptions`),
 /// and stops when no listener or session wants them any more. Ends with
@@ -228,8 +273,11 @@ async fn follow_listeners(
 pub(crate) struct Announcer {
     notifier: Notifier,
     peers: Mutex<Vec<Peer>>,
-    /// Resource URI → the sessions subscribed to it (`resources/subscribe`).
+    /// Resource URI → the sessions subscribed to it (`resources/subscribe`),
+    /// of this process; with replicas they are shared instead.
     subscribers: Mutex<HashMap<String, Vec<Peer>>>,
+    /// What the replicas share, when this is one of several.
+    pub(crate) replicas: Option<Arc<GatewayReplicas>>,
 }
 
 #[derive(Clone, Copy)]
@@ -279,8 +327,12 @@ impl Announcer {
         none_left && !self.notifier.is_watched(uri)
     }
 
-    /// Whether a live session is subscribed to `uri`.
+    /// Whether a live session is subscribed to `uri` (with replicas:
+    /// whether this replica watches it for the sessions).
     pub(crate) fn has_session_subscribers(&self, uri: &str) -> bool {
+        if let Some(replicas) = &self.replicas {
+            return replicas.holds(uri);
+        }
         self.subscribers()
             .get(uri)
             .is_some_and(|list| list.iter().any(|p| !p.is_closed()))
@@ -312,6 +364,14 @@ impl Announcer {
     /// may stop watching it).
     pub(crate) fn resource_updated(&self, uri: &str) -> bool {
         self.notifier.resource_updated(uri);
+        if let Some(replicas) = &self.replicas {
+            // Told by the replica that holds the URI; the others heard it
+            // for their stateless listeners only. Which URIs stay watched
+            // is the replicas' rounds' business.
+            let (replicas, uri) = (replicas.clone(), uri.to_owned());
+            tokio::spawn(async move { replicas.tell_subscribers(&uri).await });
+            return false;
+        }
         let peers = {
             let mut subscribers = self.subscribers();
             let Some(list) = subscribers.get_mut(uri) else {

@@ -160,10 +160,7 @@ impl Cluster {
     }
 
     fn publish(&self, envelope: &Envelope) {
-        match serde_json::to_string(envelope) {
-            Ok(text) => self.replicas.bus.publish(&text),
-            Err(e) => tracing::warn!(error = %e, "replicas: a bus message did not encode"),
-        }
+        publish(&self.replicas, envelope);
     }
 
     /// Where a session's standalone messages go: the event store.
@@ -459,30 +456,54 @@ impl Cluster {
     /// A message for the standalone stream of session `id`: kept in the
     /// event store, and the replicas are told.
     async fn append(&self, id: &str, msg: &Message) -> Result<(), Error> {
-        let data = json(msg);
-        if data.len() > MAX_EVENT_BYTES {
-            tracing::warn!(
-                bytes = data.len(),
-                "replicas: a message too large for the standalone stream, dropped"
-            );
-            return Ok(());
-        }
-        self.replicas
-            .events
-            .append(id, &data)
+        let stored = append_standalone(&self.replicas, id, msg)
             .await
             .map_err(|e| Error::new(ErrorCode::CONNECTION_CLOSED, e.to_string()))?;
-        if let Some((bell, _)) = lock(&self.doorbells).get(id) {
-            bell.notify_waiters();
+        if stored {
+            // This replica's readers need not wait for the bus.
+            if let Some((bell, _)) = lock(&self.doorbells).get(id) {
+                bell.notify_waiters();
+            }
         }
-        self.publish(&Envelope {
+        Ok(())
+    }
+}
+
+/// Keeps `msg` for the standalone stream of session `id` in the event
+/// store and tells every replica (whose readers of that stream wake up);
+/// whether it was kept (a message too large for a stream is dropped, with
+/// a warning, as in one process).
+pub(crate) async fn append_standalone(
+    replicas: &Replicas,
+    id: &str,
+    msg: &Message,
+) -> Result<bool, crate::session_store::StoreError> {
+    let data = json(msg);
+    if data.len() > MAX_EVENT_BYTES {
+        tracing::warn!(
+            bytes = data.len(),
+            "replicas: a message too large for the standalone stream, dropped"
+        );
+        return Ok(false);
+    }
+    replicas.events.append(id, &data).await?;
+    publish(
+        replicas,
+        &Envelope {
             s: id.to_owned(),
             k: Kind::Events,
             id: None,
             m: None,
             l: None,
-        });
-        Ok(())
+        },
+    );
+    Ok(true)
+}
+
+fn publish(replicas: &Replicas, envelope: &Envelope) {
+    match serde_json::to_string(envelope) {
+        Ok(text) => replicas.bus.publish(&text),
+        Err(e) => tracing::warn!(error = %e, "replicas: a bus message did not encode"),
     }
 }
 

@@ -18,7 +18,7 @@
 //! operating system's CSPRNG, idle sessions expire.
 
 mod body;
-mod cluster;
+pub(crate) mod cluster;
 mod guard;
 mod legacy;
 mod request_body;

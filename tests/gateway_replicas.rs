@@ -1,0 +1,562 @@
+//! Three gateways (`session_manager --redis-url`) sharing Redis behind a
+//! real load balancer (HAProxy, round-robin, no stickiness; see
+//! tests/support/haproxy.rs), in front of the resources server and the
+//! conformance server: one session served by all three, its resource
+//! subscription, its relayed elicitation and sampling, its `DELETE`, and a
+//! replica killed in the middle of it.
+
+mod support;
+
+use mcp_sdk::{
+    CallToolResult, ClientCapabilities, ContentBlock, CreateMessageParams, CreateMessageResult,
+    ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
+    ResourceUpdatedNotificationParams, SamplingCapability,
+};
+use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::haproxy::{Balancer, HealthCheck};
+use support::{http_client_in, http_server, HttpServer, TempDir, PATIENCE};
+
+/// `$REDIS_URL`, or `None` after printing why the test skips.
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {test}: REDIS_URL is not set (the Redis the replicas share)");
+            None
+        }
+    }
+}
+
+/// Keys no other test (or test run) shares.
+fn prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
+}
+
+/// The upstream client: answers elicitations as "gw-user", sampling with
+/// a fixed text, and records the resource updates it hears.
+#[derive(Clone, Default)]
+struct Host {
+    updated: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl ClientHandler for Host {
+    fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities {
+            sampling: Some(SamplingCapability::default()),
+            elicitation: Some(ElicitationCapability {
+                form: Some(Default::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn elicit(
+        &self,
+        _params: ElicitRequestParams,
+        _cx: RequestContext,
+    ) -> Result<ElicitResult, Error> {
+        let answer = json!({"username": "gw-user", "email": "gw@example.com"});
+        Ok(ElicitResult::accept(answer.as_object().unwrap().clone()))
+    }
+
+    async fn create_message(
+        &self,
+        _params: CreateMessageParams,
+        _cx: RequestContext,
+    ) -> Result<CreateMessageResult, Error> {
+        Ok(CreateMessageResult::text("fake-llm", "A replica summary."))
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
+        self.updated.lock().unwrap().push(params.uri);
+    }
+}
+
+impl Host {
+    fn heard(&self) -> usize {
+        self.updated.lock().unwrap().len()
+    }
+}
+
+/// Three gateway replicas behind HAProxy, the servers they front, and the
+/// files they need.
+struct Replicas {
+    balancer: Balancer,
+    gateways: Vec<Option<HttpServer>>,
+    _servers: Vec<HttpServer>,
+    _dir: TempDir,
+}
+
+/// `host:port` of a server started with [`http_server`].
+fn addr(server: &HttpServer) -> SocketAddr {
+    server.base.trim_start_matches("http://").parse().unwrap()
+}
+
+impl Replicas {
+    /// Starts them, or gives `None` when HAProxy is missing (and the test
+    /// is not required to run).
+    async fn start(test: &str, url: &str) -> Option<Replicas> {
+        let dir = TempDir::new("gateway-replicas");
+        let files = dir.0.join("files");
+        std::fs::create_dir_all(&files).unwrap();
+        let resources = http_server("resources_server", &["--dir", files.to_str().unwrap()]).await;
+        let conformance = http_server("conformance_server", &[]).await;
+        let config = format!(
+            r#"
+call_timeout_secs = 20
+
+[[server]]
+name = "resources"
+url = "{}"
+era = "session"
+
+[[server]]
+name = "conf"
+url = "{}"
+era = "session"
+"#,
+            resources.url, conformance.url
+        );
+        let config = dir.write("gateway.toml", config.as_bytes());
+        let key = dir.write("key", b"gateway-replicas-secret-0123456789abcdef\n");
+        let prefix = prefix(test);
+        let mut gateways = Vec::new();
+        for _ in 0..3 {
+            let args = [
+                "--config",
+                config.to_str().unwrap(),
+                "--redis-url",
+                url,
+                "--redis-prefix",
+                &prefix,
+                "--request-state-key-file",
+                key.to_str().unwrap(),
+            ];
+            gateways.push(http_server("session_manager", &args).await);
+        }
+        let backends: Vec<_> = gateways.iter().map(addr).collect();
+        let balancer = Balancer::start(test, &backends, HealthCheck::Tcp).await?;
+        Some(Replicas {
+            balancer,
+            gateways: gateways.into_iter().map(Some).collect(),
+            _servers: vec![resources, conformance],
+            _dir: dir,
+        })
+    }
+
+    async fn client(&self) -> (Client, Host) {
+        let host = Host::default();
+        let client = http_client_in(Era::SessionOnly, &self.balancer.mcp_url(), host.clone()).await;
+        assert!(!client.is_stateless());
+        (client, host)
+    }
+
+    /// The replicas still running, with their `GET /health`.
+    async fn healths(&self) -> Vec<(usize, Value)> {
+        let mut healths = Vec::new();
+        for (i, gateway) in self.gateways.iter().enumerate() {
+            if let Some(gateway) = gateway {
+                healths.push((i, support::health(&gateway.base).await));
+            }
+        }
+        healths
+    }
+
+    /// The replicas whose connection to the resources server watches a
+    /// URI for the subscribed sessions.
+    async fn watching(&self) -> Vec<usize> {
+        self.healths()
+            .await
+            .into_iter()
+            .filter(|(_, health)| {
+                health["downstream"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["name"] == "resources" && d["watching"] == 1)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+async fn call(client: &Client, name: &str, args: Value) -> Result<CallToolResult, ClientError> {
+    tokio::time::timeout(PATIENCE, client.call_tool(name, args))
+        .await
+        .expect("an answer in time")
+}
+
+fn text(result: &CallToolResult) -> String {
+    match result.content.first() {
+        Some(ContentBlock::Text(text)) => text.text.clone(),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+async fn write_note(client: &Client, text: &str) {
+    let result = call(
+        client,
+        "resources__write_note",
+        json!({"name": "watched", "text": text}),
+    )
+    .await
+    .expect("write_note through the replicas");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const WATCHED: &str = "notes://watched";
+
+/// Our client in the session era through HAProxy (each request to the
+/// next replica): its calls are served by all three; the conformance
+/// server's elicitation and sampling, asked through the replica running the
+/// call, are answered by POSTs that land on the others; its subscription,
+/// taken through one replica, is watched downstream by exactly one and
+/// each change is heard exactly once; and `DELETE` through any replica
+/// ends the session on all, its subscription with it.
+#[tokio::test]
+async fn a_session_is_served_by_three_gateway_replicas() {
+    let test = "a_session_is_served_by_three_gateway_replicas";
+    let Some(url) = redis_url(test) else { return };
+    let Some(replicas) = Replicas::start(test, &url).await else {
+        return;
+    };
+    let log = || replicas.balancer.log();
+    let (client, host) = replicas.client().await;
+
+    for i in 0..6 {
+        let answer = call(&client, "conf__test_simple_text", json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("call {i} of the session: {e}\n{}", log()));
+        assert_eq!(text(&answer), "This is a simple text response for testing.");
+    }
+
+    for i in 0..3 {
+        let message = format!("Who are you ({i})?");
+        let answer = call(
+            &client,
+            "conf__test_elicitation",
+            json!({"message": message}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("an elicitation across replicas: {e}\n{}", log()));
+        let said = text(&answer);
+        assert!(
+            said.contains("accept") && said.contains("gw-user"),
+            "{said}"
+        );
+        let answer = call(&client, "conf__test_sampling", json!({"prompt": "Sum up"}))
+            .await
+            .unwrap_or_else(|e| panic!("a sampling across replicas: {e}\n{}", log()));
+        assert_eq!(text(&answer), "LLM response: A replica summary.");
+    }
+
+    // A stateless client's elicitation: the retry carrying the answer
+    // reaches another replica, which opens the requestState the first one
+    // sealed (they share the key).
+    let stateless = http_client_in(
+        Era::StatelessOnly,
+        &replicas.balancer.mcp_url(),
+        Host::default(),
+    )
+    .await;
+    assert!(stateless.is_stateless());
+    for i in 0..2 {
+        let message = format!("Stateless, who are you ({i})?");
+        let answer = call(
+            &stateless,
+            "conf__test_elicitation",
+            json!({"message": message}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a stateless elicitation across replicas: {e}\n{}", log()));
+        assert!(text(&answer).contains("gw-user"), "{}", text(&answer));
+    }
+
+    write_note(&client, "first").await;
+    client.subscribe(WATCHED).await.expect("the subscription");
+    // Exactly one replica watches it downstream, whichever took the
+    // subscription.
+    let watching = replicas.watching().await;
+    assert_eq!(watching.len(), 1, "{watching:?}");
+    for (n, text) in ["second", "third", "fourth"].into_iter().enumerate() {
+        write_note(&client, text).await;
+        eventually("the subscribed session hears of the change", || async {
+            host.heard() > n
+        })
+        .await;
+        // Once: a second replica telling it too would show by now, as the
+        // next change is heard after this one.
+        assert_eq!(host.heard(), n + 1, "{:?}", host.updated.lock().unwrap());
+    }
+    assert!(host.updated.lock().unwrap().iter().all(|u| u == WATCHED));
+
+    // Unsubscribed: the replica that watched stops, and nothing more is
+    // heard.
+    client.unsubscribe(WATCHED).await.expect("unsubscribed");
+    eventually("no replica watches the URI any more", || async {
+        replicas.watching().await.is_empty()
+    })
+    .await;
+    assert_eq!(host.heard(), 3, "{:?}", host.updated.lock().unwrap());
+
+    // Subscribed again, then DELETE (our client's close) through the next
+    // replica: the session is gone on every replica, and so is its
+    // subscription.
+    client.subscribe(WATCHED).await.expect("subscribed again");
+    assert_eq!(replicas.watching().await.len(), 1);
+    client.close().await;
+    eventually("the deleted session's subscription ends", || async {
+        replicas.watching().await.is_empty()
+    })
+    .await;
+    let heard = host.heard();
+    let (other, other_host) = replicas.client().await;
+    write_note(&other, "after the end").await;
+    assert_eq!(host.heard(), heard);
+    assert_eq!(other_host.heard(), 0, "not subscribed");
+    other.close().await;
+}
+
+/// A raw session-era request to one replica (not through the balancer):
+/// the HTTP status.
+async fn raw_status(http: &reqwest::Client, replica: &HttpServer, session: &str) -> u16 {
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"});
+    http.post(&replica.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the replica answers")
+        .status()
+        .as_u16()
+}
+
+/// A session opened through the balancer with raw requests (so that its
+/// id is known), deleted through one replica: every replica then answers
+/// it with 404, and a second `DELETE` on another is 404 too.
+#[tokio::test]
+async fn delete_through_one_gateway_replica_ends_the_session_on_all() {
+    let test = "delete_through_one_gateway_replica_ends_the_session_on_all";
+    let Some(url) = redis_url(test) else { return };
+    let Some(replicas) = Replicas::start(test, &url).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    let answer = http
+        .post(replicas.balancer.mcp_url())
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let session = answer.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let gateways: Vec<&HttpServer> = replicas.gateways.iter().flatten().collect();
+    for gateway in &gateways {
+        assert_eq!(raw_status(&http, gateway, &session).await, 200);
+    }
+    let deleted = http
+        .delete(&gateways[1].url)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    for gateway in &gateways {
+        let gone = tokio::time::timeout(PATIENCE, async {
+            while raw_status(&http, gateway, &session).await != 404 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(gone.is_ok(), "the session still answers on {}", gateway.url);
+    }
+    let again = http
+        .delete(&gateways[2].url)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+}
+
+/// SIGKILL of the replica that watches the session's subscription, while
+/// the client's GET stream is open: the client goes on through the other
+/// two (once HAProxy has seen the replica go), its GET stream resumes on
+/// one of them, another replica takes the subscription over (the dead
+/// one's lease runs out), and the client hears every change from then on,
+/// each once.
+#[tokio::test]
+async fn a_killed_gateway_replica_loses_no_session_nor_subscription() {
+    let test = "a_killed_gateway_replica_loses_no_session_nor_subscription";
+    let Some(url) = redis_url(test) else { return };
+    let Some(mut replicas) = Replicas::start(test, &url).await else {
+        return;
+    };
+    let (client, host) = replicas.client().await;
+    write_note(&client, "first").await;
+    client.subscribe(WATCHED).await.expect("the subscription");
+    write_note(&client, "second").await;
+    eventually("the subscribed session hears of the change", || async {
+        host.heard() == 1
+    })
+    .await;
+
+    let watching = replicas.watching().await;
+    assert_eq!(watching.len(), 1, "{watching:?}");
+    let victim = watching[0];
+    let mut killed = replicas.gateways[victim].take().unwrap();
+    killed.child.start_kill().expect("SIGKILL");
+    killed.child.wait().await.unwrap();
+
+    // HAProxy sends requests to the dead replica until its checks fail;
+    // the session's calls then go to the other two.
+    eventually("HAProxy sees the replica go", || async {
+        replicas.balancer.log().contains("is DOWN")
+    })
+    .await;
+    for i in 0..4 {
+        let answer = call(&client, "conf__test_simple_text", json!({}))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("call {i} after the kill: {e}\n{}", replicas.balancer.log())
+            });
+        assert_eq!(text(&answer), "This is a simple text response for testing.");
+    }
+    let answer = call(
+        &client,
+        "conf__test_elicitation",
+        json!({"message": "Still there?"}),
+    )
+    .await
+    .expect("an elicitation after the kill");
+    assert!(text(&answer).contains("gw-user"));
+
+    // Another replica takes the URI over once the dead one's lease is out.
+    eventually("a live replica watches the URI", || async {
+        replicas.watching().await.len() == 1
+    })
+    .await;
+    // Its downstream subscription is acknowledged before it counts as
+    // watching, so from here every change is heard; the first writes may
+    // race the takeover's own subscribe, so write until one is heard.
+    let before = host.heard();
+    let heard = tokio::time::timeout(PATIENCE, async {
+        loop {
+            write_note(&client, "after the kill").await;
+            let wait = tokio::time::sleep(Duration::from_millis(500));
+            wait.await;
+            if host.heard() > before {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "no change heard after the kill");
+    let now = host.heard();
+    for (n, text) in ["fifth", "sixth"].into_iter().enumerate() {
+        write_note(&client, text).await;
+        eventually("each change after the takeover", || async {
+            host.heard() > now + n
+        })
+        .await;
+        assert_eq!(host.heard(), now + n + 1, "once each");
+    }
+    client.close().await;
+}
+
+/// Bad starts: Redis unreachable (an error naming REDIS_URL, its password
+/// masked), no shared `requestState` key, `--redis-url` beside the config
+/// file's `[replicas]`, and a bad `--redis-prefix`: each stops the gateway
+/// with status 2 and says why.
+#[test]
+fn a_gateway_replica_refuses_a_bad_start_clearly() {
+    let dir = TempDir::new("gateway-replicas-bad");
+    let key = dir.write("key", b"gateway-replicas-secret-0123456789abcdef\n");
+    let key = key.to_str().unwrap();
+    let config = dir.write(
+        "gateway.toml",
+        b"[replicas]\nredis_url = \"redis://127.0.0.1:1\"\n\n[[server]]\nname = \"x\"\nurl = \"http://127.0.0.1:1/mcp\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let unreachable = "redis://:s3cret@127.0.0.1:1";
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--redis-url", unreachable, "--request-state-key-file", key],
+            "cannot reach Redis at REDIS_URL redis://:***@127.0.0.1:1",
+        ),
+        (
+            &["--redis-url", unreachable],
+            "replicas need the requestState key they share",
+        ),
+        (
+            &[
+                "--config",
+                config,
+                "--redis-url",
+                unreachable,
+                "--request-state-key-file",
+                key,
+            ],
+            "[replicas] and --redis-url both",
+        ),
+        (
+            &[
+                "--redis-url",
+                unreachable,
+                "--redis-prefix",
+                "a b",
+                "--request-state-key-file",
+                key,
+            ],
+            "--redis-prefix",
+        ),
+    ];
+    for (args, why) in cases {
+        let out = std::process::Command::new(support::example("session_manager"))
+            .args(["--http", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("MCP_REQUEST_STATE_KEY")
+            .output()
+            .expect("the example runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{args:?}: {stderr}");
+    }
+}
