@@ -11,11 +11,10 @@
 mod load;
 
 use clap::{Parser, ValueEnum};
-use load::{call_add as call, connect, ms, operands, Latencies};
+use load::{header, ms, row, run, Load};
 use mcp_reference::system::{self, Launch, Options, Ports, System};
 use mcp_sdk_client::Era;
-use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// N sessions × M calls of the tools server's `add`, through the gateway and
 /// directly.
@@ -53,115 +52,6 @@ enum EraArg {
     Stateless,
 }
 
-/// Calls per client made before timing starts (connections, caches).
-const WARMUP: u32 = 20;
-
-/// What one run measured.
-struct Outcome {
-    calls: usize,
-    ok: usize,
-    lost: usize,
-    wrong: usize,
-    duplicated: usize,
-    elapsed: Duration,
-    /// Latencies of the answered calls.
-    latencies: Latencies,
-    first_error: Option<String>,
-}
-
-impl Outcome {
-    fn per_sec(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        self.latencies.percentile(p)
-    }
-}
-
-/// `sessions` clients of `url`, each making `calls` calls of `tool`, all at
-/// once; every answer checked.
-async fn run(url: &str, tool: &str, era: Era, args: &Args) -> Result<Outcome, String> {
-    let clients =
-        futures_util::future::try_join_all((0..args.sessions).map(|_| connect(url, era, ())))
-            .await?;
-    let timeout = Duration::from_secs(args.call_timeout);
-    for (s, client) in clients.iter().enumerate() {
-        for c in 0..WARMUP {
-            call(client, tool, s as u32, c, timeout)
-                .await
-                .map_err(|e| format!("warm-up call of {tool} at {url}: {e}"))?;
-        }
-    }
-    let started = Instant::now();
-    let per_client =
-        futures_util::future::join_all(clients.iter().enumerate().map(|(s, client)| async move {
-            let s = s as u32;
-            let mut answers = Vec::with_capacity(args.calls as usize);
-            for c in 0..args.calls {
-                let t = Instant::now();
-                let answer = call(client, tool, s, c, timeout).await;
-                answers.push((c, answer, t.elapsed()));
-            }
-            (s, answers)
-        }))
-        .await;
-    let elapsed = started.elapsed();
-    for client in &clients {
-        client.close().await;
-    }
-    let mut outcome = Outcome {
-        calls: (args.sessions * args.calls) as usize,
-        ok: 0,
-        lost: 0,
-        wrong: 0,
-        duplicated: 0,
-        elapsed,
-        latencies: Latencies::default(),
-        first_error: None,
-    };
-    let mut seen = HashSet::new();
-    for (s, answers) in per_client {
-        for (c, answer, latency) in answers {
-            let (a, b) = operands(s, c);
-            match answer {
-                Ok(sum) if !seen.insert(sum) => outcome.duplicated += 1,
-                Ok(sum) if sum != a + b => {
-                    outcome.wrong += 1;
-                    outcome
-                        .first_error
-                        .get_or_insert(format!("client {s} call {c}: {a} + {b} answered {sum}"));
-                }
-                Ok(_) => {
-                    outcome.ok += 1;
-                    outcome.latencies.push(latency);
-                }
-                Err(e) => {
-                    outcome.lost += 1;
-                    outcome
-                        .first_error
-                        .get_or_insert(format!("client {s} call {c}: {e}"));
-                }
-            }
-        }
-    }
-    Ok(outcome)
-}
-
-fn row(label: &str, o: &Outcome) {
-    println!(
-        "{label:<16} {:>7} {:>7} {:>5} {:>6} {:>5} {:>10.0} {:>9.3} {:>9.3}",
-        o.calls,
-        o.ok,
-        o.lost,
-        o.wrong,
-        o.duplicated,
-        o.per_sec(),
-        ms(o.percentile(0.50)),
-        ms(o.percentile(0.99)),
-    );
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -189,8 +79,13 @@ async fn main() {
         .unwrap_or_else(|e| fail(e.to_string()));
     let tools_url = system.servers[0].1.url.clone();
     let gateway_url = system.gateway.url.clone();
-    let direct = run(&tools_url, "add", era, &args).await;
-    let gateway = run(&gateway_url, "tools__add", era, &args).await;
+    let load = Load {
+        sessions: args.sessions,
+        calls: args.calls,
+        call_timeout: Duration::from_secs(args.call_timeout),
+    };
+    let direct = run(&tools_url, "add", era, &load).await;
+    let gateway = run(&gateway_url, "tools__add", era, &load).await;
     // Stopped before any verdict, so no exit leaves a child behind.
     system.stop(Duration::ZERO).await;
     let (direct, gateway) = match (direct, gateway) {
@@ -205,10 +100,7 @@ async fn main() {
         !cfg!(debug_assertions)
     );
     println!();
-    println!(
-        "{:<16} {:>7} {:>7} {:>5} {:>6} {:>5} {:>10} {:>9} {:>9}",
-        "", "calls", "ok", "lost", "wrong", "dup", "calls/s", "p50 ms", "p99 ms"
-    );
+    header();
     row("direct", &direct);
     row("gateway", &gateway);
     println!(
@@ -225,7 +117,7 @@ async fn main() {
     );
     let mut bad = false;
     for (label, o) in [("direct", &direct), ("gateway", &gateway)] {
-        if o.ok != o.calls {
+        if !o.all_right() {
             bad = true;
             eprintln!(
                 "gateway_load: {label}: {} lost, {} wrong, {} duplicated; first: {}",

@@ -199,6 +199,11 @@ backend replicas
     # A new connection per request, so round-robin spreads requests rather
     # than keep-alive connections.
     option http-server-close
+    # A replica that is gone (killed, and not yet marked down by its health
+    # check) costs a retry on another replica, not a 503: a refused
+    # connection carried nothing of the request. Nothing else is retried.
+    retries 3
+    option redispatch 1
 "
     );
     if let HealthCheck::Http(path) = check {

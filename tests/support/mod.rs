@@ -4,6 +4,7 @@
 
 pub mod haproxy;
 pub mod oidc;
+pub mod own_redis;
 
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
 use mcp_sdk_client::{Client, ClientHandler, Era};

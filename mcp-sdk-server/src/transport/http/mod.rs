@@ -832,6 +832,16 @@ impl StreamableHttpService {
                 }
                 // A JSON answer has no connection of its own to close.
                 Some(Outgoing::CloseStream) => {}
+                // The session closed while its request ran (deleted,
+                // expired, or forgotten by the store replicas share): a
+                // 404 as for any request of a closed session, so the
+                // caller learns it rather than hearing nothing.
+                None if answers.is_empty() && hs.session.link().closed().is_cancelled() => {
+                    return error_response(
+                        StatusCode::NOT_FOUND,
+                        "Not Found: no such session (expired or closed)",
+                    )
+                }
                 // Cancelled: there is no response to give.
                 None if answers.is_empty() => return empty_response(StatusCode::ACCEPTED),
                 None => return json(answers),
