@@ -14,7 +14,6 @@
 use clap::Parser;
 use mcp_reference::request_state::RequestStateArgs;
 use mcp_reference::status;
-use mcp_sdk_server::bus::RedisBus;
 use mcp_sdk_server::replicas::Replicas;
 use mcp_sdk_server::task_store::RedisTaskStore;
 use std::net::SocketAddr;
@@ -92,15 +91,18 @@ async fn main() -> std::io::Result<()> {
                     });
                 config.replicas = Some(replicas);
             }
+            // With replicas, changes travel on their bus too.
             let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
-            if let Some(url) = &args.redis_url {
-                let bus = RedisBus::connect(url, &args.redis_channel)
-                    .await
-                    .unwrap_or_else(|e| {
-                        status(Level::ERROR, format_args!("conformance_server: {e}"));
-                        std::process::exit(2);
-                    });
-                let _ = service.notifier().attach_bus(Arc::new(bus));
+            if let Err(e) = service.check_replicas().await {
+                let source = match &args.request_state.request_state_key_file {
+                    Some(path) => format!("--request-state-key-file {}", path.display()),
+                    None => mcp_reference::request_state::ENV.to_owned(),
+                };
+                status(
+                    Level::ERROR,
+                    format_args!("conformance_server: {e} (this replica's key: {source})"),
+                );
+                std::process::exit(2);
             }
             let listener = tokio::net::TcpListener::bind(addr).await?;
             status(

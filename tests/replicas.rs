@@ -240,6 +240,11 @@ async fn next(sub: &mut mcp_sdk_client::Subscription) -> mcp_sdk::jsonrpc::Notif
 }
 
 const WATCHED: &str = "test://replicated/resource";
+const WATCHED_TOO: &str = "test://replicated/resource-too";
+
+async fn read_watched(r: ResourceRequest) -> Result<ReadResourceResult, mcp_sdk::Error> {
+    Ok(ReadResourceResult::text(r.uri, "text/plain", "v"))
+}
 
 /// A replica in this process: its own router, HTTP service and Redis bus
 /// connection; only Redis joins it to the others.
@@ -301,9 +306,18 @@ async fn a_list_change_announced_on_one_conformance_replica_reaches_the_others()
     let test = "a_list_change_announced_on_one_conformance_replica_reaches_the_others";
     let Some(url) = redis_url(test) else { return };
     let channel = channel(test);
+    let dir = TempDir::new("replicas-redis-key");
+    let key = &key_files(&dir, 1, true)[0];
     let mut replicas = Vec::new();
     for _ in 0..3 {
-        let args = ["--redis-url", &url, "--redis-channel", &channel];
+        let args = [
+            "--redis-url",
+            &url,
+            "--redis-channel",
+            &channel,
+            "--request-state-key-file",
+            key,
+        ];
         replicas.push(http_server("conformance_server", &args).await);
     }
     let backends: Vec<_> = replicas.iter().map(addr).collect();
@@ -385,6 +399,8 @@ fn a_short_or_missing_key_file_stops_servers_with_a_clear_error() {
 struct Signals {
     /// A `slow` call saw its cancellation (on whichever replica it ran).
     cancelled: Arc<tokio::sync::Notify>,
+    /// Lets a `pause` call go on.
+    resume: Arc<tokio::sync::Notify>,
 }
 
 /// Tells whoever waits on its `Notify` that it was dropped.
@@ -439,6 +455,60 @@ async fn session_replica(
                 "soon"
             },
         )
+        .resource(Resource::new(WATCHED, "Replicated"), read_watched)
+        .resource(Resource::new(WATCHED_TOO, "Replicated too"), read_watched)
+        .tool(
+            Tool::named("touch", "Announces an update of WATCHED"),
+            |_: NoArguments, ctx: mcp_sdk_server::RequestContext| async move {
+                ctx.notifier().resource_updated(WATCHED);
+                "touched"
+            },
+        )
+        .tool(
+            Tool::named("touch_too", "Announces an update of WATCHED_TOO"),
+            |_: NoArguments, ctx: mcp_sdk_server::RequestContext| async move {
+                ctx.notifier().resource_updated(WATCHED_TOO);
+                "touched"
+            },
+        )
+        .tool(
+            Tool::named("change", "Announces a change of the tool list"),
+            |_: NoArguments, ctx: mcp_sdk_server::RequestContext| async move {
+                ctx.notifier().tool_list_changed();
+                "changed"
+            },
+        )
+        .tool(
+            Tool::named("roots", "Asks the client for its roots"),
+            |_: NoArguments, ctx: mcp_sdk_server::RequestContext| async move {
+                let roots = ctx.peer().list_roots().await?;
+                let uris: Vec<String> = roots.roots.into_iter().map(|r| r.uri).collect();
+                Ok::<_, mcp_sdk::Error>(uris.join(" "))
+            },
+        )
+        .tool(
+            Tool::named("huge", "Logs a message too large to keep to the standalone stream"),
+            |_: NoArguments, ctx: mcp_sdk_server::RequestContext| async move {
+                let peer = ctx.peer().clone();
+                tokio::spawn(async move {
+                    let data = json!("x".repeat(2 * 1024 * 1024));
+                    let _ = peer.log(LoggingLevel::Info, Some("huge"), data).await;
+                });
+                "sent"
+            },
+        )
+        .tool(Tool::named("pause", "Logs, waits for the test, logs again"), {
+            let resume = signals.resume.clone();
+            move |_: NoArguments, ctx: mcp_sdk_server::RequestContext| {
+                let resume = resume.clone();
+                async move {
+                    ctx.log(LoggingLevel::Info, "paused").await?;
+                    resume.notified().await;
+                    ctx.log(LoggingLevel::Info, "resumed").await?;
+                    Ok::<_, mcp_sdk::Error>(format!("done on {name}"))
+                }
+            }
+        })
         .tool(Tool::named("slow", "Waits to be cancelled"), move |_: NoArguments, ctx: mcp_sdk_server::RequestContext| {
             // A cancelled handler is dropped where it waits: the guard
             // tells the test.
@@ -455,8 +525,15 @@ async fn session_replica(
     let replicas = Replicas::redis(url, prefix)
         .await
         .expect("Redis at REDIS_URL");
+    // Replicas of one server share the requestState key (each checks it
+    // against the others' as it starts serving).
+    let session = mcp_sdk_server::SessionConfig {
+        request_state_key: mcp_sdk_server::RequestStateKey::from_bytes([7; 32]),
+        ..Default::default()
+    };
     let config = HttpConfig {
         replicas: Some(replicas),
+        session,
         ..HttpConfig::default()
     };
     let service = StreamableHttpService::new(router, config);
@@ -574,9 +651,18 @@ const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
 impl Raw {
     async fn initialize(replica: SocketAddr) -> Raw {
+        Raw::initialize_as(replica, "2025-11-25", json!({})).await
+    }
+
+    /// A session of revision `version`, the client declaring `capabilities`.
+    async fn initialize_as(
+        replica: SocketAddr,
+        version: &str,
+        capabilities: serde_json::Value,
+    ) -> Raw {
         let http = reqwest::Client::new();
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
+            "protocolVersion": version, "capabilities": capabilities,
             "clientInfo": {"name": "raw", "version": "1"}}});
         let answer = http
             .post(format!("http://{replica}/mcp"))
@@ -753,9 +839,18 @@ async fn conformance_replicas_share_sessions_through_redis() {
     let test = "conformance_replicas_share_sessions_through_redis";
     let Some(url) = redis_url(test) else { return };
     let channel = channel(test);
+    let dir = TempDir::new("replicas-redis-key");
+    let key = &key_files(&dir, 1, true)[0];
     let mut replicas = Vec::new();
     for _ in 0..3 {
-        let args = ["--redis-url", &url, "--redis-channel", &channel];
+        let args = [
+            "--redis-url",
+            &url,
+            "--redis-channel",
+            &channel,
+            "--request-state-key-file",
+            key,
+        ];
         replicas.push(http_server("conformance_server", &args).await);
     }
     let backends: Vec<_> = replicas.iter().map(addr).collect();
@@ -770,4 +865,281 @@ async fn conformance_replicas_share_sessions_through_redis() {
         assert_eq!(text(&simple), "This is a simple text response for testing.");
     }
     client.close().await;
+}
+
+/// The balancer's frontend, where a [`Raw`] client sends every request:
+/// round-robin, each to the next replica.
+fn frontend(balancer: &Balancer) -> SocketAddr {
+    balancer.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A JSON-RPC request of a raw client.
+fn rpc(id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// The session era through HAProxy, each request to the next replica: the
+/// subscription made on one replica, the GET stream open on the next, an
+/// update announced by a handler on the one after reaches the stream, once
+/// (the three replicas hold copies of the session, and each delivers what
+/// it hears: the next event is the next change, not the update again); so
+/// does a tool list change; after `resources/unsubscribe` on yet another
+/// replica, updates no longer come.
+#[tokio::test]
+async fn changes_announced_on_one_replica_reach_a_sessions_stream_on_another_once() {
+    let test = "changes_announced_on_one_replica_reach_a_sessions_stream_on_another_once";
+    let Some(url) = redis_url(test) else { return };
+    let backends = session_replicas(&url, test, &Signals::default()).await;
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let lb = frontend(&balancer);
+    let raw = Raw::initialize(lb).await;
+    let subscribe = rpc(1, "resources/subscribe", json!({"uri": WATCHED}));
+    let answer = raw.post(lb, &subscribe).await;
+    assert_eq!(answer.status(), 200);
+    let answer = answer.text().await.unwrap();
+    assert!(answer.contains("\"result\""), "{answer}");
+    let mut stream = raw.get(lb, None).await;
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+
+    assert_eq!(raw.call(lb, "touch").await.status(), 200);
+    let (_, got) = next_event(&mut stream, &mut buffer).await;
+    assert!(
+        got.contains("notifications/resources/updated") && got.contains(WATCHED),
+        "{got}\n{}",
+        balancer.log()
+    );
+    assert_eq!(raw.call(lb, "change").await.status(), 200);
+    let (_, got) = next_event(&mut stream, &mut buffer).await;
+    assert!(got.contains("notifications/tools/list_changed"), "{got}");
+    assert_eq!(raw.call(lb, "later").await.status(), 200);
+    let (_, got) = next_event(&mut stream, &mut buffer).await;
+    assert!(got.contains("later from"), "once each: {got}");
+
+    let unsubscribe = rpc(2, "resources/unsubscribe", json!({"uri": WATCHED}));
+    assert_eq!(raw.post(lb, &unsubscribe).await.status(), 200);
+    assert_eq!(raw.call(lb, "touch").await.status(), 200);
+    assert_eq!(raw.call(lb, "later").await.status(), 200);
+    let (_, got) = next_event(&mut stream, &mut buffer).await;
+    assert!(
+        got.contains("later from"),
+        "no update after unsubscribing: {got}"
+    );
+}
+
+/// The stateless era on replicas that share sessions (`Replicas`, no bus
+/// of the server's own): a `subscriptions/listen` stream open on one
+/// replica hears the updates announced on the next, each once.
+#[tokio::test]
+async fn a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once() {
+    let test = "a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once";
+    let Some(url) = redis_url(test) else { return };
+    let backends = session_replicas(&url, test, &Signals::default()).await;
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
+    let filter = SubscriptionFilter {
+        resource_subscriptions: Some(vec![WATCHED.to_owned(), WATCHED_TOO.to_owned()]),
+        ..Default::default()
+    };
+    let mut sub = support::listen(&client, filter).await;
+    call(&client, "touch").await.expect("touch");
+    let got = next(&mut sub).await;
+    assert_eq!(got.method, "notifications/resources/updated", "{got:?}");
+    assert_eq!(got.params.as_ref().unwrap()["uri"], WATCHED, "{got:?}");
+    call(&client, "touch_too").await.expect("touch_too");
+    let got = next(&mut sub).await;
+    assert_eq!(
+        got.params.as_ref().unwrap()["uri"],
+        WATCHED_TOO,
+        "the next update, not the first again: {got:?}"
+    );
+}
+
+/// JSON-RPC batches of a 2025-03-26 session through HAProxy: a batch
+/// POSTed to a replica that did not open the session is answered there; a
+/// batch holding the client's answer to a request a handler on another
+/// replica sent (`roots/list`) reaches that handler.
+#[tokio::test]
+async fn batches_work_on_any_replica_and_answers_in_them_reach_the_asking_one() {
+    let test = "batches_work_on_any_replica_and_answers_in_them_reach_the_asking_one";
+    let Some(url) = redis_url(test) else { return };
+    let backends = session_replicas(&url, test, &Signals::default()).await;
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let lb = frontend(&balancer);
+    let raw = Raw::initialize_as(lb, "2025-03-26", json!({"roots": {}})).await;
+    let whoami = rpc(5, "tools/call", json!({"name": "whoami", "arguments": {}}));
+    let answer = raw.post(lb, &json!([whoami])).await;
+    assert_eq!(answer.status(), 200);
+    let answers: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(answers[0]["id"], 5, "{answers}");
+    assert!(
+        answers[0]["result"]["content"][0]["text"].is_string(),
+        "{answers}"
+    );
+
+    let mut asking = raw.call(lb, "roots").await;
+    assert_eq!(asking.status(), 200);
+    let mut buffer = String::new();
+    let (_, request) = next_event(&mut asking, &mut buffer).await;
+    let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["method"], "roots/list", "{request}");
+    let roots = json!({"roots": [{"uri": "file:///ada", "name": "Ada"}]});
+    let reply = json!([{"jsonrpc": "2.0", "id": request["id"], "result": roots}]);
+    assert_eq!(raw.post(lb, &reply).await.status(), 202);
+    let (_, result) = next_event(&mut asking, &mut buffer).await;
+    assert!(
+        result.contains("file:///ada") && result.contains("\"id\":7"),
+        "{result}\n{}",
+        balancer.log()
+    );
+}
+
+/// A replica whose `requestState` key is not the others' stops at start
+/// with an error saying so (never the secret); those with the same key
+/// start and, through HAProxy, take each other's retries.
+#[tokio::test]
+async fn a_replica_with_another_request_state_key_refuses_to_start() {
+    let test = "a_replica_with_another_request_state_key_refuses_to_start";
+    let Some(url) = redis_url(test) else { return };
+    let channel = channel(test);
+    let dir = TempDir::new("replicas-key-check");
+    let keys = key_files(&dir, 2, false);
+    let args = |key: &str| {
+        [
+            "--redis-url".to_owned(),
+            url.clone(),
+            "--redis-channel".to_owned(),
+            channel.clone(),
+            "--request-state-key-file".to_owned(),
+            key.to_owned(),
+        ]
+    };
+    let args_of = |key: &str| args(key);
+    let first = args_of(&keys[0]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let replicas = [
+        http_server("conformance_server", &first).await,
+        http_server("conformance_server", &first).await,
+    ];
+    let other = tokio::process::Command::new(support::example("conformance_server"))
+        .args(args_of(&keys[1]))
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the example runs");
+    let out = tokio::time::timeout(PATIENCE, other.wait_with_output())
+        .await
+        .expect("the replica with another key stops at start")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("requestState key differs")
+            && stderr.contains(&format!("--request-state-key-file {}", keys[1])),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("replica-secret"),
+        "never the secret: {stderr}"
+    );
+
+    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
+    let answered = call(&client, "test_input_required_result_elicitation")
+        .await
+        .unwrap_or_else(|e| panic!("the round trip across replicas: {e}\n{}", balancer.log()));
+    assert_eq!(text(&answered), "Hello, Ada!");
+}
+
+/// Bad input through HAProxy: the event id of another session's stream
+/// gets the answer a forged one gets (404, the same words); a message too
+/// large to keep is left out of the stream, which goes on.
+#[tokio::test]
+async fn another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out() {
+    let test = "another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out";
+    let Some(url) = redis_url(test) else { return };
+    let backends = session_replicas(&url, test, &Signals::default()).await;
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let lb = frontend(&balancer);
+    let (alice, bob) = (Raw::initialize(lb).await, Raw::initialize(lb).await);
+    let mut stream = alice.get(lb, None).await;
+    let mut buffer = String::new();
+    assert_eq!(alice.call(lb, "huge").await.status(), 200);
+    assert_eq!(alice.call(lb, "later").await.status(), 200);
+    let (id, got) = next_event(&mut stream, &mut buffer).await;
+    assert!(
+        got.contains("later from") && got.len() < 4096,
+        "{}",
+        got.len()
+    );
+
+    let forged = "0:1-0";
+    let theirs = bob.get(lb, Some(&id)).await;
+    let unknown = bob.get(lb, Some(forged)).await;
+    assert_eq!(theirs.status(), 404);
+    assert_eq!(unknown.status(), 404);
+    let theirs = theirs.text().await.unwrap().replace(&id, "ID");
+    let unknown = unknown.text().await.unwrap().replace(forged, "ID");
+    assert_eq!(theirs, unknown);
+}
+
+/// A request's SSE stream (`tools/call` answered with events) cut on the
+/// replica running the call and resumed with `Last-Event-ID` on another,
+/// through HAProxy: the events after the last one seen, then the answer,
+/// and the stream ends.
+#[tokio::test]
+async fn a_request_stream_cut_on_one_replica_is_resumed_on_another() {
+    let test = "a_request_stream_cut_on_one_replica_is_resumed_on_another";
+    let Some(url) = redis_url(test) else { return };
+    let signals = Signals::default();
+    let backends = session_replicas(&url, test, &signals).await;
+    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+        return;
+    };
+    let lb = frontend(&balancer);
+    let raw = Raw::initialize(lb).await;
+    let mut post = raw.call(lb, "pause").await;
+    assert_eq!(post.status(), 200);
+    let mut buffer = String::new();
+    let (seen, got) = loop {
+        let (id, data) = next_event(&mut post, &mut buffer).await;
+        if !data.is_empty() {
+            break (id, data);
+        }
+    };
+    assert!(got.contains("paused"), "{got}");
+    assert!(!seen.starts_with("0:"), "a request stream's id: {seen}");
+    drop(post);
+    signals.resume.notify_one();
+
+    let mut resumed = raw.get(lb, Some(&seen)).await;
+    assert_eq!(resumed.status(), 200, "{}", balancer.log());
+    let mut buffer = String::new();
+    let (_, got) = next_event(&mut resumed, &mut buffer).await;
+    assert!(got.contains("resumed"), "{got}");
+    let (_, got) = next_event(&mut resumed, &mut buffer).await;
+    assert!(got.contains("done on") && got.contains("\"id\":7"), "{got}");
+    let end = tokio::time::timeout(PATIENCE, resumed.chunk())
+        .await
+        .expect("the stream ends after its answer")
+        .unwrap();
+    assert!(end.is_none(), "{end:?}");
+
+    // Another session cannot resume it: the answer an unknown stream gets.
+    let other = Raw::initialize(lb).await;
+    let theirs = other.get(lb, Some(&seen)).await;
+    assert_eq!(theirs.status(), 404);
 }

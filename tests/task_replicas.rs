@@ -44,6 +44,11 @@ fn channel(test: &str) -> String {
 
 /// `n` conformance servers sharing the Redis at `url` under `channel`.
 async fn replicas(n: usize, url: &str, channel: &str, lease_ms: &str) -> Vec<HttpServer> {
+    // Replicas sharing Redis must share the requestState key (each checks
+    // at start); the servers read the file before they serve.
+    let dir = support::TempDir::new("task-replicas-key");
+    let key = dir.write("key", b"task-replicas-shared-secret-0123456789abcdef\n");
+    let key = key.display().to_string();
     let mut replicas = Vec::new();
     for _ in 0..n {
         let args = [
@@ -53,6 +58,8 @@ async fn replicas(n: usize, url: &str, channel: &str, lease_ms: &str) -> Vec<Htt
             channel,
             "--task-lease-ms",
             lease_ms,
+            "--request-state-key-file",
+            &key,
         ];
         replicas.push(http_server("conformance_server", &args).await);
     }

@@ -142,6 +142,15 @@ impl RequestStateKey {
     pub(crate) fn mac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }
+
+    /// What replicas compare to learn that they share this key without
+    /// showing it: the HMAC of a fixed label under the key, in hex.
+    pub(crate) fn check_value(&self) -> String {
+        let mut mac = self.mac();
+        mac.update(b"mcp-sdk requestState key check v1");
+        let tag = mac.finalize().into_bytes();
+        tag.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl Default for RequestStateKey {
@@ -197,5 +206,8 @@ mod tests {
             !format!("{:?}", a).contains("0123"),
             "the key is never printed"
         );
+        assert_eq!(a.check_value(), b.check_value());
+        assert_ne!(a.check_value(), other.check_value());
+        assert_eq!(a.check_value().len(), 64);
     }
 }

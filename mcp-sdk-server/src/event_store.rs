@@ -51,7 +51,25 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets `stream`.
     async fn remove(&self, stream: &str) -> Result<(), StoreError>;
+
+    /// Appends `data` to `stream` unless an append with the same `token`
+    /// came first (within [`ONCE_WINDOW`]); gives the new event's id, or
+    /// `None` when another came first. Replicas that each hear of one
+    /// change deliver it to a stream once this way, whichever comes first.
+    async fn append_once(
+        &self,
+        stream: &str,
+        data: &str,
+        token: &str,
+    ) -> Result<Option<String>, StoreError>;
 }
+
+/// How long [`EventStore::append_once`] remembers a token.
+pub const ONCE_WINDOW: Duration = Duration::from_secs(60);
+
+/// How many tokens of [`EventStore::append_once`] a stream of
+/// [`InMemoryEventStore`] remembers.
+const ONCE_TOKENS: usize = 256;
 
 /// Events in this process's memory, shared by the services holding the
 /// same store.
@@ -67,6 +85,8 @@ struct MemoryStream {
     next: u64,
     last_write: Option<Instant>,
     events: VecDeque<(u64, String)>,
+    /// The last tokens of `append_once`, with when they came.
+    tokens: VecDeque<(String, Instant)>,
 }
 
 impl Default for InMemoryEventStore {
@@ -152,6 +172,30 @@ impl EventStore for InMemoryEventStore {
         crate::util::lock(&self.streams).remove(stream);
         Ok(())
     }
+
+    async fn append_once(
+        &self,
+        stream: &str,
+        data: &str,
+        token: &str,
+    ) -> Result<Option<String>, StoreError> {
+        {
+            let mut streams = crate::util::lock(&self.streams);
+            let s = streams.entry(stream.to_owned()).or_default();
+            let now = Instant::now();
+            s.tokens.retain(|(_, at)| now - *at < ONCE_WINDOW);
+            if s.tokens.iter().any(|(t, _)| t == token) {
+                return Ok(None);
+            }
+            if s.tokens.len() >= ONCE_TOKENS {
+                s.tokens.pop_front();
+            }
+            s.tokens.push_back((token.to_owned(), now));
+            // Kept by `append`'s sweep of streams without recent events.
+            s.last_write = Some(now);
+        }
+        self.append(stream, data).await.map(Some)
+    }
 }
 
 #[cfg(feature = "redis")]
@@ -159,7 +203,7 @@ pub use redis_events::RedisEventStore;
 
 #[cfg(feature = "redis")]
 mod redis_events {
-    use super::{EventStore, StoredEvent};
+    use super::{EventStore, StoredEvent, ONCE_WINDOW};
     use crate::session_store::StoreError;
     use async_trait::async_trait;
     use redis::aio::ConnectionManager;
@@ -303,6 +347,32 @@ mod redis_events {
                 .map(|_| ())
                 .map_err(failed)
         }
+
+        async fn append_once(
+            &self,
+            stream: &str,
+            data: &str,
+            token: &str,
+        ) -> Result<Option<String>, StoreError> {
+            // The token's key and the append in one script: one round trip,
+            // and no replica appends between another's check and append.
+            const ONCE: &str = "if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) \
+                then return false end \
+                local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'd', ARGV[1]) \
+                redis.call('PEXPIRE', KEYS[1], ARGV[3]) return id";
+            redis::cmd("EVAL")
+                .arg(ONCE)
+                .arg(2)
+                .arg(self.key(stream))
+                .arg(format!("{}:once:{stream}:{token}", self.prefix))
+                .arg(data)
+                .arg(self.keep)
+                .arg(self.max_age.as_millis() as u64)
+                .arg(ONCE_WINDOW.as_millis() as u64)
+                .query_async(&mut self.redis.clone())
+                .await
+                .map_err(failed)
+        }
     }
 }
 
@@ -328,5 +398,20 @@ mod tests {
             .is_none());
         assert!(store.after("other", Some("0"), 10).await.unwrap().is_none());
         assert_eq!(store.last("s").await.unwrap(), Some(ids[4].clone()));
+    }
+
+    #[tokio::test]
+    async fn an_append_with_a_token_seen_before_is_skipped() {
+        let store = InMemoryEventStore::default();
+        assert!(store.append_once("s", "a", "t1").await.unwrap().is_some());
+        assert!(store.append_once("s", "a", "t1").await.unwrap().is_none());
+        assert!(store.append_once("s", "b", "t2").await.unwrap().is_some());
+        assert!(store
+            .append_once("other", "a", "t1")
+            .await
+            .unwrap()
+            .is_some());
+        let all = store.after("s", None, 10).await.unwrap().unwrap();
+        assert_eq!(all.len(), 2);
     }
 }

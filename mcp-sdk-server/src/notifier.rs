@@ -47,6 +47,25 @@ pub struct Notifier {
     bus: Arc<OnceLock<Arc<dyn MessageBus>>>,
     /// This notifier's name on the bus, so it skips its own messages.
     origin: Arc<str>,
+    /// Numbers the changes this notifier sends on the bus: with `origin`,
+    /// a change's name on every replica.
+    sequence: Arc<std::sync::atomic::AtomicU64>,
+    /// Set by a transport that delivers changes to sessions itself (the
+    /// sessions of replicas): it learns of their subscriptions here.
+    sessions: Arc<OnceLock<Arc<dyn SessionSubscriptions>>>,
+}
+
+/// What a transport that shares sessions between replicas learns of their
+/// `resources/subscribe` subscriptions, so that an update announced on any
+/// replica reaches them; once set (see
+/// [`Notifier::deliver_to_sessions`]), the transport also delivers every
+/// change to the sessions, not the [`Announcer`](crate::router::Announcer).
+#[async_trait::async_trait]
+pub(crate) trait SessionSubscriptions: Send + Sync + std::fmt::Debug {
+    /// `peer`'s session subscribed to `uri`, announced under `key`.
+    async fn subscribed(&self, peer: &crate::Peer, key: &str, uri: &str) -> Result<(), Error>;
+    /// `peer`'s session unsubscribed from `uri` (as it wrote it, or as its key).
+    async fn unsubscribed(&self, peer: &crate::Peer, uri: &str) -> Result<(), Error>;
 }
 
 /// How many changes may wait for a slow stream before it skips some.
@@ -62,6 +81,8 @@ impl Default for Notifier {
             watched_tx: Arc::new(tokio::sync::watch::channel(BTreeSet::new()).0),
             bus: Arc::default(),
             origin: Arc::from(uuid::Uuid::new_v4().to_string()),
+            sequence: Arc::default(),
+            sessions: Arc::default(),
         }
     }
 }
@@ -207,11 +228,28 @@ impl Notifier {
         Ok(())
     }
 
+    /// The bus this notifier is attached to, if any.
+    pub(crate) fn bus(&self) -> Option<&Arc<dyn MessageBus>> {
+        self.bus.get()
+    }
+
+    /// Hands the delivery of changes to sessions to a transport (replicas
+    /// sharing sessions); `false` when another has it already.
+    pub(crate) fn deliver_to_sessions(&self, sessions: Arc<dyn SessionSubscriptions>) -> bool {
+        self.sessions.set(sessions).is_ok()
+    }
+
+    /// The transport that delivers changes to sessions, if one does.
+    pub(crate) fn session_subscriptions(&self) -> Option<&Arc<dyn SessionSubscriptions>> {
+        self.sessions.get()
+    }
+
     /// To the streams open here, and through the bus (if any) to the other
     /// replicas'.
     fn announce(&self, change: Change) {
         if let Some(bus) = self.bus.get() {
-            bus.publish(&encode(&self.origin, &change));
+            let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
+            bus.publish(&encode(&self.origin, seq, &change));
         }
         let _ = self.tx.send(change);
     }
@@ -226,9 +264,12 @@ struct Envelope<'a> {
     kind: Cow<'a, str>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     uri: Option<Cow<'a, str>>,
+    /// The change's number at its origin.
+    #[serde(default)]
+    seq: u64,
 }
 
-fn encode(origin: &str, change: &Change) -> String {
+fn encode(origin: &str, seq: u64, change: &Change) -> String {
     let (kind, uri) = match change {
         Change::Tools => ("tools", None),
         Change::Prompts => ("prompts", None),
@@ -239,36 +280,45 @@ fn encode(origin: &str, change: &Change) -> String {
         origin: origin.into(),
         kind: kind.into(),
         uri: uri.map(Cow::from),
+        seq,
     };
     serde_json::to_string(&envelope).unwrap_or_default()
 }
 
 /// The change another replica sent; `None` for our own messages and for
-/// what is not a change (logged: a bus shared with something else).
+/// what is not a change.
 fn decode(message: &str, own_origin: &str) -> Option<Change> {
+    match parse(message) {
+        Some((name, change)) if name.rsplit_once('.').map(|(o, _)| o) != Some(own_origin) => {
+            Some(change)
+        }
+        _ => None,
+    }
+}
+
+/// A change on the bus, from any replica (this one too), with its name
+/// (the same on every replica, another for every change); `None` for what
+/// is not a change (the bus also carries the messages of the replicas'
+/// sessions, logged at debug level only).
+pub(crate) fn parse(message: &str) -> Option<(String, Change)> {
     if message.len() > MAX_MESSAGE_BYTES {
         return None;
     }
-    let envelope: Envelope = match serde_json::from_str(message) {
-        Ok(envelope) => envelope,
-        Err(_) => {
-            tracing::warn!("a bus message that is not a change, ignored");
+    let Ok(envelope) = serde_json::from_str::<Envelope>(message) else {
+        tracing::debug!("a bus message that is not a change, ignored");
+        return None;
+    };
+    let change = match (&*envelope.kind, envelope.uri.as_deref()) {
+        ("tools", _) => Change::Tools,
+        ("prompts", _) => Change::Prompts,
+        ("resources", _) => Change::Resources,
+        ("resource", Some(uri)) => Change::ResourceUpdated(Arc::from(uri)),
+        _ => {
+            tracing::warn!("a bus message of an unknown kind, ignored");
             return None;
         }
     };
-    if envelope.origin == own_origin {
-        return None;
-    }
-    match (&*envelope.kind, envelope.uri.as_deref()) {
-        ("tools", _) => Some(Change::Tools),
-        ("prompts", _) => Some(Change::Prompts),
-        ("resources", _) => Some(Change::Resources),
-        ("resource", Some(uri)) => Some(Change::ResourceUpdated(Arc::from(uri))),
-        _ => {
-            tracing::warn!("a bus message of an unknown kind, ignored");
-            None
-        }
-    }
+    Some((format!("{}.{}", envelope.origin, envelope.seq), change))
 }
 
 /// The part of `wanted` this server honours: list changes it declares
@@ -461,8 +511,10 @@ mod tests {
     fn changes_cross_the_bus_both_ways_and_bad_messages_are_ignored() {
         let uri = Change::ResourceUpdated("file:///a \"b\" \\ \u{e9}".into());
         for change in [Change::Tools, Change::Prompts, Change::Resources, uri] {
-            assert_eq!(decode(&encode("a", &change), "b"), Some(change.clone()));
-            assert_eq!(decode(&encode("a", &change), "a"), None, "not our own");
+            assert_eq!(decode(&encode("a", 1, &change), "b"), Some(change.clone()));
+            assert_eq!(decode(&encode("a", 1, &change), "a"), None, "not our own");
+            let (name, _) = parse(&encode("a", 7, &change)).unwrap();
+            assert_ne!(name, parse(&encode("a", 8, &change)).unwrap().0);
         }
         assert_eq!(decode("not json", "b"), None);
         assert_eq!(decode(r#"{"origin":"a","kind":"resource"}"#, "b"), None);

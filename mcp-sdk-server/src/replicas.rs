@@ -20,7 +20,7 @@
 
 use crate::bus::{InMemoryBus, MessageBus};
 use crate::event_store::{EventStore, InMemoryEventStore};
-use crate::session_store::{InMemorySessionStore, SessionStore};
+use crate::session_store::{InMemorySessionStore, SessionStore, StoreError};
 use std::sync::Arc;
 
 /// The stores and the bus replicas share. Cheap to clone.
@@ -93,4 +93,25 @@ impl Replicas {
             bus: Arc::new(bus),
         })
     }
+}
+
+/// Why a replica cannot join the others
+/// ([`StreamableHttpService::check_replicas`](crate::http::StreamableHttpService::check_replicas)).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReplicaMismatch {
+    /// Its `requestState` key is not the one the replicas already running
+    /// use: the retries of multi round-trip requests would fail between them.
+    #[error(
+        "this replica's requestState key differs from the key of the replicas already \
+         sharing this store (their check value in it is another): give every replica the \
+         same requestState secret; a key changed on all of them is accepted {ttl_secs}s after \
+         the last replica with the old key stopped"
+    )]
+    RequestStateKey {
+        /// How long the others' check value outlives them, in seconds.
+        ttl_secs: u64,
+    },
+    /// The shared store could not be asked.
+    #[error("cannot check the requestState key with the other replicas: {0}")]
+    Store(#[from] StoreError),
 }

@@ -34,7 +34,19 @@ pub struct SessionRecord {
     pub owner: Option<String>,
     /// When the session opened, in milliseconds since the Unix epoch.
     pub created_unix_ms: u64,
+    /// Its `resources/subscribe` subscriptions: each URI as the client
+    /// wrote it, with the key the server announces its updates under.
+    pub subscriptions: Vec<(String, String)>,
 }
+
+/// The most subscriptions a shared session keeps (as
+/// [`MAX_SUBSCRIPTIONS_PER_SESSION`](crate::router::MAX_SUBSCRIPTIONS_PER_SESSION)
+/// in one process).
+pub const MAX_SHARED_SUBSCRIPTIONS: usize = 1_000;
+
+/// The longest URI (or key) of a shared subscription, in bytes: with
+/// [`MAX_SHARED_SUBSCRIPTIONS`], a bound on what one session keeps.
+pub const MAX_SUBSCRIPTION_URI_BYTES: usize = 4096;
 
 /// A shared store failed (Redis unreachable, say). Its message never holds
 /// a password or a token.
@@ -66,6 +78,27 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the session; `false` when it did not exist.
     async fn remove(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Records that the session subscribed to `uri`, whose updates are
+    /// announced under `key`. `false` when the session no longer exists;
+    /// an error when it holds [`MAX_SHARED_SUBSCRIPTIONS`] already.
+    async fn subscribe(&self, id: &str, uri: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Forgets the session's subscriptions to `uris`.
+    async fn unsubscribe(&self, id: &str, uris: &[String]) -> Result<(), StoreError>;
+
+    /// Keeps `value` under `name` for `ttl` unless another value is kept
+    /// there; gives back the value kept now, so each replica learns whether
+    /// it agrees with the others (the check of the `requestState` key).
+    async fn agree(&self, name: &str, value: &str, ttl: Duration) -> Result<String, StoreError>;
+}
+
+/// The error for a session that holds the most subscriptions already.
+fn too_many_subscriptions() -> StoreError {
+    StoreError(format!(
+        "this session holds {MAX_SHARED_SUBSCRIPTIONS} subscriptions, the most a session may; \
+         unsubscribe from some first"
+    ))
 }
 
 /// A record as JSON, the form it has in a remote store.
@@ -122,6 +155,7 @@ impl SessionRecord {
             log_level: log_level.and_then(|l| l.parse().ok()),
             owner: stored.owner,
             created_unix_ms: stored.created_unix_ms,
+            subscriptions: Vec::new(),
         })
     }
 }
@@ -132,6 +166,7 @@ impl SessionRecord {
 #[derive(Debug, Default)]
 pub struct InMemorySessionStore {
     sessions: Mutex<HashMap<String, (SessionRecord, Instant)>>,
+    agreed: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 #[async_trait]
@@ -180,6 +215,42 @@ impl SessionStore for InMemorySessionStore {
     async fn remove(&self, id: &str) -> Result<bool, StoreError> {
         Ok(crate::util::lock(&self.sessions).remove(id).is_some())
     }
+
+    async fn subscribe(&self, id: &str, uri: &str, key: &str) -> Result<bool, StoreError> {
+        let mut sessions = crate::util::lock(&self.sessions);
+        let Some((record, _)) = sessions.get_mut(id) else {
+            return Ok(false);
+        };
+        let subs = &mut record.subscriptions;
+        if let Some(i) = subs.iter().position(|(u, _)| u == uri) {
+            subs[i].1 = key.to_owned();
+        } else if subs.len() >= MAX_SHARED_SUBSCRIPTIONS {
+            return Err(too_many_subscriptions());
+        } else {
+            subs.push((uri.to_owned(), key.to_owned()));
+        }
+        Ok(true)
+    }
+
+    async fn unsubscribe(&self, id: &str, uris: &[String]) -> Result<(), StoreError> {
+        if let Some((record, _)) = crate::util::lock(&self.sessions).get_mut(id) {
+            record.subscriptions.retain(|(u, _)| !uris.contains(u));
+        }
+        Ok(())
+    }
+
+    async fn agree(&self, name: &str, value: &str, ttl: Duration) -> Result<String, StoreError> {
+        let mut agreed = crate::util::lock(&self.agreed);
+        let now = Instant::now();
+        agreed.retain(|_, (_, expires)| *expires > now);
+        match agreed.get(name) {
+            Some((kept, _)) if kept != value => Ok(kept.clone()),
+            _ => {
+                agreed.insert(name.to_owned(), (value.to_owned(), now + ttl));
+                Ok(value.to_owned())
+            }
+        }
+    }
 }
 
 #[cfg(feature = "redis")]
@@ -187,15 +258,18 @@ pub use redis_store::RedisSessionStore;
 
 #[cfg(feature = "redis")]
 mod redis_store {
-    use super::{SessionRecord, SessionStore, StoreError};
+    use super::{
+        too_many_subscriptions, SessionRecord, SessionStore, StoreError, MAX_SHARED_SUBSCRIPTIONS,
+    };
     use async_trait::async_trait;
     use mcp_sdk::LoggingLevel;
     use redis::aio::ConnectionManager;
     use std::time::Duration;
 
     /// Sessions in Redis: one hash per session (`{prefix}:session:{id}`,
-    /// fields `record` and `level`), whose TTL is the idle timeout, so
-    /// Redis expires idle sessions once for every replica.
+    /// fields `record`, `level` and `sub:{uri}` for each subscription,
+    /// whose value is its key), whose TTL is the idle timeout, so Redis
+    /// expires idle sessions once for every replica.
     #[derive(Clone)]
     pub struct RedisSessionStore {
         redis: ConnectionManager,
@@ -264,17 +338,23 @@ mod redis_store {
         }
 
         async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-            let (record, level): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            // Every field at once: the record, the level, the subscriptions
+            // (at most MAX_SHARED_SUBSCRIPTIONS, so the answer is bounded).
+            let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(self.key(id))
-                .arg("record")
-                .arg("level")
                 .query_async(&mut self.redis.clone())
                 .await
                 .map_err(failed)?;
-            match record {
-                Some(json) => SessionRecord::decode(&json, level.as_deref()).map(Some),
-                None => Ok(None),
-            }
+            let field = |name: &str| fields.get(name);
+            let Some(json) = field("record") else {
+                return Ok(None);
+            };
+            let mut record = SessionRecord::decode(json, field("level").map(String::as_str))?;
+            record.subscriptions = fields
+                .iter()
+                .filter_map(|(f, key)| Some((f.strip_prefix("sub:")?.to_owned(), key.clone())))
+                .collect();
+            Ok(Some(record))
         }
 
         async fn touch(&self, id: &str, idle: Duration) -> Result<bool, StoreError> {
@@ -311,6 +391,64 @@ mod redis_store {
                 .map_err(failed)?;
             Ok(removed == 1)
         }
+
+        async fn subscribe(&self, id: &str, uri: &str, key: &str) -> Result<bool, StoreError> {
+            // Only on a session that exists, and within the bound (the
+            // record and the level are two fields besides).
+            const SUBSCRIBE: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+                if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 \
+                   and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end \
+                redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
+            let done: i64 = redis::cmd("EVAL")
+                .arg(SUBSCRIBE)
+                .arg(1)
+                .arg(self.key(id))
+                .arg(format!("sub:{uri}"))
+                .arg(key)
+                .arg(MAX_SHARED_SUBSCRIPTIONS + 2)
+                .query_async(&mut self.redis.clone())
+                .await
+                .map_err(failed)?;
+            match done {
+                -1 => Err(too_many_subscriptions()),
+                done => Ok(done == 1),
+            }
+        }
+
+        async fn unsubscribe(&self, id: &str, uris: &[String]) -> Result<(), StoreError> {
+            if uris.is_empty() {
+                return Ok(());
+            }
+            let mut cmd = redis::cmd("HDEL");
+            cmd.arg(self.key(id));
+            for uri in uris {
+                cmd.arg(format!("sub:{uri}"));
+            }
+            cmd.query_async::<i64>(&mut self.redis.clone())
+                .await
+                .map(|_| ())
+                .map_err(failed)
+        }
+
+        async fn agree(
+            &self,
+            name: &str,
+            value: &str,
+            ttl: Duration,
+        ) -> Result<String, StoreError> {
+            const AGREE: &str = "local kept = redis.call('GET', KEYS[1]) \
+                if kept and kept ~= ARGV[1] then return kept end \
+                redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return ARGV[1]";
+            redis::cmd("EVAL")
+                .arg(AGREE)
+                .arg(1)
+                .arg(format!("{}:agree:{name}", self.prefix))
+                .arg(value)
+                .arg(millis(ttl))
+                .query_async(&mut self.redis.clone())
+                .await
+                .map_err(failed)
+        }
     }
 }
 
@@ -328,6 +466,7 @@ mod tests {
             log_level: None,
             owner: Some("alice".into()),
             created_unix_ms: 1,
+            subscriptions: Vec::new(),
         }
     }
 

@@ -79,8 +79,13 @@ impl Announcer {
         &self.resolve().inner.notifier
     }
 
-    /// The open sessions, closed ones dropped.
+    /// The open sessions, closed ones dropped; none when the transport
+    /// delivers changes to sessions itself (replicas sharing sessions, each
+    /// change reaching each session once whichever replica announced it).
     fn sessions(&self) -> Vec<Peer> {
+        if self.notifier().session_subscriptions().is_some() {
+            return Vec::new();
+        }
         let mut sessions = lock(&self.resolve().inner.sessions);
         sessions.retain(|p| !p.is_closed());
         sessions.clone()
@@ -141,6 +146,9 @@ impl Announcer {
     /// default the URI itself.
     pub async fn resource_updated(&self, key: &str) {
         self.notifier().resource_updated(key);
+        if self.notifier().session_subscriptions().is_some() {
+            return;
+        }
         let targets: Vec<(Peer, String)> = {
             let mut subs = lock(&self.resolve().inner.subscriptions);
             let Some(list) = subs.get_mut(key) else {

@@ -1424,7 +1424,16 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             None if self.reader_for(&uri).is_some() => uri.clone(),
             None => return Err(Error::resource_not_found(&uri)),
         };
-        self.announcer.subscribe(key, uri, ctx.peer())
+        self.announcer
+            .subscribe(key.clone(), uri.clone(), ctx.peer())?;
+        // Replicas sharing sessions: the others learn of it too.
+        if let Some(shared) = self.announcer.notifier().session_subscriptions() {
+            if let Err(e) = shared.subscribed(ctx.peer(), &key, &uri).await {
+                self.announcer.unsubscribe(&uri, ctx.peer());
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     async fn unsubscribe(
@@ -1434,6 +1443,9 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
     ) -> Result<(), Error> {
         self.ready()?;
         self.announcer.unsubscribe(&params.uri, ctx.peer());
+        if let Some(shared) = self.announcer.notifier().session_subscriptions() {
+            shared.unsubscribed(ctx.peer(), &params.uri).await?;
+        }
         Ok(())
     }
 

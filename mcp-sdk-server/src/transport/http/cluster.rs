@@ -13,25 +13,41 @@
 //!   `Last-Event-ID` resumes on any replica.
 //! - On the bus: the client's answers to requests a handler on another
 //!   replica sent, cancellations of requests running elsewhere, closed
-//!   sessions, log levels, and the news that a stream has new events.
+//!   sessions, log levels, subscriptions, and the news that a stream has
+//!   new events.
+//! - Changes (list changes, resource updates) announced on any replica
+//!   travel on the [`Notifier`](crate::Notifier)'s bus (this one, unless
+//!   the server attached its own): every replica's `subscriptions/listen`
+//!   streams hear them, and every replica delivers them to the sessions it
+//!   holds a copy of, to their standalone streams in the event store, once
+//!   per stream whichever replicas hold copies
+//!   ([`EventStore::append_once`](crate::event_store::EventStore::append_once),
+//!   named after the change). A session's `resources/subscribe`
+//!   subscriptions are kept in the session store, so every copy knows them.
 
+use super::streams::Teed;
 use super::{close, error_response, owner, write, HttpResponse, HttpSession, Inner, Refusal};
 use crate::event_store::MAX_EVENT_BYTES;
+use crate::notifier::{Change, SessionSubscriptions};
 use crate::replicas::Replicas;
-use crate::session_store::SessionRecord;
+use crate::session_store::{SessionRecord, MAX_SHARED_SUBSCRIPTIONS, MAX_SUBSCRIPTION_URI_BYTES};
 use crate::sink::{MessageSink, Outbound};
 use crate::util::lock;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::StatusCode;
 use mcp_sdk::jsonrpc::ErrorResponse;
-use mcp_sdk::{CancelledNotificationParams, Error, ErrorCode, LoggingLevel, Message, RequestId};
+use mcp_sdk::{
+    CancelledNotificationParams, Error, ErrorCode, LoggingLevel, Message, NotificationParams,
+    PromptListChangedNotificationParams, RequestId, ResourceListChangedNotificationParams,
+    ResourceUpdatedNotificationParams, ToolListChangedNotificationParams,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 /// At most one touch of a session in the store per this many milliseconds.
 const TOUCH_EVERY_MS: u64 = 1000;
@@ -45,6 +61,15 @@ const CONNECTION_QUEUE: usize = 64;
 /// The id of the standalone stream in event ids (`0:<store's id>`), as the
 /// in-process streams number it.
 const STANDALONE_PREFIX: &str = "0:";
+/// Changes being delivered to this replica's sessions at once; past it, a
+/// change is not delivered here (with a warning), so a slow store cannot
+/// make the bus's listener pile up work.
+const DELIVERIES: usize = 64;
+
+/// The id of a session shared by replicas, in its extensions: how a
+/// [`Peer`](crate::Peer) of it is told apart in the notifier's hooks.
+#[derive(Clone)]
+pub(super) struct SharedSessionId(pub Arc<str>);
 
 /// What travels on the bus between the replicas of one server.
 #[derive(Serialize, Deserialize)]
@@ -60,6 +85,9 @@ struct Envelope {
     m: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     l: Option<LoggingLevel>,
+    /// The key a subscription's updates are announced under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -75,6 +103,10 @@ enum Kind {
     Events,
     /// The client set its log level.
     Level,
+    /// The session subscribed to the URI `m`, announced under the key `u`.
+    Subscribed,
+    /// The session unsubscribed from the URI (or key) `m`.
+    Unsubscribed,
 }
 
 /// What wakes the readers of one session's standalone stream, and how many
@@ -90,6 +122,8 @@ pub(super) struct Cluster {
     /// readers, and how many readers there are.
     doorbells: Mutex<HashMap<Arc<str>, Doorbell>>,
     listening: AtomicBool,
+    /// Bounds the changes being delivered to sessions at once.
+    deliveries: Arc<Semaphore>,
 }
 
 impl Cluster {
@@ -99,15 +133,57 @@ impl Cluster {
             idle,
             doorbells: Mutex::default(),
             listening: AtomicBool::new(false),
+            deliveries: Arc::new(Semaphore::new(DELIVERIES)),
+        })
+    }
+
+    /// What the notifier tells this cluster of the sessions' subscriptions.
+    pub fn subscriptions(self: &Arc<Self>, inner: Weak<Inner>) -> Arc<dyn SessionSubscriptions> {
+        Arc::new(SharedSubscriptions {
+            cluster: Arc::downgrade(self),
+            inner,
         })
     }
 
     /// Starts hearing the bus, once (it needs a runtime, which the first
     /// request has): until then this replica holds no session to act on.
-    pub fn listen(self: &Arc<Self>, inner: Weak<Inner>) {
+    pub fn listen(self: &Arc<Self>, inner: &Arc<Inner>) {
         if self.listening.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Changes travel on the notifier's bus: ours, unless the server
+        // attached one of its own.
+        let notifier = &inner.shared.notifier;
+        let _ = notifier.attach_bus(self.replicas.bus.clone());
+        // On our bus, changes are heard in order with the subscriptions
+        // (one listener for both, below): an update announced after an
+        // unsubscribe never finds the subscription still here.
+        let own_bus = notifier
+            .bus()
+            .is_none_or(|bus| Arc::ptr_eq(bus, &self.replicas.bus));
+        if let Some(bus) = notifier.bus().filter(|_| !own_bus) {
+            let mut changes = bus.subscribe();
+            let (cluster, weak) = (Arc::downgrade(self), Arc::downgrade(inner));
+            tokio::spawn(async move {
+                loop {
+                    let message = match changes.recv().await {
+                        Ok(message) => message,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(skipped = n, "replicas: fell behind the changes");
+                            continue;
+                        }
+                        Err(_) => return,
+                    };
+                    let (Some(cluster), Some(inner)) = (cluster.upgrade(), weak.upgrade()) else {
+                        return;
+                    };
+                    if let Some((name, change)) = crate::notifier::parse(&message) {
+                        cluster.deliver(&inner, name, &change);
+                    }
+                }
+            });
+        }
+        let inner = Arc::downgrade(inner);
         let mut inbound = self.replicas.bus.subscribe();
         let cluster = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -125,7 +201,12 @@ impl Cluster {
                 };
                 match serde_json::from_str::<Envelope>(&message) {
                     Ok(envelope) => cluster.heard(&inner, envelope),
-                    Err(_) => tracing::warn!("replicas: a bus message of another kind, ignored"),
+                    Err(_) => match crate::notifier::parse(&message) {
+                        Some((name, change)) if own_bus => cluster.deliver(&inner, name, &change),
+                        // Heard on the server's own bus, by the listener above.
+                        Some(_) => {}
+                        None => tracing::warn!("replicas: a bus message of another kind, ignored"),
+                    },
                 }
             }
         });
@@ -144,6 +225,14 @@ impl Cluster {
             .cloned();
         let Some(hs) = local else { return };
         match (envelope.k, envelope.id, envelope.m, envelope.l) {
+            (Kind::Subscribed, _, Some(uri), _) => {
+                if let Some(key) = envelope.u {
+                    subscribe_copy(&hs, uri, key);
+                }
+            }
+            (Kind::Unsubscribed, _, Some(uri), _) => {
+                unsubscribe_copy(&hs, &uri);
+            }
             (Kind::Answer, Some(id), Some(answer), _) => {
                 if hs.session.link().is_waiting_for(&id) {
                     hs.session.link().resolve(id, answer_of(&answer));
@@ -171,6 +260,26 @@ impl Cluster {
         })
     }
 
+    /// Keeps `check` (the check value of this replica's `requestState`
+    /// key) in the session store for `ttl`, unless the others keep another.
+    pub async fn agree_on_key(
+        &self,
+        check: &str,
+        ttl: Duration,
+    ) -> Result<(), crate::replicas::ReplicaMismatch> {
+        let kept = self
+            .replicas
+            .sessions
+            .agree("request-state-key", check, ttl)
+            .await?;
+        if kept != check {
+            return Err(crate::replicas::ReplicaMismatch::RequestStateKey {
+                ttl_secs: ttl.as_secs(),
+            });
+        }
+        Ok(())
+    }
+
     /// Records a session that just opened; the refusal if it cannot be.
     pub async fn created(&self, id: &str, hs: &HttpSession) -> Result<(), Refusal> {
         let Some(client) = hs.session.client().cloned() else {
@@ -181,6 +290,7 @@ impl Cluster {
             log_level: None,
             owner: hs.owner.clone(),
             created_unix_ms: unix_ms(),
+            subscriptions: Vec::new(),
         };
         if let Err(e) = record.encode() {
             return Err(refusal(
@@ -277,6 +387,7 @@ impl Cluster {
             id: Some(id.clone()),
             m: answer,
             l: None,
+            u: None,
         };
         let size = envelope.m.as_ref().map_or(0, String::len);
         if size > crate::bus::MAX_MESSAGE_BYTES - 1024 {
@@ -308,6 +419,7 @@ impl Cluster {
             id: None,
             m: None,
             l: Some(level),
+            u: None,
         });
     }
 
@@ -334,6 +446,7 @@ impl Cluster {
             id: None,
             m: None,
             l: None,
+            u: None,
         });
         super::empty_response(StatusCode::OK)
     }
@@ -374,37 +487,142 @@ impl Cluster {
             }
             None => events.last(&hs.id).await.map_err(unavailable)?,
         };
+        let name = hs.id.clone();
+        Ok(self.spawn_reader(hs, name, Form::Standalone, after, epoch))
+    }
+
+    /// Resumes, on a GET connection, the request stream that `last_event_id`
+    /// (`S:N`) names, opened on another replica: the events after N, then
+    /// those still to come, until its answer. A stream of another session,
+    /// or one whose events after N are no longer all kept, is a 404 as in
+    /// one process.
+    pub async fn resume_request_stream(
+        self: &Arc<Self>,
+        hs: Arc<HttpSession>,
+        last_event_id: &str,
+        epoch: std::time::Instant,
+    ) -> Result<mpsc::Receiver<Bytes>, Refusal> {
+        let gone = || {
+            refusal(
+                StatusCode::NOT_FOUND,
+                &format!("Not Found: the events after {last_event_id:?} are no longer available"),
+            )
+        };
+        let Some((stream, seq)) = super::streams::parse_event_id(last_event_id) else {
+            return Err(gone());
+        };
+        let name: Arc<str> = Arc::from(request_stream_name(&hs.id, stream));
+        let kept = self
+            .replicas
+            .events
+            .after(&name, None, KEPT_REQUEST_EVENTS)
+            .await
+            .map_err(unavailable)?
+            .unwrap_or_default();
+        // The events after N must all be kept: N itself, or N + 1 first.
+        let first = kept
+            .first()
+            .and_then(|(_, data)| numbered(data))
+            .map(|(n, _)| n);
+        let has_n = kept
+            .iter()
+            .any(|(_, data)| numbered(data).is_some_and(|(n, _)| n == seq));
+        if !(has_n || first == Some(seq + 1)) {
+            return Err(gone());
+        }
+        // Resumed from the event before N + 1 in the store (or from its start).
+        let after = kept
+            .iter()
+            .take_while(|(_, data)| numbered(data).is_some_and(|(n, _)| n <= seq))
+            .last()
+            .map(|(id, _)| id.clone());
+        Ok(self.spawn_reader(hs, name, Form::Request(stream), after, epoch))
+    }
+
+    /// Reads the stored stream `name` after `after` onto a new connection,
+    /// in the background, woken by the bus.
+    fn spawn_reader(
+        self: &Arc<Self>,
+        hs: Arc<HttpSession>,
+        name: Arc<str>,
+        form: Form,
+        after: Option<String>,
+        epoch: std::time::Instant,
+    ) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         let bell = {
             let mut bells = lock(&self.doorbells);
-            let (bell, readers) = bells.entry(hs.id.clone()).or_default();
+            let (bell, readers) = bells.entry(name.clone()).or_default();
             *readers += 1;
             bell.clone()
         };
         let cluster = self.clone();
         tokio::spawn(async move {
-            cluster.read_stream(&hs, after, bell, tx, epoch).await;
+            let reader = Reader {
+                name: &name,
+                form,
+                bell,
+                tx,
+                epoch,
+            };
+            cluster.read_stream(&hs, reader, after).await;
             let mut bells = lock(&cluster.doorbells);
-            if let Some((_, readers)) = bells.get_mut(&hs.id) {
+            if let Some((_, readers)) = bells.get_mut(&name) {
                 *readers -= 1;
                 if *readers == 0 {
-                    bells.remove(&hs.id);
+                    bells.remove(&name);
                 }
             }
         });
-        Ok(rx)
+        rx
     }
 
-    /// Hands the stream's events after `after` to the connection `tx`
-    /// until it goes, the session closes, or the events it needs are gone.
-    async fn read_stream(
-        &self,
-        hs: &HttpSession,
-        mut after: Option<String>,
-        bell: Arc<Notify>,
-        tx: mpsc::Sender<Bytes>,
-        epoch: std::time::Instant,
-    ) {
+    /// Copies the events of the session's request streams (which `tee`
+    /// gets) to the event store, in order, in the background, and wakes
+    /// the readers elsewhere of those whose connection here is gone.
+    pub fn share_request_streams(self: &Arc<Self>, session: Arc<str>) -> mpsc::Sender<Teed> {
+        let (tee, mut teed) = mpsc::channel::<Teed>(TEE_QUEUE);
+        let cluster = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(event) = teed.recv().await {
+                let Some(cluster) = cluster.upgrade() else {
+                    return;
+                };
+                let data = match &event.data {
+                    Some(data) if data.len() > MAX_EVENT_BYTES => {
+                        tracing::warn!(
+                            bytes = data.len(),
+                            "replicas: an event too large to share, left out"
+                        );
+                        continue;
+                    }
+                    Some(data) => format!("{} {}", event.seq, String::from_utf8_lossy(data)),
+                    None => format!("{} {END}", event.seq),
+                };
+                let name = request_stream_name(&session, event.stream);
+                match cluster.replicas.events.append(&name, &data).await {
+                    Ok(_) if event.unseen => cluster.rang(&name),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replicas: a request stream's event could not be shared")
+                    }
+                }
+            }
+        });
+        tee
+    }
+
+    /// Hands the stream's events after `after` to the reader's connection
+    /// until it goes, the session closes, a request stream ends, or the
+    /// events it needs are gone.
+    async fn read_stream(&self, hs: &HttpSession, reader: Reader<'_>, mut after: Option<String>) {
+        let Reader {
+            name,
+            form,
+            bell,
+            tx,
+            epoch,
+        } = reader;
         let closed = hs.session.link().closed().clone();
         loop {
             let rung = bell.notified();
@@ -418,15 +636,27 @@ impl Cluster {
             match self
                 .replicas
                 .events
-                .after(&hs.id, after.as_deref(), BATCH)
+                .after(name, after.as_deref(), BATCH)
                 .await
             {
                 Ok(Some(events)) => {
                     full = events.len() == BATCH;
                     for (id, data) in events {
-                        let event =
-                            Bytes::from(format!("id: {STANDALONE_PREFIX}{id}\ndata: {data}\n\n"));
-                        if tx.try_send(event).is_err() {
+                        let event = match form {
+                            Form::Standalone => {
+                                format!("id: {STANDALONE_PREFIX}{id}\ndata: {data}\n\n")
+                            }
+                            Form::Request(stream) => match numbered(&data) {
+                                // The stream's answer was its last event.
+                                Some((_, END)) => return,
+                                Some((n, data)) => format!("id: {stream}:{n}\ndata: {data}\n\n"),
+                                None => {
+                                    after = Some(id);
+                                    continue;
+                                }
+                            },
+                        };
+                        if tx.try_send(Bytes::from(event)).is_err() {
                             // Gone or stalled: the client resumes with
                             // Last-Event-ID.
                             return;
@@ -461,11 +691,107 @@ impl Cluster {
             .map_err(|e| Error::new(ErrorCode::CONNECTION_CLOSED, e.to_string()))?;
         if stored {
             // This replica's readers need not wait for the bus.
-            if let Some((bell, _)) = lock(&self.doorbells).get(id) {
-                bell.notify_waiters();
-            }
+            self.ring_here(id);
         }
         Ok(())
+    }
+}
+
+impl Cluster {
+    /// Delivers the change `name` to the sessions this replica holds a
+    /// copy of that want it (every session a list change; the sessions
+    /// subscribed to its key a resource update), each stream once however
+    /// many replicas deliver it. In the background, a bounded number at once.
+    fn deliver(self: &Arc<Self>, inner: &Inner, name: String, change: &Change) {
+        let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
+        for hs in super::read(&inner.sessions).values() {
+            if hs.session.client().is_none() || hs.session.link().is_closed() {
+                continue;
+            }
+            let list = |params: serde_json::Value, method: &str| {
+                Message::notification(method, Some(params))
+            };
+            let msg = match change {
+                Change::Tools => list(
+                    params(&ToolListChangedNotificationParams::default()),
+                    ToolListChangedNotificationParams::METHOD,
+                ),
+                Change::Prompts => list(
+                    params(&PromptListChangedNotificationParams::default()),
+                    PromptListChangedNotificationParams::METHOD,
+                ),
+                Change::Resources => list(
+                    params(&ResourceListChangedNotificationParams::default()),
+                    ResourceListChangedNotificationParams::METHOD,
+                ),
+                Change::ResourceUpdated(key) => {
+                    let uris: Vec<String> = lock(&hs.subscriptions)
+                        .iter()
+                        .filter(|(_, k)| **k == **key)
+                        .map(|(u, _)| u.clone())
+                        .collect();
+                    for uri in uris {
+                        let updated = ResourceUpdatedNotificationParams {
+                            uri: uri.clone(),
+                            ..Default::default()
+                        };
+                        let msg = list(params(&updated), ResourceUpdatedNotificationParams::METHOD);
+                        targets.push((hs.id.clone(), format!("{name}:{}", digest(&uri)), msg));
+                    }
+                    continue;
+                }
+            };
+            targets.push((hs.id.clone(), name.clone(), msg));
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let Ok(turn) = self.deliveries.clone().try_acquire_owned() else {
+            tracing::warn!("replicas: too many changes being delivered, one skipped here");
+            return;
+        };
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let _turn = turn;
+            for (id, token, msg) in targets {
+                if let Err(e) = cluster.append_once(&id, &msg, &token).await {
+                    tracing::warn!(error = %e, "replicas: a change could not be delivered");
+                }
+            }
+        });
+    }
+
+    /// Like [`append`](Self::append), unless a replica appended the same
+    /// `token` to the stream first.
+    async fn append_once(&self, id: &str, msg: &Message, token: &str) -> Result<(), Error> {
+        let data = json(msg);
+        if data.len() > MAX_EVENT_BYTES {
+            return Ok(());
+        }
+        let appended = self
+            .replicas
+            .events
+            .append_once(id, &data, token)
+            .await
+            .map_err(|e| Error::new(ErrorCode::CONNECTION_CLOSED, e.to_string()))?;
+        if appended.is_some() {
+            self.rang(id);
+        }
+        Ok(())
+    }
+
+    /// Wakes the readers of the standalone stream of session `id`, here and
+    /// on the other replicas.
+    fn rang(&self, id: &str) {
+        self.ring_here(id);
+        self.publish(&events_of(id));
+    }
+
+    /// Wakes this replica's readers of the standalone stream of session `id`.
+    fn ring_here(&self, id: &str) {
+        if let Some((bell, _)) = lock(&self.doorbells).get(id) {
+            bell.notify_waiters();
+        }
     }
 }
 
@@ -487,17 +813,21 @@ pub(crate) async fn append_standalone(
         return Ok(false);
     }
     replicas.events.append(id, &data).await?;
-    publish(
-        replicas,
-        &Envelope {
-            s: id.to_owned(),
-            k: Kind::Events,
-            id: None,
-            m: None,
-            l: None,
-        },
-    );
+    publish(replicas, &events_of(id));
     Ok(true)
+}
+
+/// The bus message that wakes every replica's readers of session `id`'s
+/// standalone stream.
+fn events_of(id: &str) -> Envelope {
+    Envelope {
+        s: id.to_owned(),
+        k: Kind::Events,
+        id: None,
+        m: None,
+        l: None,
+        u: None,
+    }
 }
 
 fn publish(replicas: &Replicas, envelope: &Envelope) {
@@ -505,6 +835,180 @@ fn publish(replicas: &Replicas, envelope: &Envelope) {
         Ok(text) => replicas.bus.publish(&text),
         Err(e) => tracing::warn!(error = %e, "replicas: a bus message did not encode"),
     }
+}
+
+/// Notification params as JSON.
+fn params<T: Serialize>(p: &T) -> serde_json::Value {
+    serde_json::to_value(p).unwrap_or_default()
+}
+
+/// A short, stable name for `uri` in a delivery's token.
+fn digest(uri: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(uri.as_bytes());
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds the subscription to `uri` (under `key`) to a session's copy.
+fn subscribe_copy(hs: &HttpSession, uri: String, key: String) {
+    let mut subs = lock(&hs.subscriptions);
+    if let Some(i) = subs.iter().position(|(u, _)| *u == uri) {
+        subs[i].1 = key;
+    } else if subs.len() < MAX_SHARED_SUBSCRIPTIONS {
+        subs.push((uri, key));
+    }
+}
+
+/// Removes from a session's copy its subscriptions to `uri` (as the client
+/// wrote it, or as its key), as the router does; gives their URIs.
+fn unsubscribe_copy(hs: &HttpSession, uri: &str) -> Vec<String> {
+    let mut gone = Vec::new();
+    lock(&hs.subscriptions).retain(|(u, k)| {
+        let keep = u != uri && k != uri;
+        if !keep {
+            gone.push(u.clone());
+        }
+        keep
+    });
+    gone
+}
+
+/// The cluster, a shared session's id, and its copy here if there is one.
+type SharedSession = (Arc<Cluster>, Arc<str>, Option<Arc<HttpSession>>);
+
+/// The notifier's hooks for the sessions' subscriptions: kept in the
+/// session store, and told to the other replicas' copies.
+#[derive(Debug)]
+struct SharedSubscriptions {
+    cluster: Weak<Cluster>,
+    inner: Weak<Inner>,
+}
+
+impl SharedSubscriptions {
+    /// The cluster, the session's id and its copy here, for a peer of a
+    /// shared session.
+    fn of(&self, peer: &crate::Peer) -> Option<SharedSession> {
+        let SharedSessionId(id) = peer.session_extensions().get::<SharedSessionId>()?;
+        let cluster = self.cluster.upgrade()?;
+        let copy = self
+            .inner
+            .upgrade()
+            .and_then(|inner| super::read(&inner.sessions).get(&id).cloned());
+        Some((cluster, id, copy))
+    }
+}
+
+#[async_trait]
+impl SessionSubscriptions for SharedSubscriptions {
+    async fn subscribed(&self, peer: &crate::Peer, key: &str, uri: &str) -> Result<(), Error> {
+        let Some((cluster, id, copy)) = self.of(peer) else {
+            return Ok(());
+        };
+        if uri.len() > MAX_SUBSCRIPTION_URI_BYTES || key.len() > MAX_SUBSCRIPTION_URI_BYTES {
+            return Err(Error::invalid_params(format_args!(
+                "a URI of a subscription may be at most {MAX_SUBSCRIPTION_URI_BYTES} bytes"
+            )));
+        }
+        let full = copy.as_ref().is_some_and(|hs| {
+            let subs = lock(&hs.subscriptions);
+            subs.len() >= MAX_SHARED_SUBSCRIPTIONS && !subs.iter().any(|(u, _)| u == uri)
+        });
+        if full {
+            return Err(Error::invalid_params(format_args!(
+                "this session already holds {MAX_SHARED_SUBSCRIPTIONS} subscriptions, \
+                 the most a session may; unsubscribe from some first"
+            )));
+        }
+        match cluster.replicas.sessions.subscribe(&id, uri, key).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::invalid_request("the session is closed")),
+            Err(e) => {
+                return Err(Error::internal(format_args!(
+                    "the subscription could not be shared with the server's other replicas: {e}"
+                )))
+            }
+        }
+        if let Some(hs) = &copy {
+            subscribe_copy(hs, uri.to_owned(), key.to_owned());
+        }
+        cluster.publish(&Envelope {
+            s: id.to_string(),
+            k: Kind::Subscribed,
+            id: None,
+            m: Some(uri.to_owned()),
+            l: None,
+            u: Some(key.to_owned()),
+        });
+        Ok(())
+    }
+
+    async fn unsubscribed(&self, peer: &crate::Peer, uri: &str) -> Result<(), Error> {
+        let Some((cluster, id, copy)) = self.of(peer) else {
+            return Ok(());
+        };
+        let mut gone = copy
+            .map(|hs| unsubscribe_copy(&hs, uri))
+            .unwrap_or_default();
+        if !gone.iter().any(|u| u == uri) {
+            gone.push(uri.to_owned());
+        }
+        cluster
+            .replicas
+            .sessions
+            .unsubscribe(&id, &gone)
+            .await
+            .map_err(|e| {
+                Error::internal(format_args!(
+                    "the subscription could not be ended on the server's other replicas: {e}"
+                ))
+            })?;
+        cluster.publish(&Envelope {
+            s: id.to_string(),
+            k: Kind::Unsubscribed,
+            id: None,
+            m: Some(uri.to_owned()),
+            l: None,
+            u: None,
+        });
+        Ok(())
+    }
+}
+
+/// How the events of a stored stream are shown to the client.
+#[derive(Clone, Copy)]
+enum Form {
+    /// The standalone stream: ids `0:{store id}`.
+    Standalone,
+    /// Request stream S, whose stored events are `"{N} {data}"`: ids `S:N`,
+    /// the stream ending at [`END`].
+    Request(u64),
+}
+
+/// A reader of a stored stream and where it writes.
+struct Reader<'a> {
+    name: &'a str,
+    form: Form,
+    bell: Arc<Notify>,
+    tx: mpsc::Sender<Bytes>,
+    epoch: std::time::Instant,
+}
+
+/// The data of the stored event after a request stream's answer.
+const END: &str = "end";
+/// How many events of a request stream are looked at to resume it.
+const KEPT_REQUEST_EVENTS: usize = crate::event_store::DEFAULT_KEEP_EVENTS + 1;
+/// Events of request streams waiting to be copied to the store, per session.
+const TEE_QUEUE: usize = 256;
+
+/// The name in the event store of request stream `stream` of `session`.
+fn request_stream_name(session: &str, stream: u64) -> String {
+    format!("{session}~{stream}")
+}
+
+/// A request stream's stored event: its number and data.
+fn numbered(data: &str) -> Option<(u64, &str)> {
+    let (n, data) = data.split_once(' ')?;
+    Some((n.parse().ok()?, data))
 }
 
 /// The standalone stream of a session shared by replicas, as a message

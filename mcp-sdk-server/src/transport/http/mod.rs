@@ -218,6 +218,9 @@ struct HttpSession {
     owner: Option<String>,
     /// Replicas: the `last_seen` the shared store was last told of.
     store_touched: AtomicU64,
+    /// Replicas: the session's `resources/subscribe` subscriptions (URI,
+    /// key), as the session store and the bus tell them.
+    subscriptions: Mutex<Vec<(String, String)>>,
 }
 
 /// A client waiting on its POST for a JSON answer to `pending`. Dropped
@@ -300,19 +303,27 @@ impl Inner {
             };
             let session = Session::new(shared, standalone);
             if cluster.is_some() {
+                let shared_id = cluster::SharedSessionId(id.clone());
+                session.link().extensions().insert(shared_id);
                 // Below 2^52, so that every client reads it as an integer.
                 let first = (uuid::Uuid::new_v4().as_u128() as u32 as i64) << 20;
                 session.link().number_requests_from(first);
             }
+            let mut streams = Streams::new(self.config.replay_buffer_events);
+            if let Some(cluster) = &cluster {
+                // Request streams resumable on any replica.
+                streams.share(cluster.share_request_streams(id.clone()));
+            }
             HttpSession {
                 id,
                 session,
-                streams: Mutex::new(Streams::new(self.config.replay_buffer_events)),
+                streams: Mutex::new(streams),
                 last_seen: AtomicU64::new(now),
                 warned_at: AtomicU64::new(u64::MAX),
                 waiting: AtomicUsize::new(0),
                 owner,
                 store_touched: AtomicU64::new(now),
+                subscriptions: Mutex::default(),
             }
         })
     }
@@ -361,20 +372,70 @@ impl StreamableHttpService {
         let shared = ServerShared::new(Arc::new(server), config.session.clone());
         let cluster = (config.replicas.clone())
             .map(|replicas| cluster::Cluster::new(replicas, config.session_idle_timeout));
-        StreamableHttpService {
-            inner: Arc::new(Inner {
-                legacy: legacy::Legacy::new(shared.clone()),
-                shared,
-                config,
-                sessions: RwLock::new(HashMap::new()),
-                epoch: Instant::now(),
-                sweeper: AtomicBool::new(false),
-                active: AtomicUsize::new(0),
-                idle: Notify::new(),
-                shut_down: AtomicBool::new(false),
-                cluster,
-            }),
+        let inner = Arc::new(Inner {
+            legacy: legacy::Legacy::new(shared.clone()),
+            shared,
+            config,
+            sessions: RwLock::new(HashMap::new()),
+            epoch: Instant::now(),
+            sweeper: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+            shut_down: AtomicBool::new(false),
+            cluster,
+        });
+        if let Some(cluster) = &inner.cluster {
+            // Changes reach the sessions of every replica through the
+            // cluster, once each, not through this replica's announcer.
+            let hooks = cluster.subscriptions(Arc::downgrade(&inner));
+            if !inner.shared.notifier.deliver_to_sessions(hooks) {
+                tracing::warn!(
+                    "the server's notifier serves another service's replicas already; \
+                     changes reach this service's sessions through that one"
+                );
+            }
         }
+        StreamableHttpService { inner }
+    }
+
+    /// Checks what the replicas of this server must agree on, once at
+    /// start: that they seal `requestState` with the same key
+    /// ([`SessionConfig::request_state_key`](crate::SessionConfig::request_state_key)).
+    /// Each replica keeps a check value (an HMAC of a fixed label under the
+    /// key, never the key) in the shared session store; a replica whose key
+    /// gives another value gets an error saying so, rather than refusing
+    /// its clients' retries later. The value is renewed while the replica
+    /// runs and kept for the `requestState` lifetime after, so a key
+    /// changed on every replica at once is accepted that long after the
+    /// last replica with the old one stopped. [`serve`] calls this; call it
+    /// yourself when you mount the service in an app of your own. Without
+    /// replicas there is nothing to check.
+    pub async fn check_replicas(&self) -> Result<(), crate::replicas::ReplicaMismatch> {
+        let Some(cluster) = &self.inner.cluster else {
+            return Ok(());
+        };
+        let session = &self.inner.config.session;
+        let check = session.request_state_key.check_value();
+        let ttl = session.request_state_ttl.max(Duration::from_secs(60));
+        cluster.agree_on_key(&check, ttl).await?;
+        // Renewed while this replica runs (a third of its lifetime apart),
+        // so that a replica started later is still checked.
+        let (cluster, weak) = (cluster.clone(), Arc::downgrade(&self.inner));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                if weak
+                    .upgrade()
+                    .is_none_or(|inner| inner.shut_down.load(Ordering::Acquire))
+                {
+                    return;
+                }
+                if let Err(e) = cluster.agree_on_key(&check, ttl).await {
+                    tracing::error!("{e}");
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Announces list changes and resource updates to the stateless
@@ -453,7 +514,7 @@ impl StreamableHttpService {
             return error_response(StatusCode::FORBIDDEN, &why);
         }
         if let Some(cluster) = &self.inner.cluster {
-            cluster.listen(Arc::downgrade(&self.inner));
+            cluster.listen(&self.inner);
         }
         #[cfg(feature = "auth")]
         let req = match self.authenticate(req).await {
@@ -770,6 +831,16 @@ impl StreamableHttpService {
                 None,
             );
         }
+        // Answers to requests a handler on another replica sent, and
+        // cancellations of requests running elsewhere, go there, as they
+        // do when POSTed one at a time.
+        let items: Vec<_> = match &self.inner.cluster {
+            Some(cluster) => items
+                .into_iter()
+                .filter(|item| !matches!(item, Ok(msg) if cluster.forward(&hs, msg)))
+                .collect(),
+            None => items,
+        };
         // Room for every answer given inline while the batch is dispatched.
         let (tx, rx) = mpsc::channel::<Outgoing>(items.len() + 64);
         let standalone = hs.session.standalone().clone();
@@ -971,6 +1042,16 @@ impl StreamableHttpService {
                     Err(refusal) => *refusal,
                 };
             }
+            // A request stream another replica opened: from the store.
+            if let Some(last) = last.filter(|last| lock(&hs.streams).is_elsewhere(last)) {
+                return match cluster
+                    .resume_request_stream(hs, last, self.inner.epoch)
+                    .await
+                {
+                    Ok(conn) => sse_response(conn),
+                    Err(refusal) => *refusal,
+                };
+            }
         }
         let conn = {
             let mut streams = lock(&hs.streams);
@@ -1055,6 +1136,7 @@ impl StreamableHttpService {
             .inner
             .new_session(Arc::from(id), record.owner, self.now_ms());
         hs.session.restore(record.client, record.log_level);
+        *lock(&hs.subscriptions) = record.subscriptions;
         let hs = write(&self.inner.sessions)
             .entry(hs.id.clone())
             .or_insert(hs)

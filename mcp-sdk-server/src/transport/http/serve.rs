@@ -184,6 +184,11 @@ pub async fn serve_app(
         .server
         .check()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // Replicas that disagree (another requestState key) stop here too.
+    service
+        .check_replicas()
+        .await
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let path: Arc<str> = Arc::from(path);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);

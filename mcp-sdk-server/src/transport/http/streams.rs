@@ -39,6 +39,23 @@ pub(crate) struct Streams {
     next_id: u64,
     finished_order: VecDeque<u64>,
     capacity: usize,
+    /// Replicas: where a copy of each request stream's events goes (to the
+    /// shared event store), so another replica can resume the stream.
+    tee: Option<mpsc::Sender<Teed>>,
+}
+
+/// An event of a request stream, copied for the shared event store.
+pub(crate) struct Teed {
+    /// The stream.
+    pub stream: u64,
+    /// The event's number in it.
+    pub seq: u64,
+    /// The event's data (empty for a priming event); `None` once the
+    /// stream ended.
+    pub data: Option<Bytes>,
+    /// Whether no connection of this replica took the event: a client may
+    /// be resuming the stream elsewhere, whose reader should be woken.
+    pub unseen: bool,
 }
 
 /// Why a resumption failed.
@@ -56,14 +73,34 @@ impl Streams {
             next_id: STANDALONE + 1,
             finished_order: VecDeque::new(),
             capacity: capacity.max(1),
+            tee: None,
         }
+    }
+
+    /// Copies the request streams' events to `tee` from now on, and names
+    /// new streams at random rather than in order, so that an event id
+    /// (`S:N`) names one stream among those of every replica.
+    pub fn share(&mut self, tee: mpsc::Sender<Teed>) {
+        self.tee = Some(tee);
     }
 
     /// Opens a new request stream and returns its id and the receiving end
     /// of its first connection.
     pub fn open(&mut self) -> (u64, mpsc::Receiver<Bytes>) {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = match self.tee {
+            // 52 random bits: any client reads the id as an integer, and
+            // never 0 (the standalone stream).
+            Some(_) => loop {
+                let id = (uuid::Uuid::new_v4().as_u128() as u64) >> 12;
+                if id != STANDALONE && !self.streams.contains_key(&id) {
+                    break id;
+                }
+            },
+            None => {
+                self.next_id += 1;
+                self.next_id - 1
+            }
+        };
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         self.streams.insert(
             id,
@@ -112,16 +149,22 @@ impl Streams {
         Ok(rx)
     }
 
+    /// Whether `last_event_id` is well formed and names a stream that is
+    /// not one of these (one another replica opened, say).
+    pub fn is_elsewhere(&self, last_event_id: &str) -> bool {
+        parse_event_id(last_event_id).is_some_and(|(stream, _)| !self.streams.contains_key(&stream))
+    }
+
     /// Writes a message as the next event of a stream. Returns false if the
     /// stream is unknown.
     pub fn push(&mut self, stream: u64, msg: &Message, final_response: bool) -> bool {
         let Some(s) = self.streams.get_mut(&stream) else {
             return false;
         };
-        let json = msg.to_vec();
+        let json = Bytes::from(msg.to_vec());
         let seq = s.next_seq;
         let event = encode_event(stream, seq, &json, None);
-        self.push_event(stream, seq, event);
+        self.push_event(stream, seq, event, json);
         if final_response {
             self.finish(stream);
         }
@@ -136,7 +179,7 @@ impl Streams {
         };
         let seq = s.next_seq;
         let event = encode_event(stream, seq, b"", retry);
-        self.push_event(stream, seq, event);
+        self.push_event(stream, seq, event, Bytes::new());
     }
 
     /// Lets go of a stream's connection (the client should reconnect after
@@ -150,19 +193,24 @@ impl Streams {
         }
     }
 
-    fn push_event(&mut self, stream: u64, seq: u64, event: Bytes) {
+    fn push_event(&mut self, stream: u64, seq: u64, event: Bytes, data: Bytes) {
         let capacity = self.capacity;
         let Some(s) = self.streams.get_mut(&stream) else {
             return;
         };
         s.next_seq = seq + 1;
+        let mut seen = false;
         if let Some(conn) = &s.conn {
             if conn.try_send(event.clone()).is_ok() {
                 s.sent_upto = s.next_seq;
+                seen = true;
             } else {
                 // Gone or stalled: the client can come back with Last-Event-ID.
                 s.conn = None;
             }
+        }
+        if stream != STANDALONE {
+            tee(&self.tee, stream, seq, Some(data), !seen);
         }
         s.events.push_back((seq, event));
         while s.events.len() > capacity {
@@ -172,6 +220,9 @@ impl Streams {
 
     fn finish(&mut self, stream: u64) {
         if let Some(s) = self.streams.get_mut(&stream) {
+            if !s.finished && stream != STANDALONE {
+                tee(&self.tee, stream, s.next_seq, None, true);
+            }
             s.finished = true;
             s.conn = None;
             self.finished_order.push_back(stream);
@@ -207,6 +258,22 @@ impl Streams {
     }
 }
 
+/// Copies an event to `tee`, if there is one; when its queue is full the
+/// copy is dropped (the stream still works here; elsewhere it resumes
+/// without that event), with a warning.
+fn tee(tee: &Option<mpsc::Sender<Teed>>, stream: u64, seq: u64, data: Option<Bytes>, unseen: bool) {
+    let Some(tee) = tee else { return };
+    let teed = Teed {
+        stream,
+        seq,
+        data,
+        unseen,
+    };
+    if let Err(mpsc::error::TrySendError::Full(_)) = tee.try_send(teed) {
+        tracing::warn!("replicas: a request stream's event could not be shared (too many waiting)");
+    }
+}
+
 fn replay(s: &mut Stream, from_seq: u64, tx: &mpsc::Sender<Bytes>) {
     for (seq, event) in &s.events {
         if *seq >= from_seq && tx.try_send(event.clone()).is_err() {
@@ -216,7 +283,7 @@ fn replay(s: &mut Stream, from_seq: u64, tx: &mpsc::Sender<Bytes>) {
     s.sent_upto = s.next_seq;
 }
 
-fn parse_event_id(id: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_event_id(id: &str) -> Option<(u64, u64)> {
     let (stream, seq) = id.trim().split_once(':')?;
     Some((stream.parse().ok()?, seq.parse().ok()?))
 }
