@@ -392,14 +392,17 @@ impl Session {
                                 match tasks::task_for_call(&session.shared, req.params.as_ref()) {
                                     Err(e) => return Err(e),
                                     Ok(Some(ttl)) => {
-                                        return session.tasks.start(
-                                            &session.shared,
-                                            session.peer(),
-                                            req.params,
-                                            ttl,
-                                            progress,
-                                            http,
-                                        )
+                                        return session
+                                            .tasks
+                                            .start(
+                                                &session.shared,
+                                                session.peer(),
+                                                req.params,
+                                                ttl,
+                                                progress,
+                                                http,
+                                            )
+                                            .await
                                     }
                                     Ok(None) => {}
                                 }
@@ -407,7 +410,14 @@ impl Session {
                             m if m.starts_with("tasks/") => {
                                 return session
                                     .tasks
-                                    .request(&session.shared, m, req.params, &reply, &token)
+                                    .request(
+                                        &session.shared,
+                                        m,
+                                        req.params,
+                                        &reply,
+                                        &token,
+                                        &session.peer(),
+                                    )
                                     .await
                             }
                             _ => {}

@@ -35,10 +35,11 @@
 
 use async_trait::async_trait;
 use mcp_sdk::{Error, TaskStatus};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::broadcast;
 
 use crate::util::{lock, timestamp};
 
@@ -238,12 +239,66 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
         let _ = (owner, id);
         Ok(true)
     }
+
+    /// Called by the replica running the task when its work asks the
+    /// client for input: adds `requests` (the wire form of each input
+    /// request, by key) to the task's `inputRequests`, and the task is
+    /// `input_required`. Gives `false` when the task is unknown or has
+    /// ended.
+    async fn ask(
+        &self,
+        owner: &str,
+        id: &str,
+        requests: &Map<String, Value>,
+    ) -> Result<bool, TaskStoreError>;
+
+    /// `tasks/update` on any replica: each answer whose key the task waits
+    /// on leaves its `inputRequests` and is kept for the replica running
+    /// the task ([`take_answers`](Self::take_answers)), which
+    /// [`changes`](Self::changes) tells; answers to keys it does not wait
+    /// on are ignored. The task is `working` again once it waits on none.
+    /// Gives the task as it is afterwards and the keys taken (`None`:
+    /// unknown).
+    async fn answer(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError>;
+
+    /// Takes the answers [`answer`](Self::answer) kept for the task (the
+    /// replica running it does).
+    async fn take_answers(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Map<String, Value>, TaskStoreError>;
+
+    /// The ids of tasks the replica running them must look at again
+    /// (answers arrived, cancelled elsewhere), as any replica announces
+    /// them; `None` (the default) for a store that announces none. Best
+    /// effort: a replica that misses one finds out at its next lease
+    /// renewal.
+    fn changes(&self) -> Option<broadcast::Receiver<Arc<str>>> {
+        None
+    }
 }
 
-/// The tasks of one process (the default store).
-#[derive(Debug, Default)]
+/// The tasks of one process (the default store). Services of one process
+/// that share it act as replicas of one server.
+#[derive(Debug)]
 pub struct InMemoryTaskStore {
     tasks: Mutex<Memory>,
+    changes: broadcast::Sender<Arc<str>>,
+}
+
+impl Default for InMemoryTaskStore {
+    fn default() -> Self {
+        InMemoryTaskStore {
+            tasks: Mutex::default(),
+            changes: broadcast::channel(crate::bus::BACKLOG).0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +307,9 @@ struct Memory {
     by_id: HashMap<String, (Instant, TaskRecord)>,
     /// Each owner's task ids, in creation order (for `list`).
     by_owner: HashMap<String, Vec<String>>,
+    /// Answers to tasks' input requests, by task id, until their replica
+    /// takes them.
+    answers: HashMap<String, Map<String, Value>>,
 }
 
 impl Memory {
@@ -265,6 +323,7 @@ impl Memory {
                 ids.retain(|id| by_id.contains_key(id));
                 !ids.is_empty()
             });
+            self.answers.retain(|id, _| by_id.contains_key(id));
         }
     }
 
@@ -308,7 +367,12 @@ impl TaskStore for InMemoryTaskStore {
             return Ok(None);
         };
         let changed = apply(task, update);
-        Ok(Some((task.clone(), changed)))
+        let answer = Some((task.clone(), changed));
+        if changed && answer.as_ref().is_some_and(|(t, _)| t.status.is_terminal()) {
+            memory.answers.remove(id);
+            let _ = self.changes.send(Arc::from(id));
+        }
+        Ok(answer)
     }
 
     async fn list(
@@ -340,6 +404,199 @@ impl TaskStore for InMemoryTaskStore {
             .collect();
         Ok(TaskPage { tasks, next_cursor })
     }
+
+    /// Services of one process that share this store: whether the task
+    /// still runs (no lease to extend).
+    async fn renew(&self, owner: &str, id: &str) -> Result<bool, TaskStoreError> {
+        let mut memory = lock(&self.tasks);
+        Ok(memory
+            .find(owner, id)
+            .is_some_and(|task| !task.status.is_terminal()))
+    }
+
+    async fn ask(
+        &self,
+        owner: &str,
+        id: &str,
+        requests: &Map<String, Value>,
+    ) -> Result<bool, TaskStoreError> {
+        let mut memory = lock(&self.tasks);
+        let Some(task) = memory.find(owner, id).filter(|t| !t.status.is_terminal()) else {
+            return Ok(false);
+        };
+        let waiting = task
+            .input_requests
+            .get_or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(waiting) = waiting {
+            waiting.extend(requests.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if task.status != TaskStatus::InputRequired {
+            task.status = TaskStatus::InputRequired;
+            task.updated_at = timestamp(SystemTime::now());
+        }
+        Ok(true)
+    }
+
+    async fn answer(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError> {
+        let mut memory = lock(&self.tasks);
+        let Some(task) = memory.find(owner, id) else {
+            return Ok(None);
+        };
+        let mut taken = Vec::new();
+        let mut kept = Map::new();
+        if !task.status.is_terminal() {
+            if let Some(Value::Object(waiting)) = &mut task.input_requests {
+                for (key, answer) in answers {
+                    if waiting.remove(&key).is_some() {
+                        taken.push(key.clone());
+                        kept.insert(key, answer);
+                    }
+                }
+                if waiting.is_empty() {
+                    task.input_requests = None;
+                }
+            }
+            if !taken.is_empty() {
+                if task.input_requests.is_none() {
+                    task.status = TaskStatus::Working;
+                }
+                task.updated_at = timestamp(SystemTime::now());
+            }
+        }
+        let after = task.clone();
+        if !taken.is_empty() {
+            memory
+                .answers
+                .entry(id.to_owned())
+                .or_default()
+                .extend(kept);
+            let _ = self.changes.send(Arc::from(id));
+        }
+        Ok(Some((after, taken)))
+    }
+
+    async fn take_answers(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Map<String, Value>, TaskStoreError> {
+        let mut memory = lock(&self.tasks);
+        if memory.find(owner, id).is_none() {
+            return Ok(Map::new());
+        }
+        Ok(memory.answers.remove(id).unwrap_or_default())
+    }
+
+    fn changes(&self) -> Option<broadcast::Receiver<Arc<str>>> {
+        Some(self.changes.subscribe())
+    }
+}
+
+/// What a task's work asks its client for, as [`keep`] sees it (the
+/// multi round-trip input of the tasks extension).
+#[async_trait]
+pub(crate) trait TaskInput: Send + Sync {
+    /// The input requests waiting for answers, in their wire form, by key.
+    fn waiting(&self) -> Map<String, Value>;
+    /// Resolves once the work asked for more input.
+    async fn asked_more(&self);
+    /// Hands the work answers given on some replica.
+    fn deliver(&self, answers: Map<String, Value>);
+}
+
+/// Keeps a task whose work runs on this replica in step with a store the
+/// replicas share, and ends once the task has ended elsewhere (cancelled
+/// on another replica, expired, its lease lost), so that the caller stops
+/// the work: renews the lease every third of it, publishes the input
+/// requests the work asks for (`input`), and hands the work the answers
+/// `tasks/update` gave on any replica. It looks at once when the store
+/// announces a change of the task ([`TaskStore::changes`]), else at the
+/// next renewal.
+pub(crate) async fn keep(
+    store: &dyn TaskStore,
+    owner: &str,
+    id: &str,
+    input: Option<&dyn TaskInput>,
+) {
+    let lease = store.lease();
+    let mut changes = store.changes();
+    let mut published = std::collections::HashSet::new();
+    let mut renewal = lease.map(|l| tokio::time::Instant::now() + l / 3);
+    loop {
+        if let Some(input) = input {
+            let fresh: Map<String, Value> = input
+                .waiting()
+                .into_iter()
+                .filter(|(key, _)| !published.contains(key))
+                .collect();
+            if !fresh.is_empty() {
+                match store.ask(owner, id, &fresh).await {
+                    Ok(true) => published.extend(fresh.into_iter().map(|(key, _)| key)),
+                    Ok(false) => return,
+                    // Published again at the next look.
+                    Err(e) => {
+                        tracing::warn!(error = %e, task = %id, "a task's input requests were not stored")
+                    }
+                }
+            }
+        }
+        let asked = async {
+            match input {
+                Some(input) => input.asked_more().await,
+                None => std::future::pending().await,
+            }
+        };
+        let due = async {
+            match renewal {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = asked => continue,
+            _ = due => renewal = lease.map(|l| tokio::time::Instant::now() + l / 3),
+            _ = heard(&mut changes, id) => {}
+        }
+        match store.renew(owner, id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // Redis gone a while: keep working; if the lease runs out
+            // meanwhile, a reader marks the task failed and the next
+            // renewal stops the work.
+            Err(e) => {
+                tracing::warn!(error = %e, task = %id, "a task's lease was not renewed");
+                continue;
+            }
+        }
+        let Some(input) = input.filter(|i| !i.waiting().is_empty()) else {
+            continue;
+        };
+        match store.take_answers(owner, id).await {
+            Ok(answers) if !answers.is_empty() => input.deliver(answers),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, task = %id, "a task's answers could not be taken"),
+        }
+    }
+}
+
+/// Resolves when `changes` names the task `id` (or some were missed).
+async fn heard(changes: &mut Option<broadcast::Receiver<Arc<str>>>, id: &str) {
+    let Some(changes) = changes.as_mut() else {
+        return std::future::pending().await;
+    };
+    loop {
+        match changes.recv().await {
+            Ok(changed) if &*changed == id => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 /// Applies `update` to `task` unless it has ended (or nothing changes);
@@ -352,6 +609,9 @@ fn apply(task: &mut TaskRecord, update: TaskUpdate) -> bool {
     task.message = update.message;
     if update.outcome.is_some() {
         task.outcome = update.outcome;
+    }
+    if task.status.is_terminal() {
+        task.input_requests = None;
     }
     task.updated_at = timestamp(SystemTime::now());
     true
@@ -463,6 +723,88 @@ pub(crate) mod tests {
             .unwrap()
             .tasks
             .is_empty());
+        // Input requests and their answers: published by the running
+        // replica, answered on any, taken by the running one.
+        let d = TaskRecord::new("dave", ttl, poll);
+        store.create(&d, 10).await.unwrap();
+        let mut changes = store.changes().expect("the store announces changes");
+        let requests = json!({
+            "first": {"method": "elicitation/create", "params": {"message": "Sure?"}},
+            "second": {"method": "roots/list"},
+        });
+        let requests = requests.as_object().unwrap();
+        assert!(!store.ask("mallory", &d.id, requests).await.unwrap());
+        assert!(store.ask("dave", &d.id, requests).await.unwrap());
+        let seen = store.get("dave", &d.id).await.unwrap().unwrap();
+        assert_eq!(seen.status, TaskStatus::InputRequired);
+        assert_eq!(seen.input_requests, Some(Value::Object(requests.clone())));
+        let accept = json!({"action": "accept", "content": {"confirm": true}});
+        let answers = |keys: &[&str]| -> Map<String, Value> {
+            keys.iter()
+                .map(|k| (k.to_string(), accept.clone()))
+                .collect()
+        };
+        assert!(store
+            .answer("mallory", &d.id, answers(&["first"]))
+            .await
+            .unwrap()
+            .is_none());
+        let (after, taken) = store
+            .answer("dave", &d.id, answers(&["first", "unasked"]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken, ["first"]);
+        assert_eq!(after.status, TaskStatus::InputRequired, "one still waits");
+        assert_eq!(
+            after.input_requests,
+            Some(json!({"second": {"method": "roots/list"}}))
+        );
+        let announced = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if &*changes.recv().await.unwrap() == d.id.as_str() {
+                    return;
+                }
+            }
+        });
+        announced.await.expect("the answer is announced");
+        let (_, again) = (store.answer("dave", &d.id, answers(&["first"])).await)
+            .unwrap()
+            .unwrap();
+        assert!(
+            again.is_empty(),
+            "an answered request is not answered twice"
+        );
+        assert!(store
+            .take_answers("mallory", &d.id)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.take_answers("dave", &d.id).await.unwrap(),
+            answers(&["first"])
+        );
+        assert!(store.take_answers("dave", &d.id).await.unwrap().is_empty());
+        let (after, taken) = (store.answer("dave", &d.id, answers(&["second"])).await)
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken, ["second"]);
+        assert_eq!(after.status, TaskStatus::Working, "none waits any more");
+        assert_eq!(after.input_requests, None);
+        // An ended task drops its requests and takes no answers.
+        assert!(store.ask("dave", &d.id, requests).await.unwrap());
+        store
+            .update("dave", &d.id, TaskUpdate::cancelled())
+            .await
+            .unwrap();
+        assert!(!store.ask("dave", &d.id, requests).await.unwrap());
+        let (after, taken) = (store.answer("dave", &d.id, answers(&["first"])).await)
+            .unwrap()
+            .unwrap();
+        assert!(taken.is_empty());
+        assert_eq!(after.input_requests, None);
+        assert!(!store.renew("dave", &d.id).await.unwrap(), "it has ended");
+
         // Expiry by ttl.
         let short = TaskRecord::new("carol", Duration::from_millis(50), poll);
         store.create(&short, 1).await.unwrap();

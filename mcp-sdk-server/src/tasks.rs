@@ -17,12 +17,21 @@
 //! `_meta` and travel on the stream of the client's latest `tasks/result`
 //! for the task (else the session's standalone stream), as the spec
 //! suggests.
+//!
+//! With replicas ([`HttpConfig::replicas`](crate::http::HttpConfig)), a
+//! session's tasks are kept in the server's [`TaskStore`] too, under the
+//! session's id, so that any replica answers `tasks/get`, `tasks/list`,
+//! `tasks/cancel` and `tasks/result` for them; the tool runs on the replica
+//! that created the task, which holds its lease (see
+//! [`task_store`](crate::task_store)): a replica that dies leaves its tasks
+//! failed, saying why, not working forever.
 
 pub use crate::config::TaskConfig;
 use crate::context::{Http, RequestContext};
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Peer, TaskBinding};
 use crate::sink::Outbound;
+use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse, random_task_id, timestamp, to_value};
 use async_trait::async_trait;
 use mcp_sdk::{
@@ -59,6 +68,18 @@ pub(crate) struct TaskEntry {
     route: Mutex<Option<Outbound>>,
     /// The session's standalone peer, which announces status changes.
     announcer: Peer,
+    /// The store replicas share, when they do.
+    shared: Option<Shared>,
+}
+
+/// Where a session's tasks are kept when replicas share them.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<dyn TaskStore>,
+    /// The session's name in the store, whose tasks are its own: no
+    /// principal (`""`, or issuer and subject joined by a NUL) looks like
+    /// it.
+    owner: String,
 }
 
 struct TaskState {
@@ -155,6 +176,16 @@ impl TaskBinding for TaskEntry {
             TaskStatus::Working
         };
         if self.set_status(status, None) {
+            if let Some(shared) = &self.shared {
+                let update = TaskUpdate {
+                    status,
+                    message: None,
+                    outcome: None,
+                };
+                if let Err(e) = shared.store.update(&shared.owner, &self.id, update).await {
+                    tracing::warn!(error = %e, task = %self.id, "a task's status was not stored");
+                }
+            }
             self.announce().await;
         }
     }
@@ -163,8 +194,11 @@ impl TaskBinding for TaskEntry {
 /// The tasks of one session.
 #[derive(Default)]
 pub(crate) struct Tasks {
-    /// In creation order (for `tasks/list`); few enough to search.
+    /// In creation order (for `tasks/list`); few enough to search. With
+    /// replicas, the tasks running on this one.
     entries: Mutex<Vec<Arc<TaskEntry>>>,
+    /// The store replicas share, once the transport says they do.
+    shared: OnceLock<Shared>,
 }
 
 impl Tasks {
@@ -186,11 +220,7 @@ impl Tasks {
             .iter()
             .find(|e| e.id == id)
             .cloned()
-            .ok_or_else(|| {
-                Error::invalid_params(format_args!(
-                    "Failed to retrieve task: no task {id:?} in this session (unknown, or its ttl ended)"
-                ))
-            })
+            .ok_or_else(|| unknown(id))
     }
 
     /// Ends every task (the session is closing).
@@ -198,6 +228,28 @@ impl Tasks {
         for entry in lock(&self.entries).drain(..) {
             entry.cancel.cancel();
         }
+    }
+
+    /// Keeps the session's tasks in `store`, which the replicas of the
+    /// server share, from now on (before the session's first request).
+    pub(crate) fn share(&self, store: Arc<dyn TaskStore>, session: &str) {
+        let _ = self.shared.set(Shared {
+            store,
+            owner: format!("session:{session}"),
+        });
+    }
+
+    /// Whether a task's tool runs here (so that this replica's copy of
+    /// the session must stay while the session is idle elsewhere).
+    pub(crate) fn running(&self) -> bool {
+        lock(&self.entries)
+            .iter()
+            .any(|e| !e.status().is_terminal() && e.expires > Instant::now())
+    }
+
+    /// The task `id` running here, if any (with replicas).
+    fn local(&self, id: &str) -> Option<Arc<TaskEntry>> {
+        lock(&self.entries).iter().find(|e| e.id == id).cloned()
     }
 }
 
@@ -258,7 +310,7 @@ impl Tasks {
     /// Creates a task for `tools/call` `params` and starts the tool in the
     /// background; the answer is the task's state. Its status changes are
     /// announced through `announcer`, the session's standalone peer.
-    pub(crate) fn start(
+    pub(crate) async fn start(
         &self,
         shared: &Arc<ServerShared>,
         announcer: Peer,
@@ -273,8 +325,26 @@ impl Tasks {
             .unwrap_or(config.default_ttl)
             .min(config.max_ttl);
         let now = SystemTime::now();
+        let id = random_task_id();
+        let store = self.shared.get().cloned();
+        if let Some(store) = &store {
+            // Stored first, so that any replica finds it as soon as the
+            // client hears of it; the store bounds the session's tasks.
+            let mut record = TaskRecord::new(&store.owner, ttl, config.poll_interval);
+            record.id = id.clone();
+            record.created_at = timestamp(now);
+            record.updated_at = record.created_at.clone();
+            store
+                .store
+                .create(&record, config.max_tasks)
+                .await
+                .map_err(|e| match e {
+                    TaskStoreError::Full { held } => too_many(held),
+                    other => other.into(),
+                })?;
+        }
         let entry = Arc::new(TaskEntry {
-            id: random_task_id(),
+            id,
             created_at: timestamp(now),
             ttl,
             expires: Instant::now() + ttl,
@@ -289,19 +359,17 @@ impl Tasks {
             cancel: CancellationToken::new(),
             route: Mutex::new(None),
             announcer: announcer.clone(),
+            shared: store,
         });
         {
             let mut entries = lock(&self.entries);
             Tasks::purge_expired(&mut entries);
             if entries.len() >= config.max_tasks {
-                return Err(Error::invalid_request(format_args!(
-                    "this session has {} tasks already, the most it may keep; wait for some to \
-                     end or cancel them",
-                    entries.len()
-                )));
+                return Err(too_many(entries.len()));
             }
             entries.push(entry.clone());
         }
+        let max_result_bytes = config.max_result_bytes;
         let shared = shared.clone();
         let task = entry.clone();
         tokio::spawn(async move {
@@ -314,10 +382,49 @@ impl Tasks {
             )
             .with_http(http);
             let run = dispatch(&shared, "tools/call".into(), params, ctx);
+            // With replicas: the lease renewed, and a cancel on another
+            // replica heard.
+            let keeper = async {
+                match &task.shared {
+                    Some(s) => keep(&*s.store, &s.owner, &task.id, None).await,
+                    None => std::future::pending().await,
+                }
+            };
             let outcome = tokio::select! {
                 outcome = run => outcome,
                 _ = task.cancel.cancelled() => return,
+                _ = keeper => {
+                    // It ended elsewhere (cancelled there, say): what the
+                    // store says it is, without a second announcement.
+                    task.cancel.cancel();
+                    task.ended_elsewhere().await;
+                    return;
+                }
             };
+            if let Some(s) = &task.shared {
+                let update = TaskUpdate::finished(outcome.clone(), max_result_bytes);
+                let stored = s.store.update(&s.owner, &task.id, update).await;
+                match stored {
+                    // Cancelled elsewhere meanwhile: that stands.
+                    Ok(Some((record, false))) if record.status.is_terminal() => {
+                        task.ended_elsewhere().await;
+                        return;
+                    }
+                    Ok(Some((record, _))) => {
+                        let outcome = record.outcome.unwrap_or(outcome);
+                        if task.outcome.set(outcome).is_ok()
+                            && task.set_status(record.status, record.message)
+                        {
+                            task.announce().await;
+                        }
+                        return;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, task = %task.id, "a task's outcome was not stored")
+                    }
+                }
+            }
             let (status, message) = match &outcome {
                 Ok(result) if result.get("isError") == Some(&Value::Bool(true)) => (
                     TaskStatus::Failed,
@@ -338,7 +445,8 @@ impl Tasks {
     }
 
     /// `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel`, when
-    /// the server declares tasks; `reply` is the stream of this request.
+    /// the server declares tasks; `reply` is the stream of this request,
+    /// `announcer` the session's standalone peer.
     pub(crate) async fn request(
         &self,
         shared: &ServerShared,
@@ -346,11 +454,21 @@ impl Tasks {
         params: Option<Value>,
         reply: &Outbound,
         cancelled: &CancellationToken,
+        announcer: &Peer,
     ) -> Result<Value, Error> {
         let caps = shared.capabilities();
         let Some(tasks) = caps.tasks.as_ref() else {
             return Err(Error::method_not_found(method));
         };
+        if let Some(store) = self.shared.get() {
+            let list = tasks.list.is_some();
+            let cancel = tasks.cancel.is_some();
+            return self
+                .request_shared(
+                    store, method, params, reply, cancelled, announcer, list, cancel,
+                )
+                .await;
+        }
         match method {
             "tasks/get" => {
                 let params: GetTaskParams = parse(params)?;
@@ -365,7 +483,7 @@ impl Tasks {
                     _ = done.wait_for(|d| *d) => {}
                     _ = cancelled.cancelled() => return Err(Error::internal("cancelled")),
                 }
-                payload(&task)
+                payload(&task.id, task.outcome.get().cloned())
             }
             "tasks/list" if tasks.list.is_some() => {
                 let params: ListTasksParams = parse(params)?;
@@ -376,10 +494,7 @@ impl Tasks {
                 let task = self.find(&params.task_id)?;
                 let status = task.status();
                 if status.is_terminal() {
-                    return Err(Error::invalid_params(format_args!(
-                        "Cannot cancel task: already in terminal status '{}'",
-                        status_name(status)
-                    )));
+                    return Err(already_ended(status));
                 }
                 let _ = task.outcome.set(Err(Error::internal(
                     "the task was cancelled before it completed",
@@ -426,14 +541,167 @@ impl Tasks {
     }
 }
 
+impl Tasks {
+    /// The task requests of a session whose tasks replicas share: the
+    /// store answers (one round trip), wherever the task runs.
+    #[allow(clippy::too_many_arguments)]
+    async fn request_shared(
+        &self,
+        store: &Shared,
+        method: &str,
+        params: Option<Value>,
+        reply: &Outbound,
+        cancelled: &CancellationToken,
+        announcer: &Peer,
+        list: bool,
+        cancel: bool,
+    ) -> Result<Value, Error> {
+        let Shared { store, owner } = store;
+        let find = |id: &str, found: Option<TaskRecord>| found.ok_or_else(|| unknown(id));
+        match method {
+            "tasks/get" => {
+                let params: GetTaskParams = parse(params)?;
+                let record = find(&params.task_id, store.get(owner, &params.task_id).await?)?;
+                to_value(GetTaskResult::from(wire(&record)))
+            }
+            "tasks/result" => {
+                let params: GetTaskPayloadParams = parse(params)?;
+                let id = params.task_id;
+                // The tool's requests to the client take this stream when
+                // the tool runs here; else its replica's standalone stream.
+                let local = self.local(&id);
+                if let Some(task) = &local {
+                    *lock(&task.route) = Some(reply.clone());
+                }
+                let mut done = local.map(|task| task.done.subscribe());
+                let mut pause = Duration::from_millis(50);
+                loop {
+                    let record = find(&id, store.get(owner, &id).await?)?;
+                    if record.status.is_terminal() {
+                        return payload(&id, record.outcome);
+                    }
+                    // Woken by the tool's end here, else polled: a wait
+                    // costs a round trip per pause, growing to a second.
+                    let ended = async {
+                        match &mut done {
+                            Some(done) => {
+                                let _ = done.wait_for(|d| *d).await;
+                            }
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let ended_here = tokio::select! {
+                        _ = ended => true,
+                        _ = tokio::time::sleep(pause) => false,
+                        _ = cancelled.cancelled() => return Err(Error::internal("cancelled")),
+                    };
+                    if ended_here {
+                        // Its end is stored before it is told here: one
+                        // more look, then polls only.
+                        done = None;
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+            "tasks/list" if list => {
+                let params: ListTasksParams = parse(params)?;
+                let page = store.list(owner, params.cursor.as_deref(), PAGE).await?;
+                to_value(ListTasksResult {
+                    tasks: page.tasks.iter().map(wire).collect(),
+                    next_cursor: page.next_cursor,
+                    ..Default::default()
+                })
+            }
+            "tasks/cancel" if cancel => {
+                let params: CancelTaskParams = parse(params)?;
+                let id = params.task_id;
+                let updated = store.update(owner, &id, TaskUpdate::cancelled()).await?;
+                let (record, changed) = updated.ok_or_else(|| unknown(&id))?;
+                if !changed {
+                    return Err(already_ended(record.status));
+                }
+                // Running here: stopped now. Elsewhere: its replica hears
+                // of it from the store and stops it.
+                if let Some(task) = self.local(&id) {
+                    let _ = task.outcome.set(Err(Error::internal(
+                        "the task was cancelled before it completed",
+                    )));
+                    task.cancel.cancel();
+                    task.set_status(TaskStatus::Cancelled, record.message.clone());
+                }
+                let task = wire(&record);
+                let _ = announcer
+                    .notify(TaskStatusNotificationParams::from(task.clone()))
+                    .await;
+                to_value(CancelTaskResult::from(task))
+            }
+            _ => Err(Error::method_not_found(method)),
+        }
+    }
+}
+
+impl TaskEntry {
+    /// The task ended on another replica (cancelled there) or in the
+    /// store (expired, its lease lost): this copy takes what the store
+    /// says, so that a `tasks/result` waiting here ends too.
+    async fn ended_elsewhere(&self) {
+        let Some(s) = &self.shared else { return };
+        let (status, message, outcome) = match s.store.get(&s.owner, &self.id).await {
+            Ok(Some(record)) if record.status.is_terminal() => {
+                (record.status, record.message, record.outcome)
+            }
+            _ => (
+                TaskStatus::Failed,
+                Some("the task ended elsewhere, or is no longer kept".to_owned()),
+                None,
+            ),
+        };
+        let outcome =
+            outcome.unwrap_or_else(|| Err(Error::internal("the task ended on another replica")));
+        let _ = self.outcome.set(outcome);
+        self.set_status(status, message);
+    }
+}
+
+/// A task as the wire shows it, from the store's record.
+fn wire(record: &TaskRecord) -> Task {
+    Task {
+        task_id: record.id.clone(),
+        status: record.status,
+        status_message: record.message.clone(),
+        created_at: record.created_at.clone(),
+        last_updated_at: record.updated_at.clone(),
+        ttl: Some(record.ttl.as_millis() as u64),
+        poll_interval: Some(record.poll_interval.as_millis() as u64),
+        extra: Default::default(),
+    }
+}
+
+fn unknown(id: &str) -> Error {
+    Error::invalid_params(format_args!(
+        "Failed to retrieve task: no task {id:?} in this session (unknown, or its ttl ended)"
+    ))
+}
+
+fn too_many(held: usize) -> Error {
+    Error::invalid_request(format_args!(
+        "this session has {held} tasks already, the most it may keep; wait for some to end or \
+         cancel them"
+    ))
+}
+
+fn already_ended(status: TaskStatus) -> Error {
+    Error::invalid_params(format_args!(
+        "Cannot cancel task: already in terminal status '{}'",
+        status_name(status)
+    ))
+}
+
 /// What `tasks/result` answers for a finished task: the tool's own answer
 /// with the related-task `_meta`, or its error.
-fn payload(task: &TaskEntry) -> Result<Value, Error> {
-    let outcome = task
-        .outcome
-        .get()
-        .cloned()
-        .unwrap_or_else(|| Err(Error::internal("the task ended without a result")));
+fn payload(id: &str, outcome: Option<Result<Value, Error>>) -> Result<Value, Error> {
+    let outcome =
+        outcome.unwrap_or_else(|| Err(Error::internal("the task ended without a result")));
     let mut result = outcome?;
     if let Some(object) = result.as_object_mut() {
         let meta = object
@@ -441,7 +709,7 @@ fn payload(task: &TaskEntry) -> Result<Value, Error> {
             .or_insert_with(|| Value::Object(Meta::new()));
         if let Some(meta) = meta.as_object_mut() {
             let related = RelatedTaskMetadata {
-                task_id: task.id.clone(),
+                task_id: id.to_owned(),
                 extra: Default::default(),
             };
             meta.insert(

@@ -70,6 +70,9 @@ pub(crate) struct InputRound {
     task_wanted: tokio::sync::Notify,
     /// Wakes the handler's waiting asks when answers arrive.
     answered: tokio::sync::Notify,
+    /// Wakes whoever publishes a task's input requests (replicas sharing a
+    /// task store) when the handler asks for more.
+    asked_more: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -154,6 +157,7 @@ impl InputRound {
             wants_task: std::sync::atomic::AtomicBool::new(false),
             task_wanted: tokio::sync::Notify::new(),
             answered: tokio::sync::Notify::new(),
+            asked_more: tokio::sync::Notify::new(),
         })
     }
 
@@ -204,6 +208,9 @@ impl InputRound {
                 .requests
                 .insert(key.clone(), request.clone());
             self.waker.wake();
+            // One waiter at most (the task's keeper): a permit is kept
+            // until it looks.
+            self.asked_more.notify_one();
             arrived.await;
         }
     }
@@ -227,6 +234,12 @@ impl InputRound {
         lock(&self.asked).requests.clone()
     }
 
+    /// Resolves once the handler asked for more input since the last call
+    /// (or since the round began, for the first).
+    pub async fn asked_more(&self) {
+        self.asked_more.notified().await
+    }
+
     /// Answers some of the waiting input requests (`tasks/update`): each
     /// answer must be an object of the right shape for its request (-32602
     /// otherwise, and nothing is taken); answers to requests not waiting
@@ -235,12 +248,7 @@ impl InputRound {
         let mut asked = lock(&self.asked);
         for (key, answer) in &responses {
             if let Some(request) = asked.requests.get(key) {
-                check_answer(request, answer).map_err(|e| {
-                    Error::invalid_params(format_args!(
-                        "inputResponses.{key} is not a valid answer to {}: {e}",
-                        request.method()
-                    ))
-                })?;
+                checked(key, request, answer)?;
             }
         }
         let mut answers = lock(&self.answers);
@@ -301,6 +309,30 @@ impl InputRound {
     }
 }
 
+/// A task's round, as the keeper of a task in a store replicas share
+/// sees it.
+#[async_trait::async_trait]
+impl crate::task_store::TaskInput for InputRound {
+    fn waiting(&self) -> Map<String, Value> {
+        (lock(&self.asked).requests.iter())
+            .map(|(key, request)| {
+                let wire = serde_json::to_value(request).unwrap_or_default();
+                (key.clone(), wire)
+            })
+            .collect()
+    }
+
+    async fn asked_more(&self) {
+        InputRound::asked_more(self).await
+    }
+
+    fn deliver(&self, answers: Map<String, Value>) {
+        if let Err(e) = self.answer(answers) {
+            tracing::warn!(error = %e, "answers to a task's input requests were refused");
+        }
+    }
+}
+
 /// -32021 when the client did not declare what `request` needs.
 fn missing_capability(caps: &ClientCapabilities, request: &InputRequest) -> Option<Error> {
     let (has, name, required) = match request {
@@ -325,6 +357,16 @@ fn missing_capability(caps: &ClientCapabilities, request: &InputRequest) -> Opti
     }
     let required: ClientCapabilities = serde_json::from_value(required).unwrap_or_default();
     Some(Error::missing_required_client_capability(name, &required))
+}
+
+/// -32602 when `answer` (under `key`) is not of the shape `request` needs.
+pub(crate) fn checked(key: &str, request: &InputRequest, answer: &Value) -> Result<(), Error> {
+    check_answer(request, answer).map_err(|e| {
+        Error::invalid_params(format_args!(
+            "inputResponses.{key} is not a valid answer to {}: {e}",
+            request.method()
+        ))
+    })
 }
 
 fn check_answer(request: &InputRequest, answer: &Value) -> Result<(), serde_json::Error> {

@@ -25,13 +25,15 @@
 //! task belongs to the principal that created it (on a protected server);
 //! another principal's request for it gets the answer an unknown id gets.
 
-use super::input::InputRound;
+use super::input::{checked, InputRound};
 use crate::config::TaskConfig;
 use crate::context::Http;
 use crate::server::Server;
-use crate::task_store::{TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
+use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse};
-use mcp_sdk::{ClientCapabilities, Error, ErrorCode, ServerCapabilities, TaskStatus, TaskSupport};
+use mcp_sdk::{
+    ClientCapabilities, Error, ErrorCode, InputRequest, ServerCapabilities, TaskStatus, TaskSupport,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -145,6 +147,13 @@ impl ExtensionTasks {
     /// unknown one is.
     async fn find(&self, owner: &str, id: &str) -> Result<TaskRecord, Error> {
         self.store.get(owner, id).await?.ok_or_else(|| unknown(id))
+    }
+
+    /// Whether replicas share the store (a store with leases): a task's
+    /// input requests and their answers then travel through it, so that
+    /// any replica shows and takes them.
+    fn shared(&self) -> bool {
+        self.store.lease().is_some()
     }
 
     /// The input requests a task running here waits on.
@@ -273,11 +282,12 @@ pub(crate) async fn start(
     lock(&tasks.running).insert(
         task.id.clone(),
         Running {
-            round,
+            round: round.clone(),
             cancel: cancel.clone(),
         },
     );
     let answer = created(&task);
+    let shared = tasks.shared();
     let store = tasks.store.clone();
     let running = tasks.running.clone();
     let max_result_bytes = config.max_result_bytes;
@@ -289,11 +299,19 @@ pub(crate) async fn start(
             .map(|ended| {
                 ended.unwrap_or_else(|_| Err(Error::internal("the handler failed unexpectedly")))
             });
+        // With replicas, the store is kept in step with the work; in one
+        // process the work and its task end together.
+        let keeper = async {
+            match shared {
+                true => keep(&*store, &task.owner, &task.id, Some(&*round)).await,
+                false => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             outcome = work => Some(outcome),
             _ = cancel.cancelled() => None,
             _ = tokio::time::sleep(task.ttl) => None,
-            _ = keep_lease(&*store, &task) => None,
+            _ = keeper => None,
         };
         cancel.cancel();
         lock(&running).remove(&task.id);
@@ -324,26 +342,6 @@ fn bounded(result: Value, max_bytes: usize) -> TaskUpdate {
             outcome: Some(Ok(result)),
         },
         _ => update,
-    }
-}
-
-/// Renews the task's lease while it runs, every third of the lease (not
-/// at all with a store of one process); ends when the task has ended
-/// elsewhere (cancelled on another replica, expired), so the work stops.
-async fn keep_lease(store: &dyn TaskStore, task: &TaskRecord) {
-    let Some(lease) = store.lease() else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::time::sleep(lease / 3).await;
-        match store.renew(&task.owner, &task.id).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            // Redis gone a while: keep working; if the lease runs out
-            // meanwhile, a reader marks the task failed and the next
-            // renewal stops the work.
-            Err(e) => tracing::warn!(error = %e, task = %task.id, "a task's lease was not renewed"),
-        }
     }
 }
 
@@ -382,7 +380,30 @@ pub(crate) async fn request(
         "tasks/get" => {
             let p: TaskRef = parse(params)?;
             let task = tasks.find(owner, &p.task_id).await?;
-            Ok(detailed(&task, tasks.waiting(&task.id)))
+            // Shared by replicas, the store's inputRequests are the truth.
+            let waiting = (!tasks.shared()).then(|| tasks.waiting(&task.id)).flatten();
+            Ok(detailed(&task, waiting))
+        }
+        "tasks/update" if tasks.shared() => {
+            let p: Update = parse(params)?;
+            let task = tasks.find(owner, &p.task_id).await?;
+            // Checked here against the requests as the store keeps them,
+            // so that a bad answer is refused to the client that sent it.
+            if let Some(Value::Object(waiting)) = &task.input_requests {
+                for (key, answer) in &p.input_responses {
+                    let request =
+                        (waiting.get(key).cloned()).map(serde_json::from_value::<InputRequest>);
+                    if let Some(Ok(request)) = request {
+                        checked(key, &request, answer)?;
+                    }
+                }
+            }
+            (tasks
+                .store
+                .answer(owner, &p.task_id, p.input_responses)
+                .await?)
+                .ok_or_else(|| unknown(&p.task_id))?;
+            Ok(ack())
         }
         "tasks/update" => {
             let p: Update = parse(params)?;
@@ -393,8 +414,8 @@ pub(crate) async fn request(
                 None if task.status.is_terminal() => {}
                 None => {
                     return Err(Error::internal(
-                        "this task runs on another replica of the server; tasks/update \
-                         reaches only the replica running it (not built yet)",
+                        "this task runs in another process, and this server's task store is \
+                         not shared: configure a shared one (RedisTaskStore) for replicas",
                     ))
                 }
             }

@@ -13,14 +13,17 @@
 //! replicated one).
 
 use super::{TaskPage, TaskRecord, TaskStore, TaskStoreError, TaskUpdate, LEASE_LOST};
+use crate::bus::{MessageBus, RedisBus};
 use crate::util::timestamp;
 use async_trait::async_trait;
 use mcp_sdk::{Error, TaskStatus};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde_json::Map;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::sync::broadcast;
 
 /// How long connecting, or one operation, may take before Redis counts as
 /// unreachable.
@@ -47,6 +50,19 @@ end
 local function running(status)
   return status == 'working' or status == 'input_required'
 end
+local function has(key, prefix)
+  for _, k in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(k, 1, #prefix) == prefix then return true end
+  end
+  return false
+end
+local function clear_input(key)
+  redis.call('HDEL', key, 'lease')
+  for _, k in ipairs(redis.call('HKEYS', key)) do
+    local p = string.sub(k, 1, 3)
+    if p == 'in:' or p == 'ans' then redis.call('HDEL', key, k) end
+  end
+end
 local function load(key, owner, now_ts)
   local f = redis.call('HGETALL', key)
   if #f == 0 then return nil end
@@ -56,7 +72,7 @@ local function load(key, owner, now_ts)
   if running(h.status) and h.lease and tonumber(h.lease) < now_ms() then
     redis.call('HSET', key, 'status', 'failed', 'message', {message}, 'outcome', {outcome},
       'updated', now_ts)
-    redis.call('HDEL', key, 'lease', 'input')
+    clear_input(key)
     f = redis.call('HGETALL', key)
   end
   return f
@@ -167,7 +183,8 @@ static GET: LazyLock<Lua> = LazyLock::new(|| {
 });
 
 /// KEYS: task. ARGV: owner, now, status, has message (0/1), message,
-/// outcome ('' for none). Gives {changed, fields} or nil.
+/// outcome ('' for none), changes channel, id. Gives {changed, fields} or
+/// nil; a cancel is announced on the channel (for the running replica).
 static UPDATE: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(format!(
         r#"{load}
@@ -185,7 +202,8 @@ else
   redis.call('HDEL', KEYS[1], 'message')
 end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'outcome', ARGV[6]) end
-if not running(ARGV[3]) then redis.call('HDEL', KEYS[1], 'lease', 'input') end
+if not running(ARGV[3]) then clear_input(KEYS[1]) end
+if ARGV[3] == 'cancelled' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return {{1, redis.call('HGETALL', KEYS[1])}}
 "#,
         load = *LOAD
@@ -193,7 +211,8 @@ return {{1, redis.call('HGETALL', KEYS[1])}}
 });
 
 /// KEYS: task. ARGV: owner, lease ms. Gives 1 while the task runs (its
-/// lease extended), 0 once it has ended or is gone.
+/// lease extended), 2 when answers wait for it too, 0 once it has ended or
+/// is gone.
 static RENEW: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(format!(
         r#"{load}
@@ -201,10 +220,79 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner ~= ARGV[1] then return 0 end
 if not running(redis.call('HGET', KEYS[1], 'status')) then return 0 end
 redis.call('HSET', KEYS[1], 'lease', now_ms() + tonumber(ARGV[2]))
+if has(KEYS[1], 'ans:') then return 2 end
 return 1
 "#,
         load = *LOAD
     ))
+});
+
+/// KEYS: task. ARGV: owner, now, then key and request pairs. Adds the
+/// input requests (fields `in:{key}`) to a running task, which becomes
+/// `input_required`. Gives 1, or 0 when the task is gone or has ended.
+static ASK: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(format!(
+        r#"{load}
+if not load(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if not running(status) then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], 'in:' .. ARGV[i], ARGV[i + 1]) end
+if status ~= 'input_required' then
+  redis.call('HSET', KEYS[1], 'status', 'input_required', 'updated', ARGV[2])
+end
+return 1
+"#,
+        load = *LOAD
+    ))
+});
+
+/// KEYS: task. ARGV: owner, now, changes channel, id, then key and answer
+/// pairs. Each answer whose `in:{key}` waits replaces it as `ans:{key}`;
+/// with none left waiting the task is `working` again, and the running
+/// replica is told on the channel. Gives {taken keys, fields} or nil.
+static ANSWER: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(format!(
+        r#"{load}
+if not load(KEYS[1], ARGV[1], ARGV[2]) then return false end
+local taken = {{}}
+if running(redis.call('HGET', KEYS[1], 'status')) then
+  for i = 5, #ARGV, 2 do
+    if redis.call('HDEL', KEYS[1], 'in:' .. ARGV[i]) == 1 then
+      redis.call('HSET', KEYS[1], 'ans:' .. ARGV[i], ARGV[i + 1])
+      table.insert(taken, ARGV[i])
+    end
+  end
+  if #taken > 0 then
+    redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+    if not has(KEYS[1], 'in:') then redis.call('HSET', KEYS[1], 'status', 'working') end
+    redis.call('PUBLISH', ARGV[3], ARGV[4])
+  end
+end
+return {{taken, redis.call('HGETALL', KEYS[1])}}
+"#,
+        load = *LOAD
+    ))
+});
+
+/// KEYS: task. ARGV: owner. Takes the answers (`ans:{key}` fields): gives
+/// them as key and answer pairs.
+static TAKE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(
+        r#"
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {} end
+local out = {}
+local f = redis.call('HGETALL', KEYS[1])
+for i = 1, #f, 2 do
+  if string.sub(f[i], 1, 4) == 'ans:' then
+    table.insert(out, string.sub(f[i], 5))
+    table.insert(out, f[i + 1])
+    redis.call('HDEL', KEYS[1], f[i])
+  end
+end
+return out
+"#
+        .to_owned(),
+    )
 });
 
 /// KEYS: owner set. ARGV: owner, now, cursor ('' for the first page),
@@ -246,6 +334,10 @@ pub struct RedisTaskStore {
     /// The URL with its password masked, for error messages.
     url: String,
     lease: Duration,
+    /// Where the replicas hear of tasks that changed (answers arrived,
+    /// cancelled): Redis publish/subscribe on `{prefix}:changed`, which
+    /// the scripts publish to.
+    changes: Arc<RedisBus>,
 }
 
 impl std::fmt::Debug for RedisTaskStore {
@@ -281,11 +373,15 @@ impl RedisTaskStore {
             .query_async(&mut connection)
             .await
             .map_err(|e| fail(e.to_string()))?;
+        let changes = RedisBus::connect(url, &changes_channel(prefix))
+            .await
+            .map_err(|e| fail(e.reason))?;
         Ok(RedisTaskStore {
             connection,
             prefix: prefix.to_owned(),
             url: masked.clone(),
             lease: DEFAULT_LEASE,
+            changes: Arc::new(changes),
         })
     }
 
@@ -342,6 +438,12 @@ impl RedisTaskStore {
     }
 }
 
+/// The channel on which the replicas sharing `prefix` hear of tasks that
+/// changed.
+fn changes_channel(prefix: &str) -> String {
+    format!("{prefix}:changed")
+}
+
 fn status_name(status: TaskStatus) -> String {
     serde_json::to_value(status)
         .ok()
@@ -352,9 +454,16 @@ fn status_name(status: TaskStatus) -> String {
 /// The task a hash's flat `fields` describe, `None` when they make none.
 fn decode(id: &str, fields: Vec<String>) -> Option<TaskRecord> {
     let mut map: HashMap<String, String> = HashMap::new();
+    let mut input = Map::new();
     let mut pairs = fields.into_iter();
     while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-        map.insert(k, v);
+        if let Some(key) = k.strip_prefix("in:") {
+            if let Ok(request) = serde_json::from_str(&v) {
+                input.insert(key.to_owned(), request);
+            }
+        } else {
+            map.insert(k, v);
+        }
     }
     let ms = |name: &str| {
         map.get(name)
@@ -375,7 +484,7 @@ fn decode(id: &str, fields: Vec<String>) -> Option<TaskRecord> {
         outcome: map
             .get("outcome")
             .and_then(|o| serde_json::from_str(o).ok()),
-        input_requests: map.get("input").and_then(|i| serde_json::from_str(i).ok()),
+        input_requests: (!input.is_empty()).then_some(Value::Object(input)),
     })
 }
 
@@ -444,7 +553,9 @@ impl TaskStore for RedisTaskStore {
             .arg(status_name(update.status))
             .arg(if update.message.is_some() { "1" } else { "0" })
             .arg(update.message.as_deref().unwrap_or(""))
-            .arg(outcome);
+            .arg(outcome)
+            .arg(changes_channel(&self.prefix))
+            .arg(id);
         let answer: Option<(i64, Vec<String>)> = self.run(&invocation).await?;
         Ok(answer.and_then(|(changed, fields)| decode(id, fields).map(|t| (t, changed == 1))))
     }
@@ -484,7 +595,67 @@ impl TaskStore for RedisTaskStore {
             .arg(owner)
             .arg(self.lease.as_millis() as u64);
         let running: i64 = self.run(&invocation).await?;
-        Ok(running == 1)
+        Ok(running >= 1)
+    }
+
+    async fn ask(
+        &self,
+        owner: &str,
+        id: &str,
+        requests: &Map<String, Value>,
+    ) -> Result<bool, TaskStoreError> {
+        let mut invocation = Call::new(&ASK);
+        invocation
+            .key(self.task_key(id))
+            .arg(owner)
+            .arg(timestamp(SystemTime::now()));
+        for (key, request) in requests {
+            invocation.arg(key).arg(request.to_string());
+        }
+        let asked: i64 = self.run(&invocation).await?;
+        Ok(asked == 1)
+    }
+
+    async fn answer(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError> {
+        let mut invocation = Call::new(&ANSWER);
+        invocation
+            .key(self.task_key(id))
+            .arg(owner)
+            .arg(timestamp(SystemTime::now()))
+            .arg(changes_channel(&self.prefix))
+            .arg(id);
+        for (key, answer) in &answers {
+            invocation.arg(key).arg(answer.to_string());
+        }
+        let answer: Option<(Vec<String>, Vec<String>)> = self.run(&invocation).await?;
+        Ok(answer.and_then(|(taken, fields)| decode(id, fields).map(|t| (t, taken))))
+    }
+
+    async fn take_answers(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Map<String, Value>, TaskStoreError> {
+        let mut invocation = Call::new(&TAKE);
+        invocation.key(self.task_key(id)).arg(owner);
+        let pairs: Vec<String> = self.run(&invocation).await?;
+        let mut answers = Map::new();
+        let mut pairs = pairs.into_iter();
+        while let (Some(key), Some(answer)) = (pairs.next(), pairs.next()) {
+            if let Ok(answer) = serde_json::from_str(&answer) {
+                answers.insert(key, answer);
+            }
+        }
+        Ok(answers)
+    }
+
+    fn changes(&self) -> Option<broadcast::Receiver<Arc<str>>> {
+        Some(self.changes.subscribe())
     }
 }
 

@@ -301,10 +301,13 @@ impl Inner {
                 Some(cluster) => cluster.standalone_sink(id.clone()),
                 None => Arc::new(StandaloneSink(weak.clone())),
             };
+            let store = shared.config.tasks.store.clone();
             let session = Session::new(shared, standalone);
             if cluster.is_some() {
                 let shared_id = cluster::SharedSessionId(id.clone());
                 session.link().extensions().insert(shared_id);
+                // Any replica answers for the session's tasks.
+                session.tasks.share(store, &id);
                 // Below 2^52, so that every client reads it as an integer.
                 let first = (uuid::Uuid::new_v4().as_u128() as u32 as i64) << 20;
                 session.link().number_requests_from(first);
@@ -1210,6 +1213,10 @@ impl StreamableHttpService {
                             now.saturating_sub(hs.last_seen.load(Ordering::Relaxed)) > limit
                                 && hs.waiting.load(Ordering::Acquire) == 0
                                 && !lock(&hs.streams).has_connections()
+                                // With replicas, a copy whose tasks run
+                                // here stays while the session is used
+                                // elsewhere (its tasks end with their ttl).
+                                && (inner.cluster.is_none() || !hs.session.tasks.running())
                         })
                         .map(|(id, _)| id.clone())
                         .collect();
