@@ -718,6 +718,7 @@ async fn read_events(
     stop: &CancellationToken,
 ) -> StreamEnd {
     let mut events: Vec<SseEvent> = Vec::new();
+    parser.begin_connection();
     loop {
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk,
