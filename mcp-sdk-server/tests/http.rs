@@ -399,6 +399,26 @@ async fn close_sse_stream_then_last_event_id_delivers_the_rest_once() {
     assert!(server.events.try_recv().is_err());
 }
 
+/// A resumption whose events are no longer kept is 410 Gone, not 404: the
+/// spec keeps 404 for a session that is gone, which a client must answer
+/// by starting a new one. The session lives on: its calls are answered,
+/// and a GET without `Last-Event-ID` opens its standalone stream.
+#[tokio::test]
+async fn a_resumption_whose_events_are_gone_is_410_and_the_session_lives_on() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let resp = server.get(&s, Some("99:3")).await;
+    assert_eq!(resp.status(), 410);
+    let body = json_body(resp).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no longer kept"), "{message}");
+    assert!(message.contains("still open"), "{message}");
+    server.hello(&s).await;
+    assert_eq!(server.get(&s, None).await.status(), 200);
+    // An id not of our form stays a 400.
+    assert_eq!(server.get(&s, Some("garbage")).await.status(), 400);
+}
+
 #[tokio::test]
 async fn an_idle_session_expires_cancels_its_requests_and_then_answers_404() {
     let config = HttpConfig {
