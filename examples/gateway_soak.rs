@@ -84,11 +84,6 @@ struct Args {
     /// their way, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     settle: u64,
-    /// Do not fail the run for a client that never heard its warm-up note
-    /// (still printed as unexplained): a known defect, open in issue 17,
-    /// that CI's tiny run must not turn into a coin toss.
-    #[arg(long)]
-    warm_up_miss_ok: bool,
     /// Instead of the soak, send the batches of issue 17's amplification
     /// cases (2025-03-26 sessions) and print each answer's size and the
     /// resident memory of the process that answered, before, at its peak
@@ -834,6 +829,13 @@ async fn soak_era(
         let bucket = if cut { &mut unpromised } else { &mut promised };
         bucket.0 += t.writes;
         bucket.1 += heard.min(t.writes);
+        if !cut && heard < t.writes {
+            // Who lost what: the place to start looking.
+            println!(
+                "  client {}: heard {heard} of the {} updates of {} it was owed",
+                soaker.s, t.writes, soaker.heard.uri
+            );
+        }
         if stateless {
             // A 2026-07-28 client sends a request whose response stream
             // broke once more, so a write may run twice.
@@ -977,7 +979,7 @@ fn report(r: &EraReport, args: &Args) -> bool {
         && r.promised.0 == r.promised.1
         && r.extra_updates == 0
         && r.foreign_updates == 0
-        && (r.never_live.0 == 0 || args.warm_up_miss_ok)
+        && r.never_live.0 == 0
         && r.faults.restart_failure.is_none();
     if !ok {
         if let Some(first) = &t.first_unexplained {

@@ -1740,6 +1740,83 @@ async fn resource_updates(upstream: Era, downstream: Era) {
     client.close().await;
 }
 
+/// Sessions subscribing at once to many notes of a stateless server: each
+/// new URI replaces the gateway's `subscriptions/listen` stream there, and
+/// the streams are acknowledged in any order. Every URI stays watched, so
+/// every subscriber hears of every write (issue 17: a stream built from an
+/// older set of URIs, acknowledged last, replaced a newer one, and a
+/// client of the soak never heard its warm-up note).
+#[tokio::test]
+async fn concurrent_subscriptions_through_a_stateless_server_all_stay_watched() {
+    const CLIENTS: usize = 8;
+    const NOTES: usize = 4;
+    let data = TempDir::new("gateway-concurrent-subscribe");
+    let dir = data.0.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let resources = http_server("resources_server", &["--dir", dir.to_str().unwrap()]).await;
+    let spec = DownstreamSpec {
+        name: "resources".into(),
+        target: Target::Http {
+            url: resources.url.clone(),
+        },
+        era: Era::StatelessOnly,
+    };
+    let setup = Setup {
+        extra: vec![spec],
+        ..Default::default()
+    };
+    let system = System::start_with(&[], setup).await;
+    let note = |c: usize, n: usize| format!("together-{c}-{n}");
+    let mut clients = Vec::new();
+    for c in 0..CLIENTS {
+        let (client, host) = system.client(Era::SessionOnly).await;
+        for n in 0..NOTES {
+            let args = json!({"name": note(c, n), "text": "created"});
+            ok(&client, "resources__write_note", args).await;
+        }
+        clients.push((client, host));
+    }
+    // Every subscription at once: 32 listen streams replace each other.
+    let subscribing = clients.iter().enumerate().flat_map(|(c, (client, _))| {
+        (0..NOTES).map(move |n| async move {
+            let uri = format!("notes://{}", note(c, n));
+            client.subscribe(&uri).await.unwrap();
+        })
+    });
+    futures_util::future::join_all(subscribing).await;
+    assert_eq!(
+        watching_at(&system.gateway, "resources"),
+        (CLIENTS * NOTES) as u64
+    );
+    for (c, (client, _)) in clients.iter().enumerate() {
+        for n in 0..NOTES {
+            let args = json!({"name": note(c, n), "text": "changed"});
+            ok(client, "resources__write_note", args).await;
+        }
+    }
+    let missing = || {
+        let mut missing = Vec::new();
+        for (c, (_, host)) in clients.iter().enumerate() {
+            let updated = host.updated.lock().unwrap();
+            for n in 0..NOTES {
+                let uri = format!("notes://{}", note(c, n));
+                if !updated.contains(&uri) {
+                    missing.push(uri);
+                }
+            }
+        }
+        missing
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !missing().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(missing(), Vec::<String>::new(), "updates never heard");
+    for (client, _) in clients {
+        client.close().await;
+    }
+}
+
 /// `--session-idle-minutes` of the example: a session left idle (no
 /// request, no open stream) past it is closed, and its next request gets
 /// 404 (our client then says the session expired); a session whose client

@@ -19,9 +19,6 @@ async fn a_tiny_soak_with_faults_passes_in_both_eras() {
         .args(["--sessions", "3", "--calls", "60", "--note-every", "5"])
         .args(["--cut-every", "50", "--kill-every", "0.2", "--down", "100"])
         .args(["--settle", "10"])
-        // A client that never hears its warm-up note is a known defect
-        // (issue 17), reported in the output but not failing this run.
-        .arg("--warm-up-miss-ok")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();

@@ -795,8 +795,9 @@ async fn a_standalone_stream_is_resumed_on_another_replica_and_delete_ends_it_ev
     assert!(resumed.1.contains("later from c"), "{resumed:?}");
     assert_ne!(resumed.0, first_id);
 
-    // A Last-Event-ID of no event kept: 404, as in one process.
-    assert_eq!(raw.get(c, Some("0:1-0")).await.status(), 404);
+    // A Last-Event-ID of no event kept: 410 (the session lives on), as in
+    // one process.
+    assert_eq!(raw.get(c, Some("0:1-0")).await.status(), 410);
 
     assert_eq!(raw.delete(b).await.status(), 200);
     for replica in [a, b, c] {

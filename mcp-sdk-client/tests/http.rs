@@ -351,7 +351,7 @@ impl ClientHandler for Logs {
 #[tokio::test]
 async fn a_standalone_stream_whose_events_are_gone_is_reopened_without_them() {
     // The first GET stream carries one event and ends; resuming after it
-    // is refused with 404 (the server keeps the session, not the events);
+    // is refused with 410 (the server keeps the session, not the events);
     // a GET without Last-Event-ID opens a new stream with a later message.
     let log = |id: &str, text: &str| {
         let data = json!({"jsonrpc": "2.0", "method": "notifications/message",
@@ -361,9 +361,9 @@ async fn a_standalone_stream_whose_events_are_gone_is_reopened_without_them() {
     let opened = Arc::new(Mutex::new(0));
     let get = move |request: &str| {
         if request.to_ascii_lowercase().contains("last-event-id:") {
-            let body = "Not Found: the events after \"0:5\" are no longer available";
+            let body = "Gone: the events after \"0:5\" are no longer kept";
             return format!(
-                "HTTP/1.1 404 Not Found\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 410 Gone\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

@@ -350,8 +350,9 @@ impl Session {
         let turns = turns.cloned();
         tokio::spawn(async move {
             let id = req.id.clone();
-            // A batch's turn first, held like the permit below.
-            let turn = match turns {
+            // A batch's turn first, held like the permit below (but for
+            // at most `BATCH_TURN`).
+            let mut turn = match turns {
                 Some(turns) => tokio::select! {
                     biased;
                     _ = token.cancelled() => None,
@@ -434,7 +435,21 @@ impl Session {
                     // Boxed: the handler's state is large, and a task's
                     // future is copied whole as it is spawned and as it
                     // finishes (a tenth of a call's instructions before).
-                    run_guarded(Box::pin(work), &token, &id).await
+                    let mut guarded = Box::pin(run_guarded(Box::pin(work), &token, &id));
+                    if turn.is_some() {
+                        tokio::select! {
+                            outcome = &mut guarded => outcome,
+                            () = tokio::time::sleep(BATCH_TURN) => {
+                                // Waiting, most likely (on the client, or on
+                                // another request of the batch): the next
+                                // request takes the turn.
+                                turn = None;
+                                guarded.await
+                            }
+                        }
+                    } else {
+                        guarded.await
+                    }
                 }
             };
             let now_idle = {
@@ -557,6 +572,15 @@ fn run_callback(callback: impl Future<Output = ()> + Send + 'static) {
 /// run all at once (up to `max_concurrent_requests`), 64 answers of 2 MiB
 /// reads were built although only 16 MiB of them could be sent.
 pub const BATCH_CONCURRENCY: usize = 8;
+
+/// How long a request of a batch keeps its turn (one of the
+/// [`BATCH_CONCURRENCY`]): one still running after it lets the next
+/// request of the batch start. Held until the end, nine requests that wait
+/// on each other (or eight that wait on a client answer that another
+/// request of the batch must bring about) would never finish; a quick
+/// answer, which the turns are there to weigh one at a time, comes well
+/// within it.
+pub const BATCH_TURN: Duration = Duration::from_secs(1);
 
 /// A batch once its messages were handed to the session.
 pub(crate) struct Batch {

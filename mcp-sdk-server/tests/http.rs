@@ -39,6 +39,10 @@ impl Drop for OnDrop {
     }
 }
 
+/// How many `gather` calls wait for each other: one more than the
+/// requests of a batch that run at once (`BATCH_CONCURRENCY`, 8).
+const GATHER: usize = 9;
+
 fn router(probe: Arc<Probe>) -> Router {
     let p1 = probe.clone();
     let p2 = probe.clone();
@@ -127,6 +131,17 @@ fn router(probe: Arc<Probe>) -> Router {
                 "never stopped".to_owned()
             },
         )
+        // Answers once GATHER calls are running at once.
+        .tool(Tool::named("gather", "Waits for the others"), {
+            let gathering = Arc::new(tokio::sync::Barrier::new(GATHER));
+            move |_: NoArguments| {
+                let gathering = gathering.clone();
+                async move {
+                    gathering.wait().await;
+                    "gathered"
+                }
+            }
+        })
         .tool(
             Tool::named("slow", "Answers when released"),
             move |_: NoArguments| {
@@ -384,6 +399,26 @@ async fn close_sse_stream_then_last_event_id_delivers_the_rest_once() {
     assert!(server.events.try_recv().is_err());
 }
 
+/// A resumption whose events are no longer kept is 410 Gone, not 404: the
+/// spec keeps 404 for a session that is gone, which a client must answer
+/// by starting a new one. The session lives on: its calls are answered,
+/// and a GET without `Last-Event-ID` opens its standalone stream.
+#[tokio::test]
+async fn a_resumption_whose_events_are_gone_is_410_and_the_session_lives_on() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let resp = server.get(&s, Some("99:3")).await;
+    assert_eq!(resp.status(), 410);
+    let body = json_body(resp).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no longer kept"), "{message}");
+    assert!(message.contains("still open"), "{message}");
+    server.hello(&s).await;
+    assert_eq!(server.get(&s, None).await.status(), 200);
+    // An id not of our form stays a 400.
+    assert_eq!(server.get(&s, Some("garbage")).await.status(), 400);
+}
+
 #[tokio::test]
 async fn an_idle_session_expires_cancels_its_requests_and_then_answers_404() {
     let config = HttpConfig {
@@ -559,6 +594,33 @@ async fn a_batch_whose_calls_stream_is_answered_on_one_sse_stream() {
     assert_eq!(answers[0]["result"]["content"][0]["text"], "progressed");
     assert_eq!(answers[1]["result"]["content"][0]["text"], "hi");
     assert_eq!(answers[2]["result"], json!({}));
+}
+
+/// A batch of more requests than run at once, which wait for each other:
+/// a request that holds its turn too long lets the next one start, so the
+/// batch is answered instead of waiting until the requests time out.
+#[tokio::test]
+async fn a_batch_whose_requests_wait_for_each_other_is_answered() {
+    let server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-03-26").await;
+    let batch: Vec<Value> = (1..=GATHER as i64)
+        .map(|id| call(id, "gather", json!({})))
+        .collect();
+    let resp = timeout(LIMIT, server.post(Some(&s), &Value::Array(batch)))
+        .await
+        .expect("the batch is answered");
+    assert_eq!(resp.status(), 200);
+    let answers = timeout(LIMIT, json_body(resp))
+        .await
+        .expect("the batch is answered");
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), GATHER, "{answers:?}");
+    for answer in answers {
+        assert_eq!(
+            answer["result"]["content"][0]["text"], "gathered",
+            "{answer}"
+        );
+    }
 }
 
 #[tokio::test]

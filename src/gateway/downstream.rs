@@ -50,7 +50,7 @@ pub struct Downstream {
     pub(crate) announcer: Arc<Announcer>,
     /// The resource URIs the gateway has subscribed to here, on behalf of
     /// its upstream sessions (subscribed again after a reconnection).
-    watched: Mutex<BTreeSet<String>>,
+    watched: Mutex<Watched>,
     connect_timeout: Duration,
     call_timeout: Duration,
     /// OAuth with the gateway's credentials for this server, if it has
@@ -77,6 +77,40 @@ struct Link {
     /// The `subscriptions/listen` stream of a stateless server, whose
     /// notifications reach the relay's callbacks; aborted with the client.
     listener: Option<AbortOnDrop>,
+    /// The [`Watched::version`] whose URIs `listener`'s filter holds.
+    listener_version: u64,
+}
+
+/// The watched URIs, and a version that counts their changes: a stateless
+/// server's listen streams are replaced concurrently (one per new URI), and
+/// only a stream whose filter was taken from a newer set may replace the
+/// one in place. Without it, a stream that was acknowledged last but built
+/// from an older set replaced the newer one, and a URI subscribed to in the
+/// meantime was no longer watched (the soak's clients that never heard
+/// their warm-up note, issue 17).
+#[derive(Default)]
+struct Watched {
+    uris: BTreeSet<String>,
+    version: u64,
+}
+
+impl Watched {
+    fn insert(&mut self, uri: &str) -> bool {
+        let new = self.uris.insert(uri.to_owned());
+        self.version += u64::from(new);
+        new
+    }
+
+    fn remove(&mut self, uri: &str) -> bool {
+        let gone = self.uris.remove(uri);
+        self.version += u64::from(gone);
+        gone
+    }
+
+    /// The URIs and the version they are of.
+    fn snapshot(&self) -> (Vec<String>, u64) {
+        (self.uris.iter().cloned().collect(), self.version)
+    }
 }
 
 /// Why `server` refused the gateway's `method` with HTTP `status` (401
@@ -132,6 +166,7 @@ impl Downstream {
                 capabilities: None,
                 instructions: None,
                 listener: None,
+                listener_version: 0,
             }),
             wake: Notify::new(),
             watched: Mutex::default(),
@@ -379,7 +414,8 @@ impl Downstream {
         let generation = link.generation;
         link.capabilities = Some(client.server_capabilities().clone());
         link.instructions = client.server().instructions.clone();
-        let watched = self.watched_uris();
+        let (watched, version) = self.watched().snapshot();
+        link.listener_version = version;
         link.listener = client.is_stateless().then(|| {
             AbortOnDrop(tokio::spawn(listen(
                 Arc::downgrade(self),
@@ -412,12 +448,8 @@ impl Downstream {
         Ok(())
     }
 
-    fn watched(&self) -> MutexGuard<'_, BTreeSet<String>> {
+    fn watched(&self) -> MutexGuard<'_, Watched> {
         self.watched.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn watched_uris(&self) -> Vec<String> {
-        self.watched().iter().cloned().collect()
     }
 
     /// Whether the server offers `resources/subscribe` (or
@@ -434,7 +466,7 @@ impl Downstream {
     /// every watched URI, acknowledged before this returns.
     pub(crate) async fn watch(self: &Arc<Self>, uri: &str) -> Result<(), Error> {
         let (client, generation) = self.client()?;
-        self.watched().insert(uri.to_owned());
+        self.watched().insert(uri);
         let done = if client.is_stateless() {
             self.relisten(client, generation).await
         } else {
@@ -486,11 +518,12 @@ impl Downstream {
     /// one whose filter holds the watched URIs, once it is acknowledged.
     async fn relisten(self: &Arc<Self>, client: Client, generation: u64) -> Result<(), Error> {
         let (acked, ack) = oneshot::channel();
+        let (uris, version) = self.watched().snapshot();
         let task = AbortOnDrop(tokio::spawn(listen(
             Arc::downgrade(self),
             client,
             generation,
-            self.watched_uris(),
+            uris,
             Some(acked),
         )));
         let refused = |why: String| {
@@ -516,11 +549,15 @@ impl Downstream {
         }
         let mut link = self.link();
         // A reconnection meanwhile started a stream of its own, with the
-        // watched URIs; this one is dropped (and so aborted).
-        if link.generation == generation && link.client.is_some() {
+        // watched URIs, or a stream built from a newer set of them was
+        // acknowledged first (it holds every URI this one does, or they
+        // were unwatched since): this one is dropped (and so aborted).
+        if link.generation == generation && link.client.is_some() && version > link.listener_version
+        {
             // The old stream is aborted as it is replaced: an abort does
             // not count as the server going away.
             link.listener = Some(task);
+            link.listener_version = version;
         }
         Ok(())
     }
@@ -580,7 +617,7 @@ impl Downstream {
             "lastError": link.last_error,
             "connection": era,
             "callsInFlight": self.calls_in_flight(),
-            "watching": self.watched().len(),
+            "watching": self.watched().uris.len(),
         })
     }
 

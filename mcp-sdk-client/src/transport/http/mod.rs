@@ -718,6 +718,7 @@ async fn read_events(
     stop: &CancellationToken,
 ) -> StreamEnd {
     let mut events: Vec<SseEvent> = Vec::new();
+    parser.begin_connection();
     loop {
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk,
@@ -793,11 +794,29 @@ async fn resume(
     match response.status() {
         s if s.is_success() => Ok(response),
         StatusCode::NOT_FOUND if shared.expired().is_some() => Err(shared.expired().unwrap()),
-        s => Err(ClientError::Http {
-            status: s.as_u16(),
-            message: format!("resuming the stream was refused ({s})"),
-        }),
+        s => {
+            let body = read_body(response).await.unwrap_or_default();
+            let what = if last_event_id.is_some() {
+                "resuming the stream"
+            } else {
+                "opening the stream"
+            };
+            Err(ClientError::Http {
+                status: s.as_u16(),
+                message: format!("{what} was refused: {}", http_message(s, &body)),
+            })
+        }
     }
+}
+
+/// Whether a resumption was refused for its `Last-Event-ID`, the session
+/// living on: 410 Gone (the server no longer keeps the events after it),
+/// or another 4xx that is not about the session (404), the method (405),
+/// authorization (401, 403) or the rate (429). The stream may then be
+/// opened afresh, without the events missed.
+fn events_gone(e: &ClientError) -> bool {
+    matches!(e, ClientError::Http { status, .. }
+        if (400..500).contains(status) && !matches!(status, 401 | 403 | 404 | 405 | 429))
 }
 
 /// Reads the SSE answer to one POSTed request, resuming it after drops
@@ -893,27 +912,28 @@ async fn read_standalone_stream(
                 tracing::debug!("the server offers no standalone SSE stream (405)");
                 return;
             }
+            Err(e @ ClientError::SessionExpired(_)) => {
+                // The session is gone (404): so is its stream. The next
+                // request says so to the caller, who starts a new one.
+                tracing::warn!("the standalone SSE stream ends: {e}");
+                return;
+            }
+            Err(e) if events_gone(&e) && parser.last_event_id.is_some() => {
+                // The server no longer keeps the events after ours, and
+                // would refuse the same resumption again: the stream is
+                // opened afresh at once, without what was missed.
+                tracing::warn!(
+                    "the standalone SSE stream could not be resumed ({e}); reopened without \
+                     Last-Event-ID, so some notifications were missed"
+                );
+                parser.last_event_id = None;
+                continue;
+            }
             Err(e) => {
                 failures += 1;
                 if failures > shared.max_resume_attempts {
                     tracing::warn!("giving up on the standalone SSE stream: {e}");
                     return;
-                }
-                // A 404 to a resumption: the server no longer keeps the
-                // events after ours, or the session itself is gone. Asking
-                // for the same events again would only be refused again, so
-                // the stream is opened afresh, without what was missed (a
-                // gone session then keeps failing, and is given up on).
-                if matches!(
-                    e,
-                    ClientError::Http { status: 404, .. } | ClientError::SessionExpired(_)
-                ) && parser.last_event_id.take().is_some()
-                {
-                    tracing::warn!(
-                        "the standalone SSE stream could not be resumed (the server no longer \
-                         keeps the events after ours); reopened without them, so some \
-                         notifications were missed"
-                    );
                 }
                 tracing::debug!("the standalone SSE stream failed: {e}");
                 tokio::select! {

@@ -27,7 +27,12 @@ pub(crate) struct SseParser {
     event: String,
     data: String,
     has_data: bool,
-    /// The last `id:` seen, for `Last-Event-ID` when reconnecting.
+    /// The last `id:` read, which becomes `last_event_id` when its event
+    /// is dispatched (the SSE standard's last event ID buffer).
+    id_buffer: Option<String>,
+    /// The id of the last event dispatched, for `Last-Event-ID` when
+    /// reconnecting: never that of an event whose connection broke before
+    /// its end, which the server must send again.
     pub last_event_id: Option<String>,
     /// The last `retry:` seen.
     pub retry: Option<Duration>,
@@ -38,6 +43,18 @@ pub(crate) struct SseParser {
 pub(crate) struct EventTooLarge;
 
 impl SseParser {
+    /// Forgets the part of an event that the previous connection broke
+    /// off, before reading a new connection: its bytes must not be glued
+    /// to the new connection's, and its id is not yet ours (the event will
+    /// be replayed). The last event id and the retry delay stay.
+    pub fn begin_connection(&mut self) {
+        self.line.clear();
+        self.event.clear();
+        self.data.clear();
+        self.has_data = false;
+        self.id_buffer.clone_from(&self.last_event_id);
+    }
+
     /// Feeds a chunk; complete events are appended to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), EventTooLarge> {
         let mut rest = chunk;
@@ -81,7 +98,7 @@ impl SseParser {
                 self.has_data = true;
             }
             "event" => self.event = value.to_owned(),
-            "id" if !value.contains('\0') => self.last_event_id = Some(value.to_owned()),
+            "id" if !value.contains('\0') => self.id_buffer = Some(value.to_owned()),
             "retry" => {
                 if let Ok(ms) = value.parse::<u64>() {
                     self.retry = Some(Duration::from_millis(ms));
@@ -92,6 +109,8 @@ impl SseParser {
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        // Even an event without data (a priming event) moves the id on.
+        self.last_event_id.clone_from(&self.id_buffer);
         let event = std::mem::take(&mut self.event);
         if !std::mem::take(&mut self.has_data) {
             return;
@@ -144,6 +163,37 @@ mod tests {
         assert_eq!(parser.last_event_id.as_deref(), Some("0:1"));
         // A retry-only event takes effect though it dispatches nothing.
         assert_eq!(parser.retry, Some(Duration::from_millis(2000)));
+    }
+
+    #[test]
+    fn an_id_counts_once_its_event_ends_and_a_broken_event_is_forgotten() {
+        let mut parser = SseParser::default();
+        let mut out = Vec::new();
+        parser
+            .feed(
+                b"id: 0:1\ndata: {\"n\":1}\n\nid: 0:2\ndata: {\"n\"",
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        // The connection broke inside event 0:2: it is not ours yet, so a
+        // resumption asks for what follows 0:1.
+        assert_eq!(parser.last_event_id.as_deref(), Some("0:1"));
+        // The replay on the new connection parses whole, not glued to the
+        // broken-off bytes.
+        parser.begin_connection();
+        parser
+            .feed(b"id: 0:2\ndata: {\"n\":2}\n\n", &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].data, "{\"n\":2}");
+        assert_eq!(parser.last_event_id.as_deref(), Some("0:2"));
+        // An id line alone, cut before its blank line, is not taken either.
+        parser.feed(b"id: 0:3\n", &mut out).unwrap();
+        parser.begin_connection();
+        assert_eq!(parser.last_event_id.as_deref(), Some("0:2"));
+        parser.feed(b"data: x\n\n", &mut out).unwrap();
+        assert_eq!(parser.last_event_id.as_deref(), Some("0:2"), "no new id");
     }
 
     #[test]

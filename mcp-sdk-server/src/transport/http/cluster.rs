@@ -470,18 +470,11 @@ impl Cluster {
         let after = match last_event_id {
             Some(last) => {
                 let after = last.trim()[STANDALONE_PREFIX.len()..].to_owned();
-                // Checked now, so that a gap is a 404 and not a stream
+                // Checked now, so that a gap is a 410 and not a stream
                 // that ends at once.
                 match events.after(&hs.id, Some(&after), 0).await {
                     Ok(Some(_)) => Some(after),
-                    Ok(None) => {
-                        return Err(refusal(
-                            StatusCode::NOT_FOUND,
-                            &format!(
-                                "Not Found: the events after {last:?} are no longer available"
-                            ),
-                        ))
-                    }
+                    Ok(None) => return Err(Box::new(super::resumption_gone(last))),
                     Err(e) => return Err(unavailable(e)),
                 }
             }

@@ -1069,14 +1069,7 @@ impl StreamableHttpService {
                         ),
                         )
                     }
-                    Err(ResumeError::Gone) => {
-                        return error_response(
-                            StatusCode::NOT_FOUND,
-                            &format!(
-                                "Not Found: the events after {last:?} are no longer available"
-                            ),
-                        )
-                    }
+                    Err(ResumeError::Gone) => return resumption_gone(last),
                 },
                 None => {
                     streams.ensure_standalone();
@@ -1420,6 +1413,24 @@ fn check_negotiated_version(hs: &HttpSession, headers: &http::HeaderMap) -> Resu
 /// random bits from `getrandom`).
 fn new_session_id() -> Arc<str> {
     Arc::from(uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// The answer to a `Last-Event-ID` whose following events are no longer
+/// all kept: 410 Gone, not 404, which the spec keeps for a session that
+/// is gone (the client must then start a new one). Here the session lives
+/// on: the client may open the standalone stream afresh, without
+/// `Last-Event-ID`, knowing that it missed some messages. Nothing is
+/// replayed with a gap, which the client could not tell from a whole
+/// replay.
+pub(crate) fn resumption_gone(last_event_id: &str) -> HttpResponse {
+    error_response(
+        StatusCode::GONE,
+        &format!(
+            "Gone: the events after {last_event_id:?} are no longer kept, so the stream cannot \
+             be resumed; the session is still open (a GET without Last-Event-ID opens its \
+             standalone stream afresh)"
+        ),
+    )
 }
 
 fn too_large(limit: usize) -> HttpResponse {

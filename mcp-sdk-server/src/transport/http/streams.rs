@@ -62,7 +62,8 @@ pub(crate) struct Teed {
 pub(crate) enum ResumeError {
     /// The `Last-Event-ID` is not of our form.
     Malformed,
-    /// The stream is unknown or its events are no longer buffered.
+    /// The stream is unknown or its events are no longer buffered (410
+    /// Gone: the session itself lives on).
     Gone,
 }
 
