@@ -1064,7 +1064,7 @@ async fn a_replica_with_another_request_state_key_refuses_to_start() {
 }
 
 /// Bad input through HAProxy: the event id of another session's stream
-/// gets the answer a forged one gets (404, the same words); a message too
+/// gets the answer a forged one gets (410, the same words); a message too
 /// large to keep is left out of the stream, which goes on.
 #[tokio::test]
 async fn another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out() {
@@ -1090,8 +1090,8 @@ async fn another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out
     let forged = "0:1-0";
     let theirs = bob.get(lb, Some(&id)).await;
     let unknown = bob.get(lb, Some(forged)).await;
-    assert_eq!(theirs.status(), 404);
-    assert_eq!(unknown.status(), 404);
+    assert_eq!(theirs.status(), 410);
+    assert_eq!(unknown.status(), 410);
     let theirs = theirs.text().await.unwrap().replace(&id, "ID");
     let unknown = unknown.text().await.unwrap().replace(forged, "ID");
     assert_eq!(theirs, unknown);
@@ -1142,5 +1142,5 @@ async fn a_request_stream_cut_on_one_replica_is_resumed_on_another() {
     // Another session cannot resume it: the answer an unknown stream gets.
     let other = Raw::initialize(lb).await;
     let theirs = other.get(lb, Some(&seen)).await;
-    assert_eq!(theirs.status(), 404);
+    assert_eq!(theirs.status(), 410);
 }

@@ -487,7 +487,7 @@ impl Cluster {
     /// Resumes, on a GET connection, the request stream that `last_event_id`
     /// (`S:N`) names, opened on another replica: the events after N, then
     /// those still to come, until its answer. A stream of another session,
-    /// or one whose events after N are no longer all kept, is a 404 as in
+    /// or one whose events after N are no longer all kept, is a 410 as in
     /// one process.
     pub async fn resume_request_stream(
         self: &Arc<Self>,
@@ -495,12 +495,7 @@ impl Cluster {
         last_event_id: &str,
         epoch: std::time::Instant,
     ) -> Result<mpsc::Receiver<Bytes>, Refusal> {
-        let gone = || {
-            refusal(
-                StatusCode::NOT_FOUND,
-                &format!("Not Found: the events after {last_event_id:?} are no longer available"),
-            )
-        };
+        let gone = || Box::new(super::resumption_gone(last_event_id));
         let Some((stream, seq)) = super::streams::parse_event_id(last_event_id) else {
             return Err(gone());
         };
