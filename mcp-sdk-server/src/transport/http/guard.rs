@@ -99,22 +99,20 @@ pub(crate) fn accepts(headers: &HeaderMap) -> Accepts {
         };
     };
     for item in value.split(',') {
-        let media = item
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "*/*" => {
-                return Accepts {
-                    json: true,
-                    sse: true,
-                }
-            }
-            "application/*" | "application/json" => a.json = true,
-            "text/*" | "text/event-stream" => a.sse = true,
-            _ => {}
+        // Compared without case and without a lowered copy: this runs on
+        // every POST.
+        let media = item.split(';').next().unwrap_or("").trim();
+        let is = |name: &str| media.eq_ignore_ascii_case(name);
+        if is("*/*") {
+            return Accepts {
+                json: true,
+                sse: true,
+            };
+        }
+        if is("application/*") || is("application/json") {
+            a.json = true;
+        } else if is("text/*") || is("text/event-stream") {
+            a.sse = true;
         }
     }
     a
