@@ -1,7 +1,7 @@
 //! Content blocks (text, image, audio, resource links, embedded resources),
 //! resource contents, annotations, roles and icons.
 
-use super::{impl_has_meta, num, Meta};
+use super::{impl_has_meta, impl_with_extra, num, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,6 +35,30 @@ pub struct Annotations {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Annotations {
+    /// Sets who the object is meant for.
+    #[must_use]
+    pub fn with_audience(mut self, audience: Vec<Role>) -> Self {
+        self.audience = Some(audience);
+        self
+    }
+
+    /// Sets how important the object is, from 0 (optional) to 1 (required).
+    #[must_use]
+    pub fn with_priority(mut self, priority: f64) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Sets when the object was last modified, as an ISO 8601 timestamp
+    /// (2025-06-18+).
+    #[must_use]
+    pub fn with_last_modified(mut self, last_modified: impl Into<String>) -> Self {
+        self.last_modified = Some(last_modified.into());
+        self
+    }
 }
 
 /// The background an icon is designed for.
@@ -76,6 +100,27 @@ impl Icon {
             ..Default::default()
         }
     }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets the sizes it fits, such as `"48x48"` or `"any"`.
+    #[must_use]
+    pub fn with_sizes(mut self, sizes: Vec<String>) -> Self {
+        self.sizes = Some(sizes);
+        self
+    }
+
+    /// Sets the background it is designed for.
+    #[must_use]
+    pub fn with_theme(mut self, theme: IconTheme) -> Self {
+        self.theme = Some(theme);
+        self
+    }
 }
 
 /// Text given to or by the model (`"type": "text"`).
@@ -103,6 +148,13 @@ impl TextContent {
             ..Default::default()
         }
     }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
 }
 
 /// An image (`"type": "image"`).
@@ -124,6 +176,24 @@ pub struct ImageContent {
     pub extra: Map<String, Value>,
 }
 
+impl ImageContent {
+    /// An image from base64 data.
+    pub fn new(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
+        ImageContent {
+            data: data.into(),
+            mime_type: mime_type.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+}
+
 /// Audio (`"type": "audio"`, 2025-03-26+).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,6 +211,24 @@ pub struct AudioContent {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl AudioContent {
+    /// Audio from base64 data.
+    pub fn new(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
+        AudioContent {
+            data: data.into(),
+            mime_type: mime_type.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
 }
 
 /// A text resource's contents.
@@ -162,6 +250,24 @@ pub struct TextResourceContents {
     pub extra: Map<String, Value>,
 }
 
+impl TextResourceContents {
+    /// The text of the resource at `uri`.
+    pub fn new(uri: impl Into<String>, text: impl Into<String>) -> Self {
+        TextResourceContents {
+            uri: uri.into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
+
 /// A binary resource's contents.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +285,24 @@ pub struct BlobResourceContents {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl BlobResourceContents {
+    /// The bytes, already base64-encoded, of the resource at `uri`.
+    pub fn new(uri: impl Into<String>, blob: impl Into<String>) -> Self {
+        BlobResourceContents {
+            uri: uri.into(),
+            blob: blob.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
 }
 
 /// The contents of a resource: text or a base64 blob, told apart by which of
@@ -199,12 +323,9 @@ impl ResourceContents {
         mime_type: Option<String>,
         text: impl Into<String>,
     ) -> Self {
-        ResourceContents::Text(TextResourceContents {
-            uri: uri.into(),
-            mime_type,
-            text: text.into(),
-            ..Default::default()
-        })
+        let mut contents = TextResourceContents::new(uri, text);
+        contents.mime_type = mime_type;
+        ResourceContents::Text(contents)
     }
 
     /// Binary contents, already base64-encoded.
@@ -213,12 +334,9 @@ impl ResourceContents {
         mime_type: Option<String>,
         blob: impl Into<String>,
     ) -> Self {
-        ResourceContents::Blob(BlobResourceContents {
-            uri: uri.into(),
-            mime_type,
-            blob: blob.into(),
-            ..Default::default()
-        })
+        let mut contents = BlobResourceContents::new(uri, blob);
+        contents.mime_type = mime_type;
+        ResourceContents::Blob(contents)
     }
 
     /// The resource's URI.
@@ -273,6 +391,13 @@ impl EmbeddedResource {
             extra: Map::new(),
         }
     }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
 }
 
 /// A link to a resource the client can read or subscribe to
@@ -306,20 +431,12 @@ impl ContentBlock {
 
     /// An image block from base64 data.
     pub fn image(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Image(ImageContent {
-            data: data.into(),
-            mime_type: mime_type.into(),
-            ..Default::default()
-        })
+        ContentBlock::Image(ImageContent::new(data, mime_type))
     }
 
     /// An audio block from base64 data.
     pub fn audio(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Audio(AudioContent {
-            data: data.into(),
-            mime_type: mime_type.into(),
-            ..Default::default()
-        })
+        ContentBlock::Audio(AudioContent::new(data, mime_type))
     }
 
     /// A link to a resource.
@@ -411,6 +528,17 @@ impl From<&str> for ContentBlock {
         ContentBlock::text(text)
     }
 }
+
+impl_with_extra!(
+    Annotations,
+    Icon,
+    TextContent,
+    ImageContent,
+    AudioContent,
+    TextResourceContents,
+    BlobResourceContents,
+    EmbeddedResource,
+);
 
 impl_has_meta!(
     TextContent,

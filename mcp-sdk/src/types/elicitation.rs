@@ -2,7 +2,8 @@
 //! (`elicitation/create`, 2025-06-18+), with a form or (2025-11-25) a URL.
 
 use super::{
-    const_str, impl_has_meta, impl_notification, impl_request, num, JsonObject, Meta, TaskMetadata,
+    const_str, impl_has_meta, impl_notification, impl_request, impl_with_extra, num, JsonObject,
+    Meta, TaskMetadata,
 };
 use crate::error::{Error, ErrorCode};
 use serde::de::Error as _;
@@ -43,6 +44,28 @@ pub enum ElicitMode {
     Url,
 }
 
+/// Gives form field schemas their `with_title` and `with_description`
+/// setters.
+macro_rules! field_labels {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $ty {
+            /// Sets the field's label.
+            #[must_use]
+            pub fn with_title(mut self, title: impl Into<String>) -> Self {
+                self.title = Some(title.into());
+                self
+            }
+
+            /// Sets the help text for the field.
+            #[must_use]
+            pub fn with_description(mut self, description: impl Into<String>) -> Self {
+                self.description = Some(description.into());
+                self
+            }
+        }
+    )*};
+}
+
 /// A text field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,6 +94,36 @@ pub struct StringSchema {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl StringSchema {
+    /// Sets the fewest characters allowed.
+    #[must_use]
+    pub fn with_min_length(mut self, min_length: u64) -> Self {
+        self.min_length = Some(min_length);
+        self
+    }
+
+    /// Sets the most characters allowed.
+    #[must_use]
+    pub fn with_max_length(mut self, max_length: u64) -> Self {
+        self.max_length = Some(max_length);
+        self
+    }
+
+    /// Sets the expected format: `email`, `uri`, `date` or `date-time`.
+    #[must_use]
+    pub fn with_format(mut self, format: impl Into<String>) -> Self {
+        self.format = Some(format.into());
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
 }
 
 /// A number field.
@@ -112,6 +165,36 @@ pub struct NumberSchema {
     pub extra: Map<String, Value>,
 }
 
+impl NumberSchema {
+    /// Sets `"number"` or `"integer"`.
+    #[must_use]
+    pub fn with_type(mut self, type_: NumberType) -> Self {
+        self.type_ = type_;
+        self
+    }
+
+    /// Sets the smallest value allowed.
+    #[must_use]
+    pub fn with_minimum(mut self, minimum: f64) -> Self {
+        self.minimum = Some(minimum);
+        self
+    }
+
+    /// Sets the largest value allowed.
+    #[must_use]
+    pub fn with_maximum(mut self, maximum: f64) -> Self {
+        self.maximum = Some(maximum);
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: f64) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// A yes/no field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,6 +214,15 @@ pub struct BooleanSchema {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl BooleanSchema {
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: bool) -> Self {
+        self.default = Some(default);
+        self
+    }
 }
 
 /// One choice of a titled select: the value and its label.
@@ -182,6 +274,23 @@ pub struct UntitledSingleSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledSingleSelectEnumSchema {
+    /// A choice among these values.
+    pub fn new(values: Vec<String>) -> Self {
+        UntitledSingleSelectEnumSchema {
+            values,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// A single choice among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,6 +314,23 @@ pub struct TitledSingleSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl TitledSingleSelectEnumSchema {
+    /// A choice among these labelled values.
+    pub fn new(one_of: Vec<EnumOption>) -> Self {
+        TitledSingleSelectEnumSchema {
+            one_of,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// The items of an untitled multi-select: plain string values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -220,6 +346,16 @@ pub struct UntitledEnumItems {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledEnumItems {
+    /// These values.
+    pub fn new(values: Vec<String>) -> Self {
+        UntitledEnumItems {
+            values,
+            ..Default::default()
+        }
+    }
+}
+
 /// The items of a titled multi-select: labelled values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -229,6 +365,16 @@ pub struct TitledEnumItems {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl TitledEnumItems {
+    /// These labelled values.
+    pub fn new(any_of: Vec<EnumOption>) -> Self {
+        TitledEnumItems {
+            any_of,
+            extra: Map::new(),
+        }
+    }
 }
 
 /// Several choices among values shown as they are (2025-11-25).
@@ -260,6 +406,37 @@ pub struct UntitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledMultiSelectEnumSchema {
+    /// Several choices among these items.
+    pub fn new(items: UntitledEnumItems) -> Self {
+        UntitledMultiSelectEnumSchema {
+            items,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the fewest choices allowed.
+    #[must_use]
+    pub fn with_min_items(mut self, min_items: u64) -> Self {
+        self.min_items = Some(min_items);
+        self
+    }
+
+    /// Sets the most choices allowed.
+    #[must_use]
+    pub fn with_max_items(mut self, max_items: u64) -> Self {
+        self.max_items = Some(max_items);
+        self
+    }
+
+    /// Sets the initial choices.
+    #[must_use]
+    pub fn with_default(mut self, default: Vec<String>) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// Several choices among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -289,6 +466,37 @@ pub struct TitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl TitledMultiSelectEnumSchema {
+    /// Several choices among these items.
+    pub fn new(items: TitledEnumItems) -> Self {
+        TitledMultiSelectEnumSchema {
+            items,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the fewest choices allowed.
+    #[must_use]
+    pub fn with_min_items(mut self, min_items: u64) -> Self {
+        self.min_items = Some(min_items);
+        self
+    }
+
+    /// Sets the most choices allowed.
+    #[must_use]
+    pub fn with_max_items(mut self, max_items: u64) -> Self {
+        self.max_items = Some(max_items);
+        self
+    }
+
+    /// Sets the initial choices.
+    #[must_use]
+    pub fn with_default(mut self, default: Vec<String>) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// A single choice with labels in a parallel `enumNames` array: the
 /// 2025-06-18 enum schema, deprecated by the titled selects.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -316,6 +524,41 @@ pub struct LegacyTitledEnumSchema {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+impl LegacyTitledEnumSchema {
+    /// A choice among these values.
+    pub fn new(values: Vec<String>) -> Self {
+        LegacyTitledEnumSchema {
+            values,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the labels, in the order of the values.
+    #[must_use]
+    pub fn with_enum_names(mut self, enum_names: Vec<String>) -> Self {
+        self.enum_names = Some(enum_names);
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
+field_labels!(
+    StringSchema,
+    NumberSchema,
+    BooleanSchema,
+    UntitledSingleSelectEnumSchema,
+    TitledSingleSelectEnumSchema,
+    UntitledMultiSelectEnumSchema,
+    TitledMultiSelectEnumSchema,
+    LegacyTitledEnumSchema,
+);
 
 /// The schema of one form field: a flat, primitive JSON Schema. Told apart
 /// by `type` and by which of `enum`, `enumNames`, `oneOf` and `items.anyOf`
@@ -461,6 +704,13 @@ impl ElicitationSchema {
         self.properties.insert(name, schema.into());
         self
     }
+
+    /// Sets the JSON Schema dialect (2025-11-25).
+    #[must_use]
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
 }
 
 /// Params of a form-mode `elicitation/create`.
@@ -484,6 +734,32 @@ pub struct ElicitRequestFormParams {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ElicitRequestFormParams {
+    /// Asks the user to fill in a form (`mode` is left out, as every
+    /// revision with elicitation accepts).
+    pub fn new(message: impl Into<String>, requested_schema: ElicitationSchema) -> Self {
+        ElicitRequestFormParams {
+            message: message.into(),
+            requested_schema,
+            ..Default::default()
+        }
+    }
+
+    /// Sets `mode` (2025-11-25; form mode is the default).
+    #[must_use]
+    pub fn with_mode(mut self, mode: ElicitMode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Asks to run the request as a task (2025-11-25).
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
+    }
 }
 
 /// Params of a URL-mode `elicitation/create` (2025-11-25).
@@ -527,6 +803,13 @@ impl ElicitRequestUrlParams {
             extra: Map::new(),
         }
     }
+
+    /// Asks to run the request as a task.
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
+    }
 }
 
 /// Params of `elicitation/create` (sent by the server): a form or a URL,
@@ -567,11 +850,7 @@ impl ElicitRequestParams {
     /// A form-mode elicitation (valid in every revision that has
     /// elicitation: `mode` is left out).
     pub fn form(message: impl Into<String>, requested_schema: ElicitationSchema) -> Self {
-        ElicitRequestParams::Form(ElicitRequestFormParams {
-            message: message.into(),
-            requested_schema,
-            ..Default::default()
-        })
+        ElicitRequestParams::Form(ElicitRequestFormParams::new(message, requested_schema))
     }
 
     /// A URL-mode elicitation (2025-11-25).
@@ -647,7 +926,7 @@ pub struct ElicitResult {
 }
 
 impl ElicitResult {
-    fn with_action(action: ElicitAction, content: Option<JsonObject>) -> Self {
+    fn of_action(action: ElicitAction, content: Option<JsonObject>) -> Self {
         ElicitResult {
             action,
             content,
@@ -658,22 +937,22 @@ impl ElicitResult {
 
     /// The user submitted these values (form mode).
     pub fn accept(content: JsonObject) -> Self {
-        Self::with_action(ElicitAction::Accept, Some(content))
+        Self::of_action(ElicitAction::Accept, Some(content))
     }
 
     /// The user agreed to open the page (URL mode).
     pub fn accept_url() -> Self {
-        Self::with_action(ElicitAction::Accept, None)
+        Self::of_action(ElicitAction::Accept, None)
     }
 
     /// The user declined.
     pub fn decline() -> Self {
-        Self::with_action(ElicitAction::Decline, None)
+        Self::of_action(ElicitAction::Decline, None)
     }
 
     /// The user dismissed the request.
     pub fn cancel() -> Self {
-        Self::with_action(ElicitAction::Cancel, None)
+        Self::of_action(ElicitAction::Cancel, None)
     }
 }
 
@@ -690,6 +969,16 @@ pub struct ElicitationCompleteNotificationParams {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ElicitationCompleteNotificationParams {
+    /// The elicitation `elicitation_id` finished.
+    pub fn new(elicitation_id: impl Into<String>) -> Self {
+        ElicitationCompleteNotificationParams {
+            elicitation_id: elicitation_id.into(),
+            ..Default::default()
+        }
+    }
 }
 
 /// The `data` of a -32042 error (2025-11-25): the request cannot go on until
@@ -728,6 +1017,26 @@ impl UrlElicitationRequiredData {
         Error::new(ErrorCode::URL_ELICITATION_REQUIRED, message).with_data(data)
     }
 }
+
+impl_with_extra!(
+    StringSchema,
+    NumberSchema,
+    BooleanSchema,
+    EnumOption,
+    UntitledSingleSelectEnumSchema,
+    TitledSingleSelectEnumSchema,
+    UntitledEnumItems,
+    TitledEnumItems,
+    UntitledMultiSelectEnumSchema,
+    TitledMultiSelectEnumSchema,
+    LegacyTitledEnumSchema,
+    ElicitationSchema,
+    ElicitRequestFormParams,
+    ElicitRequestUrlParams,
+    ElicitResult,
+    ElicitationCompleteNotificationParams,
+    UrlElicitationRequiredData,
+);
 
 impl_has_meta!(
     ElicitRequestFormParams,

@@ -1,6 +1,6 @@
 //! Logging: levels, `logging/setLevel` and log message notifications.
 
-use super::{impl_has_meta, impl_notification, impl_request, EmptyResult, Meta};
+use super::{impl_has_meta, impl_notification, impl_request, impl_with_extra, EmptyResult, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -136,6 +136,7 @@ impl LoggingMessageNotificationParams {
     }
 
     /// Sets the logger name.
+    #[must_use]
     pub fn with_logger(mut self, logger: impl Into<String>) -> Self {
         self.logger = Some(logger.into());
         self
@@ -143,6 +144,8 @@ impl LoggingMessageNotificationParams {
 }
 
 impl_has_meta!(SetLevelParams, LoggingMessageNotificationParams);
+
+impl_with_extra!(SetLevelParams, LoggingMessageNotificationParams);
 
 impl_request! {
     SetLevelParams => EmptyResult, "logging/setLevel";

@@ -2,8 +2,8 @@
 //! notifications.
 
 use super::{
-    impl_has_meta, impl_notification, impl_request, meta_only, Annotations, EmptyResult, Icon,
-    Meta, ResourceContents,
+    impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, Annotations,
+    EmptyResult, Icon, Meta, ResourceContents,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -52,21 +52,45 @@ impl Resource {
         }
     }
 
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
     /// Sets the description.
+    #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
     }
 
     /// Sets the MIME type.
+    #[must_use]
     pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
         self.mime_type = Some(mime_type.into());
         self
     }
 
-    /// Sets the title.
-    pub fn with_title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
+        self
+    }
+
+    /// Sets the size of the raw contents in bytes.
+    #[must_use]
+    pub fn with_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
         self
     }
 }
@@ -111,6 +135,41 @@ impl ResourceTemplate {
             ..Default::default()
         }
     }
+
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
+        self
+    }
 }
 
 /// The result of `resources/list`: one page of resources.
@@ -130,6 +189,23 @@ pub struct ListResourcesResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListResourcesResult {
+    /// A page of these resources (the last page, until a cursor is set).
+    pub fn new(resources: Vec<Resource>) -> Self {
+        ListResourcesResult {
+            resources,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 /// The result of `resources/templates/list`: one page of templates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,6 +221,23 @@ pub struct ListResourceTemplatesResult {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ListResourceTemplatesResult {
+    /// A page of these templates (the last page, until a cursor is set).
+    pub fn new(resource_templates: Vec<ResourceTemplate>) -> Self {
+        ListResourceTemplatesResult {
+            resource_templates,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
 }
 
 /// Params of `resources/read`.
@@ -302,6 +395,18 @@ meta_only! {
 }
 
 impl_has_meta!(
+    Resource,
+    ResourceTemplate,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ReadResourceParams,
+    ReadResourceResult,
+    SubscribeParams,
+    UnsubscribeParams,
+    ResourceUpdatedNotificationParams,
+);
+
+impl_with_extra!(
     Resource,
     ResourceTemplate,
     ListResourcesResult,

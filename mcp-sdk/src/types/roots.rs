@@ -1,6 +1,6 @@
 //! Roots: the directories or URIs the client lets the server work in.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, Meta};
+use super::{impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -31,6 +31,7 @@ impl Root {
     }
 
     /// Sets the name.
+    #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -69,6 +70,8 @@ impl ListRootsResult {
 }
 
 impl_has_meta!(Root, ListRootsResult);
+
+impl_with_extra!(Root, ListRootsResult);
 
 impl_request! {
     ListRootsParams => ListRootsResult, "roots/list";
