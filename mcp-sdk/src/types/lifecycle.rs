@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 /// The name and version of an MCP client or server.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Implementation {
     /// A name for programs (or people, when there is no title).
     pub name: String,
@@ -80,6 +81,7 @@ pub type ExperimentalCapabilities = BTreeMap<String, JsonObject>;
 /// means the client offers that feature.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ClientCapabilities {
     /// Non-standard capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +145,7 @@ impl ClientCapabilities {
 /// The client's roots capability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RootsCapability {
     /// The client sends `notifications/roots/list_changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +167,7 @@ impl RootsCapability {
 /// The client's sampling capability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SamplingCapability {
     /// The client honours `includeContext` other than `"none"` (2025-11-25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +200,7 @@ impl SamplingCapability {
 /// The client's elicitation capability. An empty object means form mode only.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationCapability {
     /// The client supports form-mode elicitation (2025-11-25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +243,7 @@ impl ElicitationCapability {
 /// The client's tasks capability (2025-11-25, experimental).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ClientTasksCapability {
     /// The client answers `tasks/list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +285,7 @@ impl ClientTasksCapability {
 /// The requests a client can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ClientTaskRequests {
     /// Sampling requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,6 +317,7 @@ impl ClientTaskRequests {
 /// Sampling requests a client can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SamplingTaskRequests {
     /// `sampling/createMessage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -331,6 +339,7 @@ impl SamplingTaskRequests {
 /// Elicitation requests a client can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationTaskRequests {
     /// `elicitation/create`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,6 +362,7 @@ impl ElicitationTaskRequests {
 /// (even `{}`) means the server offers that feature.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ServerCapabilities {
     /// Non-standard capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -436,6 +446,7 @@ impl ServerCapabilities {
 /// The server's prompts capability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptsCapability {
     /// The server sends `notifications/prompts/list_changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -457,6 +468,7 @@ impl PromptsCapability {
 /// The server's resources capability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourcesCapability {
     /// The server accepts `resources/subscribe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,6 +500,7 @@ impl ResourcesCapability {
 /// The server's tools capability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolsCapability {
     /// The server sends `notifications/tools/list_changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -509,6 +522,7 @@ impl ToolsCapability {
 /// The server's tasks capability (2025-11-25, experimental).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ServerTasksCapability {
     /// The server answers `tasks/list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -560,6 +574,7 @@ impl ServerTasksCapability {
 /// The requests a server can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ServerTaskRequests {
     /// Tool requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -581,6 +596,7 @@ impl ServerTaskRequests {
 /// Tool requests a server can run as tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolsTaskRequests {
     /// `tools/call`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -602,6 +618,7 @@ impl ToolsTaskRequests {
 /// Params of `initialize`, the client's first request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InitializeParams {
     /// The newest protocol revision the client supports, such as
     /// `"2025-11-25"`. Kept as a string: a client may name one this SDK does
@@ -638,6 +655,7 @@ impl InitializeParams {
 /// The result of `initialize`: the server's side of the handshake.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InitializeResult {
     /// The protocol revision the session will use.
     pub protocol_version: String,
