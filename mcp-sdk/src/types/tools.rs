@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 /// A tool the model can call.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Tool {
     /// The tool's name, unique within the server.
     pub name: String,
@@ -134,6 +135,7 @@ impl Tool {
 /// trust them from a server it does not trust.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolAnnotations {
     /// A name for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +212,7 @@ pub enum TaskSupport {
 /// How a tool may be run (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolExecution {
     /// Whether the tool can be called as a task; absent means forbidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +234,7 @@ impl ToolExecution {
 /// The result of `tools/list`: one page of tools.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListToolsResult {
     /// The tools on this page.
     pub tools: Vec<Tool>,
@@ -265,6 +269,7 @@ impl ListToolsResult {
 /// Params of `tools/call`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallToolParams {
     /// The tool's name.
     pub name: String,
@@ -306,6 +311,7 @@ impl CallToolParams {
 /// errors instead.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallToolResult {
     /// The unstructured result.
     pub content: Vec<ContentBlock>,
