@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 /// A resource the server can read: a file, a database row, anything with a URI.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Resource {
     /// The resource's URI.
     pub uri: String,
@@ -98,6 +99,7 @@ impl Resource {
 /// A family of resources whose URIs follow an RFC 6570 template.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceTemplate {
     /// The URI template, such as `file:///{path}`.
     pub uri_template: String,
@@ -175,6 +177,7 @@ impl ResourceTemplate {
 /// The result of `resources/list`: one page of resources.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListResourcesResult {
     /// The resources on this page.
     pub resources: Vec<Resource>,
@@ -209,6 +212,7 @@ impl ListResourcesResult {
 /// The result of `resources/templates/list`: one page of templates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListResourceTemplatesResult {
     /// The templates on this page.
     pub resource_templates: Vec<ResourceTemplate>,
@@ -243,6 +247,7 @@ impl ListResourceTemplatesResult {
 /// Params of `resources/read`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ReadResourceParams {
     /// The URI of the resource to read.
     pub uri: String,
@@ -268,6 +273,7 @@ impl ReadResourceParams {
 /// the URI names a collection).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ReadResourceResult {
     /// The contents.
     pub contents: Vec<ResourceContents>,
@@ -318,6 +324,7 @@ impl ReadResourceResult {
 /// Params of `resources/subscribe`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscribeParams {
     /// The URI of the resource to hear about.
     pub uri: String,
@@ -332,6 +339,7 @@ pub struct SubscribeParams {
 /// Params of `resources/unsubscribe`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UnsubscribeParams {
     /// The URI of the resource to stop hearing about.
     pub uri: String,
@@ -366,6 +374,7 @@ impl UnsubscribeParams {
 /// Params of `notifications/resources/updated`: a subscribed resource changed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceUpdatedNotificationParams {
     /// The URI of the resource that changed (possibly a sub-resource of the
     /// one subscribed to).
