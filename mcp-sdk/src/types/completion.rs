@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 /// A prompt, named for completion (`"type": "ref/prompt"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptReference {
     /// The prompt's name.
     pub name: String,
@@ -40,6 +41,7 @@ impl PromptReference {
 /// A resource template, named for completion (`"type": "ref/resource"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceTemplateReference {
     /// The URI template (or a URI).
     pub uri: String,
@@ -88,6 +90,7 @@ impl CompletionReference {
 /// The argument being completed and what has been typed so far.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompletionArgument {
     /// The argument's (or template variable's) name.
     pub name: String,
@@ -112,6 +115,7 @@ impl CompletionArgument {
 /// Values already chosen for other arguments (2025-06-18+).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompletionContext {
     /// Argument values resolved so far, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +139,7 @@ impl CompletionContext {
 /// Params of `completion/complete`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompleteParams {
     /// What is being completed.
     #[serde(rename = "ref")]
@@ -179,6 +184,7 @@ impl CompleteParams {
 /// The suggestions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Completion {
     /// The suggested values, at most 100.
     pub values: Vec<String>,
@@ -221,6 +227,7 @@ impl Completion {
 /// The result of `completion/complete`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompleteResult {
     /// The suggestions.
     pub completion: Completion,

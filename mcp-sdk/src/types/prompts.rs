@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 /// A prompt template the server offers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Prompt {
     /// The prompt's name, unique within the server.
     pub name: String,
@@ -83,6 +84,7 @@ impl Prompt {
 /// An argument a prompt takes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptArgument {
     /// The argument's name.
     pub name: String,
@@ -122,6 +124,7 @@ impl PromptArgument {
 /// One message of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptMessage {
     /// Who says it.
     pub role: Role,
@@ -156,6 +159,7 @@ impl PromptMessage {
 /// The result of `prompts/list`: one page of prompts.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListPromptsResult {
     /// The prompts on this page.
     pub prompts: Vec<Prompt>,
@@ -190,6 +194,7 @@ impl ListPromptsResult {
 /// Params of `prompts/get`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetPromptParams {
     /// The prompt's name.
     pub name: String,
@@ -226,6 +231,7 @@ impl GetPromptParams {
 /// The result of `prompts/get`: the prompt's messages.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetPromptResult {
     /// What the prompt is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
