@@ -18,6 +18,7 @@ pub enum Role {
 /// Hints to the client about how to use or display an object.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Annotations {
     /// Who the object is meant for: the user, the assistant, or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +76,7 @@ pub enum IconTheme {
 /// (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Icon {
     /// Where the icon is: an HTTP(S) URL or a `data:` URI.
     pub src: String,
@@ -126,6 +128,7 @@ impl Icon {
 /// Text given to or by the model (`"type": "text"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TextContent {
     /// The text.
     pub text: String,
@@ -160,6 +163,7 @@ impl TextContent {
 /// An image (`"type": "image"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ImageContent {
     /// The image bytes, base64-encoded.
     pub data: String,
@@ -197,6 +201,7 @@ impl ImageContent {
 /// Audio (`"type": "audio"`, 2025-03-26+).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AudioContent {
     /// The audio bytes, base64-encoded.
     pub data: String,
@@ -234,6 +239,7 @@ impl AudioContent {
 /// A text resource's contents.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TextResourceContents {
     /// The resource's URI.
     pub uri: String,
@@ -271,6 +277,7 @@ impl TextResourceContents {
 /// A binary resource's contents.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BlobResourceContents {
     /// The resource's URI.
     pub uri: String,
@@ -367,6 +374,7 @@ impl ResourceContents {
 /// A resource's contents embedded in a message (`"type": "resource"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EmbeddedResource {
     /// The contents.
     pub resource: ResourceContents,
