@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 /// The model's request to use a tool (`"type": "tool_use"`, 2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolUseContent {
     /// An id for this use, which the matching result names.
     pub id: String,
@@ -42,6 +43,7 @@ impl ToolUseContent {
 /// (`"type": "tool_result"`, 2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolResultContent {
     /// The id of the tool use this answers.
     pub tool_use_id: String,
@@ -157,6 +159,7 @@ impl From<Vec<SamplingContentBlock>> for SamplingContent {
 /// A message in a sampling conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SamplingMessage {
     /// Who says it.
     pub role: Role,
@@ -195,6 +198,7 @@ impl SamplingMessage {
 /// A hint naming a model or model family, matched loosely (as a substring).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ModelHint {
     /// A (partial) model name, such as `claude-3-5-sonnet` or `sonnet`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,6 +221,7 @@ impl ModelHint {
 /// The server's preferences for choosing a model; the client may ignore them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ModelPreferences {
     /// Model names to prefer, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,6 +309,7 @@ pub enum ToolChoiceMode {
 /// Tool selection for sampling (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolChoice {
     /// The mode; absent means `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +331,7 @@ impl ToolChoice {
 /// Params of `sampling/createMessage` (sent by the server).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateMessageParams {
     /// The conversation so far.
     pub messages: Vec<SamplingMessage>,
@@ -447,6 +454,7 @@ impl CreateMessageParams {
 /// The result of `sampling/createMessage`: the model's message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateMessageResult {
     /// Who says it (normally the assistant).
     pub role: Role,
