@@ -69,6 +69,7 @@ macro_rules! field_labels {
 /// A text field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StringSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -129,6 +130,7 @@ impl StringSchema {
 /// A number field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct NumberSchema {
     /// `"number"` or `"integer"`.
     #[serde(rename = "type")]
@@ -198,6 +200,7 @@ impl NumberSchema {
 /// A yes/no field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BooleanSchema {
     /// Always `"boolean"`.
     #[serde(rename = "type")]
@@ -228,6 +231,7 @@ impl BooleanSchema {
 /// One choice of a titled select: the value and its label.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EnumOption {
     /// The value sent back (`const`).
     #[serde(rename = "const")]
@@ -253,6 +257,7 @@ impl EnumOption {
 /// A single choice among values shown as they are (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledSingleSelectEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -294,6 +299,7 @@ impl UntitledSingleSelectEnumSchema {
 /// A single choice among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledSingleSelectEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -334,6 +340,7 @@ impl TitledSingleSelectEnumSchema {
 /// The items of an untitled multi-select: plain string values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledEnumItems {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -359,6 +366,7 @@ impl UntitledEnumItems {
 /// The items of a titled multi-select: labelled values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledEnumItems {
     /// The choices.
     pub any_of: Vec<EnumOption>,
@@ -380,6 +388,7 @@ impl TitledEnumItems {
 /// Several choices among values shown as they are (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledMultiSelectEnumSchema {
     /// Always `"array"`.
     #[serde(rename = "type")]
@@ -440,6 +449,7 @@ impl UntitledMultiSelectEnumSchema {
 /// Several choices among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledMultiSelectEnumSchema {
     /// Always `"array"`.
     #[serde(rename = "type")]
@@ -501,6 +511,7 @@ impl TitledMultiSelectEnumSchema {
 /// 2025-06-18 enum schema, deprecated by the titled selects.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LegacyTitledEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -670,6 +681,7 @@ impl From<LegacyTitledEnumSchema> for PrimitiveSchemaDefinition {
 /// Properties are kept in name order, not in the order they came in.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationSchema {
     /// The JSON Schema dialect, if stated (2025-11-25).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -716,6 +728,7 @@ impl ElicitationSchema {
 /// Params of a form-mode `elicitation/create`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitRequestFormParams {
     /// `"form"`, or absent (form is the default, and the only mode before
     /// 2025-11-25).
@@ -765,6 +778,7 @@ impl ElicitRequestFormParams {
 /// Params of a URL-mode `elicitation/create` (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitRequestUrlParams {
     /// Always [`ElicitMode::Url`].
     pub mode: ElicitMode,
@@ -910,6 +924,7 @@ pub enum ElicitAction {
 /// The result of `elicitation/create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitResult {
     /// What the user did.
     pub action: ElicitAction,
@@ -960,6 +975,7 @@ impl ElicitResult {
 /// elicitation finished out of band.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationCompleteNotificationParams {
     /// The id of the elicitation that finished.
     pub elicitation_id: String,
@@ -985,6 +1001,7 @@ impl ElicitationCompleteNotificationParams {
 /// the user completes these URL-mode elicitations.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UrlElicitationRequiredData {
     /// The elicitations to complete.
     pub elicitations: Vec<ElicitRequestUrlParams>,
