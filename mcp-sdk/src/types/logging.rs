@@ -85,6 +85,7 @@ impl FromStr for LoggingLevel {
 /// Params of `logging/setLevel`: the least severe level the client wants.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SetLevelParams {
     /// The server should send messages of this level and above.
     pub level: LoggingLevel,
@@ -109,6 +110,7 @@ impl SetLevelParams {
 /// Params of `notifications/message`: one log message from the server.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LoggingMessageNotificationParams {
     /// The message's severity.
     pub level: LoggingLevel,

@@ -254,6 +254,7 @@ macro_rules! meta_only {
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// Metadata (`_meta`).
             #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]

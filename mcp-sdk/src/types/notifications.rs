@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 /// an id names nothing and is rejected as malformed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CancelledNotificationParams {
     /// The id of the request to cancel, one the sender issued earlier.
     pub request_id: RequestId,
@@ -50,6 +51,7 @@ impl CancelledNotificationParams {
 /// Params of `notifications/progress`: how far a long request has come.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ProgressNotificationParams {
     /// The token the request carried in `_meta.progressToken`.
     pub progress_token: ProgressToken,

@@ -17,6 +17,7 @@ macro_rules! paginated_params {
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// Where to continue: the `nextCursor` of the previous page;
             /// absent for the first page.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 /// A root the client exposes, such as a project directory.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Root {
     /// The root's URI; `file://` in the current revisions.
     pub uri: String,
@@ -48,6 +49,7 @@ meta_only! {
 /// The result of `roots/list`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListRootsResult {
     /// The roots.
     pub roots: Vec<Root>,

@@ -30,6 +30,7 @@ pub const SUBSCRIPTION_ID_META_KEY: &str = "io.modelcontextprotocol/subscription
 /// What a stateless request says about itself in `_meta` (the schema's
 /// `RequestMetaObject`). Other `_meta` members are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RequestMeta {
     /// The revision the request speaks, such as `"2026-07-28"`.
     #[serde(
@@ -160,6 +161,7 @@ meta_only! {
 /// The result of `server/discover`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DiscoverResult {
     /// Always `complete`.
     pub result_type: ResultType,
@@ -306,6 +308,7 @@ pub type InputResponses = BTreeMap<String, InputResponse>;
 /// request again with `inputResponses` and the `requestState` back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InputRequiredResult {
     /// Always `input_required`.
     pub result_type: ResultType,
@@ -341,6 +344,7 @@ impl InputRequiredResult {
 /// the request's own params are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InputResponseRequestParams {
     /// The answers, by the keys of the input requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -375,6 +379,7 @@ impl InputResponseRequestParams {
 /// Which notifications a `subscriptions/listen` stream should carry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionFilter {
     /// `notifications/tools/list_changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -427,6 +432,7 @@ impl SubscriptionFilter {
 /// notifications the filter names, until the client closes it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsListenParams {
     /// What to hear about.
     pub notifications: SubscriptionFilter,
@@ -452,6 +458,7 @@ impl SubscriptionsListenParams {
 /// `_meta` names the subscription under [`SUBSCRIPTION_ID_META_KEY`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsListenResult {
     /// Always `complete`.
     pub result_type: ResultType,
@@ -467,6 +474,7 @@ pub struct SubscriptionsListenResult {
 /// a `subscriptions/listen` and says which notifications it will send.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsAcknowledgedNotificationParams {
     /// What the stream will carry.
     pub notifications: SubscriptionFilter,

@@ -12,6 +12,7 @@ pub const RELATED_TASK_META_KEY: &str = "io.modelcontextprotocol/related-task";
 /// member.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TaskMetadata {
     /// How long to keep the task after it was created, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,6 +36,7 @@ impl TaskMetadata {
 /// `_meta`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RelatedTaskMetadata {
     /// The task's id.
     pub task_id: String,
@@ -96,6 +98,7 @@ impl TaskStatus {
 /// A task's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Task {
     /// The task's id.
     pub task_id: String,
@@ -173,6 +176,7 @@ impl Task {
 /// The answer to a request run as a task, instead of its normal result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateTaskResult {
     /// The task.
     pub task: Task,
@@ -200,6 +204,7 @@ macro_rules! task_id_params {
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// The task's id.
             pub task_id: String,
@@ -240,6 +245,7 @@ macro_rules! task_with_meta {
     ($($(#[$attr:meta])* $name:ident;)*) => {$(
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[non_exhaustive]
         pub struct $name {
             /// Metadata (`_meta`).
             #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +279,7 @@ task_with_meta! {
 /// related-task `_meta` says which task it belongs to.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetTaskPayloadResult {
     /// Metadata (`_meta`).
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +304,7 @@ impl GetTaskPayloadResult {
 /// The result of `tasks/list`: one page of tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListTasksResult {
     /// The tasks on this page.
     pub tasks: Vec<Task>,
