@@ -22,6 +22,27 @@
 //! assert_eq!(serde_json::to_value(&result).unwrap()["content"][0]["text"], "hi");
 //! ```
 //!
+//! The structs are `#[non_exhaustive]`, since the protocol adds fields to
+//! them with each revision: outside this crate they are built with `new`
+//! (the required fields) or `default()`, and a `with_*` setter per optional
+//! field, never with a struct literal. Their fields stay public.
+//!
+//! ```
+//! use mcp_sdk::{Resource, ServerCapabilities, ToolsCapability};
+//!
+//! let caps = ServerCapabilities::default()
+//!     .with_logging()
+//!     .with_tools(ToolsCapability::default().with_list_changed(true));
+//! assert_eq!(
+//!     serde_json::to_value(&caps).unwrap(),
+//!     serde_json::json!({"logging": {}, "tools": {"listChanged": true}}),
+//! );
+//! let readme = Resource::new("file:///README.md", "README")
+//!     .with_mime_type("text/markdown")
+//!     .with_size(2048);
+//! assert_eq!(readme.size, Some(2048));
+//! ```
+//!
 //! Content blocks are tagged by `type`:
 //!
 //! ```
