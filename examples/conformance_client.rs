@@ -38,10 +38,7 @@ struct AcceptDefaults;
 #[async_trait]
 impl ClientHandler for AcceptDefaults {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            elicitation: Some(ElicitationCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_elicitation(ElicitationCapability::default())
     }
 
     async fn elicit(

@@ -443,10 +443,7 @@ async fn write_note(
 /// whenever it breaks (and counting the breaks). Notifications reach the
 /// client's handler.
 async fn keep_listening(client: Client, uris: Vec<String>, breaks: Arc<AtomicUsize>) {
-    let filter = SubscriptionFilter {
-        resource_subscriptions: Some(uris),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default().with_resource_subscriptions(uris);
     loop {
         match client.listen(filter.clone()).await {
             Ok(mut subscription) => while subscription.next().await.is_some() {},

@@ -339,11 +339,9 @@ fn base_router() -> Router {
             |r: ResourceRequest| async move { Ok(ReadResourceResult::text(r.uri, "text/plain", "Watched resource content.")) },
         )
         .resource_template(
-            ResourceTemplate {
-                mime_type: Some("application/json".into()),
-                description: Some("Data for any id".into()),
-                ..ResourceTemplate::new("test://template/{id}/data", "Template data")
-            },
+            ResourceTemplate::new("test://template/{id}/data", "Template data")
+                .with_mime_type("application/json")
+                .with_description("Data for any id"),
             |r: ResourceRequest| async move {
                 let id = r.variables.get("id").cloned().unwrap_or_default();
                 let text = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string();
@@ -385,13 +383,9 @@ fn base_router() -> Router {
             const WORDS: [&str; 6] = ["paris", "park", "party", "test", "testing", "value"];
             let prefix = params.argument.value.to_lowercase();
             let values: Vec<String> = WORDS.iter().filter(|w| w.starts_with(&prefix)).map(|w| w.to_string()).collect();
-            let completion = Completion {
-                total: Some(values.len() as _),
-                has_more: Some(false),
-                values,
-                ..Default::default()
-            };
-            Ok(CompleteResult { completion, ..Default::default() })
+            let total = values.len() as u64;
+            let completion = Completion::new(values).with_total(total).with_has_more(false);
+            Ok(CompleteResult::default().with_completion(completion))
         })
 }
 

@@ -29,11 +29,9 @@ struct Host {
 #[async_trait]
 impl ClientHandler for Host {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            elicitation: Some(ElicitationCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_sampling(SamplingCapability::default())
+            .with_elicitation(ElicitationCapability::default())
     }
 
     async fn create_message(

@@ -134,11 +134,9 @@ async fn watch(client: &Client, uris: &[&str]) -> Option<Subscription> {
         }
         return None;
     }
-    let filter = SubscriptionFilter {
-        resources_list_changed: Some(true),
-        resource_subscriptions: Some(uris.iter().map(|u| u.to_string()).collect()),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default()
+        .with_resources_list_changed(true)
+        .with_resource_subscriptions(uris.iter().map(|u| u.to_string()).collect());
     let sub = tokio::time::timeout(PATIENCE, client.listen(filter))
         .await
         .expect("the acknowledgement in time")
@@ -1364,13 +1362,8 @@ struct AppHost;
 #[async_trait]
 impl ClientHandler for AppHost {
     fn capabilities(&self) -> mcp_sdk::ClientCapabilities {
-        mcp_sdk::ClientCapabilities {
-            extra: serde_json::Map::from_iter([(
-                "extensions".to_owned(),
-                mcp_sdk_server::apps::client_capability(),
-            )]),
-            ..Default::default()
-        }
+        mcp_sdk::ClientCapabilities::default()
+            .with_extra("extensions", mcp_sdk_server::apps::client_capability())
     }
 }
 

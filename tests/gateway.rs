@@ -59,15 +59,10 @@ impl Host {
 #[async_trait]
 impl ClientHandler for Host {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            roots: Some(RootsCapability::default()),
-            elicitation: Some(ElicitationCapability {
-                form: Some(Default::default()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_sampling(SamplingCapability::default())
+            .with_roots(RootsCapability::default())
+            .with_elicitation(ElicitationCapability::default().with_form())
     }
 
     async fn elicit(
@@ -682,10 +677,7 @@ async fn list_changes_of_a_server_reach_the_clients_in_both_eras() {
         json!({"name": "a", "text": "a"}),
     )
     .await;
-    let filter = mcp_sdk::SubscriptionFilter {
-        resources_list_changed: Some(true),
-        ..Default::default()
-    };
+    let filter = mcp_sdk::SubscriptionFilter::default().with_resources_list_changed(true);
     let mut listening = support::listen(&stateless, filter).await;
     assert_eq!(listening.acknowledged().resources_list_changed, Some(true));
     let before = session_host.resources_changed.load(Ordering::SeqCst);
@@ -1627,10 +1619,8 @@ async fn resource_updates(upstream: Era, downstream: Era) {
     // for it (it knows the owner from the templates the client listed).
     if upstream == Era::StatelessOnly {
         client.list_all_resource_templates().await.unwrap();
-        let filter = mcp_sdk::SubscriptionFilter {
-            resource_subscriptions: Some(vec![uri.to_owned()]),
-            ..Default::default()
-        };
+        let filter = mcp_sdk::SubscriptionFilter::default()
+            .with_resource_subscriptions(vec![uri.to_owned()]);
         let mut alone = support::listen(&client, filter).await;
         let gateway = system.gateway.clone();
         eventually("the gateway watches the URI for the listener", || {
@@ -1671,10 +1661,8 @@ async fn resource_updates(upstream: Era, downstream: Era) {
     session.subscribe(uri).await.unwrap();
     let mut listening = match upstream {
         Era::StatelessOnly => {
-            let filter = mcp_sdk::SubscriptionFilter {
-                resource_subscriptions: Some(vec![uri.to_owned()]),
-                ..Default::default()
-            };
+            let filter = mcp_sdk::SubscriptionFilter::default()
+                .with_resource_subscriptions(vec![uri.to_owned()]);
             let listening = support::listen(&client, filter).await;
             assert_eq!(
                 listening.acknowledged().resource_subscriptions,

@@ -53,15 +53,10 @@ struct Host {
 #[async_trait]
 impl ClientHandler for Host {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            roots: Some(RootsCapability {
-                list_changed: Some(true),
-                ..Default::default()
-            }),
-            elicitation: Some(ElicitationCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_sampling(SamplingCapability::default())
+            .with_roots(RootsCapability::default().with_list_changed(true))
+            .with_elicitation(ElicitationCapability::default())
     }
 
     async fn create_message(

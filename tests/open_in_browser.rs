@@ -25,14 +25,9 @@ struct Host {
 #[async_trait]
 impl ClientHandler for Host {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            elicitation: Some(ElicitationCapability {
-                form: Some(Map::new()),
-                url: self.url_mode.then(Map::new),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        let mut elicitation = ElicitationCapability::default().with_form();
+        elicitation.url = self.url_mode.then(Map::new);
+        ClientCapabilities::default().with_elicitation(elicitation)
     }
 
     async fn elicit(

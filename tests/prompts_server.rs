@@ -309,10 +309,7 @@ async fn exercise(client: &Client) {
         .is_empty());
     let mut with_context =
         CompleteParams::new(CompletionReference::prompt("write_tests"), "framework", "");
-    with_context.context = Some(CompletionContext {
-        arguments: Some([("language".to_owned(), "python".to_owned())].into()),
-        ..Default::default()
-    });
+    with_context.context = Some(CompletionContext::default().with_argument("language", "python"));
     let frameworks = client
         .complete(with_context)
         .await
@@ -345,10 +342,7 @@ async fn listen_for_prompts(client: &Client, folder: bool) -> Option<Subscriptio
     if !client.is_stateless() {
         return None;
     }
-    let filter = SubscriptionFilter {
-        prompts_list_changed: Some(true),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default().with_prompts_list_changed(true);
     let sub = listen(client, filter.clone()).await;
     let honoured = if folder {
         filter

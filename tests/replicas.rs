@@ -117,13 +117,7 @@ struct User;
 #[async_trait]
 impl ClientHandler for User {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            elicitation: Some(ElicitationCapability {
-                form: Some(Default::default()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_elicitation(ElicitationCapability::default().with_form())
     }
 
     async fn elicit(
@@ -283,10 +277,8 @@ async fn a_resource_update_on_one_replica_reaches_a_listen_stream_on_another() {
         return;
     };
     let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
-    let filter = SubscriptionFilter {
-        resource_subscriptions: Some(vec![WATCHED.to_owned()]),
-        ..Default::default()
-    };
+    let filter =
+        SubscriptionFilter::default().with_resource_subscriptions(vec![WATCHED.to_owned()]);
     let mut sub = support::listen(&client, filter).await;
     let listening: Vec<usize> = replicas.iter().map(|(_, n)| n.listeners()).collect();
     assert_eq!(listening.iter().sum::<usize>(), 1, "{listening:?}");
@@ -326,10 +318,7 @@ async fn a_list_change_announced_on_one_conformance_replica_reaches_the_others()
     };
     // server/discover on replica 1, the stream on replica 2.
     let listener = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
-    let filter = SubscriptionFilter {
-        tools_list_changed: Some(true),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default().with_tools_list_changed(true);
     let mut sub = support::listen(&listener, filter).await;
     // server/discover on replica 3, the call that announces on replica 1.
     let caller = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;

@@ -145,11 +145,9 @@ impl Session {
         if !self.client.is_stateless() {
             return;
         }
-        let filter = SubscriptionFilter {
-            resources_list_changed: Some(true),
-            resource_subscriptions: Some(self.watched.clone()),
-            ..Default::default()
-        };
+        let filter = SubscriptionFilter::default()
+            .with_resources_list_changed(true)
+            .with_resource_subscriptions(self.watched.clone());
         let sub = listen(&self.client, filter.clone()).await;
         assert_eq!(sub.acknowledged(), &filter, "the server honours it all");
         self.listening = Some(sub);

@@ -57,13 +57,7 @@ impl Workspace {
 #[async_trait]
 impl ClientHandler for Workspace {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            roots: Some(RootsCapability {
-                list_changed: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_roots(RootsCapability::default().with_list_changed(true))
     }
 
     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {

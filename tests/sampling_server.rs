@@ -60,13 +60,9 @@ impl FakeModel {
 #[async_trait]
 impl ClientHandler for FakeModel {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability {
-                tools: self.tools.then(JsonObject::new),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        let mut sampling = SamplingCapability::default();
+        sampling.tools = self.tools.then(JsonObject::new);
+        ClientCapabilities::default().with_sampling(sampling)
     }
 
     async fn create_message(
@@ -287,20 +283,20 @@ async fn classify_sentiment_reads_untidy_answers(via: Via) {
 }
 
 fn tool_use(id: &str, name: &str, input: Value) -> SamplingContentBlock {
-    SamplingContentBlock::ToolUse(ToolUseContent {
-        id: id.into(),
-        name: name.into(),
-        input: input.as_object().cloned().unwrap(),
-        ..Default::default()
-    })
+    SamplingContentBlock::ToolUse(ToolUseContent::new(
+        id,
+        name,
+        input.as_object().cloned().unwrap(),
+    ))
 }
 
 fn tool_use_answer(blocks: Vec<SamplingContentBlock>) -> CreateMessageResult {
-    CreateMessageResult {
-        content: SamplingContent::Multiple(blocks),
-        stop_reason: Some(CreateMessageResult::TOOL_USE.into()),
-        ..CreateMessageResult::text("fake-llm-tools", "")
-    }
+    CreateMessageResult::new(
+        Role::Assistant,
+        SamplingContent::Multiple(blocks),
+        "fake-llm-tools",
+    )
+    .with_stop_reason(CreateMessageResult::TOOL_USE)
 }
 
 /// The tool results of the last message of a request.

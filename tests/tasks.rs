@@ -101,13 +101,8 @@ struct Person {
 #[async_trait]
 impl ClientHandler for Person {
     fn capabilities(&self) -> mcp_sdk::ClientCapabilities {
-        let mut capabilities = mcp_sdk::ClientCapabilities {
-            elicitation: Some(ElicitationCapability {
-                form: Some(JsonObject::new()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut capabilities = mcp_sdk::ClientCapabilities::default()
+            .with_elicitation(ElicitationCapability::default().with_form());
         if self.tasks_extension {
             capabilities.extra.insert(
                 "extensions".into(),

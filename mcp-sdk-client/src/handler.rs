@@ -53,7 +53,7 @@ impl RequestContext {
 /// #[async_trait]
 /// impl ClientHandler for Workspace {
 ///     fn capabilities(&self) -> ClientCapabilities {
-///         ClientCapabilities { roots: Some(RootsCapability::default()), ..Default::default() }
+///         ClientCapabilities::default().with_roots(RootsCapability::default())
 ///     }
 ///
 ///     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {

@@ -153,7 +153,7 @@ impl RequestOptions {
     ///     }
     /// }
     ///
-    /// let declared = ClientCapabilities { sampling: Some(SamplingCapability::default()), ..Default::default() };
+    /// let declared = ClientCapabilities::default().with_sampling(SamplingCapability::default());
     /// let options = RequestOptions::new().handler(Upstream { declared });
     /// ```
     ///

@@ -150,14 +150,14 @@ pub(crate) fn as_initialize_result(
     let server_info = discover
         .and_then(server_info)
         .unwrap_or_else(|| Implementation::new("unknown", "unknown"));
-    InitializeResult {
-        protocol_version: version.as_str().to_owned(),
-        capabilities: discover.map(|d| d.capabilities.clone()).unwrap_or_default(),
+    let mut result = InitializeResult::new(
+        version.as_str(),
+        discover.map(|d| d.capabilities.clone()).unwrap_or_default(),
         server_info,
-        instructions: discover.and_then(|d| d.instructions.clone()),
-        meta: discover.and_then(|d| d.meta.clone()),
-        extra: Default::default(),
-    }
+    );
+    result.instructions = discover.and_then(|d| d.instructions.clone());
+    result.meta = discover.and_then(|d| d.meta.clone());
+    result
 }
 
 /// Results kept for their `ttlMs`, by method and params.
@@ -284,7 +284,7 @@ impl Cache {
 /// # async fn run(client: mcp_sdk_client::Client) -> Result<(), mcp_sdk_client::ClientError> {
 /// use mcp_sdk::SubscriptionFilter;
 ///
-/// let filter = SubscriptionFilter { tools_list_changed: Some(true), ..Default::default() };
+/// let filter = SubscriptionFilter::default().with_tools_list_changed(true);
 /// let mut subscription = client.listen(filter).await?;
 /// println!("the server agreed to {:?}", subscription.acknowledged());
 /// while let Some(notification) = subscription.next().await {

@@ -46,10 +46,9 @@ impl Client {
     ) -> Result<ToolTask, ClientError> {
         let mut params = CallToolParams::new(name, tool_arguments(arguments)?);
         if !self.is_stateless() {
-            params.task = Some(TaskMetadata {
-                ttl: ttl.map(|t| t.as_millis() as u64),
-                ..Default::default()
-            });
+            let mut task = TaskMetadata::default();
+            task.ttl = ttl.map(|t| t.as_millis() as u64);
+            params.task = Some(task);
         }
         let params = serde_json::to_value(params)
             .map_err(|e| ClientError::Protocol(format!("params of tools/call: {e}")))?;
@@ -140,11 +139,7 @@ impl Client {
                 "tasks/list is not part of the 2026-07-28 tasks extension".into(),
             ));
         }
-        self.request(ListTasksParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
+        self.request(ListTasksParams::page(cursor)).await
     }
 
     /// `tasks/cancel`: stops a task; gives its state after. In the session

@@ -84,10 +84,7 @@ struct Model;
 #[async_trait]
 impl ClientHandler for Model {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_sampling(SamplingCapability::default())
     }
 
     async fn create_message(

@@ -237,15 +237,10 @@ fn callback_router(updates: mpsc::Sender<()>) -> Router {
             },
         )
         .completion(|_: CompleteParams| async {
-            Ok(CompleteResult {
-                completion: Completion {
-                    values: vec!["Ada".into(), "Alan".into()],
-                    total: Some(2),
-                    has_more: Some(false),
-                    ..Default::default()
-                },
-                ..Default::default()
-            })
+            let completion = Completion::new(vec!["Ada".into(), "Alan".into()])
+                .with_total(2)
+                .with_has_more(false);
+            Ok(CompleteResult::default().with_completion(completion))
         })
 }
 
@@ -258,12 +253,10 @@ struct Recorder {
 #[async_trait]
 impl ClientHandler for Recorder {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            roots: Some(RootsCapability::default()),
-            elicitation: Some(ElicitationCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_sampling(SamplingCapability::default())
+            .with_roots(RootsCapability::default())
+            .with_elicitation(ElicitationCapability::default())
     }
 
     async fn create_message(
@@ -279,10 +272,7 @@ impl ClientHandler for Recorder {
     }
 
     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {
-        Ok(ListRootsResult {
-            roots: vec![Root::new("file:///work")],
-            ..Default::default()
-        })
+        Ok(ListRootsResult::new(vec![Root::new("file:///work")]))
     }
 
     async fn elicit(
@@ -500,10 +490,7 @@ struct Panicker;
 #[async_trait]
 impl ClientHandler for Panicker {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_sampling(SamplingCapability::default())
     }
 
     async fn create_message(

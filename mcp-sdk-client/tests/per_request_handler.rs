@@ -74,10 +74,7 @@ fn pipe_server() -> IoTransport {
 }
 
 fn sampling() -> ClientCapabilities {
-    ClientCapabilities {
-        sampling: Some(SamplingCapability::default()),
-        ..Default::default()
-    }
+    ClientCapabilities::default().with_sampling(SamplingCapability::default())
 }
 
 /// A model that answers with its name, after waiting, if given a barrier,

@@ -230,11 +230,9 @@ struct Answers;
 #[async_trait]
 impl ClientHandler for Answers {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            elicitation: Some(ElicitationCapability::default()),
-            roots: Some(RootsCapability::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_elicitation(ElicitationCapability::default())
+            .with_roots(RootsCapability::default())
     }
 
     async fn elicit(
@@ -733,10 +731,7 @@ async fn results_are_cached_for_their_ttl_and_forgotten_on_list_changed() {
     assert_eq!(server.posts("resources/read").len(), 2, "negative is 0");
 
     // A list_changed notification forgets the cached list.
-    let filter = SubscriptionFilter {
-        tools_list_changed: Some(true),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default().with_tools_list_changed(true);
     let mut subscription = client.listen(filter).await.unwrap();
     assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
     let changed = subscription.next().await.unwrap();
@@ -812,10 +807,8 @@ async fn stdio_subscriptions_are_tagged_and_cancelled_with_a_notification() {
     });
     let client = Client::connect(transport).await.unwrap();
     assert!(client.is_stateless());
-    let filter = SubscriptionFilter {
-        resource_subscriptions: Some(vec!["file:///a".into(), "file:///b".into()]),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default()
+        .with_resource_subscriptions(vec!["file:///a".into(), "file:///b".into()]);
     let mut subscription = client.listen(filter).await.unwrap();
     assert_eq!(
         subscription.acknowledged().resource_subscriptions,

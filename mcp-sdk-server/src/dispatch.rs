@@ -194,13 +194,10 @@ fn call_tool_params(params: Option<Value>) -> Result<CallToolParams, Error> {
         Some(Value::Object(m)) => Some(m),
         _ => None,
     };
-    Ok(CallToolParams {
-        name,
-        arguments: object(map.remove("arguments")),
-        task: None,
-        meta: object(map.remove("_meta")),
-        extra: map,
-    })
+    let mut params = CallToolParams::new(name, object(map.remove("arguments")));
+    params.meta = object(map.remove("_meta"));
+    params.extra = map;
+    Ok(params)
 }
 
 async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {

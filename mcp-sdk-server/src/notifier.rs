@@ -326,29 +326,28 @@ pub(crate) fn parse(message: &str) -> Option<(String, Change)> {
 fn honoured(wanted: &SubscriptionFilter, caps: &ServerCapabilities) -> SubscriptionFilter {
     let yes = |asked: Option<bool>, offered: bool| (asked == Some(true) && offered).then_some(true);
     let resources = caps.resources.as_ref();
-    SubscriptionFilter {
-        tools_list_changed: yes(
-            wanted.tools_list_changed,
-            caps.tools
-                .as_ref()
-                .is_some_and(|t| t.list_changed == Some(true)),
-        ),
-        prompts_list_changed: yes(
-            wanted.prompts_list_changed,
-            caps.prompts
-                .as_ref()
-                .is_some_and(|p| p.list_changed == Some(true)),
-        ),
-        resources_list_changed: yes(
-            wanted.resources_list_changed,
-            resources.is_some_and(|r| r.list_changed == Some(true)),
-        ),
-        resource_subscriptions: wanted
-            .resource_subscriptions
-            .clone()
-            .filter(|_| resources.is_some_and(|r| r.subscribe == Some(true))),
-        extra: Map::new(),
-    }
+    let mut filter = SubscriptionFilter::default();
+    filter.tools_list_changed = yes(
+        wanted.tools_list_changed,
+        caps.tools
+            .as_ref()
+            .is_some_and(|t| t.list_changed == Some(true)),
+    );
+    filter.prompts_list_changed = yes(
+        wanted.prompts_list_changed,
+        caps.prompts
+            .as_ref()
+            .is_some_and(|p| p.list_changed == Some(true)),
+    );
+    filter.resources_list_changed = yes(
+        wanted.resources_list_changed,
+        resources.is_some_and(|r| r.list_changed == Some(true)),
+    );
+    filter.resource_subscriptions = wanted
+        .resource_subscriptions
+        .clone()
+        .filter(|_| resources.is_some_and(|r| r.subscribe == Some(true)));
+    filter
 }
 
 /// The notification for `change`, if `filter` lets it through.
@@ -407,11 +406,8 @@ pub(crate) async fn listen(
     // Subscribe before acknowledging, so no change after the ack is lost.
     let mut changes = notifier.tx.subscribe();
     let _watching = Watching::new(notifier, filter.resource_subscriptions.clone());
-    let ack = SubscriptionsAcknowledgedNotificationParams {
-        notifications: filter.clone(),
-        meta: Some(subscription_meta(&id)),
-        extra: Map::new(),
-    };
+    let ack = SubscriptionsAcknowledgedNotificationParams::new(filter.clone())
+        .with_meta(subscription_meta(&id));
     let ack = serde_json::to_value(ack).map_err(Error::internal)?;
     if reply
         .send(Message::notification(

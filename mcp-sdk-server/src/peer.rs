@@ -128,10 +128,7 @@ impl Link {
     /// The link of a context built for a test.
     fn detached(client: Option<ClientInfo>, extensions: SessionExtensions) -> Self {
         let offer = Offer::new(
-            || mcp_sdk::ServerCapabilities {
-                logging: Some(Default::default()),
-                ..Default::default()
-            },
+            || mcp_sdk::ServerCapabilities::default().with_logging(),
             Notifier::default(),
         );
         Link {
@@ -497,11 +494,8 @@ impl Peer {
         if self.asker().is_some() {
             return Ok(());
         }
-        self.notify(ElicitationCompleteNotificationParams {
-            elicitation_id: elicitation_id.into(),
-            ..Default::default()
-        })
-        .await
+        self.notify(ElicitationCompleteNotificationParams::new(elicitation_id))
+            .await
     }
 
     /// `notifications/tools/list_changed`.
@@ -524,11 +518,8 @@ impl Peer {
 
     /// `notifications/resources/updated` for a subscribed URI.
     pub async fn notify_resource_updated(&self, uri: impl Into<String>) -> Result<(), Error> {
-        self.notify(ResourceUpdatedNotificationParams {
-            uri: uri.into(),
-            ..Default::default()
-        })
-        .await
+        self.notify(ResourceUpdatedNotificationParams::new(uri))
+            .await
     }
 
     /// `notifications/message`: a log message, sent only if `level` is at or
@@ -544,13 +535,9 @@ impl Peer {
         {
             return Ok(());
         }
-        self.notify(LoggingMessageNotificationParams {
-            level,
-            logger: logger.map(str::to_owned),
-            data,
-            ..Default::default()
-        })
-        .await
+        let mut params = LoggingMessageNotificationParams::new(level, data);
+        params.logger = logger.map(str::to_owned);
+        self.notify(params).await
     }
 
     /// Asks the client for one input and waits for the answer. In a

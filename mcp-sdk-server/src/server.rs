@@ -268,10 +268,7 @@ mod tests {
             Implementation::new("marked", "1")
         }
         fn capabilities(&self) -> ServerCapabilities {
-            ServerCapabilities {
-                logging: Some(Default::default()),
-                ..Default::default()
-            }
+            ServerCapabilities::default().with_logging()
         }
         fn instructions(&self) -> Option<String> {
             Some("marked".into())

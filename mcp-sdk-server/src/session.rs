@@ -535,13 +535,9 @@ impl Session {
             // Tasks came with 2025-11-25: older clients do not know them.
             capabilities.tasks = None;
         }
-        to_value(InitializeResult {
-            protocol_version: version.as_str().to_owned(),
-            capabilities,
-            server_info: shared.info.clone(),
-            instructions: shared.instructions.clone(),
-            ..Default::default()
-        })
+        let mut result = InitializeResult::new(version.as_str(), capabilities, shared.info.clone());
+        result.instructions = shared.instructions.clone();
+        to_value(result)
     }
 
     fn set_level(&self, params: Option<Value>) -> Result<Value, Error> {

@@ -92,16 +92,12 @@ impl TaskEntry {
     /// The task as the wire shows it.
     pub fn task(&self) -> Task {
         let state = lock(&self.state);
-        Task {
-            task_id: self.id.clone(),
-            status: state.status,
-            status_message: state.message.clone(),
-            created_at: self.created_at.clone(),
-            last_updated_at: state.updated_at.clone(),
-            ttl: Some(self.ttl.as_millis() as u64),
-            poll_interval: Some(self.poll_interval),
-            extra: Default::default(),
-        }
+        let mut task = Task::new(self.id.clone(), state.status, self.created_at.clone())
+            .with_last_updated_at(state.updated_at.clone())
+            .with_ttl(self.ttl.as_millis() as u64)
+            .with_poll_interval(self.poll_interval);
+        task.status_message = state.message.clone();
+        task
     }
 
     fn status(&self) -> TaskStatus {
@@ -437,11 +433,7 @@ impl Tasks {
                 task.announce().await;
             }
         });
-        to_value(CreateTaskResult {
-            task: entry.task(),
-            meta: None,
-            extra: Default::default(),
-        })
+        to_value(CreateTaskResult::new(entry.task()))
     }
 
     /// `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel`, when
@@ -533,11 +525,9 @@ impl Tasks {
             .collect();
         let next_cursor =
             (start + PAGE < entries.len()).then(|| entries[start + PAGE - 1].id.clone());
-        to_value(ListTasksResult {
-            tasks: page,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListTasksResult::new(page);
+        result.next_cursor = next_cursor;
+        to_value(result)
     }
 }
 
@@ -708,10 +698,7 @@ fn payload(id: &str, outcome: Option<Result<Value, Error>>) -> Result<Value, Err
             .entry("_meta")
             .or_insert_with(|| Value::Object(Meta::new()));
         if let Some(meta) = meta.as_object_mut() {
-            let related = RelatedTaskMetadata {
-                task_id: id.to_owned(),
-                extra: Default::default(),
-            };
+            let related = RelatedTaskMetadata::new(id.to_owned());
             meta.insert(
                 RELATED_TASK_META_KEY.to_owned(),
                 serde_json::to_value(related).unwrap_or_default(),

@@ -306,13 +306,7 @@ struct WithRoots;
 #[async_trait]
 impl ClientHandler for WithRoots {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            roots: Some(RootsCapability {
-                list_changed: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_roots(RootsCapability::default().with_list_changed(true))
     }
     async fn list_roots(
         &self,
@@ -819,10 +813,9 @@ async fn a_hand_written_server_keeps_the_routers_argument_validation() {
             _: mcp_sdk::ListToolsParams,
             _: RequestContext,
         ) -> Result<mcp_sdk::ListToolsResult, Error> {
-            Ok(mcp_sdk::ListToolsResult {
-                tools: self.tools.tools().definitions().cloned().collect(),
-                ..Default::default()
-            })
+            Ok(mcp_sdk::ListToolsResult::new(
+                self.tools.tools().definitions().cloned().collect(),
+            ))
         }
         async fn call_tool(
             &self,

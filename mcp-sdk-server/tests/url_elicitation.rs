@@ -78,17 +78,11 @@ struct Browser {
 #[async_trait]
 impl ClientHandler for Browser {
     fn capabilities(&self) -> ClientCapabilities {
-        let mut elicitation = ElicitationCapability {
-            form: Some(Map::new()),
-            ..Default::default()
-        };
+        let mut elicitation = ElicitationCapability::default().with_form();
         if self.url_mode {
             elicitation.url = Some(Map::new());
         }
-        ClientCapabilities {
-            elicitation: Some(elicitation),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_elicitation(elicitation)
     }
 
     async fn elicit(

@@ -234,43 +234,37 @@ fn obj(v: Value) -> JsonObject {
     }
 }
 
-fn meta_with_token(token: impl Into<ProgressToken>) -> Option<Meta> {
+fn meta_with_token(token: impl Into<ProgressToken>) -> Meta {
     let mut meta = Meta::new();
     meta.insert("progressToken".into(), token.into().into());
     meta.insert("com.example/trace".into(), json!("t-1"));
-    Some(meta)
+    meta
 }
 
-fn some_meta() -> Option<Meta> {
-    Some(obj(json!({"com.example/origin": "test"})))
+fn some_meta() -> Meta {
+    obj(json!({"com.example/origin": "test"}))
 }
 
 // ---------------------------------------------------------------- fixtures
 
 fn icon() -> Icon {
-    Icon {
-        mime_type: Some("image/png".into()),
-        sizes: Some(vec!["48x48".into(), "96x96".into()]),
-        theme: Some(IconTheme::Dark),
-        ..Icon::new("https://example.com/icon.png")
-    }
+    Icon::new("https://example.com/icon.png")
+        .with_mime_type("image/png")
+        .with_sizes(vec!["48x48".into(), "96x96".into()])
+        .with_theme(IconTheme::Dark)
 }
 
 fn annotations_2025_03() -> Annotations {
-    Annotations {
-        audience: Some(vec![Role::User, Role::Assistant]),
-        priority: Some(0.25),
-        ..Default::default()
-    }
+    Annotations::default()
+        .with_audience(vec![Role::User, Role::Assistant])
+        .with_priority(0.25)
 }
 
 fn annotations_full() -> Annotations {
-    Annotations {
-        audience: Some(vec![Role::User]),
-        priority: Some(1.0),
-        last_modified: Some("2025-01-12T15:00:58Z".into()),
-        ..Default::default()
-    }
+    Annotations::default()
+        .with_audience(vec![Role::User])
+        .with_priority(1.0)
+        .with_last_modified("2025-01-12T15:00:58Z")
 }
 
 fn resource_min() -> Resource {
@@ -278,36 +272,30 @@ fn resource_min() -> Resource {
 }
 
 fn resource_full() -> Resource {
-    Resource {
-        title: Some("Project documentation".into()),
-        description: Some("What the project is".into()),
-        mime_type: Some("text/markdown".into()),
-        annotations: Some(annotations_full()),
-        size: Some(1024),
-        icons: Some(vec![icon()]),
-        meta: some_meta(),
-        ..resource_min()
-    }
+    resource_min()
+        .with_title("Project documentation")
+        .with_description("What the project is")
+        .with_mime_type("text/markdown")
+        .with_annotations(annotations_full())
+        .with_size(1024)
+        .with_icons(vec![icon()])
+        .with_meta(some_meta())
 }
 
 fn text_full() -> ContentBlock {
-    ContentBlock::Text(TextContent {
-        annotations: Some(annotations_full()),
-        meta: some_meta(),
-        ..TextContent::new("hello")
-    })
+    ContentBlock::Text(
+        TextContent::new("hello")
+            .with_annotations(annotations_full())
+            .with_meta(some_meta()),
+    )
 }
 
 fn image_full() -> ContentBlock {
-    ContentBlock::Image(ImageContent {
-        annotations: Some(annotations_full()),
-        meta: some_meta(),
-        ..ImageContent {
-            data: "iVBORw0KGgo=".into(),
-            mime_type: "image/png".into(),
-            ..Default::default()
-        }
-    })
+    ContentBlock::Image(
+        ImageContent::new("iVBORw0KGgo=", "image/png")
+            .with_annotations(annotations_full())
+            .with_meta(some_meta()),
+    )
 }
 
 /// Every content block kind that 2024-11-05 knows.
@@ -328,30 +316,22 @@ fn blocks_all() -> Vec<ContentBlock> {
         text_full(),
         image_full(),
         ContentBlock::audio("UklGRg==", "audio/wav"),
-        ContentBlock::Audio(AudioContent {
-            annotations: Some(annotations_full()),
-            meta: some_meta(),
-            ..AudioContent {
-                data: "UklGRg==".into(),
-                mime_type: "audio/wav".into(),
-                ..Default::default()
-            }
-        }),
+        ContentBlock::Audio(
+            AudioContent::new("UklGRg==", "audio/wav")
+                .with_annotations(annotations_full())
+                .with_meta(some_meta()),
+        ),
         ContentBlock::resource_link(resource_min()),
         ContentBlock::resource_link(resource_full()),
-        ContentBlock::Resource(EmbeddedResource {
-            annotations: Some(annotations_full()),
-            meta: some_meta(),
-            ..EmbeddedResource::new(ResourceContents::Blob(BlobResourceContents {
-                meta: some_meta(),
-                ..BlobResourceContents {
-                    uri: "file:///c.bin".into(),
-                    mime_type: Some("application/octet-stream".into()),
-                    blob: "AAEC".into(),
-                    ..Default::default()
-                }
-            }))
-        }),
+        ContentBlock::Resource(
+            EmbeddedResource::new(ResourceContents::Blob(
+                BlobResourceContents::new("file:///c.bin", "AAEC")
+                    .with_mime_type("application/octet-stream")
+                    .with_meta(some_meta()),
+            ))
+            .with_annotations(annotations_full())
+            .with_meta(some_meta()),
+        ),
     ]);
     blocks
 }
@@ -370,14 +350,14 @@ fn tool_2025_03() -> Tool {
             "required": ["a", "b"]
         })),
     )
-    .with_annotations(ToolAnnotations {
-        title: Some("Add".into()),
-        read_only_hint: Some(true),
-        destructive_hint: Some(false),
-        idempotent_hint: Some(true),
-        open_world_hint: Some(false),
-        ..Default::default()
-    })
+    .with_annotations(
+        ToolAnnotations::default()
+            .with_title("Add")
+            .with_read_only_hint(true)
+            .with_destructive_hint(false)
+            .with_idempotent_hint(true)
+            .with_open_world_hint(false),
+    )
 }
 
 fn tool_2025_06() -> Tool {
@@ -391,178 +371,108 @@ fn tool_2025_06() -> Tool {
 }
 
 fn tool_full() -> Tool {
-    Tool {
-        execution: Some(ToolExecution {
-            task_support: Some(TaskSupport::Optional),
-            ..Default::default()
-        }),
-        icons: Some(vec![icon()]),
-        meta: some_meta(),
-        ..tool_2025_06()
-    }
+    tool_2025_06()
+        .with_execution(ToolExecution::default().with_task_support(TaskSupport::Optional))
+        .with_icons(vec![icon()])
+        .with_meta(some_meta())
 }
 
 fn task(status: TaskStatus, ttl: Option<u64>) -> Task {
-    Task {
-        ttl,
-        poll_interval: Some(500),
-        status_message: Some("going".into()),
-        last_updated_at: "2025-11-25T10:00:05Z".into(),
-        ..Task::new("task-1", status, "2025-11-25T10:00:00Z")
-    }
+    let mut task = Task::new("task-1", status, "2025-11-25T10:00:00Z")
+        .with_poll_interval(500)
+        .with_status_message("going")
+        .with_last_updated_at("2025-11-25T10:00:05Z");
+    task.ttl = ttl;
+    task
 }
 
 fn implementation_full() -> Implementation {
-    Implementation {
-        description: Some("An example".into()),
-        icons: Some(vec![icon()]),
-        website_url: Some("https://example.com".into()),
-        ..Implementation::new("example", "1.2.3").with_title("Example")
-    }
+    Implementation::new("example", "1.2.3")
+        .with_title("Example")
+        .with_description("An example")
+        .with_icons(vec![icon()])
+        .with_website_url("https://example.com")
 }
 
 fn client_caps_2024() -> ClientCapabilities {
-    ClientCapabilities {
-        experimental: Some(BTreeMap::from([(
-            "com.example/x".to_owned(),
-            obj(json!({"on": true})),
-        )])),
-        roots: Some(RootsCapability {
-            list_changed: Some(true),
-            ..Default::default()
-        }),
-        sampling: Some(SamplingCapability::default()),
-        ..Default::default()
-    }
+    ClientCapabilities::default()
+        .with_experimental("com.example/x", obj(json!({"on": true})))
+        .with_roots(RootsCapability::default().with_list_changed(true))
+        .with_sampling(SamplingCapability::default())
 }
 
 fn client_caps_full() -> ClientCapabilities {
-    ClientCapabilities {
-        sampling: Some(SamplingCapability {
-            context: Some(JsonObject::new()),
-            tools: Some(JsonObject::new()),
-            ..Default::default()
-        }),
-        elicitation: Some(ElicitationCapability {
-            form: Some(JsonObject::new()),
-            url: Some(JsonObject::new()),
-            ..Default::default()
-        }),
-        tasks: Some(ClientTasksCapability {
-            list: Some(JsonObject::new()),
-            cancel: Some(JsonObject::new()),
-            requests: Some(ClientTaskRequests {
-                sampling: Some(SamplingTaskRequests {
-                    create_message: Some(JsonObject::new()),
-                    ..Default::default()
-                }),
-                elicitation: Some(ElicitationTaskRequests {
-                    create: Some(JsonObject::new()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..client_caps_2024()
-    }
+    client_caps_2024()
+        .with_sampling(SamplingCapability::default().with_context().with_tools())
+        .with_elicitation(ElicitationCapability::default().with_form().with_url())
+        .with_tasks(
+            ClientTasksCapability::default()
+                .with_list()
+                .with_cancel()
+                .with_requests(
+                    ClientTaskRequests::default()
+                        .with_sampling(SamplingTaskRequests::default().with_create_message())
+                        .with_elicitation(ElicitationTaskRequests::default().with_create()),
+                ),
+        )
 }
 
 fn server_caps_2024() -> ServerCapabilities {
-    ServerCapabilities {
-        experimental: Some(BTreeMap::from([(
-            "com.example/x".to_owned(),
-            JsonObject::new(),
-        )])),
-        logging: Some(JsonObject::new()),
-        prompts: Some(PromptsCapability {
-            list_changed: Some(true),
-            ..Default::default()
-        }),
-        resources: Some(ResourcesCapability {
-            subscribe: Some(true),
-            list_changed: Some(false),
-            ..Default::default()
-        }),
-        tools: Some(ToolsCapability {
-            list_changed: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    ServerCapabilities::default()
+        .with_experimental("com.example/x", JsonObject::new())
+        .with_logging()
+        .with_prompts(PromptsCapability::default().with_list_changed(true))
+        .with_resources(
+            ResourcesCapability::default()
+                .with_subscribe(true)
+                .with_list_changed(false),
+        )
+        .with_tools(ToolsCapability::default().with_list_changed(true))
 }
 
 fn server_caps_full() -> ServerCapabilities {
-    ServerCapabilities {
-        completions: Some(JsonObject::new()),
-        tasks: Some(ServerTasksCapability::tool_calls()),
-        ..server_caps_2024()
-    }
+    server_caps_2024()
+        .with_completions()
+        .with_tasks(ServerTasksCapability::tool_calls())
 }
 
 fn form_schema_2025_06() -> ElicitationSchema {
     ElicitationSchema::default()
         .with_property(
             "name",
-            StringSchema {
-                title: Some("Name".into()),
-                description: Some("Your name".into()),
-                min_length: Some(1),
-                max_length: Some(50),
-                ..Default::default()
-            },
+            StringSchema::default()
+                .with_title("Name")
+                .with_description("Your name")
+                .with_min_length(1)
+                .with_max_length(50),
             true,
         )
-        .with_property(
-            "email",
-            StringSchema {
-                format: Some("email".into()),
-                ..Default::default()
-            },
-            false,
-        )
+        .with_property("email", StringSchema::default().with_format("email"), false)
         .with_property(
             "age",
-            NumberSchema {
-                type_: NumberType::Integer,
-                minimum: Some(18.0),
-                maximum: Some(130.0),
-                ..Default::default()
-            },
+            NumberSchema::default()
+                .with_type(NumberType::Integer)
+                .with_minimum(18.0)
+                .with_maximum(130.0),
             false,
         )
-        .with_property(
-            "ratio",
-            NumberSchema {
-                minimum: Some(0.5),
-                ..Default::default()
-            },
-            false,
-        )
+        .with_property("ratio", NumberSchema::default().with_minimum(0.5), false)
         .with_property(
             "subscribe",
-            BooleanSchema {
-                title: Some("Subscribe".into()),
-                default: Some(false),
-                ..Default::default()
-            },
+            BooleanSchema::default()
+                .with_title("Subscribe")
+                .with_default(false),
             false,
         )
         .with_property(
             "size",
-            LegacyTitledEnumSchema {
-                values: vec!["s".into(), "m".into()],
-                enum_names: Some(vec!["Small".into(), "Medium".into()]),
-                ..Default::default()
-            },
+            LegacyTitledEnumSchema::new(vec!["s".into(), "m".into()])
+                .with_enum_names(vec!["Small".into(), "Medium".into()]),
             false,
         )
         .with_property(
             "plain",
-            UntitledSingleSelectEnumSchema {
-                values: vec!["a".into(), "b".into()],
-                ..Default::default()
-            },
+            UntitledSingleSelectEnumSchema::new(vec!["a".into(), "b".into()]),
             false,
         )
 }
@@ -571,51 +481,36 @@ fn form_schema_full() -> ElicitationSchema {
     let mut schema = form_schema_2025_06()
         .with_property(
             "color",
-            TitledSingleSelectEnumSchema {
-                title: Some("Color".into()),
-                one_of: vec![
-                    EnumOption::new("#f00", "Red"),
-                    EnumOption::new("#0f0", "Green"),
-                ],
-                default: Some("#f00".into()),
-                ..Default::default()
-            },
+            TitledSingleSelectEnumSchema::new(vec![
+                EnumOption::new("#f00", "Red"),
+                EnumOption::new("#0f0", "Green"),
+            ])
+            .with_title("Color")
+            .with_default("#f00"),
             false,
         )
         .with_property(
             "tags",
-            UntitledMultiSelectEnumSchema {
-                min_items: Some(1),
-                max_items: Some(2),
-                items: UntitledEnumItems {
-                    values: vec!["x".into(), "y".into()],
-                    ..Default::default()
-                },
-                default: Some(vec!["x".into()]),
-                ..Default::default()
-            },
+            UntitledMultiSelectEnumSchema::new(UntitledEnumItems::new(vec![
+                "x".into(),
+                "y".into(),
+            ]))
+            .with_min_items(1)
+            .with_max_items(2)
+            .with_default(vec!["x".into()]),
             false,
         )
         .with_property(
             "colors",
-            TitledMultiSelectEnumSchema {
-                items: TitledEnumItems {
-                    any_of: vec![
-                        EnumOption::new("#f00", "Red"),
-                        EnumOption::new("#00f", "Blue"),
-                    ],
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
+            TitledMultiSelectEnumSchema::new(TitledEnumItems::new(vec![
+                EnumOption::new("#f00", "Red"),
+                EnumOption::new("#00f", "Blue"),
+            ])),
             false,
         )
         .with_property(
             "nickname",
-            StringSchema {
-                default: Some("bob".into()),
-                ..Default::default()
-            },
+            StringSchema::default().with_default("bob"),
             false,
         );
     schema.schema = Some("https://json-schema.org/draft/2020-12/schema".into());
@@ -637,53 +532,31 @@ fn lifecycle(c: &mut Checker) {
         Implementation::new("c", "1"),
     );
     c.request("InitializeRequest", &caps, R2024_11);
-    let elicit = InitializeParams {
-        capabilities: ClientCapabilities {
-            elicitation: Some(ElicitationCapability::default()),
-            ..client_caps_2024()
-        },
-        client_info: Implementation::new("c", "1").with_title("Client"),
-        ..InitializeParams::new(
-            "2025-06-18",
-            ClientCapabilities::default(),
-            Implementation::new("c", "1"),
-        )
-    };
+    let elicit = InitializeParams::new(
+        "2025-06-18",
+        client_caps_2024().with_elicitation(ElicitationCapability::default()),
+        Implementation::new("c", "1").with_title("Client"),
+    );
     c.request("InitializeRequest", &elicit, R2025_06);
-    let full = InitializeParams {
-        meta: meta_with_token("init"),
-        ..InitializeParams::new("2025-11-25", client_caps_full(), implementation_full())
-    };
+    let mut full = InitializeParams::new("2025-11-25", client_caps_full(), implementation_full());
+    full.meta = Some(meta_with_token("init"));
     c.request("InitializeRequest", &full, R2025_11);
 
-    let result = InitializeResult {
-        protocol_version: "2024-11-05".into(),
-        capabilities: ServerCapabilities::default(),
-        server_info: Implementation::new("s", "0.1.0"),
-        ..Default::default()
-    };
+    let result = InitializeResult::new(
+        "2024-11-05",
+        ServerCapabilities::default(),
+        Implementation::new("s", "0.1.0"),
+    );
     c.result("InitializeResult", &result, R2024_11);
-    let result = InitializeResult {
-        capabilities: server_caps_2024(),
-        instructions: Some("Use the tools.".into()),
-        ..result
-    };
+    let mut result = result.with_instructions("Use the tools.");
+    result.capabilities = server_caps_2024();
     c.result("InitializeResult", &result, R2024_11);
-    let result = InitializeResult {
-        capabilities: ServerCapabilities {
-            completions: Some(JsonObject::new()),
-            ..server_caps_2024()
-        },
-        ..result
-    };
+    result.capabilities = server_caps_2024().with_completions();
     c.result("InitializeResult", &result, R2025_03);
-    let result = InitializeResult {
-        protocol_version: "2025-11-25".into(),
-        capabilities: server_caps_full(),
-        server_info: implementation_full(),
-        meta: some_meta(),
-        ..result
-    };
+    result.protocol_version = "2025-11-25".into();
+    result.capabilities = server_caps_full();
+    result.server_info = implementation_full();
+    result.meta = Some(some_meta());
     c.result("InitializeResult", &result, R2025_11);
 
     c.data(
@@ -713,24 +586,15 @@ fn lifecycle(c: &mut Checker) {
         &InitializedNotificationParams::default(),
         R2024_11,
     );
-    let with_meta = InitializedNotificationParams {
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let with_meta = InitializedNotificationParams::default().with_meta(some_meta());
     c.notification("InitializedNotification", &with_meta, R2024_11);
     c.request("PingRequest", &PingParams::default(), R2024_11);
-    let ping = PingParams {
-        meta: meta_with_token(3),
-        ..Default::default()
-    };
+    let ping = PingParams::default().with_meta(meta_with_token(3));
     c.request("PingRequest", &ping, R2024_11);
     c.result("EmptyResult", &EmptyResult::default(), R2024_11);
     c.result(
         "Result",
-        &EmptyResult {
-            meta: some_meta(),
-            ..Default::default()
-        },
+        &EmptyResult::default().with_meta(some_meta()),
         R2024_11,
     );
 }
@@ -755,10 +619,8 @@ fn content(c: &mut Checker) {
         c.data(&[def_of(&b), "ContentBlock"], &b, since);
     }
     // 2024-11-05 already had annotations (as `Annotated`).
-    let annotated = ContentBlock::Text(TextContent {
-        annotations: Some(annotations_2025_03()),
-        ..TextContent::new("x")
-    });
+    let annotated =
+        ContentBlock::Text(TextContent::new("x").with_annotations(annotations_2025_03()));
     c.data(&["TextContent"], &annotated, R2024_11);
     c.data(&["Annotations"], &annotations_2025_03(), R2025_03);
     c.data(&["Annotations"], &annotations_full(), R2025_06);
@@ -776,14 +638,9 @@ fn content(c: &mut Checker) {
         &blob,
         R2024_11,
     );
-    let with_meta = ResourceContents::Text(TextResourceContents {
-        meta: some_meta(),
-        ..TextResourceContents {
-            uri: "https://example.com/x".into(),
-            text: String::new(),
-            ..Default::default()
-        }
-    });
+    let with_meta = ResourceContents::Text(
+        TextResourceContents::new("https://example.com/x", String::new()).with_meta(some_meta()),
+    );
     c.data(&["TextResourceContents"], &with_meta, R2025_06);
     c.data(&["Role"], &Role::User, R2024_11);
     c.data(&["Role"], &Role::Assistant, R2024_11);
@@ -805,32 +662,24 @@ fn tools(c: &mut Checker) {
         TaskSupport::Optional,
         TaskSupport::Required,
     ] {
-        let execution = ToolExecution {
-            task_support: Some(support),
-            ..Default::default()
-        };
+        let execution = ToolExecution::default().with_task_support(support);
         c.session_data(&["ToolExecution"], &execution, R2025_11);
     }
 
     c.request("ListToolsRequest", &ListToolsParams::default(), R2024_11);
     c.request("ListToolsRequest", &ListToolsParams::at("page-2"), R2024_11);
-    let list = ListToolsParams {
-        meta: meta_with_token("list"),
-        ..ListToolsParams::at("page-3")
-    };
+    let list = ListToolsParams::at("page-3").with_meta(meta_with_token("list"));
     c.request("ListToolsRequest", &list, R2025_06);
-    let result = ListToolsResult {
-        tools: vec![tool_min()],
-        next_cursor: Some("page-2".into()),
-        ..Default::default()
-    };
+    let result = ListToolsResult::new(vec![tool_min()]).with_next_cursor("page-2");
     c.result("ListToolsResult", &result, R2024_11);
     c.result("ListToolsResult", &ListToolsResult::default(), R2024_11);
-    let result = ListToolsResult {
-        tools: vec![tool_min(), tool_2025_03(), tool_2025_06(), tool_full()],
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let result = ListToolsResult::new(vec![
+        tool_min(),
+        tool_2025_03(),
+        tool_2025_06(),
+        tool_full(),
+    ])
+    .with_meta(some_meta());
     c.result("ListToolsResult", &result, R2025_11);
 
     c.request(
@@ -845,18 +694,9 @@ fn tools(c: &mut Checker) {
         )),
     );
     c.request("CallToolRequest", &call, R2024_11);
-    let call = CallToolParams {
-        meta: meta_with_token(42),
-        ..call
-    };
+    let call = call.with_meta(meta_with_token(42));
     c.request("CallToolRequest", &call, R2024_11);
-    let call = CallToolParams {
-        task: Some(TaskMetadata {
-            ttl: Some(60_000),
-            ..Default::default()
-        }),
-        ..call
-    };
+    let call = call.with_task(TaskMetadata::default().with_ttl(60_000));
     c.request("CallToolRequest", &call, R2025_11);
 
     c.result("CallToolResult", &CallToolResult::text("ok"), R2024_11);
@@ -881,11 +721,9 @@ fn tools(c: &mut Checker) {
         &CallToolResult::structured(json!({"sum": 3.5, "ok": true})),
         R2025_06,
     );
-    let full = CallToolResult {
-        is_error: Some(false),
-        meta: some_meta(),
-        ..CallToolResult::new(blocks_all())
-    };
+    let full = CallToolResult::new(blocks_all())
+        .with_is_error(false)
+        .with_meta(some_meta());
     c.result("CallToolResult", &full, R2025_11);
 
     c.notification(
@@ -904,15 +742,14 @@ fn resources(c: &mut Checker) {
     c.data(&["Resource"], &resource_full(), R2025_11);
     let template = ResourceTemplate::new("file:///{path}", "files");
     c.data(&["ResourceTemplate"], &template, R2024_11);
-    let template_full = ResourceTemplate {
-        title: Some("Files".into()),
-        description: Some("Project files".into()),
-        mime_type: Some("application/octet-stream".into()),
-        annotations: Some(annotations_full()),
-        icons: Some(vec![icon()]),
-        meta: some_meta(),
-        ..template.clone()
-    };
+    let template_full = template
+        .clone()
+        .with_title("Files")
+        .with_description("Project files")
+        .with_mime_type("application/octet-stream")
+        .with_annotations(annotations_full())
+        .with_icons(vec![icon()])
+        .with_meta(some_meta());
     c.data(&["ResourceTemplate"], &template_full, R2025_11);
 
     c.request(
@@ -925,17 +762,9 @@ fn resources(c: &mut Checker) {
         &ListResourcesParams::at("c1"),
         R2024_11,
     );
-    let result = ListResourcesResult {
-        resources: vec![resource_min(), described],
-        next_cursor: Some("c2".into()),
-        ..Default::default()
-    };
+    let result = ListResourcesResult::new(vec![resource_min(), described]).with_next_cursor("c2");
     c.result("ListResourcesResult", &result, R2024_11);
-    let result = ListResourcesResult {
-        resources: vec![resource_full()],
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let result = ListResourcesResult::new(vec![resource_full()]).with_meta(some_meta());
     c.result("ListResourcesResult", &result, R2025_11);
 
     c.request(
@@ -943,16 +772,9 @@ fn resources(c: &mut Checker) {
         &ListResourceTemplatesParams::default(),
         R2024_11,
     );
-    let result = ListResourceTemplatesResult {
-        resource_templates: vec![template],
-        next_cursor: Some("c2".into()),
-        ..Default::default()
-    };
+    let result = ListResourceTemplatesResult::new(vec![template]).with_next_cursor("c2");
     c.result("ListResourceTemplatesResult", &result, R2024_11);
-    let result = ListResourceTemplatesResult {
-        resource_templates: vec![template_full],
-        ..Default::default()
-    };
+    let result = ListResourceTemplatesResult::new(vec![template_full]);
     c.result("ListResourceTemplatesResult", &result, R2025_11);
 
     c.request(
@@ -960,10 +782,8 @@ fn resources(c: &mut Checker) {
         &ReadResourceParams::new("file:///a.txt"),
         R2024_11,
     );
-    let read = ReadResourceParams {
-        meta: meta_with_token("r"),
-        ..ReadResourceParams::new("https://example.com/data?id=1")
-    };
+    let read =
+        ReadResourceParams::new("https://example.com/data?id=1").with_meta(meta_with_token("r"));
     c.request("ReadResourceRequest", &read, R2024_11);
     c.result(
         "ReadResourceResult",
@@ -975,25 +795,16 @@ fn resources(c: &mut Checker) {
         &ReadResourceResult::blob("file:///a.png", "image/png", "iVBORw0KGgo="),
         R2024_11,
     );
-    let several = ReadResourceResult {
-        meta: some_meta(),
-        ..ReadResourceResult::new(vec![
-            ResourceContents::text("file:///dir/a", None, "A"),
-            ResourceContents::blob("file:///dir/b", None, "AA=="),
-        ])
-    };
+    let several = ReadResourceResult::new(vec![
+        ResourceContents::text("file:///dir/a", None, "A"),
+        ResourceContents::blob("file:///dir/b", None, "AA=="),
+    ])
+    .with_meta(some_meta());
     c.result("ReadResourceResult", &several, R2024_11);
 
-    let subscribe = SubscribeParams {
-        uri: "file:///a.txt".into(),
-        ..Default::default()
-    };
+    let subscribe = SubscribeParams::new("file:///a.txt");
     c.request("SubscribeRequest", &subscribe, R2024_11);
-    let unsubscribe = UnsubscribeParams {
-        uri: "file:///a.txt".into(),
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let unsubscribe = UnsubscribeParams::new("file:///a.txt").with_meta(some_meta());
     c.request("UnsubscribeRequest", &unsubscribe, R2024_11);
     c.notification(
         "ResourceUpdatedNotification",
@@ -1012,26 +823,22 @@ fn prompts(c: &mut Checker) {
         .with_argument(PromptArgument::new("code", "The code", true));
     c.data(&["Prompt"], &Prompt::new("p", "d"), R2024_11);
     c.data(&["Prompt"], &prompt, R2024_11);
-    let full = Prompt {
-        title: Some("Review".into()),
-        icons: Some(vec![icon()]),
-        meta: some_meta(),
-        arguments: Some(vec![PromptArgument {
-            title: Some("Code".into()),
-            ..PromptArgument::new("code", "The code", false)
-        }]),
-        ..prompt.clone()
-    };
+    let full = prompt
+        .clone()
+        .with_title("Review")
+        .with_icons(vec![icon()])
+        .with_meta(some_meta())
+        .with_arguments(vec![
+            PromptArgument::new("code", "The code", false).with_title("Code")
+        ]);
     c.data(&["Prompt"], &full, R2025_11);
     c.data(
         &["PromptArgument"],
         &PromptArgument::new("a", "b", true),
         R2024_11,
     );
-    let arg = PromptArgument {
-        name: "x".into(),
-        ..Default::default()
-    };
+    let mut arg = PromptArgument::default();
+    arg.name = "x".into();
     c.data(&["PromptArgument"], &arg, R2024_11);
 
     for b in blocks_2024() {
@@ -1054,17 +861,9 @@ fn prompts(c: &mut Checker) {
         &ListPromptsParams::default(),
         R2024_11,
     );
-    let result = ListPromptsResult {
-        prompts: vec![prompt],
-        next_cursor: Some("n".into()),
-        ..Default::default()
-    };
+    let result = ListPromptsResult::new(vec![prompt]).with_next_cursor("n");
     c.result("ListPromptsResult", &result, R2024_11);
-    let result = ListPromptsResult {
-        prompts: vec![full],
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let result = ListPromptsResult::new(vec![full]).with_meta(some_meta());
     c.result("ListPromptsResult", &result, R2025_11);
 
     c.request(
@@ -1072,12 +871,10 @@ fn prompts(c: &mut Checker) {
         &GetPromptParams::new("review"),
         R2024_11,
     );
-    let get = GetPromptParams {
-        meta: meta_with_token(1),
-        ..GetPromptParams::new("review")
-            .with_argument("code", "fn main() {}")
-            .with_argument("lang", "rust")
-    };
+    let get = GetPromptParams::new("review")
+        .with_argument("code", "fn main() {}")
+        .with_argument("lang", "rust")
+        .with_meta(meta_with_token(1));
     c.request("GetPromptRequest", &get, R2024_11);
     let result = GetPromptResult::new(vec![
         PromptMessage::user_text("Review this"),
@@ -1085,15 +882,13 @@ fn prompts(c: &mut Checker) {
     ])
     .with_description("A review");
     c.result("GetPromptResult", &result, R2024_11);
-    let result = GetPromptResult {
-        meta: some_meta(),
-        ..GetPromptResult::new(
-            blocks_all()
-                .into_iter()
-                .map(|b| PromptMessage::new(Role::User, b))
-                .collect(),
-        )
-    };
+    let result = GetPromptResult::new(
+        blocks_all()
+            .into_iter()
+            .map(|b| PromptMessage::new(Role::User, b))
+            .collect(),
+    )
+    .with_meta(some_meta());
     c.result("GetPromptResult", &result, R2025_11);
     c.notification(
         "PromptListChangedNotification",
@@ -1111,21 +906,11 @@ fn completion(c: &mut Checker) {
         "src/",
     );
     c.request("CompleteRequest", &resource, R2024_11);
-    let context = CompleteParams {
-        context: Some(CompletionContext {
-            arguments: Some(BTreeMap::from([("lang".to_owned(), "rust".to_owned())])),
-            ..Default::default()
-        }),
-        meta: meta_with_token("c"),
-        reference: CompletionReference::Prompt(PromptReference {
-            title: Some("Review".into()),
-            ..PromptReference {
-                name: "review".into(),
-                ..Default::default()
-            }
-        }),
-        ..prompt
-    };
+    let mut context = prompt
+        .with_context(CompletionContext::default().with_argument("lang", "rust"))
+        .with_meta(meta_with_token("c"));
+    context.reference =
+        CompletionReference::Prompt(PromptReference::new("review").with_title("Review"));
     c.request("CompleteRequest", &context, R2025_06);
 
     let prompt_ref = serde_json::to_value(CompletionReference::prompt("review")).unwrap();
@@ -1148,24 +933,16 @@ fn completion(c: &mut Checker) {
         &CompleteResult::new((0..150).map(|i| i.to_string()).collect()),
         R2024_11,
     );
-    let bare = CompleteResult {
-        completion: Completion {
-            values: vec![],
-            ..Default::default()
-        },
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let bare = CompleteResult::default()
+        .with_completion(Completion::new(vec![]))
+        .with_meta(some_meta());
     c.result("CompleteResult", &bare, R2024_11);
 }
 
 fn logging(c: &mut Checker) {
     for level in LoggingLevel::ALL {
         c.data(&["LoggingLevel"], &level, R2024_11);
-        let set = SetLevelParams {
-            level,
-            ..Default::default()
-        };
+        let set = SetLevelParams::new(level);
         c.request("SetLevelRequest", &set, R2024_11);
         let msg = LoggingMessageNotificationParams::new(level, "text");
         c.notification("LoggingMessageNotification", &msg, R2024_11);
@@ -1176,10 +953,8 @@ fn logging(c: &mut Checker) {
     )
     .with_logger("db");
     c.notification("LoggingMessageNotification", &structured, R2024_11);
-    let with_meta = LoggingMessageNotificationParams {
-        meta: some_meta(),
-        ..LoggingMessageNotificationParams::new(LoggingLevel::Debug, json!(null))
-    };
+    let with_meta = LoggingMessageNotificationParams::new(LoggingLevel::Debug, json!(null))
+        .with_meta(some_meta());
     c.notification("LoggingMessageNotification", &with_meta, R2024_11);
 }
 
@@ -1188,57 +963,39 @@ fn sampling(c: &mut Checker) {
     c.request("CreateMessageRequest", &minimal, R2024_11);
     let image = SamplingMessage::new(
         Role::User,
-        SamplingContentBlock::Image(ImageContent {
-            data: "iVBORw0KGgo=".into(),
-            mime_type: "image/png".into(),
-            ..Default::default()
-        }),
+        SamplingContentBlock::Image(ImageContent::new("iVBORw0KGgo=", "image/png")),
     );
-    let prefs = ModelPreferences {
-        hints: Some(vec![
-            ModelHint {
-                name: Some("claude-3-sonnet".into()),
-                ..Default::default()
-            },
+    let prefs = ModelPreferences::default()
+        .with_hints(vec![
+            ModelHint::new("claude-3-sonnet"),
             ModelHint::default(),
-        ]),
-        cost_priority: Some(0.3),
-        speed_priority: Some(1.0),
-        intelligence_priority: Some(0.0),
-        ..Default::default()
-    };
-    let full_2024 = CreateMessageParams {
-        model_preferences: Some(prefs.clone()),
-        system_prompt: Some("Be brief.".into()),
-        include_context: Some(IncludeContext::ThisServer),
-        temperature: Some(0.7),
-        stop_sequences: Some(vec!["\n\n".into()]),
-        metadata: Some(obj(json!({"provider": {"x": 1}}))),
-        meta: meta_with_token("s"),
-        ..CreateMessageParams::new(
-            vec![
-                SamplingMessage::user_text("Hi"),
-                SamplingMessage::assistant_text("Hello"),
-                image,
-            ],
-            256,
-        )
-    };
+        ])
+        .with_cost_priority(0.3)
+        .with_speed_priority(1.0)
+        .with_intelligence_priority(0.0);
+    let full_2024 = CreateMessageParams::new(
+        vec![
+            SamplingMessage::user_text("Hi"),
+            SamplingMessage::assistant_text("Hello"),
+            image,
+        ],
+        256,
+    )
+    .with_model_preferences(prefs.clone())
+    .with_system_prompt("Be brief.")
+    .with_include_context(IncludeContext::ThisServer)
+    .with_temperature(0.7)
+    .with_stop_sequences(vec!["\n\n".into()])
+    .with_metadata(obj(json!({"provider": {"x": 1}})))
+    .with_meta(meta_with_token("s"));
     c.request("CreateMessageRequest", &full_2024, R2024_11);
     for ctx in [IncludeContext::None, IncludeContext::AllServers] {
-        let p = CreateMessageParams {
-            include_context: Some(ctx),
-            ..minimal.clone()
-        };
+        let p = minimal.clone().with_include_context(ctx);
         c.request("CreateMessageRequest", &p, R2024_11);
     }
     let audio = SamplingMessage::new(
         Role::User,
-        SamplingContentBlock::Audio(AudioContent {
-            data: "UklGRg==".into(),
-            mime_type: "audio/wav".into(),
-            ..Default::default()
-        }),
+        SamplingContentBlock::Audio(AudioContent::new("UklGRg==", "audio/wav")),
     );
     c.request(
         "CreateMessageRequest",
@@ -1246,47 +1003,31 @@ fn sampling(c: &mut Checker) {
         R2025_03,
     );
 
-    let tool_use = SamplingContentBlock::ToolUse(ToolUseContent {
-        id: "call_1".into(),
-        name: "get_weather".into(),
-        input: obj(json!({"city": "Paris"})),
-        meta: some_meta(),
-        ..Default::default()
-    });
-    let tool_result = SamplingContentBlock::ToolResult(ToolResultContent {
-        tool_use_id: "call_1".into(),
-        content: blocks_all(),
-        structured_content: Some(json!({"temp": 18})),
-        is_error: Some(false),
-        meta: some_meta(),
-        ..Default::default()
-    });
-    let tools = CreateMessageParams {
-        tools: Some(vec![tool_min(), tool_full()]),
-        tool_choice: Some(ToolChoice {
-            mode: Some(ToolChoiceMode::Auto),
-            ..Default::default()
-        }),
-        task: Some(TaskMetadata::default()),
-        ..CreateMessageParams::new(
-            vec![
-                SamplingMessage::user_text("Weather?"),
-                SamplingMessage::new(Role::Assistant, vec![tool_use.clone(), tool_use.clone()]),
-                SamplingMessage {
-                    meta: some_meta(),
-                    ..SamplingMessage::new(Role::User, vec![tool_result.clone()])
-                },
-                SamplingMessage::new(Role::User, tool_result.clone()),
-            ],
-            1000,
-        )
-    };
+    let tool_use = SamplingContentBlock::ToolUse(
+        ToolUseContent::new("call_1", "get_weather", obj(json!({"city": "Paris"})))
+            .with_meta(some_meta()),
+    );
+    let tool_result = SamplingContentBlock::ToolResult(
+        ToolResultContent::new("call_1", blocks_all())
+            .with_structured_content(json!({"temp": 18}))
+            .with_is_error(false)
+            .with_meta(some_meta()),
+    );
+    let tools = CreateMessageParams::new(
+        vec![
+            SamplingMessage::user_text("Weather?"),
+            SamplingMessage::new(Role::Assistant, vec![tool_use.clone(), tool_use.clone()]),
+            SamplingMessage::new(Role::User, vec![tool_result.clone()]).with_meta(some_meta()),
+            SamplingMessage::new(Role::User, tool_result.clone()),
+        ],
+        1000,
+    )
+    .with_tools(vec![tool_min(), tool_full()])
+    .with_tool_choice(ToolChoice::default().with_mode(ToolChoiceMode::Auto))
+    .with_task(TaskMetadata::default());
     c.request("CreateMessageRequest", &tools, R2025_11);
     for mode in [ToolChoiceMode::None, ToolChoiceMode::Required] {
-        let choice = ToolChoice {
-            mode: Some(mode),
-            ..Default::default()
-        };
+        let choice = ToolChoice::default().with_mode(mode);
         c.session_data(&["ToolChoice"], &choice, R2025_11);
     }
 
@@ -1324,44 +1065,27 @@ fn sampling(c: &mut Checker) {
         &CreateMessageResult::text("claude", "Paris."),
         R2024_11,
     );
-    let stopped = CreateMessageResult {
-        stop_reason: Some(CreateMessageResult::MAX_TOKENS.into()),
-        meta: some_meta(),
-        ..CreateMessageResult::text("claude", "Par")
-    };
+    let stopped = CreateMessageResult::text("claude", "Par")
+        .with_stop_reason(CreateMessageResult::MAX_TOKENS)
+        .with_meta(some_meta());
     c.result("CreateMessageResult", &stopped, R2024_11);
-    let audio_result = CreateMessageResult {
-        content: audio.content.clone(),
-        stop_reason: None,
-        ..CreateMessageResult::text("m", "")
-    };
+    let audio_result = CreateMessageResult::new(Role::Assistant, audio.content.clone(), "m");
     c.result("CreateMessageResult", &audio_result, R2025_03);
-    let tool_use_result = CreateMessageResult {
-        content: vec![tool_use.clone(), tool_use].into(),
-        stop_reason: Some(CreateMessageResult::TOOL_USE.into()),
-        ..CreateMessageResult::text("m", "")
-    };
+    let tool_use_result =
+        CreateMessageResult::new(Role::Assistant, vec![tool_use.clone(), tool_use], "m")
+            .with_stop_reason(CreateMessageResult::TOOL_USE);
     c.result("CreateMessageResult", &tool_use_result, R2025_11);
 }
 
 fn roots(c: &mut Checker) {
     c.request("ListRootsRequest", &ListRootsParams::default(), R2024_11);
-    let result = ListRootsResult {
-        roots: vec![
-            Root::new("file:///home/user/project").with_name("Project"),
-            Root::new("file:///tmp"),
-        ],
-        ..Default::default()
-    };
+    let result = ListRootsResult::new(vec![
+        Root::new("file:///home/user/project").with_name("Project"),
+        Root::new("file:///tmp"),
+    ]);
     c.result("ListRootsResult", &result, R2024_11);
-    let with_meta = ListRootsResult {
-        roots: vec![Root {
-            meta: some_meta(),
-            ..Root::new("file:///x")
-        }],
-        meta: some_meta(),
-        ..Default::default()
-    };
+    let with_meta = ListRootsResult::new(vec![Root::new("file:///x").with_meta(some_meta())])
+        .with_meta(some_meta());
     c.result("ListRootsResult", &with_meta, R2025_06);
     c.data(&["Root"], &Root::new("file:///a").with_name("A"), R2024_11);
     c.notification(
@@ -1376,19 +1100,12 @@ fn elicitation(c: &mut Checker) {
     c.request("ElicitRequest", &form, R2025_06);
     let minimal = ElicitRequestParams::form("Nothing really", ElicitationSchema::default());
     c.request("ElicitRequest", &minimal, R2025_06);
-    let full = ElicitRequestParams::Form(ElicitRequestFormParams {
-        mode: Some(ElicitMode::Form),
-        task: Some(TaskMetadata {
-            ttl: Some(1000),
-            ..Default::default()
-        }),
-        meta: meta_with_token("e"),
-        ..ElicitRequestFormParams {
-            message: "More".into(),
-            requested_schema: form_schema_full(),
-            ..Default::default()
-        }
-    });
+    let full = ElicitRequestParams::Form(
+        ElicitRequestFormParams::new("More", form_schema_full())
+            .with_mode(ElicitMode::Form)
+            .with_task(TaskMetadata::default().with_ttl(1000))
+            .with_meta(meta_with_token("e")),
+    );
     c.request("ElicitRequest", &full, R2025_11);
     let url = ElicitRequestParams::url("Set your key", "https://example.com/key?s=1", "el-1");
     c.request("ElicitRequest", &url, R2025_11);
@@ -1424,12 +1141,9 @@ fn elicitation(c: &mut Checker) {
     for field in form_schema_2025_06().properties.values() {
         c.data(&["PrimitiveSchemaDefinition"], field, R2025_06);
     }
-    let legacy = LegacyTitledEnumSchema {
-        values: vec!["a".into()],
-        enum_names: Some(vec!["A".into()]),
-        title: Some("Pick".into()),
-        ..Default::default()
-    };
+    let legacy = LegacyTitledEnumSchema::new(vec!["a".into()])
+        .with_enum_names(vec!["A".into()])
+        .with_title("Pick");
     c.data(&["EnumSchema"], &legacy, R2025_06);
 
     c.result(
@@ -1440,26 +1154,18 @@ fn elicitation(c: &mut Checker) {
     c.result("ElicitResult", &ElicitResult::decline(), R2025_06);
     c.result("ElicitResult", &ElicitResult::cancel(), R2025_06);
     c.result("ElicitResult", &ElicitResult::accept_url(), R2025_06);
-    let arrays = ElicitResult {
-        meta: some_meta(),
-        ..ElicitResult::accept(obj(json!({"tags": ["x", "y"], "name": "n"})))
-    };
+    let arrays =
+        ElicitResult::accept(obj(json!({"tags": ["x", "y"], "name": "n"}))).with_meta(some_meta());
     c.result("ElicitResult", &arrays, R2025_11);
 
-    let done = ElicitationCompleteNotificationParams {
-        elicitation_id: "el-1".into(),
-        ..Default::default()
-    };
+    let done = ElicitationCompleteNotificationParams::new("el-1");
     c.notification("ElicitationCompleteNotification", &done, R2025_11);
 
-    let error = UrlElicitationRequiredData {
-        elicitations: vec![ElicitRequestUrlParams::new(
-            "Log in",
-            "https://example.com/login",
-            "el-2",
-        )],
-        ..Default::default()
-    }
+    let error = UrlElicitationRequiredData::new(vec![ElicitRequestUrlParams::new(
+        "Log in",
+        "https://example.com/login",
+        "el-2",
+    )])
     .into_error("Authorization required");
     let envelope = json!({"jsonrpc": "2.0", "id": 7, "error": error});
     let checked = c.check(
@@ -1484,10 +1190,9 @@ fn notifications(c: &mut Checker) {
     c.notification("ProgressNotification", &p, R2024_11);
     let p = ProgressNotificationParams::new(ProgressToken::from("tok"), 0.5);
     c.notification("ProgressNotification", &p, R2024_11);
-    let p = ProgressNotificationParams {
-        meta: some_meta(),
-        ..ProgressNotificationParams::new("tok".into(), 3.0).with_message("step 3")
-    };
+    let p = ProgressNotificationParams::new("tok".into(), 3.0)
+        .with_message("step 3")
+        .with_meta(some_meta());
     c.notification("ProgressNotification", &p, R2025_03);
     c.data(&["ProgressToken"], &ProgressToken::Number(-3), R2024_11);
     c.data(&["ProgressToken"], &ProgressToken::from("x"), R2024_11);
@@ -1511,17 +1216,10 @@ fn tasks(c: &mut Checker) {
         R2025_11,
     );
     c.session_data(&["TaskMetadata"], &TaskMetadata::default(), R2025_11);
-    let related = RelatedTaskMetadata {
-        task_id: "task-1".into(),
-        ..Default::default()
-    };
+    let related = RelatedTaskMetadata::new("task-1");
     c.session_data(&["RelatedTaskMetadata"], &related, R2025_11);
 
-    let created = CreateTaskResult {
-        task: task(TaskStatus::Working, None),
-        meta: some_meta(),
-        extra: Default::default(),
-    };
+    let created = CreateTaskResult::new(task(TaskStatus::Working, None)).with_meta(some_meta());
     c.result("CreateTaskResult", &created, R2025_11);
 
     c.request("GetTaskRequest", &GetTaskParams::new("task-1"), R2025_11);
@@ -1546,21 +1244,16 @@ fn tasks(c: &mut Checker) {
         &CancelTaskParams::new("task-1"),
         R2025_11,
     );
-    let cancelled = CancelTaskResult {
-        meta: some_meta(),
-        ..CancelTaskResult::from(task(TaskStatus::Cancelled, None))
-    };
+    let cancelled =
+        CancelTaskResult::from(task(TaskStatus::Cancelled, None)).with_meta(some_meta());
     c.result("CancelTaskResult", &cancelled, R2025_11);
 
     c.request("ListTasksRequest", &ListTasksParams::default(), R2025_11);
-    let list = ListTasksResult {
-        tasks: vec![
-            task(TaskStatus::Working, None),
-            task(TaskStatus::Failed, Some(5)),
-        ],
-        next_cursor: Some("more".into()),
-        ..Default::default()
-    };
+    let list = ListTasksResult::new(vec![
+        task(TaskStatus::Working, None),
+        task(TaskStatus::Failed, Some(5)),
+    ])
+    .with_next_cursor("more");
     c.result("ListTasksResult", &list, R2025_11);
 
     let mut status = TaskStatusNotificationParams::from(task(TaskStatus::InputRequired, None));
@@ -1574,37 +1267,26 @@ fn pagination(c: &mut Checker) {
         &PaginatedParams::default(),
         R2025_11,
     );
-    let p = PaginatedParams {
-        meta: meta_with_token(9),
-        ..PaginatedParams::at("abc")
-    };
+    let p = PaginatedParams::at("abc").with_meta(meta_with_token(9));
     c.session_data(&["PaginatedRequestParams"], &p, R2025_11);
     let envelope = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": p});
     c.check("PaginatedRequest", &envelope, R2024_11, LAST_SESSION);
-    let page = ListToolsResult {
-        next_cursor: Some("n".into()),
-        ..Default::default()
-    };
+    let page = ListToolsResult::default().with_next_cursor("n");
     c.result("PaginatedResult", &page, R2024_11);
 }
 
 /// The stateless era's own types (2026-07-28 only).
 fn stateless(c: &mut Checker) {
-    let request_meta = RequestMeta {
-        protocol_version: Some("2026-07-28".into()),
-        client_capabilities: Some(client_caps_full()),
-        client_info: Some(implementation_full()),
-        log_level: Some(LoggingLevel::Warning),
-        progress_token: Some(ProgressToken::from("p-1")),
-        ..Default::default()
-    };
+    let request_meta = RequestMeta::default()
+        .with_protocol_version("2026-07-28")
+        .with_client_capabilities(client_caps_full())
+        .with_client_info(implementation_full())
+        .with_log_level(LoggingLevel::Warning)
+        .with_progress_token(ProgressToken::from("p-1"));
     c.data(&["RequestMetaObject"], &request_meta, LAST);
-    let meta = Some(request_meta.into_meta());
+    let meta = request_meta.into_meta();
 
-    let discover = DiscoverParams {
-        meta: meta.clone(),
-        ..Default::default()
-    };
+    let discover = DiscoverParams::default().with_meta(meta.clone());
     let envelope =
         json!({"jsonrpc": "2.0", "id": 1, "method": DiscoverParams::METHOD, "params": discover});
     c.check_method("DiscoverRequest", DiscoverParams::METHOD);
@@ -1615,19 +1297,14 @@ fn stateless(c: &mut Checker) {
         SERVER_INFO_META_KEY.into(),
         serde_json::to_value(implementation_full()).unwrap(),
     );
-    let result = DiscoverResult {
-        result_type: ResultType::Complete,
-        supported_versions: vec!["2026-07-28".into(), "2025-11-25".into()],
-        capabilities: serde_json::from_value(
-            json!({"tools": {"listChanged": true}, "logging": {}}),
-        )
-        .unwrap(),
-        instructions: Some("Use the tools.".into()),
-        ttl_ms: 60_000,
-        cache_scope: CacheScope::Public,
-        meta: Some(server_meta),
-        extra: Default::default(),
-    };
+    let result = DiscoverResult::new(
+        vec!["2026-07-28".into(), "2025-11-25".into()],
+        serde_json::from_value(json!({"tools": {"listChanged": true}, "logging": {}})).unwrap(),
+        60_000,
+        CacheScope::Public,
+    )
+    .with_instructions("Use the tools.")
+    .with_meta(server_meta);
     c.data(&["DiscoverResult"], &result, LAST);
 
     let mut requests = InputRequests::new();
@@ -1671,41 +1348,25 @@ fn stateless(c: &mut Checker) {
         )),
     );
     c.data(&["InputResponses"], &responses, LAST);
-    let retry = InputResponseRequestParams {
-        input_responses: Some(responses),
-        request_state: Some("c3RhdGU".into()),
-        meta: meta.clone(),
-        ..Default::default()
-    };
+    let retry = InputResponseRequestParams::default()
+        .with_input_responses(responses)
+        .with_request_state("c3RhdGU")
+        .with_meta(meta.clone());
     c.data(&["InputResponseRequestParams"], &retry, LAST);
 
-    let filter = SubscriptionFilter {
-        tools_list_changed: Some(true),
-        prompts_list_changed: Some(false),
-        resources_list_changed: Some(true),
-        resource_subscriptions: Some(vec!["file:///a".into()]),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default()
+        .with_tools_list_changed(true)
+        .with_prompts_list_changed(false)
+        .with_resources_list_changed(true)
+        .with_resource_subscriptions(vec!["file:///a".into()]);
     c.data(&["SubscriptionFilter"], &filter, LAST);
-    let listen = SubscriptionsListenParams {
-        notifications: filter.clone(),
-        meta,
-        ..Default::default()
-    };
+    let listen = SubscriptionsListenParams::new(filter.clone()).with_meta(meta);
     c.data(&["SubscriptionsListenRequestParams"], &listen, LAST);
     let mut sub_meta = Meta::new();
     sub_meta.insert(SUBSCRIPTION_ID_META_KEY.into(), json!("listen-1"));
-    let listened = SubscriptionsListenResult {
-        result_type: ResultType::Complete,
-        meta: Some(sub_meta.clone()),
-        ..Default::default()
-    };
+    let listened = SubscriptionsListenResult::default().with_meta(sub_meta.clone());
     c.data(&["SubscriptionsListenResult"], &listened, LAST);
-    let ack = SubscriptionsAcknowledgedNotificationParams {
-        notifications: filter,
-        meta: Some(sub_meta),
-        ..Default::default()
-    };
+    let ack = SubscriptionsAcknowledgedNotificationParams::new(filter).with_meta(sub_meta);
     c.data(&["SubscriptionsAcknowledgedNotificationParams"], &ack, LAST);
 
     for (def, error) in [

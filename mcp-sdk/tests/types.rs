@@ -380,10 +380,8 @@ fn progress_tokens_are_read_from_meta() {
     );
 
     // Setting a token keeps the rest of `_meta`.
-    let mut params = CallToolParams {
-        meta: json!({"trace": "t"}).as_object().cloned(),
-        ..CallToolParams::new("t", None)
-    };
+    let mut params = CallToolParams::new("t", None)
+        .with_meta(json!({"trace": "t"}).as_object().cloned().unwrap());
     params.set_progress_token("p-1");
     assert_eq!(
         serde_json::to_value(&params).unwrap()["_meta"],
@@ -560,13 +558,252 @@ fn constructors_build_what_the_spec_expects() {
     // A cancellation must name its request.
     assert!(serde_json::from_value::<CancelledNotificationParams>(json!({"reason": "r"})).is_err());
 
-    let e = UrlElicitationRequiredData {
-        elicitations: vec![ElicitRequestUrlParams::new("m", "https://e.com", "e")],
-        ..Default::default()
-    }
+    let e = UrlElicitationRequiredData::new(vec![ElicitRequestUrlParams::new(
+        "m",
+        "https://e.com",
+        "e",
+    )])
     .into_error("needs auth");
     assert_eq!(e.code, ErrorCode::URL_ELICITATION_REQUIRED);
     assert_eq!(e.data.unwrap()["elicitations"][0]["elicitationId"], "e");
+}
+
+/// The types are `#[non_exhaustive]`, so their setters are the only way to
+/// build them here: each must set the member it names, on the wire.
+#[test]
+fn setters_set_the_member_they_name() {
+    let obj = |v: Value| v.as_object().cloned().unwrap();
+    fn json<T: Serialize>(v: &T) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+
+    let tool = Tool::named("t", "does t")
+        .with_title("T")
+        .with_description("does t well")
+        .with_input_schema(obj(json!({"type": "object"})))
+        .with_output_schema(obj(json!({"type": "object"})))
+        .with_annotations(
+            ToolAnnotations::default()
+                .with_title("T!")
+                .with_read_only_hint(true)
+                .with_destructive_hint(false)
+                .with_idempotent_hint(true)
+                .with_open_world_hint(false),
+        )
+        .with_execution(ToolExecution::default().with_task_support(TaskSupport::Optional))
+        .with_icons(vec![Icon::new("https://e.com/i.png")
+            .with_mime_type("image/png")
+            .with_sizes(vec!["48x48".into()])
+            .with_theme(IconTheme::Dark)])
+        .with_meta(obj(json!({"k": 1})))
+        .with_extra("future", 2);
+    assert_eq!(
+        json(&tool),
+        json!({
+            "name": "t", "title": "T", "description": "does t well",
+            "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"},
+            "annotations": {"title": "T!", "readOnlyHint": true, "destructiveHint": false,
+                            "idempotentHint": true, "openWorldHint": false},
+            "execution": {"taskSupport": "optional"},
+            "icons": [{"src": "https://e.com/i.png", "mimeType": "image/png",
+                       "sizes": ["48x48"], "theme": "dark"}],
+            "_meta": {"k": 1}, "future": 2
+        })
+    );
+
+    let server = Implementation::new("s", "1")
+        .with_title("S")
+        .with_description("a server")
+        .with_website_url("https://e.com");
+    let caps = ServerCapabilities::default()
+        .with_logging()
+        .with_completions()
+        .with_prompts(PromptsCapability::default().with_list_changed(true))
+        .with_resources(
+            ResourcesCapability::default()
+                .with_subscribe(true)
+                .with_list_changed(false),
+        )
+        .with_tools(ToolsCapability::default().with_list_changed(true))
+        .with_tasks(ServerTasksCapability::tool_calls())
+        .with_experimental("x/y", obj(json!({"on": true})));
+    assert_eq!(
+        json(&InitializeResult::new("2025-11-25", caps, server).with_instructions("be nice")),
+        json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {
+                "experimental": {"x/y": {"on": true}}, "logging": {}, "completions": {},
+                "prompts": {"listChanged": true},
+                "resources": {"subscribe": true, "listChanged": false},
+                "tools": {"listChanged": true},
+                "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+            },
+            "serverInfo": {"name": "s", "title": "S", "version": "1",
+                           "description": "a server", "websiteUrl": "https://e.com"},
+            "instructions": "be nice"
+        })
+    );
+    let client = ClientCapabilities::default()
+        .with_roots(RootsCapability::default().with_list_changed(true))
+        .with_sampling(SamplingCapability::default().with_context().with_tools())
+        .with_elicitation(ElicitationCapability::default().with_form().with_url())
+        .with_tasks(
+            ClientTasksCapability::default()
+                .with_list()
+                .with_cancel()
+                .with_requests(
+                    ClientTaskRequests::default()
+                        .with_sampling(SamplingTaskRequests::default().with_create_message())
+                        .with_elicitation(ElicitationTaskRequests::default().with_create()),
+                ),
+        );
+    assert_eq!(
+        json(&client),
+        json!({
+            "roots": {"listChanged": true},
+            "sampling": {"context": {}, "tools": {}},
+            "elicitation": {"form": {}, "url": {}},
+            "tasks": {"list": {}, "cancel": {}, "requests": {
+                "sampling": {"createMessage": {}}, "elicitation": {"create": {}}}}
+        })
+    );
+
+    let annotations = Annotations::default()
+        .with_audience(vec![Role::User])
+        .with_priority(0.5)
+        .with_last_modified("2025-01-12T15:00:58Z");
+    let resource = Resource::new("file:///a", "a")
+        .with_title("A")
+        .with_description("the a")
+        .with_mime_type("text/plain")
+        .with_annotations(annotations.clone())
+        .with_size(3);
+    assert_eq!(
+        json(&ListResourcesResult::new(vec![resource]).with_next_cursor("c")),
+        json!({"resources": [{
+            "uri": "file:///a", "name": "a", "title": "A", "description": "the a",
+            "mimeType": "text/plain", "size": 3,
+            "annotations": {"audience": ["user"], "priority": 0.5,
+                            "lastModified": "2025-01-12T15:00:58Z"}
+        }], "nextCursor": "c"})
+    );
+    assert_eq!(
+        json(&ContentBlock::from(
+            ImageContent::new("AA==", "image/png").with_annotations(annotations)
+        )),
+        json!({"type": "image", "data": "AA==", "mimeType": "image/png",
+               "annotations": {"audience": ["user"], "priority": 0.5,
+                               "lastModified": "2025-01-12T15:00:58Z"}})
+    );
+
+    let prompt = Prompt::new("p", "a prompt")
+        .with_title("P")
+        .with_argument(PromptArgument::new("a", "first", true).with_title("A"));
+    assert_eq!(
+        json(&prompt),
+        json!({"name": "p", "title": "P", "description": "a prompt",
+               "arguments": [{"name": "a", "title": "A", "description": "first", "required": true}]})
+    );
+    let complete = CompleteParams::new(CompletionReference::prompt("p"), "a", "x")
+        .with_context(CompletionContext::default().with_argument("b", "y"));
+    assert_eq!(json(&complete)["context"], json!({"arguments": {"b": "y"}}));
+
+    let sampling = CreateMessageParams::new(vec![SamplingMessage::user_text("hi")], 10)
+        .with_model_preferences(
+            ModelPreferences::default()
+                .with_hints(vec![ModelHint::new("sonnet")])
+                .with_cost_priority(0.25)
+                .with_speed_priority(1.0)
+                .with_intelligence_priority(0.0),
+        )
+        .with_system_prompt("be brief")
+        .with_include_context(IncludeContext::None)
+        .with_temperature(0.5)
+        .with_stop_sequences(vec!["\n".into()])
+        .with_metadata(obj(json!({"x": 1})))
+        .with_tool_choice(ToolChoice::default().with_mode(ToolChoiceMode::Auto));
+    assert_eq!(
+        json(&sampling),
+        json!({
+            "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}],
+            "maxTokens": 10,
+            "modelPreferences": {"hints": [{"name": "sonnet"}], "costPriority": 0.25,
+                                 "speedPriority": 1, "intelligencePriority": 0},
+            "systemPrompt": "be brief", "includeContext": "none", "temperature": 0.5,
+            "stopSequences": ["\n"], "metadata": {"x": 1}, "toolChoice": {"mode": "auto"}
+        })
+    );
+    let answer = CreateMessageResult::new(
+        Role::Assistant,
+        SamplingContentBlock::ToolUse(ToolUseContent::new("u1", "t", obj(json!({})))),
+        "m",
+    )
+    .with_stop_reason(CreateMessageResult::TOOL_USE);
+    assert_eq!(
+        json(&answer),
+        json!({"role": "assistant", "model": "m", "stopReason": "toolUse",
+               "content": {"type": "tool_use", "id": "u1", "name": "t", "input": {}}})
+    );
+
+    let form = ElicitationSchema::default()
+        .with_property(
+            "n",
+            StringSchema::default()
+                .with_title("N")
+                .with_min_length(1)
+                .with_format("email")
+                .with_default("a@e.com"),
+            true,
+        )
+        .with_property(
+            "k",
+            NumberSchema::default()
+                .with_type(NumberType::Integer)
+                .with_maximum(9.0),
+            false,
+        )
+        .with_property(
+            "m",
+            UntitledMultiSelectEnumSchema::new(UntitledEnumItems::new(vec!["x".into()]))
+                .with_max_items(1)
+                .with_default(vec!["x".into()]),
+            false,
+        );
+    assert_eq!(
+        json(&form),
+        json!({"type": "object", "required": ["n"], "properties": {
+            "n": {"type": "string", "title": "N", "minLength": 1, "format": "email",
+                  "default": "a@e.com"},
+            "k": {"type": "integer", "maximum": 9},
+            "m": {"type": "array", "maxItems": 1, "items": {"type": "string", "enum": ["x"]},
+                  "default": ["x"]}
+        }})
+    );
+
+    let task = Task::new("t1", TaskStatus::Working, "2025-11-25T10:00:00Z")
+        .with_status_message("going")
+        .with_last_updated_at("2025-11-25T10:00:05Z")
+        .with_ttl(1000)
+        .with_poll_interval(50);
+    assert_eq!(
+        json(&task),
+        json!({"taskId": "t1", "status": "working", "statusMessage": "going",
+               "createdAt": "2025-11-25T10:00:00Z", "lastUpdatedAt": "2025-11-25T10:00:05Z",
+               "ttl": 1000, "pollInterval": 50})
+    );
+
+    let filter = SubscriptionFilter::default()
+        .with_tools_list_changed(true)
+        .with_resource_subscriptions(vec!["file:///a".into()]);
+    assert_eq!(
+        json(&SubscriptionsListenParams::new(filter)),
+        json!({"notifications": {"toolsListChanged": true, "resourceSubscriptions": ["file:///a"]}})
+    );
+    assert_eq!(json(&ListToolsParams::page(None)), json!({}));
+    assert_eq!(
+        json(&ListToolsParams::page(Some("c".into()))),
+        json!({"cursor": "c"})
+    );
 }
 
 #[test]
@@ -580,11 +817,9 @@ fn whole_numbers_are_written_as_integers() {
     assert!(serde_json::to_string(&p)
         .unwrap()
         .contains(r#""progress":0.25"#));
-    let prefs = ModelPreferences {
-        speed_priority: Some(1.0),
-        cost_priority: Some(0.5),
-        ..Default::default()
-    };
+    let prefs = ModelPreferences::default()
+        .with_speed_priority(1.0)
+        .with_cost_priority(0.5);
     assert_eq!(
         serde_json::to_value(prefs).unwrap(),
         json!({"speedPriority": 1, "costPriority": 0.5})
@@ -606,11 +841,7 @@ fn tasks_always_send_ttl_and_carry_related_task_meta() {
     assert!(TaskStatus::Failed.is_terminal() && !TaskStatus::Working.is_terminal());
 
     let mut status = TaskStatusNotificationParams::from(task.clone());
-    RelatedTaskMetadata {
-        task_id: "t1".into(),
-        ..Default::default()
-    }
-    .insert_into(&mut status.meta);
+    RelatedTaskMetadata::new("t1").insert_into(&mut status.meta);
     let v = serde_json::to_value(&status).unwrap();
     assert_eq!(v["_meta"][RELATED_TASK_META_KEY], json!({"taskId": "t1"}));
     assert_eq!(v["taskId"], "t1");

@@ -367,13 +367,7 @@ impl Gateway {
         let mut cursor = None;
         loop {
             let page = self
-                .list_resources(
-                    ListResourcesParams {
-                        cursor,
-                        ..Default::default()
-                    },
-                    ctx.clone(),
-                )
+                .list_resources(ListResourcesParams::page(cursor), ctx.clone())
                 .await?;
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -382,10 +376,7 @@ impl Gateway {
         }
         let mut cursor = None;
         loop {
-            let params = ListResourceTemplatesParams {
-                cursor,
-                ..Default::default()
-            };
+            let params = ListResourceTemplatesParams::page(cursor);
             let page = self.list_resource_templates(params, ctx.clone()).await?;
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -457,29 +448,22 @@ impl Server for Gateway {
     fn capabilities(&self) -> ServerCapabilities {
         let mut caps = ServerCapabilities::default();
         for server in &self.servers {
-            let c = server.capabilities().unwrap_or_else(|| ServerCapabilities {
-                tools: Some(Default::default()),
-                prompts: Some(Default::default()),
-                resources: Some(Default::default()),
-                ..Default::default()
+            let c = server.capabilities().unwrap_or_else(|| {
+                ServerCapabilities::default()
+                    .with_tools(Default::default())
+                    .with_prompts(Default::default())
+                    .with_resources(Default::default())
             });
             if c.tools.is_some() {
-                caps.tools = Some(ToolsCapability {
-                    list_changed: Some(true),
-                    ..Default::default()
-                });
+                caps.tools = Some(ToolsCapability::default().with_list_changed(true));
             }
             if c.prompts.is_some() {
-                caps.prompts = Some(PromptsCapability {
-                    list_changed: Some(true),
-                    ..Default::default()
-                });
+                caps.prompts = Some(PromptsCapability::default().with_list_changed(true));
             }
             if let Some(resources) = &c.resources {
-                let offered = caps.resources.get_or_insert_with(|| ResourcesCapability {
-                    list_changed: Some(true),
-                    ..Default::default()
-                });
+                let offered = caps
+                    .resources
+                    .get_or_insert_with(|| ResourcesCapability::default().with_list_changed(true));
                 if resources.subscribe == Some(true) {
                     offered.subscribe = Some(true);
                 }
@@ -541,13 +525,7 @@ impl Server for Gateway {
                 &ctx,
                 |client, cursor, options| async move {
                     let page = client
-                        .request_with(
-                            ListToolsParams {
-                                cursor,
-                                ..Default::default()
-                            },
-                            options,
-                        )
+                        .request_with(ListToolsParams::page(cursor), options)
                         .await?;
                     Ok((page.tools, page.next_cursor))
                 },
@@ -570,11 +548,9 @@ impl Server for Gateway {
             known.insert(tool.name.clone(), tool.clone());
         }
         drop(known);
-        Ok(ListToolsResult {
-            tools,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListToolsResult::new(tools);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn call_tool(
@@ -636,13 +612,7 @@ impl Server for Gateway {
                 &ctx,
                 |client, cursor, options| async move {
                     let page = client
-                        .request_with(
-                            ListPromptsParams {
-                                cursor,
-                                ..Default::default()
-                            },
-                            options,
-                        )
+                        .request_with(ListPromptsParams::page(cursor), options)
                         .await?;
                     Ok((page.prompts, page.next_cursor))
                 },
@@ -655,11 +625,9 @@ impl Server for Gateway {
                 prompt
             })
             .collect();
-        Ok(ListPromptsResult {
-            prompts,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListPromptsResult::new(prompts);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -668,11 +636,8 @@ impl Server for Gateway {
         ctx: RequestContext,
     ) -> Result<GetPromptResult, Error> {
         let (server, name) = self.route(&params.name, "prompt")?;
-        let downstream = GetPromptParams {
-            name: name.to_owned(),
-            arguments: params.arguments,
-            ..Default::default()
-        };
+        let mut downstream = GetPromptParams::new(name);
+        downstream.arguments = params.arguments;
         self.call(server, "prompts/get", &ctx, |client, options| async move {
             client.request_with(downstream, options).await
         })
@@ -692,13 +657,7 @@ impl Server for Gateway {
                 &ctx,
                 |client, cursor, options| async move {
                     let page = client
-                        .request_with(
-                            ListResourcesParams {
-                                cursor,
-                                ..Default::default()
-                            },
-                            options,
-                        )
+                        .request_with(ListResourcesParams::page(cursor), options)
                         .await?;
                     Ok((page.resources, page.next_cursor))
                 },
@@ -714,11 +673,9 @@ impl Server for Gateway {
             })
             .collect();
         drop(owners);
-        Ok(ListResourcesResult {
-            resources,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListResourcesResult::new(resources);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn list_resource_templates(
@@ -733,10 +690,7 @@ impl Server for Gateway {
                 "resources/templates/list",
                 &ctx,
                 |client, cursor, options| async move {
-                    let params = ListResourceTemplatesParams {
-                        cursor,
-                        ..Default::default()
-                    };
+                    let params = ListResourceTemplatesParams::page(cursor);
                     let page = client.request_with(params, options).await?;
                     Ok((page.resource_templates, page.next_cursor))
                 },
@@ -751,11 +705,9 @@ impl Server for Gateway {
             })
             .collect();
         drop(owners);
-        Ok(ListResourceTemplatesResult {
-            resource_templates,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListResourceTemplatesResult::new(resource_templates);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn read_resource(

@@ -642,13 +642,11 @@ async fn listen(
     acked: Option<oneshot::Sender<Result<(), String>>>,
 ) {
     let caps = client.server_capabilities();
-    let filter = SubscriptionFilter {
-        tools_list_changed: caps.tools.as_ref().map(|_| true),
-        prompts_list_changed: caps.prompts.as_ref().map(|_| true),
-        resources_list_changed: caps.resources.as_ref().map(|_| true),
-        resource_subscriptions: (!uris.is_empty()).then_some(uris),
-        ..Default::default()
-    };
+    let mut filter = SubscriptionFilter::default();
+    filter.tools_list_changed = caps.tools.as_ref().map(|_| true);
+    filter.prompts_list_changed = caps.prompts.as_ref().map(|_| true);
+    filter.resources_list_changed = caps.resources.as_ref().map(|_| true);
+    filter.resource_subscriptions = (!uris.is_empty()).then_some(uris);
     let listening = client.listen(filter).await;
     if let Some(acked) = acked {
         let _ = acked.send(listening.as_ref().map(drop).map_err(|e| e.to_string()));

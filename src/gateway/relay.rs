@@ -209,29 +209,14 @@ impl ClientHandler for Relay {
     /// server must declare what any per-call [`Upstream`] may answer; each
     /// call declares (and answers for) only its upstream client's.
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            roots: Some(RootsCapability {
-                list_changed: Some(true),
-                ..Default::default()
-            }),
-            sampling: Some(SamplingCapability {
-                tools: Some(Default::default()),
-                ..Default::default()
-            }),
-            elicitation: Some(ElicitationCapability {
-                form: Some(Default::default()),
-                url: Some(Default::default()),
-                ..Default::default()
-            }),
+        ClientCapabilities::default()
+            .with_roots(RootsCapability::default().with_list_changed(true))
+            .with_sampling(SamplingCapability::default().with_tools())
+            .with_elicitation(ElicitationCapability::default().with_form().with_url())
             // MCP Apps pass through unchanged (the tools' `_meta.ui`, the
             // `ui://` resources); the gateway takes `_meta.ui` off again
             // for upstream clients without the extension.
-            extra: serde_json::Map::from_iter([(
-                "extensions".to_owned(),
-                mcp_sdk_server::apps::client_capability(),
-            )]),
-            ..Default::default()
-        }
+            .with_extra("extensions", mcp_sdk_server::apps::client_capability())
     }
 
     async fn create_message(

@@ -12,7 +12,7 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::async_trait;
 use mcp_sdk_client::{ClientHandler, RequestContext};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -267,28 +267,17 @@ pub fn sampling_messages(params: &CreateMessageParams) -> Vec<Message> {
 #[async_trait]
 impl ClientHandler for HostHandler {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            roots: Some(RootsCapability::default()),
-            sampling: Some(SamplingCapability {
-                tools: Some(Map::new()),
-                ..Default::default()
-            }),
-            // Both elicitors (terminal and web page) take forms and URLs.
-            elicitation: self.elicitor.as_ref().map(|_| ElicitationCapability {
-                form: Some(Map::new()),
-                url: Some(Map::new()),
-                ..Default::default()
-            }),
-            extra: if self.apps {
-                Map::from_iter([(
-                    "extensions".to_owned(),
-                    mcp_sdk_server::apps::client_capability(),
-                )])
-            } else {
-                Map::new()
-            },
-            ..Default::default()
+        let mut caps = ClientCapabilities::default()
+            .with_roots(RootsCapability::default())
+            .with_sampling(SamplingCapability::default().with_tools());
+        // Both elicitors (terminal and web page) take forms and URLs.
+        if self.elicitor.is_some() {
+            caps = caps.with_elicitation(ElicitationCapability::default().with_form().with_url());
         }
+        if self.apps {
+            caps = caps.with_extra("extensions", mcp_sdk_server::apps::client_capability());
+        }
+        caps
     }
 
     async fn create_message(
@@ -328,18 +317,16 @@ impl ClientHandler for HostHandler {
             let input = call.parsed_arguments().map_err(|e| {
                 Error::internal(format_args!("the host's model made a bad tool call: {e}"))
             })?;
-            blocks.push(SamplingContentBlock::ToolUse(ToolUseContent {
-                id: call.id,
-                name: call.name,
-                input,
-                ..Default::default()
-            }));
+            blocks.push(SamplingContentBlock::ToolUse(ToolUseContent::new(
+                call.id, call.name, input,
+            )));
         }
-        Ok(CreateMessageResult {
-            content: SamplingContent::Multiple(blocks),
-            stop_reason: Some(CreateMessageResult::TOOL_USE.to_owned()),
-            ..CreateMessageResult::text(reply.model, "")
-        })
+        Ok(CreateMessageResult::new(
+            Role::Assistant,
+            SamplingContent::Multiple(blocks),
+            reply.model,
+        )
+        .with_stop_reason(CreateMessageResult::TOOL_USE))
     }
 
     async fn list_roots(&self, _cx: RequestContext) -> Result<ListRootsResult, Error> {

@@ -77,11 +77,7 @@ impl Client {
     /// `tools/list`: one page of tools; pass the previous page's
     /// `next_cursor` to continue.
     pub async fn list_tools(&self, cursor: Option<String>) -> Result<ListToolsResult, ClientError> {
-        self.request(ListToolsParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
+        self.request(ListToolsParams::page(cursor)).await
     }
 
     /// Every tool, following cursors to the last page.
@@ -119,11 +115,7 @@ impl Client {
         &self,
         cursor: Option<String>,
     ) -> Result<ListResourcesResult, ClientError> {
-        self.request(ListResourcesParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
+        self.request(ListResourcesParams::page(cursor)).await
     }
 
     /// Every resource, following cursors to the last page.
@@ -137,11 +129,8 @@ impl Client {
         &self,
         cursor: Option<String>,
     ) -> Result<ListResourceTemplatesResult, ClientError> {
-        self.request(ListResourceTemplatesParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
+        self.request(ListResourceTemplatesParams::page(cursor))
+            .await
     }
 
     /// Every resource template, following cursors to the last page.
@@ -211,11 +200,8 @@ impl Client {
             ended: None,
             core: core.clone(),
         };
-        let mut params = serde_json::to_value(SubscriptionsListenParams {
-            notifications: filter,
-            ..Default::default()
-        })
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut params = serde_json::to_value(SubscriptionsListenParams::new(filter))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         core.add_stateless_meta(&mut params, None);
         let method = SubscriptionsListenParams::METHOD;
         let request = Message::request(id, method, Some(params));
@@ -259,11 +245,7 @@ impl Client {
         &self,
         cursor: Option<String>,
     ) -> Result<ListPromptsResult, ClientError> {
-        self.request(ListPromptsParams {
-            cursor,
-            ..Default::default()
-        })
-        .await
+        self.request(ListPromptsParams::page(cursor)).await
     }
 
     /// Every prompt, following cursors to the last page.

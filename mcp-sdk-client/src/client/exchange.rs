@@ -284,11 +284,8 @@ impl Client {
     pub(super) async fn refresh_tool_headers(&self) -> Result<(), ClientError> {
         let mut cursor = None;
         for _ in 0..MAX_PAGES {
-            let params = serde_json::to_value(ListToolsParams {
-                cursor,
-                ..Default::default()
-            })
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let params = serde_json::to_value(ListToolsParams::page(cursor))
+                .map_err(|e| ClientError::Protocol(e.to_string()))?;
             let (mut page, _) = self
                 .rounds(ListToolsParams::METHOD, &params, &RequestOptions::default())
                 .await?;

@@ -1228,31 +1228,30 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             || !self.prompt_completions.is_empty()
             || !self.template_completions.is_empty();
         let list_changed = self.list_changed.then_some(true);
-        let caps = ServerCapabilities {
-            // Logging works for every router: handlers log through their context.
-            logging: Some(JsonObject::new()),
-            tools: (!self.tools.is_empty()).then(|| ToolsCapability {
-                list_changed,
-                ..Default::default()
-            }),
-            resources: has_resources.then(|| ResourcesCapability {
-                subscribe: Some(true),
-                list_changed,
-                ..Default::default()
-            }),
-            prompts: (!self.prompts.is_empty()).then(|| PromptsCapability {
-                list_changed,
-                ..Default::default()
-            }),
-            completions: has_completion.then(JsonObject::new),
-            // A tool that may run as a task brings the tasks capability.
-            tasks: self
-                .tools
-                .definitions()
-                .any(Tool::runs_as_task)
-                .then(ServerTasksCapability::tool_calls),
-            ..Default::default()
-        };
+        // Logging works for every router: handlers log through their context.
+        let mut caps = ServerCapabilities::default().with_logging();
+        caps.tools = (!self.tools.is_empty()).then(|| {
+            let mut tools = ToolsCapability::default();
+            tools.list_changed = list_changed;
+            tools
+        });
+        caps.resources = has_resources.then(|| {
+            let mut resources = ResourcesCapability::default().with_subscribe(true);
+            resources.list_changed = list_changed;
+            resources
+        });
+        caps.prompts = (!self.prompts.is_empty()).then(|| {
+            let mut prompts = PromptsCapability::default();
+            prompts.list_changed = list_changed;
+            prompts
+        });
+        caps.completions = has_completion.then(JsonObject::new);
+        // A tool that may run as a task brings the tasks capability.
+        caps.tasks = self
+            .tools
+            .definitions()
+            .any(Tool::runs_as_task)
+            .then(ServerTasksCapability::tool_calls);
         self.capability_maps.iter().fold(caps, |caps, f| f(caps))
     }
 
@@ -1330,11 +1329,9 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
                 }
             });
         let (tools, next) = self.page(tools, params.cursor.as_deref())?;
-        Ok(ListToolsResult {
-            tools,
-            next_cursor: next,
-            ..Default::default()
-        })
+        let mut result = ListToolsResult::new(tools);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn call_tool(
@@ -1376,11 +1373,9 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             page.truncate(size);
             encode_cursor(&page[size - 1].uri)
         });
-        Ok(ListResourcesResult {
-            resources: page,
-            next_cursor,
-            ..Default::default()
-        })
+        let mut result = ListResourcesResult::new(page);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn list_resource_templates(
@@ -1393,11 +1388,9 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             self.templates.iter().map(|t| t.template.clone()),
             params.cursor.as_deref(),
         )?;
-        Ok(ListResourceTemplatesResult {
-            resource_templates: templates,
-            next_cursor: next,
-            ..Default::default()
-        })
+        let mut result = ListResourceTemplatesResult::new(templates);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -1459,11 +1452,9 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
             self.prompts.iter().map(|p| p.prompt.clone()),
             params.cursor.as_deref(),
         )?;
-        Ok(ListPromptsResult {
-            prompts,
-            next_cursor: next,
-            ..Default::default()
-        })
+        let mut result = ListPromptsResult::new(prompts);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn get_prompt(

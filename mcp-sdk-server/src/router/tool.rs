@@ -260,7 +260,7 @@ pub fn is_valid_tool_name(name: &str) -> bool {
 ///         self.tools.capabilities()
 ///     }
 ///     async fn list_tools(&self, _: ListToolsParams, _: RequestContext) -> Result<ListToolsResult, Error> {
-///         Ok(ListToolsResult { tools: self.tools.tools().definitions().cloned().collect(), ..Default::default() })
+///         Ok(ListToolsResult::new(self.tools.tools().definitions().cloned().collect()))
 ///     }
 ///     async fn call_tool(&self, p: CallToolParams, ctx: RequestContext) -> Result<CallToolResult, Error> {
 ///         // Unknown tool: -32602; arguments that do not fit: a tool error.

@@ -24,7 +24,7 @@ use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    ResultType, SubscriptionsListenParams, SERVER_INFO_META_KEY,
+    SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
@@ -299,24 +299,20 @@ fn answer(shared: &ServerShared, method: &str, outcome: Outcome) -> Result<Value
 
 /// The `server/discover` result.
 fn discover(shared: &ServerShared) -> Value {
-    let result = DiscoverResult {
-        result_type: ResultType::Complete,
-        supported_versions: supported_versions(shared)
+    // Tasks are an extension in 2026-07-28.
+    let mut capabilities = (*shared.capabilities()).clone();
+    tasks::advertise(&mut capabilities);
+    let mut result = DiscoverResult::new(
+        supported_versions(shared)
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        capabilities: {
-            // Tasks are an extension in 2026-07-28.
-            let mut capabilities = (*shared.capabilities()).clone();
-            tasks::advertise(&mut capabilities);
-            capabilities
-        },
-        instructions: shared.instructions.clone(),
-        ttl_ms: shared.config.cache_ttl.as_millis() as u64,
-        cache_scope: shared.config.cache_scope,
-        meta: Some(server_info_meta(shared)),
-        extra: Map::new(),
-    };
+        capabilities,
+        shared.config.cache_ttl.as_millis() as u64,
+        shared.config.cache_scope,
+    )
+    .with_meta(server_info_meta(shared));
+    result.instructions = shared.instructions.clone();
     serde_json::to_value(result).unwrap_or_default()
 }
 

@@ -454,10 +454,8 @@ mod tests {
 
     #[test]
     fn the_extension_replaces_the_tasks_capability() {
-        let mut caps = ServerCapabilities {
-            tasks: Some(mcp_sdk::ServerTasksCapability::tool_calls()),
-            ..Default::default()
-        };
+        let mut caps =
+            ServerCapabilities::default().with_tasks(mcp_sdk::ServerTasksCapability::tool_calls());
         advertise(&mut caps);
         let caps = serde_json::to_value(caps).unwrap();
         assert_eq!(caps, json!({"extensions": {EXTENSION: {}}}));

@@ -1,7 +1,7 @@
 //! Completion: suggestions for prompt arguments and resource template
 //! variables.
 
-use super::{impl_has_meta, impl_request, Meta};
+use super::{impl_has_meta, impl_request, impl_with_extra, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 /// A prompt, named for completion (`"type": "ref/prompt"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptReference {
     /// The prompt's name.
     pub name: String,
@@ -20,15 +21,43 @@ pub struct PromptReference {
     pub extra: Map<String, Value>,
 }
 
+impl PromptReference {
+    /// A prompt, by name.
+    pub fn new(name: impl Into<String>) -> Self {
+        PromptReference {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+}
+
 /// A resource template, named for completion (`"type": "ref/resource"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceTemplateReference {
     /// The URI template (or a URI).
     pub uri: String,
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ResourceTemplateReference {
+    /// A resource template, by URI template.
+    pub fn new(uri: impl Into<String>) -> Self {
+        ResourceTemplateReference {
+            uri: uri.into(),
+            extra: Map::new(),
+        }
+    }
 }
 
 /// The 2024-11-05 name of [`ResourceTemplateReference`].
@@ -49,24 +78,19 @@ pub enum CompletionReference {
 impl CompletionReference {
     /// A prompt, by name.
     pub fn prompt(name: impl Into<String>) -> Self {
-        CompletionReference::Prompt(PromptReference {
-            name: name.into(),
-            ..Default::default()
-        })
+        CompletionReference::Prompt(PromptReference::new(name))
     }
 
     /// A resource template, by URI template.
     pub fn resource(uri: impl Into<String>) -> Self {
-        CompletionReference::Resource(ResourceTemplateReference {
-            uri: uri.into(),
-            extra: Map::new(),
-        })
+        CompletionReference::Resource(ResourceTemplateReference::new(uri))
     }
 }
 
 /// The argument being completed and what has been typed so far.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompletionArgument {
     /// The argument's (or template variable's) name.
     pub name: String,
@@ -77,9 +101,21 @@ pub struct CompletionArgument {
     pub extra: Map<String, Value>,
 }
 
+impl CompletionArgument {
+    /// The argument `name`, whose partial value is `value`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        CompletionArgument {
+            name: name.into(),
+            value: value.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
 /// Values already chosen for other arguments (2025-06-18+).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompletionContext {
     /// Argument values resolved so far, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,9 +125,21 @@ pub struct CompletionContext {
     pub extra: Map<String, Value>,
 }
 
+impl CompletionContext {
+    /// Adds the value of another argument.
+    #[must_use]
+    pub fn with_argument(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.arguments
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.into(), value.into());
+        self
+    }
+}
+
 /// Params of `completion/complete`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompleteParams {
     /// What is being completed.
     #[serde(rename = "ref")]
@@ -118,21 +166,25 @@ impl CompleteParams {
     ) -> Self {
         CompleteParams {
             reference,
-            argument: CompletionArgument {
-                name: argument.into(),
-                value: value.into(),
-                extra: Map::new(),
-            },
+            argument: CompletionArgument::new(argument, value),
             context: None,
             meta: None,
             extra: Map::new(),
         }
+    }
+
+    /// Sets the other arguments' values (2025-06-18+).
+    #[must_use]
+    pub fn with_context(mut self, context: CompletionContext) -> Self {
+        self.context = Some(context);
+        self
     }
 }
 
 /// The suggestions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Completion {
     /// The suggested values, at most 100.
     pub values: Vec<String>,
@@ -147,9 +199,35 @@ pub struct Completion {
     pub extra: Map<String, Value>,
 }
 
+impl Completion {
+    /// These suggestions, with neither `total` nor `hasMore` (see
+    /// [`CompleteResult::new`], which sets both).
+    pub fn new(values: Vec<String>) -> Self {
+        Completion {
+            values,
+            ..Default::default()
+        }
+    }
+
+    /// Sets how many suggestions there are in all.
+    #[must_use]
+    pub fn with_total(mut self, total: u64) -> Self {
+        self.total = Some(total);
+        self
+    }
+
+    /// Sets whether there are more suggestions than those sent.
+    #[must_use]
+    pub fn with_has_more(mut self, has_more: bool) -> Self {
+        self.has_more = Some(has_more);
+        self
+    }
+}
+
 /// The result of `completion/complete`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CompleteResult {
     /// The suggestions.
     pub completion: Completion,
@@ -180,9 +258,27 @@ impl CompleteResult {
 
     /// The most values one result may carry.
     pub const MAX_VALUES: usize = 100;
+
+    /// Sets the suggestions as they are, for a caller that counts them
+    /// itself.
+    #[must_use]
+    pub fn with_completion(mut self, completion: Completion) -> Self {
+        self.completion = completion;
+        self
+    }
 }
 
 impl_has_meta!(CompleteParams, CompleteResult);
+
+impl_with_extra!(
+    PromptReference,
+    ResourceTemplateReference,
+    CompletionArgument,
+    CompletionContext,
+    CompleteParams,
+    Completion,
+    CompleteResult,
+);
 
 impl_request! {
     CompleteParams => CompleteResult, "completion/complete";

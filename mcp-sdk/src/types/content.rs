@@ -1,7 +1,7 @@
 //! Content blocks (text, image, audio, resource links, embedded resources),
 //! resource contents, annotations, roles and icons.
 
-use super::{impl_has_meta, num, Meta};
+use super::{impl_has_meta, impl_with_extra, num, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -18,6 +18,7 @@ pub enum Role {
 /// Hints to the client about how to use or display an object.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Annotations {
     /// Who the object is meant for: the user, the assistant, or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +38,30 @@ pub struct Annotations {
     pub extra: Map<String, Value>,
 }
 
+impl Annotations {
+    /// Sets who the object is meant for.
+    #[must_use]
+    pub fn with_audience(mut self, audience: Vec<Role>) -> Self {
+        self.audience = Some(audience);
+        self
+    }
+
+    /// Sets how important the object is, from 0 (optional) to 1 (required).
+    #[must_use]
+    pub fn with_priority(mut self, priority: f64) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Sets when the object was last modified, as an ISO 8601 timestamp
+    /// (2025-06-18+).
+    #[must_use]
+    pub fn with_last_modified(mut self, last_modified: impl Into<String>) -> Self {
+        self.last_modified = Some(last_modified.into());
+        self
+    }
+}
+
 /// The background an icon is designed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +76,7 @@ pub enum IconTheme {
 /// (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Icon {
     /// Where the icon is: an HTTP(S) URL or a `data:` URI.
     pub src: String,
@@ -76,11 +102,33 @@ impl Icon {
             ..Default::default()
         }
     }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets the sizes it fits, such as `"48x48"` or `"any"`.
+    #[must_use]
+    pub fn with_sizes(mut self, sizes: Vec<String>) -> Self {
+        self.sizes = Some(sizes);
+        self
+    }
+
+    /// Sets the background it is designed for.
+    #[must_use]
+    pub fn with_theme(mut self, theme: IconTheme) -> Self {
+        self.theme = Some(theme);
+        self
+    }
 }
 
 /// Text given to or by the model (`"type": "text"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TextContent {
     /// The text.
     pub text: String,
@@ -103,11 +151,19 @@ impl TextContent {
             ..Default::default()
         }
     }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
 }
 
 /// An image (`"type": "image"`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ImageContent {
     /// The image bytes, base64-encoded.
     pub data: String,
@@ -124,9 +180,28 @@ pub struct ImageContent {
     pub extra: Map<String, Value>,
 }
 
+impl ImageContent {
+    /// An image from base64 data.
+    pub fn new(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
+        ImageContent {
+            data: data.into(),
+            mime_type: mime_type.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+}
+
 /// Audio (`"type": "audio"`, 2025-03-26+).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AudioContent {
     /// The audio bytes, base64-encoded.
     pub data: String,
@@ -143,9 +218,28 @@ pub struct AudioContent {
     pub extra: Map<String, Value>,
 }
 
+impl AudioContent {
+    /// Audio from base64 data.
+    pub fn new(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
+        AudioContent {
+            data: data.into(),
+            mime_type: mime_type.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+}
+
 /// A text resource's contents.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TextResourceContents {
     /// The resource's URI.
     pub uri: String,
@@ -162,9 +256,28 @@ pub struct TextResourceContents {
     pub extra: Map<String, Value>,
 }
 
+impl TextResourceContents {
+    /// The text of the resource at `uri`.
+    pub fn new(uri: impl Into<String>, text: impl Into<String>) -> Self {
+        TextResourceContents {
+            uri: uri.into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
+
 /// A binary resource's contents.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BlobResourceContents {
     /// The resource's URI.
     pub uri: String,
@@ -179,6 +292,24 @@ pub struct BlobResourceContents {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl BlobResourceContents {
+    /// The bytes, already base64-encoded, of the resource at `uri`.
+    pub fn new(uri: impl Into<String>, blob: impl Into<String>) -> Self {
+        BlobResourceContents {
+            uri: uri.into(),
+            blob: blob.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
 }
 
 /// The contents of a resource: text or a base64 blob, told apart by which of
@@ -199,12 +330,9 @@ impl ResourceContents {
         mime_type: Option<String>,
         text: impl Into<String>,
     ) -> Self {
-        ResourceContents::Text(TextResourceContents {
-            uri: uri.into(),
-            mime_type,
-            text: text.into(),
-            ..Default::default()
-        })
+        let mut contents = TextResourceContents::new(uri, text);
+        contents.mime_type = mime_type;
+        ResourceContents::Text(contents)
     }
 
     /// Binary contents, already base64-encoded.
@@ -213,12 +341,9 @@ impl ResourceContents {
         mime_type: Option<String>,
         blob: impl Into<String>,
     ) -> Self {
-        ResourceContents::Blob(BlobResourceContents {
-            uri: uri.into(),
-            mime_type,
-            blob: blob.into(),
-            ..Default::default()
-        })
+        let mut contents = BlobResourceContents::new(uri, blob);
+        contents.mime_type = mime_type;
+        ResourceContents::Blob(contents)
     }
 
     /// The resource's URI.
@@ -249,6 +374,7 @@ impl ResourceContents {
 /// A resource's contents embedded in a message (`"type": "resource"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EmbeddedResource {
     /// The contents.
     pub resource: ResourceContents,
@@ -272,6 +398,13 @@ impl EmbeddedResource {
             meta: None,
             extra: Map::new(),
         }
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
     }
 }
 
@@ -306,20 +439,12 @@ impl ContentBlock {
 
     /// An image block from base64 data.
     pub fn image(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Image(ImageContent {
-            data: data.into(),
-            mime_type: mime_type.into(),
-            ..Default::default()
-        })
+        ContentBlock::Image(ImageContent::new(data, mime_type))
     }
 
     /// An audio block from base64 data.
     pub fn audio(data: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Audio(AudioContent {
-            data: data.into(),
-            mime_type: mime_type.into(),
-            ..Default::default()
-        })
+        ContentBlock::Audio(AudioContent::new(data, mime_type))
     }
 
     /// A link to a resource.
@@ -411,6 +536,17 @@ impl From<&str> for ContentBlock {
         ContentBlock::text(text)
     }
 }
+
+impl_with_extra!(
+    Annotations,
+    Icon,
+    TextContent,
+    ImageContent,
+    AudioContent,
+    TextResourceContents,
+    BlobResourceContents,
+    EmbeddedResource,
+);
 
 impl_has_meta!(
     TextContent,

@@ -2,7 +2,8 @@
 //! (`elicitation/create`, 2025-06-18+), with a form or (2025-11-25) a URL.
 
 use super::{
-    const_str, impl_has_meta, impl_notification, impl_request, num, JsonObject, Meta, TaskMetadata,
+    const_str, impl_has_meta, impl_notification, impl_request, impl_with_extra, num, JsonObject,
+    Meta, TaskMetadata,
 };
 use crate::error::{Error, ErrorCode};
 use serde::de::Error as _;
@@ -43,9 +44,32 @@ pub enum ElicitMode {
     Url,
 }
 
+/// Gives form field schemas their `with_title` and `with_description`
+/// setters.
+macro_rules! field_labels {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $ty {
+            /// Sets the field's label.
+            #[must_use]
+            pub fn with_title(mut self, title: impl Into<String>) -> Self {
+                self.title = Some(title.into());
+                self
+            }
+
+            /// Sets the help text for the field.
+            #[must_use]
+            pub fn with_description(mut self, description: impl Into<String>) -> Self {
+                self.description = Some(description.into());
+                self
+            }
+        }
+    )*};
+}
+
 /// A text field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StringSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -73,9 +97,40 @@ pub struct StringSchema {
     pub extra: Map<String, Value>,
 }
 
+impl StringSchema {
+    /// Sets the fewest characters allowed.
+    #[must_use]
+    pub fn with_min_length(mut self, min_length: u64) -> Self {
+        self.min_length = Some(min_length);
+        self
+    }
+
+    /// Sets the most characters allowed.
+    #[must_use]
+    pub fn with_max_length(mut self, max_length: u64) -> Self {
+        self.max_length = Some(max_length);
+        self
+    }
+
+    /// Sets the expected format: `email`, `uri`, `date` or `date-time`.
+    #[must_use]
+    pub fn with_format(mut self, format: impl Into<String>) -> Self {
+        self.format = Some(format.into());
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// A number field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct NumberSchema {
     /// `"number"` or `"integer"`.
     #[serde(rename = "type")]
@@ -112,9 +167,40 @@ pub struct NumberSchema {
     pub extra: Map<String, Value>,
 }
 
+impl NumberSchema {
+    /// Sets `"number"` or `"integer"`.
+    #[must_use]
+    pub fn with_type(mut self, type_: NumberType) -> Self {
+        self.type_ = type_;
+        self
+    }
+
+    /// Sets the smallest value allowed.
+    #[must_use]
+    pub fn with_minimum(mut self, minimum: f64) -> Self {
+        self.minimum = Some(minimum);
+        self
+    }
+
+    /// Sets the largest value allowed.
+    #[must_use]
+    pub fn with_maximum(mut self, maximum: f64) -> Self {
+        self.maximum = Some(maximum);
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: f64) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// A yes/no field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BooleanSchema {
     /// Always `"boolean"`.
     #[serde(rename = "type")]
@@ -133,9 +219,19 @@ pub struct BooleanSchema {
     pub extra: Map<String, Value>,
 }
 
+impl BooleanSchema {
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: bool) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// One choice of a titled select: the value and its label.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EnumOption {
     /// The value sent back (`const`).
     #[serde(rename = "const")]
@@ -161,6 +257,7 @@ impl EnumOption {
 /// A single choice among values shown as they are (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledSingleSelectEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -182,9 +279,27 @@ pub struct UntitledSingleSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledSingleSelectEnumSchema {
+    /// A choice among these values.
+    pub fn new(values: Vec<String>) -> Self {
+        UntitledSingleSelectEnumSchema {
+            values,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// A single choice among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledSingleSelectEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -205,9 +320,27 @@ pub struct TitledSingleSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl TitledSingleSelectEnumSchema {
+    /// A choice among these labelled values.
+    pub fn new(one_of: Vec<EnumOption>) -> Self {
+        TitledSingleSelectEnumSchema {
+            one_of,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the initial value.
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
 /// The items of an untitled multi-select: plain string values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledEnumItems {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -220,9 +353,20 @@ pub struct UntitledEnumItems {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledEnumItems {
+    /// These values.
+    pub fn new(values: Vec<String>) -> Self {
+        UntitledEnumItems {
+            values,
+            ..Default::default()
+        }
+    }
+}
+
 /// The items of a titled multi-select: labelled values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledEnumItems {
     /// The choices.
     pub any_of: Vec<EnumOption>,
@@ -231,9 +375,20 @@ pub struct TitledEnumItems {
     pub extra: Map<String, Value>,
 }
 
+impl TitledEnumItems {
+    /// These labelled values.
+    pub fn new(any_of: Vec<EnumOption>) -> Self {
+        TitledEnumItems {
+            any_of,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// Several choices among values shown as they are (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UntitledMultiSelectEnumSchema {
     /// Always `"array"`.
     #[serde(rename = "type")]
@@ -260,9 +415,41 @@ pub struct UntitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl UntitledMultiSelectEnumSchema {
+    /// Several choices among these items.
+    pub fn new(items: UntitledEnumItems) -> Self {
+        UntitledMultiSelectEnumSchema {
+            items,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the fewest choices allowed.
+    #[must_use]
+    pub fn with_min_items(mut self, min_items: u64) -> Self {
+        self.min_items = Some(min_items);
+        self
+    }
+
+    /// Sets the most choices allowed.
+    #[must_use]
+    pub fn with_max_items(mut self, max_items: u64) -> Self {
+        self.max_items = Some(max_items);
+        self
+    }
+
+    /// Sets the initial choices.
+    #[must_use]
+    pub fn with_default(mut self, default: Vec<String>) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// Several choices among labelled values (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TitledMultiSelectEnumSchema {
     /// Always `"array"`.
     #[serde(rename = "type")]
@@ -289,10 +476,42 @@ pub struct TitledMultiSelectEnumSchema {
     pub extra: Map<String, Value>,
 }
 
+impl TitledMultiSelectEnumSchema {
+    /// Several choices among these items.
+    pub fn new(items: TitledEnumItems) -> Self {
+        TitledMultiSelectEnumSchema {
+            items,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the fewest choices allowed.
+    #[must_use]
+    pub fn with_min_items(mut self, min_items: u64) -> Self {
+        self.min_items = Some(min_items);
+        self
+    }
+
+    /// Sets the most choices allowed.
+    #[must_use]
+    pub fn with_max_items(mut self, max_items: u64) -> Self {
+        self.max_items = Some(max_items);
+        self
+    }
+
+    /// Sets the initial choices.
+    #[must_use]
+    pub fn with_default(mut self, default: Vec<String>) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
 /// A single choice with labels in a parallel `enumNames` array: the
 /// 2025-06-18 enum schema, deprecated by the titled selects.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LegacyTitledEnumSchema {
     /// Always `"string"`.
     #[serde(rename = "type")]
@@ -316,6 +535,41 @@ pub struct LegacyTitledEnumSchema {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+impl LegacyTitledEnumSchema {
+    /// A choice among these values.
+    pub fn new(values: Vec<String>) -> Self {
+        LegacyTitledEnumSchema {
+            values,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the labels, in the order of the values.
+    #[must_use]
+    pub fn with_enum_names(mut self, enum_names: Vec<String>) -> Self {
+        self.enum_names = Some(enum_names);
+        self
+    }
+
+    /// Sets the initial value (2025-11-25).
+    #[must_use]
+    pub fn with_default(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+}
+
+field_labels!(
+    StringSchema,
+    NumberSchema,
+    BooleanSchema,
+    UntitledSingleSelectEnumSchema,
+    TitledSingleSelectEnumSchema,
+    UntitledMultiSelectEnumSchema,
+    TitledMultiSelectEnumSchema,
+    LegacyTitledEnumSchema,
+);
 
 /// The schema of one form field: a flat, primitive JSON Schema. Told apart
 /// by `type` and by which of `enum`, `enumNames`, `oneOf` and `items.anyOf`
@@ -427,6 +681,7 @@ impl From<LegacyTitledEnumSchema> for PrimitiveSchemaDefinition {
 /// Properties are kept in name order, not in the order they came in.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationSchema {
     /// The JSON Schema dialect, if stated (2025-11-25).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -461,11 +716,19 @@ impl ElicitationSchema {
         self.properties.insert(name, schema.into());
         self
     }
+
+    /// Sets the JSON Schema dialect (2025-11-25).
+    #[must_use]
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
 }
 
 /// Params of a form-mode `elicitation/create`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitRequestFormParams {
     /// `"form"`, or absent (form is the default, and the only mode before
     /// 2025-11-25).
@@ -486,9 +749,36 @@ pub struct ElicitRequestFormParams {
     pub extra: Map<String, Value>,
 }
 
+impl ElicitRequestFormParams {
+    /// Asks the user to fill in a form (`mode` is left out, as every
+    /// revision with elicitation accepts).
+    pub fn new(message: impl Into<String>, requested_schema: ElicitationSchema) -> Self {
+        ElicitRequestFormParams {
+            message: message.into(),
+            requested_schema,
+            ..Default::default()
+        }
+    }
+
+    /// Sets `mode` (2025-11-25; form mode is the default).
+    #[must_use]
+    pub fn with_mode(mut self, mode: ElicitMode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Asks to run the request as a task (2025-11-25).
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
+    }
+}
+
 /// Params of a URL-mode `elicitation/create` (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitRequestUrlParams {
     /// Always [`ElicitMode::Url`].
     pub mode: ElicitMode,
@@ -526,6 +816,13 @@ impl ElicitRequestUrlParams {
             meta: None,
             extra: Map::new(),
         }
+    }
+
+    /// Asks to run the request as a task.
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
     }
 }
 
@@ -567,11 +864,7 @@ impl ElicitRequestParams {
     /// A form-mode elicitation (valid in every revision that has
     /// elicitation: `mode` is left out).
     pub fn form(message: impl Into<String>, requested_schema: ElicitationSchema) -> Self {
-        ElicitRequestParams::Form(ElicitRequestFormParams {
-            message: message.into(),
-            requested_schema,
-            ..Default::default()
-        })
+        ElicitRequestParams::Form(ElicitRequestFormParams::new(message, requested_schema))
     }
 
     /// A URL-mode elicitation (2025-11-25).
@@ -631,6 +924,7 @@ pub enum ElicitAction {
 /// The result of `elicitation/create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitResult {
     /// What the user did.
     pub action: ElicitAction,
@@ -647,7 +941,7 @@ pub struct ElicitResult {
 }
 
 impl ElicitResult {
-    fn with_action(action: ElicitAction, content: Option<JsonObject>) -> Self {
+    fn of_action(action: ElicitAction, content: Option<JsonObject>) -> Self {
         ElicitResult {
             action,
             content,
@@ -658,22 +952,22 @@ impl ElicitResult {
 
     /// The user submitted these values (form mode).
     pub fn accept(content: JsonObject) -> Self {
-        Self::with_action(ElicitAction::Accept, Some(content))
+        Self::of_action(ElicitAction::Accept, Some(content))
     }
 
     /// The user agreed to open the page (URL mode).
     pub fn accept_url() -> Self {
-        Self::with_action(ElicitAction::Accept, None)
+        Self::of_action(ElicitAction::Accept, None)
     }
 
     /// The user declined.
     pub fn decline() -> Self {
-        Self::with_action(ElicitAction::Decline, None)
+        Self::of_action(ElicitAction::Decline, None)
     }
 
     /// The user dismissed the request.
     pub fn cancel() -> Self {
-        Self::with_action(ElicitAction::Cancel, None)
+        Self::of_action(ElicitAction::Cancel, None)
     }
 }
 
@@ -681,6 +975,7 @@ impl ElicitResult {
 /// elicitation finished out of band.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ElicitationCompleteNotificationParams {
     /// The id of the elicitation that finished.
     pub elicitation_id: String,
@@ -692,10 +987,21 @@ pub struct ElicitationCompleteNotificationParams {
     pub extra: Map<String, Value>,
 }
 
+impl ElicitationCompleteNotificationParams {
+    /// The elicitation `elicitation_id` finished.
+    pub fn new(elicitation_id: impl Into<String>) -> Self {
+        ElicitationCompleteNotificationParams {
+            elicitation_id: elicitation_id.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The `data` of a -32042 error (2025-11-25): the request cannot go on until
 /// the user completes these URL-mode elicitations.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UrlElicitationRequiredData {
     /// The elicitations to complete.
     pub elicitations: Vec<ElicitRequestUrlParams>,
@@ -728,6 +1034,26 @@ impl UrlElicitationRequiredData {
         Error::new(ErrorCode::URL_ELICITATION_REQUIRED, message).with_data(data)
     }
 }
+
+impl_with_extra!(
+    StringSchema,
+    NumberSchema,
+    BooleanSchema,
+    EnumOption,
+    UntitledSingleSelectEnumSchema,
+    TitledSingleSelectEnumSchema,
+    UntitledEnumItems,
+    TitledEnumItems,
+    UntitledMultiSelectEnumSchema,
+    TitledMultiSelectEnumSchema,
+    LegacyTitledEnumSchema,
+    ElicitationSchema,
+    ElicitRequestFormParams,
+    ElicitRequestUrlParams,
+    ElicitResult,
+    ElicitationCompleteNotificationParams,
+    UrlElicitationRequiredData,
+);
 
 impl_has_meta!(
     ElicitRequestFormParams,

@@ -1,6 +1,6 @@
 //! Logging: levels, `logging/setLevel` and log message notifications.
 
-use super::{impl_has_meta, impl_notification, impl_request, EmptyResult, Meta};
+use super::{impl_has_meta, impl_notification, impl_request, impl_with_extra, EmptyResult, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -85,6 +85,7 @@ impl FromStr for LoggingLevel {
 /// Params of `logging/setLevel`: the least severe level the client wants.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SetLevelParams {
     /// The server should send messages of this level and above.
     pub level: LoggingLevel,
@@ -109,6 +110,7 @@ impl SetLevelParams {
 /// Params of `notifications/message`: one log message from the server.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LoggingMessageNotificationParams {
     /// The message's severity.
     pub level: LoggingLevel,
@@ -136,6 +138,7 @@ impl LoggingMessageNotificationParams {
     }
 
     /// Sets the logger name.
+    #[must_use]
     pub fn with_logger(mut self, logger: impl Into<String>) -> Self {
         self.logger = Some(logger.into());
         self
@@ -143,6 +146,8 @@ impl LoggingMessageNotificationParams {
 }
 
 impl_has_meta!(SetLevelParams, LoggingMessageNotificationParams);
+
+impl_with_extra!(SetLevelParams, LoggingMessageNotificationParams);
 
 impl_request! {
     SetLevelParams => EmptyResult, "logging/setLevel";

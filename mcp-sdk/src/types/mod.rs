@@ -22,6 +22,27 @@
 //! assert_eq!(serde_json::to_value(&result).unwrap()["content"][0]["text"], "hi");
 //! ```
 //!
+//! The structs are `#[non_exhaustive]`, since the protocol adds fields to
+//! them with each revision: outside this crate they are built with `new`
+//! (the required fields) or `default()`, and a `with_*` setter per optional
+//! field, never with a struct literal. Their fields stay public.
+//!
+//! ```
+//! use mcp_sdk::{Resource, ServerCapabilities, ToolsCapability};
+//!
+//! let caps = ServerCapabilities::default()
+//!     .with_logging()
+//!     .with_tools(ToolsCapability::default().with_list_changed(true));
+//! assert_eq!(
+//!     serde_json::to_value(&caps).unwrap(),
+//!     serde_json::json!({"logging": {}, "tools": {"listChanged": true}}),
+//! );
+//! let readme = Resource::new("file:///README.md", "README")
+//!     .with_mime_type("text/markdown")
+//!     .with_size(2048);
+//! assert_eq!(readme.size, Some(2048));
+//! ```
+//!
 //! Content blocks are tagged by `type`:
 //!
 //! ```
@@ -179,7 +200,8 @@ pub trait HasMeta {
     }
 }
 
-/// Implements [`HasMeta`] for types with a `meta: Option<Meta>` field.
+/// Implements [`HasMeta`] for types with a `meta: Option<Meta>` field, and
+/// gives them a `with_meta` setter.
 macro_rules! impl_has_meta {
     ($($ty:ty),* $(,)?) => {$(
         impl $crate::types::HasMeta for $ty {
@@ -190,9 +212,41 @@ macro_rules! impl_has_meta {
                 &mut self.meta
             }
         }
+
+        impl $ty {
+            /// Sets the metadata (`_meta`).
+            #[must_use]
+            pub fn with_meta(mut self, meta: $crate::types::Meta) -> Self {
+                self.meta = Some(meta);
+                self
+            }
+        }
     )*};
 }
 pub(crate) use impl_has_meta;
+
+/// Gives types with an `extra` map of unknown fields a `with_extra` setter:
+/// how a caller sends a member this version of the SDK has no field for
+/// (such as one from a newer revision), now that the types are
+/// `#[non_exhaustive]` and cannot be built with a struct literal.
+macro_rules! impl_with_extra {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $ty {
+            /// Sets a member this version of the SDK has no field for (kept in
+            /// `extra` and sent as it is), replacing one of the same name.
+            #[must_use]
+            pub fn with_extra(
+                mut self,
+                name: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(name.into(), value.into());
+                self
+            }
+        }
+    )*};
+}
+pub(crate) use impl_with_extra;
 
 /// Implements [`RequestParams`]: `impl_request!(Params => Result, "method")`.
 macro_rules! impl_request {
@@ -221,6 +275,7 @@ macro_rules! meta_only {
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// Metadata (`_meta`).
             #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +286,7 @@ macro_rules! meta_only {
         }
 
         $crate::types::impl_has_meta!($name);
+        $crate::types::impl_with_extra!($name);
     )*};
 }
 pub(crate) use meta_only;

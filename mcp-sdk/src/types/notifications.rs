@@ -1,6 +1,6 @@
 //! Notifications that concern any request: cancellation and progress.
 
-use super::{impl_has_meta, impl_notification, num, Meta, ProgressToken};
+use super::{impl_has_meta, impl_notification, impl_with_extra, num, Meta, ProgressToken};
 use crate::jsonrpc::RequestId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 /// an id names nothing and is rejected as malformed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CancelledNotificationParams {
     /// The id of the request to cancel, one the sender issued earlier.
     pub request_id: RequestId,
@@ -40,6 +41,7 @@ impl CancelledNotificationParams {
     }
 
     /// Sets the reason.
+    #[must_use]
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
@@ -49,6 +51,7 @@ impl CancelledNotificationParams {
 /// Params of `notifications/progress`: how far a long request has come.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ProgressNotificationParams {
     /// The token the request carried in `_meta.progressToken`.
     pub progress_token: ProgressToken,
@@ -87,12 +90,14 @@ impl ProgressNotificationParams {
     }
 
     /// Sets the total.
+    #[must_use]
     pub fn with_total(mut self, total: f64) -> Self {
         self.total = Some(total);
         self
     }
 
-    /// Sets the message.
+    /// Sets the message (2025-03-26+).
+    #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = Some(message.into());
         self
@@ -102,6 +107,17 @@ impl ProgressNotificationParams {
 // Not `ProgressNotificationParams`: its `progressToken` is a field, and
 // `HasMeta::progress_token` (which reads `_meta`) would only confuse.
 impl_has_meta!(CancelledNotificationParams);
+
+impl_with_extra!(CancelledNotificationParams, ProgressNotificationParams);
+
+impl ProgressNotificationParams {
+    /// Sets the metadata (`_meta`).
+    #[must_use]
+    pub fn with_meta(mut self, meta: Meta) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+}
 
 impl_notification! {
     CancelledNotificationParams, "notifications/cancelled";

@@ -1,7 +1,7 @@
 //! Pagination: the cursor of list requests and the params of every list
 //! method.
 
-use super::{impl_has_meta, impl_request, Meta};
+use super::{impl_has_meta, impl_request, impl_with_extra, Meta};
 use super::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListTasksResult,
     ListToolsResult,
@@ -17,6 +17,7 @@ macro_rules! paginated_params {
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// Where to continue: the `nextCursor` of the previous page;
             /// absent for the first page.
@@ -33,14 +34,21 @@ macro_rules! paginated_params {
         impl $name {
             /// The page that starts at this cursor.
             pub fn at(cursor: impl Into<Cursor>) -> Self {
+                Self::page(Some(cursor.into()))
+            }
+
+            /// The page that starts at this cursor, or the first page
+            /// when there is none.
+            pub fn page(cursor: Option<Cursor>) -> Self {
                 $name {
-                    cursor: Some(cursor.into()),
+                    cursor,
                     ..Default::default()
                 }
             }
         }
 
         impl_has_meta!($name);
+        impl_with_extra!($name);
     )*};
 }
 

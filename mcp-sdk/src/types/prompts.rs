@@ -1,7 +1,8 @@
 //! Prompts: templates the user can pick, listing and getting them.
 
 use super::{
-    impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, Meta, Role,
+    impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, ContentBlock, Icon,
+    Meta, Role,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 /// A prompt template the server offers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Prompt {
     /// The prompt's name, unique within the server.
     pub name: String,
@@ -43,9 +45,38 @@ impl Prompt {
         }
     }
 
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
     /// Adds an argument.
+    #[must_use]
     pub fn with_argument(mut self, argument: PromptArgument) -> Self {
         self.arguments.get_or_insert_with(Vec::new).push(argument);
+        self
+    }
+
+    /// Sets the arguments, replacing any added before.
+    #[must_use]
+    pub fn with_arguments(mut self, arguments: Vec<PromptArgument>) -> Self {
+        self.arguments = Some(arguments);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
         self
     }
 }
@@ -53,6 +84,7 @@ impl Prompt {
 /// An argument a prompt takes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptArgument {
     /// The argument's name.
     pub name: String,
@@ -80,11 +112,19 @@ impl PromptArgument {
             ..Default::default()
         }
     }
+
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
 }
 
 /// One message of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PromptMessage {
     /// Who says it.
     pub role: Role,
@@ -119,6 +159,7 @@ impl PromptMessage {
 /// The result of `prompts/list`: one page of prompts.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListPromptsResult {
     /// The prompts on this page.
     pub prompts: Vec<Prompt>,
@@ -133,9 +174,27 @@ pub struct ListPromptsResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListPromptsResult {
+    /// A page of these prompts (the last page, until a cursor is set).
+    pub fn new(prompts: Vec<Prompt>) -> Self {
+        ListPromptsResult {
+            prompts,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 /// Params of `prompts/get`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetPromptParams {
     /// The prompt's name.
     pub name: String,
@@ -160,6 +219,7 @@ impl GetPromptParams {
     }
 
     /// Adds an argument value.
+    #[must_use]
     pub fn with_argument(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.arguments
             .get_or_insert_with(BTreeMap::new)
@@ -171,6 +231,7 @@ impl GetPromptParams {
 /// The result of `prompts/get`: the prompt's messages.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetPromptResult {
     /// What the prompt is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +256,7 @@ impl GetPromptResult {
     }
 
     /// Sets the description.
+    #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
@@ -208,6 +270,15 @@ meta_only! {
 }
 
 impl_has_meta!(Prompt, ListPromptsResult, GetPromptParams, GetPromptResult);
+
+impl_with_extra!(
+    Prompt,
+    PromptArgument,
+    PromptMessage,
+    ListPromptsResult,
+    GetPromptParams,
+    GetPromptResult,
+);
 
 impl_request! {
     GetPromptParams => GetPromptResult, "prompts/get";

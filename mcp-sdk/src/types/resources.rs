@@ -2,8 +2,8 @@
 //! notifications.
 
 use super::{
-    impl_has_meta, impl_notification, impl_request, meta_only, Annotations, EmptyResult, Icon,
-    Meta, ResourceContents,
+    impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, Annotations,
+    EmptyResult, Icon, Meta, ResourceContents,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 /// A resource the server can read: a file, a database row, anything with a URI.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Resource {
     /// The resource's URI.
     pub uri: String,
@@ -52,21 +53,45 @@ impl Resource {
         }
     }
 
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
     /// Sets the description.
+    #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
     }
 
     /// Sets the MIME type.
+    #[must_use]
     pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
         self.mime_type = Some(mime_type.into());
         self
     }
 
-    /// Sets the title.
-    pub fn with_title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
+        self
+    }
+
+    /// Sets the size of the raw contents in bytes.
+    #[must_use]
+    pub fn with_size(mut self, size: u64) -> Self {
+        self.size = Some(size);
         self
     }
 }
@@ -74,6 +99,7 @@ impl Resource {
 /// A family of resources whose URIs follow an RFC 6570 template.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceTemplate {
     /// The URI template, such as `file:///{path}`.
     pub uri_template: String,
@@ -111,11 +137,47 @@ impl ResourceTemplate {
             ..Default::default()
         }
     }
+
+    /// Sets the title (2025-06-18+).
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets the annotations.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
+        self
+    }
 }
 
 /// The result of `resources/list`: one page of resources.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListResourcesResult {
     /// The resources on this page.
     pub resources: Vec<Resource>,
@@ -130,9 +192,27 @@ pub struct ListResourcesResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListResourcesResult {
+    /// A page of these resources (the last page, until a cursor is set).
+    pub fn new(resources: Vec<Resource>) -> Self {
+        ListResourcesResult {
+            resources,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 /// The result of `resources/templates/list`: one page of templates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListResourceTemplatesResult {
     /// The templates on this page.
     pub resource_templates: Vec<ResourceTemplate>,
@@ -147,9 +227,27 @@ pub struct ListResourceTemplatesResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListResourceTemplatesResult {
+    /// A page of these templates (the last page, until a cursor is set).
+    pub fn new(resource_templates: Vec<ResourceTemplate>) -> Self {
+        ListResourceTemplatesResult {
+            resource_templates,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 /// Params of `resources/read`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ReadResourceParams {
     /// The URI of the resource to read.
     pub uri: String,
@@ -175,6 +273,7 @@ impl ReadResourceParams {
 /// the URI names a collection).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ReadResourceResult {
     /// The contents.
     pub contents: Vec<ResourceContents>,
@@ -225,6 +324,7 @@ impl ReadResourceResult {
 /// Params of `resources/subscribe`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscribeParams {
     /// The URI of the resource to hear about.
     pub uri: String,
@@ -239,6 +339,7 @@ pub struct SubscribeParams {
 /// Params of `resources/unsubscribe`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UnsubscribeParams {
     /// The URI of the resource to stop hearing about.
     pub uri: String,
@@ -273,6 +374,7 @@ impl UnsubscribeParams {
 /// Params of `notifications/resources/updated`: a subscribed resource changed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceUpdatedNotificationParams {
     /// The URI of the resource that changed (possibly a sub-resource of the
     /// one subscribed to).
@@ -302,6 +404,18 @@ meta_only! {
 }
 
 impl_has_meta!(
+    Resource,
+    ResourceTemplate,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ReadResourceParams,
+    ReadResourceResult,
+    SubscribeParams,
+    UnsubscribeParams,
+    ResourceUpdatedNotificationParams,
+);
+
+impl_with_extra!(
     Resource,
     ResourceTemplate,
     ListResourcesResult,

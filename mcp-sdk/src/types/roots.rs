@@ -1,12 +1,13 @@
 //! Roots: the directories or URIs the client lets the server work in.
 
-use super::{impl_has_meta, impl_notification, impl_request, meta_only, Meta};
+use super::{impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A root the client exposes, such as a project directory.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Root {
     /// The root's URI; `file://` in the current revisions.
     pub uri: String,
@@ -31,6 +32,7 @@ impl Root {
     }
 
     /// Sets the name.
+    #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -47,6 +49,7 @@ meta_only! {
 /// The result of `roots/list`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListRootsResult {
     /// The roots.
     pub roots: Vec<Root>,
@@ -69,6 +72,8 @@ impl ListRootsResult {
 }
 
 impl_has_meta!(Root, ListRootsResult);
+
+impl_with_extra!(Root, ListRootsResult);
 
 impl_request! {
     ListRootsParams => ListRootsResult, "roots/list";

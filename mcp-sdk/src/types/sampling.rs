@@ -2,8 +2,8 @@
 //! (`sampling/createMessage`), possibly with tools (2025-11-25).
 
 use super::{
-    impl_has_meta, impl_request, num, AudioContent, ContentBlock, ImageContent, JsonObject, Meta,
-    Role, TaskMetadata, TextContent, Tool,
+    impl_has_meta, impl_request, impl_with_extra, num, AudioContent, ContentBlock, ImageContent,
+    JsonObject, Meta, Role, TaskMetadata, TextContent, Tool,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 /// The model's request to use a tool (`"type": "tool_use"`, 2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolUseContent {
     /// An id for this use, which the matching result names.
     pub id: String,
@@ -26,10 +27,23 @@ pub struct ToolUseContent {
     pub extra: Map<String, Value>,
 }
 
+impl ToolUseContent {
+    /// The model's use of tool `name` with these arguments, under an id.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, input: JsonObject) -> Self {
+        ToolUseContent {
+            id: id.into(),
+            name: name.into(),
+            input,
+            ..Default::default()
+        }
+    }
+}
+
 /// The result of a tool use, given back to the model
 /// (`"type": "tool_result"`, 2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolResultContent {
     /// The id of the tool use this answers.
     pub tool_use_id: String,
@@ -47,6 +61,31 @@ pub struct ToolResultContent {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ToolResultContent {
+    /// The result of the tool use `tool_use_id`: these blocks.
+    pub fn new(tool_use_id: impl Into<String>, content: Vec<ContentBlock>) -> Self {
+        ToolResultContent {
+            tool_use_id: tool_use_id.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the structured result.
+    #[must_use]
+    pub fn with_structured_content(mut self, structured_content: Value) -> Self {
+        self.structured_content = Some(structured_content);
+        self
+    }
+
+    /// Sets whether the tool failed.
+    #[must_use]
+    pub fn with_is_error(mut self, is_error: bool) -> Self {
+        self.is_error = Some(is_error);
+        self
+    }
 }
 
 /// One block of a sampling message, tagged by `type`.
@@ -120,6 +159,7 @@ impl From<Vec<SamplingContentBlock>> for SamplingContent {
 /// A message in a sampling conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SamplingMessage {
     /// Who says it.
     pub role: Role,
@@ -158,6 +198,7 @@ impl SamplingMessage {
 /// A hint naming a model or model family, matched loosely (as a substring).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ModelHint {
     /// A (partial) model name, such as `claude-3-5-sonnet` or `sonnet`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,9 +208,20 @@ pub struct ModelHint {
     pub extra: Map<String, Value>,
 }
 
+impl ModelHint {
+    /// A hint naming a model or a family.
+    pub fn new(name: impl Into<String>) -> Self {
+        ModelHint {
+            name: Some(name.into()),
+            extra: Map::new(),
+        }
+    }
+}
+
 /// The server's preferences for choosing a model; the client may ignore them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ModelPreferences {
     /// Model names to prefer, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +252,36 @@ pub struct ModelPreferences {
     pub extra: Map<String, Value>,
 }
 
+impl ModelPreferences {
+    /// Sets the model names to prefer, in order.
+    #[must_use]
+    pub fn with_hints(mut self, hints: Vec<ModelHint>) -> Self {
+        self.hints = Some(hints);
+        self
+    }
+
+    /// Sets how much low cost matters, from 0 to 1.
+    #[must_use]
+    pub fn with_cost_priority(mut self, cost_priority: f64) -> Self {
+        self.cost_priority = Some(cost_priority);
+        self
+    }
+
+    /// Sets how much speed matters, from 0 to 1.
+    #[must_use]
+    pub fn with_speed_priority(mut self, speed_priority: f64) -> Self {
+        self.speed_priority = Some(speed_priority);
+        self
+    }
+
+    /// Sets how much capability matters, from 0 to 1.
+    #[must_use]
+    pub fn with_intelligence_priority(mut self, intelligence_priority: f64) -> Self {
+        self.intelligence_priority = Some(intelligence_priority);
+        self
+    }
+}
+
 /// Which servers' context the client should add to the prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +309,7 @@ pub enum ToolChoiceMode {
 /// Tool selection for sampling (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolChoice {
     /// The mode; absent means `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,9 +319,19 @@ pub struct ToolChoice {
     pub extra: Map<String, Value>,
 }
 
+impl ToolChoice {
+    /// Sets the mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: ToolChoiceMode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+}
+
 /// Params of `sampling/createMessage` (sent by the server).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateMessageParams {
     /// The conversation so far.
     pub messages: Vec<SamplingMessage>,
@@ -293,11 +386,75 @@ impl CreateMessageParams {
             ..Default::default()
         }
     }
+
+    /// Sets the preferences for choosing the model.
+    #[must_use]
+    pub fn with_model_preferences(mut self, model_preferences: ModelPreferences) -> Self {
+        self.model_preferences = Some(model_preferences);
+        self
+    }
+
+    /// Sets the system prompt.
+    #[must_use]
+    pub fn with_system_prompt(mut self, system_prompt: impl Into<String>) -> Self {
+        self.system_prompt = Some(system_prompt.into());
+        self
+    }
+
+    /// Sets which servers' context to add.
+    #[must_use]
+    pub fn with_include_context(mut self, include_context: IncludeContext) -> Self {
+        self.include_context = Some(include_context);
+        self
+    }
+
+    /// Sets the sampling temperature.
+    #[must_use]
+    pub fn with_temperature(mut self, temperature: f64) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the sequences that end sampling.
+    #[must_use]
+    pub fn with_stop_sequences(mut self, stop_sequences: Vec<String>) -> Self {
+        self.stop_sequences = Some(stop_sequences);
+        self
+    }
+
+    /// Sets the provider-specific metadata to pass through.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: JsonObject) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Sets the tools the model may use (2025-11-25).
+    #[must_use]
+    pub fn with_tools(mut self, tools: Vec<Tool>) -> Self {
+        self.tools = Some(tools);
+        self
+    }
+
+    /// Sets how the model may use them (2025-11-25).
+    #[must_use]
+    pub fn with_tool_choice(mut self, tool_choice: ToolChoice) -> Self {
+        self.tool_choice = Some(tool_choice);
+        self
+    }
+
+    /// Asks to run the request as a task (2025-11-25).
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
+    }
 }
 
 /// The result of `sampling/createMessage`: the model's message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateMessageResult {
     /// Who says it (normally the assistant).
     pub role: Role,
@@ -327,18 +484,42 @@ impl CreateMessageResult {
     /// The stop reason of a model that wants to use tools (2025-11-25).
     pub const TOOL_USE: &'static str = "toolUse";
 
-    /// An assistant text message from `model` that finished its turn.
-    pub fn text(model: impl Into<String>, text: impl Into<String>) -> Self {
+    /// A message from `model`, with no stop reason.
+    pub fn new(role: Role, content: impl Into<SamplingContent>, model: impl Into<String>) -> Self {
         CreateMessageResult {
-            role: Role::Assistant,
-            content: SamplingContentBlock::text(text).into(),
+            role,
+            content: content.into(),
             model: model.into(),
-            stop_reason: Some(Self::END_TURN.to_owned()),
+            stop_reason: None,
             meta: None,
             extra: Map::new(),
         }
     }
+
+    /// An assistant text message from `model` that finished its turn.
+    pub fn text(model: impl Into<String>, text: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, SamplingContentBlock::text(text), model)
+            .with_stop_reason(Self::END_TURN)
+    }
+
+    /// Sets why sampling stopped, such as [`Self::TOOL_USE`].
+    #[must_use]
+    pub fn with_stop_reason(mut self, stop_reason: impl Into<String>) -> Self {
+        self.stop_reason = Some(stop_reason.into());
+        self
+    }
 }
+
+impl_with_extra!(
+    ToolUseContent,
+    ToolResultContent,
+    SamplingMessage,
+    ModelHint,
+    ModelPreferences,
+    ToolChoice,
+    CreateMessageParams,
+    CreateMessageResult,
+);
 
 impl_has_meta!(
     ToolUseContent,

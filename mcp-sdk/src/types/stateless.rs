@@ -4,7 +4,7 @@
 //! `subscriptions/listen`, and cacheable results.
 
 use super::{
-    impl_has_meta, impl_notification, impl_request, meta_only, ClientCapabilities,
+    impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, ClientCapabilities,
     CreateMessageParams, CreateMessageResult, ElicitRequestParams, ElicitResult, Implementation,
     ListRootsParams, ListRootsResult, LoggingLevel, Meta, ProgressToken, ServerCapabilities,
 };
@@ -30,6 +30,7 @@ pub const SUBSCRIPTION_ID_META_KEY: &str = "io.modelcontextprotocol/subscription
 /// What a stateless request says about itself in `_meta` (the schema's
 /// `RequestMetaObject`). Other `_meta` members are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RequestMeta {
     /// The revision the request speaks, such as `"2026-07-28"`.
     #[serde(
@@ -76,6 +77,41 @@ impl RequestMeta {
     /// wrong shape is an error (the caller answers -32602).
     pub fn from_meta(meta: &Meta) -> Result<Self, serde_json::Error> {
         serde_json::from_value(Value::Object(meta.clone()))
+    }
+
+    /// Sets the revision the request speaks.
+    #[must_use]
+    pub fn with_protocol_version(mut self, protocol_version: impl Into<String>) -> Self {
+        self.protocol_version = Some(protocol_version.into());
+        self
+    }
+
+    /// Sets what the client can do.
+    #[must_use]
+    pub fn with_client_capabilities(mut self, client_capabilities: ClientCapabilities) -> Self {
+        self.client_capabilities = Some(client_capabilities);
+        self
+    }
+
+    /// Sets who the client is.
+    #[must_use]
+    pub fn with_client_info(mut self, client_info: Implementation) -> Self {
+        self.client_info = Some(client_info);
+        self
+    }
+
+    /// Sets the least severe log level to send while answering.
+    #[must_use]
+    pub fn with_log_level(mut self, log_level: LoggingLevel) -> Self {
+        self.log_level = Some(log_level);
+        self
+    }
+
+    /// Sets the token progress notifications should carry.
+    #[must_use]
+    pub fn with_progress_token(mut self, progress_token: impl Into<ProgressToken>) -> Self {
+        self.progress_token = Some(progress_token.into());
+        self
     }
 
     /// The `_meta` object these keys make.
@@ -125,6 +161,7 @@ meta_only! {
 /// The result of `server/discover`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DiscoverResult {
     /// Always `complete`.
     pub result_type: ResultType,
@@ -146,6 +183,35 @@ pub struct DiscoverResult {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl DiscoverResult {
+    /// A complete answer: the revisions the server speaks, what it can do,
+    /// and for how long and by whom the answer may be cached.
+    pub fn new(
+        supported_versions: Vec<String>,
+        capabilities: ServerCapabilities,
+        ttl_ms: u64,
+        cache_scope: CacheScope,
+    ) -> Self {
+        DiscoverResult {
+            result_type: ResultType::Complete,
+            supported_versions,
+            capabilities,
+            instructions: None,
+            ttl_ms,
+            cache_scope,
+            meta: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Sets the instructions for the model.
+    #[must_use]
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
 }
 
 /// A request the server needs the client to answer before it can finish
@@ -242,6 +308,7 @@ pub type InputResponses = BTreeMap<String, InputResponse>;
 /// request again with `inputResponses` and the `requestState` back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InputRequiredResult {
     /// Always `input_required`.
     pub result_type: ResultType,
@@ -277,6 +344,7 @@ impl InputRequiredResult {
 /// the request's own params are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InputResponseRequestParams {
     /// The answers, by the keys of the input requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,9 +360,26 @@ pub struct InputResponseRequestParams {
     pub extra: Map<String, Value>,
 }
 
+impl InputResponseRequestParams {
+    /// Sets the answers, by the keys of the input requests.
+    #[must_use]
+    pub fn with_input_responses(mut self, input_responses: InputResponses) -> Self {
+        self.input_responses = Some(input_responses);
+        self
+    }
+
+    /// Sets the state the server sent with the input requests.
+    #[must_use]
+    pub fn with_request_state(mut self, request_state: impl Into<String>) -> Self {
+        self.request_state = Some(request_state.into());
+        self
+    }
+}
+
 /// Which notifications a `subscriptions/listen` stream should carry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionFilter {
     /// `notifications/tools/list_changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,10 +398,41 @@ pub struct SubscriptionFilter {
     pub extra: Map<String, Value>,
 }
 
+impl SubscriptionFilter {
+    /// Sets whether to hear `notifications/tools/list_changed`.
+    #[must_use]
+    pub fn with_tools_list_changed(mut self, tools_list_changed: bool) -> Self {
+        self.tools_list_changed = Some(tools_list_changed);
+        self
+    }
+
+    /// Sets whether to hear `notifications/prompts/list_changed`.
+    #[must_use]
+    pub fn with_prompts_list_changed(mut self, prompts_list_changed: bool) -> Self {
+        self.prompts_list_changed = Some(prompts_list_changed);
+        self
+    }
+
+    /// Sets whether to hear `notifications/resources/list_changed`.
+    #[must_use]
+    pub fn with_resources_list_changed(mut self, resources_list_changed: bool) -> Self {
+        self.resources_list_changed = Some(resources_list_changed);
+        self
+    }
+
+    /// Sets the URIs to hear `notifications/resources/updated` for.
+    #[must_use]
+    pub fn with_resource_subscriptions(mut self, resource_subscriptions: Vec<String>) -> Self {
+        self.resource_subscriptions = Some(resource_subscriptions);
+        self
+    }
+}
+
 /// Params of `subscriptions/listen` (2026-07-28): opens a stream of the
 /// notifications the filter names, until the client closes it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsListenParams {
     /// What to hear about.
     pub notifications: SubscriptionFilter,
@@ -328,10 +444,21 @@ pub struct SubscriptionsListenParams {
     pub extra: Map<String, Value>,
 }
 
+impl SubscriptionsListenParams {
+    /// Listens for the notifications `filter` names.
+    pub fn new(notifications: SubscriptionFilter) -> Self {
+        SubscriptionsListenParams {
+            notifications,
+            ..Default::default()
+        }
+    }
+}
+
 /// The result of `subscriptions/listen`, sent when the stream ends; its
 /// `_meta` names the subscription under [`SUBSCRIPTION_ID_META_KEY`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsListenResult {
     /// Always `complete`.
     pub result_type: ResultType,
@@ -347,6 +474,7 @@ pub struct SubscriptionsListenResult {
 /// a `subscriptions/listen` and says which notifications it will send.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionsAcknowledgedNotificationParams {
     /// What the stream will carry.
     pub notifications: SubscriptionFilter,
@@ -356,6 +484,16 @@ pub struct SubscriptionsAcknowledgedNotificationParams {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl SubscriptionsAcknowledgedNotificationParams {
+    /// Acknowledges a subscription that will carry these notifications.
+    pub fn new(notifications: SubscriptionFilter) -> Self {
+        SubscriptionsAcknowledgedNotificationParams {
+            notifications,
+            ..Default::default()
+        }
+    }
 }
 
 /// The subscription id in a `_meta` object, if there is one.
@@ -375,6 +513,17 @@ impl_has_meta!(
     SubscriptionsListenParams,
     SubscriptionsListenResult,
     SubscriptionsAcknowledgedNotificationParams
+);
+
+impl_with_extra!(
+    RequestMeta,
+    DiscoverResult,
+    InputRequiredResult,
+    InputResponseRequestParams,
+    SubscriptionFilter,
+    SubscriptionsListenParams,
+    SubscriptionsListenResult,
+    SubscriptionsAcknowledgedNotificationParams,
 );
 
 impl_request! {

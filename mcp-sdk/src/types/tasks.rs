@@ -1,7 +1,7 @@
 //! Tasks (2025-11-25, experimental): requests that run in the background and
 //! are polled for their status and result.
 
-use super::{impl_has_meta, impl_notification, impl_request, Meta};
+use super::{impl_has_meta, impl_notification, impl_request, impl_with_extra, Meta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -12,6 +12,7 @@ pub const RELATED_TASK_META_KEY: &str = "io.modelcontextprotocol/related-task";
 /// member.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TaskMetadata {
     /// How long to keep the task after it was created, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,10 +22,21 @@ pub struct TaskMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl TaskMetadata {
+    /// Sets how long to keep the task after it was created, in
+    /// milliseconds.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: u64) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
 /// Ties a message to a task: the value under [`RELATED_TASK_META_KEY`] in
 /// `_meta`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RelatedTaskMetadata {
     /// The task's id.
     pub task_id: String,
@@ -34,6 +46,14 @@ pub struct RelatedTaskMetadata {
 }
 
 impl RelatedTaskMetadata {
+    /// Names the task `task_id`.
+    pub fn new(task_id: impl Into<String>) -> Self {
+        RelatedTaskMetadata {
+            task_id: task_id.into(),
+            extra: Map::new(),
+        }
+    }
+
     /// The related task named in a `_meta` object, if there is a valid one.
     pub fn from_meta(meta: &Option<Meta>) -> Option<Self> {
         let value = meta.as_ref()?.get(RELATED_TASK_META_KEY)?;
@@ -78,6 +98,7 @@ impl TaskStatus {
 /// A task's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Task {
     /// The task's id.
     pub task_id: String,
@@ -122,11 +143,40 @@ impl Task {
             extra: Map::new(),
         }
     }
+
+    /// Sets the message for people about the status.
+    #[must_use]
+    pub fn with_status_message(mut self, status_message: impl Into<String>) -> Self {
+        self.status_message = Some(status_message.into());
+        self
+    }
+
+    /// Sets when it last changed (ISO 8601).
+    #[must_use]
+    pub fn with_last_updated_at(mut self, last_updated_at: impl Into<String>) -> Self {
+        self.last_updated_at = last_updated_at.into();
+        self
+    }
+
+    /// Sets how long it is kept after creation, in milliseconds.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: u64) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets how often to poll, in milliseconds.
+    #[must_use]
+    pub fn with_poll_interval(mut self, poll_interval: u64) -> Self {
+        self.poll_interval = Some(poll_interval);
+        self
+    }
 }
 
 /// The answer to a request run as a task, instead of its normal result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateTaskResult {
     /// The task.
     pub task: Task,
@@ -138,11 +188,23 @@ pub struct CreateTaskResult {
     pub extra: Map<String, Value>,
 }
 
+impl CreateTaskResult {
+    /// The answer naming this task.
+    pub fn new(task: Task) -> Self {
+        CreateTaskResult {
+            task,
+            meta: None,
+            extra: Map::new(),
+        }
+    }
+}
+
 macro_rules! task_id_params {
     ($($(#[$attr:meta])* $name:ident;)*) => {$(
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// The task's id.
             pub task_id: String,
@@ -165,6 +227,7 @@ macro_rules! task_id_params {
         }
 
         impl_has_meta!($name);
+        impl_with_extra!($name);
     )*};
 }
 
@@ -182,6 +245,7 @@ macro_rules! task_with_meta {
     ($($(#[$attr:meta])* $name:ident;)*) => {$(
         $(#[$attr])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[non_exhaustive]
         pub struct $name {
             /// Metadata (`_meta`).
             #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +279,7 @@ task_with_meta! {
 /// related-task `_meta` says which task it belongs to.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct GetTaskPayloadResult {
     /// Metadata (`_meta`).
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
@@ -239,6 +304,7 @@ impl GetTaskPayloadResult {
 /// The result of `tasks/list`: one page of tasks.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListTasksResult {
     /// The tasks on this page.
     pub tasks: Vec<Task>,
@@ -253,7 +319,33 @@ pub struct ListTasksResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListTasksResult {
+    /// A page of these tasks (the last page, until a cursor is set).
+    pub fn new(tasks: Vec<Task>) -> Self {
+        ListTasksResult {
+            tasks,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 impl_has_meta!(CreateTaskResult, GetTaskPayloadResult, ListTasksResult);
+
+impl_with_extra!(
+    TaskMetadata,
+    RelatedTaskMetadata,
+    Task,
+    CreateTaskResult,
+    GetTaskPayloadResult,
+    ListTasksResult,
+);
 
 impl_request! {
     GetTaskParams => GetTaskResult, "tasks/get";

@@ -1,8 +1,8 @@
 //! Tools: definitions, annotations, listing and calling.
 
 use super::{
-    impl_has_meta, impl_notification, impl_request, meta_only, ContentBlock, Icon, JsonObject,
-    Meta, TaskMetadata,
+    impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, ContentBlock, Icon,
+    JsonObject, Meta, TaskMetadata,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 /// A tool the model can call.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Tool {
     /// The tool's name, unique within the server.
     pub name: String,
@@ -62,26 +63,58 @@ impl Tool {
         }
     }
 
-    /// Sets the title.
+    /// Sets the title (2025-06-18+).
+    #[must_use]
     pub fn with_title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
     }
 
-    /// Sets the schema of structured results.
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the JSON Schema of the arguments.
+    #[must_use]
+    pub fn with_input_schema(mut self, input_schema: JsonObject) -> Self {
+        self.input_schema = input_schema;
+        self
+    }
+
+    /// Sets the schema of structured results (2025-06-18+).
+    #[must_use]
     pub fn with_output_schema(mut self, output_schema: JsonObject) -> Self {
         self.output_schema = Some(output_schema);
         self
     }
 
-    /// Sets the behaviour hints.
+    /// Sets the behaviour hints (2025-03-26+).
+    #[must_use]
     pub fn with_annotations(mut self, annotations: ToolAnnotations) -> Self {
         self.annotations = Some(annotations);
         self
     }
 
+    /// Sets how the tool may be run (2025-11-25).
+    #[must_use]
+    pub fn with_execution(mut self, execution: ToolExecution) -> Self {
+        self.execution = Some(execution);
+        self
+    }
+
+    /// Sets the icons (2025-11-25).
+    #[must_use]
+    pub fn with_icons(mut self, icons: Vec<Icon>) -> Self {
+        self.icons = Some(icons);
+        self
+    }
+
     /// Sets whether the tool may (or must) be called as a task
     /// (2025-11-25).
+    #[must_use]
     pub fn with_task_support(mut self, support: TaskSupport) -> Self {
         self.execution
             .get_or_insert_with(ToolExecution::default)
@@ -102,6 +135,7 @@ impl Tool {
 /// trust them from a server it does not trust.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolAnnotations {
     /// A name for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +159,44 @@ pub struct ToolAnnotations {
     pub extra: Map<String, Value>,
 }
 
+impl ToolAnnotations {
+    /// Sets the title.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets whether the tool changes nothing in its environment.
+    #[must_use]
+    pub fn with_read_only_hint(mut self, read_only: bool) -> Self {
+        self.read_only_hint = Some(read_only);
+        self
+    }
+
+    /// Sets whether the tool may destroy or overwrite things.
+    #[must_use]
+    pub fn with_destructive_hint(mut self, destructive: bool) -> Self {
+        self.destructive_hint = Some(destructive);
+        self
+    }
+
+    /// Sets whether calling it again with the same arguments has no further
+    /// effect.
+    #[must_use]
+    pub fn with_idempotent_hint(mut self, idempotent: bool) -> Self {
+        self.idempotent_hint = Some(idempotent);
+        self
+    }
+
+    /// Sets whether the tool talks to an open world of external entities.
+    #[must_use]
+    pub fn with_open_world_hint(mut self, open_world: bool) -> Self {
+        self.open_world_hint = Some(open_world);
+        self
+    }
+}
+
 /// Whether a tool can be run as a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,6 +212,7 @@ pub enum TaskSupport {
 /// How a tool may be run (2025-11-25).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ToolExecution {
     /// Whether the tool can be called as a task; absent means forbidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,9 +222,19 @@ pub struct ToolExecution {
     pub extra: Map<String, Value>,
 }
 
+impl ToolExecution {
+    /// Sets whether the tool can be called as a task.
+    #[must_use]
+    pub fn with_task_support(mut self, task_support: TaskSupport) -> Self {
+        self.task_support = Some(task_support);
+        self
+    }
+}
+
 /// The result of `tools/list`: one page of tools.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListToolsResult {
     /// The tools on this page.
     pub tools: Vec<Tool>,
@@ -166,9 +249,27 @@ pub struct ListToolsResult {
     pub extra: Map<String, Value>,
 }
 
+impl ListToolsResult {
+    /// A page of these tools (the last page, until a cursor is set).
+    pub fn new(tools: Vec<Tool>) -> Self {
+        ListToolsResult {
+            tools,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the cursor of the next page.
+    #[must_use]
+    pub fn with_next_cursor(mut self, next_cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(next_cursor.into());
+        self
+    }
+}
+
 /// Params of `tools/call`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallToolParams {
     /// The tool's name.
     pub name: String,
@@ -196,6 +297,13 @@ impl CallToolParams {
             ..Default::default()
         }
     }
+
+    /// Asks to run the call as a task (2025-11-25).
+    #[must_use]
+    pub fn with_task(mut self, task: TaskMetadata) -> Self {
+        self.task = Some(task);
+        self
+    }
 }
 
 /// The result of `tools/call`. A tool that failed says so here, with
@@ -203,6 +311,7 @@ impl CallToolParams {
 /// errors instead.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallToolResult {
     /// The unstructured result.
     pub content: Vec<ContentBlock>,
@@ -255,6 +364,21 @@ impl CallToolResult {
         }
     }
 
+    /// Sets the structured result (2025-06-18+), leaving the blocks as
+    /// they are.
+    #[must_use]
+    pub fn with_structured_content(mut self, structured_content: Value) -> Self {
+        self.structured_content = Some(structured_content);
+        self
+    }
+
+    /// Sets whether the tool failed.
+    #[must_use]
+    pub fn with_is_error(mut self, is_error: bool) -> Self {
+        self.is_error = Some(is_error);
+        self
+    }
+
     /// Whether the tool failed.
     pub fn is_error(&self) -> bool {
         self.is_error == Some(true)
@@ -267,6 +391,15 @@ meta_only! {
 }
 
 impl_has_meta!(Tool, ListToolsResult, CallToolParams, CallToolResult);
+
+impl_with_extra!(
+    Tool,
+    ToolAnnotations,
+    ToolExecution,
+    ListToolsResult,
+    CallToolParams,
+    CallToolResult,
+);
 
 impl_request! {
     CallToolParams => CallToolResult, "tools/call";

@@ -711,13 +711,11 @@ impl App {
     /// (as in the session era); the stream is only held open here, and a
     /// stream that breaks means the server has most likely gone.
     fn listen(self: &Arc<Self>, client: &Client) {
-        let filter = SubscriptionFilter {
-            tools_list_changed: Some(true),
-            prompts_list_changed: Some(true),
-            resources_list_changed: Some(true),
-            resource_subscriptions: Some(lock(&self.subscriptions).iter().cloned().collect()),
-            ..Default::default()
-        };
+        let filter = SubscriptionFilter::default()
+            .with_tools_list_changed(true)
+            .with_prompts_list_changed(true)
+            .with_resources_list_changed(true)
+            .with_resource_subscriptions(lock(&self.subscriptions).iter().cloned().collect());
         let (client, events, app) = (client.clone(), self.events.clone(), Arc::downgrade(self));
         let task = tokio::spawn(async move {
             let mut subscription = match client.listen(filter).await {

@@ -175,11 +175,9 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
         db,
         announcer: base.announcer().clone(),
     });
-    let read_only = ToolAnnotations {
-        read_only_hint: Some(true),
-        open_world_hint: Some(false),
-        ..Default::default()
-    };
+    let read_only = ToolAnnotations::default()
+        .with_read_only_hint(true)
+        .with_open_world_hint(false);
     let notes = dialect_notes(dialect);
     let router = base
         .with_state(state)
@@ -253,14 +251,10 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
             query,
         )
         .resource_template(
-            ResourceTemplate {
-                title: Some("Table schema".into()),
-                description: Some(
-                    "A table's columns, primary key and foreign keys, as JSON.".into(),
-                ),
-                mime_type: Some("application/json".into()),
-                ..ResourceTemplate::new(SCHEMA_TEMPLATE, "table-schema")
-            },
+            ResourceTemplate::new(SCHEMA_TEMPLATE, "table-schema")
+                .with_title("Table schema")
+                .with_description("A table's columns, primary key and foreign keys, as JSON.")
+                .with_mime_type("application/json"),
             read_schema,
         )
         .resource_lister(list_schemas);
@@ -278,13 +272,13 @@ pub fn router(db: Database, allow_writes: bool) -> DatabaseServer {
                 ),
             )
             .with_title("Change data or schema")
-            .with_annotations(ToolAnnotations {
-                read_only_hint: Some(false),
-                destructive_hint: Some(true),
-                idempotent_hint: Some(false),
-                open_world_hint: Some(false),
-                ..Default::default()
-            }),
+            .with_annotations(
+                ToolAnnotations::default()
+                    .with_read_only_hint(false)
+                    .with_destructive_hint(true)
+                    .with_idempotent_hint(false)
+                    .with_open_world_hint(false),
+            ),
         )
         // On a protected server (--auth-issuer), a token without this
         // scope reads only: execute asks it to step up.

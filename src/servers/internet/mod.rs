@@ -239,11 +239,11 @@ pub fn router(config: Config) -> Router {
                  was truncated, call again with the start_index it gives.",
             )
             .with_title("Fetch a web page")
-            .with_annotations(ToolAnnotations {
-                read_only_hint: Some(true),
-                open_world_hint: Some(true),
-                ..Default::default()
-            }),
+            .with_annotations(
+                ToolAnnotations::default()
+                    .with_read_only_hint(true)
+                    .with_open_world_hint(true),
+            ),
             move |args: FetchArgs, ctx: RequestContext| {
                 let (fetcher, offload) = for_fetch.clone();
                 async move { fetch(&fetcher, &offload, &ctx, args, check_robots).await }
@@ -256,12 +256,12 @@ pub fn router(config: Config) -> Router {
                  status, headers and body (parsed when JSON).",
             )
             .with_title("Call an HTTP API")
-            .with_annotations(ToolAnnotations {
-                read_only_hint: Some(false),
-                destructive_hint: Some(true),
-                open_world_hint: Some(true),
-                ..Default::default()
-            }),
+            .with_annotations(
+                ToolAnnotations::default()
+                    .with_read_only_hint(false)
+                    .with_destructive_hint(true)
+                    .with_open_world_hint(true),
+            ),
             move |args: HttpRequestArgs| {
                 let fetcher = fetcher.clone();
                 async move { http_request(&fetcher, args).await.map(Structured) }
@@ -276,11 +276,11 @@ pub fn router(config: Config) -> Router {
                  need to tell you.",
             )
             .with_title("Ask the user to open a page")
-            .with_annotations(ToolAnnotations {
-                read_only_hint: Some(true),
-                open_world_hint: Some(true),
-                ..Default::default()
-            }),
+            .with_annotations(
+                ToolAnnotations::default()
+                    .with_read_only_hint(true)
+                    .with_open_world_hint(true),
+            ),
             |args: open::OpenArgs, ctx: RequestContext| async move {
                 open::open_in_browser(args, &ctx).await
             },

@@ -276,19 +276,15 @@ impl PromptEntry {
 }
 
 fn listing(name: &str, title: Option<&str>, description: Option<&str>, args: &[ArgSpec]) -> Prompt {
-    let mut prompt = Prompt {
-        name: name.into(),
-        title: title.map(str::to_owned),
-        description: description.map(str::to_owned),
-        ..Default::default()
-    };
+    let mut prompt = Prompt::default();
+    prompt.name = name.into();
+    prompt.title = title.map(str::to_owned);
+    prompt.description = description.map(str::to_owned);
     for a in args {
-        let mut argument = PromptArgument {
-            name: a.name.clone(),
-            description: a.description.clone(),
-            required: Some(a.required),
-            ..Default::default()
-        };
+        let mut argument = PromptArgument::default();
+        argument.name = a.name.clone();
+        argument.description = a.description.clone();
+        argument.required = Some(a.required);
         if let ArgKind::OneOf(choices) = &a.kind {
             let d = argument.description.get_or_insert_with(String::new);
             d.push_str(&format!(" One of: {}.", choices.join(", ")));

@@ -31,8 +31,8 @@ use super::ServerSpec;
 use library::PromptEntry;
 use mcp_sdk::{
     CompleteParams, CompleteResult, CompletionReference, Error, GetPromptParams, GetPromptResult,
-    Implementation, JsonObject, ListPromptsParams, ListPromptsResult, LoggingLevel,
-    PromptsCapability, ServerCapabilities,
+    Implementation, ListPromptsParams, ListPromptsResult, LoggingLevel, PromptsCapability,
+    ServerCapabilities,
 };
 use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
 use std::path::{Path, PathBuf};
@@ -356,15 +356,10 @@ impl Server for PromptsServer {
     }
 
     fn capabilities(&self) -> ServerCapabilities {
-        ServerCapabilities {
-            prompts: Some(PromptsCapability {
-                list_changed: Some(self.inner.dir.is_some()),
-                ..Default::default()
-            }),
-            completions: Some(JsonObject::new()),
-            logging: Some(JsonObject::new()),
-            ..Default::default()
-        }
+        ServerCapabilities::default()
+            .with_prompts(PromptsCapability::default().with_list_changed(self.inner.dir.is_some()))
+            .with_completions()
+            .with_logging()
     }
 
     fn notifier(&self) -> Option<Notifier> {
@@ -401,10 +396,9 @@ impl Server for PromptsServer {
                     .await;
             }
         }
-        Ok(ListPromptsResult {
-            prompts: self.prompts().iter().map(|e| e.prompt.clone()).collect(),
-            ..Default::default()
-        })
+        Ok(ListPromptsResult::new(
+            self.prompts().iter().map(|e| e.prompt.clone()).collect(),
+        ))
     }
 
     async fn get_prompt(

@@ -218,25 +218,23 @@ pub fn server(config: ResourcesConfig) -> std::io::Result<ResourcesServer> {
                 "Creates or replaces an in-memory note, readable as the resource notes://NAME. \
                  Subscribers of the note are told it changed.",
             )
-            .with_annotations(ToolAnnotations {
-                read_only_hint: Some(false),
-                destructive_hint: Some(true),
-                idempotent_hint: Some(true),
-                open_world_hint: Some(false),
-                ..Default::default()
-            }),
+            .with_annotations(
+                ToolAnnotations::default()
+                    .with_read_only_hint(false)
+                    .with_destructive_hint(true)
+                    .with_idempotent_hint(true)
+                    .with_open_world_hint(false),
+            ),
             |State(s): Shared, args: WriteNoteArgs| async move { s.write_note(args).await },
         )
         .resource_template(
-            ResourceTemplate {
-                title: Some("Notes".to_owned()),
-                description: Some(
+            ResourceTemplate::new("notes://{name}", "note")
+                .with_title("Notes".to_owned())
+                .with_description(
                     "In-memory notes by name; create or replace one with the write_note tool."
                         .to_owned(),
-                ),
-                mime_type: Some("text/markdown".to_owned()),
-                ..ResourceTemplate::new("notes://{name}", "note")
-            },
+                )
+                .with_mime_type("text/markdown".to_owned()),
             |State(s): Shared, req: ResourceRequest| async move { s.read_note(&req.uri) },
         )
         .resource_fallback(|State(s): Shared, req: ResourceRequest| async move {
@@ -382,10 +380,9 @@ impl ResourcesState {
         let mut r = Resource::new(&f.uri, &f.rel);
         r.mime_type = files::mime_type(&f.rel).map(str::to_owned);
         r.size = Some(f.size);
-        r.annotations = f.modified.map(|t| Annotations {
-            last_modified: Some(super::utc_timestamp(t)),
-            ..Default::default()
-        });
+        r.annotations = f
+            .modified
+            .map(|t| Annotations::default().with_last_modified(super::utc_timestamp(t)));
         r
     }
 

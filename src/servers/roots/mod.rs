@@ -275,11 +275,9 @@ fn display(p: &Path) -> String {
 /// A roots server.
 pub fn server(config: RootsConfig) -> RootsServer {
     let allow_writes = config.allow_writes;
-    let read_only = ToolAnnotations {
-        read_only_hint: Some(true),
-        open_world_hint: Some(false),
-        ..Default::default()
-    };
+    let read_only = ToolAnnotations::default()
+        .with_read_only_hint(true)
+        .with_open_world_hint(false);
     let router = Router::new()
         .with_state(Arc::new(RootsState {
             epoch: AtomicU64::new(0),
@@ -375,13 +373,13 @@ pub fn server(config: RootsConfig) -> RootsServer {
             "Writes a UTF-8 text file inside the roots (at most 10 MiB), creating it or \
              replacing its contents. Its directory must exist.",
         )
-        .with_annotations(ToolAnnotations {
-            read_only_hint: Some(false),
-            destructive_hint: Some(true),
-            idempotent_hint: Some(true),
-            open_world_hint: Some(false),
-            ..Default::default()
-        }),
+        .with_annotations(
+            ToolAnnotations::default()
+                .with_read_only_hint(false)
+                .with_destructive_hint(true)
+                .with_idempotent_hint(true)
+                .with_open_world_hint(false),
+        ),
         |State(s): Shared, args: WriteArgs, ctx: RequestContext| async move {
             s.write_file(args, &ctx).await
         },

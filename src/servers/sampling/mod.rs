@@ -208,18 +208,12 @@ fn require_sampling(ctx: &RequestContext, with_tools: bool) -> Result<(), String
 /// Model preferences: the hint, if any, and the tool's priorities
 /// (cost, speed, intelligence).
 fn preferences(hint: Option<&str>, priorities: (f64, f64, f64)) -> ModelPreferences {
-    ModelPreferences {
-        hints: hint.map(|name| {
-            vec![ModelHint {
-                name: Some(name.to_owned()),
-                ..Default::default()
-            }]
-        }),
-        cost_priority: Some(priorities.0),
-        speed_priority: Some(priorities.1),
-        intelligence_priority: Some(priorities.2),
-        ..Default::default()
-    }
+    let mut preferences = ModelPreferences::default()
+        .with_cost_priority(priorities.0)
+        .with_speed_priority(priorities.1)
+        .with_intelligence_priority(priorities.2);
+    preferences.hints = hint.map(|name| vec![ModelHint::new(name)]);
+    preferences
 }
 
 /// A one-message sampling request with the options applied.
@@ -393,14 +387,11 @@ pub async fn ask_with_tools(args: AskArgs, ctx: RequestContext) -> Result<ToolAn
         params.model_preferences = Some(prefs.clone());
         params.tools = Some(offered.clone());
         // The last round forbids tools, so the model must answer.
-        params.tool_choice = Some(ToolChoice {
-            mode: Some(if last {
-                ToolChoiceMode::None
-            } else {
-                ToolChoiceMode::Auto
-            }),
-            ..Default::default()
-        });
+        params.tool_choice = Some(ToolChoice::default().with_mode(if last {
+            ToolChoiceMode::None
+        } else {
+            ToolChoiceMode::Auto
+        }));
         if report_rounds {
             let _ = ctx
                 .progress(
@@ -472,11 +463,11 @@ pub async fn ask_with_tools(args: AskArgs, ctx: RequestContext) -> Result<ToolAn
 
 /// The sampling server's tools.
 pub fn router() -> Router {
-    let llm = |title: &str| ToolAnnotations {
-        title: Some(title.to_owned()),
-        read_only_hint: Some(true),
-        open_world_hint: Some(true),
-        ..Default::default()
+    let llm = |title: &str| {
+        ToolAnnotations::default()
+            .with_title(title.to_owned())
+            .with_read_only_hint(true)
+            .with_open_world_hint(true)
     };
     Router::new()
         .with_info(Implementation::new(

@@ -100,10 +100,7 @@ pub fn run(tool_use: &ToolUseContent) -> ToolResultContent {
             "unknown tool {other:?}; the tools are calculator and clock"
         )),
     };
-    let mut result = ToolResultContent {
-        tool_use_id: tool_use.id.clone(),
-        ..Default::default()
-    };
+    let mut result = ToolResultContent::new(tool_use.id.clone(), Vec::new());
     match outcome {
         Ok(value) => {
             let text = match (&value["result"], &value["utc"]) {
@@ -127,12 +124,7 @@ mod tests {
     use super::*;
 
     fn use_of(name: &str, input: Value) -> ToolUseContent {
-        ToolUseContent {
-            id: "u1".into(),
-            name: name.into(),
-            input: input.as_object().cloned().unwrap_or_default(),
-            ..Default::default()
-        }
+        ToolUseContent::new("u1", name, input.as_object().cloned().unwrap_or_default())
     }
 
     #[test]

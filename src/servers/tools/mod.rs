@@ -93,14 +93,14 @@ impl Default for ToolsConfig {
 fn pure_tool(name: &str, title: &str, description: &str) -> Tool {
     Tool::named(name, description)
         .with_title(title)
-        .with_annotations(ToolAnnotations {
-            title: Some(title.into()),
-            read_only_hint: Some(true),
-            destructive_hint: Some(false),
-            idempotent_hint: Some(true),
-            open_world_hint: Some(false),
-            ..Default::default()
-        })
+        .with_annotations(
+            ToolAnnotations::default()
+                .with_title(title)
+                .with_read_only_hint(true)
+                .with_destructive_hint(false)
+                .with_idempotent_hint(true)
+                .with_open_world_hint(false),
+        )
 }
 
 fn mib(bytes: usize) -> String {
@@ -168,11 +168,7 @@ fn bounded_result(structured: Value, text: String) -> Result<CallToolResult, Str
             mib(MAX_RESULT_BYTES)
         ));
     }
-    Ok(CallToolResult {
-        content: vec![ContentBlock::text(text)],
-        structured_content: Some(structured),
-        ..Default::default()
-    })
+    Ok(CallToolResult::new(vec![ContentBlock::text(text)]).with_structured_content(structured))
 }
 
 /// A converted text as a bounded structured result.
