@@ -77,6 +77,35 @@ impl TaskStore for Counting {
         self.count();
         self.inner.renew(owner, id).await
     }
+    async fn ask(
+        &self,
+        owner: &str,
+        id: &str,
+        requests: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool, TaskStoreError> {
+        self.count();
+        self.inner.ask(owner, id, requests).await
+    }
+    async fn answer(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError> {
+        self.count();
+        self.inner.answer(owner, id, answers).await
+    }
+    async fn take_answers(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TaskStoreError> {
+        self.count();
+        self.inner.take_answers(owner, id).await
+    }
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<str>>> {
+        self.inner.changes()
+    }
 }
 
 /// Serves the conformance tools with `store`, starts a long task and times

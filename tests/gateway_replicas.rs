@@ -50,14 +50,9 @@ struct Host {
 #[async_trait]
 impl ClientHandler for Host {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            sampling: Some(SamplingCapability::default()),
-            elicitation: Some(ElicitationCapability {
-                form: Some(Default::default()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        ClientCapabilities::default()
+            .with_sampling(SamplingCapability::default())
+            .with_elicitation(ElicitationCapability::default().with_form())
     }
 
     async fn elicit(

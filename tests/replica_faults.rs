@@ -477,10 +477,7 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
     // stream on A (announced again until it does: what is published while
     // a replica is not yet subscribed is lost, as the bus says).
     let listener = http_client_in(Era::StatelessOnly, &a, Plain).await;
-    let filter = SubscriptionFilter {
-        tools_list_changed: Some(true),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default().with_tools_list_changed(true);
     let mut sub = support::listen(&listener, filter).await;
     let caller = http_client_in(Era::StatelessOnly, &b, Plain).await;
     eventually!("a list change from B reaches A", {

@@ -931,10 +931,8 @@ async fn a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once() {
         return;
     };
     let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
-    let filter = SubscriptionFilter {
-        resource_subscriptions: Some(vec![WATCHED.to_owned(), WATCHED_TOO.to_owned()]),
-        ..Default::default()
-    };
+    let filter = SubscriptionFilter::default()
+        .with_resource_subscriptions(vec![WATCHED.to_owned(), WATCHED_TOO.to_owned()]);
     let mut sub = support::listen(&client, filter).await;
     call(&client, "touch").await.expect("touch");
     let got = next(&mut sub).await;

@@ -287,10 +287,7 @@ struct Confirms;
 #[mcp_sdk_client::async_trait]
 impl ClientHandler for Confirms {
     fn capabilities(&self) -> ClientCapabilities {
-        ClientCapabilities {
-            elicitation: Some(Default::default()),
-            ..Default::default()
-        }
+        ClientCapabilities::default().with_elicitation(Default::default())
     }
 
     async fn elicit(

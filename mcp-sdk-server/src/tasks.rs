@@ -596,11 +596,9 @@ impl Tasks {
             "tasks/list" if list => {
                 let params: ListTasksParams = parse(params)?;
                 let page = store.list(owner, params.cursor.as_deref(), PAGE).await?;
-                to_value(ListTasksResult {
-                    tasks: page.tasks.iter().map(wire).collect(),
-                    next_cursor: page.next_cursor,
-                    ..Default::default()
-                })
+                let mut result = ListTasksResult::new(page.tasks.iter().map(wire).collect());
+                result.next_cursor = page.next_cursor;
+                to_value(result)
             }
             "tasks/cancel" if cancel => {
                 let params: CancelTaskParams = parse(params)?;
@@ -655,16 +653,12 @@ impl TaskEntry {
 
 /// A task as the wire shows it, from the store's record.
 fn wire(record: &TaskRecord) -> Task {
-    Task {
-        task_id: record.id.clone(),
-        status: record.status,
-        status_message: record.message.clone(),
-        created_at: record.created_at.clone(),
-        last_updated_at: record.updated_at.clone(),
-        ttl: Some(record.ttl.as_millis() as u64),
-        poll_interval: Some(record.poll_interval.as_millis() as u64),
-        extra: Default::default(),
-    }
+    let mut task = Task::new(record.id.clone(), record.status, record.created_at.clone())
+        .with_last_updated_at(record.updated_at.clone())
+        .with_ttl(record.ttl.as_millis() as u64)
+        .with_poll_interval(record.poll_interval.as_millis() as u64);
+    task.status_message = record.message.clone();
+    task
 }
 
 fn unknown(id: &str) -> Error {

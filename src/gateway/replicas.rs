@@ -257,10 +257,7 @@ impl GatewayReplicas {
                 return;
             }
         };
-        let params = ResourceUpdatedNotificationParams {
-            uri: uri.to_owned(),
-            ..Default::default()
-        };
+        let params = ResourceUpdatedNotificationParams::new(uri);
         let Ok(params) = serde_json::to_value(params) else {
             return;
         };

@@ -719,10 +719,7 @@ impl Cluster {
                         .map(|(u, _)| u.clone())
                         .collect();
                     for uri in uris {
-                        let updated = ResourceUpdatedNotificationParams {
-                            uri: uri.clone(),
-                            ..Default::default()
-                        };
+                        let updated = ResourceUpdatedNotificationParams::new(uri.clone());
                         let msg = list(params(&updated), ResourceUpdatedNotificationParams::METHOD);
                         targets.push((hs.id.clone(), format!("{name}:{}", digest(&uri)), msg));
                     }
