@@ -18,27 +18,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
-use support::{http_client_in, http_server, HttpServer, TempDir, PATIENCE};
-
-/// `$REDIS_URL`, or `None` after printing why the test skips.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: {test}: REDIS_URL is not set (the Redis the replicas share)");
-            None
-        }
-    }
-}
-
-/// Keys no other test (or test run) shares.
-fn prefix(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
-}
+use support::{
+    http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
+};
 
 /// The upstream client: answers elicitations as "gw-user", sampling with
 /// a fixed text, and records the resource updates it hears.
@@ -124,7 +106,7 @@ era = "session"
         );
         let config = dir.write("gateway.toml", config.as_bytes());
         let key = dir.write("key", b"gateway-replicas-secret-0123456789abcdef\n");
-        let prefix = prefix(test);
+        let prefix = unique_prefix(test);
         let mut gateways = Vec::new();
         for _ in 0..3 {
             let args = [

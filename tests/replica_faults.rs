@@ -27,32 +27,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
-use support::{http_client_in, http_server, HttpServer, PATIENCE};
+use support::{http_client_in, http_server, redis_url, unique_prefix, HttpServer, PATIENCE};
 use tokio::sync::mpsc;
-
-/// `$REDIS_URL`, or `None` after printing why the test skips; a failure
-/// when `MCP_REDIS_TEST=required`.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("MCP_REDIS_TEST").as_deref() == Ok("required") => {
-            panic!("{test}: MCP_REDIS_TEST=required but REDIS_URL is not set")
-        }
-        _ => {
-            eprintln!("skipped: {test}: REDIS_URL is not set");
-            None
-        }
-    }
-}
-
-/// A key prefix and channel no other test or run shares.
-fn channel(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
-}
 
 /// `n` replicas (examples/replica_server.rs: the conformance server's tools
 /// and `notify_later`) sharing the Redis at `url` under `prefix`, with task
@@ -214,7 +190,7 @@ fn text(result: &CallToolResult) -> &str {
 async fn a_replica_killed_under_an_open_stream_loses_no_notification_and_no_task_elsewhere() {
     let test = "a_replica_killed_under_an_open_stream_loses_no_notification_and_no_task_elsewhere";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let mut replicas = replicas(3, &url, &channel, "1000").await;
     let backends: Vec<_> = replicas.iter().map(addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
@@ -403,7 +379,7 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
     let Some(mut redis) = OwnRedis::start(test).await else {
         return;
     };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let replicas = replicas(2, &redis.url(), &channel, "1000").await;
     let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
 
@@ -501,7 +477,7 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
     let Some(redis) = OwnRedis::start(test).await else {
         return;
     };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let replicas = replicas(2, &redis.url(), &channel, "1000").await;
     let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
     let unseen_by_b = Raw::initialize(&a).await.expect("a session on A");

@@ -16,7 +16,9 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use support::haproxy::{Balancer, HealthCheck};
-use support::{http_client_in, http_server, HttpServer, TempDir, PATIENCE};
+use support::{
+    http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A backend that answers every HTTP request with its own `name`.
@@ -205,26 +207,6 @@ async fn replicas_with_different_keys_refuse_each_others_request_state() {
     );
 }
 
-/// `$REDIS_URL`, or `None` after printing why the test skips.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: {test}: REDIS_URL is not set (a Redis to share changes through)");
-            None
-        }
-    }
-}
-
-/// A Redis channel no other test (or test run) shares.
-fn channel(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
-}
-
 /// The next notification of `sub`, with a hang guard.
 async fn next(sub: &mut mcp_sdk_client::Subscription) -> mcp_sdk::jsonrpc::Notification {
     tokio::time::timeout(PATIENCE, sub.next())
@@ -267,7 +249,7 @@ async fn bus_replica(url: &str, channel: &str) -> (SocketAddr, Notifier) {
 async fn a_resource_update_on_one_replica_reaches_a_listen_stream_on_another() {
     let test = "a_resource_update_on_one_replica_reaches_a_listen_stream_on_another";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let mut replicas = Vec::new();
     for _ in 0..3 {
         replicas.push(bus_replica(&url, &channel).await);
@@ -297,7 +279,7 @@ async fn a_resource_update_on_one_replica_reaches_a_listen_stream_on_another() {
 async fn a_list_change_announced_on_one_conformance_replica_reaches_the_others() {
     let test = "a_list_change_announced_on_one_conformance_replica_reaches_the_others";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let dir = TempDir::new("replicas-redis-key");
     let key = &key_files(&dir, 1, true)[0];
     let mut replicas = Vec::new();
@@ -535,7 +517,7 @@ async fn session_replica(
 }
 
 async fn session_replicas(url: &str, test: &str, signals: &Signals) -> Vec<SocketAddr> {
-    let prefix = channel(test);
+    let prefix = unique_prefix(test);
     let mut replicas = Vec::new();
     for name in ["a", "b", "c"] {
         replicas.push(session_replica(name, url, &prefix, signals.clone()).await);
@@ -828,7 +810,7 @@ async fn a_forged_session_id_is_unknown_to_every_replica() {
 async fn conformance_replicas_share_sessions_through_redis() {
     let test = "conformance_replicas_share_sessions_through_redis";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let dir = TempDir::new("replicas-redis-key");
     let key = &key_files(&dir, 1, true)[0];
     let mut replicas = Vec::new();
@@ -995,7 +977,7 @@ async fn batches_work_on_any_replica_and_answers_in_them_reach_the_asking_one() 
 async fn a_replica_with_another_request_state_key_refuses_to_start() {
     let test = "a_replica_with_another_request_state_key_refuses_to_start";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let dir = TempDir::new("replicas-key-check");
     let keys = key_files(&dir, 2, false);
     let args = |key: &str| {

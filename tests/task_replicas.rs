@@ -18,31 +18,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
-use support::{http_client_in, http_server, HttpServer, PATIENCE};
-
-/// `$REDIS_URL`, or `None` after printing why the test skips; a failure
-/// when `MCP_REDIS_TEST=required`.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("MCP_REDIS_TEST").as_deref() == Ok("required") => {
-            panic!("{test}: MCP_REDIS_TEST=required but REDIS_URL is not set")
-        }
-        _ => {
-            eprintln!("skipped: {test}: REDIS_URL is not set (a Redis to keep tasks in)");
-            None
-        }
-    }
-}
-
-/// A Redis channel (and task key prefix) no other test or run shares.
-fn channel(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
-}
+use support::{http_client_in, http_server, redis_url, unique_prefix, HttpServer, PATIENCE};
 
 /// `n` conformance servers sharing the Redis at `url` under `channel`.
 async fn replicas(n: usize, url: &str, channel: &str, lease_ms: &str) -> Vec<HttpServer> {
@@ -110,7 +86,7 @@ async fn start(client: &Client, seconds: f64, label: &str) -> mcp_sdk::Task {
 async fn tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_others() {
     let test = "tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_others";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let replicas = replicas(3, &url, &channel, "3000").await;
     let backends: Vec<_> = replicas.iter().map(addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
@@ -173,7 +149,7 @@ async fn tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_othe
 async fn a_task_whose_replica_is_killed_fails_with_a_clear_message() {
     let test = "a_task_whose_replica_is_killed_fails_with_a_clear_message";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let mut replicas = replicas(2, &url, &channel, "600").await;
     // Directly to each replica (no balancer), to know which one runs it.
     let on_a = stateless(&replicas[0].url).await;
@@ -310,7 +286,7 @@ impl ClientHandler for Confirms {
 async fn a_tasks_input_is_answered_on_another_replica_than_the_one_running_it() {
     let test = "a_tasks_input_is_answered_on_another_replica_than_the_one_running_it";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let replicas = replicas(3, &url, &channel, "3000").await;
     let on_a = http_client_in(Era::StatelessOnly, &replicas[0].url, Confirms).await;
     let on_b = http_client_in(Era::StatelessOnly, &replicas[1].url, Confirms).await;
@@ -356,7 +332,7 @@ async fn a_tasks_input_is_answered_on_another_replica_than_the_one_running_it() 
 async fn session_tasks_created_on_one_replica_are_served_by_the_others() {
     let test = "session_tasks_created_on_one_replica_are_served_by_the_others";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let replicas = replicas(3, &url, &channel, "3000").await;
     let backends: Vec<_> = replicas.iter().map(addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
@@ -467,7 +443,7 @@ async fn post(
 async fn a_session_task_whose_replica_is_killed_fails_with_a_clear_message() {
     let test = "a_session_task_whose_replica_is_killed_fails_with_a_clear_message";
     let Some(url) = redis_url(test) else { return };
-    let channel = channel(test);
+    let channel = unique_prefix(test);
     let mut replicas = replicas(2, &url, &channel, "600").await;
     let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -15,6 +15,31 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// `$REDIS_URL`, the Redis the replicas of `test` share, or `None` after
+/// printing why the test skips; a failure when `MCP_REDIS_TEST=required`
+/// (as in CI).
+pub fn redis_url(test: &str) -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("MCP_REDIS_TEST").as_deref() == Ok("required") => {
+            panic!("{test}: MCP_REDIS_TEST=required but REDIS_URL is not set")
+        }
+        _ => {
+            eprintln!("skipped: {test}: REDIS_URL is not set (the Redis replicas share)");
+            None
+        }
+    }
+}
+
+/// A Redis key prefix (and bus channel) no other test or test run shares.
+pub fn unique_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("mcp-test:{test}:{}:{nanos}", std::process::id())
+}
+
 /// A guard against hangs, not a performance assertion.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
