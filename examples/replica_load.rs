@@ -86,17 +86,31 @@ async fn measure(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let prefix = format!("mcp-load:replica_load:{}:{nanos}", std::process::id());
+    // Replicas sharing Redis share the requestState key; each reads the
+    // file at start.
+    let key = std::env::temp_dir().join(format!("replica_load-{}-{nanos}.key", std::process::id()));
+    std::fs::write(&key, b"replica-load-secret-0123456789abcdef\n")
+        .map_err(|e| format!("{}: {e}", key.display()))?;
     let mut servers: Vec<HttpServer> = Vec::new();
     for _ in 0..replicas {
         let server = match store {
             Store::Memory => http_server("replica_server", &[]).await,
             Store::Redis(url) => {
-                let args = ["--redis-url", url, "--redis-prefix", &prefix];
+                let key = key.to_string_lossy();
+                let args = [
+                    "--redis-url",
+                    url,
+                    "--redis-prefix",
+                    &prefix,
+                    "--request-state-key-file",
+                    &key,
+                ];
                 http_server("replica_server", &args).await
             }
         };
         servers.push(server);
     }
+    let _ = std::fs::remove_file(&key);
     let backends: Vec<_> = servers
         .iter()
         .map(|s| s.base.trim_start_matches("http://").parse())

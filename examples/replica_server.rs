@@ -18,7 +18,6 @@ use clap::Parser;
 use mcp_reference::servers::tools::calculator;
 use mcp_reference::status;
 use mcp_sdk::{LoggingLevel, Tool};
-use mcp_sdk_server::bus::RedisBus;
 use mcp_sdk_server::replicas::Replicas;
 use mcp_sdk_server::task_store::RedisTaskStore;
 use mcp_sdk_server::{RequestContext, Structured};
@@ -101,30 +100,33 @@ async fn main() -> std::io::Result<()> {
         .session_config()
         .unwrap_or_else(|e| exit(e));
     let mut config = mcp_sdk_server::http::HttpConfig::default();
-    let mut bus = None;
     if let Some(url) = &args.redis_url {
+        if args.request_state.request_state_key_file.is_none()
+            && std::env::var_os(mcp_reference::request_state::ENV).is_none()
+        {
+            exit(format_args!(
+                "replicas sharing Redis need one requestState key: give each the same \
+                 --request-state-key-file or {}",
+                mcp_reference::request_state::ENV
+            ));
+        }
         let prefix = &args.redis_prefix;
         let tasks = RedisTaskStore::connect(url, &format!("{prefix}:tasks"))
             .await
             .unwrap_or_else(|e| exit(e))
             .with_lease(Duration::from_millis(args.task_lease_ms));
         session.tasks.store = Arc::new(tasks);
+        // Sessions, streams, forwarding and list changes all travel
+        // through the replicas' own bus.
         config.replicas = Some(
             Replicas::redis(url, prefix)
-                .await
-                .unwrap_or_else(|e| exit(e)),
-        );
-        bus = Some(
-            RedisBus::connect(url, &format!("{prefix}:changes"))
                 .await
                 .unwrap_or_else(|e| exit(e)),
         );
     }
     config.session = session;
     let service = mcp_sdk_server::http::StreamableHttpService::new(router(), config);
-    if let Some(bus) = bus {
-        let _ = service.notifier().attach_bus(Arc::new(bus));
-    }
+    service.check_replicas().await.unwrap_or_else(|e| exit(e));
     let listener = tokio::net::TcpListener::bind(args.http).await?;
     status(
         Level::INFO,

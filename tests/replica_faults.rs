@@ -27,13 +27,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
-use support::{http_client_in, http_server, redis_url, unique_prefix, HttpServer, PATIENCE};
+use support::{
+    http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
+};
 use tokio::sync::mpsc;
 
 /// `n` replicas (examples/replica_server.rs: the conformance server's tools
 /// and `notify_later`) sharing the Redis at `url` under `prefix`, with task
 /// leases of `lease_ms`.
 async fn replicas(n: usize, url: &str, prefix: &str, lease_ms: &str) -> Vec<HttpServer> {
+    // Replicas sharing Redis share the requestState key (each checks at
+    // start); they read the file before they serve.
+    let dir = TempDir::new("replica-faults");
+    let key = dir.write("key", b"replica-faults-secret-0123456789abcdef\n");
     let mut replicas = Vec::new();
     for _ in 0..n {
         let args = [
@@ -43,6 +49,8 @@ async fn replicas(n: usize, url: &str, prefix: &str, lease_ms: &str) -> Vec<Http
             prefix,
             "--task-lease-ms",
             lease_ms,
+            "--request-state-key-file",
+            key.to_str().unwrap(),
         ];
         replicas.push(http_server("replica_server", &args).await);
     }
