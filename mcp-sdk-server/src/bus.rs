@@ -33,6 +33,18 @@ pub trait MessageBus: Send + Sync + std::fmt::Debug + 'static {
 
     /// The messages published from now on, by any replica.
     fn subscribe(&self) -> broadcast::Receiver<Arc<str>>;
+
+    /// Sends `message` and waits until the bus has taken it (Redis: the
+    /// `PUBLISH` answered), for a message the other replicas must have
+    /// before the sender answers its client (a session closed). The
+    /// default publishes as [`publish`](Self::publish) does.
+    fn publish_now<'a>(
+        &'a self,
+        message: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        self.publish(message);
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A bus inside one process: every [`Notifier`](crate::Notifier) attached
@@ -95,6 +107,7 @@ mod redis_bus {
     pub struct RedisBus {
         /// The publishing connection, which stores on the same Redis share.
         publisher: ConnectionManager,
+        channel: String,
         outbox: mpsc::Sender<String>,
         inbound: broadcast::Sender<Arc<str>>,
         stop: CancellationToken,
@@ -149,6 +162,7 @@ mod redis_bus {
             ));
             Ok(RedisBus {
                 publisher,
+                channel: channel.to_owned(),
                 outbox,
                 inbound,
                 stop,
@@ -183,6 +197,29 @@ mod redis_bus {
 
         fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
             self.inbound.subscribe()
+        }
+
+        fn publish_now<'a>(
+            &'a self,
+            message: &'a str,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+            Box::pin(async move {
+                if message.len() > MAX_MESSAGE_BYTES {
+                    tracing::warn!(bytes = message.len(), "bus message too large, dropped");
+                    return;
+                }
+                let mut publisher = self.publisher.clone();
+                let mut command = redis::cmd("PUBLISH");
+                command.arg(&self.channel).arg(message);
+                let publish = command.query_async::<i64>(&mut publisher);
+                match tokio::time::timeout(CONNECT_TIMEOUT, publish).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "Redis bus: a message could not be published")
+                    }
+                    Err(_) => tracing::warn!("Redis bus: a message was not published in time"),
+                }
+            })
         }
     }
 

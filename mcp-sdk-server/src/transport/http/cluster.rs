@@ -440,14 +440,20 @@ impl Cluster {
         if let Some(hs) = write(&inner.sessions).remove(id) {
             close(&hs);
         }
-        self.publish(&Envelope {
+        // Taken by the bus before the client hears of it: its next request,
+        // on a replica holding a copy, finds the session gone (404).
+        let closed = Envelope {
             s: id.to_owned(),
             k: Kind::Closed,
             id: None,
             m: None,
             l: None,
             u: None,
-        });
+        };
+        match serde_json::to_string(&closed) {
+            Ok(text) => self.replicas.bus.publish_now(&text).await,
+            Err(e) => tracing::warn!(error = %e, "replicas: a bus message did not encode"),
+        }
         super::empty_response(StatusCode::OK)
     }
 
