@@ -51,24 +51,6 @@ impl Replicas {
         }
     }
 
-    /// Sends the notification `message` to the standalone stream of the
-    /// session `id`, wherever the client holds its GET stream (or resumes
-    /// it): for news a replica learns for sessions it may not hold, such as
-    /// a gateway's resource updates for the sessions subscribed through
-    /// any replica. `Ok(false)` when the store has no such session (closed
-    /// or expired): nothing is sent.
-    pub async fn notify_session(
-        &self,
-        id: &str,
-        message: &mcp_sdk::Message,
-    ) -> Result<bool, crate::session_store::StoreError> {
-        if self.sessions.load(id).await?.is_none() {
-            return Ok(false);
-        }
-        crate::transport::http::cluster::append_standalone(self, id, message).await?;
-        Ok(true)
-    }
-
     /// Stores and a bus in the Redis at `url`, under keys and a channel
     /// beginning with `prefix` (the same on every replica of one server,
     /// and another for another server). One connection manager (which

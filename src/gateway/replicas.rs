@@ -263,7 +263,7 @@ impl GatewayReplicas {
         };
         let message = Message::notification("notifications/resources/updated", Some(params));
         for session in sessions {
-            match self.replicas.notify_session(&session, &message).await {
+            match mcp_sdk_server::http::notify_session(&self.replicas, &session, &message).await {
                 Ok(true) => {}
                 Ok(false) => {
                     let _ = self.unsubscribe(uri, &session).await;

@@ -786,6 +786,24 @@ impl Cluster {
     }
 }
 
+/// Sends the notification `message` to the standalone stream of the
+/// session `id` of the replicas sharing `replicas`, wherever the client
+/// holds its GET stream (or resumes it): for news a replica learns for
+/// sessions it may not hold, such as a gateway's resource updates for the
+/// sessions subscribed through any replica. `Ok(false)` when the store has
+/// no such session (closed or expired): nothing is sent.
+pub async fn notify_session(
+    replicas: &Replicas,
+    id: &str,
+    message: &Message,
+) -> Result<bool, crate::session_store::StoreError> {
+    if replicas.sessions.load(id).await?.is_none() {
+        return Ok(false);
+    }
+    append_standalone(replicas, id, message).await?;
+    Ok(true)
+}
+
 /// Keeps `msg` for the standalone stream of session `id` in the event
 /// store and tells every replica (whose readers of that stream wake up);
 /// whether it was kept (a message too large for a stream is dropped, with

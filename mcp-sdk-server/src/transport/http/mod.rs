@@ -27,6 +27,7 @@ mod stateless;
 mod streams;
 
 pub use body::McpBody;
+pub use cluster::notify_session;
 pub use guard::OriginPolicy;
 pub use serve::{
     serve, serve_app, serve_listener, serve_with_shutdown, ConnectionLimit, ConnectionPermit,
