@@ -516,6 +516,14 @@ async fn session_replica(
     addr
 }
 
+/// [`session_replicas`] on `$REDIS_URL` behind HAProxy; `None` when the
+/// test skips (no Redis or no HAProxy, said why).
+async fn session_balancer(test: &str, signals: &Signals) -> Option<Balancer> {
+    let url = redis_url(test)?;
+    let backends = session_replicas(&url, test, signals).await;
+    Balancer::start(test, &backends, HealthCheck::Tcp).await
+}
+
 async fn session_replicas(url: &str, test: &str, signals: &Signals) -> Vec<SocketAddr> {
     let prefix = unique_prefix(test);
     let mut replicas = Vec::new();
@@ -860,9 +868,7 @@ fn rpc(id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
 #[tokio::test]
 async fn changes_announced_on_one_replica_reach_a_sessions_stream_on_another_once() {
     let test = "changes_announced_on_one_replica_reach_a_sessions_stream_on_another_once";
-    let Some(url) = redis_url(test) else { return };
-    let backends = session_replicas(&url, test, &Signals::default()).await;
-    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+    let Some(balancer) = session_balancer(test, &Signals::default()).await else {
         return;
     };
     let lb = frontend(&balancer);
@@ -907,9 +913,7 @@ async fn changes_announced_on_one_replica_reach_a_sessions_stream_on_another_onc
 #[tokio::test]
 async fn a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once() {
     let test = "a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once";
-    let Some(url) = redis_url(test) else { return };
-    let backends = session_replicas(&url, test, &Signals::default()).await;
-    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+    let Some(balancer) = session_balancer(test, &Signals::default()).await else {
         return;
     };
     let client = http_client_in(Era::StatelessOnly, &balancer.mcp_url(), User).await;
@@ -936,9 +940,7 @@ async fn a_listen_stream_hears_the_changes_of_replicas_sharing_sessions_once() {
 #[tokio::test]
 async fn batches_work_on_any_replica_and_answers_in_them_reach_the_asking_one() {
     let test = "batches_work_on_any_replica_and_answers_in_them_reach_the_asking_one";
-    let Some(url) = redis_url(test) else { return };
-    let backends = session_replicas(&url, test, &Signals::default()).await;
-    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+    let Some(balancer) = session_balancer(test, &Signals::default()).await else {
         return;
     };
     let lb = frontend(&balancer);
@@ -1038,9 +1040,7 @@ async fn a_replica_with_another_request_state_key_refuses_to_start() {
 #[tokio::test]
 async fn another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out() {
     let test = "another_sessions_event_id_is_unknown_and_an_oversized_event_is_left_out";
-    let Some(url) = redis_url(test) else { return };
-    let backends = session_replicas(&url, test, &Signals::default()).await;
-    let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
+    let Some(balancer) = session_balancer(test, &Signals::default()).await else {
         return;
     };
     let lb = frontend(&balancer);
