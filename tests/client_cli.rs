@@ -211,10 +211,7 @@ async fn http_auto_finds_the_stateless_era() {
 #[tokio::test]
 async fn an_unreachable_server_is_named() {
     // A port that was free a moment ago: nothing listens there.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}/mcp");
     let err = fails(&["--url", &url, "tools"]).await;
     assert!(

@@ -298,10 +298,7 @@ async fn api_errors_are_reported_clearly() {
 #[tokio::test]
 async fn an_api_that_is_not_there_is_reported() {
     // A port that was free a moment ago: nothing listens there.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = support::free_port();
     let llm =
         OpenAiCompatible::new(Some(format!("http://127.0.0.1:{port}/v1")), None, None).unwrap();
     let error = timeout(PATIENCE, llm.complete(&[], &[]))

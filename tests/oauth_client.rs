@@ -750,10 +750,7 @@ async fn the_web_ui_signs_in_at_a_protected_gateway_and_calls_through_it() {
     let Some((node, chromium)) = browser(test) else {
         return;
     };
-    let gateway_port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let gateway_port = support::free_port();
     let gateway_url = format!("http://127.0.0.1:{gateway_port}/mcp");
     let Some(server) = protected(test, |config| {
         config["resources"]
@@ -800,12 +797,14 @@ async fn the_web_ui_signs_in_at_a_protected_gateway_and_calls_through_it() {
     let mut gateway = gateway.spawn().unwrap();
     let mut lines = BufReader::new(gateway.stderr.take().unwrap()).lines();
     tokio::time::timeout(PATIENCE, async {
+        let mut printed = Vec::new();
         while let Some(line) = lines.next_line().await.unwrap() {
             if line.contains("http://") {
                 return;
             }
+            printed.push(line);
         }
-        panic!("the gateway printed no address");
+        panic!("the gateway printed no address: {printed:#?}");
     })
     .await
     .expect("the gateway serves in time");

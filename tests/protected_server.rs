@@ -989,10 +989,7 @@ async fn hidden_scoped_tools_and_the_guard() {
 /// the issuer, a call without a token gets 401, one with a token works.
 #[tokio::test]
 async fn a_reference_server_takes_auth_issuer() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}/mcp");
     let config = json!({
         "resources": [{ "uri": url, "scopes": SCOPES }],

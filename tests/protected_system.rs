@@ -33,17 +33,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::oidc::{self, verify_es256, Provider};
-use support::{example, TempDir, PATIENCE};
+use support::{example, free_port, TempDir, PATIENCE};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-
-/// A free port on 127.0.0.1 (for a URI the provider must know before the
-/// server starts).
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
-}
 
 /// A client registered for the client credentials grant; its secret is
 /// `<id>-secret`.

@@ -98,7 +98,7 @@ impl Balancer {
     async fn start_with(haproxy: &PathBuf, backends: &[SocketAddr], check: HealthCheck) -> Self {
         assert!(!backends.is_empty(), "a balancer needs a backend");
         let dir = TempDir::new("haproxy");
-        let port = free_port();
+        let port = super::free_port();
         let config = dir.write("haproxy.cfg", config(port, backends, check).as_bytes());
         let mut child = Command::new(haproxy)
             // -db: stay in the foreground (no daemon, no master process).
@@ -165,15 +165,6 @@ impl Drop for Balancer {
         let _ = self.child.start_kill();
         let _ = self.child.try_wait();
     }
-}
-
-/// A loopback port nobody listens on now (HAProxy cannot report the port
-/// it got for `:0`, so it is picked here and handed over).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// The generated config: one frontend, one round-robin backend without

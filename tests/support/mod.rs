@@ -31,6 +31,29 @@ pub fn redis_url(test: &str) -> Option<String> {
     }
 }
 
+/// A loopback port nobody listens on now, for a server whose URL must be
+/// known before it starts (an OAuth resource, HAProxy's frontend).
+///
+/// The port comes from below the kernel's ephemeral range (32768 and up on
+/// Linux), which `bind(":0")` and every outgoing connection draw from: a
+/// port probed there and released can be taken by the next connection any
+/// test opens, and the server meant for it then fails to bind. Here only
+/// another caller of this function could take it, and each picks at random.
+pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    for _ in 0..1000 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let port = LOW + (hasher.finish() % u64::from(SPAN)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN)
+}
+
 /// A Redis key prefix (and bus channel) no other test or test run shares.
 pub fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
