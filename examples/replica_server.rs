@@ -18,13 +18,10 @@ use clap::Parser;
 use mcp_reference::servers::tools::calculator;
 use mcp_reference::status;
 use mcp_sdk::{LoggingLevel, Tool};
-use mcp_sdk_server::replicas::Replicas;
-use mcp_sdk_server::task_store::RedisTaskStore;
 use mcp_sdk_server::{RequestContext, Structured};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tracing::Level;
 
@@ -33,20 +30,8 @@ struct Args {
     /// Serve Streamable HTTP at http://ADDR/mcp.
     #[arg(long, value_name = "ADDR")]
     http: SocketAddr,
-    /// Share sessions, streams, tasks and list changes with the other
-    /// replicas through the Redis at this URL.
-    #[arg(long, value_name = "REDIS_URL")]
-    redis_url: Option<String>,
-    /// What the keys and the channel of this server's replicas in Redis
-    /// begin with: the same on every replica of one server.
-    #[arg(long, value_name = "PREFIX", default_value = "mcp:replica_server")]
-    redis_prefix: String,
-    /// How long a task's lease lasts in Redis, in milliseconds: a task
-    /// whose replica stops is marked failed this long after.
-    #[arg(long, value_name = "MS", default_value_t = 15_000)]
-    task_lease_ms: u64,
     #[command(flatten)]
-    request_state: mcp_reference::request_state::RequestStateArgs,
+    replicas: mcp_reference::replica_args::ReplicaArgs,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -95,38 +80,16 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     // Warnings only by default: under load a line per request would cost.
     mcp_reference::init_logging("warn");
-    let mut session = args
-        .request_state
-        .session_config()
+    let config = args
+        .replicas
+        .http_config("mcp:replica_server")
+        .await
         .unwrap_or_else(|e| exit(e));
-    let mut config = mcp_sdk_server::http::HttpConfig::default();
-    if let Some(url) = &args.redis_url {
-        if args.request_state.request_state_key_file.is_none()
-            && std::env::var_os(mcp_reference::request_state::ENV).is_none()
-        {
-            exit(format_args!(
-                "replicas sharing Redis need one requestState key: give each the same \
-                 --request-state-key-file or {}",
-                mcp_reference::request_state::ENV
-            ));
-        }
-        let prefix = &args.redis_prefix;
-        let tasks = RedisTaskStore::connect(url, &format!("{prefix}:tasks"))
-            .await
-            .unwrap_or_else(|e| exit(e))
-            .with_lease(Duration::from_millis(args.task_lease_ms));
-        session.tasks.store = Arc::new(tasks);
-        // Sessions, streams, forwarding and list changes all travel
-        // through the replicas' own bus.
-        config.replicas = Some(
-            Replicas::redis(url, prefix)
-                .await
-                .unwrap_or_else(|e| exit(e)),
-        );
-    }
-    config.session = session;
     let service = mcp_sdk_server::http::StreamableHttpService::new(router(), config);
-    service.check_replicas().await.unwrap_or_else(|e| exit(e));
+    args.replicas
+        .check(&service)
+        .await
+        .unwrap_or_else(|e| exit(e));
     let listener = tokio::net::TcpListener::bind(args.http).await?;
     status(
         Level::INFO,

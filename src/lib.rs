@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod echo;
 pub mod gateway;
 pub mod host;
+pub mod replica_args;
 pub mod request_state;
 pub mod servers;
 pub mod system;

@@ -322,6 +322,10 @@ fn an_unreachable_redis_stops_a_replica_with_a_clear_error() {
             "--redis-url",
             "redis://:s3cret@127.0.0.1:1",
         ])
+        .env(
+            "MCP_REQUEST_STATE_KEY",
+            "a-shared-secret-of-more-than-32-bytes",
+        )
         .output()
         .expect("the example runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -331,6 +335,31 @@ fn an_unreachable_redis_stops_a_replica_with_a_clear_error() {
         "{stderr}"
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+/// Replicas without a shared `requestState` key would refuse each other's
+/// stateless retries: the conformance server and `replica_server` refuse to
+/// start so, naming the flag and the variable that give the key.
+#[test]
+fn replicas_without_a_shared_key_refuse_to_start() {
+    for example in ["conformance_server", "replica_server"] {
+        let out = std::process::Command::new(support::example(example))
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--redis-url",
+                "redis://127.0.0.1:1",
+            ])
+            .env_remove("MCP_REQUEST_STATE_KEY")
+            .output()
+            .expect("the example runs");
+        assert_eq!(out.status.code(), Some(2), "{example}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--request-state-key-file") && stderr.contains("MCP_REQUEST_STATE_KEY"),
+            "{example}: {stderr}"
+        );
+    }
 }
 
 /// A `--request-state-key-file` that is too short or absent stops the
