@@ -60,10 +60,9 @@ impl OwnRedis {
                 return None;
             }
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
+        // Below the ephemeral range (see `free_port`): the port is
+        // released before redis-server binds it, and again at each restart.
+        let port = super::free_port();
         let mut redis = OwnRedis {
             exe,
             port,
