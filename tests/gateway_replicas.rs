@@ -2,8 +2,10 @@
 //! real load balancer (HAProxy, round-robin, no stickiness; see
 //! tests/support/haproxy.rs), in front of the resources server and the
 //! conformance server: one session served by all three, its resource
-//! subscription, its relayed elicitation and sampling, its `DELETE`, and a
-//! replica killed in the middle of it.
+//! subscription, its relayed elicitation and sampling, its `DELETE`, a
+//! replica killed in the middle of it, and Redis killed and started again
+//! under them (a `redis-server` of the test's own,
+//! tests/support/own_redis.rs).
 
 mod support;
 
@@ -18,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
+use support::own_redis::OwnRedis;
 use support::{
     http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
 };
@@ -83,6 +86,12 @@ impl Replicas {
     /// Starts them, or gives `None` when HAProxy is missing (and the test
     /// is not required to run).
     async fn start(test: &str, url: &str) -> Option<Replicas> {
+        Self::start_with(test, url, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with `extra` arguments for each
+    /// gateway.
+    async fn start_with(test: &str, url: &str, extra: &[&str]) -> Option<Replicas> {
         let dir = TempDir::new("gateway-replicas");
         let files = dir.0.join("files");
         std::fs::create_dir_all(&files).unwrap();
@@ -119,6 +128,7 @@ era = "session"
                 "--request-state-key-file",
                 key.to_str().unwrap(),
             ];
+            let args: Vec<&str> = args.iter().chain(extra).copied().collect();
             gateways.push(http_server("session_manager", &args).await);
         }
         let backends: Vec<_> = gateways.iter().map(addr).collect();
@@ -181,10 +191,15 @@ fn text(result: &CallToolResult) -> String {
 }
 
 async fn write_note(client: &Client, text: &str) {
+    write_named(client, "watched", text).await
+}
+
+/// Writes the note `name` (`notes://{name}`, listed from then on).
+async fn write_named(client: &Client, name: &str, text: &str) {
     let result = call(
         client,
         "resources__write_note",
-        json!({"name": "watched", "text": text}),
+        json!({"name": name, "text": text}),
     )
     .await
     .expect("write_note through the replicas");
@@ -536,4 +551,227 @@ fn a_gateway_replica_refuses_a_bad_start_clearly() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
         assert!(!stderr.contains("s3cret"), "{args:?}: {stderr}");
     }
+}
+
+/// An HTTP status and the body that came with it.
+type Answer = (u16, String);
+
+/// A session-era request (`body`) to `url`, in session `session` if any:
+/// the status, the body (a JSON answer or SSE text) and the session id the
+/// answer gives, with hang guards.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: Value,
+) -> (u16, String, Option<String>) {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_string());
+    if let Some(id) = session {
+        request = request.header("mcp-session-id", id);
+    }
+    let answer = tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("an answer in time, not a hang")
+        .expect("the gateway answers");
+    let status = answer.status().as_u16();
+    let id = answer
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = tokio::time::timeout(PATIENCE, answer.text())
+        .await
+        .expect("the body in time")
+        .unwrap_or_default();
+    (status, text, id)
+}
+
+/// A session opened with raw requests, so that its id is known.
+struct Raw {
+    http: reqwest::Client,
+    id: String,
+}
+
+impl Raw {
+    /// `initialize` (and `initialized`) at `url`; the refusal if refused.
+    async fn initialize(url: &str) -> Result<Raw, Answer> {
+        let http = reqwest::Client::new();
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}});
+        let (status, text, id) = post(&http, url, None, init).await;
+        let (200, Some(id)) = (status, id) else {
+            return Err((status, text));
+        };
+        let raw = Raw { http, id };
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let (status, text, _) = post(&raw.http, url, Some(&raw.id), initialized).await;
+        if status != 202 {
+            return Err((status, text));
+        }
+        Ok(raw)
+    }
+
+    /// `method` with `params` at `url`, in this session.
+    async fn request(&self, url: &str, method: &str, params: Value) -> Answer {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (status, text, _) = post(&self.http, url, Some(&self.id), body).await;
+        (status, text)
+    }
+}
+
+/// What a 503 of the SDK's session store says.
+const STORE_GONE: &str =
+    "Service Unavailable: the sessions shared by this server's replicas cannot be reached";
+
+/// What the gateway says when its shared subscriptions are out of reach.
+const SUBSCRIPTIONS_GONE: &str =
+    "the subscriptions shared by the gateway's replicas cannot be reached (Redis: ";
+
+/// Asserts that `answer` is the 503 of a session store out of reach.
+fn assert_store_gone(answer: &Answer, what: &str) {
+    assert_eq!(answer.0, 503, "{what}: {answer:?}");
+    assert!(answer.1.contains(STORE_GONE), "{what}: {answer:?}");
+}
+
+/// Asserts that every gateway replica still runs (none died of a fault).
+fn assert_alive(replicas: &mut Replicas) {
+    for (i, gateway) in replicas.gateways.iter_mut().enumerate() {
+        if let Some(gateway) = gateway {
+            let exited = gateway.child.try_wait().expect("the replica's status");
+            assert!(exited.is_none(), "replica {i} exited: {exited:?}");
+        }
+    }
+}
+
+/// Redis killed mid-session under three gateway replicas behind HAProxy (a
+/// `redis-server` of the test's own, without persistence, as in
+/// tests/replica_faults.rs), then started again, empty, on the same port:
+/// - while it is gone, each request that needs it is refused within the
+///   hang guard, saying why: a new session gets the 503 naming the shared
+///   session store, through every replica; the live session's
+///   `resources/subscribe` gets a JSON-RPC error naming the gateway's
+///   shared subscriptions and Redis (or, on a replica without a copy of
+///   the session, that 503);
+/// - once it is back, by themselves: the old session, which Redis forgot,
+///   is 404 on every replica (the client is told its session expired, as
+///   docs/deployment.md promises: clients re-initialize); a new session
+///   opens through the balancer, is served by all three, and its new
+///   subscription is watched by exactly one replica and heard once per
+///   change; no replica died.
+#[tokio::test]
+async fn gateway_replicas_fail_clearly_without_redis_then_recover_by_themselves() {
+    let test = "gateway_replicas_fail_clearly_without_redis_then_recover_by_themselves";
+    let Some(mut redis) = OwnRedis::start(test).await else {
+        return;
+    };
+    let Some(mut replicas) = Replicas::start(test, &redis.url()).await else {
+        return;
+    };
+    let url = replicas.balancer.mcp_url();
+    let (client, host) = replicas.client().await;
+    write_named(&client, "other", "another note").await;
+    write_note(&client, "first").await;
+    client.subscribe(WATCHED).await.expect("the subscription");
+    write_note(&client, "second").await;
+    eventually("the subscribed session hears of the change", || async {
+        host.heard() == 1
+    })
+    .await;
+    let raw = Raw::initialize(&url).await.expect("a raw session");
+
+    redis.kill().await;
+    for i in 0..3 {
+        // Three in a row: one to each replica.
+        let refused = Raw::initialize(&url).await.err().unwrap_or_else(|| {
+            panic!("a session without Redis ({i})\n{}", replicas.balancer.log())
+        });
+        assert_store_gone(&refused, "initialize without Redis");
+    }
+    for i in 0..3 {
+        let refused = tokio::time::timeout(PATIENCE, client.subscribe("notes://other"))
+            .await
+            .expect("an answer in time, not a hang");
+        match refused {
+            Err(ClientError::Server(e)) => {
+                assert!(e.message.contains(SUBSCRIPTIONS_GONE), "{i}: {e:?}")
+            }
+            Err(ClientError::Http { status, message }) => {
+                assert_store_gone(&(status, message), "a subscription without Redis")
+            }
+            other => panic!(
+                "a subscription without Redis ({i}): {other:?}\n{}",
+                replicas.balancer.log()
+            ),
+        }
+    }
+    assert_alive(&mut replicas);
+
+    redis.restart().await;
+    eventually("a new session once Redis is back", || async {
+        Raw::initialize(&url).await.is_ok()
+    })
+    .await;
+    // Redis forgot the old session: every replica says so once it next
+    // checks its copy (a replica holding one answers until then).
+    let gateways: Vec<String> = replicas
+        .gateways
+        .iter()
+        .flatten()
+        .map(|g| g.url.clone())
+        .collect();
+    for gateway in &gateways {
+        eventually("a replica forgets the session Redis lost", || async {
+            match raw.request(gateway, "tools/list", json!({})).await.0 {
+                200 => false,
+                404 => true,
+                other => panic!("the old session on {gateway}: {other}"),
+            }
+        })
+        .await;
+    }
+    let expired = call(&client, "conf__test_simple_text", json!({})).await;
+    assert!(
+        matches!(expired, Err(ClientError::SessionExpired(_))),
+        "{expired:?}"
+    );
+    client.close().await;
+
+    // A new session works through all three, and so does its subscription.
+    let (client, host) = replicas.client().await;
+    for i in 0..6 {
+        let answer = call(&client, "conf__test_simple_text", json!({}))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "call {i} after the restart: {e}\n{}",
+                    replicas.balancer.log()
+                )
+            });
+        assert_eq!(text(&answer), "This is a simple text response for testing.");
+    }
+    write_note(&client, "third").await;
+    client
+        .subscribe(WATCHED)
+        .await
+        .expect("a subscription after the restart");
+    eventually("one replica watches the URI again", || async {
+        replicas.watching().await.len() == 1
+    })
+    .await;
+    for (n, text) in ["fourth", "fifth"].into_iter().enumerate() {
+        write_note(&client, text).await;
+        eventually("each change after the restart", || async {
+            host.heard() > n
+        })
+        .await;
+        assert_eq!(host.heard(), n + 1, "once each");
+    }
+    client.close().await;
+    assert_alive(&mut replicas);
 }

@@ -369,7 +369,10 @@ fn failed(e: redis::RedisError) -> StoreError {
 /// The shared store failed: the request may succeed later.
 pub(crate) fn unavailable(e: StoreError) -> mcp_sdk::Error {
     mcp_sdk::Error::internal(format_args!(
-        "the subscriptions shared by the gateway's replicas cannot be reached ({e})"
+        "the subscriptions shared by the gateway's replicas cannot be reached ({})",
+        // What failed, without "session store": these keys are the
+        // gateway's own.
+        e.0
     ))
 }
 
