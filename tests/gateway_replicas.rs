@@ -3,9 +3,10 @@
 //! tests/support/haproxy.rs), in front of the resources server and the
 //! conformance server: one session served by all three, its resource
 //! subscription, its relayed elicitation and sampling, its `DELETE`, a
-//! replica killed in the middle of it, and Redis killed and started again
-//! under them (a `redis-server` of the test's own,
-//! tests/support/own_redis.rs).
+//! replica killed in the middle of it, Redis killed and started again under
+//! them (a `redis-server` of the test's own, tests/support/own_redis.rs),
+//! the per-session subscription limit, and the subscription keys going
+//! with their sessions.
 
 mod support;
 
@@ -73,6 +74,8 @@ impl Host {
 struct Replicas {
     balancer: Balancer,
     gateways: Vec<Option<HttpServer>>,
+    /// The `--redis-prefix` they share.
+    prefix: String,
     _servers: Vec<HttpServer>,
     _dir: TempDir,
 }
@@ -136,6 +139,7 @@ era = "session"
         Some(Replicas {
             balancer,
             gateways: gateways.into_iter().map(Some).collect(),
+            prefix,
             _servers: vec![resources, conformance],
             _dir: dir,
         })
@@ -494,8 +498,8 @@ async fn a_killed_gateway_replica_loses_no_session_nor_subscription() {
 
 /// Bad starts: Redis unreachable (an error naming REDIS_URL, its password
 /// masked), no shared `requestState` key, `--redis-url` beside the config
-/// file's `[replicas]`, and a bad `--redis-prefix`: each stops the gateway
-/// with status 2 and says why.
+/// file's `[replicas]`, a bad `--redis-prefix`, and a subscription limit of
+/// 0: each stops the gateway with status 2 and says why.
 #[test]
 fn a_gateway_replica_refuses_a_bad_start_clearly() {
     let dir = TempDir::new("gateway-replicas-bad");
@@ -507,7 +511,7 @@ fn a_gateway_replica_refuses_a_bad_start_clearly() {
     );
     let config = config.to_str().unwrap();
     let unreachable = "redis://:s3cret@127.0.0.1:1";
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--redis-url", unreachable, "--request-state-key-file", key],
             "cannot reach Redis at REDIS_URL redis://:***@127.0.0.1:1",
@@ -537,6 +541,10 @@ fn a_gateway_replica_refuses_a_bad_start_clearly() {
                 key,
             ],
             "--redis-prefix",
+        ),
+        (
+            &["--max-subscriptions-per-session", "0"],
+            "invalid value '0' for '--max-subscriptions-per-session <N>'",
         ),
     ];
     for (args, why) in cases {
@@ -622,6 +630,17 @@ impl Raw {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (status, text, _) = post(&self.http, url, Some(&self.id), body).await;
         (status, text)
+    }
+
+    /// `DELETE` of the session at `url`: the status.
+    async fn delete(&self, url: &str) -> u16 {
+        let request = self.http.delete(url).header("mcp-session-id", &self.id);
+        tokio::time::timeout(PATIENCE, request.send())
+            .await
+            .expect("an answer in time")
+            .expect("the gateway answers")
+            .status()
+            .as_u16()
     }
 }
 
@@ -773,5 +792,156 @@ async fn gateway_replicas_fail_clearly_without_redis_then_recover_by_themselves(
         assert_eq!(host.heard(), n + 1, "once each");
     }
     client.close().await;
+    assert_alive(&mut replicas);
+}
+
+/// `--max-subscriptions-per-session 2` on three replicas behind HAProxy:
+/// a session's subscriptions count together whichever replica took them;
+/// a third URI is refused with an invalid-params error naming the limit
+/// and the flag, while subscribing again to one it holds is no new
+/// subscription; once it leaves one, it may take another. A second session
+/// has a limit of its own.
+#[tokio::test]
+async fn a_session_may_hold_so_many_subscriptions_across_gateway_replicas() {
+    let test = "a_session_may_hold_so_many_subscriptions_across_gateway_replicas";
+    let Some(url) = redis_url(test) else { return };
+    let limit = ["--max-subscriptions-per-session", "2"];
+    let Some(replicas) = Replicas::start_with(test, &url, &limit).await else {
+        return;
+    };
+    let (client, _host) = replicas.client().await;
+    for name in ["a", "b", "c"] {
+        write_named(&client, name, name).await;
+    }
+    // Each through the next replica.
+    client.subscribe("notes://a").await.expect("the first");
+    client.subscribe("notes://b").await.expect("the second");
+    client
+        .subscribe("notes://a")
+        .await
+        .expect("the first again");
+    for i in 0..3 {
+        match client.subscribe("notes://c").await {
+            Err(ClientError::Server(e)) => {
+                assert_eq!(e.code, mcp_sdk::ErrorCode::INVALID_PARAMS, "{e:?}");
+                assert!(
+                    e.message.contains("subscribed to 2 resources already")
+                        && e.message.contains("--max-subscriptions-per-session"),
+                    "{e:?}"
+                );
+            }
+            other => panic!("a third subscription ({i}): {other:?}"),
+        }
+    }
+    client.unsubscribe("notes://a").await.expect("unsubscribed");
+    client
+        .subscribe("notes://c")
+        .await
+        .expect("room for another");
+
+    let (other, _) = replicas.client().await;
+    other
+        .subscribe("notes://a")
+        .await
+        .expect("another session's own");
+    other
+        .subscribe("notes://c")
+        .await
+        .expect("another session's own");
+    other.close().await;
+    client.close().await;
+}
+
+/// How many keys match `pattern` in `redis`.
+async fn keys(redis: &OwnRedis, pattern: &str) -> usize {
+    let reply = redis.command(&["KEYS", pattern]).await.expect("KEYS");
+    // An array's header: `*N`.
+    reply
+        .strip_prefix('*')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("KEYS {pattern}: {reply}"))
+}
+
+/// The integer a Redis command answers (`:N`).
+async fn integer(redis: &OwnRedis, args: &[&str]) -> i64 {
+    let reply = redis.command(args).await.expect("a Redis command");
+    reply
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{args:?}: {reply}"))
+}
+
+/// The gateway's subscription keys in Redis go with the sessions they are
+/// for, and bear a TTL meanwhile:
+/// - a session subscribed through replica 0 (the only one to know it took
+///   the subscription), replica 0 killed, the session deleted through
+///   replica 1: the replica that takes the URI over finds the session gone
+///   and the keys go (the URI's subscribers, the session's URIs, the
+///   subscribed hash, the lease);
+/// - a session subscribed through replica 1 and then left alone past the
+///   idle timeout (`--session-idle-minutes 0.1`): its keys go too.
+#[tokio::test]
+async fn gateway_subscription_keys_go_with_their_sessions() {
+    let test = "gateway_subscription_keys_go_with_their_sessions";
+    let Some(redis) = OwnRedis::start(test).await else {
+        return;
+    };
+    let idle = ["--session-idle-minutes", "0.1"];
+    let Some(mut replicas) = Replicas::start_with(test, &redis.url(), &idle).await else {
+        return;
+    };
+    let urls: Vec<String> = replicas
+        .gateways
+        .iter()
+        .flatten()
+        .map(|g| g.url.clone())
+        .collect();
+    let all = format!("{}:gateway:*", replicas.prefix);
+    let subscribers = format!("{}:gateway:subscribers:{WATCHED}", replicas.prefix);
+    let subscribe = json!({"uri": WATCHED});
+    let (client, _) = replicas.client().await;
+    write_note(&client, "first").await;
+    client.close().await;
+
+    let doomed = Raw::initialize(&urls[0])
+        .await
+        .expect("a session on replica 0");
+    let answer = doomed
+        .request(&urls[0], "resources/subscribe", subscribe.clone())
+        .await;
+    assert_eq!(answer.0, 200, "{answer:?}");
+    assert!(!answer.1.contains("\"error\""), "{answer:?}");
+    let session_key = format!("{}:gateway:subscriptions:{}", replicas.prefix, doomed.id);
+    assert_eq!(integer(&redis, &["SCARD", &subscribers]).await, 1);
+    assert_eq!(integer(&redis, &["SCARD", &session_key]).await, 1);
+    for key in [
+        &subscribers,
+        &session_key,
+        &format!("{}:gateway:subscribed", replicas.prefix),
+    ] {
+        let ttl = integer(&redis, &["PTTL", key]).await;
+        assert!(ttl > 0, "{key} has no TTL: {ttl}");
+    }
+    let mut killed = replicas.gateways[0].take().unwrap();
+    killed.child.start_kill().expect("SIGKILL");
+    killed.child.wait().await.unwrap();
+    assert_eq!(doomed.delete(&urls[1]).await, 200);
+    eventually("the deleted session's keys go", || async {
+        keys(&redis, &all).await == 0
+    })
+    .await;
+
+    let idle = Raw::initialize(&urls[1])
+        .await
+        .expect("a session on replica 1");
+    let answer = idle
+        .request(&urls[1], "resources/subscribe", subscribe)
+        .await;
+    assert_eq!(answer.0, 200, "{answer:?}");
+    assert_eq!(integer(&redis, &["SCARD", &subscribers]).await, 1);
+    eventually("an idle session's keys go", || async {
+        keys(&redis, &all).await == 0
+    })
+    .await;
     assert_alive(&mut replicas);
 }

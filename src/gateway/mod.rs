@@ -79,6 +79,9 @@ pub struct Gateway {
     templates: Mutex<HashMap<String, usize>>,
     /// At most this many items in one page of an aggregated list.
     page_size: usize,
+    /// At most this many resource subscriptions per upstream session
+    /// ([`GatewayConfig::max_subscriptions`]).
+    max_subscriptions: usize,
     _reconnecting: Vec<AbortOnDrop>,
 }
 
@@ -134,6 +137,7 @@ impl Gateway {
             resources: Mutex::default(),
             templates: Mutex::default(),
             page_size: config.page_size.max(1),
+            max_subscriptions: config.max_subscriptions,
             _reconnecting: reconnecting,
         });
         // Known from the start, so that the first call of a scoped tool
@@ -310,6 +314,15 @@ impl Announcer {
         list.retain(|p| !p.is_closed() && !p.same_session(peer));
         list.push(peer.clone());
         list.len() == 1
+    }
+
+    /// Whether `peer`'s session may subscribe to `uri`: it is subscribed
+    /// to it already, or to fewer than `limit` URIs.
+    pub(crate) fn may_subscribe(&self, uri: &str, peer: &Peer, limit: usize) -> bool {
+        let subscribers = self.subscribers();
+        let mine = |list: &Vec<Peer>| list.iter().any(|p| p.same_session(peer));
+        subscribers.get(uri).is_some_and(mine)
+            || subscribers.values().filter(|list| mine(list)).count() < limit
     }
 
     /// Unsubscribes `peer`'s session from `uri`; whether no session is
