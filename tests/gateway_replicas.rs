@@ -5,8 +5,9 @@
 //! subscription, its relayed elicitation and sampling, its `DELETE`, a
 //! replica killed in the middle of it, Redis killed and started again under
 //! them (a `redis-server` of the test's own, tests/support/own_redis.rs),
-//! the per-session subscription limit, and the subscription keys going
-//! with their sessions.
+//! the per-session subscription limit, the subscription keys going with
+//! their sessions, and list changes heard by one replica reaching the
+//! sessions of the others.
 
 mod support;
 
@@ -27,10 +28,13 @@ use support::{
 };
 
 /// The upstream client: answers elicitations as "gw-user", sampling with
-/// a fixed text, and records the resource updates it hears.
+/// a fixed text, and records the resource updates and list changes it
+/// hears.
 #[derive(Clone, Default)]
 struct Host {
     updated: Arc<Mutex<Vec<String>>>,
+    /// `tools`, `prompts` or `resources`, for each list change heard.
+    lists: Arc<Mutex<Vec<&'static str>>>,
 }
 
 #[async_trait]
@@ -61,11 +65,33 @@ impl ClientHandler for Host {
     async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
         self.updated.lock().unwrap().push(params.uri);
     }
+
+    async fn on_tool_list_changed(&self) {
+        self.lists.lock().unwrap().push("tools");
+    }
+
+    async fn on_prompt_list_changed(&self) {
+        self.lists.lock().unwrap().push("prompts");
+    }
+
+    async fn on_resource_list_changed(&self) {
+        self.lists.lock().unwrap().push("resources");
+    }
 }
 
 impl Host {
     fn heard(&self) -> usize {
         self.updated.lock().unwrap().len()
+    }
+
+    /// How many changes of the `list` list it heard.
+    fn changes(&self, list: &str) -> usize {
+        self.lists
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| **l == list)
+            .count()
     }
 }
 
@@ -944,4 +970,94 @@ async fn gateway_subscription_keys_go_with_their_sessions() {
     })
     .await;
     assert_alive(&mut replicas);
+}
+
+/// A list change that only one gateway replica hears (the conformance
+/// server's `test_trigger_tool_change` and `test_trigger_prompt_change`
+/// tell the session that called them, here replica 1's downstream
+/// connection) reaches a session whose replica is another (replica 0),
+/// and the caller's session, each once; a stateless client's
+/// `subscriptions/listen` stream on replica 2 hears it too.
+#[tokio::test]
+async fn a_list_change_heard_by_one_gateway_replica_reaches_the_sessions_of_all() {
+    let test = "a_list_change_heard_by_one_gateway_replica_reaches_the_sessions_of_all";
+    let Some(url) = redis_url(test) else { return };
+    let Some(replicas) = Replicas::start(test, &url).await else {
+        return;
+    };
+    let urls: Vec<String> = replicas
+        .gateways
+        .iter()
+        .flatten()
+        .map(|g| g.url.clone())
+        .collect();
+    // A replica announces that every list changed when it reaches a
+    // downstream server (the gateway serves before it does): those of the
+    // start are over before the sessions open.
+    eventually("every replica reaches both servers", || async {
+        let healths = replicas.healths().await;
+        healths.iter().all(|(_, h)| h["status"] == "healthy")
+    })
+    .await;
+    let far = Host::default();
+    let far_client = http_client_in(Era::SessionOnly, &urls[0], far.clone()).await;
+    let near = Host::default();
+    let caller = http_client_in(Era::SessionOnly, &urls[1], near.clone()).await;
+    let listener = http_client_in(Era::StatelessOnly, &urls[2], Host::default()).await;
+    let filter = mcp_sdk::SubscriptionFilter::default()
+        .with_tools_list_changed(true)
+        .with_prompts_list_changed(true);
+    let mut listening = support::listen(&listener, filter).await;
+
+    let mut expected = [("tools", 0), ("prompts", 0)];
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!(
+            "DEBUG far {:?} near {:?}",
+            far.lists.lock().unwrap(),
+            near.lists.lock().unwrap()
+        );
+    }
+    for (n, (tool, list)) in [
+        ("conf__test_trigger_tool_change", "tools"),
+        ("conf__test_trigger_prompt_change", "prompts"),
+        ("conf__test_trigger_tool_change", "tools"),
+        ("conf__test_trigger_prompt_change", "prompts"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let want = expected.iter_mut().find(|(l, _)| *l == list).unwrap();
+        want.1 += 1;
+        let want = want.1;
+        let answer = call(&caller, tool, json!({})).await.expect("the trigger");
+        assert_ne!(answer.is_error, Some(true), "{answer:?}");
+        eventually(
+            "the session on another replica hears the change",
+            || async { far.changes(list) >= want && near.changes(list) >= want },
+        )
+        .await;
+        let heard = tokio::time::timeout(PATIENCE, listening.next())
+            .await
+            .expect("the listener hears it in time")
+            .expect("the stream goes on");
+        assert_eq!(
+            heard.method,
+            format!("notifications/{list}/list_changed"),
+            "{n}"
+        );
+        // Once each: a second copy of an earlier change would show by now,
+        // as this one is heard after it.
+        for (list, want) in expected {
+            assert_eq!(
+                (far.changes(list), near.changes(list)),
+                (want, want),
+                "{n}: {:?} {:?}",
+                far.lists.lock().unwrap(),
+                near.lists.lock().unwrap()
+            );
+        }
+    }
+    far_client.close().await;
+    caller.close().await;
 }

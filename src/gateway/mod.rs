@@ -113,6 +113,14 @@ impl Gateway {
             replicas: replicas.clone(),
             ..Announcer::default()
         });
+        if let Some(replicas) = &replicas {
+            // Now, not at the first request (when the HTTP service would
+            // attach the same bus): the downstream servers' list changes
+            // this replica hears from the start must reach the others.
+            if announcer.notifier.attach_bus(replicas.sdk().bus).is_err() {
+                tracing::warn!("replicas: the gateway's notifier had a bus already");
+            }
+        }
         let servers: Vec<Arc<Downstream>> = config
             .servers
             .iter()
@@ -432,6 +440,14 @@ impl Announcer {
                 List::Prompts => self.notifier.prompt_list_changed(),
                 List::Resources => self.notifier.resource_list_changed(),
             }
+        }
+        if self.replicas.is_some() {
+            // The notifier's bus carries the change to every replica, each
+            // of which appends it to its sessions' streams, once per
+            // session however many replicas hold a copy (the SDK's
+            // delivery for replicas); the peers known here are only the
+            // sessions initialized on this replica.
+            return;
         }
         let peers = {
             let mut peers = self.peers();
