@@ -84,6 +84,16 @@ impl Host {
         self.updated.lock().unwrap().len()
     }
 
+    /// How many updates of `uri` it heard.
+    fn heard_of(&self, uri: &str) -> usize {
+        self.updated
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|u| *u == uri)
+            .count()
+    }
+
     /// How many changes of the `list` list it heard.
     fn changes(&self, list: &str) -> usize {
         self.lists
@@ -1060,4 +1070,100 @@ async fn a_list_change_heard_by_one_gateway_replica_reaches_the_sessions_of_all(
     }
     far_client.close().await;
     caller.close().await;
+}
+
+/// Redis killed under three gateway replicas and started again with all it
+/// had (an append-only file written at every command): the session goes
+/// on, and so does the resource subscription it took before, without a
+/// new `resources/subscribe`: the replicas' rounds take the URI's lease
+/// again (one replica watches it), and the client hears every change from
+/// then on, each once. (Changes while Redis is gone are not heard: the
+/// subscribers cannot be read.)
+#[tokio::test]
+async fn a_gateway_subscription_outlives_a_redis_restart_that_keeps_its_data() {
+    let test = "a_gateway_subscription_outlives_a_redis_restart_that_keeps_its_data";
+    let data = TempDir::new("gateway-redis-aof");
+    let Some(mut redis) = OwnRedis::start_persistent(test, &data.0).await else {
+        return;
+    };
+    let Some(mut replicas) = Replicas::start(test, &redis.url()).await else {
+        return;
+    };
+    let (client, host) = replicas.client().await;
+    write_note(&client, "first").await;
+    client.subscribe(WATCHED).await.expect("the subscription");
+    write_note(&client, "second").await;
+    eventually("the subscribed session hears of the change", || async {
+        host.heard() == 1
+    })
+    .await;
+
+    redis.kill().await;
+    let refused = tokio::time::timeout(PATIENCE, client.subscribe("notes://watched-too"))
+        .await
+        .expect("an answer in time, not a hang");
+    assert!(
+        refused.is_err(),
+        "a subscription without Redis: {refused:?}"
+    );
+    // Gone longer than a lease, so that every lease has run out when it is
+    // back: the URI must be taken over, not merely renewed.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    redis.restart().await;
+    for i in 0..3 {
+        let answer = call(&client, "conf__test_simple_text", json!({}))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "call {i} after the restart: {e}\n{}",
+                    replicas.balancer.log()
+                )
+            });
+        assert_eq!(text(&answer), "This is a simple text response for testing.");
+    }
+    eventually("one replica watches the URI again", || async {
+        replicas.watching().await.len() == 1
+    })
+    .await;
+    // The first writes may race the lease's takeover (a replica whose
+    // lease ran out while Redis was gone gives the URI up to whichever
+    // takes it first): write until one is heard.
+    let before = host.heard();
+    let heard = tokio::time::timeout(PATIENCE, async {
+        loop {
+            write_note(&client, "after the restart").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if host.heard() > before {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "no change heard after the restart");
+    // Those writes' changes may still be on their way (the client's GET
+    // stream, cut while Redis was gone, replays what it missed once it is
+    // back). A URI subscribed now (watched downstream before the answer)
+    // marks the end: its change reaches the session's stream after
+    // theirs, so once it is heard, they all are.
+    write_named(&client, "marker", "listed").await;
+    client
+        .subscribe("notes://marker")
+        .await
+        .expect("a new subscription");
+    write_named(&client, "marker", "changed").await;
+    eventually("the marker's change", || async {
+        host.heard_of("notes://marker") == 1
+    })
+    .await;
+    let now = host.heard_of(WATCHED);
+    for (n, text) in ["fifth", "sixth"].into_iter().enumerate() {
+        write_note(&client, text).await;
+        eventually("each change after the restart", || async {
+            host.heard_of(WATCHED) > now + n
+        })
+        .await;
+        assert_eq!(host.heard_of(WATCHED), now + n + 1, "once each");
+    }
+    client.close().await;
+    assert_alive(&mut replicas);
 }

@@ -75,6 +75,17 @@ const CLAIM: &str = "local v = redis.call('GET', KEYS[1]) \
     if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
     if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end \
     return 0";
+/// The sessions subscribed to a URI (KEYS[2]), when this replica (ARGV[1])
+/// holds the URI's lease (KEYS[1], renewed for ARGV[2] ms, or taken when
+/// nobody holds it); else nil. Checked in Redis at each update, not only
+/// in this replica's memory: a replica whose lease ran out (Redis gone or
+/// frozen for longer than a lease) and was taken over must not tell the
+/// sessions too until its next round gives the URI up.
+const SUBSCRIBERS_IF_HELD: &str = "local v = redis.call('GET', KEYS[1]) \
+    if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+    elseif not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+    else return false end \
+    return redis.call('SMEMBERS', KEYS[2])";
 /// Gives the lease up, if this replica still holds it.
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
     return redis.call('DEL', KEYS[1]) end return 0";
@@ -327,14 +338,19 @@ impl GatewayReplicas {
 
     /// `notifications/resources/updated` for `uri` to every session
     /// subscribed to it, through whichever replica, when this replica holds
-    /// the URI (so that each update is told once); sessions that no longer
-    /// exist are unsubscribed.
+    /// the URI, here and in Redis (so that each update is told once);
+    /// sessions that no longer exist are unsubscribed.
     pub(crate) async fn tell_subscribers(&self, uri: &str) {
         if !self.holds(uri) {
             return;
         }
-        let sessions: Vec<String> = match redis::cmd("SMEMBERS")
+        let sessions: Option<Vec<String>> = match redis::cmd("EVAL")
+            .arg(SUBSCRIBERS_IF_HELD)
+            .arg(2)
+            .arg(self.lease_key(uri))
             .arg(self.subscribers_key(uri))
+            .arg(&self.me)
+            .arg(LEASE.as_millis() as u64)
             .query_async(&mut self.redis.clone())
             .await
         {
@@ -343,6 +359,11 @@ impl GatewayReplicas {
                 tracing::warn!(%uri, "replicas: the subscribers could not be read: {e}");
                 return;
             }
+        };
+        let Some(sessions) = sessions else {
+            // Another replica holds it now and tells them; this one gives
+            // it up at its next round.
+            return;
         };
         let params = ResourceUpdatedNotificationParams::new(uri);
         let Ok(params) = serde_json::to_value(params) else {
