@@ -1,5 +1,6 @@
 //! The session manager (the MCP gateway): see `--help`.
 
+use clap::builder::TypedValueParser as _;
 use clap::Parser;
 use mcp_reference::gateway::{self, config::GatewayConfig, replicas::GatewayReplicas, Gateway};
 use mcp_reference::servers::{resource_server, ServerSpec, TransportArgs};
@@ -67,6 +68,16 @@ struct Args {
         requires = "redis_url"
     )]
     task_lease_ms: u64,
+    /// How many resources one session may be subscribed to through the
+    /// gateway at once (across replicas); one more is refused with an
+    /// error naming this limit.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = gateway::config::DEFAULT_MAX_SUBSCRIPTIONS,
+        value_parser = clap::value_parser!(u32).range(1..=100_000).map(|n| n as usize)
+    )]
+    max_subscriptions_per_session: usize,
     #[command(flatten)]
     telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
@@ -94,10 +105,11 @@ async fn main() -> std::io::Result<()> {
         Some(path) => GatewayConfig::from_file(path),
         None => GatewayConfig::from_env(),
     };
-    let config = config.unwrap_or_else(|e| {
+    let mut config = config.unwrap_or_else(|e| {
         status(Level::ERROR, format_args!("session_manager: {e}"));
         std::process::exit(2);
     });
+    config.max_subscriptions = args.max_subscriptions_per_session;
     let idle = Duration::try_from_secs_f64(args.session_idle_minutes * 60.0)
         .ok()
         .filter(|d| !d.is_zero())
@@ -196,7 +208,8 @@ async fn main() -> std::io::Result<()> {
         Some(settings) => {
             let shared = GatewayReplicas::connect(&settings.redis_url, &settings.prefix)
                 .await
-                .unwrap_or_else(|e| fail(&e));
+                .unwrap_or_else(|e| fail(&e))
+                .with_session_idle(idle);
             let tasks =
                 RedisTaskStore::connect(&settings.redis_url, &format!("{}:tasks", settings.prefix))
                     .await

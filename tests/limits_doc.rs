@@ -176,6 +176,10 @@ fn limits_page_names_every_public_limit_with_its_value() {
             n(gateway::DEFAULT_PAGE_SIZE),
         ),
         ("`MAX_PAGE_SIZE`", n(gateway::MAX_PAGE_SIZE)),
+        (
+            "`DEFAULT_MAX_SUBSCRIPTIONS`",
+            n(gateway::DEFAULT_MAX_SUBSCRIPTIONS),
+        ),
     ];
     let mut missing = Vec::new();
     for (name, value) in &checks {

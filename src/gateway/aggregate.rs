@@ -7,7 +7,7 @@ use super::config::Target;
 use super::downstream::Downstream;
 use super::names::{self, Position};
 use super::relay::Upstream;
-use super::replicas::{session_of, unavailable};
+use super::replicas::{session_of, too_many_subscriptions, unavailable};
 use super::scopes;
 use super::Gateway;
 use mcp_sdk::{
@@ -20,6 +20,7 @@ use mcp_sdk::{
     UnsubscribeParams,
 };
 use mcp_sdk_client::{Client, ClientError, RequestOptions, ToolTask};
+use mcp_sdk_server::session_store::MAX_SUBSCRIPTION_URI_BYTES;
 use mcp_sdk_server::{async_trait, Notifier, Peer, RequestContext, Server};
 use std::future::Future;
 use std::sync::Arc;
@@ -784,11 +785,18 @@ impl Server for Gateway {
                 server.name()
             )));
         }
+        if uri.len() > MAX_SUBSCRIPTION_URI_BYTES {
+            // Kept in Redis key names with replicas: bounded either way.
+            return Err(Error::invalid_params(format_args!(
+                "a subscribed URI may be {MAX_SUBSCRIPTION_URI_BYTES} bytes long at most"
+            )));
+        }
+        let limit = self.max_subscriptions;
         if let Some(replicas) = &self.announcer.replicas {
             let session = session_of(&ctx).ok_or_else(|| {
                 Error::invalid_request("resources/subscribe needs the session's Mcp-Session-Id")
             })?;
-            replicas.subscribe(&uri, server, &session).await?;
+            replicas.subscribe(&uri, server, &session, limit).await?;
             // Remembered for `on_session_closed` of this replica.
             let mine = ctx
                 .peer()
@@ -799,6 +807,9 @@ impl Server for Gateway {
                 });
             lock(&mine.uris).insert(uri);
             return Ok(());
+        }
+        if !self.announcer.may_subscribe(&uri, ctx.peer(), limit) {
+            return Err(too_many_subscriptions(limit));
         }
         if self.announcer.subscribe(&uri, ctx.peer()) {
             if let Err(e) = server.watch(&uri).await {

@@ -140,7 +140,19 @@ pub struct GatewayConfig {
     /// The Redis the gateway's replicas share, from the file's
     /// `[replicas]` table.
     pub replicas: Option<ReplicaSettings>,
+    /// How many resources one upstream session may be subscribed to
+    /// through the gateway at once ([`DEFAULT_MAX_SUBSCRIPTIONS`]); with
+    /// replicas the count is shared, whichever replica took each.
+    pub max_subscriptions: usize,
 }
+
+/// The default [`GatewayConfig::max_subscriptions`]. Each subscription
+/// costs the gateway a downstream subscription (shared by the sessions on
+/// the same URI) and, with replicas, a member in two Redis sets, so one
+/// session must not take them without bound; a client that watches more
+/// resources than this is better served by `resources/list_changed` and
+/// reading what it needs.
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 100;
 
 /// Where the gateway's replicas meet (see [`super::replicas`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +202,7 @@ impl GatewayConfig {
             credentials: BTreeMap::new(),
             auth: None,
             replicas: None,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
         };
         config.check()?;
         Ok(config)

@@ -79,6 +79,9 @@ pub struct Gateway {
     templates: Mutex<HashMap<String, usize>>,
     /// At most this many items in one page of an aggregated list.
     page_size: usize,
+    /// At most this many resource subscriptions per upstream session
+    /// ([`GatewayConfig::max_subscriptions`]).
+    max_subscriptions: usize,
     _reconnecting: Vec<AbortOnDrop>,
 }
 
@@ -110,6 +113,14 @@ impl Gateway {
             replicas: replicas.clone(),
             ..Announcer::default()
         });
+        if let Some(replicas) = &replicas {
+            // Now, not at the first request (when the HTTP service would
+            // attach the same bus): the downstream servers' list changes
+            // this replica hears from the start must reach the others.
+            if announcer.notifier.attach_bus(replicas.sdk().bus).is_err() {
+                tracing::warn!("replicas: the gateway's notifier had a bus already");
+            }
+        }
         let servers: Vec<Arc<Downstream>> = config
             .servers
             .iter()
@@ -134,6 +145,7 @@ impl Gateway {
             resources: Mutex::default(),
             templates: Mutex::default(),
             page_size: config.page_size.max(1),
+            max_subscriptions: config.max_subscriptions,
             _reconnecting: reconnecting,
         });
         // Known from the start, so that the first call of a scoped tool
@@ -312,6 +324,15 @@ impl Announcer {
         list.len() == 1
     }
 
+    /// Whether `peer`'s session may subscribe to `uri`: it is subscribed
+    /// to it already, or to fewer than `limit` URIs.
+    pub(crate) fn may_subscribe(&self, uri: &str, peer: &Peer, limit: usize) -> bool {
+        let subscribers = self.subscribers();
+        let mine = |list: &Vec<Peer>| list.iter().any(|p| p.same_session(peer));
+        subscribers.get(uri).is_some_and(mine)
+            || subscribers.values().filter(|list| mine(list)).count() < limit
+    }
+
     /// Unsubscribes `peer`'s session from `uri`; whether no session is
     /// left subscribed (so the gateway may stop watching it downstream).
     pub(crate) fn unsubscribe(&self, uri: &str, peer: &Peer) -> bool {
@@ -419,6 +440,14 @@ impl Announcer {
                 List::Prompts => self.notifier.prompt_list_changed(),
                 List::Resources => self.notifier.resource_list_changed(),
             }
+        }
+        if self.replicas.is_some() {
+            // The notifier's bus carries the change to every replica, each
+            // of which appends it to its sessions' streams, once per
+            // session however many replicas hold a copy (the SDK's
+            // delivery for replicas); the peers known here are only the
+            // sessions initialized on this replica.
+            return;
         }
         let peers = {
             let mut peers = self.peers();

@@ -1,6 +1,7 @@
 //! A Redis of the test's own: Debian's `redis-server` on a free loopback
-//! port, without persistence, which a test may kill, pause and start again
-//! on the same port (the machine's shared Redis must never be touched so).
+//! port, without persistence (or with an append-only file, for a restart
+//! that keeps everything), which a test may kill, pause and start again on
+//! the same port (the machine's shared Redis must never be touched so).
 //!
 //! Without `redis-server` the tests that need it print `skipped: ...` and
 //! pass; CI sets `MCP_REDIS_TEST=required`, which makes that a failure.
@@ -43,6 +44,9 @@ pub struct OwnRedis {
     exe: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// Where it keeps its append-only file, when it persists (see
+    /// [`OwnRedis::start_persistent`]).
+    dir: Option<PathBuf>,
 }
 
 impl OwnRedis {
@@ -50,6 +54,17 @@ impl OwnRedis {
     /// `skipped: {test}: why` (a panic when `MCP_REDIS_TEST=required`).
     /// Returns once it answers `PING`.
     pub async fn start(test: &str) -> Option<OwnRedis> {
+        Self::start_in(test, None).await
+    }
+
+    /// Like [`OwnRedis::start`], with an append-only file in `dir` written
+    /// through at every command (`appendfsync always`): killed and started
+    /// again, it has everything it had.
+    pub async fn start_persistent(test: &str, dir: &std::path::Path) -> Option<OwnRedis> {
+        Self::start_in(test, Some(dir.to_owned())).await
+    }
+
+    async fn start_in(test: &str, dir: Option<PathBuf>) -> Option<OwnRedis> {
         let exe = match redis_server() {
             Ok(exe) => exe,
             Err(why) if std::env::var("MCP_REDIS_TEST").as_deref() == Ok("required") => {
@@ -60,14 +75,14 @@ impl OwnRedis {
                 return None;
             }
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
+        // Below the ephemeral range (see `free_port`): the port is
+        // released before redis-server binds it, and again at each restart.
+        let port = super::free_port();
         let mut redis = OwnRedis {
             exe,
             port,
             child: None,
+            dir,
         };
         redis.restart().await;
         Some(redis)
@@ -91,12 +106,21 @@ impl OwnRedis {
         }
     }
 
-    /// Starts it (again) on the same port, empty; returns once it answers.
+    /// Starts it (again) on the same port, empty unless it persists;
+    /// returns once it answers.
     pub async fn restart(&mut self) {
         self.kill().await;
-        let child = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""]);
+        match &self.dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
