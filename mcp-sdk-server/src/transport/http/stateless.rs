@@ -156,7 +156,7 @@ fn check_headers(
         Some(_) => {}
     }
     if req.method == "tools/call" {
-        if let Some(tool) = body_name.and_then(|name| shared.server.find_tool(name)) {
+        if let Some(tool) = body_name.and_then(|name| shared.server.find_tool_ref(name)) {
             let args = req.params.as_ref().and_then(|p| p.get("arguments"));
             check_param_headers(headers, &tool.input_schema, args)?;
         }
@@ -178,7 +178,7 @@ fn check_param_headers(
     for (path, name) in annotated {
         let value = path
             .iter()
-            .try_fold(args, |v, key| Some(v?.get(key.as_str())))
+            .try_fold(args, |v, key| Some(v?.get(*key)))
             .flatten()
             .filter(|v| !v.is_null());
         let Some(value) = value else { continue };
@@ -215,20 +215,21 @@ fn check_param_headers(
     Ok(())
 }
 
-/// The properties of `schema` marked with `x-mcp-header`, as (path, name).
-fn header_properties(
-    schema: &mcp_sdk::JsonObject,
-    path: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, String)>,
+/// The properties of `schema` marked with `x-mcp-header`, as (path, name),
+/// borrowed from the schema: this runs on every `tools/call`.
+fn header_properties<'a>(
+    schema: &'a mcp_sdk::JsonObject,
+    path: &mut Vec<&'a str>,
+    out: &mut Vec<(Vec<&'a str>, &'a str)>,
 ) {
     let Some(Value::Object(props)) = schema.get("properties") else {
         return;
     };
     for (key, sub) in props {
         let Value::Object(sub) = sub else { continue };
-        path.push(key.clone());
+        path.push(key);
         if let Some(Value::String(name)) = sub.get("x-mcp-header") {
-            out.push((path.clone(), name.clone()));
+            out.push((path.clone(), name));
         }
         header_properties(sub, path, out);
         path.pop();
