@@ -19,6 +19,7 @@ use mcp_sdk::{
     ServerCapabilities, SubscribeParams, Tool, UnsubscribeParams,
 };
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// An error of any type, as [`Server::check`] gives it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -62,6 +63,16 @@ pub trait Server: Send + Sync + 'static {
         None
     }
 
+    /// [`find_tool`](Self::find_tool), lent rather than copied when the
+    /// server keeps its definitions: the transport asks on every 2026-07-28
+    /// `tools/call`, and a copy of a tool (its schemas and all) cost more
+    /// than the rest of the header checks together. The default copies what
+    /// `find_tool` gives, so a server that implements only `find_tool` is
+    /// answered as before; the [`Router`](crate::Router) lends its own.
+    fn find_tool_ref(&self, name: &str) -> Option<Cow<'_, Tool>> {
+        self.find_tool(name).map(Cow::Owned)
+    }
+
     /// The OAuth scopes a request of `method` with `params` needs, when the
     /// server knows without running it. A protected HTTP transport answers
     /// a caller whose token lacks one with the 403 `insufficient_scope`
@@ -74,7 +85,7 @@ pub trait Server: Send + Sync + 'static {
         let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
         match (method, name) {
             ("tools/call", Some(name)) => self
-                .find_tool(name)
+                .find_tool_ref(name)
                 .map_or_else(Vec::new, |t| tool_scopes(&t)),
             _ => Vec::new(),
         }

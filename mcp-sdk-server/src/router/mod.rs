@@ -1271,6 +1271,10 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
         self.tools.get(name).cloned()
     }
 
+    fn find_tool_ref(&self, name: &str) -> Option<std::borrow::Cow<'_, Tool>> {
+        self.tools.get(name).map(std::borrow::Cow::Borrowed)
+    }
+
     fn required_scopes(&self, method: &str, params: Option<&Value>) -> Vec<String> {
         let field = |key: &str| params.and_then(|p| p.get(key)).and_then(Value::as_str);
         let scopes: &[String] = match method {

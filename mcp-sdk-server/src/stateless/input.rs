@@ -28,7 +28,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,7 +58,16 @@ pub(crate) struct InputRound {
     method: String,
     /// Who made the request (a protected server's principal), if known.
     owner: Option<String>,
-    digest: String,
+    /// SHA-256 of the request's params (hex), which binds a state to its
+    /// request: known from the start when a state came to be opened, else
+    /// computed from `params` only if a state is sealed. Most calls never
+    /// ask for input, and hashing on each of them was a tenth of a
+    /// stateless call's instructions.
+    digest: OnceLock<String>,
+    /// The params as the handler sees them (`_meta` left out, as the digest
+    /// leaves it out), kept for the digest while it is not known: the
+    /// handler takes the params themselves.
+    params: Option<Map<String, Value>>,
     capabilities: ClientCapabilities,
     answers: Mutex<BTreeMap<String, Value>>,
     asked: Mutex<Asked>,
@@ -118,14 +127,27 @@ impl InputRound {
             responses = map.remove(INPUT_RESPONSES);
             state = map.remove(REQUEST_STATE);
         }
-        let digest = if may_ask || state.is_some() {
-            digest(params.as_ref())
-        } else {
-            String::new()
+        // A state to open needs the digest now; one the handler may ask
+        // to seal needs it later, from a copy of the params.
+        let (digest, kept) = match (&state, params.as_ref()) {
+            (Some(_), _) => (OnceLock::from(digest(params.as_ref())), None),
+            (None, _) if !may_ask => (OnceLock::from(String::new()), None),
+            (None, Some(Value::Object(map))) => {
+                let kept = map.iter().filter(|(k, _)| *k != "_meta");
+                (
+                    OnceLock::new(),
+                    Some(kept.map(|(k, v)| (k.clone(), v.clone())).collect()),
+                )
+            }
+            // Params that are not an object hash as no params do.
+            (None, _) => (OnceLock::new(), None),
         };
         let mut answers = match state {
             None => BTreeMap::new(),
-            Some(Value::String(s)) => open(key, &s, method, &digest, owner.as_deref())?,
+            Some(Value::String(s)) => {
+                let digest = digest.get().map_or("", String::as_str);
+                open(key, &s, method, digest, owner.as_deref())?
+            }
             Some(_) => return Err(Error::invalid_params("requestState must be a string")),
         };
         match responses {
@@ -150,6 +172,7 @@ impl InputRound {
             method: method.to_owned(),
             owner,
             digest,
+            params: kept,
             capabilities,
             answers: Mutex::new(answers),
             asked: Mutex::new(Asked::default()),
@@ -268,6 +291,13 @@ impl InputRound {
         std::future::pending().await
     }
 
+    /// The digest of the request's params, computed on first use.
+    fn digest(&self) -> &str {
+        self.digest
+            .get_or_init(|| digest_of(self.params.as_ref()))
+            .as_str()
+    }
+
     /// Runs the handler until it finishes or waits for input.
     pub async fn drive(
         &self,
@@ -298,7 +328,7 @@ impl InputRound {
                 self.owner.as_deref(),
                 StatePayload {
                     m: self.method.clone(),
-                    d: self.digest.clone(),
+                    d: self.digest().to_owned(),
                     e: now_secs() + ttl.as_secs().max(1),
                     a: std::mem::take(&mut asked.used),
                 },
@@ -383,8 +413,16 @@ fn check_answer(request: &InputRequest, answer: &Value) -> Result<(), serde_json
 /// SHA-256 of the params as the handler sees them, in a canonical form
 /// (keys sorted, `_meta` left out: it describes the client, not the request).
 fn digest(params: Option<&Value>) -> String {
+    match params {
+        Some(Value::Object(map)) => digest_of(Some(map)),
+        _ => digest_of(None),
+    }
+}
+
+/// [`digest`] of params that are an object (`Some`) or not (`None`).
+fn digest_of(params: Option<&Map<String, Value>>) -> String {
     let mut canonical = Vec::with_capacity(256);
-    if let Some(Value::Object(map)) = params {
+    if let Some(map) = params {
         // The params without their `_meta`, written as they are (no copy
         // of the map to take `_meta` out of).
         write_object(map.iter().filter(|(k, _)| *k != "_meta"), &mut canonical);
@@ -716,6 +754,26 @@ mod tests {
             e.data.unwrap()["requiredCapabilities"],
             json!({"elicitation": {}})
         );
+    }
+
+    /// A round that opens no state hashes nothing until it seals one, and
+    /// the state it then seals is bound to the params it was given.
+    #[tokio::test]
+    async fn the_params_are_hashed_only_when_a_state_is_sealed() {
+        let key = RequestStateKey::random();
+        let params = json!({"name": "t", "arguments": {"x": 1}, "_meta": {"k": 1}});
+        let first = round(params.clone(), &key).unwrap();
+        assert!(first.digest.get().is_none());
+        let Outcome::InputRequired(_, state) = run_once(&first, &key).await else {
+            panic!("expected input required")
+        };
+        assert_eq!(first.digest.get(), Some(&digest(Some(&params))));
+        let mut retry = params.clone();
+        retry["requestState"] = json!(state);
+        assert!(round(retry, &key).is_ok());
+        let mut other = json!({"name": "t", "arguments": {"x": 2}});
+        other["requestState"] = json!(state);
+        assert!(round(other, &key).is_err());
     }
 
     #[test]

@@ -107,9 +107,8 @@ pub(crate) fn plan(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let support = server
-        .find_tool(name)
-        .and_then(|t| t.execution)
-        .and_then(|e| e.task_support)
+        .find_tool_ref(name)
+        .and_then(|t| t.execution.as_ref().and_then(|e| e.task_support))
         .unwrap_or(TaskSupport::Forbidden);
     match (support, declared(capabilities)) {
         (TaskSupport::Forbidden, _) => Ok(Plan::Plain),

@@ -53,11 +53,11 @@ impl StreamableHttpService {
         // Dropped with this future (the client went away before the answer):
         // the request is cancelled.
         let cancel_on_drop = token.clone().drop_guard();
-        tokio::spawn(async move {
+        let mut work = Box::pin(async move {
             let reply = Arc::new(tx.clone());
-            // Boxed: the handler's state is large, and a task's future is
-            // copied whole as it is spawned and as it finishes (over half of
-            // a stateless call's instructions before).
+            // Boxed apart: the handler's state is large, and a future is
+            // copied whole as it moves (over half of a stateless call's
+            // instructions before); this one stays small.
             let work = Box::pin(stateless::serve_checked(
                 &shared,
                 req,
@@ -75,14 +75,30 @@ impl StreamableHttpService {
                 let _ = tx.send(msg).await;
             }
         });
-        match rx.recv().await {
+        // Run here, not as a task of its own, until the request answers or
+        // sends something first: most answer at once, and a task to spawn
+        // (allocated, scheduled, its future copied in) cost more than the
+        // rest of the hand-over. A request that sends first goes on as a
+        // task, feeding the SSE stream its answer opens.
+        let (first, done) = tokio::select! {
+            biased;
+            () = &mut work => (rx.recv().await, true),
+            msg = rx.recv() => (msg, false),
+        };
+        match first {
             // Only a cancelled request ends without an answer.
             None => super::empty_response(StatusCode::ACCEPTED),
             Some(msg) if is_answer(&msg) => {
                 cancel_on_drop.disarm();
                 answer(msg)
             }
-            Some(first) => stream(first, rx, cancel_on_drop),
+            Some(first) => {
+                // Done already, its messages are all in `rx`.
+                if !done {
+                    tokio::spawn(work);
+                }
+                stream(first, rx, cancel_on_drop)
+            }
         }
     }
 }
@@ -156,7 +172,7 @@ fn check_headers(
         Some(_) => {}
     }
     if req.method == "tools/call" {
-        if let Some(tool) = body_name.and_then(|name| shared.server.find_tool(name)) {
+        if let Some(tool) = body_name.and_then(|name| shared.server.find_tool_ref(name)) {
             let args = req.params.as_ref().and_then(|p| p.get("arguments"));
             check_param_headers(headers, &tool.input_schema, args)?;
         }
@@ -178,7 +194,7 @@ fn check_param_headers(
     for (path, name) in annotated {
         let value = path
             .iter()
-            .try_fold(args, |v, key| Some(v?.get(key.as_str())))
+            .try_fold(args, |v, key| Some(v?.get(*key)))
             .flatten()
             .filter(|v| !v.is_null());
         let Some(value) = value else { continue };
@@ -215,20 +231,21 @@ fn check_param_headers(
     Ok(())
 }
 
-/// The properties of `schema` marked with `x-mcp-header`, as (path, name).
-fn header_properties(
-    schema: &mcp_sdk::JsonObject,
-    path: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, String)>,
+/// The properties of `schema` marked with `x-mcp-header`, as (path, name),
+/// borrowed from the schema: this runs on every `tools/call`.
+fn header_properties<'a>(
+    schema: &'a mcp_sdk::JsonObject,
+    path: &mut Vec<&'a str>,
+    out: &mut Vec<(Vec<&'a str>, &'a str)>,
 ) {
     let Some(Value::Object(props)) = schema.get("properties") else {
         return;
     };
     for (key, sub) in props {
         let Value::Object(sub) = sub else { continue };
-        path.push(key.clone());
+        path.push(key);
         if let Some(Value::String(name)) = sub.get("x-mcp-header") {
-            out.push((path.clone(), name.clone()));
+            out.push((path.clone(), name));
         }
         header_properties(sub, path, out);
         path.pop();
