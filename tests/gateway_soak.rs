@@ -16,11 +16,11 @@ use std::process::Stdio;
 use support::example;
 
 #[tokio::test]
-async fn a_tiny_soak_with_faults_passes_in_both_eras() {
+async fn a_tiny_soak_with_faults_passes_in_both_eras_twice() {
     let output = tokio::process::Command::new(example("gateway_soak"))
         .args(["--sessions", "3", "--calls", "60", "--note-every", "5"])
         .args(["--cut-every", "50", "--kill-every", "0.2", "--down", "100"])
-        .args(["--settle", "10"])
+        .args(["--settle", "10", "--rounds", "2"])
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -47,7 +47,7 @@ async fn a_tiny_soak_with_faults_passes_in_both_eras() {
     }
     assert!(start.contains("resources.watching 0"), "{stdout}");
     let back = stdout.matches("gateway back to its baseline").count();
-    assert_eq!(back, 2, "back to the baseline after each era:\n{stdout}");
+    assert_eq!(back, 4, "back to the baseline after each era:\n{stdout}");
     assert!(stdout.contains("gateway_soak: passed"), "{stdout}");
 }
 
