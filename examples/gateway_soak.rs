@@ -448,14 +448,8 @@ fn mib(kib: u64) -> f64 {
 struct Heard {
     /// Its own note's URI.
     uri: String,
-    /// Its warm-up note's URI: written until an update is heard, so that
-    /// the subscription is known live end to end; late updates of those
-    /// writes then cannot pass for updates of the counted ones.
-    warm_uri: String,
     /// Updates of its note.
     mine: Arc<AtomicUsize>,
-    /// Updates of its warm-up note.
-    warm: Arc<AtomicUsize>,
     /// Updates of any other URI (none are due).
     others: Arc<AtomicUsize>,
 }
@@ -464,9 +458,7 @@ impl Heard {
     fn new(name: &str) -> Heard {
         Heard {
             uri: format!("notes://{name}"),
-            warm_uri: format!("notes://{name}-warm"),
             mine: Arc::default(),
-            warm: Arc::default(),
             others: Arc::default(),
         }
     }
@@ -477,7 +469,7 @@ impl Heard {
 
     /// Every update heard, of any URI.
     fn total(&self) -> usize {
-        self.mine() + self.warm.load(Ordering::SeqCst) + self.others.load(Ordering::SeqCst)
+        self.mine() + self.others.load(Ordering::SeqCst)
     }
 }
 
@@ -486,8 +478,6 @@ impl ClientHandler for Heard {
     async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
         if params.uri == self.uri {
             self.mine.fetch_add(1, Ordering::SeqCst);
-        } else if params.uri == self.warm_uri {
-            self.warm.fetch_add(1, Ordering::SeqCst);
         } else {
             self.others.fetch_add(1, Ordering::SeqCst);
         }
@@ -502,7 +492,7 @@ struct Soaker {
     heard: Heard,
     /// Updates heard before the counted calls began.
     baseline: usize,
-    /// Whether an update of its warm-up note was heard before the counted
+    /// Whether an update of its note was heard in the warm-up, before the counted
     /// calls (its subscription was live end to end).
     live: bool,
     /// How often its listen stream broke (2026-07-28).
@@ -1359,7 +1349,7 @@ fn report(r: &EraReport, args: &Args) -> bool {
     }
     if r.never_live.0 > 0 {
         println!(
-            "  {} clients never heard their warm-up note: {} updates heard of {} owed (UNEXPLAINED)",
+            "  {} clients never heard their note in the warm-up: {} updates heard of {} owed (UNEXPLAINED)",
             r.never_live.0, r.never_live.2, r.never_live.1
         );
     }
