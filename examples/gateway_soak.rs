@@ -3,9 +3,11 @@
 //! client stops reading. See `--help`.
 //!
 //! ```text
-//! cargo build --release --examples
+//! cargo build --release --example gateway_soak --example session_manager \
+//!     --example tools_server --example resources_server
 //! target/release/examples/gateway_soak                      # 50 x 200, both eras
 //! target/release/examples/gateway_soak --sessions 200 --calls 1000
+//! target/release/examples/gateway_soak --rounds 3              # a leak or the allocator?
 //! target/release/examples/gateway_soak --amplification
 //! ```
 
@@ -44,17 +46,26 @@ resume with Last-Event-ID; 2026-07-28 streams cannot be resumed, so a cut listen
 again); the tools server is SIGKILLed every KILL_EVERY s and restarted on its port after DOWN ms; \
 and one more client, subscribed to every note, stops reading (its proxy stops forwarding).\n\n\
 Checked: every add answered right, once; every error counted by kind, and the kinds a fault \
-explains (the tools server down, a 2026-07-28 stream cut) told apart from the others; every note \
-written heard by its writer exactly once where the protocol promises delivery (the session era, \
-through resumption; a 2026-07-28 listener whose stream was never cut); in 2026-07-28 a \
-request whose response stream broke is sent once more, so a write may be heard twice there. Prints calls/s, p50/p99, errors by kind, notifications, and the gateway's resident \
-memory (VmRSS) before, at its peak during, and after each era. Exits 1 on a wrong, duplicated or \
-lost answer or notification, or an error no fault explains.\n\n\
-Build first: cargo build --release --examples"
+explains (the tools server down, a 2026-07-28 stream cut) told apart from the others. Session \
+era: every note written heard by its writer exactly once (a cut stream is resumed with \
+Last-Event-ID). 2026-07-28, which promises the updates of a watched URI while its listen stream \
+is open and no resumption: every listen stream acknowledged first with every URI asked for, \
+every notification on it one it asked for and tagged with its subscription id; every write \
+sent while the stream still open at the end was open heard on that stream; and no more updates \
+than writes that may have run (a write whose response stream broke is sent once more). Then, \
+once the clients have gone, the gateway must hold what it held at the start (its /health: \
+sessions, listen streams, subscriptions, downstream watches, calls in flight).\n\n\
+Prints calls/s, p50/p99, errors by kind, notifications, and the gateway's resident memory \
+(VmRSS) before, at its peak during, and after each era, and with --rounds after each round. \
+Exits 1 on a wrong, duplicated or lost answer or notification, an error no fault explains, or \
+a gateway that does not return to its baseline.\n\n\
+Build first: cargo build --release --example gateway_soak --example session_manager \
+--example tools_server --example resources_server"
 )]
 struct Args {
-    /// Concurrent clients (sessions, in the session era).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Concurrent clients (sessions, in the session era); each has a note
+    /// of its own at the resources server, which keeps 256.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=256))]
     sessions: u32,
     /// Calls per client.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -84,6 +95,18 @@ struct Args {
     /// their way, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     settle: u64,
+    /// Run the era(s) this many times against the same gateway, printing
+    /// its resident memory after each round: flat from round 2 on means
+    /// the memory of round 1 is the allocator's, not a leak.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// After an era's clients have gone, how long the gateway may take to
+    /// hold no more than at the start (sessions, listen streams,
+    /// subscriptions, downstream watches, calls in flight, as `/health`
+    /// counts them), in seconds; a listen stream is known gone at its
+    /// next keep-alive (15 s).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    drain: u64,
     /// Instead of the soak, send the batches of issue 17's amplification
     /// cases (2025-03-26 sessions) and print each answer's size and the
     /// resident memory of the process that answered, before, at its peak
@@ -121,6 +144,12 @@ struct ProxyState {
     next_id: AtomicU64,
     frozen: watch::Sender<bool>,
     cuts: AtomicUsize,
+    /// Requests that asked to resume a stream (`Last-Event-ID`).
+    resumptions: AtomicUsize,
+    /// Note name → how many `resources__write_note` calls for it had their
+    /// response stream cut (a 2026-07-28 client sends those once more, so
+    /// the note may be written twice).
+    cut_writes: Mutex<HashMap<String, usize>>,
     rng: Mutex<u64>,
 }
 
@@ -130,6 +159,9 @@ struct Link {
     /// said `text/event-stream` and the client sent nothing since: HTTP/1.1
     /// clients do not send the next request before the answer ended).
     streaming: Arc<AtomicBool>,
+    /// The note the request on it writes, when it is a
+    /// `resources__write_note` call.
+    writes: Arc<Mutex<Option<String>>>,
     cut: Arc<Notify>,
 }
 
@@ -148,6 +180,8 @@ impl Proxy {
             next_id: AtomicU64::new(0),
             frozen: watch::channel(false).0,
             cuts: AtomicUsize::new(0),
+            resumptions: AtomicUsize::new(0),
+            cut_writes: Mutex::default(),
             rng: Mutex::new(seed),
         });
         let accepting = tokio::spawn(accept(listener, state.clone()));
@@ -180,7 +214,11 @@ impl Proxy {
             *x ^= *x << 17;
             (*x % streaming.len() as u64) as usize
         };
-        streaming[pick].cut.notify_one();
+        let link = streaming[pick];
+        if let Some(note) = lock(&link.writes).clone() {
+            *lock(&self.state.cut_writes).entry(note).or_default() += 1;
+        }
+        link.cut.notify_one();
         self.state.cuts.fetch_add(1, Ordering::Relaxed);
         true
     }
@@ -199,6 +237,15 @@ impl Proxy {
 
     fn cuts(&self) -> usize {
         self.state.cuts.load(Ordering::Relaxed)
+    }
+
+    fn resumptions(&self) -> usize {
+        self.state.resumptions.load(Ordering::Relaxed)
+    }
+
+    /// How many writes of `note` had their response stream cut.
+    fn cut_writes(&self, note: &str) -> usize {
+        lock(&self.state.cut_writes).get(note).copied().unwrap_or(0)
     }
 }
 
@@ -221,13 +268,23 @@ async fn accept(listener: TcpListener, state: Arc<ProxyState>) {
             let id = state.next_id.fetch_add(1, Ordering::Relaxed);
             let link = Link {
                 streaming: Arc::new(AtomicBool::new(false)),
+                writes: Arc::default(),
                 cut: Arc::new(Notify::new()),
             };
-            let (streaming, cut) = (link.streaming.clone(), link.cut.clone());
+            let (streaming, writes, cut) = (
+                link.streaming.clone(),
+                link.writes.clone(),
+                link.cut.clone(),
+            );
             lock(&state.links).insert(id, link);
             let frozen = state.frozen.subscribe();
+            let seen = Seen {
+                streaming: &streaming,
+                writes: &writes,
+                resumptions: &state.resumptions,
+            };
             tokio::select! {
-                _ = forward(client, gateway, &streaming, frozen) => {}
+                _ = forward(client, gateway, seen, frozen) => {}
                 _ = cut.notified() => {}
             }
             lock(&state.links).remove(&id);
@@ -235,23 +292,54 @@ async fn accept(listener: TcpListener, state: Arc<ProxyState>) {
     }
 }
 
+/// What the proxy notes of one connection's traffic.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    streaming: &'a AtomicBool,
+    writes: &'a Mutex<Option<String>>,
+    resumptions: &'a AtomicUsize,
+}
+
+/// The most bytes of one request kept to find the note it writes.
+const REQUEST_HEAD: usize = 8 * 1024;
+
 /// Copies bytes both ways until either side closes.
 async fn forward(
     client: TcpStream,
     gateway: TcpStream,
-    streaming: &AtomicBool,
+    seen: Seen<'_>,
     mut frozen: watch::Receiver<bool>,
 ) {
+    let streaming = seen.streaming;
     let (mut client_r, mut client_w) = client.into_split();
     let (mut gateway_r, mut gateway_w) = gateway.into_split();
     let up = async {
         let mut buf = vec![0u8; 16 * 1024];
+        // The start of the request being sent (HTTP/1.1: one at a time).
+        let mut request: Vec<u8> = Vec::new();
         loop {
             match client_r.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     streaming.store(false, Ordering::Relaxed);
-                    if gateway_w.write_all(&buf[..n]).await.is_err() {
+                    let chunk = &buf[..n];
+                    if [&b"POST "[..], b"GET ", b"DELETE "]
+                        .iter()
+                        .any(|m| chunk.starts_with(m))
+                    {
+                        request.clear();
+                        *lock(seen.writes) = None;
+                        if contains(&chunk.to_ascii_lowercase(), b"\nlast-event-id:") {
+                            seen.resumptions.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    if request.len() < REQUEST_HEAD {
+                        request.extend_from_slice(&chunk[..n.min(REQUEST_HEAD - request.len())]);
+                        if let Some(note) = written_note(&request) {
+                            *lock(seen.writes) = Some(note);
+                        }
+                    }
+                    if gateway_w.write_all(chunk).await.is_err() {
                         return;
                     }
                 }
@@ -285,7 +373,21 @@ async fn forward(
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    find(haystack, needle).is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The note a `resources__write_note` request writes (its `name`
+/// argument, which names a soak note), if `request` is one.
+fn written_note(request: &[u8]) -> Option<String> {
+    find(request, b"resources__write_note")?;
+    let args = find(request, b"\"arguments\"")?;
+    let start = args + find(&request[args..], b"\"soak-")? + 1;
+    let len = find(&request[start..], b"\"")?;
+    String::from_utf8(request[start..start + len].to_vec()).ok()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -346,14 +448,8 @@ fn mib(kib: u64) -> f64 {
 struct Heard {
     /// Its own note's URI.
     uri: String,
-    /// Its warm-up note's URI: written until an update is heard, so that
-    /// the subscription is known live end to end; late updates of those
-    /// writes then cannot pass for updates of the counted ones.
-    warm_uri: String,
     /// Updates of its note.
     mine: Arc<AtomicUsize>,
-    /// Updates of its warm-up note.
-    warm: Arc<AtomicUsize>,
     /// Updates of any other URI (none are due).
     others: Arc<AtomicUsize>,
 }
@@ -362,15 +458,18 @@ impl Heard {
     fn new(name: &str) -> Heard {
         Heard {
             uri: format!("notes://{name}"),
-            warm_uri: format!("notes://{name}-warm"),
             mine: Arc::default(),
-            warm: Arc::default(),
             others: Arc::default(),
         }
     }
 
     fn mine(&self) -> usize {
         self.mine.load(Ordering::SeqCst)
+    }
+
+    /// Every update heard, of any URI.
+    fn total(&self) -> usize {
+        self.mine() + self.others.load(Ordering::SeqCst)
     }
 }
 
@@ -379,8 +478,6 @@ impl ClientHandler for Heard {
     async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParams) {
         if params.uri == self.uri {
             self.mine.fetch_add(1, Ordering::SeqCst);
-        } else if params.uri == self.warm_uri {
-            self.warm.fetch_add(1, Ordering::SeqCst);
         } else {
             self.others.fetch_add(1, Ordering::SeqCst);
         }
@@ -395,11 +492,16 @@ struct Soaker {
     heard: Heard,
     /// Updates heard before the counted calls began.
     baseline: usize,
-    /// Whether an update of its warm-up note was heard before the counted
+    /// Whether an update of its note was heard in the warm-up, before the counted
     /// calls (its subscription was live end to end).
     live: bool,
     /// How often its listen stream broke (2026-07-28).
     stream_cuts: Arc<AtomicUsize>,
+    /// Its listen streams, checked (2026-07-28).
+    log: Arc<Mutex<ListenLog>>,
+    /// The stream open when the counted calls began, and the updates of
+    /// its note heard on it by then (2026-07-28).
+    start: (usize, usize),
     listening: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -411,8 +513,11 @@ impl Drop for Soaker {
     }
 }
 
-fn note_name(era: &str, s: u32) -> String {
-    format!("soak-{era}-{s}")
+/// Client `s`'s note, the same in every era and round: the resources
+/// server keeps at most 256 notes (`MAX_NOTES`), so one note per client,
+/// 256 clients at most.
+fn note_name(_era: &str, s: u32) -> String {
+    format!("soak-{s}")
 }
 
 async fn write_note(
@@ -439,24 +544,108 @@ async fn write_note(
     Ok(())
 }
 
+/// What a 2026-07-28 client saw of its `subscriptions/listen` streams,
+/// each checked against what the revision promises of them.
+#[derive(Default)]
+struct ListenLog {
+    /// Streams acknowledged so far: the current one's number, from 1.
+    epoch: usize,
+    /// Whether the current stream is still open.
+    open: bool,
+    /// Updates of the client's own note heard on each stream (index:
+    /// epoch - 1).
+    mine_by_epoch: Vec<usize>,
+    /// Notifications on its streams, of any URI (to compare with what
+    /// reached the handler: a notification the handler heard but no
+    /// stream did carried no subscription id of an open stream of ours).
+    on_streams: usize,
+    /// Acknowledgements that did not honour every URI asked for.
+    short_acks: usize,
+    /// Notifications on a stream that its filter did not ask for: another
+    /// method, a URI not asked for, or another subscription's id.
+    unasked: usize,
+    /// Why `subscriptions/listen` failed, by kind, and how often.
+    failures: BTreeMap<String, usize>,
+}
+
+impl ListenLog {
+    /// The current stream, if open.
+    fn open_epoch(&self) -> Option<usize> {
+        self.open.then_some(self.epoch)
+    }
+}
+
 /// Keeps a `subscriptions/listen` stream for `uris` open, listening again
 /// whenever it breaks (and counting the breaks). Notifications reach the
-/// client's handler.
-async fn keep_listening(client: Client, uris: Vec<String>, breaks: Arc<AtomicUsize>) {
-    let filter = SubscriptionFilter::default().with_resource_subscriptions(uris);
+/// client's handler; each stream's own are checked and counted in `log`
+/// (those of `mine` by stream).
+async fn keep_listening(
+    client: Client,
+    uris: Vec<String>,
+    mine: Option<String>,
+    breaks: Arc<AtomicUsize>,
+    log: Arc<Mutex<ListenLog>>,
+) {
+    let filter = SubscriptionFilter::default().with_resource_subscriptions(uris.clone());
     loop {
         match client.listen(filter.clone()).await {
-            Ok(mut subscription) => while subscription.next().await.is_some() {},
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(mut subscription) => {
+                {
+                    let honoured = subscription
+                        .acknowledged()
+                        .resource_subscriptions
+                        .clone()
+                        .unwrap_or_default();
+                    let mut log = lock(&log);
+                    log.short_acks += usize::from(!uris.iter().all(|u| honoured.contains(u)));
+                    log.epoch += 1;
+                    log.open = true;
+                    log.mine_by_epoch.push(0);
+                }
+                let id = serde_json::to_value(subscription.id()).unwrap_or_default();
+                while let Some(n) = subscription.next().await {
+                    let params = n.params.unwrap_or_default();
+                    let uri = params["uri"].as_str().unwrap_or_default();
+                    let tagged = params["_meta"][mcp_sdk::SUBSCRIPTION_ID_META_KEY] == id;
+                    let mut log = lock(&log);
+                    let updated = n.method == "notifications/resources/updated";
+                    log.on_streams += usize::from(updated);
+                    if !updated || !uris.iter().any(|u| u == uri) || !tagged {
+                        log.unasked += 1;
+                    } else if mine.as_deref() == Some(uri) {
+                        if let Some(heard) = log.mine_by_epoch.last_mut() {
+                            *heard += 1;
+                        }
+                    }
+                }
+                lock(&log).open = false;
+            }
+            Err(e) => {
+                *lock(&log).failures.entry(listen_failure(&e)).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         breaks.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Connects client `s`, creates its note and its warm-up note, subscribes
-/// to both, and writes the warm-up note until an update of it is heard (a
-/// stateless listener's URIs are watched downstream a moment after the
-/// acknowledgement).
+/// A `subscriptions/listen` failure's kind, for the tally.
+fn listen_failure(e: &mcp_sdk_client::ClientError) -> String {
+    let e = e.to_string();
+    if e.contains("before acknowledging") {
+        "a notification before the acknowledgement (UNEXPLAINED)".into()
+    } else if e.contains("response stream broke") || e.contains("transport error") {
+        "its stream cut before the acknowledgement".into()
+    } else {
+        format!("other: {}", e.chars().take(120).collect::<String>())
+    }
+}
+
+/// Connects client `s`, creates its note, subscribes to it, and writes it
+/// until an update of it is heard (a stateless listener's URIs are watched
+/// downstream a moment after the acknowledgement), then until no update
+/// came for a while, so that none of those writes is counted with the
+/// counted ones.
 async fn soaker(
     url: &str,
     era: Era,
@@ -465,11 +654,10 @@ async fn soaker(
     timeout: Duration,
 ) -> Result<Soaker, String> {
     let name = note_name(era_name, s);
-    let warm_name = format!("{name}-warm");
     let heard = Heard::new(&name);
     let client = connect(url, era, heard.clone()).await?;
-    let uris = vec![heard.uri.clone(), heard.warm_uri.clone()];
-    for (name, uri) in [(&name, &heard.uri), (&warm_name, &heard.warm_uri)] {
+    let uris = vec![heard.uri.clone()];
+    for (name, uri) in [(&name, &heard.uri)] {
         write_note(&client, name, "created", timeout).await?;
         // The gateway learns which server owns a URI from its lists; a
         // read makes it look.
@@ -479,11 +667,14 @@ async fn soaker(
             .map_err(|e| format!("reading {uri}: {e}"))?;
     }
     let stream_cuts = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(Mutex::new(ListenLog::default()));
     let listening = if era == Era::StatelessOnly {
         Some(tokio::spawn(keep_listening(
             client.clone(),
             uris,
+            Some(heard.uri.clone()),
             stream_cuts.clone(),
+            log.clone(),
         )))
     } else {
         for uri in &uris {
@@ -496,12 +687,12 @@ async fn soaker(
     };
     let mut live = false;
     for attempt in 0..50 {
-        write_note(&client, &warm_name, &format!("{attempt}"), timeout).await?;
+        write_note(&client, &name, &format!("warm-up {attempt}"), timeout).await?;
         let deadline = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < deadline && heard.warm.load(Ordering::SeqCst) == 0 {
+        while Instant::now() < deadline && heard.mine() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if heard.warm.load(Ordering::SeqCst) > 0 {
+        if heard.mine() > 0 {
             live = true;
             break;
         }
@@ -509,11 +700,23 @@ async fn soaker(
     if !live {
         println!(
             "  client {s}: no update of {} heard after 50 writes; it goes on, counted apart",
-            heard.warm_uri
+            heard.uri
         );
+    }
+    // Late updates of the warm-up writes, if any, before the count starts.
+    let mut quiet_since = (Instant::now(), heard.mine());
+    while quiet_since.0.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if heard.mine() != quiet_since.1 {
+            quiet_since = (Instant::now(), heard.mine());
+        }
     }
     let baseline = heard.mine();
     stream_cuts.store(0, Ordering::SeqCst);
+    let start = {
+        let log = lock(&log);
+        (log.epoch, log.mine_by_epoch.last().copied().unwrap_or(0))
+    };
     Ok(Soaker {
         s,
         client,
@@ -521,6 +724,8 @@ async fn soaker(
         baseline,
         live,
         stream_cuts,
+        log,
+        start,
         listening,
     })
 }
@@ -538,6 +743,11 @@ struct Tally {
     latencies: Latencies,
     /// Notes written (answered), each owed one update.
     writes: usize,
+    /// Writes sent, answered or not (each may have changed the note).
+    write_attempts: usize,
+    /// For each answered write, the client's listen stream open when it
+    /// was sent (2026-07-28).
+    write_epochs: Vec<Option<usize>>,
 }
 
 /// Sorts an error into a kind, and says whether a fault of the soak
@@ -569,6 +779,8 @@ async fn run_client(soaker: &Soaker, era_name: &str, args: &Args, stateless: boo
         tally.calls += 1;
         let started = Instant::now();
         let writes = c % args.note_every == args.note_every - 1;
+        let epoch = lock(&soaker.log).open_epoch();
+        tally.write_attempts += usize::from(writes);
         let answer = if writes {
             write_note(&soaker.client, &name, &format!("call {c}"), timeout)
                 .await
@@ -583,6 +795,7 @@ async fn run_client(soaker: &Soaker, era_name: &str, args: &Args, stateless: boo
         match answer {
             Ok(None) => {
                 tally.writes += 1;
+                tally.write_epochs.push(epoch);
                 tally.ok += 1;
                 tally.latencies.push(latency);
             }
@@ -720,6 +933,20 @@ struct EraReport {
     never_live: (usize, usize, usize),
     /// Clients whose 2026-07-28 listen stream was cut at least once.
     cut_listeners: usize,
+    /// Requests that resumed a stream with `Last-Event-ID`.
+    resumptions: usize,
+    /// 2026-07-28: streams opened (acknowledged), acknowledgements that
+    /// left out a URI asked for, notifications a stream's filter did not
+    /// ask for, notifications the handler heard that no stream of ours
+    /// carried (no or another subscription id), and why listening failed.
+    streams: usize,
+    short_acks: usize,
+    unasked: usize,
+    untagged: usize,
+    listen_failures: BTreeMap<String, usize>,
+    /// Once the clients had gone: how long the gateway took to hold no
+    /// more than at the start, and what it held then (or still held).
+    drained: Result<(Duration, Holdings), Holdings>,
 }
 
 async fn soak_era(
@@ -728,6 +955,7 @@ async fn soak_era(
     args: &Args,
     era: Era,
     name: &'static str,
+    baseline: &Holdings,
 ) -> Result<EraReport, String> {
     let gateway_pid = system.gateway.process.pid();
     let gateway_addr: SocketAddr = system
@@ -762,6 +990,8 @@ async fn soak_era(
             Some(tokio::spawn(keep_listening(
                 client.clone(),
                 uris,
+                None,
+                Arc::default(),
                 Arc::default(),
             )))
         } else {
@@ -808,12 +1038,26 @@ async fn soak_era(
     // A moment more, for duplicates to show.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
+    if stateless {
+        // What the handler heard and the streams carried, level.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline
+            && soakers
+                .iter()
+                .any(|s| s.heard.total() > lock(&s.log).on_streams)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     let mut tally = Tally::default();
     let (mut promised, mut unpromised) = ((0, 0), (0, 0));
     let (mut extra_updates, mut foreign_updates, mut cut_listeners) = (0, 0, 0);
     let mut extra_clients = 0;
     let mut never_live = (0, 0, 0);
     let mut retried_updates = 0;
+    let (mut streams, mut short_acks, mut unasked, mut untagged) = (0, 0, 0, 0);
+    let mut listen_failures = BTreeMap::new();
     for (soaker, t) in soakers.iter().zip(tallies) {
         let heard = soaker.heard.mine() - soaker.baseline;
         let cut = stateless && soaker.stream_cuts.load(Ordering::SeqCst) > 0;
@@ -823,21 +1067,81 @@ async fn soak_era(
             never_live.1 += t.writes;
             never_live.2 += heard;
         }
-        let bucket = if cut { &mut unpromised } else { &mut promised };
-        bucket.0 += t.writes;
-        bucket.1 += heard.min(t.writes);
-        if !cut && heard < t.writes {
-            // Who lost what: the place to start looking.
-            println!(
-                "  client {}: heard {heard} of the {} updates of {} it was owed",
-                soaker.s, t.writes, soaker.heard.uri
-            );
-        }
         if stateless {
-            // A 2026-07-28 client sends a request whose response stream
-            // broke once more, so a write may run twice.
-            retried_updates += heard.saturating_sub(t.writes);
+            let log = lock(&soaker.log);
+            // 2026-07-28 promises the updates of a watched URI on a stream
+            // while it is open, and no resumption once it breaks: owed are
+            // the writes sent while the stream that is still open was.
+            let last = log.open_epoch();
+            let owed = last.map_or(0, |e| {
+                t.write_epochs.iter().filter(|w| **w == Some(e)).count()
+            });
+            let on_last = last.map_or(0, |e| {
+                let before = if e == soaker.start.0 {
+                    soaker.start.1
+                } else {
+                    0
+                };
+                log.mine_by_epoch[e - 1].saturating_sub(before)
+            });
+            promised.0 += owed;
+            promised.1 += on_last.min(owed);
+            unpromised.0 += t.writes - owed;
+            unpromised.1 += heard.saturating_sub(on_last).min(t.writes - owed);
+            if on_last < owed {
+                println!(
+                    "  client {}: heard {on_last} of the {owed} updates of {} owed on its stream {} (never cut)",
+                    soaker.s,
+                    soaker.heard.uri,
+                    last.unwrap_or(0)
+                );
+            }
+            // A write whose response stream broke is sent once more, so it
+            // may run twice; beyond that, every update is of a write that
+            // ran, or it is a duplicate.
+            let note = note_name(name, soaker.s);
+            let could_run = t.write_attempts + proxy.cut_writes(&note);
+            extra_updates += heard.saturating_sub(could_run);
+            extra_clients += usize::from(heard > could_run);
+            if heard > could_run {
+                let by_stream: Vec<String> = (1..=log.epoch)
+                    .map(|e| {
+                        let sent = t.write_epochs.iter().filter(|w| **w == Some(e)).count();
+                        format!("{sent}/{}", log.mine_by_epoch[e - 1])
+                    })
+                    .collect();
+                let unlistened = t.write_epochs.iter().filter(|w| w.is_none()).count();
+                println!(
+                    "  client {}: heard {heard} updates of {} from {} writes sent ({} answered, {} of them cut and sent again); writes/updates by stream: {} (from stream {}, {} heard there before); {unlistened} writes while no stream was open",
+                    soaker.s,
+                    soaker.heard.uri,
+                    t.write_attempts,
+                    t.writes,
+                    could_run - t.write_attempts,
+                    by_stream.join(" "),
+                    soaker.start.0,
+                    soaker.start.1,
+                );
+            }
+            retried_updates += heard.saturating_sub(t.writes).min(could_run - t.writes);
+            streams += log.epoch;
+            short_acks += log.short_acks;
+            unasked += log.unasked;
+            untagged += soaker.heard.total().saturating_sub(log.on_streams);
+            for (why, n) in &log.failures {
+                *listen_failures.entry(why.clone()).or_default() += n;
+            }
         } else {
+            // Sessions resume a broken stream (Last-Event-ID): every update
+            // is owed, once.
+            promised.0 += t.writes;
+            promised.1 += heard.min(t.writes);
+            if heard < t.writes {
+                println!(
+                    "  client {}: heard {heard} of the {} updates of {} it was owed",
+                    soaker.s, t.writes, soaker.heard.uri
+                );
+            }
             extra_updates += heard.saturating_sub(t.writes);
             extra_clients += usize::from(heard > t.writes);
         }
@@ -866,14 +1170,21 @@ async fn soak_era(
         if let Some(task) = listening {
             task.abort();
         }
-        stalled_proxy.cut_all();
+        // Reading again, so that it can say goodbye.
+        stalled_proxy.freeze(false);
         let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
     }
-    let cuts = proxy.cuts();
+    let (cuts, resumptions) = (proxy.cuts(), proxy.resumptions());
     drop(proxy);
     drop(stalled_proxy);
-    // Sessions closed, streams gone: what the gateway keeps.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Sessions closed, streams gone: the gateway should hold what it held
+    // at the start (a leak shows here, not in the allocator's RSS).
+    let drained = drain(
+        &system.gateway.base,
+        baseline,
+        Duration::from_secs(args.drain),
+    )
+    .await;
     let rss_after = rss_kib(gateway_pid).unwrap_or(0);
     Ok(EraReport {
         name,
@@ -892,7 +1203,82 @@ async fn soak_era(
         foreign_updates,
         never_live,
         cut_listeners,
+        resumptions,
+        streams,
+        short_acks,
+        unasked,
+        untagged,
+        listen_failures,
+        drained,
     })
+}
+
+// ---------------------------------------------------------------------------
+// What the gateway holds
+
+/// What the gateway's `/health` says it holds that its clients make it
+/// hold: its `upstream` counts (sessions, listen streams, peers,
+/// subscribed URIs) and each downstream server's watched URIs and calls in
+/// flight, by name.
+type Holdings = BTreeMap<String, u64>;
+
+async fn holdings(base: &str) -> Result<Holdings, String> {
+    let url = format!("{base}/health");
+    let body = reqwest::get(&url)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .bytes()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let health: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))?;
+    let upstream = health["upstream"]
+        .as_object()
+        .ok_or_else(|| format!("{url}: no upstream counts in {health}"))?;
+    let mut held: Holdings = upstream
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(u64::MAX)))
+        .collect();
+    for d in health["downstream"].as_array().into_iter().flatten() {
+        let name = d["name"].as_str().unwrap_or("?");
+        for key in ["watching", "callsInFlight"] {
+            held.insert(format!("{name}.{key}"), d[key].as_u64().unwrap_or(u64::MAX));
+        }
+    }
+    Ok(held)
+}
+
+/// Waits (at most `within`) for the gateway to hold no more than
+/// `baseline`: how long it took and what it held, or what it still holds.
+async fn drain(
+    base: &str,
+    baseline: &Holdings,
+    within: Duration,
+) -> Result<(Duration, Holdings), Holdings> {
+    let started = Instant::now();
+    let mut last = Holdings::new();
+    loop {
+        if let Ok(held) = holdings(base).await {
+            let back = held
+                .iter()
+                .all(|(k, v)| *v <= baseline.get(k).copied().unwrap_or(0));
+            if back {
+                return Ok((started.elapsed(), held));
+            }
+            last = held;
+        }
+        if started.elapsed() >= within {
+            return Err(last);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn show(held: &Holdings) -> String {
+    held.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Prints one era's figures; whether it passed.
@@ -917,8 +1303,9 @@ fn report(r: &EraReport, args: &Args) -> bool {
         t.duplicated
     );
     println!(
-        "  faults: {} SSE connections cut, tools server killed {} times{}",
+        "  faults: {} SSE connections cut ({} requests resumed a stream with Last-Event-ID), tools server killed {} times{}",
         r.cuts,
+        r.resumptions,
         r.faults.kills,
         r.faults
             .restart_failure
@@ -934,23 +1321,35 @@ fn report(r: &EraReport, args: &Args) -> bool {
         };
         println!("  error: {n} x {kind} ({why})");
     }
-    println!(
-        "  updates where delivery is promised: {} heard of {} owed",
-        r.promised.1, r.promised.0
-    );
     if r.name == "stateless" {
         println!(
-            "  updates to {} listeners whose stream was cut (not resumable): {} heard of {} owed",
+            "  updates promised (written while the listen stream still open at the end was): {} heard of {} owed",
+            r.promised.1, r.promised.0
+        );
+        println!(
+            "  updates not promised (written while no stream or a later-cut one was open; {} clients' streams were cut): {} heard of {}",
             r.cut_listeners, r.unpromised.1, r.unpromised.0
         );
         println!(
-            "  updates beyond those owed: {} (a write whose response stream broke is sent again, so it may run twice)",
+            "  updates of writes sent twice (their response stream was cut): {}",
             r.retried_updates
+        );
+        println!(
+            "  listen streams: {} acknowledged; acknowledgements short of a URI asked for: {}; notifications not asked for: {}; without our subscription id: {}",
+            r.streams, r.short_acks, r.unasked, r.untagged
+        );
+        for (why, n) in &r.listen_failures {
+            println!("  subscriptions/listen failed: {n} x {why}");
+        }
+    } else {
+        println!(
+            "  updates (promised, with resumption): {} heard of {} owed",
+            r.promised.1, r.promised.0
         );
     }
     if r.never_live.0 > 0 {
         println!(
-            "  {} clients never heard their warm-up note: {} updates heard of {} owed (UNEXPLAINED)",
+            "  {} clients never heard their note in the warm-up: {} updates heard of {} owed (UNEXPLAINED)",
             r.never_live.0, r.never_live.2, r.never_live.1
         );
     }
@@ -958,6 +1357,18 @@ fn report(r: &EraReport, args: &Args) -> bool {
         "  updates heard beyond those owed: {} (by {} clients), of URIs not subscribed to: {}",
         r.extra_updates, r.extra_clients, r.foreign_updates
     );
+    match &r.drained {
+        Ok((took, held)) => println!(
+            "  gateway back to its baseline {:.1} s after the clients went: {}",
+            took.as_secs_f64(),
+            show(held)
+        ),
+        Err(held) => println!(
+            "  gateway NOT back to its baseline {} s after the clients went: {}",
+            args.drain,
+            show(held)
+        ),
+    }
     println!(
         "  gateway RSS: {:.1} MiB before, {:.1} MiB peak during, {:.1} MiB after",
         mib(r.rss_before),
@@ -977,6 +1388,11 @@ fn report(r: &EraReport, args: &Args) -> bool {
         && r.extra_updates == 0
         && r.foreign_updates == 0
         && r.never_live.0 == 0
+        && r.short_acks == 0
+        && r.unasked == 0
+        && r.untagged == 0
+        && !r.listen_failures.keys().any(|k| k.contains("UNEXPLAINED"))
+        && r.drained.is_ok()
         && r.faults.restart_failure.is_none();
     if !ok {
         if let Some(first) = &t.first_unexplained {
@@ -1234,20 +1650,43 @@ async fn main() {
         !cfg!(debug_assertions),
         mib(rss_kib(system.gateway.process.pid()).unwrap_or(0))
     );
+    let gateway_pid = system.gateway.process.pid();
+    let baseline = match holdings(&system.gateway.base).await {
+        Ok(held) => held,
+        Err(e) => {
+            system.stop(Duration::ZERO).await;
+            fail(e)
+        }
+    };
+    println!("gateway holds at start: {}", show(&baseline));
     let mut passed = true;
-    for &(era, name) in eras {
-        match soak_era(&mut system, &bin_dir, &args, era, name).await {
-            Ok(r) => passed &= report(&r, &args),
-            Err(e) => {
-                println!("era {name}: {e}");
+    let mut after_rounds = Vec::new();
+    'rounds: for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("round {round} of {}", args.rounds);
+        }
+        for &(era, name) in eras {
+            match soak_era(&mut system, &bin_dir, &args, era, name, &baseline).await {
+                Ok(r) => passed &= report(&r, &args),
+                Err(e) => {
+                    println!("era {name}: {e}");
+                    passed = false;
+                }
+            }
+            if let Some((child, status, tail)) = system.exited() {
+                println!("{child} exited ({status}): {}", tail.join("\n    "));
                 passed = false;
+                break 'rounds;
             }
         }
-        if let Some((child, status, tail)) = system.exited() {
-            println!("{child} exited ({status}): {}", tail.join("\n    "));
-            passed = false;
-            break;
-        }
+        after_rounds.push(rss_kib(gateway_pid).unwrap_or(0));
+    }
+    if args.rounds > 1 {
+        let figures: Vec<String> = after_rounds
+            .iter()
+            .map(|kib| format!("{:.1}", mib(*kib)))
+            .collect();
+        println!("gateway RSS after each round (MiB): {}", figures.join(", "));
     }
     // Stopped before any verdict, so no exit leaves a child behind.
     system.stop(Duration::ZERO).await;

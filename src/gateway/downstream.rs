@@ -79,6 +79,12 @@ struct Link {
     listener: Option<AbortOnDrop>,
     /// The [`Watched::version`] whose URIs `listener`'s filter holds.
     listener_version: u64,
+    /// The URIs `listener`'s filter holds, once the server acknowledged it
+    /// (empty until then). A URI among them needs no new stream: replacing
+    /// the stream for it sent every change made while both streams were
+    /// open twice (the soak's duplicated updates after a cut listener
+    /// listened again, issue 17).
+    listener_uris: BTreeSet<String>,
 }
 
 /// The watched URIs, and a version that counts their changes: a stateless
@@ -167,6 +173,7 @@ impl Downstream {
                 instructions: None,
                 listener: None,
                 listener_version: 0,
+                listener_uris: BTreeSet::new(),
             }),
             wake: Notify::new(),
             watched: Mutex::default(),
@@ -314,6 +321,7 @@ impl Downstream {
         tracing::warn!(server = %self.spec.name, "downstream server down: {why}");
         link.client = None;
         link.listener = None;
+        link.listener_uris.clear();
         link.status = Status::Down;
         link.last_error = Some(why.to_owned());
         link.since = SystemTime::now();
@@ -416,6 +424,7 @@ impl Downstream {
         link.instructions = client.server().instructions.clone();
         let (watched, version) = self.watched().snapshot();
         link.listener_version = version;
+        link.listener_uris.clear();
         link.listener = client.is_stateless().then(|| {
             AbortOnDrop(tokio::spawn(listen(
                 Arc::downgrade(self),
@@ -467,6 +476,9 @@ impl Downstream {
     pub(crate) async fn watch(self: &Arc<Self>, uri: &str) -> Result<(), Error> {
         let (client, generation) = self.client()?;
         self.watched().insert(uri);
+        if client.is_stateless() && self.link().listener_uris.contains(uri) {
+            return Ok(()); // the open stream hears of it already
+        }
         let done = if client.is_stateless() {
             self.relisten(client, generation).await
         } else {
@@ -479,6 +491,10 @@ impl Downstream {
     }
 
     /// Stops hearing of changes to `uri` (nobody upstream is subscribed).
+    /// A stateless server's stream keeps it until the stream holds many
+    /// more URIs than are watched: its changes are dropped meanwhile (no
+    /// upstream client wants them), and a client that listens again soon
+    /// (its stream was cut) needs no new stream.
     pub(crate) async fn unwatch(self: &Arc<Self>, uri: &str) {
         if !self.watched().remove(uri) {
             return;
@@ -487,7 +503,10 @@ impl Downstream {
             return;
         };
         if client.is_stateless() {
-            let _ = self.relisten(client, generation).await;
+            let held = self.link().listener_uris.len();
+            if held > 2 * self.watched().uris.len() + 16 {
+                let _ = self.relisten(client, generation).await;
+            }
         } else {
             let unsubscribe = client.unsubscribe(uri);
             let _ = tokio::time::timeout(self.call_timeout, unsubscribe).await;
@@ -523,7 +542,7 @@ impl Downstream {
             Arc::downgrade(self),
             client,
             generation,
-            uris,
+            uris.clone(),
             Some(acked),
         )));
         let refused = |why: String| {
@@ -558,6 +577,7 @@ impl Downstream {
             // not count as the server going away.
             link.listener = Some(task);
             link.listener_version = version;
+            link.listener_uris = uris.into_iter().collect();
         }
         Ok(())
     }

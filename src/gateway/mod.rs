@@ -26,7 +26,8 @@
 //! closed stateless stream, a closed or expired session) the call is
 //! cancelled downstream; past the configured call timeout (restarted by
 //! progress) it is cancelled and the caller gets -32001 naming the server.
-//! `GET /health` counts each server's calls in flight.
+//! `GET /health` counts each server's calls in flight, and the sessions and
+//! streams the gateway holds for its upstream clients.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -178,26 +179,52 @@ impl Gateway {
     }
 
     /// The `GET /health` answer: `healthy` when every downstream server is
-    /// up, `degraded` otherwise, and each server's state (see
-    /// [`Downstream::health`]).
+    /// up, `degraded` otherwise, each server's state (see
+    /// [`Downstream::health`]), and what the gateway holds for its upstream
+    /// clients (see [`upstream`](Self::upstream)).
     pub fn health(&self) -> serde_json::Value {
         let all_up = self.servers.iter().all(|s| s.status() == Status::Up);
         serde_json::json!({
             "status": if all_up { "healthy" } else { "degraded" },
             "server": "session_manager",
             "downstream": self.servers.iter().map(|s| s.health()).collect::<Vec<_>>(),
+            "upstream": self.upstream(),
             "timestamp": crate::servers::utc_timestamp(std::time::SystemTime::now()),
+        })
+    }
+
+    /// What the gateway holds for its upstream clients: `listeners` (open
+    /// `subscriptions/listen` streams), `peers` (sessions it may announce
+    /// list changes to) and `subscribedUris` (URIs sessions subscribed to,
+    /// in this process). Once every client has gone these return to zero,
+    /// which is how a soak tells a leak from an allocator keeping memory.
+    pub fn upstream(&self) -> serde_json::Value {
+        let a = &self.announcer;
+        let peers = a.peers().iter().filter(|p| !p.is_closed()).count();
+        serde_json::json!({
+            "listeners": a.notifier.listeners(),
+            "peers": peers,
+            "subscribedUris": a.subscribers().len(),
         })
     }
 
     /// `GET /health`, answered with [`health`](Self::health).
     pub fn health_route(self: &Arc<Self>) -> ExtraRoutes {
+        self.health_route_with(None)
+    }
+
+    /// `GET /health` for the gateway served by `service`: its `upstream`
+    /// also counts the open `sessions`.
+    fn health_route_with(self: &Arc<Self>, service: Option<StreamableHttpService>) -> ExtraRoutes {
         let gateway = Arc::downgrade(self);
         Arc::new(move |req| {
             if req.uri().path() != "/health" {
                 return None;
             }
-            let body = gateway.upgrade().map(|g| g.health()).unwrap_or_default();
+            let mut body = gateway.upgrade().map(|g| g.health()).unwrap_or_default();
+            if let (Some(service), Some(upstream)) = (&service, body.get_mut("upstream")) {
+                upstream["sessions"] = service.session_count().into();
+            }
             Some(
                 http::Response::builder()
                     .header("content-type", "application/json")
@@ -216,8 +243,8 @@ pub async fn serve(
     config: HttpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let health = gateway.health_route();
-    let service = StreamableHttpService::new(gateway, config);
+    let service = StreamableHttpService::new(gateway.clone(), config);
+    let health = gateway.health_route_with(Some(service.clone()));
     mcp_sdk_server::http::serve_app(listener, "/mcp", service, Some(health), shutdown).await
 }
 
