@@ -1,6 +1,24 @@
 //! tools/call round trips of the echo tool over stdio, against the
 //! `echo_server` example as a child process, beside the physical limit on
-//! the same run: a `cat` child process echoing the exact response line.
+//! the same run: a child process echoing the exact response line.
+//!
+//! The baselines. `cat` alone made the ratio meaningless: on one quiet
+//! machine it gave 911k and 275k req/s in two runs. A pipe round trip's
+//! rate depends on how the two processes happen to be scheduled (on one
+//! core the client writes many lines before the echo runs, and it reads and
+//! writes them in one go; on two, each line can cost both a wake-up), not
+//! on either program. So: (1) the echo child is this bench itself
+//! (`--echo-child`), reading up to 64 KiB at once and writing the lines of
+//! one read in one write, as the server's reader and writer do, so that
+//! it differs from ours only by what serving MCP adds; `cat` stays as a
+//! second row for comparison with older figures. (2) Every round of ours
+//! alternates with a round of each baseline and the median round is kept.
+//! (3) Beside req/s, each child's CPU time and context switches per call
+//! (from `/proc`, summed over its threads) are printed: they hardly move
+//! with the machine's load, so they compare builds and runs that req/s
+//! cannot. Counting mode for system calls, without a clock:
+//! `cargo bench --bench stdio -- --calls 200000 --wrap "strace -f -c -o FILE"`
+//! (or `perf stat -o FILE`; `--server PATH` for another build).
 //!
 //! `cargo bench --bench stdio`. `cargo bench` does not build examples, so
 //! the bench runs `cargo build --release --example echo_server` first (a
