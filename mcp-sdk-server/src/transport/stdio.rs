@@ -9,12 +9,12 @@ use crate::server::Server;
 use crate::session::Session;
 use crate::sink::{MessageSink, Outbound};
 use async_trait::async_trait;
-use mcp_sdk::framing::{read_line, trim_line};
+use mcp_sdk::framing::{find_newline, read_line, trim_line};
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, Message};
 use std::io;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 /// The longest line we accept (16 MiB); longer ones are answered with an
@@ -174,35 +174,38 @@ where
     let session = Session::with_waiting_bound(shared, out.clone(), MAX_WAITING_REQUESTS);
     let writer = tokio::spawn(write_lines(rx, writer));
 
+    // One read takes whatever the pipe holds (up to 64 KiB): a client that
+    // pipelines requests has them all read, and started, per wake-up.
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut line = Vec::with_capacity(4096);
+    let mut line = Vec::new();
     let result = loop {
+        let available = match reader.fill_buf().await {
+            Ok([]) => break Ok(()),
+            Ok(available) => available,
+            Err(e) => break Err(e),
+        };
+        // A line whole in the buffer is taken where it lies.
+        if let Some(end) = find_newline(available) {
+            take_line(&session, &available[..end], &out, &tx).await;
+            reader.consume(end + 1);
+            continue;
+        }
+        // A line that goes on past the buffer is gathered, up to the bound.
         line.clear();
         match read_line(&mut reader, &mut line, MAX_LINE_BYTES).await {
             Ok(0) => break Ok(()),
-            Ok(_) => {}
+            Ok(_) => take_line(&session, &line, &out, &tx).await,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 let err = Error::invalid_request(format_args!(
                     "message longer than {MAX_LINE_BYTES} bytes"
                 ));
                 let _ = out.send(Message::error(None, err)).await;
-                continue;
             }
             Err(e) => break Err(e),
         }
-        let text = trim_line(&line);
-        if text.is_empty() {
-            continue;
-        }
-        if is_batch(text) {
-            batch(&session, text, &out, &tx).await;
-            continue;
-        }
-        match decode(text) {
-            Ok(msg) => session.handle(msg, out.clone()).await,
-            Err(e) => {
-                let _ = out.send(e.into_message()).await;
-            }
+        if line.capacity() > 64 * 1024 {
+            // A long line must not pin its buffer for good.
+            line = Vec::new();
         }
     };
 
@@ -216,6 +219,28 @@ where
     drop(tx);
     let _ = writer.await;
     result
+}
+
+/// Takes one line from the client: a message, or a batch of them.
+async fn take_line(
+    session: &Arc<Session>,
+    line: &[u8],
+    out: &Outbound,
+    lines: &mpsc::Sender<Line>,
+) {
+    let text = trim_line(line);
+    if text.is_empty() {
+        return;
+    }
+    if is_batch(text) {
+        return batch(session, text, out, lines).await;
+    }
+    match decode(text) {
+        Ok(msg) => session.handle(msg, out.clone()).await,
+        Err(e) => {
+            let _ = out.send(e.into_message()).await;
+        }
+    }
 }
 
 /// What the writer writes: a message on its line, or the answers to a
@@ -280,44 +305,32 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
     });
 }
 
-/// Writes each message as one line. Whatever is queued goes out in one
-/// write, so bursts cost few system calls and few wake-ups of the client.
+/// Writes each message as one line, gathering every answer that is ready
+/// into one write: a write wakes the client, so one per burst instead of
+/// one per answer saves the client's wake-ups as well as system calls.
 async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut writer: W) {
     const CHUNK: usize = 64 * 1024;
     let mut out = Vec::with_capacity(CHUNK);
     while let Some(line) = rx.recv().await {
-        let mut next = Some(line);
-        let mut yielded = false;
-        while let Some(line) = next {
-            let start = out.len();
-            let written = match &line {
-                Line::One(msg) => serde_json::to_writer(&mut out, msg),
-                Line::Batch(msgs) => {
-                    out.extend_from_slice(&encode_batch(msgs));
-                    Ok(())
+        encode(&mut out, line);
+        // Gather until a yield brings nothing new. A yield lets the tasks
+        // that are ready on this worker (requests about to answer) run
+        // first: an answer that comes while we wait joins this write. A
+        // yield that brought nothing means nothing more is about to come.
+        loop {
+            while let Ok(line) = rx.try_recv() {
+                encode(&mut out, line);
+                if out.len() >= CHUNK {
+                    if writer.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
                 }
-            };
-            if written.is_err() {
-                out.truncate(start);
-                tracing::error!("a message did not serialize; dropped");
-            } else if out.len() > start {
-                out.push(b'\n');
             }
-            if out.len() >= CHUNK {
-                if writer.write_all(&out).await.is_err() {
-                    return;
-                }
-                out.clear();
-            }
-            next = rx.try_recv().ok();
-            if next.is_none() && !yielded {
-                // Let the requests that are ready run first: their answers
-                // then go out in the same write. Without this, the task
-                // that wakes us runs at once, and every answer costs a
-                // write and a wake-up of the client.
-                yielded = true;
-                tokio::task::yield_now().await;
-                next = rx.try_recv().ok();
+            tokio::task::yield_now().await;
+            match rx.try_recv() {
+                Ok(line) => encode(&mut out, line),
+                Err(_) => break,
             }
         }
         if !out.is_empty() && writer.write_all(&out).await.is_err() {
@@ -331,5 +344,24 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
             // One huge message must not pin its buffer for good.
             out = Vec::with_capacity(CHUNK);
         }
+    }
+}
+
+/// Appends `line` and its newline to `out`; a message that does not
+/// serialize is dropped (and logged), leaving `out` as it was.
+fn encode(out: &mut Vec<u8>, line: Line) {
+    let start = out.len();
+    let written = match &line {
+        Line::One(msg) => serde_json::to_writer(&mut *out, msg),
+        Line::Batch(msgs) => {
+            out.extend_from_slice(&encode_batch(msgs));
+            Ok(())
+        }
+    };
+    if written.is_err() {
+        out.truncate(start);
+        tracing::error!("a message did not serialize; dropped");
+    } else if out.len() > start {
+        out.push(b'\n');
     }
 }
