@@ -1032,10 +1032,15 @@ async fn a_subscription_too_far_behind_ends_saying_so() {
         SubscriptionFilter::default().with_resource_subscriptions(vec!["file:///0".into()]);
     let mut subscription = client.listen(filter).await.unwrap();
     client.list_tools(None).await.unwrap();
-    let mut heard = 0;
-    while subscription.next().await.is_some() {
-        heard += 1;
-    }
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut heard = 0;
+        while subscription.next().await.is_some() {
+            heard += 1;
+        }
+        heard
+    })
+    .await
+    .expect("the subscription ends");
     assert_eq!(heard, 256 + mcp_sdk_client::MAX_WAITING_KINDS);
     match subscription.end() {
         Some(Err(ClientError::Protocol(why))) => assert!(why.contains("fell behind"), "{why}"),
