@@ -563,8 +563,14 @@ asyncio.run(main())
 }
 
 async fn http_server_at(name: &str, addr: &str) -> tokio::process::Child {
+    http_server_at_with(name, &[], addr).await
+}
+
+/// [`http_server_at`] with arguments of its own.
+async fn http_server_at_with(name: &str, args: &[&str], addr: &str) -> tokio::process::Child {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(example(name))
+        .args(args)
         .args(["--http", addr])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -1628,21 +1634,14 @@ async fn resource_updates(upstream: Era, downstream: Era) {
             async move { watching_at(&gateway, "resources") == 1 }
         })
         .await;
-        // `watching` counts the URI as soon as the gateway starts to listen
-        // downstream, before the server acknowledged the new stream: a
-        // write in between is not heard, so write until one is (bounded).
-        let heard = tokio::time::timeout(PATIENCE, async {
-            loop {
-                write("heard alone").await;
-                let wait = std::time::Duration::from_millis(500);
-                if let Ok(heard) = tokio::time::timeout(wait, alone.next()).await {
-                    break heard;
-                }
-            }
-        })
-        .await
-        .expect("a notification in time")
-        .expect("the stream stays open");
+        // `watching` counts the URI once the server acknowledged the
+        // gateway's stream there (issue 17: it counted it before, and a
+        // write in between was not heard): the first write is heard.
+        write("heard alone").await;
+        let heard = tokio::time::timeout(PATIENCE, alone.next())
+            .await
+            .expect("a notification in time")
+            .expect("the stream stays open");
         assert_eq!(heard.params.as_ref().unwrap()["uri"], uri, "{heard:?}");
         drop(alone);
         let gateway = system.gateway.clone();
@@ -2150,4 +2149,82 @@ async fn a_batch_through_the_gateway_is_bounded_in_items_and_answer_size() {
         body_bytes <= BUDGET + 2 * FILE,
         "{body_bytes} bytes answered for a budget of {BUDGET}"
     );
+}
+
+/// Issue 17: `watching` in `/health` counted the URIs the gateway meant to
+/// watch, not those the server watched for it: while the resources server
+/// was down, and after it came back until the gateway's stream there was
+/// acknowledged (or its subscription made again), it still said 1, though
+/// no update could be heard. It counts live watchers now.
+#[tokio::test]
+async fn watching_counts_only_what_the_server_watches_now() {
+    for era in [Era::StatelessOnly, Era::SessionOnly] {
+        watching_follows_the_server(era).await;
+    }
+}
+
+async fn watching_follows_the_server(downstream: Era) {
+    let data = TempDir::new("gateway-watching");
+    let dir = data.0.join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.to_str().unwrap().to_owned();
+    let mut resources = http_server("resources_server", &["--dir", &dir]).await;
+    let addr = resources.base.trim_start_matches("http://").to_owned();
+    let spec = DownstreamSpec {
+        name: "resources".into(),
+        target: Target::Http {
+            url: resources.url.clone(),
+        },
+        era: downstream,
+    };
+    let setup = Setup {
+        extra: vec![spec],
+        ..Default::default()
+    };
+    let system = System::start_with(&[], setup).await;
+    let (session, host) = system.client(Era::SessionOnly).await;
+    let uri = "notes://watched";
+    let args = json!({"name": "watched", "text": "first"});
+    ok(&session, "resources__write_note", args).await;
+    session.subscribe(uri).await.unwrap();
+    assert_eq!(
+        watching_at(&system.gateway, "resources"),
+        1,
+        "{downstream:?}"
+    );
+
+    resources.child.kill().await.unwrap();
+    let gateway = system.gateway.clone();
+    eventually("the gateway sees the server down", || {
+        let (gateway, session) = (gateway.clone(), session.clone());
+        async move {
+            // A call finds it down in the session era (no stream tells).
+            let args = json!({"name": "watched", "text": "while down"});
+            let _ = call(&session, "resources__write_note", args).await;
+            downstream_state(&gateway.health(), "resources") == "down"
+        }
+    })
+    .await;
+    assert_eq!(
+        watching_at(&system.gateway, "resources"),
+        0,
+        "{downstream:?}: nothing is watched at a server that is down"
+    );
+
+    resources.child = http_server_at_with("resources_server", &["--dir", &dir], &addr).await;
+    let gateway = system.gateway.clone();
+    eventually("the gateway watches the URI there again", || {
+        let gateway = gateway.clone();
+        async move { watching_at(&gateway, "resources") == 1 }
+    })
+    .await;
+    // Counted once watched: the first write after it is heard.
+    let before = host.updated.lock().unwrap().len();
+    let args = json!({"name": "watched", "text": "second"});
+    ok(&session, "resources__write_note", args).await;
+    eventually("the session hears of the change", || async {
+        host.updated.lock().unwrap().len() > before
+    })
+    .await;
+    session.close().await;
 }

@@ -116,6 +116,7 @@ fn limits_page_names_every_public_limit_with_its_value() {
             V::D(mcp_sdk_client::DEFAULT_PROBE_TIMEOUT),
         ),
         ("`MAX_INPUT_ROUNDS`", n(mcp_sdk_client::MAX_INPUT_ROUNDS)),
+        ("`MAX_WAITING_KINDS`", n(mcp_sdk_client::MAX_WAITING_KINDS)),
         (
             "`DEFAULT_MAX_INPUT_BYTES`",
             n(tools::DEFAULT_MAX_INPUT_BYTES),

@@ -45,7 +45,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_PROBE_TIMEOUT, DEFAULT_TIMEOUT};
 pub use error::ClientError;
 pub use handler::{ClientHandler, RequestContext};
 pub use request::{ProgressCallback, RequestOptions};
-pub use stateless::{Era, Subscription, MAX_INPUT_ROUNDS};
+pub use stateless::{Era, Subscription, MAX_INPUT_ROUNDS, MAX_WAITING_KINDS};
 pub use tasks::{ToolTask, TASKS_EXTENSION};
 
 pub use async_trait::async_trait;

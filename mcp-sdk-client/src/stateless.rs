@@ -10,8 +10,8 @@ use mcp_sdk::{
     ResultType, SubscriptionFilter, SERVER_INFO_META_KEY,
 };
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -296,6 +296,8 @@ pub struct Subscription {
     pub(crate) id: RequestId,
     pub(crate) acknowledged: SubscriptionFilter,
     pub(crate) notifications: mpsc::Receiver<Notification>,
+    /// What did not fit in `notifications`, one per kind and URI.
+    pub(crate) overflow: Arc<Mutex<Overflow>>,
     pub(crate) end: oneshot::Receiver<Result<Value, ClientError>>,
     pub(crate) ended: Option<Result<(), ClientError>>,
     pub(crate) core: Arc<Core>,
@@ -327,12 +329,36 @@ impl Subscription {
 
     /// The next notification; `None` once the subscription has ended (see
     /// [`end`](Self::end) for how).
+    ///
+    /// Notifications wait here for you, up to 256; past that, those of a
+    /// kind (and URI) already waiting are told once (they carry nothing
+    /// else, so nothing is lost), and a subscription that still falls
+    /// behind ends with an error rather than skip any (see
+    /// [`MAX_WAITING_KINDS`]).
     pub async fn next(&mut self) -> Option<Notification> {
-        let next = self.notifications.recv().await;
-        if next.is_none() {
-            self.settle();
+        if let Ok(n) = self.notifications.try_recv() {
+            return Some(n);
         }
-        next
+        if let Some(n) = self.take_overflow() {
+            return Some(n);
+        }
+        match self.notifications.recv().await {
+            Some(n) => Some(n),
+            None => {
+                let rest = self.take_overflow();
+                if rest.is_none() {
+                    self.settle();
+                }
+                rest
+            }
+        }
+    }
+
+    fn take_overflow(&self) -> Option<Notification> {
+        self.overflow
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
     }
 
     /// How the subscription ended, once it has: `Ok` when the server ended
@@ -361,6 +387,64 @@ impl Subscription {
 
     /// Ends the subscription (what dropping it does too).
     pub fn close(self) {}
+}
+
+/// The most distinct notifications (by kind, and URI for
+/// `notifications/resources/updated`) that may wait for a subscription that
+/// is not read fast enough, beyond the 256 queued in order; one more ends
+/// the subscription with [`ClientError::Protocol`] saying it fell behind,
+/// so that its user reads again what it watches rather than believe it
+/// heard of every change.
+pub const MAX_WAITING_KINDS: usize = 4096;
+
+/// The notifications of a subscription that did not fit in its queue, each
+/// kind (and URI) once, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Overflow {
+    waiting: VecDeque<Notification>,
+    kinds: BTreeSet<(String, String)>,
+}
+
+impl Overflow {
+    /// Keeps `n` unless one of its kind (and URI) waits already; `false`
+    /// when [`MAX_WAITING_KINDS`] wait and `n` would be another.
+    pub(crate) fn push(&mut self, n: Notification) -> bool {
+        let uri = n
+            .params
+            .as_ref()
+            .and_then(|p| p.get("uri"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = (n.method.clone(), uri.to_owned());
+        if self.kinds.contains(&kind) {
+            return true;
+        }
+        if self.kinds.len() >= MAX_WAITING_KINDS {
+            return false;
+        }
+        self.kinds.insert(kind);
+        self.waiting.push_back(n);
+        true
+    }
+
+    fn pop(&mut self) -> Option<Notification> {
+        let n = self.waiting.pop_front()?;
+        let uri = n
+            .params
+            .as_ref()
+            .and_then(|p| p.get("uri"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        self.kinds.remove(&(n.method.clone(), uri.to_owned()));
+        Some(n)
+    }
+}
+
+/// Where the notifications of one subscription go.
+#[derive(Debug, Clone)]
+pub(crate) struct Feed {
+    pub(crate) tx: mpsc::Sender<Notification>,
+    pub(crate) overflow: Arc<Mutex<Overflow>>,
 }
 
 impl Drop for Subscription {

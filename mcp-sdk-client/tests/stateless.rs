@@ -961,3 +961,103 @@ async fn over_stdio_a_timed_out_stateless_request_is_cancelled_with_a_notificati
     .unwrap();
     assert_eq!(Some(cancelled["params"]["requestId"].clone()), call_id);
 }
+
+/// A stdio server whose `subscriptions/listen` sends `updates` (URIs) after
+/// its acknowledgement, then (with `end`) its graceful end; `tools/list`
+/// comes after, so its answer says the client read all of that.
+fn listen_server(updates: Vec<String>, end: bool) -> (IoTransport, mpsc::UnboundedReceiver<Value>) {
+    stdio_server(move |msg| {
+        let id = msg["id"].clone();
+        let meta = json!({"io.modelcontextprotocol/subscriptionId": id});
+        match msg["method"].as_str() {
+            Some("server/discover") => {
+                vec![json!({"jsonrpc": "2.0", "id": id, "result": discover_result()})]
+            }
+            Some("subscriptions/listen") => {
+                let mut out = vec![json!({"jsonrpc": "2.0",
+                    "method": "notifications/subscriptions/acknowledged",
+                    "params": {"_meta": meta, "notifications": msg["params"]["notifications"]}})];
+                out.extend(updates.iter().map(|uri| {
+                    json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                        "params": {"_meta": meta, "uri": uri}})
+                }));
+                if end {
+                    out.push(json!({"jsonrpc": "2.0", "id": id,
+                        "result": {"resultType": "complete", "_meta": meta}}));
+                }
+                out
+            }
+            Some("tools/list") => vec![json!({"jsonrpc": "2.0", "id": id,
+                "result": {"resultType": "complete", "tools": []}})],
+            _ => vec![],
+        }
+    })
+}
+
+/// Issue 17: a subscription read more slowly than its notifications came
+/// dropped those that did not fit its queue (256), silently: its user
+/// never heard that `b` changed. Those that wait now are told once per
+/// kind and URI.
+#[tokio::test]
+async fn a_slow_subscription_hears_of_every_uri_that_changed() {
+    let mut updates = vec!["file:///a".to_owned(); 300];
+    updates.push("file:///b".to_owned());
+    let (transport, _got) = listen_server(updates, true);
+    let client = Client::connect(transport).await.unwrap();
+    let filter = SubscriptionFilter::default()
+        .with_resource_subscriptions(vec!["file:///a".into(), "file:///b".into()]);
+    let mut subscription = client.listen(filter).await.unwrap();
+    // Read by the client, not yet by us.
+    client.list_tools(None).await.unwrap();
+    let mut heard = Vec::new();
+    while let Some(n) = subscription.next().await {
+        heard.push(n.params.unwrap()["uri"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(heard.len(), 256 + 1 + 1, "the queue, then a and b once");
+    assert_eq!(heard.last().map(String::as_str), Some("file:///b"));
+    assert!(matches!(subscription.end(), Some(Ok(()))));
+}
+
+/// Past [`MAX_WAITING_KINDS`] distinct notifications waiting, the
+/// subscription ends with an error saying it fell behind (and is
+/// cancelled), rather than skip any.
+#[tokio::test]
+async fn a_subscription_too_far_behind_ends_saying_so() {
+    let updates: Vec<String> = (0..256 + mcp_sdk_client::MAX_WAITING_KINDS + 1)
+        .map(|n| format!("file:///{n}"))
+        .collect();
+    let (transport, mut got) = listen_server(updates, false);
+    let client = Client::connect(transport).await.unwrap();
+    let filter =
+        SubscriptionFilter::default().with_resource_subscriptions(vec!["file:///0".into()]);
+    let mut subscription = client.listen(filter).await.unwrap();
+    client.list_tools(None).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut heard = 0;
+        while subscription.next().await.is_some() {
+            heard += 1;
+        }
+        heard
+    })
+    .await
+    .expect("the subscription ends");
+    assert_eq!(heard, 256 + mcp_sdk_client::MAX_WAITING_KINDS);
+    match subscription.end() {
+        Some(Err(ClientError::Protocol(why))) => assert!(why.contains("fell behind"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let msg = got.recv().await.unwrap();
+            if msg["method"] == "notifications/cancelled" {
+                return msg;
+            }
+        }
+    })
+    .await
+    .expect("the subscription is cancelled at the server");
+    assert_eq!(
+        cancelled["params"]["requestId"],
+        serde_json::to_value(subscription.id()).unwrap()
+    );
+}

@@ -26,6 +26,10 @@ pub(crate) enum Change {
     Prompts,
     Resources,
     ResourceUpdated(Arc<str>),
+    /// Changes may have been lost on their way here (a receiver of the bus
+    /// fell behind it): every stream tells its client once of everything it
+    /// watches, as a stream that fell behind does.
+    Resync,
 }
 
 /// Announces changes to every open `subscriptions/listen` stream whose
@@ -68,7 +72,9 @@ pub(crate) trait SessionSubscriptions: Send + Sync + std::fmt::Debug {
     async fn unsubscribed(&self, peer: &crate::Peer, uri: &str) -> Result<(), Error>;
 }
 
-/// How many changes may wait for a slow stream before it skips some.
+/// How many changes may wait for a slow stream before it falls behind.
+/// A stream that fell behind does not skip changes silently: it tells its
+/// client once of every kind and URI it watches (see [`everything`]).
 const BACKLOG: usize = 256;
 
 impl Default for Notifier {
@@ -219,7 +225,13 @@ impl Notifier {
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "the notifier fell behind its bus");
+                        // Which changes were lost is unknown: every stream
+                        // here tells its client of all it watches.
+                        tracing::warn!(
+                            skipped = n,
+                            "the notifier fell behind its bus; streams resync"
+                        );
+                        let _ = tx.send(Change::Resync);
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -275,6 +287,7 @@ fn encode(origin: &str, seq: u64, change: &Change) -> String {
         Change::Prompts => ("prompts", None),
         Change::Resources => ("resources", None),
         Change::ResourceUpdated(uri) => ("resource", Some(&**uri)),
+        Change::Resync => ("resync", None),
     };
     let envelope = Envelope {
         origin: origin.into(),
@@ -313,6 +326,7 @@ pub(crate) fn parse(message: &str) -> Option<(String, Change)> {
         ("prompts", _) => Change::Prompts,
         ("resources", _) => Change::Resources,
         ("resource", Some(uri)) => Change::ResourceUpdated(Arc::from(uri)),
+        ("resync", _) => Change::Resync,
         _ => {
             tracing::warn!("a bus message of an unknown kind, ignored");
             return None;
@@ -377,6 +391,44 @@ fn notification(change: &Change, filter: &SubscriptionFilter, id: &RequestId) ->
     Some(tagged(method, params, id))
 }
 
+/// What a stream that may have missed changes sends instead of them: one
+/// notification of each kind `filter` selects, and one
+/// `notifications/resources/updated` per distinct URI it watches. The
+/// notifications carry nothing but the kind (and the URI), so telling the
+/// client once that each may have changed loses nothing of what was
+/// missed: the client reads again what it watches, as it would have after
+/// the missed notifications. Bounded by the filter the client sent.
+fn everything(filter: &SubscriptionFilter, id: &RequestId) -> Vec<Message> {
+    let mut all: Vec<Message> = [Change::Tools, Change::Prompts, Change::Resources]
+        .iter()
+        .filter_map(|change| notification(change, filter, id))
+        .collect();
+    let uris: BTreeSet<&str> = filter
+        .resource_subscriptions
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    for uri in uris {
+        let mut p = Map::new();
+        p.insert("uri".into(), Value::from(uri));
+        all.push(tagged(ResourceUpdatedNotificationParams::METHOD, p, id));
+    }
+    all
+}
+
+/// Drops the changes waiting for a stream that fell behind (at most a
+/// backlog's worth, so a busy notifier cannot keep it here): the stream
+/// then tells its client of [`everything`], which covers them.
+fn skip_backlog(changes: &mut broadcast::Receiver<Change>) {
+    for _ in 0..BACKLOG {
+        match changes.try_recv() {
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn subscription_meta(id: &RequestId) -> Map<String, Value> {
     let mut meta = Map::new();
     meta.insert(
@@ -424,18 +476,26 @@ pub(crate) async fn listen(
             _ = notifier.closed.cancelled() => break,
             change = changes.recv() => change,
         };
-        match change {
-            Ok(change) => {
-                if let Some(msg) = notification(&change, &filter, &id) {
-                    if reply.send(msg).await.is_err() {
-                        return Err(gone());
-                    }
-                }
-            }
+        let messages = match change {
+            Ok(Change::Resync) => everything(&filter, &id),
+            Ok(change) => notification(&change, &filter, &id).into_iter().collect(),
+            // The skipped changes are gone; which of them this stream
+            // wanted is unknown. Rather than let the client believe it
+            // heard of every change, it is told once of each it watches.
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(skipped = n, "a subscriptions/listen stream fell behind");
+                tracing::warn!(
+                    skipped = n,
+                    "a subscriptions/listen stream fell behind; it resyncs its client"
+                );
+                skip_backlog(&mut changes);
+                everything(&filter, &id)
             }
             Err(broadcast::error::RecvError::Closed) => break,
+        };
+        for msg in messages {
+            if reply.send(msg).await.is_err() {
+                return Err(gone());
+            }
         }
     }
     let mut result = Map::new();
@@ -520,6 +580,94 @@ mod tests {
             "x".repeat(MAX_MESSAGE_BYTES)
         );
         assert_eq!(decode(&huge, "b"), None);
+    }
+
+    /// Issue 17: a stream more than [`BACKLOG`] changes behind skipped the
+    /// oldest silently, so its client never heard that `b` changed.
+    #[tokio::test]
+    async fn a_stream_that_falls_behind_tells_its_client_of_all_it_watches() {
+        let caps: ServerCapabilities = serde_json::from_value(json!({
+            "tools": {"listChanged": true}, "resources": {"subscribe": true}
+        }))
+        .unwrap();
+        let params: SubscriptionsListenParams = serde_json::from_value(json!({
+            "notifications": {"toolsListChanged": true,
+                              "resourceSubscriptions": ["file:///a", "file:///b", "file:///a"]}
+        }))
+        .unwrap();
+        let notifier = Notifier::default();
+        // One message at a time: the stream waits for its client to read.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1);
+        let listening = tokio::spawn({
+            let notifier = notifier.clone();
+            async move { listen(&notifier, &caps, RequestId::Number(7), params, Arc::new(tx)).await }
+        });
+        let ack = rx.recv().await.unwrap();
+        assert_eq!(
+            ack.method(),
+            Some(SubscriptionsAcknowledgedNotificationParams::METHOD)
+        );
+        // In one go, before the stream runs again (this runtime has one
+        // thread): `b`'s update is among those pushed out of the backlog.
+        notifier.resource_updated("file:///b");
+        for _ in 0..BACKLOG + 10 {
+            notifier.resource_updated("file:///a");
+        }
+        notifier.resource_updated("file:///c");
+        let mut heard = Vec::new();
+        while !heard.iter().any(|(_, uri)| uri == "file:///b") {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+            let msg = next
+                .expect("the stream tells of b's change")
+                .expect("the stream stays open");
+            let p = serde_json::to_value(&msg).unwrap()["params"].clone();
+            assert_eq!(p["_meta"][SUBSCRIPTION_ID_META_KEY], 7, "{p}");
+            let uri = p["uri"].as_str().unwrap_or_default().to_owned();
+            heard.push((msg.method().unwrap().to_owned(), uri));
+        }
+        let resync: Vec<(&str, &str)> = heard
+            .iter()
+            .map(|(m, u)| (m.as_str(), u.as_str()))
+            .collect();
+        assert_eq!(
+            resync,
+            [
+                (ToolListChangedNotificationParams::METHOD, ""),
+                (ResourceUpdatedNotificationParams::METHOD, "file:///a"),
+                (ResourceUpdatedNotificationParams::METHOD, "file:///b"),
+            ],
+            "once per kind and URI watched, for what was skipped"
+        );
+        // What follows is delivered as it comes.
+        notifier.tool_list_changed();
+        let next = rx.recv().await.unwrap();
+        assert_eq!(
+            next.method(),
+            Some(ToolListChangedNotificationParams::METHOD)
+        );
+        assert!(rx.try_recv().is_err(), "nothing else: {:?}", rx.try_recv());
+        notifier.close();
+        assert!(listening.await.unwrap().is_ok());
+    }
+
+    /// A notifier that fell behind its bus does not know what it missed:
+    /// its streams resync.
+    #[tokio::test]
+    async fn a_notifier_behind_its_bus_resyncs_its_streams() {
+        let bus = Arc::new(crate::bus::InMemoryBus::default());
+        let notifier = Notifier::default();
+        notifier.attach_bus(bus.clone()).unwrap();
+        let mut changes = notifier.tx.subscribe();
+        // More messages than the bus keeps for a listener that has not run
+        // yet (this runtime has one thread); the oldest are lost.
+        for _ in 0..crate::bus::BACKLOG + 5 {
+            bus.publish("the messages of sessions, not changes");
+        }
+        let change = Change::ResourceUpdated("file:///a".into());
+        bus.publish(&encode("elsewhere", 1, &change));
+        assert_eq!(changes.recv().await.unwrap(), Change::Resync);
+        assert_eq!(changes.recv().await.unwrap(), change);
+        notifier.close();
     }
 
     #[tokio::test]

@@ -48,6 +48,7 @@ fn router(probe: Arc<Probe>) -> Router {
     let p2 = probe.clone();
     let p3 = probe.clone();
     let p4 = probe.clone();
+    let p5 = probe.clone();
     Router::new()
         .tool(Tool::named("hello", "Says hi"), |_: NoArguments| async {
             "hi"
@@ -103,6 +104,23 @@ fn router(probe: Arc<Probe>) -> Router {
                 ctx.progress(1.0, Some(2.0), None).await?;
                 ctx.progress(2.0, Some(2.0), None).await?;
                 Ok::<_, mcp_sdk::Error>("progressed")
+            },
+        )
+        // Answers at once; once released, announces a tool list change,
+        // which goes to the standalone stream (the request's has ended).
+        .tool(
+            Tool::named("later", "Announces a change after answering"),
+            move |_: NoArguments, ctx: RequestContext| {
+                let p = p5.clone();
+                let peer = ctx.peer().clone();
+                async move {
+                    tokio::spawn(async move {
+                        p.release.notified().await;
+                        peer.notify_tool_list_changed().await.unwrap();
+                        let _ = p.events.send("announced");
+                    });
+                    "later"
+                }
             },
         )
         // Runs until cancelled, and says when it starts and when it is dropped.
@@ -1027,4 +1045,43 @@ async fn a_protocol_version_header_other_than_the_negotiated_one_gets_400() {
     // Revision 2025-03-26 has no such header: its sessions are not checked.
     let old = server.session("2025-03-26").await;
     assert_eq!(post(Some("2025-06-18"), old).await.status(), 200);
+}
+
+/// Issue 17: the standalone stream sent no priming event (SEP-1699), so a
+/// connection cut before its first event left the client no id to resume
+/// from: what the cut connection had taken was lost to it. Clients before
+/// 2025-11-25 get no empty event.
+#[tokio::test]
+async fn a_standalone_stream_cut_before_any_event_resumes_after_its_priming_event() {
+    let mut server = TestServer::start(HttpConfig::default()).await;
+    let s = server.session("2025-11-25").await;
+    let mut first = Sse::new(server.get(&s, None).await);
+    let primed = first.next().await.expect("the priming event");
+    assert!(primed.data.is_none(), "{primed:?}");
+    let last = primed.id.expect("the priming event has an id");
+    drop(first);
+
+    let answer = body_text(server.post(Some(&s), &call(3, "later", json!({}))).await).await;
+    assert!(answer.contains("later"), "{answer}");
+    server.probe.release.notify_one();
+    assert_eq!(server.next_event().await, "announced");
+    let mut resumed = Sse::new(server.get(&s, Some(&last)).await);
+    let event = resumed.next().await.expect("the announcement");
+    assert_eq!(
+        event.data.expect("a message")["method"],
+        "notifications/tools/list_changed"
+    );
+    assert!(event_id(&event.id.unwrap()) > event_id(&last));
+
+    let old = server.session("2025-06-18").await;
+    let mut stream = Sse::new(server.get(&old, None).await);
+    let answer = body_text(server.post(Some(&old), &call(4, "later", json!({}))).await).await;
+    assert!(answer.contains("later"), "{answer}");
+    server.probe.release.notify_one();
+    assert_eq!(server.next_event().await, "announced");
+    let event = stream.next().await.expect("the announcement");
+    assert_eq!(
+        event.data.expect("a message, no priming event")["method"],
+        "notifications/tools/list_changed"
+    );
 }

@@ -94,10 +94,18 @@ struct Link {
 /// from an older set replaced the newer one, and a URI subscribed to in the
 /// meantime was no longer watched (the soak's clients that never heard
 /// their warm-up note, issue 17).
+///
+/// `live` is what `/health` counts: the URIs the server watches for the
+/// gateway now (those of the acknowledged `subscriptions/listen` stream in
+/// place, or subscribed in the current session), not those the gateway
+/// means to watch: a URI counted before its stream was acknowledged (or
+/// while the server was down) made `watching` claim updates that nobody
+/// would hear (issue 17).
 #[derive(Default)]
 struct Watched {
     uris: BTreeSet<String>,
     version: u64,
+    live: BTreeSet<String>,
 }
 
 impl Watched {
@@ -110,7 +118,17 @@ impl Watched {
     fn remove(&mut self, uri: &str) -> bool {
         let gone = self.uris.remove(uri);
         self.version += u64::from(gone);
+        self.live.remove(uri);
         gone
+    }
+
+    /// The server now watches `uris` (those still wanted), and no others.
+    fn established(&mut self, uris: &[String]) {
+        self.live = uris
+            .iter()
+            .filter(|u| self.uris.contains(*u))
+            .cloned()
+            .collect();
     }
 
     /// The URIs and the version they are of.
@@ -325,6 +343,8 @@ impl Downstream {
         link.status = Status::Down;
         link.last_error = Some(why.to_owned());
         link.since = SystemTime::now();
+        // Its streams and subscriptions went with it.
+        self.watched().live.clear();
         drop(link);
         self.wake.notify_one();
         // Its tools and prompts are gone from the lists until it returns.
@@ -422,14 +442,20 @@ impl Downstream {
         let generation = link.generation;
         link.capabilities = Some(client.server_capabilities().clone());
         link.instructions = client.server().instructions.clone();
-        let (watched, version) = self.watched().snapshot();
+        let (watched, version) = {
+            let mut w = self.watched();
+            // A new connection: nothing is watched there until its stream
+            // is acknowledged, or its subscriptions are made again.
+            w.live.clear();
+            w.snapshot()
+        };
         link.listener_version = version;
         link.listener_uris.clear();
         link.listener = client.is_stateless().then(|| {
             AbortOnDrop(tokio::spawn(listen(
                 Arc::downgrade(self),
                 client.clone(),
-                generation,
+                (generation, version),
                 watched.clone(),
                 None,
             )))
@@ -520,7 +546,16 @@ impl Downstream {
         uri: &str,
     ) -> Result<(), Error> {
         match tokio::time::timeout(self.call_timeout, client.subscribe(uri)).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                let link = self.link();
+                if link.generation == generation && link.client.is_some() {
+                    let mut watched = self.watched();
+                    if watched.uris.contains(uri) {
+                        watched.live.insert(uri.to_owned());
+                    }
+                }
+                Ok(())
+            }
             Ok(Err(e)) => Err(self.call_failed(generation, "resources/subscribe", e)),
             Err(_) => Err(self.call_failed(
                 generation,
@@ -541,7 +576,7 @@ impl Downstream {
         let task = AbortOnDrop(tokio::spawn(listen(
             Arc::downgrade(self),
             client,
-            generation,
+            (generation, version),
             uris.clone(),
             Some(acked),
         )));
@@ -555,8 +590,8 @@ impl Downstream {
             )
             .with_data(serde_json::json!({ "server": self.spec.name }))
         };
-        match tokio::time::timeout(self.call_timeout, ack).await {
-            Ok(Ok(Ok(()))) => {}
+        let honoured = match tokio::time::timeout(self.call_timeout, ack).await {
+            Ok(Ok(Ok(honoured))) => honoured,
             Ok(Ok(Err(why))) => return Err(refused(why)),
             Ok(Err(_)) => return Err(refused("its stream ended".into())),
             Err(_) => {
@@ -565,7 +600,7 @@ impl Downstream {
                     self.call_timeout
                 )))
             }
-        }
+        };
         let mut link = self.link();
         // A reconnection meanwhile started a stream of its own, with the
         // watched URIs, or a stream built from a newer set of them was
@@ -578,6 +613,7 @@ impl Downstream {
             link.listener = Some(task);
             link.listener_version = version;
             link.listener_uris = uris.into_iter().collect();
+            self.watched().established(&honoured);
         }
         Ok(())
     }
@@ -637,7 +673,7 @@ impl Downstream {
             "lastError": link.last_error,
             "connection": era,
             "callsInFlight": self.calls_in_flight(),
-            "watching": self.watched().uris.len(),
+            "watching": self.watched().live.len(),
         })
     }
 
@@ -653,13 +689,17 @@ impl Downstream {
 /// dropped with its streams open goes away whole.
 ///
 /// Its filter asks for every list change the server offers and for updates
-/// of `uris`; `acked` hears whether the server took it.
+/// of `uris` (of [`Watched::version`] `version`, on the connection
+/// `generation`); `acked` hears whether the server took it, and which URIs
+/// it honours. Without `acked` (the stream a connection starts with), the
+/// honoured URIs count as watched once acknowledged, unless another stream
+/// replaced this one meanwhile.
 async fn listen(
     downstream: Weak<Downstream>,
     client: Client,
-    generation: u64,
+    (generation, version): (u64, u64),
     uris: Vec<String>,
-    acked: Option<oneshot::Sender<Result<(), String>>>,
+    acked: Option<oneshot::Sender<Result<Vec<String>, String>>>,
 ) {
     let caps = client.server_capabilities();
     let mut filter = SubscriptionFilter::default();
@@ -668,8 +708,26 @@ async fn listen(
     filter.resources_list_changed = caps.resources.as_ref().map(|_| true);
     filter.resource_subscriptions = (!uris.is_empty()).then_some(uris);
     let listening = client.listen(filter).await;
-    if let Some(acked) = acked {
-        let _ = acked.send(listening.as_ref().map(drop).map_err(|e| e.to_string()));
+    let honoured = |s: &mcp_sdk_client::Subscription| {
+        s.acknowledged()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default()
+    };
+    match (acked, &listening, downstream.upgrade()) {
+        (Some(acked), _, _) => {
+            let _ = acked.send(listening.as_ref().map(honoured).map_err(|e| e.to_string()));
+        }
+        (None, Ok(subscription), Some(downstream)) => {
+            let link = downstream.link();
+            if link.generation == generation
+                && link.client.is_some()
+                && link.listener_version == version
+            {
+                downstream.watched().established(&honoured(subscription));
+            }
+        }
+        _ => {}
     }
     let why = match listening {
         Ok(mut subscription) => {

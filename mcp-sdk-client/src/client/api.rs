@@ -16,6 +16,7 @@ use mcp_sdk::{
     SubscriptionsListenParams, Tool, UnsubscribeParams,
 };
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 impl Client {
@@ -188,14 +189,20 @@ impl Client {
         }
         let id = core.next_request_id();
         let (tx, notifications) = mpsc::channel(256);
+        let overflow = Arc::default();
         let (answer, end) = oneshot::channel();
-        lock(&core.subscriptions).insert(id.clone(), tx);
+        let feed = crate::stateless::Feed {
+            tx,
+            overflow: Arc::clone(&overflow),
+        };
+        lock(&core.subscriptions).insert(id.clone(), feed);
         lock(&core.pending).insert(id.clone(), answer);
         // From here on, dropping `subscription` cancels the request.
         let mut subscription = Subscription {
             id: id.clone(),
             acknowledged: SubscriptionFilter::default(),
             notifications,
+            overflow,
             end,
             ended: None,
             core: core.clone(),

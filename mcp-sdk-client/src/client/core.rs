@@ -53,7 +53,7 @@ pub(crate) struct Core {
     /// The log level set with `set_logging_level`, sent in `_meta`.
     pub(crate) log_level: Mutex<Option<LoggingLevel>>,
     /// Open subscriptions, by the id of their `subscriptions/listen`.
-    pub(crate) subscriptions: Mutex<HashMap<RequestId, mpsc::Sender<Notification>>>,
+    pub(crate) subscriptions: Mutex<HashMap<RequestId, crate::stateless::Feed>>,
     pub(crate) cache: Mutex<Cache>,
     pub(crate) caching: bool,
     /// The `x-mcp-header` annotations of each tool, from `tools/list`.
@@ -124,6 +124,30 @@ impl Core {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let core = self.clone();
             let notice = cancelled(id, "the client closed the subscription");
+            runtime.spawn(notify_cancelled(core, notice));
+        }
+    }
+
+    /// Ends a subscription whose user fell too far behind (see
+    /// [`MAX_WAITING_KINDS`](crate::stateless::MAX_WAITING_KINDS)): it
+    /// ends with an error saying so, and its request is cancelled.
+    fn fell_behind(self: &Arc<Self>, id: &RequestId) {
+        tracing::warn!(%id, "a subscription is not being read; it ends");
+        lock(&self.subscriptions).remove(id);
+        let Some(answer) = lock(&self.pending).remove(id) else {
+            return;
+        };
+        let _ = answer.send(Err(ClientError::Protocol(format!(
+            "the subscription {id} fell behind: more than {} kinds of notification waited \
+             unread, so some would have been lost; read again what it watched, and listen anew",
+            crate::stateless::MAX_WAITING_KINDS
+        ))));
+        if self.closed_reason().is_some() || self.transport.cancel(id) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let core = self.clone();
+            let notice = cancelled(id, "the subscription fell behind");
             runtime.spawn(notify_cancelled(core, notice));
         }
     }
@@ -439,15 +463,19 @@ impl Core {
     /// Handles the notifications the client itself acts on (progress for
     /// its calls, cancellation of the server's requests); gives back the
     /// rest for the handler.
-    pub(super) fn intercept(&self, n: Notification) -> Option<Notification> {
+    pub(super) fn intercept(self: &Arc<Self>, n: Notification) -> Option<Notification> {
         if self.caching {
             lock(&self.cache).invalidate(&n);
         }
         if let Some(id) = subscription_of(&n) {
             let subscription = lock(&self.subscriptions).get(&id).cloned();
-            if let Some(tx) = subscription {
-                if tx.try_send(n.clone()).is_err() {
-                    tracing::warn!(%id, method = %n.method, "a subscription is not being read; dropped a notification");
+            if let Some(feed) = subscription {
+                if let Err(mpsc::error::TrySendError::Full(n)) = feed.tx.try_send(n.clone()) {
+                    // Its user is slow: the notification waits apart, once
+                    // per kind and URI; past the bound, it ends.
+                    if !lock(&feed.overflow).push(n) {
+                        self.fell_behind(&id);
+                    }
                 }
             }
         }

@@ -169,7 +169,15 @@ impl Cluster {
                     let message = match changes.recv().await {
                         Ok(message) => message,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(skipped = n, "replicas: fell behind the changes");
+                            tracing::warn!(
+                                skipped = n,
+                                "replicas: fell behind the changes; sessions resync"
+                            );
+                            if let (Some(cluster), Some(inner)) =
+                                (cluster.upgrade(), weak.upgrade())
+                            {
+                                cluster.resync(&inner);
+                            }
                             continue;
                         }
                         Err(_) => return,
@@ -192,6 +200,15 @@ impl Cluster {
                     Ok(message) => message,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(skipped = n, "replicas: fell behind the bus");
+                        // Changes travel on this bus too: the sessions here
+                        // may have missed some, which are unknown.
+                        if own_bus {
+                            if let (Some(cluster), Some(inner)) =
+                                (cluster.upgrade(), inner.upgrade())
+                            {
+                                cluster.resync(&inner);
+                            }
+                        }
                         continue;
                     }
                     Err(_) => return,
@@ -697,6 +714,9 @@ impl Cluster {
     /// subscribed to its key a resource update), each stream once however
     /// many replicas deliver it. In the background, a bounded number at once.
     fn deliver(self: &Arc<Self>, inner: &Inner, name: String, change: &Change) {
+        if *change == Change::Resync {
+            return self.resync(inner);
+        }
         let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
         for hs in super::read(&inner.sessions).values() {
             if hs.session.client().is_none() || hs.session.link().is_closed() {
@@ -731,6 +751,7 @@ impl Cluster {
                     }
                     continue;
                 }
+                Change::Resync => continue,
             };
             targets.push((hs.id.clone(), name.clone(), msg));
         }
@@ -747,6 +768,81 @@ impl Cluster {
             for (id, token, msg) in targets {
                 if let Err(e) = cluster.append_once(&id, &msg, &token).await {
                     tracing::warn!(error = %e, "replicas: a change could not be delivered");
+                }
+            }
+        });
+    }
+
+    /// Tells every session held here of every change it may have missed
+    /// (this replica fell behind the bus, so some changes never reached it,
+    /// and which is unknown): each list change the server declares
+    /// `listChanged` for, and `notifications/resources/updated` for each URI
+    /// the session is subscribed to. The notifications carry nothing but
+    /// their kind (and URI): the client reads again, as it would have after
+    /// the missed ones, rather than believe it heard of every change.
+    fn resync(self: &Arc<Self>, inner: &Inner) {
+        let caps = inner.shared.capabilities();
+        let declared = |list_changed: Option<bool>| list_changed == Some(true);
+        let mut lists: Vec<Message> = Vec::new();
+        if declared(caps.tools.as_ref().and_then(|t| t.list_changed)) {
+            let p = params(&ToolListChangedNotificationParams::default());
+            lists.push(Message::notification(
+                ToolListChangedNotificationParams::METHOD,
+                Some(p),
+            ));
+        }
+        if declared(caps.prompts.as_ref().and_then(|p| p.list_changed)) {
+            let p = params(&PromptListChangedNotificationParams::default());
+            lists.push(Message::notification(
+                PromptListChangedNotificationParams::METHOD,
+                Some(p),
+            ));
+        }
+        if declared(caps.resources.as_ref().and_then(|r| r.list_changed)) {
+            let p = params(&ResourceListChangedNotificationParams::default());
+            lists.push(Message::notification(
+                ResourceListChangedNotificationParams::METHOD,
+                Some(p),
+            ));
+        }
+        // Named for this resync alone: no replica delivered these.
+        let name = format!("resync.{}", uuid::Uuid::new_v4());
+        let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
+        for hs in super::read(&inner.sessions).values() {
+            if hs.session.client().is_none() || hs.session.link().is_closed() {
+                continue;
+            }
+            for (i, msg) in lists.iter().enumerate() {
+                targets.push((hs.id.clone(), format!("{name}:{i}"), msg.clone()));
+            }
+            let uris: std::collections::BTreeSet<String> = lock(&hs.subscriptions)
+                .iter()
+                .map(|(u, _)| u.clone())
+                .collect();
+            for uri in uris {
+                let token = format!("{name}:{}", digest(&uri));
+                let updated = ResourceUpdatedNotificationParams::new(uri);
+                let msg = Message::notification(
+                    ResourceUpdatedNotificationParams::METHOD,
+                    Some(params(&updated)),
+                );
+                targets.push((hs.id.clone(), token, msg));
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let cluster = self.clone();
+        // It waits its turn rather than be skipped as a change is: it is
+        // what makes up for the skipped ones (one at most per backlog's
+        // worth of bus messages).
+        tokio::spawn(async move {
+            let Ok(_turn) = cluster.deliveries.clone().acquire_owned().await else {
+                return;
+            };
+            for (id, token, msg) in targets {
+                if let Err(e) = cluster.append_once(&id, &msg, &token).await {
+                    tracing::warn!(error = %e, "replicas: a resync could not be delivered");
                 }
             }
         });

@@ -1074,7 +1074,12 @@ impl StreamableHttpService {
                 },
                 None => {
                     streams.ensure_standalone();
-                    streams.attach_standalone()
+                    // The priming event, as on POST streams (2025-11-25 on).
+                    let primes = hs
+                        .session
+                        .client()
+                        .is_some_and(|c| c.protocol_version >= ProtocolVersion::V2025_11_25);
+                    streams.attach_standalone(primes.then_some(self.inner.config.sse_retry))
                 }
             }
         };

@@ -114,13 +114,21 @@ impl Streams {
     }
 
     /// Attaches a new connection to the standalone stream, replacing any
-    /// earlier one, and hands it what was never sent.
-    pub fn attach_standalone(&mut self) -> mpsc::Receiver<Bytes> {
+    /// earlier one, and hands it what was never sent; then, with `prime`
+    /// (clients of 2025-11-25 on), a priming event (an id, no data, the
+    /// `retry` hint): a connection cut before the stream's next event is
+    /// resumed after it with `Last-Event-ID` and misses nothing, where a
+    /// client without an id would reconnect without one and lose what the
+    /// cut connection had taken.
+    pub fn attach_standalone(&mut self, prime: Option<Duration>) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         let s = self.streams.entry(STANDALONE).or_default();
         let from = s.sent_upto;
         replay(s, from, &tx);
         s.conn = Some(tx);
+        if let Some(retry) = prime {
+            self.prime(STANDALONE, Some(retry));
+        }
         rx
     }
 
@@ -360,11 +368,38 @@ mod tests {
         let mut s = Streams::new(8);
         s.streams.entry(STANDALONE).or_default();
         s.push(STANDALONE, &note(1), false);
-        let mut rx = s.attach_standalone();
+        let mut rx = s.attach_standalone(None);
         assert_eq!(drain(&mut rx).len(), 1);
         s.push(STANDALONE, &note(2), false);
         assert_eq!(drain(&mut rx).len(), 1);
-        let mut rx2 = s.attach_standalone();
+        let mut rx2 = s.attach_standalone(None);
         assert!(drain(&mut rx2).is_empty());
+    }
+
+    /// Issue 17: a standalone connection cut before its first event gave
+    /// the client no id to resume from, and what the cut connection had
+    /// taken was lost.
+    #[test]
+    fn a_primed_standalone_stream_resumes_after_a_cut_before_any_event() {
+        let mut s = Streams::new(8);
+        s.ensure_standalone();
+        let retry = Some(Duration::from_millis(1500));
+        let mut first = s.attach_standalone(retry);
+        let primed = drain(&mut first);
+        assert_eq!(primed, ["id: 0:0\nretry: 1500\ndata: \n\n"]);
+        // The connection takes the next event, then is cut before the
+        // client read it.
+        s.push(STANDALONE, &note(1), false);
+        drop(first);
+        let mut again = s.resume("0:0").ok().unwrap();
+        let got = drain(&mut again);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("id: 0:1\n") && got[0].contains("\"n\":1"));
+        // Without `prime` (clients before 2025-11-25), no empty event.
+        let mut old = s.attach_standalone(None);
+        s.push(STANDALONE, &note(2), false);
+        let got = drain(&mut old);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("\"n\":2"), "{got:?}");
     }
 }
