@@ -503,7 +503,10 @@ impl Downstream {
         let (client, generation) = self.client()?;
         self.watched().insert(uri);
         if client.is_stateless() && self.link().listener_uris.contains(uri) {
-            return Ok(()); // the open stream hears of it already
+            // The open stream, acknowledged, hears of it already: watched
+            // now, as far as `/health` counts.
+            self.watched().live.insert(uri.to_owned());
+            return Ok(());
         }
         let done = if client.is_stateless() {
             self.relisten(client, generation).await
