@@ -19,7 +19,7 @@
 //!   per-session limit holds across replicas and the session's end can
 //!   unsubscribe it everywhere.
 //!
-//! None of these outlives its sessions (see [`GatewayReplicas::round`]):
+//! None of these outlives its sessions (see `GatewayReplicas::round`):
 //! a session's end (its `DELETE`, its idle expiry) unsubscribes it at once
 //! where the replica that saw the end knows its URIs, and the holder of
 //! each URI checks every [`SWEEP_EVERY`] rounds that its subscribers still
