@@ -11,6 +11,8 @@
 
 mod support;
 
+use support::post_raw as post;
+
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, ContentBlock, CreateMessageParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
@@ -228,6 +230,24 @@ fn text(result: &CallToolResult) -> String {
         Some(ContentBlock::Text(text)) => text.text.clone(),
         other => panic!("not text: {other:?}"),
     }
+}
+
+/// Writes `text` every half second until `host` hears a change, for at
+/// most [`PATIENCE`]: whether one was heard. For writes that may race a
+/// lease's takeover, whose own subscription is what makes them heard.
+async fn write_until_heard(client: &Client, host: &Host, text: &str) -> bool {
+    let before = host.heard();
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            write_note(client, text).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if host.heard() > before {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
 }
 
 async fn write_note(client: &Client, text: &str) {
@@ -507,19 +527,8 @@ async fn a_killed_gateway_replica_loses_no_session_nor_subscription() {
     // Its downstream subscription is acknowledged before it counts as
     // watching, so from here every change is heard; the first writes may
     // race the takeover's own subscribe, so write until one is heard.
-    let before = host.heard();
-    let heard = tokio::time::timeout(PATIENCE, async {
-        loop {
-            write_note(&client, "after the kill").await;
-            let wait = tokio::time::sleep(Duration::from_millis(500));
-            wait.await;
-            if host.heard() > before {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(heard.is_ok(), "no change heard after the kill");
+    let heard = write_until_heard(&client, &host, "after the kill").await;
+    assert!(heard, "no change heard after the kill");
     let now = host.heard();
     for (n, text) in ["fifth", "sixth"].into_iter().enumerate() {
         write_note(&client, text).await;
@@ -599,41 +608,6 @@ fn a_gateway_replica_refuses_a_bad_start_clearly() {
 
 /// An HTTP status and the body that came with it.
 type Answer = (u16, String);
-
-/// A session-era request (`body`) to `url`, in session `session` if any:
-/// the status, the body (a JSON answer or SSE text) and the session id the
-/// answer gives, with hang guards.
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    session: Option<&str>,
-    body: Value,
-) -> (u16, String, Option<String>) {
-    let mut request = http
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(body.to_string());
-    if let Some(id) = session {
-        request = request.header("mcp-session-id", id);
-    }
-    let answer = tokio::time::timeout(PATIENCE, request.send())
-        .await
-        .expect("an answer in time, not a hang")
-        .expect("the gateway answers");
-    let status = answer.status().as_u16();
-    let id = answer
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = tokio::time::timeout(PATIENCE, answer.text())
-        .await
-        .expect("the body in time")
-        .unwrap_or_default();
-    (status, text, id)
-}
 
 /// A session opened with raw requests, so that its id is known.
 struct Raw {
@@ -1133,18 +1107,8 @@ async fn a_gateway_subscription_outlives_a_redis_restart_that_keeps_its_data() {
     // The first writes may race the lease's takeover (a replica whose
     // lease ran out while Redis was gone gives the URI up to whichever
     // takes it first): write until one is heard.
-    let before = host.heard();
-    let heard = tokio::time::timeout(PATIENCE, async {
-        loop {
-            write_note(&client, "after the restart").await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if host.heard() > before {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(heard.is_ok(), "no change heard after the restart");
+    let heard = write_until_heard(&client, &host, "after the restart").await;
+    assert!(heard, "no change heard after the restart");
     // Those writes' changes may still be on their way (the client's GET
     // stream, cut while Redis was gone, replays what it missed once it is
     // back). A URI subscribed now (watched downstream before the answer)

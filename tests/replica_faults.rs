@@ -20,6 +20,8 @@
 
 mod support;
 
+use support::post_raw as post;
+
 use mcp_sdk::{CallToolResult, ClientCapabilities, ContentBlock, SubscriptionFilter};
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, ToolTask};
 use serde_json::json;
@@ -280,42 +282,6 @@ struct Raw {
 
 /// What a replica answered: the status and the body.
 type Answer = (u16, String);
-
-const ACCEPT_BOTH: &str = "application/json, text/event-stream";
-
-/// `body` POSTed to `url` (in the session `session`, if any), with a hang
-/// guard.
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    session: Option<&str>,
-    body: serde_json::Value,
-) -> (u16, String, Option<String>) {
-    let mut request = http
-        .post(url)
-        .header("accept", ACCEPT_BOTH)
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", "2025-11-25")
-        .body(body.to_string());
-    if let Some(id) = session {
-        request = request.header("mcp-session-id", id);
-    }
-    let answer = tokio::time::timeout(PATIENCE, request.send())
-        .await
-        .expect("an answer in time, not a hang")
-        .expect("the replica answers");
-    let status = answer.status().as_u16();
-    let id = answer
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = tokio::time::timeout(PATIENCE, answer.text())
-        .await
-        .expect("the body in time")
-        .unwrap_or_default();
-    (status, text, id)
-}
 
 impl Raw {
     /// `initialize` (and `initialized`) on `url`; the refusal if refused.

@@ -321,3 +321,38 @@ pub async fn client_with_authorization(url: &str, authorization: &str) -> Client
         .await
         .expect("connected with the token")
 }
+
+/// A session-era request (`body`) POSTed to `url`, in the session `session`
+/// if any, with hang guards: the status, the body (a JSON answer or SSE
+/// text) and the session id the answer gives.
+pub async fn post_raw(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, String, Option<String>) {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_string());
+    if let Some(id) = session {
+        request = request.header("mcp-session-id", id);
+    }
+    let answer = tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("an answer in time, not a hang")
+        .expect("the server answers");
+    let status = answer.status().as_u16();
+    let id = answer
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = tokio::time::timeout(PATIENCE, answer.text())
+        .await
+        .expect("the body in time")
+        .unwrap_or_default();
+    (status, text, id)
+}
