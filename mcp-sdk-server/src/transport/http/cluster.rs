@@ -717,43 +717,28 @@ impl Cluster {
         if *change == Change::Resync {
             return self.resync(inner);
         }
+        // Built once for every session it goes to.
+        let list = list_changed(change);
         let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
         for hs in super::read(&inner.sessions).values() {
             if hs.session.client().is_none() || hs.session.link().is_closed() {
                 continue;
             }
-            let list = |params: serde_json::Value, method: &str| {
-                Message::notification(method, Some(params))
-            };
-            let msg = match change {
-                Change::Tools => list(
-                    params(&ToolListChangedNotificationParams::default()),
-                    ToolListChangedNotificationParams::METHOD,
-                ),
-                Change::Prompts => list(
-                    params(&PromptListChangedNotificationParams::default()),
-                    PromptListChangedNotificationParams::METHOD,
-                ),
-                Change::Resources => list(
-                    params(&ResourceListChangedNotificationParams::default()),
-                    ResourceListChangedNotificationParams::METHOD,
-                ),
-                Change::ResourceUpdated(key) => {
+            match (change, &list) {
+                (_, Some(msg)) => targets.push((hs.id.clone(), name.clone(), msg.clone())),
+                (Change::ResourceUpdated(key), None) => {
                     let uris: Vec<String> = lock(&hs.subscriptions)
                         .iter()
                         .filter(|(_, k)| **k == **key)
                         .map(|(u, _)| u.clone())
                         .collect();
                     for uri in uris {
-                        let updated = ResourceUpdatedNotificationParams::new(uri.clone());
-                        let msg = list(params(&updated), ResourceUpdatedNotificationParams::METHOD);
-                        targets.push((hs.id.clone(), format!("{name}:{}", digest(&uri)), msg));
+                        let token = format!("{name}:{}", digest(&uri));
+                        targets.push((hs.id.clone(), token, resource_updated(uri)));
                     }
-                    continue;
                 }
-                Change::Resync => continue,
-            };
-            targets.push((hs.id.clone(), name.clone(), msg));
+                _ => {}
+            }
         }
         if targets.is_empty() {
             return;
@@ -782,29 +767,25 @@ impl Cluster {
     /// the missed ones, rather than believe it heard of every change.
     fn resync(self: &Arc<Self>, inner: &Inner) {
         let caps = inner.shared.capabilities();
-        let declared = |list_changed: Option<bool>| list_changed == Some(true);
-        let mut lists: Vec<Message> = Vec::new();
-        if declared(caps.tools.as_ref().and_then(|t| t.list_changed)) {
-            let p = params(&ToolListChangedNotificationParams::default());
-            lists.push(Message::notification(
-                ToolListChangedNotificationParams::METHOD,
-                Some(p),
-            ));
-        }
-        if declared(caps.prompts.as_ref().and_then(|p| p.list_changed)) {
-            let p = params(&PromptListChangedNotificationParams::default());
-            lists.push(Message::notification(
-                PromptListChangedNotificationParams::METHOD,
-                Some(p),
-            ));
-        }
-        if declared(caps.resources.as_ref().and_then(|r| r.list_changed)) {
-            let p = params(&ResourceListChangedNotificationParams::default());
-            lists.push(Message::notification(
-                ResourceListChangedNotificationParams::METHOD,
-                Some(p),
-            ));
-        }
+        let declared = [
+            (
+                Change::Tools,
+                caps.tools.as_ref().and_then(|t| t.list_changed),
+            ),
+            (
+                Change::Prompts,
+                caps.prompts.as_ref().and_then(|p| p.list_changed),
+            ),
+            (
+                Change::Resources,
+                caps.resources.as_ref().and_then(|r| r.list_changed),
+            ),
+        ];
+        let lists: Vec<Message> = declared
+            .iter()
+            .filter(|(_, list_changed)| *list_changed == Some(true))
+            .filter_map(|(change, _)| list_changed(change))
+            .collect();
         // Named for this resync alone: no replica delivered these.
         let name = format!("resync.{}", uuid::Uuid::new_v4());
         let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
@@ -821,12 +802,7 @@ impl Cluster {
                 .collect();
             for uri in uris {
                 let token = format!("{name}:{}", digest(&uri));
-                let updated = ResourceUpdatedNotificationParams::new(uri);
-                let msg = Message::notification(
-                    ResourceUpdatedNotificationParams::METHOD,
-                    Some(params(&updated)),
-                );
-                targets.push((hs.id.clone(), token, msg));
+                targets.push((hs.id.clone(), token, resource_updated(uri)));
             }
         }
         if targets.is_empty() {
@@ -1176,5 +1152,34 @@ fn unavailable(e: crate::session_store::StoreError) -> Refusal {
     refusal(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("Service Unavailable: the sessions shared by this server's replicas cannot be reached ({e})"),
+    )
+}
+
+/// The notification of a list change; `None` for the other changes.
+fn list_changed(change: &Change) -> Option<Message> {
+    let (method, params) = match change {
+        Change::Tools => (
+            ToolListChangedNotificationParams::METHOD,
+            params(&ToolListChangedNotificationParams::default()),
+        ),
+        Change::Prompts => (
+            PromptListChangedNotificationParams::METHOD,
+            params(&PromptListChangedNotificationParams::default()),
+        ),
+        Change::Resources => (
+            ResourceListChangedNotificationParams::METHOD,
+            params(&ResourceListChangedNotificationParams::default()),
+        ),
+        Change::ResourceUpdated(_) | Change::Resync => return None,
+    };
+    Some(Message::notification(method, Some(params)))
+}
+
+/// `notifications/resources/updated` of `uri`.
+fn resource_updated(uri: String) -> Message {
+    let updated = ResourceUpdatedNotificationParams::new(uri);
+    Message::notification(
+        ResourceUpdatedNotificationParams::METHOD,
+        Some(params(&updated)),
     )
 }
