@@ -1628,15 +1628,16 @@ async fn resource_updates(upstream: Era, downstream: Era) {
         let filter = mcp_sdk::SubscriptionFilter::default()
             .with_resource_subscriptions(vec![uri.to_owned()]);
         let mut alone = support::listen(&client, filter).await;
-        let gateway = system.gateway.clone();
-        eventually("the gateway watches the URI for the listener", || {
-            let gateway = gateway.clone();
-            async move { watching_at(&gateway, "resources") == 1 }
-        })
-        .await;
-        // `watching` counts the URI once the server acknowledged the
-        // gateway's stream there (issue 17: it counted it before, and a
-        // write in between was not heard): the first write is heard.
+        // The gateway acknowledges the stream once the server watches the
+        // URI for it (it acknowledged first, and a write right after the
+        // acknowledgement was lost): `watching` counts the URI once the
+        // server acknowledged the gateway's stream there (issue 17), and
+        // the first write, made at once, is heard.
+        assert_eq!(
+            watching_at(&system.gateway, "resources"),
+            1,
+            "{downstream:?}: watched downstream before the acknowledgement"
+        );
         write("heard alone").await;
         let heard = tokio::time::timeout(PATIENCE, alone.next())
             .await

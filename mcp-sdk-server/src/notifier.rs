@@ -5,6 +5,7 @@
 
 use crate::bus::{MessageBus, MAX_MESSAGE_BYTES};
 use crate::sink::Outbound;
+use futures_util::future::BoxFuture;
 use mcp_sdk::{
     Error, Message, NotificationParams, PromptListChangedNotificationParams, RequestId,
     ResourceListChangedNotificationParams, ResourceUpdatedNotificationParams, ServerCapabilities,
@@ -57,6 +58,23 @@ pub struct Notifier {
     /// Set by a transport that delivers changes to sessions itself (the
     /// sessions of replicas): it learns of their subscriptions here.
     sessions: Arc<OnceLock<Arc<dyn SessionSubscriptions>>>,
+    /// What the server does before a stream watching resources is
+    /// acknowledged (see [`Notifier::watch_before_acknowledging`]).
+    watcher: Arc<WatcherSlot>,
+}
+
+/// Starts watching the URIs of a stream about to be acknowledged.
+type Watcher = Arc<dyn Fn(Vec<String>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The server's [`Watcher`], if it set one.
+#[derive(Default)]
+struct WatcherSlot(std::sync::RwLock<Option<Watcher>>);
+
+impl std::fmt::Debug for WatcherSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.0.read().map(|w| w.is_some()).unwrap_or_default();
+        f.debug_struct("WatcherSlot").field("set", &set).finish()
+    }
 }
 
 /// What a transport that shares sessions between replicas learns of their
@@ -89,6 +107,7 @@ impl Default for Notifier {
             origin: Arc::from(uuid::Uuid::new_v4().to_string()),
             sequence: Arc::default(),
             sessions: Arc::default(),
+            watcher: Arc::default(),
         }
     }
 }
@@ -135,6 +154,32 @@ impl Notifier {
     /// the server that owns the resource, say) follows this.
     pub fn watched_resources(&self) -> tokio::sync::watch::Receiver<BTreeSet<String>> {
         self.watched_tx.subscribe()
+    }
+
+    /// Has `watch` run before each `subscriptions/listen` stream that
+    /// watches resources is acknowledged, with the stream's URIs: a server
+    /// that must itself start watching a source for them (a gateway
+    /// subscribing at the server that owns the resource, say) does it
+    /// there, so that a change made once the client holds the
+    /// acknowledgement reaches the stream. Following
+    /// [`watched_resources`](Notifier::watched_resources) alone cannot
+    /// promise that: the acknowledgement goes out while the server is
+    /// still starting to watch.
+    ///
+    /// When it runs, the URIs count as watched already
+    /// ([`is_watched`](Notifier::is_watched), `watched_resources`). It runs
+    /// for every such stream, also for URIs that other streams watch (whose
+    /// watching may still be under way): make those cheap. The stream waits
+    /// for it, so bound its work in time; changes announced meanwhile reach
+    /// the stream after its acknowledgement. A second call replaces the
+    /// first `watch`.
+    pub fn watch_before_acknowledging<F, Fut>(&self, watch: F)
+    where
+        F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let watcher: Watcher = Arc::new(move |uris| Box::pin(watch(uris)));
+        *self.watcher.0.write().unwrap_or_else(|e| e.into_inner()) = Some(watcher);
     }
 
     /// Whether an open `subscriptions/listen` stream watches `uri`.
@@ -443,8 +488,9 @@ fn tagged(method: &str, mut params: Map<String, Value>, id: &RequestId) -> Messa
     Message::notification(method, Some(Value::Object(params)))
 }
 
-/// Serves one `subscriptions/listen`: the acknowledgement first, then the
-/// changes its filter selects, until the client goes away (the caller
+/// Serves one `subscriptions/listen`: the acknowledgement once the server
+/// watches its resources (see [`Notifier::watch_before_acknowledging`]),
+/// then the changes its filter selects, until the client goes away (the caller
 /// drops this future) or the server closes the [`Notifier`] (then the
 /// result ends the stream gracefully).
 pub(crate) async fn listen(
@@ -458,6 +504,19 @@ pub(crate) async fn listen(
     // Subscribe before acknowledging, so no change after the ack is lost.
     let mut changes = notifier.tx.subscribe();
     let _watching = Watching::new(notifier, filter.resource_subscriptions.clone());
+    // The server starts watching before the client can believe it does.
+    let watcher = notifier
+        .watcher
+        .0
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let (Some(watch), Some(uris)) = (watcher, &filter.resource_subscriptions) {
+        let uris: BTreeSet<&String> = uris.iter().collect();
+        if !uris.is_empty() {
+            watch(uris.into_iter().cloned().collect()).await;
+        }
+    }
     let ack = SubscriptionsAcknowledgedNotificationParams::new(filter.clone())
         .with_meta(subscription_meta(&id));
     let ack = serde_json::to_value(ack).map_err(Error::internal)?;
@@ -648,6 +707,79 @@ mod tests {
         assert!(rx.try_recv().is_err(), "nothing else: {:?}", rx.try_recv());
         notifier.close();
         assert!(listening.await.unwrap().is_ok());
+    }
+
+    /// The gateway acknowledged a stream before it watched the stream's
+    /// URI downstream, and a change made in between was lost: the
+    /// acknowledgement now waits for the server's watcher, which sees the
+    /// URIs counted as watched, and a change announced meanwhile follows it.
+    #[tokio::test]
+    async fn a_stream_is_acknowledged_once_the_server_watches_its_uris() {
+        let caps: ServerCapabilities = serde_json::from_value(json!({
+            "tools": {"listChanged": true}, "resources": {"subscribe": true}
+        }))
+        .unwrap();
+        let notifier = Notifier::default();
+        let (entered, mut watching) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(tokio::sync::Notify::new());
+        notifier.watch_before_acknowledging({
+            let (notifier, release) = (notifier.clone(), release.clone());
+            move |uris: Vec<String>| {
+                let counted = uris.iter().all(|u| notifier.is_watched(u));
+                let _ = entered.send((uris, counted));
+                let release = release.clone();
+                async move { release.notified().await }
+            }
+        });
+        let start = |id: i64, filter: Value| {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Message>(8);
+            let params = serde_json::from_value(json!({"notifications": filter})).unwrap();
+            let (notifier, caps) = (notifier.clone(), caps.clone());
+            tokio::spawn(async move {
+                listen(
+                    &notifier,
+                    &caps,
+                    RequestId::Number(id),
+                    params,
+                    Arc::new(tx),
+                )
+                .await
+            });
+            rx
+        };
+        let mut rx = start(
+            1,
+            json!({"resourceSubscriptions": ["file:///b", "file:///a", "file:///b"]}),
+        );
+        let (uris, counted) = watching.recv().await.unwrap();
+        assert_eq!(uris, ["file:///a", "file:///b"], "each URI once");
+        assert!(
+            counted,
+            "the URIs count as watched while the server starts watching"
+        );
+        assert!(
+            rx.try_recv().is_err(),
+            "no acknowledgement before the watcher returns"
+        );
+        notifier.resource_updated("file:///a");
+        release.notify_one();
+        let ack = rx.recv().await.unwrap();
+        assert_eq!(
+            ack.method(),
+            Some(SubscriptionsAcknowledgedNotificationParams::METHOD)
+        );
+        let update = serde_json::to_value(rx.recv().await.unwrap()).unwrap();
+        assert_eq!(update["params"]["uri"], "file:///a", "{update}");
+
+        // A stream that watches no resource does not wait for the watcher.
+        let mut tools = start(2, json!({"toolsListChanged": true}));
+        let ack = tools.recv().await.unwrap();
+        assert_eq!(
+            ack.method(),
+            Some(SubscriptionsAcknowledgedNotificationParams::METHOD)
+        );
+        assert!(watching.try_recv().is_err());
+        notifier.close();
     }
 
     /// A notifier that fell behind its bus does not know what it missed:

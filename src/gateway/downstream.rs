@@ -498,22 +498,28 @@ impl Downstream {
     /// Starts hearing of changes to `uri` from the server (for the
     /// gateway's subscribers): `resources/subscribe` in a session; in the
     /// stateless era a new `subscriptions/listen` stream whose filter holds
-    /// every watched URI, acknowledged before this returns.
+    /// every watched URI, acknowledged before this returns. A URI the
+    /// server watches already costs no call.
     pub(crate) async fn watch(self: &Arc<Self>, uri: &str) -> Result<(), Error> {
         let (client, generation) = self.client()?;
-        self.watched().insert(uri);
+        let new = self.watched().insert(uri);
         if client.is_stateless() && self.link().listener_uris.contains(uri) {
             // The open stream, acknowledged, hears of it already: watched
             // now, as far as `/health` counts.
             self.watched().live.insert(uri.to_owned());
             return Ok(());
         }
+        if !client.is_stateless() && !new && self.watched().live.contains(uri) {
+            return Ok(()); // subscribed in this session already
+        }
         let done = if client.is_stateless() {
             self.relisten(client, generation).await
         } else {
             self.subscribe_with(&client, generation, uri).await
         };
-        if done.is_err() {
+        if done.is_err() && new {
+            // Wanted before this call, it stays wanted (a reconnection
+            // watches it again).
             self.watched().remove(uri);
         }
         done
@@ -524,9 +530,17 @@ impl Downstream {
     /// more URIs than are watched: its changes are dropped meanwhile (no
     /// upstream client wants them), and a client that listens again soon
     /// (its stream was cut) needs no new stream.
+    ///
+    /// A URI an upstream `subscriptions/listen` stream watches stays
+    /// watched: checked as it is removed, so that a stream that counts it
+    /// in meanwhile (and watches it before its acknowledgement) never
+    /// finds it dropped after its `watch`.
     pub(crate) async fn unwatch(self: &Arc<Self>, uri: &str) {
-        if !self.watched().remove(uri) {
-            return;
+        {
+            let mut watched = self.watched();
+            if self.announcer.notifier.is_watched(uri) || !watched.remove(uri) {
+                return;
+            }
         }
         let Ok((client, generation)) = self.client() else {
             return;

@@ -160,12 +160,47 @@ impl Gateway {
             futures_util::future::join_all(gateway.servers.iter().map(|s| gateway.learn_tools(s)))
                 .await;
         });
+        // A stateless client's listen stream is acknowledged once the
+        // servers that own its URIs watch them for the gateway: a change
+        // made as soon as the client holds the acknowledgement is heard.
+        let watching = Arc::downgrade(&gateway);
+        gateway
+            .announcer
+            .notifier
+            .watch_before_acknowledging(move |uris| {
+                let gateway = watching.clone();
+                async move {
+                    if let Some(gateway) = gateway.upgrade() {
+                        gateway.watch_for_listener(uris).await;
+                    }
+                }
+            });
         let watched = gateway.announcer.notifier.watched_resources();
         tokio::spawn(follow_listeners(Arc::downgrade(&gateway), watched));
         if let Some(replicas) = replicas {
             tokio::spawn(take_turns(Arc::downgrade(&gateway), replicas));
         }
         gateway
+    }
+
+    /// Watches `uris` at the servers that own them (those the gateway has
+    /// seen listed at a server offering subscriptions), all at once, for a
+    /// `subscriptions/listen` stream about to be acknowledged. A URI
+    /// watched already costs nothing; one that cannot be watched is logged
+    /// (its stream is acknowledged all the same, as the server's own
+    /// listen would be).
+    async fn watch_for_listener(&self, uris: Vec<String>) {
+        let watching = uris.iter().map(|uri| async move {
+            match self.owner_of(uri) {
+                Some(i) if self.servers[i].offers_subscriptions() => {
+                    if let Err(e) = self.servers[i].watch(uri).await {
+                        tracing::warn!(%uri, "cannot watch for a listener: {}", e.message);
+                    }
+                }
+                _ => tracing::debug!(%uri, "a listener watches a URI no subscribable server lists"),
+            }
+        });
+        futures_util::future::join_all(watching).await;
     }
 
     /// The downstream servers, in configuration order.
@@ -264,10 +299,10 @@ async fn take_turns(gateway: std::sync::Weak<Gateway>, replicas: Arc<GatewayRepl
     }
 }
 
-/// Watches, at the servers that own them, the resource URIs stateless
-/// clients listen for (`subscriptions/listen` with `resourceSubscriptions`),
-/// and stops when no listener or session wants them any more. Ends with
-/// the gateway.
+/// Stops watching, at the servers that own them, the resource URIs no
+/// stateless listener watches any more (nor a session subscribes to);
+/// their watching started before each listener's stream was acknowledged
+/// (`Gateway::watch_for_listener`). Ends with the gateway.
 async fn follow_listeners(
     gateway: std::sync::Weak<Gateway>,
     mut watched: tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>,
@@ -276,21 +311,10 @@ async fn follow_listeners(
     loop {
         let next = watched.borrow_and_update().clone();
         let Some(g) = gateway.upgrade() else { return };
-        for uri in next.difference(&current) {
-            if g.announcer.has_session_subscribers(uri) {
-                continue; // watched for the sessions already
-            }
-            match g.owner_of(uri) {
-                Some(i) if g.servers[i].offers_subscriptions() => {
-                    if let Err(e) = g.servers[i].watch(uri).await {
-                        tracing::warn!(%uri, "cannot watch for a listener: {}", e.message);
-                    }
-                }
-                _ => tracing::debug!(%uri, "a listener watches a URI no subscribable server lists"),
-            }
-        }
         for uri in current.difference(&next) {
-            if !g.announcer.has_session_subscribers(uri) {
+            // A listener that came since keeps it (`unwatch` checks that
+            // too, against a listener coming as it runs).
+            if !g.announcer.has_session_subscribers(uri) && !g.announcer.notifier.is_watched(uri) {
                 if let Some(i) = g.owner_of(uri) {
                     g.servers[i].unwatch(uri).await;
                 }
