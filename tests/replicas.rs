@@ -733,8 +733,20 @@ impl Raw {
     }
 }
 
-/// The next SSE event of `stream` (its id and data), with a hang guard.
+/// The next SSE event of `stream` carrying a message (its id and data),
+/// with a hang guard: a priming event (no data) is passed over.
 async fn next_event(stream: &mut reqwest::Response, buffer: &mut String) -> (String, String) {
+    loop {
+        let (id, data) = next_raw_event(stream, buffer).await;
+        if !data.is_empty() {
+            return (id, data);
+        }
+    }
+}
+
+/// The next SSE event of `stream` with a `data` field (its id and data,
+/// empty for a priming event), with a hang guard.
+async fn next_raw_event(stream: &mut reqwest::Response, buffer: &mut String) -> (String, String) {
     loop {
         if let Some(end) = buffer.find("\n\n") {
             let event: String = buffer.drain(..end + 2).collect();
@@ -822,6 +834,60 @@ async fn a_standalone_stream_is_resumed_on_another_replica_and_delete_ends_it_ev
         assert!(gone.is_ok(), "the session still answers on {replica}");
     }
     assert_eq!(raw.delete(a).await.status(), 404);
+}
+
+/// A 2025-11-25 session's standalone stream opened on replica A starts
+/// with a priming event (an event id, no data), as in one process: cut
+/// before any message, it resumes from there on replica B and gets the
+/// message a handler on C sent meanwhile. Before, the replicated stream
+/// had no priming event, and a client cut before its first message had
+/// no id to resume from: what came meanwhile was lost.
+#[tokio::test]
+async fn a_standalone_stream_cut_before_any_message_resumes_on_another_replica() {
+    let test = "a_standalone_stream_cut_before_any_message_resumes_on_another_replica";
+    let Some(url) = redis_url(test) else { return };
+    let [a, b, c]: [SocketAddr; 3] = session_replicas(&url, test, &Signals::default())
+        .await
+        .try_into()
+        .unwrap();
+    let raw = Raw::initialize(c).await;
+
+    let mut stream = raw.get(a, None).await;
+    assert_eq!(stream.status(), 200);
+    let (primed, data) = next_raw_event(&mut stream, &mut String::new()).await;
+    assert_eq!(data, "", "a priming event first");
+    assert!(primed.starts_with("0:"), "{primed}");
+    drop(stream);
+
+    assert_eq!(raw.call(c, "later").await.status(), 200);
+    // The message is stored once the handler sent it; resume until it is.
+    let resumed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut again = raw.get(b, Some(&primed)).await;
+            assert_eq!(again.status(), 200, "the priming event's id resumes");
+            let mut buffer = String::new();
+            let next = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                next_event(&mut again, &mut buffer),
+            )
+            .await;
+            if let Ok(event) = next {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the resumed stream delivers the message sent while it was cut");
+    assert!(resumed.1.contains("later from c"), "{resumed:?}");
+
+    // A session of an earlier revision gets no priming event: its first
+    // event is the message.
+    let old = Raw::initialize_as(c, "2025-03-26", json!({})).await;
+    let mut stream = old.get(a, None).await;
+    assert_eq!(stream.status(), 200);
+    assert_eq!(old.call(b, "later").await.status(), 200);
+    let (_, first) = next_raw_event(&mut stream, &mut String::new()).await;
+    assert!(first.contains("later from b"), "{first}");
 }
 
 /// A forged session id is 404 on every replica, as in one process.

@@ -39,8 +39,9 @@ use http::StatusCode;
 use mcp_sdk::jsonrpc::ErrorResponse;
 use mcp_sdk::{
     CancelledNotificationParams, Error, ErrorCode, LoggingLevel, Message, NotificationParams,
-    PromptListChangedNotificationParams, RequestId, ResourceListChangedNotificationParams,
-    ResourceUpdatedNotificationParams, ToolListChangedNotificationParams,
+    PromptListChangedNotificationParams, ProtocolVersion, RequestId,
+    ResourceListChangedNotificationParams, ResourceUpdatedNotificationParams,
+    ToolListChangedNotificationParams,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -482,13 +483,21 @@ impl Cluster {
 
     /// Opens the session's standalone stream on a GET connection: the
     /// events after `last_event_id` (with one), else those sent from now
-    /// on.
+    /// on, after a priming event with the hint `retry` for clients of
+    /// 2025-11-25 on, as in one process: an event id and no data, so that
+    /// a stream cut before its first message resumes, on any replica, from
+    /// there.
     pub async fn open_standalone(
         self: &Arc<Self>,
         hs: Arc<HttpSession>,
         last_event_id: Option<&str>,
+        retry: Duration,
         epoch: std::time::Instant,
     ) -> Result<mpsc::Receiver<Bytes>, Refusal> {
+        let primes = hs
+            .session
+            .client()
+            .is_some_and(|c| c.protocol_version >= ProtocolVersion::V2025_11_25);
         let events = &self.replicas.events;
         let after = match last_event_id {
             Some(last) => {
@@ -503,8 +512,26 @@ impl Cluster {
             }
             None => events.last(&hs.id).await.map_err(unavailable)?,
         };
+        let (after, primed) = match last_event_id {
+            None if primes => {
+                // The id must name a stored event for any replica to resume
+                // from it: the stream's last, or an empty one stored now
+                // (its other readers, if any, get a priming event too).
+                let id = match after {
+                    Some(last) => last,
+                    None => events.append(&hs.id, "").await.map_err(unavailable)?,
+                };
+                let event = format!(
+                    "id: {STANDALONE_PREFIX}{id}\nretry: {}\ndata: \n\n",
+                    retry.as_millis()
+                );
+                (Some(id), Some(Bytes::from(event)))
+            }
+            _ => (after, None),
+        };
         let name = hs.id.clone();
-        Ok(self.spawn_reader(hs, name, Form::Standalone, after, epoch))
+        let reader = (Form::Standalone, primed);
+        Ok(self.spawn_reader(hs, name, reader, after, epoch))
     }
 
     /// Resumes, on a GET connection, the request stream that `last_event_id`
@@ -547,20 +574,25 @@ impl Cluster {
             .take_while(|(_, data)| numbered(data).is_some_and(|(n, _)| n <= seq))
             .last()
             .map(|(id, _)| id.clone());
-        Ok(self.spawn_reader(hs, name, Form::Request(stream), after, epoch))
+        Ok(self.spawn_reader(hs, name, (Form::Request(stream), None), after, epoch))
     }
 
-    /// Reads the stored stream `name` after `after` onto a new connection,
-    /// in the background, woken by the bus.
+    /// Reads the stored stream `name` after `after` onto a new connection
+    /// (after its `first` event, if any), in the background, woken by the
+    /// bus.
     fn spawn_reader(
         self: &Arc<Self>,
         hs: Arc<HttpSession>,
         name: Arc<str>,
-        form: Form,
+        (form, first): (Form, Option<Bytes>),
         after: Option<String>,
         epoch: std::time::Instant,
     ) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+        if let Some(first) = first {
+            // The new connection's queue is empty: it fits.
+            let _ = tx.try_send(first);
+        }
         let bell = {
             let mut bells = lock(&self.doorbells);
             let (bell, readers) = bells.entry(name.clone()).or_default();

@@ -1041,7 +1041,10 @@ impl StreamableHttpService {
         if let Some(cluster) = &self.inner.cluster {
             let last = header_str(headers, LAST_EVENT_ID);
             if last.is_none_or(cluster::Cluster::is_standalone_event) {
-                return match cluster.open_standalone(hs, last, self.inner.epoch).await {
+                return match cluster
+                    .open_standalone(hs, last, self.inner.config.sse_retry, self.inner.epoch)
+                    .await
+                {
                     Ok(conn) => sse_response(conn),
                     Err(refusal) => *refusal,
                 };
