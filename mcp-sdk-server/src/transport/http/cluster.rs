@@ -125,6 +125,10 @@ pub(super) struct Cluster {
     listening: AtomicBool,
     /// Bounds the changes being delivered to sessions at once.
     deliveries: Arc<Semaphore>,
+    /// One resync at a time (see [`resync`](Self::resync)).
+    resyncing: Arc<tokio::sync::Mutex<()>>,
+    /// A resync is waiting to start.
+    resync_waiting: AtomicBool,
 }
 
 impl Cluster {
@@ -135,6 +139,8 @@ impl Cluster {
             doorbells: Mutex::default(),
             listening: AtomicBool::new(false),
             deliveries: Arc::new(Semaphore::new(DELIVERIES)),
+            resyncing: Arc::default(),
+            resync_waiting: AtomicBool::new(false),
         })
     }
 
@@ -745,7 +751,7 @@ impl Cluster {
     /// copy of that want it (every session a list change; the sessions
     /// subscribed to its key a resource update), each stream once however
     /// many replicas deliver it. In the background, a bounded number at once.
-    fn deliver(self: &Arc<Self>, inner: &Inner, name: String, change: &Change) {
+    fn deliver(self: &Arc<Self>, inner: &Arc<Inner>, name: String, change: &Change) {
         if *change == Change::Resync {
             return self.resync(inner);
         }
@@ -797,57 +803,30 @@ impl Cluster {
     /// the session is subscribed to. The notifications carry nothing but
     /// their kind (and URI): the client reads again, as it would have after
     /// the missed ones, rather than believe it heard of every change.
-    fn resync(self: &Arc<Self>, inner: &Inner) {
-        let caps = inner.shared.capabilities();
-        let declared = [
-            (
-                Change::Tools,
-                caps.tools.as_ref().and_then(|t| t.list_changed),
-            ),
-            (
-                Change::Prompts,
-                caps.prompts.as_ref().and_then(|p| p.list_changed),
-            ),
-            (
-                Change::Resources,
-                caps.resources.as_ref().and_then(|r| r.list_changed),
-            ),
-        ];
-        let lists: Vec<Message> = declared
-            .iter()
-            .filter(|(_, list_changed)| *list_changed == Some(true))
-            .filter_map(|(change, _)| list_changed(change))
-            .collect();
-        // Named for this resync alone: no replica delivered these.
-        let name = format!("resync.{}", uuid::Uuid::new_v4());
-        let mut targets: Vec<(Arc<str>, String, Message)> = Vec::new();
-        for hs in super::read(&inner.sessions).values() {
-            if hs.session.client().is_none() || hs.session.link().is_closed() {
-                continue;
-            }
-            for (i, msg) in lists.iter().enumerate() {
-                targets.push((hs.id.clone(), format!("{name}:{i}"), msg.clone()));
-            }
-            let uris: std::collections::BTreeSet<String> = lock(&hs.subscriptions)
-                .iter()
-                .map(|(u, _)| u.clone())
-                .collect();
-            for uri in uris {
-                let token = format!("{name}:{}", digest(&uri));
-                targets.push((hs.id.clone(), token, resource_updated(uri)));
-            }
+    ///
+    /// In the background, one resync at a time, and at most one more
+    /// waiting: a resync tells of everything as it starts, so the one
+    /// waiting covers every lag until then (each lag spawned one before,
+    /// and a bus that kept outrunning a slow store piled them up).
+    fn resync(self: &Arc<Self>, inner: &Arc<Inner>) {
+        if self.resync_waiting.swap(true, Ordering::AcqRel) {
+            return; // the one waiting starts after this lag
         }
-        if targets.is_empty() {
-            return;
-        }
-        let cluster = self.clone();
-        // It waits its turn rather than be skipped as a change is: it is
-        // what makes up for the skipped ones (one at most per backlog's
-        // worth of bus messages).
+        let (cluster, inner) = (self.clone(), Arc::downgrade(inner));
         tokio::spawn(async move {
+            let _alone = cluster.resyncing.clone().lock_owned().await;
+            // It waits its turn rather than be skipped as a change is: it
+            // is what makes up for the skipped ones.
             let Ok(_turn) = cluster.deliveries.clone().acquire_owned().await else {
                 return;
             };
+            // Lags from now on need another.
+            cluster.resync_waiting.store(false, Ordering::Release);
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let targets = resync_targets(&inner);
+            drop(inner);
             for (id, token, msg) in targets {
                 if let Err(e) = cluster.append_once(&id, &msg, &token).await {
                     tracing::warn!(error = %e, "replicas: a resync could not be delivered");
@@ -888,6 +867,51 @@ impl Cluster {
             bell.notify_waiters();
         }
     }
+}
+
+/// What a resync (see `Cluster::resync`) appends to the standalone
+/// streams of the sessions held here: (session, token, notification).
+fn resync_targets(inner: &Inner) -> Vec<(Arc<str>, String, Message)> {
+    let caps = inner.shared.capabilities();
+    let declared = [
+        (
+            Change::Tools,
+            caps.tools.as_ref().and_then(|t| t.list_changed),
+        ),
+        (
+            Change::Prompts,
+            caps.prompts.as_ref().and_then(|p| p.list_changed),
+        ),
+        (
+            Change::Resources,
+            caps.resources.as_ref().and_then(|r| r.list_changed),
+        ),
+    ];
+    let lists: Vec<Message> = declared
+        .iter()
+        .filter(|(_, list_changed)| *list_changed == Some(true))
+        .filter_map(|(change, _)| list_changed(change))
+        .collect();
+    // Named for this resync alone: no replica delivered these.
+    let name = format!("resync.{}", uuid::Uuid::new_v4());
+    let mut targets = Vec::new();
+    for hs in super::read(&inner.sessions).values() {
+        if hs.session.client().is_none() || hs.session.link().is_closed() {
+            continue;
+        }
+        for (i, msg) in lists.iter().enumerate() {
+            targets.push((hs.id.clone(), format!("{name}:{i}"), msg.clone()));
+        }
+        let uris: std::collections::BTreeSet<String> = lock(&hs.subscriptions)
+            .iter()
+            .map(|(u, _)| u.clone())
+            .collect();
+        for uri in uris {
+            let token = format!("{name}:{}", digest(&uri));
+            targets.push((hs.id.clone(), token, resource_updated(uri)));
+        }
+    }
+    targets
 }
 
 /// Sends the notification `message` to the standalone stream of the
