@@ -51,6 +51,13 @@ pub struct Downstream {
     /// The resource URIs the gateway has subscribed to here, on behalf of
     /// its upstream sessions (subscribed again after a reconnection).
     watched: Mutex<Watched>,
+    /// One new `subscriptions/listen` stream at a time for [`watch`]: a
+    /// stream acknowledged for a URI serves every `watch` of it that
+    /// waited, so listeners arriving together for a new URI start one
+    /// stream, not one each.
+    ///
+    /// [`watch`]: Downstream::watch
+    relistening: tokio::sync::Mutex<()>,
     connect_timeout: Duration,
     call_timeout: Duration,
     /// OAuth with the gateway's credentials for this server, if it has
@@ -199,6 +206,7 @@ impl Downstream {
             announcer,
             connect_timeout: config.connect_timeout,
             call_timeout: config.call_timeout,
+            relistening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -513,7 +521,14 @@ impl Downstream {
             return Ok(()); // subscribed in this session already
         }
         let done = if client.is_stateless() {
-            self.relisten(client, generation).await
+            let _turn = self.relistening.lock().await;
+            if self.link().listener_uris.contains(uri) {
+                // The stream acknowledged while this one waited holds it.
+                self.watched().live.insert(uri.to_owned());
+                Ok(())
+            } else {
+                self.relisten(client, generation).await
+            }
         } else {
             self.subscribe_with(&client, generation, uri).await
         };
