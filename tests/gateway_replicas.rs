@@ -999,14 +999,6 @@ async fn a_list_change_heard_by_one_gateway_replica_reaches_the_sessions_of_all(
     let mut listening = support::listen(&listener, filter).await;
 
     let mut expected = [("tools", 0), ("prompts", 0)];
-    for _ in 0..6 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        eprintln!(
-            "DEBUG far {:?} near {:?}",
-            far.lists.lock().unwrap(),
-            near.lists.lock().unwrap()
-        );
-    }
     for (n, (tool, list)) in [
         ("conf__test_trigger_tool_change", "tools"),
         ("conf__test_trigger_prompt_change", "prompts"),
