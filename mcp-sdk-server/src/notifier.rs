@@ -156,6 +156,10 @@ impl Notifier {
         self.watched_tx.subscribe()
     }
 
+    /// How long a `subscriptions/listen` stream's acknowledgement waits for
+    /// the server's watcher ([`watch_before_acknowledging`](Self::watch_before_acknowledging)).
+    pub const WATCH_BEFORE_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
     /// Has `watch` run before each `subscriptions/listen` stream that
     /// watches resources is acknowledged, with the stream's URIs: a server
     /// that must itself start watching a source for them (a gateway
@@ -171,8 +175,10 @@ impl Notifier {
     /// for every such stream, also for URIs that other streams watch (whose
     /// watching may still be under way): make those cheap. The stream waits
     /// for it, so bound its work in time; changes announced meanwhile reach
-    /// the stream after its acknowledgement. A second call replaces the
-    /// first `watch`.
+    /// the stream after its acknowledgement. A `watch` still running after
+    /// [`WATCH_BEFORE_ACK_TIMEOUT`](Self::WATCH_BEFORE_ACK_TIMEOUT) (10 s)
+    /// is given up on, with a warning, and the stream acknowledged. A
+    /// second call replaces the first `watch`.
     pub fn watch_before_acknowledging<F, Fut>(&self, watch: F)
     where
         F: Fn(Vec<String>) -> Fut + Send + Sync + 'static,
@@ -514,7 +520,19 @@ pub(crate) async fn listen(
     if let (Some(watch), Some(uris)) = (watcher, &filter.resource_subscriptions) {
         let uris: BTreeSet<&String> = uris.iter().collect();
         if !uris.is_empty() {
-            watch(uris.into_iter().cloned().collect()).await;
+            // A watcher that hangs must not hold the stream forever: past
+            // the bound the stream is acknowledged without it.
+            let watching = watch(uris.into_iter().cloned().collect());
+            if tokio::time::timeout(Notifier::WATCH_BEFORE_ACK_TIMEOUT, watching)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    timeout_ms = Notifier::WATCH_BEFORE_ACK_TIMEOUT.as_millis() as u64,
+                    "the server's watcher did not finish in time; the subscriptions/listen \
+                     stream is acknowledged without it"
+                );
+            }
         }
     }
     let ack = SubscriptionsAcknowledgedNotificationParams::new(filter.clone())
@@ -780,6 +798,37 @@ mod tests {
         );
         assert!(watching.try_recv().is_err());
         notifier.close();
+    }
+
+    /// A watcher that never returns holds the acknowledgement for
+    /// [`Notifier::WATCH_BEFORE_ACK_TIMEOUT`], not forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_watcher_that_hangs_delays_the_acknowledgement_only_so_long() {
+        let caps: ServerCapabilities =
+            serde_json::from_value(json!({"resources": {"subscribe": true}})).unwrap();
+        let notifier = Notifier::default();
+        notifier.watch_before_acknowledging(|_uris: Vec<String>| std::future::pending::<()>());
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(8);
+        let params = serde_json::from_value(
+            json!({"notifications": {"resourceSubscriptions": ["file:///a"]}}),
+        )
+        .unwrap();
+        let started = tokio::time::Instant::now();
+        let listening = tokio::spawn({
+            let notifier = notifier.clone();
+            async move { listen(&notifier, &caps, RequestId::Number(1), params, Arc::new(tx)).await }
+        });
+        let ack = tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+            .await
+            .expect("the acknowledgement, not a stream held by its watcher")
+            .unwrap();
+        assert_eq!(
+            ack.method(),
+            Some(SubscriptionsAcknowledgedNotificationParams::METHOD)
+        );
+        assert_eq!(started.elapsed(), Notifier::WATCH_BEFORE_ACK_TIMEOUT);
+        notifier.close();
+        assert!(listening.await.unwrap().is_ok());
     }
 
     /// A notifier that fell behind its bus does not know what it missed:
