@@ -266,6 +266,33 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
         answers: Map<String, Value>,
     ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError>;
 
+    /// [`answer`](Self::answer), unless an answer to a request the task
+    /// waits on is not a result of that request's method ([`fits`]): then
+    /// no answer is taken and the first such answer's key and request (its
+    /// wire form) are given, so that the replica that received
+    /// `tasks/update` refuses it to the client that sent it. `None`: the
+    /// task is unknown.
+    ///
+    /// `tasks/update` calls this alone, so a store that does it in one
+    /// step answers it in one round trip (the Redis store does). The
+    /// default reads the task first, then answers: two steps, not atomic
+    /// (a request answered meanwhile is not answered twice all the same).
+    async fn answer_checked(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<Answered>, TaskStoreError> {
+        let Some(task) = self.get(owner, id).await? else {
+            return Ok(None);
+        };
+        if let Some(misfit) = misfit(&task, &answers) {
+            return Ok(Some(misfit));
+        }
+        let answered = self.answer(owner, id, answers).await?;
+        Ok(answered.map(|(task, taken)| Answered::Taken { task, taken }))
+    }
+
     /// Takes the answers [`answer`](Self::answer) kept for the task (the
     /// replica running it does).
     async fn take_answers(
@@ -282,6 +309,66 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     fn changes(&self) -> Option<broadcast::Receiver<Arc<str>>> {
         None
     }
+}
+
+/// What [`TaskStore::answer_checked`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    /// The answers were given: the task as it is afterwards, and the keys
+    /// taken (those it waited on).
+    Taken {
+        /// The task afterwards.
+        task: TaskRecord,
+        /// The keys whose answers were taken.
+        taken: Vec<String>,
+    },
+    /// The answer to `key` is not a result of the waiting `request`'s
+    /// method; no answer was taken.
+    Misfit {
+        /// The answer's key.
+        key: String,
+        /// The request waiting under `key`, in its wire form.
+        request: Value,
+        /// The answer given to it.
+        answer: Value,
+    },
+}
+
+/// Whether `answer` is a result of an input request of `method`
+/// (`sampling/createMessage`, `roots/list`, `elicitation/create`); any
+/// answer fits a method that is none of these.
+pub fn fits(method: &str, answer: &Value) -> bool {
+    use mcp_sdk::{CreateMessageParams, ElicitRequestParams, ListRootsParams, RequestParams};
+    fn result_of<P: RequestParams>(answer: &Value) -> bool {
+        P::Result::deserialize(answer).is_ok()
+    }
+    use serde::Deserialize;
+    match method {
+        CreateMessageParams::METHOD => result_of::<CreateMessageParams>(answer),
+        ListRootsParams::METHOD => result_of::<ListRootsParams>(answer),
+        ElicitRequestParams::METHOD => result_of::<ElicitRequestParams>(answer),
+        _ => true,
+    }
+}
+
+/// The first of `answers` that `task` waits on and that does not fit the
+/// waiting request, as [`Answered::Misfit`].
+fn misfit(task: &TaskRecord, answers: &Map<String, Value>) -> Option<Answered> {
+    if task.status.is_terminal() {
+        return None;
+    }
+    let Some(Value::Object(waiting)) = &task.input_requests else {
+        return None;
+    };
+    answers.iter().find_map(|(key, answer)| {
+        let request = waiting.get(key)?;
+        let method = request.get("method").and_then(Value::as_str)?;
+        (!fits(method, answer)).then(|| Answered::Misfit {
+            key: key.clone(),
+            request: request.clone(),
+            answer: answer.clone(),
+        })
+    })
 }
 
 /// The tasks of one process (the default store). Services of one process
@@ -333,6 +420,50 @@ impl Memory {
             .get_mut(id)
             .map(|(_, task)| task)
             .filter(|task| task.owner == owner)
+    }
+}
+
+impl InMemoryTaskStore {
+    /// [`TaskStore::answer`] with the store locked.
+    fn answer_in(
+        &self,
+        memory: &mut Memory,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Option<(TaskRecord, Vec<String>)> {
+        let task = memory.find(owner, id)?;
+        let mut taken = Vec::new();
+        let mut kept = Map::new();
+        if !task.status.is_terminal() {
+            if let Some(Value::Object(waiting)) = &mut task.input_requests {
+                for (key, answer) in answers {
+                    if waiting.remove(&key).is_some() {
+                        taken.push(key.clone());
+                        kept.insert(key, answer);
+                    }
+                }
+                if waiting.is_empty() {
+                    task.input_requests = None;
+                }
+            }
+            if !taken.is_empty() {
+                if task.input_requests.is_none() {
+                    task.status = TaskStatus::Working;
+                }
+                task.updated_at = timestamp(SystemTime::now());
+            }
+        }
+        let after = task.clone();
+        if !taken.is_empty() {
+            memory
+                .answers
+                .entry(id.to_owned())
+                .or_default()
+                .extend(kept);
+            let _ = self.changes.send(Arc::from(id));
+        }
+        Some((after, taken))
     }
 }
 
@@ -443,41 +574,25 @@ impl TaskStore for InMemoryTaskStore {
         id: &str,
         answers: Map<String, Value>,
     ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError> {
+        Ok(self.answer_in(&mut lock(&self.tasks), owner, id, answers))
+    }
+
+    /// One step: the check and the answers under one lock.
+    async fn answer_checked(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<Answered>, TaskStoreError> {
         let mut memory = lock(&self.tasks);
         let Some(task) = memory.find(owner, id) else {
             return Ok(None);
         };
-        let mut taken = Vec::new();
-        let mut kept = Map::new();
-        if !task.status.is_terminal() {
-            if let Some(Value::Object(waiting)) = &mut task.input_requests {
-                for (key, answer) in answers {
-                    if waiting.remove(&key).is_some() {
-                        taken.push(key.clone());
-                        kept.insert(key, answer);
-                    }
-                }
-                if waiting.is_empty() {
-                    task.input_requests = None;
-                }
-            }
-            if !taken.is_empty() {
-                if task.input_requests.is_none() {
-                    task.status = TaskStatus::Working;
-                }
-                task.updated_at = timestamp(SystemTime::now());
-            }
+        if let Some(misfit) = misfit(task, &answers) {
+            return Ok(Some(misfit));
         }
-        let after = task.clone();
-        if !taken.is_empty() {
-            memory
-                .answers
-                .entry(id.to_owned())
-                .or_default()
-                .extend(kept);
-            let _ = self.changes.send(Arc::from(id));
-        }
-        Ok(Some((after, taken)))
+        let answered = self.answer_in(&mut memory, owner, id, answers);
+        Ok(answered.map(|(task, taken)| Answered::Taken { task, taken }))
     }
 
     async fn take_answers(
@@ -804,6 +919,56 @@ pub(crate) mod tests {
         assert!(taken.is_empty());
         assert_eq!(after.input_requests, None);
         assert!(!store.renew("dave", &d.id).await.unwrap(), "it has ended");
+
+        // Answers checked against the requests they answer, in the step
+        // that takes them: one that is no result of its request's method
+        // is refused, naming it, and nothing is taken.
+        let e = TaskRecord::new("erin", ttl, poll);
+        store.create(&e, 10).await.unwrap();
+        let requests = json!({
+            "confirm": {"method": "elicitation/create", "params": {"message": "Sure?"}},
+            "roots": {"method": "roots/list"},
+        });
+        assert!(store
+            .ask("erin", &e.id, requests.as_object().unwrap())
+            .await
+            .unwrap());
+        let bad = json!({"action": "maybe"});
+        let both = |confirm: &Value| -> Map<String, Value> {
+            let answers = json!({"confirm": confirm, "roots": {"roots": []}, "unasked": 1});
+            answers.as_object().unwrap().clone()
+        };
+        let refused = store.answer_checked("erin", &e.id, both(&bad)).await;
+        assert_eq!(
+            refused.unwrap(),
+            Some(Answered::Misfit {
+                key: "confirm".to_owned(),
+                request: requests["confirm"].clone(),
+                answer: bad,
+            })
+        );
+        let seen = store.get("erin", &e.id).await.unwrap().unwrap();
+        assert_eq!(seen.input_requests, Some(requests.clone()), "none taken");
+        assert!(store.take_answers("erin", &e.id).await.unwrap().is_empty());
+        let foreign = store.answer_checked("mallory", &e.id, both(&accept)).await;
+        assert_eq!(foreign.unwrap(), None);
+        let Some(Answered::Taken { task, mut taken }) = store
+            .answer_checked("erin", &e.id, both(&accept))
+            .await
+            .unwrap()
+        else {
+            panic!("fitting answers are taken")
+        };
+        taken.sort();
+        assert_eq!(taken, ["confirm", "roots"]);
+        assert_eq!(task.status, TaskStatus::Working);
+        assert_eq!(task.input_requests, None);
+        let kept = store.take_answers("erin", &e.id).await.unwrap();
+        assert_eq!(kept.get("confirm"), Some(&accept));
+        assert_eq!(kept.get("roots"), Some(&json!({"roots": []})));
+        // Once none waits, any answer is ignored, unchecked.
+        let late = store.answer_checked("erin", &e.id, both(&json!("x"))).await;
+        assert!(matches!(late.unwrap(), Some(Answered::Taken { taken, .. }) if taken.is_empty()));
 
         // Expiry by ttl.
         let short = TaskRecord::new("carol", Duration::from_millis(50), poll);

@@ -29,7 +29,7 @@ use super::input::{checked, InputRound};
 use crate::config::TaskConfig;
 use crate::context::Http;
 use crate::server::Server;
-use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
+use crate::task_store::{keep, Answered, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse};
 use mcp_sdk::{
     ClientCapabilities, Error, ErrorCode, InputRequest, ServerCapabilities, TaskStatus, TaskSupport,
@@ -385,24 +385,30 @@ pub(crate) async fn request(
         }
         "tasks/update" if tasks.shared() => {
             let p: Update = parse(params)?;
-            let task = tasks.find(owner, &p.task_id).await?;
-            // Checked here against the requests as the store keeps them,
-            // so that a bad answer is refused to the client that sent it.
-            if let Some(Value::Object(waiting)) = &task.input_requests {
-                for (key, answer) in &p.input_responses {
-                    let request =
-                        (waiting.get(key).cloned()).map(serde_json::from_value::<InputRequest>);
-                    if let Some(Ok(request)) = request {
-                        checked(key, &request, answer)?;
+            // Checked by the store against the requests as it keeps them, in
+            // the step that takes the answers (one round trip), so that a
+            // bad answer is refused to the client that sent it.
+            match tasks
+                .store
+                .answer_checked(owner, &p.task_id, p.input_responses)
+                .await?
+            {
+                None => Err(unknown(&p.task_id)),
+                Some(Answered::Taken { .. }) => Ok(ack()),
+                Some(Answered::Misfit {
+                    key,
+                    request,
+                    answer,
+                }) => {
+                    match serde_json::from_value::<InputRequest>(request) {
+                        Ok(request) => checked(&key, &request, &answer)?,
+                        Err(e) => return Err(Error::internal(e)),
                     }
+                    Err(Error::invalid_params(format_args!(
+                        "inputResponses.{key} is not a valid answer to its request"
+                    )))
                 }
             }
-            (tasks
-                .store
-                .answer(owner, &p.task_id, p.input_responses)
-                .await?)
-                .ok_or_else(|| unknown(&p.task_id))?;
-            Ok(ack())
         }
         "tasks/update" => {
             let p: Update = parse(params)?;

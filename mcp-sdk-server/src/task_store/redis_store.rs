@@ -12,7 +12,7 @@
 //! which a Redis Cluster does not allow: use a single Redis (or a
 //! replicated one).
 
-use super::{TaskPage, TaskRecord, TaskStore, TaskStoreError, TaskUpdate, LEASE_LOST};
+use super::{Answered, TaskPage, TaskRecord, TaskStore, TaskStoreError, TaskUpdate, LEASE_LOST};
 use crate::bus::{MessageBus, RedisBus};
 use crate::util::timestamp;
 use async_trait::async_trait;
@@ -246,17 +246,32 @@ return 1
     ))
 });
 
-/// KEYS: task. ARGV: owner, now, changes channel, id, then key and answer
-/// pairs. Each answer whose `in:{key}` waits replaces it as `ans:{key}`;
-/// with none left waiting the task is `working` again, and the running
-/// replica is told on the channel. Gives {taken keys, fields} or nil.
+/// KEYS: task. ARGV: owner, now, changes channel, id, then triples of
+/// key, answer and the methods whose requests the answer does not fit
+/// (`,method,` each, '' for none). When an answer's `in:{key}` waits with
+/// such a method, nothing is taken: gives {0, {key, request}, {}}.
+/// Otherwise each answer whose `in:{key}` waits replaces it as
+/// `ans:{key}`; with none left waiting the task is `working` again, and
+/// the running replica is told on the channel: gives {1, taken keys,
+/// fields}. Nil when the task is unknown. The check and the answers are
+/// one step, so `tasks/update` costs one round trip.
 static ANSWER: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(format!(
         r#"{load}
 if not load(KEYS[1], ARGV[1], ARGV[2]) then return false end
 local taken = {{}}
 if running(redis.call('HGET', KEYS[1], 'status')) then
-  for i = 5, #ARGV, 2 do
+  for i = 5, #ARGV, 3 do
+    local request = redis.call('HGET', KEYS[1], 'in:' .. ARGV[i])
+    if request and ARGV[i + 2] ~= '' then
+      local ok, decoded = pcall(cjson.decode, request)
+      if ok and type(decoded) == 'table' and type(decoded.method) == 'string'
+        and string.find(ARGV[i + 2], ',' .. decoded.method .. ',', 1, true) then
+        return {{0, {{ARGV[i], request}}, {{}}}}
+      end
+    end
+  end
+  for i = 5, #ARGV, 3 do
     if redis.call('HDEL', KEYS[1], 'in:' .. ARGV[i]) == 1 then
       redis.call('HSET', KEYS[1], 'ans:' .. ARGV[i], ARGV[i + 1])
       table.insert(taken, ARGV[i])
@@ -268,7 +283,7 @@ if running(redis.call('HGET', KEYS[1], 'status')) then
     redis.call('PUBLISH', ARGV[3], ARGV[4])
   end
 end
-return {{taken, redis.call('HGETALL', KEYS[1])}}
+return {{1, taken, redis.call('HGETALL', KEYS[1])}}
 "#,
         load = *LOAD
     ))
@@ -436,6 +451,67 @@ impl RedisTaskStore {
             Err(_) => Err(self.failed("no answer in time")),
         }
     }
+}
+
+impl RedisTaskStore {
+    /// [`ANSWER`], checking each answer against the method of the request
+    /// it answers when `check`: one round trip either way.
+    async fn answer_with(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+        check: bool,
+    ) -> Result<Option<Answered>, TaskStoreError> {
+        let mut invocation = Call::new(&ANSWER);
+        invocation
+            .key(self.task_key(id))
+            .arg(owner)
+            .arg(timestamp(SystemTime::now()))
+            .arg(changes_channel(&self.prefix))
+            .arg(id);
+        for (key, answer) in &answers {
+            let misfits: String = match check {
+                true => (misfit_methods(answer).iter())
+                    .map(|method| format!(",{method},"))
+                    .collect(),
+                false => String::new(),
+            };
+            invocation.arg(key).arg(answer.to_string()).arg(misfits);
+        }
+        let answer: Option<(i64, Vec<String>, Vec<String>)> = self.run(&invocation).await?;
+        let Some((taken, keys, fields)) = answer else {
+            return Ok(None);
+        };
+        if taken == 1 {
+            return Ok(decode(id, fields).map(|task| Answered::Taken { task, taken: keys }));
+        }
+        let mut misfit = keys.into_iter();
+        let (Some(key), Some(request)) = (misfit.next(), misfit.next()) else {
+            return Err(self.failed("the answer script gave a misfit without its key"));
+        };
+        Ok(Some(Answered::Misfit {
+            request: serde_json::from_str(&request).map_err(|e| self.failed(e))?,
+            answer: answers.get(&key).cloned().unwrap_or_default(),
+            key,
+        }))
+    }
+}
+
+/// The methods of input requests whose results `answer` is not: the
+/// requests it cannot answer, for a store that checks where the requests
+/// are (a Redis script).
+fn misfit_methods(answer: &Value) -> Vec<&'static str> {
+    use super::fits;
+    use mcp_sdk::{CreateMessageParams, ElicitRequestParams, ListRootsParams, RequestParams};
+    [
+        CreateMessageParams::METHOD,
+        ListRootsParams::METHOD,
+        ElicitRequestParams::METHOD,
+    ]
+    .into_iter()
+    .filter(|method| !fits(method, answer))
+    .collect()
 }
 
 /// The channel on which the replicas sharing `prefix` hear of tasks that
@@ -622,18 +698,19 @@ impl TaskStore for RedisTaskStore {
         id: &str,
         answers: Map<String, Value>,
     ) -> Result<Option<(TaskRecord, Vec<String>)>, TaskStoreError> {
-        let mut invocation = Call::new(&ANSWER);
-        invocation
-            .key(self.task_key(id))
-            .arg(owner)
-            .arg(timestamp(SystemTime::now()))
-            .arg(changes_channel(&self.prefix))
-            .arg(id);
-        for (key, answer) in &answers {
-            invocation.arg(key).arg(answer.to_string());
+        match self.answer_with(owner, id, answers, false).await? {
+            Some(Answered::Taken { task, taken }) => Ok(Some((task, taken))),
+            _ => Ok(None),
         }
-        let answer: Option<(Vec<String>, Vec<String>)> = self.run(&invocation).await?;
-        Ok(answer.and_then(|(taken, fields)| decode(id, fields).map(|t| (t, taken))))
+    }
+
+    async fn answer_checked(
+        &self,
+        owner: &str,
+        id: &str,
+        answers: Map<String, Value>,
+    ) -> Result<Option<Answered>, TaskStoreError> {
+        self.answer_with(owner, id, answers, true).await
     }
 
     async fn take_answers(
