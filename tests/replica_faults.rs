@@ -481,3 +481,36 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
         unseen_by_b.call(&b).await.0 == 200
     );
 }
+
+/// A Redis bus whose subscription connection is cut comes back by itself
+/// and counts a gap (what was published meanwhile never came), so the
+/// notifier and the replicas resync their streams and sessions; messages
+/// published after it are heard again.
+#[tokio::test]
+async fn a_redis_bus_that_lost_its_subscription_counts_a_gap_and_hears_again() {
+    use mcp_sdk_server::bus::{MessageBus, RedisBus};
+    let test = "a_redis_bus_that_lost_its_subscription_counts_a_gap_and_hears_again";
+    let Some(redis) = OwnRedis::start(test).await else {
+        return;
+    };
+    let bus = RedisBus::connect(&redis.url(), "mcp-gap-test")
+        .await
+        .expect("the bus connects");
+    let (mut gaps, mut heard) = (bus.gaps(), bus.subscribe());
+    assert_eq!(*gaps.borrow_and_update(), 0, "no gap yet");
+    redis
+        .command(&["CLIENT", "KILL", "TYPE", "pubsub"])
+        .await
+        .expect("the subscription connection is killed");
+    tokio::time::timeout(PATIENCE, gaps.changed())
+        .await
+        .expect("the bus counts a gap once it is subscribed again")
+        .expect("the bus lives");
+    assert_eq!(*gaps.borrow(), 1);
+    bus.publish_now("after the gap").await;
+    let message = tokio::time::timeout(PATIENCE, heard.recv())
+        .await
+        .expect("a message after the gap is heard")
+        .expect("the bus lives");
+    assert_eq!(&*message, "after the gap");
+}

@@ -14,7 +14,7 @@
 //! skips messages (with a warning in the log).
 
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// How many messages may wait for a slow receiver before it skips some.
 pub const BACKLOG: usize = 256;
@@ -44,6 +44,24 @@ pub trait MessageBus: Send + Sync + std::fmt::Debug + 'static {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         self.publish(message);
         Box::pin(std::future::ready(()))
+    }
+
+    /// How many times messages may have been lost on their way here, as
+    /// it grows: a Redis subscription that went down and is back missed
+    /// what was published meanwhile, and its receivers cannot know what.
+    /// A receiver that sees it grow resyncs, as after falling behind
+    /// ([`broadcast::error::RecvError::Lagged`]). The default, for a bus
+    /// that loses nothing on the way, never grows.
+    fn gaps(&self) -> watch::Receiver<u64> {
+        watch::channel(0).1
+    }
+}
+
+/// Resolves when `gaps` grows; never, for a bus whose gaps cannot grow
+/// (its sender is gone).
+pub(crate) async fn next_gap(gaps: &mut watch::Receiver<u64>) {
+    if gaps.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -89,7 +107,7 @@ mod redis_bus {
     use redis::aio::{ConnectionManager, ConnectionManagerConfig};
     use std::sync::Arc;
     use std::time::Duration;
-    use tokio::sync::{broadcast, mpsc};
+    use tokio::sync::{broadcast, mpsc, watch};
     use tokio_util::sync::CancellationToken;
 
     /// How long connecting to Redis may take before it counts as unreachable.
@@ -110,6 +128,8 @@ mod redis_bus {
         channel: String,
         outbox: mpsc::Sender<String>,
         inbound: broadcast::Sender<Arc<str>>,
+        /// Grows each time the subscription is back after a loss.
+        gaps: watch::Sender<u64>,
         stop: CancellationToken,
     }
 
@@ -146,6 +166,7 @@ mod redis_bus {
 
             let stop = CancellationToken::new();
             let inbound = broadcast::channel(BACKLOG).0;
+            let gaps = watch::Sender::new(0);
             let (outbox, queued) = mpsc::channel(BACKLOG);
             tokio::spawn(publish_loop(
                 publisher.clone(),
@@ -158,6 +179,7 @@ mod redis_bus {
                 channel.to_owned(),
                 subscriber,
                 inbound.clone(),
+                gaps.clone(),
                 stop.clone(),
             ));
             Ok(RedisBus {
@@ -165,6 +187,7 @@ mod redis_bus {
                 channel: channel.to_owned(),
                 outbox,
                 inbound,
+                gaps,
                 stop,
             })
         }
@@ -197,6 +220,10 @@ mod redis_bus {
 
         fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
             self.inbound.subscribe()
+        }
+
+        fn gaps(&self) -> watch::Receiver<u64> {
+            self.gaps.subscribe()
         }
 
         fn publish_now<'a>(
@@ -269,12 +296,14 @@ mod redis_bus {
 
     /// Hands what the channel carries to the subscribers; when the
     /// subscription connection ends, opens a new one, waiting longer
-    /// between failed attempts (up to [`MAX_BACKOFF`]).
+    /// between failed attempts (up to [`MAX_BACKOFF`]), and once it is
+    /// back counts a gap: what was published meanwhile never came.
     async fn subscribe_loop(
         client: redis::Client,
         channel: String,
         first: redis::aio::PubSub,
         inbound: broadcast::Sender<Arc<str>>,
+        gaps: watch::Sender<u64>,
         stop: CancellationToken,
     ) {
         let mut pubsub = Some(first);
@@ -312,8 +341,9 @@ mod redis_bus {
             }
             match subscribe(&client, &channel).await {
                 Ok(connection) => {
-                    tracing::info!("Redis bus: subscribed again");
+                    tracing::info!("Redis bus: subscribed again; receivers resync");
                     pubsub = Some(connection);
+                    gaps.send_modify(|n| *n += 1);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "Redis bus: cannot subscribe yet");

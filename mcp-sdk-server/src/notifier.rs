@@ -260,7 +260,7 @@ impl Notifier {
     /// [`close`](Notifier::close)). A notifier takes one bus: a second is
     /// given back.
     pub fn attach_bus(&self, bus: Arc<dyn MessageBus>) -> Result<(), Arc<dyn MessageBus>> {
-        let mut inbound = bus.subscribe();
+        let (mut inbound, mut gaps) = (bus.subscribe(), bus.gaps());
         self.bus.set(bus)?;
         let (tx, closed, origin) = (self.tx.clone(), self.closed.clone(), self.origin.clone());
         tokio::spawn(async move {
@@ -268,6 +268,13 @@ impl Notifier {
                 let message = tokio::select! {
                     _ = closed.cancelled() => return,
                     message = inbound.recv() => message,
+                    () = crate::bus::next_gap(&mut gaps) => {
+                        // Messages were lost on the way (Redis was away):
+                        // as after falling behind, streams resync.
+                        tracing::warn!("the notifier's bus lost messages; streams resync");
+                        let _ = tx.send(Change::Resync);
+                        continue;
+                    }
                 };
                 match message {
                     Ok(message) => {
@@ -848,6 +855,38 @@ mod tests {
         bus.publish(&encode("elsewhere", 1, &change));
         assert_eq!(changes.recv().await.unwrap(), Change::Resync);
         assert_eq!(changes.recv().await.unwrap(), change);
+        notifier.close();
+    }
+
+    /// A bus that lost messages on the way (a Redis subscription that was
+    /// down) says so, and the notifier's streams resync.
+    #[tokio::test]
+    async fn a_notifier_whose_bus_lost_messages_resyncs_its_streams() {
+        #[derive(Debug)]
+        struct Lossy(crate::bus::InMemoryBus, tokio::sync::watch::Sender<u64>);
+        impl MessageBus for Lossy {
+            fn publish(&self, message: &str) {
+                self.0.publish(message)
+            }
+            fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+                self.0.subscribe()
+            }
+            fn gaps(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.1.subscribe()
+            }
+        }
+        let bus = Arc::new(Lossy(
+            crate::bus::InMemoryBus::default(),
+            tokio::sync::watch::Sender::new(0),
+        ));
+        let notifier = Notifier::default();
+        notifier.attach_bus(bus.clone()).unwrap();
+        let mut changes = notifier.tx.subscribe();
+        bus.1.send_modify(|n| *n += 1);
+        assert_eq!(changes.recv().await.unwrap(), Change::Resync);
+        let change = Change::Tools;
+        bus.publish(&encode("elsewhere", 1, &change));
+        assert_eq!(changes.recv().await.unwrap(), change, "and goes on");
         notifier.close();
     }
 

@@ -169,17 +169,26 @@ impl Cluster {
             .bus()
             .is_none_or(|bus| Arc::ptr_eq(bus, &self.replicas.bus));
         if let Some(bus) = notifier.bus().filter(|_| !own_bus) {
-            let mut changes = bus.subscribe();
+            let (mut changes, mut gaps) = (bus.subscribe(), bus.gaps());
             let (cluster, weak) = (Arc::downgrade(self), Arc::downgrade(inner));
             tokio::spawn(async move {
                 loop {
-                    let message = match changes.recv().await {
+                    let heard = tokio::select! {
+                        heard = changes.recv() => heard,
+                        () = crate::bus::next_gap(&mut gaps) => {
+                            tracing::warn!("replicas: the changes' bus lost some; sessions resync");
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(0))
+                        }
+                    };
+                    let message = match heard {
                         Ok(message) => message,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(
-                                skipped = n,
-                                "replicas: fell behind the changes; sessions resync"
-                            );
+                            if n > 0 {
+                                tracing::warn!(
+                                    skipped = n,
+                                    "replicas: fell behind the changes; sessions resync"
+                                );
+                            }
                             if let (Some(cluster), Some(inner)) =
                                 (cluster.upgrade(), weak.upgrade())
                             {
@@ -199,14 +208,24 @@ impl Cluster {
             });
         }
         let inner = Arc::downgrade(inner);
-        let mut inbound = self.replicas.bus.subscribe();
+        let (mut inbound, mut gaps) = (self.replicas.bus.subscribe(), self.replicas.bus.gaps());
         let cluster = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let message = match inbound.recv().await {
+                let heard = tokio::select! {
+                    heard = inbound.recv() => heard,
+                    // Lost on the way, like skipped: unknown, so the same.
+                    () = crate::bus::next_gap(&mut gaps) => {
+                        tracing::warn!("replicas: the bus lost messages (Redis was away)");
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(0))
+                    }
+                };
+                let message = match heard {
                     Ok(message) => message,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "replicas: fell behind the bus");
+                        if n > 0 {
+                            tracing::warn!(skipped = n, "replicas: fell behind the bus");
+                        }
                         // Changes travel on this bus too: the sessions here
                         // may have missed some, which are unknown.
                         if own_bus {
