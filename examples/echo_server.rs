@@ -26,28 +26,33 @@ struct Args {
     telemetry: mcp_reference::telemetry::TelemetryArgs,
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let _telemetry = args.telemetry.init("echo_server", "info");
     let router = mcp_reference::echo::router();
     match args.http {
-        Some(addr) => {
-            let mut config = mcp_sdk_server::http::HttpConfig::default();
-            if args.sse {
-                config.response_mode = mcp_sdk_server::http::ResponseMode::Sse;
-            }
-            let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            status(
-                Level::INFO,
-                format_args!(
-                    "echo_server: serving MCP at http://{}/mcp",
-                    listener.local_addr()?
-                ),
-            );
-            mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
-        }
-        None => mcp_sdk_server::stdio::serve(router).await,
+        Some(addr) => tokio::runtime::Runtime::new()?.block_on(http(addr, args.sse, router)),
+        // One session is all this process does: on one thread, a call costs
+        // no hand-off between threads (see `stdio::run`).
+        None => mcp_sdk_server::stdio::run(router),
     }
+}
+
+/// Serves Streamable HTTP at `addr` on the multi-thread runtime: many
+/// connections, served on every core.
+async fn http(addr: SocketAddr, sse: bool, router: mcp_sdk_server::Router) -> std::io::Result<()> {
+    let mut config = mcp_sdk_server::http::HttpConfig::default();
+    if sse {
+        config.response_mode = mcp_sdk_server::http::ResponseMode::Sse;
+    }
+    let service = mcp_sdk_server::http::StreamableHttpService::new(router, config);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    status(
+        Level::INFO,
+        format_args!(
+            "echo_server: serving MCP at http://{}/mcp",
+            listener.local_addr()?
+        ),
+    );
+    mcp_sdk_server::http::serve_listener(listener, "/mcp", service).await
 }
