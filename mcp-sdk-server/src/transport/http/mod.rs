@@ -678,7 +678,7 @@ impl StreamableHttpService {
             match msg {
                 Message::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
-                    return Box::pin(self.stateless(&parts, r)).await;
+                    return Box::pin(self.stateless(&parts, r, body)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
                 Message::Notification(_) if stateless_header => {

@@ -41,8 +41,14 @@ pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
 }
 
 impl StreamableHttpService {
-    /// Serves a stateless request POSTed without a session.
-    pub(super) async fn stateless(&self, parts: &Arc<Parts>, req: Request) -> HttpResponse {
+    /// Serves a stateless request POSTed without a session, decoded from
+    /// `body`.
+    pub(super) async fn stateless(
+        &self,
+        parts: &Arc<Parts>,
+        req: Request,
+        body: Bytes,
+    ) -> HttpResponse {
         let headers = &parts.headers;
         let http = Some(parts.clone());
         let shared = self.inner.shared.clone();
@@ -64,6 +70,7 @@ impl StreamableHttpService {
             let work = Box::pin(stateless::serve_checked(
                 &shared,
                 req,
+                Some(body),
                 meta,
                 version,
                 reply,
