@@ -126,6 +126,7 @@ impl InputRound {
     /// then (or to check a state) are the params hashed for the state.
     /// `owner`: who makes the request, on a protected server; the states
     /// this round seals and opens are that caller's only.
+    #[cfg(test)]
     pub fn take(
         method: &str,
         params: &mut Option<Value>,

@@ -347,9 +347,11 @@ fn decorate(shared: &ServerShared, method: &str, mut result: Value) -> Value {
     let meta = map
         .entry("_meta")
         .or_insert_with(|| Value::Object(Map::new()));
+    // Put in place, not merged from a map of its own: this runs on every
+    // stateless answer.
     if let Value::Object(meta) = meta {
-        for (k, v) in server_info_meta(shared) {
-            meta.entry(k).or_insert(v);
+        if !meta.contains_key(SERVER_INFO_META_KEY) {
+            meta.insert(SERVER_INFO_META_KEY.into(), shared.info_value.clone());
         }
     }
     result
