@@ -1371,7 +1371,7 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn header_str<'a>(headers: &'a http::HeaderMap, name: impl AsHeaderName) -> Option<&'a str> {
+fn header_str(headers: &http::HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
