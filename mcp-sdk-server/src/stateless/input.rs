@@ -17,6 +17,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use hmac::Mac;
 use mcp_sdk::{
@@ -64,10 +65,9 @@ pub(crate) struct InputRound {
     /// ask for input, and hashing on each of them was a tenth of a
     /// stateless call's instructions.
     digest: OnceLock<String>,
-    /// The params as the handler sees them (`_meta` left out, as the digest
-    /// leaves it out), kept for the digest while it is not known: the
-    /// handler takes the params themselves.
-    params: Option<Map<String, Value>>,
+    /// What the digest is computed from while it is not known: the handler
+    /// takes the params themselves.
+    params: Kept,
     capabilities: ClientCapabilities,
     answers: Mutex<BTreeMap<String, Value>>,
     asked: Mutex<Asked>,
@@ -96,6 +96,19 @@ struct Asked {
     counts: BTreeMap<&'static str, usize>,
 }
 
+/// The params kept for a digest that may be needed later.
+enum Kept {
+    /// None: the digest is known, or is that of no params.
+    Nothing,
+    /// A copy of the params as the handler sees them (`_meta` left out, as
+    /// the digest leaves it out).
+    Params(Map<String, Value>),
+    /// The request as it came, whose params are read again if a state is
+    /// sealed: holding the body costs nothing, where the copy above was
+    /// some 2k instructions on every stateless call over HTTP.
+    Body(Bytes),
+}
+
 /// How a handler run ended.
 pub(crate) enum Outcome {
     /// The handler finished (or input it was given was unusable).
@@ -113,9 +126,25 @@ impl InputRound {
     /// then (or to check a state) are the params hashed for the state.
     /// `owner`: who makes the request, on a protected server; the states
     /// this round seals and opens are that caller's only.
+    #[cfg(test)]
     pub fn take(
         method: &str,
         params: &mut Option<Value>,
+        capabilities: ClientCapabilities,
+        key: &RequestStateKey,
+        may_ask: bool,
+        owner: Option<String>,
+    ) -> Result<Self, Error> {
+        Self::take_from(method, params, None, capabilities, key, may_ask, owner)
+    }
+
+    /// [`take`](Self::take) for a request decoded from `body` (when the
+    /// transport has it): the params are read again from there, rather
+    /// than copied, in case a state is sealed.
+    pub fn take_from(
+        method: &str,
+        params: &mut Option<Value>,
+        body: Option<&Bytes>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
         may_ask: bool,
@@ -130,17 +159,21 @@ impl InputRound {
         // A state to open needs the digest now; one the handler may ask
         // to seal needs it later, from a copy of the params.
         let (digest, kept) = match (&state, params.as_ref()) {
-            (Some(_), _) => (OnceLock::from(digest(params.as_ref())), None),
-            (None, _) if !may_ask => (OnceLock::from(String::new()), None),
+            (Some(_), _) => (OnceLock::from(digest(params.as_ref())), Kept::Nothing),
+            (None, _) if !may_ask => (OnceLock::from(String::new()), Kept::Nothing),
+            (None, Some(Value::Object(_))) if body.is_some() => (
+                OnceLock::new(),
+                Kept::Body(body.cloned().unwrap_or_default()),
+            ),
             (None, Some(Value::Object(map))) => {
                 let kept = map.iter().filter(|(k, _)| *k != "_meta");
                 (
                     OnceLock::new(),
-                    Some(kept.map(|(k, v)| (k.clone(), v.clone())).collect()),
+                    Kept::Params(kept.map(|(k, v)| (k.clone(), v.clone())).collect()),
                 )
             }
             // Params that are not an object hash as no params do.
-            (None, _) => (OnceLock::new(), None),
+            (None, _) => (OnceLock::new(), Kept::Nothing),
         };
         let mut answers = match state {
             None => BTreeMap::new(),
@@ -294,7 +327,22 @@ impl InputRound {
     /// The digest of the request's params, computed on first use.
     fn digest(&self) -> &str {
         self.digest
-            .get_or_init(|| digest_of(self.params.as_ref()))
+            .get_or_init(|| match &self.params {
+                Kept::Nothing => digest_of(None),
+                Kept::Params(map) => digest_of(Some(map)),
+                Kept::Body(body) => {
+                    // As `take` left them: without the members a retry adds.
+                    let mut params = match mcp_sdk::jsonrpc::decode(body) {
+                        Ok(mcp_sdk::Message::Request(r)) => r.params,
+                        _ => None,
+                    };
+                    if let Some(Value::Object(map)) = &mut params {
+                        map.remove(INPUT_RESPONSES);
+                        map.remove(REQUEST_STATE);
+                    }
+                    digest(params.as_ref())
+                }
+            })
             .as_str()
     }
 
@@ -588,6 +636,30 @@ mod tests {
     fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
         let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();
         InputRound::take("tools/call", &mut Some(params), caps, key, true, None)
+    }
+
+    /// A request read from its body is bound to the same params as one
+    /// whose params were copied: the digest is that of the params without
+    /// `_meta` and without what a retry adds.
+    #[test]
+    fn the_digest_read_from_the_body_is_that_of_the_copied_params() {
+        let key = RequestStateKey::random();
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"b":2,"a":[1,{"y":1,"x":0}]},"_meta":{"k":1},"inputResponses":{}}}"#;
+        let Ok(mcp_sdk::Message::Request(req)) = mcp_sdk::jsonrpc::decode(body) else {
+            panic!("a request");
+        };
+        let caps = ClientCapabilities::default();
+        let (mut a, mut b) = (req.params.clone(), req.params);
+        let copied =
+            InputRound::take("tools/call", &mut a, caps.clone(), &key, true, None).unwrap();
+        let body = Bytes::from_static(body);
+        let read = InputRound::take_from("tools/call", &mut b, Some(&body), caps, &key, true, None)
+            .unwrap();
+        assert!(matches!(read.params, Kept::Body(_)));
+        assert!(matches!(copied.params, Kept::Params(_)));
+        assert_eq!(read.digest(), copied.digest());
+        let without = json!({"name": "echo", "arguments": {"a": [1, {"x": 0, "y": 1}], "b": 2}});
+        assert_eq!(read.digest(), digest(Some(&without)));
     }
 
     fn elicit() -> InputRequest {

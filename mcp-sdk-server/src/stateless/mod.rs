@@ -20,6 +20,7 @@ use crate::peer::{Asker, Link, Peer};
 use crate::sink::{MessageSink, Outbound};
 use crate::util::{parse, progress_token};
 use async_trait::async_trait;
+use bytes::Bytes;
 use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
@@ -117,15 +118,18 @@ pub(crate) async fn serve(
 ) -> Result<Value, Error> {
     let meta = read_meta(req.params.as_ref())?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
-    serve_checked(shared, req, meta, version, reply, cancel, http).await
+    serve_checked(shared, req, None, meta, version, reply, cancel, http).await
 }
 
 /// Serves a stateless request whose `_meta` and version passed: what its
 /// handler sends on the way (progress, log messages) goes to `reply`; the
-/// answer is returned.
+/// answer is returned. `body`: what `req` was decoded from, when the
+/// transport has it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_checked(
     shared: &Arc<ServerShared>,
     req: Request,
+    body: Option<Bytes>,
     meta: RequestMeta,
     version: ProtocolVersion,
     reply: Outbound,
@@ -176,9 +180,10 @@ pub(crate) async fn serve_checked(
         _ => tasks::Plan::Plain,
     };
     let config = &shared.config;
-    let round = Arc::new(InputRound::take(
+    let round = Arc::new(InputRound::take_from(
         &method,
         &mut params,
+        body.as_ref(),
         capabilities.clone(),
         &config.request_state_key,
         MULTI_ROUND.contains(&method.as_str()),
@@ -342,9 +347,11 @@ fn decorate(shared: &ServerShared, method: &str, mut result: Value) -> Value {
     let meta = map
         .entry("_meta")
         .or_insert_with(|| Value::Object(Map::new()));
+    // Put in place, not merged from a map of its own: this runs on every
+    // stateless answer.
     if let Value::Object(meta) = meta {
-        for (k, v) in server_info_meta(shared) {
-            meta.entry(k).or_insert(v);
+        if !meta.contains_key(SERVER_INFO_META_KEY) {
+            meta.insert(SERVER_INFO_META_KEY.into(), shared.info_value.clone());
         }
     }
     result

@@ -44,8 +44,9 @@ use crate::util::lock;
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
+use http::header::AsHeaderName;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
@@ -66,6 +67,11 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The protocol version header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 const LAST_EVENT_ID: &str = "last-event-id";
+
+/// The MCP headers read on every request, as built names: looked up by a
+/// `&str`, a name is checked and lowered again on each look-up.
+static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+static PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
 
 /// How a POSTed request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -631,7 +637,7 @@ impl StreamableHttpService {
         if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
             return too_large(config.max_body_bytes);
         }
-        let session_id = header_str(headers, SESSION_HEADER).map(str::to_owned);
+        let session_id = header_str(headers, &SESSION).map(str::to_owned);
         let (parts, body) = req.into_parts();
         // Shared with the handlers, which may read the head and its extensions.
         let parts = Arc::new(parts);
@@ -672,7 +678,7 @@ impl StreamableHttpService {
             match msg {
                 Message::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
-                    return Box::pin(self.stateless(&parts, r)).await;
+                    return Box::pin(self.stateless(&parts, r, body)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
                 Message::Notification(_) if stateless_header => {
@@ -1030,7 +1036,7 @@ impl StreamableHttpService {
         if let Err(resp) = check_protocol_version(headers) {
             return *resp;
         }
-        let id = header_str(headers, SESSION_HEADER);
+        let id = header_str(headers, &SESSION);
         let hs = match self.find_session(id, req.extensions()).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
@@ -1090,7 +1096,7 @@ impl StreamableHttpService {
     }
 
     async fn delete<B>(&self, req: Request<B>) -> HttpResponse {
-        let Some(id) = header_str(req.headers(), SESSION_HEADER) else {
+        let Some(id) = header_str(req.headers(), &SESSION) else {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: the Mcp-Session-Id header is required",
@@ -1368,14 +1374,14 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+fn header_str(headers: &http::HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A supported `MCP-Protocol-Version` header, or none (then 2025-03-26 is
 /// assumed, as the spec says); anything else is 400.
 fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
-    let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
+    let Some(value) = headers.get(&PROTOCOL_VERSION) else {
         return Ok(());
     };
     match value.to_str().ok().map(str::parse::<ProtocolVersion>) {
@@ -1397,7 +1403,7 @@ fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
 /// the header the negotiated version holds; revision 2025-03-26 has no
 /// such header, so its sessions are not checked.
 fn check_negotiated_version(hs: &HttpSession, headers: &http::HeaderMap) -> Result<(), Refusal> {
-    let Some(value) = headers.get(PROTOCOL_VERSION_HEADER) else {
+    let Some(value) = headers.get(&PROTOCOL_VERSION) else {
         return Ok(());
     };
     let Some(negotiated) = hs.session.client().map(|c| c.protocol_version) else {
@@ -1469,7 +1475,7 @@ fn json_bytes_response(status: StatusCode, body: Vec<u8>, session: Option<&str>)
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(id) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
-        resp.headers_mut().insert(SESSION_HEADER, id);
+        resp.headers_mut().insert(SESSION.clone(), id);
     }
     resp
 }

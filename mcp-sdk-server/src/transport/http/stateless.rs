@@ -3,13 +3,13 @@
 //! stream that belongs to this request alone (no event ids, no resumption;
 //! closing it cancels the request).
 
-use super::PROTOCOL_VERSION_HEADER;
+use super::PROTOCOL_VERSION;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
 use crate::dispatch::{run_guarded, ServerShared};
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestMeta, PROTOCOL_VERSION_META_KEY};
 use serde_json::Value;
@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 pub const METHOD_HEADER: &str = "mcp-method";
 /// The header that mirrors `params.name` or `params.uri`.
 pub const NAME_HEADER: &str = "mcp-name";
+/// The two as built names, for the look-ups on every stateless request.
+static METHOD: HeaderName = HeaderName::from_static(METHOD_HEADER);
+static NAME: HeaderName = HeaderName::from_static(NAME_HEADER);
 
 /// How often an idle stream gets an SSE comment, so that proxies and
 /// clients do not take a quiet `subscriptions/listen` for a dead one.
@@ -31,15 +34,21 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// sessions (2026-07-28 or one we do not know, which the stateless path
 /// refuses with -32022).
 pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
-    header_str(headers, PROTOCOL_VERSION_HEADER).is_some_and(|v| {
+    header_str(headers, &PROTOCOL_VERSION).is_some_and(|v| {
         v.parse::<ProtocolVersion>()
             .map_or(true, |v| !v.is_session_era())
     })
 }
 
 impl StreamableHttpService {
-    /// Serves a stateless request POSTed without a session.
-    pub(super) async fn stateless(&self, parts: &Arc<Parts>, req: Request) -> HttpResponse {
+    /// Serves a stateless request POSTed without a session, decoded from
+    /// `body`.
+    pub(super) async fn stateless(
+        &self,
+        parts: &Arc<Parts>,
+        req: Request,
+        body: Bytes,
+    ) -> HttpResponse {
         let headers = &parts.headers;
         let http = Some(parts.clone());
         let shared = self.inner.shared.clone();
@@ -61,6 +70,7 @@ impl StreamableHttpService {
             let work = Box::pin(stateless::serve_checked(
                 &shared,
                 req,
+                Some(body),
                 meta,
                 version,
                 reply,
@@ -112,7 +122,7 @@ fn check_headers(
     headers: &HeaderMap,
     req: &Request,
 ) -> Result<(RequestMeta, ProtocolVersion), Error> {
-    let Some(header_version) = headers.get(PROTOCOL_VERSION_HEADER) else {
+    let Some(header_version) = headers.get(&PROTOCOL_VERSION) else {
         return Err(Error::header_mismatch(
             "the MCP-Protocol-Version header is required",
         ));
@@ -126,7 +136,7 @@ fn check_headers(
         )));
     }
     let version = stateless::check_version(shared, body_version)?;
-    match header_str(headers, METHOD_HEADER) {
+    match header_str(headers, &METHOD) {
         None => {
             return Err(Error::header_mismatch(
                 "the Mcp-Method header is required (or is not visible ASCII)",
@@ -152,7 +162,7 @@ fn check_headers(
         .as_ref()
         .and_then(|p| p.get(field))
         .and_then(|v| v.as_str());
-    let Some(header_name) = header_str(headers, NAME_HEADER) else {
+    let Some(header_name) = header_str(headers, &NAME) else {
         return Err(Error::header_mismatch(format_args!(
             "the Mcp-Name header is required for {} (it mirrors params.{field})",
             req.method
