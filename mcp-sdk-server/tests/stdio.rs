@@ -560,3 +560,11 @@ async fn requests_waiting_for_a_permit_are_bounded_by_reading_no_further() {
     }
     let _to_server = writer.await.unwrap();
 }
+
+/// `stdio::run` starts a runtime of its own, which cannot start inside
+/// another: called there, it says so at once (it panicked before).
+#[tokio::test]
+async fn run_inside_a_runtime_is_a_clear_error() {
+    let error = mcp_sdk_server::stdio::run(Router::new()).expect_err("refused inside a runtime");
+    assert!(error.to_string().contains("await stdio::serve"), "{error}");
+}

@@ -85,11 +85,17 @@ pub async fn serve(server: impl Server) -> io::Result<()> {
 /// runtime. Requests no longer run in parallel on several cores, which
 /// only CPU-heavy handlers would miss.
 ///
-/// # Panics
+/// # Errors
 ///
-/// When called from within a Tokio runtime, as any runtime started there
-/// does; there, await [`serve`] instead.
+/// Those of [`serve`]; and, at once, when called from within a Tokio
+/// runtime, where a runtime cannot start: there, await [`serve`] instead.
 pub fn run(server: impl Server) -> io::Result<()> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(io::Error::other(
+            "stdio::run starts a runtime of its own and was called inside a Tokio runtime; \
+             await stdio::serve there instead",
+        ));
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
