@@ -794,24 +794,7 @@ async fn a_standalone_stream_is_resumed_on_another_replica_and_delete_ends_it_ev
     drop(stream);
 
     assert_eq!(raw.call(c, "later").await.status(), 200);
-    // The message is stored once the handler sent it; resume until it is.
-    let resumed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let mut again = raw.get(b, Some(&first_id)).await;
-            assert_eq!(again.status(), 200);
-            let mut buffer = String::new();
-            let next = tokio::time::timeout(
-                std::time::Duration::from_secs(1),
-                next_event(&mut again, &mut buffer),
-            )
-            .await;
-            if let Ok(event) = next {
-                return event;
-            }
-        }
-    })
-    .await
-    .expect("the resumed stream delivers the missed message");
+    let resumed = resume_until_an_event(&raw, b, &first_id).await;
     assert!(resumed.1.contains("later from c"), "{resumed:?}");
     assert_ne!(resumed.0, first_id);
 
@@ -860,24 +843,7 @@ async fn a_standalone_stream_cut_before_any_message_resumes_on_another_replica()
     drop(stream);
 
     assert_eq!(raw.call(c, "later").await.status(), 200);
-    // The message is stored once the handler sent it; resume until it is.
-    let resumed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let mut again = raw.get(b, Some(&primed)).await;
-            assert_eq!(again.status(), 200, "the priming event's id resumes");
-            let mut buffer = String::new();
-            let next = tokio::time::timeout(
-                std::time::Duration::from_secs(1),
-                next_event(&mut again, &mut buffer),
-            )
-            .await;
-            if let Ok(event) = next {
-                return event;
-            }
-        }
-    })
-    .await
-    .expect("the resumed stream delivers the message sent while it was cut");
+    let resumed = resume_until_an_event(&raw, b, &primed).await;
     assert!(resumed.1.contains("later from c"), "{resumed:?}");
 
     // A session of an earlier revision gets no priming event: its first
@@ -1207,4 +1173,32 @@ async fn a_request_stream_cut_on_one_replica_is_resumed_on_another() {
     let other = Raw::initialize(lb).await;
     let theirs = other.get(lb, Some(&seen)).await;
     assert_eq!(theirs.status(), 410);
+}
+
+/// The first event of the session's standalone stream resumed on
+/// `replica` after `last_event_id` (a 200 each time): a message a handler
+/// sent is stored a moment after it was sent, so this resumes until the
+/// stream delivers one.
+async fn resume_until_an_event(
+    raw: &Raw,
+    replica: SocketAddr,
+    last_event_id: &str,
+) -> (String, String) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut again = raw.get(replica, Some(last_event_id)).await;
+            assert_eq!(again.status(), 200, "{last_event_id} resumes on {replica}");
+            let mut buffer = String::new();
+            let next = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                next_event(&mut again, &mut buffer),
+            )
+            .await;
+            if let Ok(event) = next {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the resumed stream delivers the message sent while it was cut")
 }
