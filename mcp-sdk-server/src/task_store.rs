@@ -338,16 +338,22 @@ pub enum Answered {
 /// (`sampling/createMessage`, `roots/list`, `elicitation/create`); any
 /// answer fits a method that is none of these.
 pub fn fits(method: &str, answer: &Value) -> bool {
+    answer_fault(method, answer).is_ok()
+}
+
+/// Why `answer` is not a result of an input request of `method`, if it is
+/// not: the one check behind [`fits`] and the stateless era's answers.
+pub(crate) fn answer_fault(method: &str, answer: &Value) -> Result<(), serde_json::Error> {
     use mcp_sdk::{CreateMessageParams, ElicitRequestParams, ListRootsParams, RequestParams};
-    fn result_of<P: RequestParams>(answer: &Value) -> bool {
-        P::Result::deserialize(answer).is_ok()
-    }
     use serde::Deserialize;
+    fn result_of<P: RequestParams>(answer: &Value) -> Result<(), serde_json::Error> {
+        P::Result::deserialize(answer).map(drop)
+    }
     match method {
         CreateMessageParams::METHOD => result_of::<CreateMessageParams>(answer),
         ListRootsParams::METHOD => result_of::<ListRootsParams>(answer),
         ElicitRequestParams::METHOD => result_of::<ElicitRequestParams>(answer),
-        _ => true,
+        _ => Ok(()),
     }
 }
 

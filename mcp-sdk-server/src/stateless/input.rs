@@ -448,14 +448,7 @@ pub(crate) fn checked(key: &str, request: &InputRequest, answer: &Value) -> Resu
 }
 
 fn check_answer(request: &InputRequest, answer: &Value) -> Result<(), serde_json::Error> {
-    let answer = answer.clone();
-    match request {
-        InputRequest::CreateMessage(_) => {
-            serde_json::from_value::<CreateMessageResult>(answer).map(drop)
-        }
-        InputRequest::ListRoots(_) => serde_json::from_value::<ListRootsResult>(answer).map(drop),
-        InputRequest::Elicit(_) => serde_json::from_value::<ElicitResult>(answer).map(drop),
-    }
+    crate::task_store::answer_fault(request.method(), answer)
 }
 
 /// SHA-256 of the params as the handler sees them, in a canonical form
