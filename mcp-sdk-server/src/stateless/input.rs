@@ -20,10 +20,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use hmac::Mac;
-use mcp_sdk::{
-    ClientCapabilities, CreateMessageResult, ElicitRequestParams, ElicitResult, Error,
-    InputRequest, InputRequests, ListRootsResult,
-};
+use mcp_sdk::{ClientCapabilities, ElicitRequestParams, Error, InputRequest, InputRequests};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
