@@ -119,9 +119,6 @@ struct Replicas {
 }
 
 /// `host:port` of a server started with [`http_server`].
-fn addr(server: &HttpServer) -> SocketAddr {
-    server.base.trim_start_matches("http://").parse().unwrap()
-}
 
 impl Replicas {
     /// Starts them, or gives `None` when HAProxy is missing (and the test
@@ -172,7 +169,7 @@ era = "session"
             let args: Vec<&str> = args.iter().chain(extra).copied().collect();
             gateways.push(http_server("session_manager", &args).await);
         }
-        let backends: Vec<_> = gateways.iter().map(addr).collect();
+        let backends: Vec<_> = gateways.iter().map(HttpServer::addr).collect();
         let balancer = Balancer::start(test, &backends, HealthCheck::Tcp).await?;
         Some(Replicas {
             balancer,

@@ -38,29 +38,7 @@ use tokio::sync::mpsc;
 /// and `notify_later`) sharing the Redis at `url` under `prefix`, with task
 /// leases of `lease_ms`.
 async fn replicas(n: usize, url: &str, prefix: &str, lease_ms: &str) -> Vec<HttpServer> {
-    // Replicas sharing Redis share the requestState key (each checks at
-    // start); they read the file before they serve.
-    let dir = TempDir::new("replica-faults");
-    let key = dir.write("key", b"replica-faults-secret-0123456789abcdef\n");
-    let mut replicas = Vec::new();
-    for _ in 0..n {
-        let args = [
-            "--redis-url",
-            url,
-            "--redis-prefix",
-            prefix,
-            "--task-lease-ms",
-            lease_ms,
-            "--request-state-key-file",
-            key.to_str().unwrap(),
-        ];
-        replicas.push(http_server("replica_server", &args).await);
-    }
-    replicas
-}
-
-fn addr(server: &HttpServer) -> SocketAddr {
-    server.base.trim_start_matches("http://").parse().unwrap()
+    support::redis_replicas("replica_server", n, url, prefix, lease_ms).await
 }
 
 /// How many established TCP connections `addr` (a loopback listener) has
@@ -202,7 +180,7 @@ async fn a_replica_killed_under_an_open_stream_loses_no_notification_and_no_task
     let Some(url) = redis_url(test) else { return };
     let channel = unique_prefix(test);
     let mut replicas = replicas(3, &url, &channel, "1000").await;
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };

@@ -108,11 +108,6 @@ async fn conformance_replicas(keys: &[String]) -> Vec<HttpServer> {
     replicas
 }
 
-/// `host:port` of a replica.
-fn addr(server: &HttpServer) -> SocketAddr {
-    server.base.trim_start_matches("http://").parse().unwrap()
-}
-
 /// A user who answers every elicitation with the name "Ada".
 struct User;
 
@@ -154,7 +149,7 @@ async fn stateless_calls_and_input_round_trips_work_across_replicas_sharing_the_
     let test = "stateless_calls_and_input_round_trips_work_across_replicas_sharing_the_key";
     let dir = TempDir::new("replicas-shared-key");
     let replicas = conformance_replicas(&key_files(&dir, 3, true)).await;
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };
@@ -183,7 +178,7 @@ async fn replicas_with_different_keys_refuse_each_others_request_state() {
     let test = "replicas_with_different_keys_refuse_each_others_request_state";
     let dir = TempDir::new("replicas-own-keys");
     let replicas = conformance_replicas(&key_files(&dir, 3, false)).await;
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };
@@ -294,7 +289,7 @@ async fn a_list_change_announced_on_one_conformance_replica_reaches_the_others()
         ];
         replicas.push(http_server("conformance_server", &args).await);
     }
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };
@@ -894,7 +889,7 @@ async fn conformance_replicas_share_sessions_through_redis() {
         ];
         replicas.push(http_server("conformance_server", &args).await);
     }
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };
@@ -1084,7 +1079,7 @@ async fn a_replica_with_another_request_state_key_refuses_to_start() {
         "never the secret: {stderr}"
     );
 
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };

@@ -20,32 +20,9 @@ use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::{http_client_in, http_server, redis_url, unique_prefix, HttpServer, PATIENCE};
 
-/// `n` conformance servers sharing the Redis at `url` under `channel`.
-async fn replicas(n: usize, url: &str, channel: &str, lease_ms: &str) -> Vec<HttpServer> {
-    // Replicas sharing Redis must share the requestState key (each checks
-    // at start); the servers read the file before they serve.
-    let dir = support::TempDir::new("task-replicas-key");
-    let key = dir.write("key", b"task-replicas-shared-secret-0123456789abcdef\n");
-    let key = key.display().to_string();
-    let mut replicas = Vec::new();
-    for _ in 0..n {
-        let args = [
-            "--redis-url",
-            url,
-            "--redis-channel",
-            channel,
-            "--task-lease-ms",
-            lease_ms,
-            "--request-state-key-file",
-            &key,
-        ];
-        replicas.push(http_server("conformance_server", &args).await);
-    }
-    replicas
-}
-
-fn addr(server: &HttpServer) -> SocketAddr {
-    server.base.trim_start_matches("http://").parse().unwrap()
+/// `n` conformance servers sharing the Redis at `url` under `prefix`.
+async fn replicas(n: usize, url: &str, prefix: &str, lease_ms: &str) -> Vec<HttpServer> {
+    support::redis_replicas("conformance_server", n, url, prefix, lease_ms).await
 }
 
 /// A client with no handler of its own (the tasks here ask for no input).
@@ -88,7 +65,7 @@ async fn tasks_created_on_one_replica_are_read_cancelled_and_fetched_on_the_othe
     let Some(url) = redis_url(test) else { return };
     let channel = unique_prefix(test);
     let replicas = replicas(3, &url, &channel, "3000").await;
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };
@@ -334,7 +311,7 @@ async fn session_tasks_created_on_one_replica_are_served_by_the_others() {
     let Some(url) = redis_url(test) else { return };
     let channel = unique_prefix(test);
     let replicas = replicas(3, &url, &channel, "3000").await;
-    let backends: Vec<_> = replicas.iter().map(addr).collect();
+    let backends: Vec<_> = replicas.iter().map(HttpServer::addr).collect();
     let Some(balancer) = Balancer::start(test, &backends, HealthCheck::Tcp).await else {
         return;
     };

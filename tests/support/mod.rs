@@ -117,6 +117,44 @@ pub struct HttpServer {
     pub base: String,
 }
 
+impl HttpServer {
+    /// `host:port` of the server.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base.trim_start_matches("http://").parse().unwrap()
+    }
+}
+
+/// `n` replicas of the example `name` sharing the Redis at `url` under
+/// `prefix` (`--redis-prefix`), with task leases of `lease_ms`, and the
+/// requestState key every replica sharing Redis must share (each checks
+/// at start; they read the file before they serve, so it may go after).
+pub async fn redis_replicas(
+    name: &str,
+    n: usize,
+    url: &str,
+    prefix: &str,
+    lease_ms: &str,
+) -> Vec<HttpServer> {
+    let dir = TempDir::new("replica-key");
+    let key = dir.write("key", b"replicas-shared-secret-0123456789abcdef\n");
+    let key = key.display().to_string();
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        let args = [
+            "--redis-url",
+            url,
+            "--redis-prefix",
+            prefix,
+            "--task-lease-ms",
+            lease_ms,
+            "--request-state-key-file",
+            &key,
+        ];
+        replicas.push(http_server(name, &args).await);
+    }
+    replicas
+}
+
 /// Runs the example `name` with `args` and `--http 127.0.0.1:0`, and waits
 /// for the address it prints on stderr ("serving MCP at http://ADDR/mcp").
 pub async fn http_server(name: &str, args: &[&str]) -> HttpServer {
