@@ -15,10 +15,9 @@ mod support;
 use mcp_sdk::{CallToolResult, ClientCapabilities, TaskStatus};
 use mcp_sdk_client::{Client, ClientError, ClientHandler, Era, ToolTask};
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
-use support::{http_client_in, http_server, redis_url, unique_prefix, HttpServer, PATIENCE};
+use support::{http_client_in, redis_url, unique_prefix, HttpServer, PATIENCE};
 
 /// `n` conformance servers sharing the Redis at `url` under `prefix`.
 async fn replicas(n: usize, url: &str, prefix: &str, lease_ms: &str) -> Vec<HttpServer> {
