@@ -20,7 +20,6 @@ use mcp_sdk::{
 };
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, RequestContext};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
@@ -117,8 +116,6 @@ struct Replicas {
     _servers: Vec<HttpServer>,
     _dir: TempDir,
 }
-
-/// `host:port` of a server started with [`http_server`].
 
 impl Replicas {
     /// Starts them, or gives `None` when HAProxy is missing (and the test

@@ -29,9 +29,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
-use support::{
-    http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
-};
+use support::{http_client_in, redis_url, unique_prefix, HttpServer, PATIENCE};
 use tokio::sync::mpsc;
 
 /// `n` replicas (examples/replica_server.rs: the conformance server's tools
