@@ -146,50 +146,7 @@ async fn a_replica_behind_its_bus_resyncs_its_sessions_one_resync_at_a_time() {
         events: store.clone(),
         bus: bus.clone(),
     };
-    let router = Router::new().with_list_changed().resource(
-        Resource::new(NOTE, "A note"),
-        |r: ResourceRequest| async move {
-            Ok::<_, mcp_sdk::Error>(ReadResourceResult::text(r.uri, "text/plain", "v"))
-        },
-    );
-    let config = HttpConfig {
-        replicas: Some(replicas),
-        ..HttpConfig::default()
-    };
-    let service = StreamableHttpService::new(router, config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(mcp_sdk_server::http::serve_listener(
-        listener, "/mcp", service,
-    ));
-
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "resync-test", "version": "1"}}});
-    let opened = post(addr, None, init).await;
-    let session = opened.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    body_text(opened).await;
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    assert_eq!(post(addr, Some(&session), initialized).await.status(), 202);
-    let subscribe = json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe",
-        "params": {"uri": NOTE}});
-    let answer = body_text(post(addr, Some(&session), subscribe).await).await;
-    assert!(answer.contains("\"result\""), "{answer}");
-    let (get, _conn) = request(
-        addr,
-        "GET",
-        &[
-            ("accept", "text/event-stream"),
-            ("mcp-session-id", &session),
-            ("mcp-protocol-version", "2025-11-25"),
-        ],
-        "",
-    )
-    .await;
-    let mut stream = Sse::new(get);
+    let (mut stream, _conn) = subscribed_session(replicas).await;
 
     for round in 1..=3 {
         // In one go, before the replica's listener runs again (this
@@ -233,4 +190,104 @@ async fn a_replica_behind_its_bus_resyncs_its_sessions_one_resync_at_a_time() {
         "the resync that ran, then the one that waited"
     );
     assert_eq!(*store.started.borrow(), 2, "one waited for the three lags");
+}
+
+/// A replica of `replicas` serving a session that subscribed to [`NOTE`],
+/// and the session's standalone stream (with the connection that holds
+/// it open).
+async fn subscribed_session(replicas: Replicas) -> (Sse, tokio::task::JoinHandle<()>) {
+    let router = Router::new().with_list_changed().resource(
+        Resource::new(NOTE, "A note"),
+        |r: ResourceRequest| async move {
+            Ok::<_, mcp_sdk::Error>(ReadResourceResult::text(r.uri, "text/plain", "v"))
+        },
+    );
+    let config = HttpConfig {
+        replicas: Some(replicas),
+        ..HttpConfig::default()
+    };
+    let service = StreamableHttpService::new(router, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(mcp_sdk_server::http::serve_listener(
+        listener, "/mcp", service,
+    ));
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "resync-test", "version": "1"}}});
+    let opened = post(addr, None, init).await;
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    body_text(opened).await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(addr, Some(&session), initialized).await.status(), 202);
+    let subscribe = json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe",
+        "params": {"uri": NOTE}});
+    let answer = body_text(post(addr, Some(&session), subscribe).await).await;
+    assert!(answer.contains("\"result\""), "{answer}");
+    let (get, conn) = request(
+        addr,
+        "GET",
+        &[
+            ("accept", "text/event-stream"),
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        "",
+    )
+    .await;
+    (Sse::new(get), conn)
+}
+
+/// A bus that lost messages on the way (a Redis subscription that went
+/// down and came back) says so through [`MessageBus::gaps`]; the replica
+/// cannot know what it missed and resyncs its sessions, as after falling
+/// behind.
+#[tokio::test]
+async fn a_replica_whose_bus_lost_messages_resyncs_its_sessions() {
+    #[derive(Debug)]
+    struct Lossy(InMemoryBus, watch::Sender<u64>);
+    impl MessageBus for Lossy {
+        fn publish(&self, message: &str) {
+            self.0.publish(message)
+        }
+        fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+            self.0.subscribe()
+        }
+        fn gaps(&self) -> watch::Receiver<u64> {
+            self.1.subscribe()
+        }
+    }
+    let bus = Arc::new(Lossy(InMemoryBus::default(), watch::Sender::new(0)));
+    let replicas = Replicas {
+        sessions: Arc::new(InMemorySessionStore::default()),
+        events: Arc::new(InMemoryEventStore::default()),
+        bus: bus.clone(),
+    };
+    let (mut stream, _conn) = subscribed_session(replicas).await;
+    bus.1.send_modify(|gaps| *gaps += 1);
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let message = timeout(LIMIT, next_message(&mut stream))
+            .await
+            .expect("the resync reaches the session in time");
+        heard.push(said(&message));
+    }
+    assert_eq!(
+        heard,
+        [
+            (
+                "notifications/resources/list_changed".to_owned(),
+                String::new()
+            ),
+            (
+                "notifications/resources/updated".to_owned(),
+                NOTE.to_owned()
+            ),
+        ],
+        "the session is told of everything it may have missed"
+    );
 }
