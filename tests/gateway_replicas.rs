@@ -11,8 +11,6 @@
 
 mod support;
 
-use support::post_raw as post;
-
 use mcp_sdk::{
     CallToolResult, ClientCapabilities, ContentBlock, CreateMessageParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, ElicitationCapability, Error,
@@ -24,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
+use support::raw_session::{assert_store_gone, RawSession as Raw};
 use support::{
     http_client_in, http_server, redis_url, unique_prefix, HttpServer, TempDir, PATIENCE,
 };
@@ -600,67 +599,9 @@ fn a_gateway_replica_refuses_a_bad_start_clearly() {
     }
 }
 
-/// An HTTP status and the body that came with it.
-type Answer = (u16, String);
-
-/// A session opened with raw requests, so that its id is known.
-struct Raw {
-    http: reqwest::Client,
-    id: String,
-}
-
-impl Raw {
-    /// `initialize` (and `initialized`) at `url`; the refusal if refused.
-    async fn initialize(url: &str) -> Result<Raw, Answer> {
-        let http = reqwest::Client::new();
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}});
-        let (status, text, id) = post(&http, url, None, init).await;
-        let (200, Some(id)) = (status, id) else {
-            return Err((status, text));
-        };
-        let raw = Raw { http, id };
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let (status, text, _) = post(&raw.http, url, Some(&raw.id), initialized).await;
-        if status != 202 {
-            return Err((status, text));
-        }
-        Ok(raw)
-    }
-
-    /// `method` with `params` at `url`, in this session.
-    async fn request(&self, url: &str, method: &str, params: Value) -> Answer {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let (status, text, _) = post(&self.http, url, Some(&self.id), body).await;
-        (status, text)
-    }
-
-    /// `DELETE` of the session at `url`: the status.
-    async fn delete(&self, url: &str) -> u16 {
-        let request = self.http.delete(url).header("mcp-session-id", &self.id);
-        tokio::time::timeout(PATIENCE, request.send())
-            .await
-            .expect("an answer in time")
-            .expect("the gateway answers")
-            .status()
-            .as_u16()
-    }
-}
-
-/// What a 503 of the SDK's session store says.
-const STORE_GONE: &str =
-    "Service Unavailable: the sessions shared by this server's replicas cannot be reached";
-
 /// What the gateway says when its shared subscriptions are out of reach.
 const SUBSCRIPTIONS_GONE: &str =
     "the subscriptions shared by the gateway's replicas cannot be reached (Redis: ";
-
-/// Asserts that `answer` is the 503 of a session store out of reach.
-fn assert_store_gone(answer: &Answer, what: &str) {
-    assert_eq!(answer.0, 503, "{what}: {answer:?}");
-    assert!(answer.1.contains(STORE_GONE), "{what}: {answer:?}");
-}
 
 /// Asserts that every gateway replica still runs (none died of a fault).
 fn assert_alive(replicas: &mut Replicas) {

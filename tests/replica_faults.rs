@@ -20,8 +20,6 @@
 
 mod support;
 
-use support::post_raw as post;
-
 use mcp_sdk::{CallToolResult, ClientCapabilities, ContentBlock, SubscriptionFilter};
 use mcp_sdk_client::{async_trait, Client, ClientError, ClientHandler, Era, ToolTask};
 use serde_json::json;
@@ -29,6 +27,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
+use support::raw_session::{assert_store_gone, RawSession as Raw};
 use support::{http_client_in, redis_url, unique_prefix, HttpServer, PATIENCE};
 use tokio::sync::mpsc;
 
@@ -249,55 +248,6 @@ async fn a_replica_killed_under_an_open_stream_loses_no_notification_and_no_task
     session.close().await;
 }
 
-/// A session-era session of a raw HTTP client, to say which replica gets
-/// each request and what status it answers.
-struct Raw {
-    http: reqwest::Client,
-    id: String,
-}
-
-/// What a replica answered: the status and the body.
-type Answer = (u16, String);
-
-impl Raw {
-    /// `initialize` (and `initialized`) on `url`; the refusal if refused.
-    async fn initialize(url: &str) -> Result<Raw, Answer> {
-        let http = reqwest::Client::new();
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"}}});
-        let (status, text, id) = post(&http, url, None, init).await;
-        let (200, Some(id)) = (status, id) else {
-            return Err((status, text));
-        };
-        let raw = Raw { http, id };
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let (status, text, _) = post(&raw.http, url, Some(&raw.id), initialized).await;
-        if status != 202 {
-            return Err((status, text));
-        }
-        Ok(raw)
-    }
-
-    /// `tools/call` of `test_simple_text` on `url`.
-    async fn call(&self, url: &str) -> Answer {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "test_simple_text", "arguments": {}}});
-        let (status, text, _) = post(&self.http, url, Some(&self.id), body).await;
-        (status, text)
-    }
-}
-
-/// What a 503 of the session store says.
-const STORE_GONE: &str =
-    "Service Unavailable: the sessions shared by this server's replicas cannot be reached";
-
-/// Asserts that `answer` is the 503 of a session store out of reach.
-fn assert_store_gone(answer: &Answer, what: &str) {
-    assert_eq!(answer.0, 503, "{what}: {answer:?}");
-    assert!(answer.1.contains(STORE_GONE), "{what}: {answer:?}");
-}
-
 /// Evaluates `$done` (a `bool` expression, which may `.await`) until it is
 /// true, with a hang guard: for what recovers by itself.
 macro_rules! eventually {
@@ -334,7 +284,11 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
     let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
 
     let held = Raw::initialize(&a).await.expect("a session on A");
-    assert_eq!(held.call(&b).await.0, 200, "B serves A's session");
+    assert_eq!(
+        held.call(&b, "test_simple_text").await.0,
+        200,
+        "B serves A's session"
+    );
     let unseen_by_b = Raw::initialize(&a).await.expect("another session on A");
     let stateless = http_client_in(Era::StatelessOnly, &a, Plain).await;
 
@@ -344,8 +298,15 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
         .err()
         .expect("no session without Redis");
     assert_store_gone(&refused, "initialize");
-    assert_store_gone(&unseen_by_b.call(&b).await, "a session B must load");
-    assert_eq!(held.call(&a).await.0, 200, "A holds its session");
+    assert_store_gone(
+        &unseen_by_b.call(&b, "test_simple_text").await,
+        "a session B must load",
+    );
+    assert_eq!(
+        held.call(&a, "test_simple_text").await.0,
+        200,
+        "A holds its session"
+    );
     let task = tokio::time::timeout(
         PATIENCE,
         stateless.call_tool_as_task("slow_compute", json!({"seconds": 1.0}), None),
@@ -372,16 +333,20 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
         fresh.is_some()
     });
     let fresh = fresh.unwrap();
-    assert_eq!(fresh.call(&b).await.0, 200, "B serves the new session");
-    assert_eq!(fresh.call(&a).await.0, 200);
+    assert_eq!(
+        fresh.call(&b, "test_simple_text").await.0,
+        200,
+        "B serves the new session"
+    );
+    assert_eq!(fresh.call(&a, "test_simple_text").await.0, 200);
     // Redis forgot the old sessions: B, which must load the one it never
     // saw, says so at once; a replica holding a copy (A both, B the one it
     // served) answers until it next refreshes the session's expiry (at
     // most once a second, after a request), finds it gone and drops it.
-    assert_eq!(unseen_by_b.call(&b).await.0, 404);
+    assert_eq!(unseen_by_b.call(&b, "test_simple_text").await.0, 404);
     for (session, replica) in [(&held, &a), (&held, &b), (&unseen_by_b, &a)] {
         eventually!(format!("{replica} forgets a session Redis lost"), {
-            match session.call(replica).await.0 {
+            match session.call(replica, "test_simple_text").await.0 {
                 200 => false,
                 404 => true,
                 other => panic!("an old session on {replica}: {other}"),
@@ -439,7 +404,7 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
         .await
         .err()
         .expect("no session without Redis");
-    let after_refusal = unseen_by_b.call(&b).await;
+    let after_refusal = unseen_by_b.call(&b, "test_simple_text").await;
     redis.resume();
     assert_store_gone(&refused, "initialize while Redis is frozen");
     assert_store_gone(
@@ -454,7 +419,7 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
     // Nothing was lost: the session opened before is served by B now.
     eventually!(
         "B loads the session once Redis thaws",
-        unseen_by_b.call(&b).await.0 == 200
+        unseen_by_b.call(&b, "test_simple_text").await.0 == 200
     );
 }
 

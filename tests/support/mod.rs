@@ -5,6 +5,7 @@
 pub mod haproxy;
 pub mod oidc;
 pub mod own_redis;
+pub mod raw_session;
 
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
 use mcp_sdk_client::{Client, ClientHandler, Era};
