@@ -30,6 +30,7 @@ use mcp_sdk::{
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -294,6 +295,36 @@ impl Session {
         http: Http,
         turns: Option<&Arc<Semaphore>>,
     ) {
+        if let Some(running) = self.start_request_in(era, req, reply, http, turns).await {
+            tokio::spawn(running);
+        }
+    }
+
+    /// Takes one request as [`handle_request`](Self::handle_request) does,
+    /// but leaves running it to the caller: `None` when it was answered at
+    /// once (into `reply`), else the request to poll to its end, on the
+    /// caller's task or on one of its own. A transport that waits for the
+    /// answer anyway runs it in place and spares a task per request; it
+    /// spawns it when it must stop waiting (the handler sent something on
+    /// the way, which an SSE stream now carries).
+    pub async fn start_request(
+        self: &Arc<Self>,
+        era: Era,
+        req: Request,
+        reply: Outbound,
+        http: Http,
+    ) -> Option<Running> {
+        self.start_request_in(era, req, reply, http, None).await
+    }
+
+    async fn start_request_in(
+        self: &Arc<Self>,
+        era: Era,
+        req: Request,
+        reply: Outbound,
+        http: Http,
+        turns: Option<&Arc<Semaphore>>,
+    ) -> Option<Running> {
         // A request of the stateless era needs no handshake: it is served on
         // its own, beside whatever session-era traffic this connection has.
         let stateless = era == Era::Stateless;
@@ -312,7 +343,7 @@ impl Session {
         };
         if let Some(answer) = answer {
             let _ = reply.send(response(req.id, answer)).await;
-            return;
+            return None;
         }
 
         // Taken in, or (past the transport's bound) waiting here until a
@@ -344,11 +375,16 @@ impl Session {
                 req.id
             ));
             let _ = reply.send(Message::error(Some(req.id), err)).await;
-            return;
+            return None;
         }
+        let mut place = InFlight {
+            session: self.clone(),
+            id: req.id.clone(),
+            released: false,
+        };
         let session = self.clone();
         let turns = turns.cloned();
-        tokio::spawn(async move {
+        Some(Box::pin(async move {
             let id = req.id.clone();
             // A batch's turn first, held like the permit below (but for
             // at most `BATCH_TURN`).
@@ -452,11 +488,7 @@ impl Session {
                     }
                 }
             };
-            let now_idle = {
-                let mut in_flight = lock(&session.in_flight);
-                in_flight.remove(&id);
-                in_flight.is_empty()
-            };
+            let now_idle = place.release();
             // A cancelled request gets no response, as the spec says.
             if let Some(answer) = outcome {
                 let _ = reply.send(response(id, answer)).await;
@@ -467,7 +499,7 @@ impl Session {
             if now_idle {
                 session.idle.notify_waiters();
             }
-        });
+        }))
     }
 
     /// Notifications from the client. The server's callbacks go on in tasks
@@ -547,6 +579,38 @@ impl Session {
         let p: SetLevelParams = parse(params)?;
         self.link.set_log_level(p.level);
         Ok(Value::Object(Default::default()))
+    }
+}
+
+/// A request taken in by [`Session::start_request`], to poll to its end.
+/// Dropped before it ends (the HTTP client that waited for it went away),
+/// it ends without an answer, as a cancelled request does.
+pub(crate) type Running = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A running request's entry in the session's `in_flight`, removed when the
+/// request ends, or when its [`Running`] future is dropped before.
+struct InFlight {
+    session: Arc<Session>,
+    id: RequestId,
+    released: bool,
+}
+
+impl InFlight {
+    /// Removes the entry, so that the id may be used again; whether no
+    /// request runs any more.
+    fn release(&mut self) -> bool {
+        self.released = true;
+        let mut in_flight = lock(&self.session.in_flight);
+        in_flight.remove(&self.id);
+        in_flight.is_empty()
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.released && self.release() {
+            self.session.idle.notify_waiters();
+        }
     }
 }
 

@@ -644,8 +644,22 @@ pub(crate) async fn keep(
     id: &str,
     input: Option<&dyn TaskInput>,
 ) {
+    keep_heeding(store, store.changes(), owner, id, input).await
+}
+
+/// [`keep`], heeding `changes`, which the caller took from
+/// [`TaskStore::changes`] before the client could hear of the task: taken
+/// only once the work first runs, a change made meanwhile (a cancel on
+/// another replica right after the task was created) would be missed until
+/// the next renewal, or for ever without a lease.
+pub(crate) async fn keep_heeding(
+    store: &dyn TaskStore,
+    mut changes: Option<broadcast::Receiver<Arc<str>>>,
+    owner: &str,
+    id: &str,
+    input: Option<&dyn TaskInput>,
+) {
     let lease = store.lease();
-    let mut changes = store.changes();
     let mut published = std::collections::HashSet::new();
     let mut renewal = lease.map(|l| tokio::time::Instant::now() + l / 3);
     loop {

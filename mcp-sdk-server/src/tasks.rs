@@ -31,7 +31,7 @@ use crate::context::{Http, RequestContext};
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Peer, TaskBinding};
 use crate::sink::Outbound;
-use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
+use crate::task_store::{keep_heeding, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse, random_task_id, timestamp, to_value};
 use async_trait::async_trait;
 use mcp_sdk::{
@@ -368,6 +368,9 @@ impl Tasks {
         let max_result_bytes = config.max_result_bytes;
         let shared = shared.clone();
         let task = entry.clone();
+        // Heard from now on: the client may cancel it elsewhere as soon as
+        // it has the answer, before the work below first runs.
+        let changes = entry.shared.as_ref().and_then(|s| s.store.changes());
         tokio::spawn(async move {
             let binding: Arc<dyn TaskBinding> = task.clone();
             let ctx = RequestContext::new(
@@ -382,7 +385,7 @@ impl Tasks {
             // replica heard.
             let keeper = async {
                 match &task.shared {
-                    Some(s) => keep(&*s.store, &s.owner, &task.id, None).await,
+                    Some(s) => keep_heeding(&*s.store, changes, &s.owner, &task.id, None).await,
                     None => std::future::pending().await,
                 }
             };

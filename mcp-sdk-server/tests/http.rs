@@ -1000,6 +1000,21 @@ async fn in_json_mode_a_running_request_keeps_its_session_and_a_gone_client_canc
     assert_eq!(server.next_event().await, "hang started");
     hang.abort();
     assert_eq!(server.next_event().await, "hang dropped");
+    // It no longer runs: its id is free again (a request whose waiting
+    // client went away must not hold its id for the session's life).
+    let again = call(2, "hello", json!({})).to_string();
+    let answer = timeout(LIMIT, async {
+        loop {
+            let answer = json_body(server.send("POST", &headers, &again).await.0).await;
+            if !answer.to_string().contains("already in use") {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the id of the cancelled request is free again");
+    assert!(answer["result"]["content"].is_array(), "{answer}");
 }
 
 #[tokio::test]

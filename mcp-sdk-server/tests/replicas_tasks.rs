@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct Work {
@@ -31,15 +31,19 @@ impl Drop for Dropped {
     }
 }
 
+/// A replica whose `work` tool says on `started` how long it works when
+/// it starts, and notifies `stopped` when stopped before it finished.
 fn replica(
     shared: &Replicas,
     store: &Arc<InMemoryTaskStore>,
+    started: mpsc::UnboundedSender<u64>,
     stopped: Arc<Notify>,
 ) -> StreamableHttpService {
     let router = Router::new().tool(
         Tool::named("work", "Works for `ms` milliseconds").with_task_support(TaskSupport::Optional),
         move |w: Work, ctx: RequestContext| {
             let guard = Dropped(stopped.clone());
+            let _ = started.send(w.ms);
             async move {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(w.ms)) => {}
@@ -132,8 +136,9 @@ async fn a_sessions_task_is_served_by_another_replica_to_that_session_only() {
     let shared = Replicas::in_memory();
     let store = Arc::new(InMemoryTaskStore::default());
     let stopped = Arc::new(Notify::new());
-    let a = replica(&shared, &store, stopped.clone());
-    let b = replica(&shared, &store, stopped.clone());
+    let (started, mut starts) = mpsc::unbounded_channel();
+    let a = replica(&shared, &store, started.clone(), stopped.clone());
+    let b = replica(&shared, &store, started, stopped.clone());
     let session = open(&a).await;
 
     // Created on A; read, listed and fetched on B.
@@ -163,6 +168,12 @@ async fn a_sessions_task_is_served_by_another_replica_to_that_session_only() {
 
     // Created on A, cancelled on B: A says so, and its tool stops.
     let long = start(&a, &session, 600_000).await;
+    // Running (a cancel heard before the work first ran stops it before
+    // the tool starts, which is not what this looks at).
+    let running = async { while starts.recv().await != Some(600_000) {} };
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the tool on A starts");
     let cancel = request(6, "tasks/cancel", json!({"taskId": long}));
     let (cancelled, _) = post(&b, Some(&session), cancel.clone()).await;
     assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
@@ -203,5 +214,33 @@ async fn a_sessions_task_is_served_by_another_replica_to_that_session_only() {
         );
         let (listed, _) = post(replica, Some(&other), request(9, "tasks/list", json!({}))).await;
         assert_eq!(listed["result"]["tasks"], json!([]), "{listed}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_cancelled_elsewhere_before_its_work_first_ran_does_not_run_on() {
+    let shared = Replicas::in_memory();
+    let store = Arc::new(InMemoryTaskStore::default());
+    let stopped = Arc::new(Notify::new());
+    let (started, mut starts) = mpsc::unbounded_channel();
+    let a = replica(&shared, &store, started.clone(), stopped.clone());
+    let b = replica(&shared, &store, started, stopped.clone());
+    let session = open(&a).await;
+
+    // On this one-thread runtime, nothing else ran between the two: the
+    // work on A has not started when B cancels it.
+    let long = start(&a, &session, 600_000).await;
+    let cancel = request(2, "tasks/cancel", json!({"taskId": long}));
+    let (cancelled, _) = post(&b, Some(&session), cancel).await;
+    assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
+
+    // A hears of it when its work first runs: the tool is stopped, or
+    // never starts. Missed, the tool would work its 10 minutes.
+    let stops = tokio::time::timeout(Duration::from_secs(5), stopped.notified()).await;
+    if stops.is_err() {
+        assert!(
+            starts.try_recv().is_err(),
+            "the tool on A started and runs on, although the task was cancelled"
+        );
     }
 }

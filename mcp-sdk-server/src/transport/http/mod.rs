@@ -38,7 +38,7 @@ pub use stateless::{METHOD_HEADER, NAME_HEADER};
 use crate::config::SessionConfig;
 use crate::dispatch::{Era, ServerShared};
 use crate::server::Server;
-use crate::session::{Pending, Session};
+use crate::session::{Pending, Running, Session};
 use crate::sink::{MessageSink, Outbound, Outgoing};
 use crate::util::lock;
 use async_trait::async_trait;
@@ -785,14 +785,16 @@ impl StreamableHttpService {
         let pending = Pending::one(req.id.clone());
         let (tx, rx) = mpsc::channel::<Outgoing>(64);
         let sets_level = req.method == "logging/setLevel";
-        hs.session
-            .handle_request(era, req, Arc::new(tx), Some(parts))
+        let running = hs
+            .session
+            .start_request(era, req, Arc::new(tx), Some(parts))
             .await;
         if let (true, Some(cluster)) = (sets_level, &self.inner.cluster) {
             // Answered inline: the level is set by now.
             cluster.level_changed(&hs).await;
         }
-        self.answer(hs, pending, Vec::new(), rx, accept, None).await
+        self.answer(hs, pending, Vec::new(), rx, running, accept, None)
+            .await
     }
 
     /// A JSON-RPC batch, for sessions of revision 2025-03-26 only. Answered
@@ -862,19 +864,31 @@ impl StreamableHttpService {
             return empty_response(StatusCode::ACCEPTED);
         }
         let budget = AnswerBudget::new(self.inner.config.max_batch_answer_bytes);
-        self.answer(hs, batch.pending, batch.immediate, rx, accept, Some(budget))
-            .await
+        self.answer(
+            hs,
+            batch.pending,
+            batch.immediate,
+            rx,
+            None,
+            accept,
+            Some(budget),
+        )
+        .await
     }
 
     /// Answers a POST whose requests run: with JSON once every answer came
     /// (the answer, or for a batch, which has a `budget`, an array of them),
     /// or with an SSE stream as the mode and the handlers' messages decide.
+    /// A `running` request is run here while the answer is awaited, and on a
+    /// task of its own once an SSE stream carries its messages.
+    #[allow(clippy::too_many_arguments)]
     async fn answer(
         &self,
         hs: Arc<HttpSession>,
         pending: Pending,
         mut answers: Vec<Message>,
         mut rx: mpsc::Receiver<Outgoing>,
+        mut running: Option<Running>,
         accept: Accepts,
         mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
@@ -882,6 +896,9 @@ impl StreamableHttpService {
         let mode = self.inner.config.response_mode;
         let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
+            if let Some(running) = running {
+                tokio::spawn(running);
+            }
             return self.stream_response(hs, pending, rx, sent(answers), budget);
         }
         let json = |answers: Vec<Message>| {
@@ -894,7 +911,28 @@ impl StreamableHttpService {
         };
         let mut waiting = Waiting::new(hs.clone(), pending, self.inner.epoch);
         while !waiting.pending.is_done() {
-            match rx.recv().await {
+            let next = match running.as_mut() {
+                // Run here, not as a task of its own: most requests answer
+                // at once, and a task (allocated, scheduled, its future
+                // copied in) cost a tenth of a call. Ended, its answer is
+                // in `rx`.
+                Some(request) => {
+                    let step = tokio::select! {
+                        biased;
+                        () = request => None,
+                        next = rx.recv() => Some(next),
+                    };
+                    match step {
+                        None => {
+                            running = None;
+                            continue;
+                        }
+                        Some(next) => next,
+                    }
+                }
+                None => rx.recv().await,
+            };
+            match next {
                 Some(Outgoing::Message(m)) if waiting.pending.take(&m) => {
                     answers.push(AnswerBudget::admit(&mut budget, m));
                     if let Some(spent) = budget.as_ref().filter(|b| b.is_spent()) {
@@ -902,6 +940,9 @@ impl StreamableHttpService {
                     }
                 }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
+                    if let Some(running) = running.take() {
+                        tokio::spawn(running);
+                    }
                     let mut sent = sent(answers);
                     sent.push(next);
                     return self.stream_response(hs, waiting.hand_over(), rx, sent, budget);
