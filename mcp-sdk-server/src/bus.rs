@@ -59,9 +59,51 @@ pub trait MessageBus: Send + Sync + std::fmt::Debug + 'static {
 
 /// Resolves when `gaps` grows; never, for a bus whose gaps cannot grow
 /// (its sender is gone).
-pub(crate) async fn next_gap(gaps: &mut watch::Receiver<u64>) {
+async fn next_gap(gaps: &mut watch::Receiver<u64>) {
     if gaps.changed().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// What a [`Listener`] hears next.
+pub(crate) enum Heard {
+    /// A message.
+    Message(Arc<str>),
+    /// Messages were lost: skipped because this listener fell behind (how
+    /// many), or lost on the way ([`MessageBus::gaps`] grew: `None`). Which
+    /// ones is unknown either way, so the listener resyncs.
+    Lost(Option<u64>),
+    /// The bus is gone.
+    Closed,
+}
+
+/// One subscriber's view of a bus: its messages and its gaps as one
+/// sequence, for the loops that relay a bus (the notifier's and the
+/// replicas'), which treat a gap as falling behind.
+pub(crate) struct Listener {
+    inbound: broadcast::Receiver<Arc<str>>,
+    gaps: watch::Receiver<u64>,
+}
+
+impl Listener {
+    /// Listens to what `bus` carries from now on.
+    pub fn new(bus: &dyn MessageBus) -> Self {
+        Listener {
+            inbound: bus.subscribe(),
+            gaps: bus.gaps(),
+        }
+    }
+
+    /// The next message, or word of a loss, or of the end.
+    pub async fn next(&mut self) -> Heard {
+        tokio::select! {
+            heard = self.inbound.recv() => match heard {
+                Ok(message) => Heard::Message(message),
+                Err(broadcast::error::RecvError::Lagged(n)) => Heard::Lost(Some(n)),
+                Err(broadcast::error::RecvError::Closed) => Heard::Closed,
+            },
+            () = next_gap(&mut self.gaps) => Heard::Lost(None),
+        }
     }
 }
 

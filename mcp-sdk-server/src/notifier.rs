@@ -3,7 +3,7 @@
 //! [`Notifier`] that feeds them, across replicas when it has a
 //! [`MessageBus`](crate::bus::MessageBus).
 
-use crate::bus::{MessageBus, MAX_MESSAGE_BYTES};
+use crate::bus::{Heard, MessageBus, MAX_MESSAGE_BYTES};
 use crate::sink::Outbound;
 use futures_util::future::BoxFuture;
 use mcp_sdk::{
@@ -260,38 +260,33 @@ impl Notifier {
     /// [`close`](Notifier::close)). A notifier takes one bus: a second is
     /// given back.
     pub fn attach_bus(&self, bus: Arc<dyn MessageBus>) -> Result<(), Arc<dyn MessageBus>> {
-        let (mut inbound, mut gaps) = (bus.subscribe(), bus.gaps());
+        let mut listener = crate::bus::Listener::new(&*bus);
         self.bus.set(bus)?;
         let (tx, closed, origin) = (self.tx.clone(), self.closed.clone(), self.origin.clone());
         tokio::spawn(async move {
             loop {
-                let message = tokio::select! {
+                let heard = tokio::select! {
                     _ = closed.cancelled() => return,
-                    message = inbound.recv() => message,
-                    () = crate::bus::next_gap(&mut gaps) => {
-                        // Messages were lost on the way (Redis was away):
-                        // as after falling behind, streams resync.
-                        tracing::warn!("the notifier's bus lost messages; streams resync");
-                        let _ = tx.send(Change::Resync);
-                        continue;
-                    }
+                    heard = listener.next() => heard,
                 };
-                match message {
-                    Ok(message) => {
+                match heard {
+                    Heard::Message(message) => {
                         if let Some(change) = decode(&message, &origin) {
                             let _ = tx.send(change);
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        // Which changes were lost is unknown: every stream
-                        // here tells its client of all it watches.
+                    Heard::Lost(skipped) => {
+                        // Which changes were lost is unknown (skipped as
+                        // this fell behind, or lost on the way while Redis
+                        // was away): every stream here tells its client of
+                        // all it watches.
                         tracing::warn!(
-                            skipped = n,
-                            "the notifier fell behind its bus; streams resync"
+                            ?skipped,
+                            "the notifier lost messages of its bus; streams resync"
                         );
                         let _ = tx.send(Change::Resync);
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Heard::Closed => return,
                 }
             }
         });

@@ -27,6 +27,7 @@
 
 use super::streams::Teed;
 use super::{close, error_response, owner, write, HttpResponse, HttpSession, Inner, Refusal};
+use crate::bus::{Heard, Listener};
 use crate::event_store::MAX_EVENT_BYTES;
 use crate::notifier::{Change, SessionSubscriptions};
 use crate::replicas::Replicas;
@@ -169,26 +170,17 @@ impl Cluster {
             .bus()
             .is_none_or(|bus| Arc::ptr_eq(bus, &self.replicas.bus));
         if let Some(bus) = notifier.bus().filter(|_| !own_bus) {
-            let (mut changes, mut gaps) = (bus.subscribe(), bus.gaps());
+            let mut changes = Listener::new(&**bus);
             let (cluster, weak) = (Arc::downgrade(self), Arc::downgrade(inner));
             tokio::spawn(async move {
                 loop {
-                    let heard = tokio::select! {
-                        heard = changes.recv() => heard,
-                        () = crate::bus::next_gap(&mut gaps) => {
-                            tracing::warn!("replicas: the changes' bus lost some; sessions resync");
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(0))
-                        }
-                    };
-                    let message = match heard {
-                        Ok(message) => message,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            if n > 0 {
-                                tracing::warn!(
-                                    skipped = n,
-                                    "replicas: fell behind the changes; sessions resync"
-                                );
-                            }
+                    let message = match changes.next().await {
+                        Heard::Message(message) => message,
+                        Heard::Lost(skipped) => {
+                            tracing::warn!(
+                                ?skipped,
+                                "replicas: lost changes of the server's bus; sessions resync"
+                            );
                             if let (Some(cluster), Some(inner)) =
                                 (cluster.upgrade(), weak.upgrade())
                             {
@@ -196,7 +188,7 @@ impl Cluster {
                             }
                             continue;
                         }
-                        Err(_) => return,
+                        Heard::Closed => return,
                     };
                     let (Some(cluster), Some(inner)) = (cluster.upgrade(), weak.upgrade()) else {
                         return;
@@ -208,24 +200,14 @@ impl Cluster {
             });
         }
         let inner = Arc::downgrade(inner);
-        let (mut inbound, mut gaps) = (self.replicas.bus.subscribe(), self.replicas.bus.gaps());
+        let mut inbound = Listener::new(&*self.replicas.bus);
         let cluster = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let heard = tokio::select! {
-                    heard = inbound.recv() => heard,
-                    // Lost on the way, like skipped: unknown, so the same.
-                    () = crate::bus::next_gap(&mut gaps) => {
-                        tracing::warn!("replicas: the bus lost messages (Redis was away)");
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(0))
-                    }
-                };
-                let message = match heard {
-                    Ok(message) => message,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        if n > 0 {
-                            tracing::warn!(skipped = n, "replicas: fell behind the bus");
-                        }
+                let message = match inbound.next().await {
+                    Heard::Message(message) => message,
+                    Heard::Lost(skipped) => {
+                        tracing::warn!(?skipped, "replicas: lost messages of the bus");
                         // Changes travel on this bus too: the sessions here
                         // may have missed some, which are unknown.
                         if own_bus {
@@ -237,7 +219,7 @@ impl Cluster {
                         }
                         continue;
                     }
-                    Err(_) => return,
+                    Heard::Closed => return,
                 };
                 let (Some(cluster), Some(inner)) = (cluster.upgrade(), inner.upgrade()) else {
                     return;
