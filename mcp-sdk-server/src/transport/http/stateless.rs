@@ -184,7 +184,10 @@ fn check_headers(
     if req.method == "tools/call" {
         if let Some(tool) = body_name.and_then(|name| shared.server.find_tool_ref(name)) {
             let args = req.params.as_ref().and_then(|p| p.get("arguments"));
-            check_param_headers(headers, &tool.input_schema, args)?;
+            // Most tools mirror no argument: no lists to build for them.
+            if has_header_property(&tool.input_schema) {
+                check_param_headers(headers, &tool.input_schema, args)?;
+            }
         }
     }
     Ok((meta, version))
@@ -239,6 +242,19 @@ fn check_param_headers(
         }
     }
     Ok(())
+}
+
+/// Whether [`header_properties`] would find any, without building its lists.
+fn has_header_property(schema: &mcp_sdk::JsonObject) -> bool {
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return false;
+    };
+    props.values().any(|sub| match sub {
+        Value::Object(sub) => {
+            matches!(sub.get("x-mcp-header"), Some(Value::String(_))) || has_header_property(sub)
+        }
+        _ => false,
+    })
 }
 
 /// The properties of `schema` marked with `x-mcp-header`, as (path, name),
