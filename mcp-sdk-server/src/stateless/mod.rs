@@ -18,7 +18,7 @@ use crate::context::RequestContext;
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Asker, Link, Peer};
 use crate::sink::{MessageSink, Outbound};
-use crate::util::{parse, progress_token};
+use crate::util::parse;
 use async_trait::async_trait;
 use bytes::Bytes;
 use input::{input_required_result, InputRound, Outcome};
@@ -468,7 +468,8 @@ pub(crate) async fn serve_checked(
     // Peers a handler kept (in a cache, say) report closed once the request
     // is over, however it ends.
     let closes = CloseOnDrop(link.clone());
-    let progress = progress_token(params.as_ref());
+    // As `_meta` said it: read with the rest, and well-formed by now.
+    let progress = meta.progress_token;
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
             shared, round, link, route, id, params, progress, cancel, closes, http,
