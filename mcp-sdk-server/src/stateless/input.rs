@@ -214,6 +214,11 @@ impl InputRound {
         })
     }
 
+    /// The method of the request this round belongs to.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
     /// The next automatic key for a request of this kind: `elicitation-1`,
     /// `sampling-1`, `roots-1`, ... in the order the handler asks. A handler
     /// that asks in the same order on every run finds its answers again.

@@ -477,12 +477,13 @@ pub(crate) async fn serve_checked(
         .await;
     }
     let ctx = RequestContext::new(id, progress, cancel, Peer::new(link, route)).with_http(http);
-    let work = dispatch(shared, method.clone(), params, ctx);
+    // The round keeps the method's name: no copy of it to answer with.
+    let work = dispatch(shared, method, params, ctx);
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;
     drop(closes);
-    answer(&method, outcome)
+    answer(round.method(), outcome)
 }
 
 /// A `tools/call` that may become a task (tasks extension): the handler
