@@ -67,12 +67,14 @@ impl StreamableHttpService {
         // the request is cancelled.
         let cancel_on_drop = token.clone().drop_guard();
         let served_by = shared.clone();
+        // Boxed once, with the handler's state inside: a future is copied
+        // whole as it moves (over half of a stateless call's instructions
+        // once), and this one only moves as a pointer, into a task if it
+        // goes on as one. A box of its own for the handler's state was one
+        // allocation more.
         let mut work = Box::pin(async move {
             let reply = Arc::new(tx);
-            // Boxed apart: the handler's state is large, and a future is
-            // copied whole as it moves (over half of a stateless call's
-            // instructions before); this one stays small.
-            let work = Box::pin(stateless::serve_checked(
+            let work = std::pin::pin!(stateless::serve_checked(
                 &shared,
                 req,
                 Some(body),
