@@ -441,7 +441,7 @@ pub(crate) async fn serve_checked(
     let round = Arc::new(InputRound::take_from(
         &method,
         &mut params,
-        body.as_ref(),
+        body,
         capabilities.clone(),
         &config.request_state_key,
         MULTI_ROUND.contains(&method.as_str()),
