@@ -137,11 +137,13 @@ impl InputRound {
 
     /// [`take`](Self::take) for a request decoded from `body` (when the
     /// transport has it): the params are read again from there, rather
-    /// than copied, in case a state is sealed.
+    /// than copied, in case a state is sealed. The body is kept as given:
+    /// a clone of it was an allocation on most calls (a `Bytes` read
+    /// into one buffer becomes shared on its first clone).
     pub fn take_from(
         method: &str,
         params: &mut Option<Value>,
-        body: Option<&Bytes>,
+        body: Option<Bytes>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
         may_ask: bool,
@@ -158,10 +160,9 @@ impl InputRound {
         let (digest, kept) = match (&state, params.as_ref()) {
             (Some(_), _) => (OnceLock::from(digest(params.as_ref())), Kept::Nothing),
             (None, _) if !may_ask => (OnceLock::from(String::new()), Kept::Nothing),
-            (None, Some(Value::Object(_))) if body.is_some() => (
-                OnceLock::new(),
-                Kept::Body(body.cloned().unwrap_or_default()),
-            ),
+            (None, Some(Value::Object(_))) if body.is_some() => {
+                (OnceLock::new(), Kept::Body(body.unwrap_or_default()))
+            }
             (None, Some(Value::Object(map))) => {
                 let kept = map.iter().filter(|(k, _)| *k != "_meta");
                 (
@@ -212,6 +213,11 @@ impl InputRound {
             answered: tokio::sync::Notify::new(),
             asked_more: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The method of the request this round belongs to.
+    pub fn method(&self) -> &str {
+        &self.method
     }
 
     /// The next automatic key for a request of this kind: `elicitation-1`,
@@ -643,7 +649,7 @@ mod tests {
         let copied =
             InputRound::take("tools/call", &mut a, caps.clone(), &key, true, None).unwrap();
         let body = Bytes::from_static(body);
-        let read = InputRound::take_from("tools/call", &mut b, Some(&body), caps, &key, true, None)
+        let read = InputRound::take_from("tools/call", &mut b, Some(body), caps, &key, true, None)
             .unwrap();
         assert!(matches!(read.params, Kept::Body(_)));
         assert!(matches!(copied.params, Kept::Params(_)));

@@ -18,16 +18,19 @@ use crate::context::RequestContext;
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Asker, Link, Peer};
 use crate::sink::{MessageSink, Outbound};
-use crate::util::{parse, progress_token};
+use crate::util::parse;
 use async_trait::async_trait;
 use bytes::Bytes;
 use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::jsonrpc::JSONRPC_VERSION;
+use mcp_sdk::{CacheScope, RequestId};
 use mcp_sdk::{
     DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
     SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
-use serde::Deserialize as _;
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize as _, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +68,7 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
     };
     let meta = match meta {
         // Read in place: the `_meta` object is not copied first.
-        Some(m @ Value::Object(_)) => RequestMeta::deserialize(m)
+        Some(Value::Object(m)) => read_meta_object(m)
             .map_err(|e| Error::invalid_params(format_args!("params._meta is malformed: {e}")))?,
         Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
         None => RequestMeta::default(),
@@ -84,6 +87,34 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
         )));
     }
     Ok(meta)
+}
+
+/// [`RequestMeta`] read from `_meta` as its derived reading would, key by
+/// key (the first malformed one in key order is the error), but without
+/// its buffering and without copying the members it does not know into
+/// `extra`: nothing here reads them, and they stay in the params for the
+/// handler. This runs on every stateless request.
+fn read_meta_object(meta: &Map<String, Value>) -> Result<RequestMeta, serde_json::Error> {
+    let mut read = RequestMeta::default();
+    for (key, value) in meta {
+        match key.as_str() {
+            mcp_sdk::PROTOCOL_VERSION_META_KEY => {
+                read.protocol_version = Option::deserialize(value)?
+            }
+            mcp_sdk::CLIENT_CAPABILITIES_META_KEY => {
+                read.client_capabilities = match value {
+                    // What most clients send, as it reads.
+                    Value::Object(caps) if caps.is_empty() => Some(Default::default()),
+                    other => Option::deserialize(other)?,
+                }
+            }
+            mcp_sdk::CLIENT_INFO_META_KEY => read.client_info = Option::deserialize(value)?,
+            mcp_sdk::LOG_LEVEL_META_KEY => read.log_level = Option::deserialize(value)?,
+            "progressToken" => read.progress_token = Option::deserialize(value)?,
+            _ => {}
+        }
+    }
+    Ok(read)
 }
 
 /// The revisions this server speaks, newest first, as `server/discover`
@@ -118,7 +149,232 @@ pub(crate) async fn serve(
 ) -> Result<Value, Error> {
     let meta = read_meta(req.params.as_ref())?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
-    serve_checked(shared, req, None, meta, version, reply, cancel, http).await
+    let served = serve_checked(shared, req, None, meta, version, reply, cancel, http).await?;
+    Ok(served.into_value(shared))
+}
+
+/// A stateless request's answer, as [`serve_checked`] returns it.
+pub(crate) enum Served {
+    /// The result as it goes out.
+    Ready(Value),
+    /// A result still to [`decorate`] (`cacheable`: whether its method's
+    /// results carry caching hints): a transport that writes it out can
+    /// add what decoration adds as it writes ([`Served::write_response`]),
+    /// rather than insert it into the tree (copies of the server's
+    /// identity to build and free, on every stateless answer).
+    Undecorated { result: Value, cacheable: bool },
+}
+
+impl Served {
+    fn undecorated(method: &str, result: Value) -> Self {
+        Served::Undecorated {
+            result,
+            cacheable: CACHEABLE.contains(&method),
+        }
+    }
+
+    /// The result as it goes out.
+    pub(crate) fn into_value(self, shared: &ServerShared) -> Value {
+        match self {
+            Served::Ready(value) => value,
+            Served::Undecorated { result, cacheable } => {
+                Decoration::of(shared).apply(cacheable, result)
+            }
+        }
+    }
+
+    /// The JSON-RPC response to request `id` with this result, as bytes:
+    /// the same bytes as `Message::response(id, self.into_value(shared))`
+    /// serialized.
+    pub(crate) fn write_response(&self, shared: &ServerShared, id: &RequestId) -> Vec<u8> {
+        self.write_decorated(Decoration::of(shared), id)
+    }
+
+    fn write_decorated(&self, decoration: Decoration, id: &RequestId) -> Vec<u8> {
+        let result = match self {
+            Served::Ready(value) => Decorated::Plain(value),
+            Served::Undecorated { result, cacheable } => Decorated::Merged {
+                result,
+                cacheable: *cacheable,
+                decoration,
+            },
+        };
+        let mut out = Vec::with_capacity(256);
+        // Plain JSON throughout: writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &Envelope { id, result });
+        out
+    }
+}
+
+/// What [`decorate`] adds, from the server's configuration.
+#[derive(Clone, Copy)]
+struct Decoration<'a> {
+    server_info: &'a Value,
+    ttl_ms: u64,
+    cache_scope: CacheScope,
+}
+
+impl<'a> Decoration<'a> {
+    fn of(shared: &'a ServerShared) -> Self {
+        Decoration {
+            server_info: &shared.info_value,
+            ttl_ms: shared.config.cache_ttl.as_millis() as u64,
+            cache_scope: shared.config.cache_scope,
+        }
+    }
+
+    /// Adds what a 2026-07-28 result carries and a handler of any era may
+    /// not know about: `resultType`, the server's identity, caching hints
+    /// (`cacheable`) on a complete result. Only what the result lacks.
+    fn apply(self, cacheable: bool, mut result: Value) -> Value {
+        let Value::Object(map) = &mut result else {
+            return result;
+        };
+        let complete = map
+            .entry("resultType")
+            .or_insert_with(|| Value::from("complete"))
+            == "complete";
+        // Interim results are not cacheable and carry no hints.
+        if complete && cacheable {
+            map.entry("ttlMs")
+                .or_insert_with(|| Value::from(self.ttl_ms));
+            map.entry("cacheScope")
+                .or_insert_with(|| serde_json::to_value(self.cache_scope).unwrap_or_default());
+        }
+        let meta = map
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(Map::new()));
+        // Put in place, not merged from a map of its own.
+        if let Value::Object(meta) = meta {
+            if !meta.contains_key(SERVER_INFO_META_KEY) {
+                meta.insert(SERVER_INFO_META_KEY.into(), self.server_info.clone());
+            }
+        }
+        result
+    }
+}
+
+/// A JSON-RPC response, serialized as `Message::response` is.
+struct Envelope<'a> {
+    id: &'a RequestId,
+    result: Decorated<'a>,
+}
+
+impl Serialize for Envelope<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("jsonrpc", JSONRPC_VERSION)?;
+        map.serialize_entry("id", self.id)?;
+        map.serialize_entry("result", &self.result)?;
+        map.end()
+    }
+}
+
+/// A result as [`Decoration::apply`] would make it, written from the
+/// result as it is.
+enum Decorated<'a> {
+    Plain(&'a Value),
+    Merged {
+        result: &'a Value,
+        cacheable: bool,
+        decoration: Decoration<'a>,
+    },
+}
+
+/// A member [`Decoration::apply`] adds.
+enum Added<'a> {
+    Str(&'static str),
+    U64(u64),
+    Scope(CacheScope),
+    Value(&'a Value),
+    /// `_meta`: the result's own (if an object) with the server's
+    /// identity added.
+    Meta(Option<&'a Map<String, Value>>, &'a Value),
+}
+
+impl Serialize for Decorated<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (map, cacheable, d) = match self {
+            Decorated::Plain(value) => return value.serialize(s),
+            Decorated::Merged {
+                result: Value::Object(map),
+                cacheable,
+                decoration,
+            } => (map, *cacheable, decoration),
+            Decorated::Merged { result, .. } => return result.serialize(s),
+        };
+        // In key order, as the map of `apply` would hold them.
+        let mut added: [Option<(&str, Added)>; 4] = [None, None, None, None];
+        let meta = match map.get("_meta") {
+            None => Some(Added::Meta(None, d.server_info)),
+            Some(Value::Object(m)) if !m.contains_key(SERVER_INFO_META_KEY) => {
+                Some(Added::Meta(Some(m), d.server_info))
+            }
+            Some(_) => None,
+        };
+        added[0] = meta.map(|m| ("_meta", m));
+        let complete = match map.get("resultType") {
+            None => {
+                added[2] = Some(("resultType", Added::Str("complete")));
+                true
+            }
+            Some(t) => t == "complete",
+        };
+        if complete && cacheable {
+            if !map.contains_key("cacheScope") {
+                added[1] = Some(("cacheScope", Added::Scope(d.cache_scope)));
+            }
+            if !map.contains_key("ttlMs") {
+                added[3] = Some(("ttlMs", Added::U64(d.ttl_ms)));
+            }
+        }
+        write_merged(s, map, &added)
+    }
+}
+
+impl Serialize for Added<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Added::Str(v) => v.serialize(s),
+            Added::U64(v) => v.serialize(s),
+            // As `serde_json::to_value` would have made it.
+            Added::Scope(v) => v.serialize(s),
+            Added::Value(v) => v.serialize(s),
+            Added::Meta(meta, info) => {
+                let added = [Some((SERVER_INFO_META_KEY, Added::Value(info)))];
+                match meta {
+                    Some(meta) => write_merged(s, meta, &added),
+                    None => write_merged(s, &Map::new(), &added),
+                }
+            }
+        }
+    }
+}
+
+/// `map` with the `added` members (keys in order, none of them in `map`)
+/// among its own, in key order; a `_meta` of `map` that `added` extends
+/// is written from there.
+fn write_merged<S: Serializer>(
+    s: S,
+    map: &Map<String, Value>,
+    added: &[Option<(&str, Added)>],
+) -> Result<S::Ok, S::Error> {
+    let mut out = s.serialize_map(None)?;
+    let mut added = added.iter().flatten().peekable();
+    for (key, value) in map {
+        while let Some((k, v)) = added.next_if(|(k, _)| *k < key.as_str()) {
+            out.serialize_entry(k, v)?;
+        }
+        match added.next_if(|(k, _)| *k == key.as_str()) {
+            // `_meta`, extended.
+            Some((k, v)) => out.serialize_entry(k, v)?,
+            None => out.serialize_entry(key, value)?,
+        }
+    }
+    for (k, v) in added {
+        out.serialize_entry(k, v)?;
+    }
+    out.end()
 }
 
 /// Serves a stateless request whose `_meta` and version passed: what its
@@ -135,7 +391,7 @@ pub(crate) async fn serve_checked(
     reply: Outbound,
     cancel: CancellationToken,
     http: Http,
-) -> Result<Value, Error> {
+) -> Result<Served, Error> {
     let Request {
         id,
         method,
@@ -143,11 +399,13 @@ pub(crate) async fn serve_checked(
         ..
     } = req;
     match method.as_str() {
-        "server/discover" => return Ok(discover(shared)),
+        "server/discover" => return Ok(Served::Ready(discover(shared))),
         "subscriptions/listen" => {
             let p: SubscriptionsListenParams = parse(params)?;
             let caps = shared.capabilities();
-            return crate::notifier::listen(&shared.notifier, &caps, id, p, reply).await;
+            return crate::notifier::listen(&shared.notifier, &caps, id, p, reply)
+                .await
+                .map(Served::Ready);
         }
         m if REMOVED.contains(&m) => {
             return Err(Error::new(
@@ -168,7 +426,7 @@ pub(crate) async fn serve_checked(
             &capabilities,
         )
         .await?;
-        return Ok(decorate(shared, &method, answer));
+        return Ok(Served::Ready(decorate(shared, &method, answer)));
     }
     let plan = match method.as_str() {
         "tools/call" => tasks::plan(
@@ -183,7 +441,7 @@ pub(crate) async fn serve_checked(
     let round = Arc::new(InputRound::take_from(
         &method,
         &mut params,
-        body.as_ref(),
+        body,
         capabilities.clone(),
         &config.request_state_key,
         MULTI_ROUND.contains(&method.as_str()),
@@ -210,7 +468,8 @@ pub(crate) async fn serve_checked(
     // Peers a handler kept (in a cache, say) report closed once the request
     // is over, however it ends.
     let closes = CloseOnDrop(link.clone());
-    let progress = progress_token(params.as_ref());
+    // As `_meta` said it: read with the rest, and well-formed by now.
+    let progress = meta.progress_token;
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
             shared, round, link, route, id, params, progress, cancel, closes, http,
@@ -218,12 +477,13 @@ pub(crate) async fn serve_checked(
         .await;
     }
     let ctx = RequestContext::new(id, progress, cancel, Peer::new(link, route)).with_http(http);
-    let work = dispatch(shared, method.clone(), params, ctx);
+    // The round keeps the method's name: no copy of it to answer with.
+    let work = dispatch(shared, method, params, ctx);
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;
     drop(closes);
-    answer(shared, &method, outcome)
+    answer(round.method(), outcome)
 }
 
 /// A `tools/call` that may become a task (tasks extension): the handler
@@ -242,7 +502,7 @@ async fn may_become_task(
     cancel: CancellationToken,
     closes: CloseOnDrop,
     http: Http,
-) -> Result<Value, Error> {
+) -> Result<Served, Error> {
     const METHOD: &str = "tools/call";
     // Its own token: a task outlives the request.
     let own = CancellationToken::new();
@@ -266,7 +526,7 @@ async fn may_become_task(
         _ = tokio::time::sleep(config.tasks.grace) => None,
     };
     match outcome {
-        Some(outcome) => answer(shared, METHOD, outcome),
+        Some(outcome) => answer(METHOD, outcome),
         None => {
             let finisher = shared.clone();
             let created = tasks::start(
@@ -280,21 +540,19 @@ async fn may_become_task(
                 move || drop(closes),
             )
             .await?;
-            Ok(decorate(shared, METHOD, created))
+            Ok(Served::Ready(decorate(shared, METHOD, created)))
         }
     }
 }
 
 /// The answer to a stateless request whose handler run ended as `outcome`.
-fn answer(shared: &ServerShared, method: &str, outcome: Outcome) -> Result<Value, Error> {
+fn answer(method: &str, outcome: Outcome) -> Result<Served, Error> {
     match outcome {
-        Outcome::Done(Ok(result)) => Ok(decorate(shared, method, result)),
+        Outcome::Done(Ok(result)) => Ok(Served::undecorated(method, result)),
         Outcome::Done(Err(e)) => Err(modernize(e)),
-        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method) => Ok(decorate(
-            shared,
-            method,
-            input_required_result(requests, state),
-        )),
+        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method) => Ok(
+            Served::undecorated(method, input_required_result(requests, state)),
+        ),
         Outcome::InputRequired(..) => Err(Error::internal(format_args!(
             "the {method} handler asked the client for input, but only tools/call, prompts/get \
              and resources/read may answer with InputRequiredResult"
@@ -329,32 +587,8 @@ fn server_info_meta(shared: &ServerShared) -> Map<String, Value> {
 
 /// Adds what a 2026-07-28 result carries and a handler of any era may not
 /// know about: `resultType`, the server's identity, caching hints.
-fn decorate(shared: &ServerShared, method: &str, mut result: Value) -> Value {
-    let Value::Object(map) = &mut result else {
-        return result;
-    };
-    let complete = map
-        .entry("resultType")
-        .or_insert_with(|| Value::from("complete"))
-        == "complete";
-    // Interim results are not cacheable and carry no hints.
-    if complete && CACHEABLE.contains(&method) {
-        map.entry("ttlMs")
-            .or_insert_with(|| Value::from(shared.config.cache_ttl.as_millis() as u64));
-        map.entry("cacheScope")
-            .or_insert_with(|| serde_json::to_value(shared.config.cache_scope).unwrap_or_default());
-    }
-    let meta = map
-        .entry("_meta")
-        .or_insert_with(|| Value::Object(Map::new()));
-    // Put in place, not merged from a map of its own: this runs on every
-    // stateless answer.
-    if let Value::Object(meta) = meta {
-        if !meta.contains_key(SERVER_INFO_META_KEY) {
-            meta.insert(SERVER_INFO_META_KEY.into(), shared.info_value.clone());
-        }
-    }
-    result
+fn decorate(shared: &ServerShared, method: &str, result: Value) -> Value {
+    Decoration::of(shared).apply(CACHEABLE.contains(&method), result)
 }
 
 /// Errors as 2026-07-28 numbers them: resource-not-found became -32602.
@@ -389,5 +623,113 @@ struct CloseOnDrop(Arc<Link>);
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn meta_reads_as_request_meta_does() {
+        let cases = [
+            json!({}),
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
+                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+                "io.modelcontextprotocol/logLevel": "debug",
+                "progressToken": "p",
+                "vendor/x": {"y": [1, null]},
+            }),
+            json!({"io.modelcontextprotocol/clientCapabilities": {}}),
+            json!({"io.modelcontextprotocol/clientCapabilities": {"x": 1}}),
+            json!({"io.modelcontextprotocol/protocolVersion": null, "progressToken": null}),
+            json!({"io.modelcontextprotocol/protocolVersion": 5}),
+            json!({"io.modelcontextprotocol/protocolVersion": 1.5, "progressToken": []}),
+            json!({"io.modelcontextprotocol/clientCapabilities": []}),
+            json!({"io.modelcontextprotocol/clientCapabilities": "x"}),
+            json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": 1}}),
+            json!({"io.modelcontextprotocol/clientInfo": {"name": 1}}),
+            json!({"io.modelcontextprotocol/clientInfo": {"name": "n"}}),
+            json!({"io.modelcontextprotocol/logLevel": "loud"}),
+            json!({"progressToken": {"a": 1}}),
+            json!({"progressToken": -3}),
+        ];
+        for case in cases {
+            let Value::Object(map) = &case else {
+                unreachable!()
+            };
+            match (read_meta_object(map), RequestMeta::deserialize(&case)) {
+                (Ok(ours), Ok(mut derived)) => {
+                    // Unknown members are not copied.
+                    derived.extra.clear();
+                    assert_eq!(ours, derived, "{case}");
+                }
+                (Err(ours), Err(derived)) => {
+                    assert_eq!(ours.to_string(), derived.to_string(), "{case}")
+                }
+                (ours, derived) => panic!("{case}: {ours:?} against {derived:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_result_written_undecorated_is_the_decorated_result() {
+        let info = json!({"name": "echo-server", "version": "0"});
+        let results = [
+            json!({"content": [{"type": "text", "text": "hi"}], "isError": false}),
+            json!({}),
+            json!({"_meta": {"a": 1, "zz": [true]}, "Zeta": 1, "tools": []}),
+            json!({"_meta": {SERVER_INFO_META_KEY: "theirs"}, "x": null}),
+            json!({"_meta": 7, "resultType": "complete"}),
+            json!({"resultType": "input_required", "inputRequests": {}}),
+            json!({"resultType": "complete", "ttlMs": 5, "A": "b", "cacheScope": "public"}),
+            json!({"ttlMs": 5}),
+            json!({"cacheScope": "x", "contents": [], "_meta": {}}),
+            json!({"\u{1}": 1, "~": 2, "_": 3, "_metb": 4, "_met": 5}),
+            json!([1, 2]),
+            json!("text"),
+            Value::Null,
+        ];
+        let decorations = [
+            Decoration {
+                server_info: &info,
+                ttl_ms: 0,
+                cache_scope: CacheScope::Private,
+            },
+            Decoration {
+                server_info: &info,
+                ttl_ms: 60_000,
+                cache_scope: CacheScope::Public,
+            },
+        ];
+        let ids = [RequestId::Number(2), RequestId::String("a\"b".into())];
+        for result in &results {
+            for decoration in decorations {
+                for cacheable in [false, true] {
+                    for id in &ids {
+                        let served = Served::Undecorated {
+                            result: result.clone(),
+                            cacheable,
+                        };
+                        let decorated = decoration.apply(cacheable, result.clone());
+                        let expected = Message::response(id.clone(), decorated).to_vec();
+                        let written = served.write_decorated(decoration, id);
+                        assert_eq!(
+                            String::from_utf8(written).unwrap(),
+                            String::from_utf8(expected).unwrap(),
+                            "{result} cacheable: {cacheable}"
+                        );
+                        let ready = Served::Ready(result.clone());
+                        assert_eq!(
+                            ready.write_decorated(decoration, id),
+                            Message::response(id.clone(), result.clone()).to_vec()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

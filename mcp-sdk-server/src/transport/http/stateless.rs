@@ -11,7 +11,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use mcp_sdk::jsonrpc::Request;
-use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestMeta, PROTOCOL_VERSION_META_KEY};
+use mcp_sdk::{
+    Error, ErrorCode, Message, ProtocolVersion, RequestId, RequestMeta, PROTOCOL_VERSION_META_KEY,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,16 +60,21 @@ impl StreamableHttpService {
             Err(e) => return answer(Message::error(Some(id), e)),
         };
         let (tx, mut rx) = mpsc::channel::<Message>(64);
+        // Where the answer goes when the request ends on a stream.
+        let answers = tx.clone();
         let token = CancellationToken::new();
         // Dropped with this future (the client went away before the answer):
         // the request is cancelled.
         let cancel_on_drop = token.clone().drop_guard();
+        let served_by = shared.clone();
+        // Boxed once, with the handler's state inside: a future is copied
+        // whole as it moves (over half of a stateless call's instructions
+        // once), and this one only moves as a pointer, into a task if it
+        // goes on as one. A box of its own for the handler's state was one
+        // allocation more.
         let mut work = Box::pin(async move {
-            let reply = Arc::new(tx.clone());
-            // Boxed apart: the handler's state is large, and a future is
-            // copied whole as it moves (over half of a stateless call's
-            // instructions before); this one stays small.
-            let work = Box::pin(stateless::serve_checked(
+            let reply = Arc::new(tx);
+            let work = std::pin::pin!(stateless::serve_checked(
                 &shared,
                 req,
                 Some(body),
@@ -77,39 +84,90 @@ impl StreamableHttpService {
                 token.clone(),
                 http,
             ));
-            if let Some(result) = run_guarded(work, &token, &id).await {
-                let msg = match result {
-                    Ok(v) => Message::response(id, v),
-                    Err(e) => Message::error(Some(id), e),
-                };
-                let _ = tx.send(msg).await;
-            }
+            // The guard takes a future of a `Value`: the answer waits
+            // beside it, still undecorated.
+            let mut served = None;
+            let guarded = run_guarded(
+                async {
+                    served = Some(work.await?);
+                    Ok(Value::Null)
+                },
+                &token,
+                &id,
+            );
+            let result = match guarded.await {
+                Some(Ok(_)) => served.map(Ok),
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            };
+            (id, result)
         });
         // Run here, not as a task of its own, until the request answers or
         // sends something first: most answer at once, and a task to spawn
         // (allocated, scheduled, its future copied in) cost more than the
         // rest of the hand-over. A request that sends first goes on as a
         // task, feeding the SSE stream its answer opens.
-        let (first, done) = tokio::select! {
+        tokio::select! {
             biased;
-            () = &mut work => (rx.recv().await, true),
-            msg = rx.recv() => (msg, false),
-        };
-        match first {
-            // Only a cancelled request ends without an answer.
-            None => super::empty_response(StatusCode::ACCEPTED),
-            Some(msg) if is_answer(&msg) => {
-                cancel_on_drop.disarm();
-                answer(msg)
-            }
-            Some(first) => {
-                // Done already, its messages are all in `rx`.
-                if !done {
-                    tokio::spawn(work);
+            (id, result) = &mut work => match rx.try_recv() {
+                // Only a cancelled request ends without an answer.
+                Err(_) if result.is_none() => super::empty_response(StatusCode::ACCEPTED),
+                Err(_) => {
+                    cancel_on_drop.disarm();
+                    answer_served(&served_by, &id, result)
                 }
-                stream(first, rx, cancel_on_drop)
-            }
+                // What it sent on the way goes first, then its answer.
+                Ok(first) => {
+                    if let Some(msg) = result.map(|r| to_message(&served_by, id, r)) {
+                        if let Err(mpsc::error::TrySendError::Full(msg)) = answers.try_send(msg) {
+                            tokio::spawn(async move { answers.send(msg).await });
+                        }
+                    }
+                    stream(first, rx, cancel_on_drop)
+                }
+            },
+            msg = rx.recv() => match msg {
+                // The request holds a sender until it ends: not reached.
+                None => super::empty_response(StatusCode::ACCEPTED),
+                Some(first) => {
+                    tokio::spawn(async move {
+                        let (id, result) = work.await;
+                        if let Some(result) = result {
+                            let _ = answers.send(to_message(&served_by, id, result)).await;
+                        }
+                    });
+                    stream(first, rx, cancel_on_drop)
+                }
+            },
         }
+    }
+}
+
+/// The answer to a request served here, as a message.
+fn to_message(
+    shared: &ServerShared,
+    id: RequestId,
+    result: Result<stateless::Served, Error>,
+) -> Message {
+    match result {
+        Ok(served) => Message::response(id, served.into_value(shared)),
+        Err(e) => Message::error(Some(id), e),
+    }
+}
+
+/// A JSON answer to request `id` that ended with `result` (a cancelled one
+/// has none): a result is written out without being decorated first.
+fn answer_served(
+    shared: &ServerShared,
+    id: &RequestId,
+    result: Option<Result<stateless::Served, Error>>,
+) -> HttpResponse {
+    match result {
+        Some(Ok(served)) => {
+            super::json_bytes_response(StatusCode::OK, served.write_response(shared, id), None)
+        }
+        Some(Err(e)) => answer(Message::error(Some(id.clone()), e)),
+        None => super::empty_response(StatusCode::ACCEPTED),
     }
 }
 
@@ -184,7 +242,10 @@ fn check_headers(
     if req.method == "tools/call" {
         if let Some(tool) = body_name.and_then(|name| shared.server.find_tool_ref(name)) {
             let args = req.params.as_ref().and_then(|p| p.get("arguments"));
-            check_param_headers(headers, &tool.input_schema, args)?;
+            // Most tools mirror no argument: no lists to build for them.
+            if has_header_property(&tool.input_schema) {
+                check_param_headers(headers, &tool.input_schema, args)?;
+            }
         }
     }
     Ok((meta, version))
@@ -239,6 +300,19 @@ fn check_param_headers(
         }
     }
     Ok(())
+}
+
+/// Whether [`header_properties`] would find any, without building its lists.
+fn has_header_property(schema: &mcp_sdk::JsonObject) -> bool {
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return false;
+    };
+    props.values().any(|sub| match sub {
+        Value::Object(sub) => {
+            matches!(sub.get("x-mcp-header"), Some(Value::String(_))) || has_header_property(sub)
+        }
+        _ => false,
+    })
 }
 
 /// The properties of `schema` marked with `x-mcp-header`, as (path, name),
