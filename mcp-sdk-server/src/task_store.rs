@@ -636,23 +636,13 @@ pub(crate) trait TaskInput: Send + Sync {
 /// the work: renews the lease every third of it, publishes the input
 /// requests the work asks for (`input`), and hands the work the answers
 /// `tasks/update` gave on any replica. It looks at once when the store
-/// announces a change of the task ([`TaskStore::changes`]), else at the
-/// next renewal.
-pub(crate) async fn keep(
-    store: &dyn TaskStore,
-    owner: &str,
-    id: &str,
-    input: Option<&dyn TaskInput>,
-) {
-    keep_heeding(store, store.changes(), owner, id, input).await
-}
-
-/// [`keep`], heeding `changes`, which the caller took from
+/// announces a change of the task (`changes`, which the caller took from
 /// [`TaskStore::changes`] before the client could hear of the task: taken
-/// only once the work first runs, a change made meanwhile (a cancel on
-/// another replica right after the task was created) would be missed until
-/// the next renewal, or for ever without a lease.
-pub(crate) async fn keep_heeding(
+/// only once the work first runs, a change made meanwhile, such as a cancel
+/// on another replica right after the task was created, would be missed
+/// until the next renewal, or for ever without a lease), else at the next
+/// renewal.
+pub(crate) async fn keep(
     store: &dyn TaskStore,
     mut changes: Option<broadcast::Receiver<Arc<str>>>,
     owner: &str,

@@ -31,7 +31,7 @@ use crate::context::{Http, RequestContext};
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Peer, TaskBinding};
 use crate::sink::Outbound;
-use crate::task_store::{keep_heeding, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
+use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse, random_task_id, timestamp, to_value};
 use async_trait::async_trait;
 use mcp_sdk::{
@@ -385,7 +385,7 @@ impl Tasks {
             // replica heard.
             let keeper = async {
                 match &task.shared {
-                    Some(s) => keep_heeding(&*s.store, changes, &s.owner, &task.id, None).await,
+                    Some(s) => keep(&*s.store, changes, &s.owner, &task.id, None).await,
                     None => std::future::pending().await,
                 }
             };

@@ -290,6 +290,9 @@ pub(crate) async fn start(
     let store = tasks.store.clone();
     let running = tasks.running.clone();
     let max_result_bytes = config.max_result_bytes;
+    // Heard from now on: the client may cancel the task on another replica
+    // as soon as it has the answer, before the work below first runs.
+    let changes = if shared { store.changes() } else { None };
     tokio::spawn(async move {
         use futures_util::FutureExt;
         // A handler that panics fails its task rather than leave it working.
@@ -302,7 +305,7 @@ pub(crate) async fn start(
         // process the work and its task end together.
         let keeper = async {
             match shared {
-                true => keep(&*store, &task.owner, &task.id, Some(&*round)).await,
+                true => keep(&*store, changes, &task.owner, &task.id, Some(&*round)).await,
                 false => std::future::pending().await,
             }
         };
