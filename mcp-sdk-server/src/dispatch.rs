@@ -9,7 +9,7 @@ use crate::notifier::Notifier;
 use crate::offer::Offer;
 use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
-use crate::util::{parse, to_value};
+use crate::util::{parse, to_value, tool_result_value};
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
@@ -18,7 +18,7 @@ use mcp_sdk::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -120,7 +120,9 @@ async fn route(
     let completions = caps.completions.is_some();
     match method.as_str() {
         "tools/list" if tools => call(params, |p| s.list_tools(p, ctx)).await,
-        "tools/call" if tools => to_value(s.call_tool(call_tool_params(params)?, ctx).await?),
+        "tools/call" if tools => {
+            tool_result_value(s.call_tool(call_tool_params(params)?, ctx).await?)
+        }
         "resources/list" if resources => call(params, |p| s.list_resources(p, ctx)).await,
         "resources/templates/list" if resources => {
             call(params, |p| s.list_resource_templates(p, ctx)).await
@@ -165,38 +167,60 @@ where
     to_value(handler(params).await?)
 }
 
-/// The params of `tools/call`, the hottest request, taken apart by hand:
-/// the derived `Deserialize` of [`CallToolParams`] (whose unknown members
-/// are flattened into `extra`) buffers every member, the arguments
-/// included, and builds them again. Params of any other shape go the
-/// derived way, so that their errors read the same.
+/// The params of `tools/call`, the hottest request, taken apart by hand in
+/// one pass over their members: the derived `Deserialize` of
+/// [`CallToolParams`] (whose unknown members are flattened into `extra`)
+/// buffers every member, the arguments included, and builds them again.
+/// Params of any other shape (no string `name`, `arguments` or `_meta` not
+/// an object, a `task`) go the derived way, so that their errors read the
+/// same.
 fn call_tool_params(params: Option<Value>) -> Result<CallToolParams, Error> {
-    let mut map = match params {
-        Some(Value::Object(map))
-            if matches!(map.get("arguments"), None | Some(Value::Object(_)))
-                && matches!(map.get("_meta"), None | Some(Value::Object(_)))
-                && !map.contains_key("task") =>
-        {
-            map
-        }
+    let map = match params {
+        Some(Value::Object(map)) => map,
         other => return parse(other),
     };
-    let name = match map.remove("name") {
-        Some(Value::String(name)) => name,
-        other => {
-            if let Some(other) = other {
-                map.insert("name".into(), other);
+    let (mut name, mut arguments, mut meta) = (None, None, None);
+    let mut extra = Map::new();
+    let mut members = map.into_iter();
+    while let Some((key, value)) = members.next() {
+        match (key.as_str(), value) {
+            ("name", Value::String(n)) => name = Some(n),
+            ("arguments", Value::Object(a)) => arguments = Some(a),
+            ("_meta", Value::Object(m)) => meta = Some(m),
+            ("name" | "arguments" | "_meta" | "task", value) => {
+                // Not the usual shape: put the params together again.
+                let mut map = extra;
+                map.insert(key, value);
+                map.extend(members);
+                let known = [
+                    ("name", name.map(Value::String)),
+                    ("arguments", arguments.map(Value::Object)),
+                    ("_meta", meta.map(Value::Object)),
+                ];
+                for (key, value) in known {
+                    if let Some(value) = value {
+                        map.insert(key.into(), value);
+                    }
+                }
+                return parse(Some(Value::Object(map)));
             }
-            return parse(Some(Value::Object(map)));
+            (_, value) => {
+                extra.insert(key, value);
+            }
         }
+    }
+    let Some(name) = name else {
+        if let Some(a) = arguments {
+            extra.insert("arguments".into(), Value::Object(a));
+        }
+        if let Some(m) = meta {
+            extra.insert("_meta".into(), Value::Object(m));
+        }
+        return parse(Some(Value::Object(extra)));
     };
-    let object = |v: Option<Value>| match v {
-        Some(Value::Object(m)) => Some(m),
-        _ => None,
-    };
-    let mut params = CallToolParams::new(name, object(map.remove("arguments")));
-    params.meta = object(map.remove("_meta"));
-    params.extra = map;
+    let mut params = CallToolParams::new(name, arguments);
+    params.meta = meta;
+    params.extra = extra;
     Ok(params)
 }
 
@@ -259,6 +283,8 @@ mod tests {
             json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 3}, "x": 1}),
             json!({"name": "echo", "task": {"ttl": 5}}),
             json!({"name": "echo", "arguments": null}),
+            json!({"name": "echo", "_meta": null, "z": 1}),
+            json!({"a": 0, "name": "echo", "task": {"ttl": 5}, "zz": [2]}),
         ];
         for case in cases {
             let derived: CallToolParams = parse(Some(case.clone())).unwrap();
@@ -267,6 +293,8 @@ mod tests {
         for bad in [
             json!({"arguments": {}}),
             json!({"name": 7}),
+            json!({"arguments": {}, "_meta": {}, "x": 1}),
+            json!({"_meta": {}, "name": ["echo"], "z": 1}),
             json!({"name": "echo", "arguments": [1]}),
             json!([1]),
         ] {
