@@ -322,7 +322,7 @@ impl ToolTable {
 
     /// The definition of the tool `name`.
     pub fn get(&self, name: &str) -> Option<&Tool> {
-        self.index.get(name).map(|&i| &self.entries[i].tool)
+        self.entry(name).map(|e| &e.tool)
     }
 
     /// Every definition, in the order of registration.
