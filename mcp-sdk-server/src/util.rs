@@ -64,7 +64,9 @@ pub(crate) fn tool_result_value(result: CallToolResult) -> Result<Value, Error> 
     if let Some(meta) = meta {
         object.insert("_meta".into(), Value::Object(meta));
     }
-    object.extend(extra);
+    if !extra.is_empty() {
+        object.extend(extra);
+    }
     Ok(Value::Object(object))
 }
 
