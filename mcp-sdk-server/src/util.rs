@@ -29,7 +29,7 @@ pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
 /// the serde way, so the JSON is the same either way.
 pub(crate) fn tool_result_value(result: CallToolResult) -> Result<Value, Error> {
     let CallToolResult {
-        content,
+        mut content,
         structured_content,
         is_error,
         meta,
@@ -37,17 +37,19 @@ pub(crate) fn tool_result_value(result: CallToolResult) -> Result<Value, Error> 
         ..
     } = result;
     let mut blocks = Vec::with_capacity(content.len());
-    for block in content {
+    // The blocks are read in place, and only their text taken: moving each
+    // block out whole copies it.
+    for block in &mut content {
         blocks.push(match block {
             ContentBlock::Text(text)
                 if text.annotations.is_none() && text.meta.is_none() && text.extra.is_empty() =>
             {
                 let mut object = Map::new();
                 object.insert("type".into(), Value::String("text".into()));
-                object.insert("text".into(), Value::String(text.text));
+                object.insert("text".into(), Value::String(std::mem::take(&mut text.text)));
                 Value::Object(object)
             }
-            other => to_value(other)?,
+            other => to_value(&*other)?,
         });
     }
     // The members in the order the derived `Serialize` writes them, the
