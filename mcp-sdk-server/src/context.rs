@@ -55,6 +55,8 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    // Inlined: a call moves the whole context in and out again.
+    #[inline]
     pub(crate) fn new(
         id: RequestId,
         progress_token: Option<ProgressToken>,
@@ -73,6 +75,8 @@ impl RequestContext {
     }
 
     /// This context for a request handled as `trace`'s span.
+    // Inlined: a call moves the whole context in and out again.
+    #[inline]
     pub(crate) fn with_trace(mut self, trace: TraceContext) -> Self {
         self.trace = Some(trace);
         self
@@ -89,6 +93,8 @@ impl RequestContext {
     }
 
     /// This context for a request that came in `http`.
+    // Inlined: a call moves the whole context in and out again.
+    #[inline]
     pub(crate) fn with_http(mut self, http: Option<Arc<http::request::Parts>>) -> Self {
         self.http = http;
         self

@@ -9,19 +9,22 @@ use crate::notifier::Notifier;
 use crate::offer::Offer;
 use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
-use crate::util::{parse, to_value};
+use crate::util::{parse, to_value, tool_result_value};
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
-    CallToolParams, Error, Implementation, Message, RequestId, ServerCapabilities,
-    PROTOCOL_VERSION_META_KEY,
+    CallToolParams, CallToolResult, CompleteResult, Error, GetPromptResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Message,
+    ReadResourceResult, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
 };
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -96,8 +99,14 @@ pub(crate) async fn dispatch(
 ) -> Result<Value, Error> {
     let (trace, span) = crate::trace::request_span(&method, params.as_ref(), &ctx);
     let ctx = ctx.with_trace(trace.clone());
+    // Boxed: the trace's scope holds what it runs twice over (as its
+    // argument, then in the task-local future), and the request's future
+    // is moved whole as it is built and held by the transport; a box keeps
+    // all of them small.
     trace
-        .scope(route(shared, method, params, ctx).instrument(span))
+        .scope(Box::pin(
+            route(shared, method, params, ctx).instrument(span),
+        ))
         .await
 }
 
@@ -108,6 +117,20 @@ async fn route(
     params: Option<Value>,
     ctx: RequestContext,
 ) -> Result<Value, Error> {
+    // The params and the context go into the handler's (boxed) future at
+    // once: all this future then holds is that box, where an `await` in
+    // each arm would hold the params and the context twice over, and make
+    // the request's futures that much larger to build and move.
+    start(shared, &method, params, ctx)?.await
+}
+
+/// The handler's future for `method`, or the error that answers at once.
+fn start<'a>(
+    shared: &'a ServerShared,
+    method: &'a str,
+    params: Option<Value>,
+    ctx: RequestContext,
+) -> Result<Pending<'a>, Error> {
     let s = &*shared.server;
     let caps = shared.capabilities();
     let tools = caps.tools.is_some();
@@ -118,23 +141,71 @@ async fn route(
         .is_some_and(|r| r.subscribe == Some(true));
     let prompts = caps.prompts.is_some();
     let completions = caps.completions.is_some();
-    match method.as_str() {
-        "tools/list" if tools => call(params, |p| s.list_tools(p, ctx)).await,
-        "tools/call" if tools => to_value(s.call_tool(call_tool_params(params)?, ctx).await?),
-        "resources/list" if resources => call(params, |p| s.list_resources(p, ctx)).await,
+    Ok(match method {
+        "tools/list" if tools => Pending::ListTools(s.list_tools(parse(params)?, ctx)),
+        "tools/call" if tools => Pending::Tool(s.call_tool(call_tool_params(params)?, ctx)),
+        "resources/list" if resources => {
+            Pending::ListResources(s.list_resources(parse(params)?, ctx))
+        }
         "resources/templates/list" if resources => {
-            call(params, |p| s.list_resource_templates(p, ctx)).await
+            Pending::ListTemplates(s.list_resource_templates(parse(params)?, ctx))
         }
-        "resources/read" if resources => call(params, |p| s.read_resource(p, ctx)).await,
-        "resources/subscribe" if subscribe => call(params, |p| empty(s.subscribe(p, ctx))).await,
-        "resources/unsubscribe" if subscribe => {
-            call(params, |p| empty(s.unsubscribe(p, ctx))).await
+        "resources/read" if resources => Pending::Read(s.read_resource(parse(params)?, ctx)),
+        "resources/subscribe" if subscribe => Pending::Empty(s.subscribe(parse(params)?, ctx)),
+        "resources/unsubscribe" if subscribe => Pending::Empty(s.unsubscribe(parse(params)?, ctx)),
+        "prompts/list" if prompts => Pending::ListPrompts(s.list_prompts(parse(params)?, ctx)),
+        "prompts/get" if prompts => Pending::GetPrompt(s.get_prompt(parse(params)?, ctx)),
+        "completion/complete" if completions => Pending::Complete(s.complete(parse(params)?, ctx)),
+        m if is_mcp_method(m) => return Err(Error::method_not_found(m)),
+        m => Pending::Json(s.custom_request(m, params, ctx)),
+    })
+}
+
+/// A handler's answer to come, by the type of its result.
+type Answer<'a, T> = BoxFuture<'a, Result<T, Error>>;
+
+/// A handler at work: the future a [`Server`] method gave, which becomes
+/// the JSON of the result when it is done.
+enum Pending<'a> {
+    Tool(Answer<'a, CallToolResult>),
+    ListTools(Answer<'a, ListToolsResult>),
+    ListResources(Answer<'a, ListResourcesResult>),
+    ListTemplates(Answer<'a, ListResourceTemplatesResult>),
+    Read(Answer<'a, ReadResourceResult>),
+    /// `resources/subscribe` and `resources/unsubscribe`: `{}`.
+    Empty(Answer<'a, ()>),
+    ListPrompts(Answer<'a, ListPromptsResult>),
+    GetPrompt(Answer<'a, GetPromptResult>),
+    Complete(Answer<'a, CompleteResult>),
+    /// A custom request: JSON already.
+    Json(Answer<'a, Value>),
+}
+
+impl Future for Pending<'_> {
+    type Output = Result<Value, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        fn json<T: Serialize>(
+            f: &mut Answer<'_, T>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<Value, Error>> {
+            f.as_mut().poll(cx).map(|r| to_value(r?))
         }
-        "prompts/list" if prompts => call(params, |p| s.list_prompts(p, ctx)).await,
-        "prompts/get" if prompts => call(params, |p| s.get_prompt(p, ctx)).await,
-        "completion/complete" if completions => call(params, |p| s.complete(p, ctx)).await,
-        m if is_mcp_method(m) => Err(Error::method_not_found(m)),
-        m => s.custom_request(m, params, ctx).await,
+        match self.get_mut() {
+            Pending::Tool(f) => f.as_mut().poll(cx).map(|r| tool_result_value(r?)),
+            Pending::ListTools(f) => json(f, cx),
+            Pending::ListResources(f) => json(f, cx),
+            Pending::ListTemplates(f) => json(f, cx),
+            Pending::Read(f) => json(f, cx),
+            Pending::Empty(f) => f
+                .as_mut()
+                .poll(cx)
+                .map(|r| r.map(|()| Value::Object(Map::new()))),
+            Pending::ListPrompts(f) => json(f, cx),
+            Pending::GetPrompt(f) => json(f, cx),
+            Pending::Complete(f) => json(f, cx),
+            Pending::Json(f) => f.as_mut().poll(cx),
+        }
     }
 }
 
@@ -154,54 +225,61 @@ fn is_mcp_method(m: &str) -> bool {
     PREFIXES.iter().any(|p| m.starts_with(p)) || m == "initialize" || m == "ping"
 }
 
-async fn call<P, R, F, Fut>(params: Option<Value>, handler: F) -> Result<Value, Error>
-where
-    P: DeserializeOwned,
-    R: Serialize,
-    F: FnOnce(P) -> Fut,
-    Fut: Future<Output = Result<R, Error>>,
-{
-    let params = parse(params)?;
-    to_value(handler(params).await?)
-}
-
-/// The params of `tools/call`, the hottest request, taken apart by hand:
-/// the derived `Deserialize` of [`CallToolParams`] (whose unknown members
-/// are flattened into `extra`) buffers every member, the arguments
-/// included, and builds them again. Params of any other shape go the
-/// derived way, so that their errors read the same.
+/// The params of `tools/call`, the hottest request, taken apart by hand in
+/// one pass over their members: the derived `Deserialize` of
+/// [`CallToolParams`] (whose unknown members are flattened into `extra`)
+/// buffers every member, the arguments included, and builds them again.
+/// Params of any other shape (no string `name`, `arguments` or `_meta` not
+/// an object, a `task`) go the derived way, so that their errors read the
+/// same.
 fn call_tool_params(params: Option<Value>) -> Result<CallToolParams, Error> {
-    let mut map = match params {
-        Some(Value::Object(map))
-            if matches!(map.get("arguments"), None | Some(Value::Object(_)))
-                && matches!(map.get("_meta"), None | Some(Value::Object(_)))
-                && !map.contains_key("task") =>
-        {
-            map
-        }
+    let map = match params {
+        Some(Value::Object(map)) => map,
         other => return parse(other),
     };
-    let name = match map.remove("name") {
-        Some(Value::String(name)) => name,
-        other => {
-            if let Some(other) = other {
-                map.insert("name".into(), other);
+    let (mut name, mut arguments, mut meta) = (None, None, None);
+    let mut extra = Map::new();
+    let mut members = map.into_iter();
+    while let Some((key, value)) = members.next() {
+        match (key.as_str(), value) {
+            ("name", Value::String(n)) => name = Some(n),
+            ("arguments", Value::Object(a)) => arguments = Some(a),
+            ("_meta", Value::Object(m)) => meta = Some(m),
+            ("name" | "arguments" | "_meta" | "task", value) => {
+                // Not the usual shape: put the params together again.
+                let mut map = extra;
+                map.insert(key, value);
+                map.extend(members);
+                let known = [
+                    ("name", name.map(Value::String)),
+                    ("arguments", arguments.map(Value::Object)),
+                    ("_meta", meta.map(Value::Object)),
+                ];
+                for (key, value) in known {
+                    if let Some(value) = value {
+                        map.insert(key.into(), value);
+                    }
+                }
+                return parse(Some(Value::Object(map)));
             }
-            return parse(Some(Value::Object(map)));
+            (_, value) => {
+                extra.insert(key, value);
+            }
         }
+    }
+    let Some(name) = name else {
+        if let Some(a) = arguments {
+            extra.insert("arguments".into(), Value::Object(a));
+        }
+        if let Some(m) = meta {
+            extra.insert("_meta".into(), Value::Object(m));
+        }
+        return parse(Some(Value::Object(extra)));
     };
-    let object = |v: Option<Value>| match v {
-        Some(Value::Object(m)) => Some(m),
-        _ => None,
-    };
-    let mut params = CallToolParams::new(name, object(map.remove("arguments")));
-    params.meta = object(map.remove("_meta"));
-    params.extra = map;
+    let mut params = CallToolParams::new(name, arguments);
+    params.meta = meta;
+    params.extra = extra;
     Ok(params)
-}
-
-async fn empty(f: impl Future<Output = Result<(), Error>>) -> Result<Value, Error> {
-    f.await.map(|()| Value::Object(Default::default()))
 }
 
 /// The era a request speaks, decided once when it arrives: the transport
@@ -259,6 +337,8 @@ mod tests {
             json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 3}, "x": 1}),
             json!({"name": "echo", "task": {"ttl": 5}}),
             json!({"name": "echo", "arguments": null}),
+            json!({"name": "echo", "_meta": null, "z": 1}),
+            json!({"a": 0, "name": "echo", "task": {"ttl": 5}, "zz": [2]}),
         ];
         for case in cases {
             let derived: CallToolParams = parse(Some(case.clone())).unwrap();
@@ -267,6 +347,8 @@ mod tests {
         for bad in [
             json!({"arguments": {}}),
             json!({"name": 7}),
+            json!({"arguments": {}, "_meta": {}, "x": 1}),
+            json!({"_meta": {}, "name": ["echo"], "z": 1}),
             json!({"name": "echo", "arguments": [1]}),
             json!([1]),
         ] {

@@ -49,6 +49,25 @@ pub trait Handler<M, S, In>: Send + Sync + 'static {
 
     /// Runs the handler.
     fn call(&self, state: &S, input: In, ctx: RequestContext) -> BoxFuture<'static, Self::Output>;
+
+    /// Runs the handler and maps what it gives with `then`, in one boxed
+    /// future: [`call`](Self::call) and a map after it would box twice on
+    /// every request.
+    #[doc(hidden)]
+    fn call_then<T, F>(
+        &self,
+        state: &S,
+        input: In,
+        ctx: RequestContext,
+        then: F,
+    ) -> BoxFuture<'static, T>
+    where
+        Self: Sized,
+        F: FnOnce(Self::Output) -> T + Send + 'static,
+    {
+        let fut = self.call(state, input, ctx);
+        Box::pin(async move { then(fut.await) })
+    }
 }
 
 impl<F, Fut, S, In> Handler<InputOnly, S, In> for F
@@ -61,6 +80,13 @@ where
     fn call(&self, _: &S, input: In, _: RequestContext) -> BoxFuture<'static, Fut::Output> {
         Box::pin(self(input))
     }
+    fn call_then<T, G>(&self, _: &S, input: In, _: RequestContext, then: G) -> BoxFuture<'static, T>
+    where
+        G: FnOnce(Fut::Output) -> T + Send + 'static,
+    {
+        let fut = self(input);
+        Box::pin(async move { then(fut.await) })
+    }
 }
 
 impl<F, Fut, S, In> Handler<InputAndContext, S, In> for F
@@ -72,6 +98,19 @@ where
     type Output = Fut::Output;
     fn call(&self, _: &S, input: In, ctx: RequestContext) -> BoxFuture<'static, Fut::Output> {
         Box::pin(self(input, ctx))
+    }
+    fn call_then<T, G>(
+        &self,
+        _: &S,
+        input: In,
+        ctx: RequestContext,
+        then: G,
+    ) -> BoxFuture<'static, T>
+    where
+        G: FnOnce(Fut::Output) -> T + Send + 'static,
+    {
+        let fut = self(input, ctx);
+        Box::pin(async move { then(fut.await) })
     }
 }
 
@@ -86,6 +125,19 @@ where
     fn call(&self, state: &S, input: In, _: RequestContext) -> BoxFuture<'static, Fut::Output> {
         Box::pin(self(State(state.clone()), input))
     }
+    fn call_then<T, G>(
+        &self,
+        state: &S,
+        input: In,
+        _: RequestContext,
+        then: G,
+    ) -> BoxFuture<'static, T>
+    where
+        G: FnOnce(Fut::Output) -> T + Send + 'static,
+    {
+        let fut = self(State(state.clone()), input);
+        Box::pin(async move { then(fut.await) })
+    }
 }
 
 impl<F, Fut, S, In> Handler<StateInputAndContext, S, In> for F
@@ -98,6 +150,19 @@ where
     type Output = Fut::Output;
     fn call(&self, state: &S, input: In, ctx: RequestContext) -> BoxFuture<'static, Fut::Output> {
         Box::pin(self(State(state.clone()), input, ctx))
+    }
+    fn call_then<T, G>(
+        &self,
+        state: &S,
+        input: In,
+        ctx: RequestContext,
+        then: G,
+    ) -> BoxFuture<'static, T>
+    where
+        G: FnOnce(Fut::Output) -> T + Send + 'static,
+    {
+        let fut = self(State(state.clone()), input, ctx);
+        Box::pin(async move { then(fut.await) })
     }
 }
 

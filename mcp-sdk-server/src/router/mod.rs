@@ -1338,13 +1338,22 @@ impl<S: Clone + Send + Sync + 'static> Server for Router<S> {
         Ok(result)
     }
 
-    async fn call_tool(
-        &self,
+    // Not an `async fn`: the handler's future is the answer, boxed once,
+    // where an `async fn` would box a second future around it, large
+    // enough to miss the allocator's fast path on every call.
+    fn call_tool<'life0, 'async_trait>(
+        &'life0 self,
         params: CallToolParams,
         ctx: RequestContext,
-    ) -> Result<CallToolResult, Error> {
-        self.ready()?;
-        self.tools.call(params, ctx).await
+    ) -> BoxFuture<'async_trait, Result<CallToolResult, Error>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        if let Err(e) = self.ready() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        self.tools.start(params, ctx)
     }
 
     async fn list_resources(

@@ -193,8 +193,7 @@ where
     ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
         match serde_json::from_value::<A>(args) {
             Ok(args) => {
-                let fut = Handler::call(self, state, args, ctx);
-                Box::pin(async move { fut.await.into_tool_result() })
+                Handler::call_then(self, state, args, ctx, IntoToolResult::into_tool_result)
             }
             Err(e) => Box::pin(async move {
                 Ok(CallToolResult::error_text(format!(
@@ -323,7 +322,7 @@ impl ToolTable {
 
     /// The definition of the tool `name`.
     pub fn get(&self, name: &str) -> Option<&Tool> {
-        self.index.get(name).map(|&i| &self.entries[i].tool)
+        self.entry(name).map(|e| &e.tool)
     }
 
     /// Every definition, in the order of registration.
@@ -337,8 +336,8 @@ impl ToolTable {
     /// # Errors
     /// The problems; `-32602` (as the only problem) if there is no such tool.
     pub fn validate(&self, name: &str, arguments: &Value) -> Result<(), Vec<String>> {
-        match self.index.get(name) {
-            Some(&i) => problems(&self.entries[i], arguments),
+        match self.entry(name) {
+            Some(entry) => problems(entry, arguments),
             None => Err(vec![format!("Unknown tool: {name}")]),
         }
     }
@@ -351,27 +350,49 @@ impl ToolTable {
         params: CallToolParams,
         ctx: RequestContext,
     ) -> Result<CallToolResult, Error> {
+        self.start(params, ctx).await
+    }
+
+    /// [`call`](Self::call) up to the handler, done at once: the future is
+    /// the handler's (or the answer already given), so that a caller
+    /// holds nothing else of the call while the handler runs.
+    pub(crate) fn start(
+        &self,
+        params: CallToolParams,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, Error>> {
+        let done = |answer| -> BoxFuture<'static, _> { Box::pin(std::future::ready(answer)) };
         let call = Call::new(CallKind::Tool, &params.name, params.arguments.as_ref());
         if let Err(refusal) = run_guards(&self.guards, &call, &ctx) {
-            return refusal.into_tool_result();
+            return done(refusal.into_tool_result());
         }
-        let entry = self
-            .index
-            .get(&params.name)
-            .map(|&i| &self.entries[i])
-            .ok_or_else(|| Error::invalid_params(format_args!("Unknown tool: {}", params.name)))?;
+        let Some(entry) = self.entry(&params.name) else {
+            return done(Err(Error::invalid_params(format_args!(
+                "Unknown tool: {}",
+                params.name
+            ))));
+        };
         if let Err(refusal) = run_guards(&entry.guards, &call, &ctx) {
-            return refusal.into_tool_result();
+            return done(refusal.into_tool_result());
         }
         let args = Value::Object(params.arguments.unwrap_or_default());
         if let Err(problems) = problems(entry, &args) {
-            return Ok(CallToolResult::error_text(format!(
+            return done(Ok(CallToolResult::error_text(format!(
                 "Invalid arguments for tool {}: {}",
                 params.name,
                 problems.join("; ")
-            )));
+            ))));
         }
-        (entry.call)(args, ctx).await
+        (entry.call)(args, ctx)
+    }
+
+    /// The tool `name`. A few tools are found sooner by comparing names
+    /// than by hashing one.
+    fn entry(&self, name: &str) -> Option<&ToolEntry> {
+        if self.entries.len() <= 8 {
+            return self.entries.iter().find(|e| e.tool.name == name);
+        }
+        self.index.get(name).map(|&i| &self.entries[i])
     }
 }
 
