@@ -73,11 +73,11 @@ impl ServerShared {
 /// Runs a request's work until it answers or `token` cancels it (then
 /// `None`: a cancelled request gets no response). A panicking handler must
 /// not leave its client waiting: it becomes -32603.
-pub(crate) async fn run_guarded(
-    work: impl Future<Output = Result<Value, Error>>,
+pub(crate) async fn run_guarded<T>(
+    work: impl Future<Output = Result<T, Error>>,
     token: &CancellationToken,
     id: &RequestId,
-) -> Option<Result<Value, Error>> {
+) -> Option<Result<T, Error>> {
     let work = AssertUnwindSafe(work).catch_unwind();
     tokio::select! {
         biased;

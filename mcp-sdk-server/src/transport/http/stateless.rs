@@ -84,22 +84,7 @@ impl StreamableHttpService {
                 token.clone(),
                 http,
             ));
-            // The guard takes a future of a `Value`: the answer waits
-            // beside it, still undecorated.
-            let mut served = None;
-            let guarded = run_guarded(
-                async {
-                    served = Some(work.await?);
-                    Ok(Value::Null)
-                },
-                &token,
-                &id,
-            );
-            let result = match guarded.await {
-                Some(Ok(_)) => served.map(Ok),
-                Some(Err(e)) => Some(Err(e)),
-                None => None,
-            };
+            let result = run_guarded(work, &token, &id).await;
             (id, result)
         });
         // Run here, not as a task of its own, until the request answers or
