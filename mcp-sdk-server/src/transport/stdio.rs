@@ -356,6 +356,13 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
 /// one per answer saves the client's wake-ups as well as system calls.
 async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut writer: W) {
     const CHUNK: usize = 64 * 1024;
+    // On a runtime of one thread (`run`) the tasks run in the order they
+    // were woken: the requests that answer in this burst were woken before
+    // their first answer woke us, so they have all answered when we run,
+    // and a yield would bring nothing but a look at the reactor (a system
+    // call per burst). Elsewhere answers come from other threads.
+    let yield_for_more = tokio::runtime::Handle::current().runtime_flavor()
+        != tokio::runtime::RuntimeFlavor::CurrentThread;
     let mut out = Vec::with_capacity(CHUNK);
     while let Some(line) = rx.recv().await {
         encode(&mut out, line);
@@ -372,6 +379,9 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
                     }
                     out.clear();
                 }
+            }
+            if !yield_for_more {
+                break;
             }
             tokio::task::yield_now().await;
             match rx.try_recv() {
