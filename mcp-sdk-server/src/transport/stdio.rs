@@ -296,16 +296,30 @@ enum Line {
     Batch(Vec<Message>),
 }
 
+impl Line {
+    /// The message of a [`Line::One`], given back when the writer is gone.
+    fn into_message(self) -> Message {
+        match self {
+            Line::One(msg) => msg,
+            Line::Batch(_) => unreachable!("only single messages are sent here"),
+        }
+    }
+}
+
 /// The writer's queue as a message destination.
 struct Lines(mpsc::Sender<Line>);
 
 #[async_trait]
 impl MessageSink for Lines {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        self.0.send(Line::One(msg)).await.map_err(|e| match e.0 {
-            Line::One(msg) => msg,
-            Line::Batch(_) => unreachable!("only single messages are sent here"),
-        })
+        // Room in the queue, the common case, takes no wait for a permit
+        // (a future polled, a waiter set up and dropped).
+        let line = match self.0.try_send(Line::One(msg)) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(line)) => line,
+            Err(mpsc::error::TrySendError::Closed(line)) => return Err(line.into_message()),
+        };
+        self.0.send(line).await.map_err(|e| e.0.into_message())
     }
 }
 
