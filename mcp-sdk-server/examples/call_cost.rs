@@ -6,10 +6,12 @@
 //! valgrind --tool=callgrind target/release/examples/call_cost stdio 2000
 //! ```
 //!
-//! Transports: `stdio` (`serve_io` on a duplex pair, one call in flight),
-//! `session` and `stateless` (`StreamableHttpService::handle` on a
-//! `http::Request`, JSON responses). Run with two N and divide the difference
-//! in instructions by the difference in N to leave the set-up out.
+//! Transports: `stdio` (`serve_io` on a duplex pair, one call in flight;
+//! `stdio N K` keeps K in flight, as a client that pipelines does, the
+//! bench's `--in-flight`), `session` and `stateless`
+//! (`StreamableHttpService::handle` on a `http::Request`, JSON responses).
+//! Run with two N and divide the difference in instructions by the
+//! difference in N to leave the set-up out.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -45,13 +47,14 @@ fn main() {
     let n: usize = args
         .next()
         .map_or(1000, |n| n.parse().expect("N, a number"));
+    let in_flight: usize = args.next().map_or(1, |k| k.parse().expect("K, a number"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         match transport.as_str() {
-            "stdio" => stdio(n).await,
+            "stdio" => stdio(n, in_flight.max(1)).await,
             "session" => http(n, true).await,
             "stateless" => http(n, false).await,
             other => panic!("unknown transport {other}: stdio, session or stateless"),
@@ -59,7 +62,10 @@ fn main() {
     });
 }
 
-async fn stdio(n: usize) {
+/// `n` calls over stdio, `in_flight` of them outstanding: each answer
+/// is followed by the next call (with the answered call's id), as the
+/// bench's client does.
+async fn stdio(n: usize, in_flight: usize) {
     let (client_end, server_end) = tokio::io::duplex(64 * 1024);
     let (read, write) = tokio::io::split(server_end);
     tokio::spawn(mcp_sdk_server::stdio::serve_io(
@@ -78,13 +84,46 @@ async fn stdio(n: usize) {
             .unwrap();
     }
     read.read_until(b'\n', &mut line).await.unwrap();
-    let call = format!("{CALL}\n");
-    for _ in 0..n {
+    // Call `slot` has id `slot + 2`: the answer's id says which to resend.
+    let calls: Vec<String> = (0..in_flight)
+        .map(|slot| {
+            format!(
+                "{}\n",
+                CALL.replace(r#""id":2"#, &format!(r#""id":{}"#, slot + 2))
+            )
+        })
+        .collect();
+    for call in calls.iter().take(n) {
         write.write_all(call.as_bytes()).await.unwrap();
+    }
+    for answered in 0..n {
         line.clear();
         read.read_until(b'\n', &mut line).await.unwrap();
         assert!(line.ends_with(b"}\n"), "{}", String::from_utf8_lossy(&line));
+        if answered + in_flight < n {
+            // One in flight: no id to look for (the figures stay those of
+            // the mode before there were several).
+            let slot = if in_flight == 1 {
+                0
+            } else {
+                answer_id(&line) - 2
+            };
+            write.write_all(calls[slot].as_bytes()).await.unwrap();
+        }
     }
+}
+
+/// The integer id of an answer line (`"id":N`).
+fn answer_id(line: &[u8]) -> usize {
+    let at = line
+        .windows(5)
+        .position(|w| w == br#""id":"#)
+        .expect("an answer with an id")
+        + 5;
+    line[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0, |n, b| n * 10 + usize::from(b - b'0'))
 }
 
 fn post(body: &'static str, session: Option<&str>, stateless: bool) -> http::Request<Full<Bytes>> {

@@ -296,16 +296,30 @@ enum Line {
     Batch(Vec<Message>),
 }
 
+impl Line {
+    /// The message of a [`Line::One`], given back when the writer is gone.
+    fn into_message(self) -> Message {
+        match self {
+            Line::One(msg) => msg,
+            Line::Batch(_) => unreachable!("only single messages are sent here"),
+        }
+    }
+}
+
 /// The writer's queue as a message destination.
 struct Lines(mpsc::Sender<Line>);
 
 #[async_trait]
 impl MessageSink for Lines {
     async fn send(&self, msg: Message) -> Result<(), Message> {
-        self.0.send(Line::One(msg)).await.map_err(|e| match e.0 {
-            Line::One(msg) => msg,
-            Line::Batch(_) => unreachable!("only single messages are sent here"),
-        })
+        // Room in the queue, the common case, takes no wait for a permit
+        // (a future polled, a waiter set up and dropped).
+        let line = match self.0.try_send(Line::One(msg)) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(line)) => line,
+            Err(mpsc::error::TrySendError::Closed(line)) => return Err(line.into_message()),
+        };
+        self.0.send(line).await.map_err(|e| e.0.into_message())
     }
 }
 
@@ -356,6 +370,13 @@ async fn batch(session: &Arc<Session>, text: &[u8], out: &Outbound, lines: &mpsc
 /// one per answer saves the client's wake-ups as well as system calls.
 async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut writer: W) {
     const CHUNK: usize = 64 * 1024;
+    // On a runtime of one thread (`run`) the tasks run in the order they
+    // were woken: the requests that answer in this burst were woken before
+    // their first answer woke us, so they have all answered when we run,
+    // and a yield would bring nothing but a look at the reactor (a system
+    // call per burst). Elsewhere answers come from other threads.
+    let yield_for_more = tokio::runtime::Handle::current().runtime_flavor()
+        != tokio::runtime::RuntimeFlavor::CurrentThread;
     let mut out = Vec::with_capacity(CHUNK);
     while let Some(line) = rx.recv().await {
         encode(&mut out, line);
@@ -372,6 +393,9 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Line>, mut wr
                     }
                     out.clear();
                 }
+            }
+            if !yield_for_more {
+                break;
             }
             tokio::task::yield_now().await;
             match rx.try_recv() {
