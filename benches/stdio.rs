@@ -18,7 +18,8 @@
 //! with the machine's load, so they compare builds and runs that req/s
 //! cannot. Counting mode for system calls, without a clock:
 //! `cargo bench --bench stdio -- --calls 200000 --wrap "strace -f -c -o FILE"`
-//! (or `perf stat -o FILE`; `--server PATH` for another build).
+//! (or `perf stat -o FILE`; `--server PATH` for another build; `--log LEVEL`
+//! for our child's log level, `warn` unless given).
 //!
 //! `cargo bench --bench stdio`. `cargo bench` does not build examples, so
 //! the bench runs `cargo build --release --example echo_server` first (a
@@ -374,6 +375,20 @@ fn response_parts(server: &mut Pipe) -> (String, String) {
     (before.to_owned(), after.to_owned())
 }
 
+/// The command of our child: the echo server on stdio, logging at the
+/// level `--log LEVEL` names (`warn` by default). The baselines log
+/// nothing, nor does the HTTP bench's in-process server; at `info`, the
+/// server's default, the log subscriber formats every request's
+/// `mcp.request` span (`--log info` shows what that costs).
+fn ours(server_exe: &Path) -> Command {
+    let mut cmd = Command::new(server_exe);
+    cmd.arg("--stdio").env(
+        "RUST_LOG",
+        arg("--log").unwrap_or_else(|| "warn".to_owned()),
+    );
+    cmd
+}
+
 /// The command of a baseline child: `echo` (this bench as [`echo_child`])
 /// or `cat`.
 fn baseline(name: &str) -> Command {
@@ -404,14 +419,17 @@ fn count_mode(server_exe: &Path, calls: usize) {
             cmd
         }
     };
-    let mut probe = start_server(Command::new(server_exe).arg("--stdio"));
+    let mut probe = start_server(&mut ours(server_exe));
     let (before, after) = response_parts(&mut probe);
     drop(probe);
     let echoed = |id: usize| format!(r#"{before}"id":{id}{after}"#).into_bytes();
     if child == "ours" {
-        let mut cmd = Command::new(server_exe);
-        cmd.arg("--stdio");
-        count(start_server(&mut wrapped(cmd)), in_flight, calls, call);
+        count(
+            start_server(&mut wrapped(ours(server_exe))),
+            in_flight,
+            calls,
+            call,
+        );
     } else {
         let pipe = Pipe::spawn(&mut wrapped(baseline(&child)));
         count(pipe, in_flight, calls, echoed);
@@ -457,7 +475,7 @@ fn main() {
     if let Some(calls) = arg("--calls") {
         return count_mode(&server_exe, calls.parse().expect("--calls N"));
     }
-    let mut server = start_server(Command::new(&server_exe).arg("--stdio"));
+    let mut server = start_server(&mut ours(&server_exe));
     let (before, after) = response_parts(&mut server);
     let echoed = |id: usize| format!(r#"{before}"id":{id}{after}"#).into_bytes();
     let mut echo = Pipe::spawn(&mut baseline("echo"));
