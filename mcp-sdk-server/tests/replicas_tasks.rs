@@ -101,6 +101,30 @@ async fn post(
     (answer, session)
 }
 
+/// Two replicas sharing sessions and a task store, and what their `work`
+/// tools tell: how long each works as it starts, and when one was stopped.
+struct Pair {
+    a: StreamableHttpService,
+    b: StreamableHttpService,
+    starts: mpsc::UnboundedReceiver<u64>,
+    stopped: Arc<Notify>,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let shared = Replicas::in_memory();
+        let store = Arc::new(InMemoryTaskStore::default());
+        let stopped = Arc::new(Notify::new());
+        let (started, starts) = mpsc::unbounded_channel();
+        Pair {
+            a: replica(&shared, &store, started.clone(), stopped.clone()),
+            b: replica(&shared, &store, started, stopped.clone()),
+            starts,
+            stopped,
+        }
+    }
+}
+
 /// A new initialized session on `service`.
 async fn open(service: &StreamableHttpService) -> String {
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -133,12 +157,12 @@ async fn start(service: &StreamableHttpService, session: &str, ms: u64) -> Strin
 
 #[tokio::test]
 async fn a_sessions_task_is_served_by_another_replica_to_that_session_only() {
-    let shared = Replicas::in_memory();
-    let store = Arc::new(InMemoryTaskStore::default());
-    let stopped = Arc::new(Notify::new());
-    let (started, mut starts) = mpsc::unbounded_channel();
-    let a = replica(&shared, &store, started.clone(), stopped.clone());
-    let b = replica(&shared, &store, started, stopped.clone());
+    let Pair {
+        a,
+        b,
+        mut starts,
+        stopped,
+    } = Pair::new();
     let session = open(&a).await;
 
     // Created on A; read, listed and fetched on B.
@@ -219,12 +243,12 @@ async fn a_sessions_task_is_served_by_another_replica_to_that_session_only() {
 
 #[tokio::test]
 async fn a_task_cancelled_elsewhere_before_its_work_first_ran_does_not_run_on() {
-    let shared = Replicas::in_memory();
-    let store = Arc::new(InMemoryTaskStore::default());
-    let stopped = Arc::new(Notify::new());
-    let (started, mut starts) = mpsc::unbounded_channel();
-    let a = replica(&shared, &store, started.clone(), stopped.clone());
-    let b = replica(&shared, &store, started, stopped.clone());
+    let Pair {
+        a,
+        b,
+        mut starts,
+        stopped,
+    } = Pair::new();
     let session = open(&a).await;
 
     // On this one-thread runtime, nothing else ran between the two: the
