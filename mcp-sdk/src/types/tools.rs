@@ -2,7 +2,7 @@
 
 use super::{
     impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, ContentBlock, Icon,
-    JsonObject, Meta, TaskMetadata,
+    JsonObject, Meta, TaskMetadata, TextContent,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -331,6 +331,63 @@ pub struct CallToolResult {
 }
 
 impl CallToolResult {
+    /// The result as JSON: the value `serde_json::to_value(&result)` gives,
+    /// built by moving the result's parts instead of serializing a copy of
+    /// them. A server turns every tool result into JSON, and its text
+    /// would otherwise be copied once more (with a key allocated per
+    /// member, and the result dropped after). Plain text blocks are built
+    /// here; any other block goes the serde way. Every member is named
+    /// below, so a member added to this type or to [`TextContent`] does
+    /// not compile until it is written here too.
+    ///
+    /// # Errors
+    /// When a block does not serialize (`serde_json::to_value` would fail
+    /// the same way).
+    pub fn into_value(self) -> Result<Value, serde_json::Error> {
+        let CallToolResult {
+            mut content,
+            structured_content,
+            is_error,
+            meta,
+            extra,
+        } = self;
+        let mut blocks = Vec::with_capacity(content.len());
+        // The blocks are read in place, and only their text taken: moving
+        // each block out whole copies it.
+        for block in &mut content {
+            blocks.push(match block {
+                ContentBlock::Text(TextContent {
+                    text,
+                    annotations: None,
+                    meta: None,
+                    extra,
+                }) if extra.is_empty() => {
+                    let mut object = Map::new();
+                    object.insert("type".into(), Value::String("text".into()));
+                    object.insert("text".into(), Value::String(std::mem::take(text)));
+                    Value::Object(object)
+                }
+                other => serde_json::to_value(&*other)?,
+            });
+        }
+        // The members in the order the derived `Serialize` writes them, the
+        // unknown ones last (they overwrite a known one of the same name,
+        // as there).
+        let mut object = Map::new();
+        object.insert("content".into(), Value::Array(blocks));
+        if let Some(structured) = structured_content {
+            object.insert("structuredContent".into(), structured);
+        }
+        if let Some(is_error) = is_error {
+            object.insert("isError".into(), Value::Bool(is_error));
+        }
+        if let Some(meta) = meta {
+            object.insert("_meta".into(), Value::Object(meta));
+        }
+        object.extend(extra);
+        Ok(Value::Object(object))
+    }
+
     /// A successful result with these blocks.
     pub fn new(content: Vec<ContentBlock>) -> Self {
         CallToolResult {
@@ -407,4 +464,46 @@ impl_request! {
 
 impl_notification! {
     ToolListChangedNotificationParams, "notifications/tools/list_changed";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON `into_value` builds of a tool result is the serde one, whatever the
+    /// result holds.
+    #[test]
+    fn tool_results_encode_as_serde_does() {
+        use crate::Annotations;
+        use serde_json::json;
+        let mut annotated = TextContent::new("noted");
+        annotated.annotations = Some(Annotations::default());
+        annotated.extra.insert("x-vendor".into(), json!(1));
+        let mut with_meta = TextContent::new("meta");
+        with_meta.meta = Some(json!({"k": "v"}).as_object().cloned().unwrap());
+        let mut full = CallToolResult::new(vec![
+            ContentBlock::text("plain"),
+            ContentBlock::Text(annotated),
+            ContentBlock::Text(with_meta),
+            ContentBlock::image("aGk=", "image/png"),
+        ])
+        .with_structured_content(json!({"n": 1}));
+        full.is_error = Some(false);
+        full.meta = Some(json!({"m": true}).as_object().cloned().unwrap());
+        full.extra.insert("future".into(), json!([1, 2]));
+        let mut clash = CallToolResult::text("shadowed");
+        clash.extra.insert("content".into(), json!("extra wins"));
+        let cases = [
+            CallToolResult::text("hello"),
+            CallToolResult::error_text("it failed"),
+            CallToolResult::new(vec![]),
+            CallToolResult::structured(json!({"a": [1, "b"]})),
+            full,
+            clash,
+        ];
+        for case in cases {
+            let serde = serde_json::to_value(&case).unwrap();
+            assert_eq!(case.into_value().unwrap(), serde);
+        }
+    }
 }
