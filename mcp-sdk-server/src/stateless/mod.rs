@@ -30,7 +30,7 @@ use mcp_sdk::{
     SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
 use serde::ser::SerializeMap as _;
-use serde::{Deserialize as _, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
     };
     let meta = match meta {
         // Read in place: the `_meta` object is not copied first.
-        Some(Value::Object(m)) => read_meta_object(m)
+        Some(Value::Object(m)) => RequestMeta::from_meta(m)
             .map_err(|e| Error::invalid_params(format_args!("params._meta is malformed: {e}")))?,
         Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
         None => RequestMeta::default(),
@@ -87,34 +87,6 @@ pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
         )));
     }
     Ok(meta)
-}
-
-/// [`RequestMeta`] read from `_meta` as its derived reading would, key by
-/// key (the first malformed one in key order is the error), but without
-/// its buffering and without copying the members it does not know into
-/// `extra`: nothing here reads them, and they stay in the params for the
-/// handler. This runs on every stateless request.
-fn read_meta_object(meta: &Map<String, Value>) -> Result<RequestMeta, serde_json::Error> {
-    let mut read = RequestMeta::default();
-    for (key, value) in meta {
-        match key.as_str() {
-            mcp_sdk::PROTOCOL_VERSION_META_KEY => {
-                read.protocol_version = Option::deserialize(value)?
-            }
-            mcp_sdk::CLIENT_CAPABILITIES_META_KEY => {
-                read.client_capabilities = match value {
-                    // What most clients send, as it reads.
-                    Value::Object(caps) if caps.is_empty() => Some(Default::default()),
-                    other => Option::deserialize(other)?,
-                }
-            }
-            mcp_sdk::CLIENT_INFO_META_KEY => read.client_info = Option::deserialize(value)?,
-            mcp_sdk::LOG_LEVEL_META_KEY => read.log_level = Option::deserialize(value)?,
-            "progressToken" => read.progress_token = Option::deserialize(value)?,
-            _ => {}
-        }
-    }
-    Ok(read)
 }
 
 /// The revisions this server speaks, newest first, as `server/discover`
@@ -630,50 +602,6 @@ impl Drop for CloseOnDrop {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn meta_reads_as_request_meta_does() {
-        let cases = [
-            json!({}),
-            json!({
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
-                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
-                "io.modelcontextprotocol/logLevel": "debug",
-                "progressToken": "p",
-                "vendor/x": {"y": [1, null]},
-            }),
-            json!({"io.modelcontextprotocol/clientCapabilities": {}}),
-            json!({"io.modelcontextprotocol/clientCapabilities": {"x": 1}}),
-            json!({"io.modelcontextprotocol/protocolVersion": null, "progressToken": null}),
-            json!({"io.modelcontextprotocol/protocolVersion": 5}),
-            json!({"io.modelcontextprotocol/protocolVersion": 1.5, "progressToken": []}),
-            json!({"io.modelcontextprotocol/clientCapabilities": []}),
-            json!({"io.modelcontextprotocol/clientCapabilities": "x"}),
-            json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": 1}}),
-            json!({"io.modelcontextprotocol/clientInfo": {"name": 1}}),
-            json!({"io.modelcontextprotocol/clientInfo": {"name": "n"}}),
-            json!({"io.modelcontextprotocol/logLevel": "loud"}),
-            json!({"progressToken": {"a": 1}}),
-            json!({"progressToken": -3}),
-        ];
-        for case in cases {
-            let Value::Object(map) = &case else {
-                unreachable!()
-            };
-            match (read_meta_object(map), RequestMeta::deserialize(&case)) {
-                (Ok(ours), Ok(mut derived)) => {
-                    // Unknown members are not copied.
-                    derived.extra.clear();
-                    assert_eq!(ours, derived, "{case}");
-                }
-                (Err(ours), Err(derived)) => {
-                    assert_eq!(ours.to_string(), derived.to_string(), "{case}")
-                }
-                (ours, derived) => panic!("{case}: {ours:?} against {derived:?}"),
-            }
-        }
-    }
 
     #[test]
     fn a_result_written_undecorated_is_the_decorated_result() {

@@ -74,9 +74,44 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     /// Reads the stateless keys out of a request's `_meta`; a key of the
-    /// wrong shape is an error (the caller answers -32602).
+    /// wrong shape is an error (the caller answers -32602). The same as
+    /// the derived `Deserialize` (the first malformed key in key order is
+    /// the error, with its message), read key by key in place: a server
+    /// reads this on every stateless request, and the derived reading
+    /// buffers the whole object first. Only the members kept in `extra`
+    /// are copied.
     pub fn from_meta(meta: &Meta) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(Value::Object(meta.clone()))
+        let (mut protocol_version, mut client_capabilities, mut client_info) = (None, None, None);
+        let (mut log_level, mut progress_token) = (None, None);
+        let mut extra = Map::new();
+        for (key, value) in meta {
+            match key.as_str() {
+                PROTOCOL_VERSION_META_KEY => protocol_version = Option::deserialize(value)?,
+                CLIENT_CAPABILITIES_META_KEY => {
+                    client_capabilities = match value {
+                        // What most clients send, as it reads.
+                        Value::Object(caps) if caps.is_empty() => Some(Default::default()),
+                        other => Option::deserialize(other)?,
+                    }
+                }
+                CLIENT_INFO_META_KEY => client_info = Option::deserialize(value)?,
+                LOG_LEVEL_META_KEY => log_level = Option::deserialize(value)?,
+                "progressToken" => progress_token = Option::deserialize(value)?,
+                _ => {
+                    extra.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        // Every member named: one added to the type does not compile until
+        // it is read here too.
+        Ok(RequestMeta {
+            protocol_version,
+            client_capabilities,
+            client_info,
+            log_level,
+            progress_token,
+            extra,
+        })
     }
 
     /// Sets the revision the request speaks.
@@ -539,6 +574,46 @@ impl_notification! {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn from_meta_reads_as_the_derived_deserialize_does() {
+        let cases = [
+            json!({}),
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
+                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+                "io.modelcontextprotocol/logLevel": "debug",
+                "progressToken": "p",
+                "vendor/x": {"y": [1, null]},
+            }),
+            json!({"io.modelcontextprotocol/clientCapabilities": {}}),
+            json!({"io.modelcontextprotocol/clientCapabilities": {"x": 1}}),
+            json!({"io.modelcontextprotocol/protocolVersion": null, "progressToken": null}),
+            json!({"io.modelcontextprotocol/protocolVersion": 5}),
+            json!({"io.modelcontextprotocol/protocolVersion": 1.5, "progressToken": []}),
+            json!({"io.modelcontextprotocol/clientCapabilities": []}),
+            json!({"io.modelcontextprotocol/clientCapabilities": "x"}),
+            json!({"io.modelcontextprotocol/clientCapabilities": {"sampling": 1}}),
+            json!({"io.modelcontextprotocol/clientInfo": {"name": 1}}),
+            json!({"io.modelcontextprotocol/clientInfo": {"name": "n"}}),
+            json!({"io.modelcontextprotocol/logLevel": "loud"}),
+            json!({"progressToken": {"a": 1}}),
+            json!({"progressToken": -3}),
+        ];
+        for case in cases {
+            let Value::Object(map) = &case else {
+                unreachable!()
+            };
+            match (RequestMeta::from_meta(map), RequestMeta::deserialize(&case)) {
+                (Ok(ours), Ok(derived)) => assert_eq!(ours, derived, "{case}"),
+                (Err(ours), Err(derived)) => {
+                    assert_eq!(ours.to_string(), derived.to_string(), "{case}")
+                }
+                (ours, derived) => panic!("{case}: {ours:?} against {derived:?}"),
+            }
+        }
+    }
 
     #[test]
     fn request_meta_reads_the_stateless_keys_and_keeps_the_rest() {
