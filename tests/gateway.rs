@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::relay::Relay;
 use support::{example, health, http_client_in, http_server, HttpServer, TempDir, PATIENCE};
 
 /// The upstream client: a fake model for sampling, one root.
@@ -1264,18 +1265,6 @@ async fn raw_session_calls(url: String, tools: Vec<String>) {
     panic!("the calls ended");
 }
 
-/// Stops (`SIGSTOP`) or resumes (`SIGCONT`) a child process: a server that
-/// hangs, as a deadlocked or swapped-out process does, with its sockets
-/// open.
-fn signal(child: &tokio::process::Child, signal: &str) {
-    let pid = child.id().expect("the child is running").to_string();
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill {signal} {pid}");
-}
-
 #[tokio::test]
 async fn a_hung_server_times_out_naming_it_session_era() {
     hung_server(Era::SessionOnly).await;
@@ -1286,21 +1275,23 @@ async fn a_hung_server_times_out_naming_it_stateless_era() {
     hung_server(Era::StatelessOnly).await;
 }
 
-/// A downstream server that hangs mid-call: the real tools server stopped
-/// with SIGSTOP (reached in both downstream eras, as `tools` and
-/// `tools_s`), and the probe's `wait` tool. Each call fails after the
-/// gateway's call timeout with an error naming the server, the gateway
-/// cancels it downstream, the other servers keep answering, and the
-/// stopped server answers again once resumed.
+/// A downstream server that hangs mid-call: the real tools server behind a
+/// frozen [`Relay`] (its sockets open, nothing passing; reached in both
+/// downstream eras, as `tools` and `tools_s`), and the probe's `wait` tool.
+/// Each call fails after the gateway's call timeout with an error naming
+/// the server, the gateway cancels it downstream, the other servers keep
+/// answering, and the hung server answers again once the relay thaws.
 async fn hung_server(era: Era) {
     let probe = Probe::start().await;
     let tools = http_server("tools_server", &[]).await;
+    let tools_addr = tools.base.trim_start_matches("http://").parse().unwrap();
+    let relay = Relay::start(tools_addr).await;
     let mut extra = probe.specs();
     for (name, era) in [("tools", Era::Auto), ("tools_s", Era::SessionOnly)] {
         extra.push(DownstreamSpec {
             name: name.into(),
             target: Target::Http {
-                url: tools.url.clone(),
+                url: format!("http://{}/mcp", relay.addr),
             },
             era,
         });
@@ -1316,7 +1307,7 @@ async fn hung_server(era: Era) {
         ok(&client, &format!("{name}__add"), json!({"a": 1, "b": 1})).await;
     }
 
-    signal(&tools.child, "-STOP");
+    relay.freeze();
     for name in ["tools", "tools_s", "probe_s", "probe_x"] {
         let tool = match name {
             "tools" | "tools_s" => format!("{name}__add"),
@@ -1343,7 +1334,7 @@ async fn hung_server(era: Era) {
     // The probe saw both of its calls cancelled by the gateway.
     probe.until_cancelled(2).await;
 
-    signal(&tools.child, "-CONT");
+    relay.thaw();
     for name in ["tools", "tools_s"] {
         eventually(&format!("{name} answers again"), || async {
             matches!(call(&client, &format!("{name}__add"), json!({"a": 2, "b": 2})).await,

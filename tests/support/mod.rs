@@ -6,6 +6,7 @@ pub mod haproxy;
 pub mod oidc;
 pub mod own_redis;
 pub mod raw_session;
+pub mod relay;
 
 use mcp_sdk_client::transport::{ChildProcess, HttpTransport, Transport as ClientTransport};
 use mcp_sdk_client::{Client, ClientHandler, Era};
