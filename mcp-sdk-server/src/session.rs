@@ -411,16 +411,20 @@ impl Session {
                 if token.is_cancelled() {
                     None
                 } else {
+                    // The stateless era's and the tasks' futures are boxed
+                    // apart: inline, the largest of them (4.7 KB) would set
+                    // the size of every request's future, made and copied
+                    // for each call.
                     let work = async {
                         if stateless {
                             let shared = &session.shared;
-                            return stateless::serve(
+                            return Box::pin(stateless::serve(
                                 shared,
                                 req,
                                 reply.clone(),
                                 token.clone(),
                                 http,
-                            )
+                            ))
                             .await;
                         }
                         let progress = progress_token(req.params.as_ref());
@@ -429,33 +433,29 @@ impl Session {
                                 match tasks::task_for_call(&session.shared, req.params.as_ref()) {
                                     Err(e) => return Err(e),
                                     Ok(Some(ttl)) => {
-                                        return session
-                                            .tasks
-                                            .start(
-                                                &session.shared,
-                                                session.peer(),
-                                                req.params,
-                                                ttl,
-                                                progress,
-                                                http,
-                                            )
-                                            .await
+                                        return Box::pin(session.tasks.start(
+                                            &session.shared,
+                                            session.peer(),
+                                            req.params,
+                                            ttl,
+                                            progress,
+                                            http,
+                                        ))
+                                        .await
                                     }
                                     Ok(None) => {}
                                 }
                             }
                             m if m.starts_with("tasks/") => {
-                                return session
-                                    .tasks
-                                    .request(
-                                        &session.shared,
-                                        m,
-                                        req.params,
-                                        &reply,
-                                        &token,
-                                        &session.peer(),
-                                    )
-                                    .await
+                                return Box::pin(session.tasks.request(
+                                    &session.shared,
+                                    m,
+                                    req.params,
+                                    &reply,
+                                    &token,
+                                    &session.peer(),
+                                ))
+                                .await
                             }
                             _ => {}
                         }

@@ -17,7 +17,7 @@ use crate::context::Http;
 use crate::context::RequestContext;
 use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Asker, Link, Peer};
-use crate::sink::{MessageSink, Outbound};
+use crate::sink::{MessageSink, Offer, Outbound};
 use crate::util::parse;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -581,7 +581,14 @@ struct StatelessRoute {
 
 #[async_trait]
 impl MessageSink for StatelessRoute {
-    async fn send(&self, msg: Message) -> Result<(), Message> {
+    fn offer(&self, msg: Message) -> Offer {
+        if self.shared.notifier.publish(&msg) {
+            return Offer::Taken;
+        }
+        self.reply.offer(msg)
+    }
+
+    async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         if self.shared.notifier.publish(&msg) {
             return Ok(());
         }

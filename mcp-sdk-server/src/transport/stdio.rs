@@ -7,7 +7,7 @@ use crate::config::SessionConfig;
 use crate::dispatch::ServerShared;
 use crate::server::Server;
 use crate::session::Session;
-use crate::sink::{MessageSink, Outbound};
+use crate::sink::{MessageSink, Offer, Outbound};
 use async_trait::async_trait;
 use mcp_sdk::framing::{find_newline, read_line, trim_line};
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
@@ -311,14 +311,18 @@ struct Lines(mpsc::Sender<Line>);
 
 #[async_trait]
 impl MessageSink for Lines {
-    async fn send(&self, msg: Message) -> Result<(), Message> {
-        // Room in the queue, the common case, takes no wait for a permit
-        // (a future polled, a waiter set up and dropped).
-        let line = match self.0.try_send(Line::One(msg)) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Full(line)) => line,
-            Err(mpsc::error::TrySendError::Closed(line)) => return Err(line.into_message()),
-        };
+    // Room in the queue, the common case, takes no wait for a permit (a
+    // future boxed and polled, a waiter set up and dropped).
+    fn offer(&self, msg: Message) -> Offer {
+        match self.0.try_send(Line::One(msg)) {
+            Ok(()) => Offer::Taken,
+            Err(mpsc::error::TrySendError::Full(line)) => Offer::Later(line.into_message()),
+            Err(mpsc::error::TrySendError::Closed(line)) => Offer::Gone(line.into_message()),
+        }
+    }
+
+    async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
+        let line = Line::One(msg);
         self.0.send(line).await.map_err(|e| e.0.into_message())
     }
 }

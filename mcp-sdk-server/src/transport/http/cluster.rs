@@ -1158,7 +1158,7 @@ struct StoredStream {
 
 #[async_trait]
 impl MessageSink for StoredStream {
-    async fn send(&self, msg: Message) -> Result<(), Message> {
+    async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         let Some(cluster) = self.cluster.upgrade() else {
             return Err(msg);
         };

@@ -50,7 +50,7 @@ struct EventSink {
 
 #[async_trait]
 impl MessageSink for EventSink {
-    async fn send(&self, msg: Message) -> Result<(), Message> {
+    async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         let json = msg.to_vec();
         let mut buf = BytesMut::with_capacity(json.len() + 24);
         buf.put_slice(b"event: message\ndata: ");

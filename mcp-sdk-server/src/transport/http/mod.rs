@@ -37,9 +37,10 @@ pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::config::SessionConfig;
 use crate::dispatch::{Era, ServerShared};
+use crate::reply_queue::{reply_queue, ReplyReceiver};
 use crate::server::Server;
 use crate::session::{Pending, Running, Session};
-use crate::sink::{MessageSink, Outbound, Outgoing};
+use crate::sink::{MessageSink, Offer, Outbound, Outgoing};
 use crate::util::lock;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -270,14 +271,21 @@ struct StandaloneSink(Weak<HttpSession>);
 
 #[async_trait]
 impl MessageSink for StandaloneSink {
-    async fn send(&self, msg: Message) -> Result<(), Message> {
+    fn offer(&self, msg: Message) -> Offer {
         let Some(hs) = self.0.upgrade() else {
-            return Err(msg);
+            return Offer::Gone(msg);
         };
         let mut streams = lock(&hs.streams);
         streams.ensure_standalone();
         streams.push(STANDALONE, &msg, false);
-        Ok(())
+        Offer::Taken
+    }
+
+    async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
+        match self.offer(msg) {
+            Offer::Taken => Ok(()),
+            Offer::Gone(msg) | Offer::Later(msg) => Err(msg),
+        }
     }
 }
 
@@ -783,7 +791,7 @@ impl StreamableHttpService {
         parts: Arc<http::request::Parts>,
     ) -> HttpResponse {
         let pending = Pending::one(req.id.clone());
-        let (tx, rx) = mpsc::channel::<Outgoing>(64);
+        let (tx, rx) = reply_queue::<Outgoing>(64);
         let sets_level = req.method == "logging/setLevel";
         let running = hs
             .session
@@ -854,7 +862,7 @@ impl StreamableHttpService {
             None => items,
         };
         // Room for every answer given inline while the batch is dispatched.
-        let (tx, rx) = mpsc::channel::<Outgoing>(items.len() + 64);
+        let (tx, rx) = reply_queue::<Outgoing>(items.len() + 64);
         let standalone = hs.session.standalone().clone();
         let batch = hs
             .session
@@ -887,7 +895,7 @@ impl StreamableHttpService {
         hs: Arc<HttpSession>,
         pending: Pending,
         mut answers: Vec<Message>,
-        mut rx: mpsc::Receiver<Outgoing>,
+        mut rx: ReplyReceiver<Outgoing>,
         mut running: Option<Running>,
         accept: Accepts,
         mut budget: Option<AnswerBudget>,
@@ -979,7 +987,7 @@ impl StreamableHttpService {
         &self,
         hs: Arc<HttpSession>,
         mut pending: Pending,
-        mut rx: mpsc::Receiver<Outgoing>,
+        mut rx: ReplyReceiver<Outgoing>,
         sent: Vec<Outgoing>,
         mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {

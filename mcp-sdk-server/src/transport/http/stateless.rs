@@ -6,6 +6,7 @@
 use super::PROTOCOL_VERSION;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
 use crate::dispatch::{run_guarded, ServerShared};
+use crate::reply_queue::{reply_queue, ReplyReceiver, TryQueueError};
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
@@ -59,7 +60,8 @@ impl StreamableHttpService {
             Ok(checked) => checked,
             Err(e) => return answer(Message::error(Some(id), e)),
         };
-        let (tx, mut rx) = mpsc::channel::<Message>(64);
+        let (tx, mut rx) = reply_queue::<Message>(64);
+        let tx = Arc::new(tx);
         // Where the answer goes when the request ends on a stream.
         let answers = tx.clone();
         let token = CancellationToken::new();
@@ -73,7 +75,7 @@ impl StreamableHttpService {
         // goes on as one. A box of its own for the handler's state was one
         // allocation more.
         let mut work = Box::pin(async move {
-            let reply = Arc::new(tx);
+            let reply = tx;
             let work = std::pin::pin!(stateless::serve_checked(
                 &shared,
                 req,
@@ -96,15 +98,15 @@ impl StreamableHttpService {
             biased;
             (id, result) = &mut work => match rx.try_recv() {
                 // Only a cancelled request ends without an answer.
-                Err(_) if result.is_none() => super::empty_response(StatusCode::ACCEPTED),
-                Err(_) => {
+                None if result.is_none() => super::empty_response(StatusCode::ACCEPTED),
+                None => {
                     cancel_on_drop.disarm();
                     answer_served(&served_by, &id, result)
                 }
                 // What it sent on the way goes first, then its answer.
-                Ok(first) => {
+                Some(first) => {
                     if let Some(msg) = result.map(|r| to_message(&served_by, id, r)) {
-                        if let Err(mpsc::error::TrySendError::Full(msg)) = answers.try_send(msg) {
+                        if let Err(TryQueueError::Full(msg)) = answers.try_send(msg) {
                             tokio::spawn(async move { answers.send(msg).await });
                         }
                     }
@@ -355,7 +357,7 @@ fn error_status(code: ErrorCode) -> StatusCode {
 /// away cancels the request.
 fn stream(
     first: Message,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: ReplyReceiver<Message>,
     cancel_on_drop: tokio_util::sync::DropGuard,
 ) -> HttpResponse {
     let (tx, body) = mpsc::channel::<Bytes>(16);
