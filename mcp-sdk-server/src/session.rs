@@ -21,14 +21,13 @@ use crate::stateless;
 use crate::tasks::{self, Tasks};
 /// The router still takes its lock helper from here.
 pub(crate) use crate::util::lock;
-use crate::util::{parse, progress_token, to_value};
+use crate::util::{parse, progress_token, to_value, IdMap};
 use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CancelledNotificationParams, Error, InitializeParams, InitializeResult, Message,
     ProtocolVersion, RequestId, SetLevelParams,
 };
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +42,7 @@ pub(crate) struct Session {
     pub(crate) shared: Arc<ServerShared>,
     link: Arc<Link>,
     initialized: AtomicBool,
-    in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
+    in_flight: Mutex<IdMap<RequestId, CancellationToken>>,
     permits: Semaphore,
     /// Bounds the requests taken in (running or waiting for a permit), when
     /// the transport asks for it: past the bound, [`handle_request`]
@@ -94,7 +93,7 @@ impl Session {
             shared,
             link: Arc::new(link),
             initialized: AtomicBool::new(false),
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(IdMap::default()),
             permits,
             admission,
             idle: tokio::sync::Notify::new(),

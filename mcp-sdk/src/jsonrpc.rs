@@ -294,7 +294,17 @@ fn not_an_object(kind: &str) -> DecodeError {
 }
 
 fn parse(bytes: &[u8]) -> Result<Payload, DecodeError> {
-    serde_json::from_slice(bytes).map_err(|e| DecodeError {
+    // The whole text is checked for UTF-8 once, and serde_json then reads a
+    // `str`: reading bytes, it checks each string it meets on its own, a
+    // tenth of a small message's decoding.
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError {
+        id: None,
+        error: Error::parse_error(format_args!(
+            "the message is not UTF-8 (an invalid byte at offset {})",
+            e.valid_up_to()
+        )),
+    })?;
+    serde_json::from_str(text).map_err(|e| DecodeError {
         id: None,
         error: Error::parse_error(e),
     })
@@ -650,6 +660,19 @@ mod tests {
             let e = err(bad);
             assert_eq!(e.error.code, ErrorCode::PARSE_ERROR, "{bad:?}");
             assert_eq!(e.id, None);
+        }
+        // Invalid UTF-8 is named as such, inside a string or out of one.
+        for (bad, offset) in [
+            (&b"\xff\xfe{}"[..], 0),
+            (
+                &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\xff\"}"[..],
+                35,
+            ),
+        ] {
+            let e = err(bad);
+            assert_eq!(e.error.code, ErrorCode::PARSE_ERROR, "{bad:?}");
+            let expected = format!("not UTF-8 (an invalid byte at offset {offset})");
+            assert!(e.error.message.contains(&expected), "{}", e.error.message);
         }
     }
 

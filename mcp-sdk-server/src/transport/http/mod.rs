@@ -41,7 +41,7 @@ use crate::reply_queue::{reply_queue, ReplyReceiver};
 use crate::server::Server;
 use crate::session::{Pending, Running, Session};
 use crate::sink::{MessageSink, Offer, Outbound, Outgoing};
-use crate::util::lock;
+use crate::util::{lock, IdMap};
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -51,7 +51,6 @@ use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -293,7 +292,7 @@ struct Inner {
     shared: Arc<ServerShared>,
     legacy: legacy::Legacy,
     config: HttpConfig,
-    sessions: RwLock<HashMap<Arc<str>, Arc<HttpSession>>>,
+    sessions: RwLock<IdMap<Arc<str>, Arc<HttpSession>>>,
     epoch: Instant,
     sweeper: AtomicBool,
     /// Requests being handled, for graceful shutdown.
@@ -394,7 +393,7 @@ impl StreamableHttpService {
             legacy: legacy::Legacy::new(shared.clone()),
             shared,
             config,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(IdMap::default()),
             epoch: Instant::now(),
             sweeper: AtomicBool::new(false),
             active: AtomicUsize::new(0),
