@@ -2,7 +2,8 @@
 //! session (2025-11-25) and stateless (2026-07-28), beside the physical limit
 //! on the same run: a bare hyper server returning the same response bytes.
 //!
-//! `cargo bench --bench round_trip`. The servers run on a one-worker tokio
+//! `cargo bench --bench round_trip [-- WORD...]` (only the scenarios whose
+//! name holds a WORD, such as `stateless`). The servers run on a one-worker tokio
 //! runtime on their own thread; the load generator runs on one thread, one
 //! keep-alive connection (and, for MCP, one session) per client.
 
@@ -28,8 +29,9 @@ const STATELESS_HEADERS: [(&str, &str); 3] = [
 ];
 const RUN: Duration = Duration::from_secs(2);
 
-/// Starts a server on its own thread with a one-worker runtime.
-fn spawn_server<F, Fut>(serve: F) -> SocketAddr
+/// Starts a server on its own thread with a one-worker runtime, whose
+/// worker is named `name` (for profilers: `perf report --comm NAME`).
+fn spawn_server<F, Fut>(name: &'static str, serve: F) -> SocketAddr
 where
     F: FnOnce(TcpListener) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
@@ -38,6 +40,7 @@ where
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .thread_name(name)
             .enable_all()
             .build()
             .unwrap();
@@ -51,7 +54,7 @@ where
 }
 
 fn mcp_server(mode: mcp_sdk_server::http::ResponseMode) -> SocketAddr {
-    spawn_server(move |listener| async move {
+    spawn_server("mcp-server", move |listener| async move {
         let config = mcp_sdk_server::http::HttpConfig {
             response_mode: mode,
             ..Default::default()
@@ -69,7 +72,7 @@ fn mcp_server(mode: mcp_sdk_server::http::ResponseMode) -> SocketAddr {
 }
 
 fn baseline_server(content_type: &'static str, body: Bytes) -> SocketAddr {
-    spawn_server(move |listener| async move {
+    spawn_server("bare-server", move |listener| async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             stream.set_nodelay(true).unwrap();
@@ -219,6 +222,12 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // `cargo bench --bench round_trip -- stateless` runs only the scenarios
+    // whose name holds one of the words given, as libtest filters tests.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -233,6 +242,9 @@ fn main() {
             ("sse", sse, Wire::Session),
             ("stateless json", json, Wire::Stateless),
         ] {
+            if !only.is_empty() && !only.iter().any(|word| name.contains(word.as_str())) {
+                continue;
+            }
             let ours = mcp_server(mode);
             // The baseline returns exactly the bytes our server sends.
             let mut sender = connect(ours).await;
