@@ -28,6 +28,8 @@ const STATELESS_HEADERS: [(&str, &str); 3] = [
     ("mcp-name", "echo"),
 ];
 const RUN: Duration = Duration::from_secs(2);
+/// Calls each client makes before the timed ones.
+const WARM_UP: usize = 200;
 
 /// Starts a server on its own thread with a one-worker runtime, whose
 /// worker is named `name` (for profilers: `perf report --comm NAME`).
@@ -166,16 +168,40 @@ struct Stats {
     rps: f64,
     p50: Duration,
     p99: Duration,
+    /// The server's CPU time per request, in µs (Linux only). Unlike req/s
+    /// it hardly moves with what else the machine runs.
+    cpu_us: Option<f64>,
+}
+
+/// Nanoseconds on a CPU so far of this process's threads named `server`
+/// (a server's runtime, see [`spawn_server`]), from Linux's `/proc`.
+fn cpu_ns(server: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let dir = task.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim_end() != server {
+            continue;
+        }
+        // `schedstat`: nanoseconds on the CPU, then waiting, then slices.
+        let sched = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+        total += sched.split_whitespace().next()?.parse::<f64>().ok()?;
+    }
+    Some(total)
 }
 
 /// `clients` connections calling in a loop for [`RUN`], each with its own
-/// session for [`Wire::Session`].
-async fn load(addr: SocketAddr, clients: usize, wire: Wire) -> Stats {
+/// session for [`Wire::Session`], against the server whose threads are
+/// named `server`.
+async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Stats {
+    let cpu_before = cpu_ns(server);
     let mut tasks = Vec::new();
     for _ in 0..clients {
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(addr).await;
+            // Every request the server answers, for its CPU time per request.
+            let mut answered = WARM_UP;
             let session = if wire == Wire::Session {
+                answered += 2;
                 let (s, _) = post(&mut sender, None, INIT).await;
                 let s = s.expect("a session id");
                 post(
@@ -192,7 +218,7 @@ async fn load(addr: SocketAddr, clients: usize, wire: Wire) -> Stats {
                 Wire::Stateless => (STATELESS_CALL, &STATELESS_HEADERS),
                 _ => (CALL, &[]),
             };
-            for _ in 0..200 {
+            for _ in 0..WARM_UP {
                 post_with(&mut sender, session.as_deref(), body, headers).await;
             }
             let mut latencies = Vec::new();
@@ -202,15 +228,23 @@ async fn load(addr: SocketAddr, clients: usize, wire: Wire) -> Stats {
                 post_with(&mut sender, session.as_deref(), body, headers).await;
                 latencies.push(t.elapsed());
             }
-            latencies
+            (latencies, answered)
         }));
     }
     let mut all = Vec::new();
+    let mut answered = 0;
     for t in tasks {
-        all.extend(t.await.unwrap());
+        let (latencies, more) = t.await.unwrap();
+        answered += more + latencies.len();
+        all.extend(latencies);
     }
+    let cpu_us = match (cpu_before, cpu_ns(server)) {
+        (Some(before), Some(after)) => Some((after - before) / answered as f64 / 1000.0),
+        _ => None,
+    };
     all.sort();
     Stats {
+        cpu_us,
         rps: all.len() as f64 / RUN.as_secs_f64(),
         p50: all[all.len() / 2],
         p99: all[all.len() * 99 / 100],
@@ -233,8 +267,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        println!("| scenario | req/s | p50 µs | p99 µs | baseline req/s | baseline p50 µs | ratio req/s | ratio p50 |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("| scenario | req/s | p50 µs | p99 µs | server CPU µs/req | baseline req/s | baseline p50 µs | baseline CPU µs/req | ratio req/s | ratio p50 | ratio CPU |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let json = mcp_sdk_server::http::ResponseMode::Json;
         let sse = mcp_sdk_server::http::ResponseMode::Sse;
         for (name, mode, wire) in [
@@ -257,16 +291,24 @@ fn main() {
             let content_type = if mode == sse { "text/event-stream" } else { "application/json" };
             let base = baseline_server(content_type, body);
             for clients in [1, 16, 64] {
-                let b = load(base, clients, Wire::Bare).await;
-                let o = load(ours, clients, wire).await;
+                let b = load(base, "bare-server", clients, Wire::Bare).await;
+                let o = load(ours, "mcp-server", clients, wire).await;
                 let unit = if wire == Wire::Session { "session(s)" } else { "client(s)" };
+                let cpu = |s: &Stats| s.cpu_us.map_or("-".to_owned(), |us| format!("{us:.2}"));
+                // The baseline's CPU per request over ours: 1 would be free.
+                let cpu_ratio = match (b.cpu_us, o.cpu_us) {
+                    (Some(b), Some(o)) => format!("{:.2}", b / o),
+                    _ => "-".to_owned(),
+                };
                 println!(
-                    "| http {name}, {clients} {unit} | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} |",
+                    "| http {name}, {clients} {unit} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {cpu_ratio} |",
                     o.rps,
                     o.p50.as_micros(),
                     o.p99.as_micros(),
+                    cpu(&o),
                     b.rps,
                     b.p50.as_micros(),
+                    cpu(&b),
                     o.rps / b.rps,
                     o.p50.as_secs_f64() / b.p50.as_secs_f64()
                 );
