@@ -18,6 +18,7 @@ use mcp_sdk_client::{
 };
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use support::relay::Relay;
 use support::{http_client_in, http_server, stdio_client_in, PATIENCE};
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -209,23 +210,17 @@ async fn a_server_process_that_exits_is_reported_with_its_status() {
     );
 }
 
-/// Sends `signal` (such as `-STOP`) to a process.
-fn signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "kill {signal} {pid}");
-}
-
 #[tokio::test]
 async fn a_call_to_a_hung_server_times_out_in_both_eras() {
     let server = http_server("conformance_server", &[]).await;
-    let pid = server.child.id().expect("the server runs");
+    // The server hangs behind a frozen relay: its connections stay open and
+    // nothing comes back.
+    let relay = Relay::start(server.base.trim_start_matches("http://").parse().unwrap()).await;
+    let url = format!("http://{}/mcp", relay.addr);
     for era in ERAS {
         let (host, _logs) = host();
-        let client = http_client_in(era, &server.url, host).await;
-        signal(pid, "-STOP");
+        let client = http_client_in(era, &url, host).await;
+        relay.freeze();
         // The answer never comes, and neither does the server's reply to the
         // cancellation the client sends: the call must still end.
         let options = RequestOptions::new().timeout(std::time::Duration::from_millis(300));
@@ -234,7 +229,7 @@ async fn a_call_to_a_hung_server_times_out_in_both_eras() {
             client.call_tool_with("test_simple_text", json!({}), options),
         )
         .await;
-        signal(pid, "-CONT");
+        relay.thaw();
         let err = outcome.expect("the call ends").unwrap_err();
         assert!(matches!(err, ClientError::Timeout { .. }), "{era:?}: {err}");
         // The server, going on, still answers.

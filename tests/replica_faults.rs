@@ -28,6 +28,7 @@ use std::time::Duration;
 use support::haproxy::{Balancer, HealthCheck};
 use support::own_redis::OwnRedis;
 use support::raw_session::{assert_store_gone, RawSession as Raw};
+use support::relay::Relay;
 use support::{http_client_in, redis_url, unique_prefix, HttpServer, PATIENCE};
 use tokio::sync::mpsc;
 
@@ -383,7 +384,8 @@ async fn redis_killed_and_restarted_fails_clearly_then_recovers_by_itself() {
     });
 }
 
-/// Redis frozen (SIGSTOP: its connections stay open and nothing answers):
+/// Redis frozen (behind a frozen [`Relay`]: its connections stay open and
+/// nothing answers, as from a Redis that hangs):
 /// what needs it is refused within a bounded time, with the same clear
 /// 503 or error, never left hanging; thawed, it works again by itself.
 #[tokio::test]
@@ -392,12 +394,13 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
     let Some(redis) = OwnRedis::start(test).await else {
         return;
     };
+    let relay = Relay::start(redis.addr()).await;
     let channel = unique_prefix(test);
-    let replicas = replicas(2, &redis.url(), &channel, "1000").await;
+    let replicas = replicas(2, &format!("redis://{}", relay.addr), &channel, "1000").await;
     let (a, b) = (replicas[0].url.clone(), replicas[1].url.clone());
     let unseen_by_b = Raw::initialize(&a).await.expect("a session on A");
 
-    redis.pause();
+    relay.freeze();
     // `post` fails the test on a hang (PATIENCE); each of these must come
     // back well before it.
     let refused = Raw::initialize(&a)
@@ -405,7 +408,7 @@ async fn a_frozen_redis_gives_clear_errors_in_bounded_time_then_recovers() {
         .err()
         .expect("no session without Redis");
     let after_refusal = unseen_by_b.call(&b, "test_simple_text").await;
-    redis.resume();
+    relay.thaw();
     assert_store_gone(&refused, "initialize while Redis is frozen");
     assert_store_gone(
         &after_refusal,

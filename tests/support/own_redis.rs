@@ -1,7 +1,7 @@
 //! A Redis of the test's own: Debian's `redis-server` on a free loopback
 //! port, without persistence (or with an append-only file, for a restart
-//! that keeps everything), which a test may kill, pause and start again on
-//! the same port (the machine's shared Redis must never be touched so).
+//! that keeps everything), which a test may kill and start again on the
+//! same port (to hang it, put a [`Relay`](super::relay::Relay) in front) (the machine's shared Redis must never be touched so).
 //!
 //! Without `redis-server` the tests that need it print `skipped: ...` and
 //! pass; CI sets `MCP_REDIS_TEST=required`, which makes that a failure.
@@ -93,6 +93,11 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Its loopback address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// Its process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
@@ -138,26 +143,6 @@ impl OwnRedis {
         })
         .await
         .expect("redis-server answers PING in time");
-    }
-
-    /// Freezes it (SIGSTOP): connections stay open and nothing answers, as
-    /// from a Redis that hangs. [`OwnRedis::resume`] thaws it.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Thaws it after [`OwnRedis::pause`] (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.pid().expect("redis-server runs");
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} {pid}: {status}");
     }
 
     /// One command on a connection of its own: its reply as RESP text
