@@ -10,7 +10,7 @@
 //!   at once with a 503 or a JSON-RPC error that says why, and everything
 //!   works again by itself once it is back; the sessions it held are gone
 //!   (404), as a Redis without persistence loses them;
-//! - Redis frozen (SIGSTOP): the same errors, within a bounded time, never
+//! - Redis frozen (behind a frozen relay): the same errors, within a bounded time, never
 //!   a hang.
 //!
 //! The first needs the machine's Redis (`REDIS_URL`) and HAProxy, the
