@@ -45,12 +45,12 @@ pub(crate) struct Session {
     in_flight: Mutex<IdMap<RequestId, CancellationToken>>,
     permits: Semaphore,
     /// Bounds the requests taken in (running or waiting for a permit), when
-    /// the transport asks for it: past the bound, [`handle_request`]
+    /// the transport asks for it: past the bound, [`start_request`]
     /// waits, so a transport that awaits it reads no further
     /// (back-pressure). stdio sets it; over HTTP each waiting request is an
     /// open connection, which `max_connections` bounds.
     ///
-    /// [`handle_request`]: Session::handle_request
+    /// [`start_request`]: Session::start_request
     admission: Option<Arc<Semaphore>>,
     /// Wakes [`Session::drain`] when the last running request finishes.
     idle: tokio::sync::Notify,
@@ -67,7 +67,7 @@ impl Session {
 
     /// A session that takes in at most `max_concurrent_requests` plus
     /// `waiting` requests at once: one more makes
-    /// [`handle_request`](Self::handle_request) wait until one of them
+    /// [`start_request`](Self::start_request) wait until one of them
     /// has finished.
     pub fn with_waiting_bound(
         shared: Arc<ServerShared>,
@@ -200,7 +200,9 @@ impl Session {
         match msg {
             Message::Request(req) => {
                 let era = Era::of(&req);
-                self.handle_request(era, req, reply, http).await
+                if let Some(running) = self.start_request(era, req, reply, http, None).await {
+                    tokio::spawn(running);
+                }
             }
             Message::Notification(n) => self.handle_notification(n, reply).await,
             Message::Response(Response { id, result }) => self.link.resolve(id, Ok(result)),
@@ -263,8 +265,12 @@ impl Session {
                 Ok(Message::Request(req)) => {
                     batch.pending.ids.push(req.id.clone());
                     let era = Era::of(&req);
-                    self.handle_request_in(era, req, reply.clone(), http.clone(), Some(&turns))
+                    let started = self
+                        .start_request(era, req, reply.clone(), http.clone(), Some(&turns))
                         .await;
+                    if let Some(running) = started {
+                        tokio::spawn(running);
+                    }
                 }
                 Ok(other) => self.handle(other, elsewhere.clone()).await,
             }
@@ -272,51 +278,16 @@ impl Session {
         batch
     }
 
-    /// Takes one request whose era the transport decided: it runs on its
-    /// own task, its answer and everything it causes go to `reply`.
-    pub async fn handle_request(
-        self: &Arc<Self>,
-        era: Era,
-        req: Request,
-        reply: Outbound,
-        http: Http,
-    ) {
-        self.handle_request_in(era, req, reply, http, None).await
-    }
-
-    /// [`handle_request`](Self::handle_request) for a request of a batch
-    /// whose requests take `turns` (at most [`BATCH_CONCURRENCY`] at once).
-    async fn handle_request_in(
-        self: &Arc<Self>,
-        era: Era,
-        req: Request,
-        reply: Outbound,
-        http: Http,
-        turns: Option<&Arc<Semaphore>>,
-    ) {
-        if let Some(running) = self.start_request_in(era, req, reply, http, turns).await {
-            tokio::spawn(running);
-        }
-    }
-
-    /// Takes one request as [`handle_request`](Self::handle_request) does,
-    /// but leaves running it to the caller: `None` when it was answered at
-    /// once (into `reply`), else the request to poll to its end, on the
-    /// caller's task or on one of its own. A transport that waits for the
-    /// answer anyway runs it in place and spares a task per request; it
-    /// spawns it when it must stop waiting (the handler sent something on
-    /// the way, which an SSE stream now carries).
+    /// Takes one request whose era the transport decided, but leaves
+    /// running it to the caller: `None` when it was answered at once (into
+    /// `reply`), else the request to poll to its end, on the caller's task
+    /// or on one of its own; its answer and everything it causes go to
+    /// `reply`. A transport that waits for the answer anyway runs it in
+    /// place and spares a task per request; it spawns it when it must stop
+    /// waiting (the handler sent something on the way, which an SSE stream
+    /// now carries). A request of a batch takes one of the batch's `turns`
+    /// (at most [`BATCH_CONCURRENCY`] at once).
     pub async fn start_request(
-        self: &Arc<Self>,
-        era: Era,
-        req: Request,
-        reply: Outbound,
-        http: Http,
-    ) -> Option<Running> {
-        self.start_request_in(era, req, reply, http, None).await
-    }
-
-    async fn start_request_in(
         self: &Arc<Self>,
         era: Era,
         req: Request,

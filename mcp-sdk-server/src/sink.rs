@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// A destination for outgoing messages. Senders call the inherent
-/// [`send`](dyn MessageSink::send), which tries [`offer`](Self::offer)
+/// `send` (on `dyn MessageSink`, below), which tries [`offer`](Self::offer)
 /// first and waits in [`send_waiting`](Self::send_waiting) only when it
 /// must.
 #[async_trait]

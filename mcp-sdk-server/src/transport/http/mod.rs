@@ -794,7 +794,7 @@ impl StreamableHttpService {
         let sets_level = req.method == "logging/setLevel";
         let running = hs
             .session
-            .start_request(era, req, Arc::new(tx), Some(parts))
+            .start_request(era, req, Arc::new(tx), Some(parts), None)
             .await;
         if let (true, Some(cluster)) = (sets_level, &self.inner.cluster) {
             // Answered inline: the level is set by now.
