@@ -7,6 +7,7 @@ use crate::config::SessionConfig;
 use crate::context::RequestContext;
 use crate::notifier::Notifier;
 use crate::offer::Offer;
+use crate::reply::Reply;
 use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
 use crate::util::{parse, to_value, tool_result_value};
@@ -90,13 +91,27 @@ pub(crate) async fn run_guarded<T>(
 }
 
 /// Routes one request to the server, refusing what is not advertised, as
-/// a span of the request's trace.
+/// a span of the request's trace; the result as a JSON tree.
 pub(crate) async fn dispatch(
     shared: &ServerShared,
     method: String,
     params: Option<Value>,
     ctx: RequestContext,
 ) -> Result<Value, Error> {
+    dispatch_reply(shared, method, params, ctx, false)
+        .await?
+        .into_value()
+}
+
+/// [`dispatch`], a tool's result as JSON text if `tool_text` (for a
+/// destination that writes it out as it is, [`Reply::tool_text`]).
+pub(crate) async fn dispatch_reply(
+    shared: &ServerShared,
+    method: String,
+    params: Option<Value>,
+    ctx: RequestContext,
+    tool_text: bool,
+) -> Result<Reply, Error> {
     let (trace, span) = crate::trace::request_span(&method, params.as_ref(), &ctx);
     let ctx = ctx.with_trace(trace.clone());
     // Boxed: the trace's scope holds what it runs twice over (as its
@@ -105,7 +120,7 @@ pub(crate) async fn dispatch(
     // all of them small.
     trace
         .scope(Box::pin(
-            route(shared, method, params, ctx).instrument(span),
+            route(shared, method, params, ctx, tool_text).instrument(span),
         ))
         .await
 }
@@ -116,12 +131,13 @@ async fn route(
     method: String,
     params: Option<Value>,
     ctx: RequestContext,
-) -> Result<Value, Error> {
+    tool_text: bool,
+) -> Result<Reply, Error> {
     // The params and the context go into the handler's (boxed) future at
     // once: all this future then holds is that box, where an `await` in
     // each arm would hold the params and the context twice over, and make
     // the request's futures that much larger to build and move.
-    start(shared, &method, params, ctx)?.await
+    start(shared, &method, params, ctx, tool_text)?.await
 }
 
 /// The handler's future for `method`, or the error that answers at once.
@@ -130,6 +146,7 @@ fn start<'a>(
     method: &'a str,
     params: Option<Value>,
     ctx: RequestContext,
+    tool_text: bool,
 ) -> Result<Pending<'a>, Error> {
     let s = &*shared.server;
     let caps = shared.capabilities();
@@ -143,7 +160,10 @@ fn start<'a>(
     let completions = caps.completions.is_some();
     Ok(match method {
         "tools/list" if tools => Pending::ListTools(s.list_tools(parse(params)?, ctx)),
-        "tools/call" if tools => Pending::Tool(s.call_tool(call_tool_params(params)?, ctx)),
+        "tools/call" if tools => Pending::Tool {
+            answer: s.call_tool(call_tool_params(params)?, ctx),
+            tool_text,
+        },
         "resources/list" if resources => {
             Pending::ListResources(s.list_resources(parse(params)?, ctx))
         }
@@ -167,7 +187,11 @@ type Answer<'a, T> = BoxFuture<'a, Result<T, Error>>;
 /// A handler at work: the future a [`Server`] method gave, which becomes
 /// the JSON of the result when it is done.
 enum Pending<'a> {
-    Tool(Answer<'a, CallToolResult>),
+    /// A tool's result, to become JSON text if `tool_text`.
+    Tool {
+        answer: Answer<'a, CallToolResult>,
+        tool_text: bool,
+    },
     ListTools(Answer<'a, ListToolsResult>),
     ListResources(Answer<'a, ListResourcesResult>),
     ListTemplates(Answer<'a, ListResourceTemplatesResult>),
@@ -182,17 +206,21 @@ enum Pending<'a> {
 }
 
 impl Future for Pending<'_> {
-    type Output = Result<Value, Error>;
+    type Output = Result<Reply, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         fn json<T: Serialize>(
             f: &mut Answer<'_, T>,
             cx: &mut Context<'_>,
-        ) -> Poll<Result<Value, Error>> {
-            f.as_mut().poll(cx).map(|r| to_value(r?))
+        ) -> Poll<Result<Reply, Error>> {
+            f.as_mut().poll(cx).map(|r| to_value(r?).map(Reply::Value))
         }
         match self.get_mut() {
-            Pending::Tool(f) => f.as_mut().poll(cx).map(|r| tool_result_value(r?)),
+            Pending::Tool { answer, tool_text } => answer.as_mut().poll(cx).map(|r| match r {
+                Ok(result) if *tool_text => Reply::tool_text(result),
+                Ok(result) => tool_result_value(result).map(Reply::Value),
+                Err(e) => Err(e),
+            }),
             Pending::ListTools(f) => json(f, cx),
             Pending::ListResources(f) => json(f, cx),
             Pending::ListTemplates(f) => json(f, cx),
@@ -200,11 +228,11 @@ impl Future for Pending<'_> {
             Pending::Empty(f) => f
                 .as_mut()
                 .poll(cx)
-                .map(|r| r.map(|()| Value::Object(Map::new()))),
+                .map(|r| r.map(|()| Reply::Value(Value::Object(Map::new())))),
             Pending::ListPrompts(f) => json(f, cx),
             Pending::GetPrompt(f) => json(f, cx),
             Pending::Complete(f) => json(f, cx),
-            Pending::Json(f) => f.as_mut().poll(cx),
+            Pending::Json(f) => f.as_mut().poll(cx).map(|r| r.map(Reply::Value)),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod event_store;
 mod extensions;
 mod notifier;
 mod offer;
+mod reply;
 mod reply_queue;
 pub mod session_store;
 mod sink;

@@ -13,8 +13,9 @@
 
 use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch, response, run_guarded, Era, ServerShared};
+use crate::dispatch::{dispatch_reply, response, run_guarded, Era, ServerShared};
 use crate::peer::{Link, Peer};
+use crate::reply::Reply;
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless;
@@ -395,7 +396,8 @@ impl Session {
                                 token.clone(),
                                 http,
                             ))
-                            .await;
+                            .await
+                            .map(Reply::Value);
                         }
                         let progress = progress_token(req.params.as_ref());
                         match req.method.as_str() {
@@ -412,6 +414,7 @@ impl Session {
                                             http,
                                         ))
                                         .await
+                                        .map(Reply::Value)
                                     }
                                     Ok(None) => {}
                                 }
@@ -426,6 +429,7 @@ impl Session {
                                     &session.peer(),
                                 ))
                                 .await
+                                .map(Reply::Value)
                             }
                             _ => {}
                         }
@@ -436,7 +440,11 @@ impl Session {
                             session.peer_on(reply.clone()),
                         )
                         .with_http(http);
-                        dispatch(&session.shared, req.method, req.params, ctx).await
+                        // A tool's result as text, for a destination that
+                        // writes it out as it is.
+                        let tool_text = reply.takes_raw();
+                        dispatch_reply(&session.shared, req.method, req.params, ctx, tool_text)
+                            .await
                     };
                     // Boxed: the handler's state is large, and a task's
                     // future is copied whole as it is spawned and as it
@@ -461,7 +469,7 @@ impl Session {
             let now_idle = place.release();
             // A cancelled request gets no response, as the spec says.
             if let Some(answer) = outcome {
-                let _ = reply.send(response(id, answer)).await;
+                reply.answer(id, answer).await;
             }
             drop(permit);
             drop(turn);
@@ -635,11 +643,15 @@ impl Pending {
 
     /// Whether `msg` is one of the awaited answers; if so it no longer is.
     pub fn take(&mut self, msg: &Message) -> bool {
-        let id = match msg {
-            Message::Response(r) => &r.id,
-            Message::Error(ErrorResponse { id: Some(id), .. }) => id,
-            _ => return false,
-        };
+        match msg {
+            Message::Response(r) => self.take_id(&r.id),
+            Message::Error(ErrorResponse { id: Some(id), .. }) => self.take_id(id),
+            _ => false,
+        }
+    }
+
+    /// Whether the answer to request `id` is awaited; if so it no longer is.
+    pub fn take_id(&mut self, id: &RequestId) -> bool {
         match self.ids.iter().position(|p| p == id) {
             Some(i) => {
                 self.ids.swap_remove(i);

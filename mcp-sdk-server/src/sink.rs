@@ -2,9 +2,10 @@
 //! an [`Outbound`]: the stdio writer, the stream of one HTTP request, or the
 //! standalone stream of an HTTP session. Dispatch never knows which.
 
+use crate::reply::{RawAnswer, Reply};
 use crate::reply_queue::{ReplySender, TryQueueError};
 use async_trait::async_trait;
-use mcp_sdk::Message;
+use mcp_sdk::{Error, Message, RequestId};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -24,6 +25,19 @@ pub(crate) trait MessageSink: Send + Sync + 'static {
     /// it back if the destination is gone. A boxed future: most messages
     /// are taken by [`offer`](Self::offer) and never make one.
     async fn send_waiting(&self, msg: Message) -> Result<(), Message>;
+
+    /// Whether this destination writes a tool's result given as JSON text
+    /// ([`offer_answer`](Self::offer_answer)) as it is: dispatch then
+    /// serializes the result straight to text ([`Reply::tool_text`]).
+    fn takes_raw(&self) -> bool {
+        false
+    }
+
+    /// Takes an answer as JSON text now if it can (or drops it, if the
+    /// destination is gone); else gives it back, to be sent as a message.
+    fn offer_answer(&self, answer: RawAnswer) -> Result<(), RawAnswer> {
+        Err(answer)
+    }
 
     /// Asks the transport to close the connection of the stream this sink
     /// feeds, leaving the stream resumable (SEP-1699): the client reconnects
@@ -51,6 +65,20 @@ impl dyn MessageSink {
             Offer::Later(msg) => self.send_waiting(msg).await,
         }
     }
+
+    /// Sends the answer to request `id`: a result as JSON text as it is if
+    /// this destination takes it now, else as a message.
+    pub(crate) async fn answer(&self, id: RequestId, answer: Result<Reply, Error>) {
+        let msg = match answer {
+            Ok(Reply::Raw(result)) => match self.offer_answer(RawAnswer { id, result }) {
+                Ok(()) => return,
+                Err(answer) => answer.into_message(),
+            },
+            Ok(Reply::Value(result)) => Message::response(id, result),
+            Err(error) => Message::error(Some(id), error),
+        };
+        let _ = self.send(msg).await;
+    }
 }
 
 /// What the stream of one HTTP request carries, in order: a message, or the
@@ -59,8 +87,53 @@ impl dyn MessageSink {
 pub(crate) enum Outgoing {
     /// A JSON-RPC message for the client.
     Message(Message),
+    /// An answer whose result is JSON text already.
+    Answer(RawAnswer),
     /// Close the SSE connection now; the client resumes the stream.
     CloseStream,
+}
+
+impl Outgoing {
+    /// The id of the request this answers, if it is an answer.
+    pub fn answer_id(&self) -> Option<&RequestId> {
+        match self {
+            Outgoing::Message(Message::Response(r)) => Some(&r.id),
+            Outgoing::Message(Message::Error(e)) => e.id.as_ref(),
+            Outgoing::Answer(a) => Some(&a.id),
+            Outgoing::Message(_) | Outgoing::CloseStream => None,
+        }
+    }
+
+    /// As a message (an answer's text read back into a tree); `None` for
+    /// the transport's own control.
+    pub fn into_message(self) -> Option<Message> {
+        match self {
+            Outgoing::Message(m) => Some(m),
+            Outgoing::Answer(a) => Some(a.into_message()),
+            Outgoing::CloseStream => None,
+        }
+    }
+
+    /// Appends the message as JSON (nothing for the control).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Outgoing::Message(m) => {
+                // Our own envelopes always serialize.
+                let _ = serde_json::to_writer(&mut *out, m);
+            }
+            Outgoing::Answer(a) => a.write(out),
+            Outgoing::CloseStream => {}
+        }
+    }
+
+    /// The message as JSON bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Outgoing::Message(m) => m.to_vec(),
+            Outgoing::Answer(a) => a.to_vec(),
+            Outgoing::CloseStream => Vec::new(),
+        }
+    }
 }
 
 /// The stream of one HTTP request as a destination.
@@ -75,12 +148,26 @@ impl MessageSink for ReplySender<Outgoing> {
         }
     }
 
+    fn takes_raw(&self) -> bool {
+        true
+    }
+
+    fn offer_answer(&self, answer: RawAnswer) -> Result<(), RawAnswer> {
+        match self.try_send(Outgoing::Answer(answer)) {
+            Ok(()) => Ok(()),
+            Err(TryQueueError::Full(Outgoing::Answer(a))) => Err(a),
+            // Nobody is left to read it, in either form.
+            Err(TryQueueError::Closed(_)) => Ok(()),
+            Err(_) => unreachable!("an answer was sent"),
+        }
+    }
+
     async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         ReplySender::send(self, Outgoing::Message(msg))
             .await
             .map_err(|back| match back {
                 Outgoing::Message(msg) => msg,
-                Outgoing::CloseStream => unreachable!("a message was sent"),
+                _ => unreachable!("a message was sent"),
             })
     }
 

@@ -5,6 +5,7 @@
 
 use crate::config::SessionConfig;
 use crate::dispatch::ServerShared;
+use crate::reply::RawAnswer;
 use crate::server::Server;
 use crate::session::Session;
 use crate::sink::{MessageSink, Offer, Outbound};
@@ -289,10 +290,12 @@ async fn take_line(
     }
 }
 
-/// What the writer writes: a message on its line, or the answers to a
-/// batch as one array on one line.
+/// What the writer writes: a message on its line, an answer whose result
+/// is JSON text already, or the answers to a batch as one array on one
+/// line.
 enum Line {
     One(Message),
+    Answer(RawAnswer),
     Batch(Vec<Message>),
 }
 
@@ -301,7 +304,7 @@ impl Line {
     fn into_message(self) -> Message {
         match self {
             Line::One(msg) => msg,
-            Line::Batch(_) => unreachable!("only single messages are sent here"),
+            Line::Answer(_) | Line::Batch(_) => unreachable!("only single messages are sent here"),
         }
     }
 }
@@ -324,6 +327,20 @@ impl MessageSink for Lines {
     async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         let line = Line::One(msg);
         self.0.send(line).await.map_err(|e| e.0.into_message())
+    }
+
+    fn takes_raw(&self) -> bool {
+        true
+    }
+
+    fn offer_answer(&self, answer: RawAnswer) -> Result<(), RawAnswer> {
+        match self.0.try_send(Line::Answer(answer)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Line::Answer(answer))) => Err(answer),
+            // Nobody is left to read it, in either form.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(_) => unreachable!("an answer was sent"),
+        }
     }
 }
 
@@ -427,6 +444,10 @@ fn encode(out: &mut Vec<u8>, line: Line) {
     let start = out.len();
     let written = match &line {
         Line::One(msg) => serde_json::to_writer(&mut *out, msg),
+        Line::Answer(answer) => {
+            answer.write(out);
+            Ok(())
+        }
         Line::Batch(msgs) => {
             out.extend_from_slice(&encode_batch(msgs));
             Ok(())

@@ -49,7 +49,7 @@ use http::header::AsHeaderName;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
+use mcp_sdk::jsonrpc::{decode, decode_batch, is_batch, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
 use std::future::Future;
 use std::pin::Pin;
@@ -893,7 +893,7 @@ impl StreamableHttpService {
         &self,
         hs: Arc<HttpSession>,
         pending: Pending,
-        mut answers: Vec<Message>,
+        answers: Vec<Message>,
         mut rx: ReplyReceiver<Outgoing>,
         mut running: Option<Running>,
         accept: Accepts,
@@ -901,16 +901,26 @@ impl StreamableHttpService {
     ) -> HttpResponse {
         let array = budget.is_some();
         let mode = self.inner.config.response_mode;
-        let sent = |answers: Vec<Message>| answers.into_iter().map(Outgoing::Message).collect();
+        let mut answers: Vec<Outgoing> = answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
             if let Some(running) = running {
                 tokio::spawn(running);
             }
-            return self.stream_response(hs, pending, rx, sent(answers), budget);
+            return self.stream_response(hs, pending, rx, answers, budget);
         }
-        let json = |answers: Vec<Message>| {
+        let json = |answers: Vec<Outgoing>| {
             let body = if array {
-                encode_batch(&answers)
+                // As `encode_batch` writes an array of messages.
+                let mut out = Vec::with_capacity(256 * answers.len());
+                out.push(b'[');
+                for (i, answer) in answers.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    answer.write(&mut out);
+                }
+                out.push(b']');
+                out
             } else {
                 answers[0].to_vec()
             };
@@ -940,27 +950,33 @@ impl StreamableHttpService {
                 None => rx.recv().await,
             };
             match next {
-                Some(Outgoing::Message(m)) if waiting.pending.take(&m) => {
-                    answers.push(AnswerBudget::admit(&mut budget, m));
+                Some(next)
+                    if next
+                        .answer_id()
+                        .is_some_and(|id| waiting.pending.take_id(id)) =>
+                {
+                    answers.push(AnswerBudget::admit(&mut budget, next));
                     if let Some(spent) = budget.as_ref().filter(|b| b.is_spent()) {
-                        answers.extend(spent.refuse_rest(&hs, &mut waiting.pending));
+                        let refused = spent.refuse_rest(&hs, &mut waiting.pending);
+                        answers.extend(refused.into_iter().map(Outgoing::Message));
                     }
                 }
                 Some(next) if mode == ResponseMode::Auto && accept.sse => {
                     if let Some(running) = running.take() {
                         tokio::spawn(running);
                     }
-                    let mut sent = sent(answers);
-                    sent.push(next);
-                    return self.stream_response(hs, waiting.hand_over(), rx, sent, budget);
-                }
-                Some(Outgoing::Message(m)) => {
-                    // JSON only: what the handler sends on the way goes
-                    // to the standalone stream.
-                    let _ = hs.session.standalone().send(m).await;
+                    answers.push(next);
+                    return self.stream_response(hs, waiting.hand_over(), rx, answers, budget);
                 }
                 // A JSON answer has no connection of its own to close.
                 Some(Outgoing::CloseStream) => {}
+                Some(next) => {
+                    // JSON only: what the handler sends on the way goes
+                    // to the standalone stream.
+                    if let Some(m) = next.into_message() {
+                        let _ = hs.session.standalone().send(m).await;
+                    }
+                }
                 // The session closed while its request ran (deleted,
                 // expired, or forgotten by the store replicas share): a
                 // 404 as for any request of a closed session, so the
@@ -1005,8 +1021,8 @@ impl StreamableHttpService {
                 match out {
                     Outgoing::CloseStream => streams.disconnect(stream, Some(config.sse_retry)),
                     // Answers in `sent` were taken from `pending` already.
-                    Outgoing::Message(m) => {
-                        streams.push(stream, m, false);
+                    out => {
+                        streams.push_json(stream, out.to_vec(), false);
                     }
                 }
             }
@@ -1033,17 +1049,17 @@ impl StreamableHttpService {
                         None => rx.recv().await,
                     };
                     let m = match next {
-                        Some(Outgoing::Message(m)) => m,
                         Some(Outgoing::CloseStream) => {
                             lock(&hs.streams).disconnect(stream, Some(retry));
                             continue;
                         }
+                        Some(m) => m,
                         None => {
                             lock(&hs.streams).end(stream);
                             return;
                         }
                     };
-                    let is_answer = pending.take(&m);
+                    let is_answer = m.answer_id().is_some_and(|id| pending.take_id(id));
                     let m = if is_answer {
                         AnswerBudget::admit(&mut budget, m)
                     } else {
@@ -1055,7 +1071,7 @@ impl StreamableHttpService {
                     };
                     let fin = is_answer && pending.is_done() && rest.is_empty();
                     let mut streams = lock(&hs.streams);
-                    streams.push(stream, &m, fin);
+                    streams.push_json(stream, m.to_vec(), fin);
                     let last = rest.pop();
                     for m in &rest {
                         streams.push(stream, m, false);
@@ -1332,14 +1348,16 @@ impl AnswerBudget {
 
     /// `answer` if it fits in what is left of `budget` (or there is no
     /// budget), else an error with its id.
-    fn admit(budget: &mut Option<AnswerBudget>, answer: Message) -> Message {
+    fn admit(budget: &mut Option<AnswerBudget>, answer: Outgoing) -> Outgoing {
         let Some(budget) = budget else {
             return answer;
         };
         let id = match &answer {
-            Message::Response(r) => Some(r.id.clone()),
-            Message::Error(e) => e.id.clone(),
-            _ => return answer,
+            Outgoing::Message(Message::Error(e)) => e.id.clone(),
+            other => match other.answer_id() {
+                Some(id) => Some(id.clone()),
+                None => return answer,
+            },
         };
         let size = answer.to_vec().len();
         if size <= budget.left {
@@ -1348,7 +1366,7 @@ impl AnswerBudget {
         }
         // Whatever follows gets the error too, however small.
         budget.left = 0;
-        budget.refusal(id)
+        Outgoing::Message(budget.refusal(id))
     }
 
     /// Whether no further answer fits (every answer has some bytes).

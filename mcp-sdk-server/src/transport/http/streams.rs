@@ -167,10 +167,15 @@ impl Streams {
     /// Writes a message as the next event of a stream. Returns false if the
     /// stream is unknown.
     pub fn push(&mut self, stream: u64, msg: &Message, final_response: bool) -> bool {
+        self.push_json(stream, msg.to_vec(), final_response)
+    }
+
+    /// [`push`](Self::push) of a message already written as JSON.
+    pub fn push_json(&mut self, stream: u64, json: Vec<u8>, final_response: bool) -> bool {
         let Some(s) = self.streams.get_mut(&stream) else {
             return false;
         };
-        let json = Bytes::from(msg.to_vec());
+        let json = Bytes::from(json);
         let seq = s.next_seq;
         let event = encode_event(stream, seq, &json, None);
         self.push_event(stream, seq, event, json);
