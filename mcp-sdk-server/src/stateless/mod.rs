@@ -59,20 +59,25 @@ const CACHEABLE: [&str; 5] = [
 ];
 
 /// The request's `_meta`, with the keys every stateless request must carry;
-/// -32602 when one is missing or malformed.
-pub(crate) fn read_meta(params: Option<&Value>) -> Result<RequestMeta, Error> {
+/// -32602 when one is missing or malformed. Boxed: it is large (the
+/// client's capabilities and identity, 0.7 KB), and moves from here to the
+/// request's link through several futures, each of which would otherwise
+/// hold it inline, and copy it as they are made.
+pub(crate) fn read_meta(params: Option<&Value>) -> Result<Box<RequestMeta>, Error> {
     let meta = match params {
         None => None,
         Some(Value::Object(p)) => p.get("_meta"),
         Some(_) => return Err(Error::invalid_params("params must be an object")),
     };
-    let meta = match meta {
-        // Read in place: the `_meta` object is not copied first.
-        Some(Value::Object(m)) => RequestMeta::from_meta(m)
-            .map_err(|e| Error::invalid_params(format_args!("params._meta is malformed: {e}")))?,
-        Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
-        None => RequestMeta::default(),
-    };
+    let meta =
+        match meta {
+            // Read in place: the `_meta` object is not copied first.
+            Some(Value::Object(m)) => Box::new(RequestMeta::from_meta(m).map_err(|e| {
+                Error::invalid_params(format_args!("params._meta is malformed: {e}"))
+            })?),
+            Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
+            None => Box::default(),
+        };
     let mut missing = Vec::new();
     if meta.protocol_version.is_none() {
         missing.push(mcp_sdk::PROTOCOL_VERSION_META_KEY);
@@ -358,7 +363,7 @@ pub(crate) async fn serve_checked(
     shared: &Arc<ServerShared>,
     req: Request,
     body: Option<Bytes>,
-    meta: RequestMeta,
+    mut meta: Box<RequestMeta>,
     version: ProtocolVersion,
     reply: Outbound,
     cancel: CancellationToken,
@@ -387,7 +392,7 @@ pub(crate) async fn serve_checked(
         }
         _ => {}
     }
-    let capabilities = meta.client_capabilities.unwrap_or_default();
+    let capabilities = meta.client_capabilities.take().unwrap_or_default();
     if tasks::is_task_method(&method) {
         let owner = tasks::owner(&http);
         let answer = tasks::request(
@@ -450,7 +455,9 @@ pub(crate) async fn serve_checked(
     }
     let ctx = RequestContext::new(id, progress, cancel, Peer::new(link, route)).with_http(http);
     // The round keeps the method's name: no copy of it to answer with.
-    let work = dispatch(shared, method, params, ctx);
+    // Boxed: the round's future would hold the handler's twice over (as
+    // its argument, then pinned), and be copied whole into this one.
+    let work = Box::pin(dispatch(shared, method, params, ctx));
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;

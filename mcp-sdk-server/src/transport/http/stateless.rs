@@ -166,7 +166,7 @@ fn check_headers(
     shared: &ServerShared,
     headers: &HeaderMap,
     req: &Request,
-) -> Result<(RequestMeta, ProtocolVersion), Error> {
+) -> Result<(Box<RequestMeta>, ProtocolVersion), Error> {
     let Some(header_version) = headers.get(&PROTOCOL_VERSION) else {
         return Err(Error::header_mismatch(
             "the MCP-Protocol-Version header is required",
