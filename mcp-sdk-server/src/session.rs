@@ -202,7 +202,16 @@ impl Session {
             Message::Request(req) => {
                 let era = Era::of(&req);
                 if let Some(running) = self.start_request(era, req, reply, http, None).await {
-                    tokio::spawn(running);
+                    // On a runtime of one thread nothing runs beside this
+                    // anyway: a request that answers at once (most do) is
+                    // run to its end here, sparing a task (allocated,
+                    // scheduled, entered) per call. Elsewhere its task may
+                    // run on another thread while this one reads on.
+                    if on_one_thread() {
+                        start_here(running);
+                    } else {
+                        tokio::spawn(running);
+                    }
                 }
             }
             Message::Notification(n) => self.handle_notification(n, reply).await,
@@ -597,12 +606,23 @@ impl Drop for InFlight {
 /// next message is read, and in a task of its own from there, so that it may
 /// wait for the client without stopping the session from reading.
 fn run_callback(callback: impl Future<Output = ()> + Send + 'static) {
-    let mut callback = Box::pin(callback);
+    start_here(Box::pin(callback));
+}
+
+/// Runs `work` here up to its first wait, and in a task of its own from
+/// there.
+fn start_here(mut work: Running) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if callback.as_mut().poll(&mut cx).is_pending() {
+    if work.as_mut().poll(&mut cx).is_pending() {
         // The task polls it again at once, with a waker that works.
-        tokio::spawn(callback);
+        tokio::spawn(work);
     }
+}
+
+/// Whether this runs on a Tokio runtime of one thread (`stdio::run`).
+fn on_one_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
 }
 
 /// How many requests of one batch run at once. Their answers are built
