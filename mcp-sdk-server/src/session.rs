@@ -22,7 +22,7 @@ use crate::stateless;
 use crate::tasks::{self, Tasks};
 /// The router still takes its lock helper from here.
 pub(crate) use crate::util::lock;
-use crate::util::{parse, progress_token, to_value, IdMap};
+use crate::util::{on_one_thread, parse, progress_token, start_here, to_value, IdMap};
 use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
 use mcp_sdk::{
     CancelledNotificationParams, Error, InitializeParams, InitializeResult, Message,
@@ -607,22 +607,6 @@ impl Drop for InFlight {
 /// wait for the client without stopping the session from reading.
 fn run_callback(callback: impl Future<Output = ()> + Send + 'static) {
     start_here(Box::pin(callback));
-}
-
-/// Runs `work` here up to its first wait, and in a task of its own from
-/// there.
-fn start_here(mut work: Running) {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if work.as_mut().poll(&mut cx).is_pending() {
-        // The task polls it again at once, with a waker that works.
-        tokio::spawn(work);
-    }
-}
-
-/// Whether this runs on a Tokio runtime of one thread (`stdio::run`).
-fn on_one_thread() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
 }
 
 /// How many requests of one batch run at once. Their answers are built

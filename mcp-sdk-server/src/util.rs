@@ -1,10 +1,12 @@
 //! Small helpers every layer uses: decoding params, encoding results,
-//! reading the progress token, locking.
+//! reading the progress token, locking, starting work.
 
 use mcp_sdk::{CallToolResult, Error, ProgressToken};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -40,6 +42,24 @@ pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
 /// server's own random ones, and request ids go only into their own
 /// session's map, bounded by its limit of requests.
 pub(crate) type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Runs `work` here up to its first wait, and in a task of its own from
+/// there: work that is done at once (most requests, most callbacks) costs
+/// no task, and what it does without waiting happens before the caller
+/// goes on.
+pub(crate) fn start_here(mut work: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if work.as_mut().poll(&mut cx).is_pending() {
+        // The task polls it again at once, with a waker that works.
+        tokio::spawn(work);
+    }
+}
+
+/// Whether this runs on a Tokio runtime of one thread (`stdio::run`).
+pub(crate) fn on_one_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
 
 /// Locks a mutex, going on if a panicking thread poisoned it: the maps it
 /// guards stay consistent because every critical section is a single call.

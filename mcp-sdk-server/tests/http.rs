@@ -890,6 +890,60 @@ async fn once_a_batch_spent_its_answer_budget_its_other_requests_are_cancelled_a
     }
 }
 
+/// With every answer on an SSE stream: a request that answers at once
+/// gets a stream that holds its answer and ends; one that waits gets its
+/// progress as it comes, then its answer, in order, and the stream ends;
+/// a stream can be resumed by its last event id.
+#[tokio::test]
+async fn sse_mode_streams_answers_given_at_once_and_later_in_order() {
+    use mcp_sdk_server::http::ResponseMode;
+    let config = HttpConfig {
+        response_mode: ResponseMode::Sse,
+        ..Default::default()
+    };
+    let mut server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    for round in 0..3 {
+        let resp = server
+            .post(Some(&s), &call(10 + round, "hello", json!({})))
+            .await;
+        let mut sse = Sse::new(resp);
+        let priming = sse.next().await.expect("the priming event");
+        assert!(priming.data.is_none(), "{priming:?}");
+        let rest = timeout(LIMIT, sse.rest()).await.expect("the stream ends");
+        let messages: Vec<&Value> = rest.iter().map(|(_, m)| m).collect();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["id"], 10 + round);
+        assert_eq!(messages[0]["result"]["content"][0]["text"], "hi");
+    }
+
+    let resp = server
+        .post(Some(&s), &call(20, "stream", json!({"progressToken": "p"})))
+        .await;
+    let mut sse = Sse::new(resp);
+    assert!(sse.next().await.unwrap().data.is_none(), "priming first");
+    let first = sse.next().await.unwrap();
+    assert_eq!(first.data.as_ref().unwrap()["params"]["progress"], 1.0);
+    assert_eq!(server.next_event().await, "started");
+    server.probe.release.notify_one();
+    let rest = timeout(LIMIT, sse.rest()).await.expect("the stream ends");
+    let messages: Vec<&Value> = rest.iter().map(|(_, m)| m).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages[0]["params"]["progress"], 2.0);
+    assert_eq!(messages[1]["params"]["progress"], 3.0);
+    assert_eq!(messages[2]["id"], 20);
+    assert_eq!(messages[2]["result"]["content"][0]["text"], "streamed");
+    assert_eq!(server.next_event().await, "finished");
+
+    // Resumed after its first event, the stream gives the rest again.
+    let resumed = Sse::new(server.get(&s, first.id.as_deref()).await)
+        .rest()
+        .await;
+    let ids: Vec<&Value> = resumed.iter().map(|(_, m)| &m["id"]).collect();
+    assert_eq!(ids.len(), 3, "{resumed:?}");
+    assert_eq!(*ids[2], 20);
+}
+
 #[tokio::test]
 async fn a_legacy_sse_client_that_never_reads_is_disconnected_instead_of_blocking_senders() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

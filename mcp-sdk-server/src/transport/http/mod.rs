@@ -41,7 +41,7 @@ use crate::reply_queue::{reply_queue, ReplyReceiver};
 use crate::server::Server;
 use crate::session::{Pending, Running, Session};
 use crate::sink::{MessageSink, Offer, Outbound, Outgoing};
-use crate::util::{lock, IdMap};
+use crate::util::{lock, start_here, IdMap};
 use async_trait::async_trait;
 use bytes::Bytes;
 use guard::{accepts, is_json, Accepts};
@@ -903,8 +903,20 @@ impl StreamableHttpService {
         let mode = self.inner.config.response_mode;
         let mut answers: Vec<Outgoing> = answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
+            let mut pending = pending;
             if let Some(running) = running {
-                tokio::spawn(running);
+                start_here(running);
+            }
+            // A request that answered at once: its stream is written
+            // whole now, without a task to feed it. (A batch's answers are
+            // weighed against its budget as they come, by that task.)
+            if budget.is_none() {
+                while let Some(next) = rx.try_recv() {
+                    if let Some(id) = next.answer_id() {
+                        pending.take_id(id);
+                    }
+                    answers.push(next);
+                }
             }
             return self.stream_response(hs, pending, rx, answers, budget);
         }
