@@ -34,9 +34,17 @@ pub(crate) trait MessageSink: Send + Sync + 'static {
     }
 
     /// Takes an answer as JSON text now if it can (or drops it, if the
-    /// destination is gone); else gives it back, to be sent as a message.
+    /// destination is gone); else gives it back, for
+    /// [`send_answer_waiting`](Self::send_answer_waiting).
     fn offer_answer(&self, answer: RawAnswer) -> Result<(), RawAnswer> {
         Err(answer)
+    }
+
+    /// Sends an answer as JSON text, waiting as long as the destination
+    /// needs. The default sends it as a message (its text read back into a
+    /// tree), for a destination that does not take text.
+    async fn send_answer_waiting(&self, answer: RawAnswer) {
+        let _ = self.send_waiting(answer.into_message()).await;
     }
 
     /// Asks the transport to close the connection of the stream this sink
@@ -66,13 +74,14 @@ impl dyn MessageSink {
         }
     }
 
-    /// Sends the answer to request `id`: a result as JSON text as it is if
-    /// this destination takes it now, else as a message.
+    /// Sends the answer to request `id`: a result as JSON text as it is
+    /// (when dispatch made it so, this destination [takes
+    /// it](MessageSink::takes_raw)), else as a message.
     pub(crate) async fn answer(&self, id: RequestId, answer: Result<Reply, Error>) {
         let msg = match answer {
             Ok(Reply::Raw(result)) => match self.offer_answer(RawAnswer { id, result }) {
                 Ok(()) => return,
-                Err(answer) => answer.into_message(),
+                Err(answer) => return self.send_answer_waiting(answer).await,
             },
             Ok(Reply::Value(result)) => Message::response(id, result),
             Err(error) => Message::error(Some(id), error),
@@ -162,6 +171,10 @@ impl MessageSink for ReplySender<Outgoing> {
         }
     }
 
+    async fn send_answer_waiting(&self, answer: RawAnswer) {
+        let _ = ReplySender::send(self, Outgoing::Answer(answer)).await;
+    }
+
     async fn send_waiting(&self, msg: Message) -> Result<(), Message> {
         ReplySender::send(self, Outgoing::Message(msg))
             .await
@@ -235,5 +248,46 @@ impl MessageSink for Discard {
 
     async fn send_waiting(&self, _msg: Message) -> Result<(), Message> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply_queue::reply_queue;
+    use serde_json::json;
+
+    /// A result as text waits for room as text: not read back into a tree
+    /// (which a result nested deeper than serde_json reads could not be).
+    #[tokio::test]
+    async fn an_answer_as_text_waits_for_room_as_text() {
+        let (tx, mut rx) = reply_queue::<Outgoing>(1);
+        let sink: Outbound = Arc::new(tx);
+        assert!(sink.takes_raw());
+        let note = Message::notification("notifications/progress", None);
+        assert!(matches!(sink.offer(note), Offer::Taken));
+        let mut deep = json!(1);
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let text =
+            serde_json::to_string(&json!({"content": [], "structuredContent": deep})).unwrap();
+        let answering = tokio::spawn({
+            let sink = sink.clone();
+            let text = text.clone();
+            async move {
+                sink.answer(RequestId::Number(3), Ok(Reply::Raw(text)))
+                    .await
+            }
+        });
+        assert!(matches!(rx.recv().await, Some(Outgoing::Message(_))));
+        match rx.recv().await {
+            Some(Outgoing::Answer(a)) => {
+                assert_eq!(a.id, RequestId::Number(3));
+                assert_eq!(a.result, text);
+            }
+            other => panic!("{other:?}"),
+        }
+        answering.await.unwrap();
     }
 }

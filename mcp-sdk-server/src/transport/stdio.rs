@@ -342,6 +342,10 @@ impl MessageSink for Lines {
             Err(_) => unreachable!("an answer was sent"),
         }
     }
+
+    async fn send_answer_waiting(&self, answer: RawAnswer) {
+        let _ = self.0.send(Line::Answer(answer)).await;
+    }
 }
 
 /// A JSON-RPC batch (revision 2025-03-26 only): its answers go out as one
