@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteResult, Error, GetPromptResult, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Message,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     ReadResourceResult, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
 };
 use serde::Serialize;
@@ -339,14 +339,6 @@ impl Era {
         } else {
             Era::Session
         }
-    }
-}
-
-/// The JSON-RPC answer to request `id`.
-pub(crate) fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
-    match answer {
-        Ok(result) => Message::response(id, result),
-        Err(error) => Message::error(Some(id), error),
     }
 }
 

@@ -13,9 +13,9 @@
 
 use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch_reply, response, run_guarded, Era, ServerShared};
+use crate::dispatch::{dispatch_reply, run_guarded, Era, ServerShared};
 use crate::peer::{Link, Peer};
-use crate::reply::Reply;
+use crate::reply::{response, Reply};
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless;

@@ -2,7 +2,7 @@
 //! an [`Outbound`]: the stdio writer, the stream of one HTTP request, or the
 //! standalone stream of an HTTP session. Dispatch never knows which.
 
-use crate::reply::{RawAnswer, Reply};
+use crate::reply::{response, RawAnswer, Reply};
 use crate::reply_queue::{ReplySender, TryQueueError};
 use async_trait::async_trait;
 use mcp_sdk::{Error, Message, RequestId};
@@ -78,15 +78,15 @@ impl dyn MessageSink {
     /// (when dispatch made it so, this destination [takes
     /// it](MessageSink::takes_raw)), else as a message.
     pub(crate) async fn answer(&self, id: RequestId, answer: Result<Reply, Error>) {
-        let msg = match answer {
+        let answer = match answer {
             Ok(Reply::Raw(result)) => match self.offer_answer(RawAnswer { id, result }) {
                 Ok(()) => return,
                 Err(answer) => return self.send_answer_waiting(answer).await,
             },
-            Ok(Reply::Value(result)) => Message::response(id, result),
-            Err(error) => Message::error(Some(id), error),
+            Ok(Reply::Value(result)) => Ok(result),
+            Err(error) => Err(error),
         };
-        let _ = self.send(msg).await;
+        let _ = self.send(response(id, answer)).await;
     }
 }
 
