@@ -329,7 +329,10 @@ impl Session {
         // Taken in, or (past the transport's bound) waiting here until a
         // request finishes; held until its answer is handed over.
         let admitted = match &self.admission {
-            Some(admission) => admission.clone().acquire_owned().await.ok(),
+            Some(admission) => match admission.clone().try_acquire_owned() {
+                Ok(admitted) => Some(admitted),
+                Err(_) => admission.clone().acquire_owned().await.ok(),
+            },
             None => None,
         };
 
@@ -382,13 +385,19 @@ impl Session {
             // waiting in memory (20k `tools/list` over stdio took 1.8 GB).
             // Held, at most `max_concurrent_requests` answers wait beyond
             // the transport's own bounded queue.
-            let permit = tokio::select! {
-                biased;
-                _ = token.cancelled() => None,
-                p = session.permits.acquire() => p.ok(),
+            // Taken at once when one is free, as most are: the wait for
+            // a cancellation is then never registered.
+            let permit = match session.permits.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(_) => tokio::select! {
+                    biased;
+                    _ = token.cancelled() => None,
+                    p = session.permits.acquire() => p.ok(),
+                },
             };
             let outcome = {
-                if token.is_cancelled() {
+                // `run_guarded` checks the token before anything runs.
+                if permit.is_none() && token.is_cancelled() {
                     None
                 } else {
                     // The stateless era's and the tasks' futures are boxed
