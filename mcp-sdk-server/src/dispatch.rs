@@ -7,10 +7,10 @@ use crate::config::SessionConfig;
 use crate::context::RequestContext;
 use crate::notifier::Notifier;
 use crate::offer::Offer;
-use crate::reply::Reply;
+use crate::reply::{tool_result_value, Reply, ToolForm};
 use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
-use crate::util::{parse, to_value, tool_result_value};
+use crate::util::{parse, to_value};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use mcp_sdk::jsonrpc::Request;
@@ -110,19 +110,19 @@ pub(crate) async fn dispatch(
     params: Option<Value>,
     ctx: RequestContext,
 ) -> Result<Value, Error> {
-    dispatch_reply(shared, method, params, ctx, false)
+    dispatch_reply(shared, method, params, ctx, ToolForm::Tree)
         .await?
         .into_value()
 }
 
-/// [`dispatch`], a tool's result as JSON text if `tool_text` (for a
-/// destination that writes it out as it is, [`Reply::tool_text`]).
+/// [`dispatch`], a tool's result in the form its destination writes out
+/// best.
 pub(crate) async fn dispatch_reply(
     shared: &ServerShared,
     method: String,
     params: Option<Value>,
     ctx: RequestContext,
-    tool_text: bool,
+    tool_form: ToolForm,
 ) -> Result<Reply, Error> {
     let (trace, span) = crate::trace::request_span(&method, params.as_ref(), &ctx);
     let ctx = ctx.with_trace(trace.clone());
@@ -132,7 +132,7 @@ pub(crate) async fn dispatch_reply(
     // all of them small.
     trace
         .scope(Box::pin(
-            route(shared, method, params, ctx, tool_text).instrument(span),
+            route(shared, method, params, ctx, tool_form).instrument(span),
         ))
         .await
 }
@@ -143,13 +143,13 @@ async fn route(
     method: String,
     params: Option<Value>,
     ctx: RequestContext,
-    tool_text: bool,
+    tool_form: ToolForm,
 ) -> Result<Reply, Error> {
     // The params and the context go into the handler's (boxed) future at
     // once: all this future then holds is that box, where an `await` in
     // each arm would hold the params and the context twice over, and make
     // the request's futures that much larger to build and move.
-    start(shared, &method, params, ctx, tool_text)?.await
+    start(shared, &method, params, ctx, tool_form)?.await
 }
 
 /// The handler's future for `method`, or the error that answers at once.
@@ -158,7 +158,7 @@ fn start<'a>(
     method: &'a str,
     params: Option<Value>,
     ctx: RequestContext,
-    tool_text: bool,
+    tool_form: ToolForm,
 ) -> Result<Pending<'a>, Error> {
     let s = &*shared.server;
     let caps = shared.capabilities();
@@ -174,7 +174,7 @@ fn start<'a>(
         "tools/list" if tools => Pending::ListTools(s.list_tools(parse(params)?, ctx)),
         "tools/call" if tools => Pending::Tool {
             answer: s.call_tool(call_tool_params(params)?, ctx),
-            tool_text,
+            form: tool_form,
         },
         "resources/list" if resources => {
             Pending::ListResources(s.list_resources(parse(params)?, ctx))
@@ -199,10 +199,10 @@ type Answer<'a, T> = BoxFuture<'a, Result<T, Error>>;
 /// A handler at work: the future a [`Server`] method gave, which becomes
 /// the JSON of the result when it is done.
 enum Pending<'a> {
-    /// A tool's result, to become JSON text if `tool_text`.
+    /// A tool's result, to be given in `form`.
     Tool {
         answer: Answer<'a, CallToolResult>,
-        tool_text: bool,
+        form: ToolForm,
     },
     ListTools(Answer<'a, ListToolsResult>),
     ListResources(Answer<'a, ListResourcesResult>),
@@ -228,10 +228,10 @@ impl Future for Pending<'_> {
             f.as_mut().poll(cx).map(|r| to_value(r?).map(Reply::Value))
         }
         match self.get_mut() {
-            Pending::Tool { answer, tool_text } => answer.as_mut().poll(cx).map(|r| match r {
-                Ok(result) if *tool_text => Reply::tool_text(result),
-                Ok(result) => tool_result_value(result).map(Reply::Value),
-                Err(e) => Err(e),
+            Pending::Tool { answer, form } => answer.as_mut().poll(cx).map(|r| match form {
+                ToolForm::Tree => tool_result_value(r?).map(Reply::Value),
+                ToolForm::Text => Reply::tool_text(r?),
+                ToolForm::Typed => r.map(Reply::Tool),
             }),
             Pending::ListTools(f) => json(f, cx),
             Pending::ListResources(f) => json(f, cx),

@@ -8,10 +8,12 @@
 //! instead, serialized straight from the handler's typed result: about 2k
 //! of the 24k instructions a stdio call took. The paths that keep or
 //! reshape results (the stateless era's decoration, tasks, batches over
-//! stdio, the in-process and legacy transports) still get the tree.
+//! stdio, the in-process and legacy transports) still get the tree, but
+//! for the stateless era's JSON answer, which takes the typed result and
+//! writes it decorated ([`Reply::Tool`]).
 
 use mcp_sdk::{CallToolResult, ContentBlock, Error, Message, RequestId, TextContent};
-use serde::ser::{SerializeMap as _, SerializeSeq as _};
+use serde::ser::{SerializeMap, SerializeSeq as _};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
@@ -23,6 +25,24 @@ pub(crate) enum Reply {
     /// JSON text, as serde_json wrote it, for a destination that
     /// [takes it](crate::sink::MessageSink::takes_raw).
     Raw(String),
+    /// A tool's result as its handler gave it, for a destination that
+    /// writes it itself: the stateless era's answer, which adds what a
+    /// 2026-07-28 result carries as it writes.
+    Tool(CallToolResult),
+}
+
+/// The form dispatch gives a tool's result in: what its destination
+/// writes out best.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolForm {
+    /// A JSON tree ([`Reply::Value`]), for destinations that keep or
+    /// reshape results.
+    Tree,
+    /// JSON text ([`Reply::Raw`]), for one that writes answers out as they
+    /// are.
+    Text,
+    /// The typed result ([`Reply::Tool`]).
+    Typed,
 }
 
 impl Reply {
@@ -49,8 +69,18 @@ impl Reply {
             Reply::Value(value) => Ok(value),
             Reply::Raw(raw) => serde_json::from_str(&raw)
                 .map_err(|e| Error::internal(format_args!("the result did not read back: {e}"))),
+            Reply::Tool(result) => tool_result_value(result),
         }
     }
+}
+
+/// Encodes a tool's result as `serde_json::to_value` does, by moving its
+/// parts ([`CallToolResult::into_value`]): `tools/call` is the hottest
+/// request.
+pub(crate) fn tool_result_value(result: CallToolResult) -> Result<Value, Error> {
+    result
+        .into_value()
+        .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
 }
 
 /// The JSON-RPC answer to request `id`, as a message.
@@ -62,8 +92,9 @@ pub(crate) fn response(id: RequestId, answer: Result<Value, Error>) -> Message {
 }
 
 /// Whether `result`'s derived `Serialize` gives the members of its tree:
-/// nothing flattened from `extra` that could repeat a member's name.
-fn writes_as_its_tree(result: &CallToolResult) -> bool {
+/// nothing flattened from `extra` that could repeat a member's name (and
+/// so, for one, no `resultType`).
+pub(crate) fn writes_as_its_tree(result: &CallToolResult) -> bool {
     result.extra.is_empty()
         && result.content.iter().all(|block| {
             matches!(
@@ -81,7 +112,23 @@ fn writes_as_its_tree(result: &CallToolResult) -> bool {
 /// A tool's result of plain text blocks only, nothing unknown in it
 /// ([`writes_as_its_tree`]), written as its derived `Serialize` would,
 /// without the tagged enum's detour for each block.
-struct PlainTool<'a>(&'a CallToolResult);
+pub(crate) struct PlainTool<'a>(pub &'a CallToolResult);
+
+impl PlainTool<'_> {
+    /// Its members but `_meta`, into `map`: for a writer that adds to the
+    /// result (and to its `_meta`).
+    pub fn serialize_members<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let result = self.0;
+        map.serialize_entry("content", &Blocks(&result.content))?;
+        if let Some(structured) = &result.structured_content {
+            map.serialize_entry("structuredContent", structured)?;
+        }
+        if let Some(is_error) = result.is_error {
+            map.serialize_entry("isError", &is_error)?;
+        }
+        Ok(())
+    }
+}
 
 /// Content blocks, a plain text block as a map of its type and text.
 struct Blocks<'a>(&'a [ContentBlock]);
@@ -91,16 +138,9 @@ struct PlainText<'a>(&'a str);
 
 impl Serialize for PlainTool<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let result = self.0;
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("content", &Blocks(&result.content))?;
-        if let Some(structured) = &result.structured_content {
-            map.serialize_entry("structuredContent", structured)?;
-        }
-        if let Some(is_error) = result.is_error {
-            map.serialize_entry("isError", &is_error)?;
-        }
-        if let Some(meta) = &result.meta {
+        self.serialize_members(&mut map)?;
+        if let Some(meta) = &self.0.meta {
             map.serialize_entry("_meta", meta)?;
         }
         map.end()
@@ -183,7 +223,7 @@ mod tests {
     fn text_of(result: &CallToolResult) -> Value {
         match Reply::tool_text(result.clone()).unwrap() {
             Reply::Raw(raw) => serde_json::from_str(&raw).unwrap(),
-            Reply::Value(_) => panic!("a tool's text is text"),
+            _ => panic!("a tool's text is text"),
         }
     }
 
@@ -255,7 +295,7 @@ mod tests {
                 id: RequestId::Number(1),
                 result,
             },
-            Reply::Value(_) => panic!("a tool's text is text"),
+            _ => panic!("a tool's text is text"),
         };
         match answer.into_message() {
             Message::Error(e) => {

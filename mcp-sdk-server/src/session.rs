@@ -15,7 +15,7 @@ use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
 use crate::dispatch::{dispatch_reply, run_guarded, Era, ServerShared};
 use crate::peer::{Link, Peer};
-use crate::reply::{response, Reply};
+use crate::reply::{response, Reply, ToolForm};
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless;
@@ -460,8 +460,12 @@ impl Session {
                         .with_http(http);
                         // A tool's result as text, for a destination that
                         // writes it out as it is.
-                        let tool_text = reply.takes_raw();
-                        dispatch_reply(&session.shared, req.method, req.params, ctx, tool_text)
+                        let tool_form = if reply.takes_raw() {
+                            ToolForm::Text
+                        } else {
+                            ToolForm::Tree
+                        };
+                        dispatch_reply(&session.shared, req.method, req.params, ctx, tool_form)
                             .await
                     };
                     // Boxed: the handler's state is large, and a task's

@@ -83,7 +83,7 @@ impl dyn MessageSink {
                 Ok(()) => return,
                 Err(answer) => return self.send_answer_waiting(answer).await,
             },
-            Ok(Reply::Value(result)) => Ok(result),
+            Ok(reply) => reply.into_value(),
             Err(error) => Err(error),
         };
         let _ = self.send(response(id, answer)).await;

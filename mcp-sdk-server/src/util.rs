@@ -1,7 +1,7 @@
 //! Small helpers every layer uses: decoding params, encoding results,
 //! reading the progress token, locking, starting work.
 
-use mcp_sdk::{CallToolResult, Error, ProgressToken};
+use mcp_sdk::{Error, ProgressToken};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -19,14 +19,6 @@ pub(crate) fn parse<P: DeserializeOwned>(params: Option<Value>) -> Result<P, Err
 /// Encodes a result; a failure is -32603.
 pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
     serde_json::to_value(value)
-        .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
-}
-
-/// Encodes a tool's result as [`to_value`] does, by moving its parts
-/// ([`CallToolResult::into_value`]): `tools/call` is the hottest request.
-pub(crate) fn tool_result_value(result: CallToolResult) -> Result<Value, Error> {
-    result
-        .into_value()
         .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
 }
 

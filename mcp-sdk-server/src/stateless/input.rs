@@ -106,12 +106,22 @@ enum Kept {
     Body(Bytes),
 }
 
-/// How a handler run ended.
-pub(crate) enum Outcome {
+/// How a handler run ended, its result a `T`.
+pub(crate) enum Outcome<T = Value> {
     /// The handler finished (or input it was given was unusable).
-    Done(Result<Value, Error>),
+    Done(Result<T, Error>),
     /// The handler waits for input: these requests, and the state to seal.
     InputRequired(InputRequests, String),
+}
+
+impl<T> Outcome<T> {
+    /// The same end, a result made into a `U`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Done(result) => Outcome::Done(result.map(f)),
+            Outcome::InputRequired(requests, state) => Outcome::InputRequired(requests, state),
+        }
+    }
 }
 
 impl InputRound {
@@ -350,12 +360,12 @@ impl InputRound {
     }
 
     /// Runs the handler until it finishes or waits for input.
-    pub async fn drive(
+    pub async fn drive<T>(
         &self,
-        work: impl Future<Output = Result<Value, Error>>,
+        work: impl Future<Output = Result<T, Error>>,
         key: &RequestStateKey,
         ttl: Duration,
-    ) -> Outcome {
+    ) -> Outcome<T> {
         let mut work = std::pin::pin!(work);
         std::future::poll_fn(|cx| {
             self.waker.register(cx.waker());

@@ -15,8 +15,9 @@ pub(crate) mod tasks;
 use crate::client_info::ClientInfo;
 use crate::context::Http;
 use crate::context::RequestContext;
-use crate::dispatch::{dispatch, ServerShared};
+use crate::dispatch::{dispatch, dispatch_reply, ServerShared};
 use crate::peer::{Asker, Link, Peer};
+use crate::reply::{tool_result_value, writes_as_its_tree, PlainTool, Reply, ToolForm};
 use crate::sink::{MessageSink, Offer, Outbound};
 use crate::util::parse;
 use async_trait::async_trait;
@@ -26,8 +27,8 @@ use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::jsonrpc::JSONRPC_VERSION;
 use mcp_sdk::{CacheScope, RequestId};
 use mcp_sdk::{
-    DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion, RequestMeta,
-    SubscriptionsListenParams, SERVER_INFO_META_KEY,
+    CallToolResult, DiscoverResult, Error, ErrorCode, Implementation, Message, ProtocolVersion,
+    RequestMeta, SubscriptionsListenParams, SERVER_INFO_META_KEY,
 };
 use serde::ser::SerializeMap as _;
 use serde::{Serialize, Serializer};
@@ -127,7 +128,7 @@ pub(crate) async fn serve(
     let meta = read_meta(req.params.as_ref())?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
     let served = serve_checked(shared, req, None, meta, version, reply, cancel, http).await?;
-    Ok(served.into_value(shared))
+    served.into_value(shared)
 }
 
 /// A stateless request's answer, as [`serve_checked`] returns it.
@@ -140,24 +141,40 @@ pub(crate) enum Served {
     /// rather than insert it into the tree (copies of the server's
     /// identity to build and free, on every stateless answer).
     Undecorated { result: Value, cacheable: bool },
+    /// A tool's result of plain text blocks, nothing unknown in it
+    /// ([`writes_as_its_tree`]), still to decorate: a transport that writes
+    /// it out writes it from the typed result, with no tree made at all.
+    Tool {
+        result: CallToolResult,
+        cacheable: bool,
+    },
 }
 
 impl Served {
-    fn undecorated(method: &str, result: Value) -> Self {
-        Served::Undecorated {
-            result,
-            cacheable: CACHEABLE.contains(&method),
-        }
+    fn undecorated(method: &str, result: Reply) -> Result<Self, Error> {
+        let cacheable = CACHEABLE.contains(&method);
+        Ok(match result {
+            Reply::Tool(result) if writes_as_its_tree(&result) => {
+                Served::Tool { result, cacheable }
+            }
+            other => Served::Undecorated {
+                result: other.into_value()?,
+                cacheable,
+            },
+        })
     }
 
     /// The result as it goes out.
-    pub(crate) fn into_value(self, shared: &ServerShared) -> Value {
-        match self {
-            Served::Ready(value) => value,
-            Served::Undecorated { result, cacheable } => {
-                Decoration::of(shared).apply(cacheable, result)
-            }
-        }
+    ///
+    /// # Errors
+    /// A tool's result that does not serialize: -32603.
+    pub(crate) fn into_value(self, shared: &ServerShared) -> Result<Value, Error> {
+        let (result, cacheable) = match self {
+            Served::Ready(value) => return Ok(value),
+            Served::Undecorated { result, cacheable } => (result, cacheable),
+            Served::Tool { result, cacheable } => (tool_result_value(result)?, cacheable),
+        };
+        Ok(Decoration::of(shared).apply(cacheable, result))
     }
 
     /// The JSON-RPC response to request `id` with this result, as bytes:
@@ -171,6 +188,11 @@ impl Served {
         let result = match self {
             Served::Ready(value) => Decorated::Plain(value),
             Served::Undecorated { result, cacheable } => Decorated::Merged {
+                result,
+                cacheable: *cacheable,
+                decoration,
+            },
+            Served::Tool { result, cacheable } => Decorated::Tool {
                 result,
                 cacheable: *cacheable,
                 decoration,
@@ -256,6 +278,14 @@ enum Decorated<'a> {
         cacheable: bool,
         decoration: Decoration<'a>,
     },
+    /// A plain tool result ([`Served::Tool`]): it has no `resultType`,
+    /// caching hints or member unknown to its type, so each decoration
+    /// adds is written after its own members.
+    Tool {
+        result: &'a CallToolResult,
+        cacheable: bool,
+        decoration: Decoration<'a>,
+    },
 }
 
 /// A member [`Decoration::apply`] adds.
@@ -273,6 +303,11 @@ impl Serialize for Decorated<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (map, cacheable, d) = match self {
             Decorated::Plain(value) => return value.serialize(s),
+            Decorated::Tool {
+                result,
+                cacheable,
+                decoration,
+            } => return write_tool(s, result, *cacheable, *decoration),
             Decorated::Merged {
                 result: Value::Object(map),
                 cacheable,
@@ -326,6 +361,30 @@ impl Serialize for Added<'_> {
             }
         }
     }
+}
+
+/// A plain tool result with what [`Decoration::apply`] adds to it.
+fn write_tool<S: Serializer>(
+    s: S,
+    result: &CallToolResult,
+    cacheable: bool,
+    d: Decoration,
+) -> Result<S::Ok, S::Error> {
+    let mut out = s.serialize_map(None)?;
+    PlainTool(result).serialize_members(&mut out)?;
+    let meta = result.meta.as_ref();
+    match meta {
+        Some(meta) if meta.contains_key(SERVER_INFO_META_KEY) => {
+            out.serialize_entry("_meta", meta)?
+        }
+        _ => out.serialize_entry("_meta", &Added::Meta(meta, d.server_info))?,
+    }
+    out.serialize_entry("resultType", "complete")?;
+    if cacheable {
+        out.serialize_entry("cacheScope", &d.cache_scope)?;
+        out.serialize_entry("ttlMs", &d.ttl_ms)?;
+    }
+    out.end()
 }
 
 /// `map` with the `added` members (keys in order, none of them in `map`)
@@ -457,7 +516,8 @@ pub(crate) async fn serve_checked(
     // The round keeps the method's name: no copy of it to answer with.
     // Boxed: the round's future would hold the handler's twice over (as
     // its argument, then pinned), and be copied whole into this one.
-    let work = Box::pin(dispatch(shared, method, params, ctx));
+    // A tool's result comes typed, to be written decorated (`Served::Tool`).
+    let work = Box::pin(dispatch_reply(shared, method, params, ctx, ToolForm::Typed));
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;
@@ -505,7 +565,7 @@ async fn may_become_task(
         _ = tokio::time::sleep(config.tasks.grace) => None,
     };
     match outcome {
-        Some(outcome) => answer(METHOD, outcome),
+        Some(outcome) => answer(METHOD, outcome.map(Reply::Value)),
         None => {
             let finisher = shared.clone();
             let created = tasks::start(
@@ -525,13 +585,13 @@ async fn may_become_task(
 }
 
 /// The answer to a stateless request whose handler run ended as `outcome`.
-fn answer(method: &str, outcome: Outcome) -> Result<Served, Error> {
+fn answer(method: &str, outcome: Outcome<Reply>) -> Result<Served, Error> {
     match outcome {
-        Outcome::Done(Ok(result)) => Ok(Served::undecorated(method, result)),
+        Outcome::Done(Ok(result)) => Served::undecorated(method, result),
         Outcome::Done(Err(e)) => Err(modernize(e)),
-        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method) => Ok(
-            Served::undecorated(method, input_required_result(requests, state)),
-        ),
+        Outcome::InputRequired(requests, state) if MULTI_ROUND.contains(&method) => {
+            Served::undecorated(method, Reply::Value(input_required_result(requests, state)))
+        }
         Outcome::InputRequired(..) => Err(Error::internal(format_args!(
             "the {method} handler asked the client for input, but only tools/call, prompts/get \
              and resources/read may answer with InputRequiredResult"
@@ -673,5 +733,70 @@ mod tests {
                 }
             }
         }
+    }
+    /// A tool's result written from its type, decorated as it is written,
+    /// reads as the decorated tree: `_meta` (none, the result's own, one
+    /// with the server's identity already), structured content, an error.
+    /// A result with anything the plain writer does not know is kept as a
+    /// tree.
+    #[test]
+    fn a_typed_tool_result_written_decorated_is_the_decorated_result() {
+        let info = json!({"name": "echo-server", "version": "0"});
+        let with_meta = |meta: Value| {
+            let mut r = CallToolResult::text("hi");
+            r.meta = meta.as_object().cloned();
+            r
+        };
+        let results = [
+            CallToolResult::text("hello, \"bench\""),
+            CallToolResult::new(vec![]),
+            CallToolResult::error_text("no"),
+            CallToolResult::structured(json!({"n": 1, "list": [1, 2]})),
+            with_meta(json!({"a": 1})),
+            with_meta(json!({})),
+            with_meta(json!({SERVER_INFO_META_KEY: "theirs", "z": null})),
+        ];
+        for result in results {
+            assert!(writes_as_its_tree(&result));
+            for cacheable in [false, true] {
+                let decoration = Decoration {
+                    server_info: &info,
+                    ttl_ms: 60_000,
+                    cache_scope: CacheScope::Public,
+                };
+                let tree = result.clone().into_value().unwrap();
+                let expected = Message::response(
+                    RequestId::Number(2),
+                    decoration.apply(cacheable, tree.clone()),
+                );
+                let served = Served::undecorated(
+                    if cacheable {
+                        "tools/list"
+                    } else {
+                        "tools/call"
+                    },
+                    Reply::Tool(result.clone()),
+                )
+                .unwrap();
+                assert!(matches!(served, Served::Tool { .. }));
+                let written = served.write_decorated(decoration, &RequestId::Number(2));
+                let read: Message = serde_json::from_slice(&written).unwrap();
+                assert_eq!(read, expected, "{tree} cacheable: {cacheable}");
+            }
+        }
+        // An image block and an unknown member: not for the plain writer.
+        let mut odd = CallToolResult::new(vec![mcp_sdk::ContentBlock::image("aGk=", "image/png")]);
+        assert!(matches!(
+            Served::undecorated("tools/call", Reply::Tool(odd.clone())).unwrap(),
+            Served::Undecorated { .. }
+        ));
+        odd.extra
+            .insert("resultType".into(), json!("input_required"));
+        let Served::Undecorated { result, .. } =
+            Served::undecorated("tools/call", Reply::Tool(odd)).unwrap()
+        else {
+            panic!("a result with unknown members is kept as a tree");
+        };
+        assert_eq!(result["resultType"], "input_required");
     }
 }

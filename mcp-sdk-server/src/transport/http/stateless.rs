@@ -136,8 +136,8 @@ fn to_message(
     id: RequestId,
     result: Result<stateless::Served, Error>,
 ) -> Message {
-    match result {
-        Ok(served) => Message::response(id, served.into_value(shared)),
+    match result.and_then(|served| served.into_value(shared)) {
+        Ok(result) => Message::response(id, result),
         Err(e) => Message::error(Some(id), e),
     }
 }
