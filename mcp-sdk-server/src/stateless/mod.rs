@@ -179,7 +179,8 @@ impl Served {
 
     /// The JSON-RPC response to request `id` with this result, as bytes:
     /// the same bytes as `Message::response(id, self.into_value(shared))`
-    /// serialized.
+    /// serialized, but for a typed tool result, whose members come in its
+    /// type's order (the same JSON object).
     pub(crate) fn write_response(&self, shared: &ServerShared, id: &RequestId) -> Vec<u8> {
         self.write_decorated(Decoration::of(shared), id)
     }
