@@ -690,6 +690,39 @@ mod tests {
         }
     }
 
+    /// A `jsonrpc` member of any kind but the string "2.0" is -32600
+    /// naming what came, as it is read from text or from a tree.
+    #[test]
+    fn a_wrong_jsonrpc_member_says_what_came() {
+        let cases = [
+            (r#""1.0""#, r#"got "1.0""#),
+            ("2.0", "got 2.0"),
+            ("2", "got 2"),
+            ("-2", "got -2"),
+            ("true", "got true"),
+            ("null", "got null"),
+            (r#"{"v":"2.0"}"#, r#"got {"v":"2.0"}"#),
+            (r#"["2.0"]"#, r#"got ["2.0"]"#),
+        ];
+        for (member, said) in cases {
+            let text = format!(r#"{{"jsonrpc":{member},"id":7,"method":"ping"}}"#);
+            let from_text = err(text.as_bytes());
+            let tree: Value = serde_json::from_str(&text).unwrap();
+            let from_tree = decode_value(tree).unwrap_err();
+            for e in [from_text, from_tree] {
+                assert_eq!(e.error.code, ErrorCode::INVALID_REQUEST, "{member}");
+                assert_eq!(e.id, Some(RequestId::Number(7)));
+                assert!(
+                    e.error.message.contains(said),
+                    "{member}: {}",
+                    e.error.message
+                );
+            }
+        }
+        // Escaped, it is still "2.0".
+        assert!(decode(br#"{"jsonrpc":"\u0032.0","method":"n"}"#).is_ok());
+    }
+
     #[test]
     fn invalid_requests_echo_the_id() {
         let e = err(br#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#);
