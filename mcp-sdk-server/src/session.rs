@@ -395,97 +395,93 @@ impl Session {
                     p = session.permits.acquire() => p.ok(),
                 },
             };
+            // A token cancelled by now stops the request before it runs
+            // (`run_guarded` checks it first).
             let outcome = {
-                // `run_guarded` checks the token before anything runs.
-                if permit.is_none() && token.is_cancelled() {
-                    None
-                } else {
-                    // The stateless era's and the tasks' futures are boxed
-                    // apart: inline, the largest of them (4.7 KB) would set
-                    // the size of every request's future, made and copied
-                    // for each call.
-                    let work = async {
-                        if stateless {
-                            let shared = &session.shared;
-                            return Box::pin(stateless::serve(
-                                shared,
-                                req,
-                                reply.clone(),
-                                token.clone(),
-                                http,
+                // The stateless era's and the tasks' futures are boxed
+                // apart: inline, the largest of them (4.7 KB) would set
+                // the size of every request's future, made and copied
+                // for each call.
+                let work = async {
+                    if stateless {
+                        let shared = &session.shared;
+                        return Box::pin(stateless::serve(
+                            shared,
+                            req,
+                            reply.clone(),
+                            token.clone(),
+                            http,
+                        ))
+                        .await
+                        .map(Reply::Value);
+                    }
+                    let progress = progress_token(req.params.as_ref());
+                    match req.method.as_str() {
+                        "tools/call" => {
+                            match tasks::task_for_call(&session.shared, req.params.as_ref()) {
+                                Err(e) => return Err(e),
+                                Ok(Some(ttl)) => {
+                                    return Box::pin(session.tasks.start(
+                                        &session.shared,
+                                        session.peer(),
+                                        req.params,
+                                        ttl,
+                                        progress,
+                                        http,
+                                    ))
+                                    .await
+                                    .map(Reply::Value)
+                                }
+                                Ok(None) => {}
+                            }
+                        }
+                        m if m.starts_with("tasks/") => {
+                            return Box::pin(session.tasks.request(
+                                &session.shared,
+                                m,
+                                req.params,
+                                &reply,
+                                &token,
+                                &session.peer(),
                             ))
                             .await
-                            .map(Reply::Value);
+                            .map(Reply::Value)
                         }
-                        let progress = progress_token(req.params.as_ref());
-                        match req.method.as_str() {
-                            "tools/call" => {
-                                match tasks::task_for_call(&session.shared, req.params.as_ref()) {
-                                    Err(e) => return Err(e),
-                                    Ok(Some(ttl)) => {
-                                        return Box::pin(session.tasks.start(
-                                            &session.shared,
-                                            session.peer(),
-                                            req.params,
-                                            ttl,
-                                            progress,
-                                            http,
-                                        ))
-                                        .await
-                                        .map(Reply::Value)
-                                    }
-                                    Ok(None) => {}
-                                }
-                            }
-                            m if m.starts_with("tasks/") => {
-                                return Box::pin(session.tasks.request(
-                                    &session.shared,
-                                    m,
-                                    req.params,
-                                    &reply,
-                                    &token,
-                                    &session.peer(),
-                                ))
-                                .await
-                                .map(Reply::Value)
-                            }
-                            _ => {}
-                        }
-                        let ctx = RequestContext::new(
-                            id.clone(),
-                            progress,
-                            token.clone(),
-                            session.peer_on(reply.clone()),
-                        )
-                        .with_http(http);
-                        // A tool's result as text, for a destination that
-                        // writes it out as it is.
-                        let tool_form = if reply.takes_raw() {
-                            ToolForm::Text
-                        } else {
-                            ToolForm::Tree
-                        };
-                        dispatch_reply(&session.shared, req.method, req.params, ctx, tool_form)
-                            .await
-                    };
-                    // Boxed: the handler's state is large, and a task's
-                    // future is copied whole as it is spawned and as it
-                    // finishes (a tenth of a call's instructions before).
-                    let mut guarded = Box::pin(run_guarded(Box::pin(work), &token, &id));
-                    if turn.is_some() {
-                        tokio::select! {
-                            outcome = &mut guarded => outcome,
-                            () = tokio::time::sleep(BATCH_TURN) => {
-                                // Waiting, most likely (on the client, or on
-                                // another request of the batch): the next
-                                // request takes the turn.
-                                turn = None;
-                                guarded.await
-                            }
-                        }
-                    } else {
-                        guarded.await
+                        _ => {}
                     }
+                    let ctx = RequestContext::new(
+                        id.clone(),
+                        progress,
+                        token.clone(),
+                        session.peer_on(reply.clone()),
+                    )
+                    .with_http(http);
+                    // A tool's result as text, for a destination that
+                    // writes it out as it is.
+                    let tool_form = if reply.takes_raw() {
+                        ToolForm::Text
+                    } else {
+                        ToolForm::Tree
+                    };
+                    dispatch_reply(&session.shared, req.method, req.params, ctx, tool_form).await
+                };
+                // Boxed: the handler's state is large, and a task's
+                // future is copied whole as it is spawned and as it
+                // finishes (a tenth of a call's instructions before).
+                let mut guarded = Box::pin(run_guarded(Box::pin(work), &token, &id));
+                if turn.is_some() {
+                    tokio::select! {
+                        outcome = &mut guarded => outcome,
+                        () = tokio::time::sleep(BATCH_TURN) => {
+                            // Waiting, most likely (on the client, or on
+                            // another request of the batch): the next
+                            // request takes the turn.
+                            turn = None;
+                            guarded.await
+                        }
+                    }
+                } else {
+                    guarded.await
                 }
             };
             let now_idle = place.release();
