@@ -13,7 +13,7 @@ use crate::stateless::tasks::ExtensionTasks;
 use crate::util::{parse, to_value};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use mcp_sdk::jsonrpc::Request;
+use mcp_sdk::jsonrpc::{Request, TypedParams as _};
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteResult, Error, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
@@ -110,9 +110,107 @@ pub(crate) async fn dispatch(
     params: Option<Value>,
     ctx: RequestContext,
 ) -> Result<Value, Error> {
-    dispatch_reply(shared, method, params, ctx, ToolForm::Tree)
+    dispatch_reply(shared, method, Params::Json(params), ctx, ToolForm::Tree)
         .await?
         .into_value()
+}
+
+/// A request as the session era takes it: [`Request`], but for params
+/// that may already be typed ([`Params`]).
+#[derive(Debug)]
+pub(crate) struct InboundRequest {
+    pub id: RequestId,
+    pub method: String,
+    pub params: Params,
+}
+
+/// A request's params: JSON, or a `tools/call`'s read straight into their
+/// type from the message's text ([`decode_as`](mcp_sdk::jsonrpc::decode_as))
+/// by a transport whose request goes to the session era: the tree of the
+/// hottest request's params is then never built.
+#[derive(Debug)]
+pub(crate) enum Params {
+    Json(Option<Value>),
+    Call(Box<CallToolParams>),
+}
+
+impl InboundRequest {
+    /// A `tools/call` whose params were read typed.
+    pub fn call(id: RequestId, params: Box<CallToolParams>) -> Self {
+        InboundRequest {
+            id,
+            method: CallToolParams::METHOD.to_owned(),
+            params: Params::Call(params),
+        }
+    }
+
+    /// The request with JSON params, for what reads them so.
+    pub fn into_request(self) -> Request {
+        Request {
+            id: self.id,
+            method: self.method,
+            params: self.params.into_json(),
+        }
+    }
+}
+
+impl From<Request> for InboundRequest {
+    fn from(req: Request) -> Self {
+        InboundRequest {
+            id: req.id,
+            method: req.method,
+            params: Params::Json(req.params),
+        }
+    }
+}
+
+impl Params {
+    /// The params' `_meta`, if it is an object.
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Params::Json(params) => params.as_ref()?.get("_meta")?.as_object(),
+            Params::Call(call) => call.meta.as_ref(),
+        }
+    }
+
+    /// A `tools/call`'s `name`, if it is a string.
+    fn tool_name(&self) -> Option<&str> {
+        match self {
+            Params::Json(params) => params.as_ref()?.get("name")?.as_str(),
+            Params::Call(call) => Some(&call.name),
+        }
+    }
+
+    /// The params as JSON.
+    pub fn into_json(self) -> Option<Value> {
+        match self {
+            Params::Json(params) => params,
+            Params::Call(call) => Some(call.into_value()),
+        }
+    }
+
+    /// The params as JSON, borrowed when they are.
+    #[cfg(feature = "auth")]
+    pub fn as_json(&self) -> Option<std::borrow::Cow<'_, Value>> {
+        match self {
+            Params::Json(params) => params.as_ref().map(std::borrow::Cow::Borrowed),
+            Params::Call(call) => Some(std::borrow::Cow::Owned((**call).clone().into_value())),
+        }
+    }
+
+    /// The params as JSON, leaving none.
+    pub fn take_json(&mut self) -> Option<Value> {
+        std::mem::replace(self, Params::Json(None)).into_json()
+    }
+
+    /// A `tools/call`'s params: typed, or read from JSON (-32602 when they
+    /// do not fit).
+    fn into_call(self) -> Result<CallToolParams, Error> {
+        match self {
+            Params::Json(params) => call_tool_params(params),
+            Params::Call(call) => Ok(*call),
+        }
+    }
 }
 
 /// [`dispatch`], a tool's result in the form its destination writes out
@@ -120,11 +218,14 @@ pub(crate) async fn dispatch(
 pub(crate) async fn dispatch_reply(
     shared: &ServerShared,
     method: String,
-    params: Option<Value>,
+    params: Params,
     ctx: RequestContext,
     tool_form: ToolForm,
 ) -> Result<Reply, Error> {
-    let (trace, span) = crate::trace::request_span(&method, params.as_ref(), &ctx);
+    let tool = (method == "tools/call")
+        .then(|| params.tool_name())
+        .flatten();
+    let (trace, span) = crate::trace::request_span(&method, params.meta(), tool, &ctx);
     let ctx = ctx.with_trace(trace.clone());
     // Boxed: the trace's scope holds what it runs twice over (as its
     // argument, then in the task-local future), and the request's future
@@ -141,7 +242,7 @@ pub(crate) async fn dispatch_reply(
 async fn route(
     shared: &ServerShared,
     method: String,
-    params: Option<Value>,
+    params: Params,
     ctx: RequestContext,
     tool_form: ToolForm,
 ) -> Result<Reply, Error> {
@@ -156,7 +257,7 @@ async fn route(
 fn start<'a>(
     shared: &'a ServerShared,
     method: &'a str,
-    params: Option<Value>,
+    params: Params,
     ctx: RequestContext,
     tool_form: ToolForm,
 ) -> Result<Pending<'a>, Error> {
@@ -170,12 +271,15 @@ fn start<'a>(
         .is_some_and(|r| r.subscribe == Some(true));
     let prompts = caps.prompts.is_some();
     let completions = caps.completions.is_some();
+    if let ("tools/call", true) = (method, tools) {
+        return Ok(Pending::Tool {
+            answer: s.call_tool(params.into_call()?, ctx),
+            form: tool_form,
+        });
+    }
+    let params = params.into_json();
     Ok(match method {
         "tools/list" if tools => Pending::ListTools(s.list_tools(parse(params)?, ctx)),
-        "tools/call" if tools => Pending::Tool {
-            answer: s.call_tool(call_tool_params(params)?, ctx),
-            form: tool_form,
-        },
         "resources/list" if resources => {
             Pending::ListResources(s.list_resources(parse(params)?, ctx))
         }
@@ -336,16 +440,14 @@ pub(crate) enum Era {
 impl Era {
     /// The era of `req` by its body: stateless when its `_meta` names a
     /// protocol version, or its method exists only there.
-    pub fn of(req: &Request) -> Era {
+    pub fn of(req: &InboundRequest) -> Era {
         let stateless = matches!(
             req.method.as_str(),
             "server/discover" | "subscriptions/listen"
         ) || req
             .params
-            .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get(PROTOCOL_VERSION_META_KEY))
-            .is_some();
+            .meta()
+            .is_some_and(|m| m.contains_key(PROTOCOL_VERSION_META_KEY));
         if stateless {
             Era::Stateless
         } else {
@@ -399,6 +501,49 @@ mod tests {
         };
         assert!(run_guarded(work, &token, &id).await.is_none());
         assert!(!ran.load(Ordering::SeqCst));
+    }
+
+    /// A `tools/call` read typed from its text is, to everything that
+    /// reads its params (the era, the trace, the progress token, the tool's
+    /// name, the handler), the call read as JSON.
+    #[test]
+    fn typed_call_params_read_as_json_ones() {
+        use mcp_sdk::jsonrpc::{decode, decode_as, Decoded};
+        use mcp_sdk::Message;
+        let metas = [
+            json!(null),
+            json!({}),
+            json!({"progressToken": "p-1", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}),
+            json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "progressToken": 7}),
+        ];
+        for meta in metas {
+            let mut params = json!({"name": "echo", "arguments": {"text": "hi"}, "x": [1]});
+            if !meta.is_null() {
+                params["_meta"] = meta.clone();
+            }
+            let text = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+                .to_string();
+            let Ok(Decoded::Typed(id, call)) = decode_as::<CallToolParams>(text.as_bytes()) else {
+                panic!("{text}: the usual shape reads typed");
+            };
+            let typed = InboundRequest::call(id, call);
+            let Ok(Message::Request(req)) = decode(text.as_bytes()) else {
+                panic!("{text}");
+            };
+            let json = InboundRequest::from(req.clone());
+            assert_eq!(Era::of(&typed), Era::of(&json), "{text}");
+            assert_eq!(typed.params.meta(), json.params.meta(), "{text}");
+            assert_eq!(typed.params.tool_name(), Some("echo"));
+            assert_eq!(json.params.tool_name(), Some("echo"));
+            assert_eq!(
+                crate::util::progress_token(typed.params.meta()),
+                crate::util::progress_token(json.params.meta()),
+            );
+            let back = typed.into_request();
+            assert_eq!(back, req, "{text}: JSON again, the same request");
+            let (a, b) = (Params::Json(back.params), json.params);
+            assert_eq!(a.into_call().unwrap(), b.into_call().unwrap());
+        }
     }
 
     /// The hand-taken params equal the derived ones, and params of any

@@ -13,7 +13,7 @@
 
 use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch_reply, run_guarded, Era, ServerShared};
+use crate::dispatch::{dispatch_reply, run_guarded, Era, InboundRequest, ServerShared};
 use crate::peer::{Link, Peer};
 use crate::reply::{response, Reply, ToolForm};
 use crate::server::Server;
@@ -23,7 +23,7 @@ use crate::tasks::{self, Tasks};
 /// The router still takes its lock helper from here.
 pub(crate) use crate::util::lock;
 use crate::util::{on_one_thread, parse, progress_token, start_here, to_value, IdMap};
-use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Request, Response};
+use mcp_sdk::jsonrpc::{DecodeError, ErrorResponse, Notification, Response};
 use mcp_sdk::{
     CancelledNotificationParams, Error, InitializeParams, InitializeResult, Message,
     ProtocolVersion, RequestId, SetLevelParams,
@@ -199,21 +199,7 @@ impl Session {
     /// `http`, which its handler may read.
     pub async fn handle_from(self: &Arc<Self>, msg: Message, reply: Outbound, http: Http) {
         match msg {
-            Message::Request(req) => {
-                let era = Era::of(&req);
-                if let Some(running) = self.start_request(era, req, reply, http, None).await {
-                    // On a runtime of one thread nothing runs beside this
-                    // anyway: a request that answers at once (most do) is
-                    // run to its end here, sparing a task (allocated,
-                    // scheduled, entered) per call. Elsewhere its task may
-                    // run on another thread while this one reads on.
-                    if on_one_thread() {
-                        start_here(running);
-                    } else {
-                        tokio::spawn(running);
-                    }
-                }
-            }
+            Message::Request(req) => self.handle_request(req.into(), reply, http).await,
             Message::Notification(n) => self.handle_notification(n, reply).await,
             Message::Response(Response { id, result }) => self.link.resolve(id, Ok(result)),
             Message::Error(ErrorResponse {
@@ -222,6 +208,30 @@ impl Session {
             }) => self.link.resolve(id, Err(error)),
             Message::Error(ErrorResponse { id: None, error }) => {
                 tracing::warn!(%error, "the client reported an error without an id");
+            }
+        }
+    }
+
+    /// Takes one request, of either era (its body says which), as
+    /// [`handle_from`](Self::handle_from) does: for a transport that read
+    /// a `tools/call`'s params typed.
+    pub(crate) async fn handle_request(
+        self: &Arc<Self>,
+        req: InboundRequest,
+        reply: Outbound,
+        http: Http,
+    ) {
+        let era = Era::of(&req);
+        if let Some(running) = self.start_request(era, req, reply, http, None).await {
+            // On a runtime of one thread nothing runs beside this anyway: a
+            // request that answers at once (most do) is run to its end here,
+            // sparing a task (allocated, scheduled, entered) per call.
+            // Elsewhere its task may run on another thread while this one
+            // reads on.
+            if on_one_thread() {
+                start_here(running);
+            } else {
+                tokio::spawn(running);
             }
         }
     }
@@ -274,6 +284,7 @@ impl Session {
                 }
                 Ok(Message::Request(req)) => {
                     batch.pending.ids.push(req.id.clone());
+                    let req = InboundRequest::from(req);
                     let era = Era::of(&req);
                     let started = self
                         .start_request(era, req, reply.clone(), http.clone(), Some(&turns))
@@ -300,7 +311,7 @@ impl Session {
     pub async fn start_request(
         self: &Arc<Self>,
         era: Era,
-        req: Request,
+        req: InboundRequest,
         reply: Outbound,
         http: Http,
         turns: Option<&Arc<Semaphore>>,
@@ -313,12 +324,12 @@ impl Session {
         let mut req = req;
         let answer = match req.method.as_str() {
             _ if stateless => None,
-            "initialize" => Some(self.initialize(req.params.take())),
+            "initialize" => Some(self.initialize(req.params.take_json())),
             "ping" => Some(Ok(Value::Object(Default::default()))),
             _ if !self.is_initialized() => Some(Err(Error::invalid_request(
                 "the session is not initialized: send \"initialize\" first",
             ))),
-            "logging/setLevel" => Some(self.set_level(req.params.take())),
+            "logging/setLevel" => Some(self.set_level(req.params.take_json())),
             _ => None,
         };
         if let Some(answer) = answer {
@@ -407,7 +418,7 @@ impl Session {
                         let shared = &session.shared;
                         return Box::pin(stateless::serve(
                             shared,
-                            req,
+                            req.into_request(),
                             reply.clone(),
                             token.clone(),
                             http,
@@ -415,31 +426,29 @@ impl Session {
                         .await
                         .map(Reply::Value);
                     }
-                    let progress = progress_token(req.params.as_ref());
+                    let progress = progress_token(req.params.meta());
                     match req.method.as_str() {
-                        "tools/call" => {
-                            match tasks::task_for_call(&session.shared, req.params.as_ref()) {
-                                Err(e) => return Err(e),
-                                Ok(Some(ttl)) => {
-                                    return Box::pin(session.tasks.start(
-                                        &session.shared,
-                                        session.peer(),
-                                        req.params,
-                                        ttl,
-                                        progress,
-                                        http,
-                                    ))
-                                    .await
-                                    .map(Reply::Value)
-                                }
-                                Ok(None) => {}
+                        "tools/call" => match tasks::task_for_call(&session.shared, &req.params) {
+                            Err(e) => return Err(e),
+                            Ok(Some(ttl)) => {
+                                return Box::pin(session.tasks.start(
+                                    &session.shared,
+                                    session.peer(),
+                                    req.params.into_json(),
+                                    ttl,
+                                    progress,
+                                    http,
+                                ))
+                                .await
+                                .map(Reply::Value)
                             }
-                        }
+                            Ok(None) => {}
+                        },
                         m if m.starts_with("tasks/") => {
                             return Box::pin(session.tasks.request(
                                 &session.shared,
                                 m,
-                                req.params,
+                                req.params.into_json(),
                                 &reply,
                                 &token,
                                 &session.peer(),

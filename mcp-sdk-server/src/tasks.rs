@@ -28,7 +28,7 @@
 
 pub use crate::config::TaskConfig;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch, ServerShared};
+use crate::dispatch::{dispatch, Params, ServerShared};
 use crate::peer::{Peer, TaskBinding};
 use crate::sink::Outbound;
 use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
@@ -255,11 +255,11 @@ impl Tasks {
 /// disagree.
 pub(crate) fn task_for_call(
     shared: &ServerShared,
-    params: Option<&Value>,
+    params: &Params,
 ) -> Result<Option<Option<u64>>, Error> {
-    let Some(params) = params else {
+    if let Params::Json(None) = params {
         return Ok(None);
-    };
+    }
     let offered = shared
         .capabilities()
         .tasks
@@ -273,21 +273,28 @@ pub(crate) fn task_for_call(
         // request normally).
         return Ok(None);
     }
-    let name = params
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    // The name, and the task asked for (with its time to live, if any).
+    let (name, task) = match params {
+        Params::Json(params) => {
+            let params = params.as_ref();
+            (
+                params.and_then(|p| p.get("name")?.as_str()),
+                params
+                    .and_then(|p| p.get("task"))
+                    .map(|task| task.get("ttl").and_then(Value::as_u64)),
+            )
+        }
+        Params::Call(call) => (Some(call.name.as_str()), call.task.as_ref().map(|t| t.ttl)),
+    };
+    let name = name.unwrap_or_default();
     let support = shared
         .server
         .find_tool(name)
         .and_then(|t| t.execution)
         .and_then(|e| e.task_support)
         .unwrap_or(TaskSupport::Forbidden);
-    let task = params.get("task");
     match (task, support) {
-        (Some(task), TaskSupport::Optional | TaskSupport::Required) => {
-            Ok(Some(task.get("ttl").and_then(Value::as_u64)))
-        }
+        (Some(ttl), TaskSupport::Optional | TaskSupport::Required) => Ok(Some(ttl)),
         (Some(_), TaskSupport::Forbidden) => Err(Error::new(
             ErrorCode::METHOD_NOT_FOUND,
             format!(

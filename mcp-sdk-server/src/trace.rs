@@ -7,17 +7,17 @@
 
 use crate::context::RequestContext;
 use mcp_sdk::trace::TraceContext;
-use serde_json::Value;
+use mcp_sdk::Meta;
 use tracing::field::Empty;
 use tracing::Span;
 
 /// The HTTP header naming a Streamable HTTP session.
 const SESSION_HEADER: &str = "mcp-session-id";
 
-/// This server's span for a request with `params`: a child of the
+/// This server's span for a request whose params carry `meta`: a child of the
 /// incoming trace context, or a new trace.
-pub(crate) fn incoming(params: Option<&Value>) -> (TraceContext, Option<TraceContext>) {
-    match TraceContext::from_params(params) {
+pub(crate) fn incoming(meta: Option<&Meta>) -> (TraceContext, Option<TraceContext>) {
+    match meta.and_then(TraceContext::from_meta) {
         Some(Ok(parent)) => (parent.child(), Some(parent)),
         Some(Err(e)) => {
             tracing::debug!(reason = %e, "ignoring the request's traceparent; starting a new trace");
@@ -32,10 +32,11 @@ pub(crate) fn incoming(params: Option<&Value>) -> (TraceContext, Option<TraceCon
 /// span and parent ids).
 pub(crate) fn request_span(
     method: &str,
-    params: Option<&Value>,
+    meta: Option<&Meta>,
+    tool: Option<&str>,
     ctx: &RequestContext,
 ) -> (TraceContext, Span) {
-    let (trace, parent) = incoming(params);
+    let (trace, parent) = incoming(meta);
     let span = tracing::info_span!(
         "mcp.request",
         mcp.method = method,
@@ -50,10 +51,8 @@ pub(crate) fn request_span(
     if span.is_disabled() {
         return (trace, span);
     }
-    if method == "tools/call" {
-        if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
-            span.record("mcp.tool", name);
-        }
+    if let Some(name) = tool {
+        span.record("mcp.tool", name);
     }
     if let Some(session) = ctx.http_parts().and_then(|p| p.headers.get(SESSION_HEADER)) {
         span.record("mcp.session", session_tag(session.as_bytes()).as_str());

@@ -4,7 +4,7 @@
 use mcp_sdk::{Error, ProgressToken};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -22,9 +22,9 @@ pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
         .map_err(|e| Error::internal(format_args!("the result did not serialize: {e}")))
 }
 
-/// The `_meta.progressToken` of a request's params.
-pub(crate) fn progress_token(params: Option<&Value>) -> Option<ProgressToken> {
-    let token = params?.get("_meta")?.get("progressToken")?;
+/// The `progressToken` in a request's `_meta`.
+pub(crate) fn progress_token(meta: Option<&Map<String, Value>>) -> Option<ProgressToken> {
+    let token = meta?.get("progressToken")?;
     serde_json::from_value(token.clone()).ok()
 }
 

@@ -12,6 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The `jsonrpc` member every message carries.
 pub const JSONRPC_VERSION: &str = "2.0";
@@ -208,10 +209,87 @@ impl DecodeError {
 /// method, an id that is neither integer nor string) gives -32600. For the
 /// batches of revision 2025-03-26, see [`decode_batch`].
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-    match parse(bytes)? {
-        Payload::Object(envelope) => envelope.into_message(),
+    decode_as::<Untyped>(bytes).map(Decoded::into_message)
+}
+
+/// Params that [`decode_as`] reads straight from the text into their type,
+/// for one method: a server spares the JSON tree of its hottest request
+/// (`tools/call`), built only to be taken apart again.
+pub trait TypedParams: Sized {
+    /// The method whose params these are.
+    const METHOD: &'static str;
+
+    /// Reads the params object. Params of an unusual shape (a member of
+    /// the wrong type, one missing, one the type reads only through its
+    /// derived `Deserialize`) come back as their JSON tree, for the
+    /// caller to read as it always does, with the same errors.
+    ///
+    /// # Errors
+    /// Only what the JSON itself gets wrong (malformed text).
+    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Value>, A::Error>;
+
+    /// The params as JSON, for a caller that needs them so after all.
+    fn into_value(self) -> Value;
+}
+
+/// A message as [`decode_as`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded<P> {
+    /// A request for `P`'s method, its params read into `P` (boxed: the
+    /// message is moved on whole, and params can be large).
+    Typed(RequestId, Box<P>),
+    /// Any other message, exactly as [`decode`] gives it.
+    Message(Message),
+}
+
+impl<P: TypedParams> Decoded<P> {
+    /// The message as [`decode`] gives it: typed params become JSON again.
+    pub fn into_message(self) -> Message {
+        match self {
+            Decoded::Typed(id, params) => Message::Request(Request {
+                id,
+                method: P::METHOD.to_owned(),
+                params: Some((*params).into_value()),
+            }),
+            Decoded::Message(msg) => msg,
+        }
+    }
+}
+
+/// [`decode`], with the params of a `P::METHOD` request read into `P` when
+/// `method` comes before `params` (as every client writes them) and they
+/// have their usual shape. Errors are [`decode`]'s, byte for byte.
+///
+/// ```
+/// use mcp_sdk::jsonrpc::{decode_as, Decoded};
+/// use mcp_sdk::CallToolParams;
+/// let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+/// let Ok(Decoded::Typed(id, params)) = decode_as::<CallToolParams>(call) else { panic!() };
+/// assert_eq!((id, params.name.as_str()), (1.into(), "echo"));
+/// let ping = br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
+/// assert!(matches!(decode_as::<CallToolParams>(ping), Ok(Decoded::Message(_))));
+/// ```
+pub fn decode_as<P: TypedParams>(bytes: &[u8]) -> Result<Decoded<P>, DecodeError> {
+    match parse::<P>(bytes)? {
+        Payload::Object(envelope) => envelope.into_decoded(),
         Payload::Array(_) => Err(DecodeError::invalid(None, NO_BATCHES)),
         Payload::Other(kind) => Err(not_an_object(kind)),
+    }
+}
+
+/// No params typed: what [`decode`] and [`decode_batch`] read with.
+enum Untyped {}
+
+impl TypedParams for Untyped {
+    // The one method with no name: its params, if any, read as a tree.
+    const METHOD: &'static str = "";
+
+    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Value>, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Err)
+    }
+
+    fn into_value(self) -> Value {
+        match self {}
     }
 }
 
@@ -239,7 +317,7 @@ pub enum Incoming {
 /// assert_eq!(decode_batch(b"[]").unwrap_err().error.code, mcp_sdk::ErrorCode::INVALID_REQUEST);
 /// ```
 pub fn decode_batch(bytes: &[u8]) -> Result<Incoming, DecodeError> {
-    match parse(bytes)? {
+    match parse::<Untyped>(bytes)? {
         Payload::Object(envelope) => envelope.into_message().map(Incoming::Single),
         Payload::Array(items) if items.is_empty() => Err(DecodeError::invalid(
             None,
@@ -293,7 +371,7 @@ fn not_an_object(kind: &str) -> DecodeError {
     )
 }
 
-fn parse(bytes: &[u8]) -> Result<Payload, DecodeError> {
+fn parse<P: TypedParams>(bytes: &[u8]) -> Result<Payload<P>, DecodeError> {
     // The whole text is checked for UTF-8 once, and serde_json then reads a
     // `str`: reading bytes, it checks each string it meets on its own, a
     // tenth of a small message's decoding.
@@ -313,7 +391,7 @@ fn parse(bytes: &[u8]) -> Result<Payload, DecodeError> {
 /// Decodes one JSON-RPC message from an already-parsed JSON value.
 pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
     match value {
-        Value::Object(obj) => Envelope::from_map(obj).into_message(),
+        Value::Object(obj) => Envelope::<Untyped>::from_map(obj).into_message(),
         Value::Array(_) => Err(DecodeError::invalid(None, NO_BATCHES)),
         other => Err(not_an_object(kind(&other))),
     }
@@ -322,38 +400,62 @@ pub fn decode_value(value: Value) -> Result<Message, DecodeError> {
 /// A top-level JSON value as decoding sees it. Objects are read straight
 /// into an [`Envelope`]: no map of the whole message is built, and member
 /// names are matched without allocating.
-enum Payload {
-    Object(Envelope),
-    Array(Vec<Payload>),
+enum Payload<P> {
+    Object(Envelope<P>),
+    Array(Vec<Payload<P>>),
     /// Anything else, by kind ("a number", "null"...).
     Other(&'static str),
 }
 
 /// The members of a message object that JSON-RPC defines; others are
 /// ignored. A member given twice counts with its last value.
-#[derive(Default)]
-struct Envelope {
+struct Envelope<P> {
     jsonrpc: Option<Value>,
     id: Option<Value>,
     method: Option<Value>,
-    params: Option<Value>,
+    params: Option<Params<P>>,
     result: Option<Value>,
     error: Option<Value>,
 }
 
-impl Envelope {
-    fn from_map(mut obj: Map<String, Value>) -> Envelope {
+/// A message's params: read as `P` ([`TypedParams`]), or as JSON.
+enum Params<P> {
+    Typed(Box<P>),
+    Json(Value),
+}
+
+impl<P> Default for Envelope<P> {
+    fn default() -> Self {
+        Envelope {
+            jsonrpc: None,
+            id: None,
+            method: None,
+            params: None,
+            result: None,
+            error: None,
+        }
+    }
+}
+
+impl Envelope<Untyped> {
+    fn from_map(mut obj: Map<String, Value>) -> Self {
         Envelope {
             jsonrpc: obj.remove("jsonrpc"),
             id: obj.remove("id"),
             method: obj.remove("method"),
-            params: obj.remove("params"),
+            params: obj.remove("params").map(Params::Json),
             result: obj.remove("result"),
             error: obj.remove("error"),
         }
     }
 
     fn into_message(self) -> Result<Message, DecodeError> {
+        self.into_decoded().map(Decoded::into_message)
+    }
+}
+
+impl<P: TypedParams> Envelope<P> {
+    fn into_decoded(self) -> Result<Decoded<P>, DecodeError> {
         // Read the id first, so every later error can echo it. A null id
         // is allowed on an error response only: a request with one is
         // refused, not mistaken for a notification (which has no id).
@@ -387,9 +489,22 @@ impl Envelope {
                 return Err(DecodeError::invalid(id, "\"method\" must be a string"));
             };
             let params = match self.params {
-                None | Some(Value::Null) => None,
-                Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
-                Some(other) => {
+                // (Typed by the method that came before them, which a
+                // later `method` member may have replaced.)
+                Some(Params::Typed(typed)) if !null_id && method == P::METHOD => {
+                    return Ok(match id {
+                        Some(id) => Decoded::Typed(id, typed),
+                        // A notification of the method: JSON, as ever.
+                        None => Decoded::Message(Message::Notification(Notification {
+                            method,
+                            params: Some((*typed).into_value()),
+                        })),
+                    });
+                }
+                Some(Params::Typed(typed)) => Some((*typed).into_value()),
+                None | Some(Params::Json(Value::Null)) => None,
+                Some(Params::Json(p @ (Value::Object(_) | Value::Array(_)))) => Some(p),
+                Some(Params::Json(other)) => {
                     return Err(DecodeError::invalid(
                         id,
                         format_args!(
@@ -406,24 +521,27 @@ impl Envelope {
                      (a notification has no \"id\" member)",
                 ));
             }
-            return Ok(match id {
+            return Ok(Decoded::Message(match id {
                 Some(id) => Message::Request(Request { id, method, params }),
                 None => Message::Notification(Notification { method, params }),
-            });
+            }));
         }
 
         if let Some(result) = self.result {
             let Some(id) = id else {
                 return Err(DecodeError::invalid(None, "a response needs an \"id\""));
             };
-            return Ok(Message::Response(Response { id, result }));
+            return Ok(Decoded::Message(Message::Response(Response { id, result })));
         }
 
         if let Some(error) = self.error {
             let error: Error = serde_json::from_value(error).map_err(|e| {
                 DecodeError::invalid(id.clone(), format_args!("malformed \"error\": {e}"))
             })?;
-            return Ok(Message::Error(ErrorResponse { id, error }));
+            return Ok(Decoded::Message(Message::Error(ErrorResponse {
+                id,
+                error,
+            })));
         }
 
         Err(DecodeError::invalid(
@@ -468,22 +586,31 @@ impl<'de> Deserialize<'de> for Member {
     }
 }
 
-impl<'de> Deserialize<'de> for Payload {
+impl<'de, P: TypedParams> Deserialize<'de> for Payload<P> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Payload;
+        struct V<P>(PhantomData<P>);
+        impl<'de, P: TypedParams> Visitor<'de> for V<P> {
+            type Value = Payload<P>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload<P>, A::Error> {
                 let mut e = Envelope::default();
                 while let Some(member) = map.next_key::<Member>()? {
                     let slot = match member {
                         Member::Jsonrpc => &mut e.jsonrpc,
                         Member::Id => &mut e.id,
                         Member::Method => &mut e.method,
-                        Member::Params => &mut e.params,
+                        Member::Params => {
+                            let typed = !P::METHOD.is_empty()
+                                && matches!(&e.method, Some(Value::String(m)) if m == P::METHOD);
+                            e.params = Some(if typed {
+                                map.next_value_seed(ParamsSeed(PhantomData))?
+                            } else {
+                                Params::Json(map.next_value()?)
+                            });
+                            continue;
+                        }
                         Member::Result => &mut e.result,
                         Member::Error => &mut e.error,
                         Member::Other => {
@@ -495,36 +622,85 @@ impl<'de> Deserialize<'de> for Payload {
                 }
                 Ok(Payload::Object(e))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload<P>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
                 Ok(Payload::Array(items))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Payload, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("a boolean"))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Payload, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("a number"))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Payload, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("a number"))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Payload, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("a number"))
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Payload, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("a string"))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Payload, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("null"))
             }
-            fn visit_none<E: de::Error>(self) -> Result<Payload, E> {
+            fn visit_none<E: de::Error>(self) -> Result<Payload<P>, E> {
                 Ok(Payload::Other("null"))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// Reads params as `P` when they are an object, else as the JSON they are
+/// (for the envelope's checks to refuse or pass on as ever).
+struct ParamsSeed<P>(PhantomData<P>);
+
+impl<'de, P: TypedParams> de::DeserializeSeed<'de> for ParamsSeed<P> {
+    type Value = Params<P>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Params<P>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, P: TypedParams> Visitor<'de> for ParamsSeed<P> {
+    type Value = Params<P>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Params<P>, A::Error> {
+        Ok(match P::read(map)? {
+            Ok(typed) => Params::Typed(Box::new(typed)),
+            Err(json) => Params::Json(json),
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Params<P>, A::Error> {
+        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Params::Json)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Params<P>, E> {
+        Ok(Params::Json(v.into()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Params<P>, E> {
+        Ok(Params::Json(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Params<P>, E> {
+        Ok(Params::Json(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Params<P>, E> {
+        Ok(Params::Json(v.into()))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Params<P>, E> {
+        Ok(Params::Json(v.into()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Params<P>, E> {
+        Ok(Params::Json(Value::Null))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Params<P>, E> {
+        Ok(Params::Json(Value::Null))
     }
 }
 
@@ -585,6 +761,63 @@ mod tests {
     use super::*;
     use crate::ErrorCode;
     use serde_json::json;
+
+    /// Reading `tools/call`'s params typed changes nothing a caller sees:
+    /// every message decodes to what `decode` gives, errors included, and
+    /// typed params are what the derived reading makes of the tree.
+    #[test]
+    fn typed_call_params_decode_as_the_tree_does() {
+        use crate::CallToolParams;
+        let call = |params: &str| {
+            format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{params}}}"#)
+        };
+        let mut typed = 0;
+        let cases = [
+            call(r#"{"name":"echo","arguments":{"text":"hi"}}"#),
+            call(r#"{"name":"echo"}"#),
+            call(r#"{"name":"echo","arguments":{},"_meta":{"progressToken":3},"x":1}"#),
+            call(r#"{"arguments":{"a":[1,{"b":null}]},"name":"e\u0063ho","z":{"y":2}}"#),
+            call(r#"{"name":"a","name":"echo","x":1,"x":2}"#),
+            call(r#"{"na\u006de":"echo"}"#),
+            // Not the usual shape: the tree, and the derived reading's errors.
+            call(r#"{"name":"echo","task":{"ttl":5}}"#),
+            call(r#"{"name":"echo","arguments":null}"#),
+            call(r#"{"name":"echo","_meta":null,"z":1}"#),
+            call(r#"{"name":"echo","name":7}"#),
+            call(r#"{"arguments":{}}"#),
+            call(r#"{"name":["echo"],"_meta":{}}"#),
+            call(r#"{"name":"echo","arguments":[1]}"#),
+            call("[1]"),
+            call("null"),
+            call("7"),
+            call(r#""echo""#),
+            call(r#"{"name":"echo","arguments":{"text":"hi"}"#),
+            // Not a request with its params after its method.
+            r#"{"jsonrpc":"2.0","id":7,"params":{"name":"echo"},"method":"tools/call"}"#.into(),
+            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo"}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo"}}"#.into(),
+            r#"{"jsonrpc":"1.0","id":7,"method":"tools/call","params":{"name":"echo"}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"name":"echo"}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"a"},"method":"ping"}"#.into(),
+        ];
+        for case in &cases {
+            let bytes = case.as_bytes();
+            let plain = decode(bytes);
+            let ours = decode_as::<CallToolParams>(bytes);
+            if let Ok(Decoded::Typed(id, params)) = &ours {
+                typed += 1;
+                let Ok(Message::Request(req)) = &plain else {
+                    panic!("{case}: typed, but decode gives {plain:?}");
+                };
+                assert_eq!((id, req.method.as_str()), (&req.id, "tools/call"), "{case}");
+                let derived: CallToolParams =
+                    serde_json::from_value(req.params.clone().unwrap()).unwrap();
+                assert_eq!(**params, derived, "{case}");
+            }
+            assert_eq!(ours.map(Decoded::into_message), plain, "{case}");
+        }
+        assert_eq!(typed, 6, "the usual shapes are read typed");
+    }
 
     #[test]
     fn a_request_with_a_null_id_is_invalid_not_a_notification() {

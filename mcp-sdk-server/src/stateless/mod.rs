@@ -15,7 +15,7 @@ pub(crate) mod tasks;
 use crate::client_info::ClientInfo;
 use crate::context::Http;
 use crate::context::RequestContext;
-use crate::dispatch::{dispatch, dispatch_reply, ServerShared};
+use crate::dispatch::{dispatch, dispatch_reply, Params, ServerShared};
 use crate::peer::{Asker, Link, Peer};
 use crate::reply::{tool_result_value, writes_as_its_tree, PlainTool, Reply, ToolForm};
 use crate::sink::{MessageSink, Offer, Outbound};
@@ -518,7 +518,13 @@ pub(crate) async fn serve_checked(
     // Boxed: the round's future would hold the handler's twice over (as
     // its argument, then pinned), and be copied whole into this one.
     // A tool's result comes typed, to be written decorated (`Served::Tool`).
-    let work = Box::pin(dispatch_reply(shared, method, params, ctx, ToolForm::Typed));
+    let work = Box::pin(dispatch_reply(
+        shared,
+        method,
+        Params::Json(params),
+        ctx,
+        ToolForm::Typed,
+    ));
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;

@@ -4,14 +4,14 @@
 //! as one array on one line.
 
 use crate::config::SessionConfig;
-use crate::dispatch::ServerShared;
+use crate::dispatch::{InboundRequest, ServerShared};
 use crate::reply::RawAnswer;
 use crate::server::Server;
 use crate::session::Session;
 use crate::sink::{MessageSink, Offer, Outbound};
 use async_trait::async_trait;
 use mcp_sdk::framing::{find_newline, read_line, trim_line};
-use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
+use mcp_sdk::jsonrpc::{decode_as, decode_batch, encode_batch, is_batch, Decoded, Incoming};
 use mcp_sdk::{Error, Message};
 use std::io;
 use std::sync::Arc;
@@ -282,8 +282,13 @@ async fn take_line(
     if is_batch(text) {
         return batch(session, text, out, lines).await;
     }
-    match decode(text) {
-        Ok(msg) => session.handle(msg, out.clone()).await,
+    // A `tools/call` has its params read typed, without a tree.
+    match decode_as(text) {
+        Ok(Decoded::Typed(id, params)) => {
+            let req = InboundRequest::call(id, params);
+            session.handle_request(req, out.clone(), None).await
+        }
+        Ok(Decoded::Message(msg)) => session.handle(msg, out.clone()).await,
         Err(e) => {
             let _ = out.send(e.into_message()).await;
         }

@@ -4,8 +4,11 @@ use super::{
     impl_has_meta, impl_notification, impl_request, impl_with_extra, meta_only, ContentBlock, Icon,
     JsonObject, Meta, TaskMetadata, TextContent,
 };
-use serde::{Deserialize, Serialize};
+use crate::jsonrpc::TypedParams;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// A tool the model can call.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -286,6 +289,125 @@ pub struct CallToolParams {
     /// Fields this version of the SDK does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Read straight from a `tools/call`'s text by servers
+/// ([`decode_as`](crate::jsonrpc::decode_as)): the name, the arguments and
+/// `_meta` as they usually come, without the JSON tree of the whole params
+/// that the derived `Deserialize` (which buffers them, for `extra`) or a
+/// reading through [`Value`] builds. Anything else (a member of another
+/// type, no name, a `task`) comes back as the tree, for the derived reading
+/// and its errors.
+impl TypedParams for CallToolParams {
+    const METHOD: &'static str = "tools/call";
+
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, Value>, A::Error> {
+        let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
+        let mut extra = Map::new();
+        // A member given twice counts with its last value, as in a tree.
+        while let Some(member) = map.next_key::<CallMember>()? {
+            let slot = match member {
+                CallMember::Name => &mut name,
+                CallMember::Arguments => &mut arguments,
+                CallMember::Meta => &mut meta,
+                CallMember::Task => &mut task,
+                CallMember::Other(key) => {
+                    extra.insert(key, map.next_value()?);
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<Value>()?);
+        }
+        Ok(match (name, arguments, meta, task) {
+            (
+                Some(Value::String(name)),
+                arguments @ (None | Some(Value::Object(_))),
+                meta @ (None | Some(Value::Object(_))),
+                None,
+            ) => Ok(CallToolParams {
+                name,
+                arguments: arguments.and_then(into_object),
+                task: None,
+                meta: meta.and_then(into_object),
+                extra,
+            }),
+            (name, arguments, meta, task) => {
+                let known = [
+                    ("name", name),
+                    ("arguments", arguments),
+                    ("_meta", meta),
+                    ("task", task),
+                ];
+                for (key, value) in known {
+                    if let Some(value) = value {
+                        extra.insert(key.into(), value);
+                    }
+                }
+                Err(Value::Object(extra))
+            }
+        })
+    }
+
+    fn into_value(self) -> Value {
+        // Built by moving the parts: the derived `Serialize` would copy
+        // them, and could fail only on a map key that is not a string,
+        // which no JSON map has.
+        let mut map = self.extra;
+        map.insert("name".into(), Value::String(self.name));
+        if let Some(arguments) = self.arguments {
+            map.insert("arguments".into(), Value::Object(arguments));
+        }
+        if let Some(task) = self.task {
+            let mut members = task.extra;
+            if let Some(ttl) = task.ttl {
+                members.insert("ttl".into(), ttl.into());
+            }
+            map.insert("task".into(), Value::Object(members));
+        }
+        if let Some(meta) = self.meta {
+            map.insert("_meta".into(), Value::Object(meta));
+        }
+        Value::Object(map)
+    }
+}
+
+fn into_object(value: Value) -> Option<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// A member of `tools/call`'s params, named without allocating but for
+/// those this SDK does not know.
+enum CallMember {
+    Name,
+    Arguments,
+    Meta,
+    Task,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for CallMember {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CallMember;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<CallMember, E> {
+                Ok(match name {
+                    "name" => CallMember::Name,
+                    "arguments" => CallMember::Arguments,
+                    "_meta" => CallMember::Meta,
+                    "task" => CallMember::Task,
+                    other => CallMember::Other(other.to_owned()),
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
 }
 
 impl CallToolParams {

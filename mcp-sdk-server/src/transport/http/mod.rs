@@ -36,7 +36,7 @@ pub use serve::{
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::config::SessionConfig;
-use crate::dispatch::{Era, ServerShared};
+use crate::dispatch::{Era, InboundRequest, ServerShared};
 use crate::reply_queue::{reply_queue, ReplyReceiver};
 use crate::server::Server;
 use crate::session::{Pending, Running, Session};
@@ -49,7 +49,7 @@ use http::header::AsHeaderName;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use mcp_sdk::jsonrpc::{decode, decode_batch, is_batch, Incoming};
+use mcp_sdk::jsonrpc::{decode, decode_as, decode_batch, is_batch, Decoded, Incoming};
 use mcp_sdk::{Error, ErrorCode, Message, ProtocolVersion, RequestId};
 use std::future::Future;
 use std::pin::Pin;
@@ -71,6 +71,13 @@ const LAST_EVENT_ID: &str = "last-event-id";
 /// The MCP headers read on every request, as built names: looked up by a
 /// `&str`, a name is checked and lowered again on each look-up.
 static SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+
+/// A single message POSTed, as decoded: a request (a `tools/call` to a
+/// session with its params typed), or anything else.
+enum SessionMessage {
+    Request(InboundRequest),
+    Other(Message),
+}
 static PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
 
 /// How a POSTed request is answered.
@@ -573,17 +580,22 @@ impl StreamableHttpService {
     /// tool's call, a prompt's get, a resource's read) that needs scopes
     /// the caller's token lacks ([`Server::required_scopes`]).
     #[cfg(feature = "auth")]
-    fn scope_check(&self, msg: &Message, extensions: &http::Extensions) -> Option<HttpResponse> {
+    fn scope_check(
+        &self,
+        msg: &SessionMessage,
+        extensions: &http::Extensions,
+    ) -> Option<HttpResponse> {
         let auth = self.inner.config.auth.as_ref()?;
-        let Message::Request(req) = msg else {
+        let SessionMessage::Request(req) = msg else {
             return None;
         };
+        let params = req.params.as_json();
         let identity = extensions.get::<crate::auth::Identity>()?;
         let needed = self
             .inner
             .shared
             .server
-            .required_scopes(&req.method, req.params.as_ref());
+            .required_scopes(&req.method, params.as_deref());
         let missing: Vec<&str> = needed
             .iter()
             .map(String::as_str)
@@ -664,8 +676,22 @@ impl StreamableHttpService {
                 .batch(session_id.as_deref(), &body, accept, &parts)
                 .await;
         }
-        let msg = match decode(&body) {
-            Ok(msg) => msg,
+        // A `tools/call` to a session has its params read typed; what
+        // reads params as JSON (the stateless era, which a request without
+        // a session may speak, and the check of a method's scopes) gets
+        // them so.
+        let typed = session_id.is_some() && !self.checks_scopes();
+        let decoded = if typed {
+            decode_as(&body)
+        } else {
+            decode(&body).map(Decoded::Message)
+        };
+        let msg: SessionMessage = match decoded {
+            Ok(Decoded::Typed(id, params)) => {
+                SessionMessage::Request(InboundRequest::call(id, params))
+            }
+            Ok(Decoded::Message(Message::Request(req))) => SessionMessage::Request(req.into()),
+            Ok(Decoded::Message(other)) => SessionMessage::Other(other),
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &e.into_message(), None),
         };
         #[cfg(feature = "auth")]
@@ -677,18 +703,18 @@ impl StreamableHttpService {
         // `_meta` or its version header) is served statelessly.
         // The era is decided here, once: by the header or by the body.
         let era = match &msg {
-            Message::Request(r) => Era::of(r),
-            _ => Era::Session,
+            SessionMessage::Request(r) => Era::of(r),
+            SessionMessage::Other(_) => Era::Session,
         };
         if session_id.is_none() {
             let stateless_header = stateless::header_is_stateless(headers);
             match msg {
-                Message::Request(r) if stateless_header || era == Era::Stateless => {
+                SessionMessage::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
-                    return Box::pin(self.stateless(&parts, r, body)).await;
+                    return Box::pin(self.stateless(&parts, r.into_request(), body)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
-                Message::Notification(_) if stateless_header => {
+                SessionMessage::Other(Message::Notification(_)) if stateless_header => {
                     return empty_response(StatusCode::ACCEPTED)
                 }
                 other => return self.session_message(None, other, era, accept, &parts).await,
@@ -698,11 +724,21 @@ impl StreamableHttpService {
             .await
     }
 
+    /// Whether requests are checked against the scopes their method needs
+    /// ([`Server::required_scopes`](crate::Server::required_scopes), which
+    /// reads params as JSON).
+    fn checks_scopes(&self) -> bool {
+        #[cfg(feature = "auth")]
+        return self.inner.config.auth.is_some();
+        #[cfg(not(feature = "auth"))]
+        false
+    }
+
     /// A message of the session era: `initialize`, or one for a session.
     async fn session_message(
         &self,
         session_id: Option<&str>,
-        msg: Message,
+        msg: SessionMessage,
         era: Era,
         accept: Accepts,
         parts: &Arc<http::request::Parts>,
@@ -711,11 +747,13 @@ impl StreamableHttpService {
             return *resp;
         }
 
-        if let Message::Request(r) = &msg {
-            if r.method == "initialize" {
+        let msg = match msg {
+            SessionMessage::Request(r) if r.method == "initialize" => {
+                let msg = Message::Request(r.into_request());
                 return self.initialize(msg, accept, owner(&parts.extensions)).await;
             }
-        }
+            msg => msg,
+        };
         let hs = match self.find_session(session_id, &parts.extensions).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
@@ -726,8 +764,8 @@ impl StreamableHttpService {
             }
         }
         match msg {
-            Message::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
-            other => {
+            SessionMessage::Request(req) => self.request(hs, era, req, accept, parts.clone()).await,
+            SessionMessage::Other(other) => {
                 let elsewhere =
                     (self.inner.cluster.as_ref()).is_some_and(|c| c.forward(&hs, &other));
                 if elsewhere {
@@ -785,7 +823,7 @@ impl StreamableHttpService {
         &self,
         hs: Arc<HttpSession>,
         era: Era,
-        req: mcp_sdk::jsonrpc::Request,
+        req: InboundRequest,
         accept: Accepts,
         parts: Arc<http::request::Parts>,
     ) -> HttpResponse {
