@@ -1,11 +1,14 @@
 //! The JSON-RPC decoder and the classification of what it decodes: any
-//! bytes give a message or a JSON-RPC error (never a panic), and whatever
-//! decodes re-encodes to the same message.
+//! bytes give a message or a JSON-RPC error (never a panic), whatever
+//! decodes re-encodes to the same message, and the decoder that reads a
+//! `tools/call`'s params typed gives what the plain one gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_sdk::jsonrpc::{decode, decode_batch, encode_batch, is_batch, Incoming};
-use mcp_sdk::Message;
+use mcp_sdk::jsonrpc::{
+    decode, decode_as, decode_batch, encode_batch, is_batch, Decoded, Incoming,
+};
+use mcp_sdk::{CallToolParams, Message};
 
 fn round_trips(msg: &Message) {
     let text = serde_json::to_vec(msg).expect("a decoded message encodes");
@@ -21,6 +24,8 @@ fn round_trips(msg: &Message) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let typed = decode_as::<CallToolParams>(data).map(Decoded::into_message);
+    assert_eq!(typed, decode(data), "decode_as and decode disagree");
     match decode(data) {
         Ok(msg) => round_trips(&msg),
         Err(e) => {
