@@ -128,11 +128,16 @@ pub(crate) fn accepts(headers: &HeaderMap) -> Accepts {
 
 /// Whether the body is declared as JSON.
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return false;
+    };
+    // What clients send, recognised whole before the text is parsed.
+    value.as_bytes() == b"application/json"
+        || value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
 #[cfg(test)]
@@ -177,6 +182,27 @@ mod tests {
                 (HOST, "app.example:443")
             ]))
             .is_ok());
+    }
+
+    #[test]
+    fn a_json_body_is_named_so_with_or_without_parameters() {
+        for json in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            " application/json ;charset=UTF-8",
+        ] {
+            assert!(is_json(&headers(&[(CONTENT_TYPE, json)])), "{json}");
+        }
+        for other in [
+            "text/plain",
+            "application/jsonx",
+            "application/json-seq",
+            "",
+        ] {
+            assert!(!is_json(&headers(&[(CONTENT_TYPE, other)])), "{other}");
+        }
+        assert!(!is_json(&headers(&[])), "no Content-Type");
     }
 
     #[test]

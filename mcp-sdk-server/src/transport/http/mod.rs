@@ -656,11 +656,11 @@ impl StreamableHttpService {
         if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
             return too_large(config.max_body_bytes);
         }
-        let session_id = header_str(headers, &SESSION).map(str::to_owned);
         let (parts, body) = req.into_parts();
         // Shared with the handlers, which may read the head and its extensions.
         let parts = Arc::new(parts);
         let headers = &parts.headers;
+        let session_id = header_str(headers, &SESSION);
         let body =
             match request_body::read_body(body, config.max_body_bytes, config.body_read_timeout)
                 .await
@@ -672,9 +672,7 @@ impl StreamableHttpService {
             if let Err(resp) = check_protocol_version(headers) {
                 return *resp;
             }
-            return self
-                .batch(session_id.as_deref(), &body, accept, &parts)
-                .await;
+            return self.batch(session_id, &body, accept, &parts).await;
         }
         // A `tools/call` to a session has its params read typed; what
         // reads params as JSON (the stateless era, which a request without
@@ -720,7 +718,7 @@ impl StreamableHttpService {
                 other => return self.session_message(None, other, era, accept, &parts).await,
             }
         }
-        self.session_message(session_id.as_deref(), msg, era, accept, &parts)
+        self.session_message(session_id, msg, era, accept, &parts)
             .await
     }
 
@@ -743,9 +741,10 @@ impl StreamableHttpService {
         accept: Accepts,
         parts: &Arc<http::request::Parts>,
     ) -> HttpResponse {
-        if let Err(resp) = check_protocol_version(&parts.headers) {
-            return *resp;
-        }
+        let version = match check_protocol_version(&parts.headers) {
+            Ok(version) => version,
+            Err(resp) => return *resp,
+        };
 
         let msg = match msg {
             SessionMessage::Request(r) if r.method == "initialize" => {
@@ -759,7 +758,7 @@ impl StreamableHttpService {
             Err(resp) => return *resp,
         };
         if era == Era::Session {
-            if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+            if let Err(resp) = check_negotiated_version(&hs, version) {
                 return *resp;
             }
         }
@@ -878,7 +877,9 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
-        if let Err(resp) = check_negotiated_version(&hs, &parts.headers) {
+        let checked = check_protocol_version(&parts.headers)
+            .and_then(|version| check_negotiated_version(&hs, version));
+        if let Err(resp) = checked {
             return *resp;
         }
         if let Some(refusal) = hs.session.batch_refusal() {
@@ -1147,15 +1148,16 @@ impl StreamableHttpService {
                 "Not Acceptable: GET needs Accept: text/event-stream",
             );
         }
-        if let Err(resp) = check_protocol_version(headers) {
-            return *resp;
-        }
+        let version = match check_protocol_version(headers) {
+            Ok(version) => version,
+            Err(resp) => return *resp,
+        };
         let id = header_str(headers, &SESSION);
         let hs = match self.find_session(id, req.extensions()).await {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
-        if let Err(resp) = check_negotiated_version(&hs, headers) {
+        if let Err(resp) = check_negotiated_version(&hs, version) {
             return *resp;
         }
         if let Some(cluster) = &self.inner.cluster {
@@ -1494,14 +1496,15 @@ fn header_str(headers: &http::HeaderMap, name: impl AsHeaderName) -> Option<&str
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A supported `MCP-Protocol-Version` header, or none (then 2025-03-26 is
-/// assumed, as the spec says); anything else is 400.
-fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
+/// The version a supported `MCP-Protocol-Version` header names, or none
+/// without one (then 2025-03-26 is assumed, as the spec says); anything
+/// else is 400.
+fn check_protocol_version(headers: &http::HeaderMap) -> Result<Option<ProtocolVersion>, Refusal> {
     let Some(value) = headers.get(&PROTOCOL_VERSION) else {
-        return Ok(());
+        return Ok(None);
     };
     match value.to_str().ok().map(str::parse::<ProtocolVersion>) {
-        Some(Ok(_)) => Ok(()),
+        Some(Ok(version)) => Ok(Some(version)),
         _ => Err(Box::new(error_response(
             StatusCode::BAD_REQUEST,
             &format!(
@@ -1514,27 +1517,29 @@ fn check_protocol_version(headers: &http::HeaderMap) -> Result<(), Refusal> {
 }
 
 /// In a session of revision 2025-06-18 or later (where clients must send
-/// `MCP-Protocol-Version`), a header that names another version than the
+/// `MCP-Protocol-Version`), a header (`header`, as
+/// [`check_protocol_version`] read it) that names another version than the
 /// one negotiated is 400, as the spec says for an invalid version. Without
 /// the header the negotiated version holds; revision 2025-03-26 has no
 /// such header, so its sessions are not checked.
-fn check_negotiated_version(hs: &HttpSession, headers: &http::HeaderMap) -> Result<(), Refusal> {
-    let Some(value) = headers.get(&PROTOCOL_VERSION) else {
+fn check_negotiated_version(
+    hs: &HttpSession,
+    header: Option<ProtocolVersion>,
+) -> Result<(), Refusal> {
+    let Some(header) = header else {
         return Ok(());
     };
     let Some(negotiated) = hs.session.client().map(|c| c.protocol_version) else {
         return Ok(());
     };
-    if negotiated < ProtocolVersion::V2025_06_18
-        || value.as_bytes() == negotiated.as_str().as_bytes()
-    {
+    if negotiated < ProtocolVersion::V2025_06_18 || header == negotiated {
         return Ok(());
     }
     Err(Box::new(error_response(
         StatusCode::BAD_REQUEST,
         &format!(
             "Bad Request: MCP-Protocol-Version {:?} is not the version this session negotiated ({})",
-            String::from_utf8_lossy(value.as_bytes()),
+            header.as_str(),
             negotiated.as_str()
         ),
     )))
