@@ -9,7 +9,8 @@
 //! Transports: `stdio` (`serve_io` on a duplex pair, one call in flight;
 //! `stdio N K` keeps K in flight, as a client that pipelines does, the
 //! bench's `--in-flight`), `session` and `stateless`
-//! (`StreamableHttpService::handle` on a `http::Request`, JSON responses).
+//! (`StreamableHttpService::handle` on a `http::Request`, JSON responses),
+//! and `sse` (the session era, its answers as SSE streams).
 //! Run with two N and divide the difference in instructions by the
 //! difference in N to leave the set-up out.
 
@@ -55,9 +56,10 @@ fn main() {
     rt.block_on(async {
         match transport.as_str() {
             "stdio" => stdio(n, in_flight.max(1)).await,
-            "session" => http(n, true).await,
-            "stateless" => http(n, false).await,
-            other => panic!("unknown transport {other}: stdio, session or stateless"),
+            "session" => http(n, true, ResponseMode::Json).await,
+            "sse" => http(n, true, ResponseMode::Sse).await,
+            "stateless" => http(n, false, ResponseMode::Json).await,
+            other => panic!("unknown transport {other}: stdio, session, sse or stateless"),
         }
     });
 }
@@ -146,9 +148,9 @@ fn post(body: &'static str, session: Option<&str>, stateless: bool) -> http::Req
         .unwrap()
 }
 
-async fn http(n: usize, session: bool) {
+async fn http(n: usize, session: bool, response_mode: ResponseMode) {
     let config = HttpConfig {
-        response_mode: ResponseMode::Json,
+        response_mode,
         ..Default::default()
     };
     let service = StreamableHttpService::new(router(), config);
@@ -170,6 +172,10 @@ async fn http(n: usize, session: bool) {
         let resp = service.handle(post(body, id.as_deref(), !session)).await;
         assert_eq!(resp.status(), 200);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        assert!(bytes.ends_with(b"}"), "{}", String::from_utf8_lossy(&bytes));
+        let end: &[u8] = match response_mode {
+            ResponseMode::Sse => b"}\n\n",
+            _ => b"}",
+        };
+        assert!(bytes.ends_with(end), "{}", String::from_utf8_lossy(&bytes));
     }
 }
