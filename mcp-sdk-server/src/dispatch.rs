@@ -13,7 +13,7 @@ use crate::stateless::tasks::ExtensionTasks;
 use crate::util::{parse, to_value};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use mcp_sdk::jsonrpc::{Request, TypedParams as _};
+use mcp_sdk::jsonrpc::{Request, TypedParams};
 use mcp_sdk::{
     CallToolParams, CallToolResult, CompleteResult, Error, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
@@ -139,7 +139,7 @@ impl InboundRequest {
     pub fn call(id: RequestId, params: Box<CallToolParams>) -> Self {
         InboundRequest {
             id,
-            method: CallToolParams::METHOD.to_owned(),
+            method: <CallToolParams as TypedParams>::method().to_owned(),
             params: Params::Call(params),
         }
     }

@@ -216,8 +216,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
 /// for one method: a server spares the JSON tree of its hottest request
 /// (`tools/call`), built only to be taken apart again.
 pub trait TypedParams: Sized {
-    /// The method whose params these are.
-    const METHOD: &'static str;
+    /// The method whose params these are (a function, not a constant: the
+    /// params' [`RequestParams::METHOD`](crate::RequestParams::METHOD)
+    /// would be ambiguous beside one).
+    fn method() -> &'static str;
 
     /// Reads the params object. Params of an unusual shape (a member of
     /// the wrong type, one missing, one the type reads only through its
@@ -248,7 +250,7 @@ impl<P: TypedParams> Decoded<P> {
         match self {
             Decoded::Typed(id, params) => Message::Request(Request {
                 id,
-                method: P::METHOD.to_owned(),
+                method: P::method().to_owned(),
                 params: Some((*params).into_value()),
             }),
             Decoded::Message(msg) => msg,
@@ -256,16 +258,18 @@ impl<P: TypedParams> Decoded<P> {
     }
 }
 
-/// [`decode`], with the params of a `P::METHOD` request read into `P` when
+/// [`decode`], with the params of a `P::method()` request read into `P` when
 /// `method` comes before `params` (as every client writes them) and they
 /// have their usual shape. Errors are [`decode`]'s, byte for byte.
 ///
 /// ```
-/// use mcp_sdk::jsonrpc::{decode_as, Decoded};
-/// use mcp_sdk::CallToolParams;
+/// use mcp_sdk::jsonrpc::{decode_as, Decoded, TypedParams};
+/// use mcp_sdk::{CallToolParams, RequestParams};
 /// let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
 /// let Ok(Decoded::Typed(id, params)) = decode_as::<CallToolParams>(call) else { panic!() };
 /// assert_eq!((id, params.name.as_str()), (1.into(), "echo"));
+/// // Both traits in scope: each names the method its own way.
+/// assert_eq!(CallToolParams::method(), CallToolParams::METHOD);
 /// let ping = br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
 /// assert!(matches!(decode_as::<CallToolParams>(ping), Ok(Decoded::Message(_))));
 /// ```
@@ -282,7 +286,9 @@ enum Untyped {}
 
 impl TypedParams for Untyped {
     // The one method with no name: its params, if any, read as a tree.
-    const METHOD: &'static str = "";
+    fn method() -> &'static str {
+        ""
+    }
 
     fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Result<Self, Value>, A::Error> {
         Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Err)
@@ -491,7 +497,7 @@ impl<P: TypedParams> Envelope<P> {
             let params = match self.params {
                 // (Typed by the method that came before them, which a
                 // later `method` member may have replaced.)
-                Some(Params::Typed(typed)) if !null_id && method == P::METHOD => {
+                Some(Params::Typed(typed)) if !null_id && method == P::method() => {
                     return Ok(match id {
                         Some(id) => Decoded::Typed(id, typed),
                         // A notification of the method: JSON, as ever.
@@ -602,8 +608,8 @@ impl<'de, P: TypedParams> Deserialize<'de> for Payload<P> {
                         Member::Id => &mut e.id,
                         Member::Method => &mut e.method,
                         Member::Params => {
-                            let typed = !P::METHOD.is_empty()
-                                && matches!(&e.method, Some(Value::String(m)) if m == P::METHOD);
+                            let typed = !P::method().is_empty()
+                                && matches!(&e.method, Some(Value::String(m)) if m == P::method());
                             e.params = Some(if typed {
                                 map.next_value_seed(ParamsSeed(PhantomData))?
                             } else {

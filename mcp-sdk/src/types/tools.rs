@@ -299,7 +299,9 @@ pub struct CallToolParams {
 /// type, no name, a `task`) comes back as the tree, for the derived reading
 /// and its errors.
 impl TypedParams for CallToolParams {
-    const METHOD: &'static str = "tools/call";
+    fn method() -> &'static str {
+        <Self as super::RequestParams>::METHOD
+    }
 
     fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, Value>, A::Error> {
         let (mut name, mut arguments, mut meta, mut task) = (None, None, None, None);
