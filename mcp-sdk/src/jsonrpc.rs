@@ -4,7 +4,8 @@
 //! into a [`DecodeError`] that says precisely what was wrong and carries the
 //! request id whenever it could be read, so the answer can echo it.
 //! [`decode_batch`] also accepts the JSON-RPC batches (arrays) of revision
-//! 2025-03-26.
+//! 2025-03-26. [`decode_as`] decodes as [`decode`] does, but reads one
+//! method's params (a server's `tools/call`) straight into their type.
 
 use crate::error::Error;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
