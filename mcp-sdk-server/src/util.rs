@@ -24,7 +24,7 @@ pub(crate) fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
 
 /// The `progressToken` in a request's `_meta`.
 pub(crate) fn progress_token(meta: Option<&Map<String, Value>>) -> Option<ProgressToken> {
-    let token = meta?.get("progressToken")?;
+    let token = meta?.get(mcp_sdk::PROGRESS_TOKEN_META_KEY)?;
     serde_json::from_value(token.clone()).ok()
 }
 

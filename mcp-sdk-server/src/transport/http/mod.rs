@@ -669,10 +669,11 @@ impl StreamableHttpService {
                 Err(refusal) => return refusal,
             };
         if is_batch(&body) {
-            if let Err(resp) = check_protocol_version(headers) {
-                return *resp;
-            }
-            return self.batch(session_id, &body, accept, &parts).await;
+            let version = match check_protocol_version(headers) {
+                Ok(version) => version,
+                Err(resp) => return *resp,
+            };
+            return self.batch(session_id, version, &body, accept, &parts).await;
         }
         // A `tools/call` to a session has its params read typed; what
         // reads params as JSON (the stateless era, which a request without
@@ -847,6 +848,7 @@ impl StreamableHttpService {
     async fn batch(
         &self,
         session_id: Option<&str>,
+        version: Option<ProtocolVersion>,
         body: &[u8],
         accept: Accepts,
         parts: &Arc<http::request::Parts>,
@@ -877,9 +879,7 @@ impl StreamableHttpService {
             Ok(hs) => hs,
             Err(resp) => return *resp,
         };
-        let checked = check_protocol_version(&parts.headers)
-            .and_then(|version| check_negotiated_version(&hs, version));
-        if let Err(resp) = checked {
+        if let Err(resp) = check_negotiated_version(&hs, version) {
             return *resp;
         }
         if let Some(refusal) = hs.session.batch_refusal() {
