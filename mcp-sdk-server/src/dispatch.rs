@@ -115,8 +115,8 @@ pub(crate) async fn dispatch(
         .into_value()
 }
 
-/// A request as the session era takes it: [`Request`], but for params
-/// that may already be typed ([`Params`]).
+/// A request as the server takes it: [`Request`], but for params that may
+/// already be typed ([`Params`]).
 #[derive(Debug)]
 pub(crate) struct InboundRequest {
     pub id: RequestId,
@@ -125,9 +125,8 @@ pub(crate) struct InboundRequest {
 }
 
 /// A request's params: JSON, or a `tools/call`'s read straight into their
-/// type from the message's text ([`decode_as`](mcp_sdk::jsonrpc::decode_as))
-/// by a transport whose request goes to the session era: the tree of the
-/// hottest request's params is then never built.
+/// type from the message's text ([`decode_as`](mcp_sdk::jsonrpc::decode_as)):
+/// the tree of the hottest request's params is then never built.
 #[derive(Debug)]
 pub(crate) enum Params {
     Json(Option<Value>),
@@ -174,10 +173,25 @@ impl Params {
     }
 
     /// A `tools/call`'s `name`, if it is a string.
-    fn tool_name(&self) -> Option<&str> {
+    pub fn tool_name(&self) -> Option<&str> {
+        self.str_member("name")
+    }
+
+    /// The member `name` of the params, if it is a string.
+    pub fn str_member(&self, name: &str) -> Option<&str> {
         match self {
-            Params::Json(params) => params.as_ref()?.get("name")?.as_str(),
-            Params::Call(call) => Some(&call.name),
+            Params::Json(params) => params.as_ref()?.get(name)?.as_str(),
+            Params::Call(call) if name == "name" => Some(&call.name),
+            // Its other members of its own are objects; the rest are kept.
+            Params::Call(call) => call.extra.get(name)?.as_str(),
+        }
+    }
+
+    /// A `tools/call`'s `arguments`, if they are an object.
+    pub fn arguments(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Params::Json(params) => params.as_ref()?.get("arguments")?.as_object(),
+            Params::Call(call) => call.arguments.as_ref(),
         }
     }
 
@@ -517,7 +531,8 @@ mod tests {
             json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "progressToken": 7}),
         ];
         for meta in metas {
-            let mut params = json!({"name": "echo", "arguments": {"text": "hi"}, "x": [1]});
+            let mut params =
+                json!({"name": "echo", "arguments": {"text": "hi"}, "x": [1], "s": "t"});
             if !meta.is_null() {
                 params["_meta"] = meta.clone();
             }
@@ -535,6 +550,15 @@ mod tests {
             assert_eq!(typed.params.meta(), json.params.meta(), "{text}");
             assert_eq!(typed.params.tool_name(), Some("echo"));
             assert_eq!(json.params.tool_name(), Some("echo"));
+            for member in ["name", "s", "x", "arguments", "none"] {
+                let (a, b) = (
+                    typed.params.str_member(member),
+                    json.params.str_member(member),
+                );
+                assert_eq!(a, b, "{text}: {member}");
+            }
+            assert_eq!(typed.params.arguments(), json.params.arguments(), "{text}");
+            assert!(typed.params.arguments().is_some());
             assert_eq!(
                 crate::util::progress_token(typed.params.meta()),
                 crate::util::progress_token(json.params.meta()),

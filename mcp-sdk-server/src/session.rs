@@ -418,7 +418,7 @@ impl Session {
                         let shared = &session.shared;
                         return Box::pin(stateless::serve(
                             shared,
-                            req.into_request(),
+                            req,
                             reply.clone(),
                             token.clone(),
                             http,

@@ -20,7 +20,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use hmac::Mac;
-use mcp_sdk::{ClientCapabilities, ElicitRequestParams, Error, InputRequest, InputRequests};
+use mcp_sdk::jsonrpc::TypedParams as _;
+use mcp_sdk::{
+    CallToolParams, ClientCapabilities, ElicitRequestParams, Error, InputRequest, InputRequests,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -124,6 +127,51 @@ impl<T> Outcome<T> {
     }
 }
 
+/// A request's params as a round takes them: JSON, or a `tools/call`'s
+/// read straight into their type (where a retry's members are unknown
+/// ones, in `extra`).
+pub(crate) enum RoundParams<'a> {
+    Json(&'a mut Option<Value>),
+    Call(&'a mut CallToolParams),
+}
+
+impl RoundParams<'_> {
+    /// The members a retry adds would be among these.
+    fn members(&mut self) -> Option<&mut Map<String, Value>> {
+        match self {
+            RoundParams::Json(params) => params.as_mut()?.as_object_mut(),
+            RoundParams::Call(call) => Some(&mut call.extra),
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        match self {
+            RoundParams::Json(params) => matches!(params, Some(Value::Object(_))),
+            RoundParams::Call(_) => true,
+        }
+    }
+
+    /// A copy of the params as the handler sees them, without `_meta` (as
+    /// the digest leaves it out); `None` when they are not an object.
+    fn without_meta(&self) -> Option<Map<String, Value>> {
+        match self {
+            RoundParams::Json(params) => {
+                let map = params.as_ref()?.as_object()?;
+                let kept = map.iter().filter(|(k, _)| *k != "_meta");
+                Some(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            RoundParams::Call(call) => {
+                let mut call = CallToolParams::clone(call);
+                call.meta = None;
+                match call.into_value() {
+                    Value::Object(map) => Some(map),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
 impl InputRound {
     /// Takes `inputResponses` and `requestState` out of `params` and checks
     /// them: a state that fails verification, or answers that are not
@@ -142,6 +190,7 @@ impl InputRound {
         may_ask: bool,
         owner: Option<String>,
     ) -> Result<Self, Error> {
+        let params = RoundParams::Json(params);
         Self::take_from(method, params, None, capabilities, key, may_ask, owner)
     }
 
@@ -152,7 +201,7 @@ impl InputRound {
     /// into one buffer becomes shared on its first clone).
     pub fn take_from(
         method: &str,
-        params: &mut Option<Value>,
+        mut params: RoundParams<'_>,
         body: Option<Bytes>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
@@ -161,27 +210,27 @@ impl InputRound {
     ) -> Result<Self, Error> {
         let mut responses = None;
         let mut state = None;
-        if let Some(Value::Object(map)) = params {
+        if let Some(map) = params.members() {
             responses = map.remove(INPUT_RESPONSES);
             state = map.remove(REQUEST_STATE);
         }
         // A state to open needs the digest now; one the handler may ask
         // to seal needs it later, from a copy of the params.
-        let (digest, kept) = match (&state, params.as_ref()) {
-            (Some(_), _) => (OnceLock::from(digest(params.as_ref())), Kept::Nothing),
-            (None, _) if !may_ask => (OnceLock::from(String::new()), Kept::Nothing),
-            (None, Some(Value::Object(_))) if body.is_some() => {
-                (OnceLock::new(), Kept::Body(body.unwrap_or_default()))
-            }
-            (None, Some(Value::Object(map))) => {
-                let kept = map.iter().filter(|(k, _)| *k != "_meta");
-                (
-                    OnceLock::new(),
-                    Kept::Params(kept.map(|(k, v)| (k.clone(), v.clone())).collect()),
-                )
-            }
+        let (digest, kept) = match &state {
+            Some(_) => (
+                OnceLock::from(digest_of(params.without_meta().as_ref())),
+                Kept::Nothing,
+            ),
+            None if !may_ask => (OnceLock::from(String::new()), Kept::Nothing),
             // Params that are not an object hash as no params do.
-            (None, _) => (OnceLock::new(), Kept::Nothing),
+            None if !params.is_object() => (OnceLock::new(), Kept::Nothing),
+            None => match body {
+                Some(body) => (OnceLock::new(), Kept::Body(body)),
+                None => (
+                    OnceLock::new(),
+                    Kept::Params(params.without_meta().unwrap_or_default()),
+                ),
+            },
         };
         let mut answers = match state {
             None => BTreeMap::new(),
@@ -659,8 +708,9 @@ mod tests {
         let copied =
             InputRound::take("tools/call", &mut a, caps.clone(), &key, true, None).unwrap();
         let body = Bytes::from_static(body);
-        let read = InputRound::take_from("tools/call", &mut b, Some(body), caps, &key, true, None)
-            .unwrap();
+        let read = RoundParams::Json(&mut b);
+        let read =
+            InputRound::take_from("tools/call", read, Some(body), caps, &key, true, None).unwrap();
         assert!(matches!(read.params, Kept::Body(_)));
         assert!(matches!(copied.params, Kept::Params(_)));
         assert_eq!(read.digest(), copied.digest());
@@ -852,6 +902,74 @@ mod tests {
         let mut other = json!({"name": "t", "arguments": {"x": 2}});
         other["requestState"] = json!(state);
         assert!(round(other, &key).is_err());
+    }
+
+    /// A `tools/call`'s params read typed make the same round as the same
+    /// params as JSON: the same answers, the same digest (so a state
+    /// sealed for one opens for the other), and the same params left for
+    /// the handler; a bad state or bad answers fail alike.
+    #[test]
+    fn typed_params_make_the_round_json_ones_make() {
+        use mcp_sdk::jsonrpc::TypedParams;
+        let key = RequestStateKey::random();
+        let sealed = |params: &Value| {
+            seal(
+                &key,
+                None,
+                StatePayload {
+                    m: "tools/call".into(),
+                    d: digest(Some(params)),
+                    e: now_secs() + 60,
+                    a: BTreeMap::from([("earlier".to_owned(), json!({"action": "decline"}))]),
+                },
+            )
+        };
+        let plain = json!({"name": "t", "arguments": {"x": 1}, "_meta": {"k": 1}, "z": [2]});
+        let mut with_state = plain.clone();
+        with_state["requestState"] = json!(sealed(&plain));
+        with_state["inputResponses"] = json!({"now": {"action": "accept"}});
+        let mut forged = plain.clone();
+        forged["requestState"] = json!(sealed(&json!({"name": "t"})));
+        let mut bad_answers = plain.clone();
+        bad_answers["inputResponses"] = json!({"now": 1});
+        let caps = ClientCapabilities::default();
+        for params in [plain, with_state, forged, bad_answers] {
+            for may_ask in [true, false] {
+                let mut json = Some(params.clone());
+                let from_json = InputRound::take_from(
+                    "tools/call",
+                    RoundParams::Json(&mut json),
+                    None,
+                    caps.clone(),
+                    &key,
+                    may_ask,
+                    None,
+                );
+                let mut call: CallToolParams = serde_json::from_value(params.clone()).unwrap();
+                let from_call = InputRound::take_from(
+                    "tools/call",
+                    RoundParams::Call(&mut call),
+                    None,
+                    caps.clone(),
+                    &key,
+                    may_ask,
+                    None,
+                );
+                match (from_json, from_call) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.digest(), b.digest(), "{params}");
+                        assert_eq!(*lock(&a.answers), *lock(&b.answers), "{params}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b, "{params}"),
+                    (a, b) => panic!("{params}: {:?} against {:?}", a.err(), b.err()),
+                }
+                assert_eq!(
+                    json,
+                    Some(call.into_value()),
+                    "{params}: what the handler gets"
+                );
+            }
+        }
     }
 
     #[test]

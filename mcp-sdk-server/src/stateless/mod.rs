@@ -15,15 +15,14 @@ pub(crate) mod tasks;
 use crate::client_info::ClientInfo;
 use crate::context::Http;
 use crate::context::RequestContext;
-use crate::dispatch::{dispatch, dispatch_reply, Params, ServerShared};
+use crate::dispatch::{dispatch, dispatch_reply, InboundRequest, Params, ServerShared};
 use crate::peer::{Asker, Link, Peer};
 use crate::reply::{tool_result_value, writes_as_its_tree, PlainTool, Reply, ToolForm};
 use crate::sink::{MessageSink, Offer, Outbound};
 use crate::util::parse;
 use async_trait::async_trait;
 use bytes::Bytes;
-use input::{input_required_result, InputRound, Outcome};
-use mcp_sdk::jsonrpc::Request;
+use input::{input_required_result, InputRound, Outcome, RoundParams};
 use mcp_sdk::jsonrpc::JSONRPC_VERSION;
 use mcp_sdk::{CacheScope, RequestId};
 use mcp_sdk::{
@@ -64,19 +63,24 @@ const CACHEABLE: [&str; 5] = [
 /// client's capabilities and identity, 0.7 KB), and moves from here to the
 /// request's link through several futures, each of which would otherwise
 /// hold it inline, and copy it as they are made.
-pub(crate) fn read_meta(params: Option<&Value>) -> Result<Box<RequestMeta>, Error> {
+pub(crate) fn read_meta(params: &Params) -> Result<Box<RequestMeta>, Error> {
     let meta = match params {
-        None => None,
-        Some(Value::Object(p)) => p.get("_meta"),
-        Some(_) => return Err(Error::invalid_params("params must be an object")),
+        Params::Json(None) => None,
+        Params::Json(Some(Value::Object(p))) => match p.get("_meta") {
+            None => None,
+            Some(Value::Object(meta)) => Some(meta),
+            Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
+        },
+        Params::Json(Some(_)) => return Err(Error::invalid_params("params must be an object")),
+        // Read typed only when `_meta` is an object or absent.
+        Params::Call(call) => call.meta.as_ref(),
     };
+    // Read in place: the `_meta` object is not copied first.
     let meta =
         match meta {
-            // Read in place: the `_meta` object is not copied first.
-            Some(Value::Object(m)) => Box::new(RequestMeta::from_meta(m).map_err(|e| {
+            Some(meta) => Box::new(RequestMeta::from_meta(meta).map_err(|e| {
                 Error::invalid_params(format_args!("params._meta is malformed: {e}"))
             })?),
-            Some(_) => return Err(Error::invalid_params("params._meta must be an object")),
             None => Box::default(),
         };
     let mut missing = Vec::new();
@@ -120,12 +124,12 @@ pub(crate) fn check_version(
 /// then [`serve_checked`].
 pub(crate) async fn serve(
     shared: &Arc<ServerShared>,
-    req: Request,
+    req: InboundRequest,
     reply: Outbound,
     cancel: CancellationToken,
     http: Http,
 ) -> Result<Value, Error> {
-    let meta = read_meta(req.params.as_ref())?;
+    let meta = read_meta(&req.params)?;
     let version = check_version(shared, meta.protocol_version.as_deref().unwrap_or_default())?;
     let served = serve_checked(shared, req, None, meta, version, reply, cancel, http).await?;
     served.into_value(shared)
@@ -421,7 +425,7 @@ fn write_merged<S: Serializer>(
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_checked(
     shared: &Arc<ServerShared>,
-    req: Request,
+    req: InboundRequest,
     body: Option<Bytes>,
     mut meta: Box<RequestMeta>,
     version: ProtocolVersion,
@@ -429,16 +433,15 @@ pub(crate) async fn serve_checked(
     cancel: CancellationToken,
     http: Http,
 ) -> Result<Served, Error> {
-    let Request {
+    let InboundRequest {
         id,
         method,
         mut params,
-        ..
     } = req;
     match method.as_str() {
         "server/discover" => return Ok(Served::Ready(discover(shared))),
         "subscriptions/listen" => {
-            let p: SubscriptionsListenParams = parse(params)?;
+            let p: SubscriptionsListenParams = parse(params.into_json())?;
             let caps = shared.capabilities();
             return crate::notifier::listen(&shared.notifier, &caps, id, p, reply)
                 .await
@@ -459,7 +462,7 @@ pub(crate) async fn serve_checked(
             &shared.extension_tasks,
             &owner,
             &method,
-            params,
+            params.into_json(),
             &capabilities,
         )
         .await?;
@@ -469,15 +472,19 @@ pub(crate) async fn serve_checked(
         "tools/call" => tasks::plan(
             &shared.capabilities(),
             &*shared.server,
-            params.as_ref(),
+            params.tool_name(),
             &capabilities,
         )?,
         _ => tasks::Plan::Plain,
     };
     let config = &shared.config;
+    let taken = match &mut params {
+        Params::Json(json) => RoundParams::Json(json),
+        Params::Call(call) => RoundParams::Call(call),
+    };
     let round = Arc::new(InputRound::take_from(
         &method,
-        &mut params,
+        taken,
         body,
         capabilities.clone(),
         &config.request_state_key,
@@ -509,7 +516,16 @@ pub(crate) async fn serve_checked(
     let progress = meta.progress_token;
     if let tasks::Plan::MayBecomeTask = plan {
         return may_become_task(
-            shared, round, link, route, id, params, progress, cancel, closes, http,
+            shared,
+            round,
+            link,
+            route,
+            id,
+            params.into_json(),
+            progress,
+            cancel,
+            closes,
+            http,
         )
         .await;
     }
@@ -518,13 +534,7 @@ pub(crate) async fn serve_checked(
     // Boxed: the round's future would hold the handler's twice over (as
     // its argument, then pinned), and be copied whole into this one.
     // A tool's result comes typed, to be written decorated (`Served::Tool`).
-    let work = Box::pin(dispatch_reply(
-        shared,
-        method,
-        Params::Json(params),
-        ctx,
-        ToolForm::Typed,
-    ));
+    let work = Box::pin(dispatch_reply(shared, method, params, ctx, ToolForm::Typed));
     let outcome = round
         .drive(work, &config.request_state_key, config.request_state_ttl)
         .await;
@@ -683,6 +693,53 @@ impl Drop for CloseOnDrop {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A `tools/call`'s `_meta` read typed gives what it gives as JSON,
+    /// errors included.
+    #[test]
+    fn typed_params_have_the_meta_json_ones_have() {
+        use mcp_sdk::jsonrpc::{decode, decode_as, Decoded};
+        use mcp_sdk::CallToolParams;
+        let metas = [
+            json!(null),
+            json!({}),
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+                "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+                "io.modelcontextprotocol/logLevel": "info",
+                "progressToken": 3,
+                "vendor/x": [1],
+            }),
+            json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"}),
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": 1},
+            }),
+        ];
+        for meta in metas {
+            let mut params = json!({"name": "echo", "arguments": {}});
+            if !meta.is_null() {
+                params["_meta"] = meta;
+            }
+            let text = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+                .to_string();
+            let Ok(Decoded::Typed(_, call)) = decode_as::<CallToolParams>(text.as_bytes()) else {
+                panic!("{text}: the usual shape reads typed");
+            };
+            let Ok(Message::Request(req)) = decode(text.as_bytes()) else {
+                panic!("{text}");
+            };
+            let typed = read_meta(&Params::Call(call));
+            let json = read_meta(&Params::Json(req.params));
+            match (typed, json) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{text}"),
+                (a, b) => panic!("{text}: {a:?} against {b:?}"),
+            }
+        }
+    }
 
     #[test]
     fn a_result_written_undecorated_is_the_decorated_result() {

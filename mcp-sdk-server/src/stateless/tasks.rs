@@ -89,23 +89,20 @@ pub(crate) enum Plan {
     MayBecomeTask,
 }
 
-/// What to do with a `tools/call` of `params` from a client with
-/// `capabilities`: -32021 for a tool that requires tasks when the client
+/// What to do with a `tools/call` of the tool named `tool` from a client
+/// with `capabilities`: -32021 for a tool that requires tasks when the client
 /// did not declare the extension.
 pub(crate) fn plan(
     offer: &ServerCapabilities,
     server: &dyn Server,
-    params: Option<&Value>,
+    tool: Option<&str>,
     capabilities: &ClientCapabilities,
 ) -> Result<Plan, Error> {
     // Most servers have no tool with task support: no lookup for them.
     if offer.tasks.is_none() {
         return Ok(Plan::Plain);
     }
-    let name = params
-        .and_then(|p| p.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = tool.unwrap_or_default();
     let support = server
         .find_tool_ref(name)
         .and_then(|t| t.execution.as_ref().and_then(|e| e.task_support))

@@ -675,15 +675,12 @@ impl StreamableHttpService {
             };
             return self.batch(session_id, version, &body, accept, &parts).await;
         }
-        // A `tools/call` to a session has its params read typed; what
-        // reads params as JSON (the stateless era, which a request without
-        // a session may speak, and the check of a method's scopes) gets
-        // them so.
-        let typed = session_id.is_some() && !self.checks_scopes();
-        let decoded = if typed {
-            decode_as(&body)
-        } else {
+        // A `tools/call` has its params read typed, unless the method's
+        // scopes are checked (which reads params as JSON).
+        let decoded = if self.checks_scopes() {
             decode(&body).map(Decoded::Message)
+        } else {
+            decode_as(&body)
         };
         let msg: SessionMessage = match decoded {
             Ok(Decoded::Typed(id, params)) => {
@@ -710,7 +707,7 @@ impl StreamableHttpService {
             match msg {
                 SessionMessage::Request(r) if stateless_header || era == Era::Stateless => {
                     // Boxed, so that the session path's future stays small.
-                    return Box::pin(self.stateless(&parts, r.into_request(), body)).await;
+                    return Box::pin(self.stateless(&parts, r, body)).await;
                 }
                 // Nothing to do: 2026-07-28 cancels by closing the stream.
                 SessionMessage::Other(Message::Notification(_)) if stateless_header => {

@@ -5,13 +5,12 @@
 
 use super::PROTOCOL_VERSION;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
-use crate::dispatch::{run_guarded, ServerShared};
+use crate::dispatch::{run_guarded, InboundRequest, ServerShared};
 use crate::reply_queue::{reply_queue, ReplyReceiver, TryQueueError};
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use mcp_sdk::jsonrpc::Request;
 use mcp_sdk::{
     Error, ErrorCode, Message, ProtocolVersion, RequestId, RequestMeta, PROTOCOL_VERSION_META_KEY,
 };
@@ -49,7 +48,7 @@ impl StreamableHttpService {
     pub(super) async fn stateless(
         &self,
         parts: &Arc<Parts>,
-        req: Request,
+        req: InboundRequest,
         body: Bytes,
     ) -> HttpResponse {
         let headers = &parts.headers;
@@ -165,14 +164,14 @@ fn answer_served(
 fn check_headers(
     shared: &ServerShared,
     headers: &HeaderMap,
-    req: &Request,
+    req: &InboundRequest,
 ) -> Result<(Box<RequestMeta>, ProtocolVersion), Error> {
     let Some(header_version) = headers.get(&PROTOCOL_VERSION) else {
         return Err(Error::header_mismatch(
             "the MCP-Protocol-Version header is required",
         ));
     };
-    let meta = stateless::read_meta(req.params.as_ref())?;
+    let meta = stateless::read_meta(&req.params)?;
     let body_version = meta.protocol_version.as_deref().unwrap_or_default();
     if header_version.as_bytes() != body_version.as_bytes() {
         return Err(Error::header_mismatch(format_args!(
@@ -202,11 +201,7 @@ fn check_headers(
         "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
         _ => return Ok((meta, version)),
     };
-    let body_name = req
-        .params
-        .as_ref()
-        .and_then(|p| p.get(field))
-        .and_then(|v| v.as_str());
+    let body_name = req.params.str_member(field);
     let Some(header_name) = header_str(headers, &NAME) else {
         return Err(Error::header_mismatch(format_args!(
             "the Mcp-Name header is required for {} (it mirrors params.{field})",
@@ -228,10 +223,9 @@ fn check_headers(
     }
     if req.method == "tools/call" {
         if let Some(tool) = body_name.and_then(|name| shared.server.find_tool_ref(name)) {
-            let args = req.params.as_ref().and_then(|p| p.get("arguments"));
             // Most tools mirror no argument: no lists to build for them.
             if has_header_property(&tool.input_schema) {
-                check_param_headers(headers, &tool.input_schema, args)?;
+                check_param_headers(headers, &tool.input_schema, req.params.arguments())?;
             }
         }
     }
@@ -245,15 +239,16 @@ fn check_headers(
 fn check_param_headers(
     headers: &HeaderMap,
     schema: &mcp_sdk::JsonObject,
-    args: Option<&Value>,
+    args: Option<&mcp_sdk::JsonObject>,
 ) -> Result<(), Error> {
     let mut annotated = Vec::new();
     header_properties(schema, &mut Vec::new(), &mut annotated);
     for (path, name) in annotated {
-        let value = path
-            .iter()
-            .try_fold(args, |v, key| Some(v?.get(*key)))
-            .flatten()
+        let mut keys = path.iter();
+        let value = keys
+            .next()
+            .and_then(|first| args?.get(*first))
+            .and_then(|v| keys.try_fold(v, |v, key| v.get(*key)))
             .filter(|v| !v.is_null());
         let Some(value) = value else { continue };
         let header = format!("mcp-param-{}", name.to_ascii_lowercase());
