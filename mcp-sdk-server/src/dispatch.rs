@@ -21,6 +21,7 @@ use mcp_sdk::{
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -110,9 +111,15 @@ pub(crate) async fn dispatch(
     params: Option<Value>,
     ctx: RequestContext,
 ) -> Result<Value, Error> {
-    dispatch_reply(shared, method, Params::Json(params), ctx, ToolForm::Tree)
-        .await?
-        .into_value()
+    dispatch_reply(
+        shared,
+        method.into(),
+        Params::Json(params),
+        ctx,
+        ToolForm::Tree,
+    )
+    .await?
+    .into_value()
 }
 
 /// A request as the server takes it: [`Request`], but for params that may
@@ -120,7 +127,8 @@ pub(crate) async fn dispatch(
 #[derive(Debug)]
 pub(crate) struct InboundRequest {
     pub id: RequestId,
-    pub method: String,
+    /// Borrowed for a typed `tools/call`: no copy of its name.
+    pub method: Cow<'static, str>,
     pub params: Params,
 }
 
@@ -138,7 +146,7 @@ impl InboundRequest {
     pub fn call(id: RequestId, params: Box<CallToolParams>) -> Self {
         InboundRequest {
             id,
-            method: <CallToolParams as TypedParams>::method().to_owned(),
+            method: Cow::Borrowed(<CallToolParams as TypedParams>::method()),
             params: Params::Call(params),
         }
     }
@@ -147,7 +155,7 @@ impl InboundRequest {
     pub fn into_request(self) -> Request {
         Request {
             id: self.id,
-            method: self.method,
+            method: self.method.into_owned(),
             params: self.params.into_json(),
         }
     }
@@ -157,7 +165,7 @@ impl From<Request> for InboundRequest {
     fn from(req: Request) -> Self {
         InboundRequest {
             id: req.id,
-            method: req.method,
+            method: Cow::Owned(req.method),
             params: Params::Json(req.params),
         }
     }
@@ -231,7 +239,7 @@ impl Params {
 /// best.
 pub(crate) async fn dispatch_reply(
     shared: &ServerShared,
-    method: String,
+    method: Cow<'static, str>,
     params: Params,
     ctx: RequestContext,
     tool_form: ToolForm,
@@ -255,7 +263,7 @@ pub(crate) async fn dispatch_reply(
 /// Routes one request to the server's handler for its method.
 async fn route(
     shared: &ServerShared,
-    method: String,
+    method: Cow<'static, str>,
     params: Params,
     ctx: RequestContext,
     tool_form: ToolForm,
@@ -455,13 +463,11 @@ impl Era {
     /// The era of `req` by its body: stateless when its `_meta` names a
     /// protocol version, or its method exists only there.
     pub fn of(req: &InboundRequest) -> Era {
-        let stateless = matches!(
-            req.method.as_str(),
-            "server/discover" | "subscriptions/listen"
-        ) || req
-            .params
-            .meta()
-            .is_some_and(|m| m.contains_key(PROTOCOL_VERSION_META_KEY));
+        let stateless = matches!(&*req.method, "server/discover" | "subscriptions/listen")
+            || req
+                .params
+                .meta()
+                .is_some_and(|m| m.contains_key(PROTOCOL_VERSION_META_KEY));
         if stateless {
             Era::Stateless
         } else {

@@ -8,7 +8,9 @@
 //! grows as messages come and keeps the channel's contract: bounded, a
 //! sender waits for room, and the receiver hears the end once every message
 //! is taken and the sender is gone. There is one sender, shared behind an
-//! `Arc` as every [`Outbound`](crate::sink::Outbound) is.
+//! `Arc` as every [`Outbound`](crate::sink::Outbound) is. The first item
+//! waits in a slot of its own, so that a POST whose only message is its
+//! answer allocates no buffer for it.
 
 use crate::util::lock;
 use std::collections::VecDeque;
@@ -19,7 +21,7 @@ use tokio::sync::Notify;
 pub(crate) fn reply_queue<T>(bound: usize) -> (ReplySender<T>, ReplyReceiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            items: VecDeque::new(),
+            items: Items::default(),
             bound: bound.max(1),
             sender_gone: false,
             receiver_gone: false,
@@ -40,10 +42,46 @@ struct Shared<T> {
 }
 
 struct State<T> {
-    items: VecDeque<T>,
+    items: Items<T>,
     bound: usize,
     sender_gone: bool,
     receiver_gone: bool,
+}
+
+/// Items in order: the oldest in `first` when the rest are none, so that
+/// one item at a time needs no buffer.
+struct Items<T> {
+    first: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for Items<T> {
+    fn default() -> Self {
+        Items {
+            first: None,
+            rest: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Items<T> {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push_back(&mut self, item: T) {
+        // `first` is older than everything in `rest`: it takes an item
+        // only when nothing else waits.
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }
 
 /// Why an item could not be queued now; it comes back.
@@ -147,6 +185,28 @@ impl<T> Drop for ReplyReceiver<T> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn items_keep_their_order_across_the_first_slot() {
+        let mut items = Items::default();
+        let mut expected = VecDeque::new();
+        // Pushes and pops interleaved in every pattern of length 8.
+        for pattern in 0u32..256 {
+            for step in 0..8 {
+                if pattern & (1 << step) != 0 {
+                    items.push_back((pattern, step));
+                    expected.push_back((pattern, step));
+                } else {
+                    assert_eq!(items.pop_front(), expected.pop_front());
+                }
+                assert_eq!(items.len(), expected.len());
+            }
+        }
+        while let Some(item) = expected.pop_front() {
+            assert_eq!(items.pop_front(), Some(item));
+        }
+        assert_eq!(items.pop_front(), None);
+    }
 
     #[tokio::test]
     async fn items_come_in_order_and_the_end_after_the_last() {

@@ -29,6 +29,7 @@ use mcp_sdk::{
     ProtocolVersion, RequestId, SetLevelParams,
 };
 use serde_json::Value;
+use smallvec::SmallVec;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -322,7 +323,7 @@ impl Session {
         // The handshake and ping are answered inline: they are cheap, and
         // `initialize` must be settled before anything else runs.
         let mut req = req;
-        let answer = match req.method.as_str() {
+        let answer = match &*req.method {
             _ if stateless => None,
             "initialize" => Some(self.initialize(req.params.take_json())),
             "ping" => Some(Ok(Value::Object(Default::default()))),
@@ -427,7 +428,7 @@ impl Session {
                         .map(Reply::Value);
                     }
                     let progress = progress_token(req.params.meta());
-                    match req.method.as_str() {
+                    match &*req.method {
                         "tools/call" => match tasks::task_for_call(&session.shared, &req.params) {
                             Err(e) => return Err(e),
                             Ok(Some(ttl)) => {
@@ -654,13 +655,16 @@ pub(crate) struct Batch {
 /// repeat an id: then each occurrence waits for an answer of its own).
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    ids: Vec<RequestId>,
+    /// Inline for the one request most responses wait for.
+    ids: SmallVec<[RequestId; 1]>,
 }
 
 impl Pending {
     /// Waiting for the answer to one request.
     pub fn one(id: RequestId) -> Pending {
-        Pending { ids: vec![id] }
+        Pending {
+            ids: smallvec::smallvec![id],
+        }
     }
 
     /// Whether `msg` is one of the awaited answers; if so it no longer is.
@@ -690,7 +694,7 @@ impl Pending {
 
     /// The requests whose answers did not come yet, no longer awaited.
     pub fn take_all(&mut self) -> Vec<RequestId> {
-        std::mem::take(&mut self.ids)
+        std::mem::take(&mut self.ids).into_vec()
     }
 
     /// Whether every answer came.

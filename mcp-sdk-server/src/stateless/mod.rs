@@ -438,7 +438,7 @@ pub(crate) async fn serve_checked(
         method,
         mut params,
     } = req;
-    match method.as_str() {
+    match &*method {
         "server/discover" => return Ok(Served::Ready(discover(shared))),
         "subscriptions/listen" => {
             let p: SubscriptionsListenParams = parse(params.into_json())?;
@@ -468,7 +468,7 @@ pub(crate) async fn serve_checked(
         .await?;
         return Ok(Served::Ready(decorate(shared, &method, answer)));
     }
-    let plan = match method.as_str() {
+    let plan = match &*method {
         "tools/call" => tasks::plan(
             &shared.capabilities(),
             &*shared.server,
@@ -488,7 +488,7 @@ pub(crate) async fn serve_checked(
         body,
         capabilities.clone(),
         &config.request_state_key,
-        MULTI_ROUND.contains(&method.as_str()),
+        MULTI_ROUND.contains(&&*method),
         crate::context::principal(&http),
     )?);
     let client = ClientInfo {

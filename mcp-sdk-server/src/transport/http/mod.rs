@@ -385,6 +385,10 @@ type HttpResponse = Response<McpBody>;
 /// large and this travels in `Result::Err`.
 type Refusal = Box<HttpResponse>;
 
+/// The answers of one POST, in order, and what else came before them:
+/// inline for the one answer most POSTs have.
+type Answers = smallvec::SmallVec<[Outgoing; 1]>;
+
 impl StreamableHttpService {
     /// A service for `server` with `config`.
     pub fn new(server: impl Server, config: HttpConfig) -> Self {
@@ -937,7 +941,7 @@ impl StreamableHttpService {
     ) -> HttpResponse {
         let array = budget.is_some();
         let mode = self.inner.config.response_mode;
-        let mut answers: Vec<Outgoing> = answers.into_iter().map(Outgoing::Message).collect();
+        let mut answers: Answers = answers.into_iter().map(Outgoing::Message).collect();
         if mode == ResponseMode::Sse && accept.sse {
             let mut pending = pending;
             if let Some(running) = running {
@@ -956,7 +960,7 @@ impl StreamableHttpService {
             }
             return self.stream_response(hs, pending, rx, answers, budget);
         }
-        let json = |answers: Vec<Outgoing>| {
+        let json = |answers: Answers| {
             let body = if array {
                 // As `encode_batch` writes an array of messages.
                 let mut out = Vec::with_capacity(256 * answers.len());
@@ -1051,7 +1055,7 @@ impl StreamableHttpService {
         hs: Arc<HttpSession>,
         mut pending: Pending,
         mut rx: ReplyReceiver<Outgoing>,
-        sent: Vec<Outgoing>,
+        sent: Answers,
         mut budget: Option<AnswerBudget>,
     ) -> HttpResponse {
         let config = &self.inner.config;

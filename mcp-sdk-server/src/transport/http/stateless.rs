@@ -194,7 +194,7 @@ fn check_headers(
         }
         Some(_) => {}
     }
-    let field = match req.method.as_str() {
+    let field = match &*req.method {
         "tools/call" | "prompts/get" => "name",
         "resources/read" => "uri",
         // The tasks extension routes by task (SEP-2663).
