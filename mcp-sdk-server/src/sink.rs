@@ -143,6 +143,14 @@ impl Outgoing {
             Outgoing::CloseStream => Vec::new(),
         }
     }
+
+    /// [`to_vec`](Self::to_vec), an answer written in its own buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Outgoing::Answer(a) => a.into_vec(),
+            other => other.to_vec(),
+        }
+    }
 }
 
 /// The stream of one HTTP request as a destination.

@@ -974,7 +974,10 @@ impl StreamableHttpService {
                 out.push(b']');
                 out
             } else {
-                answers[0].to_vec()
+                answers
+                    .into_iter()
+                    .next()
+                    .map_or_else(Vec::new, Outgoing::into_vec)
             };
             json_bytes_response(StatusCode::OK, body, None)
         };
@@ -1069,12 +1072,12 @@ impl StreamableHttpService {
             if primes {
                 streams.prime(stream, Some(config.sse_retry));
             }
-            for out in &sent {
+            for out in sent {
                 match out {
                     Outgoing::CloseStream => streams.disconnect(stream, Some(config.sse_retry)),
                     // Answers in `sent` were taken from `pending` already.
                     out => {
-                        streams.push_json(stream, out.to_vec(), false);
+                        streams.push_json(stream, out.into_vec(), false);
                     }
                 }
             }
@@ -1123,7 +1126,7 @@ impl StreamableHttpService {
                     };
                     let fin = is_answer && pending.is_done() && rest.is_empty();
                     let mut streams = lock(&hs.streams);
-                    streams.push_json(stream, m.to_vec(), fin);
+                    streams.push_json(stream, m.into_vec(), fin);
                     let last = rest.pop();
                     for m in &rest {
                         streams.push(stream, m, false);
