@@ -935,26 +935,14 @@ mod tests {
         let caps = ClientCapabilities::default();
         for params in [plain, with_state, forged, bad_answers] {
             for may_ask in [true, false] {
+                let take = |params| {
+                    let caps = caps.clone();
+                    InputRound::take_from("tools/call", params, None, caps, &key, may_ask, None)
+                };
                 let mut json = Some(params.clone());
-                let from_json = InputRound::take_from(
-                    "tools/call",
-                    RoundParams::Json(&mut json),
-                    None,
-                    caps.clone(),
-                    &key,
-                    may_ask,
-                    None,
-                );
+                let from_json = take(RoundParams::Json(&mut json));
                 let mut call: CallToolParams = serde_json::from_value(params.clone()).unwrap();
-                let from_call = InputRound::take_from(
-                    "tools/call",
-                    RoundParams::Call(&mut call),
-                    None,
-                    caps.clone(),
-                    &key,
-                    may_ask,
-                    None,
-                );
+                let from_call = take(RoundParams::Call(&mut call));
                 match (from_json, from_call) {
                     (Ok(a), Ok(b)) => {
                         assert_eq!(a.digest(), b.digest(), "{params}");
