@@ -185,13 +185,14 @@ impl Params {
         self.str_member("name")
     }
 
-    /// The member `name` of the params, if it is a string.
-    pub fn str_member(&self, name: &str) -> Option<&str> {
+    /// The params' member called `member`, if it is a string.
+    pub fn str_member(&self, member: &str) -> Option<&str> {
         match self {
-            Params::Json(params) => params.as_ref()?.get(name)?.as_str(),
-            Params::Call(call) if name == "name" => Some(&call.name),
-            // Its other members of its own are objects; the rest are kept.
-            Params::Call(call) => call.extra.get(name)?.as_str(),
+            Params::Json(params) => params.as_ref()?.get(member)?.as_str(),
+            Params::Call(call) if member == "name" => Some(&call.name),
+            // `arguments` and `_meta` are objects, never strings; any
+            // other member is among the unknown ones.
+            Params::Call(call) => call.extra.get(member)?.as_str(),
         }
     }
 
