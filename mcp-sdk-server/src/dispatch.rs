@@ -8,16 +8,16 @@ use crate::context::RequestContext;
 use crate::notifier::Notifier;
 use crate::offer::Offer;
 use crate::reply::{tool_result_value, Reply, ToolForm};
+use crate::request::{InboundRequest, Params};
 use crate::server::Server;
 use crate::stateless::tasks::ExtensionTasks;
 use crate::util::{parse, to_value};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use mcp_sdk::jsonrpc::{Request, TypedParams};
 use mcp_sdk::{
-    CallToolParams, CallToolResult, CompleteResult, Error, GetPromptResult, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    ReadResourceResult, RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
+    CallToolResult, CompleteResult, Error, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ReadResourceResult,
+    RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -120,120 +120,6 @@ pub(crate) async fn dispatch(
     )
     .await?
     .into_value()
-}
-
-/// A request as the server takes it: [`Request`], but for params that may
-/// already be typed ([`Params`]).
-#[derive(Debug)]
-pub(crate) struct InboundRequest {
-    pub id: RequestId,
-    /// Borrowed for a typed `tools/call`: no copy of its name.
-    pub method: Cow<'static, str>,
-    pub params: Params,
-}
-
-/// A request's params: JSON, or a `tools/call`'s read straight into their
-/// type from the message's text ([`decode_as`](mcp_sdk::jsonrpc::decode_as)):
-/// the tree of the hottest request's params is then never built.
-#[derive(Debug)]
-pub(crate) enum Params {
-    Json(Option<Value>),
-    Call(Box<CallToolParams>),
-}
-
-impl InboundRequest {
-    /// A `tools/call` whose params were read typed.
-    pub fn call(id: RequestId, params: Box<CallToolParams>) -> Self {
-        InboundRequest {
-            id,
-            method: Cow::Borrowed(<CallToolParams as TypedParams>::method()),
-            params: Params::Call(params),
-        }
-    }
-
-    /// The request with JSON params, for what reads them so.
-    pub fn into_request(self) -> Request {
-        Request {
-            id: self.id,
-            method: self.method.into_owned(),
-            params: self.params.into_json(),
-        }
-    }
-}
-
-impl From<Request> for InboundRequest {
-    fn from(req: Request) -> Self {
-        InboundRequest {
-            id: req.id,
-            method: Cow::Owned(req.method),
-            params: Params::Json(req.params),
-        }
-    }
-}
-
-impl Params {
-    /// The params' `_meta`, if it is an object.
-    pub fn meta(&self) -> Option<&Map<String, Value>> {
-        match self {
-            Params::Json(params) => params.as_ref()?.get("_meta")?.as_object(),
-            Params::Call(call) => call.meta.as_ref(),
-        }
-    }
-
-    /// A `tools/call`'s `name`, if it is a string.
-    pub fn tool_name(&self) -> Option<&str> {
-        self.str_member("name")
-    }
-
-    /// The params' member called `member`, if it is a string.
-    pub fn str_member(&self, member: &str) -> Option<&str> {
-        match self {
-            Params::Json(params) => params.as_ref()?.get(member)?.as_str(),
-            Params::Call(call) if member == "name" => Some(&call.name),
-            // `arguments` and `_meta` are objects, never strings; any
-            // other member is among the unknown ones.
-            Params::Call(call) => call.extra.get(member)?.as_str(),
-        }
-    }
-
-    /// A `tools/call`'s `arguments`, if they are an object.
-    pub fn arguments(&self) -> Option<&Map<String, Value>> {
-        match self {
-            Params::Json(params) => params.as_ref()?.get("arguments")?.as_object(),
-            Params::Call(call) => call.arguments.as_ref(),
-        }
-    }
-
-    /// The params as JSON.
-    pub fn into_json(self) -> Option<Value> {
-        match self {
-            Params::Json(params) => params,
-            Params::Call(call) => Some(call.into_value()),
-        }
-    }
-
-    /// The params as JSON, borrowed when they are.
-    #[cfg(feature = "auth")]
-    pub fn as_json(&self) -> Option<std::borrow::Cow<'_, Value>> {
-        match self {
-            Params::Json(params) => params.as_ref().map(std::borrow::Cow::Borrowed),
-            Params::Call(call) => Some(std::borrow::Cow::Owned((**call).clone().into_value())),
-        }
-    }
-
-    /// The params as JSON, leaving none.
-    pub fn take_json(&mut self) -> Option<Value> {
-        std::mem::replace(self, Params::Json(None)).into_json()
-    }
-
-    /// A `tools/call`'s params: typed, or read from JSON (-32602 when they
-    /// do not fit).
-    fn into_call(self) -> Result<CallToolParams, Error> {
-        match self {
-            Params::Json(params) => call_tool_params(params),
-            Params::Call(call) => Ok(*call),
-        }
-    }
 }
 
 /// [`dispatch`], a tool's result in the form its destination writes out
@@ -392,63 +278,6 @@ fn is_mcp_method(m: &str) -> bool {
     PREFIXES.iter().any(|p| m.starts_with(p)) || m == "initialize" || m == "ping"
 }
 
-/// The params of `tools/call`, the hottest request, taken apart by hand in
-/// one pass over their members: the derived `Deserialize` of
-/// [`CallToolParams`] (whose unknown members are flattened into `extra`)
-/// buffers every member, the arguments included, and builds them again.
-/// Params of any other shape (no string `name`, `arguments` or `_meta` not
-/// an object, a `task`) go the derived way, so that their errors read the
-/// same.
-fn call_tool_params(params: Option<Value>) -> Result<CallToolParams, Error> {
-    let map = match params {
-        Some(Value::Object(map)) => map,
-        other => return parse(other),
-    };
-    let (mut name, mut arguments, mut meta) = (None, None, None);
-    let mut extra = Map::new();
-    let mut members = map.into_iter();
-    while let Some((key, value)) = members.next() {
-        match (key.as_str(), value) {
-            ("name", Value::String(n)) => name = Some(n),
-            ("arguments", Value::Object(a)) => arguments = Some(a),
-            ("_meta", Value::Object(m)) => meta = Some(m),
-            ("name" | "arguments" | "_meta" | "task", value) => {
-                // Not the usual shape: put the params together again.
-                let mut map = extra;
-                map.insert(key, value);
-                map.extend(members);
-                let known = [
-                    ("name", name.map(Value::String)),
-                    ("arguments", arguments.map(Value::Object)),
-                    ("_meta", meta.map(Value::Object)),
-                ];
-                for (key, value) in known {
-                    if let Some(value) = value {
-                        map.insert(key.into(), value);
-                    }
-                }
-                return parse(Some(Value::Object(map)));
-            }
-            (_, value) => {
-                extra.insert(key, value);
-            }
-        }
-    }
-    let Some(name) = name else {
-        if let Some(a) = arguments {
-            extra.insert("arguments".into(), Value::Object(a));
-        }
-        if let Some(m) = meta {
-            extra.insert("_meta".into(), Value::Object(m));
-        }
-        return parse(Some(Value::Object(extra)));
-    };
-    let mut params = CallToolParams::new(name, arguments);
-    params.meta = meta;
-    params.extra = extra;
-    Ok(params)
-}
-
 /// The era a request speaks, decided once when it arrives: the transport
 /// (or the session, for what a connection carries) reads it, and the request
 /// then goes to the session era or the stateless era without asking again.
@@ -530,6 +359,7 @@ mod tests {
     #[test]
     fn typed_call_params_read_as_json_ones() {
         use mcp_sdk::jsonrpc::{decode, decode_as, Decoded};
+        use mcp_sdk::CallToolParams;
         use mcp_sdk::Message;
         let metas = [
             json!(null),
@@ -575,38 +405,5 @@ mod tests {
             let (a, b) = (Params::Json(back.params), json.params);
             assert_eq!(a.into_call().unwrap(), b.into_call().unwrap());
         }
-    }
-
-    /// The hand-taken params equal the derived ones, and params of any
-    /// other shape fail as the derived `Deserialize` does.
-    #[test]
-    fn call_tool_params_read_as_the_derived_way() {
-        let cases = [
-            json!({"name": "echo", "arguments": {"text": "hi"}}),
-            json!({"name": "echo"}),
-            json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 3}, "x": 1}),
-            json!({"name": "echo", "task": {"ttl": 5}}),
-            json!({"name": "echo", "arguments": null}),
-            json!({"name": "echo", "_meta": null, "z": 1}),
-            json!({"a": 0, "name": "echo", "task": {"ttl": 5}, "zz": [2]}),
-        ];
-        for case in cases {
-            let derived: CallToolParams = parse(Some(case.clone())).unwrap();
-            assert_eq!(call_tool_params(Some(case)).unwrap(), derived);
-        }
-        for bad in [
-            json!({"arguments": {}}),
-            json!({"name": 7}),
-            json!({"arguments": {}, "_meta": {}, "x": 1}),
-            json!({"_meta": {}, "name": ["echo"], "z": 1}),
-            json!({"name": "echo", "arguments": [1]}),
-            json!([1]),
-        ] {
-            let derived = parse::<CallToolParams>(Some(bad.clone())).unwrap_err();
-            let ours = call_tool_params(Some(bad)).unwrap_err();
-            assert_eq!(ours.code, derived.code);
-            assert_eq!(ours.message, derived.message);
-        }
-        assert!(call_tool_params(None).is_err());
     }
 }

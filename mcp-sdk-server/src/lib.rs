@@ -41,6 +41,8 @@ mod reply_queue;
 pub mod session_store;
 mod sink;
 mod util;
+// A request between a transport and the era that serves it:
+mod request;
 // L1, the handle on the client, over a narrow link to its connection:
 mod peer;
 // L2, what a handler gets and the trait it implements:

@@ -199,10 +199,7 @@ impl RawAnswer {
     /// Appends the JSON-RPC response: what `into_message().to_vec()` gives,
     /// the result's members in the order they were written.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        // An id is a number or a string: writing it to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &self.id);
-        out.extend_from_slice(br#","result":"#);
+        write_head(&self.id, out);
         out.extend_from_slice(self.result.as_bytes());
         out.push(b'}');
     }
@@ -221,15 +218,20 @@ impl RawAnswer {
     pub fn into_vec(self) -> Vec<u8> {
         let mut out = self.result.into_bytes();
         let result_len = out.len();
-        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        // An id is a number or a string: writing it to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &self.id);
-        out.extend_from_slice(br#","result":"#);
+        write_head(&self.id, &mut out);
         let head_len = out.len() - result_len;
         out.rotate_right(head_len);
         out.push(b'}');
         out
     }
+}
+
+/// Appends a JSON-RPC response's head, up to its result.
+fn write_head(id: &RequestId, out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    // An id is a number or a string: writing it to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, id);
+    out.extend_from_slice(br#","result":"#);
 }
 
 #[cfg(test)]

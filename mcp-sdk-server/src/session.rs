@@ -13,9 +13,10 @@
 
 use crate::client_info::ClientInfo;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch_reply, run_guarded, Era, InboundRequest, ServerShared};
+use crate::dispatch::{dispatch_reply, run_guarded, Era, ServerShared};
 use crate::peer::{Link, Peer};
 use crate::reply::{response, Reply, ToolForm};
+use crate::request::InboundRequest;
 use crate::server::Server;
 use crate::sink::Outbound;
 use crate::stateless;

@@ -28,8 +28,9 @@
 
 pub use crate::config::TaskConfig;
 use crate::context::{Http, RequestContext};
-use crate::dispatch::{dispatch, Params, ServerShared};
+use crate::dispatch::{dispatch, ServerShared};
 use crate::peer::{Peer, TaskBinding};
+use crate::request::Params;
 use crate::sink::Outbound;
 use crate::task_store::{keep, TaskRecord, TaskStore, TaskStoreError, TaskUpdate};
 use crate::util::{lock, parse, random_task_id, timestamp, to_value};

@@ -20,10 +20,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use hmac::Mac;
-use mcp_sdk::jsonrpc::TypedParams as _;
-use mcp_sdk::{
-    CallToolParams, ClientCapabilities, ElicitRequestParams, Error, InputRequest, InputRequests,
-};
+use mcp_sdk::{ClientCapabilities, ElicitRequestParams, Error, InputRequest, InputRequests};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -34,6 +31,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::RequestStateKey;
+use crate::request::Params;
 use crate::util::lock;
 
 /// What a sealed `requestState` holds.
@@ -127,51 +125,6 @@ impl<T> Outcome<T> {
     }
 }
 
-/// A request's params as a round takes them: JSON, or a `tools/call`'s
-/// read straight into their type (where a retry's members are unknown
-/// ones, in `extra`).
-pub(crate) enum RoundParams<'a> {
-    Json(&'a mut Option<Value>),
-    Call(&'a mut CallToolParams),
-}
-
-impl RoundParams<'_> {
-    /// The members a retry adds would be among these.
-    fn members(&mut self) -> Option<&mut Map<String, Value>> {
-        match self {
-            RoundParams::Json(params) => params.as_mut()?.as_object_mut(),
-            RoundParams::Call(call) => Some(&mut call.extra),
-        }
-    }
-
-    fn is_object(&self) -> bool {
-        match self {
-            RoundParams::Json(params) => matches!(params, Some(Value::Object(_))),
-            RoundParams::Call(_) => true,
-        }
-    }
-
-    /// A copy of the params as the handler sees them, without `_meta` (as
-    /// the digest leaves it out); `None` when they are not an object.
-    fn without_meta(&self) -> Option<Map<String, Value>> {
-        match self {
-            RoundParams::Json(params) => {
-                let map = params.as_ref()?.as_object()?;
-                let kept = map.iter().filter(|(k, _)| *k != "_meta");
-                Some(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
-            }
-            RoundParams::Call(call) => {
-                let mut call = CallToolParams::clone(call);
-                call.meta = None;
-                match call.into_value() {
-                    Value::Object(map) => Some(map),
-                    _ => None,
-                }
-            }
-        }
-    }
-}
-
 impl InputRound {
     /// Takes `inputResponses` and `requestState` out of `params` and checks
     /// them: a state that fails verification, or answers that are not
@@ -190,8 +143,10 @@ impl InputRound {
         may_ask: bool,
         owner: Option<String>,
     ) -> Result<Self, Error> {
-        let params = RoundParams::Json(params);
-        Self::take_from(method, params, None, capabilities, key, may_ask, owner)
+        let mut taken = Params::Json(params.take());
+        let round = Self::take_from(method, &mut taken, None, capabilities, key, may_ask, owner);
+        *params = taken.into_json();
+        round
     }
 
     /// [`take`](Self::take) for a request decoded from `body` (when the
@@ -201,7 +156,7 @@ impl InputRound {
     /// into one buffer becomes shared on its first clone).
     pub fn take_from(
         method: &str,
-        mut params: RoundParams<'_>,
+        params: &mut Params,
         body: Option<Bytes>,
         capabilities: ClientCapabilities,
         key: &RequestStateKey,
@@ -210,7 +165,7 @@ impl InputRound {
     ) -> Result<Self, Error> {
         let mut responses = None;
         let mut state = None;
-        if let Some(map) = params.members() {
+        if let Some(map) = params.members_mut() {
             responses = map.remove(INPUT_RESPONSES);
             state = map.remove(REQUEST_STATE);
         }
@@ -218,7 +173,7 @@ impl InputRound {
         // to seal needs it later, from a copy of the params.
         let (digest, kept) = match &state {
             Some(_) => (
-                OnceLock::from(digest_of(params.without_meta().as_ref())),
+                OnceLock::from(digest_of(params.object_without_meta().as_ref())),
                 Kept::Nothing,
             ),
             None if !may_ask => (OnceLock::from(String::new()), Kept::Nothing),
@@ -228,7 +183,7 @@ impl InputRound {
                 Some(body) => (OnceLock::new(), Kept::Body(body)),
                 None => (
                     OnceLock::new(),
-                    Kept::Params(params.without_meta().unwrap_or_default()),
+                    Kept::Params(params.object_without_meta().unwrap_or_default()),
                 ),
             },
         };
@@ -704,11 +659,11 @@ mod tests {
             panic!("a request");
         };
         let caps = ClientCapabilities::default();
-        let (mut a, mut b) = (req.params.clone(), req.params);
+        let (mut a, b) = (req.params.clone(), req.params);
         let copied =
             InputRound::take("tools/call", &mut a, caps.clone(), &key, true, None).unwrap();
         let body = Bytes::from_static(body);
-        let read = RoundParams::Json(&mut b);
+        let read = &mut Params::Json(b);
         let read =
             InputRound::take_from("tools/call", read, Some(body), caps, &key, true, None).unwrap();
         assert!(matches!(read.params, Kept::Body(_)));
@@ -910,7 +865,7 @@ mod tests {
     /// the handler; a bad state or bad answers fail alike.
     #[test]
     fn typed_params_make_the_round_json_ones_make() {
-        use mcp_sdk::jsonrpc::TypedParams;
+        use mcp_sdk::CallToolParams;
         let key = RequestStateKey::random();
         let sealed = |params: &Value| {
             seal(
@@ -939,10 +894,11 @@ mod tests {
                     let caps = caps.clone();
                     InputRound::take_from("tools/call", params, None, caps, &key, may_ask, None)
                 };
-                let mut json = Some(params.clone());
-                let from_json = take(RoundParams::Json(&mut json));
-                let mut call: CallToolParams = serde_json::from_value(params.clone()).unwrap();
-                let from_call = take(RoundParams::Call(&mut call));
+                let mut json = Params::Json(Some(params.clone()));
+                let from_json = take(&mut json);
+                let call: CallToolParams = serde_json::from_value(params.clone()).unwrap();
+                let mut call = Params::Call(Box::new(call));
+                let from_call = take(&mut call);
                 match (from_json, from_call) {
                     (Ok(a), Ok(b)) => {
                         assert_eq!(a.digest(), b.digest(), "{params}");
@@ -952,8 +908,8 @@ mod tests {
                     (a, b) => panic!("{params}: {:?} against {:?}", a.err(), b.err()),
                 }
                 assert_eq!(
-                    json,
-                    Some(call.into_value()),
+                    json.into_json(),
+                    call.into_json(),
                     "{params}: what the handler gets"
                 );
             }

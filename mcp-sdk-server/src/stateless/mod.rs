@@ -15,14 +15,15 @@ pub(crate) mod tasks;
 use crate::client_info::ClientInfo;
 use crate::context::Http;
 use crate::context::RequestContext;
-use crate::dispatch::{dispatch, dispatch_reply, InboundRequest, Params, ServerShared};
+use crate::dispatch::{dispatch, dispatch_reply, ServerShared};
 use crate::peer::{Asker, Link, Peer};
 use crate::reply::{tool_result_value, writes_as_its_tree, PlainTool, Reply, ToolForm};
+use crate::request::{InboundRequest, Params};
 use crate::sink::{MessageSink, Offer, Outbound};
 use crate::util::parse;
 use async_trait::async_trait;
 use bytes::Bytes;
-use input::{input_required_result, InputRound, Outcome, RoundParams};
+use input::{input_required_result, InputRound, Outcome};
 use mcp_sdk::jsonrpc::JSONRPC_VERSION;
 use mcp_sdk::{CacheScope, RequestId};
 use mcp_sdk::{
@@ -478,13 +479,9 @@ pub(crate) async fn serve_checked(
         _ => tasks::Plan::Plain,
     };
     let config = &shared.config;
-    let taken = match &mut params {
-        Params::Json(json) => RoundParams::Json(json),
-        Params::Call(call) => RoundParams::Call(call),
-    };
     let round = Arc::new(InputRound::take_from(
         &method,
-        taken,
+        &mut params,
         body,
         capabilities.clone(),
         &config.request_state_key,

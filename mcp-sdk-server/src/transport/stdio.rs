@@ -4,8 +4,9 @@
 //! as one array on one line.
 
 use crate::config::SessionConfig;
-use crate::dispatch::{InboundRequest, ServerShared};
+use crate::dispatch::ServerShared;
 use crate::reply::RawAnswer;
+use crate::request::InboundRequest;
 use crate::server::Server;
 use crate::session::Session;
 use crate::sink::{MessageSink, Offer, Outbound};

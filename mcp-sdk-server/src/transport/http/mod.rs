@@ -36,8 +36,9 @@ pub use serve::{
 pub use stateless::{METHOD_HEADER, NAME_HEADER};
 
 use crate::config::SessionConfig;
-use crate::dispatch::{Era, InboundRequest, ServerShared};
+use crate::dispatch::{Era, ServerShared};
 use crate::reply_queue::{reply_queue, ReplyReceiver};
+use crate::request::InboundRequest;
 use crate::server::Server;
 use crate::session::{Pending, Running, Session};
 use crate::sink::{MessageSink, Offer, Outbound, Outgoing};

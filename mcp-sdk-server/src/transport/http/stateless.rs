@@ -5,8 +5,9 @@
 
 use super::PROTOCOL_VERSION;
 use super::{header_str, json_response, sse_response, HttpResponse, StreamableHttpService};
-use crate::dispatch::{run_guarded, InboundRequest, ServerShared};
+use crate::dispatch::{run_guarded, ServerShared};
 use crate::reply_queue::{reply_queue, ReplyReceiver, TryQueueError};
+use crate::request::InboundRequest;
 use crate::stateless::{self, input::decode_header_value};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::request::Parts;
