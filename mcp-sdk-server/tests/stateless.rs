@@ -792,3 +792,69 @@ async fn capabilities_are_read_again_when_the_notifier_says_they_changed() {
         "{found}"
     );
 }
+
+/// A server of its own whose `call_tool` answers with the `_meta` it was
+/// given, as JSON text.
+struct MetaEcho;
+
+#[async_trait::async_trait]
+impl mcp_sdk_server::Server for MetaEcho {
+    fn capabilities(&self) -> mcp_sdk::ServerCapabilities {
+        mcp_sdk::ServerCapabilities::default().with_tools(Default::default())
+    }
+
+    async fn call_tool(
+        &self,
+        params: mcp_sdk::CallToolParams,
+        _ctx: RequestContext,
+    ) -> Result<mcp_sdk::CallToolResult, mcp_sdk::Error> {
+        Ok(mcp_sdk::CallToolResult::text(
+            serde_json::to_string(&params.meta).unwrap(),
+        ))
+    }
+}
+
+/// A server that reads `params.meta` gets all of it, as the client sent
+/// it, over HTTP and over a pipe: the stateless keys the SDK reads for
+/// itself stay in it, beside a vendor's key, a progress token and a trace.
+#[tokio::test]
+async fn a_server_that_reads_meta_gets_all_of_it() {
+    let mut sent = meta();
+    sent["vendor/x"] = json!({"y": [1, null, "\u{e9}"]});
+    sent["progressToken"] = json!("p");
+    sent["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "any", "arguments": {}, "_meta": sent}});
+    let echoed = |answer: &Value| -> Value {
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        serde_json::from_str(text).unwrap()
+    };
+
+    let service = StreamableHttpService::new(MetaEcho, HttpConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_with_shutdown(
+        listener,
+        "/mcp",
+        service,
+        std::future::pending(),
+    ));
+    let (status, answer) = post_json(addr, &body, &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(echoed(&answer), sent, "over HTTP");
+
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (read, write) = tokio::io::split(server);
+    tokio::spawn(mcp_sdk_server::stdio::serve_io(
+        MetaEcho,
+        SessionConfig::default(),
+        read,
+        write,
+    ));
+    let (read, mut write) = tokio::io::split(client);
+    write.write_all(&line(body.clone())).await.unwrap();
+    let mut lines = BufReader::new(read).lines();
+    let answer = timeout(LIMIT, lines.next_line()).await.unwrap().unwrap();
+    let answer: Value = serde_json::from_str(&answer.unwrap()).unwrap();
+    assert_eq!(echoed(&answer), sent, "over a pipe");
+}
