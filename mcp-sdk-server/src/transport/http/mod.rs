@@ -678,7 +678,9 @@ impl StreamableHttpService {
                 Ok(version) => version,
                 Err(resp) => return *resp,
             };
-            return self.batch(session_id, version, &body, accept, &parts).await;
+            // Boxed: a batch's future is the largest, and would make every
+            // POST's that large (its state copied as it is built).
+            return Box::pin(self.batch(session_id, version, &body, accept, &parts)).await;
         }
         // A `tools/call` has its params read typed, unless the method's
         // scopes are checked (which reads params as JSON).
@@ -752,7 +754,8 @@ impl StreamableHttpService {
         let msg = match msg {
             SessionMessage::Request(r) if r.method == "initialize" => {
                 let msg = Message::Request(r.into_request());
-                return self.initialize(msg, accept, owner(&parts.extensions)).await;
+                // Boxed: once per session, and as large as the rest.
+                return Box::pin(self.initialize(msg, accept, owner(&parts.extensions))).await;
             }
             msg => msg,
         };
