@@ -74,7 +74,9 @@ enum Ask {
 /// are answered. A session keeps one for its life; a stateless request
 /// makes one for itself.
 pub(crate) struct Link {
-    client: OnceLock<ClientInfo>,
+    /// Boxed: it is large (the client's capabilities), and a stateless
+    /// request's link is built for each request.
+    client: OnceLock<Box<ClientInfo>>,
     /// Minimum level of `notifications/message` to send, as a [`LoggingLevel`] index.
     log_level: AtomicU8,
     closed: CancellationToken,
@@ -110,7 +112,7 @@ impl Link {
     /// it asked for none), requests to the client through `asker`.
     pub fn stateless(
         offer: Arc<Offer>,
-        client: ClientInfo,
+        client: Box<ClientInfo>,
         log_level: Option<LoggingLevel>,
         asker: Arc<dyn Asker>,
     ) -> Self {
@@ -132,7 +134,9 @@ impl Link {
             Notifier::default(),
         );
         Link {
-            client: client.map(OnceLock::from).unwrap_or_default(),
+            client: client
+                .map(|c| OnceLock::from(Box::new(c)))
+                .unwrap_or_default(),
             log_level: AtomicU8::new(LoggingLevel::Debug as u8),
             closed: CancellationToken::new(),
             extensions,
@@ -144,12 +148,12 @@ impl Link {
 
     /// What the client said about itself.
     pub fn client(&self) -> Option<&ClientInfo> {
-        self.client.get()
+        self.client.get().map(|c| &**c)
     }
 
     /// Records the client's `initialize`; `false` if it was recorded before.
     pub fn set_client(&self, client: ClientInfo) -> bool {
-        self.client.set(client).is_ok()
+        self.client.set(Box::new(client)).is_ok()
     }
 
     /// `logging/setLevel`.

@@ -24,6 +24,7 @@ use mcp_sdk::{ClientCapabilities, ElicitRequestParams, Error, InputRequest, Inpu
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Mutex, OnceLock};
@@ -54,7 +55,8 @@ const REQUEST_STATE: &str = "requestState";
 /// One run of a handler in a multi round-trip request: the answers it may
 /// use, and what it asked for that was not answered.
 pub(crate) struct InputRound {
-    method: String,
+    /// Borrowed for a typed `tools/call`: no copy of its name.
+    method: Cow<'static, str>,
     /// Who made the request (a protected server's principal), if known.
     owner: Option<String>,
     /// SHA-256 of the request's params (hex), which binds a state to its
@@ -66,7 +68,8 @@ pub(crate) struct InputRound {
     /// What the digest is computed from while it is not known: the handler
     /// takes the params themselves.
     params: Kept,
-    capabilities: ClientCapabilities,
+    /// What the client can be asked for.
+    can: CanAsk,
     answers: Mutex<BTreeMap<String, Value>>,
     asked: Mutex<Asked>,
     waker: AtomicWaker,
@@ -138,12 +141,13 @@ impl InputRound {
     pub fn take(
         method: &str,
         params: &mut Option<Value>,
-        capabilities: ClientCapabilities,
+        capabilities: &ClientCapabilities,
         key: &RequestStateKey,
         may_ask: bool,
         owner: Option<String>,
     ) -> Result<Self, Error> {
         let mut taken = Params::Json(params.take());
+        let method = Cow::Owned(method.to_owned());
         let round = Self::take_from(method, &mut taken, None, capabilities, key, may_ask, owner);
         *params = taken.into_json();
         round
@@ -155,10 +159,10 @@ impl InputRound {
     /// a clone of it was an allocation on most calls (a `Bytes` read
     /// into one buffer becomes shared on its first clone).
     pub fn take_from(
-        method: &str,
+        method: Cow<'static, str>,
         params: &mut Params,
         body: Option<Bytes>,
-        capabilities: ClientCapabilities,
+        capabilities: &ClientCapabilities,
         key: &RequestStateKey,
         may_ask: bool,
         owner: Option<String>,
@@ -191,7 +195,7 @@ impl InputRound {
             None => BTreeMap::new(),
             Some(Value::String(s)) => {
                 let digest = digest.get().map_or("", String::as_str);
-                open(key, &s, method, digest, owner.as_deref())?
+                open(key, &s, &method, digest, owner.as_deref())?
             }
             Some(_) => return Err(Error::invalid_params("requestState must be a string")),
         };
@@ -214,11 +218,11 @@ impl InputRound {
             }
         }
         Ok(InputRound {
-            method: method.to_owned(),
+            method,
             owner,
             digest,
             params: kept,
-            capabilities,
+            can: CanAsk::of(capabilities),
             answers: Mutex::new(answers),
             asked: Mutex::new(Asked::default()),
             waker: AtomicWaker::new(),
@@ -258,7 +262,7 @@ impl InputRound {
     /// In a task, the request shows in the task's `inputRequests` until
     /// `tasks/update` brings its answer ([`answer`](Self::answer)).
     pub async fn ask(&self, key: String, request: InputRequest) -> Value {
-        if let Some(missing) = missing_capability(&self.capabilities, &request) {
+        if let Some(missing) = self.can.missing(&request) {
             return self.fail(missing).await;
         }
         loop {
@@ -392,7 +396,7 @@ impl InputRound {
                 key,
                 self.owner.as_deref(),
                 StatePayload {
-                    m: self.method.clone(),
+                    m: self.method.clone().into_owned(),
                     d: self.digest().to_owned(),
                     e: now_secs() + ttl.as_secs().max(1),
                     a: std::mem::take(&mut asked.used),
@@ -428,30 +432,48 @@ impl crate::task_store::TaskInput for InputRound {
     }
 }
 
-/// -32021 when the client did not declare what `request` needs.
-fn missing_capability(caps: &ClientCapabilities, request: &InputRequest) -> Option<Error> {
-    let (has, name, required) = match request {
-        InputRequest::CreateMessage(_) => {
-            (caps.sampling.is_some(), "sampling", json!({"sampling": {}}))
+/// What a client declared it can be asked for: all a round needs of its
+/// capabilities, which it would otherwise copy whole.
+#[derive(Clone, Copy)]
+struct CanAsk {
+    sampling: bool,
+    roots: bool,
+    elicitation: bool,
+    elicitation_url: bool,
+}
+
+impl CanAsk {
+    fn of(caps: &ClientCapabilities) -> Self {
+        CanAsk {
+            sampling: caps.sampling.is_some(),
+            roots: caps.roots.is_some(),
+            elicitation: caps.elicitation.is_some(),
+            elicitation_url: caps.elicitation.as_ref().is_some_and(|e| e.supports_url()),
         }
-        InputRequest::ListRoots(_) => (caps.roots.is_some(), "roots", json!({"roots": {}})),
-        // A URL-mode elicitation needs the client to have declared that mode.
-        InputRequest::Elicit(ElicitRequestParams::Url(_)) => (
-            caps.elicitation.as_ref().is_some_and(|e| e.supports_url()),
-            "elicitation.url",
-            json!({"elicitation": {"url": {}}}),
-        ),
-        InputRequest::Elicit(_) => (
-            caps.elicitation.is_some(),
-            "elicitation",
-            json!({"elicitation": {}}),
-        ),
-    };
-    if has {
-        return None;
     }
-    let required: ClientCapabilities = serde_json::from_value(required).unwrap_or_default();
-    Some(Error::missing_required_client_capability(name, &required))
+
+    /// -32021 when the client did not declare the capability `request`
+    /// needs.
+    fn missing(self, request: &InputRequest) -> Option<Error> {
+        let (has, name, required) = match request {
+            InputRequest::CreateMessage(_) => (self.sampling, "sampling", json!({"sampling": {}})),
+            InputRequest::ListRoots(_) => (self.roots, "roots", json!({"roots": {}})),
+            // A URL-mode elicitation needs the client to have declared that mode.
+            InputRequest::Elicit(ElicitRequestParams::Url(_)) => (
+                self.elicitation_url,
+                "elicitation.url",
+                json!({"elicitation": {"url": {}}}),
+            ),
+            InputRequest::Elicit(_) => {
+                (self.elicitation, "elicitation", json!({"elicitation": {}}))
+            }
+        };
+        if has {
+            return None;
+        }
+        let required: ClientCapabilities = serde_json::from_value(required).unwrap_or_default();
+        Some(Error::missing_required_client_capability(name, &required))
+    }
 }
 
 /// -32602 when `answer` (under `key`) is not of the shape `request` needs.
@@ -645,7 +667,7 @@ mod tests {
 
     fn round(params: Value, key: &RequestStateKey) -> Result<InputRound, Error> {
         let caps: ClientCapabilities = serde_json::from_value(json!({"elicitation": {}})).unwrap();
-        InputRound::take("tools/call", &mut Some(params), caps, key, true, None)
+        InputRound::take("tools/call", &mut Some(params), &caps, key, true, None)
     }
 
     /// A request read from its body is bound to the same params as one
@@ -660,12 +682,19 @@ mod tests {
         };
         let caps = ClientCapabilities::default();
         let (mut a, b) = (req.params.clone(), req.params);
-        let copied =
-            InputRound::take("tools/call", &mut a, caps.clone(), &key, true, None).unwrap();
+        let copied = InputRound::take("tools/call", &mut a, &caps, &key, true, None).unwrap();
         let body = Bytes::from_static(body);
         let read = &mut Params::Json(b);
-        let read =
-            InputRound::take_from("tools/call", read, Some(body), caps, &key, true, None).unwrap();
+        let read = InputRound::take_from(
+            "tools/call".into(),
+            read,
+            Some(body),
+            &caps,
+            &key,
+            true,
+            None,
+        )
+        .unwrap();
         assert!(matches!(read.params, Kept::Body(_)));
         assert!(matches!(copied.params, Kept::Params(_)));
         assert_eq!(read.digest(), copied.digest());
@@ -761,7 +790,7 @@ mod tests {
             InputRound::take(
                 "tools/call",
                 &mut Some(params),
-                serde_json::from_value(json!({"elicitation": {}})).unwrap(),
+                &serde_json::from_value(json!({"elicitation": {}})).unwrap(),
                 &key,
                 true,
                 owner.map(str::to_owned),
@@ -820,7 +849,7 @@ mod tests {
         let none = InputRound::take(
             "tools/call",
             &mut None,
-            ClientCapabilities::default(),
+            &ClientCapabilities::default(),
             &key,
             true,
             None,
@@ -891,8 +920,15 @@ mod tests {
         for params in [plain, with_state, forged, bad_answers] {
             for may_ask in [true, false] {
                 let take = |params| {
-                    let caps = caps.clone();
-                    InputRound::take_from("tools/call", params, None, caps, &key, may_ask, None)
+                    InputRound::take_from(
+                        "tools/call".into(),
+                        params,
+                        None,
+                        &caps,
+                        &key,
+                        may_ask,
+                        None,
+                    )
                 };
                 let mut json = Params::Json(Some(params.clone()));
                 let from_json = take(&mut json);

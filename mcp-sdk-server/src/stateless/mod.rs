@@ -480,21 +480,21 @@ pub(crate) async fn serve_checked(
     };
     let config = &shared.config;
     let round = Arc::new(InputRound::take_from(
-        &method,
+        method.clone(),
         &mut params,
         body,
-        capabilities.clone(),
+        &capabilities,
         &config.request_state_key,
         MULTI_ROUND.contains(&&*method),
         crate::context::principal(&http),
     )?);
-    let client = ClientInfo {
+    let client = Box::new(ClientInfo {
         protocol_version: version,
         capabilities,
         implementation: meta
             .client_info
             .unwrap_or_else(|| Implementation::new("unknown", "")),
-    };
+    });
     let route: Outbound = Arc::new(StatelessRoute {
         reply,
         shared: shared.clone(),
