@@ -17,9 +17,10 @@ use futures_util::FutureExt;
 use mcp_sdk::{
     CallToolResult, CompleteResult, Error, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ReadResourceResult,
-    RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY,
+    RequestId, ServerCapabilities, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY,
 };
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
@@ -40,6 +41,10 @@ pub(crate) struct ServerShared {
     pub info: Implementation,
     /// `info` as JSON, for the `serverInfo` of every stateless result.
     pub info_value: Value,
+    /// `{"io.modelcontextprotocol/serverInfo": info}` as JSON text: the
+    /// `_meta` of most stateless results, written as it is rather than
+    /// serialized again on each.
+    pub info_meta: Box<RawValue>,
     pub instructions: Option<String>,
     pub config: SessionConfig,
     /// Feeds the `subscriptions/listen` streams of stateless clients.
@@ -53,16 +58,26 @@ impl ServerShared {
         let notifier = server.notifier().unwrap_or_default();
         let reader = server.clone();
         let offer = Offer::new(move || reader.capabilities(), notifier.clone());
+        let info_value = serde_json::to_value(server.info()).unwrap_or_default();
         Arc::new(ServerShared {
             offer: Arc::new(offer),
             info: server.info(),
-            info_value: serde_json::to_value(server.info()).unwrap_or_default(),
+            info_meta: Self::info_meta(&info_value),
+            info_value,
             instructions: server.instructions(),
             notifier,
             extension_tasks: ExtensionTasks::new(config.tasks.store.clone()),
             server,
             config,
         })
+    }
+
+    /// The `_meta` of a stateless result that has none of its own: the
+    /// server's identity `info`, as JSON text.
+    pub fn info_meta(info: &Value) -> Box<RawValue> {
+        let meta = serde_json::json!({ SERVER_INFO_META_KEY: info });
+        // A tree of JSON, whose keys are strings: it serializes.
+        serde_json::value::to_raw_value(&meta).expect("a JSON tree serializes")
     }
 
     /// What the server offers now: read again from [`Server::capabilities`]

@@ -32,6 +32,7 @@ use mcp_sdk::{
 };
 use serde::ser::SerializeMap as _;
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -215,6 +216,8 @@ impl Served {
 #[derive(Clone, Copy)]
 struct Decoration<'a> {
     server_info: &'a Value,
+    /// `{SERVER_INFO_META_KEY: server_info}` as JSON text.
+    info_meta: &'a RawValue,
     ttl_ms: u64,
     cache_scope: CacheScope,
 }
@@ -223,6 +226,7 @@ impl<'a> Decoration<'a> {
     fn of(shared: &'a ServerShared) -> Self {
         Decoration {
             server_info: &shared.info_value,
+            info_meta: &shared.info_meta,
             ttl_ms: shared.config.cache_ttl.as_millis() as u64,
             cache_scope: shared.config.cache_scope,
         }
@@ -300,9 +304,10 @@ enum Added<'a> {
     U64(u64),
     Scope(CacheScope),
     Value(&'a Value),
-    /// `_meta`: the result's own (if an object) with the server's
-    /// identity added.
-    Meta(Option<&'a Map<String, Value>>, &'a Value),
+    /// `_meta`: the result's own with the server's identity added.
+    Meta(&'a Map<String, Value>, &'a Value),
+    /// `_meta` that is only the server's identity, as JSON text.
+    Raw(&'a RawValue),
 }
 
 impl Serialize for Decorated<'_> {
@@ -324,9 +329,9 @@ impl Serialize for Decorated<'_> {
         // In key order, as the map of `apply` would hold them.
         let mut added: [Option<(&str, Added)>; 4] = [None, None, None, None];
         let meta = match map.get("_meta") {
-            None => Some(Added::Meta(None, d.server_info)),
+            None => Some(Added::Raw(d.info_meta)),
             Some(Value::Object(m)) if !m.contains_key(SERVER_INFO_META_KEY) => {
-                Some(Added::Meta(Some(m), d.server_info))
+                Some(Added::Meta(m, d.server_info))
             }
             Some(_) => None,
         };
@@ -360,11 +365,9 @@ impl Serialize for Added<'_> {
             Added::Value(v) => v.serialize(s),
             Added::Meta(meta, info) => {
                 let added = [Some((SERVER_INFO_META_KEY, Added::Value(info)))];
-                match meta {
-                    Some(meta) => write_merged(s, meta, &added),
-                    None => write_merged(s, &Map::new(), &added),
-                }
+                write_merged(s, meta, &added)
             }
+            Added::Raw(text) => text.serialize(s),
         }
     }
 }
@@ -383,7 +386,8 @@ fn write_tool<S: Serializer>(
         Some(meta) if meta.contains_key(SERVER_INFO_META_KEY) => {
             out.serialize_entry("_meta", meta)?
         }
-        _ => out.serialize_entry("_meta", &Added::Meta(meta, d.server_info))?,
+        Some(meta) => out.serialize_entry("_meta", &Added::Meta(meta, d.server_info))?,
+        None => out.serialize_entry("_meta", d.info_meta)?,
     }
     out.serialize_entry("resultType", "complete")?;
     if cacheable {
@@ -741,6 +745,7 @@ mod tests {
     #[test]
     fn a_result_written_undecorated_is_the_decorated_result() {
         let info = json!({"name": "echo-server", "version": "0"});
+        let info_meta = ServerShared::info_meta(&info);
         let results = [
             json!({"content": [{"type": "text", "text": "hi"}], "isError": false}),
             json!({}),
@@ -759,11 +764,13 @@ mod tests {
         let decorations = [
             Decoration {
                 server_info: &info,
+                info_meta: &info_meta,
                 ttl_ms: 0,
                 cache_scope: CacheScope::Private,
             },
             Decoration {
                 server_info: &info,
+                info_meta: &info_meta,
                 ttl_ms: 60_000,
                 cache_scope: CacheScope::Public,
             },
@@ -803,6 +810,7 @@ mod tests {
     #[test]
     fn a_typed_tool_result_written_decorated_is_the_decorated_result() {
         let info = json!({"name": "echo-server", "version": "0"});
+        let info_meta = ServerShared::info_meta(&info);
         let with_meta = |meta: Value| {
             let mut r = CallToolResult::text("hi");
             r.meta = meta.as_object().cloned();
@@ -822,6 +830,7 @@ mod tests {
             for cacheable in [false, true] {
                 let decoration = Decoration {
                     server_info: &info,
+                    info_meta: &info_meta,
                     ttl_ms: 60_000,
                     cache_scope: CacheScope::Public,
                 };
