@@ -98,6 +98,12 @@ pub(crate) enum Outgoing {
     Message(Message),
     /// An answer whose result is JSON text already.
     Answer(RawAnswer),
+    /// An answer to request `id` (`None`: an error to no request) written
+    /// out whole already: one a batch's budget weighed.
+    Written {
+        id: Option<RequestId>,
+        json: Vec<u8>,
+    },
     /// Close the SSE connection now; the client resumes the stream.
     CloseStream,
 }
@@ -109,6 +115,7 @@ impl Outgoing {
             Outgoing::Message(Message::Response(r)) => Some(&r.id),
             Outgoing::Message(Message::Error(e)) => e.id.as_ref(),
             Outgoing::Answer(a) => Some(&a.id),
+            Outgoing::Written { id, .. } => id.as_ref(),
             Outgoing::Message(_) | Outgoing::CloseStream => None,
         }
     }
@@ -119,6 +126,8 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => Some(m),
             Outgoing::Answer(a) => Some(a.into_message()),
+            // Our own writing: it reads back.
+            Outgoing::Written { json, .. } => serde_json::from_slice(&json).ok(),
             Outgoing::CloseStream => None,
         }
     }
@@ -131,6 +140,7 @@ impl Outgoing {
                 let _ = serde_json::to_writer(&mut *out, m);
             }
             Outgoing::Answer(a) => a.write(out),
+            Outgoing::Written { json, .. } => out.extend_from_slice(json),
             Outgoing::CloseStream => {}
         }
     }
@@ -140,6 +150,7 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => m.to_vec(),
             Outgoing::Answer(a) => a.to_vec(),
+            Outgoing::Written { json, .. } => json.clone(),
             Outgoing::CloseStream => Vec::new(),
         }
     }
@@ -148,6 +159,7 @@ impl Outgoing {
     pub fn into_vec(self) -> Vec<u8> {
         match self {
             Outgoing::Answer(a) => a.into_vec(),
+            Outgoing::Written { json, .. } => json,
             other => other.to_vec(),
         }
     }

@@ -1407,7 +1407,8 @@ impl AnswerBudget {
     }
 
     /// `answer` if it fits in what is left of `budget` (or there is no
-    /// budget), else an error with its id.
+    /// budget), else an error with its id. An answer weighed is kept as
+    /// the text it was weighed as, written once.
     fn admit(budget: &mut Option<AnswerBudget>, answer: Outgoing) -> Outgoing {
         let Some(budget) = budget else {
             return answer;
@@ -1419,10 +1420,10 @@ impl AnswerBudget {
                 None => return answer,
             },
         };
-        let size = answer.to_vec().len();
-        if size <= budget.left {
-            budget.left -= size;
-            return answer;
+        let json = answer.into_vec();
+        if json.len() <= budget.left {
+            budget.left -= json.len();
+            return Outgoing::Written { id, json };
         }
         // Whatever follows gets the error too, however small.
         budget.left = 0;
