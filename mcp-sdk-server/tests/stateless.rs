@@ -151,19 +151,25 @@ struct Server {
     runs: mpsc::UnboundedReceiver<&'static str>,
 }
 
-async fn start() -> Server {
-    let (tx, runs) = mpsc::unbounded_channel();
-    let router = router(tx);
-    let notifier = router.notifier().clone();
-    let service = StreamableHttpService::new(router, HttpConfig::default());
+/// Serves `service` at `/mcp` on a loopback port of its own.
+async fn serve(service: StreamableHttpService) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve_with_shutdown(
         listener,
         "/mcp",
-        service.clone(),
+        service,
         std::future::pending(),
     ));
+    addr
+}
+
+async fn start() -> Server {
+    let (tx, runs) = mpsc::unbounded_channel();
+    let router = router(tx);
+    let notifier = router.notifier().clone();
+    let service = StreamableHttpService::new(router, HttpConfig::default());
+    let addr = serve(service.clone()).await;
     Server {
         addr,
         service,
@@ -761,14 +767,7 @@ async fn capabilities_are_read_again_when_the_notifier_says_they_changed() {
         notifier: Default::default(),
     });
     let service = StreamableHttpService::new(server.clone(), HttpConfig::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_with_shutdown(
-        listener,
-        "/mcp",
-        service,
-        std::future::pending(),
-    ));
+    let addr = serve(service).await;
     let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta()}});
     let list =
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta()}});
@@ -831,14 +830,7 @@ async fn a_server_that_reads_meta_gets_all_of_it() {
     };
 
     let service = StreamableHttpService::new(MetaEcho, HttpConfig::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_with_shutdown(
-        listener,
-        "/mcp",
-        service,
-        std::future::pending(),
-    ));
+    let addr = serve(service).await;
     let (status, answer) = post_json(addr, &body, &[]).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(echoed(&answer), sent, "over HTTP");
