@@ -329,10 +329,8 @@ impl Serialize for Decorated<'_> {
         // In key order, as the map of `apply` would hold them.
         let mut added: [Option<(&str, Added)>; 4] = [None, None, None, None];
         let meta = match map.get("_meta") {
-            None => Some(Added::Raw(d.info_meta)),
-            Some(Value::Object(m)) if !m.contains_key(SERVER_INFO_META_KEY) => {
-                Some(Added::Meta(m, d.server_info))
-            }
+            None => Added::meta(None, *d),
+            Some(Value::Object(m)) => Added::meta(Some(m), *d),
             Some(_) => None,
         };
         added[0] = meta.map(|m| ("_meta", m));
@@ -352,6 +350,19 @@ impl Serialize for Decorated<'_> {
             }
         }
         write_merged(s, map, &added)
+    }
+}
+
+impl<'a> Added<'a> {
+    /// The `_meta` a result with `meta` of its own is written with: the
+    /// server's identity alone (as text), or added to the result's own;
+    /// `None` when the result's own names the server already.
+    fn meta(meta: Option<&'a Map<String, Value>>, d: Decoration<'a>) -> Option<Self> {
+        match meta {
+            None => Some(Added::Raw(d.info_meta)),
+            Some(m) if m.contains_key(SERVER_INFO_META_KEY) => None,
+            Some(m) => Some(Added::Meta(m, d.server_info)),
+        }
     }
 }
 
@@ -382,12 +393,9 @@ fn write_tool<S: Serializer>(
     let mut out = s.serialize_map(None)?;
     PlainTool(result).serialize_members(&mut out)?;
     let meta = result.meta.as_ref();
-    match meta {
-        Some(meta) if meta.contains_key(SERVER_INFO_META_KEY) => {
-            out.serialize_entry("_meta", meta)?
-        }
-        Some(meta) => out.serialize_entry("_meta", &Added::Meta(meta, d.server_info))?,
-        None => out.serialize_entry("_meta", d.info_meta)?,
+    match Added::meta(meta, d) {
+        Some(added) => out.serialize_entry("_meta", &added)?,
+        None => out.serialize_entry("_meta", &meta)?,
     }
     out.serialize_entry("resultType", "complete")?;
     if cacheable {
