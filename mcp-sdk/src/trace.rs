@@ -167,7 +167,8 @@ fn random<const N: usize>() -> [u8; N] {
 /// call for each was a good part of a small request's cost.
 fn random_fill(out: &mut [u8]) {
     use std::cell::RefCell;
-    const BLOCK: usize = 512;
+    // A request's ids take 24 bytes: one system call per 170 requests.
+    const BLOCK: usize = 4096;
     struct Pool {
         bytes: [u8; BLOCK],
         used: usize,

@@ -10,6 +10,8 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 /// The body's bytes, or the refusal to answer with: 413 past `limit`
@@ -24,7 +26,17 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: Into<BoxError>,
 {
-    match tokio::time::timeout(timeout, collect(body, limit)).await {
+    let read = collect(body, limit);
+    tokio::pin!(read);
+    // A small body has nearly always come with the head: read it without
+    // setting a timer (a clock reading, and a timer entry made and
+    // dropped) when it is whole at once. The time limit starts when the
+    // body is found incomplete.
+    let at_once = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    if let Poll::Ready(read) = at_once {
+        return read;
+    }
+    match tokio::time::timeout(timeout, read).await {
         Ok(read) => read,
         Err(_) => {
             let mut resp = error_response(
