@@ -703,6 +703,49 @@ async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() 
     );
 }
 
+/// A session whose client waits on a request is in use, not idle: it is
+/// not warned that it will be closed (nor closed), however long ago the
+/// request came.
+#[tokio::test]
+async fn a_session_with_a_request_running_is_not_warned() {
+    let config = HttpConfig {
+        session_idle_timeout: Duration::from_secs(4),
+        session_expiry_notice: Some(Duration::from_millis(3500)),
+        ..Default::default()
+    };
+    let mut server = TestServer::start(config).await;
+    let s = server.session("2025-11-25").await;
+    let open = server.service.session_count();
+    let (addr, body) = (server.addr, call(1, "hang", json!({})).to_string());
+    let session = s.clone();
+    let hanging = tokio::spawn(async move {
+        let headers = [
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-session-id", session.as_str()),
+        ];
+        request(addr, "POST", &headers, &body).await
+    });
+    assert_eq!(server.next_event().await, "hang started");
+    // Past the point of warning, as in the test above: a warning would
+    // wait on the standalone stream, and come as soon as it opens.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut stream = Sse::new(server.get(&s, None).await);
+    let warned = timeout(Duration::from_millis(1200), async {
+        loop {
+            match stream.next().await {
+                Some(event) if event.data.is_some() => return event.data,
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await;
+    assert!(warned.is_err(), "a session in use was warned: {warned:?}");
+    assert_eq!(server.service.session_count(), open, "and it is still open");
+    hanging.abort();
+}
+
 /// Sends `raw` on a fresh connection and reads the answer until the server
 /// closes the connection.
 async fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> String {

@@ -1343,8 +1343,7 @@ impl StreamableHttpService {
                         .iter()
                         .filter(|(_, hs)| {
                             now.saturating_sub(hs.last_seen.load(Ordering::Relaxed)) > limit
-                                && hs.waiting.load(Ordering::Acquire) == 0
-                                && !lock(&hs.streams).has_connections()
+                                && is_unused(hs)
                                 // With replicas, a copy whose tasks run
                                 // here stays while the session is used
                                 // elsewhere (its tasks end with their ttl).
@@ -1367,13 +1366,24 @@ impl StreamableHttpService {
     }
 }
 
+/// Whether nothing holds `hs` open: no client waits on a POST's answer
+/// and none of its streams is connected. Only such a session can be idle.
+fn is_unused(hs: &HttpSession) -> bool {
+    hs.waiting.load(Ordering::Acquire) == 0 && !lock(&hs.streams).has_connections()
+}
+
 /// Warns the sessions idle for longer than `after` ms, once per idle spell,
-/// that they will be closed in `notice`.
+/// that they will be closed in `notice`. A session in use (a request
+/// answering, a stream open) is not idle, however long ago it was last
+/// stamped, and is not closed: it is not warned either.
 fn warn_idle_sessions(inner: &Inner, now: u64, after: u64, notice: Duration) {
     let sessions = inner.sessions.read().unwrap_or_else(|e| e.into_inner());
     for hs in sessions.values() {
         let seen = hs.last_seen.load(Ordering::Relaxed);
-        if now.saturating_sub(seen) <= after || hs.warned_at.swap(seen, Ordering::AcqRel) == seen {
+        if now.saturating_sub(seen) <= after
+            || !is_unused(hs)
+            || hs.warned_at.swap(seen, Ordering::AcqRel) == seen
+        {
             continue;
         }
         let peer = hs.session.peer();
