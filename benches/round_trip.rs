@@ -6,6 +6,12 @@
 //! name holds a WORD, such as `stateless`). The servers run on a one-worker tokio
 //! runtime on their own thread; the load generator runs on one thread, one
 //! keep-alive connection (and, for MCP, one session) per client.
+//!
+//! Rounds of ours alternate with rounds of the baseline, [`ROUNDS`] of each
+//! per row, and each side's median round is kept (req/s by rate, CPU time
+//! by CPU time), as in the stdio bench: on a machine whose other load comes
+//! and goes, one round of each could land on a busy moment for one side
+//! only, and the ratio of a single pair moved by a third from run to run.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,7 +33,9 @@ const STATELESS_HEADERS: [(&str, &str); 3] = [
     ("mcp-method", "tools/call"),
     ("mcp-name", "echo"),
 ];
-const RUN: Duration = Duration::from_secs(2);
+const RUN: Duration = Duration::from_secs(1);
+/// Rounds of each side per row, alternating; the median round is kept.
+const ROUNDS: usize = 3;
 /// Calls each client makes before the timed ones.
 const WARM_UP: usize = 200;
 
@@ -164,6 +172,30 @@ async fn post_with(
     )
 }
 
+/// One round's requests: their rate, latencies and cost.
+struct Round {
+    rps: f64,
+    latencies: Vec<Duration>,
+    cpu_us: Option<f64>,
+}
+
+/// The median round's rate and CPU time, and the percentiles of all
+/// rounds' latencies.
+fn summarize(rounds: Vec<Round>) -> Stats {
+    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
+    rates.sort_by(f64::total_cmp);
+    let mut costs: Vec<f64> = rounds.iter().filter_map(|r| r.cpu_us).collect();
+    costs.sort_by(f64::total_cmp);
+    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
+    all.sort_unstable();
+    Stats {
+        rps: rates[rates.len() / 2],
+        p50: all[all.len() / 2],
+        p99: all[all.len() * 99 / 100],
+        cpu_us: costs.get(costs.len() / 2).copied(),
+    }
+}
+
 struct Stats {
     rps: f64,
     p50: Duration,
@@ -189,10 +221,10 @@ fn cpu_ns(server: &str) -> Option<f64> {
     Some(total)
 }
 
-/// `clients` connections calling in a loop for [`RUN`], each with its own
-/// session for [`Wire::Session`], against the server whose threads are
-/// named `server`.
-async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Stats {
+/// One round: `clients` connections calling in a loop for [`RUN`], each
+/// with its own session for [`Wire::Session`], against the server whose
+/// threads are named `server`.
+async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Round {
     let cpu_before = cpu_ns(server);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -242,12 +274,10 @@ async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Sta
         (Some(before), Some(after)) => Some((after - before) / answered as f64 / 1000.0),
         _ => None,
     };
-    all.sort();
-    Stats {
+    Round {
         cpu_us,
         rps: all.len() as f64 / RUN.as_secs_f64(),
-        p50: all[all.len() / 2],
-        p99: all[all.len() * 99 / 100],
+        latencies: all,
     }
 }
 
@@ -291,8 +321,12 @@ fn main() {
             let content_type = if mode == sse { "text/event-stream" } else { "application/json" };
             let base = baseline_server(content_type, body);
             for clients in [1, 16, 64] {
-                let b = load(base, "bare-server", clients, Wire::Bare).await;
-                let o = load(ours, "mcp-server", clients, wire).await;
+                let (mut bare_rounds, mut our_rounds) = (Vec::new(), Vec::new());
+                for _ in 0..ROUNDS {
+                    bare_rounds.push(load(base, "bare-server", clients, Wire::Bare).await);
+                    our_rounds.push(load(ours, "mcp-server", clients, wire).await);
+                }
+                let (b, o) = (summarize(bare_rounds), summarize(our_rounds));
                 let unit = if wire == Wire::Session { "session(s)" } else { "client(s)" };
                 let cpu = |s: &Stats| s.cpu_us.map_or("-".to_owned(), |us| format!("{us:.2}"));
                 // The baseline's CPU per request over ours: 1 would be free.
