@@ -71,34 +71,13 @@ fn response_id(line: &[u8]) -> usize {
         .fold(0, |n, b| n * 10 + (b - b'0') as usize)
 }
 
-/// One round: its rate and every latency.
-struct Round {
-    rps: f64,
-    latencies: Vec<Duration>,
-}
-
-struct Stats {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// The median round's rate and the percentiles of all rounds' latencies.
-fn summarize(rounds: Vec<Round>) -> Stats {
-    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
-    rates.sort_by(f64::total_cmp);
-    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
-    all.sort_unstable();
-    Stats {
-        rps: rates[rates.len() / 2],
-        p50: all[all.len() / 2],
-        p99: all[all.len() * 99 / 100],
-    }
-}
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::{summarize, Round};
 
 /// One round: keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
 /// `message(i)` is the line sent for slot `i` (its id is `i`).
-async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round {
+async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round<()> {
     let lines: Vec<Vec<u8>> = (0..in_flight).map(&message).collect();
     let mut sent_at = vec![Instant::now(); in_flight];
     for (slot, line) in lines.iter().enumerate() {
@@ -132,6 +111,7 @@ async fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<
     Round {
         rps: latencies.len() as f64 / elapsed.as_secs_f64(),
         latencies,
+        cost: None,
     }
 }
 
@@ -193,7 +173,7 @@ fn main() {
                 base.push(load(&mut baseline, in_flight, echoed).await);
                 ours.push(load(&mut server, in_flight, call).await);
             }
-            let (b, o) = (summarize(base), summarize(ours));
+            let (b, o) = (summarize(base, |_| 0.0), summarize(ours, |_| 0.0));
             println!(
                 "| in-process duplex, {in_flight} in flight | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} | {:.2} |",
                 o.rps,

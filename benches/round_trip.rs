@@ -172,38 +172,9 @@ async fn post_with(
     )
 }
 
-/// One round's requests: their rate, latencies and cost.
-struct Round {
-    rps: f64,
-    latencies: Vec<Duration>,
-    cpu_us: Option<f64>,
-}
-
-/// The median round's rate and CPU time, and the percentiles of all
-/// rounds' latencies.
-fn summarize(rounds: Vec<Round>) -> Stats {
-    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
-    rates.sort_by(f64::total_cmp);
-    let mut costs: Vec<f64> = rounds.iter().filter_map(|r| r.cpu_us).collect();
-    costs.sort_by(f64::total_cmp);
-    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
-    all.sort_unstable();
-    Stats {
-        rps: rates[rates.len() / 2],
-        p50: all[all.len() / 2],
-        p99: all[all.len() * 99 / 100],
-        cpu_us: costs.get(costs.len() / 2).copied(),
-    }
-}
-
-struct Stats {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-    /// The server's CPU time per request, in µs (Linux only). Unlike req/s
-    /// it hardly moves with what else the machine runs.
-    cpu_us: Option<f64>,
-}
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::{summarize, Round, Stats};
 
 /// Nanoseconds on a CPU so far of this process's threads named `server`
 /// (a server's runtime, see [`spawn_server`]), from Linux's `/proc`.
@@ -224,7 +195,7 @@ fn cpu_ns(server: &str) -> Option<f64> {
 /// One round: `clients` connections calling in a loop for [`RUN`], each
 /// with its own session for [`Wire::Session`], against the server whose
 /// threads are named `server`.
-async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Round {
+async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Round<f64> {
     let cpu_before = cpu_ns(server);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -275,9 +246,9 @@ async fn load(addr: SocketAddr, server: &str, clients: usize, wire: Wire) -> Rou
         _ => None,
     };
     Round {
-        cpu_us,
         rps: all.len() as f64 / RUN.as_secs_f64(),
         latencies: all,
+        cost: cpu_us,
     }
 }
 
@@ -326,11 +297,11 @@ fn main() {
                     bare_rounds.push(load(base, "bare-server", clients, Wire::Bare).await);
                     our_rounds.push(load(ours, "mcp-server", clients, wire).await);
                 }
-                let (b, o) = (summarize(bare_rounds), summarize(our_rounds));
+                let (b, o) = (summarize(bare_rounds, |us| *us), summarize(our_rounds, |us| *us));
                 let unit = if wire == Wire::Session { "session(s)" } else { "client(s)" };
-                let cpu = |s: &Stats| s.cpu_us.map_or("-".to_owned(), |us| format!("{us:.2}"));
+                let cpu = |s: &Stats<f64>| s.cost.map_or("-".to_owned(), |us| format!("{us:.2}"));
                 // The baseline's CPU per request over ours: 1 would be free.
-                let cpu_ratio = match (b.cpu_us, o.cpu_us) {
+                let cpu_ratio = match (b.cost, o.cost) {
                     (Some(b), Some(o)) => format!("{:.2}", b / o),
                     _ => "-".to_owned(),
                 };

@@ -189,19 +189,9 @@ fn response_id(line: &[u8]) -> usize {
 }
 
 /// One round: its rate and every latency.
-struct Round {
-    rps: f64,
-    latencies: Vec<Duration>,
-    /// The child's CPU time and context switches per call, where known.
-    cost: Option<Cost>,
-}
-
-struct Stats {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-    cost: Option<Cost>,
-}
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::{summarize, Round, Stats};
 
 /// What the child process spent: CPU time and context switches (a thread
 /// giving up its CPU, mostly to wait for work: the wake-ups a call costs),
@@ -248,26 +238,9 @@ impl Cost {
     }
 }
 
-/// The median round's rate and the percentiles of all rounds' latencies.
-fn summarize(rounds: Vec<Round>) -> Stats {
-    let mut rates: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
-    rates.sort_by(f64::total_cmp);
-    // The median round's cost, by CPU time.
-    let mut costs: Vec<Cost> = rounds.iter().filter_map(|r| r.cost).collect();
-    costs.sort_by(|a, b| a.cpu_ns.total_cmp(&b.cpu_ns));
-    let mut all: Vec<Duration> = rounds.into_iter().flat_map(|r| r.latencies).collect();
-    all.sort_unstable();
-    Stats {
-        rps: rates[rates.len() / 2],
-        p50: all[all.len() / 2],
-        p99: all[all.len() * 99 / 100],
-        cost: costs.get(costs.len() / 2).copied(),
-    }
-}
-
 /// One round: keeps `in_flight` requests outstanding for [`RUN`] after a warm-up;
 /// `message(i)` is the line sent for slot `i` (its id is `i`).
-fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round {
+fn load(pipe: &mut Pipe, in_flight: usize, message: impl Fn(usize) -> Vec<u8>) -> Round<Cost> {
     let lines: Vec<Vec<u8>> = (0..in_flight).map(&message).collect();
     let mut sent_at = vec![Instant::now(); in_flight];
     for (slot, line) in lines.iter().enumerate() {
@@ -437,7 +410,7 @@ fn count_mode(server_exe: &Path, calls: usize) {
 }
 
 /// A child's CPU µs and context switches per call, for the table.
-fn cost_cells(stats: &Stats) -> String {
+fn cost_cells(stats: &Stats<Cost>) -> String {
     match stats.cost {
         Some(c) => format!("{:.2} | {:.2}", c.cpu_ns / 1e3, c.switches),
         None => "n/a | n/a".to_owned(),
@@ -445,7 +418,7 @@ fn cost_cells(stats: &Stats) -> String {
 }
 
 /// Prints one row of the table: ours against one baseline.
-fn row(scenario: &str, o: &Stats, b: &Stats) {
+fn row(scenario: &str, o: &Stats<Cost>, b: &Stats<Cost>) {
     println!(
         "| {scenario} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {:.2} |",
         o.rps,
@@ -490,13 +463,17 @@ fn main() {
             ours.push(load(&mut server, in_flight, call));
             by_cat.push(load(&mut cat, in_flight, echoed));
         }
-        let o = summarize(ours);
+        let o = summarize(ours, |c: &Cost| c.cpu_ns);
         let scenario = format!("stdio child process, {in_flight} in flight");
         row(
             &format!("{scenario}, vs echo child"),
             &o,
-            &summarize(by_echo),
+            &summarize(by_echo, |c: &Cost| c.cpu_ns),
         );
-        row(&format!("{scenario}, vs cat"), &o, &summarize(by_cat));
+        row(
+            &format!("{scenario}, vs cat"),
+            &o,
+            &summarize(by_cat, |c: &Cost| c.cpu_ns),
+        );
     }
 }
