@@ -188,7 +188,6 @@ fn response_id(line: &[u8]) -> usize {
         .fold(0, |n, b| n * 10 + (b - b'0') as usize)
 }
 
-/// One round: its rate and every latency.
 #[path = "support/rounds.rs"]
 mod rounds;
 use rounds::{summarize, Round, Stats};

@@ -672,14 +672,19 @@ async fn batches_are_refused_in_other_revisions_and_initialize_may_not_be_batche
     assert_eq!(server.service.session_count(), 2, "no session was made");
 }
 
-#[tokio::test]
-async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() {
-    let config = HttpConfig {
+/// Sessions closed after 4 s idle, warned 3.5 s before: a session is
+/// warned once idle for 0.5 s (the sweeper looks every second).
+fn warned_soon() -> HttpConfig {
+    HttpConfig {
         session_idle_timeout: Duration::from_secs(4),
         session_expiry_notice: Some(Duration::from_millis(3500)),
         ..Default::default()
-    };
-    let server = TestServer::start(config).await;
+    }
+}
+
+#[tokio::test]
+async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() {
+    let server = TestServer::start(warned_soon()).await;
     let s = server.session("2025-11-25").await;
     // Idle past the point of warning (0.5 s; the sweeper looks every
     // second), well before expiry (4 s).
@@ -708,12 +713,7 @@ async fn an_idle_session_is_warned_on_its_standalone_stream_before_it_expires() 
 /// request came.
 #[tokio::test]
 async fn a_session_with_a_request_running_is_not_warned() {
-    let config = HttpConfig {
-        session_idle_timeout: Duration::from_secs(4),
-        session_expiry_notice: Some(Duration::from_millis(3500)),
-        ..Default::default()
-    };
-    let mut server = TestServer::start(config).await;
+    let mut server = TestServer::start(warned_soon()).await;
     let s = server.session("2025-11-25").await;
     let open = server.service.session_count();
     let (addr, body) = (server.addr, call(1, "hang", json!({})).to_string());
